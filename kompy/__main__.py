@@ -1,0 +1,3 @@
+from kompy.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""The command line: click lives here and nowhere else.
+
+Each command parses its options and makes one call into the core, which returns an exit code.
+Every error reaches the user through :func:`report`, in one format, without a traceback
+unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from kompy import __version__
+from kompy.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, KompyError
+
+
+class KompyGroup(click.Group):
+    """A click group whose commands all report errors the same way."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KompyError as error:
+            if debug:
+                raise
+            report(error)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as error:  # noqa: BLE001 - the last line of defence
+            if debug:
+                raise
+            click.echo(
+                f"internal error: {type(error).__name__}: {error}\n"
+                "  hint: this is a bug in kompy; run again with --debug for the traceback "
+                "and report it",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def report(error: KompyError) -> None:
+    """Print an error as ``file:line:col: key.path: message`` with its hint, to stderr."""
+    click.echo(f"error: {error.format()}", err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(cls=KompyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kompy")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug logs).")
+def main(debug: bool, verbose: int) -> None:
+    """From docker-compose.yml to Kubernetes, with a fast local inner loop."""
+    level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _register() -> None:
+    """Attach every command module's commands; each module owns one family of commands."""
+    import importlib
+    import pkgutil
+
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register()

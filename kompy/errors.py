@@ -130,3 +130,27 @@ def raise_all(errors: Sequence[KompyError]) -> None:
         raise errors[0]
     if errors:
         raise MultiError(errors)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A warning: something kompy did not map exactly, with where it was written.
+
+    Collected during a run and printed by the CLI as ``warning: file:line:col: key: message``;
+    ``--strict`` turns them into errors.
+    """
+
+    message: str
+    location: SourceLocation | None = None
+    key_path: KeyPath = ()
+    hint: str | None = None
+
+    def format(self) -> str:
+        return KompyError(
+            self.message, location=self.location, key_path=self.key_path, hint=self.hint
+        ).format()
+
+    def to_error(self) -> UserError:
+        return UserError(
+            self.message, location=self.location, key_path=self.key_path, hint=self.hint
+        )

@@ -45,7 +45,7 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUES = frozenset({"true", "True", "TRUE"})
 _FALSES = frozenset({"false", "False", "FALSE"})
 _LEGACY_OCTAL = re.compile(r"[-+]?0[0-7]+")
-_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)")
+_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[1-9][0-9]*|0)")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = frozenset({".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})
 _NEG_INF = frozenset({"-.inf", "-.Inf", "-.INF"})
@@ -154,6 +154,7 @@ class _Frame:
         self.size = 1
         self.tag = tag
         self.mark = mark
+        self.first_position = 0  # index into _Builder.order where this frame's paths begin
 
 
 @dataclass
@@ -379,7 +380,7 @@ class _Builder:
                    rel: dict[KeyPath, tuple[int, int]]) -> None:
         """Collect a ``<<`` merge key; applied when the mapping closes (explicit keys win)."""
         if isinstance(value, list):
-            sources = [(item, {p[1:]: pos for p, pos in rel.items() if p[0] == i})
+            sources = [(item, {p[1:]: pos for p, pos in rel.items() if len(p) > 1 and p[0] == i})
                        for i, item in enumerate(value)]
         else:
             sources = [(value, rel)]

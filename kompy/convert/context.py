@@ -1,0 +1,162 @@
+"""The state one conversion shares between builders: options, project, warnings and the report.
+
+Builders (workloads, networking, config, autoscaling) receive a :class:`ConvertContext` and
+use it to name objects, label them, look up a service's settings, warn (once per message and
+key) and record what became of each Compose key for ``--report``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kompy.convert.options import ConvertOptions
+from kompy.convert.settings import (
+    ServiceSettings,
+    VolumeSettings,
+    service_settings,
+    volume_settings,
+)
+from kompy.errors import Diagnostic, KeyPath, SourceLocation, format_key_path
+from kompy.model import Project, Service
+
+MANAGED_BY = "kompy"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+REPORT_STATUSES = ("mapped", "approximated", "dropped")
+
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def k8s_name(text: str, max_length: int = 63) -> str:
+    """A DNS-1123 label from a Compose name: lower case, "_" and "." become "-" (as Kompose)."""
+    name = _INVALID.sub("-", text.lower().replace("_", "-").replace(".", "-")).strip("-")
+    return (name[:max_length].rstrip("-")) or "x"
+
+
+def label_value(text: str) -> str:
+    """A valid label value (63 characters, alphanumeric at both ends)."""
+    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63]
+    return value.strip("-_.")
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """What became of one Compose key: for ``--report FILE.json``."""
+
+    key: str  # "services.web.ports[0]"
+    status: str  # mapped | approximated | dropped
+    target: str | None = None  # "Deployment/web spec.template.spec.containers[0].ports"
+    note: str | None = None
+    location: SourceLocation | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "status": self.status}
+        if self.target:
+            out["target"] = self.target
+        if self.note:
+            out["note"] = self.note
+        if self.location is not None:
+            out["file"] = self.location.file
+            out["line"] = self.location.line
+        return out
+
+
+class ConvertContext:
+    """Everything a builder needs besides the service it builds."""
+
+    def __init__(self, project: Project, options: ConvertOptions) -> None:
+        self.project = project
+        self.options = options
+        self.diagnostics: list[Diagnostic] = []
+        self.report: list[KeyReport] = []
+        self._seen: set[tuple[str, KeyPath]] = set()
+        self._settings: dict[str, ServiceSettings] = {}
+        self._volume_settings: dict[str, VolumeSettings] = {}
+
+    # -- positions, warnings and the report --------------------------------------------------
+
+    def locate(self, path: KeyPath) -> SourceLocation | None:
+        return self.project.locate(path)
+
+    def warn(self, path: KeyPath, message: str, hint: str | None = None) -> None:
+        """One warning per (message, key), with the file and line of the key."""
+        if (message, path) in self._seen:
+            return
+        self._seen.add((message, path))
+        self.diagnostics.append(
+            Diagnostic(message, location=self.locate(path), key_path=path, hint=hint)
+        )
+
+    def record(self, path: KeyPath, status: str, target: str | None = None,
+               note: str | None = None) -> None:
+        """Note what a Compose key became (``status``: mapped, approximated or dropped)."""
+        self.report.append(
+            KeyReport(format_key_path(path), status, target, note, self.locate(path))
+        )
+
+    def mapped(self, path: KeyPath, target: str, note: str | None = None) -> None:
+        self.record(path, "mapped", target, note)
+
+    def approximated(self, path: KeyPath, target: str | None, note: str) -> None:
+        self.record(path, "approximated", target, note)
+
+    def dropped(self, path: KeyPath, message: str, hint: str | None = None) -> None:
+        """A key with no Kubernetes meaning: a warning plus a "dropped" report entry."""
+        self.warn(path, message, hint)
+        self.record(path, "dropped", None, message)
+
+    # -- settings and naming -----------------------------------------------------------------
+
+    def settings(self, service: Service | str) -> ServiceSettings:
+        name = service if isinstance(service, str) else service.name
+        if name not in self._settings:
+            self._settings[name] = service_settings(self.project, self.project.services[name])
+        return self._settings[name]
+
+    def volume_settings(self, volume: str) -> VolumeSettings:
+        """Settings of a top-level volume (empty for a volume not declared at top level)."""
+        if volume not in self._volume_settings:
+            definition = self.project.volumes.get(volume)
+            self._volume_settings[volume] = (
+                volume_settings(self.project, definition) if definition else VolumeSettings()
+            )
+        return self._volume_settings[volume]
+
+    def name(self, service: Service | str) -> str:
+        """The Kubernetes name of a service's objects (x-kompy.name / name_override wins)."""
+        svc = self.project.services[service] if isinstance(service, str) else service
+        return self.settings(svc).name_override or k8s_name(svc.name)
+
+    def labels(self, service: Service | str) -> dict[str, str]:
+        """Kubernetes recommended labels for a service's objects."""
+        return {
+            LABEL_NAME: label_value(self.name(service)),
+            LABEL_PART_OF: label_value(self.project.name),
+            LABEL_MANAGED_BY: MANAGED_BY,
+        }
+
+    def selector(self, service: Service | str) -> dict[str, str]:
+        return {
+            LABEL_NAME: label_value(self.name(service)),
+            LABEL_PART_OF: label_value(self.project.name),
+        }
+
+    def metadata(self, name: str, labels: dict[str, str] | None = None,
+                 annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        """``metadata`` for an object: name, namespace (when asked), labels, annotations."""
+        meta: dict[str, Any] = {"name": name}
+        if self.options.namespace:
+            meta["namespace"] = self.options.namespace
+        if labels:
+            meta["labels"] = dict(labels)
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        return meta
+
+    def project_labels(self) -> dict[str, str]:
+        """Labels for objects that belong to the project rather than one service."""
+        return {LABEL_PART_OF: label_value(self.project.name), LABEL_MANAGED_BY: MANAGED_BY}

@@ -1,0 +1,52 @@
+"""What a user can ask of ``kompy convert``: one frozen value built by the CLI (or a test)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONTROLLERS = ("deployment", "statefulset", "daemonset", "auto")
+VOLUME_MODES = ("persistentVolumeClaim", "emptyDir", "hostPath", "configMap")
+SECURITY_MODES = ("default", "restricted")
+SERVICE_TYPES = ("clusterip", "nodeport", "loadbalancer", "headless")
+SERVICE_GROUP_MODES = ("label", "volume")
+FORMATS = ("yaml", "json")
+
+# The waiting init container only needs `nc`; busybox has it and is tiny.
+DEFAULT_WAIT_IMAGE = "busybox:1.36"
+
+
+def newest_kube_version() -> str:
+    """The newest Kubernetes version the installed kubernetes-validate has schemas for."""
+    from kompy.convert.validate import supported_versions
+
+    return supported_versions()[-1]
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Options of a conversion; field names follow Kompose's flags where one exists.
+
+    ``kube_version`` None means the newest supported (resolved in validate.py).
+    """
+
+    controller: str | None = None
+    volumes: str = "persistentVolumeClaim"
+    pvc_request_size: str = "100Mi"
+    namespace: str | None = None
+    replicas: int | None = None
+    service_type: str | None = None
+    network_policies: bool = False
+    service_group_mode: str | None = None
+    service_group_name: str | None = None
+    secrets_as_files: bool = False
+    with_kompose_annotation: bool = True
+    security: str = "default"
+    wait_init: bool = True
+    wait_image: str = DEFAULT_WAIT_IMAGE
+    kube_version: str | None = None
+    templates_dir: str | None = None
+    strict: bool = False
+    # Image names for services that only have `build:`: "<registry>/<project>-<service>:<tag>".
+    image_registry: str | None = None
+    image_tag: str = "latest"
+    validate: bool = True

@@ -1,0 +1,1 @@
+"""The built-in cluster: store, API server, daemon (cluster-api) and runtime (cluster-runtime)."""

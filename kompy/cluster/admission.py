@@ -1,0 +1,230 @@
+"""Validation and allocation before an object is stored (the API server's admission step).
+
+Validation checks what kompy's controllers and kubelet rely on, with Kubernetes' messages
+(``spec.selector: Required value``): names (DNS-1123, https://kubernetes.io/docs/concepts/
+overview/working-with-objects/names/), pod containers and images, workload selectors that
+match their template's labels, Service ports. It is not the full OpenAPI schema.
+Allocation gives Services a cluster IP from 10.96.0.0/12 and NodePorts from 30000-32767, as
+kube-apiserver does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from kompy.client.errors import Invalid
+from kompy.client.resources import Resource
+from kompy.client.selectors import matches_labels, selector_from_match
+
+Obj = dict[str, Any]
+Problems = list[tuple[str, str]]
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kinds whose names become DNS labels (hostnames, Service names): 63 characters, no dots.
+_LABEL_NAMED = {"Namespace", "Service"}
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+NODE_PORTS = range(30000, 32768)
+
+
+def validate(res: Resource, obj: Obj) -> None:
+    """Raise Invalid listing every problem, or return."""
+    problems: Problems = []
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        problems.append(("metadata", "Required value"))
+        meta = {}
+    name = meta.get("name")
+    if name is not None or not meta.get("generateName"):
+        _name(res, name, problems)
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, dict) and all(
+                isinstance(v, str) for v in value.values())):
+            problems.append((f"metadata.{key}", "Invalid value: must map strings to strings"))
+    checker = _CHECKS.get(res.kind)
+    if checker:
+        spec = obj.get("spec")
+        if res.kind not in ("Namespace",) and not isinstance(spec, dict):
+            problems.append(("spec", "Required value"))
+        else:
+            checker(spec if isinstance(spec, dict) else {}, problems)
+    if problems:
+        group = f".{res.group}" if res.group else ""
+        causes = [{"field": f, "message": m, "reason": "FieldValueInvalid"} for f, m in problems]
+        details = "; ".join(f"{f}: {m}" for f, m in problems)
+        raise Invalid(422, "Invalid", f'{res.kind}{group} "{name or meta.get("generateName")}" '
+                                      f"is invalid: {details}",
+                      body={"details": {"causes": causes}})
+
+
+def _name(res: Resource, name: Any, problems: Problems) -> None:
+    if not name:
+        problems.append(("metadata.name", "Required value: name or generateName is required"))
+        return
+    text = str(name)
+    if res.kind in _LABEL_NAMED:
+        if len(text) > 63 or not _LABEL.match(text):
+            problems.append(("metadata.name", f"Invalid value: {text!r}: a lowercase RFC 1123 "
+                             "label must consist of lower case alphanumeric characters or "
+                             "'-', start and end with an alphanumeric, at most 63 characters"))
+    elif len(text) > 253 or not _SUBDOMAIN.match(text):
+        problems.append(("metadata.name", f"Invalid value: {text!r}: a lowercase RFC 1123 "
+                         "subdomain must consist of lower case alphanumeric characters, '-' or "
+                         "'.', and must start and end with an alphanumeric character"))
+
+
+def _pod_spec(spec: Any, at: str, problems: Problems, job: bool = False) -> None:
+    if not isinstance(spec, dict):
+        problems.append((at, "Required value"))
+        return
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        problems.append((f"{at}.containers", "Required value: a pod needs at least one container"))
+        containers = []
+    seen: set[str] = set()
+    for i, c in enumerate([*containers, *(spec.get("initContainers") or [])]):
+        where = f"{at}.containers[{i}]"
+        if not isinstance(c, dict):
+            problems.append((where, "Invalid value: must be an object"))
+            continue
+        cname = c.get("name")
+        if not cname or not _LABEL.match(str(cname)):
+            problems.append((f"{where}.name", "Required value: a DNS label"))
+        elif cname in seen:
+            problems.append((f"{where}.name", f"Duplicate value: {cname!r}"))
+        seen.add(str(cname))
+        if not c.get("image"):
+            problems.append((f"{where}.image", "Required value"))
+    policy = spec.get("restartPolicy")
+    allowed = ("OnFailure", "Never") if job else ("Always", "OnFailure", "Never")
+    if policy is not None and policy not in allowed:
+        problems.append((f"{at}.restartPolicy", f"Unsupported value: {policy!r}: supported "
+                         f"values: {', '.join(allowed)}"))
+
+
+def _workload(spec: Obj, problems: Problems, selector_required: bool = True,
+              job: bool = False) -> None:
+    selector = spec.get("selector")
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        problems.append(("spec.template", "Required value"))
+        return
+    _pod_spec(template.get("spec"), "spec.template.spec", problems, job)
+    if not selector:
+        if selector_required:
+            problems.append(("spec.selector", "Required value"))
+        return
+    requirements = selector_from_match(selector)
+    if not requirements:
+        problems.append(("spec.selector", "Invalid value: empty selector is invalid"))
+        return
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if not matches_labels(requirements, labels):
+        problems.append(("spec.template.metadata.labels",
+                         f"Invalid value: {labels}: `selector` does not match template "
+                         "`labels`"))
+
+
+def _replicas(spec: Obj, problems: Problems) -> None:
+    replicas = spec.get("replicas")
+    if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
+        problems.append(("spec.replicas", f"Invalid value: {replicas!r}: must be greater than "
+                                          "or equal to 0"))
+
+
+def _deployment(spec: Obj, problems: Problems) -> None:
+    _workload(spec, problems)
+    _replicas(spec, problems)
+
+
+def _daemonset(spec: Obj, problems: Problems) -> None:
+    _workload(spec, problems)
+
+
+def _job(spec: Obj, problems: Problems) -> None:
+    _workload(spec, problems, selector_required=False, job=True)
+
+
+def _cronjob(spec: Obj, problems: Problems) -> None:
+    if not spec.get("schedule"):
+        problems.append(("spec.schedule", "Required value"))
+    job = (spec.get("jobTemplate") or {}).get("spec")
+    if not isinstance(job, dict):
+        problems.append(("spec.jobTemplate.spec", "Required value"))
+    else:
+        _pod_spec((job.get("template") or {}).get("spec"), "spec.jobTemplate.spec.template.spec",
+                  problems, job=True)
+
+
+def _pod(spec: Obj, problems: Problems) -> None:
+    _pod_spec(spec, "spec", problems)
+
+
+def _service(spec: Obj, problems: Problems) -> None:
+    ports = spec.get("ports") or []
+    kind = spec.get("type", "ClusterIP")
+    if kind not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
+        problems.append(("spec.type", f"Unsupported value: {kind!r}"))
+    if not ports and kind != "ExternalName" and spec.get("clusterIP") != "None":
+        problems.append(("spec.ports", "Required value"))
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        number = port.get("port") if isinstance(port, dict) else None
+        if not isinstance(number, int) or not 0 < number < 65536:
+            problems.append((f"spec.ports[{i}].port", f"Invalid value: {number!r}: must be "
+                             "between 1 and 65535, inclusive"))
+        pname = port.get("name") if isinstance(port, dict) else None
+        if len(ports) > 1 and not pname:
+            problems.append((f"spec.ports[{i}].name", "Required value: ports of a Service with "
+                                                      "several ports must be named"))
+        if pname in names:
+            problems.append((f"spec.ports[{i}].name", f"Duplicate value: {pname!r}"))
+        names.add(str(pname))
+
+
+def _pvc(spec: Obj, problems: Problems) -> None:
+    if not spec.get("accessModes"):
+        problems.append(("spec.accessModes", "Required value: at least 1 access mode is "
+                                             "required"))
+
+
+_CHECKS = {
+    "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _deployment,
+    "StatefulSet": _deployment, "DaemonSet": _daemonset, "Job": _job, "CronJob": _cronjob,
+    "Service": _service, "PersistentVolumeClaim": _pvc,
+}
+
+
+def allocate_service(spec: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
+    """Cluster IP and node ports: kept from the old object, else the next free ones."""
+    old_spec = (old or {}).get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return
+    if not spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec.get("clusterIP") or _free_ip(others)
+    if spec["clusterIP"] != "None":
+        spec["clusterIPs"] = [spec["clusterIP"]]
+    if spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return
+    used = {p.get("nodePort") for o in others for p in (o.get("spec") or {}).get("ports") or []}
+    old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort")
+                 for p in old_spec.get("ports") or []}
+    for port in spec.get("ports") or []:
+        if not port.get("nodePort"):
+            port["nodePort"] = old_ports.get((port.get("port"), port.get("protocol"))) or next(
+                n for n in NODE_PORTS if n not in used)
+        used.add(port["nodePort"])
+
+
+def _free_ip(others: Iterable[Obj]) -> str:
+    used = {(o.get("spec") or {}).get("clusterIP") for o in others}
+    # .1 is the "kubernetes" Service's address in real clusters; start after it.
+    for offset in range(10, SERVICE_CIDR.num_addresses - 1):
+        ip = str(SERVICE_CIDR.network_address + offset)
+        if ip not in used:
+            return ip
+    raise Invalid(422, "Invalid", "no free cluster IP left in 10.96.0.0/12")

@@ -1,0 +1,313 @@
+"""What each API endpoint does, independent of HTTP: the kube-apiserver's request logic.
+
+Create/update run defaulting (defaults.py), validation and allocation (admission.py), then
+the store; watches turn the store's event log into ``(type, object)`` events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kompy.client import resources
+from kompy.client.errors import ApiError, Conflict, Gone, NotFound, status_body
+from kompy.client.resources import RESOURCES, Resource
+from kompy.client.selectors import (
+    matches_fields,
+    matches_labels,
+    parse_field_selector,
+    parse_label_selector,
+)
+from kompy.cluster import admission, defaults
+from kompy.cluster.patch import json_patch, merge_patch
+from kompy.cluster.store import Obj, Store, not_found
+
+NAMESPACE = resources.lookup("namespaces")
+SERVICES = resources.lookup("services")
+SYSTEM_NAMESPACES = ("default", "kube-system")
+# The longest a watch stays open when the client names no timeout (kube-apiserver picks a
+# random time around its --min-request-timeout of 1800 s).
+WATCH_MAX_SECONDS = 1800
+BOOKMARK_SECONDS = 30.0
+VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kompy", "platform": "linux/amd64"}
+
+
+class PodIO(Protocol):
+    """Logs and exec of pod containers; implemented by the runtime (CONTRACTS.md)."""
+
+    def logs(self, namespace: str, pod: str, container: str, *, follow: bool, previous: bool,
+             tail_lines: int | None) -> Iterator[bytes]: ...
+
+    def exec(self, namespace: str, pod: str, container: str, command: list[str],
+             stdin: bytes | None) -> tuple[int, bytes]: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    res: Resource
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+class Api:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pod_io: PodIO | None = None
+        for name in SYSTEM_NAMESPACES:
+            with contextlib.suppress(Conflict):
+                self.create(Route(NAMESPACE, None, None, None),
+                            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    @staticmethod
+    def resource_list(group: str, version: str) -> Obj:
+        found = resources.by_group_version(group, version)
+        if not found:
+            raise NotFound(404, "NotFound", f"the server could not find the requested resource "
+                                            f"({group or 'core'}/{version})")
+        entries: list[Obj] = []
+        verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+        for res in found:
+            entries.append({"name": res.plural, "singularName": res.singular,
+                            "namespaced": res.namespaced, "kind": res.kind, "verbs": verbs,
+                            "shortNames": list(res.short_names)})
+            if res.has_status:
+                entries.append({"name": f"{res.plural}/status", "singularName": "",
+                                "namespaced": res.namespaced, "kind": res.kind,
+                                "verbs": ["get", "patch", "update"]})
+        if group == "":
+            for sub in ("log", "exec"):
+                entries.append({"name": f"pods/{sub}", "singularName": "", "namespaced": True,
+                                "kind": "Pod", "verbs": ["get", "create"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version, "resources": entries}
+
+    @staticmethod
+    def group_list() -> Obj:
+        groups: dict[str, list[str]] = {}
+        for res in RESOURCES:
+            if res.group and res.version not in groups.setdefault(res.group, []):
+                groups[res.group].append(res.version)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
+            for g, vs in sorted(groups.items())]}
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, route: Route) -> Obj:
+        assert route.name
+        obj: Obj = self.store.get(route.res, route.namespace, route.name)
+        return obj
+
+    def list(self, route: Route, label_selector: str | None, field_selector: str | None) -> Obj:
+        keep = _filter(label_selector, field_selector)
+        items, rv = self.store.list(route.res, route.namespace, keep)
+        return {"kind": f"{route.res.kind}List", "apiVersion": route.res.api_version,
+                "metadata": {"resourceVersion": str(rv)}, "items": items}
+
+    def watch(self, route: Route, resource_version: str | None, label_selector: str | None,
+              field_selector: str | None, timeout: float | None, bookmarks: bool
+              ) -> Iterator[Obj]:
+        """Watch events as dicts ``{"type", "object"}``; a too-old version yields an ERROR."""
+        keep = _filter(label_selector, field_selector)
+        res = route.res
+        if not resource_version or resource_version == "0":
+            items, rv = self.store.list(res, route.namespace, keep)
+            for item in items:
+                yield {"type": "ADDED", "object": item}
+        else:
+            try:
+                rv = int(resource_version)
+            except ValueError as e:
+                raise bad_request(f"invalid resourceVersion {resource_version!r}") from e
+        deadline = time.monotonic() + min(timeout or WATCH_MAX_SECONDS, WATCH_MAX_SECONDS)
+        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        while True:
+            try:
+                events, top = self.store.events_since(res, rv, route.namespace)
+            except Gone as e:
+                yield {"type": "ERROR", "object": status_body(410, "Expired", e.message)}
+                return
+            for event_rv, kind, obj in events:
+                if keep is None or keep(obj):
+                    yield {"type": kind, "object": obj}
+                rv = event_rv
+            rv = max(rv, top)
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if bookmarks and now >= next_bookmark:
+                next_bookmark = now + BOOKMARK_SECONDS
+                yield {"type": "BOOKMARK", "object": {
+                    "kind": res.kind, "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(rv)}}}
+            if not events:
+                # Wake on any write in this process, and poll now and then for writes by
+                # another process sharing the store file.
+                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 1.0))
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _prepare(self, route: Route, obj: Any) -> Obj:
+        res = route.res
+        if not isinstance(obj, dict):
+            raise bad_request("the request body must be a JSON object")
+        obj = copy.deepcopy(obj)
+        assert isinstance(obj, dict)
+        kind = obj.setdefault("kind", res.kind)
+        api_version = obj.setdefault("apiVersion", res.api_version)
+        if kind != res.kind or api_version != res.api_version:
+            raise bad_request(f"the body is a {api_version}/{kind}, but the URL is for "
+                              f"{res.api_version}/{res.kind}")
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise bad_request("metadata must be an object")
+        if res.namespaced:
+            namespace = route.namespace or meta.get("namespace") or "default"
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise bad_request("the namespace of the provided object does not match the "
+                                  "namespace sent on the request")
+            meta["namespace"] = namespace
+            self._namespace_exists(namespace)
+        else:
+            meta.pop("namespace", None)
+        if route.name and meta.get("name") and meta["name"] != route.name:
+            raise bad_request(f"the name of the object ({meta['name']}) does not match the name "
+                              f"on the URL ({route.name})")
+        if route.name:
+            meta["name"] = route.name
+        defaults.apply_defaults(res.kind, obj)
+        admission.validate(res, obj)
+        prepared: Obj = obj
+        return prepared
+
+    def _namespace_exists(self, namespace: str) -> None:
+        try:
+            ns = self.store.get(NAMESPACE, None, namespace)
+        except NotFound as e:
+            raise NotFound(404, "NotFound", f'namespaces "{namespace}" not found',
+                           hint=f"create it first: kompy apply of a Namespace {namespace!r}"
+                           ) from e
+        if (ns.get("metadata") or {}).get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", f"namespace {namespace} is being terminated")
+
+    def _allocate(self, res: Resource, obj: Obj, old: Obj | None) -> None:
+        if res.kind == "Service":
+            others, _ = self.store.list(SERVICES)
+            admission.allocate_service(obj["spec"], old, [
+                o for o in others if o["metadata"].get("uid") != (old or {}).get(
+                    "metadata", {}).get("uid")])
+
+    def create(self, route: Route, body: Any) -> Obj:
+        obj = self._prepare(Route(route.res, route.namespace, None, None), body)
+        if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
+            obj.pop("status", None)       # status is the controllers' to write
+        self._allocate(route.res, obj, None)
+        return self.store.create(route.res, obj)
+
+    def update(self, route: Route, body: Any) -> Obj:
+        assert route.name
+        obj = self._prepare(route, body)
+        if route.subresource == "status":
+            return self.store.update(route.res, obj, status=True)
+        old = self.store.get(route.res, route.namespace, route.name)
+        self._allocate(route.res, obj, old)
+        return self.store.update(route.res, obj)
+
+    def patch(self, route: Route, body: Any, content_type: str) -> Obj:
+        assert route.name
+        for _attempt in range(10):
+            current = self.store.get(route.res, route.namespace, route.name)
+            if "json-patch" in content_type:
+                patched = json_patch(current, body)
+            else:
+                if not isinstance(body, dict):
+                    raise bad_request("a merge patch must be a JSON object")
+                patched = merge_patch(current, body)
+            wanted = (body.get("metadata") or {}).get("resourceVersion") if isinstance(
+                body, dict) else None
+            patched.setdefault("metadata", {})["resourceVersion"] = (
+                wanted or current["metadata"]["resourceVersion"])
+            try:
+                return self.update(route, patched)
+            except Conflict:
+                if wanted:
+                    raise
+        raise Conflict(409, "Conflict", f"{route.name}: too many concurrent changes; retry")
+
+    def delete(self, route: Route, grace: int | None) -> Obj:
+        assert route.name
+        res = route.res
+        if res.kind == "Namespace":
+            if route.name in SYSTEM_NAMESPACES:
+                raise ApiError(403, "Forbidden", f'namespace "{route.name}" is a system '
+                                                 "namespace and may not be deleted")
+            self.store.get(res, None, route.name)
+            self._empty_namespace(route.name)
+        gone = self.store.get(res, route.namespace, route.name)
+        left = self.store.delete(res, route.namespace, route.name, grace)
+        if left is not None:
+            return left
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": route.name, "group": res.group, "kind": res.plural,
+                            "uid": gone["metadata"].get("uid")}}
+
+    def _empty_namespace(self, namespace: str) -> None:
+        """Delete everything in a namespace before the namespace itself (kube-controller-
+        manager's namespace controller does this while the namespace is Terminating)."""
+        for res in RESOURCES:
+            if not res.namespaced:
+                continue
+            items, _ = self.store.list(res, namespace)
+            for item in items:
+                with contextlib.suppress(NotFound):
+                    self.store.delete(res, namespace, item["metadata"]["name"])
+
+    # -- pods --------------------------------------------------------------------------------
+
+    def pod_container(self, route: Route, container: str | None) -> tuple[Obj, str]:
+        assert route.name and route.namespace
+        pod = self.store.get(resources.lookup("pods"), route.namespace, route.name)
+        names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+        names += [str(c.get("name")) for c in (pod.get("spec") or {}).get("initContainers") or []]
+        if container is None:
+            if not names:
+                raise bad_request(f"pod {route.name} has no containers")
+            return pod, names[0]
+        if container not in names:
+            raise bad_request(f"container {container} is not valid for pod {route.name}; "
+                              f"choose one of: {', '.join(names)}")
+        return pod, container
+
+    def io(self) -> PodIO:
+        if self.pod_io is None:
+            raise ApiError(503, "ServiceUnavailable",
+                           "the cluster runtime (kubelet) is not running; logs and exec are "
+                           "unavailable")
+        return self.pod_io
+
+
+def _filter(label_selector: str | None, field_selector: str | None) -> Any:
+    labels = parse_label_selector(label_selector)
+    fields = parse_field_selector(field_selector)
+    if not labels and not fields:
+        return None
+
+    def keep(obj: Obj) -> bool:
+        meta = obj.get("metadata") or {}
+        return matches_labels(labels, meta.get("labels")) and matches_fields(fields, obj)
+    return keep
+
+
+__all__ = ["Api", "PodIO", "Route", "not_found"]

@@ -1,0 +1,133 @@
+"""Defaulting, as the Kubernetes API server fills in fields a manifest leaves out.
+
+The values are Kubernetes' own defaults (the ``SetDefaults_*`` functions of k8s.io/api,
+documented field by field in https://kubernetes.io/docs/reference/kubernetes-api/), so
+objects read back from kompy look like objects read back from a real cluster and
+controllers can rely on the fields being present.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def apply_defaults(kind: str, obj: Obj) -> None:
+    """Fill in defaults for ``kind`` in place."""
+    spec = obj.get("spec")
+    if kind == "Pod":
+        pod_spec(obj.setdefault("spec", {}))
+        obj.setdefault("status", {}).setdefault("phase", "Pending")
+        return
+    if kind == "Namespace":
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("status", {}).setdefault("phase", "Active")
+        return
+    if not isinstance(spec, dict):
+        return
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
+        template = spec.setdefault("template", {})
+        pod_spec(template.setdefault("spec", {}), job=kind == "Job")
+    handler = _BY_KIND.get(kind)
+    if handler:
+        handler(spec)
+
+
+def pod_spec(spec: Obj, job: bool = False) -> None:
+    spec.setdefault("restartPolicy", "OnFailure" if job else "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("enableServiceLinks", True)
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        if isinstance(container, dict):
+            _container(container)
+
+
+def _container(c: Obj) -> None:
+    image = str(c.get("image") or "")
+    tail = image.rsplit("/", 1)[-1]
+    latest = "@" not in image and (":" not in tail or tail.endswith(":latest"))
+    # https://kubernetes.io/docs/concepts/containers/images/#imagepullpolicy-defaulting
+    c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("resources", {})
+    for port in c.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+
+
+def _deployment(spec: Obj) -> None:
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+
+
+def _replicaset(spec: Obj) -> None:
+    spec.setdefault("replicas", 1)
+
+
+def _statefulset(spec: Obj) -> None:
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type") == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"partition": 0})
+
+
+def _daemonset(spec: Obj) -> None:
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type") == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+
+
+def _job(spec: Obj) -> None:
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("completions", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+
+
+def _cronjob(spec: Obj) -> None:
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+    _job(job)
+    pod_spec(job.setdefault("template", {}).setdefault("spec", {}), job=True)
+
+
+def _service(spec: Obj) -> None:
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            if "port" in port:
+                port.setdefault("targetPort", port["port"])
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+
+
+def _pvc(spec: Obj) -> None:
+    spec.setdefault("volumeMode", "Filesystem")
+
+
+_BY_KIND = {
+    "Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset,
+    "DaemonSet": _daemonset, "Job": _job, "CronJob": _cronjob, "Service": _service,
+    "PersistentVolumeClaim": _pvc,
+}

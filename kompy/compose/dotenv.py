@@ -47,6 +47,9 @@ _EXPORT = re.compile(r"export[\t\n\f\r ]")
 _INLINE_SPACE = "\t\v\f\r \x85\xa0"
 _KEY_PUNCTUATION = frozenset("_.-[]")
 _QUOTE_NAMES = {"'": "single", '"': "double"}
+_QUOTE_SPECIALS = {"'": re.compile(r"[\\']"), '"': re.compile(r'[\\"]')}
+# The common key characters and inline spaces, skipped in one step.
+_KEY_RUN = re.compile(r"[A-Za-z0-9_.\-\[\]\t\v\f\r \x85\xa0]*")
 
 
 def _no_lookup(_: str) -> str | None:
@@ -131,6 +134,10 @@ class _Parser:
         key_start = pos
         separator = -1
         while pos < n:
+            run = _KEY_RUN.match(text, pos)
+            pos = run.end() if run else pos
+            if pos >= n:
+                break
             c = text[pos]
             if c in "=:\n":
                 separator = pos
@@ -186,7 +193,13 @@ class _Parser:
         chars: list[str] = []
         i = pos + 1
         n = len(text)
+        special = _QUOTE_SPECIALS[quote]
         while i < n:
+            found = special.search(text, i)
+            if found is None:
+                break
+            chars.append(text[i : found.start()])
+            i = found.start()
             c = text[i]
             if c == "\\" and i + 1 < n:
                 nxt = text[i + 1]
@@ -220,9 +233,8 @@ class _Parser:
             return value if value is not None else out.get(name)
 
         result, problems, _unset = unresolved_all(raw, find)
-        location = self.location(start)
         for p in problems:
-            self.errors.append(ComposeError(p.message, location=location, hint=p.hint))
+            self.errors.append(ComposeError(p.message, location=self.location(start), hint=p.hint))
         return result
 
 

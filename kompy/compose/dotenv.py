@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from kompy.compose.interpolate import unresolved_all
+from kompy.compose.interpolate import substitute_all
 from kompy.errors import ComposeError, KompyError, SourceLocation, raise_all
 
 Lookup = Callable[[str], str | None]
@@ -232,7 +232,7 @@ class _Parser:
             value = lookup(name)
             return value if value is not None else out.get(name)
 
-        result, problems, _unset = unresolved_all(raw, find)
+        result, problems, _unset = substitute_all(raw, find)
         for p in problems:
             self.errors.append(ComposeError(p.message, location=self.location(start), hint=p.hint))
         return result

@@ -182,7 +182,7 @@ def substitute(text: str, lookup: Lookup) -> str:
     return result
 
 
-def unresolved_all(text: str, lookup: Lookup) -> tuple[str, list[Unresolved], list[str]]:
+def substitute_all(text: str, lookup: Lookup) -> tuple[str, list[Unresolved], list[str]]:
     """Substitute ``text``; return the result, every problem and the unset variables used."""
     sub = _Substituter(lookup)
     return sub.run(text), sub.problems, sub.unset

@@ -1,0 +1,106 @@
+"""Service groups: several Compose services run as containers of one pod.
+
+Kompose's ``--service-group-mode`` (https://kompose.io/user-guide/): ``label`` groups the
+services that carry the same ``kompose.service.group`` label (or ``x-kompy.group``), the
+group's name being that value; ``volume`` groups services that share a named volume (they
+must run on the same node to share a ReadWriteOnce claim), the group's name being
+``--service-group-name`` or the members' names joined with "-". Without a mode, no service
+is grouped (the label alone does nothing, as in Kompose).
+
+The workload builder makes one workload per group; every member keeps its own Service (so
+``web:80`` still resolves) whose selector picks the group's pod.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from kompy.convert.context import (
+    LABEL_NAME,
+    LABEL_PART_OF,
+    ConvertContext,
+    k8s_name,
+    label_value,
+)
+from kompy.model import Service
+
+_cache: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def service_groups(ctx: ConvertContext) -> dict[str, str]:
+    """Compose service name -> the Kubernetes name of its group, for grouped services only."""
+    if ctx not in _cache:
+        mode = (ctx.options.service_group_mode or "").lower()
+        if mode == "label":
+            _cache[ctx] = _by_label(ctx)
+        elif mode == "volume":
+            _cache[ctx] = _by_volume(ctx)
+        else:
+            _cache[ctx] = {}
+    return _cache[ctx]
+
+
+def group_members(ctx: ConvertContext, group: str) -> list[str]:
+    """The Compose services of one group, in project order."""
+    groups = service_groups(ctx)
+    return [name for name in ctx.project.services if groups.get(name) == group]
+
+
+def pod_name(ctx: ConvertContext, service: Service | str) -> str:
+    """The name of the workload whose pods run ``service``: its group's, or its own."""
+    name = service if isinstance(service, str) else service.name
+    return service_groups(ctx).get(name) or ctx.name(name)
+
+
+def pod_selector(ctx: ConvertContext, service: Service | str) -> dict[str, str]:
+    """The labels that select the pods running ``service`` (its group's pods when grouped)."""
+    name = service if isinstance(service, str) else service.name
+    group = service_groups(ctx).get(name)
+    if group is None:
+        return ctx.selector(name)
+    return {LABEL_NAME: label_value(group), LABEL_PART_OF: label_value(ctx.project.name)}
+
+
+def _by_label(ctx: ConvertContext) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in ctx.project.services:
+        group = ctx.settings(name).group
+        if group:
+            out[name] = k8s_name(group)
+    return out
+
+
+def _by_volume(ctx: ConvertContext) -> dict[str, str]:
+    """Union of services sharing a named volume; singletons stay ungrouped."""
+    parent: dict[str, str] = {name: name for name in ctx.project.services}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    owner: dict[str, str] = {}
+    for name, service in ctx.project.services.items():
+        for volume in service.volumes:
+            if volume.type != "volume" or not volume.source:
+                continue
+            if volume.source in owner:
+                parent[find(name)] = find(owner[volume.source])
+            else:
+                owner[volume.source] = name
+    members: dict[str, list[str]] = {}
+    for name in ctx.project.services:
+        members.setdefault(find(name), []).append(name)
+    out: dict[str, str] = {}
+    groups = [group for group in members.values() if len(group) > 1]
+    wanted = ctx.options.service_group_name
+    for index, group in enumerate(groups, start=1):
+        if wanted:
+            # One group takes the name as given; several are numbered in project order.
+            group_name = k8s_name(wanted if len(groups) == 1 else f"{wanted}-{index}")
+        else:
+            group_name = k8s_name("-".join(group))
+        for name in group:
+            out[name] = group_name
+    return out

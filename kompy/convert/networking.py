@@ -1,0 +1,362 @@
+"""Services, Ingresses and NetworkPolicies from a service's ports, expose, labels and networks.
+
+Service type: ``kompose.service.type`` / ``x-kompy.service.type`` on the service, else
+``--service-type`` for services that have ``ports:``, else ClusterIP. A service that only
+``expose``s ports is never made external by the project-wide flag: Compose's ``expose``
+makes ports reachable from other services only (compose-spec "expose").
+
+Ports (CONTRACTS.md): for ClusterIP and headless Services the port is the container port, so
+in-cluster clients keep the Compose address ``web:80``; every published Compose port is
+listed in the annotation ``kompy.dev/host-ports: "8080:80/tcp,..."`` (host port : Service
+port / protocol) that kompy's built-in cluster proxy answers on. NodePort and LoadBalancer
+Services use the published port as the Service port, as Kompose does, plus the container
+port as a second entry when it differs. One entry per (port, protocol); names follow
+Kompose ("8080", then "8080-udp" when the number is taken) unless the Compose port has a
+``name``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.groups import pod_selector
+from kompy.convert.shared import render, tool_annotations
+from kompy.errors import ConvertError, KeyPath
+from kompy.model import PortMapping, Service
+
+HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+NETWORK_LABEL = "io.kompose.network"  # Kompose's pod label: io.kompose.network/<project>-<net>
+
+_TYPES = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "LoadBalancer",
+          "headless": "ClusterIP"}
+_TRAFFIC = {"cluster": "Cluster", "local": "Local"}
+_NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One entry of a Service's ``spec.ports``."""
+
+    name: str
+    port: int
+    target_port: int
+    protocol: str  # TCP | UDP | SCTP
+    app_protocol: str | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """What build_services renders: also used by the Ingress and NetworkPolicy builders."""
+
+    name: str
+    kind: str  # clusterip | nodeport | loadbalancer | headless
+    ports: tuple[ServicePort, ...]
+    host_ports: tuple[str, ...]  # "8080:80/tcp"
+    external_traffic_policy: str | None = None
+
+
+def service_type(ctx: ConvertContext, service: Service) -> str:
+    """clusterip | nodeport | loadbalancer | headless, from the label, x-kompy or the flag."""
+    wanted = ctx.settings(service).service_type
+    if wanted:
+        return wanted.lower()
+    flag = (ctx.options.service_type or "").lower()
+    if flag and service.ports:
+        return flag
+    return "clusterip"
+
+
+def plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
+    """The Service of ``service``, or None when it has no ports (and is not headless)."""
+    kind = service_type(ctx, service)
+    external = kind in ("nodeport", "loadbalancer")
+    entries: list[tuple[int, int, str, str | None, str | None]] = []  # port, target, proto, ...
+    host_ports: list[str] = []
+    seen: set[tuple[int, str]] = set()
+
+    def add(port: int, target: int, proto: str, name: str | None, app: str | None) -> None:
+        if (port, proto) not in seen:
+            seen.add((port, proto))
+            entries.append((port, target, proto, name, app))
+
+    for mapping in service.ports:
+        published = _published(mapping)
+        proto = mapping.protocol.upper()
+        if external and published is not None:
+            add(published, mapping.target, proto, mapping.name, mapping.app_protocol)
+            if published != mapping.target:
+                add(mapping.target, mapping.target, proto, None, mapping.app_protocol)
+            service_port = published
+        else:
+            add(mapping.target, mapping.target, proto, mapping.name, mapping.app_protocol)
+            service_port = mapping.target
+        if published is not None:
+            entry = f"{published}:{service_port}/{mapping.protocol.lower()}"
+            if entry not in host_ports:
+                host_ports.append(entry)
+    for text in service.expose:
+        for port, proto in expose_ports(text):
+            add(port, port, proto, None, None)
+    if not entries and kind != "headless":
+        return None
+    ports = _named([ServicePort(name or "", port, target, proto, app)
+                    for port, target, proto, name, app in entries])
+    plan = ServicePlan(ctx.name(service), kind, tuple(ports), tuple(host_ports))
+    return _with_settings(ctx, service, plan)
+
+
+def expose_ports(text: str) -> list[tuple[int, str]]:
+    """An ``expose`` entry ("80", "8000-8010", "53/udp") as (port, PROTOCOL) pairs."""
+    number, _, proto = text.partition("/")
+    low, _, high = number.partition("-")
+    first = int(low)
+    last = int(high) if high else first
+    return [(port, (proto or "tcp").upper()) for port in range(first, last + 1)]
+
+
+def _published(mapping: PortMapping) -> int | None:
+    """The host port; a host range ("8080-8090") counts as its first port."""
+    if not mapping.published:
+        return None
+    return int(mapping.published.partition("-")[0])
+
+
+def _named(ports: list[ServicePort]) -> list[ServicePort]:
+    """Unique DNS-label names: the Compose name, else Kompose's "<port>" / "<port>-<proto>"."""
+    used: set[str] = set()
+    out: list[ServicePort] = []
+    for entry in ports:
+        base = k8s_name(entry.name) if entry.name else str(entry.port)
+        name = base
+        if name in used:
+            name = f"{base}-{entry.protocol.lower()}"
+        counter = 2
+        while name in used:
+            name = f"{base}-{counter}"
+            counter += 1
+        used.add(name)
+        out.append(replace(entry, name=name))
+    return out
+
+
+def _with_settings(ctx: ConvertContext, service: Service, plan: ServicePlan) -> ServicePlan:
+    """Apply kompose.service.nodeport.port and external-traffic-policy (warning when ignored)."""
+    settings = ctx.settings(service)
+    base: KeyPath = ("services", service.name)
+    if settings.node_port is not None:
+        path = settings.sources.get("node_port", (*base, "labels", "kompose.service.nodeport.port"))
+        if plan.kind != "nodeport":
+            ctx.warn(path, f"a node port is only used by NodePort services ({service.name} is "
+                     f"{_TYPES[plan.kind]})", hint="set kompose.service.type: nodeport")
+        elif plan.ports:
+            low, high = _NODE_PORT_RANGE
+            if not low <= settings.node_port <= high:
+                ctx.warn(path, f"node port {settings.node_port} is outside Kubernetes' default "
+                         f"range {low}-{high}", hint="the API server rejects it unless its "
+                         "--service-node-port-range allows it")
+            if len(plan.ports) > 1:
+                ctx.warn(path, "kompose.service.nodeport.port applies to the first port only "
+                         f"({service.name} has {len(plan.ports)})")
+            first = replace(plan.ports[0], node_port=settings.node_port)
+            plan = replace(plan, ports=(first, *plan.ports[1:]))
+            ctx.mapped(path, f"Service/{plan.name} spec.ports[0].nodePort")
+    policy = settings.external_traffic_policy
+    if policy:
+        path = settings.sources.get(
+            "external_traffic_policy",
+            (*base, "labels", "kompose.service.external-traffic-policy"))
+        if plan.kind in ("nodeport", "loadbalancer"):
+            plan = replace(plan, external_traffic_policy=_TRAFFIC[policy.lower()])
+            ctx.mapped(path, f"Service/{plan.name} spec.externalTrafficPolicy")
+        else:
+            ctx.warn(path, f"an external traffic policy is only used by NodePort and "
+                     f"LoadBalancer services ({service.name} is {_TYPES[plan.kind]})")
+    return plan
+
+
+def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]]:
+    """The Service of ``service`` (none when it has no ports and is not headless)."""
+    plan = plan_service(ctx, service)
+    _report_ports(ctx, service, plan)
+    if plan is None:
+        return []
+    annotations = dict(tool_annotations(ctx))
+    if plan.host_ports:
+        annotations[HOST_PORTS_ANNOTATION] = ",".join(plan.host_ports)
+    context = {
+        "metadata": ctx.metadata(plan.name, ctx.labels(service), annotations or None),
+        "type": _TYPES[plan.kind],
+        "headless": plan.kind == "headless",
+        "selector": pod_selector(ctx, service),
+        "ports": [_port_context(port) for port in plan.ports],
+        "external_traffic_policy": plan.external_traffic_policy,
+    }
+    return render(ctx, "service.yaml.j2", context)
+
+
+def _port_context(port: ServicePort) -> dict[str, Any]:
+    return {"name": port.name, "port": port.port, "target_port": port.target_port,
+            "protocol": port.protocol, "app_protocol": port.app_protocol,
+            "node_port": port.node_port}
+
+
+def _report_ports(ctx: ConvertContext, service: Service, plan: ServicePlan | None) -> None:
+    base: KeyPath = ("services", service.name)
+    target = f"Service/{plan.name} spec.ports" if plan else None
+    settings = ctx.settings(service)
+    if settings.service_type and plan is not None:
+        path = settings.sources.get("service_type", (*base, "labels", "kompose.service.type"))
+        ctx.mapped(path, f"Service/{plan.name} spec.type")
+    for index, mapping in enumerate(service.ports):
+        path = (*base, "ports", index)
+        if target is None:
+            continue
+        if mapping.host_ip:
+            ctx.approximated(path, target, f"host_ip {mapping.host_ip} has no Kubernetes "
+                             "equivalent; the port is published on every address")
+        elif mapping.published and "-" in mapping.published:
+            ctx.approximated(path, target, f"host port range {mapping.published}: the first "
+                             "port is used")
+        else:
+            ctx.mapped(path, target + (f" and annotation {HOST_PORTS_ANNOTATION}"
+                                       if mapping.published else ""))
+    for index in range(len(service.expose)):
+        if target is not None:
+            ctx.mapped((*base, "expose", index), target)
+
+
+# -- Ingress -------------------------------------------------------------------------------------
+
+
+def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any]]:
+    """An Ingress from kompose.service.expose (+ tls-secret, ingress-class-name) or x-kompy."""
+    ingress = ctx.settings(service).ingress
+    if ingress is None:
+        return []
+    path = ctx.settings(service).sources.get(
+        "ingress", ("services", service.name, "labels", "kompose.service.expose"))
+    plan = plan_service(ctx, service)
+    if plan is None or not plan.ports:
+        ctx.dropped(path, f"{service.name} has no ports, so it cannot be exposed by an Ingress",
+                    hint="add the port the web server listens on under ports: or expose:")
+        return []
+    if plan.kind == "headless":
+        ctx.dropped(path, f"{service.name} is headless, so it cannot be exposed by an Ingress")
+        return []
+    port = _ingress_port(plan, ingress.port, path)
+    rules: dict[str | None, list[str]] = {}
+    for rule in ingress.rules:
+        paths = rules.setdefault(rule.host, [])
+        if rule.path not in paths:
+            paths.append(rule.path)
+    hosts = [host for host in rules if host]
+    annotations = tool_annotations(ctx)
+    context = {
+        "metadata": ctx.metadata(plan.name, ctx.labels(service), annotations or None),
+        "ingress_class": ingress.ingress_class,
+        "rules": [{"host": host, "paths": paths} for host, paths in rules.items()],
+        "service": plan.name,
+        "port": port,
+        "tls": {"hosts": hosts, "secret": ingress.tls_secret} if ingress.tls_secret else None,
+    }
+    ctx.mapped(path, f"Ingress/{plan.name}")
+    return render(ctx, "ingress.yaml.j2", context)
+
+
+def _ingress_port(plan: ServicePlan, wanted: int | None, path: KeyPath) -> int:
+    """The Service port the Ingress routes to: the one for container port ``wanted``, else the
+    first TCP port (Kompose uses the Service's first port)."""
+    tcp = [port for port in plan.ports if port.protocol == "TCP"]
+    if wanted is not None:
+        for port in tcp:
+            if port.target_port == wanted:
+                return port.port
+        raise ConvertError(f"the Ingress port {wanted} is not a TCP port of the service",
+                           key_path=path,
+                           hint="ports: " + ", ".join(str(p.target_port) for p in tcp))
+    return (tcp or list(plan.ports))[0].port
+
+
+# -- NetworkPolicy -------------------------------------------------------------------------------
+
+
+def service_networks(ctx: ConvertContext, service: Service) -> list[str]:
+    """The Compose networks a service's pod joins ("default" when none is listed)."""
+    if service.network_mode:
+        return []  # host / none / service:x / container:x: no network of its own
+    return list(service.networks) or ["default"]
+
+
+def network_label(ctx: ConvertContext, network: str) -> str:
+    """Kompose's pod label key for a network: io.kompose.network/<project>-<network>."""
+    return f"{NETWORK_LABEL}/{k8s_name(f'{ctx.project.name}-{network}')}"
+
+
+def network_pod_labels(ctx: ConvertContext, service: Service) -> dict[str, str]:
+    """Labels the pod template of ``service`` carries with ``--network-policies`` (else none)."""
+    if not ctx.options.network_policies:
+        return {}
+    return {network_label(ctx, net): "true" for net in service_networks(ctx, service)}
+
+
+def build_network_policies(ctx: ConvertContext) -> list[dict[str, Any]]:
+    """With --network-policies: only pods sharing a Compose network may connect to each other.
+
+    One policy per network selects the network's pods and admits traffic from pods of the
+    same network (as Kompose's --generate-network-policies); one default-deny policy makes
+    pods outside every network (network_mode: none) unreachable; and each service with
+    published ports admits traffic from anywhere on them, as Compose publishes them on the
+    host (so NodePort, LoadBalancer and Ingress traffic still arrives).
+    """
+    if not ctx.options.network_policies:
+        return []
+    out: list[dict[str, Any]] = []
+    networks: list[str] = []
+    for service in ctx.project.services.values():
+        for net in service_networks(ctx, service):
+            if net not in networks:
+                networks.append(net)
+    annotations = tool_annotations(ctx) or None
+    project = k8s_name(ctx.project.name)
+    out += render(ctx, "networkpolicy.yaml.j2", {
+        "metadata": ctx.metadata(f"{project}-default-deny", ctx.project_labels(), annotations),
+        "pod_selector": {"app.kubernetes.io/part-of": ctx.project_labels()[
+            "app.kubernetes.io/part-of"]},
+        "from_labels": None, "ports": None,
+    })
+    for net in networks:
+        label = network_label(ctx, net)
+        out += render(ctx, "networkpolicy.yaml.j2", {
+            "metadata": ctx.metadata(label.split("/", 1)[1], ctx.project_labels(), annotations),
+            "pod_selector": {label: "true"}, "from_labels": {label: "true"}, "ports": None,
+        })
+        for service in ctx.project.services.values():
+            if net in service.networks:
+                ctx.mapped(("services", service.name, "networks", net),
+                           f"NetworkPolicy/{label.split('/', 1)[1]}")
+    for service in ctx.project.services.values():
+        out += _published_policy(ctx, service, annotations)
+    return out
+
+
+def _published_policy(ctx: ConvertContext, service: Service,
+                      annotations: dict[str, str] | None) -> list[dict[str, Any]]:
+    plan = plan_service(ctx, service)
+    if plan is None:
+        return []
+    published = {(m.target, m.protocol.upper()) for m in service.ports}
+    if ctx.settings(service).ingress is not None and plan.ports:
+        first = plan.ports[0]
+        published.add((first.target_port, first.protocol))
+    ports = [{"port": port.target_port, "protocol": port.protocol} for port in plan.ports
+             if (port.target_port, port.protocol) in published]
+    unique = [p for i, p in enumerate(ports) if p not in ports[:i]]
+    if not unique:
+        return []
+    return render(ctx, "networkpolicy.yaml.j2", {
+        "metadata": ctx.metadata(f"{plan.name}-published", ctx.labels(service), annotations),
+        "pod_selector": pod_selector(ctx, service), "from_labels": None, "ports": unique,
+    })

@@ -1,0 +1,67 @@
+"""Helpers the networking, config and autoscaling builders share: rendering through the
+conversion's renderer, project-wide objects emitted once, and the tool annotations that
+``--with-kompose-annotation`` adds (deterministic: no timestamps, no absolute paths).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Any
+
+from kompy import __version__
+from kompy.convert.context import ConvertContext
+from kompy.convert.render import Renderer
+
+# Kompose writes ``kompose.cmd`` (its command line) and ``kompose.version`` on every object;
+# kompy writes the same facts under its own prefix. Both values depend only on the input:
+# the Compose file names (relative to the project folder) and kompy's version.
+ANNOTATION_CMD = "kompy.dev/cmd"
+ANNOTATION_VERSION = "kompy.dev/version"
+
+_renderers: weakref.WeakKeyDictionary[ConvertContext, Renderer] = weakref.WeakKeyDictionary()
+_emitted: weakref.WeakKeyDictionary[ConvertContext, set[str]] = weakref.WeakKeyDictionary()
+
+
+def renderer(ctx: ConvertContext) -> Renderer:
+    """The conversion's renderer (``ctx.renderer`` when the pipeline set one), else one per ctx."""
+    found = getattr(ctx, "renderer", None)
+    if isinstance(found, Renderer):
+        return found
+    if ctx not in _renderers:
+        _renderers[ctx] = Renderer(ctx.options.templates_dir)
+    return _renderers[ctx]
+
+
+def render(ctx: ConvertContext, template: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+    """Render one of the templates (user overrides first) into objects."""
+    return renderer(ctx).render(template, context)
+
+
+def first_time(ctx: ConvertContext, key: str) -> bool:
+    """True the first time ``key`` is claimed in this conversion (shared objects emit once)."""
+    seen = _emitted.setdefault(ctx, set())
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def tool_annotations(ctx: ConvertContext) -> dict[str, str]:
+    """``kompy.dev/cmd`` and ``kompy.dev/version`` when ``--with-kompose-annotation`` is on."""
+    if not ctx.options.with_kompose_annotation:
+        return {}
+    files = [_relative(path, ctx.project.working_dir) for path in ctx.project.compose_files]
+    cmd = "kompy convert" + "".join(f" -f {name}" for name in files)
+    return {ANNOTATION_CMD: cmd, ANNOTATION_VERSION: __version__}
+
+
+def _relative(path: str, base: str) -> str:
+    """A Compose file's name relative to the project folder (absolute paths are not stable)."""
+    if not os.path.isabs(path):
+        return path
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return os.path.basename(path)
+    return rel if not rel.startswith("..") else os.path.basename(path)

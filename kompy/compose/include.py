@@ -1,0 +1,127 @@
+"""Applies ``include``: other Compose projects whose resources join the including file.
+
+Compose Specification "include": each entry (a path, a list of paths, or the long form with
+``path``, ``project_directory`` and ``env_file``) is loaded as its own project, with its own
+folder for relative paths and its own ``.env`` (the including project's variables win), and its
+services, networks, volumes, secrets and configs are added to the including file. A resource
+defined differently on both sides is an error. A file that includes itself, directly or
+through others, is an error naming the chain. Remote includes (git URLs, ``oci://``) need the
+network, which kompy does not use to load a project: they fail with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kompy.compose.locator import ProjectLocator
+from kompy.compose.paths import absolute, is_remote
+from kompy.errors import ComposeError, KeyPath
+
+RESOURCES = ("services", "networks", "volumes", "secrets", "configs")
+
+
+@dataclass(frozen=True)
+class IncludeSpec:
+    paths: tuple[str, ...]  # absolute
+    project_directory: str
+    env_files: tuple[str, ...]  # absolute; empty: <project_directory>/.env when it exists
+    at: KeyPath
+
+
+# (spec, environment of the including project, chain of files) -> (data, locator)
+ProjectAssembler = Callable[
+    [IncludeSpec, Mapping[str, str], tuple[str, ...]], tuple[dict[str, Any], ProjectLocator]
+]
+
+
+def _strings(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def parse_includes(raw: Any, base: str, locator: ProjectLocator) -> list[IncludeSpec]:
+    """The ``include`` entries of one file, with paths made absolute against ``base``."""
+    if not isinstance(raw, list):
+        raise ComposeError("include must be a list", location=locator.locate(("include",)),
+                           key_path=("include",), hint="for example  include: [other.yaml]")
+    specs: list[IncludeSpec] = []
+    for i, entry in enumerate(raw):
+        at: KeyPath = ("include", i)
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict):
+            raise ComposeError("an include entry must be a path or a mapping with 'path'",
+                               location=locator.locate(at), key_path=at)
+        paths = _strings(entry.get("path"))
+        if not paths:
+            raise ComposeError("include entry needs 'path' (a string or a list of strings)",
+                               location=locator.locate(at), key_path=at)
+        for path in paths:
+            if is_remote(path) or path.startswith("oci:"):
+                raise ComposeError(
+                    f"remote include {path!r} is not supported: kompy loads projects offline",
+                    location=locator.locate(at), key_path=(*at, "path"),
+                    hint="clone or download the project and include its local path",
+                )
+        files = tuple(absolute(p, base) for p in paths)
+        project_dir = entry.get("project_directory")
+        directory = absolute(project_dir, base) if isinstance(project_dir, str) \
+            else os.path.dirname(files[0])
+        env_files = _strings(entry.get("env_file")) or []
+        specs.append(IncludeSpec(files, directory, tuple(absolute(e, base) for e in env_files),
+                                 at))
+    return specs
+
+
+def apply_includes(
+    data: dict[str, Any],
+    base: str,
+    locator: ProjectLocator,
+    env: Mapping[str, str],
+    chain: tuple[str, ...],
+    assemble: ProjectAssembler,
+) -> dict[str, Any]:
+    """``data`` with every included project's resources added (and ``include`` removed)."""
+    raw = data.get("include")
+    out = {k: v for k, v in data.items() if k != "include"}
+    if raw is None:
+        return out
+    for spec in parse_includes(raw, base, locator):
+        for path in spec.paths:
+            if path in chain:
+                shown = " -> ".join(os.path.basename(p) for p in (*chain[chain.index(path):],
+                                                                   path))
+                raise ComposeError(
+                    f"include cycle: {shown}",
+                    location=locator.locate(spec.at), key_path=spec.at,
+                    hint="a file cannot include itself, directly or through other files",
+                )
+            if not os.path.isfile(path):
+                raise ComposeError(f"included file {path} not found",
+                                   location=locator.locate(spec.at), key_path=spec.at,
+                                   hint="include paths are relative to the including file")
+        included, sub_locator = assemble(spec, env, chain)
+        for kind in RESOURCES:
+            items = included.get(kind)
+            if not isinstance(items, dict) or not items:
+                continue
+            target = dict(out.get(kind) or {})
+            for name, value in items.items():
+                if name in target and target[name] != value:
+                    raise ComposeError(
+                        f"{kind[:-1]} {name!r} is defined both here and in included "
+                        f"{os.path.basename(spec.paths[0])}",
+                        location=locator.locate((kind, name)), key_path=(kind, name),
+                        hint="rename one of them; an included project cannot be overridden "
+                             "in place",
+                    )
+                target[name] = value
+                locator.graft((kind, name), sub_locator, (kind, name))
+            out[kind] = target
+    return out

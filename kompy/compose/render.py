@@ -1,0 +1,85 @@
+"""Text of ``kompy config``: the resolved project as stable YAML or JSON, or one of its lists.
+
+YAML is written with ruamel.yaml in block style, in the key order the model gives (sorted),
+so two runs give byte-identical output. Strings that a YAML reader would take for something
+else (``"8080"``, ``"true"``, ``"yes"``, ``"1e3"``, ``""``) are double-quoted, so the output
+reads back as the same values in kompy, Docker Compose and YAML 1.1 tools alike.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from kompy.compose.yaml_reader import resolve_plain_scalar
+from kompy.errors import Diagnostic
+from kompy.model import Project
+
+# YAML 1.1 booleans and nulls that YAML 1.2 readers take as strings: quoted for old readers.
+_YAML11_WORDS = frozenset(
+    w for base in ("y", "yes", "n", "no", "on", "off", "true", "false", "null", "~")
+    for w in (base, base.capitalize(), base.upper())
+)
+
+
+def _needs_quotes(text: str) -> bool:
+    if not text or text in _YAML11_WORDS or text != text.strip():
+        return True
+    return not isinstance(resolve_plain_scalar(text), str)
+
+
+def dump_yaml(data: Any) -> str:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import SafeRepresenter
+
+    yaml = YAML(typ="safe", pure=False)
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.allow_unicode = True
+    representer = yaml.representer
+    representer.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+
+    def represent_str(rep: SafeRepresenter, value: str) -> Any:
+        if "\n" in value:
+            return rep.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+        if _needs_quotes(value):
+            return rep.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+        return rep.represent_scalar("tag:yaml.org,2002:str", value)
+
+    representer.add_representer(str, represent_str)
+    representer.add_representer(tuple, SafeRepresenter.represent_list)
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=list) + "\n"
+
+
+def _listing(project: Project, what: str) -> list[str]:
+    if what == "services":
+        return sorted(project.services)
+    if what == "volumes":
+        return sorted(project.volumes)
+    if what == "profiles":
+        return sorted({p for s in project.services.values() for p in s.profiles})
+    images = []
+    for name, service in sorted(project.services.items()):
+        # Compose names an image it builds <project>-<service> when image: is not given.
+        images.append(service.image or f"{project.name}-{name}")
+    return images
+
+
+def render_config(options: dict[str, Any], fmt: str, listing: str | None,
+                  diagnostics: list[Diagnostic]) -> str:
+    """Load the project described by ``LoadOptions`` fields and render it for printing."""
+    from kompy.compose.loader import LoadOptions, load_project, project_to_compose
+
+    project = load_project(LoadOptions(**options), diagnostics)
+    if listing is not None:
+        lines = _listing(project, listing)
+        return "".join(f"{line}\n" for line in lines)
+    data = project_to_compose(project)
+    return dump_json(data) if fmt == "json" else dump_yaml(data)

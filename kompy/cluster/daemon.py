@@ -1,0 +1,271 @@
+"""The built-in cluster's daemon, and the commands that start, stop and inspect it.
+
+``start`` spawns ``python -m kompy.cluster.daemon --cluster NAME`` as a detached process
+(own session, output to daemon.log). The daemon serves the API on 127.0.0.1, then starts the
+runtime (kompy.cluster.runtime: scheduler, controllers, kubelet, proxy) with a client pointed
+at itself. The bearer token and port are kept in api.json across restarts, so a kubeconfig
+handed out once keeps working until ``reset``.
+
+``stop`` is like stopping a kind cluster: SIGTERM; the runtime stops the pods' containers and
+the control plane exits; the objects stay in the store and ``start`` brings the pods back.
+``reset`` stops, removes every Docker object labelled ``kompy.cluster=<name>`` and deletes
+the state folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import requests
+
+from kompy.client import KubeClient, kubeconfig
+from kompy.cluster.state import ClusterState, cluster_state
+from kompy.errors import ClusterError
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 90.0
+# Tests and API-only use: serve the API without the Docker runtime.
+NO_RUNTIME_ENV = "KOMPY_CLUSTER_NO_RUNTIME"
+
+
+# -- control (runs in the CLI's process) ------------------------------------------------------
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    with contextlib.suppress(ChildProcessError):
+        # A daemon started by this very process is its child: reap it once it exits.
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def running(state: ClusterState) -> dict[str, Any] | None:
+    """api.json of a running, answering daemon; None otherwise."""
+    api = state.read_api()
+    if api and _alive(api.get("pid")) and api.get("pid") == state.read_pid() and _healthy(
+            str(api.get("url"))):
+        return api
+    return None
+
+
+def _check_docker() -> None:
+    if os.environ.get(NO_RUNTIME_ENV):
+        return
+    from kompy.cluster.docker_backend import connect
+    connect(timeout=5).close()
+
+
+def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], bool]:
+    """Start the daemon unless it runs; (state, api.json, whether it was started now)."""
+    state = cluster_state(cluster)
+    api = running(state)
+    if api:
+        return state, api, False
+    _check_docker()
+    state.ensure_dir()
+    old_pid = state.read_pid()
+    if _alive(old_pid):
+        raise ClusterError(f"the daemon of cluster {state.name!r} (pid {old_pid}) does not "
+                           "answer", hint=f"see {state.log_file}; `kompy cluster stop` ends it")
+    with open(state.log_file, "ab") as log_out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kompy.cluster.daemon", "--cluster", state.name],
+            stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+            env={**os.environ, "KOMPY_HOME": str(state.dir.parent)})
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ClusterError(f"the cluster daemon exited at start: {_last_line(state)}",
+                               hint=f"full log: {state.log_file}")
+        api = state.read_api()
+        if api and api.get("pid") == proc.pid and _healthy(str(api["url"]), 0.5):
+            return state, api, True
+        time.sleep(0.05)
+    raise ClusterError(f"the cluster daemon did not answer within {START_TIMEOUT:.0f} s",
+                       hint=f"see {state.log_file}")
+
+
+def _last_line(state: ClusterState) -> str:
+    try:
+        lines = state.log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return "no log"
+    errors = [line for line in lines if line.startswith(("error", "ERROR", "CRITICAL"))]
+    return (errors or lines or ["no log"])[-1]
+
+
+def stop(cluster: str | None = None, timeout: float = STOP_TIMEOUT) -> bool:
+    """SIGTERM the daemon and wait for it to exit; False when it was not running."""
+    state = cluster_state(cluster)
+    pid = state.read_pid()
+    if not _alive(pid):
+        with contextlib.suppress(FileNotFoundError):
+            state.pid_file.unlink()
+        return False
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the cluster daemon (pid {pid}) did not stop within "
+                               f"{timeout:.0f} s", hint=f"see {state.log_file}")
+        time.sleep(0.05)
+    return True
+
+
+def status(cluster: str | None = None) -> dict[str, Any]:
+    state = cluster_state(cluster)
+    api = running(state)
+    out: dict[str, Any] = {"cluster": state.name, "state": str(state.dir),
+                           "running": api is not None}
+    if api:
+        out.update(pid=api["pid"], url=api["url"], kubeconfig=str(state.kubeconfig),
+                   context=state.context)
+        client = client_for(state, api)
+        for kind in ("nodes", "pods", "deployments", "services"):
+            out[kind] = len(client.list(kind)["items"])
+    return out
+
+
+def reset(cluster: str | None = None) -> None:
+    """Stop the cluster, remove its Docker objects (volumes too) and its state folder."""
+    state = cluster_state(cluster)
+    stop(state.name)
+    if not os.environ.get(NO_RUNTIME_ENV):
+        from kompy.cluster.docker_backend import DockerBackend, connect
+        DockerBackend(state.name, connect(timeout=10)).remove_all(volumes=True)
+    shutil.rmtree(state.dir, ignore_errors=True)
+
+
+def client_for(state: ClusterState, api: dict[str, Any]) -> KubeClient:
+    return KubeClient.for_server(str(api["url"]), str(api["token"]))
+
+
+def ensure_cluster(cluster: str | None = None) -> KubeClient:
+    """A client of the built-in cluster, starting it first when it is not running."""
+    state, api, _ = start(cluster)
+    return client_for(state, api)
+
+
+def connect_client(kubeconfig_path: str | None = None, context: str | None = None,
+                   cluster: str | None = None) -> KubeClient:
+    """The client a command uses: a real cluster when --kubeconfig/--context name one,
+    otherwise the built-in cluster (started on demand)."""
+    if kubeconfig_path or context:
+        return KubeClient.from_kubeconfig(kubeconfig_path, context)
+    return ensure_cluster(cluster)
+
+
+def kubeconfig_text(cluster: str | None = None) -> str:
+    state, _, _ = start(cluster)
+    return state.kubeconfig.read_text(encoding="utf-8")
+
+
+# -- the daemon process ----------------------------------------------------------------------
+
+def serve(state: ClusterState) -> int:
+    """Run the API server and the runtime until SIGTERM/SIGINT."""
+    from kompy.cluster.store import Store
+
+    state.ensure_dir()
+    lock = open(state.lock_file, "w")  # noqa: SIM115 - held for the process's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.error("another daemon of cluster %r is running", state.name)
+        return 1
+    stop_event = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop_event.set())
+    previous = state.read_api() or {}
+    token = str(previous.get("token") or secrets.token_urlsafe(32))
+    store = Store(state.store)
+    server = _bind(store, token, int(previous.get("port") or 0)).start()
+    kubeconfig.write(state.kubeconfig, server.url, token, state.context)
+    state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid()})
+    from kompy.fsutil import write_atomic
+    write_atomic(state.pid_file, f"{os.getpid()}\n")
+    log.info("API server of cluster %r at %s", state.name, server.url)
+    runtime = _start_runtime(server, state, stop_event)
+    stop_event.wait()
+    log.info("stopping")
+    if runtime is not None:
+        runtime.join(timeout=STOP_TIMEOUT - 10)
+    server.stop()
+    store.close()
+    with contextlib.suppress(FileNotFoundError):
+        state.pid_file.unlink()
+    log.info("stopped")
+    return 0
+
+
+def _bind(store: Any, token: str, port: int) -> Any:
+    """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
+    from kompy.cluster.api import ApiServer
+    if port:
+        try:
+            return ApiServer(store, token, port)
+        except OSError:
+            log.warning("port %d is taken; using a new one", port)
+    return ApiServer(store, token, 0)
+
+
+def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:
+    if os.environ.get(NO_RUNTIME_ENV):
+        log.info("%s set: serving the API without the runtime", NO_RUNTIME_ENV)
+        return None
+    try:
+        from kompy.cluster import runtime as runtime_module
+    except ImportError as error:  # the runtime is developed in parallel (see CONTRACTS.md)
+        log.error("the cluster runtime is not available: %s", error)
+        return None
+    client = KubeClient.for_server(server.url, server.token)
+    runtime = runtime_module.start_runtime(client, state.dir, state.name, stop_event)
+    server.set_pod_io(runtime.pod_io)
+    return runtime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kompy.cluster.daemon")
+    parser.add_argument("--cluster", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return serve(cluster_state(args.cluster))
+    except Exception:
+        log.exception("the cluster daemon failed")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.convert.options import ConvertOptions
+from kompy.convert.render import Renderer
 from kompy.convert.settings import (
     ServiceSettings,
     VolumeSettings,
     service_settings,
     volume_settings,
 )
+from kompy.convert.specs import ProjectInfo
+from kompy.convert.validate import resolve_version
 from kompy.errors import Diagnostic, KeyPath, SourceLocation, format_key_path
 from kompy.model import Project, Service
 
@@ -76,6 +79,32 @@ class ConvertContext:
         self._seen: set[tuple[str, KeyPath]] = set()
         self._settings: dict[str, ServiceSettings] = {}
         self._volume_settings: dict[str, VolumeSettings] = {}
+        # Compose service -> name of the pod (workload) it runs in; services merged by
+        # `network_mode: service:x` or a service group share one pod. Filled by the planner.
+        self.pod_of: dict[str, str] = {}
+        # id(object) -> template it was rendered from, for validation error messages.
+        self.sources: dict[int, str] = {}
+        self._renderer: Renderer | None = None
+        self.kube_version = resolve_version(options.kube_version)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = Renderer(self.options.templates_dir)
+        return self._renderer
+
+    def project_info(self) -> ProjectInfo:
+        return ProjectInfo(self.project.name, self.options.namespace, self.kube_version,
+                           self.project.working_dir)
+
+    def render(self, template: str, **context: Any) -> list[dict[str, Any]]:
+        """Render ``template`` (with ``project`` added to ``context``) into objects."""
+        objects = self.renderer.render(template, {"project": self.project_info(), **context})
+        for obj in objects:
+            self.sources[id(obj)] = template
+        return objects
 
     # -- positions, warnings and the report --------------------------------------------------
 
@@ -139,9 +168,15 @@ class ConvertContext:
             LABEL_MANAGED_BY: MANAGED_BY,
         }
 
+    def pod_name(self, service: Service | str) -> str:
+        """The name of the pod (workload) a service's containers run in."""
+        name = service if isinstance(service, str) else service.name
+        return self.pod_of.get(name) or self.name(name)
+
     def selector(self, service: Service | str) -> dict[str, str]:
+        """Selects the pods a service runs in (its group's pod when it is merged into one)."""
         return {
-            LABEL_NAME: label_value(self.name(service)),
+            LABEL_NAME: label_value(self.pod_name(service)),
             LABEL_PART_OF: label_value(self.project.name),
         }
 

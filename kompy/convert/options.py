@@ -50,3 +50,6 @@ class ConvertOptions:
     image_registry: str | None = None
     image_tag: str = "latest"
     validate: bool = True
+    # Bind mounts read into ConfigMaps (--volumes configMap) must stay inside the project
+    # directory unless this is set (--allow-outside-project).
+    allow_outside_project: bool = False

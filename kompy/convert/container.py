@@ -1,0 +1,333 @@
+"""One Compose service -> one Kubernetes container: image, command, env, ports, probes, resources.
+
+Mappings follow the Compose Specification (https://github.com/compose-spec/compose-spec/
+blob/main/05-services.md) and the Kubernetes Container API; where the two differ, a warning
+says so and the report records "approximated".
+"""
+
+from __future__ import annotations
+
+import re
+
+from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.settings import ProbeSettings
+from kompy.convert.specs import ContainerSpec, Obj
+from kompy.errors import ConvertError, KeyPath
+from kompy.model import Duration, Healthcheck, Service
+
+_EXPOSE = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
+# Kubernetes port names: IANA_SVC_NAME, at most 15 characters.
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
+
+
+def image_of(ctx: ConvertContext, service: Service) -> str:
+    """The image to run; a `build:`-only service gets "<project>-<service>:<tag>" (Compose's
+    own default name for built images), prefixed with --image-registry when given."""
+    settings = ctx.settings(service)
+    if settings.image:
+        return settings.image
+    if service.image:
+        return service.image
+    if service.build is None:
+        raise ConvertError(
+            f"service {service.name} has neither image nor build",
+            location=ctx.locate(("services", service.name)),
+            key_path=("services", service.name),
+            hint="add `image:` (or `build:`) to the service",
+        )
+    name = f"{k8s_name(ctx.project.name)}-{k8s_name(service.name)}:{ctx.options.image_tag}"
+    registry = ctx.options.image_registry
+    return f"{registry.rstrip('/')}/{name}" if registry else name
+
+
+def pull_policy(ctx: ConvertContext, service: Service, base: KeyPath) -> str | None:
+    settings = ctx.settings(service)
+    if settings.image_pull_policy:
+        return settings.image_pull_policy
+    # compose-spec pull_policy: always | never | missing | if_not_present | build | daily...
+    policy = (service.pull_policy or "").lower()
+    if policy == "always":
+        return "Always"
+    if policy == "never":
+        return "Never"
+    if policy in ("missing", "if_not_present"):
+        return "IfNotPresent"
+    if policy:
+        ctx.approximated((*base, "pull_policy"), "imagePullPolicy",
+                         f"pull_policy {policy} has no Kubernetes equivalent; IfNotPresent used")
+        return "IfNotPresent"
+    # An image kompy builds exists only where it was built: do not try to pull it.
+    return "IfNotPresent" if service.build is not None else None
+
+
+def command_and_args(ctx: ConvertContext, service: Service,
+                     base: KeyPath) -> tuple[list[str] | None, list[str] | None]:
+    """Docker semantics: `entrypoint` replaces the image ENTRYPOINT (Kubernetes `command`) and
+    also drops the image CMD; `command` replaces the image CMD (Kubernetes `args`). In
+    Kubernetes, a `command` without `args` likewise ignores the image CMD, so no args are
+    emitted then (https://kubernetes.io/docs/tasks/inject-data-application/
+    define-command-argument-container/#notes)."""
+    entrypoint, command = service.entrypoint, service.command
+    if entrypoint == ():
+        # An explicitly empty entrypoint: Docker runs the command itself as the executable.
+        if command:
+            ctx.mapped((*base, "entrypoint"), "container command")
+            return list(command), None
+        ctx.dropped((*base, "entrypoint"),
+                    "an empty entrypoint cannot clear the image's ENTRYPOINT in Kubernetes",
+                    hint="set entrypoint to the program to run")
+        return None, None
+    if command == ():
+        ctx.approximated((*base, "command"), None,
+                         "an empty command keeps the image CMD in Kubernetes")
+        command = None
+    if entrypoint is not None:
+        ctx.mapped((*base, "entrypoint"), "container command")
+    if command is not None:
+        ctx.mapped((*base, "command"), "container args")
+    return (list(entrypoint) if entrypoint else None, list(command) if command else None)
+
+
+def environment(ctx: ConvertContext, service: Service, base: KeyPath) -> list[Obj]:
+    """`environment` as env entries, in the model's (stable) order; values are strings."""
+    env: list[Obj] = []
+    for key, value in service.environment.items():
+        if value is None:
+            # "KEY" with no value and none in the shell: Compose leaves it unset too.
+            ctx.dropped((*base, "environment", key),
+                        f"environment variable {key} has no value and is left unset",
+                        hint=f"give it a value: {key}=... (or set it in the shell or .env)")
+            continue
+        env.append({"name": key, "value": str(value)})
+    if env:
+        ctx.mapped((*base, "environment"), "container env")
+    return env
+
+
+def container_ports(ctx: ConvertContext, service: Service, base: KeyPath) -> list[Obj]:
+    """containerPort entries from `ports` and `expose`, one per (port, protocol)."""
+    host_ports = ctx.settings(service).host_ports
+    seen: dict[tuple[int, str], Obj] = {}
+    for index, port in enumerate(service.ports):
+        protocol = port.protocol.upper()
+        entry: Obj = {"containerPort": port.target, "protocol": protocol}
+        if port.name and _PORT_NAME.fullmatch(port.name):
+            entry["name"] = port.name
+        if host_ports and port.published and port.published.isdigit():
+            entry["hostPort"] = int(port.published)
+        seen.setdefault((port.target, protocol), entry)
+        ctx.mapped((*base, "ports", index), "container ports")
+    for index, (number, protocol) in enumerate(expose_ports(ctx, service)):
+        seen.setdefault((number, protocol), {"containerPort": number, "protocol": protocol})
+        ctx.mapped((*base, "expose", index), "container ports")
+    return list(seen.values())
+
+
+def expose_ports(ctx: ConvertContext, service: Service) -> list[tuple[int, str]]:
+    """`expose` entries ("80", "8000-8002", "53/udp") as (port, PROTOCOL) pairs."""
+    out: list[tuple[int, str]] = []
+    for index, text in enumerate(service.expose):
+        match = _EXPOSE.fullmatch(str(text).strip())
+        if match is None:
+            ctx.dropped(("services", service.name, "expose", index),
+                        f"cannot read expose entry {text!r}", hint='use "80" or "8000-8010/tcp"')
+            continue
+        start = int(match.group(1))
+        end = int(match.group(2) or start)
+        protocol = (match.group(3) or "tcp").upper()
+        out.extend((number, protocol) for number in range(start, end + 1))
+    return out
+
+
+def resources(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | None:
+    """deploy.resources (and the service-level mem_limit, cpus, mem_reservation) as limits and
+    requests; deploy.resources wins when both are given, as in Docker Compose."""
+    limits: dict[str, str] = {}
+    requests: dict[str, str] = {}
+    res = service.deploy.resources if service.deploy else None
+    if res is not None:
+        if res.limits.cpus is not None:
+            limits["cpu"] = cpu_quantity(res.limits.cpus)
+        if res.limits.memory is not None:
+            limits["memory"] = res.limits.memory.to_kubernetes()
+        if res.reservations.cpus is not None:
+            requests["cpu"] = cpu_quantity(res.reservations.cpus)
+        if res.reservations.memory is not None:
+            requests["memory"] = res.reservations.memory.to_kubernetes()
+        if res.limits.pids is not None:
+            ctx.dropped((*base, "deploy", "resources", "limits", "pids"),
+                        "a pids limit is a node setting in Kubernetes (kubelet podPidsLimit)")
+    if service.cpus is not None:
+        limits.setdefault("cpu", cpu_quantity(service.cpus))
+        ctx.mapped((*base, "cpus"), "resources.limits.cpu")
+    if service.mem_limit is not None:
+        limits.setdefault("memory", service.mem_limit.to_kubernetes())
+        ctx.mapped((*base, "mem_limit"), "resources.limits.memory")
+    if service.mem_reservation is not None:
+        requests.setdefault("memory", service.mem_reservation.to_kubernetes())
+        ctx.mapped((*base, "mem_reservation"), "resources.requests.memory")
+    settings = ctx.settings(service)
+    if settings.ephemeral_storage_limit:
+        limits["ephemeral-storage"] = settings.ephemeral_storage_limit
+    if settings.ephemeral_storage_request:
+        requests["ephemeral-storage"] = settings.ephemeral_storage_request
+    for key in ("pids_limit", "cpu_shares", "memswap_limit"):
+        if getattr(service, key) is not None:
+            ctx.dropped((*base, key), f"{key} has no Kubernetes container equivalent")
+    if res is not None:
+        ctx.mapped((*base, "deploy", "resources"), "container resources")
+    out: Obj = {}
+    if limits:
+        out["limits"] = limits
+    if requests:
+        out["requests"] = requests
+    return out or None
+
+
+def cpu_quantity(cpus: float) -> str:
+    """0.5 -> "500m", 2 -> "2"."""
+    millis = round(cpus * 1000)
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def probes(ctx: ConvertContext, service: Service,
+           base: KeyPath) -> tuple[Obj | None, Obj | None, Obj | None]:
+    """(liveness, readiness, startup) probes.
+
+    A Compose healthcheck makes the container "unhealthy" (Docker does not restart it) and
+    gates `depends_on: service_healthy`; Kubernetes splits this into liveness (restart) and
+    readiness (traffic). Both get the check; `start_period` becomes a startupProbe so a slow
+    start is not killed. kompose.service.healthcheck.* labels override each kind.
+    """
+    settings = ctx.settings(service)
+    liveness = readiness = startup = None
+    check = service.healthcheck
+    if check is not None and not check.disable and check.test != ("NONE",):
+        if check.test is None:
+            if settings.liveness is None and settings.readiness is None:
+                ctx.dropped((*base, "healthcheck"),
+                            "healthcheck without a test relies on the image's HEALTHCHECK, "
+                            "which Kubernetes ignores; no probe is generated",
+                            hint="add `test:` to the healthcheck")
+        else:
+            action = {"exec": {"command": _exec_command(check.test)}}
+            liveness = {**action, **_timing(check)}
+            readiness = {**action, **_timing(check)}
+            if check.start_period is not None and check.start_period.nanoseconds > 0:
+                startup = _startup(action, check)
+            ctx.mapped((*base, "healthcheck"), "livenessProbe, readinessProbe"
+                       + (", startupProbe" if startup else ""))
+    elif check is not None:
+        ctx.mapped((*base, "healthcheck"), "no probe (healthcheck disabled)")
+    if settings.liveness is not None:
+        liveness = _probe_from_settings(settings.liveness, liveness)
+    if settings.readiness is not None:
+        readiness = _probe_from_settings(settings.readiness, readiness)
+    return liveness, readiness, startup
+
+
+def _exec_command(test: tuple[str, ...]) -> list[str]:
+    # compose-spec healthcheck.test: ["CMD", args...] runs directly, ["CMD-SHELL", "cmd"] (and
+    # the plain string form) runs through the container's shell.
+    if test[0] == "CMD":
+        return list(test[1:])
+    if test[0] == "CMD-SHELL":
+        return ["sh", "-c", " ".join(test[1:])]
+    return ["sh", "-c", " ".join(test)]
+
+
+def _seconds(duration: Duration | None) -> int | None:
+    return None if duration is None else duration.whole_seconds(minimum=1)
+
+
+def _timing(check: Healthcheck | ProbeSettings) -> Obj:
+    out: Obj = {}
+    period = _seconds(check.interval)
+    timeout = _seconds(check.timeout)
+    if period is not None:
+        out["periodSeconds"] = period
+    if timeout is not None:
+        out["timeoutSeconds"] = timeout
+    if check.retries is not None and check.retries > 0:
+        out["failureThreshold"] = check.retries
+    return out
+
+
+def _startup(action: Obj, check: Healthcheck) -> Obj:
+    """Probe as often as start_interval (default 5s, as Docker) until start_period is over."""
+    assert check.start_period is not None
+    period = _seconds(check.start_interval) or 5
+    budget = check.start_period.whole_seconds(minimum=1)
+    probe: Obj = {**action, "periodSeconds": period,
+                  "failureThreshold": max(1, -(-budget // period))}
+    timeout = _seconds(check.timeout)
+    if timeout is not None:
+        probe["timeoutSeconds"] = timeout
+    return probe
+
+
+def _probe_from_settings(settings: ProbeSettings, fallback: Obj | None) -> Obj | None:
+    if settings.disable:
+        return None
+    action: Obj
+    if settings.http_get_path or settings.http_get_port:
+        http: Obj = {"path": settings.http_get_path or "/"}
+        http["port"] = settings.http_get_port or 80
+        action = {"httpGet": http}
+    elif settings.tcp_port:
+        action = {"tcpSocket": {"port": settings.tcp_port}}
+    elif settings.test:
+        action = {"exec": {"command": _exec_command(settings.test)}}
+    elif fallback is not None:
+        action = {k: v for k, v in fallback.items() if k in ("exec", "httpGet", "tcpSocket")}
+    else:
+        return None
+    probe: Obj = {**action, **_timing(settings)}
+    if settings.start_period is not None:
+        probe["initialDelaySeconds"] = settings.start_period.whole_seconds()
+    return probe
+
+
+def user_ids(ctx: ConvertContext, service: Service, base: KeyPath) -> tuple[int | None, int | None]:
+    """`user: "1000"` / `"1000:1000"` -> (runAsUser, runAsGroup); names cannot be mapped."""
+    if not service.user:
+        return None, None
+    user, _, group = service.user.partition(":")
+    if not user.isdigit() or (group and not group.isdigit()):
+        ctx.dropped((*base, "user"),
+                    f"user {service.user!r} is not numeric; Kubernetes needs a UID "
+                    "(runAsUser), so the image's default user is used",
+                    hint='use numeric ids, for example user: "1000:1000"')
+        return None, None
+    ctx.mapped((*base, "user"), "securityContext.runAsUser"
+               + (", runAsGroup" if group else ""))
+    return int(user), int(group) if group else None
+
+
+def build_container(ctx: ConvertContext, service: Service) -> ContainerSpec:
+    """The container of ``service`` (volume mounts and env_from are added by the pod builder)."""
+    base: KeyPath = ("services", service.name)
+    command, args = command_and_args(ctx, service, base)
+    liveness, readiness, startup = probes(ctx, service, base)
+    spec = ContainerSpec(
+        name=k8s_name(service.container_name or service.name),
+        image=image_of(ctx, service),
+        image_pull_policy=pull_policy(ctx, service, base),
+        command=command,
+        args=args,
+        working_dir=service.working_dir,
+        env=environment(ctx, service, base),
+        ports=container_ports(ctx, service, base),
+        resources=resources(ctx, service, base),
+        liveness_probe=liveness,
+        readiness_probe=readiness,
+        startup_probe=startup,
+        stdin=service.stdin_open,
+        tty=service.tty,
+        service=service.name,
+    )
+    for key in ("working_dir", "image", "build", "container_name", "stdin_open", "tty"):
+        if getattr(service, key):
+            ctx.mapped((*base, key), f"container {key}")
+    return spec
+

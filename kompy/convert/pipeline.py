@@ -1,0 +1,215 @@
+"""The conversion, step by step: plan pods, build and render each, add networking, config and
+autoscaling objects (kompy.convert.networking/config/autoscaling), order, validate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kompy.convert import Conversion
+from kompy.convert.context import ConvertContext
+from kompy.convert.options import ConvertOptions
+from kompy.convert.pod import PodUnit
+from kompy.convert.security import check_restricted
+from kompy.convert.specs import ClaimSpec, Obj
+from kompy.convert.validate import validate_all
+from kompy.convert.workloads import build_workload, render_workload, tool_annotations
+from kompy.errors import KompyError, MultiError, UserError, raise_all
+from kompy.model import Project, Service
+
+# Apply order: what others refer to comes first (kubectl apply -f of a folder sorts by name,
+# so -o DIR file names carry this order too).
+KIND_ORDER = (
+    "Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service",
+    "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler",
+    "Ingress", "NetworkPolicy",
+)
+_RANK = {kind: index for index, kind in enumerate(KIND_ORDER)}
+
+
+def object_key(obj: Obj) -> tuple[int, str, str]:
+    kind = str(obj.get("kind", ""))
+    return (_RANK.get(kind, len(KIND_ORDER)), kind, str(obj.get("metadata", {}).get("name", "")))
+
+
+def run(project: Project, options: ConvertOptions) -> Conversion:
+    ctx = ConvertContext(project, options)
+    _check_settings(ctx)
+    units = plan_units(ctx)
+    objects: list[Obj] = []
+    claims: dict[str, ClaimSpec] = {}
+    errors: list[UserError] = []
+    for unit in units:
+        spec, built = build_workload(ctx, unit)
+        if options.security == "restricted":
+            errors.extend(check_restricted(ctx, built.pod, unit.services))
+        for claim in built.claims:
+            claims.setdefault(claim.name, claim)
+        objects.extend(built.objects)
+        workload = render_workload(ctx, spec)
+        objects.extend(workload)
+        for service in unit.services:
+            objects.extend(_extra(ctx, "networking", "build_services", service))
+            objects.extend(_extra(ctx, "networking", "build_ingresses", service))
+        objects.extend(_extra(ctx, "autoscaling", "build_hpa", unit.primary, workload[0]))
+    raise_all(errors)
+    for name in sorted(claims):
+        claims[name].annotations.update(tool_annotations(ctx))
+        objects.extend(ctx.render("pvc.yaml.j2", claim=claims[name]))
+    if options.network_policies:
+        objects.extend(_extra(ctx, "networking", "build_network_policies"))
+    _report_project_keys(ctx)
+    ordered = _dedupe(sorted(objects, key=object_key))
+    sources = [ctx.sources.get(id(obj), "") for obj in ordered]
+    if options.validate:
+        validate_all(ordered, sources, ctx.kube_version)
+    if options.strict and ctx.diagnostics:
+        raise MultiError([d.to_error() for d in ctx.diagnostics])
+    return Conversion(objects=ordered, diagnostics=list(ctx.diagnostics),
+                      report=list(ctx.report), sources=sources)
+
+
+def _check_settings(ctx: ConvertContext) -> None:
+    """Read every service's settings first, so all bad labels are reported at once."""
+    errors: list[KompyError] = []
+    for name in sorted(ctx.project.services):
+        try:
+            ctx.settings(name)
+        except MultiError as exc:
+            errors.extend(exc.errors)
+        except KompyError as exc:
+            errors.append(exc)
+    if errors:
+        raise MultiError(errors) if len(errors) > 1 else errors[0]
+
+
+def _extra(ctx: ConvertContext, module: str, function: str, *args: Any) -> list[Obj]:
+    """Call a builder of convert-extras when it exists (networking, config, autoscaling)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"kompy.convert.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"kompy.convert.{module}":
+            return []
+        raise
+    builder: Callable[..., list[Obj]] | None = getattr(mod, function, None)
+    if builder is None:
+        return []
+    return list(builder(ctx, *args))
+
+
+def plan_units(ctx: ConvertContext) -> list[PodUnit]:
+    """Which services share a pod: `network_mode: service:x` joins x's pod; services with the
+    same kompose.service.group (or, with --service-group-mode volume, sharing a named volume)
+    form one pod."""
+    services = ctx.project.services
+    parent = {name: name for name in services}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    def union(child: str, root: str) -> None:
+        a, b = find(child), find(root)
+        if a != b:
+            parent[a] = b
+
+    for name in sorted(services):
+        mode = services[name].network_mode or ""
+        if mode.startswith("service:"):
+            target = mode[len("service:"):]
+            if target in services:
+                union(name, target)
+    groups = _service_groups(ctx)
+    first: dict[str, str] = {}
+    for name in sorted(services):
+        if name in groups:
+            union(name, first.setdefault(groups[name], name))
+    members: dict[str, list[str]] = {}
+    for name in sorted(services):
+        members.setdefault(find(name), []).append(name)
+    units = [_unit(ctx, root, names, groups) for root, names in members.items()]
+    for unit in units:
+        for service in unit.services:
+            ctx.pod_of[service.name] = unit.name
+    return sorted(units, key=lambda u: u.name)
+
+
+def _service_groups(ctx: ConvertContext) -> dict[str, str]:
+    """Service -> group name (kompy.convert.groups, convert-extras), when that module exists."""
+    try:
+        from kompy.convert.groups import service_groups
+    except ImportError:
+        return {}
+    return dict(service_groups(ctx))
+
+
+def _unit(ctx: ConvertContext, root: str, names: list[str], groups: dict[str, str]) -> PodUnit:
+    services = ctx.project.services
+    ordered: list[Service] = [services[root]] + [services[n] for n in names if n != root]
+    if len(names) == 1:
+        return PodUnit(ctx.name(root), ordered)
+    grouped = [groups[n] for n in names if n in groups]
+    # A service group names its pod; `network_mode: service:x` joins x's pod (x's name).
+    name = grouped[0] if grouped else ctx.name(root)
+    return PodUnit(name, ordered)
+
+
+def _dedupe(objects: list[Obj]) -> list[Obj]:
+    """One object per (kind, namespace, name): services sharing a config or volume may each
+    ask for it."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata", {})
+        key = (str(obj.get("kind")), str(meta.get("namespace", "")), str(meta.get("name")))
+        if key not in seen:
+            seen.add(key)
+            out.append(obj)
+    return out
+
+
+_NO_MEANING = {
+    "build": None,  # used for the image name
+    "develop": "develop (watch rules) is used by `kompy dev`, not by Kubernetes",
+    "logging": "logging drivers are a node setting in Kubernetes",
+    "ulimits": "ulimits have no Kubernetes equivalent (set them in the image or runtime)",
+    "devices": "devices need a device plugin in Kubernetes",
+    "stop_signal": "Kubernetes always sends SIGTERM; set STOPSIGNAL in the image",
+    "platform": "platform is chosen by the node; use placement constraints on node.platform",
+    "profiles": None,
+    "links": "links are not needed: services reach each other by name through Services",
+    "external_links": "external_links have no Kubernetes equivalent",
+    "cgroup_parent": "cgroup_parent has no Kubernetes equivalent",
+    "userns_mode": "userns_mode has no Kubernetes equivalent",
+    "runtime": "runtime: use a RuntimeClass in a --templates override",
+    "mac_address": "mac_address has no Kubernetes equivalent",
+    "oom_score_adj": "oom_score_adj has no Kubernetes equivalent",
+    "storage_opt": "storage_opt has no Kubernetes equivalent",
+}
+
+
+def _report_project_keys(ctx: ConvertContext) -> None:
+    """Keys with no Kubernetes meaning: one warning each (service keys builders do not map)."""
+    for name in sorted(ctx.project.services):
+        service = ctx.project.services[name]
+        base = ("services", name)
+        for key, message in _NO_MEANING.items():
+            value = getattr(service, key, None)
+            if value is None:
+                value = service.other.get(key)
+            if not value:
+                continue
+            if message is None:
+                ctx.mapped((*base, key), "used by kompy")
+            else:
+                ctx.dropped((*base, key), message)
+        for key in sorted(service.other):
+            if key not in _NO_MEANING:
+                ctx.dropped((*base, key), f"{key} has no Kubernetes equivalent")
+        if service.container_name:
+            ctx.approximated((*base, "container_name"), "container name",
+                             "pods get generated names; the container keeps this name")

@@ -1,0 +1,199 @@
+"""Security contexts: safe defaults, the Compose security keys, and ``--security restricted``.
+
+Defaults for every generated container: ``allowPrivilegeEscalation: false`` and the pod's
+``seccompProfile: RuntimeDefault`` (Docker applies its default seccomp profile too, so this
+keeps Compose behaviour). ``--security restricted`` additionally makes each pod pass the
+"restricted" Pod Security Standard (https://kubernetes.io/docs/concepts/security/
+pod-security-standards/#restricted), or fails naming every Compose key that prevents it.
+"""
+
+from __future__ import annotations
+
+from kompy.convert.context import ConvertContext
+from kompy.convert.specs import Obj, PodSpec
+from kompy.errors import ConvertError, KeyPath, UserError
+from kompy.model import Service
+
+# Pod Security Standards, "restricted": the only volume types allowed.
+RESTRICTED_VOLUME_TYPES = frozenset({
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+    "projected", "secret",
+})
+# Sysctls the "baseline" standard allows (and kubelet allows without --allowed-unsafe-sysctls).
+SAFE_SYSCTLS = frozenset({
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+})
+
+
+def _capability(name: str) -> str:
+    # Docker accepts "CAP_NET_ADMIN" and "NET_ADMIN"; Kubernetes names drop the prefix.
+    upper = name.upper()
+    return upper[4:] if upper.startswith("CAP_") else upper
+
+
+def container_security(ctx: ConvertContext, service: Service, run_as: tuple[int | None, int | None]
+                       ) -> Obj:
+    base: KeyPath = ("services", service.name)
+    sc: Obj = {}
+    restricted = ctx.options.security == "restricted"
+    no_new_privileges = True
+    seccomp: Obj | None = None
+    for index, option in enumerate(service.security_opt):
+        key, _, value = option.replace("=", ":", 1).partition(":")
+        path = (*base, "security_opt", index)
+        if key == "no-new-privileges":
+            no_new_privileges = value.lower() in ("", "true")
+            ctx.mapped(path, "securityContext.allowPrivilegeEscalation")
+        elif key == "seccomp":
+            if value == "unconfined":
+                seccomp = {"type": "Unconfined"}
+            else:
+                seccomp = {"type": "Localhost", "localhostProfile": value}
+                ctx.approximated(path, "securityContext.seccompProfile",
+                                 "the profile file must exist on each node under the kubelet's "
+                                 "seccomp folder")
+            ctx.mapped(path, "securityContext.seccompProfile")
+        elif key == "apparmor":
+            sc["appArmorProfile"] = ({"type": "Unconfined"} if value == "unconfined" else
+                                     {"type": "Localhost", "localhostProfile": value})
+            ctx.mapped(path, "securityContext.appArmorProfile")
+        else:
+            ctx.dropped(path, f"security_opt {option!r} has no Kubernetes equivalent")
+    if service.privileged:
+        sc["privileged"] = True
+        ctx.mapped((*base, "privileged"), "securityContext.privileged")
+    elif no_new_privileges or restricted:
+        sc["allowPrivilegeEscalation"] = False
+    caps: Obj = {}
+    add = [_capability(c) for c in service.cap_add]
+    drop = [_capability(c) for c in service.cap_drop]
+    if restricted and "ALL" not in drop:
+        drop = ["ALL", *drop]
+    if add:
+        caps["add"] = add
+        ctx.mapped((*base, "cap_add"), "securityContext.capabilities.add")
+    if drop:
+        caps["drop"] = drop
+        if service.cap_drop:
+            ctx.mapped((*base, "cap_drop"), "securityContext.capabilities.drop")
+    if caps:
+        sc["capabilities"] = caps
+    if service.read_only:
+        sc["readOnlyRootFilesystem"] = True
+        ctx.mapped((*base, "read_only"), "securityContext.readOnlyRootFilesystem")
+    user, group = run_as
+    if user is not None:
+        sc["runAsUser"] = user
+    if group is not None:
+        sc["runAsGroup"] = group
+    if restricted:
+        sc["runAsNonRoot"] = True
+    if seccomp is not None:
+        sc["seccompProfile"] = seccomp
+    return sc
+
+
+def pod_security(ctx: ConvertContext, services: list[Service]) -> Obj:
+    """The pod securityContext: seccomp default, fsGroup, supplementalGroups, sysctls."""
+    sc: Obj = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if ctx.options.security == "restricted":
+        sc["runAsNonRoot"] = True
+    groups: list[int] = []
+    sysctls: dict[str, str] = {}
+    for service in services:
+        base: KeyPath = ("services", service.name)
+        fs_group = ctx.settings(service).fs_group
+        if fs_group is not None:
+            sc["fsGroup"] = fs_group
+        for index, group in enumerate(service.group_add):
+            if str(group).isdigit():
+                groups.append(int(group))
+                ctx.mapped((*base, "group_add", index), "securityContext.supplementalGroups")
+            else:
+                ctx.dropped((*base, "group_add", index),
+                            f"group {group!r} is not numeric; Kubernetes needs a GID",
+                            hint="use the numeric group id")
+        for key, value in service.sysctls.items():
+            path = (*base, "sysctls", key)
+            if key in SAFE_SYSCTLS:
+                sysctls[key] = str(value)
+                ctx.mapped(path, "securityContext.sysctls")
+            else:
+                ctx.dropped(path, f"sysctl {key} is not in Kubernetes' safe set; pods using "
+                            "it are rejected unless the kubelet allows it",
+                            hint="allow it with the kubelet's --allowed-unsafe-sysctls and set "
+                            "it in a --templates override of pod.yaml.j2")
+    if groups:
+        sc["supplementalGroups"] = sorted(set(groups))
+    if sysctls:
+        sc["sysctls"] = [{"name": k, "value": v} for k, v in sorted(sysctls.items())]
+    return sc
+
+
+def check_restricted(ctx: ConvertContext, pod: PodSpec, services: list[Service]) -> list[UserError]:
+    """Every Compose key that keeps this pod from the "restricted" Pod Security Standard."""
+    errors: list[UserError] = []
+
+    def fail(path: KeyPath, message: str, hint: str) -> None:
+        errors.append(ConvertError(f"--security restricted: {message}",
+                                   location=ctx.locate(path), key_path=path, hint=hint))
+
+    for service in services:
+        base: KeyPath = ("services", service.name)
+        if service.privileged:
+            fail((*base, "privileged"), "privileged containers are not allowed",
+                 "remove privileged: true")
+        for index, cap in enumerate(service.cap_add):
+            if _capability(cap) != "NET_BIND_SERVICE":
+                fail((*base, "cap_add", index), f"capability {cap} cannot be added",
+                     "only NET_BIND_SERVICE may be added")
+        if service.user and service.user.partition(":")[0] in ("0", "root"):
+            fail((*base, "user"), "containers must not run as root", 'use user: "1000"')
+        if service.pid == "host":
+            fail((*base, "pid"), "the host PID namespace is not allowed", "remove pid: host")
+        if service.ipc == "host":
+            fail((*base, "ipc"), "the host IPC namespace is not allowed", "remove ipc: host")
+        if service.network_mode == "host":
+            fail((*base, "network_mode"), "the host network is not allowed",
+                 "remove network_mode: host")
+        for index, option in enumerate(service.security_opt):
+            if option.replace("=", ":").startswith(("seccomp:unconfined", "apparmor:unconfined")):
+                fail((*base, "security_opt", index), f"{option} is not allowed",
+                     "remove it: the runtime's default profile is required")
+            if option.replace("=", ":") in ("no-new-privileges:false",):
+                fail((*base, "security_opt", index), "privilege escalation must be off",
+                     "remove no-new-privileges:false")
+        if ctx.settings(service).host_ports and service.ports:
+            fail((*base, "labels", "kompose.controller.port.expose"),
+                 "host ports are not allowed", "remove the label")
+    for volume in pod.volumes:
+        kinds = [k for k in volume if k != "name"]
+        if kinds and kinds[0] not in RESTRICTED_VOLUME_TYPES:
+            owner = _volume_owner(volume["name"], pod)
+            path: KeyPath = ("services", owner, "volumes") if owner else ("services",)
+            fail(path, f"volume {volume['name']} of type {kinds[0]} is not allowed",
+                 "use --volumes persistentVolumeClaim, emptyDir or configMap for bind mounts")
+    return errors
+
+
+def _volume_owner(volume: str, pod: PodSpec) -> str | None:
+    for container in pod.containers:
+        if any(mount["name"] == volume for mount in container.volume_mounts):
+            return container.service
+    return None
+
+
+def wait_container_security() -> Obj:
+    """The waiting init container runs as nobody with nothing: it passes "restricted"."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 65534,
+        "runAsGroup": 65534,
+    }
+

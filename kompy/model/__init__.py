@@ -16,8 +16,8 @@ from kompy.model.project import (
 )
 from kompy.model.service import (
     Build,
-    Deploy,
     Dependency,
+    Deploy,
     Develop,
     EnvFile,
     Healthcheck,

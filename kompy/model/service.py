@@ -3,7 +3,8 @@
 Field names follow the Compose Specification's long syntax, so that ``to_compose()`` is a
 straight rendering and a reader of the spec finds each key where they expect it.
 Mappings are plain dicts (kept sorted by key) and sequences are tuples; treat both as
-read-only.
+read-only. The value types live in small modules (ports, volumes, build, deploy, refs,
+lifecycle) and are re-exported here; parsing a whole service is in ``parse_service``.
 """
 
 from __future__ import annotations
@@ -11,161 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kompy.errors import KeyPath
+from kompy.model.base import Locator
+from kompy.model.build import Build, EnvMapping
+from kompy.model.deploy import Deploy, Resources, ResourceSpec, RestartPolicy, UpdateConfig
+from kompy.model.lifecycle import Develop, Healthcheck, WatchRule
+from kompy.model.ports import PortMapping
+from kompy.model.refs import Dependency, EnvFile, ServiceFileRef, ServiceNetwork
 from kompy.model.values import ByteSize, Duration
+from kompy.model.volumes import ServiceVolume
 
-# Strings in environment mappings may be None: "KEY" without "=" whose value the process
-# environment did not provide (compose-spec "environment").
-EnvMapping = dict[str, str | None]
-
-
-@dataclass(frozen=True)
-class Build:
-    context: str  # absolute path, or a URL (git context)
-    dockerfile: str | None = None
-    dockerfile_inline: str | None = None
-    args: EnvMapping = field(default_factory=dict)
-    target: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    cache_from: tuple[str, ...] = ()
-    network: str | None = None
-    platforms: tuple[str, ...] = ()
-    additional_contexts: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)  # other long-form keys, as written
-
-
-@dataclass(frozen=True)
-class PortMapping:
-    """One container port; a short-syntax range ("8000-8002:80-82") becomes several."""
-
-    target: int
-    published: str | None = None  # "8080" or a host range "8080-8090"; None: not published
-    host_ip: str | None = None
-    protocol: str = "tcp"
-    mode: str = "ingress"
-    name: str | None = None
-    app_protocol: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceVolume:
-    type: str  # "bind" | "volume" | "tmpfs" | "npipe" | "cluster" | "image"
-    target: str
-    source: str | None = None  # bind: absolute host path; volume: volume name (None: anonymous)
-    read_only: bool = False
-    consistency: str | None = None
-    bind_propagation: str | None = None
-    bind_create_host_path: bool = True
-    bind_selinux: str | None = None
-    volume_nocopy: bool = False
-    volume_subpath: str | None = None
-    tmpfs_size: ByteSize | None = None
-    tmpfs_mode: int | None = None
-
-
-@dataclass(frozen=True)
-class Dependency:
-    condition: str = "service_started"  # service_started|service_healthy|...completed_successfully
-    required: bool = True
-    restart: bool = False
-
-
-@dataclass(frozen=True)
-class Healthcheck:
-    test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    start_period: Duration | None = None
-    start_interval: Duration | None = None
-    retries: int | None = None
-    disable: bool = False
-
-
-@dataclass(frozen=True)
-class ResourceSpec:
-    cpus: float | None = None
-    memory: ByteSize | None = None
-    pids: int | None = None
-
-
-@dataclass(frozen=True)
-class Resources:
-    limits: ResourceSpec = field(default_factory=ResourceSpec)
-    reservations: ResourceSpec = field(default_factory=ResourceSpec)
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    condition: str = "any"  # none | on-failure | any
-    delay: Duration | None = None
-    max_attempts: int | None = None
-    window: Duration | None = None
-
-
-@dataclass(frozen=True)
-class UpdateConfig:
-    parallelism: int | None = None
-    delay: Duration | None = None
-    failure_action: str | None = None
-    monitor: Duration | None = None
-    max_failure_ratio: float | None = None
-    order: str | None = None  # stop-first | start-first
-
-
-@dataclass(frozen=True)
-class Deploy:
-    mode: str = "replicated"  # replicated | global | replicated-job | global-job
-    replicas: int | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    resources: Resources = field(default_factory=Resources)
-    restart_policy: RestartPolicy | None = None
-    update_config: UpdateConfig | None = None
-    rollback_config: UpdateConfig | None = None
-    placement_constraints: tuple[str, ...] = ()
-    placement_preferences: tuple[str, ...] = ()  # spread expressions
-    endpoint_mode: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceFileRef:
-    """A service's use of a top-level secret or config (compose-spec "secrets", "configs")."""
-
-    source: str
-    target: str | None = None
-    uid: str | None = None
-    gid: str | None = None
-    mode: int | None = None
-
-
-@dataclass(frozen=True)
-class ServiceNetwork:
-    aliases: tuple[str, ...] = ()
-    ipv4_address: str | None = None
-    ipv6_address: str | None = None
-    priority: int | None = None
-
-
-@dataclass(frozen=True)
-class EnvFile:
-    path: str  # absolute
-    required: bool = True
-    format: str | None = None
-    # The file's variables, read by the loader (None when the file is optional and absent).
-    values: EnvMapping | None = None
-
-
-@dataclass(frozen=True)
-class WatchRule:
-    path: str  # absolute path on the host
-    action: str  # sync | rebuild | sync+restart | sync+exec | restart
-    target: str | None = None  # path in the container (sync actions)
-    ignore: tuple[str, ...] = ()
-    include: tuple[str, ...] = ()
-    exec_command: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Develop:
-    watch: tuple[WatchRule, ...] = ()
+__all__ = [
+    "Build", "ByteSize", "Deploy", "Dependency", "Develop", "Duration", "EnvFile", "EnvMapping",
+    "Healthcheck", "PortMapping", "ResourceSpec", "Resources", "RestartPolicy", "Service",
+    "ServiceFileRef", "ServiceNetwork", "ServiceVolume", "UpdateConfig", "WatchRule",
+]
 
 
 @dataclass(frozen=True)
@@ -222,7 +83,7 @@ class Service:
     cpus: float | None = None
     cpu_shares: int | None = None
     pids_limit: int | None = None
-    ulimits: dict[str, Any] = field(default_factory=dict)
+    ulimits: dict[str, Any] = field(default_factory=dict)  # name -> int | {"soft", "hard"}
     devices: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
     platform: str | None = None
@@ -232,3 +93,16 @@ class Service:
     extensions: dict[str, Any] = field(default_factory=dict)  # x-* keys, as written
     # Keys this model does not type, in long form as written (rendered back unchanged).
     other: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, name: str, raw: object, at: Locator, path: KeyPath, base_dir: str) -> Service:
+        """Every short syntax of every key to the long form; all problems raised at once."""
+        from kompy.model.parse_service import parse_service
+
+        return parse_service(name, raw, at, path, base_dir)
+
+    def to_compose(self) -> dict[str, Any]:
+        """The long form `docker compose config` prints for this service, keys sorted."""
+        from kompy.model.render_service import render_service
+
+        return render_service(self)

@@ -1,0 +1,249 @@
+"""How a service's process is run and watched: command/entrypoint, healthcheck, develop."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from kompy.errors import KeyPath
+from kompy.model.base import Locator, Problems, fail
+from kompy.model.scalars import (
+    check_keys,
+    expect_bool,
+    expect_int,
+    expect_list,
+    expect_mapping,
+    expect_str,
+    kind,
+    opt_str,
+    resolve_path,
+    str_list,
+)
+from kompy.model.values import Duration
+
+# Strings without quotes, backslashes or unusual whitespace split the same with str.split
+# as with shlex (which is ten times slower).
+_NEEDS_SHLEX = re.compile(r"['\"\\\x0b\x0c\x1c-\x1f]|[^\x00-\x7f]")
+# A POSIX shell word: unquoted characters, '...', "..." (backslash escapes inside) or \x.
+_WORD = re.compile(r"""(?:[^ \t\r\n'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\.)+""", re.S)
+_PART = re.compile(r"""[^'"\\]+|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)""", re.S)
+_DQ_ESCAPE = re.compile(r'\\(["\\])')
+HEALTH_TESTS = frozenset({"CMD", "CMD-SHELL", "NONE"})
+WATCH_ACTIONS = frozenset({"sync", "rebuild", "sync+restart", "sync+exec", "restart"})
+_HEALTH_KEYS = frozenset({"test", "interval", "timeout", "start_period", "start_interval",
+                          "retries", "disable"})
+
+
+def parse_command(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...] | None:
+    """command / entrypoint: a string is split with shell-word rules (compose-go uses
+    go-shellwords; POSIX shlex splits the same way); a list is kept; null means the image's."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if not _NEEDS_SHLEX.search(raw):
+            return tuple(raw.split())
+        words = split_words(raw)
+        if words is not None:
+            return words
+        try:
+            return tuple(shlex.split(raw, posix=True))
+        except ValueError as e:
+            raise fail(at, path, f"cannot split {raw!r} into words: {e}",
+                       hint="check the quotes, or write the command as a list") from None
+    if isinstance(raw, list):
+        return str_list(raw, at, path, single=False)
+    raise fail(at, path, f"expected a string or a list, got {kind(raw)}")
+
+
+def split_words(text: str) -> tuple[str, ...] | None:
+    """shlex.split(text) for well-formed text, done with two regular expressions; None when
+    the quotes do not balance (the caller lets shlex word the error)."""
+    words: list[str] = []
+    pos = 0
+    length = len(text)
+    while True:
+        while pos < length and text[pos] in " \t\r\n":
+            pos += 1
+        if pos == length:
+            return tuple(words)
+        match = _WORD.match(text, pos)
+        if match is None:
+            return None
+        pos = match.end()
+        if pos < length and text[pos] not in " \t\r\n":
+            return None
+        words.append("".join(_unquote(part) for part in _PART.finditer(match.group())))
+
+
+def _unquote(part: re.Match[str]) -> str:
+    single, double, escaped = part.groups()
+    if single is not None:
+        return single
+    if double is not None:
+        # As shlex: inside double quotes a backslash escapes only " and itself.
+        return _DQ_ESCAPE.sub(r"\1", double)
+    if escaped is not None:
+        return escaped
+    return part.group()
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    start_period: Duration | None = None
+    start_interval: Duration | None = None
+    retries: int | None = None
+    disable: bool = False
+
+    @classmethod
+    def parse(cls, raw: object, at: Locator, path: KeyPath) -> Healthcheck:
+        body = expect_mapping(raw, at, path)
+        check_keys(body, _HEALTH_KEYS, at, path)
+        problems = Problems()
+
+        def duration(key: str) -> Duration | None:
+            value = body.get(key)
+            if value is None:
+                return None
+            return problems.guard(lambda: Duration.parse(value, at, (*path, key)))
+
+        retries = body.get("retries")
+        values = dict(
+            test=problems.guard(lambda: _health_test(body.get("test"), at, (*path, "test"))),
+            interval=duration("interval"),
+            timeout=duration("timeout"),
+            start_period=duration("start_period"),
+            start_interval=duration("start_interval"),
+            retries=problems.guard(lambda: expect_int(retries, at, (*path, "retries"), minimum=0))
+            if retries is not None else None,
+            disable=problems.guard(
+                lambda: expect_bool(body.get("disable", False), at, (*path, "disable"))),
+        )
+        problems.raise_if_any()
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_compose(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.disable:
+            out["disable"] = True
+        for key in ("interval", "start_interval", "start_period", "timeout"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value.to_compose()
+        if self.retries is not None:
+            out["retries"] = self.retries
+        if self.test is not None:
+            out["test"] = list(self.test)
+        return dict(sorted(out.items()))
+
+
+def _health_test(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...] | None:
+    """A string is run by the shell (["CMD-SHELL", s]); a list names its form first
+    (compose-spec "healthcheck")."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if raw == "NONE":
+            return ("NONE",)
+        return ("CMD-SHELL", raw)
+    items = str_list(expect_list(raw, at, path), at, path, single=False)
+    if not items:
+        raise fail(at, path, "an empty healthcheck test", hint='for example ["CMD", "true"]')
+    if items[0] not in HEALTH_TESTS:
+        raise fail(at, (*path, 0), f"a healthcheck test list starts with CMD, CMD-SHELL or NONE, "
+                                   f"not {items[0]!r}",
+                   hint=f'write ["CMD", {", ".join(repr(i) for i in items)}]')
+    return items
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    path: str  # absolute path on the host
+    action: str  # sync | rebuild | sync+restart | sync+exec | restart
+    target: str | None = None  # path in the container (sync actions)
+    ignore: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exec_command: tuple[str, ...] | None = None
+    # initial_sync, and exec's other keys under "exec" (user, privileged...): as written.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: object, at: Locator, path: KeyPath, base_dir: str
+              ) -> tuple[WatchRule, ...]:
+        """One ``develop.watch`` entry; a list of paths gives one rule per path, as
+        compose-go does."""
+        body = expect_mapping(raw, at, path)
+        if "path" not in body or "action" not in body:
+            raise fail(at, path, "a watch rule needs a path and an action")
+        action = expect_str(body["action"], at, (*path, "action"))
+        if action not in WATCH_ACTIONS:
+            raise fail(at, (*path, "action"), f"unknown watch action {action!r}",
+                       hint="use " + ", ".join(sorted(WATCH_ACTIONS)))
+        paths = str_list(body["path"], at, (*path, "path"))
+        exec_command = None
+        extra = {k: body[k] for k in sorted(body)
+                 if k not in ("path", "action", "target", "ignore", "include", "exec")}
+        if body.get("exec") is not None:
+            block = expect_mapping(body["exec"], at, (*path, "exec"))
+            exec_command = parse_command(block.get("command"), at, (*path, "exec", "command"))
+            rest = {k: v for k, v in block.items() if k != "command"}
+            if rest:
+                extra["exec"] = dict(sorted(rest.items()))
+        if action == "sync+exec" and exec_command is None:
+            raise fail(at, path, "the sync+exec action needs exec.command")
+        return tuple(
+            cls(
+                path=resolve_path(base_dir, p),
+                action=action,
+                target=opt_str(body.get("target"), at, (*path, "target")),
+                ignore=str_list(body.get("ignore"), at, (*path, "ignore")),
+                include=str_list(body.get("include"), at, (*path, "include")),
+                exec_command=exec_command,
+                extra=extra,
+            )
+            for p in paths
+        )
+
+    def to_compose(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in self.extra.items() if k != "exec"}
+        out["action"] = self.action
+        out["path"] = self.path
+        if self.target is not None:
+            out["target"] = self.target
+        if self.ignore:
+            out["ignore"] = list(self.ignore)
+        if self.include:
+            out["include"] = list(self.include)
+        if self.exec_command is not None or "exec" in self.extra:
+            block = dict(self.extra.get("exec") or {})
+            if self.exec_command is not None:
+                block["command"] = list(self.exec_command)
+            out["exec"] = dict(sorted(block.items()))
+        return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class Develop:
+    watch: tuple[WatchRule, ...] = ()
+
+    @classmethod
+    def parse(cls, raw: object, at: Locator, path: KeyPath, base_dir: str) -> Develop:
+        body = expect_mapping(raw, at, path)
+        check_keys(body, frozenset({"watch"}), at, path)
+        rules: list[WatchRule] = []
+        problems = Problems()
+        for i, item in enumerate(expect_list(body.get("watch") or [], at, (*path, "watch"))):
+            got = problems.guard(WatchRule.parse, item, at, (*path, "watch", i), base_dir)
+            if got:
+                rules.extend(got)
+        problems.raise_if_any()
+        return cls(watch=tuple(rules))
+
+    def to_compose(self) -> dict[str, Any]:
+        return {"watch": [rule.to_compose() for rule in self.watch]}
+
+

@@ -61,6 +61,20 @@ def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -
     return image_id
 
 
+def image_exists(ref: str) -> bool:
+    """Whether the engine has ``ref`` locally (nothing can be pulled here)."""
+    client = _connect()
+    try:
+        client.api.inspect_image(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.DockerException as error:
+        raise ClusterError(f"image {ref}: {_reason(error)}") from None
+    finally:
+        client.close()
+
+
 def _build_kwargs(spec: BuildSpec) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "tag": spec.image,

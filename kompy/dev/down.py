@@ -1,0 +1,132 @@
+"""``kompy down``: remove a project from the built-in cluster, as ``docker compose down``.
+
+Every object in the project's namespace is deleted, then the namespace itself; the cluster's
+kubelet removes the pods' containers. Afterwards no container and no network of the namespace
+is left on the Docker engine. PersistentVolumeClaims' Docker volumes stay (the data survives a
+later ``up``, as named volumes survive ``docker compose down``) unless ``--volumes``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+from kompy.client import KubeClient, NotFound
+from kompy.errors import EXIT_OK, ClusterError, KompyError
+
+# Deleted in this order: controllers before what they own, so nothing is re-created.
+DELETED = ("cronjobs", "jobs", "deployments", "statefulsets", "daemonsets", "replicasets",
+           "pods", "services", "ingresses", "networkpolicies", "horizontalpodautoscalers",
+           "configmaps", "secrets", "persistentvolumeclaims")
+
+
+@dataclass(frozen=True)
+class DownRequest:
+    files: tuple[str, ...] = ()
+    project_directory: str | None = None
+    project_name: str | None = None
+    env_files: tuple[str, ...] = ()
+    volumes: bool = False
+    timeout: float = 60.0
+    cluster: str | None = None
+    environ: Mapping[str, str] | None = None
+
+
+def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    from kompy.cluster.daemon import ensure_cluster
+    from kompy.dev.up import namespace_of
+
+    namespace = namespace_of(request.project_name or _project_name(request))
+    client = ensure_cluster(request.cluster)
+    try:
+        client.get("namespaces", namespace)
+    except NotFound:
+        say(f"namespace {namespace}: nothing to remove")
+    else:
+        delete_namespace(client, namespace, request.timeout, say)
+    _clean_docker(client, namespace, request, say)
+    return EXIT_OK
+
+
+def _project_name(request: DownRequest) -> str:
+    from kompy.compose.loader import LoadOptions, load_project
+
+    project = load_project(LoadOptions(
+        files=request.files, project_directory=request.project_directory,
+        env_files=request.env_files, environ=request.environ))
+    return project.name
+
+
+def delete_namespace(client: KubeClient, namespace: str, timeout: float,
+                     say: Callable[[str], None]) -> None:
+    """Delete every object of the namespace, wait for its pods to go, then the namespace."""
+    deadline = time.monotonic() + timeout
+    for plural in DELETED:
+        try:
+            items = client.list(plural, namespace).get("items") or []
+        except (NotFound, KompyError):
+            continue  # a kind this cluster does not serve
+        for item in items:
+            name = str(item["metadata"]["name"])
+            try:
+                client.delete(plural, name, namespace)
+                say(f"  {plural.rstrip('s')}/{name} deleted")
+            except NotFound:
+                pass
+    _wait_no_pods(client, namespace, deadline)
+    try:
+        client.delete("namespaces", namespace)
+        say(f"namespace {namespace} deleted")
+    except NotFound:
+        pass
+
+
+def _wait_no_pods(client: KubeClient, namespace: str, deadline: float) -> None:
+    while True:
+        listing = client.list("pods", namespace)
+        pods = listing.get("items") or []
+        if not pods:
+            return
+        if time.monotonic() >= deadline:
+            names = ", ".join(str(p["metadata"]["name"]) for p in pods)
+            raise ClusterError(f"timed out waiting for pods to stop: {names}",
+                               hint="see `kompy get pods` and the daemon log")
+        version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+        for _ in client.watch("pods", namespace, resource_version=version or None,
+                              timeout_seconds=1):
+            break
+
+
+def _clean_docker(client: KubeClient, namespace: str, request: DownRequest,
+                  say: Callable[[str], None]) -> None:
+    """Wait for the namespace's containers to go; remove its network and, asked, its volumes.
+
+    Only objects labelled with this cluster and namespace are touched (CONTRACTS.md, Docker
+    objects).
+    """
+    from kompy.cluster.backend import LABEL_NAMESPACE
+    from kompy.cluster.docker_backend import DockerBackend
+    from kompy.cluster.state import cluster_state
+
+    backend = DockerBackend(cluster_state(request.cluster).name)
+    labels = {LABEL_NAMESPACE: namespace}
+    deadline = time.monotonic() + request.timeout
+    while backend.list_containers(labels):
+        if time.monotonic() >= deadline:
+            left = ", ".join(c.name for c in backend.list_containers(labels))
+            raise ClusterError(f"containers still running after down: {left}",
+                               hint="see the cluster's daemon.log")
+        time.sleep(0.2)  # the kubelet removes them right after their pods are deleted
+    for network in backend.list_networks(labels):
+        backend.remove_network(network.name)
+        say(f"network {network.name} removed")
+    if request.volumes:
+        for volume in backend.list_volumes(labels):
+            backend.remove_volume(volume)
+            say(f"volume {volume} removed")

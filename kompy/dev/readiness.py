@@ -1,0 +1,171 @@
+"""When is a project "up"? Readiness of workloads, waiting for it, and saying why it is not.
+
+A workload is ready as ``kubectl rollout status`` judges it: a Deployment when its controller
+has seen the newest spec (observedGeneration) and every replica is updated and ready; a
+StatefulSet when every replica is ready; a DaemonSet when every scheduled pod is ready; a Job
+when it succeeded; a bare Pod when its Ready condition holds (or it succeeded).
+https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kompy.client import KubeClient, NotFound
+from kompy.errors import ClusterError
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
+# Bounds each wait on the watch so a status written without a pod event is still seen soon.
+WATCH_SLICE_SECONDS = 1
+EVENTS_PER_POD = 3
+
+
+@dataclass(frozen=True)
+class WorkloadStatus:
+    kind: str
+    name: str
+    ready: int
+    desired: int
+    done: bool
+    failed: str | None = None
+
+    def text(self) -> str:
+        if self.kind == "Job":
+            return f"{self.name} {'completed' if self.done else 'running'}"
+        return f"{self.name} {self.ready}/{self.desired}"
+
+
+def workload_status(obj: dict[str, Any]) -> WorkloadStatus:
+    kind = str(obj.get("kind"))
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    name = str(meta.get("name"))
+    current = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+    if kind in ("Deployment", "StatefulSet"):
+        desired = int(spec.get("replicas", 1))
+        ready = int(status.get("readyReplicas") or 0)
+        updated = int(status.get("updatedReplicas") or 0) if kind == "Deployment" else desired
+        return WorkloadStatus(kind, name, ready, desired,
+                              current and ready >= desired and updated >= desired)
+    if kind == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        ready = int(status.get("numberReady") or 0)
+        return WorkloadStatus(kind, name, ready, desired,
+                              current and "desiredNumberScheduled" in status and ready >= desired)
+    if kind == "Job":
+        succeeded = int(status.get("succeeded") or 0)
+        failed = _condition(status, "Failed")
+        return WorkloadStatus(kind, name, succeeded, int(spec.get("completions") or 1),
+                              succeeded >= int(spec.get("completions") or 1),
+                              failed.get("message") or failed.get("reason") if failed else None)
+    if kind == "Pod":
+        phase = status.get("phase")
+        ready = phase == "Succeeded" or _condition(status, "Ready") is not None
+        return WorkloadStatus(kind, name, int(ready), 1, ready,
+                              "pod failed" if phase == "Failed" else None)
+    return WorkloadStatus(kind, name, 1, 1, True)
+
+
+def _condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return None
+
+
+def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
+               timeout: float, progress: Callable[[str], None]) -> None:
+    """Wait until every ``(kind, name)`` is ready, printing progress when it changes."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        pods = client.list("pods", namespace)
+        statuses = [_status(client, kind, name, namespace) for kind, name in workloads]
+        line = "ready: " + ", ".join(s.text() for s in statuses)
+        if line != last:
+            progress(line)
+            last = line
+        failed = [s for s in statuses if s.failed]
+        if failed:
+            raise ClusterError(
+                f"{failed[0].kind.lower()} {failed[0].name} failed: {failed[0].failed}",
+                hint=explain(client, namespace) or None)
+        if all(s.done for s in statuses):
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            waiting = ", ".join(s.text() for s in statuses if not s.done)
+            raise ClusterError(
+                f"timed out after {timeout:g} s waiting for {waiting}",
+                hint=explain(client, namespace) or "see `kompy get events`")
+        version = str((pods.get("metadata") or {}).get("resourceVersion") or "")
+        slice_ = max(1, min(WATCH_SLICE_SECONDS, int(remaining) or 1))
+        for _ in client.watch("pods", namespace, resource_version=version or None,
+                              timeout_seconds=slice_):
+            break  # any change to a pod: look again
+
+
+def _status(client: KubeClient, kind: str, name: str, namespace: str) -> WorkloadStatus:
+    try:
+        return workload_status(client.get(kind, name, namespace))
+    except NotFound:
+        return WorkloadStatus(kind, name, 0, 1, False)
+
+
+def explain(client: KubeClient, namespace: str) -> str:
+    """Why pods are not ready: their state, waiting reasons and their last events."""
+    pods = client.list("pods", namespace).get("items") or []
+    events = client.list("events", namespace).get("items") or []
+    lines: list[str] = []
+    for pod in pods:
+        if workload_status({**pod, "kind": "Pod"}).done:
+            continue
+        name = str((pod.get("metadata") or {}).get("name"))
+        status = pod.get("status") or {}
+        lines.append(f"pod {name}: {status.get('phase') or 'Pending'}")
+        lines.extend(f"  {text}" for text in _pod_reasons(status))
+        mine = [e for e in events if (e.get("involvedObject") or {}).get("name") == name]
+        for event in mine[-EVENTS_PER_POD:]:
+            lines.append(f"  event {event.get('type', 'Normal')} {event.get('reason', '')}: "
+                         f"{event.get('message', '')}".rstrip())
+    return "\n".join(lines)
+
+
+def _pod_reasons(status: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for condition in status.get("conditions") or ():
+        if condition.get("status") == "False" and condition.get("message"):
+            out.append(f"{condition.get('type')}: {condition.get('message')}")
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for container in status.get(key) or ():
+            text = _container_reason(container)
+            if text:
+                out.append(text)
+    return out
+
+
+def _container_reason(container: dict[str, Any]) -> str | None:
+    name = container.get("name")
+    state = container.get("state") or {}
+    restarts = int(container.get("restartCount") or 0)
+    suffix = f" (restarted {restarts} times)" if restarts else ""
+    if "waiting" in state:
+        waiting = state["waiting"] or {}
+        message = f": {waiting['message']}" if waiting.get("message") else ""
+        last = ((container.get("lastState") or {}).get("terminated") or {})
+        if last:
+            suffix += f"; last exit code {last.get('exitCode')}"
+        return f"container {name} waiting: {waiting.get('reason', '')}{message}{suffix}"
+    if "terminated" in state:
+        term = state["terminated"] or {}
+        if term.get("exitCode") == 0:
+            return None  # a finished init container, or a completed job's pod
+        return (f"container {name} terminated: {term.get('reason', '')} exit code "
+                f"{term.get('exitCode')}{suffix}")
+    if not container.get("ready"):
+        return f"container {name} running but not ready (readiness probe){suffix}"
+    return None

@@ -1,0 +1,228 @@
+"""``kompy up``: a Compose project running on the built-in cluster, as ``docker compose up -d``.
+
+load -> convert (namespace = project name) -> build images -> ensure the cluster runs ->
+create the namespace -> apply every object (and delete the ones an earlier ``up`` applied
+that the project no longer produces) -> wait until every workload is ready -> print the URLs
+of published ports, which the cluster's proxy serves at 127.0.0.1:<published> from the
+Services' ``kompy.dev/host-ports`` annotation (CONTRACTS.md, "Published ports").
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from kompy.client import KubeClient, NotFound
+from kompy.errors import EXIT_OK, Diagnostic, KompyError
+
+HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kompy"
+# Applied first: what workloads refer to must exist before their pods start.
+_APPLY_ORDER = {"Namespace": 0, "ConfigMap": 1, "Secret": 1, "PersistentVolumeClaim": 1,
+                "ServiceAccount": 1, "Service": 2}
+# Kinds `up` prunes when the project no longer produces them. PVCs are never pruned (data).
+PRUNED = ("deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "pods", "services",
+          "configmaps", "secrets", "ingresses", "networkpolicies", "horizontalpodautoscalers")
+# Images tried, in order, for convert's "wait for dependencies" init containers: nothing can be
+# pulled, so use one the engine has (kompy/busybox:1 is built by samples/base-images).
+WAIT_IMAGES = ("busybox:1.36", "kompy/busybox:1")
+
+
+@dataclass(frozen=True)
+class UpRequest:
+    files: tuple[str, ...] = ()
+    project_directory: str | None = None
+    project_name: str | None = None
+    env_files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    build: bool = True
+    wait: bool = True
+    wait_timeout: float = 120.0
+    cluster: str | None = None
+    environ: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Url:
+    service: str
+    host_port: int
+    port: int
+    protocol: str
+
+    def text(self) -> str:
+        if self.protocol != "tcp":
+            return f"{self.protocol}://127.0.0.1:{self.host_port}"
+        return f"http://127.0.0.1:{self.host_port}"
+
+
+def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    project, diagnostics = load(request)
+    namespace = namespace_of(project.name)
+    options = _convert_options(namespace)
+    conversion = _convert(project, options, diagnostics)
+    for diagnostic in diagnostics:
+        err.write(f"warning: {diagnostic.format()}\n")
+    if request.build:
+        from kompy.dev.builder import build_images, plan_builds
+
+        plan = plan_builds(project, options, request.services)
+        for diagnostic in plan.diagnostics:
+            err.write(f"warning: {diagnostic.format()}\n")
+        build_images(plan, say)
+    from kompy.cluster.daemon import ensure_cluster
+
+    client = ensure_cluster(request.cluster)
+    say(f"applying {len(conversion.objects)} objects to namespace {namespace}")
+    applied = apply_all(client, namespace, conversion.objects, say)
+    prune(client, namespace, applied, say)
+    if request.wait:
+        from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
+
+        workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
+                     if o.get("kind") in WORKLOAD_KINDS]
+        wait_ready(client, namespace, workloads, request.wait_timeout, say)
+    for url in published_urls(conversion.objects):
+        reachable = _await_port(url.host_port, 10.0) if url.protocol == "tcp" else True
+        note = "" if reachable else "  (not answering yet)"
+        say(f"{url.service}: {url.text()}{note}")
+    return EXIT_OK
+
+
+def load(request: UpRequest) -> tuple[Any, list[Diagnostic]]:
+    from kompy.compose.loader import LoadOptions, load_project
+
+    diagnostics: list[Diagnostic] = []
+    project = load_project(LoadOptions(
+        files=request.files, project_directory=request.project_directory,
+        project_name=request.project_name, env_files=request.env_files,
+        profiles=request.profiles, services=request.services, environ=request.environ,
+    ), diagnostics)
+    return project, diagnostics
+
+
+def namespace_of(project_name: str) -> str:
+    from kompy.convert.context import k8s_name
+
+    return k8s_name(project_name)
+
+
+def _convert_options(namespace: str) -> Any:
+    from kompy.convert.options import ConvertOptions
+
+    return ConvertOptions(namespace=namespace, wait_image=_wait_image())
+
+
+def _wait_image() -> str:
+    from kompy.dev.docker_build import image_exists
+
+    for image in WAIT_IMAGES:
+        if image_exists(image):
+            return image
+    return WAIT_IMAGES[0]
+
+
+def _convert(project: Any, options: Any, diagnostics: list[Diagnostic]) -> Any:
+    from kompy.convert import convert
+
+    conversion = convert(project, options)
+    diagnostics.extend(conversion.diagnostics)
+    return conversion
+
+
+def apply_all(client: KubeClient, namespace: str, objects: list[dict[str, Any]],
+              say: Callable[[str], None]) -> set[tuple[str, str]]:
+    """Create or update the namespace and every object; returns the (kind, name) applied."""
+    from kompy.client import resources
+
+    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": namespace, "labels": {"app.kubernetes.io/managed-by": "kompy",
+                                      "app.kubernetes.io/part-of": namespace}}})
+    applied: set[tuple[str, str]] = set()
+    for obj in sorted(objects, key=lambda o: _APPLY_ORDER.get(str(o.get("kind")), 3)):
+        kind = str(obj.get("kind"))
+        meta = obj.setdefault("metadata", {})
+        if resources.lookup(kind).namespaced:
+            meta["namespace"] = namespace
+        _, result = client.apply_result(obj)
+        applied.add((kind, str(meta.get("name"))))
+        if result != "unchanged":
+            say(f"  {kind.lower()}/{meta.get('name')} {result}")
+    return applied
+
+
+def prune(client: KubeClient, namespace: str, applied: set[tuple[str, str]],
+          say: Callable[[str], None]) -> None:
+    """Delete objects an earlier ``up`` made that the project no longer produces."""
+    for plural in PRUNED:
+        try:
+            items = client.list(plural, namespace, label_selector=MANAGED_BY_SELECTOR)["items"]
+        except (NotFound, KompyError):
+            continue  # a kind this cluster does not serve
+        for item in items:
+            kind = str(item.get("kind") or _kind_of(plural))
+            name = str(item["metadata"]["name"])
+            if (kind, name) in applied or _owned(item):
+                continue
+            try:
+                client.delete(plural, name, namespace)
+                say(f"  {kind.lower()}/{name} deleted (no longer in the project)")
+            except NotFound:
+                pass
+
+
+def _kind_of(plural: str) -> str:
+    from kompy.client import resources
+
+    return resources.lookup(plural).kind
+
+
+def _owned(item: dict[str, Any]) -> bool:
+    """Objects a controller made (a Deployment's pods) are its to delete, not ours."""
+    return bool((item.get("metadata") or {}).get("ownerReferences"))
+
+
+def published_urls(objects: list[dict[str, Any]]) -> list[Url]:
+    """Every published port, from the Services' ``kompy.dev/host-ports`` annotation."""
+    urls: list[Url] = []
+    for obj in objects:
+        if obj.get("kind") != "Service":
+            continue
+        meta = obj.get("metadata") or {}
+        value = (meta.get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
+        service = (meta.get("labels") or {}).get("app.kubernetes.io/name") or meta.get("name")
+        for entry in str(value or "").split(","):
+            parsed = _host_port(entry.strip())
+            if parsed:
+                urls.append(Url(str(service), *parsed))
+    return sorted(set(urls), key=lambda u: (u.host_port, u.protocol))
+
+
+def _host_port(entry: str) -> tuple[int, int, str] | None:
+    """``"8080:80/tcp"`` -> (8080, 80, "tcp")."""
+    ports, _, protocol = entry.partition("/")
+    host, _, port = ports.partition(":")
+    if not (host.isdigit() and port.isdigit()):
+        return None
+    return int(host), int(port), (protocol or "tcp").lower()
+
+
+def _await_port(port: int, timeout: float) -> bool:
+    """Wait until 127.0.0.1:port accepts a connection (the proxy listens), up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            # A refused connection returns at once: wait a little before trying again.
+            time.sleep(0.1)

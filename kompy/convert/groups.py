@@ -4,25 +4,20 @@ Kompose's ``--service-group-mode`` (https://kompose.io/user-guide/): ``label`` g
 services that carry the same ``kompose.service.group`` label (or ``x-kompy.group``), the
 group's name being that value; ``volume`` groups services that share a named volume (they
 must run on the same node to share a ReadWriteOnce claim), the group's name being
-``--service-group-name`` or the members' names joined with "-". Without a mode, no service
+``--service-group-name`` (numbered "-1", "-2"... when there are several groups) or the
+members' names joined with "-". Without a mode, no service
 is grouped (the label alone does nothing, as in Kompose).
 
-The workload builder makes one workload per group; every member keeps its own Service (so
-``web:80`` still resolves) whose selector picks the group's pod.
+The pipeline (``plan_units``) makes one workload per group; every member keeps its own
+Service (so ``web:80`` still resolves) whose selector picks the group's pod
+(``ctx.selector``).
 """
 
 from __future__ import annotations
 
 import weakref
 
-from kompy.convert.context import (
-    LABEL_NAME,
-    LABEL_PART_OF,
-    ConvertContext,
-    k8s_name,
-    label_value,
-)
-from kompy.model import Service
+from kompy.convert.context import ConvertContext, k8s_name
 
 _cache: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = weakref.WeakKeyDictionary()
 
@@ -44,21 +39,6 @@ def group_members(ctx: ConvertContext, group: str) -> list[str]:
     """The Compose services of one group, in project order."""
     groups = service_groups(ctx)
     return [name for name in ctx.project.services if groups.get(name) == group]
-
-
-def pod_name(ctx: ConvertContext, service: Service | str) -> str:
-    """The name of the workload whose pods run ``service``: its group's, or its own."""
-    name = service if isinstance(service, str) else service.name
-    return service_groups(ctx).get(name) or ctx.name(name)
-
-
-def pod_selector(ctx: ConvertContext, service: Service | str) -> dict[str, str]:
-    """The labels that select the pods running ``service`` (its group's pods when grouped)."""
-    name = service if isinstance(service, str) else service.name
-    group = service_groups(ctx).get(name)
-    if group is None:
-        return ctx.selector(name)
-    return {LABEL_NAME: label_value(group), LABEL_PART_OF: label_value(ctx.project.name)}
 
 
 def _by_label(ctx: ConvertContext) -> dict[str, str]:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kompy.convert.context import ConvertContext, k8s_name
-from kompy.convert.groups import pod_selector
 from kompy.convert.shared import render, tool_annotations
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import PortMapping, Service
@@ -190,7 +189,7 @@ def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]
         "metadata": ctx.metadata(plan.name, ctx.labels(service), annotations or None),
         "type": _TYPES[plan.kind],
         "headless": plan.kind == "headless",
-        "selector": pod_selector(ctx, service),
+        "selector": ctx.selector(service),
         "ports": [_port_context(port) for port in plan.ports],
         "external_traffic_policy": plan.external_traffic_policy,
     }
@@ -358,5 +357,5 @@ def _published_policy(ctx: ConvertContext, service: Service,
         return []
     return render(ctx, "networkpolicy.yaml.j2", {
         "metadata": ctx.metadata(f"{plan.name}-published", ctx.labels(service), annotations),
-        "pod_selector": pod_selector(ctx, service), "from_labels": None, "ports": unique,
+        "pod_selector": ctx.selector(service), "from_labels": None, "ports": unique,
     })

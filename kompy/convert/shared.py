@@ -1,5 +1,5 @@
 """Helpers the networking, config and autoscaling builders share: rendering through the
-conversion's renderer, project-wide objects emitted once, and the tool annotations that
+conversion context, project-wide objects emitted once, and the tool annotations that
 ``--with-kompose-annotation`` adds (deterministic: no timestamps, no absolute paths).
 """
 
@@ -11,7 +11,6 @@ from typing import Any
 
 from kompy import __version__
 from kompy.convert.context import ConvertContext
-from kompy.convert.render import Renderer
 
 # Kompose writes ``kompose.cmd`` (its command line) and ``kompose.version`` on every object;
 # kompy writes the same facts under its own prefix. Both values depend only on the input:
@@ -19,23 +18,13 @@ from kompy.convert.render import Renderer
 ANNOTATION_CMD = "kompy.dev/cmd"
 ANNOTATION_VERSION = "kompy.dev/version"
 
-_renderers: weakref.WeakKeyDictionary[ConvertContext, Renderer] = weakref.WeakKeyDictionary()
 _emitted: weakref.WeakKeyDictionary[ConvertContext, set[str]] = weakref.WeakKeyDictionary()
 
 
-def renderer(ctx: ConvertContext) -> Renderer:
-    """The conversion's renderer (``ctx.renderer`` when the pipeline set one), else one per ctx."""
-    found = getattr(ctx, "renderer", None)
-    if isinstance(found, Renderer):
-        return found
-    if ctx not in _renderers:
-        _renderers[ctx] = Renderer(ctx.options.templates_dir)
-    return _renderers[ctx]
-
-
 def render(ctx: ConvertContext, template: str, context: dict[str, Any]) -> list[dict[str, Any]]:
-    """Render one of the templates (user overrides first) into objects."""
-    return renderer(ctx).render(template, context)
+    """Render one of the templates (user overrides first) into objects, through the context
+    (which adds ``project`` and remembers each object's template for error messages)."""
+    return ctx.render(template, **context)
 
 
 def first_time(ctx: ConvertContext, key: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kompy.convert.context import ConvertContext
-from kompy.convert.groups import pod_name, service_groups
+from kompy.convert.groups import service_groups
 from kompy.convert.networking import (
     build_ingresses,
     build_network_policies,
@@ -15,6 +15,7 @@ from kompy.convert.networking import (
     network_pod_labels,
 )
 from kompy.convert.options import ConvertOptions
+from kompy.convert.pipeline import plan_units
 from kompy.convert.validate import resolve_version, validate_object
 from kompy.errors import ConvertError
 from kompy.model import PortMapping, Project, Service, ServiceNetwork, ServiceVolume
@@ -286,10 +287,11 @@ def test_group_by_label_selects_the_group_pod() -> None:
     php = Service("php", image="php", expose=("9000",), labels={"kompose.service.group": "front"})
     ctx = _ctx(web, php, service_group_mode="label")
     assert service_groups(ctx) == {"web": "front", "php": "front"}
+    plan_units(ctx)
     svc = _one(ctx, "php")
     assert svc["metadata"]["name"] == "php"
     assert svc["spec"]["selector"]["app.kubernetes.io/name"] == "front"
-    assert pod_name(ctx, "web") == "front"
+    assert ctx.pod_name("web") == "front"
 
 
 def test_label_alone_does_not_group() -> None:

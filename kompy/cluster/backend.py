@@ -1,0 +1,134 @@
+"""The seam between the kubelet and a container engine: value types and one small Protocol.
+
+The only implementation is :mod:`kompy.cluster.docker_backend`; nothing else imports docker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Labels every Docker object kompy creates carries (CONTRACTS.md "Cluster").
+LABEL_CLUSTER = "kompy.cluster"
+LABEL_NAMESPACE = "kompy.namespace"
+LABEL_OWNER = "kompy.owner"
+LABEL_POD = "kompy.pod"
+LABEL_POD_UID = "kompy.pod-uid"
+LABEL_CONTAINER = "kompy.container"
+LABEL_ROLE = "kompy.role"  # sandbox | init | app
+LABEL_ATTEMPT = "kompy.attempt"
+LABEL_SERVICE = "kompy.service"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind (source is a host path), a named volume, or a private tmpfs."""
+
+    type: str  # "bind" | "volume" | "tmpfs"
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    labels: dict[str, str]
+    entrypoint: list[str] | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    group_add: list[str] = field(default_factory=list)
+    hostname: str | None = None
+    network: str | None = None  # a network name to attach (the sandbox)
+    network_mode: str | None = None  # "container:<id>" (app containers)
+    mounts: list[Mount] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    read_only: bool = False
+    no_new_privileges: bool = False
+    nano_cpus: int | None = None
+    mem_limit: int | None = None
+    init: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    labels: dict[str, str]
+    status: str  # created | running | exited | dead | paused | restarting | removing
+    exit_code: int
+    started_at: str
+    finished_at: str
+    oom_killed: bool
+    image: str
+    image_id: str
+    ip: str
+    error: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused", "restarting")
+
+    @property
+    def attempt(self) -> int:
+        return int(self.labels.get(LABEL_ATTEMPT, "0") or 0)
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    id: str
+    name: str
+    subnet: str
+    gateway: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    repo_digests: tuple[str, ...]
+
+
+class ContainerBackend(Protocol):
+    cluster: str
+
+    def labels(self, namespace: str, owner: str, **extra: str) -> dict[str, str]: ...
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]: ...
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None: ...
+    def ensure_network(self, name: str, labels: dict[str, str], subnet: str | None = None,
+                       gateway: str | None = None) -> NetworkInfo: ...
+    def list_networks(self, labels: dict[str, str]) -> list[NetworkInfo]: ...
+    def used_subnets(self) -> list[str]: ...
+    def remove_network(self, name: str) -> None: ...
+    def ensure_volume(self, name: str, labels: dict[str, str],
+                      tmpfs_size: str | None = None) -> str: ...
+    def volume_mountpoint(self, name: str) -> str: ...
+    def remove_volume(self, name: str) -> None: ...
+    def list_volumes(self, labels: dict[str, str]) -> list[str]: ...
+    def image(self, ref: str) -> ImageInfo | None: ...
+    def pull(self, ref: str) -> ImageInfo: ...
+    def create(self, spec: ContainerSpec) -> str: ...
+    def start(self, container_id: str) -> None: ...
+    def stop(self, container_id: str, timeout: int) -> None: ...
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None: ...
+    def remove(self, container_id: str) -> None: ...
+    def inspect(self, container_id: str) -> ContainerInfo | None: ...
+    def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]: ...
+    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]: ...
+    def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,
+             timeout: float | None = None) -> tuple[int, bytes]: ...
+    def put_archive(self, container_id: str, path: str, data: bytes) -> None: ...
+    def events(self, stop: threading.Event) -> Iterator[dict[str, object]]: ...
+    def remove_all(self, volumes: bool) -> None: ...

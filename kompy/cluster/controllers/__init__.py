@@ -1,0 +1,1 @@
+"""Controllers of the built-in cluster: level-triggered loops over shared informers."""

@@ -1,0 +1,71 @@
+"""What every controller shares: a work queue of keys, worker threads, retries with back-off.
+
+A controller's handlers only enqueue keys; ``sync(key)`` reads the current state from the
+informers' caches and makes the world match (level-triggered and idempotent, so a repeated
+or a missed event is harmless: the resync of the informers heals the latter).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Hashable
+
+from kompy.client import Conflict, KubeClient
+from kompy.cluster.events import EventRecorder
+from kompy.cluster.informer import Informers
+from kompy.cluster.workqueue import WorkQueue
+from kompy.errors import KompyError
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    name = "controller"
+
+    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder,
+                 workers: int = 2) -> None:
+        self.client = client
+        self.informers = informers
+        self.recorder = recorder
+        self.queue = WorkQueue()
+        self._failures: dict[Hashable, int] = {}
+        self._threads = [threading.Thread(target=self._work, name=f"{self.name}-{i}",
+                                          daemon=True) for i in range(workers)]
+
+    def sync(self, key: Hashable) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.queue.shutdown()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            key = self.queue.get()
+            if key is None:
+                return
+            try:
+                self.sync(key)
+                self._failures.pop(key, None)
+            except Conflict:
+                self.queue.add_after(key, 0.2)  # someone else wrote first: read and retry
+            except KompyError as error:
+                self._retry(key, error)
+            except Exception as error:  # noqa: BLE001 - a controller must survive any object
+                log.exception("%s: sync of %s failed", self.name, key)
+                self._retry(key, error)
+            finally:
+                self.queue.done(key)
+
+    def _retry(self, key: Hashable, error: Exception) -> None:
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = min(0.5 * 2 ** failures, 60.0)
+        log.info("%s: %s failed (%s); retrying in %.1f s", self.name, key, error, delay)
+        self.queue.add_after(key, delay)

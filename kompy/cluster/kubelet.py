@@ -1,0 +1,294 @@
+"""The kubelet: runs the pods bound to this node on Docker and reports their status.
+
+Level-triggered, as the real one: pod changes (API watch), container deaths (Docker's event
+stream) and probe results each put the pod's uid on a work queue; a worker then compares the
+pod spec with what Docker runs (:class:`kompy.cluster.podworker.PodWorker`) and writes the
+status through ``replace_status``. Nothing polls: an idle node costs no CPU but its probes.
+
+Deletion follows Kubernetes' graceful protocol: the API server marks a bound pod with
+``deletionTimestamp``; the kubelet stops its containers within the grace period
+(``deletionGracePeriodSeconds``, else ``terminationGracePeriodSeconds``, default 30 s),
+removes them, and then deletes the pod with ``gracePeriodSeconds=0``, which removes the object.
+https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from kompy.client import ApiError, Conflict, KubeClient, NotFound
+from kompy.cluster.backend import (
+    LABEL_CONTAINER,
+    LABEL_POD_UID,
+    LABEL_ROLE,
+    ContainerBackend,
+    ContainerInfo,
+)
+from kompy.cluster.events import EventRecorder
+from kompy.cluster.hosts import HostsTable
+from kompy.cluster.informer import Informer, Informers
+from kompy.cluster.objects import Obj, meta, name, namespace, terminating, uid
+from kompy.cluster.podstatus import same_status
+from kompy.cluster.podworker import PodWorker
+from kompy.cluster.probes import Prober
+from kompy.cluster.volumes import Lookup
+from kompy.cluster.workqueue import WorkQueue
+from kompy.errors import KompyError
+
+log = logging.getLogger(__name__)
+
+NODE_NAME = "kompy"
+DEFAULT_GRACE = 30
+
+
+def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Lookup:
+    """Read from the informer's cache; on a miss ask the API (the watch may lag a create)."""
+
+    def lookup(ns: str, obj_name: str) -> Obj | None:
+        found = informer.get(ns, obj_name)
+        if found is not None:
+            return found
+        try:
+            return client.get(resource, obj_name, ns)
+        except NotFound:
+            return None
+
+    return lookup
+
+
+class Kubelet:
+    def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
+                 recorder: EventRecorder, state_dir: Path, hosts: HostsTable,
+                 stop: threading.Event, *, node_name: str = NODE_NAME, workers: int = 16,
+                 backoff_base: float = 10.0) -> None:
+        self.client = client
+        self.backend = backend
+        self.recorder = recorder
+        self.stop = stop
+        self.node_name = node_name
+        self.queue = WorkQueue()
+        self._known: dict[str, Obj] = {}
+        self._gone: set[str] = set()
+        self._lock = threading.Lock()
+        self.pods = informers["pods"]
+        configmaps, secrets = informers["configmaps"], informers["secrets"]
+        claims = informers["persistentvolumeclaims"]
+        self.prober = Prober(backend, self.queue.add, self._probe_failed)
+        self.worker = PodWorker(
+            backend, state_dir, hosts, recorder, self.prober,
+            configmaps=cached_lookup(client, configmaps, "configmaps"),
+            secrets=cached_lookup(client, secrets, "secrets"),
+            claims=cached_lookup(client, claims, "persistentvolumeclaims"),
+            backoff_base=backoff_base)
+        self.pods.add_handler(self._on_pod)
+        for informer in (configmaps, secrets, claims):
+            informer.add_handler(self._on_pod_input)
+        hosts.on_change(self._on_hosts)
+        self._threads = [threading.Thread(target=self._work, name=f"kubelet-{i}", daemon=True)
+                         for i in range(workers)]
+        self._threads.append(threading.Thread(target=self._docker_events, name="kubelet-events",
+                                              daemon=True))
+
+    def start(self, informers: Informers) -> None:
+        for thread in self._threads:
+            thread.start()
+        threading.Thread(target=self._remove_orphans, args=(informers,), name="kubelet-orphans",
+                         daemon=True).start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.queue.shutdown()
+        self.prober.shutdown()
+        for thread in self._threads[:-1]:
+            thread.join(timeout)
+
+    def stop_containers(self, max_grace: int = 10) -> None:
+        """Stop every running container of the node (daemon shutdown), apps before sandboxes."""
+        try:
+            running = [c for c in self.backend.list_containers({}) if c.running]
+        except KompyError as error:
+            log.warning("could not list containers to stop them: %s", error)
+            return
+        with self._lock:
+            pods = {uid(p): p for p in self._known.values()}
+
+        def stop(c: ContainerInfo) -> None:
+            pod = pods.get(c.labels.get(LABEL_POD_UID, ""))
+            grace = min(_grace(pod), max_grace) if pod else max_grace
+            try:
+                self.backend.stop(c.id, grace)
+            except KompyError as error:
+                log.warning("could not stop %s: %s", c.name, error)
+
+        self.backend.map(stop, [c for c in running if c.labels.get(LABEL_ROLE) != "sandbox"])
+        self.backend.map(stop, [c for c in running if c.labels.get(LABEL_ROLE) == "sandbox"])
+
+    def pod(self, ns: str, pod_name: str) -> Obj | None:
+        return self.pods.get(ns, pod_name)
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _on_pod(self, pod: Obj, deleted: bool) -> None:
+        if (pod.get("spec") or {}).get("nodeName") != self.node_name:
+            return
+        key = uid(pod)
+        with self._lock:
+            self._known[key] = pod
+            if deleted:
+                self._gone.add(key)
+        self.queue.add(key)
+
+    def _on_pod_input(self, obj: Obj, deleted: bool) -> None:
+        """A ConfigMap, Secret or claim changed: re-sync the pods of its namespace (their
+        mounted files are refreshed; a pod waiting for it may start now)."""
+        ns = namespace(obj)
+        with self._lock:
+            keys = [k for k, p in self._known.items() if namespace(p) == ns]
+        for key in keys:
+            self.queue.add(key)
+
+    def _on_hosts(self) -> None:
+        with self._lock:
+            pods = [p for k, p in self._known.items() if k not in self._gone]
+        for pod in pods:
+            try:
+                self.worker.rewrite_hosts(pod)
+            except OSError as error:
+                log.debug("hosts file of %s: %s", name(pod), error)
+
+    def _docker_events(self) -> None:
+        for event in self.backend.events(self.stop):
+            if event.get("status") not in ("die", "oom"):
+                continue
+            actor = event.get("Actor")
+            attrs = actor.get("Attributes") if isinstance(actor, dict) else None
+            if isinstance(attrs, dict) and attrs.get(LABEL_POD_UID):
+                self.queue.add(str(attrs[LABEL_POD_UID]))
+
+    def _probe_failed(self, pod_uid: str, container: str, container_id: str, kind: str,
+                      message: str) -> None:
+        with self._lock:
+            pod = self._known.get(pod_uid)
+        if pod is None:
+            return
+        what, _, probe = kind.partition(":")
+        if what == "Unhealthy":
+            self.recorder.warning(pod, "Unhealthy", f"{probe.capitalize()} probe failed: "
+                                  f"{message}")
+            return
+        self.recorder.normal(pod, "Killing", f"Container {container} failed {probe} probe, "
+                             "will be restarted")
+        grace = _grace(pod)
+        self.backend.submit(self.backend.stop, container_id, grace)
+
+    # -- the work -------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            key = self.queue.get()
+            if key is None:
+                return
+            try:
+                self._sync(str(key))
+            except KompyError as error:
+                log.warning("pod %s: %s", self._describe(str(key)), error)
+                self.queue.add_after(key, 5.0)
+            except Exception:  # noqa: BLE001 - a worker must survive any one pod
+                log.exception("pod %s: sync failed", self._describe(str(key)))
+                self.queue.add_after(key, 5.0)
+            finally:
+                self.queue.done(key)
+
+    def _describe(self, key: str) -> str:
+        with self._lock:
+            pod = self._known.get(key)
+        return f"{namespace(pod)}/{name(pod)}" if pod else key
+
+    def _sync(self, key: str) -> None:
+        with self._lock:
+            pod = self._known.get(key)
+            gone = key in self._gone
+        if pod is None:
+            return
+        if gone or terminating(pod):
+            self._terminate(pod, gone)
+            return
+        result = self.worker.sync(pod)
+        self._write_status(pod, result.status)
+        if result.retry is not None:
+            self.queue.add_after(key, result.retry)
+
+    def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
+        if same_status(pod.get("status") or {}, status):
+            return
+        for _ in range(3):
+            try:
+                updated = self.client.replace_status({**pod, "status": status})
+            except Conflict:
+                try:
+                    pod = self.client.get("pods", name(pod), namespace(pod))
+                except NotFound:
+                    return
+                if uid(pod) not in self._known or terminating(pod):
+                    return
+                continue
+            except NotFound:
+                return
+            with self._lock:
+                if uid(updated) in self._known and uid(updated) not in self._gone:
+                    self._known[uid(updated)] = updated
+            self.pods.upsert_local(updated)
+            return
+
+    def _terminate(self, pod: Obj, gone: bool) -> None:
+        key = uid(pod)
+        grace = _grace(pod)
+        found = self.worker.containers(key)
+        apps = [c for c in found if c.running and c.labels.get(LABEL_ROLE) != "sandbox"]
+        for c in apps:
+            self.recorder.normal(pod, "Killing",
+                                 f"Stopping container {c.labels.get(LABEL_CONTAINER)}")
+        self.prober.forget(key)
+        self.backend.map(lambda c: self.backend.stop(c.id, grace), apps)
+        self.backend.map(lambda c: self.backend.remove(c.id), found)
+        volumes = [str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
+                   if "emptyDir" in v]
+        self.worker.volumes.remove(key, volumes)
+        self.worker.forget(key)
+        if not gone:
+            try:
+                self.client.delete("pods", name(pod), namespace(pod), grace_period_seconds=0)
+            except NotFound:
+                pass
+            except ApiError as error:
+                log.warning("could not remove pod %s: %s", name(pod), error)
+                self.queue.add_after(key, 5.0)
+                return
+        with self._lock:
+            self._known.pop(key, None)
+            self._gone.discard(key)
+
+    def _remove_orphans(self, informers: Informers) -> None:
+        """After a daemon restart: containers of pods that no longer exist are removed; those
+        of existing pods are simply found again by their labels (adopted, never duplicated)."""
+        if not informers.wait_synced(60):
+            return
+        try:
+            containers = self.backend.list_containers({})
+        except KompyError as error:
+            log.warning("could not list containers: %s", error)
+            return
+        with self._lock:
+            known = set(self._known)
+        orphans = [c for c in containers
+                   if c.labels.get(LABEL_POD_UID) and c.labels[LABEL_POD_UID] not in known]
+        for c in orphans:
+            log.info("removing container %s of a pod that no longer exists", c.name)
+        self.backend.map(lambda c: self.backend.remove(c.id), orphans)
+
+
+def _grace(pod: Obj) -> int:
+    value = meta(pod).get("deletionGracePeriodSeconds")
+    if value is None:
+        value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return int(value) if value is not None else DEFAULT_GRACE

@@ -1,0 +1,154 @@
+"""Small pure helpers over Kubernetes objects (plain dicts): metadata, owners, quantities."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from kompy.client.selectors import matches_labels, selector_from_match
+
+Obj = dict[str, Any]
+
+
+def now() -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes timestamps."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def docker_time(text: str) -> str | None:
+    """Docker's ``2026-11-25T20:01:02.123456789Z`` as ``2026-11-25T20:01:02Z``; None if unset."""
+    if not text or text.startswith("0001-"):
+        return None
+    return text[:19] + "Z"
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return _dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=_dt.UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def meta(obj: Mapping[str, Any]) -> dict[str, Any]:
+    value = obj.get("metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def name(obj: Mapping[str, Any]) -> str:
+    return str(meta(obj).get("name") or "")
+
+
+def namespace(obj: Mapping[str, Any]) -> str:
+    return str(meta(obj).get("namespace") or "")
+
+
+def uid(obj: Mapping[str, Any]) -> str:
+    return str(meta(obj).get("uid") or "")
+
+
+def labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    return dict(meta(obj).get("labels") or {})
+
+
+def terminating(obj: Mapping[str, Any]) -> bool:
+    return bool(meta(obj).get("deletionTimestamp"))
+
+
+def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    for ref in meta(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
+
+
+def owner_ref(owner: Mapping[str, Any]) -> dict[str, Any]:
+    """An ownerReference naming ``owner`` as the managing controller (background GC)."""
+    return {"apiVersion": owner.get("apiVersion"), "kind": owner.get("kind"),
+            "name": name(owner), "uid": uid(owner), "controller": True,
+            "blockOwnerDeletion": True}
+
+
+def selector_matches(selector: Mapping[str, Any] | None, obj_labels: Mapping[str, str]) -> bool:
+    """A LabelSelector object matches; an empty selector matches nothing (as controllers do)."""
+    reqs = selector_from_match(selector)
+    return bool(reqs) and matches_labels(reqs, obj_labels)
+
+
+def map_selector_matches(selector: Mapping[str, str] | None, obj_labels: Mapping[str, str]
+                         ) -> bool:
+    """A Service's plain ``selector`` map; empty matches nothing."""
+    if not selector:
+        return False
+    return all(obj_labels.get(k) == str(v) for k, v in selector.items())
+
+
+def random_suffix(n: int = 5) -> str:
+    """As generateName: consonants and digits, so no word is ever spelled by accident."""
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+_CPU = re.compile(r"^([0-9.]+)(m?)$")
+_MEM = re.compile(r"^([0-9.]+(?:[eE][0-9]+)?)([KMGTPE]i?|[kmM]?)$")
+_MEM_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
+              "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+              "Ei": 2**60, "m": 0}
+
+
+def cpu_millis(value: Any) -> int:
+    """``"500m"`` -> 500, ``"2"`` -> 2000, ``0.5`` -> 500 (Kubernetes resource quantities)."""
+    text = str(value).strip()
+    m = _CPU.match(text)
+    if not m:
+        raise ValueError(f"invalid CPU quantity {text!r}")
+    number = float(m.group(1))
+    return int(round(number if m.group(2) else number * 1000))
+
+
+def memory_bytes(value: Any) -> int:
+    """``"128Mi"`` -> 134217728, ``"1G"`` -> 10**9, ``"1000"`` -> 1000."""
+    text = str(value).strip()
+    m = _MEM.match(text)
+    if not m:
+        raise ValueError(f"invalid memory quantity {text!r}")
+    number = float(m.group(1))
+    if m.group(2) == "m":  # milli-bytes exist in the grammar; round them up to bytes
+        return int(-(-number // 1000))
+    return int(number * _MEM_UNITS[m.group(2)])
+
+
+def pod_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
+    """(CPU millis, memory bytes) the pod requests: the sum over its app containers, or the
+    largest init container if bigger (init containers run one at a time)."""
+    spec = pod.get("spec") or {}
+
+    def total(containers: list[dict[str, Any]], pick: Any) -> tuple[int, int]:
+        cpu = mem = 0
+        for c in containers:
+            res = c.get("resources") or {}
+            req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+            c_cpu = cpu_millis(req["cpu"]) if "cpu" in req else 0
+            c_mem = memory_bytes(req["memory"]) if "memory" in req else 0
+            cpu, mem = pick(cpu, c_cpu), pick(mem, c_mem)
+        return cpu, mem
+
+    app = total(spec.get("containers") or [], lambda a, b: a + b)
+    init = total(spec.get("initContainers") or [], max)
+    return max(app[0], init[0]), max(app[1], init[1])
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def pod_terminal(pod: Mapping[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")

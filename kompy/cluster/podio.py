@@ -1,0 +1,94 @@
+"""Pod logs and exec for the API server (the PodIO protocol of CONTRACTS.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from kompy.client import NotFound
+from kompy.cluster.backend import (
+    LABEL_CONTAINER,
+    LABEL_POD_UID,
+    LABEL_ROLE,
+    ContainerBackend,
+    ContainerInfo,
+)
+from kompy.cluster.informer import Informer
+from kompy.cluster.objects import Obj, uid
+from kompy.errors import ClusterError
+
+
+class PodIO(Protocol):
+    def logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
+             previous: bool, tail_lines: int | None) -> Iterator[bytes]: ...
+
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str],
+             stdin: bytes | None) -> tuple[int, bytes]: ...
+
+
+def _bad_request(message: str) -> ClusterError:
+    from kompy.client import ApiError
+
+    return ApiError(400, "BadRequest", message)
+
+
+class DockerPodIO:
+    def __init__(self, backend: ContainerBackend, pods: Informer) -> None:
+        self.backend = backend
+        self.pods = pods
+
+    def _pod(self, namespace: str, pod: str) -> Obj:
+        found = self.pods.get(namespace, pod)
+        if found is None:
+            raise NotFound(404, "NotFound", f'pods "{pod}" not found')
+        return found
+
+    def _container_name(self, pod: Obj, container: str | None) -> str:
+        spec: dict[str, Any] = pod.get("spec") or {}
+        names = [str(c.get("name")) for c in spec.get("containers") or []]
+        inits = [str(c.get("name")) for c in spec.get("initContainers") or []]
+        if container is None:
+            if len(names) == 1:
+                return names[0]
+            raise _bad_request(f"a container name must be specified for pod "
+                               f"{(pod.get('metadata') or {}).get('name')}, choose one of: "
+                               f"[{' '.join(names)}]" + (f" or one of the init containers: "
+                                                         f"[{' '.join(inits)}]" if inits else ""))
+        if container not in names + inits:
+            raise _bad_request(f"container {container} is not valid for pod "
+                               f"{(pod.get('metadata') or {}).get('name')}")
+        return container
+
+    def _attempts(self, pod: Obj, container: str) -> list[ContainerInfo]:
+        found = self.backend.list_containers({LABEL_POD_UID: uid(pod), LABEL_CONTAINER: container})
+        return sorted((c for c in found if c.labels.get(LABEL_ROLE) != "sandbox"),
+                      key=lambda c: c.attempt)
+
+    def logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
+             previous: bool, tail_lines: int | None) -> Iterator[bytes]:
+        obj = self._pod(namespace, pod)
+        cname = self._container_name(obj, container)
+        attempts = self._attempts(obj, cname)
+        if previous:
+            if len(attempts) < 2:
+                raise _bad_request(f'previous terminated container "{cname}" in pod "{pod}" '
+                                   "not found")
+            target = attempts[-2]
+        elif attempts:
+            target = attempts[-1]
+        else:
+            raise _bad_request(f'container "{cname}" in pod "{pod}" is waiting to start')
+        return self.backend.logs(target.id, follow=follow and not previous, tail=tail_lines)
+
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str],
+             stdin: bytes | None) -> tuple[int, bytes]:
+        obj = self._pod(namespace, pod)
+        cname = self._container_name(obj, container)
+        attempts = self._attempts(obj, cname)
+        if not attempts or not attempts[-1].running:
+            raise _bad_request(f"unable to upgrade connection: container not found (\"{cname}\")"
+                               if not attempts else
+                               f'container "{cname}" in pod "{pod}" is not running')
+        if not command:
+            raise _bad_request("you must specify at least one command for the container")
+        return self.backend.exec(attempts[-1].id, command, stdin)

@@ -1,0 +1,175 @@
+"""A pod's status from its containers, as the kubelet reports it.
+
+https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/ (phase, conditions,
+container states). Pure functions over :class:`ContainerInfo`, unit-tested without Docker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kompy.cluster.backend import ContainerInfo
+from kompy.cluster.objects import Obj, docker_time, now
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the kubelet knows about one container of the pod spec."""
+
+    name: str
+    image: str
+    current: ContainerInfo | None  # the latest attempt
+    previous: ContainerInfo | None  # the attempt before it
+    waiting: tuple[str, str] | None  # (reason, message) when the kubelet holds it back
+    ready: bool
+    started: bool
+    will_restart: bool  # an exited container that the restart policy will run again
+
+
+def exited(info: ContainerInfo) -> bool:
+    """A container that ran and stopped, or that Docker could not start at all."""
+    return info.status in ("exited", "dead") or (info.status == "created" and bool(info.error))
+
+
+def terminated(info: ContainerInfo) -> dict[str, Any]:
+    if info.status == "created" and info.error:
+        reason = "ContainerCannotRun"
+        code = info.exit_code or 128
+    else:
+        code = info.exit_code
+        reason = "OOMKilled" if info.oom_killed else ("Completed" if code == 0 else "Error")
+    out: dict[str, Any] = {"exitCode": code, "reason": reason, "containerID": f"docker://{info.id}"}
+    for key, value in (("startedAt", docker_time(info.started_at)),
+                       ("finishedAt", docker_time(info.finished_at))):
+        if value:
+            out[key] = value
+    if info.error:
+        out["message"] = info.error
+    return out
+
+
+def container_status(obs: Observed) -> dict[str, Any]:
+    cur, prev = obs.current, obs.previous
+    state: dict[str, Any]
+    last: dict[str, Any] = {}
+    if obs.waiting is not None:
+        reason, message = obs.waiting
+        state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        if cur is not None and exited(cur):
+            last = {"terminated": terminated(cur)}
+        elif prev is not None:
+            last = {"terminated": terminated(prev)}
+    elif cur is None or (cur.status == "created" and not cur.error):
+        state = {"waiting": {"reason": "ContainerCreating"}}
+    elif cur.running:
+        state = {"running": {"startedAt": docker_time(cur.started_at) or now()}}
+        if prev is not None:
+            last = {"terminated": terminated(prev)}
+    else:
+        state = {"terminated": terminated(cur)}
+        if prev is not None:
+            last = {"terminated": terminated(prev)}
+    out: dict[str, Any] = {
+        "name": obs.name, "image": obs.image, "imageID": "",
+        "ready": bool(obs.ready and cur is not None and cur.running),
+        "started": bool(obs.started and cur is not None and cur.running),
+        "restartCount": cur.attempt if cur is not None else 0,
+        "state": state, "lastState": last,
+    }
+    if cur is not None:
+        out["containerID"] = f"docker://{cur.id}"
+        out["imageID"] = f"docker-pullable://{cur.image_id}" if cur.image_id else ""
+    return out
+
+
+def phase(init: list[Observed], app: list[Observed], init_failed: bool) -> str:
+    if init_failed:
+        return "Failed"
+    if any(o.current is None or not exited(o.current) or o.current.exit_code != 0
+           for o in init):
+        return "Pending"
+    if not app:
+        return "Pending"
+    if any(o.current is None or (o.current.status == "created" and not o.current.error)
+           for o in app):
+        return "Pending" if all(o.current is None or o.current.attempt == 0 for o in app) \
+            else "Running"
+    if all(o.current is not None and exited(o.current) and not o.will_restart for o in app):
+        if all(o.current is not None and o.current.exit_code == 0 and not o.current.error
+               for o in app):
+            return "Succeeded"
+        return "Failed"
+    return "Running"
+
+
+def conditions(old: list[dict[str, Any]], *, initialized: bool, containers_ready: bool,
+               ready: bool) -> list[dict[str, Any]]:
+    """The four standard conditions; lastTransitionTime only moves when a status flips."""
+    previous = {c.get("type"): c for c in old}
+    out = []
+    for kind, value in (("Initialized", initialized), ("Ready", ready),
+                        ("ContainersReady", containers_ready), ("PodScheduled", True)):
+        status = "True" if value else "False"
+        before = previous.get(kind)
+        stamp = before.get("lastTransitionTime") if before and before.get("status") == status \
+            else now()
+        cond: dict[str, Any] = {"type": kind, "status": status, "lastProbeTime": None,
+                                "lastTransitionTime": stamp}
+        if not value and kind in ("Ready", "ContainersReady"):
+            cond["reason"] = "ContainersNotReady"
+        if not value and kind == "Initialized":
+            cond["reason"] = "ContainersNotInitialized"
+        out.append(cond)
+    return out
+
+
+def pod_status(pod: Obj, init: list[Observed], app: list[Observed], *, pod_ip: str,
+               host_ip: str, init_failed: bool = False, message: str = "") -> dict[str, Any]:
+    old = pod.get("status") or {}
+    initialized = not init_failed and all(
+        o.current is not None and exited(o.current) and o.current.exit_code == 0 for o in init)
+    containers_ready = bool(app) and all(
+        o.ready and o.current is not None and o.current.running for o in app)
+    the_phase = phase(init, app, init_failed)
+    status: dict[str, Any] = {
+        "phase": the_phase,
+        "conditions": conditions(old.get("conditions") or [], initialized=initialized,
+                                 containers_ready=containers_ready,
+                                 ready=containers_ready and the_phase == "Running"),
+        "hostIP": host_ip, "hostIPs": [{"ip": host_ip}] if host_ip else [],
+        "startTime": old.get("startTime") or now(),
+        "containerStatuses": [container_status(o) for o in app],
+        "qosClass": old.get("qosClass") or _qos(pod),
+    }
+    if init:
+        status["initContainerStatuses"] = [container_status(o) for o in init]
+    if pod_ip:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    if message:
+        status["message"] = message
+    return status
+
+
+def _qos(pod: Obj) -> str:
+    containers = (pod.get("spec") or {}).get("containers") or []
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("limits") or r.get("requests") for r in resources):
+        return "BestEffort"
+    guaranteed = all(
+        set(r.get("limits") or {}) >= {"cpu", "memory"}
+        and all((r.get("requests") or {}).get(k, v) == v for k, v in r["limits"].items())
+        for r in resources)
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal but for timestamps that change without meaning anything (transition times)."""
+    def strip(status: dict[str, Any]) -> Any:
+        out = dict(status)
+        out["conditions"] = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+                             for c in status.get("conditions") or []]
+        return out
+
+    return bool(strip(a) == strip(b))

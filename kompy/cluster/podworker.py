@@ -1,0 +1,427 @@
+"""Running one pod on Docker: its sandbox, init containers, app containers and restarts.
+
+A pod is a *sandbox* container that holds the pod's network namespace (the "pause"
+container of Kubernetes: ``sleep`` behind Docker's init, which reaps children and exits on
+SIGTERM) plus the pod's containers joined to it with ``network_mode: container:<sandbox>``,
+so they share ``localhost``, the pod IP and the hostname. Init containers run to completion
+one at a time, in order, before any app container starts.
+https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+
+:meth:`PodWorker.sync` is level-triggered: it compares what Docker runs (found by the
+``kompy.pod-uid`` label, which is also how a restarted daemon adopts running containers)
+with the pod spec, does the next step, and reports the resulting status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kompy.cluster.backend import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER,
+    LABEL_POD,
+    LABEL_POD_UID,
+    LABEL_ROLE,
+    ContainerBackend,
+    ContainerInfo,
+    ContainerSpec,
+    Mount,
+)
+from kompy.cluster.docker_backend import ImagePullError
+from kompy.cluster.events import EventRecorder
+from kompy.cluster.hosts import HostsTable, write_in_place
+from kompy.cluster.objects import Obj, name, namespace, parse_time, uid
+from kompy.cluster.podspec import container_spec, resolve_env
+from kompy.cluster.podstatus import Observed, exited, pod_status
+from kompy.cluster.probes import Prober
+from kompy.cluster.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
+
+log = logging.getLogger(__name__)
+
+PAUSE_IMAGES = ("kompy/busybox:1", "busybox:latest")
+MAX_BACKOFF = 300.0
+# A container that ran this long without failing resets its back-off (as the kubelet does).
+BACKOFF_RESET = 600.0
+
+
+def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
+    """Seconds to wait before restarting a container that exited: the first restart is
+    immediate, then ``base``, 2x, 4x... up to five minutes (CrashLoopBackOff)."""
+    if restart_count <= 0 or ran_for >= BACKOFF_RESET:
+        return 0.0
+    return float(min(base * 2 ** (restart_count - 1), MAX_BACKOFF))
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+class _Hold(Exception):
+    """Stop this sync here; ``retry`` seconds later (or on the next event) try again."""
+
+    def __init__(self, retry: float | None = None) -> None:
+        super().__init__()
+        self.retry = retry
+
+
+@dataclass
+class SyncResult:
+    status: dict[str, Any]
+    retry: float | None = None
+
+
+@dataclass
+class _PodState:
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
+    pull_failures: dict[str, int] = field(default_factory=dict)
+    sandbox_ip: str = ""
+
+
+class PodWorker:
+    def __init__(self, backend: ContainerBackend, state_dir: Path, hosts: HostsTable,
+                 recorder: EventRecorder, prober: Prober, configmaps: Lookup, secrets: Lookup,
+                 claims: Lookup, backoff_base: float = 10.0) -> None:
+        self.backend = backend
+        self.state_dir = state_dir
+        self.hosts = hosts
+        self.recorder = recorder
+        self.prober = prober
+        self.configmaps = configmaps
+        self.secrets = secrets
+        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims)
+        self.backoff_base = backoff_base
+        self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
+        self._pause: str | None = None
+        self._state: dict[str, _PodState] = {}
+
+    # -- entry points ---------------------------------------------------------------------------
+    def network(self, ns: str) -> tuple[str, str]:
+        """The namespace's Docker network (one bridge per namespace isolates namespaces)."""
+        if ns not in self._networks:
+            net_name = f"kompy-{self.backend.cluster}-{ns}"
+            info = self.backend.ensure_network(
+                net_name, self.backend.labels(ns, f"Namespace/{ns}"))
+            self._networks[ns] = (info.name, info.gateway)
+        return self._networks[ns]
+
+    def forget_namespace(self, ns: str) -> None:
+        """The namespace is gone: remove its network (once no pod uses it)."""
+        self._networks.pop(ns, None)
+        try:
+            self.backend.remove_network(f"kompy-{self.backend.cluster}-{ns}")
+        except Exception as error:  # noqa: BLE001 - still in use: left for `cluster reset`
+            log.info("namespace network of %s kept: %s", ns, error)
+
+    def forget(self, pod_uid: str) -> None:
+        self._state.pop(pod_uid, None)
+
+    def containers(self, pod_uid: str) -> list[ContainerInfo]:
+        return self.backend.list_containers({LABEL_POD_UID: pod_uid})
+
+    def sync(self, pod: Obj) -> SyncResult:
+        state = self._state.setdefault(uid(pod), _PodState())
+        spec = pod.get("spec") or {}
+        found = self.containers(uid(pod))
+        _, gateway = self.network(namespace(pod))
+        retry: float | None = None
+        init_failed = False
+        message = ""
+        try:
+            sandbox = self._sandbox(pod, found)
+            state.sandbox_ip = sandbox.ip
+            found = [c for c in found if c.labels.get(LABEL_ROLE) != "sandbox"]
+            self._write_hosts(pod, sandbox.ip)
+            sources = self._prepare_volumes(pod, state)
+            init_failed = self._run_init(pod, found, sandbox, sources, state)
+            if not init_failed and self._initialized(spec, found):
+                self._run_app(pod, found, sandbox, sources, state)
+        except _Hold as hold:
+            retry = hold.retry
+        except PodConfigError as error:
+            message = error.message
+            retry = 10.0
+        found = self.containers(uid(pod))
+        waits = [t for t in (self._next_restart(pod, found, state),) if t is not None]
+        if waits:
+            retry = min([*waits, *([retry] if retry is not None else [])])
+        init = self._observe(pod, spec.get("initContainers") or [], found, state, "init")
+        app = self._observe(pod, spec.get("containers") or [], found, state, "app")
+        status = pod_status(pod, init, app, pod_ip=state.sandbox_ip, host_ip=gateway,
+                            init_failed=init_failed, message=message)
+        return SyncResult(status, retry)
+
+    # -- the sandbox --------------------------------------------------------------------------
+    def _pause_image(self) -> str:
+        if self._pause is None:
+            for ref in PAUSE_IMAGES:
+                if self.backend.image(ref) is not None:
+                    self._pause = ref
+                    break
+            else:
+                self.backend.pull(PAUSE_IMAGES[-1])
+                self._pause = PAUSE_IMAGES[-1]
+        return self._pause
+
+    def _sandbox(self, pod: Obj, found: list[ContainerInfo]) -> ContainerInfo:
+        boxes = sorted((c for c in found if c.labels.get(LABEL_ROLE) == "sandbox"),
+                       key=lambda c: c.attempt)
+        if boxes and boxes[-1].running and boxes[-1].ip:
+            for old in boxes[:-1]:
+                self.backend.remove(old.id)
+            return boxes[-1]
+        # No sandbox, or it died: its network namespace is gone, so every container of the
+        # pod must be started again in a new one (restart counts carry on).
+        attempt = boxes[-1].attempt + 1 if boxes else 0
+        self.backend.map(lambda c: self.backend.remove(c.id), boxes + [
+            c for c in found if c.labels.get(LABEL_ROLE) != "sandbox" and c.running])
+        ns = namespace(pod)
+        net_name, _ = self.network(ns)
+        spec = pod.get("spec") or {}
+        hostname = str(spec.get("hostname") or name(pod))[:63].rstrip("-.")
+        labels = self._labels(pod, "POD", "sandbox", attempt)
+        box = ContainerSpec(
+            name=self._container_name(pod, "POD", attempt), image=self._pause_image(),
+            labels=labels, entrypoint=["sleep"], command=["2147483647"], hostname=hostname,
+            network=net_name, init=True)
+        try:
+            cid = self.backend.create(box)
+        except PodConfigError:
+            raise
+        except Exception:
+            self._networks.pop(ns, None)  # the network may have been removed under us
+            raise
+        self.backend.start(cid)
+        info = self.backend.inspect(cid)
+        if info is None or not info.ip:
+            raise _Hold(1.0)
+        return info
+
+    def _write_hosts(self, pod: Obj, pod_ip: str) -> None:
+        folder = pod_dir(self.state_dir, uid(pod))
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        hostname = str((pod.get("spec") or {}).get("hostname") or name(pod))[:63]
+        write_in_place(str(folder / "hosts"), self.hosts.render(namespace(pod), pod_ip, hostname))
+
+    def rewrite_hosts(self, pod: Obj) -> None:
+        state = self._state.get(uid(pod))
+        if state is not None and state.sandbox_ip:
+            self._write_hosts(pod, state.sandbox_ip)
+
+    def _prepare_volumes(self, pod: Obj, state: _PodState) -> dict[str, Source]:
+        try:
+            return self.volumes.prepare(pod)
+        except PodConfigError as error:
+            self.recorder.warning(pod, "FailedMount", error.message)
+            for c in _all_containers(pod):
+                state.waiting[str(c.get("name"))] = ("ContainerCreating", error.message)
+            raise
+
+    # -- containers ---------------------------------------------------------------------------
+    def _run_init(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo,
+                  sources: dict[str, Source], state: _PodState) -> bool:
+        """Advance init containers; True when one failed for good (restartPolicy Never)."""
+        policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        for c in (pod.get("spec") or {}).get("initContainers") or []:
+            cname = str(c.get("name"))
+            cur, _ = _latest(found, cname)
+            if cur is None:
+                self._start(pod, c, 0, sandbox, sources, state, "init")
+                raise _Hold()
+            if cur.status == "created" and not cur.error:
+                self.backend.start(cur.id)
+                raise _Hold()
+            if cur.running:
+                raise _Hold()
+            if cur.exit_code == 0 and not cur.error:
+                continue
+            if policy == "Never":
+                return True
+            self._restart(pod, c, cur, sandbox, sources, state, "init")
+            raise _Hold()
+        return False
+
+    def _initialized(self, spec: dict[str, Any], found: list[ContainerInfo]) -> bool:
+        for c in spec.get("initContainers") or []:
+            cur, _ = _latest(found, str(c.get("name")))
+            if cur is None or not exited(cur) or cur.exit_code != 0 or cur.error:
+                return False
+        return True
+
+    def _run_app(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo,
+                 sources: dict[str, Source], state: _PodState) -> None:
+        policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        held: _Hold | None = None
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            cname = str(c.get("name"))
+            cur, _ = _latest(found, cname)
+            try:
+                if cur is None:
+                    self._start(pod, c, 0, sandbox, sources, state, "app")
+                elif cur.status == "created" and not cur.error:
+                    self.backend.start(cur.id)
+                elif cur.running:
+                    started = parse_time(cur.started_at) or time.time()
+                    self.prober.ensure(uid(pod), c, cur.id, sandbox.ip, started)
+                elif should_restart(policy, cur.exit_code if not cur.error else 1):
+                    self._restart(pod, c, cur, sandbox, sources, state, "app")
+            except _Hold as hold:
+                held = hold if held is None or (hold.retry or 1e9) < (held.retry or 1e9) \
+                    else held
+        if held is not None:
+            raise held
+
+    def _restart(self, pod: Obj, c: dict[str, Any], cur: ContainerInfo, sandbox: ContainerInfo,
+                 sources: dict[str, Source], state: _PodState, role: str) -> None:
+        cname = str(c.get("name"))
+        wait = self._restart_wait(cur)
+        if wait > 0:
+            state.waiting[cname] = ("CrashLoopBackOff",
+                                    f"back-off {int(self._delay(cur))}s restarting failed "
+                                    f"container={cname} pod={name(pod)}")
+            self.recorder.warning(pod, "BackOff", "Back-off restarting failed container "
+                                  f"{cname} in pod {name(pod)}")
+            raise _Hold(wait)
+        for old in self.backend.list_containers({LABEL_POD_UID: uid(pod),
+                                                 LABEL_CONTAINER: cname}):
+            if old.attempt < cur.attempt:  # keep the last one for `logs --previous`
+                self.backend.remove(old.id)
+        self._start(pod, c, cur.attempt + 1, sandbox, sources, state, role)
+
+    def _delay(self, cur: ContainerInfo) -> float:
+        started = parse_time(cur.started_at)
+        finished = parse_time(cur.finished_at)
+        ran = (finished - started) if started and finished else 0.0
+        return restart_delay(cur.attempt, ran, self.backoff_base)
+
+    def _restart_wait(self, cur: ContainerInfo) -> float:
+        finished = parse_time(cur.finished_at) or time.time()
+        return max(0.0, finished + self._delay(cur) - time.time())
+
+    def _next_restart(self, pod: Obj, found: list[ContainerInfo], state: _PodState
+                      ) -> float | None:
+        policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        waits = []
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            cur, _ = _latest(found, str(c.get("name")))
+            if cur is not None and exited(cur) and should_restart(
+                    policy, cur.exit_code if not cur.error else 1):
+                waits.append(self._restart_wait(cur) + 0.05)
+        return min(waits) if waits else None
+
+    def _start(self, pod: Obj, c: dict[str, Any], attempt: int, sandbox: ContainerInfo,
+               sources: dict[str, Source], state: _PodState, role: str) -> None:
+        cname = str(c.get("name"))
+        image = self._image(pod, c, state)
+        try:
+            # fieldRef status.podIP may be asked before the status carrying it was written.
+            seen = {**pod, "status": {**(pod.get("status") or {}), "podIP": sandbox.ip}}
+            env = resolve_env(seen, c, self.configmaps, self.secrets,
+                              host_ip=self.network(namespace(pod))[1])
+            mounts = self.volumes.mounts(c, sources)
+        except PodConfigError as error:
+            state.waiting[cname] = ("CreateContainerConfigError", error.message)
+            self.recorder.warning(pod, "Failed", f"Error: {error.message}")
+            raise _Hold(10.0) from error
+        hosts_file = str(pod_dir(self.state_dir, uid(pod)) / "hosts")
+        if not any(m.target == "/etc/hosts" for m in mounts):
+            mounts.append(Mount("bind", hosts_file, "/etc/hosts", read_only=True))
+        spec = container_spec(pod, c, name=self._container_name(pod, cname, attempt),
+                              image=image, labels=self._labels(pod, cname, role, attempt),
+                              sandbox_id=sandbox.id, env=env, mounts=mounts)
+        cid = self.backend.create(spec)
+        self.recorder.normal(pod, "Created", f"Created container {cname}")
+        state.waiting.pop(cname, None)
+        try:
+            self.backend.start(cid)
+        except Exception as error:  # noqa: BLE001 - e.g. executable not found: report it
+            self.recorder.warning(pod, "Failed", f"Error: {getattr(error, 'message', error)}")
+            return
+        self.recorder.normal(pod, "Started", f"Started container {cname}")
+
+    def _image(self, pod: Obj, c: dict[str, Any], state: _PodState) -> str:
+        ref = str(c.get("image") or "")
+        cname = str(c.get("name"))
+        policy = c.get("imagePullPolicy") or ("Always" if ref.endswith(":latest") or ":" not in
+                                               ref.rsplit("/", 1)[-1] else "IfNotPresent")
+        info = self.backend.image(ref)
+        # A local image without a registry digest was built or imported here: pulling it
+        # could only fail, so "Always" uses it as it is.
+        if info is not None and (policy != "Always" or not info.repo_digests):
+            if cname not in state.pull_failures and cname not in state.waiting:
+                self.recorder.normal(pod, "Pulled", f'Container image "{ref}" already '
+                                     "present on machine")
+            state.pull_failures.pop(cname, None)
+            return ref
+        if policy == "Never":
+            state.waiting[cname] = ("ErrImageNeverPull",
+                                    f'Container image "{ref}" is not present with pull '
+                                    "policy of Never")
+            raise _Hold()
+        self.recorder.normal(pod, "Pulling", f'Pulling image "{ref}"')
+        try:
+            self.backend.pull(ref)
+        except ImagePullError as error:
+            if info is not None:
+                return ref
+            failures = state.pull_failures.get(cname, 0) + 1
+            state.pull_failures[cname] = failures
+            reason = "ErrImagePull" if failures == 1 else "ImagePullBackOff"
+            state.waiting[cname] = (reason, error.message)
+            self.recorder.warning(pod, "Failed", f"Failed to pull image \"{ref}\": "
+                                  f"{error.message}")
+            if failures > 1:
+                self.recorder.normal(pod, "BackOff", f'Back-off pulling image "{ref}"')
+            raise _Hold(min(5.0 * 2 ** (failures - 1), MAX_BACKOFF)) from error
+        state.pull_failures.pop(cname, None)
+        self.recorder.normal(pod, "Pulled", f'Successfully pulled image "{ref}"')
+        return ref
+
+    # -- naming and observing -----------------------------------------------------------------
+    def _labels(self, pod: Obj, cname: str, role: str, attempt: int) -> dict[str, str]:
+        return self.backend.labels(namespace(pod), f"Pod/{name(pod)}", **{
+            LABEL_POD: name(pod), LABEL_POD_UID: uid(pod), LABEL_CONTAINER: cname,
+            LABEL_ROLE: role, LABEL_ATTEMPT: str(attempt)})
+
+    def _container_name(self, pod: Obj, cname: str, attempt: int) -> str:
+        return (f"kompy_{self.backend.cluster}_{namespace(pod)}_{name(pod)}_{cname}_"
+                f"{uid(pod)[:8]}_{attempt}")
+
+    def _observe(self, pod: Obj, containers: list[dict[str, Any]], found: list[ContainerInfo],
+                 state: _PodState, role: str) -> list[Observed]:
+        policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        out = []
+        for c in containers:
+            cname = str(c.get("name"))
+            cur, prev = _latest(found, cname)
+            waiting = state.waiting.get(cname)
+            if waiting is not None and cur is not None and cur.running:
+                state.waiting.pop(cname, None)
+                waiting = None
+            if waiting and waiting[0] == "CrashLoopBackOff" and (
+                    cur is None or not exited(cur)):
+                waiting = None
+            started = ready = False
+            if cur is not None and cur.running:
+                started = self.prober.started(uid(pod), cname, cur.id)
+                ready = role == "app" and self.prober.ready(uid(pod), cname, cur.id)
+            will = cur is not None and exited(cur) and (
+                should_restart(policy, cur.exit_code if not cur.error else 1))
+            out.append(Observed(cname, str(c.get("image") or ""), cur, prev, waiting, ready,
+                                started, will))
+        return out
+
+
+def _latest(found: list[ContainerInfo], cname: str
+            ) -> tuple[ContainerInfo | None, ContainerInfo | None]:
+    mine = sorted((c for c in found if c.labels.get(LABEL_CONTAINER) == cname
+                   and c.labels.get(LABEL_ROLE) != "sandbox"), key=lambda c: c.attempt)
+    return (mine[-1] if mine else None), (mine[-2] if len(mine) > 1 else None)
+
+
+def _all_containers(pod: Obj) -> list[dict[str, Any]]:
+    spec = pod.get("spec") or {}
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]

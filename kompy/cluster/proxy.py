@@ -1,0 +1,296 @@
+"""Services on Docker: cluster IPs, load balancing over ready endpoints, host ports.
+
+Design (see also the README part of cluster-runtime):
+
+- Each namespace is one Docker bridge network ``kompy-<cluster>-<ns>``; Docker isolates
+  bridge networks from each other, so pods of different namespaces cannot reach each other.
+- Each Service gets a tiny Docker network of its own (a /29 carved out of 10.213.0.0/16 with
+  an explicit IPAM subnet). The host owns every bridge's gateway address, so that gateway IP
+  is a host address the daemon can listen on without root or iptables: it is the Service's
+  ClusterIP. Traffic from a pod to it enters the host's INPUT chain (not FORWARD, where
+  Docker's inter-network isolation rules live), so every namespace can reach it.
+- The daemon runs a userspace TCP proxy on ``<clusterIP>:<port>`` for each Service port,
+  balancing connections round-robin over the *ready* endpoints (``pod IP:targetPort``) and
+  refusing clients from other namespaces' networks.
+- Names resolve through each pod's ``/etc/hosts`` (:mod:`kompy.cluster.hosts`).
+- Host access: NodePort Services answer at 127.0.0.1:<nodePort>, LoadBalancer Services at
+  127.0.0.1:<port>, and every entry ``hostPort:port/proto`` of the annotation
+  ``kompy.dev/host-ports`` at 127.0.0.1:<hostPort>. A port already taken on the host is an
+  event on the Service (``kompy describe`` shows it), never a crash.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from kompy.client import KubeClient, NotFound
+from kompy.cluster.backend import LABEL_SERVICE, ContainerBackend
+from kompy.cluster.controllers.base import Controller
+from kompy.cluster.events import EventRecorder
+from kompy.cluster.hosts import HostsTable
+from kompy.cluster.informer import Informers, key_of
+from kompy.cluster.objects import Obj, name, namespace, terminating
+from kompy.cluster.tcpproxy import TcpListener
+from kompy.errors import KompyError
+
+log = logging.getLogger(__name__)
+
+SERVICE_RANGE = ipaddress.ip_network("10.213.0.0/16")
+SERVICE_PREFIX = 29
+NODE_PORTS = range(30000, 32768)
+HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+
+ListenKey = tuple[str, int]  # (address, port)
+
+
+def parse_host_ports(text: str) -> list[tuple[int, int, str]]:
+    """``"8080:80/tcp,53:53/udp"`` -> [(8080, 80, "TCP"), (53, 53, "UDP")]; bad entries skipped."""
+    out = []
+    for entry in (text or "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        spec, _, proto = entry.partition("/")
+        host, _, port = spec.partition(":")
+        try:
+            out.append((int(host), int(port or host), (proto or "tcp").upper()))
+        except ValueError:
+            log.warning("ignoring malformed %s entry %r", HOST_PORTS_ANNOTATION, entry)
+    return out
+
+
+def free_subnet(used: list[str]) -> str | None:
+    taken = []
+    for text in used:
+        try:
+            taken.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            continue
+    for candidate in SERVICE_RANGE.subnets(new_prefix=SERVICE_PREFIX):
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    return None
+
+
+def backends_for(endpoints: Obj | None, port: dict[str, Any]) -> list[tuple[str, int]]:
+    """Ready ``(ip, port)`` pairs of an Endpoints object for one Service port."""
+    out = []
+    wanted = str(port.get("name") or "")
+    for subset in (endpoints or {}).get("subsets") or []:
+        ports = subset.get("ports") or []
+        match = next((p for p in ports if str(p.get("name") or "") == wanted), None)
+        if match is None and len(ports) == 1 and not wanted:
+            match = ports[0]
+        if match is None:
+            continue
+        for address in subset.get("addresses") or []:
+            out.append((str(address.get("ip")), int(match.get("port"))))
+    return sorted(out)
+
+
+@dataclass
+class _Service:
+    network: str = ""
+    cluster_ip: str = ""
+    listeners: dict[ListenKey, TcpListener] = field(default_factory=dict)
+    errors: dict[ListenKey, str] = field(default_factory=dict)
+
+
+class ServiceProxy(Controller):
+    name = "service-proxy"
+
+    def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
+                 recorder: EventRecorder, hosts: HostsTable) -> None:
+        super().__init__(client, informers, recorder, workers=2)
+        self.backend = backend
+        self.hosts = hosts
+        self.services = informers["services"]
+        self.endpoints = informers["endpoints"]
+        self.services.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
+        self.endpoints.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
+        self._state: dict[tuple[str, str], _Service] = {}
+        self._subnets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
+        self._alloc = threading.Lock()
+
+    # -- sync -----------------------------------------------------------------------------------
+    def sync(self, key: Hashable) -> None:
+        ns, svc_name = cast(tuple[str, str], key)
+        svc = self.services.get(ns, svc_name)
+        state = self._state.setdefault((ns, svc_name), _Service())
+        if svc is None or terminating(svc):
+            self._remove(ns, svc_name, state)
+            return
+        spec = svc.get("spec") or {}
+        endpoints = self.endpoints.get(ns, svc_name)
+        if spec.get("clusterIP") == "None":  # headless: names resolve to the ready pods
+            self.hosts.set_service(ns, svc_name, sorted(
+                {ip for port in spec.get("ports") or [{}] for ip, _ in
+                 backends_for(endpoints, port)}))
+            self._close_all(state)
+            return
+        if spec.get("type") == "ExternalName":
+            return
+        if not state.cluster_ip:
+            self._ensure_network(ns, svc_name, state)
+        svc = self._publish_addresses(svc, state)
+        self.hosts.set_service(ns, svc_name, [state.cluster_ip])
+        wanted = self._wanted_listeners(svc, state)
+        for lkey in [k for k in state.listeners if k not in wanted]:
+            state.listeners.pop(lkey).close()
+        for lkey, (port, allow_any) in wanted.items():
+            listener = state.listeners.get(lkey)
+            if listener is None:
+                listener = self._listen(svc, state, lkey, ns, allow_any)
+                if listener is None:
+                    continue
+            listener.backends = backends_for(endpoints, port)
+
+    def _ensure_network(self, ns: str, svc_name: str, state: _Service) -> None:
+        net_name = f"kompy-{self.backend.cluster}-svc-{ns}-{svc_name}"
+        labels = self.backend.labels(ns, f"Service/{svc_name}", **{LABEL_SERVICE: svc_name})
+        with self._alloc:
+            existing = self.backend.list_networks({LABEL_SERVICE: svc_name,
+                                                   "kompy.namespace": ns})
+            info = next((n for n in existing if n.name == net_name), None)
+            attempts = 0
+            while info is None:
+                subnet = free_subnet(self.backend.used_subnets())
+                if subnet is None:
+                    raise KompyError("no free address left for Services in "
+                                     f"{SERVICE_RANGE}")
+                gateway = str(next(ipaddress.ip_network(subnet).hosts()))
+                try:
+                    info = self.backend.ensure_network(net_name, labels, subnet=subnet,
+                                                       gateway=gateway)
+                except KompyError:
+                    attempts += 1
+                    if attempts > 5:
+                        raise
+        state.network = info.name
+        state.cluster_ip = info.gateway
+
+    def _publish_addresses(self, svc: Obj, state: _Service) -> Obj:
+        """Write our cluster IP (and allocated node ports) into the Service's spec."""
+        spec = svc.get("spec") or {}
+        ports = [dict(p) for p in spec.get("ports") or []]
+        changed = spec.get("clusterIP") != state.cluster_ip
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            used = self._used_node_ports(svc)
+            for p in ports:
+                if not p.get("nodePort"):
+                    p["nodePort"] = next(n for n in NODE_PORTS if n not in used)
+                    used.add(p["nodePort"])
+                    changed = True
+        if not changed:
+            return svc
+        patch: dict[str, Any] = {"spec": {"clusterIP": state.cluster_ip,
+                                          "clusterIPs": [state.cluster_ip], "ports": ports}}
+        try:
+            updated = self.client.patch("services", name(svc), namespace(svc), patch)
+        except NotFound:
+            return svc
+        self.services.upsert_local(updated)
+        return updated
+
+    def _used_node_ports(self, svc: Obj) -> set[int]:
+        used = set()
+        for other in self.services.list():
+            if other is svc:
+                continue
+            for p in (other.get("spec") or {}).get("ports") or []:
+                if p.get("nodePort"):
+                    used.add(int(p["nodePort"]))
+        return used
+
+    def _wanted_listeners(self, svc: Obj, state: _Service
+                          ) -> dict[ListenKey, tuple[dict[str, Any], bool]]:
+        spec = svc.get("spec") or {}
+        out: dict[ListenKey, tuple[dict[str, Any], bool]] = {}
+        ports = [p for p in spec.get("ports") or [] if str(p.get("protocol") or "TCP") == "TCP"]
+        for p in ports:
+            out[(state.cluster_ip, int(p.get("port")))] = (p, False)
+            if spec.get("type") in ("NodePort", "LoadBalancer") and p.get("nodePort"):
+                out[("127.0.0.1", int(p["nodePort"]))] = (p, True)
+            if spec.get("type") == "LoadBalancer":
+                out[("127.0.0.1", int(p.get("port")))] = (p, True)
+        annotations = (svc.get("metadata") or {}).get("annotations") or {}
+        for host_port, port, proto in parse_host_ports(annotations.get(HOST_PORTS_ANNOTATION, "")):
+            if proto != "TCP":
+                continue
+            match = next((p for p in ports if int(p.get("port")) == port), None)
+            if match is None:
+                log.warning("%s/%s: %s names port %s, which the Service does not have",
+                            namespace(svc), name(svc), HOST_PORTS_ANNOTATION, port)
+                continue
+            out[("127.0.0.1", host_port)] = (match, True)
+        return out
+
+    def _listen(self, svc: Obj, state: _Service, lkey: ListenKey, ns: str, allow_any: bool
+                ) -> TcpListener | None:
+        allow = None if allow_any else self._namespace_filter(ns, lkey[0])
+        try:
+            listener = TcpListener(lkey[0], lkey[1], allow)
+        except OSError as error:
+            message = f"cannot listen on {lkey[0]}:{lkey[1]}: {error.strerror or error}"
+            if state.errors.get(lkey) != message:
+                state.errors[lkey] = message
+                self.recorder.warning(svc, "FailedToListen", message +
+                                      " (is another program using this port?)")
+            self.queue.add_after(key_of(svc), 30.0)
+            return None
+        state.errors.pop(lkey, None)
+        state.listeners[lkey] = listener
+        if lkey[0] == "127.0.0.1":
+            self.recorder.normal(svc, "Listening", f"Forwarding 127.0.0.1:{lkey[1]} to "
+                                 f"{name(svc)}:{listener.port}")
+        return listener
+
+    def _namespace_filter(self, ns: str, own_ip: str) -> Any:
+        subnet = self._namespace_subnet(ns)
+
+        def allow(peer: str) -> bool:
+            if peer in (own_ip, "127.0.0.1"):
+                return True  # the host itself
+            try:
+                return subnet is not None and ipaddress.ip_address(peer) in subnet
+            except ValueError:
+                return False
+        return allow
+
+    def _namespace_subnet(self, ns: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        if ns not in self._subnets:
+            info = self.backend.ensure_network(f"kompy-{self.backend.cluster}-{ns}",
+                                               self.backend.labels(ns, f"Namespace/{ns}"))
+            if not info.subnet:
+                return None
+            self._subnets[ns] = ipaddress.ip_network(info.subnet, strict=False)
+        return self._subnets[ns]
+
+    # -- removal --------------------------------------------------------------------------------
+    def _close_all(self, state: _Service) -> None:
+        for listener in state.listeners.values():
+            listener.close()
+        state.listeners.clear()
+
+    def _remove(self, ns: str, svc_name: str, state: _Service) -> None:
+        self._close_all(state)
+        self.hosts.set_service(ns, svc_name, [])
+        net_name = state.network or f"kompy-{self.backend.cluster}-svc-{ns}-{svc_name}"
+        try:
+            self.backend.remove_network(net_name)
+        except KompyError as error:
+            log.warning("could not remove network %s: %s", net_name, error)
+        self._state.pop((ns, svc_name), None)
+
+    def forget_namespace(self, ns: str) -> None:
+        self._subnets.pop(ns, None)
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        for state in self._state.values():
+            self._close_all(state)

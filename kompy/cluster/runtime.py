@@ -1,0 +1,98 @@
+"""Everything that makes the built-in cluster's objects real, started by the daemon.
+
+``start_runtime`` wires the shared informers, the scheduler, the kubelet, the controllers
+(Deployment, ReplicaSet, Endpoints, garbage collector, Namespace) and the Service proxy to
+one KubeClient (pointed at the daemon's own API server) and one Docker backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from kompy.client import KubeClient
+from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.deployment import DeploymentController
+from kompy.cluster.controllers.endpoints import EndpointsController
+from kompy.cluster.controllers.gc import GarbageCollector
+from kompy.cluster.controllers.namespace import NamespaceController
+from kompy.cluster.controllers.replicaset import ReplicaSetController
+from kompy.cluster.docker_backend import DockerBackend
+from kompy.cluster.events import EventRecorder
+from kompy.cluster.hosts import HostsTable
+from kompy.cluster.informer import Informers
+from kompy.cluster.kubelet import Kubelet
+from kompy.cluster.podio import DockerPodIO, PodIO
+from kompy.cluster.proxy import ServiceProxy
+from kompy.cluster.scheduler import Scheduler
+from kompy.errors import KompyError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PodIO", "Runtime", "cleanup", "start_runtime"]
+
+
+class Runtime:
+    def __init__(self, stop: threading.Event, pod_io: PodIO, informers: Informers,
+                 kubelet: Kubelet, scheduler: Scheduler, controllers: list[Controller]) -> None:
+        self.stop = stop
+        self.pod_io = pod_io
+        self.informers = informers
+        self.kubelet = kubelet
+        self.scheduler = scheduler
+        self.controllers = controllers
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the stop event, then stop every loop and the pods' containers, as a
+        node shutting down does (``kompy cluster stop``). Objects stay in the store; the next
+        start finds the stopped containers by their labels and runs the pods again."""
+        if not self.stop.wait(timeout):
+            return
+        for controller in self.controllers:
+            controller.join(1.0)
+        self.scheduler.join(1.0)
+        self.kubelet.join(1.0)
+        self.kubelet.stop_containers()
+
+
+def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
+                  *, backoff_base: float = 10.0) -> Runtime:
+    backend = DockerBackend(cluster)
+    informers = Informers(client, stop)
+    hosts = HostsTable()
+    kubelet_events = EventRecorder(client, "kubelet")
+    controller_events = EventRecorder(client, "controller-manager")
+    scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"))
+    kubelet = Kubelet(client, backend, informers, kubelet_events, Path(state_dir), hosts, stop,
+                      backoff_base=backoff_base)
+    proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts)
+
+    def namespace_gone(ns: str) -> None:
+        proxy.forget_namespace(ns)
+        kubelet.worker.forget_namespace(ns)
+
+    controllers: list[Controller] = [
+        ReplicaSetController(client, informers, controller_events),
+        DeploymentController(client, informers, controller_events),
+        EndpointsController(client, informers, controller_events),
+        GarbageCollector(client, informers, controller_events),
+        NamespaceController(client, informers, controller_events, on_gone=namespace_gone),
+        proxy,
+    ]
+    try:
+        scheduler.register_node()
+    except KompyError as error:
+        log.warning("could not register node: %s", error)
+    informers.start()
+    scheduler.start()
+    kubelet.start(informers)
+    for controller in controllers:
+        controller.start()
+    return Runtime(stop, DockerPodIO(backend, informers["pods"]), informers, kubelet, scheduler,
+                   controllers)
+
+
+def cleanup(cluster: str, volumes: bool) -> None:
+    """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``)."""
+    DockerBackend(cluster).remove_all(volumes)

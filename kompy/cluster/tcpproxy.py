@@ -1,0 +1,112 @@
+"""A userspace TCP proxy: one listening socket, round-robin over the ready backends.
+
+Like kube-proxy's original userspace mode. Each accepted connection goes to the next backend
+(skipping backends that refuse), and one thread per connection pumps bytes both ways,
+blocking in ``select`` (no CPU while idle). ``allow`` filters peers by address, which is how
+a Service's cluster IP refuses clients from other namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import select
+import socket
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+Backend = tuple[str, int]
+
+
+class TcpListener:
+    def __init__(self, host: str, port: int, allow: Callable[[str], bool] | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.allow = allow
+        self.backends: list[Backend] = []
+        self._next = itertools.count()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((host, port))
+            self._sock.listen(256)
+        except OSError:
+            self._sock.close()
+            raise
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, name=f"proxy-{host}:{port}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):  # shutdown wakes the thread blocked in accept()
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, peer = self._sock.accept()
+            except OSError:
+                return
+            if self.allow is not None and not self.allow(peer[0]):
+                log.debug("%s:%s refused a connection from %s", self.host, self.port, peer[0])
+                conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True,
+                             name=f"proxy-conn-{self.port}").start()
+
+    def _connect(self) -> socket.socket | None:
+        backends = list(self.backends)
+        if not backends:
+            return None
+        start = next(self._next)
+        for i in range(len(backends)):
+            target = backends[(start + i) % len(backends)]
+            try:
+                return socket.create_connection(target, timeout=3)
+            except OSError as error:
+                log.debug("backend %s:%s refused: %s", *target, error)
+        return None
+
+    def _serve(self, conn: socket.socket) -> None:
+        upstream = self._connect()
+        if upstream is None:
+            conn.close()
+            return
+        upstream.settimeout(None)
+        try:
+            pump(conn, upstream)
+        finally:
+            conn.close()
+            upstream.close()
+
+
+def pump(a: socket.socket, b: socket.socket) -> None:
+    """Copy both ways until both directions reached end-of-file (half-closes are passed on)."""
+    peers = {a: b, b: a}
+    open_ = {a, b}
+    while open_:
+        try:
+            readable, _, _ = select.select(list(open_), [], [])
+        except (OSError, ValueError):
+            return
+        for src in readable:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            dst = peers[src]
+            if data:
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    return
+                continue
+            open_.discard(src)
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)

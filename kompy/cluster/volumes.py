@@ -1,0 +1,231 @@
+"""A pod's volumes on the host: ConfigMap and Secret files, emptyDir, claims, hostPath.
+
+ConfigMap and Secret volumes are written as files under the cluster's state folder
+(``pods/<uid>/volumes/<name>/``) and bind-mounted read-only, so their values never appear in
+``docker inspect`` (only the host path does). Secret folders are 0700 and files 0600 unless
+the manifest gives a ``defaultMode``/``mode`` (Kubernetes' default would be 0644; kompy keeps
+secrets private to their owner). When the pod runs as a non-root user, the files are given to
+that user (and ``fsGroup``), as the kubelet's ownership management does.
+
+emptyDir is a Docker volume per pod (tmpfs-backed for ``medium: Memory``), removed with the
+pod; a PersistentVolumeClaim is a Docker volume named after cluster, namespace and claim, so
+its data outlives pods and re-deploys. https://kubernetes.io/docs/concepts/storage/volumes/
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kompy.cluster.backend import LABEL_POD_UID, ContainerBackend, Mount
+from kompy.cluster.objects import Obj, name, namespace, uid
+from kompy.errors import ClusterError
+from kompy.fsutil import write_atomic
+
+
+class PodConfigError(ClusterError):
+    """The pod refers to something missing (a ConfigMap key, a claim...): it cannot start yet."""
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # "bind" | "volume"
+    path: str  # host path, or Docker volume name
+    read_only: bool = False
+
+
+# (namespace, name) -> object or None; backed by the runtime's informers.
+Lookup = Callable[[str, str], Obj | None]
+
+
+def pod_dir(state_dir: Path, pod_uid: str) -> Path:
+    return state_dir / "pods" / pod_uid
+
+
+def emptydir_volume(cluster: str, pod_uid: str, vol: str) -> str:
+    return f"kompy-{cluster}-{pod_uid[:13]}-{vol}"
+
+
+def claim_volume(cluster: str, ns: str, claim: str) -> str:
+    return f"kompy-{cluster}-{ns}-{claim}"
+
+
+def secret_data(secret: Obj) -> dict[str, bytes]:
+    out = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    out.update({k: str(v).encode() for k, v in (secret.get("stringData") or {}).items()})
+    return out
+
+
+def configmap_data(cm: Obj) -> dict[str, bytes]:
+    out = {k: str(v).encode() for k, v in (cm.get("data") or {}).items()}
+    out.update({k: base64.b64decode(v) for k, v in (cm.get("binaryData") or {}).items()})
+    return out
+
+
+class VolumeMaker:
+    def __init__(self, backend: ContainerBackend, state_dir: Path, configmaps: Lookup,
+                 secrets: Lookup, claims: Lookup) -> None:
+        self.backend = backend
+        self.state_dir = state_dir
+        self.configmaps = configmaps
+        self.secrets = secrets
+        self.claims = claims
+
+    def prepare(self, pod: Obj) -> dict[str, Source]:
+        """Create or refresh every volume of the pod; PodConfigError when one cannot be."""
+        out: dict[str, Source] = {}
+        base = pod_dir(self.state_dir, uid(pod)) / "volumes"
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner = _owner(pod)
+        for vol in (pod.get("spec") or {}).get("volumes") or []:
+            vol_name = str(vol.get("name"))
+            out[vol_name] = self._one(pod, vol, base / vol_name, owner)
+        return out
+
+    def _one(self, pod: Obj, vol: dict[str, Any], where: Path,
+             owner: tuple[int, int] | None) -> Source:
+        ns = namespace(pod)
+        if "configMap" in vol:
+            src = vol["configMap"]
+            cm = self.configmaps(ns, str(src.get("name")))
+            if cm is None and not src.get("optional"):
+                raise PodConfigError(f'configmap "{src.get("name")}" not found')
+            data = configmap_data(cm) if cm else {}
+            _write_files(where, data, src, default_mode=0o644, dir_mode=0o755, owner=owner)
+            return Source("bind", str(where), read_only=True)
+        if "secret" in vol:
+            src = vol["secret"]
+            secret = self.secrets(ns, str(src.get("secretName")))
+            if secret is None and not src.get("optional"):
+                raise PodConfigError(f'secret "{src.get("secretName")}" not found')
+            data = secret_data(secret) if secret else {}
+            _write_files(where, data, src, default_mode=0o600, dir_mode=0o700, owner=owner)
+            return Source("bind", str(where), read_only=True)
+        if "emptyDir" in vol:
+            src = vol["emptyDir"] or {}
+            vname = emptydir_volume(self.backend.cluster, uid(pod), str(vol.get("name")))
+            labels = self.backend.labels(ns, f"Pod/{name(pod)}", **{
+                LABEL_POD_UID: uid(pod), "kompy.volume-kind": "emptyDir"})
+            tmpfs = None
+            if src.get("medium") == "Memory":
+                tmpfs = _tmpfs_size(src.get("sizeLimit"))
+            self.backend.ensure_volume(vname, labels, tmpfs_size=tmpfs)
+            return Source("volume", vname)
+        if "persistentVolumeClaim" in vol:
+            src = vol["persistentVolumeClaim"]
+            claim = str(src.get("claimName"))
+            if self.claims(ns, claim) is None:
+                raise PodConfigError(f'persistentvolumeclaim "{claim}" not found')
+            vname = claim_volume(self.backend.cluster, ns, claim)
+            labels = self.backend.labels(ns, f"PersistentVolumeClaim/{claim}",
+                                         **{"kompy.volume-kind": "pvc"})
+            self.backend.ensure_volume(vname, labels)
+            return Source("volume", vname, read_only=bool(src.get("readOnly")))
+        if "hostPath" in vol:
+            src = vol["hostPath"]
+            path = str(src.get("path"))
+            kind = src.get("type") or ""
+            if kind == "DirectoryOrCreate":
+                os.makedirs(path, exist_ok=True)
+            elif kind == "FileOrCreate" and not os.path.exists(path):
+                Path(path).touch()
+            elif kind and not os.path.exists(path):
+                raise PodConfigError(f"hostPath {path} does not exist (type {kind})")
+            return Source("bind", path)
+        raise PodConfigError(f"volume {vol.get('name')!r}: this kind of volume is not "
+                             "supported by kompy's built-in cluster",
+                             hint="use configMap, secret, emptyDir, persistentVolumeClaim "
+                                  "or hostPath")
+
+    def mounts(self, container: dict[str, Any], sources: dict[str, Source]) -> list[Mount]:
+        out = []
+        for vm in container.get("volumeMounts") or []:
+            src = sources.get(str(vm.get("name")))
+            if src is None:
+                raise PodConfigError(f"volumeMount {vm.get('name')!r}: no volume of that name "
+                                     "in the pod")
+            read_only = bool(vm.get("readOnly")) or src.read_only
+            target = str(vm.get("mountPath"))
+            sub = str(vm.get("subPath") or "").strip("/")
+            if not sub:
+                out.append(Mount(src.kind, src.path, target, read_only))
+                continue
+            # Docker 20.10 cannot mount a sub-folder of a named volume: bind its host path.
+            root = src.path if src.kind == "bind" else self.backend.volume_mountpoint(src.path)
+            host = os.path.normpath(os.path.join(root, sub))
+            if not host.startswith(os.path.normpath(root)):
+                raise PodConfigError(f"subPath {sub!r} leaves its volume")
+            if not os.path.exists(host):
+                os.makedirs(host, exist_ok=True)
+            out.append(Mount("bind", host, target, read_only))
+        return out
+
+    def remove(self, pod_uid: str, volume_names: list[str]) -> None:
+        """Forget a deleted pod's files and emptyDir volumes (claims stay)."""
+        for vol in volume_names:
+            self.backend.remove_volume(emptydir_volume(self.backend.cluster, pod_uid, vol))
+        shutil.rmtree(pod_dir(self.state_dir, pod_uid), ignore_errors=True)
+
+
+def _owner(pod: Obj) -> tuple[int, int] | None:
+    spec = pod.get("spec") or {}
+    psc = spec.get("securityContext") or {}
+    user = psc.get("runAsUser")
+    group = psc.get("fsGroup", psc.get("runAsGroup"))
+    for c in spec.get("containers") or []:
+        csc = c.get("securityContext") or {}
+        user = csc.get("runAsUser", user)
+        if group is None:
+            group = csc.get("runAsGroup")
+    if (user is None and group is None) or os.geteuid() != 0:
+        return None
+    return int(user or 0), int(group if group is not None else (user or 0))
+
+
+def _write_files(where: Path, data: dict[str, bytes], src: dict[str, Any], *,
+                 default_mode: int, dir_mode: int, owner: tuple[int, int] | None) -> None:
+    mode = int(src.get("defaultMode") or default_mode)
+    files: dict[str, tuple[bytes, int]] = {}
+    items = src.get("items")
+    if items:
+        for item in items:
+            key = str(item.get("key"))
+            if key not in data:
+                if src.get("optional"):
+                    continue
+                source = src.get("name") or src.get("secretName")
+                raise PodConfigError(f"key {key!r} not found in {source}")
+            files[str(item.get("path") or key)] = (data[key], int(item.get("mode") or mode))
+    else:
+        files = {k: (v, mode) for k, v in data.items()}
+    where.mkdir(parents=True, exist_ok=True)
+    os.chmod(where, dir_mode)
+    for rel, (payload, file_mode) in files.items():
+        target = where / rel
+        if ".." in Path(rel).parts:
+            raise PodConfigError(f"item path {rel!r} leaves its volume")
+        target.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+        current = target.read_bytes() if target.is_file() else None
+        if current != payload or (target.stat().st_mode & 0o777) != file_mode:
+            write_atomic(target, payload, mode=file_mode)
+        if owner is not None:
+            os.chown(target, *owner)
+    if owner is not None:
+        os.chown(where, *owner)
+    for existing in where.rglob("*"):
+        rel = existing.relative_to(where).as_posix()
+        if existing.is_file() and rel not in files:
+            existing.unlink()
+
+
+def _tmpfs_size(limit: Any) -> str:
+    if not limit:
+        return ""
+    from kompy.cluster.objects import memory_bytes
+
+    return str(memory_bytes(limit))

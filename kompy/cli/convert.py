@@ -1,0 +1,116 @@
+"""``kompy convert``: Compose project -> Kubernetes manifests, with Kompose's flag names."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kompy.cli import warn
+
+_CONTROLLERS = ["deployment", "statefulset", "daemonset", "auto"]
+_VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
+
+
+@click.command("convert")
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Compose file (repeatable; merged in order). Default: discovered.")
+@click.option("-p", "--project-name", "project_name", metavar="NAME", help="Project name.")
+@click.option("--project-directory", metavar="DIR",
+              help="Project directory (default: the first Compose file's folder).")
+@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+              help="Variables for interpolation instead of .env (repeatable).")
+@click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
+              help="Enable a profile (repeatable).")
+@click.option("--no-interpolate", is_flag=True, help="Do not substitute ${VARIABLES}.")
+@click.option("-o", "--out", metavar="PATH",
+              help="Write to PATH: a folder (one file per object) or a .yaml/.json file "
+              "(all objects). Default: stdout.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print to stdout (overrides -o).")
+@click.option("-j", "--json", "as_json", is_flag=True, help="JSON instead of YAML.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default=None,
+              help="Output format (default yaml).")
+@click.option("--controller", type=click.Choice(_CONTROLLERS, case_sensitive=False),
+              help="Workload kind for every service; auto: StatefulSet for services with "
+              "named volumes.")
+@click.option("--volumes", type=click.Choice(_VOLUMES), default="persistentVolumeClaim",
+              show_default=True, help="What bind mounts become.")
+@click.option("--pvc-request-size", default="100Mi", show_default=True, metavar="SIZE",
+              help="Storage request of generated PersistentVolumeClaims.")
+@click.option("-n", "--namespace", metavar="NS", help="Namespace of every object.")
+@click.option("--replicas", type=click.IntRange(min=0), metavar="N",
+              help="Replicas of services that do not set deploy.replicas or scale.")
+@click.option("--service-type", type=click.Choice(
+    ["clusterip", "nodeport", "loadbalancer", "headless"], case_sensitive=False),
+    help="Service type of every service with ports.")
+@click.option("--generate-network-policies", "--network-policies", "network_policies",
+              is_flag=True, help="NetworkPolicies: only services sharing a network may talk.")
+@click.option("--service-group-mode", type=click.Choice(["label", "volume"]),
+              help="Group services into one pod by kompose.service.group label or by "
+              "shared volume.")
+@click.option("--service-group-name", metavar="NAME", help="Name of the grouped pod.")
+@click.option("--secrets-as-files", is_flag=True,
+              help="Mount secrets as files even where Kompose would use env.")
+@click.option("--with-kompose-annotation", type=click.BOOL, default=True, is_flag=False,
+              flag_value=True, show_default=True, metavar="BOOL",
+              help="Annotate objects with the command and kompy version.")
+@click.option("--security", type=click.Choice(["default", "restricted"]), default="default",
+              show_default=True, help="restricted: pods pass the restricted Pod Security "
+              "Standard, or the conversion fails naming the keys that prevent it.")
+@click.option("--no-wait-init", is_flag=True,
+              help="No init containers waiting for depends_on services.")
+@click.option("--wait-image", metavar="IMAGE", default=None,
+              help="Image of the waiting init containers (needs sh and nc).")
+@click.option("--image-registry", metavar="REGISTRY",
+              help="Registry prefix for images of services that only have build:.")
+@click.option("--kube-version", metavar="VERSION",
+              help="Kubernetes version to validate against (default: newest supported).")
+@click.option("--templates", "templates_dir", metavar="DIR",
+              help="Folder of templates overriding the built-in ones by file name.")
+@click.option("--strict", is_flag=True, help="Warnings are errors (exit 2).")
+@click.option("--report", metavar="FILE.json",
+              help="Write what became of each Compose key (mapped/approximated/dropped).")
+@click.option("--kustomize", is_flag=True, help="With -o DIR: also write kustomization.yaml.")
+@click.option("--chart", is_flag=True, help="Write a Helm chart (to -o DIR, default: the "
+              "project name).")
+@click.option("--allow-outside-project", is_flag=True,
+              help="Allow reading files outside the project folder.")
+def convert(files: tuple[str, ...], project_name: str | None, project_directory: str | None,
+            env_files: tuple[str, ...], profiles: tuple[str, ...], no_interpolate: bool,
+            out: str | None, to_stdout: bool, as_json: bool, fmt: str | None,
+            controller: str | None, volumes: str, pvc_request_size: str,
+            namespace: str | None, replicas: int | None, service_type: str | None,
+            network_policies: bool, service_group_mode: str | None,
+            service_group_name: str | None, secrets_as_files: bool,
+            with_kompose_annotation: bool, security: str, no_wait_init: bool,
+            wait_image: str | None, image_registry: str | None, kube_version: str | None,
+            templates_dir: str | None, strict: bool, report: str | None, kustomize: bool,
+            chart: bool, allow_outside_project: bool) -> None:
+    """Convert a Compose project to Kubernetes manifests (validated before writing)."""
+    from kompy.convert.command import ConvertRequest, run_convert
+    from kompy.convert.options import DEFAULT_WAIT_IMAGE, ConvertOptions
+
+    if as_json and fmt == "yaml":
+        raise click.UsageError("-j/--json contradicts --format yaml")
+    options = ConvertOptions(
+        controller=controller.lower() if controller else None, volumes=volumes,
+        pvc_request_size=pvc_request_size, namespace=namespace, replicas=replicas,
+        service_type=service_type.lower() if service_type else None,
+        network_policies=network_policies, service_group_mode=service_group_mode,
+        service_group_name=service_group_name, secrets_as_files=secrets_as_files,
+        with_kompose_annotation=with_kompose_annotation, security=security,
+        wait_init=not no_wait_init, wait_image=wait_image or DEFAULT_WAIT_IMAGE,
+        kube_version=kube_version, templates_dir=templates_dir, strict=strict,
+        image_registry=image_registry, allow_outside_project=allow_outside_project,
+    )
+    request = ConvertRequest(
+        files=files, project_directory=project_directory, project_name=project_name,
+        env_files=env_files, profiles=profiles, interpolate=not no_interpolate,
+        allow_outside_project=allow_outside_project, out=out, stdout=to_stdout,
+        fmt="json" if as_json else (fmt or "yaml"), report=report, kustomize=kustomize,
+        chart=chart, options=options,
+    )
+    sys.exit(run_convert(request, sys.stdout, warn))
+
+
+COMMANDS = [convert]

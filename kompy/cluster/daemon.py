@@ -243,8 +243,9 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     if os.environ.get(NO_RUNTIME_ENV):
         log.info("%s set: serving the API without the runtime", NO_RUNTIME_ENV)
         return None
+    import importlib
     try:
-        from kompy.cluster import runtime as runtime_module
+        runtime_module = importlib.import_module("kompy.cluster.runtime")
     except ImportError as error:  # the runtime is developed in parallel (see CONTRACTS.md)
         log.error("the cluster runtime is not available: %s", error)
         return None

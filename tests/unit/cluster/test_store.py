@@ -1,0 +1,178 @@
+"""The SQLite store: versions, concurrency, deletion, event log and compaction."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kompy.client.errors import Conflict, Gone, NotFound
+from kompy.client.resources import lookup
+from kompy.cluster.store import Store
+
+PODS = lookup("pods")
+CMS = lookup("configmaps")
+DEPLOYS = lookup("deployments")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store.db")
+
+
+def pod(name: str, node: str | None = None, **labels: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "labels": labels}, "spec": spec}
+
+
+def test_create_sets_metadata_and_versions_increase(store: Store) -> None:
+    a = store.create(PODS, pod("a"))
+    b = store.create(CMS, {"kind": "ConfigMap", "apiVersion": "v1",
+                           "metadata": {"name": "b", "namespace": "default"}})
+    assert a["metadata"]["uid"] and a["metadata"]["creationTimestamp"].endswith("Z")
+    assert a["metadata"]["generation"] == 1
+    assert int(b["metadata"]["resourceVersion"]) > int(a["metadata"]["resourceVersion"])
+    assert store.get(PODS, "default", "a") == a
+
+
+def test_create_twice_is_already_exists(store: Store) -> None:
+    store.create(PODS, pod("a"))
+    with pytest.raises(Conflict) as info:
+        store.create(PODS, pod("a"))
+    assert info.value.reason == "AlreadyExists"
+
+
+def test_generate_name(store: Store) -> None:
+    obj = pod("x")
+    del obj["metadata"]["name"]
+    obj["metadata"]["generateName"] = "web-"
+    names = {store.create(PODS, obj)["metadata"]["name"] for _ in range(20)}
+    assert len(names) == 20 and all(n.startswith("web-") and len(n) == 9 for n in names)
+
+
+def test_stale_resource_version_conflicts(store: Store) -> None:
+    first = store.create(PODS, pod("a"))
+    second = dict(first, spec={**first["spec"], "nodeName": "n1"})
+    store.update(PODS, second)
+    with pytest.raises(Conflict):
+        store.update(PODS, dict(first, spec={**first["spec"], "nodeName": "n2"}))
+
+
+def test_generation_bumps_on_spec_changes_only(store: Store) -> None:
+    obj = store.create(PODS, pod("a"))
+    obj["metadata"]["labels"] = {"x": "y"}
+    relabelled = store.update(PODS, obj)
+    assert relabelled["metadata"]["generation"] == 1
+    relabelled["spec"]["nodeName"] = "n"
+    assert store.update(PODS, relabelled)["metadata"]["generation"] == 2
+
+
+def test_status_subresource_separates_spec_and_status(store: Store) -> None:
+    obj = store.create(PODS, pod("a"))
+    obj["status"] = {"phase": "Running"}
+    obj["spec"]["nodeName"] = "ignored"
+    updated = store.update(PODS, obj, status=True)
+    assert updated["status"] == {"phase": "Running"} and "nodeName" not in updated["spec"]
+    updated["status"] = {"phase": "Failed"}
+    assert store.update(PODS, updated)["status"] == {"phase": "Running"}
+
+
+def test_noop_update_writes_nothing(store: Store) -> None:
+    obj = store.create(PODS, pod("a"))
+    assert store.update(PODS, obj)["metadata"]["resourceVersion"] == \
+        obj["metadata"]["resourceVersion"]
+
+
+def test_unscheduled_pod_is_deleted_at_once(store: Store) -> None:
+    store.create(PODS, pod("a"))
+    assert store.delete(PODS, "default", "a") is None
+    with pytest.raises(NotFound):
+        store.get(PODS, "default", "a")
+
+
+def test_bound_pod_is_deleted_gracefully_then_by_the_kubelet(store: Store) -> None:
+    store.create(PODS, pod("a", node="n1"))
+    left = store.delete(PODS, "default", "a")
+    assert left and left["metadata"]["deletionTimestamp"]
+    assert left["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert store.get(PODS, "default", "a")["metadata"]["deletionTimestamp"]
+    assert store.delete(PODS, "default", "a", grace_period=0) is None
+    with pytest.raises(NotFound):
+        store.get(PODS, "default", "a")
+
+
+def test_finalizers_hold_deletion_until_removed(store: Store) -> None:
+    obj = {"kind": "ConfigMap", "apiVersion": "v1",
+           "metadata": {"name": "c", "namespace": "default", "finalizers": ["x/y"]}}
+    store.create(CMS, obj)
+    left = store.delete(CMS, "default", "c")
+    assert left is not None
+    left["metadata"]["finalizers"] = []
+    store.update(CMS, left)
+    with pytest.raises(NotFound):
+        store.get(CMS, "default", "c")
+    kinds = [kind for _, kind, _ in store.events_since(CMS, 0)[0]]
+    assert kinds == ["ADDED", "MODIFIED", "DELETED"]
+
+
+def test_list_filters_and_namespaces(store: Store) -> None:
+    store.create(PODS, pod("a", app="web"))
+    store.create(PODS, pod("b", app="db"))
+    other = pod("c", app="web")
+    other["metadata"]["namespace"] = "other"
+    store.create(PODS, other)
+    items, rv = store.list(PODS)
+    assert [i["metadata"]["name"] for i in items] == ["a", "b", "c"]
+    assert rv == store.resource_version()
+    items, _ = store.list(PODS, "default", lambda o: o["metadata"]["labels"]["app"] == "web")
+    assert [i["metadata"]["name"] for i in items] == ["a"]
+
+
+def test_events_since_and_compaction(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", history=100)
+    for i in range(600):
+        store.create(CMS, {"kind": "ConfigMap", "apiVersion": "v1",
+                           "metadata": {"name": f"c{i}", "namespace": "default"}})
+    with pytest.raises(Gone):
+        store.events_since(CMS, 1)
+    recent, top = store.events_since(CMS, 590)
+    assert [rv for rv, _, _ in recent] == list(range(591, 601)) and top == 600
+    assert store.check() == []
+
+
+def test_watch_waits_for_changes(store: Store) -> None:
+    rv = store.resource_version()
+    timer = threading.Timer(0.05, lambda: store.create(PODS, pod("late")))
+    timer.start()
+    assert store.wait_for_change(rv, 5.0)
+    assert not store.wait_for_change(store.resource_version(), 0.01)
+
+
+def test_concurrent_writers_get_unique_versions(store: Store) -> None:
+    def write(prefix: str) -> None:
+        for i in range(50):
+            store.create(CMS, {"kind": "ConfigMap", "apiVersion": "v1",
+                               "metadata": {"name": f"{prefix}{i}", "namespace": "default"}})
+    threads = [threading.Thread(target=write, args=(p,)) for p in "abcd"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    items, rv = store.list(CMS)
+    versions = {i["metadata"]["resourceVersion"] for i in items}
+    assert len(items) == 200 and len(versions) == 200 and rv == 200
+    assert store.check() == []
+
+
+def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    first = Store(tmp_path / "s.db")
+    first.create(PODS, pod("a"))
+    first.close()
+    again = Store(tmp_path / "s.db")
+    assert again.get(PODS, "default", "a")["metadata"]["resourceVersion"] == "1"
+    assert again.create(PODS, pod("b"))["metadata"]["resourceVersion"] == "2"

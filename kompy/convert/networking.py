@@ -177,23 +177,71 @@ def _with_settings(ctx: ConvertContext, service: Service, plan: ServicePlan) -> 
 
 
 def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]]:
-    """The Service of ``service`` (none when it has no ports and is not headless)."""
+    """The Service of ``service`` (none when it has no ports and is not headless), plus one
+    ClusterIP Service per network alias, so the alias resolves as on the Compose network."""
     plan = plan_service(ctx, service)
     _report_ports(ctx, service, plan)
+    _report_networks(ctx, service, plan)
     if plan is None:
         return []
     annotations = dict(tool_annotations(ctx))
     if plan.host_ports:
         annotations[HOST_PORTS_ANNOTATION] = ",".join(plan.host_ports)
-    context = {
-        "metadata": ctx.metadata(plan.name, ctx.labels(service), annotations or None),
-        "type": _TYPES[plan.kind],
+    out = render(ctx, "service.yaml.j2", _service_context(
+        ctx, service, plan.name, _TYPES[plan.kind], plan, annotations))
+    internal = [port for port in plan.ports if port.port == port.target_port]
+    for alias in _aliases(ctx, service, plan):
+        out += render(ctx, "service.yaml.j2", _service_context(
+            ctx, service, alias, "ClusterIP",
+            replace(plan, kind="clusterip", ports=tuple(
+                replace(p, node_port=None) for p in internal) or plan.ports,
+                external_traffic_policy=None), tool_annotations(ctx)))
+    return out
+
+
+def _service_context(ctx: ConvertContext, service: Service, name: str, kind: str,
+                     plan: ServicePlan, annotations: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": ctx.metadata(name, ctx.labels(service), annotations or None),
+        "type": kind,
         "headless": plan.kind == "headless",
         "selector": ctx.selector(service),
         "ports": [_port_context(port) for port in plan.ports],
         "external_traffic_policy": plan.external_traffic_policy,
     }
-    return render(ctx, "service.yaml.j2", context)
+
+
+def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
+    """Network aliases that can become Service names (not taken by a Compose service)."""
+    taken = {ctx.name(name) for name in ctx.project.services}
+    out: list[str] = []
+    for net, attachment in service.networks.items():
+        for index, alias in enumerate(attachment.aliases):
+            path: KeyPath = ("services", service.name, "networks", net, "aliases", index)
+            name = k8s_name(alias)
+            if name in taken or name in out or name == plan.name:
+                if name != plan.name:
+                    ctx.warn(path, f"network alias {alias!r} is also a service's name; "
+                             "the service keeps it")
+                continue
+            out.append(name)
+            ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
+                             "namespace, not only on its network")
+    return out
+
+
+def _report_networks(ctx: ConvertContext, service: Service, plan: ServicePlan | None) -> None:
+    """What a service's networks become: NetworkPolicies (--network-policies) or nothing."""
+    base: KeyPath = ("services", service.name, "networks")
+    for net, attachment in service.networks.items():
+        for key in ("ipv4_address", "ipv6_address"):
+            if getattr(attachment, key, None):
+                ctx.dropped((*base, net, key), f"{key} has no Kubernetes equivalent: pods "
+                            "get their addresses from the cluster network",
+                            hint="reach the service by its name instead")
+        if not ctx.options.network_policies:
+            ctx.approximated((*base, net), None, "networks do not isolate pods unless "
+                             "--network-policies is given; every pod can reach every Service")
 
 
 def _port_context(port: ServicePort) -> dict[str, Any]:

@@ -311,3 +311,23 @@ def test_group_by_shared_volume() -> None:
                  Service("b", image="x", volumes=vol("v1")),
                  service_group_mode="volume", service_group_name="pair")
     assert service_groups(named) == {"a": "pair", "b": "pair"}
+
+
+def test_network_aliases_become_clusterip_services() -> None:
+    web = Service("web", image="nginx", labels={"kompose.service.type": "nodeport"},
+                  ports=(PortMapping(80, published="8080"),),
+                  networks={"front": ServiceNetwork(aliases=("www", "db", "web")),
+                            "back": ServiceNetwork(ipv4_address="172.20.0.5")})
+    ctx = _ctx(web, Service("db", image="postgres", expose=("5432",)))
+    objects = _valid(build_services(ctx, web))
+    assert [o["metadata"]["name"] for o in objects] == ["web", "www"]
+    www = objects[1]
+    assert www["spec"]["type"] == "ClusterIP"
+    assert _ports(www) == [("80", 80, 80, "TCP")]
+    assert "annotations" not in www["metadata"]
+    messages = [d.message for d in ctx.diagnostics]
+    assert any("'db' is also a service's name" in m for m in messages)
+    assert any("ipv4_address has no Kubernetes equivalent" in m for m in messages)
+    status = {r.key: r.status for r in ctx.report}
+    assert status["services.web.networks.front"] == "approximated"
+    assert status["services.web.networks.front.aliases[0]"] == "approximated"

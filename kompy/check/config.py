@@ -53,7 +53,7 @@ _PROJECT_TABLE = "project"
 
 # ConvertOptions fields a configuration does not set: the templates folder has its own key
 # (a path, resolved like the others), and `kompy check` always validates.
-_NOT_CONFIGURABLE = frozenset({"templates_dir", "validate"})
+_NOT_CONFIGURABLE = frozenset({"templates_dir", "validate", "allow_outside_project"})
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "controller": CONTROLLERS,
@@ -78,15 +78,19 @@ class ProjectConfig:
     templates: str | None = None
     format: str = "yaml"
     convert: Mapping[str, Any] = field(default_factory=dict)  # ConvertOptions field -> value
+    # Where Compose files are discovered when ``files`` is empty: the configuration's folder
+    # (None: the current directory).
+    directory: str | None = None
 
     def convert_options(self) -> ConvertOptions:
         return ConvertOptions(**dict(self.convert), templates_dir=self.templates, validate=True)
 
-    def label(self, root: Path) -> str:
+    def label(self, root: Path, cwd: Path) -> str:
         """A short name for messages: the first Compose file, relative to ``root``."""
         if self.files:
             return _relative(Path(self.files[0]), root)
-        return _relative(Path(self.project_directory), root) if self.project_directory else "."
+        folder = self.project_directory or self.directory or str(cwd)
+        return f"project in {_relative(Path(folder), root)}"
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def parse_config(table: Mapping[str, Any], path: Path, repo_root: Path) -> Check
         raise UserError("[tool.kompy] must be a table", location=_loc(path))
     parser = _Parser(path, repo_root)
     top = {k: v for k, v in table.items() if k != _PROJECT_TABLE}
-    defaults = parser.project(top, ProjectConfig(), prefix="")
+    defaults = parser.project(top, ProjectConfig(directory=str(path.parent)), prefix="")
     entries = table.get(_PROJECT_TABLE, [])
     projects: list[ProjectConfig] = []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):

@@ -49,7 +49,7 @@ def run_check(request: CheckRequest, out: TextIO, err: TextIO) -> int:
     cwd = Path(request.cwd or Path.cwd()).resolve()
     config = load_config(cwd, _cli_path(request.config_file, cwd))
     projects = select_projects(config, request, cwd)
-    outcomes = [_check_one(project, config.repo_root, request, err) for project in projects]
+    outcomes = [_check_one(project, config.repo_root, request, cwd, err) for project in projects]
     for outcome, project in zip(outcomes, projects, strict=True):
         _report(outcome, project, config.repo_root, request, out, err)
     return exit_status(outcomes, request)
@@ -82,17 +82,19 @@ def exit_status(outcomes: list[ProjectOutcome], request: CheckRequest) -> int:
 
 
 def _check_one(
-    project: ProjectConfig, root: Path, request: CheckRequest, err: TextIO
+    project: ProjectConfig, root: Path, request: CheckRequest, cwd: Path, err: TextIO
 ) -> ProjectOutcome:
-    outcome = ProjectOutcome(project.label(root))
+    outcome = ProjectOutcome(project.label(root, cwd))
     try:
-        rendered, diagnostics, count = render_project(project, root, request)
-        for diagnostic in diagnostics:
+        rendered = render_project(project, cwd, request)
+        for diagnostic in rendered.diagnostics:
             err.write(f"warning: {_display(diagnostic, root)}\n")
-        outcome.objects = count
+        outcome.objects = rendered.objects
+        if rendered.compose_files:
+            outcome.label = _relative(Path(rendered.compose_files[0]), root)
         if project.manifests is not None:
             folder = Path(project.manifests)
-            outcome.changes = compare_tree(folder, rendered)
+            outcome.changes = compare_tree(folder, rendered.files)
             if request.fix and outcome.changes:
                 apply_changes(folder, outcome.changes)
                 outcome.fixed = True
@@ -101,9 +103,15 @@ def _check_one(
     return outcome
 
 
-def render_project(
-    project: ProjectConfig, root: Path, request: CheckRequest
-) -> tuple[dict[str, str], list[Diagnostic], int]:
+@dataclass(frozen=True)
+class Rendered:
+    files: dict[str, str]  # manifest file name -> text, as `kompy convert -o DIR` writes them
+    diagnostics: list[Diagnostic]
+    objects: int
+    compose_files: tuple[str, ...]
+
+
+def render_project(project: ProjectConfig, cwd: Path, request: CheckRequest) -> Rendered:
     """Load, convert (which validates every object against its schema) and render one project."""
     # Imported here: loading the loader and the converter is most of check's time, and the
     # configuration errors above should not wait for it.
@@ -120,12 +128,13 @@ def render_project(
         profiles=project.profiles,
         allow_outside_project=False,
         environ=request.environ,
-        cwd=str(root),
+        cwd=project.directory or str(cwd),
     )
     loaded = load_project(options, diagnostics)
     conversion = convert(loaded, project.convert_options())
     diagnostics.extend(conversion.diagnostics)
-    return render_files(conversion, project.format), diagnostics, len(conversion.objects)
+    return Rendered(render_files(conversion, project.format), diagnostics,
+                    len(conversion.objects), loaded.compose_files)
 
 
 def _report(
@@ -155,7 +164,8 @@ def _report(
             out.write(f"kompy check: {verb} {display}\n")
         else:
             out.write(f"{display}: {change.describe()}\n")
-            out.write(change.diff(display))
+            if change.kind == "stale":  # a new or removed file's whole text says nothing
+                out.write(change.diff(display))
     if not outcome.fixed:
         err.write(
             f"kompy check: {outcome.label}: {len(outcome.changes)} manifest file(s) in {folder}/ "

@@ -225,10 +225,10 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Replace load+convert+render by a fixed result, so these tests need neither."""
     state: dict[str, Any] = {"files": {"web-service.yaml": MANAGED}, "error": None}
 
-    def fake(project: ProjectConfig, root: Path, request: CheckRequest) -> Any:
+    def fake(project: ProjectConfig, cwd: Path, request: CheckRequest) -> Any:
         if state["error"] is not None:
             raise state["error"]
-        return dict(state["files"]), [], len(state["files"])
+        return runner.Rendered(dict(state["files"]), [], len(state["files"]), ())
 
     monkeypatch.setattr(runner, "render_project", fake)
     return state

@@ -89,7 +89,7 @@ class Project:
             "default" in s.networks for s in services.values()
         ):
             networks["default"] = NetworkDef(name="default")
-        for problem in check_references(services, sections, at):
+        for problem in check_references(services, sections, at, raw_services):
             problems.add(problem)
         problems.raise_if_any()
         return cls(

@@ -263,13 +263,18 @@ def parse_section(section: str, raw: object, project: str, at: Locator,
 
 
 def check_references(services: dict[str, Service], sections: dict[str, dict[str, Any]],
-                     at: Locator) -> Iterator[ComposeError]:
+                     at: Locator, raw: dict[str, Any]) -> Iterator[ComposeError]:
     """Services may only use declared networks, secrets and configs (compose-go's
-    checkConsistency). An undeclared volume source is a named volume, not an error."""
+    checkConsistency). An undeclared volume source is a named volume, not an error.
+    ``raw`` is the services mapping as written, to point at the list item that names it."""
     for name, service in services.items():
+        written = raw.get(name, {}).get("networks") if isinstance(raw.get(name), dict) else None
         for network in service.networks:
             if network != "default" and network not in sections["networks"]:
-                yield fail(at, ("services", name, "networks", network),
+                where: str | int = network
+                if isinstance(written, list) and network in written:
+                    where = written.index(network)
+                yield fail(at, ("services", name, "networks", where),
                            f"network {network!r} is not declared",
                            hint="declare it under the top-level networks:")
         for kind in ("secrets", "configs"):

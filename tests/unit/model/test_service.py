@@ -17,7 +17,6 @@ from kompy.model import (
 
 from .helpers import WORKDIR, rendered, service, service_errors, where
 
-
 # -- environment, labels, sysctls --------------------------------------------------------------
 
 def test_environment_list_and_mapping_agree() -> None:

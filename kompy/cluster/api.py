@@ -14,9 +14,11 @@ Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -73,6 +75,16 @@ class Handler(BaseHTTPRequestHandler):
     # Headers and body leave in two writes; with Nagle's algorithm the second waits for the
     # client's delayed ACK (40 ms per request on Linux).
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.client_address[0], *args)
@@ -259,7 +271,17 @@ class ApiHTTPServer(ThreadingHTTPServer):
     def __init__(self, api: Api, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.api = api
         self.token = token
+        self.lock = threading.Lock()
+        self.connections: set[socket.socket] = set()
         super().__init__((host, port), Handler)
+
+    def close_connections(self) -> None:
+        """End keep-alive connections and streams, whose threads outlive serve_forever."""
+        with self.lock:
+            connections = list(self.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class ApiServer:
@@ -279,8 +301,10 @@ class ApiServer:
         return self
 
     def stop(self) -> None:
+        self.api.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd.close_connections()
         self._thread.join(timeout=5)
 
     def set_pod_io(self, pod_io: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pod_io: PodIO | None = None
+        self.closing = threading.Event()       # set when the server stops: watches end
         for name in SYSTEM_NAMESPACES:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
@@ -145,7 +147,7 @@ class Api:
                 rv = event_rv
             rv = max(rv, top)
             now = time.monotonic()
-            if now >= deadline:
+            if now >= deadline or self.closing.is_set():
                 return
             if bookmarks and now >= next_bookmark:
                 next_bookmark = now + BOOKMARK_SECONDS

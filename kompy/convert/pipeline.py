@@ -14,7 +14,14 @@ from kompy.convert.security import check_restricted
 from kompy.convert.specs import ClaimSpec, Obj
 from kompy.convert.validate import validate_all
 from kompy.convert.workloads import build_workload, render_workload, tool_annotations
-from kompy.errors import KompyError, MultiError, UserError, raise_all
+from kompy.errors import (
+    Diagnostic,
+    KompyError,
+    MultiError,
+    SourceLocation,
+    UserError,
+    raise_all,
+)
 from kompy.model import Project, Service
 
 # Apply order: what others refer to comes first (kubectl apply -f of a folder sorts by name,
@@ -65,8 +72,14 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
         validate_all(ordered, sources, ctx.kube_version)
     if options.strict and ctx.diagnostics:
         raise MultiError([d.to_error() for d in ctx.diagnostics])
-    return Conversion(objects=ordered, diagnostics=list(ctx.diagnostics),
+    diagnostics = sorted(ctx.diagnostics, key=_position)
+    return Conversion(objects=ordered, diagnostics=diagnostics,
                       report=list(ctx.report), sources=sources)
+
+
+def _position(diagnostic: Diagnostic) -> tuple[str, int, int, str]:
+    loc = diagnostic.location or SourceLocation()
+    return (loc.file, loc.line, loc.column, diagnostic.message)
 
 
 def _check_settings(ctx: ConvertContext) -> None:

@@ -163,7 +163,7 @@ def _bind(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Servi
         note = "an empty emptyDir: the host folder's content is not there"
     elif mode == "configMap":
         _config_map(ctx, plan, service, volume, index, path, own)
-        note = "a ConfigMap holding the file's content, read-only in the container"
+        note = "a ConfigMap holding a copy of its content, read-only in the container"
     else:
         settings = own
         if statefulset:
@@ -173,8 +173,9 @@ def _bind(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Servi
             plan.claims.append(claim(ctx, name, settings))
             _add(plan, name, {"persistentVolumeClaim": {"claimName": name}}, volume, settings)
         note = f"an empty PersistentVolumeClaim {name}: the host folder's content is not copied"
-    ctx.warn(path, f"bind mount {source_text} -> {volume.target} becomes {note}",
-             hint="use a named volume, a config, or --volumes configMap for single files")
+    hint = ("use a named volume or a top-level config instead" if mode == "configMap" else
+            "use a named volume, a config, or --volumes configMap for single files")
+    ctx.warn(path, f"bind mount {source_text} -> {volume.target} becomes {note}", hint=hint)
     ctx.approximated(path, mode, note)
 
 

@@ -26,7 +26,7 @@ _TYPED = frozenset({"context", "dockerfile", "dockerfile_inline", "args", "targe
                     "cache_from", "network", "platforms", "additional_contexts"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Build:
     context: str  # absolute path, or a URL (git context)
     dockerfile: str | None = None

@@ -45,7 +45,7 @@ def _duration(raw: dict[str, Any], key: str, at: Locator, path: KeyPath) -> Dura
     return None if value is None else Duration.parse(value, at, (*path, key))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceSpec:
     cpus: float | None = None
     memory: ByteSize | None = None
@@ -86,7 +86,7 @@ class ResourceSpec:
         return dict(sorted(out.items()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resources:
     limits: ResourceSpec = field(default_factory=ResourceSpec)
     reservations: ResourceSpec = field(default_factory=ResourceSpec)
@@ -112,7 +112,7 @@ class Resources:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RestartPolicy:
     condition: str = "any"  # none | on-failure | any
     delay: Duration | None = None
@@ -144,7 +144,7 @@ class RestartPolicy:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdateConfig:
     parallelism: int | None = None
     delay: Duration | None = None
@@ -195,7 +195,7 @@ _DEPLOY_TYPED = frozenset({"mode", "replicas", "labels", "resources", "restart_p
                            "update_config", "rollback_config", "placement", "endpoint_mode"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deploy:
     mode: str = "replicated"  # replicated | global | replicated-job | global-job
     replicas: int | None = None

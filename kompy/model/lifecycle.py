@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from kompy.errors import KeyPath
+from kompy.errors import ComposeError, KeyPath
 from kompy.model.base import Locator, Problems, fail
 from kompy.model.scalars import (
     check_keys,
@@ -74,7 +74,10 @@ def split_words(text: str) -> tuple[str, ...] | None:
         pos = match.end()
         if pos < length and text[pos] not in " \t\r\n":
             return None
-        words.append("".join(_unquote(part) for part in _PART.finditer(match.group())))
+        word = match.group()
+        if "'" in word or '"' in word or "\\" in word:
+            word = "".join([_unquote(part) for part in _PART.finditer(word)])
+        words.append(word)
 
 
 def _unquote(part: re.Match[str]) -> str:
@@ -89,7 +92,7 @@ def _unquote(part: re.Match[str]) -> str:
     return part.group()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Healthcheck:
     test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
     interval: Duration | None = None
@@ -103,28 +106,31 @@ class Healthcheck:
     def parse(cls, raw: object, at: Locator, path: KeyPath) -> Healthcheck:
         body = expect_mapping(raw, at, path)
         check_keys(body, _HEALTH_KEYS, at, path)
-        problems = Problems()
+        try:
+            return cls._fields(body, at, path)
+        except ComposeError:
+            # Report every bad key, not only the first: the keys are independent.
+            problems = Problems()
+            for key in body:
+                problems.guard(cls._fields, {key: body[key]}, at, path)
+            problems.raise_if_any()
+            raise
 
-        def duration(key: str) -> Duration | None:
-            value = body.get(key)
-            if value is None:
-                return None
-            return problems.guard(lambda: Duration.parse(value, at, (*path, key)))
-
+    @classmethod
+    def _fields(cls, body: dict[str, Any], at: Locator, path: KeyPath) -> Healthcheck:
+        durations = {
+            key: Duration.parse(body[key], at, (*path, key))
+            for key in ("interval", "timeout", "start_period", "start_interval")
+            if body.get(key) is not None
+        }
         retries = body.get("retries")
-        values = dict(
-            test=problems.guard(lambda: _health_test(body.get("test"), at, (*path, "test"))),
-            interval=duration("interval"),
-            timeout=duration("timeout"),
-            start_period=duration("start_period"),
-            start_interval=duration("start_interval"),
-            retries=problems.guard(lambda: expect_int(retries, at, (*path, "retries"), minimum=0))
+        return cls(
+            test=_health_test(body.get("test"), at, (*path, "test")),
+            retries=expect_int(retries, at, (*path, "retries"), minimum=0)
             if retries is not None else None,
-            disable=problems.guard(
-                lambda: expect_bool(body.get("disable", False), at, (*path, "disable"))),
+            disable=expect_bool(body.get("disable", False), at, (*path, "disable")),
+            **durations,
         )
-        problems.raise_if_any()
-        return cls(**values)  # type: ignore[arg-type]
 
     def to_compose(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -160,7 +166,7 @@ def _health_test(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...] | N
     return items
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WatchRule:
     path: str  # absolute path on the host
     action: str  # sync | rebuild | sync+restart | sync+exec | restart
@@ -226,7 +232,7 @@ class WatchRule:
         return dict(sorted(out.items()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Develop:
     watch: tuple[WatchRule, ...] = ()
 

@@ -26,7 +26,7 @@ _LONG_KEYS = frozenset({"name", "target", "published", "host_ip", "protocol", "a
 _PORT_HINT = "a port is a number from 1 to 65535"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PortMapping:
     """One container port; a short-syntax range ("8000-8002:80-82") becomes several."""
 

@@ -27,7 +27,7 @@ EnvMapping = dict[str, str | None]
 CONDITIONS = frozenset({"service_started", "service_healthy", "service_completed_successfully"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dependency:
     condition: str = "service_started"  # service_started|service_healthy|...completed_successfully
     required: bool = True
@@ -79,7 +79,7 @@ def parse_depends_on(raw: object, at: Locator, path: KeyPath) -> dict[str, Depen
     raise fail(at, path, f"expected a list of services or a mapping, got {kind(raw)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceFileRef:
     """A service's use of a top-level secret or config (compose-spec "secrets", "configs")."""
 
@@ -134,7 +134,7 @@ def parse_file_refs(raw: object, at: Locator, path: KeyPath) -> tuple[ServiceFil
 _NETWORK_TYPED = frozenset({"aliases", "ipv4_address", "ipv6_address", "priority"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceNetwork:
     aliases: tuple[str, ...] = ()
     ipv4_address: str | None = None
@@ -193,7 +193,7 @@ def parse_service_networks(raw: object, at: Locator, path: KeyPath) -> dict[str,
     raise fail(at, path, f"expected a list of networks or a mapping, got {kind(raw)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EnvFile:
     path: str  # absolute
     required: bool = True

@@ -41,63 +41,68 @@ def _ulimits(value: Any) -> Any:
     return {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
 
 
-# Service field -> (Compose key, renderer). Fields whose value is falsy are left out, except
-# command/entrypoint (None is left out, () is kept) and init (False is kept).
-_RENDER: list[tuple[str, str, Callable[[Any], Any]]] = [
-    ("annotations", "annotations", _dict),
-    ("build", "build", _value),
-    ("cap_add", "cap_add", _list),
-    ("cap_drop", "cap_drop", _list),
-    ("configs", "configs", _values),
-    ("container_name", "container_name", _same),
-    ("cpu_shares", "cpu_shares", _same),
-    ("cpus", "cpus", cpus_to_compose),
-    ("depends_on", "depends_on", _mapping_of_values),
-    ("deploy", "deploy", _value),
-    ("develop", "develop", _value),
-    ("devices", "devices", _list),
-    ("dns", "dns", _list),
-    ("dns_opt", "dns_opt", _list),
-    ("dns_search", "dns_search", _list),
-    ("domainname", "domainname", _same),
-    ("env_files", "env_file", _values),
-    ("expose", "expose", _list),
-    ("extra_hosts", "extra_hosts", _list),
-    ("group_add", "group_add", _list),
-    ("healthcheck", "healthcheck", _value),
-    ("hostname", "hostname", _same),
-    ("image", "image", _same),
-    ("ipc", "ipc", _same),
-    ("labels", "labels", _dict),
-    ("logging", "logging", _dict),
-    ("mem_limit", "mem_limit", _value),
-    ("mem_reservation", "mem_reservation", _value),
-    ("memswap_limit", "memswap_limit", _value),
-    ("network_mode", "network_mode", _same),
-    ("networks", "networks", _mapping_of_values),
-    ("pid", "pid", _same),
-    ("pids_limit", "pids_limit", _same),
-    ("platform", "platform", _same),
-    ("ports", "ports", _values),
-    ("privileged", "privileged", _same),
-    ("profiles", "profiles", _list),
-    ("pull_policy", "pull_policy", _same),
-    ("read_only", "read_only", _same),
-    ("restart", "restart", _same),
-    ("scale", "scale", _same),
-    ("secrets", "secrets", _values),
-    ("security_opt", "security_opt", _list),
-    ("shm_size", "shm_size", _value),
-    ("stdin_open", "stdin_open", _same),
-    ("stop_grace_period", "stop_grace_period", _value),
-    ("stop_signal", "stop_signal", _same),
-    ("sysctls", "sysctls", _dict),
-    ("tmpfs", "tmpfs", _list),
-    ("tty", "tty", _same),
-    ("ulimits", "ulimits", _ulimits),
-    ("user", "user", _same),
-    ("volumes", "volumes", _values),
-    ("working_dir", "working_dir", _same),
+# Service field -> (Compose key, renderer, keep when not None). In Compose key order, so the
+# rendered mapping needs no sort. Falsy values are left out, except where "not None" matters:
+# an explicitly empty command, init: false, scale: 0.
+_RENDER: list[tuple[str, str, Callable[[Any], Any], bool]] = [
+    ("annotations", "annotations", _dict, False),
+    ("build", "build", _value, False),
+    ("cap_add", "cap_add", _list, False),
+    ("cap_drop", "cap_drop", _list, False),
+    ("command", "command", _list, True),
+    ("configs", "configs", _values, False),
+    ("container_name", "container_name", _same, False),
+    ("cpu_shares", "cpu_shares", _same, False),
+    ("cpus", "cpus", cpus_to_compose, False),
+    ("depends_on", "depends_on", _mapping_of_values, False),
+    ("deploy", "deploy", _value, False),
+    ("develop", "develop", _value, False),
+    ("devices", "devices", _list, False),
+    ("dns", "dns", _list, False),
+    ("dns_opt", "dns_opt", _list, False),
+    ("dns_search", "dns_search", _list, False),
+    ("domainname", "domainname", _same, False),
+    ("entrypoint", "entrypoint", _list, True),
+    ("env_files", "env_file", _values, False),
+    ("environment", "environment", _dict, False),
+    ("expose", "expose", _list, False),
+    ("extra_hosts", "extra_hosts", _list, False),
+    ("group_add", "group_add", _list, False),
+    ("healthcheck", "healthcheck", _value, False),
+    ("hostname", "hostname", _same, False),
+    ("image", "image", _same, False),
+    ("init", "init", _same, True),
+    ("ipc", "ipc", _same, False),
+    ("labels", "labels", _dict, False),
+    ("logging", "logging", _dict, False),
+    ("mem_limit", "mem_limit", _value, False),
+    ("mem_reservation", "mem_reservation", _value, False),
+    ("memswap_limit", "memswap_limit", _value, False),
+    ("network_mode", "network_mode", _same, False),
+    ("networks", "networks", _mapping_of_values, False),
+    ("pid", "pid", _same, False),
+    ("pids_limit", "pids_limit", _same, False),
+    ("platform", "platform", _same, False),
+    ("ports", "ports", _values, False),
+    ("privileged", "privileged", _same, False),
+    ("profiles", "profiles", _list, False),
+    ("pull_policy", "pull_policy", _same, False),
+    ("read_only", "read_only", _same, False),
+    ("restart", "restart", _same, False),
+    ("scale", "scale", _same, True),
+    ("secrets", "secrets", _values, False),
+    ("security_opt", "security_opt", _list, False),
+    ("shm_size", "shm_size", _value, False),
+    ("stdin_open", "stdin_open", _same, False),
+    ("stop_grace_period", "stop_grace_period", _value, False),
+    ("stop_signal", "stop_signal", _same, False),
+    ("sysctls", "sysctls", _dict, False),
+    ("tmpfs", "tmpfs", _list, False),
+    ("tty", "tty", _same, False),
+    ("ulimits", "ulimits", _ulimits, False),
+    ("user", "user", _same, False),
+    ("volumes", "volumes", _values, False),
+    ("working_dir", "working_dir", _same, False),
 ]
 
 
@@ -116,19 +121,19 @@ def merged_environment(service: Service) -> dict[str, str | None]:
 
 def render_service(service: Service) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for attr, key, render in _RENDER:
-        value = getattr(service, attr)
-        if value or (attr == "scale" and value is not None):
+    state = service.__dict__
+    for attr, key, render, keep_none in _RENDER:
+        value = state[attr]
+        if value if not keep_none else value is not None:
             out[key] = render(value)
-    if service.command is not None:
-        out["command"] = list(service.command)
-    if service.entrypoint is not None:
-        out["entrypoint"] = list(service.entrypoint)
-    if service.init is not None:
-        out["init"] = service.init
-    environment = merged_environment(service)
-    if environment:
-        out["environment"] = environment
-    out.update(service.other)
-    out.update(service.extensions)
-    return dict(sorted(out.items()))
+    needs_sort = False
+    if any(f.values for f in service.env_files):
+        merged = merged_environment(service)
+        needs_sort = "environment" not in out and bool(merged)
+        if merged:
+            out["environment"] = merged  # an existing key keeps its place
+    if service.other or service.extensions:
+        out.update(service.other)
+        out.update(service.extensions)
+        needs_sort = True
+    return dict(sorted(out.items())) if needs_sort else out

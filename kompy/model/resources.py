@@ -21,7 +21,7 @@ from kompy.model.service import Service
 _COMMON = frozenset({"name", "external", "labels"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VolumeDef:
     name: str  # the key in the Compose file
     external: bool = False
@@ -41,7 +41,7 @@ class VolumeDef:
         return _finish(self, out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkDef:
     name: str
     external: bool = False
@@ -61,7 +61,7 @@ class NetworkDef:
         return _finish(self, out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretDef:
     """A top-level secret. ``content`` is filled by the loader from ``file`` or ``environment``;
     it must never be printed, logged or put anywhere but a Kubernetes Secret."""
@@ -85,7 +85,7 @@ class SecretDef:
         return _finish(self, out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConfigDef:
     name: str
     file: str | None = None

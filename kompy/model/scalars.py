@@ -17,6 +17,7 @@ from typing import Any
 
 from kompy.errors import ComposeError, KeyPath
 from kompy.model.base import Locator, Problems, fail
+from kompy.model.values import remember
 
 _TYPE_NAMES = {
     str: "a string", int: "an integer", float: "a number", bool: "a boolean",
@@ -133,6 +134,8 @@ def str_list(raw: object, at: Locator, path: KeyPath, *, single: bool = True) ->
     if single and isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
         return (go_string(raw),)
     items = expect_list(raw, at, path)
+    if all(type(item) is str for item in items):
+        return tuple(items)
     problems = Problems()
     out = []
     for i, item in enumerate(items):
@@ -207,6 +210,8 @@ def extensions(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_keys(raw: Mapping[str, Any], known: frozenset[str], at: Locator, path: KeyPath) -> None:
     """Reject keys a long form does not have (x-* extensions are always allowed)."""
+    if raw.keys() <= known:
+        return
     for key in raw:
         if key not in known and not key.startswith("x-"):
             raise fail(
@@ -219,10 +224,15 @@ def resolve_path(base_dir: str, value: str) -> str:
     """A host path made absolute as compose-go does: "~" is the home directory, relative paths
     join the base directory, and the result is cleaned ("./a/../b" -> "b")."""
     if value.startswith("~"):
-        value = os.path.expanduser(value)
-    if not posixpath.isabs(value):
-        value = posixpath.join(base_dir, value)
-    return posixpath.normpath(value)
+        return posixpath.normpath(posixpath.join(base_dir, os.path.expanduser(value)))
+    cached = _PATHS.get((base_dir, value))
+    if cached is None:
+        cached = remember(_PATHS, (base_dir, value),
+                          posixpath.normpath(posixpath.join(base_dir, value)))
+    return cached
+
+
+_PATHS: dict[tuple[str, str], str] = {}
 
 
 def is_remote(context: str) -> bool:

@@ -20,7 +20,7 @@ _BYTES = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?", re.IGNORECASE)
 _UNIT_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Duration:
     """A span of time, kept in nanoseconds so it renders back exactly."""
 
@@ -80,7 +80,7 @@ class Duration:
         return out + _trim(rest / 1e9) + "s"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ByteSize:
     """A number of bytes."""
 

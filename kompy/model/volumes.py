@@ -39,7 +39,7 @@ _VOLUME_KEYS = frozenset({"nocopy", "subpath"})
 _TMPFS_KEYS = frozenset({"size", "mode"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceVolume:
     type: str  # "bind" | "volume" | "tmpfs" | "npipe" | "cluster" | "image"
     target: str

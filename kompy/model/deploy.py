@@ -255,7 +255,9 @@ class Deploy:
 
     def to_compose(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
-        out["mode"] = self.mode
+        if self.mode != "replicated":
+            # The default is left out, as compose-go prints a deploy without a mode.
+            out["mode"] = self.mode
         if self.replicas is not None:
             out["replicas"] = self.replicas
         if self.labels:

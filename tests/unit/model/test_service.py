@@ -397,3 +397,18 @@ def test_develop_watch() -> None:
     assert s.to_compose()["develop"]["watch"][0] == {
         "action": "sync", "ignore": ["node_modules/"], "path": f"{WORKDIR}/src",
         "target": "/app"}
+
+
+def test_deploy_mode_default_is_left_out() -> None:
+    assert rendered("image: x\ndeploy: {replicas: 2}")["deploy"] == {"replicas": 2}
+    assert rendered("image: x\ndeploy: {mode: global}")["deploy"] == {"mode": "global"}
+
+
+def test_env_file_values_without_environment_key_render_sorted() -> None:
+    from dataclasses import replace
+
+    s = service("image: x\nenv_file: a.env\nuser: me")
+    s = replace(s, env_files=(replace(s.env_files[0], values={"B": "2", "A": None}),))
+    out = s.to_compose()
+    assert list(out) == sorted(out)
+    assert list(out["environment"].items()) == [("A", None), ("B", "2")]

@@ -83,6 +83,8 @@ class DockerBackend:
         self._client = client or connect()
         self.api = self._client.api
         self.pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="kompy-docker")
+        # Docker does not make network names unique under concurrent creation.
+        self._network_lock = threading.Lock()
 
     # -- helpers -----------------------------------------------------------------------------
     def labels(self, namespace: str, owner: str, **extra: str) -> dict[str, str]:
@@ -123,6 +125,14 @@ class DockerBackend:
         found = self._network(name)
         if found is not None:
             return found
+        with self._network_lock:
+            return self._create_network(name, labels, subnet, gateway)
+
+    def _create_network(self, name: str, labels: dict[str, str], subnet: str | None,
+                        gateway: str | None) -> NetworkInfo:
+        found = self._network(name)
+        if found is not None:
+            return found
         ipam = None
         if subnet:
             pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
@@ -141,14 +151,17 @@ class DockerBackend:
         return found
 
     def _network(self, name: str) -> NetworkInfo | None:
+        """The network of exactly this name (the oldest, should duplicates exist)."""
         try:
-            data = self.api.inspect_network(name)
+            items = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
+            if not items:
+                return None
+            items.sort(key=lambda n: str(n.get("Created", "")))
+            data = self.api.inspect_network(items[0]["Id"])
         except docker.errors.NotFound:
             return None
         except docker.errors.DockerException as error:
             raise _translate(f"network {name}", error) from error
-        if data.get("Name") != name:  # inspect also matches id prefixes
-            return None
         return _network_info(data)
 
     def list_networks(self, labels: dict[str, str]) -> list[NetworkInfo]:

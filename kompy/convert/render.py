@@ -16,10 +16,10 @@ which is the same text for every service of the same shape, so it is parsed once
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,10 +37,13 @@ _REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 def builtin_templates_dir() -> Path:
     """The built-in templates: package ``kompy.templates`` when installed, else <repo>/templates."""
     try:
-        root = resources.files("kompy.templates")
-        path = Path(str(root))
-        if path.is_dir() and any(path.glob("*.j2")):
-            return path
+        # kompy.templates has no __init__.py: a namespace package, for which files() gives a
+        # MultiplexedPath whose str() is not a path; the spec's search locations are.
+        spec = importlib.util.find_spec("kompy.templates")
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(location)
+            if path.is_dir() and any(path.glob("*.j2")):
+                return path
     except (ModuleNotFoundError, TypeError):
         pass
     return _REPO_TEMPLATES

@@ -33,6 +33,7 @@ from kompy.model.scalars import (
     expect_bool,
     expect_float,
     expect_int,
+    expect_list,
     expect_mapping,
     expect_str,
     go_string,
@@ -168,7 +169,7 @@ def _ulimits(raw: Any, at: Locator, path: KeyPath, _: str) -> dict[str, Any]:
 def _devices(raw: Any, at: Locator, path: KeyPath, _: str) -> tuple[str, ...]:
     """"/dev/x:/dev/x[:rwm]" strings, or the long {source, target, permissions}."""
     out = []
-    for i, item in enumerate(raw or []):
+    for i, item in enumerate(expect_list(raw, at, path) if raw is not None else ()):
         if isinstance(item, dict):
             source = expect_str(item.get("source"), at, (*path, i, "source"))
             target = expect_str(item.get("target", source), at, (*path, i, "target"))

@@ -208,3 +208,54 @@ def test_loader_testdata_simple_files(corpus: Path, name: str) -> None:
     docs = load_yaml(path.read_text(), str(path))
     data = docs[0].data if docs else {}
     Project.parse(data or {}, name="t", working_dir="/w", locator=NullLocator())
+
+
+_ODD_VALUES: list[object] = [
+    None, 0, -1, 1.5, True, "x", "", "a:b:c", [], {}, [None], [1], [True], [{}], ["x"],
+    {"a": None}, {"a": [1]}, [[1]], {"a": {"b": 1}}, [{"target": [1]}], [{"type": "bind"}],
+    [{"path": 1, "action": "sync"}], {"watch": [{"path": None, "action": "sync"}]},
+    {"test": 5}, {"test": [1]}, {"limits": 5}, {"resources": {"limits": {"cpus": [1]}}},
+    {"placement": {"preferences": [{"spread": None}]}}, {"placement": 5},
+    {"restart_policy": {"max_attempts": "x"}}, {"options": 5}, {"driver": [1]},
+    [{"source": None}], {"soft": "x", "hard": 1}, {"x": {"soft": 1}}, {"db": 5},
+    {"db": {"condition": None}}, {"context": 5}, {"args": 5},
+    {"dockerfile": 1, "dockerfile_inline": "x"},
+]
+
+
+def test_values_of_the_wrong_shape_are_user_errors_never_crashes() -> None:
+    from kompy.errors import KompyError
+    from kompy.model.parse_service import HANDLERS
+
+    for key in HANDLERS:
+        for value in _ODD_VALUES:
+            data = {"services": {"s": {"image": "x", key: value}}}
+            try:
+                Project.parse(data, name="p", working_dir="/w", locator=NullLocator()).to_compose()
+            except KompyError as e:
+                assert e.exit_code == 2, (key, value, e)
+    for section in ("volumes", "networks", "secrets", "configs", "services"):
+        for value in _ODD_VALUES:
+            for data in ({section: value}, {section: {"k": value}}):
+                try:
+                    Project.parse(data, name="p", working_dir="/w", locator=NullLocator())
+                except KompyError as e:
+                    assert e.exit_code == 2, (section, value, e)
+
+
+def test_compose_go_testdata_parses_or_fails_cleanly(corpus: Path) -> None:
+    """Uninterpolated files (${VAR} ports) and !reset tags fail as user errors, no crash."""
+    from kompy.errors import KompyError
+
+    parsed = 0
+    for path in sorted((corpus / "compose-go-testdata").rglob("*.y*ml")):
+        for doc in load_yaml(path.read_text(), str(path)):
+            try:
+                p = Project.parse(doc.data or {}, name="t", working_dir="/w",
+                                  locator=DocLocator(doc))
+            except KompyError as e:
+                assert e.exit_code == 2 and e.location is not None, (path, e)
+                continue
+            assert round_trip(p) == p, path
+            parsed += 1
+    assert parsed >= 30

@@ -251,14 +251,15 @@ class Api:
     def delete(self, route: Route, grace: int | None) -> Obj:
         assert route.name
         res = route.res
-        if res.kind == "Namespace":
-            if route.name in SYSTEM_NAMESPACES:
-                raise ApiError(403, "Forbidden", f'namespace "{route.name}" is a system '
-                                                 "namespace and may not be deleted")
-            self.store.get(res, None, route.name)
-            self._empty_namespace(route.name)
+        if res.kind == "Namespace" and route.name in SYSTEM_NAMESPACES:
+            raise ApiError(403, "Forbidden", f'namespace "{route.name}" is a system '
+                                             "namespace and may not be deleted")
         gone = self.store.get(res, route.namespace, route.name)
+        # A namespace is marked Terminating first, so nothing new is created in it meanwhile.
         left = self.store.delete(res, route.namespace, route.name, grace)
+        if left is not None and res.kind == "Namespace":
+            self._empty_namespace(route.name)
+            left = self.store.delete(res, None, route.name, grace)
         if left is not None:
             return left
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

@@ -161,8 +161,9 @@ def reset(cluster: str | None = None) -> None:
     state = cluster_state(cluster)
     stop(state.name)
     if not os.environ.get(NO_RUNTIME_ENV):
-        from kompy.cluster.docker_backend import DockerBackend, connect
-        DockerBackend(state.name, connect(timeout=10)).remove_all(volumes=True)
+        import importlib
+        runtime_module = importlib.import_module("kompy.cluster.runtime")
+        runtime_module.cleanup(state.name, volumes=True)
     shutil.rmtree(state.dir, ignore_errors=True)
 
 

@@ -274,12 +274,17 @@ class Store:
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         return new
 
-    @staticmethod
-    def _finished_deleting(res: Resource, obj: Obj) -> bool:
+    def _finished_deleting(self, res: Resource, obj: Obj) -> bool:
         meta = obj["metadata"]
         if not meta.get("deletionTimestamp") or meta.get("finalizers"):
             return False
+        if res.kind == "Namespace":
+            return not self._holds_objects(str(meta["name"]))
         return res.kind != "Pod" or meta.get("deletionGracePeriodSeconds") == 0
+
+    def _holds_objects(self, namespace: str) -> bool:
+        return self._db.execute("SELECT 1 FROM objects WHERE namespace=? LIMIT 1",
+                                (namespace,)).fetchone() is not None
 
     def delete(self, res: Resource, namespace: str | None, name: str,
                grace_period: int | None = None) -> Obj | None:
@@ -297,6 +302,10 @@ class Store:
             meta = old["metadata"]
             graceful = (res.kind == "Pod" and bool((old.get("spec") or {}).get("nodeName"))
                         and grace_period != 0)
+            if res.kind == "Namespace":
+                # A namespace that still holds objects is Terminating until it is empty
+                # (the namespace controller deletes it again then).
+                graceful = self._holds_objects(name)
             if not meta.get("finalizers") and not graceful:
                 self._write(res, old, "DELETED", remove=True)
                 return None
@@ -311,6 +320,8 @@ class Store:
                     wanted if current is None else min(int(current), int(wanted)))
             else:
                 nmeta.setdefault("deletionGracePeriodSeconds", 0)
+            if res.kind == "Namespace":
+                new.setdefault("status", {})["phase"] = "Terminating"
             if new == old:
                 return old
             if self._finished_deleting(res, new):

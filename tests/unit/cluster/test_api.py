@@ -253,6 +253,22 @@ def test_namespace_deletion_removes_its_objects(client: KubeClient) -> None:
                    "metadata": {"name": "c", "namespace": "tmp"}})
     client.delete("namespaces", "tmp")
     assert client.list("pods", namespace="tmp")["items"] == []
+    with pytest.raises(NotFound):
+        client.get("namespaces", "tmp")
+    # A namespace whose pods are still stopping stays Terminating, refusing new objects.
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "busy"}})
+    running = pod("a", "busy")
+    running["spec"]["nodeName"] = "node-1"
+    client.create(running)
+    client.delete("namespaces", "busy")
+    assert client.get("namespaces", "busy")["status"]["phase"] == "Terminating"
+    with pytest.raises(ApiError) as refused:
+        client.create(pod("b", "busy"))
+    assert refused.value.status == 403
+    client.delete("pods", "a", "busy", grace_period_seconds=0)
+    client.delete("namespaces", "busy")
+    with pytest.raises(NotFound):
+        client.get("namespaces", "busy")
     with pytest.raises(ApiError) as info:
         client.delete("namespaces", "default")
     assert info.value.status == 403

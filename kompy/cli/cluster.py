@@ -1,0 +1,244 @@
+"""``kompy cluster ...`` and the kubectl-like commands: apply, get, describe, delete, logs,
+exec, scale, port-forward. They talk to the built-in cluster (started on demand), or to a
+real cluster chosen with ``--kubeconfig``/``--context``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from kompy.client import KubeClient
+
+F = Callable[..., Any]
+
+
+def _target_options(fn: F) -> F:
+    for option in reversed([
+        click.option("--kubeconfig", "kubeconfig_path", envvar="KOMPY_KUBECONFIG",
+                     help="Use this kubeconfig (a real cluster) instead of the built-in one."),
+        click.option("--context", help="Use this kubeconfig context (a real cluster)."),
+        click.option("--cluster", envvar="KOMPY_CLUSTER",
+                     help='Built-in cluster name (default: "default").'),
+        click.option("-n", "--namespace", help="Namespace (default: the context's, else "
+                                               "\"default\")."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _client(kubeconfig_path: str | None, context: str | None, cluster: str | None
+            ) -> KubeClient:
+    from kompy.cluster.daemon import connect_client
+    return connect_client(kubeconfig_path, context, cluster)
+
+
+def _out(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+def _write_bytes(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+# -- kompy cluster ------------------------------------------------------------------------------
+
+@click.group("cluster")
+def cluster_group() -> None:
+    """Start, stop and inspect kompy's built-in cluster."""
+
+
+_cluster_option = click.option("--cluster", envvar="KOMPY_CLUSTER",
+                               help='Cluster name (default: "default").')
+
+
+@cluster_group.command("start")
+@_cluster_option
+def cluster_start(cluster: str | None) -> None:
+    """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
+    from kompy.cluster.daemon import start
+    state, api, started = start(cluster)
+    verb = "started" if started else "already running"
+    click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
+    click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")
+
+
+@cluster_group.command("stop")
+@_cluster_option
+def cluster_stop(cluster: str | None) -> None:
+    """Stop the daemon and the pods' containers; objects stay for the next start."""
+    from kompy.cluster.daemon import stop
+    from kompy.cluster.state import cluster_state
+    name = cluster_state(cluster).name
+    click.echo(f"cluster {name!r} stopped" if stop(cluster) else
+               f"cluster {name!r} is not running")
+
+
+@cluster_group.command("status")
+@_cluster_option
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def cluster_status(cluster: str | None, output: str) -> None:
+    """Whether the cluster runs, where, and how many objects it holds."""
+    from kompy.cluster.daemon import status
+    info = status(cluster)
+    if output == "json":
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key}: {value}")
+    if not info["running"]:
+        sys.exit(3)
+
+
+@cluster_group.command("reset")
+@_cluster_option
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def cluster_reset(cluster: str | None, yes: bool) -> None:
+    """Stop the cluster and delete everything: objects, containers, networks, volumes."""
+    from kompy.cluster.daemon import reset
+    from kompy.cluster.state import cluster_state
+    state = cluster_state(cluster)
+    if not yes:
+        click.confirm(f"delete cluster {state.name!r} ({state.dir}) with all its pods and "
+                      "volumes?", abort=True)
+    reset(cluster)
+    click.echo(f"cluster {state.name!r} reset")
+
+
+@cluster_group.command("kubeconfig")
+@_cluster_option
+def cluster_kubeconfig(cluster: str | None) -> None:
+    """Print the cluster's kubeconfig (starts the cluster if needed)."""
+    from kompy.cluster.daemon import kubeconfig_text
+    click.echo(kubeconfig_text(cluster), nl=False)
+
+
+# -- kubectl-like commands -------------------------------------------------------------------
+
+@click.command("apply")
+@click.option("-f", "--filename", "files", multiple=True, required=True,
+              help="Manifest file, folder, or - for standard input (repeatable).")
+@_target_options
+def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: str | None,
+              context: str | None, cluster: str | None) -> None:
+    """Create or update objects from Kubernetes manifests."""
+    from kompy.cluster.kubectl import apply
+    sys.exit(apply(_client(kubeconfig_path, context, cluster), files, namespace, _out))
+
+
+@click.command("get")
+@click.argument("kind")
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["wide", "yaml", "json", "name"]))
+@click.option("-l", "--selector", help="Label selector, e.g. app=web,tier!=db.")
+@click.option("-A", "--all-namespaces", is_flag=True)
+@click.option("-w", "--watch", is_flag=True, help="After listing, print changes as they come.")
+@_target_options
+def get_cmd(kind: str, names: tuple[str, ...], output: str | None, selector: str | None,
+            all_namespaces: bool, watch: bool, namespace: str | None,
+            kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """List objects, or show some by name (kubectl's tables)."""
+    from kompy.cluster.kubectl import get
+    sys.exit(get(_client(kubeconfig_path, context, cluster), kind, names, namespace=namespace,
+                 all_namespaces=all_namespaces, output=output, selector=selector, watch=watch,
+                 out=_out))
+
+
+@click.command("describe")
+@click.argument("kind")
+@click.argument("name", required=False)
+@_target_options
+def describe_cmd(kind: str, name: str | None, namespace: str | None,
+                 kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Show one object in detail, with its events."""
+    from kompy.cluster.describe import describe
+    from kompy.errors import UserError
+    if name is None:
+        if "/" not in kind:
+            raise UserError("name the object: kompy describe KIND NAME")
+        kind, name = kind.split("/", 1)
+    _out(describe(_client(kubeconfig_path, context, cluster), kind, name, namespace))
+
+
+@click.command("delete")
+@click.argument("kind", required=False)
+@click.argument("names", nargs=-1)
+@click.option("-f", "--filename", "files", multiple=True, help="Delete what these manifests "
+                                                               "define.")
+@click.option("-l", "--selector", help="Delete every object of KIND matching this selector.")
+@_target_options
+def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
+               selector: str | None, namespace: str | None, kubeconfig_path: str | None,
+               context: str | None, cluster: str | None) -> None:
+    """Delete objects by kind and name, by selector, or from manifests."""
+    from kompy.cluster.kubectl import delete
+    sys.exit(delete(_client(kubeconfig_path, context, cluster), kind, names, files, namespace,
+                    selector, _out))
+
+
+@click.command("logs")
+@click.argument("target")
+@click.option("-c", "--container")
+@click.option("-f", "--follow", is_flag=True)
+@click.option("-p", "--previous", is_flag=True, help="The previous (crashed) container's log.")
+@click.option("--tail", type=int, help="Only the last N lines.")
+@_target_options
+def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
+             tail: int | None, namespace: str | None, kubeconfig_path: str | None,
+             context: str | None, cluster: str | None) -> None:
+    """Print a pod's log (POD, pod/NAME, deploy/NAME or svc/NAME picks one of its pods)."""
+    from kompy.cluster.kubectl import logs
+    sys.exit(logs(_client(kubeconfig_path, context, cluster), target, namespace,
+                  container=container, follow=follow, previous=previous, tail=tail,
+                  write=_write_bytes))
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("target")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("-c", "--container")
+@click.option("-i", "--stdin", "use_stdin", is_flag=True, help="Pass standard input.")
+@_target_options
+def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_stdin: bool,
+             namespace: str | None, kubeconfig_path: str | None, context: str | None,
+             cluster: str | None) -> None:
+    """Run a command in a pod's container: kompy exec POD -- CMD [ARGS...]."""
+    from kompy.cluster.kubectl import exec_
+    data = sys.stdin.buffer.read() if use_stdin else None
+    sys.exit(exec_(_client(kubeconfig_path, context, cluster), target, namespace,
+                   list(command), container=container, stdin=data, write=_write_bytes))
+
+
+@click.command("scale")
+@click.argument("kind")
+@click.argument("name", required=False)
+@click.option("--replicas", type=int, required=True)
+@_target_options
+def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
+              kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Set the replicas of a Deployment, ReplicaSet or StatefulSet."""
+    from kompy.cluster.kubectl import scale
+    sys.exit(scale(_client(kubeconfig_path, context, cluster), kind, name, replicas, namespace,
+                   _out))
+
+
+@click.command("port-forward")
+@click.argument("target")
+@click.argument("ports")
+@_target_options
+def port_forward_cmd(target: str, ports: str, namespace: str | None,
+                     kubeconfig_path: str | None, context: str | None,
+                     cluster: str | None) -> None:
+    """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE."""
+    from kompy.cluster.portforward import port_forward
+    sys.exit(port_forward(_client(kubeconfig_path, context, cluster), target, ports,
+                          namespace, lambda line: click.echo(line)))
+
+
+COMMANDS = [cluster_group, apply_cmd, get_cmd, describe_cmd, delete_cmd, logs_cmd, exec_cmd,
+            scale_cmd, port_forward_cmd]

@@ -1,0 +1,222 @@
+"""The kubectl-like commands (apply, get, describe, delete, logs, exec, scale), all through
+the Kubernetes API (KubeClient), so they work the same on the built-in and real clusters.
+
+Each returns an exit code and writes through ``out`` (text for standard output), so the CLI
+stays a thin layer and tests can capture output.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from kompy.client import KubeClient, resources
+from kompy.client.errors import ApiError, NotFound
+from kompy.client.selectors import selector_from_match
+from kompy.cluster import manifests, printers
+from kompy.errors import MultiError, UserError
+
+Out = Callable[[str], None]
+Obj = dict[str, Any]
+
+
+# What ``kubectl get all`` lists.
+ALL = ("pods", "services", "daemonsets", "deployments", "replicasets", "statefulsets", "jobs",
+       "cronjobs")
+
+
+def _split_kind_name(kind: str, names: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """``pods a b`` / ``pod/a deploy/b`` / ``pods`` / ``all`` -> [(kind, name)...]."""
+    if kind == "all" and not names:
+        return [(k, None) for k in ALL]
+    if "/" in kind:
+        return [tuple(x.split("/", 1)) for x in (kind, *names)]  # type: ignore[misc]
+    if "," in kind and not names:
+        return [(k, None) for k in kind.split(",")]
+    return [(kind, n) for n in names] or [(kind, None)]
+
+
+def apply(client: KubeClient, targets: tuple[str, ...], namespace: str | None, out: Out) -> int:
+    errors: list[UserError] = []
+    for manifest in manifests.read(targets):
+        obj = manifest.obj
+        if namespace and _known(obj) and resources.for_object(obj).namespaced:
+            obj.setdefault("metadata", {}).setdefault("namespace", namespace)
+        try:
+            result, action = client.apply_result(obj)
+        except ApiError as error:
+            errors.append(UserError(error.message, location=manifest.location, hint=error.hint))
+            continue
+        res = resources.for_object(result)
+        out(f"{res.qualified}/{result['metadata']['name']} {action}\n")
+    if errors:
+        raise MultiError(errors) if len(errors) > 1 else errors[0]
+    return 0
+
+
+def _known(obj: Obj) -> bool:
+    try:
+        resources.for_object(obj)
+    except NotFound:
+        return False
+    return True
+
+
+def get(client: KubeClient, kind: str, names: tuple[str, ...], *, namespace: str | None,
+        all_namespaces: bool, output: str | None, selector: str | None, watch: bool,
+        out: Out) -> int:
+    pairs = _split_kind_name(kind, names)
+    objs_by_kind: list[tuple[str, list[Obj]]] = []
+    single = len(pairs) == 1 and pairs[0][1] is not None
+    ns = None if all_namespaces else (namespace or client.namespace)
+    last_rv = ""
+    for kind_name, name in pairs:
+        res = resources.lookup(kind_name)
+        if name is not None:
+            objs_by_kind.append((res.plural, [client.get(res.plural, name, ns)]))
+        else:
+            listing = client.list(res.plural, ns if res.namespaced else None, selector)
+            last_rv = listing["metadata"].get("resourceVersion", "")
+            objs_by_kind.append((res.plural, listing["items"]))
+    if output in ("yaml", "json", "name"):
+        out(printers.render([o for _, objs in objs_by_kind for o in objs], output, single))
+    elif not any(objs for _, objs in objs_by_kind):
+        where = "" if all_namespaces or not ns else f" in {ns} namespace"
+        sys.stderr.write(f"No resources found{where}.\n")
+    else:
+        first = True
+        for plural, objs in objs_by_kind:
+            if not objs:
+                continue
+            rows = printers.table_rows(plural, objs, wide=output == "wide",
+                                       all_namespaces=all_namespaces and resources.lookup(
+                                           plural).namespaced)
+            out(("" if first else "\n") + printers.format_table(rows))
+            first = False
+    if watch:
+        return _watch(client, pairs[0][0], pairs[0][1], ns, all_namespaces, output, selector,
+                      last_rv, out)
+    return 0
+
+
+def _watch(client: KubeClient, kind: str, name: str | None, ns: str | None,
+           all_namespaces: bool, output: str | None, selector: str | None, rv: str,
+           out: Out) -> int:
+    res = resources.lookup(kind)
+    field = f"metadata.name={name}" if name else None
+    if not rv:
+        rv = client.list(res.plural, ns if res.namespaced else None)["metadata"][
+            "resourceVersion"]
+    for _type, obj in client.watch(res.plural, ns if res.namespaced else None, rv, selector,
+                                   field_selector=field):
+        if output in ("yaml", "json", "name"):
+            out(printers.render([obj], output, True))
+        else:
+            rows = printers.table_rows(res.plural, [obj], wide=output == "wide",
+                                       all_namespaces=all_namespaces and res.namespaced,
+                                       header=False)
+            out(printers.format_table(rows))
+    return 0
+
+
+def delete(client: KubeClient, kind: str | None, names: tuple[str, ...],
+           files: tuple[str, ...], namespace: str | None, selector: str | None,
+           out: Out) -> int:
+    targets: list[tuple[str, str, str | None]] = []
+    for manifest in manifests.read(files) if files else []:
+        meta = manifest.obj.get("metadata") or {}
+        targets.append((str(manifest.obj.get("kind")), str(meta.get("name")),
+                        meta.get("namespace") or namespace))
+    if kind:
+        pairs = _split_kind_name(kind, names)
+        for kind_name, name in pairs:
+            if name is None:
+                if not selector:
+                    raise UserError("name what to delete: KIND NAME, KIND/NAME, -l SELECTOR or "
+                                    "-f FILE")
+                res = resources.lookup(kind_name)
+                for item in client.list(res.plural, namespace or client.namespace,
+                                        selector)["items"]:
+                    targets.append((kind_name, item["metadata"]["name"], namespace))
+            else:
+                targets.append((kind_name, name, namespace))
+    if not targets:
+        raise UserError("nothing to delete", hint="kompy delete KIND NAME, or -f FILE")
+    missing: list[UserError] = []
+    for kind_name, name, ns in targets:
+        res = resources.lookup(kind_name)
+        try:
+            client.delete(res.plural, name, ns)
+        except NotFound as error:
+            missing.append(UserError(error.message))
+            continue
+        out(f'{res.qualified} "{name}" deleted\n')
+    if missing:
+        raise MultiError(missing) if len(missing) > 1 else missing[0]
+    return 0
+
+
+def resolve_pod(client: KubeClient, target: str, namespace: str | None) -> Obj:
+    """A pod by name, or the first (running, newest) pod of ``deploy/NAME``, ``svc/NAME``..."""
+    if "/" not in target:
+        return client.get("pods", target, namespace)
+    kind, name = target.split("/", 1)
+    res = resources.lookup(kind)
+    if res.kind == "Pod":
+        return client.get("pods", name, namespace)
+    owner = client.get(res.plural, name, namespace)
+    spec = owner.get("spec") or {}
+    if res.kind == "Service":
+        selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
+    else:
+        reqs = selector_from_match(spec.get("selector"))
+        selector = ",".join(f"{r.key}={r.values[0]}" for r in reqs if r.op == "=")
+    if not selector:
+        raise UserError(f"{target} selects no pods")
+    pods = client.list("pods", owner["metadata"].get("namespace"), selector)["items"]
+    pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    if not pods:
+        raise UserError(f"no pods found for {target}")
+    pods.sort(key=lambda p: ((p.get("status") or {}).get("phase") != "Running",
+                             p["metadata"].get("creationTimestamp", "")))
+    first: Obj = pods[0]
+    return first
+
+
+def logs(client: KubeClient, target: str, namespace: str | None, *, container: str | None,
+         follow: bool, previous: bool, tail: int | None, write: Callable[[bytes], None]
+         ) -> int:
+    pod = resolve_pod(client, target, namespace)
+    for chunk in client.logs(pod["metadata"]["name"], pod["metadata"]["namespace"], container,
+                             follow, previous, tail):
+        write(chunk)
+    return 0
+
+
+def exec_(client: KubeClient, target: str, namespace: str | None, command: list[str], *,
+          container: str | None, stdin: bytes | None, write: Callable[[bytes], None]) -> int:
+    if not command:
+        raise UserError("no command given", hint="kompy exec POD -- COMMAND [ARGS...]")
+    pod = resolve_pod(client, target, namespace)
+    code, output = client.exec(pod["metadata"]["name"], pod["metadata"]["namespace"], command,
+                               container, stdin)
+    write(output)
+    return code
+
+
+def scale(client: KubeClient, kind: str, name: str | None, replicas: int,
+          namespace: str | None, out: Out) -> int:
+    if name is None and "/" in kind:
+        kind, name = kind.split("/", 1)
+    if not name:
+        raise UserError("name the object to scale: kompy scale deploy/NAME --replicas N")
+    res = resources.lookup(kind)
+    if res.kind not in ("Deployment", "ReplicaSet", "StatefulSet"):
+        raise UserError(f"cannot scale a {res.kind}",
+                        hint="scale a Deployment, ReplicaSet or StatefulSet")
+    if replicas < 0:
+        raise UserError("--replicas must be 0 or more")
+    client.patch(res.plural, name, namespace, {"spec": {"replicas": replicas}})
+    out(f"{res.qualified}/{name} scaled\n")
+    return 0

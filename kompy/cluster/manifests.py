@@ -1,0 +1,76 @@
+"""Reading Kubernetes manifests for ``kompy apply -f`` / ``kompy delete -f``.
+
+Files, folders (their ``.yaml``, ``.yml`` and ``.json`` files, sorted, not recursive, as
+kubectl without ``-R``) or ``-`` for standard input; multi-document YAML, JSON, and ``*List``
+kinds (``v1/List`` as ``kubectl get -o yaml`` prints) unpacked into their items.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kompy.compose.yaml_reader import decode_source, load_yaml
+from kompy.errors import SourceLocation, UserError
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    obj: dict[str, Any]
+    location: SourceLocation
+
+
+def _files(target: str) -> list[Path]:
+    path = Path(target)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        if not found:
+            raise UserError(f"{target}: no .yaml, .yml or .json files in this folder")
+        return found
+    if not path.exists():
+        raise UserError(f"{target}: no such file or folder")
+    return [path]
+
+
+def read(targets: tuple[str, ...] | list[str]) -> list[Manifest]:
+    out: list[Manifest] = []
+    for target in targets:
+        if target == "-":
+            out += parse(sys.stdin.buffer.read(), "<stdin>")
+            continue
+        for path in _files(target):
+            try:
+                raw = path.read_bytes()
+            except OSError as e:
+                raise UserError(f"{path}: cannot read: {e.strerror}") from e
+            out += parse(raw, str(path))
+    return out
+
+
+def parse(raw: bytes, file: str) -> list[Manifest]:
+    out: list[Manifest] = []
+    for doc in load_yaml(decode_source(raw, file), file):
+        location = doc.location(()) or SourceLocation(file)
+        _collect(doc.data, location, out)
+    return out
+
+
+def _collect(data: Any, location: SourceLocation, out: list[Manifest]) -> None:
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise UserError("a manifest must be a mapping with apiVersion, kind and metadata",
+                        location=location)
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list):
+        for item in data["items"]:
+            _collect(item, location, out)
+        return
+    if not kind or not data.get("apiVersion"):
+        raise UserError("the manifest has no kind or apiVersion", location=location,
+                        hint="every Kubernetes object starts with apiVersion: and kind:")
+    out.append(Manifest(data, location))

@@ -1,0 +1,292 @@
+"""Output shaped like kubectl's: tables for ``get``, and yaml/json/name renderings."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from kompy.client import resources
+
+Obj = dict[str, Any]
+Row = list[str]
+
+
+def age(timestamp: str | None, now: datetime | None = None) -> str:
+    """kubectl's human duration: 45s, 3m20s, 25m, 5h10m, 20h, 3d4h, 42d."""
+    if not timestamp:
+        return "<unknown>"
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return "<unknown>"
+    seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 120:
+        return f"{seconds}s"
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if hours < 3:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if days < 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    return f"{days}d"
+
+
+def _meta(o: Obj) -> Obj:
+    return o.get("metadata") or {}
+
+
+def _age(o: Obj) -> str:
+    return age(_meta(o).get("creationTimestamp"))
+
+
+def pod_status(pod: Obj) -> tuple[str, str, int]:
+    """(READY "1/2", STATUS as kubectl shows it, RESTARTS)."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for s in statuses if s.get("ready"))
+    restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    for init in status.get("initContainerStatuses") or []:
+        state = init.get("state") or {}
+        if "terminated" in state and state["terminated"].get("exitCode") == 0:
+            continue
+        waiting = (state.get("waiting") or {}).get("reason")
+        reason = f"Init:{waiting}" if waiting and waiting != "PodInitializing" else "Init:0/" + \
+            str(len(spec.get("initContainers") or []))
+        break
+    else:
+        for s in statuses:
+            state = s.get("state") or {}
+            if state.get("waiting", {}).get("reason"):
+                reason = state["waiting"]["reason"]
+            elif state.get("terminated"):
+                term = state["terminated"]
+                reason = term.get("reason") or f"ExitCode:{term.get('exitCode')}"
+    if _meta(pod).get("deletionTimestamp"):
+        reason = "Terminating"
+    return f"{ready}/{len(spec.get('containers') or [])}", reason, restarts
+
+
+def _pods(o: Obj, wide: bool) -> Row:
+    ready, reason, restarts = pod_status(o)
+    row = [ready, reason, str(restarts), _age(o)]
+    if wide:
+        row += [(o.get("status") or {}).get("podIP") or "<none>",
+                (o.get("spec") or {}).get("nodeName") or "<none>"]
+    return row
+
+
+def _images(template: Obj) -> list[str]:
+    containers = ((template.get("spec") or {}).get("containers")) or []
+    return [",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers)]
+
+
+def _selector(o: Obj) -> str:
+    sel = (o.get("spec") or {}).get("selector") or {}
+    labels = sel.get("matchLabels", sel) if isinstance(sel, dict) else {}
+    return ",".join(f"{k}={v}" for k, v in labels.items() if isinstance(v, str)) or "<none>"
+
+
+def _deployments(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    row = [f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+           str(st.get("updatedReplicas", 0)), str(st.get("availableReplicas", 0)), _age(o)]
+    return row + [*_images(spec.get("template") or {}), _selector(o)] if wide else row
+
+
+def _replicasets(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    row = [str(spec.get("replicas", 0)), str(st.get("replicas", 0)),
+           str(st.get("readyReplicas", 0)), _age(o)]
+    return row + [*_images(spec.get("template") or {}), _selector(o)] if wide else row
+
+
+def _statefulsets(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    return [f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 0)}", _age(o)]
+
+
+def _daemonsets(o: Obj, wide: bool) -> Row:
+    st = o.get("status") or {}
+    return [str(st.get(k, 0)) for k in ("desiredNumberScheduled", "currentNumberScheduled",
+                                         "numberReady", "updatedNumberScheduled",
+                                         "numberAvailable")] + [_age(o)]
+
+
+def _ports(spec: Obj) -> str:
+    out = []
+    for p in spec.get("ports") or []:
+        text = f"{p.get('port')}"
+        if p.get("nodePort"):
+            text += f":{p['nodePort']}"
+        out.append(f"{text}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _services(o: Obj, wide: bool) -> Row:
+    spec = o.get("spec") or {}
+    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress)
+    if not external:
+        external = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+    row = [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", external,
+           _ports(spec), _age(o)]
+    return row + [_selector(o)] if wide else row
+
+
+def _endpoints(o: Obj, wide: bool) -> Row:
+    addrs = [f"{a.get('ip')}:{p.get('port')}" for s in o.get("subsets") or []
+             for a in s.get("addresses") or [] for p in s.get("ports") or []]
+    shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+    return [shown or "<none>", _age(o)]
+
+
+def _data(o: Obj, wide: bool) -> Row:
+    return [str(len(o.get("data") or {}) + len(o.get("binaryData") or {})), _age(o)]
+
+
+def _secrets(o: Obj, wide: bool) -> Row:
+    return [o.get("type", "Opaque"), str(len(o.get("data") or {})), _age(o)]
+
+
+def _pvcs(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    modes = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
+             "ReadWriteOncePod": "RWOP"}
+    return [st.get("phase", "Pending"), spec.get("volumeName", ""),
+            ((st.get("capacity") or {}).get("storage")) or "",
+            ",".join(modes.get(m, m) for m in st.get("accessModes") or []),
+            spec.get("storageClassName") or "", _age(o)]
+
+
+def _namespaces(o: Obj, wide: bool) -> Row:
+    phase = (o.get("status") or {}).get("phase", "Active")
+    return ["Terminating" if _meta(o).get("deletionTimestamp") else phase, _age(o)]
+
+
+def _nodes(o: Obj, wide: bool) -> Row:
+    conditions = (o.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    info = (o.get("status") or {}).get("nodeInfo") or {}
+    return ["Ready" if ready else "NotReady", "control-plane", _age(o),
+            info.get("kubeletVersion", "")]
+
+
+def _events(o: Obj, wide: bool) -> Row:
+    inv = o.get("involvedObject") or {}
+    last = o.get("lastTimestamp") or o.get("eventTime") or _meta(o).get("creationTimestamp")
+    return [age(last), o.get("type", ""), o.get("reason", ""),
+            f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", o.get("message", "")]
+
+
+def _jobs(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    return [f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", "", _age(o)]
+
+
+def _cronjobs(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    return [spec.get("schedule", ""), str(spec.get("suspend", False)),
+            str(len(st.get("active") or [])), age(st.get("lastScheduleTime")) if st.get(
+                "lastScheduleTime") else "<none>", _age(o)]
+
+
+def _ingresses(o: Obj, wide: bool) -> Row:
+    spec = o.get("spec") or {}
+    hosts = ",".join(r.get("host", "*") for r in spec.get("rules") or []) or "*"
+    return [spec.get("ingressClassName") or "<none>", hosts, "", "80", _age(o)]
+
+
+def _generic(o: Obj, wide: bool) -> Row:
+    return [_age(o)]
+
+
+TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
+    "pods": (["READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"], _pods),
+    "deployments": (["READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+                    ["CONTAINERS", "IMAGES", "SELECTOR"], _deployments),
+    "replicasets": (["DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
+                    _replicasets),
+    "statefulsets": (["READY", "AGE"], [], _statefulsets),
+    "daemonsets": (["DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], [],
+                   _daemonsets),
+    "services": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"],
+                 _services),
+    "endpoints": (["ENDPOINTS", "AGE"], [], _endpoints),
+    "configmaps": (["DATA", "AGE"], [], _data),
+    "secrets": (["TYPE", "DATA", "AGE"], [], _secrets),
+    "persistentvolumeclaims": (["STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
+                                "AGE"], [], _pvcs),
+    "namespaces": (["STATUS", "AGE"], [], _namespaces),
+    "nodes": (["STATUS", "ROLES", "AGE", "VERSION"], [], _nodes),
+    "jobs": (["COMPLETIONS", "DURATION", "AGE"], [], _jobs),
+    "cronjobs": (["SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"], [], _cronjobs),
+    "ingresses": (["CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [], _ingresses),
+}
+
+
+def table_rows(plural: str, objs: list[Obj], *, wide: bool = False,
+               all_namespaces: bool = False, header: bool = True) -> list[Row]:
+    columns, wide_columns, row_of = TABLES.get(plural, (["AGE"], [], _generic))
+    rows: list[Row] = []
+    if plural == "events":
+        columns = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        row_of = _events
+    if header:
+        head = (["NAMESPACE"] if all_namespaces else []) + ([] if plural == "events" else
+                                                           ["NAME"])
+        rows.append(head + columns + (wide_columns if wide else []))
+    for obj in objs:
+        meta = _meta(obj)
+        lead = [meta.get("namespace", "")] if all_namespaces else []
+        name = [] if plural == "events" else [str(meta.get("name", ""))]
+        rows.append(lead + name + row_of(obj, wide))
+    return rows
+
+
+def format_table(rows: list[Row], widths: list[int] | None = None) -> str:
+    """Columns padded to the widest cell plus three spaces, as kubectl's tabwriter does."""
+    if not rows:
+        return ""
+    widths = widths or column_widths(rows)
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) if i < len(row) - 1 else cell
+                 for i, cell in enumerate(row)]
+        lines.append("   ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def column_widths(rows: list[Row]) -> list[int]:
+    return [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
+
+
+def to_yaml(data: Any) -> str:
+    yaml = YAML(typ="safe")
+    yaml.default_flow_style = False
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    return buf.getvalue()
+
+
+def render(objs: list[Obj], output: str, single: bool) -> str:
+    """``-o yaml|json|name``: one object as itself, several as a ``v1/List``."""
+    if output == "name":
+        return "".join(f"{resources.for_object(o).qualified}/{_meta(o).get('name')}\n"
+                       for o in objs)
+    data: Any = objs[0] if single and objs else {"apiVersion": "v1", "kind": "List",
+                                                 "metadata": {}, "items": objs}
+    if output == "json":
+        return json.dumps(data, indent=4) + "\n"
+    return to_yaml(data)

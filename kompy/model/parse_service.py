@@ -305,6 +305,12 @@ def parse_service(name: str, raw: object, at: Locator, path: KeyPath, base_dir: 
             extensions[key] = value
         else:
             other[key] = value
+    deploy = kwargs.get("deploy")
+    scale = kwargs.get("scale")
+    if scale is not None and deploy is not None and deploy.replicas not in (None, scale):
+        problems.add(fail(at, (*path, "scale"),
+                          f"scale {scale} differs from deploy.replicas {deploy.replicas}",
+                          hint="set only one of them"))
     problems.raise_if_any()
     _normalize(kwargs, other)
     kwargs["name"] = name

@@ -412,3 +412,9 @@ def test_env_file_values_without_environment_key_render_sorted() -> None:
     out = s.to_compose()
     assert list(out) == sorted(out)
     assert list(out["environment"].items()) == [("A", None), ("B", "2")]
+
+
+def test_scale_and_replicas_must_agree() -> None:
+    assert service("image: x\nscale: 2\ndeploy: {replicas: 2}").scale == 2
+    (err,) = service_errors("image: x\nscale: 2\ndeploy: {replicas: 3}")
+    assert "differs from deploy.replicas" in err.message and where(err) == "4:5"

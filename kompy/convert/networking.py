@@ -17,6 +17,7 @@ Kompose ("8080", then "8080-udp" when the number is taken) unless the Compose po
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,6 +33,9 @@ _TYPES = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "Loa
           "headless": "ClusterIP"}
 _TRAFFIC = {"cluster": "Cluster", "local": "Local"}
 _NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+
+_plans: weakref.WeakKeyDictionary[ConvertContext, dict[str, ServicePlan | None]] = (
+    weakref.WeakKeyDictionary())
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,17 @@ def service_type(ctx: ConvertContext, service: Service) -> str:
 
 
 def plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
-    """The Service of ``service``, or None when it has no ports (and is not headless)."""
+    """The Service of ``service``, or None when it has no ports (and is not headless).
+
+    Planned once per conversion (the Ingress and NetworkPolicy builders ask again), so its
+    warnings and report records are made once."""
+    plans = _plans.setdefault(ctx, {})
+    if service.name not in plans:
+        plans[service.name] = _plan_service(ctx, service)
+    return plans[service.name]
+
+
+def _plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
     kind = service_type(ctx, service)
     external = kind in ("nodeport", "loadbalancer")
     entries: list[tuple[int, int, str, str | None, str | None]] = []  # port, target, proto, ...
@@ -213,6 +227,8 @@ def _service_context(ctx: ConvertContext, service: Service, name: str, kind: str
 
 def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
     """Network aliases that can become Service names (not taken by a Compose service)."""
+    if not any(attachment.aliases for attachment in service.networks.values()):
+        return []
     taken = {ctx.name(name) for name in ctx.project.services}
     out: list[str] = []
     for net, attachment in service.networks.items():

@@ -331,3 +331,15 @@ def test_network_aliases_become_clusterip_services() -> None:
     status = {r.key: r.status for r in ctx.report}
     assert status["services.web.networks.front"] == "approximated"
     assert status["services.web.networks.front.aliases[0]"] == "approximated"
+
+
+def test_service_planned_once_so_records_are_not_repeated() -> None:
+    web = Service("web", image="nginx", ports=(PortMapping(80, published="8080"),), labels={
+        "kompose.service.type": "nodeport", "kompose.service.nodeport.port": "30080",
+        "kompose.service.expose": "a.example"})
+    ctx = _ctx(web, network_policies=True)
+    build_services(ctx, web)
+    build_ingresses(ctx, web)
+    build_network_policies(ctx)
+    keys = [r.key for r in ctx.report]
+    assert len(keys) == len(set(keys)), keys

@@ -206,3 +206,30 @@ def test_secret_values_appear_only_in_secret_data() -> None:
                       [r.to_dict() for r in ctx.report], default=str)
     assert SECRET_VALUE not in rest and encoded not in rest
     assert ctx.diagnostics, "the uid warning should have been produced"
+
+
+def test_secret_values_stay_in_secrets_through_the_whole_conversion() -> None:
+    """The same scan over convert()'s output, warnings, report and chart."""
+    from kompy.convert import Conversion, convert
+    from kompy.convert.chart import render_chart
+    from kompy.convert.output import render_stream
+    from kompy.convert.report import report_json
+
+    secrets = {"pw": SecretDef("pw", file="/p/pw", content=SECRET_VALUE.encode())}
+    api = Service("api", image="x", ports=(PortMapping(80, published="8080"),),
+                  env_files=(EnvFile("/p/.env", values={"ADMIN_TOKEN": SECRET_VALUE}),),
+                  secrets=(ServiceFileRef("pw", uid="0", target="/etc/pw", mode=0o400),),
+                  labels={"kompose.hpa.cpu": "50", "kompose.service.expose": "x.example"})
+    project = Project(name="shop", working_dir="/p", services={"api": api}, secrets=secrets)
+    options = ConvertOptions(network_policies=True, namespace="prod")
+    conversion = convert(project, options)
+    secret_objects = [o for o in conversion.objects if o["kind"] == "Secret"]
+    assert len(secret_objects) == 2
+    others = Conversion(objects=[o for o in conversion.objects if o["kind"] != "Secret"],
+                        diagnostics=conversion.diagnostics, report=conversion.report)
+    chart = render_chart(project, others, options)
+    text = (render_stream(others) + report_json(project, conversion) + json.dumps(chart)
+            + "\n".join(d.format() for d in conversion.diagnostics))
+    assert conversion.diagnostics
+    encoded = base64.b64encode(SECRET_VALUE.encode()).decode()
+    assert SECRET_VALUE not in text and encoded not in text

@@ -27,7 +27,11 @@ _TYPE_NAMES = {
 
 def kind(raw: object) -> str:
     """How an error message names the type of a YAML value."""
-    return _TYPE_NAMES.get(type(raw), type(raw).__name__)
+    name = _TYPE_NAMES.get(type(raw))
+    if name is None:
+        tag = getattr(raw, "tag", None)  # yaml_reader.Tagged, left by a caller that did not merge
+        return f"a value tagged {tag}" if isinstance(tag, str) else type(raw).__name__
+    return name
 
 
 def go_float(value: float) -> str:

@@ -69,54 +69,60 @@ class ServiceVolume:
                    hint='for example "./data:/data:ro" or "db-data:/var/lib/postgresql/data"')
 
     def to_compose(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "target": self.target}
-        if self.source is not None:
-            out["source"] = self.source
-        if self.read_only:
-            out["read_only"] = True
+        # Built in key order (bind, consistency, image, read_only, source, target, tmpfs,
+        # type, volume), so that only volumes with x-* keys need a sort.
+        out: dict[str, Any] = {}
+        block = self._block()
+        if block is not None and self.type == "bind":
+            out["bind"] = block
         if self.consistency is not None:
             out["consistency"] = self.consistency
-        for block, body in self._blocks().items():
-            extra = self.extra.get(block)
-            if isinstance(extra, dict):
-                body = {**body, **extra}
-            if body or block == self.type:
-                out[block] = dict(sorted(body.items()))
-        for key, value in self.extra.items():
-            if key not in ("bind", "volume", "tmpfs", "image"):
-                out[key] = value
+        if block is not None and self.type not in ("bind", "tmpfs", "volume"):
+            out[self.type] = block
+        if self.read_only:
+            out["read_only"] = True
+        if self.source is not None:
+            out["source"] = self.source
+        out["target"] = self.target
+        if block is not None and self.type == "tmpfs":
+            out["tmpfs"] = block
+        out["type"] = self.type
+        if block is not None and self.type == "volume":
+            out["volume"] = block
+        rest = [k for k in self.extra if k not in ("bind", "volume", "tmpfs", "image")]
+        if not rest:
+            return out
+        for key in rest:
+            out[key] = self.extra[key]
         return dict(sorted(out.items()))
 
-    def _blocks(self) -> dict[str, dict[str, Any]]:
-        blocks: dict[str, dict[str, Any]] = {}
+    def _block(self) -> dict[str, Any] | None:
+        """The sub-block of this volume's type; None when it has nothing to say (a volume's
+        block is always printed, as compose-go prints ``volume: {}``)."""
+        body: dict[str, Any] = {}
         if self.type == "bind":
-            bind: dict[str, Any] = {}
-            if self.bind_propagation is not None:
-                bind["propagation"] = self.bind_propagation
             if self.bind_create_host_path:
-                bind["create_host_path"] = True
+                body["create_host_path"] = True
+            if self.bind_propagation is not None:
+                body["propagation"] = self.bind_propagation
             if self.bind_selinux is not None:
-                bind["selinux"] = self.bind_selinux
-            if bind or "bind" in self.extra:
-                blocks["bind"] = bind
+                body["selinux"] = self.bind_selinux
         elif self.type == "volume":
-            vol: dict[str, Any] = {}
             if self.volume_nocopy:
-                vol["nocopy"] = True
+                body["nocopy"] = True
             if self.volume_subpath is not None:
-                vol["subpath"] = self.volume_subpath
-            blocks["volume"] = vol
+                body["subpath"] = self.volume_subpath
         elif self.type == "tmpfs":
-            tmp: dict[str, Any] = {}
-            if self.tmpfs_size is not None:
-                tmp["size"] = self.tmpfs_size.to_compose()
             if self.tmpfs_mode is not None:
-                tmp["mode"] = self.tmpfs_mode
-            if tmp or "tmpfs" in self.extra:
-                blocks["tmpfs"] = tmp
-        elif "image" in self.extra:
-            blocks["image"] = {}
-        return blocks
+                body["mode"] = self.tmpfs_mode
+            if self.tmpfs_size is not None:
+                body["size"] = self.tmpfs_size.to_compose()
+        extra = self.extra.get(self.type)
+        if isinstance(extra, dict) and extra:
+            body = dict(sorted({**body, **extra}.items()))
+        if body or self.type == "volume" or self.type in self.extra:
+            return body
+        return None
 
 
 def parse_volumes(raw: object, at: Locator, path: KeyPath, base_dir: str

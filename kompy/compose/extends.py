@@ -15,6 +15,7 @@ from typing import Any
 
 from kompy.compose.locator import ProjectLocator
 from kompy.compose.merge import merge_services
+from kompy.compose.paths import is_remote
 from kompy.errors import ComposeError
 
 # A file's services and the locator of that file, loaded on demand.
@@ -94,6 +95,13 @@ class ExtendsResolver:
             raise ComposeError("extends.file must be a string", location=locator.locate(path),
                                key_path=(*path, "file"))
         if other not in self.files:
+            if is_remote(other):
+                raise ComposeError(
+                    f"extends: remote file {other!r} is not supported: kompy loads projects "
+                    "offline", location=locator.locate((*path, "file")),
+                    key_path=(*path, "file"),
+                    hint="download the file and extend its local copy",
+                )
             if not os.path.isfile(other):
                 raise ComposeError(
                     f"extends: file {other} not found",

@@ -88,6 +88,8 @@ class _Loader:
         self.cwd = os.path.abspath(options.cwd or os.getcwd())
         self.environ = dict(os.environ if options.environ is None else options.environ)
         self.documents: dict[str, list[YamlDocument]] = {}
+        # Whether any file uses !reset / !override; without them the tag pass is skipped.
+        self.tagged = False
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -134,8 +136,9 @@ class _Loader:
                 isinstance(s, dict) and "extends" in s for s in services.values()):
             resolver = ExtendsResolver(lambda path: self.load_for_extends(path, env))
             data["services"] = resolver.resolve_all(services, files[0], locator)
-        stripped: dict[str, Any] = strip_tags(data)
-        return stripped, locator
+        if self.tagged:
+            data = strip_tags(data)
+        return data, locator
 
     def prepare(self, document: YamlDocument, base: str, env: Mapping[str, str],
                 chain: tuple[str, ...], locator: ProjectLocator) -> dict[str, Any]:
@@ -180,7 +183,9 @@ class _Loader:
         except OSError as e:
             raise ComposeError(f"cannot read {path}: {e.strerror}",
                                location=SourceLocation(path)) from None
-        documents = [d for d in load_yaml(decode_source(raw, path), path) if d.data is not None]
+        text = decode_source(raw, path)
+        self.tagged = self.tagged or "!reset" in text or "!override" in text
+        documents = [d for d in load_yaml(text, path) if d.data is not None]
         if not documents:
             if first:
                 raise ComposeError(
@@ -219,7 +224,8 @@ class _Loader:
                         from kompy.compose.interpolate import interpolate
 
                         value = interpolate(value, env.get, document.location, ("name",))
-                    found = (str(value), document.location(("name",)))
+                    if value:  # compose-go ignores a name that interpolates to nothing
+                        found = (str(value), document.location(("name",)))
         return found
 
     # -- contents -------------------------------------------------------------------------------
@@ -297,8 +303,8 @@ def _fill_environment(services: dict[str, Any], env: Mapping[str, str]) -> None:
             if any(v is None and k in env for k, v in raw.items()):
                 filled = {k: (env[k] if v is None and k in env else v) for k, v in raw.items()}
                 services[name] = {**service, "environment": filled}
-        elif isinstance(raw, list):
-            if any(isinstance(v, str) and "=" not in v and v in env for v in raw):
-                items = [f"{v}={env[v]}" if isinstance(v, str) and "=" not in v and v in env
-                         else v for v in raw]
-                services[name] = {**service, "environment": items}
+        elif isinstance(raw, list) and any(
+                isinstance(v, str) and "=" not in v and v in env for v in raw):
+            items = [f"{v}={env[v]}" if isinstance(v, str) and "=" not in v and v in env
+                     else v for v in raw]
+            services[name] = {**service, "environment": items}

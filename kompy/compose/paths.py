@@ -10,6 +10,7 @@ same in ``paths/resolve.go``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,14 @@ from kompy.errors import ComposeError, KeyPath, SourceLocation
 _URL_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://", "oci://")
 
 
+# "git@host:repo", "oci://...", "remote:name": a scheme of two or more characters, so that a
+# Windows drive letter ("C:\\") is not mistaken for one.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 def is_remote(path: str) -> bool:
-    return path.startswith(_URL_PREFIXES) or "://" in path
+    """A reference Compose would fetch from the network (git, OCI, HTTP), not a local path."""
+    return path.startswith(_URL_PREFIXES) or "://" in path or bool(_SCHEME.match(path))
 
 
 def absolute(path: str, base: str) -> str:

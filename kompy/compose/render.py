@@ -38,7 +38,7 @@ def dump_yaml(data: Any) -> str:
     yaml.width = 4096
     yaml.allow_unicode = True
     representer = yaml.representer
-    representer.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    representer.sort_base_mapping_type_on_output = False
 
     def represent_str(rep: SafeRepresenter, value: str) -> Any:
         if "\n" in value:

@@ -88,7 +88,7 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
             chart: bool, allow_outside_project: bool) -> None:
     """Convert a Compose project to Kubernetes manifests (validated before writing)."""
     from kompy.convert.command import ConvertRequest, run_convert
-    from kompy.convert.options import DEFAULT_WAIT_IMAGE, ConvertOptions
+    from kompy.convert.options import DEFAULT_WAIT_IMAGE, ConvertOptions, default_cache_dir
 
     if as_json and fmt == "yaml":
         raise click.UsageError("-j/--json contradicts --format yaml")
@@ -102,6 +102,7 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
         wait_init=not no_wait_init, wait_image=wait_image or DEFAULT_WAIT_IMAGE,
         kube_version=kube_version, templates_dir=templates_dir, strict=strict,
         image_registry=image_registry, allow_outside_project=allow_outside_project,
+        cache_dir=default_cache_dir(),
     )
     request = ConvertRequest(
         files=files, project_directory=project_directory, project_name=project_name,

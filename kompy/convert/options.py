@@ -15,6 +15,17 @@ FORMATS = ("yaml", "json")
 DEFAULT_WAIT_IMAGE = "busybox:1.36"
 
 
+def default_cache_dir() -> str:
+    """$KOMPY_CACHE_DIR, else $XDG_CACHE_HOME/kompy, else ~/.cache/kompy."""
+    import os
+
+    explicit = os.environ.get("KOMPY_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kompy")
+
+
 def newest_kube_version() -> str:
     """The newest Kubernetes version the installed kubernetes-validate has schemas for."""
     from kompy.convert.validate import supported_versions
@@ -53,3 +64,5 @@ class ConvertOptions:
     # Bind mounts read into ConfigMaps (--volumes configMap) must stay inside the project
     # directory unless this is set (--allow-outside-project).
     allow_outside_project: bool = False
+    # Folder for compiled schema validators, reused across runs (the CLI: ~/.cache/kompy).
+    cache_dir: str | None = None

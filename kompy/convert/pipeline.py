@@ -12,7 +12,7 @@ from kompy.convert.options import ConvertOptions
 from kompy.convert.pod import PodUnit
 from kompy.convert.security import check_restricted
 from kompy.convert.specs import ClaimSpec, Obj
-from kompy.convert.validate import validate_all
+from kompy.convert.validate import set_cache_dir, validate_all
 from kompy.convert.workloads import build_workload, render_workload, tool_annotations
 from kompy.errors import (
     Diagnostic,
@@ -40,6 +40,8 @@ def object_key(obj: Obj) -> tuple[int, str, str]:
 
 
 def run(project: Project, options: ConvertOptions) -> Conversion:
+    if options.cache_dir:
+        set_cache_dir(options.cache_dir)
     ctx = ConvertContext(project, options)
     _check_settings(ctx)
     units = plan_units(ctx)

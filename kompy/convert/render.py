@@ -185,7 +185,7 @@ def _fill(node: Any, values: list[Any]) -> Any:
         if node.startswith("__kompy_v") and node.endswith("__"):
             match = _PLACEHOLDER.fullmatch(node)
             if match:
-                return _copy(values[int(match.group(1))])
+                return _plain(values[int(match.group(1))])
         if "__kompy_v" in node:
             return _PLACEHOLDER.sub(lambda m: _text(values[int(m.group(1))]), node)
         return node
@@ -196,12 +196,11 @@ def _fill(node: Any, values: list[Any]) -> Any:
     return node
 
 
-def _copy(value: Any) -> Any:
-    """Plain data copied, so no two places of an output share (and alias) one object."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_copy(v) for v in value]
+def _plain(value: Any) -> Any:
+    """The value as plain data. Values are not copied (builders make fresh ones for each
+    object, and nothing mutates an object once rendered); tuples become lists."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
     if isinstance(value, jinja2.Undefined):
         return None
     return value

@@ -69,6 +69,10 @@ def service_type(ctx: ConvertContext, service: Service) -> str:
     flag = (ctx.options.service_type or "").lower()
     if flag and service.ports:
         return flag
+    # deploy.endpoint_mode: dnsrr is DNS round robin over the replicas, without a virtual IP:
+    # what a headless Service is (compose-spec deploy.md, "endpoint_mode").
+    if service.deploy is not None and service.deploy.endpoint_mode == "dnsrr":
+        return "headless"
     return "clusterip"
 
 
@@ -273,6 +277,13 @@ def _report_ports(ctx: ConvertContext, service: Service, plan: ServicePlan | Non
     if settings.service_type and plan is not None:
         path = settings.sources.get("service_type", (*base, "labels", "kompose.service.type"))
         ctx.mapped(path, f"Service/{plan.name} spec.type")
+    endpoint_mode = service.deploy.endpoint_mode if service.deploy is not None else None
+    if endpoint_mode and plan is None:
+        ctx.approximated((*base, "deploy", "endpoint_mode"), None,
+                         "no Service: the service has no ports")
+    elif endpoint_mode and plan is not None:
+        field = "spec.clusterIP: None" if plan.kind == "headless" else "spec.type"
+        ctx.mapped((*base, "deploy", "endpoint_mode"), f"Service/{plan.name} {field}")
     for index, mapping in enumerate(service.ports):
         path = (*base, "ports", index)
         if target is None:

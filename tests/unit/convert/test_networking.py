@@ -343,3 +343,14 @@ def test_service_planned_once_so_records_are_not_repeated() -> None:
     build_network_policies(ctx)
     keys = [r.key for r in ctx.report]
     assert len(keys) == len(set(keys)), keys
+
+
+def test_endpoint_mode_dnsrr_is_headless() -> None:
+    from kompy.model import Deploy
+
+    db = Service("db", image="x", expose=("5432",), deploy=Deploy(endpoint_mode="dnsrr"))
+    ctx = _ctx(db)
+    svc = _one(ctx, "db")
+    assert svc["spec"]["clusterIP"] == "None"
+    assert {r.key: r.target for r in ctx.report}["services.db.deploy.endpoint_mode"] == (
+        "Service/db spec.clusterIP: None")

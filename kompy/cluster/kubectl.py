@@ -78,7 +78,10 @@ def get(client: KubeClient, kind: str, names: tuple[str, ...], *, namespace: str
         else:
             listing = client.list(res.plural, ns if res.namespaced else None, selector)
             last_rv = listing["metadata"].get("resourceVersion", "")
-            objs_by_kind.append((res.plural, listing["items"]))
+            items = listing["items"]
+            if res.plural == "events":
+                items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+            objs_by_kind.append((res.plural, items))
     if output in ("yaml", "json", "name"):
         out(printers.render([o for _, objs in objs_by_kind for o in objs], output, single))
     elif not any(objs for _, objs in objs_by_kind):

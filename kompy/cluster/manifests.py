@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kompy.compose.yaml_reader import decode_source, load_yaml
-from kompy.errors import SourceLocation, UserError
+from kompy.compose.yaml_reader import YamlDocument, decode_source, load_yaml
+from kompy.errors import KeyPath, SourceLocation, UserError
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -54,21 +54,31 @@ def read(targets: tuple[str, ...] | list[str]) -> list[Manifest]:
 def parse(raw: bytes, file: str) -> list[Manifest]:
     out: list[Manifest] = []
     for doc in load_yaml(decode_source(raw, file), file):
-        location = doc.location(()) or SourceLocation(file)
-        _collect(doc.data, location, out)
+        _collect(doc, doc.data, (), out)
     return out
 
 
-def _collect(data: Any, location: SourceLocation, out: list[Manifest]) -> None:
+def _where(doc: YamlDocument, path: KeyPath) -> SourceLocation:
+    """Where an object starts: its first key's position (the document's own has none)."""
+    marks = [mark for key, mark in doc.positions.items()
+             if len(key) == len(path) + 1 and key[:len(path)] == path]
+    if marks:
+        line, column = min(marks)
+        return SourceLocation(doc.file, line, column)
+    return doc.location(path) or SourceLocation(doc.file)
+
+
+def _collect(doc: YamlDocument, data: Any, path: KeyPath, out: list[Manifest]) -> None:
     if data is None:
         return
+    location = _where(doc, path)
     if not isinstance(data, dict):
         raise UserError("a manifest must be a mapping with apiVersion, kind and metadata",
                         location=location)
     kind = data.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list):
-        for item in data["items"]:
-            _collect(item, location, out)
+        for index, item in enumerate(data["items"]):
+            _collect(doc, item, (*path, "items", index), out)
         return
     if not kind or not data.get("apiVersion"):
         raise UserError("the manifest has no kind or apiVersion", location=location,

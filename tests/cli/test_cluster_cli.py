@@ -1,0 +1,144 @@
+"""The cluster commands through the real CLI, against a real daemon serving the API only
+(KOMPY_CLUSTER_NO_RUNTIME: no Docker needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from kompy.cli import main
+
+MANIFESTS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "kompy/busybox:1"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: conf}, data: {a: "1"}}
+"""
+
+
+@pytest.fixture
+def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[Path]:
+    home = tmp_path / "kompy-home"
+    monkeypatch.setenv("KOMPY_HOME", str(home))
+    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    yield home / "default"
+    run("cluster", "stop")
+
+
+def run(*args: str, input: str | None = None, code: int = 0) -> Result:
+    result = CliRunner().invoke(main, list(args), input=input)
+    assert result.exit_code == code, f"kompy {' '.join(args)}: {result.output}"
+    return result
+
+
+def test_start_status_stop(cluster: Path) -> None:
+    assert "started at http://127.0.0.1:" in run("cluster", "start").output
+    assert "already running" in run("cluster", "start").output
+    status = json.loads(run("cluster", "status", "-o", "json").output)
+    assert status["running"] and status["url"].startswith("http://127.0.0.1:")
+    assert oct((cluster / "api.json").stat().st_mode & 0o777) == "0o600"
+    assert oct(cluster.stat().st_mode & 0o777) == "0o700"
+    # The token is required: the same URL without it is refused.
+    assert requests.get(f"{status['url']}/api/v1/pods", timeout=5).status_code == 401
+    assert "stopped" in run("cluster", "stop").output
+    assert "not running" in run("cluster", "stop").output
+    run("cluster", "status", code=3)
+
+
+def test_commands_start_the_cluster_on_demand(cluster: Path) -> None:
+    assert run("get", "namespaces").output.splitlines()[1:] == [
+        line for line in run("get", "ns").output.splitlines()[1:]]
+    assert (cluster / "daemon.pid").exists()
+
+
+def test_apply_get_describe_scale_delete(cluster: Path, tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(MANIFESTS)
+    assert run("apply", "-f", str(path)).output == (
+        "deployment.apps/web created\nservice/web created\nconfigmap/conf created\n")
+    assert run("apply", "-f", str(path)).output.count("unchanged") == 3
+    table = run("get", "deploy").output.splitlines()
+    assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert table[1].split()[:2] == ["web", "0/1"]
+    svc = run("get", "svc", "web").output.splitlines()[1].split()
+    assert svc[1] == "ClusterIP" and svc[4] == "80/TCP"
+    assert run("get", "deploy,cm", "-o", "name").output == "deployment.apps/web\nconfigmap/conf\n"
+    as_json = json.loads(run("get", "deploy", "web", "-o", "json").output)
+    assert as_json["spec"]["replicas"] == 1
+    assert run("scale", "deploy", "web", "--replicas", "3").output == \
+        "deployment.apps/web scaled\n"
+    assert "replicas:" in run("describe", "deployment", "web").output
+    assert run("get", "deploy", "-l", "app=nope").output.strip() == \
+        "No resources found in default namespace."
+    assert run("delete", "-f", str(path)).output == (
+        'deployment.apps "web" deleted\nservice "web" deleted\nconfigmap "conf" deleted\n')
+    result = run("get", "deploy", "web", code=2)
+    assert 'deployments.apps "web" not found' in result.output
+
+
+def test_apply_from_stdin_and_namespaces(cluster: Path) -> None:
+    run("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+    run("apply", "-f", "-", "-n", "shop",
+        input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    assert run("get", "cm", "-A").output.splitlines()[1].split()[:2] == ["shop", "c"]
+    assert run("get", "cm", "-n", "shop", "c", "-o", "name").output == "configmap/c\n"
+
+
+def test_bad_manifests_are_clear_errors(cluster: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                   "spec: {template: {spec: {containers: [{name: c, image: x}]}}}\n---\n"
+                   "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    output = run("apply", "-f", str(bad), code=2).output
+    assert "spec.selector: Required value" in output
+    assert 'no matches for kind "Widget"' in output
+    assert "Traceback" not in output
+    assert 'the server doesn\'t have a resource type "widgets"' in run("get", "widgets",
+                                                                      code=2).output
+
+
+def test_kubeconfig_selects_a_cluster(cluster: Path, tmp_path: Path) -> None:
+    text = run("cluster", "kubeconfig").output
+    assert "current-context: kompy-default" in text
+    config = tmp_path / "config"
+    config.write_text(text)
+    run("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: via}\n")
+    assert "via" in run("get", "cm", "--kubeconfig", str(config)).output
+    assert "no context named 'nope'" in run("get", "cm", "--kubeconfig", str(config),
+                                            "--context", "nope", code=2).output
+
+
+def test_unreachable_real_cluster_is_one_line(cluster: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("current-context: c\nclusters: [{name: c, cluster: {server: "
+                      "'http://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\n"
+                      "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
+    output = run("get", "pods", "--kubeconfig", str(config), code=2).output
+    assert output.strip() == ("error: no cluster answers at http://127.0.0.1:9; run "
+                              "`kompy cluster start`")
+    assert not os.path.exists(cluster)

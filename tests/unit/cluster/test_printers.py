@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_age_like_kubectl(seconds: int, shown: str) -> None:
 
 
 def test_pod_status_columns() -> None:
-    pod = {"metadata": {"name": "p"},
+    pod: dict[str, Any] = {"metadata": {"name": "p"},
            "spec": {"containers": [{"name": "a"}, {"name": "b"}]},
            "status": {"phase": "Pending", "containerStatuses": [
                {"name": "a", "ready": True, "restartCount": 2, "state": {"running": {}}},

@@ -43,14 +43,16 @@ def generate(n: int = 2000) -> dict[str, Any]:
 
 def main() -> None:
     data = generate()
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
+    best_wall = best_cpu = float("inf")
+    for _ in range(7):
+        wall, cpu = time.perf_counter(), time.process_time()
         project = Project.parse(data, name="bench", working_dir="/work/bench",
                                 locator=NullLocator())
         project.to_compose()
-        best = min(best, time.perf_counter() - start)
-    print(f"2,000 services: parse + to_compose best of 5: {best:.3f} s")
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    print(f"2,000 services: parse + to_compose best of 7: {best_wall:.3f} s wall, "
+          f"{best_cpu:.3f} s CPU")
 
 
 if __name__ == "__main__":

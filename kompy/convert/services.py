@@ -1,0 +1,301 @@
+"""Services from a service's ports, expose, labels and network aliases.
+
+Service type: ``kompose.service.type`` / ``x-kompy.service.type`` on the service, else
+``--service-type`` for services that have ``ports:``, else ClusterIP. A service that only
+``expose``s ports is never made external by the project-wide flag: Compose's ``expose``
+makes ports reachable from other services only (compose-spec "expose").
+
+Ports (CONTRACTS.md): for ClusterIP and headless Services the port is the container port, so
+in-cluster clients keep the Compose address ``web:80``; every published Compose port is
+listed in the annotation ``kompy.dev/host-ports: "8080:80/tcp,..."`` (host port : Service
+port / protocol) that kompy's built-in cluster proxy answers on. NodePort and LoadBalancer
+Services use the published port as the Service port, as Kompose does, plus the container
+port as a second entry when it differs. One entry per (port, protocol); names follow
+Kompose ("8080", then "8080-udp" when the number is taken) unless the Compose port has a
+``name``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.shared import render, tool_annotations
+from kompy.errors import KeyPath
+from kompy.model import PortMapping, Service
+
+HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+
+_TYPES = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "LoadBalancer",
+          "headless": "ClusterIP"}
+_TRAFFIC = {"cluster": "Cluster", "local": "Local"}
+_NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+
+_plans: weakref.WeakKeyDictionary[ConvertContext, dict[str, ServicePlan | None]] = (
+    weakref.WeakKeyDictionary())
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One entry of a Service's ``spec.ports``."""
+
+    name: str
+    port: int
+    target_port: int
+    protocol: str  # TCP | UDP | SCTP
+    app_protocol: str | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """What build_services renders: also used by the Ingress and NetworkPolicy builders."""
+
+    name: str
+    kind: str  # clusterip | nodeport | loadbalancer | headless
+    ports: tuple[ServicePort, ...]
+    host_ports: tuple[str, ...]  # "8080:80/tcp"
+    external_traffic_policy: str | None = None
+
+
+def service_type(ctx: ConvertContext, service: Service) -> str:
+    """clusterip | nodeport | loadbalancer | headless, from the label, x-kompy or the flag."""
+    wanted = ctx.settings(service).service_type
+    if wanted:
+        return wanted.lower()
+    flag = (ctx.options.service_type or "").lower()
+    if flag and service.ports:
+        return flag
+    # deploy.endpoint_mode: dnsrr is DNS round robin over the replicas, without a virtual IP:
+    # what a headless Service is (compose-spec deploy.md, "endpoint_mode").
+    if service.deploy is not None and service.deploy.endpoint_mode == "dnsrr":
+        return "headless"
+    return "clusterip"
+
+
+def plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
+    """The Service of ``service``, or None when it has no ports (and is not headless).
+
+    Planned once per conversion (the Ingress and NetworkPolicy builders ask again), so its
+    warnings and report records are made once."""
+    plans = _plans.setdefault(ctx, {})
+    if service.name not in plans:
+        plans[service.name] = _plan_service(ctx, service)
+    return plans[service.name]
+
+
+def _plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
+    kind = service_type(ctx, service)
+    external = kind in ("nodeport", "loadbalancer")
+    entries: list[tuple[int, int, str, str | None, str | None]] = []  # port, target, proto, ...
+    host_ports: list[str] = []
+    seen: set[tuple[int, str]] = set()
+
+    def add(port: int, target: int, proto: str, name: str | None, app: str | None) -> None:
+        if (port, proto) not in seen:
+            seen.add((port, proto))
+            entries.append((port, target, proto, name, app))
+
+    for mapping in service.ports:
+        published = _published(mapping)
+        proto = mapping.protocol.upper()
+        if external and published is not None:
+            add(published, mapping.target, proto, mapping.name, mapping.app_protocol)
+            if published != mapping.target:
+                add(mapping.target, mapping.target, proto, None, mapping.app_protocol)
+            service_port = published
+        else:
+            add(mapping.target, mapping.target, proto, mapping.name, mapping.app_protocol)
+            service_port = mapping.target
+        if published is not None:
+            entry = f"{published}:{service_port}/{mapping.protocol.lower()}"
+            if entry not in host_ports:
+                host_ports.append(entry)
+    for text in service.expose:
+        for port, proto in expose_ports(text):
+            add(port, port, proto, None, None)
+    if not entries and kind != "headless":
+        return None
+    ports = _named([ServicePort(name or "", port, target, proto, app)
+                    for port, target, proto, name, app in entries])
+    plan = ServicePlan(ctx.name(service), kind, tuple(ports), tuple(host_ports))
+    return _with_settings(ctx, service, plan)
+
+
+def expose_ports(text: str) -> list[tuple[int, str]]:
+    """An ``expose`` entry ("80", "8000-8010", "53/udp") as (port, PROTOCOL) pairs."""
+    number, _, proto = text.partition("/")
+    low, _, high = number.partition("-")
+    first = int(low)
+    last = int(high) if high else first
+    return [(port, (proto or "tcp").upper()) for port in range(first, last + 1)]
+
+
+def _published(mapping: PortMapping) -> int | None:
+    """The host port; a host range ("8080-8090") counts as its first port."""
+    if not mapping.published:
+        return None
+    return int(mapping.published.partition("-")[0])
+
+
+def _named(ports: list[ServicePort]) -> list[ServicePort]:
+    """Unique DNS-label names: the Compose name, else Kompose's "<port>" / "<port>-<proto>"."""
+    used: set[str] = set()
+    out: list[ServicePort] = []
+    for entry in ports:
+        base = k8s_name(entry.name) if entry.name else str(entry.port)
+        name = base
+        if name in used:
+            name = f"{base}-{entry.protocol.lower()}"
+        counter = 2
+        while name in used:
+            name = f"{base}-{counter}"
+            counter += 1
+        used.add(name)
+        out.append(replace(entry, name=name))
+    return out
+
+
+def _with_settings(ctx: ConvertContext, service: Service, plan: ServicePlan) -> ServicePlan:
+    """Apply kompose.service.nodeport.port and external-traffic-policy (warning when ignored)."""
+    settings = ctx.settings(service)
+    base: KeyPath = ("services", service.name)
+    if settings.node_port is not None:
+        path = settings.sources.get("node_port", (*base, "labels", "kompose.service.nodeport.port"))
+        if plan.kind != "nodeport":
+            ctx.warn(path, f"a node port is only used by NodePort services ({service.name} is "
+                     f"{_TYPES[plan.kind]})", hint="set kompose.service.type: nodeport")
+        elif plan.ports:
+            low, high = _NODE_PORT_RANGE
+            if not low <= settings.node_port <= high:
+                ctx.warn(path, f"node port {settings.node_port} is outside Kubernetes' default "
+                         f"range {low}-{high}", hint="the API server rejects it unless its "
+                         "--service-node-port-range allows it")
+            if len(plan.ports) > 1:
+                ctx.warn(path, "kompose.service.nodeport.port applies to the first port only "
+                         f"({service.name} has {len(plan.ports)})")
+            first = replace(plan.ports[0], node_port=settings.node_port)
+            plan = replace(plan, ports=(first, *plan.ports[1:]))
+            ctx.mapped(path, f"Service/{plan.name} spec.ports[0].nodePort")
+    policy = settings.external_traffic_policy
+    if policy:
+        path = settings.sources.get(
+            "external_traffic_policy",
+            (*base, "labels", "kompose.service.external-traffic-policy"))
+        if plan.kind in ("nodeport", "loadbalancer"):
+            plan = replace(plan, external_traffic_policy=_TRAFFIC[policy.lower()])
+            ctx.mapped(path, f"Service/{plan.name} spec.externalTrafficPolicy")
+        else:
+            ctx.warn(path, f"an external traffic policy is only used by NodePort and "
+                     f"LoadBalancer services ({service.name} is {_TYPES[plan.kind]})")
+    return plan
+
+
+def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]]:
+    """The Service of ``service`` (none when it has no ports and is not headless), plus one
+    ClusterIP Service per network alias, so the alias resolves as on the Compose network."""
+    plan = plan_service(ctx, service)
+    _report_ports(ctx, service, plan)
+    _report_networks(ctx, service, plan)
+    if plan is None:
+        return []
+    annotations = dict(tool_annotations(ctx))
+    if plan.host_ports:
+        annotations[HOST_PORTS_ANNOTATION] = ",".join(plan.host_ports)
+    out = render(ctx, "service.yaml.j2", _service_context(
+        ctx, service, plan.name, _TYPES[plan.kind], plan, annotations))
+    internal = [port for port in plan.ports if port.port == port.target_port]
+    for alias in _aliases(ctx, service, plan):
+        out += render(ctx, "service.yaml.j2", _service_context(
+            ctx, service, alias, "ClusterIP",
+            replace(plan, kind="clusterip", ports=tuple(
+                replace(p, node_port=None) for p in internal) or plan.ports,
+                external_traffic_policy=None), tool_annotations(ctx)))
+    return out
+
+
+def _service_context(ctx: ConvertContext, service: Service, name: str, kind: str,
+                     plan: ServicePlan, annotations: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": ctx.metadata(name, ctx.labels(service), annotations or None),
+        "type": kind,
+        "headless": plan.kind == "headless",
+        "selector": ctx.selector(service),
+        "ports": [_port_context(port) for port in plan.ports],
+        "external_traffic_policy": plan.external_traffic_policy,
+    }
+
+
+def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
+    """Network aliases that can become Service names (not taken by a Compose service)."""
+    if not any(attachment.aliases for attachment in service.networks.values()):
+        return []
+    taken = {ctx.name(name) for name in ctx.project.services}
+    out: list[str] = []
+    for net, attachment in service.networks.items():
+        for index, alias in enumerate(attachment.aliases):
+            path: KeyPath = ("services", service.name, "networks", net, "aliases", index)
+            name = k8s_name(alias)
+            if name in taken or name in out or name == plan.name:
+                if name != plan.name:
+                    ctx.warn(path, f"network alias {alias!r} is also a service's name; "
+                             "the service keeps it")
+                continue
+            out.append(name)
+            ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
+                             "namespace, not only on its network")
+    return out
+
+
+def _report_networks(ctx: ConvertContext, service: Service, plan: ServicePlan | None) -> None:
+    """What a service's networks become: NetworkPolicies (--network-policies) or nothing."""
+    base: KeyPath = ("services", service.name, "networks")
+    for net, attachment in service.networks.items():
+        for key in ("ipv4_address", "ipv6_address"):
+            if getattr(attachment, key, None):
+                ctx.dropped((*base, net, key), f"{key} has no Kubernetes equivalent: pods "
+                            "get their addresses from the cluster network",
+                            hint="reach the service by its name instead")
+        if not ctx.options.network_policies:
+            ctx.approximated((*base, net), None, "networks do not isolate pods unless "
+                             "--network-policies is given; every pod can reach every Service")
+
+
+def _port_context(port: ServicePort) -> dict[str, Any]:
+    return {"name": port.name, "port": port.port, "target_port": port.target_port,
+            "protocol": port.protocol, "app_protocol": port.app_protocol,
+            "node_port": port.node_port}
+
+
+def _report_ports(ctx: ConvertContext, service: Service, plan: ServicePlan | None) -> None:
+    base: KeyPath = ("services", service.name)
+    target = f"Service/{plan.name} spec.ports" if plan else None
+    settings = ctx.settings(service)
+    if settings.service_type and plan is not None:
+        path = settings.sources.get("service_type", (*base, "labels", "kompose.service.type"))
+        ctx.mapped(path, f"Service/{plan.name} spec.type")
+    endpoint_mode = service.deploy.endpoint_mode if service.deploy is not None else None
+    if endpoint_mode and plan is None:
+        ctx.approximated((*base, "deploy", "endpoint_mode"), None,
+                         "no Service: the service has no ports")
+    elif endpoint_mode and plan is not None:
+        field = "spec.clusterIP: None" if plan.kind == "headless" else "spec.type"
+        ctx.mapped((*base, "deploy", "endpoint_mode"), f"Service/{plan.name} {field}")
+    for index, mapping in enumerate(service.ports):
+        path = (*base, "ports", index)
+        if target is None:
+            continue
+        if mapping.host_ip:
+            ctx.approximated(path, target, f"host_ip {mapping.host_ip} has no Kubernetes "
+                             "equivalent; the port is published on every address")
+        elif mapping.published and "-" in mapping.published:
+            ctx.approximated(path, target, f"host port range {mapping.published}: the first "
+                             "port is used")
+        else:
+            ctx.mapped(path, target + (f" and annotation {HOST_PORTS_ANNOTATION}"
+                                       if mapping.published else ""))
+    for index in range(len(service.expose)):
+        if target is not None:
+            ctx.mapped((*base, "expose", index), target)

@@ -60,6 +60,8 @@ class ServiceVolume:
     @classmethod
     def parse(cls, raw: object, at: Locator, path: KeyPath, base_dir: str) -> ServiceVolume:
         if isinstance(raw, str):
+            if raw.startswith("~"):  # depends on $HOME: not memoised
+                return _parse_short(raw, at, path, base_dir)
             cached = _SHORT.get((raw, base_dir))
             return cached if cached is not None else remember(
                 _SHORT, (raw, base_dir), _parse_short(raw, at, path, base_dir))

@@ -109,3 +109,11 @@ def test_exit_non_zero_on_fix_needs_fix(repo: Path) -> None:
     result = kompy("--exit-non-zero-on-fix")
     assert result.exit_code == 2
     assert "needs --fix" in result.output
+
+
+def test_kompy_convert_writes_the_layout_check_expects(repo: Path) -> None:
+    converted = CliRunner().invoke(main, ["convert", "-o", "k8s"])
+    assert converted.exit_code == 0, converted.output
+    result = kompy("--manifests", "k8s")
+    assert result.exit_code == 0, result.output
+    assert "are up to date" in result.output

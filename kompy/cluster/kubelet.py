@@ -134,9 +134,12 @@ class Kubelet:
             return
         key = uid(pod)
         with self._lock:
+            before = self._known.get(key)
             self._known[key] = pod
             if deleted:
                 self._gone.add(key)
+        if not deleted and before is not None and _same_desire(before, pod):
+            return  # only the status changed (most often: our own write); nothing to do
         self.queue.add(key)
 
     def _on_pod_input(self, obj: Obj, deleted: bool) -> None:
@@ -285,6 +288,12 @@ class Kubelet:
         for c in orphans:
             log.info("removing container %s of a pod that no longer exists", c.name)
         self.backend.map(lambda c: self.backend.remove(c.id), orphans)
+
+
+def _same_desire(a: Obj, b: Obj) -> bool:
+    """Same spec and deletion state: a change of status alone needs no sync."""
+    return bool(a.get("spec") == b.get("spec") and
+                meta(a).get("deletionTimestamp") == meta(b).get("deletionTimestamp"))
 
 
 def _grace(pod: Obj) -> int:

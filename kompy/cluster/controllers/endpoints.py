@@ -106,10 +106,10 @@ class EndpointsController(Controller):
             return
         pods = [p for p in self.pods.list(ns) if map_selector_matches(selector, labels(p))]
         wanted = subsets(svc, pods)
-        obj = {"apiVersion": "v1", "kind": "Endpoints",
-               "metadata": {"name": svc_name, "namespace": ns,
-                            "labels": dict(meta(svc).get("labels") or {})},
-               "subsets": wanted}
+        obj_meta: dict[str, Any] = {"name": svc_name, "namespace": ns,
+                                    "labels": dict(meta(svc).get("labels") or {})}
+        obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": obj_meta,
+                               "subsets": wanted}
         if current is None:
             try:
                 created = self.client.create(obj)
@@ -120,6 +120,6 @@ class EndpointsController(Controller):
                 return
         if (current.get("subsets") or []) == wanted:
             return
-        obj["metadata"]["resourceVersion"] = meta(current).get("resourceVersion")
-        obj["metadata"]["uid"] = meta(current).get("uid")
+        obj_meta["resourceVersion"] = meta(current).get("resourceVersion")
+        obj_meta["uid"] = meta(current).get("uid")
         self.endpoints.upsert_local(self.client.replace(obj))

@@ -6,6 +6,7 @@ Docker object labelled with that cluster name is removed (``daemon.reset``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -64,7 +65,5 @@ def namespace(client: Any) -> Iterator[str]:
     ns = f"n{uuid.uuid4().hex[:8]}"
     client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     yield ns
-    try:
+    with contextlib.suppress(Exception):  # best effort; reset removes everything at the end
         client.delete("namespaces", ns)
-    except Exception:  # noqa: BLE001 - best effort; reset removes everything at the end
-        pass

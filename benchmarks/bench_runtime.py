@@ -1,0 +1,152 @@
+"""Benchmark of the built-in cluster's runtime against docker-compose (Compose v1).
+
+1. Time from applying a 30-replica Deployment (kompy/busybox:1 running ``httpd -f``) to all
+   pods ready, on a freshly started cluster.
+2. ``docker-compose up -d --scale web=30`` of the same image and command, in the same run.
+3. The daemon's CPU use while idle with the 30 pods running: its CPU time (utime + stime of
+   the daemon process) over ``--idle-seconds``, as a percentage of one core.
+
+Writes benchmarks/results/runtime.json. Run: ``python3 benchmarks/bench_runtime.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPLICAS = 30
+IMAGE = "kompy/busybox:1"
+RESULTS = Path(__file__).resolve().parent / "results" / "runtime.json"
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    labels = {"app": "web"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {
+                         "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "web", "image": IMAGE,
+                                         "command": ["httpd", "-f"]}]}}}}
+
+
+def wait_ready(client: Any, replicas: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get("deployments", "web", "default").get("status") or {}
+        if status.get("readyReplicas") == replicas:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"deployment not ready after {timeout} s: {status}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+
+def bench_kompy(idle_seconds: float) -> dict[str, Any]:
+    from kompy.cluster import daemon
+
+    home = tempfile.mkdtemp(prefix="kompy-bench-")
+    os.environ["KOMPY_HOME"] = home
+    name = f"bench{uuid.uuid4().hex[:6]}"
+    try:
+        t0 = time.monotonic()
+        client = daemon.ensure_cluster(name)
+        started = time.monotonic() - t0
+        # Warm the namespace network and informers with one pod-less apply round trip.
+        client.get("namespaces", "default")
+        pid = int(Path(home, name, "daemon.pid").read_text().strip())
+        cpu0 = cpu_seconds(pid)
+        t0 = time.monotonic()
+        client.apply(deployment(REPLICAS))
+        wait_ready(client, REPLICAS)
+        ready = time.monotonic() - t0
+        apply_cpu = cpu_seconds(pid) - cpu0
+        time.sleep(5)  # let the last status writes settle before measuring idle
+        c0, w0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(idle_seconds)
+        c1, w1 = cpu_seconds(pid), time.monotonic()
+        return {"daemon_start_s": round(started, 2), "apply_to_all_ready_s": round(ready, 2),
+                "daemon_cpu_s_during_apply": round(apply_cpu, 2),
+                "idle_cpu_percent_of_one_core": round(100 * (c1 - c0) / (w1 - w0), 3),
+                "idle_window_s": round(w1 - w0, 1), "idle_cpu_seconds": round(c1 - c0, 3)}
+    finally:
+        daemon.reset(name)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def bench_compose() -> dict[str, Any]:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        return {"skipped": "docker-compose not installed"}
+    folder = Path(tempfile.mkdtemp(prefix="compose-bench-"))
+    (folder / "docker-compose.yml").write_text(
+        f'version: "2.4"\nservices:\n  web:\n    image: {IMAGE}\n    command: ["httpd", "-f"]\n')
+    project = f"bench{uuid.uuid4().hex[:6]}"
+    cmd = [exe, "-p", project, "-f", str(folder / "docker-compose.yml")]
+    try:
+        t0 = time.monotonic()
+        subprocess.run([*cmd, "up", "-d", "--scale", f"web={REPLICAS}"], check=True,
+                       capture_output=True)
+        up = time.monotonic() - t0
+        running = subprocess.run(["docker", "ps", "-q", "--filter",
+                                  f"label=com.docker.compose.project={project}"],
+                                 check=True, capture_output=True, text=True).stdout.split()
+        return {"up_scale_s": round(up, 2), "containers_running": len(running),
+                "version": subprocess.run([exe, "version", "--short"], capture_output=True,
+                                          text=True).stdout.strip()}
+    finally:
+        subprocess.run([*cmd, "down", "-t", "1"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    engine = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"cpu": model, "cores": os.cpu_count(), "memory_mib": mem,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "docker_engine": engine}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--idle-seconds", type=float, default=45.0)
+    args = parser.parse_args()
+    result = {"replicas": REPLICAS, "image": IMAGE, "machine": machine(),
+              "kompy": bench_kompy(args.idle_seconds), "docker_compose": bench_compose()}
+    k, c = result["kompy"], result["docker_compose"]
+    if "up_scale_s" in c:
+        result["kompy_vs_compose_speedup"] = round(c["up_scale_s"] / k["apply_to_all_ready_s"], 2)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

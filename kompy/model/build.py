@@ -70,7 +70,7 @@ class Build:
             platforms=str_list(raw.get("platforms"), at, (*path, "platforms"), single=False),
             additional_contexts={k: _extra_context(v, base_dir)
                                  for k, v in extra_contexts.items()},
-            extra={k: raw[k] for k in sorted(raw) if k not in _TYPED},
+            extra=_extra(raw, at, path),
         )
 
     def to_compose(self) -> dict[str, Any]:
@@ -95,6 +95,20 @@ class Build:
             out["additional_contexts"] = dict(self.additional_contexts)
         out.update(self.extra)
         return dict(sorted(out.items()))
+
+
+def _extra(raw: dict[str, Any], at: Locator, path: KeyPath) -> dict[str, Any]:
+    """Untyped long-form keys as written, except build secrets in their long form
+    ({source: name}), as compose-go's transformFileMount writes them."""
+    extra = {k: raw[k] for k in sorted(raw) if k not in _TYPED}
+    secrets = extra.get("secrets")
+    if isinstance(secrets, list):
+        for i, item in enumerate(secrets):
+            if not isinstance(item, (str, dict)):
+                raise fail(at, (*path, "secrets", i),
+                           f"expected a secret name or mapping, got {kind(item)}")
+        extra["secrets"] = [{"source": s} if isinstance(s, str) else s for s in secrets]
+    return extra
 
 
 def _context(context: str, base_dir: str) -> str:

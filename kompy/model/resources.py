@@ -182,10 +182,14 @@ def parse_volume(key: str, body: dict[str, Any], project: str, at: Locator, path
 def parse_network(key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
                   base_dir: str) -> NetworkDef:
     common = _parse_common(key, body, project, at, path)
+    extra = _rest(body, frozenset({"driver", "internal"}))
+    if extra.get("driver_opts") is not None:
+        # Option values are strings for the engine (compose-go: map[string]string).
+        extra["driver_opts"] = str_mapping(extra["driver_opts"], at, (*path, "driver_opts"))
     return NetworkDef(
         driver=opt_str(body.get("driver"), at, (*path, "driver")),
         internal=expect_bool(body.get("internal", False), at, (*path, "internal")),
-        extra=_rest(body, frozenset({"driver", "internal"})), **common,
+        extra=extra, **common,
     )
 
 

@@ -259,3 +259,18 @@ def test_compose_go_testdata_parses_or_fails_cleanly(corpus: Path) -> None:
             assert round_trip(p) == p, path
             parsed += 1
     assert parsed >= 30
+
+
+def test_network_driver_opts_and_build_secrets_are_normalised() -> None:
+    p = project("""
+        services:
+          s: {build: {context: ., secrets: [token, {source: key, target: k}]}}
+        networks:
+          default: {driver_opts: {mtu: 1400, flag: true}}
+        secrets: {token: {file: t}, key: {file: k}}
+    """)
+    assert p.networks["default"].extra["driver_opts"] == {"flag": "true", "mtu": "1400"}
+    build = p.services["s"].build
+    assert build is not None
+    assert build.extra["secrets"] == [{"source": "token"}, {"source": "key", "target": "k"}]
+    assert round_trip(p) == p

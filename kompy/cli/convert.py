@@ -8,7 +8,8 @@ import click
 
 from kompy.cli import warn
 
-_CONTROLLERS = ["deployment", "statefulset", "daemonset", "auto"]
+# Kompose's replicationController is accepted and gives Deployments (its successor).
+_CONTROLLERS = ["deployment", "statefulset", "daemonset", "auto", "replicationcontroller"]
 _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 
 

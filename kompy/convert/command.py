@@ -9,15 +9,15 @@ and files are written with kompy.fsutil, so an error leaves no half-written outp
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from kompy.convert import Conversion
 from kompy.convert.options import ConvertOptions
-from kompy.errors import EXIT_OK, ConvertError, Diagnostic, MultiError, UserError
+from kompy.errors import EXIT_OK, ConvertError, Diagnostic, MultiError
+from kompy.model import Project
 
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -57,10 +57,12 @@ def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], N
     _print_warnings([*diagnostics, *conversion.diagnostics], warn)
     if options.strict and diagnostics:
         raise MultiError([d.to_error() for d in diagnostics])
-    outputs = _outputs(request, conversion, project.name)
+    outputs = _outputs(request, conversion, project)
     if request.report:
-        outputs[Path(request.report)] = _report_text(conversion)
-    _write(outputs, request, stdout, conversion)
+        from kompy.convert.report import report_json
+
+        outputs[Path(request.report)] = report_json(project, conversion)
+    _write(outputs, stdout)
     return EXIT_OK
 
 
@@ -83,16 +85,18 @@ def destination(out: str | None) -> str:
     return "file"
 
 
-def _outputs(request: ConvertRequest, conversion: Conversion, project: str) -> dict[Path, str]:
+def _outputs(request: ConvertRequest, conversion: Conversion,
+             project: Project) -> dict[Path, str]:
     from kompy.convert.output import render_files, render_stream
 
     fmt = request.fmt
     where = "stdout" if request.stdout else destination(request.out)
     if request.chart:
-        if where != "dir":
-            where = "dir"
-        base = Path(request.out or project)
-        files = _extra("chart", "render_chart", conversion, project)
+        from kompy.convert.chart import render_chart
+
+        # Like Kompose's --chart: a folder named after the project unless -o names one.
+        base = Path(request.out or project.name)
+        files = render_chart(conversion, project, request.options)
         return {base / name: text for name, text in files.items()}
     if where == "dir":
         assert request.out is not None
@@ -100,8 +104,9 @@ def _outputs(request: ConvertRequest, conversion: Conversion, project: str) -> d
         rendered = render_files(conversion, fmt)
         out = {base / name: text for name, text in rendered.items()}
         if request.kustomize:
-            text = _extra("kustomize", "kustomization", list(rendered), request.options.namespace)
-            out[base / "kustomization.yaml"] = text
+            from kompy.convert.kustomize import KUSTOMIZATION, kustomization
+
+            out[base / KUSTOMIZATION] = kustomization(list(rendered), request.options.namespace)
         return out
     if request.kustomize:
         raise ConvertError("--kustomize needs -o DIR", hint="for example: -o k8s/ --kustomize")
@@ -112,31 +117,7 @@ def _outputs(request: ConvertRequest, conversion: Conversion, project: str) -> d
     return {Path("-"): text}
 
 
-def _extra(module: str, function: str, *args: Any) -> Any:
-    """A feature of convert-extras (chart, kustomize); a clear error when it is not there."""
-    try:
-        mod = importlib.import_module(f"kompy.convert.{module}")
-        builder = getattr(mod, function)
-    except (ImportError, AttributeError):
-        raise UserError(f"--{module} is not available in this build of kompy") from None
-    return builder(*args)
-
-
-def _report_text(conversion: Conversion) -> str:
-    """--report: kompy.convert.report (convert-extras) when present, else the plain list."""
-    try:
-        from kompy.convert.report import render_report  # type: ignore[attr-defined]
-    except ImportError:
-        import json
-
-        entries = [entry.to_dict() for entry in conversion.report]
-        return json.dumps({"keys": entries}, indent=2, ensure_ascii=False) + "\n"
-    text: str = render_report(conversion)
-    return text
-
-
-def _write(outputs: dict[Path, str], request: ConvertRequest, stdout: TextIO,
-           conversion: Conversion) -> None:
+def _write(outputs: dict[Path, str], stdout: TextIO) -> None:
     from kompy.fsutil import write_tree_atomic
 
     to_stdout = outputs.pop(Path("-"), None)

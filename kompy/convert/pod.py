@@ -146,10 +146,13 @@ def _first_port(ctx: ConvertContext, service: Service) -> int | None:
 
 def _user_init_containers(ctx: ConvertContext, service: Service) -> list[ContainerSpec]:
     out = []
+    security: Obj = {"allowPrivilegeEscalation": False}
+    if ctx.options.security == "restricted":
+        security = {**security, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
     for init in ctx.settings(service).init_containers:
         out.append(ContainerSpec(
             name=init.name, image=init.image, command=list(init.command) or None,
-            security_context={"allowPrivilegeEscalation": False}, service=service.name))
+            security_context=dict(security), service=service.name))
     return out
 
 

@@ -34,7 +34,10 @@ from kompy.model import Duration, Locator, Project, Service, VolumeDef
 
 T = TypeVar("T")
 
-CONTROLLER_TYPES = ("deployment", "statefulset", "daemonset", "job", "cronjob")
+# "replicationcontroller" is accepted for Kompose files and becomes a Deployment (its
+# successor); workloads.py says so in a warning.
+CONTROLLER_TYPES = ("deployment", "statefulset", "daemonset", "job", "cronjob",
+                    "replicationcontroller")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 SERVICE_TYPES = ("clusterip", "nodeport", "loadbalancer", "headless")
 TRAFFIC_POLICIES = ("cluster", "local")

@@ -29,6 +29,10 @@ def workload_kind(ctx: ConvertContext, service: Service) -> str:
     settings = ctx.settings(service)
     if settings.cronjob is not None:
         return "CronJob"
+    if settings.controller == "replicationcontroller":
+        ctx.approximated(settings.sources.get("controller", ("services", service.name)),
+                         "Deployment", "ReplicationControllers are superseded by Deployments")
+        return "Deployment"
     if settings.controller:
         return _KINDS[settings.controller]
     if settings.job:
@@ -43,7 +47,7 @@ def workload_kind(ctx: ConvertContext, service: Service) -> str:
         owns = any(v.type == "volume" and v.source for v in service.volumes)
         return "StatefulSet" if owns else "Deployment"
     if chosen:
-        return _KINDS[chosen.lower()]
+        return _KINDS.get(chosen.lower(), "Deployment")
     return "Deployment"
 
 

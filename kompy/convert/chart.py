@@ -92,9 +92,15 @@ def ref(path: list[str]) -> str:
     return "(index .Values " + " ".join(f'"{part}"' for part in path) + ")"
 
 
-def render_chart(project: Project, conversion: Conversion,
-                 options: ConvertOptions) -> dict[str, str]:
-    """The chart's files (relative path -> text): Chart.yaml, values.yaml, templates/*."""
+def render_chart(conversion: Conversion, project: Project | str,
+                 options: ConvertOptions | None = None) -> dict[str, str]:
+    """The chart's files (relative path -> text): Chart.yaml, values.yaml, templates/*.
+
+    ``project`` is the project (or its name): it names the chart. ``options`` gives the
+    templates folder (a user's ``chart/Chart.yaml.j2``) and the Kubernetes version.
+    """
+    options = options or ConvertOptions()
+    project_name = project if isinstance(project, str) else project.name
     chart = _Chart()
     files: dict[str, str] = {}
     for obj in conversion.objects:
@@ -106,8 +112,8 @@ def render_chart(project: Project, conversion: Conversion,
         files[name] = _substitute(chart, dump_yaml([templated]))
     renderer = Renderer(options.templates_dir)
     (chart_doc,) = renderer.render("chart/Chart.yaml.j2", {
-        "name": k8s_name(project.name),
-        "description": f"{project.name}, converted from Compose by kompy {__version__}",
+        "name": k8s_name(project_name),
+        "description": f"{project_name}, converted from Compose by kompy {__version__}",
         "version": CHART_VERSION,
         "app_version": __version__,
         "kube_version": resolve_version(options.kube_version),

@@ -15,7 +15,12 @@ from kompy.convert.output import dump_yaml
 KUSTOMIZATION = "kustomization.yaml"
 
 
-def kustomization(file_names: list[str], namespace: str | None = None) -> dict[str, Any]:
+def kustomization(file_names: list[str], namespace: str | None = None) -> str:
+    """The text of ``kustomization.yaml`` for the files of one output folder."""
+    return dump_yaml([kustomization_object(file_names, namespace)])
+
+
+def kustomization_object(file_names: list[str], namespace: str | None = None) -> dict[str, Any]:
     """The Kustomization object for the files of one output folder (in their order)."""
     doc: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -29,5 +34,4 @@ def kustomization(file_names: list[str], namespace: str | None = None) -> dict[s
 
 def add_kustomization(files: dict[str, str], namespace: str | None = None) -> dict[str, str]:
     """``files`` (name -> text, as output.render_files gives) plus ``kustomization.yaml``."""
-    text = dump_yaml([kustomization(list(files), namespace)])
-    return {**files, KUSTOMIZATION: text}
+    return {**files, KUSTOMIZATION: kustomization(list(files), namespace)}

@@ -33,7 +33,7 @@ from kompy import __version__
 from kompy.convert import Conversion
 from kompy.convert.context import REPORT_STATUSES, KeyReport
 from kompy.fsutil import write_atomic
-from kompy.model import Project
+from kompy.model import Project, Service
 
 REPORT_VERSION = 1
 _SERVICE_KEY = re.compile(r"^services\.([^.\[]+)(?:[.\[](.*))?$")
@@ -66,6 +66,23 @@ def report_document(project: Project, conversion: Conversion) -> dict[str, Any]:
 
 def report_json(project: Project, conversion: Conversion) -> str:
     return json.dumps(report_document(project, conversion), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_report(conversion: Conversion, project: Project | None = None) -> str:
+    """The report's text. Without ``project`` the services are taken from the records' keys
+    (a service name containing "." is then cut at the dot) and ``unaccounted`` is empty."""
+    if project is None:
+        names: dict[str, Service] = {}
+        for record in conversion.report:
+            match = _SERVICE_KEY.match(record.key)
+            if match:
+                names.setdefault(match.group(1), Service(match.group(1)))
+        project = _NoKeys(name="", working_dir="", services=names)
+    return report_json(project, conversion)
+
+
+class _NoKeys(Project):
+    """A stand-in project for render_report without one: its services list no keys."""
 
 
 def write_report(path: str | Path, project: Project, conversion: Conversion) -> None:
@@ -109,6 +126,8 @@ def _sort_key(entry: dict[str, Any]) -> tuple[str, int, str]:
 
 def _unaccounted(project: Project, name: str, entries: list[dict[str, Any]]) -> list[str]:
     """Top-level keys of the service's Compose definition no record mentions."""
+    if isinstance(project, _NoKeys):
+        return []
     present = set(project.services[name].to_compose())
     seen = {_top_key(str(entry["key"]), name) for entry in entries}
     return sorted(key for key in present - seen - _IMPLICIT if not key.startswith("x-"))

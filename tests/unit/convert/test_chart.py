@@ -107,7 +107,7 @@ def test_default_values_reproduce_plain_output(namespace: str | None) -> None:
     project = _project()
     options = ConvertOptions(namespace=namespace, network_policies=True)
     conversion = convert(project, options)
-    files = render_chart(project, conversion, options)
+    files = render_chart(conversion, project, options)
     assert {"Chart.yaml", "values.yaml"} <= set(files)
     _assert_same(_render_chart(files, namespace), conversion)
     values = YAML(typ="safe").load(files["values.yaml"])
@@ -132,7 +132,7 @@ def test_default_values_reproduce_plain_output(namespace: str | None) -> None:
 def test_values_really_parameterise() -> None:
     project = _project()
     options = ConvertOptions()
-    files = render_chart(project, convert(project, options), options)
+    files = render_chart(convert(project, options), project, options)
     values = YAML(typ="safe").load(files["values.yaml"])
     values["web"]["replicas"] = 5
     values["web"]["image"]["tag"] = "2.0"
@@ -157,9 +157,9 @@ def test_chart_of_each_sample_reproduces_plain_output() -> None:
                                            environ={"DB_PASSWORD": "pw"}))
         options = ConvertOptions(namespace="demo")
         conversion = convert(project, options)
-        files = render_chart(project, conversion, options)
+        files = render_chart(conversion, project, options)
         _assert_same(_render_chart(files, "demo"), conversion)
-        assert render_chart(project, convert(project, options), options) == files
+        assert render_chart(convert(project, options), project, options) == files
 
 
 def test_helpers() -> None:

@@ -227,7 +227,7 @@ def test_secret_values_stay_in_secrets_through_the_whole_conversion() -> None:
     assert len(secret_objects) == 2
     others = Conversion(objects=[o for o in conversion.objects if o["kind"] != "Secret"],
                         diagnostics=conversion.diagnostics, report=conversion.report)
-    chart = render_chart(project, others, options)
+    chart = render_chart(others, project, options)
     text = (render_stream(others) + report_json(project, conversion) + json.dumps(chart)
             + "\n".join(d.format() for d in conversion.diagnostics))
     assert conversion.diagnostics

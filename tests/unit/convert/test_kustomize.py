@@ -5,7 +5,7 @@ from __future__ import annotations
 from ruamel.yaml import YAML
 
 from kompy.convert import Conversion
-from kompy.convert.kustomize import add_kustomization, kustomization
+from kompy.convert.kustomize import add_kustomization, kustomization, kustomization_object
 from kompy.convert.output import render_files
 
 
@@ -23,6 +23,10 @@ def test_kustomization_lists_files_in_order_with_namespace() -> None:
 
 
 def test_no_namespace_and_never_lists_itself() -> None:
-    doc = kustomization(["a.yaml", "kustomization.yaml"])
+    doc = kustomization_object(["a.yaml", "kustomization.yaml"])
     assert doc == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                    "resources": ["a.yaml"]}
+
+
+def test_kustomization_text() -> None:
+    assert YAML(typ="safe").load(kustomization(["a.yaml"], "ns"))["namespace"] == "ns"

@@ -64,3 +64,15 @@ def test_report_of_a_sample_is_complete_and_deterministic(tmp_path: Path) -> Non
         ports = [e for e in block["keys"] if e["key"].startswith(f"services.{name}.ports")]
         if project.services[name].ports:
             assert any(e.get("target", "").startswith(f"Service/{name}") for e in ports)
+
+
+def test_render_report_without_project_groups_by_key() -> None:
+    from kompy.convert.report import render_report
+
+    conversion = Conversion(objects=[], report=[
+        KeyReport("services.web.image", "mapped", "Deployment/web"),
+        KeyReport("volumes.data", "dropped", None, "why")])
+    doc = json.loads(render_report(conversion))
+    assert list(doc["services"]) == ["web"]
+    assert doc["project_keys"][0]["key"] == "volumes.data"
+    assert doc["summary"]["dropped"] == 1

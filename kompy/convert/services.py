@@ -258,7 +258,12 @@ def _report_networks(ctx: ConvertContext, service: Service, plan: ServicePlan | 
                 ctx.dropped((*base, net, key), f"{key} has no Kubernetes equivalent: pods "
                             "get their addresses from the cluster network",
                             hint="reach the service by its name instead")
-        if not ctx.options.network_policies:
+        if ctx.options.network_policies:
+            continue
+        if net == "default" and len(service.networks) == 1:
+            # Everyone on one network: exactly a namespace without NetworkPolicies.
+            ctx.mapped((*base, net), "the namespace's pod network (Services resolve by name)")
+        else:
             ctx.approximated((*base, net), None, "networks do not isolate pods unless "
                              "--network-policies is given; every pod can reach every Service")
 

@@ -82,6 +82,7 @@ def get(client: KubeClient, kind: str, names: tuple[str, ...], *, namespace: str
             if res.plural == "events":
                 items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
             objs_by_kind.append((res.plural, items))
+    widths: list[int] = []
     if output in ("yaml", "json", "name"):
         out(printers.render([o for _, objs in objs_by_kind for o in objs], output, single))
     elif not any(objs for _, objs in objs_by_kind):
@@ -95,17 +96,19 @@ def get(client: KubeClient, kind: str, names: tuple[str, ...], *, namespace: str
             rows = printers.table_rows(plural, objs, wide=output == "wide",
                                        all_namespaces=all_namespaces and resources.lookup(
                                            plural).namespaced)
-            out(("" if first else "\n") + printers.format_table(rows))
+            widths = printers.column_widths(rows)
+            out(("" if first else "\n") + printers.format_table(rows, widths))
             first = False
     if watch:
         return _watch(client, pairs[0][0], pairs[0][1], ns, all_namespaces, output, selector,
-                      last_rv, out)
+                      last_rv, widths, out)
     return 0
 
 
 def _watch(client: KubeClient, kind: str, name: str | None, ns: str | None,
            all_namespaces: bool, output: str | None, selector: str | None, rv: str,
-           out: Out) -> int:
+           widths: list[int], out: Out) -> int:
+    """Print each change as a row, keeping the columns of the table printed first."""
     res = resources.lookup(kind)
     field = f"metadata.name={name}" if name else None
     if not rv:
@@ -119,7 +122,9 @@ def _watch(client: KubeClient, kind: str, name: str | None, ns: str | None,
             rows = printers.table_rows(res.plural, [obj], wide=output == "wide",
                                        all_namespaces=all_namespaces and res.namespaced,
                                        header=False)
-            out(printers.format_table(rows))
+            widths = [max(w, n) for w, n in zip(widths + [0] * len(rows[0]),
+                                                printers.column_widths(rows), strict=False)]
+            out(printers.format_table(rows, widths))
     return 0
 
 

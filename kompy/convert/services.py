@@ -260,7 +260,7 @@ def _report_networks(ctx: ConvertContext, service: Service, plan: ServicePlan | 
                             hint="reach the service by its name instead")
         if ctx.options.network_policies:
             continue
-        if net == "default" and len(service.networks) == 1:
+        if all(set(other.networks) <= {"default"} for other in ctx.project.services.values()):
             # Everyone on one network: exactly a namespace without NetworkPolicies.
             ctx.mapped((*base, net), "the namespace's pod network (Services resolve by name)")
         else:

@@ -25,7 +25,7 @@ from kompy.compose.locator import ProjectLocator
 from kompy.compose.merge import merge_projects, strip_tags
 from kompy.compose.paths import read_project_file, resolve_paths
 from kompy.compose.profiles import select_services
-from kompy.compose.validate import validate_project
+from kompy.compose.validate import port_clashes, validate_project
 from kompy.compose.yaml_reader import YamlDocument, decode_source, load_yaml
 from kompy.errors import ComposeError, Diagnostic, SourceLocation
 from kompy.model import Project
@@ -114,6 +114,7 @@ class _Loader:
         profiles = opts.profiles or discovery.profiles_from_env(env)
         services = data.get("services") or {}
         data["services"] = select_services(services, profiles, opts.services, locator.locate)
+        self.diagnostics.extend(port_clashes(data["services"], locator.locate))
         _fill_environment(data["services"], env)
         project = Project.parse(data, name=name, working_dir=found.project_dir,
                                 locator=locator, compose_files=found.files)

@@ -171,6 +171,9 @@ def _merge_hosts(base: Any, over: Any) -> Any:
 def _unique_by(key_of: Callable[[Any], str]) -> Merger:
     """Append, then keep one entry per key; a later entry replaces an earlier one in place."""
     def merge(base: Any, over: Any) -> Any:
+        # string_or_list keys (env_file, dns, tmpfs...): a single string is a one-item list.
+        base = [base] if isinstance(base, str) else base
+        over = [over] if isinstance(over, str) else over
         if not isinstance(base, list) or not isinstance(over, list):
             return strip_tags(over)
         out: list[Any] = []

@@ -3,9 +3,8 @@
 Follows compose-go's ``loader/validate.go`` and ``graph/``: a service may only depend on,
 link to, share namespaces with or take volumes from a service that exists; named volumes,
 networks, secrets and configs must be declared at the top level; ``depends_on`` must not form
-a cycle. Also refused: two services publishing the same host port and protocol on the same
-address, which Docker would refuse when the second container starts.
-Every problem is collected and reported at once.
+a cycle. Every problem is collected and reported at once. Two services publishing the same
+host port and protocol on the same address only get a warning (see :func:`port_clashes`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kompy.compose.profiles import dependencies
-from kompy.errors import ComposeError, KeyPath, KompyError, SourceLocation, raise_all
+from kompy.errors import ComposeError, Diagnostic, KeyPath, KompyError, SourceLocation, raise_all
 
 Locate = Callable[[KeyPath], SourceLocation | None]
 
@@ -58,7 +57,6 @@ def validate_project(data: dict[str, Any], locate: Locate) -> None:
         path = ("services", cycle[0], "depends_on")
         problem(path, f"dependency cycle: {' -> '.join(cycle)}",
                 "remove one of the depends_on entries so that services can start in order")
-    errors.extend(_duplicate_ports(services, locate))
     raise_all(errors)
 
 
@@ -154,9 +152,14 @@ def _published(port: Any) -> tuple[str, str, str] | None:
     return (host, parts[-2], protocol or "tcp")
 
 
-def _duplicate_ports(services: dict[str, Any], locate: Locate) -> list[KompyError]:
+def port_clashes(services: dict[str, Any], locate: Locate) -> list[Diagnostic]:
+    """Warnings for host ports published twice among the enabled services.
+
+    Not an error: Docker Compose accepts such a file (services in different profiles, or a
+    template never started, often share a port); it fails only when both containers start.
+    """
     seen: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (port, protocol) -> (host, service)
-    errors: list[KompyError] = []
+    errors: list[Diagnostic] = []
     for name, service in services.items():
         ports = service.get("ports") if isinstance(service, dict) else None
         for i, port in enumerate(ports or ()):
@@ -169,8 +172,8 @@ def _duplicate_ports(services: dict[str, Any], locate: Locate) -> list[KompyErro
                           if other_host == host or {"", "0.0.0.0"} & {host, other_host}), None)
             if clash is not None:
                 path: KeyPath = ("services", name, "ports", i)
-                errors.append(ComposeError(
-                    f"host port {number}/{protocol} is already published by service {clash!r}",
+                errors.append(Diagnostic(
+                    f"host port {number}/{protocol} is also published by service {clash!r}",
                     location=locate(path), key_path=path,
                     hint="publish a different host port; two containers cannot listen on "
                          "the same one",

@@ -1,0 +1,93 @@
+"""Profiles and service selection, as the Docker Compose profiles guide describes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kompy.compose.loader import LoadOptions, load_project
+from kompy.errors import ComposeError
+
+COMPOSE = """
+services:
+  web:
+    image: web
+    depends_on: [db]
+  db:
+    image: db
+  debug:
+    image: debug
+    profiles: [debug]
+  migrate:
+    image: migrate
+    profiles: [tools]
+    depends_on: [db]
+  mock:
+    image: mock
+    profiles: [test, debug]
+"""
+
+
+def services(tmp_path: Path, text: str = COMPOSE, **options: Any) -> list[str]:
+    (tmp_path / "compose.yaml").write_text(text)
+    options.setdefault("environ", {})
+    project = load_project(LoadOptions(files=("compose.yaml",), cwd=str(tmp_path), **options))
+    return sorted(project.services)
+
+
+def test_services_with_profiles_are_off_by_default(tmp_path: Path) -> None:
+    assert services(tmp_path) == ["db", "web"]
+
+
+def test_profile_enables_its_services(tmp_path: Path) -> None:
+    assert services(tmp_path, profiles=("debug",)) == ["db", "debug", "mock", "web"]
+
+
+def test_compose_profiles_variable(tmp_path: Path) -> None:
+    assert services(tmp_path, environ={"COMPOSE_PROFILES": "tools,test"}) == [
+        "db", "migrate", "mock", "web"]
+
+
+def test_flag_wins_over_compose_profiles(tmp_path: Path) -> None:
+    assert services(tmp_path, profiles=("tools",), environ={"COMPOSE_PROFILES": "debug"}) == [
+        "db", "migrate", "web"]
+
+
+def test_star_enables_every_profile(tmp_path: Path) -> None:
+    assert services(tmp_path, profiles=("*",)) == ["db", "debug", "migrate", "mock", "web"]
+
+
+def test_selected_service_enables_its_profile_and_pulls_dependencies(tmp_path: Path) -> None:
+    assert services(tmp_path, services=("migrate",)) == ["db", "migrate"]
+
+
+def test_selection_pulls_dependencies_recursively(tmp_path: Path) -> None:
+    text = "services:\n  a: {image: a, depends_on: [b]}\n  b: {image: b, depends_on: [c]}\n" \
+           "  c: {image: c}\n  d: {image: d}\n"
+    assert services(tmp_path, text, services=("a",)) == ["a", "b", "c"]
+
+
+def test_unknown_selected_service(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError) as caught:
+        services(tmp_path, services=("wbe",))
+    assert caught.value.hint == "did you mean 'web'?"
+
+
+def test_required_dependency_on_a_disabled_profile_is_an_error(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    image: w\n    depends_on: [tool]\n" \
+           "  tool:\n    image: t\n    profiles: [tools]\n"
+    with pytest.raises(ComposeError) as caught:
+        services(tmp_path, text)
+    assert "not enabled" in caught.value.message
+    assert caught.value.hint is not None and "--profile tools" in caught.value.hint
+
+
+def test_optional_dependency_on_a_disabled_profile_is_dropped(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    image: w\n    depends_on:\n      tool: {condition: " \
+           "service_started, required: false}\n  tool:\n    image: t\n    profiles: [tools]\n"
+    (tmp_path / "compose.yaml").write_text(text)
+    project = load_project(LoadOptions(files=("compose.yaml",), cwd=str(tmp_path), environ={}))
+    assert list(project.services) == ["web"]
+    assert project.services["web"].depends_on == {}

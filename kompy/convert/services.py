@@ -33,6 +33,7 @@ _TYPES = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "Loa
 _TRAFFIC = {"cluster": "Cluster", "local": "Local"}
 _NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
 
+_single_network: weakref.WeakKeyDictionary[ConvertContext, bool] = weakref.WeakKeyDictionary()
 _plans: weakref.WeakKeyDictionary[ConvertContext, dict[str, ServicePlan | None]] = (
     weakref.WeakKeyDictionary())
 
@@ -260,12 +261,20 @@ def _report_networks(ctx: ConvertContext, service: Service, plan: ServicePlan | 
                             hint="reach the service by its name instead")
         if ctx.options.network_policies:
             continue
-        if all(set(other.networks) <= {"default"} for other in ctx.project.services.values()):
+        if _one_network(ctx):
             # Everyone on one network: exactly a namespace without NetworkPolicies.
             ctx.mapped((*base, net), "the namespace's pod network (Services resolve by name)")
         else:
             ctx.approximated((*base, net), None, "networks do not isolate pods unless "
                              "--network-policies is given; every pod can reach every Service")
+
+
+def _one_network(ctx: ConvertContext) -> bool:
+    """Whether every service of the project is on the default network only (cached)."""
+    if ctx not in _single_network:
+        _single_network[ctx] = all(set(service.networks) <= {"default"}
+                                   for service in ctx.project.services.values())
+    return _single_network[ctx]
 
 
 def _port_context(port: ServicePort) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from kompy.cluster.podspec import container_spec, resolve_env
 from kompy.cluster.podstatus import Observed, exited, pod_status
 from kompy.cluster.probes import Prober
 from kompy.cluster.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
+from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +190,12 @@ class PodWorker:
             network=net_name, init=True)
         try:
             cid = self.backend.create(box)
-        except PodConfigError:
-            raise
-        except Exception:
-            self._networks.pop(ns, None)  # the network may have been removed under us
-            raise
+        except KompyError:
+            # The namespace network may have been removed under us (`kompy down`): make it
+            # again and retry once.
+            self._networks.pop(ns, None)
+            box.network = self.network(ns)[0]
+            cid = self.backend.create(box)
         self.backend.start(cid)
         info = self.backend.inspect(cid)
         if info is None or not info.ip:

@@ -251,15 +251,25 @@ class ServiceProxy(Controller):
         return listener
 
     def _namespace_filter(self, ns: str, own_ip: str) -> Any:
-        subnet = self._namespace_subnet(ns)
+        self._namespace_subnet(ns)
 
         def allow(peer: str) -> bool:
             if peer in (own_ip, "127.0.0.1"):
                 return True  # the host itself
             try:
-                return subnet is not None and ipaddress.ip_address(peer) in subnet
+                address = ipaddress.ip_address(peer)
             except ValueError:
                 return False
+            subnet = self._subnets.get(ns)
+            if subnet is not None and address in subnet:
+                return True
+            # The namespace network may have been re-created with another subnet.
+            self._subnets.pop(ns, None)
+            try:
+                subnet = self._namespace_subnet(ns)
+            except KompyError:
+                return False
+            return subnet is not None and address in subnet
         return allow
 
     def _namespace_subnet(self, ns: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -17,6 +17,7 @@ from kompy.cluster.controllers.deployment import DeploymentController
 from kompy.cluster.controllers.endpoints import EndpointsController
 from kompy.cluster.controllers.gc import GarbageCollector
 from kompy.cluster.controllers.namespace import NamespaceController
+from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.docker_backend import DockerBackend
 from kompy.cluster.events import EventRecorder
@@ -78,6 +79,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         EndpointsController(client, informers, controller_events),
         GarbageCollector(client, informers, controller_events),
         NamespaceController(client, informers, controller_events, on_gone=namespace_gone),
+        ClaimBinder(client, informers, controller_events),
         proxy,
     ]
     try:

@@ -310,6 +310,14 @@ def _report_ports(ctx: ConvertContext, service: Service, plan: ServicePlan | Non
         else:
             ctx.mapped(path, target + (f" and annotation {HOST_PORTS_ANNOTATION}"
                                        if mapping.published else ""))
+    external = plan is not None and plan.kind in ("nodeport", "loadbalancer")
     for index in range(len(service.expose)):
-        if target is not None:
+        if target is None:
+            continue
+        if external:
+            # Kubernetes gives every port of a NodePort/LoadBalancer Service a node port.
+            ctx.approximated((*base, "expose", index), target, "the Service is "
+                             f"{_TYPES[plan.kind] if plan else ''}, so this port is reachable "
+                             "from outside the cluster too")
+        else:
             ctx.mapped((*base, "expose", index), target)

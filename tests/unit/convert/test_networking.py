@@ -354,3 +354,13 @@ def test_endpoint_mode_dnsrr_is_headless() -> None:
     assert svc["spec"]["clusterIP"] == "None"
     assert {r.key: r.target for r in ctx.report}["services.db.deploy.endpoint_mode"] == (
         "Service/db spec.clusterIP: None")
+
+
+def test_expose_on_nodeport_service_is_approximated() -> None:
+    web = Service("web", image="nginx", ports=(PortMapping(80, published="8080"),),
+                  expose=("9000",), labels={"kompose.service.type": "nodeport"})
+    ctx = _ctx(web)
+    svc = _one(ctx, "web")
+    assert [p["port"] for p in svc["spec"]["ports"]] == [8080, 80, 9000]
+    record = next(r for r in ctx.report if r.key == "services.web.expose[0]")
+    assert record.status == "approximated" and "NodePort" in (record.note or "")

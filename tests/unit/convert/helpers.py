@@ -9,15 +9,15 @@ from kompy.convert.options import ConvertOptions
 from kompy.model import Project, Service, VolumeDef
 
 
-def project(*services: Service, volumes: tuple[str, ...] = (), working_dir: str = "/p",
+def project(*services: Service, named_volumes: tuple[str, ...] = (), working_dir: str = "/p",
             **kwargs: Any) -> Project:
     return Project(name="demo", working_dir=working_dir,
                    services={s.name: s for s in services},
-                   volumes={v: VolumeDef(name=v) for v in volumes}, **kwargs)
+                   volumes={v: VolumeDef(name=v) for v in named_volumes}, **kwargs)
 
 
-def run(*services: Service, volumes: tuple[str, ...] = (), **options: Any) -> Conversion:
-    return convert(project(*services, volumes=volumes), ConvertOptions(**options))
+def run(*services: Service, named_volumes: tuple[str, ...] = (), **options: Any) -> Conversion:
+    return convert(project(*services, named_volumes=named_volumes), ConvertOptions(**options))
 
 
 def find(conversion: Conversion, kind: str, name: str) -> dict[str, Any]:

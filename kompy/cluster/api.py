@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import itertools
 import json
 import logging
 import socket
@@ -107,19 +108,27 @@ class Handler(BaseHTTPRequestHandler):
                                                   details))
 
     def _stream(self, chunks: Iterator[bytes], content_type: str) -> None:
-        """Chunked transfer encoding; ends when the iterator does or the client goes away."""
+        """Chunked transfer encoding; ends when the iterator does or the client goes away.
+
+        The first chunk is read before the status line, so an error the source raises at
+        once (a pod's log not available yet) is still answered with a proper Status.
+        """
+        first = next(chunks, b"")
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            for chunk in chunks:
+            for chunk in itertools.chain((first,), chunks):
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - headers are sent: end the stream, keep serving
+            log.exception("stream of %s failed", self.path)
             self.close_connection = True
         finally:
             close = getattr(chunks, "close", None)

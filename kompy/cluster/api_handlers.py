@@ -64,6 +64,8 @@ class Api:
         self.store = store
         self.pod_io: PodIO | None = None
         self.closing = threading.Event()       # set when the server stops: watches end
+        # Choosing a free cluster IP and storing the Service must not interleave.
+        self._allocating = threading.Lock()
         for name in SYSTEM_NAMESPACES:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
@@ -155,9 +157,9 @@ class Api:
                     "kind": res.kind, "apiVersion": res.api_version,
                     "metadata": {"resourceVersion": str(rv)}}}
             if not events:
-                # Wake on any write in this process, and poll now and then for writes by
-                # another process sharing the store file.
-                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 1.0))
+                # Every write notifies (the daemon's flock makes it the only writer); the
+                # timeout is a safety net, not a poll the watch depends on.
+                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 5.0))
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -215,17 +217,19 @@ class Api:
         obj = self._prepare(Route(route.res, route.namespace, None, None), body)
         if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
             obj.pop("status", None)       # status is the controllers' to write
-        self._allocate(route.res, obj, None)
-        return self.store.create(route.res, obj)
+        with self._allocating:
+            self._allocate(route.res, obj, None)
+            return self.store.create(route.res, obj)
 
     def update(self, route: Route, body: Any) -> Obj:
         assert route.name
         obj = self._prepare(route, body)
         if route.subresource == "status":
             return self.store.update(route.res, obj, status=True)
-        old = self.store.get(route.res, route.namespace, route.name)
-        self._allocate(route.res, obj, old)
-        return self.store.update(route.res, obj)
+        with self._allocating:
+            old = self.store.get(route.res, route.namespace, route.name)
+            self._allocate(route.res, obj, old)
+            return self.store.update(route.res, obj)
 
     def patch(self, route: Route, body: Any, content_type: str) -> Obj:
         assert route.name

@@ -324,3 +324,29 @@ def test_a_failing_runtime_does_not_crash_the_server(client: KubeClient,
         client.exec("a", None, ["true"])
     assert info.value.status == 500
     assert client.get("pods", "a")["metadata"]["name"] == "a"
+
+
+def test_log_errors_before_the_first_chunk_are_a_status(client: KubeClient,
+                                                        server: ApiServer) -> None:
+    class NotYet(FakePodIO):
+        def logs(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+            raise ApiError(400, "BadRequest", 'container "c" is waiting to start')
+            yield b""  # a generator, like the runtime's
+    server.set_pod_io(NotYet())
+    client.create(pod("a"))
+    with pytest.raises(ApiError, match="waiting to start"):
+        list(client.logs("a"))
+
+
+def test_concurrent_services_get_distinct_ips(client: KubeClient, server: ApiServer) -> None:
+    def make(i: int) -> None:
+        KubeClient.for_server(server.url, TOKEN).create(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s{i}"},
+             "spec": {"ports": [{"port": 80}]}})
+    threads = [threading.Thread(target=make, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ips = [s["spec"]["clusterIP"] for s in client.list("services")["items"]]
+    assert len(ips) == 8 and len(set(ips)) == 8

@@ -8,6 +8,8 @@ path of the host's rule (``pathType: Prefix``). The backend is the Service port 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from kompy.convert.context import ConvertContext
@@ -15,6 +17,10 @@ from kompy.convert.services import ServicePlan, plan_service
 from kompy.convert.shared import render, tool_annotations
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import Service
+
+# spec.rules[].host: a DNS-1123 subdomain, optionally "*." first; no IP address, no port
+# (https://kubernetes.io/docs/reference/kubernetes-api/service-resources/ingress-v1/).
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any]]:
@@ -32,10 +38,15 @@ def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any
     if plan.kind == "headless":
         ctx.dropped(path, f"{service.name} is headless, so it cannot be exposed by an Ingress")
         return []
-    port = _ingress_port(plan, ingress.port, path)
+    if not any(port.protocol == "TCP" for port in plan.ports):
+        ctx.dropped(path, f"{service.name} has no TCP port, so it cannot be exposed by an "
+                    "Ingress (HTTP runs over TCP)")
+        return []
+    port = _ingress_port(ctx, plan, ingress.port, path)
     rules: dict[str | None, list[str]] = {}
     for rule in ingress.rules:
-        paths = rules.setdefault(rule.host, [])
+        host = _host(ctx, rule.host, path)
+        paths = rules.setdefault(host, [])
         if rule.path not in paths:
             paths.append(rule.path)
     hosts = [host for host in rules if host]
@@ -52,7 +63,29 @@ def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any
     return render(ctx, "ingress.yaml.j2", context)
 
 
-def _ingress_port(plan: ServicePlan, wanted: int | None, path: KeyPath) -> int:
+def _host(ctx: ConvertContext, host: str | None, path: KeyPath) -> str | None:
+    """A rule's host, lower-cased (DNS names are case-insensitive); invalid ones are errors."""
+    if host is None:
+        return None
+    name = host.lower().rstrip(".")
+    if len(name) > 253 or not _HOST.fullmatch(name) or _is_ip(name):
+        raise ConvertError(
+            f"{host!r} cannot be an Ingress host", location=ctx.locate(path), key_path=path,
+            hint="an Ingress host is a DNS name such as shop.example.com or *.example.com, "
+                 "without a port or an IP address")
+    return name
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _ingress_port(ctx: ConvertContext, plan: ServicePlan, wanted: int | None,
+                  path: KeyPath) -> int:
     """The Service port the Ingress routes to: the one for container port ``wanted``, else the
     first TCP port (Kompose uses the Service's first port)."""
     tcp = [port for port in plan.ports if port.protocol == "TCP"]
@@ -61,6 +94,6 @@ def _ingress_port(plan: ServicePlan, wanted: int | None, path: KeyPath) -> int:
             if port.target_port == wanted:
                 return port.port
         raise ConvertError(f"the Ingress port {wanted} is not a TCP port of the service",
-                           key_path=path,
+                           location=ctx.locate(path), key_path=path,
                            hint="ports: " + ", ".join(str(p.target_port) for p in tcp))
-    return (tcp or list(plan.ports))[0].port
+    return tcp[0].port

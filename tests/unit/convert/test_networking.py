@@ -364,3 +364,26 @@ def test_expose_on_nodeport_service_is_approximated() -> None:
     assert [p["port"] for p in svc["spec"]["ports"]] == [8080, 80, 9000]
     record = next(r for r in ctx.report if r.key == "services.web.expose[0]")
     assert record.status == "approximated" and "NodePort" in (record.note or "")
+
+
+@pytest.mark.parametrize("host", ["localhost:8080", "10.0.0.1", "bad_host.example", "a..b"])
+def test_invalid_ingress_host_is_an_error(host: str) -> None:
+    web = Service("web", image="nginx", ports=(PortMapping(80),),
+                  labels={"kompose.service.expose": host})
+    with pytest.raises(ConvertError, match="cannot be an Ingress host"):
+        build_ingresses(_ctx(web), web)
+
+
+def test_ingress_host_is_lower_cased_and_wildcards_allowed() -> None:
+    web = Service("web", image="nginx", ports=(PortMapping(80),),
+                  labels={"kompose.service.expose": "Shop.Example.COM,*.example.com"})
+    (ing,) = _valid(build_ingresses(_ctx(web), web))
+    assert [r["host"] for r in ing["spec"]["rules"]] == ["shop.example.com", "*.example.com"]
+
+
+def test_udp_only_service_gets_no_ingress() -> None:
+    dns = Service("dns", image="x", ports=(PortMapping(53, protocol="udp"),),
+                  labels={"kompose.service.expose": "dns.example"})
+    ctx = _ctx(dns)
+    assert build_ingresses(ctx, dns) == []
+    assert "no TCP port" in ctx.diagnostics[0].message

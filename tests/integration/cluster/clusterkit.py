@@ -10,6 +10,16 @@ T = TypeVar("T")
 BUSYBOX = "kompy/busybox:1"
 
 
+def docker_ok() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception:  # noqa: BLE001 - any failure means: no engine to test against
+        return False
+    return True
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0,
              describe: Callable[[], str] | None = None) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` (and a

@@ -19,21 +19,12 @@ import pytest
 # The tests import their helpers (clusterkit.py beside this file); --import-mode=importlib
 # does not put test folders on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def _docker_ok() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception:  # noqa: BLE001 - any failure means: no engine to test against
-        return False
-    return True
+from clusterkit import docker_ok  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     from kompy.cluster import daemon
 

@@ -1,0 +1,55 @@
+"""The runtime across daemon restarts: adoption after a crash, pods back after a stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from clusterkit import container, docker_ok, pod, running, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _ids(cluster: str, running_only: bool = False) -> list[str]:
+    cmd = ["docker", "ps", "-q", "--no-trunc", "--filter", f"label=kompy.cluster={cluster}"]
+    if not running_only:
+        cmd.insert(2, "-a")
+    return sorted(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split())
+
+
+def test_crashed_daemon_adopts_containers_and_stop_start_restores_pods(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not docker_ok():
+        pytest.skip("no Docker engine")
+    from kompy.cluster import daemon
+
+    monkeypatch.setenv("KOMPY_HOME", str(tmp_path))
+    name = f"r{uuid.uuid4().hex[:8]}"
+    try:
+        client = daemon.ensure_cluster(name)
+        client.create(pod("p", "default", container("c", "exec sleep 3600")))
+        running(client, "p", "default")
+        before = _ids(name)
+        assert len(before) == 2  # the sandbox and the container
+
+        pid = int((tmp_path / name / "daemon.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        client = daemon.ensure_cluster(name)
+        running(client, "p", "default")
+        assert _ids(name) == before  # adopted, not duplicated
+        assert client.get("pods", "p", "default")["status"]["containerStatuses"][0][
+            "restartCount"] == 0
+
+        daemon.stop(name)
+        assert _ids(name, running_only=True) == []  # a stopped cluster runs nothing
+        client = daemon.ensure_cluster(name)
+        running(client, "p", "default")
+        wait_for("one sandbox and one running container",
+                 lambda: len(_ids(name, running_only=True)) == 2, 30)
+    finally:
+        daemon.reset(name)
+    assert _ids(name) == []

@@ -61,8 +61,9 @@ def validate_project(data: dict[str, Any], locate: Locate) -> None:
 
 
 def _service_refs(service: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    for dep in dependencies(service):
-        yield ("depends_on", dep), dep
+    raw = service.get("depends_on")
+    for i, dep in enumerate(dependencies(service)):
+        yield ("depends_on", i if isinstance(raw, list) else dep), dep
     for i, link in enumerate(service.get("links") or ()):
         yield ("links", i), str(link).split(":")[0]
     for key in ("network_mode", "ipc", "pid"):

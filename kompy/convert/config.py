@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kompy.convert.context import ConvertContext, k8s_name
-from kompy.convert.shared import first_time, render, tool_annotations
+from kompy.convert.shared import claim, render, tool_annotations
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import ConfigDef, EnvFile, SecretDef, Service, ServiceFileRef
 
@@ -115,16 +115,22 @@ def _plan_env_file(ctx: ConvertContext, service: Service, index: int, env_file: 
             continue
         (secret if looks_secret(key) else plain)[key] = value
     name = env_file_name(ctx, service, env_file)
+    owner = f"env_file {env_file.path} of {service.name}"
+    # False when the same file was planned before (listed twice): reference, do not re-emit.
+    emit = claim(ctx, f"ConfigMap/{name}", owner, path)
+    claim(ctx, f"Secret/{name}-secret", owner, path)
     labels = ctx.labels(service)
     annotations = tool_annotations(ctx) or None
     targets = []
     if plain or not secret:
-        pod.objects += _configmap(ctx, name, labels, annotations, plain, {})
+        if emit:
+            pod.objects += _configmap(ctx, name, labels, annotations, plain, {})
         pod.env_from.append({"configMapRef": {"name": name}})
         targets.append(f"ConfigMap/{name}")
     if secret:
-        pod.objects += _secret(ctx, f"{name}-secret", labels, annotations, {
-            key: value.encode() for key, value in secret.items()})
+        if emit:
+            pod.objects += _secret(ctx, f"{name}-secret", labels, annotations, {
+                key: value.encode() for key, value in secret.items()})
         pod.env_from.append({"secretRef": {"name": f"{name}-secret"}})
         targets.append(f"Secret/{name}-secret")
         ctx.approximated(path, " and ".join(targets) + " via envFrom",
@@ -150,7 +156,8 @@ def _plan_config_ref(ctx: ConvertContext, service: Service, index: int, ref: Ser
         raise _undefined(ctx, path, "config", ref.source)
     object_name = _object_name(definition)
     key = _data_key(ref.source)
-    if not definition.external and first_time(ctx, f"ConfigMap/{object_name}"):
+    if not definition.external and claim(ctx, f"ConfigMap/{object_name}",
+                                         f"config {ref.source}", path):
         content = _config_content(ctx, definition)
         text = _utf8(content)
         pod.objects += _configmap(
@@ -203,7 +210,8 @@ def _plan_secret_ref(ctx: ConvertContext, service: Service, index: int, ref: Ser
         raise _undefined(ctx, path, "secret", ref.source)
     object_name = _object_name(definition)
     key = _data_key(ref.source)
-    if not definition.external and first_time(ctx, f"Secret/{object_name}"):
+    if not definition.external and claim(ctx, f"Secret/{object_name}",
+                                         f"secret {ref.source}", path):
         pod.objects += _secret(ctx, object_name, ctx.project_labels(),
                                tool_annotations(ctx) or None,
                                {key: _secret_content(ctx, definition)})

@@ -11,6 +11,7 @@ from typing import Any
 
 from kompy import __version__
 from kompy.convert.context import ConvertContext
+from kompy.errors import ConvertError, KeyPath
 
 # Kompose writes ``kompose.cmd`` (its command line) and ``kompose.version`` on every object;
 # kompy writes the same facts under its own prefix. Both values depend only on the input:
@@ -18,7 +19,8 @@ from kompy.convert.context import ConvertContext
 ANNOTATION_CMD = "kompy.dev/cmd"
 ANNOTATION_VERSION = "kompy.dev/version"
 
-_emitted: weakref.WeakKeyDictionary[ConvertContext, set[str]] = weakref.WeakKeyDictionary()
+_emitted: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = (
+    weakref.WeakKeyDictionary())
 
 
 def render(ctx: ConvertContext, template: str, context: dict[str, Any]) -> list[dict[str, Any]]:
@@ -27,13 +29,23 @@ def render(ctx: ConvertContext, template: str, context: dict[str, Any]) -> list[
     return ctx.render(template, **context)
 
 
-def first_time(ctx: ConvertContext, key: str) -> bool:
-    """True the first time ``key`` is claimed in this conversion (shared objects emit once)."""
-    seen = _emitted.setdefault(ctx, set())
-    if key in seen:
+def claim(ctx: ConvertContext, obj: str, owner: str, path: KeyPath = ()) -> bool:
+    """Claim the object name ``obj`` ("ConfigMap/web") for ``owner`` ("config settings").
+
+    True the first time (emit the object), False when the same owner claimed it before
+    (shared objects are emitted once); a ConvertError when another owner already has the
+    name, as two different objects with one name would silently replace each other.
+    """
+    owners = _emitted.setdefault(ctx, {})
+    current = owners.get(obj)
+    if current is None:
+        owners[obj] = owner
+        return True
+    if current == owner:
         return False
-    seen.add(key)
-    return True
+    raise ConvertError(f"{current} and {owner} would both be {obj}",
+                       location=ctx.locate(path) if path else None, key_path=path,
+                       hint="rename one of them")
 
 
 def tool_annotations(ctx: ConvertContext) -> dict[str, str]:

@@ -233,3 +233,11 @@ def test_secret_values_stay_in_secrets_through_the_whole_conversion() -> None:
     assert conversion.diagnostics
     encoded = base64.b64encode(SECRET_VALUE.encode()).decode()
     assert SECRET_VALUE not in text and encoded not in text
+
+
+def test_name_clash_between_config_and_env_file_is_an_error() -> None:
+    configs = {"api-api-env": ConfigDef("api-api-env", content=b"x")}
+    api = Service("api", image="x", configs=(ServiceFileRef("api-api-env"),),
+                  env_files=(EnvFile("/p/api.env", values={"A": "1"}),))
+    with pytest.raises(ConvertError, match="would both be ConfigMap/api-api-env"):
+        plan_config(_ctx(api, configs=configs), api)

@@ -168,3 +168,32 @@ def test_helpers() -> None:
     assert split_image("localhost:5000/app") == ("localhost:5000/app", None)
     assert ref(["web", "image"]) == ".Values.web.image"
     assert ref(["my-web", "image"]) == '(index .Values "my-web" "image")'
+
+
+def test_chart_of_each_corpus_project_reproduces_plain_output(corpus: Path,
+                                                              tmp_path: Path) -> None:
+    """awesome-compose projects (copied, with stand-ins for their secret files)."""
+    import shutil
+
+    from kompy.compose.loader import LoadOptions, load_project
+
+    yaml = YAML(typ="safe")
+    samples = sorted((corpus / "awesome-compose").glob("*/compose.yaml"))
+    assert samples
+    for source in samples:
+        folder = tmp_path / source.parent.name
+        folder.mkdir()
+        shutil.copy(source, folder / "compose.yaml")
+        data = yaml.load(source.read_text())
+        for section in ("secrets", "configs"):
+            for definition in (data.get(section) or {}).values():
+                if isinstance(definition, dict) and "file" in definition:
+                    target = folder / definition["file"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text("stand-in\n")
+        project = load_project(LoadOptions(project_directory=str(folder), environ={}))
+        for options in (ConvertOptions(), ConvertOptions(namespace="ns", network_policies=True,
+                                                         service_type="nodeport")):
+            conversion = convert(project, options)
+            files = render_chart(conversion, project, options)
+            _assert_same(_render_chart(files, options.namespace), conversion)

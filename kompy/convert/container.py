@@ -72,6 +72,7 @@ def command_and_args(ctx: ConvertContext, service: Service,
         # An explicitly empty entrypoint: Docker runs the command itself as the executable.
         if command:
             ctx.mapped((*base, "entrypoint"), "container command")
+            ctx.mapped((*base, "command"), "container command")
             return list(command), None
         ctx.dropped((*base, "entrypoint"),
                     "an empty entrypoint cannot clear the image's ENTRYPOINT in Kubernetes",

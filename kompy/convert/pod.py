@@ -108,7 +108,11 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
     out: list[ContainerSpec] = []
     for dep, dependency in service.depends_on.items():
         path: KeyPath = ("services", service.name, "depends_on", dep)
-        if dep in members or dep not in ctx.project.services:
+        if dep in members:
+            ctx.mapped(path, "containers of the same pod (they start together)")
+            continue
+        if dep not in ctx.project.services:
+            ctx.dropped(path, f"{dep} is not part of the converted project")
             continue
         if dependency.condition == "service_completed_successfully":
             ctx.dropped(path, f"waiting for {dep} to complete has no Kubernetes equivalent",

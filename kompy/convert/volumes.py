@@ -152,9 +152,13 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
 
 def _bind(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: ServiceVolume,
           index: int, path: KeyPath, own: VolumeSettings, statefulset: bool) -> None:
-    mode = own.type or ctx.options.volumes
-    name = f"{k8s_name(service.name, 50)}-claim{index}"
     source_text = volume.source or "?"
+    mode = own.type or ctx.options.volumes
+    if _host_only(source_text) and ctx.options.security != "restricted":
+        # A socket or device only means something on the node itself: copying it into a
+        # claim or a ConfigMap cannot work, so these stay host paths.
+        mode = "hostPath"
+    name = f"{k8s_name(service.name, 50)}-claim{index}"
     if mode == "hostPath":
         _add(plan, name, {"hostPath": {"path": source_text}}, volume, own)
         note = "a hostPath: the folder must exist on every node that runs the pod"
@@ -177,6 +181,11 @@ def _bind(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Servi
             "use a named volume, a config, or --volumes configMap for single files")
     ctx.warn(path, f"bind mount {source_text} -> {volume.target} becomes {note}", hint=hint)
     ctx.approximated(path, mode, note)
+
+
+def _host_only(source: str) -> bool:
+    return source in ("/var/run/docker.sock", "/run/docker.sock") or source.startswith(
+        ("/dev/", "/proc/", "/sys/"))
 
 
 def _config_map(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: ServiceVolume,

@@ -21,6 +21,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -314,6 +315,10 @@ class ApiServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.httpd.close_connections()
+        # Let handler threads notice before the caller closes the store under them.
+        deadline = time.monotonic() + 2.0
+        while self.httpd.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._thread.join(timeout=5)
 
     def set_pod_io(self, pod_io: Any) -> None:

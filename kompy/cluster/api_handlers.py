@@ -25,7 +25,7 @@ from kompy.client.selectors import (
 )
 from kompy.cluster import admission, defaults
 from kompy.cluster.patch import json_patch, merge_patch
-from kompy.cluster.store import Obj, Store, not_found
+from kompy.cluster.store import Change, Obj, Store, not_found
 
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
@@ -143,10 +143,11 @@ class Api:
             except Gone as e:
                 yield {"type": "ERROR", "object": status_body(410, "Expired", e.message)}
                 return
-            for event_rv, kind, obj in events:
-                if keep is None or keep(obj):
-                    yield {"type": kind, "object": obj}
-                rv = event_rv
+            for change in events:
+                kind = _filtered_type(change, keep)
+                if kind:
+                    yield {"type": kind, "object": change.obj}
+                rv = change.rv
             rv = max(rv, top)
             now = time.monotonic()
             if now >= deadline or self.closing.is_set():
@@ -303,6 +304,20 @@ class Api:
                            "the cluster runtime (kubelet) is not running; logs and exec are "
                            "unavailable")
         return self.pod_io
+
+
+def _filtered_type(change: Change, keep: Any) -> str | None:
+    """The event a filtered watch sees: an object that stops matching is DELETED for it,
+    one that starts matching is ADDED (as kube-apiserver's watch cache does)."""
+    if keep is None:
+        return change.type
+    now_matches = keep(change.obj)
+    if change.type != "MODIFIED" or change.prev is None:
+        return change.type if now_matches else None
+    before = keep(change.prev)
+    if now_matches:
+        return "MODIFIED" if before else "ADDED"
+    return "DELETED" if before else None
 
 
 def _filter(label_selector: str | None, field_selector: str | None) -> Any:

@@ -32,6 +32,7 @@ import string
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL,
-    type TEXT NOT NULL, body TEXT NOT NULL
+    type TEXT NOT NULL, body TEXT NOT NULL,
+    prev TEXT  -- MODIFIED: the object before, so filtered watches see objects leave/enter
 );
 CREATE INDEX IF NOT EXISTS events_by_resource ON events (resource, rv);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -59,6 +61,16 @@ INSERT OR IGNORE INTO meta VALUES ('rv', 0), ('compacted', 0);
 
 # Parts of an object that are not "spec": a change elsewhere bumps metadata.generation.
 _NOT_SPEC = ("metadata", "status", "kind", "apiVersion")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the event log: what a watch delivers."""
+
+    rv: int
+    type: str              # ADDED, MODIFIED, DELETED
+    obj: Obj
+    prev: Obj | None       # for MODIFIED: the object before the change
 
 
 def now() -> str:
@@ -93,6 +105,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "prev" not in columns:    # a store written by an earlier kompy
+            self._db.execute("ALTER TABLE events ADD COLUMN prev TEXT")
         self._writes = 0
 
     def close(self) -> None:
@@ -140,7 +155,7 @@ class Store:
         return ([o for o in items if keep(o)] if keep else items), rv
 
     def events_since(self, res: Resource, since: int, namespace: str | None = None,
-                     limit: int = 500) -> tuple[builtins.list[tuple[int, str, Obj]], int]:
+                     limit: int = 500) -> tuple[builtins.list[Change], int]:
         """Changes to ``res`` after version ``since``, and the version they bring a watcher
         up to (the store's version when nothing is left to read); Gone if history no longer
         reaches ``since``."""
@@ -148,14 +163,15 @@ class Store:
             if since < self.compacted():
                 raise Gone(410, "Expired", f"too old resource version: {since} "
                                            f"({self.compacted()})")
-            query = "SELECT rv, type, body FROM events WHERE resource=? AND rv>?"
+            query = "SELECT rv, type, body, prev FROM events WHERE resource=? AND rv>?"
             args: builtins.list[Any] = [res.plural, since]
             if namespace:
                 query += " AND namespace=?"
                 args.append(namespace)
             rows = self._db.execute(query + " ORDER BY rv LIMIT ?", (*args, limit)).fetchall()
             top = int(rows[-1][0]) if len(rows) == limit else self.resource_version()
-        return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows], top
+        return [Change(int(r[0]), str(r[1]), json.loads(r[2]),
+                       json.loads(r[3]) if r[3] else None) for r in rows], top
 
     def wait_for_change(self, after: int, timeout: float) -> bool:
         """Block until the store's version passes ``after`` (True) or ``timeout`` (False)."""
@@ -164,7 +180,8 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _write(self, res: Resource, obj: Obj, event: str, *, remove: bool = False) -> Obj:
+    def _write(self, res: Resource, obj: Obj, event: str, *, remove: bool = False,
+               prev: Obj | None = None) -> Obj:
         """Give ``obj`` the next version and persist it with its event, in one transaction."""
         meta = obj["metadata"]
         namespace = meta.get("namespace", "") if res.namespaced else ""
@@ -180,8 +197,9 @@ class Store:
             else:
                 self._db.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)",
                                  (res.plural, namespace, meta["name"], rv, body))
-            self._db.execute("INSERT INTO events VALUES (?,?,?,?,?)",
-                             (rv, res.plural, namespace, event, body))
+            self._db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
+                             (rv, res.plural, namespace, event, body,
+                              json.dumps(prev, separators=(",", ":")) if prev else None))
             self._writes += 1
             if self._writes % 500 == 0:
                 self._compact(rv)
@@ -245,7 +263,7 @@ class Store:
                 return old          # a no-op update writes nothing, as in Kubernetes
             if self._finished_deleting(res, new):
                 return self._write(res, new, "DELETED", remove=True)
-            return self._write(res, new, "MODIFIED")
+            return self._write(res, new, "MODIFIED", prev=old)
 
     @staticmethod
     def _merge_update(res: Resource, old: Obj, obj: Obj, status: bool) -> Obj:
@@ -327,7 +345,7 @@ class Store:
             if self._finished_deleting(res, new):
                 self._write(res, new, "DELETED", remove=True)
                 return None
-            return self._write(res, new, "MODIFIED")
+            return self._write(res, new, "MODIFIED", prev=old)
 
     def check(self) -> builtins.list[str]:
         """Integrity problems (empty when sound): SQLite's own check plus kompy's invariants."""

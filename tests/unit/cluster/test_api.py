@@ -223,6 +223,16 @@ def test_watch_with_selector(client: KubeClient) -> None:
     client.create(pod("b", app="db"))
     events = client.watch("pods", label_selector="app=db", timeout_seconds=1)
     assert [o["metadata"]["name"] for _, o in events] == ["b"]
+    rv = client.list("pods")["metadata"]["resourceVersion"]
+    # Objects entering and leaving the selection are ADDED and DELETED for the watcher.
+    client.patch("pods", "a", None, {"metadata": {"labels": {"app": "db"}}})
+    client.patch("pods", "a", None, {"metadata": {"labels": {"tier": "x"}}})
+    client.patch("pods", "b", None, {"metadata": {"labels": {"app": "web"}}})
+    client.patch("pods", "b", None, {"metadata": {"labels": {"tier": "y"}}})
+    events = client.watch("pods", resource_version=rv, label_selector="app=db",
+                          timeout_seconds=1)
+    assert [(t, o["metadata"]["name"]) for t, o in events] == [
+        ("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "b")]
 
 
 def test_too_old_resource_version_is_410_gone(client: KubeClient) -> None:

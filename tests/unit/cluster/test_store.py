@@ -116,7 +116,7 @@ def test_finalizers_hold_deletion_until_removed(store: Store) -> None:
     store.update(CMS, left)
     with pytest.raises(NotFound):
         store.get(CMS, "default", "c")
-    kinds = [kind for _, kind, _ in store.events_since(CMS, 0)[0]]
+    kinds = [change.type for change in store.events_since(CMS, 0)[0]]
     assert kinds == ["ADDED", "MODIFIED", "DELETED"]
 
 
@@ -141,7 +141,7 @@ def test_events_since_and_compaction(tmp_path: Path) -> None:
     with pytest.raises(Gone):
         store.events_since(CMS, 1)
     recent, top = store.events_since(CMS, 590)
-    assert [rv for rv, _, _ in recent] == list(range(591, 601)) and top == 600
+    assert [change.rv for change in recent] == list(range(591, 601)) and top == 600
     assert store.check() == []
 
 

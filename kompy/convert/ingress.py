@@ -27,6 +27,7 @@ def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any
     """An Ingress from kompose.service.expose (+ tls-secret, ingress-class-name) or x-kompy."""
     ingress = ctx.settings(service).ingress
     if ingress is None:
+        _orphan_labels(ctx, service)
         return []
     path = ctx.settings(service).sources.get(
         "ingress", ("services", service.name, "labels", "kompose.service.expose"))
@@ -61,6 +62,16 @@ def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any
     }
     ctx.mapped(path, f"Ingress/{plan.name}")
     return render(ctx, "ingress.yaml.j2", context)
+
+
+def _orphan_labels(ctx: ConvertContext, service: Service) -> None:
+    """Kompose refuses tls-secret / ingress-class-name without kompose.service.expose; kompy
+    warns (an error with --strict)."""
+    for label in ("kompose.service.expose.tls-secret", "kompose.service.expose.ingress-class-name"):
+        if label in service.labels:
+            ctx.dropped(("services", service.name, "labels", label),
+                        f"{label} is ignored without kompose.service.expose",
+                        hint='add kompose.service.expose: "true" (or the host names)')
 
 
 def _host(ctx: ConvertContext, host: str | None, path: KeyPath) -> str | None:

@@ -387,3 +387,12 @@ def test_udp_only_service_gets_no_ingress() -> None:
     ctx = _ctx(dns)
     assert build_ingresses(ctx, dns) == []
     assert "no TCP port" in ctx.diagnostics[0].message
+
+
+def test_tls_secret_without_expose_warns() -> None:
+    web = Service("web", image="nginx", ports=(PortMapping(80),),
+                  labels={"kompose.service.expose.tls-secret": "tls"})
+    ctx = _ctx(web)
+    assert build_ingresses(ctx, web) == []
+    assert ctx.diagnostics[0].message == (
+        "kompose.service.expose.tls-secret is ignored without kompose.service.expose")

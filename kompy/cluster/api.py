@@ -312,6 +312,7 @@ class ApiServer:
 
     def stop(self) -> None:
         self.api.closing.set()
+        self.api.store.wake()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.httpd.close_connections()

@@ -176,7 +176,15 @@ class Store:
     def wait_for_change(self, after: int, timeout: float) -> bool:
         """Block until the store's version passes ``after`` (True) or ``timeout`` (False)."""
         with self._changed:
-            return self._changed.wait_for(lambda: self.resource_version() > after, timeout)
+            if self.resource_version() > after:
+                return True
+            self._changed.wait(timeout)
+            return self.resource_version() > after
+
+    def wake(self) -> None:
+        """Wake every waiting watcher (the server is stopping)."""
+        with self._changed:
+            self._changed.notify_all()
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from kompy.client import resources
@@ -29,6 +30,8 @@ from kompy.cluster.store import Change, Obj, Store, not_found
 
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
+EVENTS = resources.lookup("events")
+EVENT_TTL = 3600
 SYSTEM_NAMESPACES = ("default", "kube-system")
 # The longest a watch stays open when the client names no timeout (kube-apiserver picks a
 # random time around its --min-request-timeout of 1800 s).
@@ -66,6 +69,7 @@ class Api:
         self.closing = threading.Event()       # set when the server stops: watches end
         # Choosing a free cluster IP and storing the Service must not interleave.
         self._allocating = threading.Lock()
+        self._events_expired = time.monotonic()
         for name in SYSTEM_NAMESPACES:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
@@ -220,7 +224,28 @@ class Api:
             obj.pop("status", None)       # status is the controllers' to write
         with self._allocating:
             self._allocate(route.res, obj, None)
-            return self.store.create(route.res, obj)
+            created = self.store.create(route.res, obj)
+        if route.res.kind == "Event":
+            self._expire_events()
+        return created
+
+    def _expire_events(self) -> None:
+        """Delete Events older than EVENT_TTL, at most once a minute (kube-apiserver's
+        --event-ttl, default one hour, keeps the store from growing without end)."""
+        now = time.monotonic()
+        if now - self._events_expired < 60:
+            return
+        self._events_expired = now
+        cutoff = (datetime.now(UTC) - timedelta(seconds=EVENT_TTL)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        events, _ = self.store.list(EVENTS)
+        for event in events:
+            meta = event.get("metadata") or {}
+            last = str(event.get("lastTimestamp") or event.get("eventTime") or
+                       meta.get("creationTimestamp") or "")
+            if last and last[:19] < cutoff[:19]:
+                with contextlib.suppress(NotFound):
+                    self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
 
     def update(self, route: Route, body: Any) -> Obj:
         assert route.name

@@ -360,3 +360,16 @@ def test_concurrent_services_get_distinct_ips(client: KubeClient, server: ApiSer
         t.join()
     ips = [s["spec"]["clusterIP"] for s in client.list("services")["items"]]
     assert len(ips) == 8 and len(set(ips)) == 8
+
+
+def test_old_events_expire(client: KubeClient, server: ApiServer) -> None:
+    def event(name: str, last: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+                "involvedObject": {"kind": "Pod", "name": "a", "namespace": "default"},
+                "reason": "Test", "message": "m", "type": "Normal", "lastTimestamp": last}
+    client.create(event("old", "2020-01-01T00:00:00Z"))
+    server.api._events_expired = 0.0          # as if the last sweep was long ago
+    client.create(event("new", "2999-01-01T00:00:00Z"))
+    assert [e["metadata"]["name"] for e in client.list("events")["items"]] == ["new"]
+    described = client.list("events", field_selector="involvedObject.name=a")["items"]
+    assert len(described) == 1

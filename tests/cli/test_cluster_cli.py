@@ -142,3 +142,21 @@ def test_unreachable_real_cluster_is_one_line(cluster: Path, tmp_path: Path) -> 
     assert output.strip() == ("error: no cluster answers at http://127.0.0.1:9; run "
                               "`kompy cluster start`")
     assert not os.path.exists(cluster)
+
+
+def test_describe_shows_events_and_pod_io_needs_the_runtime(cluster: Path) -> None:
+    run("apply", "-f", "-", input=(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {containers: [{name: c, image: 'kompy/busybox:1'}]}\n---\n"
+        "apiVersion: v1\nkind: Event\nmetadata: {name: p.1}\n"
+        "involvedObject: {kind: Pod, name: p, namespace: default}\n"
+        "reason: Scheduled\nmessage: assigned to kompy\ntype: Normal\n"
+        "source: {component: default-scheduler}\n"))
+    text = run("describe", "pod", "p").output
+    assert "Containers:" in text and "Image:" in text
+    events = text.split("Events:")[1]
+    assert "Scheduled" in events and "default-scheduler" in events
+    assert "assigned to kompy" in run("get", "events").output
+    for args in (("logs", "p"), ("exec", "p", "--", "true")):
+        output = run(*args, code=2).output
+        assert "the cluster runtime (kubelet) is not running" in output

@@ -4,17 +4,14 @@ The chart's templates are the plain conversion's objects with these fields repla
 references to ``values.yaml`` (whose defaults are the plain output's values, so installing
 the chart with default values gives exactly ``kompy convert``'s objects):
 
-=====================================  =========================================
-object field                           value
-=====================================  =========================================
-workload ``spec.replicas``             ``<workload>.replicas``
-container ``image``                    ``<container>.image.repository`` / ``.tag``
-container ``resources``                ``<container>.resources``
-Service ``spec.type``                  ``<service>.service.type``
-Ingress ``spec.ingressClassName``      ``<ingress>.ingress.className``
-Ingress rule and TLS hosts             ``<ingress>.ingress.hosts[i]``
-``metadata.namespace`` (``-n``)        the release namespace
-=====================================  =========================================
+- workload ``spec.replicas``: ``<workload>.replicas``;
+- container ``image``: ``<container>.image.repository`` and ``.tag``;
+- container ``resources``: ``<container>.resources``;
+- Service ``spec.type``: ``<service>.service.type``;
+- Ingress ``spec.ingressClassName``: ``<ingress>.ingress.className``;
+- Ingress rule and TLS hosts: ``<ingress>.ingress.hosts[i]``;
+- HPA ``spec.minReplicas`` / ``maxReplicas``: ``<hpa>.autoscaling.minReplicas`` / ``.maxReplicas``;
+- ``metadata.namespace`` (``-n``): the release namespace.
 
 ``<container>`` is the container's name (the Compose service); a container whose name is
 already taken by another workload's container gets ``<workload>-<container>``. Images
@@ -24,6 +21,7 @@ The emitted Go-template subset is small on purpose (and is all a test needs to r
 chart without helm, tests/unit/convert/test_chart.py):
 
 - ``{{ REF | toJson }}``: a value of any type, as JSON (which is YAML);
+- ``{{ index REF N | toJson }}``: item N of a list (the Ingress hosts);
 - ``"{{ REF }}:{{ REF }}"``: an image from repository and tag;
 - ``{{ .Release.Namespace | toJson }}``;
 - ``{{ "{{" }}``: a literal ``{{`` from the objects themselves (so Helm leaves it alone);
@@ -121,7 +119,8 @@ def render_chart(conversion: Conversion, project: Project | str,
     header = ("# Values of the chart kompy generated; the defaults reproduce the plain\n"
               "# `kompy convert` output. Per workload: replicas; per container: image\n"
               "# (repository, tag) and resources; per Service: service.type; per Ingress:\n"
-              "# ingress.hosts and ingress.className.\n")
+              "# ingress.hosts and ingress.className; per autoscaler: autoscaling.minReplicas\n"
+              "# and autoscaling.maxReplicas.\n")
     return {"Chart.yaml": dump_yaml([chart_doc]),
             "values.yaml": header + (dump_yaml([chart.values]) if chart.values else "{}\n"),
             **dict(sorted(files.items()))}
@@ -146,6 +145,10 @@ def _parameterise(chart: _Chart, obj: dict[str, Any]) -> dict[str, Any]:
         spec["type"] = chart.value([name, "service", "type"], spec["type"])
     elif kind == "Ingress":
         _ingress(chart, name, spec)
+    elif kind == "HorizontalPodAutoscaler":
+        for field in ("minReplicas", "maxReplicas"):
+            if field in spec:
+                spec[field] = chart.value([name, "autoscaling", field], spec[field])
     return obj
 
 

@@ -92,7 +92,7 @@ def _project() -> Project:
             "kompose.service.expose": "shop.example,api.shop.example/v1",
             "kompose.service.expose.tls-secret": "tls",
             "kompose.service.expose.ingress-class-name": "nginx",
-            "kompose.service.type": "nodeport"},
+            "kompose.service.type": "nodeport", "kompose.hpa.replicas.max": "7"},
         command=("sh", "-c", "echo '{{ not a template }}'"),
         deploy=DeployModel(replicas=2, resources=Resources(
             limits=ResourceSpec(cpus=0.5, memory=None))))
@@ -118,6 +118,7 @@ def test_default_values_reproduce_plain_output(namespace: str | None) -> None:
     assert values["web"]["service"]["type"] == "NodePort"
     assert values["web"]["ingress"] == {"className": "nginx",
                                         "hosts": ["shop.example", "api.shop.example"]}
+    assert values["web"]["autoscaling"] == {"minReplicas": 1, "maxReplicas": 7}
     assert values["queue-worker"]["image"] == {"repository": "busybox"}
     assert values["pinned"]["image"]["repository"].startswith("redis@sha256:")
     deployment = files["templates/web-deployment.yaml"]

@@ -12,6 +12,18 @@ import io
 import json
 from typing import Any
 
+from ruamel.yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
+
 from kompy.compose.yaml_reader import resolve_plain_scalar
 from kompy.errors import Diagnostic
 from kompy.model import Project
@@ -29,28 +41,62 @@ def _needs_quotes(text: str) -> bool:
     return not isinstance(resolve_plain_scalar(text), str)
 
 
-def dump_yaml(data: Any) -> str:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.representer import SafeRepresenter
+def _scalar(value: Any) -> tuple[str, str | None]:
+    """Text and style of a scalar; style None is plain."""
+    if isinstance(value, str):
+        if "\n" in value:
+            return value, "|"
+        return value, ('"' if _needs_quotes(value) else None)
+    if value is None:
+        return "null", None
+    if isinstance(value, bool):
+        return ("true" if value else "false"), None
+    if isinstance(value, float):
+        text = repr(value)
+        if text in ("inf", "-inf", "nan"):
+            return {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text], None
+        return text, None
+    if isinstance(value, int):
+        return str(value), None
+    return str(value), '"'
 
+
+def _events(value: Any, out: list[Any]) -> None:
+    """Append the ruamel.yaml events of plain data, in the data's own (sorted) key order.
+
+    The model's output is a few levels deep, so recursion is safe here.
+    """
+    if isinstance(value, dict):
+        out.append(MappingStartEvent(None, None, True, flow_style=not value))
+        for key, item in value.items():
+            _events(str(key), out)
+            _events(item, out)
+        out.append(MappingEndEvent())
+    elif isinstance(value, (list, tuple)):
+        out.append(SequenceStartEvent(None, None, True, flow_style=not value))
+        for item in value:
+            _events(item, out)
+        out.append(SequenceEndEvent())
+    else:
+        text, style = _scalar(value)
+        out.append(ScalarEvent(None, None, (style is None, style is not None), text,
+                               style=style))
+
+
+def dump_yaml(data: Any) -> str:
+    """Block-style YAML through ruamel.yaml's C emitter, fed events directly: the
+    representer would cost ten times more on large projects and adds anchors for shared
+    values."""
+    from ruamel.yaml import YAML
+
+    events: list[Any] = [StreamStartEvent(), DocumentStartEvent(explicit=False)]
+    _events(data, events)
+    events += [DocumentEndEvent(explicit=False), StreamEndEvent()]
     yaml = YAML(typ="safe", pure=False)
-    yaml.default_flow_style = False
     yaml.width = 4096
     yaml.allow_unicode = True
-    representer = yaml.representer
-    representer.sort_base_mapping_type_on_output = False
-
-    def represent_str(rep: SafeRepresenter, value: str) -> Any:
-        if "\n" in value:
-            return rep.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-        if _needs_quotes(value):
-            return rep.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-        return rep.represent_scalar("tag:yaml.org,2002:str", value)
-
-    representer.add_representer(str, represent_str)
-    representer.add_representer(tuple, SafeRepresenter.represent_list)
     stream = io.StringIO()
-    yaml.dump(data, stream)
+    yaml.emit(events, stream)
     return stream.getvalue()
 
 

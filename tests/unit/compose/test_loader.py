@@ -162,7 +162,8 @@ def test_a_folder_given_as_a_file(tmp_path: Path) -> None:
 
 def test_large_valid_file_loads_quickly(tmp_path: Path) -> None:
     services = "".join(
-        f"  s{i}:\n    image: app:{i}\n    environment: {{N: '{i}'}}\n    ports: ['{10000 + i}:80']\n"
+        f"  s{i}:\n    image: app:{i}\n    environment: {{N: '{i}'}}\n"
+        f"    ports: ['{10000 + i}:80']\n"
         for i in range(1500))
     start = time.perf_counter()
     project = load(tmp_path, "services:\n" + services)

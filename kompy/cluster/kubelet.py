@@ -62,7 +62,7 @@ def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Look
 class Kubelet:
     def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
                  recorder: EventRecorder, state_dir: Path, hosts: HostsTable,
-                 stop: threading.Event, *, node_name: str = NODE_NAME, workers: int = 16,
+                 stop: threading.Event, *, node_name: str = NODE_NAME, workers: int = 12,
                  backoff_base: float = 10.0) -> None:
         self.client = client
         self.backend = backend

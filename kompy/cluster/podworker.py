@@ -29,6 +29,7 @@ from kompy.cluster.backend import (
     ContainerBackend,
     ContainerInfo,
     ContainerSpec,
+    ImageInfo,
     Mount,
 )
 from kompy.cluster.docker_backend import ImagePullError
@@ -47,6 +48,7 @@ PAUSE_IMAGES = ("kompy/busybox:1", "busybox:latest")
 MAX_BACKOFF = 300.0
 # A container that ran this long without failing resets its back-off (as the kubelet does).
 BACKOFF_RESET = 600.0
+IMAGE_CACHE_SECONDS = 10.0
 
 
 def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
@@ -98,6 +100,7 @@ class PodWorker:
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._pause: str | None = None
         self._state: dict[str, _PodState] = {}
+        self._images: dict[str, tuple[ImageInfo, float]] = {}
 
     # -- entry points ---------------------------------------------------------------------------
     def network(self, ns: str) -> tuple[str, str]:
@@ -349,7 +352,7 @@ class PodWorker:
         cname = str(c.get("name"))
         policy = c.get("imagePullPolicy") or ("Always" if ref.endswith(":latest") or ":" not in
                                                ref.rsplit("/", 1)[-1] else "IfNotPresent")
-        info = self.backend.image(ref)
+        info = self._local_image(ref)
         # A local image without a registry digest was built or imported here: pulling it
         # could only fail, so "Always" uses it as it is.
         if info is not None and (policy != "Always" or not info.repo_digests):
@@ -381,6 +384,18 @@ class PodWorker:
         state.pull_failures.pop(cname, None)
         self.recorder.normal(pod, "Pulled", f'Successfully pulled image "{ref}"')
         return ref
+
+    def _local_image(self, ref: str) -> ImageInfo | None:
+        """Image inspection, remembered for a few seconds: a Deployment's pods all start
+        from the same image at once."""
+        now = time.monotonic()
+        cached = self._images.get(ref)
+        if cached is not None and now - cached[1] < IMAGE_CACHE_SECONDS:
+            return cached[0]
+        info = self.backend.image(ref)
+        if info is not None:
+            self._images[ref] = (info, now)
+        return info
 
     # -- naming and observing -----------------------------------------------------------------
     def _labels(self, pod: Obj, cname: str, role: str, attempt: int) -> dict[str, str]:

@@ -33,6 +33,8 @@ _TYPES = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "Loa
 _TRAFFIC = {"cluster": "Cluster", "local": "Local"}
 _NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
 
+_alias_owners: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = (
+    weakref.WeakKeyDictionary())
 _single_network: weakref.WeakKeyDictionary[ConvertContext, bool] = weakref.WeakKeyDictionary()
 _plans: weakref.WeakKeyDictionary[ConvertContext, dict[str, ServicePlan | None]] = (
     weakref.WeakKeyDictionary())
@@ -239,10 +241,17 @@ def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[s
         for index, alias in enumerate(attachment.aliases):
             path: KeyPath = ("services", service.name, "networks", net, "aliases", index)
             name = k8s_name(alias)
-            if name in taken or name in out or name == plan.name:
-                if name != plan.name:
-                    ctx.warn(path, f"network alias {alias!r} is also a service's name; "
-                             "the service keeps it")
+            if name in out or name == plan.name:
+                continue
+            if name in taken:
+                ctx.warn(path, f"network alias {alias!r} is also a service's name; "
+                         "the service keeps it")
+                continue
+            owner = _alias_owners.setdefault(ctx, {}).setdefault(name, service.name)
+            if owner != service.name:
+                ctx.warn(path, f"network alias {alias!r} is also an alias of {owner}; it "
+                         f"resolves to {owner} only",
+                         hint="Compose would balance between both; give them distinct aliases")
                 continue
             out.append(name)
             ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "

@@ -396,3 +396,14 @@ def test_tls_secret_without_expose_warns() -> None:
     assert build_ingresses(ctx, web) == []
     assert ctx.diagnostics[0].message == (
         "kompose.service.expose.tls-secret is ignored without kompose.service.expose")
+
+
+def test_alias_shared_by_two_services_goes_to_the_first() -> None:
+    a = Service("a", image="x", ports=(PortMapping(80),),
+                networks={"n": ServiceNetwork(aliases=("api",))})
+    b = Service("b", image="x", ports=(PortMapping(80),),
+                networks={"n": ServiceNetwork(aliases=("api",))})
+    ctx = _ctx(a, b)
+    assert [o["metadata"]["name"] for o in build_services(ctx, a)] == ["a", "api"]
+    assert [o["metadata"]["name"] for o in build_services(ctx, b)] == ["b"]
+    assert "also an alias of a" in ctx.diagnostics[0].message

@@ -26,9 +26,20 @@ class Conversion:
 
 def convert(project: Project, options: ConvertOptions) -> Conversion:
     """Convert ``project``; every object is validated against the Kubernetes schemas."""
+    import gc
+
     from kompy.convert.pipeline import run
 
-    return run(project, options)
+    # The objects built here are trees (no reference cycles), so the cyclic collector's
+    # passes over a heap growing by thousands of dicts only cost time (~20% at 5,000
+    # services); it is paused for the conversion and restored after.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return run(project, options)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 __all__ = ["Conversion", "convert"]

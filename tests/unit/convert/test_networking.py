@@ -407,3 +407,14 @@ def test_alias_shared_by_two_services_goes_to_the_first() -> None:
     assert [o["metadata"]["name"] for o in build_services(ctx, a)] == ["a", "api"]
     assert [o["metadata"]["name"] for o in build_services(ctx, b)] == ["b"]
     assert "also an alias of a" in ctx.diagnostics[0].message
+
+
+def test_user_template_overrides_service_template(tmp_path: Any) -> None:
+    from kompy.convert.render import builtin_templates_dir
+
+    text = (builtin_templates_dir() / "service.yaml.j2").read_text()
+    (tmp_path / "service.yaml.j2").write_text(
+        text.replace("spec:\n", "spec:\n  sessionAffinity: ClientIP\n", 1))
+    web = Service("web", image="nginx", ports=(PortMapping(80),))
+    svc = _one(_ctx(web, templates_dir=str(tmp_path)), "web")
+    assert svc["spec"]["sessionAffinity"] == "ClientIP"

@@ -51,7 +51,8 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
               "shared volume.")
 @click.option("--service-group-name", metavar="NAME", help="Name of the grouped pod.")
 @click.option("--secrets-as-files", is_flag=True,
-              help="Mount secrets as files even where Kompose would use env.")
+              help="Mount each secret as its own volume (as Kompose) instead of one "
+              "projected /run/secrets volume.")
 @click.option("--with-kompose-annotation", type=click.BOOL, default=True, is_flag=False,
               flag_value=True, show_default=True, metavar="BOOL",
               help="Annotate objects with the command and kompy version.")

@@ -418,3 +418,11 @@ def test_user_template_overrides_service_template(tmp_path: Any) -> None:
     web = Service("web", image="nginx", ports=(PortMapping(80),))
     svc = _one(_ctx(web, templates_dir=str(tmp_path)), "web")
     assert svc["spec"]["sessionAffinity"] == "ClientIP"
+
+
+def test_the_schema_check_used_here_is_strict() -> None:
+    from kompy.errors import InternalError
+
+    with pytest.raises(InternalError, match="not a valid Kubernetes"):
+        _valid([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
+                 "spec": {"portz": []}}])

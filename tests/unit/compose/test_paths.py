@@ -13,10 +13,10 @@ from kompy.errors import ComposeError
 from kompy.model import Project
 
 
-def load(root: Path, text: str, **options: bool) -> Project:
+def load(root: Path, text: str, allow_outside_project: bool = False) -> Project:
     (root / "compose.yaml").write_text(text)
     return load_project(LoadOptions(files=("compose.yaml",), cwd=str(root), environ={},
-                                    **options))
+                                    allow_outside_project=allow_outside_project))
 
 
 def test_relative_paths_become_absolute() -> None:

@@ -100,7 +100,7 @@ def linearity(runs: list[dict[str, float]]) -> dict[str, object]:
     figures mean cost linear in size (the smallest run also carries fixed start-up costs:
     template compilation, imports)."""
     marginal = {}
-    for small, big in zip(runs, runs[1:]):
+    for small, big in zip(runs, runs[1:], strict=False):
         added = big["services"] - small["services"]
         cost = (big["convert_cpu_s"] - small["convert_cpu_s"]) / added
         marginal[f"{small['services']}->{big['services']}"] = round(1e6 * cost, 1)
@@ -136,7 +136,6 @@ def main() -> None:
               f"{best['cold_convert_s']:.2f}s), "
               f"YAML {best['render_yaml_s']:.2f}s, peak {best['peak_rss_mib']} MiB "
               f"({best['objects']} objects)", flush=True)
-    base = runs[0]
     for run in runs:
         run["convert_us_per_service"] = round(1e6 * run["convert_s"] / run["services"], 1)
         run["convert_cpu_us_per_service"] = round(

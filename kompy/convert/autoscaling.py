@@ -50,6 +50,10 @@ def build_hpa(ctx: ConvertContext, service: Service,
         return []
     from_labels = "x-kompy" not in path
     low, high = _replicas(ctx, path, hpa)
+    replicas = workload.get("spec", {}).get("replicas")
+    if isinstance(replicas, int) and _asked_replicas(ctx, service) and not low <= replicas <= high:
+        ctx.warn(path, f"{service.name} asks for {replicas} replicas, but its autoscaler keeps "
+                 f"between {low} and {high}", hint="the autoscaler wins once it runs")
     metrics = _metrics(hpa, from_labels)
     _check_requests(ctx, path, workload, metrics, service.name)
     context = {
@@ -61,6 +65,13 @@ def build_hpa(ctx: ConvertContext, service: Service,
     }
     ctx.mapped(path, f"HorizontalPodAutoscaler/{name}")
     return render(ctx, "hpa.yaml.j2", context)
+
+
+def _asked_replicas(ctx: ConvertContext, service: Service) -> bool:
+    """Whether the replica count was chosen (deploy.replicas, scale, x-kompy, --replicas)."""
+    return ((service.deploy is not None and service.deploy.replicas is not None)
+            or service.scale is not None or ctx.settings(service).replicas is not None
+            or ctx.options.replicas is not None)
 
 
 def _replicas(ctx: ConvertContext, path: KeyPath, hpa: HpaSettings) -> tuple[int, int]:

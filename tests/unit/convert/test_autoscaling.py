@@ -91,3 +91,15 @@ def test_statefulset_is_scaled_daemonset_is_not() -> None:
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
     objects, ctx = _hpa(service, _workload("DaemonSet"))
     assert objects == [] and ctx.report[0].status == "dropped"
+
+
+def test_replicas_outside_the_range_warn() -> None:
+    workload = _workload(requests={"cpu": "1", "memory": "1"})
+    workload["spec"]["replicas"] = 5
+    _, ctx = _hpa(Service("web", image="nginx", labels={"kompose.hpa.replicas.max": "3"}),
+                  workload)
+    assert ctx.diagnostics == []  # 5 was not asked for: no warning
+    _, ctx = _hpa(Service("web", image="nginx", scale=5,
+                          labels={"kompose.hpa.replicas.max": "3"}), workload)
+    assert [d.message for d in ctx.diagnostics] == [
+        "web asks for 5 replicas, but its autoscaler keeps between 1 and 3"]

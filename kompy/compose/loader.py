@@ -157,8 +157,9 @@ class _Loader:
 
     def assemble_include(self, spec: IncludeSpec, parent_env: Mapping[str, str],
                          chain: tuple[str, ...]) -> tuple[dict[str, Any], ProjectLocator]:
-        own = read_environment({}, spec.env_files, spec.project_directory, self.cwd)
-        env = {**own, **parent_env}  # the including project's variables win
+        # The included project's .env / env_file may use, but not override, the including
+        # project's variables (compose-go: Environment.Merge keeps existing values).
+        env = read_environment(parent_env, spec.env_files, spec.project_directory, self.cwd)
         return self.assemble(spec.paths, spec.project_directory, env, chain)
 
     def load_for_extends(self, path: str, env: Mapping[str, str]
@@ -248,7 +249,9 @@ class _Loader:
                     continue
                 raw = read_project_file(env_file.path, root, allow, path, locate)
                 text = decode_source(raw, env_file.path)
-                values: dict[str, str | None] = dict(parse_dotenv(text, env_file.path, env.get))
+                values: dict[str, str | None] = (
+                    _raw_env(text) if env_file.format == "raw"
+                    else dict(parse_dotenv(text, env_file.path, env.get)))
                 env_files.append(replace(env_file, values=values))
             services[name] = replace(service, env_files=tuple(env_files)) \
                 if env_files else service
@@ -287,6 +290,18 @@ class _Loader:
         if inline is not None:
             return inline.encode()
         return None
+
+
+def _raw_env(text: str) -> dict[str, str | None]:
+    """``env_file: {format: raw}``: KEY=VALUE lines taken literally, no quotes, no
+    interpolation (Compose Specification "env_file" format)."""
+    values: dict[str, str | None] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        values[key.strip()] = value if sep else None
+    return values
 
 
 def discovery_limit() -> int:

@@ -70,6 +70,12 @@ def test_two_runs_are_byte_identical(project: Path) -> None:
     assert kompy().stdout == kompy().stdout
 
 
+def test_output_reads_back_as_the_same_project(project: Path) -> None:
+    first = kompy().stdout
+    (project / "resolved.yaml").write_text(first)
+    assert kompy("-f", "resolved.yaml").stdout == first
+
+
 def test_json_format(project: Path) -> None:
     result = kompy("--format", "json")
     assert result.exit_code == 0, result.output

@@ -56,6 +56,13 @@ def test_env_file_values_are_read(tmp_path: Path) -> None:
     assert env_file.values == {"A": "1", "B": "12"}
 
 
+def test_raw_env_file_format_is_literal(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("# comment\nA='quoted ${X}'\nB\n")
+    project = load(tmp_path, "services:\n  web:\n    image: a\n"
+                             "    env_file: [{path: app.env, format: raw}]\n")
+    assert project.services["web"].env_files[0].values == {"A": "'quoted ${X}'", "B": None}
+
+
 def test_optional_missing_env_file(tmp_path: Path) -> None:
     project = load(tmp_path, "services:\n  web:\n    image: a\n"
                              "    env_file: [{path: none.env, required: false}]\n")

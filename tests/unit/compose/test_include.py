@@ -108,3 +108,16 @@ def test_corpus_include_cycle_is_rejected(corpus: Path) -> None:
     path = corpus / "compose-go-testdata/loader/testdata/compose-include-cycle.yaml"
     with pytest.raises(ComposeError, match="include cycle"):
         load_project(LoadOptions(files=(str(path),), environ={}, cwd=str(path.parent)))
+
+
+def test_errors_in_included_files_point_at_them(tmp_path: Path) -> None:
+    from kompy.errors import KompyError
+
+    with pytest.raises(KompyError) as caught:
+        load(tmp_path, {
+            "compose.yaml": "include: [lib/compose.yaml]\nservices:\n  web: {image: a}\n",
+            "lib/compose.yaml": "services:\n  api:\n    image: b\n    restart: 5\n",
+        })
+    location = caught.value.location
+    assert location is not None
+    assert (location.file, location.line) == (str(tmp_path / "lib" / "compose.yaml"), 4)

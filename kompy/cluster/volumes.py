@@ -106,6 +106,10 @@ class VolumeMaker:
             data = secret_data(secret) if secret else {}
             _write_files(where, data, src, default_mode=0o600, dir_mode=0o700, owner=owner)
             return Source("bind", str(where), read_only=True)
+        if "projected" in vol or "downwardAPI" in vol:
+            files, private = self._projected(pod, vol)
+            _write_tree(where, files, dir_mode=0o700 if private else 0o755, owner=owner)
+            return Source("bind", str(where), read_only=True)
         if "emptyDir" in vol:
             src = vol["emptyDir"] or {}
             vname = emptydir_volume(self.backend.cluster, uid(pod), str(vol.get("name")))
@@ -139,8 +143,42 @@ class VolumeMaker:
             return Source("bind", path)
         raise PodConfigError(f"volume {vol.get('name')!r}: this kind of volume is not "
                              "supported by kompy's built-in cluster",
-                             hint="use configMap, secret, emptyDir, persistentVolumeClaim "
-                                  "or hostPath")
+                             hint="use configMap, secret, projected, downwardAPI, emptyDir, "
+                                  "persistentVolumeClaim or hostPath")
+
+    def _projected(self, pod: Obj, vol: dict[str, Any]
+                   ) -> tuple[dict[str, tuple[bytes, int]], bool]:
+        """Files of a projected (or downwardAPI) volume; True when a Secret is among them.
+        https://kubernetes.io/docs/concepts/storage/projected-volumes/"""
+        src = vol.get("projected") or {}
+        sources = src.get("sources") or []
+        if "downwardAPI" in vol:
+            src = vol["downwardAPI"] or {}
+            sources = [{"downwardAPI": src}]
+        private = any("secret" in s for s in sources)
+        mode = int(src.get("defaultMode") or (0o600 if private else 0o644))
+        ns = namespace(pod)
+        files: dict[str, tuple[bytes, int]] = {}
+        for source in sources:
+            if "secret" in source or "configMap" in source:
+                kind = "secret" if "secret" in source else "configMap"
+                ref = source[kind]
+                lookup = self.secrets if kind == "secret" else self.configmaps
+                obj = lookup(ns, str(ref.get("name")))
+                if obj is None and not ref.get("optional"):
+                    raise PodConfigError(f'{kind.lower()} "{ref.get("name")}" not found')
+                data = (secret_data(obj) if kind == "secret" else configmap_data(obj)) \
+                    if obj else {}
+                files.update(_select(data, ref, mode))
+            elif "downwardAPI" in source:
+                from kompy.cluster.podspec import field_ref
+
+                for item in source["downwardAPI"].get("items") or []:
+                    path = str(item.get("fieldRef", {}).get("fieldPath", ""))
+                    value = field_ref(pod, path, "") if path else ""
+                    files[str(item.get("path"))] = (value.encode(),
+                                                    int(item.get("mode") or mode))
+        return files, private
 
     def mounts(self, container: dict[str, Any], sources: dict[str, Source]) -> list[Mount]:
         out = []
@@ -187,27 +225,39 @@ def _owner(pod: Obj) -> tuple[int, int] | None:
     return int(user or 0), int(group if group is not None else (user or 0))
 
 
+def _select(data: dict[str, bytes], src: dict[str, Any], mode: int
+            ) -> dict[str, tuple[bytes, int]]:
+    """The files a ConfigMap/Secret source projects: all keys, or its ``items``."""
+    items = src.get("items")
+    if not items:
+        return {k: (v, mode) for k, v in data.items()}
+    files: dict[str, tuple[bytes, int]] = {}
+    for item in items:
+        key = str(item.get("key"))
+        if key not in data:
+            if src.get("optional"):
+                continue
+            source = src.get("name") or src.get("secretName")
+            raise PodConfigError(f"key {key!r} not found in {source}")
+        files[str(item.get("path") or key)] = (data[key], int(item.get("mode") or mode))
+    return files
+
+
 def _write_files(where: Path, data: dict[str, bytes], src: dict[str, Any], *,
                  default_mode: int, dir_mode: int, owner: tuple[int, int] | None) -> None:
     mode = int(src.get("defaultMode") or default_mode)
-    files: dict[str, tuple[bytes, int]] = {}
-    items = src.get("items")
-    if items:
-        for item in items:
-            key = str(item.get("key"))
-            if key not in data:
-                if src.get("optional"):
-                    continue
-                source = src.get("name") or src.get("secretName")
-                raise PodConfigError(f"key {key!r} not found in {source}")
-            files[str(item.get("path") or key)] = (data[key], int(item.get("mode") or mode))
-    else:
-        files = {k: (v, mode) for k, v in data.items()}
+    _write_tree(where, _select(data, src, mode), dir_mode=dir_mode, owner=owner)
+
+
+def _write_tree(where: Path, files: dict[str, tuple[bytes, int]], *, dir_mode: int,
+                owner: tuple[int, int] | None) -> None:
+    """Make ``where`` hold exactly ``files`` (path -> content, mode); unchanged files are
+    left alone, and each changed one is replaced atomically."""
     where.mkdir(parents=True, exist_ok=True)
     os.chmod(where, dir_mode)
     for rel, (payload, file_mode) in files.items():
         target = where / rel
-        if ".." in Path(rel).parts:
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
             raise PodConfigError(f"item path {rel!r} leaves its volume")
         target.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
         current = target.read_bytes() if target.is_file() else None

@@ -110,10 +110,11 @@ class _Loader:
         data.pop("version", None)
         data.pop("name", None)
         schema.validate(data, locator.locate)
-        validate_project(data, locator.locate)
         profiles = opts.profiles or discovery.profiles_from_env(env)
         services = data.get("services") or {}
-        data["services"] = select_services(services, profiles, opts.services, locator.locate)
+        enabled = select_services(services, profiles, opts.services, locator.locate)
+        validate_project(data, locator.locate, enabled)
+        data["services"] = enabled
         self.diagnostics.extend(port_clashes(data["services"], locator.locate))
         _fill_environment(data["services"], env)
         project = Project.parse(data, name=name, working_dir=found.project_dir,

@@ -19,8 +19,15 @@ from kompy.errors import ComposeError, Diagnostic, KeyPath, KompyError, SourceLo
 Locate = Callable[[KeyPath], SourceLocation | None]
 
 
-def validate_project(data: dict[str, Any], locate: Locate) -> None:
+def validate_project(data: dict[str, Any], locate: Locate,
+                     enabled: dict[str, Any] | None = None) -> None:
+    """Check the ``enabled`` services (default: all); references may name any service.
+
+    As in compose-go, services disabled by profiles are not checked: a profile the user did
+    not ask for cannot break the project.
+    """
     services = data.get("services") or {}
+    checked = services if enabled is None else enabled
     errors: list[KompyError] = []
 
     def problem(path: KeyPath, message: str, hint: str | None = None) -> None:
@@ -37,7 +44,7 @@ def validate_project(data: dict[str, Any], locate: Locate) -> None:
             hint = f"declare it under the top-level {what}s: key"
         problem(path, f"{what} {name!r} is not defined", hint)
 
-    for name, service in services.items():
+    for name, service in checked.items():
         if not isinstance(service, dict):
             continue
         base: KeyPath = ("services", name)
@@ -53,7 +60,7 @@ def validate_project(data: dict[str, Any], locate: Locate) -> None:
             problem((*base, "network_mode"),
                     "network_mode and networks cannot be used together",
                     "remove one of them; network_mode replaces the service's networks")
-    for cycle in _cycles(services):
+    for cycle in _cycles(checked):
         path = ("services", cycle[0], "depends_on")
         problem(path, f"dependency cycle: {' -> '.join(cycle)}",
                 "remove one of the depends_on entries so that services can start in order")

@@ -91,3 +91,11 @@ def test_optional_dependency_on_a_disabled_profile_is_dropped(tmp_path: Path) ->
     project = load_project(LoadOptions(files=("compose.yaml",), cwd=str(tmp_path), environ={}))
     assert list(project.services) == ["web"]
     assert project.services["web"].depends_on == {}
+
+
+def test_disabled_services_are_not_checked(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    image: w\n  tool:\n    image: t\n    profiles: [tools]\n" \
+           "    volumes: ['undeclared:/x']\n"
+    assert services(tmp_path, text) == ["web"]
+    with pytest.raises(ComposeError, match="volume 'undeclared' is not defined"):
+        services(tmp_path, text, profiles=("tools",))

@@ -212,8 +212,9 @@ def probes(ctx: ConvertContext, service: Service,
                             hint="add `test:` to the healthcheck")
         else:
             action = {"exec": {"command": _exec_command(check.test)}}
-            liveness = {**action, **_timing(check)}
-            readiness = {**action, **_timing(check)}
+            timing = {**_DOCKER_DEFAULTS, **_timing(check)}
+            liveness = {**action, **timing}
+            readiness = {**action, **dict(timing)}
             if check.start_period is not None and check.start_period.nanoseconds > 0:
                 startup = _startup(action, check)
             ctx.mapped((*base, "healthcheck"), "livenessProbe, readinessProbe"
@@ -241,6 +242,12 @@ def _seconds(duration: Duration | None) -> int | None:
     return None if duration is None else duration.whole_seconds(minimum=1)
 
 
+# Docker's healthcheck defaults (interval 30s, timeout 30s, retries 3), applied where the
+# Compose file leaves them out: Kubernetes' own (10s, 1s, 3) would fail a check that takes
+# two seconds, which Docker accepts (https://docs.docker.com/reference/dockerfile/#healthcheck).
+_DOCKER_DEFAULTS: Obj = {"periodSeconds": 30, "timeoutSeconds": 30, "failureThreshold": 3}
+
+
 def _timing(check: Healthcheck | ProbeSettings) -> Obj:
     out: Obj = {}
     period = _seconds(check.interval)
@@ -255,16 +262,15 @@ def _timing(check: Healthcheck | ProbeSettings) -> Obj:
 
 
 def _startup(action: Obj, check: Healthcheck) -> Obj:
-    """Probe as often as start_interval (default 5s, as Docker) until start_period is over."""
+    """Probe as often as start_interval (default 5s, as Docker) for start_period, plus the
+    usual `retries` allowance: Docker ignores failures during the start period and only
+    then starts counting, so a container is given up on no sooner than that."""
     assert check.start_period is not None
     period = _seconds(check.start_interval) or 5
     budget = check.start_period.whole_seconds(minimum=1)
-    probe: Obj = {**action, "periodSeconds": period,
-                  "failureThreshold": max(1, -(-budget // period))}
-    timeout = _seconds(check.timeout)
-    if timeout is not None:
-        probe["timeoutSeconds"] = timeout
-    return probe
+    timeout = _seconds(check.timeout) or 30
+    return {**action, "periodSeconds": period, "timeoutSeconds": timeout,
+            "failureThreshold": -(-budget // period) + (check.retries or 3)}
 
 
 def _probe_from_settings(settings: ProbeSettings, fallback: Obj | None) -> Obj | None:

@@ -15,6 +15,7 @@ from kompy.convert.specs import ClaimSpec, Obj
 from kompy.convert.validate import set_cache_dir, validate_all
 from kompy.convert.workloads import build_workload, render_workload, tool_annotations
 from kompy.errors import (
+    ConvertError,
     Diagnostic,
     KompyError,
     MultiError,
@@ -44,6 +45,7 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
         set_cache_dir(options.cache_dir)
     ctx = ConvertContext(project, options)
     _check_settings(ctx)
+    _check_names(ctx)
     units = plan_units(ctx)
     objects: list[Obj] = []
     claims: dict[str, ClaimSpec] = {}
@@ -96,6 +98,24 @@ def _check_settings(ctx: ConvertContext) -> None:
             errors.append(exc)
     if errors:
         raise MultiError(errors) if len(errors) > 1 else errors[0]
+
+
+def _check_names(ctx: ConvertContext) -> None:
+    """Two services whose Kubernetes names coincide ("web_app", "web-app") would overwrite
+    each other's objects."""
+    owners: dict[str, str] = {}
+    errors: list[KompyError] = []
+    for name in sorted(ctx.project.services):
+        k8s = ctx.name(name)
+        if k8s in owners:
+            path = ("services", name)
+            errors.append(ConvertError(
+                f"services {owners[k8s]!r} and {name!r} both become Kubernetes objects "
+                f"named {k8s!r}", location=ctx.locate(path), key_path=path,
+                hint="rename one, or give it another name with x-kompy: {name: ...}"))
+        else:
+            owners[k8s] = name
+    raise_all(errors)
 
 
 def _extra(ctx: ConvertContext, module: str, function: str, *args: Any) -> list[Obj]:

@@ -58,9 +58,13 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
             if all(t.name != o.name for o in built.claim_templates))
         built.objects.extend(volumes.objects)
         _apply_config(ctx, service, container, pod, built, volume_names)
+        container.name = _unique(container.name, {c.name for c in pod.containers})
         pod.containers.append(container)
-        pod.init_containers.extend(_wait_containers(ctx, service, members))
-        pod.init_containers.extend(_user_init_containers(ctx, service))
+        for init in [*_wait_containers(ctx, service, members),
+                     *_user_init_containers(ctx, service)]:
+            # Two services of one pod waiting for the same dependency need one wait.
+            if all(i.name != init.name for i in pod.init_containers):
+                pod.init_containers.append(init)
         pod.labels.update(_network_labels(ctx, service))
         pod.annotations.update(service.annotations)
         if service.annotations:
@@ -68,6 +72,15 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
     _pod_level(ctx, unit, pod)
     pod.security_context = pod_security(ctx, unit.services)
     return built
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """Container names must differ within a pod (two services may share container_name)."""
+    candidate, index = name, 2
+    while candidate in taken:
+        candidate = f"{name[:60]}-{index}"
+        index += 1
+    return candidate
 
 
 def _network_labels(ctx: ConvertContext, service: Service) -> dict[str, str]:

@@ -56,6 +56,9 @@ def container_security(ctx: ConvertContext, service: Service, run_as: tuple[int 
                                  "the profile file must exist on each node under the kubelet's "
                                  "seccomp folder")
             ctx.mapped(path, "securityContext.seccompProfile")
+        elif key == "apparmor" and _minor(ctx.kube_version) < 30:
+            ctx.dropped(path, "securityContext.appArmorProfile needs Kubernetes 1.30 or newer",
+                        hint="use --kube-version 1.30 or later")
         elif key == "apparmor":
             sc["appArmorProfile"] = ({"type": "Unconfined"} if value == "unconfined" else
                                      {"type": "Localhost", "localhostProfile": value})
@@ -94,6 +97,10 @@ def container_security(ctx: ConvertContext, service: Service, run_as: tuple[int 
     if seccomp is not None:
         sc["seccompProfile"] = seccomp
     return sc
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 def pod_security(ctx: ConvertContext, services: list[Service]) -> Obj:

@@ -80,8 +80,15 @@ def test_healthcheck_becomes_probes_with_startup_probe() -> None:
     expected = {"exec": {"command": ["sh", "-c", "curl -f localhost || exit 1"]},
                 "periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 4}
     assert c["livenessProbe"] == expected == c["readinessProbe"]
+    # 25 s of start period at 5 s, plus the 4 retries Docker counts after it.
     assert c["startupProbe"] == {"exec": expected["exec"], "periodSeconds": 5,
-                                 "failureThreshold": 5, "timeoutSeconds": 1}
+                                 "timeoutSeconds": 1, "failureThreshold": 9}
+
+
+def test_docker_healthcheck_defaults_fill_the_gaps() -> None:
+    c = _container(Service(name="a", image="x", healthcheck=Healthcheck(test=("CMD", "t"))))
+    assert c["livenessProbe"] == {"exec": {"command": ["t"]}, "periodSeconds": 30,
+                                  "timeoutSeconds": 30, "failureThreshold": 3}
 
 
 def test_healthcheck_without_test_warns_and_gives_no_probe() -> None:

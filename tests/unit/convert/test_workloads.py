@@ -177,3 +177,21 @@ def test_restricted_passes_or_names_every_blocking_key() -> None:
     assert ("services", "a", "user") in paths
     assert ("services", "a", "network_mode") in paths
     assert ("services", "a", "volumes") in paths
+
+
+def test_colliding_kubernetes_names_are_an_error() -> None:
+    from kompy.errors import ConvertError
+
+    with pytest.raises(ConvertError, match="both become Kubernetes objects named 'web-app'"):
+        run(Service(name="web_app", image="x"), Service(name="web-app", image="y"))
+
+
+def test_merged_pod_has_unique_container_and_init_names() -> None:
+    db = Service(name="db", image="pg", expose=("5432",))
+    web = Service(name="web", image="x", container_name="app",
+                  depends_on={"db": Dependency()})
+    side = Service(name="side", image="y", container_name="app", network_mode="service:web",
+                   depends_on={"db": Dependency(), "web": Dependency()})
+    spec = pod_spec(find(run(db, web, side), "Deployment", "web"))
+    assert [c["name"] for c in spec["containers"]] == ["app", "app-2"]
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-db"]

@@ -87,6 +87,9 @@ def _merge_mapping(base: Any, over: Any, rules: Mapping[str, Merger] | None = No
         if key not in out or out[key] is None:
             out[key] = strip_tags(value)
             continue
+        if value is None:
+            # compose-go mergeYaml: a null override keeps the base; !reset removes it.
+            continue
         merger = rules.get(key) if rules else None
         if merger is None and rules is not None:
             merger = rules.get("*")
@@ -190,10 +193,8 @@ def _unique_by(key_of: Callable[[Any], str]) -> Merger:
 
 
 def _text_key(item: Any) -> str:
-    """compose-go keyValueIndexer: the part before ``=``."""
-    if isinstance(item, str):
-        return item.partition("=")[0]
-    return repr(item)
+    """The whole entry: ``security_opt: [label=user:a, label=role:b]`` are two entries."""
+    return item if isinstance(item, str) else repr(item)
 
 
 def _port_key(item: Any) -> str:
@@ -338,7 +339,11 @@ _SERVICE: dict[str, Merger] = {
     "devices": _unique_by(_device_key),
     "env_file": _unique_by(_env_file_key),
     "label_file": _unique_by(_env_file_key),
-    "deploy": _with({"labels": _merge_keyed}),
+    "deploy": _with({
+        "labels": _merge_keyed,
+        "placement": _with({"constraints": _unique_by(_text_key),
+                            "preferences": _unique_by(repr)}),
+    }),
     **{key: _unique_by(_text_key) for key in _STRING_SETS},
 }
 

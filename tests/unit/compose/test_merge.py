@@ -236,3 +236,19 @@ def test_error_after_merge_points_at_the_override_file(tmp_path: Path) -> None:
                    "services:\n  web:\n    restart: 12\n")
     text = caught.value.format()
     assert "override1.yaml:3:" in text and "services.web.restart" in text
+
+
+def test_null_override_keeps_the_base_value() -> None:
+    result = web("services: {web: {image: a, environment: {A: '1'}}}",
+                 "services: {web: {image: null, environment: null}}")
+    assert result == {"image": "a", "environment": {"A": "1"}}
+
+
+def test_placement_constraints_are_unique() -> None:
+    result = web(
+        "services: {web: {image: a, deploy: {placement: {constraints: [node.role==worker]}}}}",
+        "services: {web: {deploy: {placement: {constraints: [node.role==worker, zone==a,"
+        " node.role==manager]}}}}",
+    )
+    assert result["deploy"]["placement"]["constraints"] == [
+        "node.role==worker", "zone==a", "node.role==manager"]

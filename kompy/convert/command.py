@@ -16,7 +16,7 @@ from typing import TextIO
 
 from kompy.convert import Conversion
 from kompy.convert.options import ConvertOptions
-from kompy.errors import EXIT_OK, ConvertError, Diagnostic, MultiError
+from kompy.errors import EXIT_OK, ConvertError, Diagnostic, MultiError, UserError
 from kompy.model import Project
 
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -80,6 +80,8 @@ def destination(out: str | None) -> str:
     if not out or out == "-":
         return "stdout"
     path = Path(out)
+    if path.is_file():
+        return "file"
     if path.is_dir() or out.endswith(("/", "\\")) or path.suffix.lower() not in _FILE_SUFFIXES:
         return "dir"
     return "file"
@@ -122,6 +124,10 @@ def _write(outputs: dict[Path, str], stdout: TextIO) -> None:
 
     to_stdout = outputs.pop(Path("-"), None)
     if outputs:
-        write_tree_atomic(dict(outputs))
+        try:
+            write_tree_atomic(dict(outputs))
+        except OSError as exc:
+            raise UserError(f"cannot write {exc.filename or 'the output'}: {exc.strerror}",
+                            hint="check the -o path and its permissions") from None
     if to_stdout is not None:
         stdout.write(to_stdout)

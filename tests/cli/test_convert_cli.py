@@ -195,3 +195,21 @@ def test_output_is_identical_across_processes(project: Path) -> None:
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert b"kind: Deployment" in outputs[0]
+
+
+def test_out_to_an_existing_file_and_below_a_file(project: Path) -> None:
+    (project / "manifests").write_text("old")
+    assert kompy("-o", "manifests").exit_code == 0
+    assert "kind: Deployment" in (project / "manifests").read_text()
+    # A folder below a file cannot be created (even by root): a user error, not a traceback.
+    result = kompy("-o", "manifests/k8s/")
+    assert result.exit_code == 2, result.output
+    assert "cannot write" in result.stderr
+
+
+def test_older_kube_version_validates(project: Path) -> None:
+    from kompy.convert.validate import supported_versions
+
+    oldest = supported_versions()[0]
+    result = kompy("--kube-version", oldest, "-o", "k8s")
+    assert result.exit_code == 0, result.output

@@ -50,7 +50,7 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
         say(f"namespace {namespace}: nothing to remove")
     else:
         delete_namespace(client, namespace, request.timeout, say)
-    _clean_docker(client, namespace, request, say)
+    _clean_docker(namespace, request, say)
     return EXIT_OK
 
 
@@ -66,7 +66,9 @@ def _project_name(request: DownRequest) -> str:
 def delete_namespace(client: KubeClient, namespace: str, timeout: float,
                      say: Callable[[str], None]) -> None:
     """Delete every object of the namespace, wait for its pods to go, then the namespace."""
-    deadline = time.monotonic() + timeout
+    # Each pod gets its grace period (Kubernetes' default 30 s; Compose's stop_grace_period
+    # when set) to stop before the wait below gives up.
+    deadline = time.monotonic() + timeout + _longest_grace(client, namespace)
     for plural in DELETED:
         try:
             items = client.list(plural, namespace).get("items") or []
@@ -87,6 +89,12 @@ def delete_namespace(client: KubeClient, namespace: str, timeout: float,
         pass
 
 
+def _longest_grace(client: KubeClient, namespace: str) -> float:
+    pods = client.list("pods", namespace).get("items") or []
+    return float(max((int((p.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+                      for p in pods), default=0))
+
+
 def _wait_no_pods(client: KubeClient, namespace: str, deadline: float) -> None:
     while True:
         listing = client.list("pods", namespace)
@@ -103,7 +111,7 @@ def _wait_no_pods(client: KubeClient, namespace: str, deadline: float) -> None:
             break
 
 
-def _clean_docker(client: KubeClient, namespace: str, request: DownRequest,
+def _clean_docker(namespace: str, request: DownRequest,
                   say: Callable[[str], None]) -> None:
     """Wait for the namespace's containers to go; remove its network and, asked, its volumes.
 

@@ -82,7 +82,8 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
     client = ensure_cluster(request.cluster)
     say(f"applying {len(conversion.objects)} objects to namespace {namespace}")
     applied = apply_all(client, namespace, conversion.objects, say)
-    prune(client, namespace, applied, say)
+    if not request.services:  # `up web` leaves the project's other services alone
+        prune(client, namespace, applied, say)
     if request.wait:
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
 

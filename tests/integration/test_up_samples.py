@@ -226,3 +226,20 @@ def test_secrets_arrive_as_files_never_in_env_inspect_or_logs(
     assert _labelled("container", cluster, "secure-api") == []
     assert _labelled("network", cluster, "secure-api") == []
     assert _labelled("volume", cluster, "secure-api") == []
+
+
+def test_build_error_names_the_service_and_shows_the_log_tail(
+    cluster: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "Dockerfile").write_text(
+        "FROM kompy/busybox:1\nRUN echo step-one-output && exit 3\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"name: broken-{uuid.uuid4().hex[:6]}\n"
+        "services:\n  broken:\n    build: ./broken\n")
+    result = kompy(cluster, "up", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "error: service 'broken': building image" in result.stderr
+    assert "returned a non-zero code: 3" in result.stderr
+    assert "step-one-output" in result.stderr  # the last lines of the build log
+    assert "Traceback" not in result.stderr

@@ -168,12 +168,15 @@ def connection(path: str | None = None, context: str | None = None) -> Connectio
                       verify=verify, cert=cert, basic_auth=basic)
 
 
-def render(server: str, token: str, name: str) -> str:
+def render(server: str, token: str, name: str, ca_pem: bytes | None = None) -> str:
     """A kubeconfig (YAML text) with one cluster, user and context, all called ``name``."""
+    cluster: dict[str, str] = {"server": server}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     data = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server}}],
+        "clusters": [{"name": name, "cluster": cluster}],
         "users": [{"name": name, "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name,
                                                 "namespace": "default"}}],
@@ -187,6 +190,6 @@ def render(server: str, token: str, name: str) -> str:
     return buf.getvalue()
 
 
-def write(path: Path, server: str, token: str, name: str) -> None:
+def write(path: Path, server: str, token: str, name: str, ca_pem: bytes | None = None) -> None:
     """Write a kubeconfig readable by its owner only: it holds the cluster's bearer token."""
-    write_atomic(path, render(server, token, name), mode=0o600)
+    write_atomic(path, render(server, token, name, ca_pem), mode=0o600)

@@ -30,6 +30,14 @@ EXIT_CODE_HEADER = "Kompy-Exit-Code"
 WATCH_RETRY_SECONDS = 30.0
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error.__context__ or error)
+    for marker in ("certificate verify failed", "wrong version number"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
 class KubeClient:
     def __init__(self, conn: kubeconfig.Connection, *, timeout: float = 30.0) -> None:
         self.conn = conn
@@ -52,8 +60,11 @@ class KubeClient:
         return cls(kubeconfig.connection(path, context))
 
     @classmethod
-    def for_server(cls, server: str, token: str, namespace: str = "default") -> KubeClient:
-        return cls(kubeconfig.Connection(server=server, token=token, namespace=namespace))
+    def for_server(cls, server: str, token: str, namespace: str = "default",
+                   ca: str | None = None) -> KubeClient:
+        """A client of ``server``; ``ca``: the CA bundle that signed its certificate."""
+        return cls(kubeconfig.Connection(server=server, token=token, namespace=namespace,
+                                         verify=ca or True))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -66,9 +77,16 @@ class KubeClient:
         if data is not None:
             headers["Content-Type"] = content_type
         try:
+            # verify per request: requests lets REQUESTS_CA_BUNDLE override a Session's
+            # verify otherwise (psf/requests#3829), which would reject kompy's own CA.
             response = self.session.request(method, self.server + path, params=params,
                                             data=data, headers=headers, stream=stream,
-                                            timeout=timeout or self.timeout)
+                                            timeout=timeout or self.timeout,
+                                            verify=self.conn.verify)
+        except requests.exceptions.SSLError as e:
+            raise ClusterError(f"TLS with {self.server} failed: {_first_line(e)}",
+                               hint="check the cluster's certificate-authority in the "
+                                    "kubeconfig") from e
         except requests.ConnectionError as e:
             raise ClusterError(f"no cluster answers at {self.server}; run `kompy cluster start`"
                                ) from e

@@ -5,7 +5,8 @@ here: the clients are a handful of controllers, the kubelet and the CLI on one m
 watch holds one thread that sleeps on a condition, and HTTP/1.1 keep-alive makes a request
 cost a fraction of a millisecond of server time (see benchmarks/bench_api.py). It binds to
 127.0.0.1 only and every request except ``/healthz`` must carry the cluster's bearer token
-(compared in constant time): other users of the machine cannot reach the cluster.
+(compared in constant time): other users of the machine cannot reach the cluster. It speaks
+TLS with the cluster's own certificate (tls.py), because kubectl sends tokens only over TLS.
 
 Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
 (``container=``, optional ``stdin=true`` with the request body as standard input) answers
@@ -20,17 +21,20 @@ import itertools
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
+from kompy.cluster import printers
 from kompy.cluster.api_handlers import VERSION, Api, Route, bad_request
 from kompy.cluster.store import Store
 
@@ -66,6 +70,8 @@ def parse_route(parts: list[str]) -> Route | None:
     allowed = {"status"} if res.has_status else set()
     if res.kind == "Pod":
         allowed |= {"log", "exec"}
+    if res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+        allowed.add("scale")
     if sub is not None and sub not in allowed:
         raise NotFound(404, "NotFound", f"{res.plural} have no subresource {sub!r}")
     return Route(res, namespace, name, sub)
@@ -79,6 +85,11 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            # The handshake runs here, in the connection's thread, not in the accept loop.
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         with self.server.lock:
             self.server.connections.add(self.connection)
@@ -194,6 +205,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path == "/version":
             return self._send_json(200, VERSION)
+        if path.startswith("/openapi/v3"):
+            return self._send_json(200, openapi_v3(path))
         if path == "/api":
             return self._send_json(200, {"kind": "APIVersions", "versions": ["v1"]})
         if path == "/apis":
@@ -209,6 +222,10 @@ class Handler(BaseHTTPRequestHandler):
                                             f"resource: {path}")
         if route.subresource in ("log", "exec"):
             return self._pod_io(method, route, query, one)
+        if route.subresource == "scale":
+            scale = self._json_body() if method in ("PUT", "PATCH") else None
+            return self._send_json(200, api.scale(route, method, scale,
+                                                  self.headers.get("Content-Type") or ""))
         self._crud(method, route, one)
 
     def _crud(self, method: str, route: Route, one: dict[str, str]) -> None:
@@ -218,12 +235,20 @@ class Handler(BaseHTTPRequestHandler):
                 events = api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
                                    one.get("fieldSelector"), _float(one.get("timeoutSeconds")),
                                    one.get("allowWatchBookmarks") == "true")
+                if self._wants_table():
+                    events = (_table_event(route.res.plural, e) for e in events)
                 lines = (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
                 return self._stream(lines, "application/json")
-            return self._send_json(200, api.list(route, one.get("labelSelector"),
-                                                 one.get("fieldSelector")))
+            listing = api.list(route, one.get("labelSelector"), one.get("fieldSelector"))
+            if self._wants_table():
+                return self._send_json(200, as_table(route.res.plural, listing["items"],
+                                                     listing["metadata"]))
+            return self._send_json(200, listing)
         if method == "GET":
-            return self._send_json(200, api.get(route))
+            obj = api.get(route)
+            if self._wants_table():
+                return self._send_json(200, as_table(route.res.plural, [obj], {}))
+            return self._send_json(200, obj)
         if method == "POST" and route.name is None:
             return self._send_json(201, api.create(route, self._json_body()))
         if method == "PUT" and route.name:
@@ -240,6 +265,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json(200, left)
         self._body()
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
+
+    def _wants_table(self) -> bool:
+        """kubectl asks for server-side printing (``as=Table``); clients that do not
+        get the objects themselves."""
+        accept = self.headers.get("Accept") or ""
+        return "as=Table" in accept
 
     def _pod_io(self, method: str, route: Route, query: dict[str, list[str]],
                 one: dict[str, str]) -> None:
@@ -270,6 +301,54 @@ class Handler(BaseHTTPRequestHandler):
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
 
 
+def as_table(plural: str, items: list[dict[str, Any]], list_meta: dict[str, Any]
+             ) -> dict[str, Any]:
+    """A meta.k8s.io/v1 Table with kompy's (kubectl's) columns for ``kubectl get``.
+    https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables
+    """
+    rows = printers.table_rows(plural, items, wide=True)
+    narrow = len(printers.table_rows(plural, [], wide=False)[0])
+    header = rows[0]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+            "columnDefinitions": [
+                {"name": name.title() if name != "NAME" else "Name", "type": "string",
+                 "format": "name" if name == "NAME" else "", "description": "",
+                 "priority": 0 if i < narrow else 1}
+                for i, name in enumerate(header)],
+            "rows": [{"cells": row, "object": {
+                "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": item.get("metadata") or {}}}
+                for row, item in zip(rows[1:], items, strict=True)]}
+
+
+def _table_event(plural: str, event: dict[str, Any]) -> dict[str, Any]:
+    if event["type"] in ("ERROR", "BOOKMARK"):
+        return event
+    return {"type": event["type"], "object": as_table(plural, [event["object"]], {})}
+
+
+def openapi_v3(path: str) -> dict[str, Any]:
+    """OpenAPI v3 discovery with no schemas: kubectl's client-side validation then treats
+    every kind as schemaless (as CRDs without a schema) and kompy's own validation answers
+    422 instead. https://kubernetes.io/docs/concepts/overview/kubernetes-api/#openapi-v3"""
+    if path == "/openapi/v3":
+        groups = {r.group_version for r in resources.RESOURCES}
+        return {"paths": {
+            (f"apis/{gv}" if "/" in gv else f"api/{gv}"): {
+                "serverRelativeURL": f"/openapi/v3/{'apis' if '/' in gv else 'api'}/{gv}"
+                                     f"?hash=kompy"}
+            for gv in sorted(groups)}}
+    gv = path.split("/", 4)[-1]
+    schemas = {
+        f"kompy.{r.group or 'core'}.{r.version}.{r.kind}": {
+            "type": "object", "x-kubernetes-preserve-unknown-fields": True,
+            "x-kubernetes-group-version-kind": [
+                {"group": r.group, "version": r.version, "kind": r.kind}]}
+        for r in resources.RESOURCES if r.group_version == gv}
+    return {"openapi": "3.0.0", "info": {"title": "kompy", "version": VERSION["gitVersion"]},
+            "paths": {}, "components": {"schemas": schemas}}
+
+
 def _float(text: str | None) -> float | None:
     return float(text) if text else None
 
@@ -278,12 +357,22 @@ class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, api: Api, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, api: Api, token: str, host: str = "127.0.0.1", port: int = 0,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.api = api
         self.token = token
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         super().__init__((host, port), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.socket = context.wrap_socket(self.socket, server_side=True,
+                                              do_handshake_on_connect=False)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that speaks plain HTTP to the TLS port, or hangs up mid-handshake.
+        log.debug("connection from %s failed", client_address, exc_info=True)
 
     def close_connections(self) -> None:
         """End keep-alive connections and streams, whose threads outlive serve_forever."""
@@ -297,11 +386,13 @@ class ApiHTTPServer(ThreadingHTTPServer):
 class ApiServer:
     """The API server over a store, serving in a background thread."""
 
-    def __init__(self, store: Store, token: str, port: int = 0) -> None:
+    def __init__(self, store: Store, token: str, port: int = 0,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.api = Api(store)
-        self.httpd = ApiHTTPServer(self.api, token, "127.0.0.1", port)
+        self.httpd = ApiHTTPServer(self.api, token, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.ca = str(tls[0]) if tls else None
         self.token = token
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.1,),
                                         name="api-server", daemon=True)

@@ -307,6 +307,25 @@ class Api:
                 with contextlib.suppress(NotFound):
                     self.store.delete(res, namespace, item["metadata"]["name"])
 
+    # -- scale (https://kubernetes.io/docs/reference/kubernetes-api/autoscaling-resources/
+    #    scale-v1/), what `kubectl scale` and autoscalers use --------------------------------
+
+    def scale(self, route: Route, method: str, body: Any, content_type: str) -> Obj:
+        assert route.name
+        target = Route(route.res, route.namespace, route.name, None)
+        obj = self.store.get(route.res, route.namespace, route.name)
+        if method in ("PUT", "PATCH"):
+            if not isinstance(body, dict):
+                raise bad_request("a Scale body must be a JSON object")
+            wanted = merge_patch(_scale_of(obj), body) if method == "PATCH" else body
+            replicas = (wanted.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ApiError(422, "Invalid", f"Scale.autoscaling \"{route.name}\" is invalid: "
+                                               "spec.replicas: must be an integer >= 0")
+            obj = self.patch(target, {"spec": {"replicas": replicas}},
+                             "application/merge-patch+json")
+        return _scale_of(obj)
+
     # -- pods --------------------------------------------------------------------------------
 
     def pod_container(self, route: Route, container: str | None) -> tuple[Obj, str]:
@@ -329,6 +348,18 @@ class Api:
                            "the cluster runtime (kubelet) is not running; logs and exec are "
                            "unavailable")
         return self.pod_io
+
+
+def _scale_of(obj: Obj) -> Obj:
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    labels = ((spec.get("selector") or {}).get("matchLabels")) or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                              "creationTimestamp") if k in meta},
+            "spec": {"replicas": spec.get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join(f"{k}={v}" for k, v in labels.items())}}
 
 
 def _filtered_type(change: Change, keep: Any) -> str | None:

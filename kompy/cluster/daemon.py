@@ -26,12 +26,14 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from kompy.client import KubeClient, kubeconfig
 from kompy.cluster.state import ClusterState, cluster_state
+from kompy.cluster.tls import ensure_certificate
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,10 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _healthy(url: str, timeout: float = 1.0) -> bool:
+def _healthy(url: str, ca: str | None, timeout: float = 1.0) -> bool:
     try:
-        return requests.get(f"{url}/healthz", timeout=timeout).status_code == 200
+        return requests.get(f"{url}/healthz", timeout=timeout,
+                            verify=ca or True).status_code == 200
     except requests.RequestException:
         return False
 
@@ -71,7 +74,7 @@ def running(state: ClusterState) -> dict[str, Any] | None:
     """api.json of a running, answering daemon; None otherwise."""
     api = state.read_api()
     if api and _alive(api.get("pid")) and api.get("pid") == state.read_pid() and _healthy(
-            str(api.get("url"))):
+            str(api.get("url")), api.get("ca")):
         return api
     return None
 
@@ -107,7 +110,7 @@ def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], boo
             raise ClusterError(f"the cluster daemon exited at start: {_last_line(state)}",
                                hint=f"full log: {state.log_file}")
         api = state.read_api()
-        if api and api.get("pid") == proc.pid and _healthy(str(api["url"]), 0.5):
+        if api and api.get("pid") == proc.pid and _healthy(str(api["url"]), api.get("ca"), 0.5):
             return state, api, True
         time.sleep(0.05)
     raise ClusterError(f"the cluster daemon did not answer within {START_TIMEOUT:.0f} s",
@@ -168,7 +171,7 @@ def reset(cluster: str | None = None) -> None:
 
 
 def client_for(state: ClusterState, api: dict[str, Any]) -> KubeClient:
-    return KubeClient.for_server(str(api["url"]), str(api["token"]))
+    return KubeClient.for_server(str(api["url"]), str(api["token"]), ca=api.get("ca"))
 
 
 def ensure_cluster(cluster: str | None = None) -> KubeClient:
@@ -210,9 +213,12 @@ def serve(state: ClusterState) -> int:
     previous = state.read_api() or {}
     token = str(previous.get("token") or secrets.token_urlsafe(32))
     store = Store(state.store)
-    server = _bind(store, token, int(previous.get("port") or 0)).start()
-    kubeconfig.write(state.kubeconfig, server.url, token, state.context)
-    state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid()})
+    tls = ensure_certificate(state.dir)
+    server = _bind(store, token, int(previous.get("port") or 0), tls).start()
+    kubeconfig.write(state.kubeconfig, server.url, token, state.context,
+                     tls[0].read_bytes() if tls else None)
+    state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
+                     "ca": server.ca})
     from kompy.fsutil import write_atomic
     write_atomic(state.pid_file, f"{os.getpid()}\n")
     log.info("API server of cluster %r at %s", state.name, server.url)
@@ -229,15 +235,15 @@ def serve(state: ClusterState) -> int:
     return 0
 
 
-def _bind(store: Any, token: str, port: int) -> Any:
+def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None) -> Any:
     """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
     from kompy.cluster.api import ApiServer
     if port:
         try:
-            return ApiServer(store, token, port)
+            return ApiServer(store, token, port, tls)
         except OSError:
             log.warning("port %d is taken; using a new one", port)
-    return ApiServer(store, token, 0)
+    return ApiServer(store, token, 0, tls)
 
 
 def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:
@@ -250,7 +256,7 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     except ImportError as error:  # the runtime is developed in parallel (see CONTRACTS.md)
         log.error("the cluster runtime is not available: %s", error)
         return None
-    client = KubeClient.for_server(server.url, server.token)
+    client = KubeClient.for_server(server.url, server.token, ca=server.ca)
     runtime = runtime_module.start_runtime(client, state.dir, state.name, stop_event)
     server.set_pod_io(runtime.pod_io)
     return runtime

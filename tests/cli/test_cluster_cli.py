@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,14 +59,15 @@ def run(*args: str, input: str | None = None, code: int = 0) -> Result:
 
 
 def test_start_status_stop(cluster: Path) -> None:
-    assert "started at http://127.0.0.1:" in run("cluster", "start").output
+    assert "started at https://127.0.0.1:" in run("cluster", "start").output
     assert "already running" in run("cluster", "start").output
     status = json.loads(run("cluster", "status", "-o", "json").output)
-    assert status["running"] and status["url"].startswith("http://127.0.0.1:")
+    assert status["running"] and status["url"].startswith("https://127.0.0.1:")
     assert oct((cluster / "api.json").stat().st_mode & 0o777) == "0o600"
     assert oct(cluster.stat().st_mode & 0o777) == "0o700"
     # The token is required: the same URL without it is refused.
-    assert requests.get(f"{status['url']}/api/v1/pods", timeout=5).status_code == 401
+    ca = str(cluster / "tls.crt")
+    assert requests.get(f"{status['url']}/api/v1/pods", timeout=5, verify=ca).status_code == 401
     assert "stopped" in run("cluster", "stop").output
     assert "not running" in run("cluster", "stop").output
     run("cluster", "status", code=3)
@@ -160,3 +163,26 @@ def test_describe_shows_events_and_pod_io_needs_the_runtime(cluster: Path) -> No
     for args in (("logs", "p"), ("exec", "p", "--", "true")):
         output = run(*args, code=2).output
         assert "the cluster runtime (kubelet) is not running" in output
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kubectl_works_with_the_printed_kubeconfig(cluster: Path, tmp_path: Path) -> None:
+    """kubectl sends tokens only over TLS and asks for server-side tables: both served."""
+    config = tmp_path / "kubeconfig"
+    config.write_text(run("cluster", "kubeconfig").output)
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFESTS)
+
+    def kubectl(*args: str) -> str:
+        done = subprocess.run(["kubectl", "--kubeconfig", str(config), *args],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "deployment.apps/web created" in kubectl("apply", "--validate=false", "-f",
+                                                    str(manifest))
+    assert "deployment.apps/web scaled" in kubectl("scale", "deploy", "web", "--replicas=2")
+    assert kubectl("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}") == "2"
+    header = kubectl("get", "deploy").splitlines()[0].split()
+    assert header == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert 'deployment.apps "web" deleted' in kubectl("delete", "deploy", "web")

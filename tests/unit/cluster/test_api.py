@@ -15,6 +15,7 @@ from kompy.client import KubeClient
 from kompy.client.errors import ApiError, Conflict, Gone, Invalid, NotFound, Unauthorized
 from kompy.cluster.api import ApiServer
 from kompy.cluster.store import Store
+from kompy.errors import ClusterError
 
 TOKEN = "test-token"
 
@@ -373,3 +374,46 @@ def test_old_events_expire(client: KubeClient, server: ApiServer) -> None:
     assert [e["metadata"]["name"] for e in client.list("events")["items"]] == ["new"]
     described = client.list("events", field_selector="involvedObject.name=a")["items"]
     assert len(described) == 1
+
+
+def test_scale_subresource(client: KubeClient) -> None:
+    client.create(deployment())
+    path = "/apis/apps/v1/namespaces/default/deployments/web/scale"
+    scale = client.request("GET", path).json()
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
+    assert scale["status"]["selector"] == "app=web"
+    client.request("PATCH", path, body={"spec": {"replicas": 4}},
+                   content_type="application/merge-patch+json")
+    assert client.get("deployments", "web")["spec"]["replicas"] == 4
+    with pytest.raises(Invalid):
+        client.request("PUT", path, body={"spec": {"replicas": -1}})
+
+
+def test_server_side_tables_for_kubectl(client: KubeClient, server: ApiServer) -> None:
+    client.create(deployment())
+    table = requests.get(f"{server.url}/apis/apps/v1/namespaces/default/deployments",
+                         headers={"Authorization": f"Bearer {TOKEN}",
+                                  "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+                         timeout=5).json()
+    assert table["kind"] == "Table"
+    names = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert names == ["Name", "Ready", "Up-To-Date", "Available", "Age"]
+    assert table["rows"][0]["cells"][:2] == ["web", "0/1"]
+    assert table["rows"][0]["object"]["metadata"]["name"] == "web"
+
+
+def test_tls_with_the_clusters_own_ca(tmp_path: Path) -> None:
+    from kompy.cluster.tls import ensure_certificate
+    tls = ensure_certificate(tmp_path)
+    assert tls is not None
+    assert oct(tls[1].stat().st_mode & 0o777) == "0o600"
+    srv = ApiServer(Store(tmp_path / "s.db"), TOKEN, tls=tls).start()
+    try:
+        assert srv.url.startswith("https://127.0.0.1:")
+        client = KubeClient.for_server(srv.url, TOKEN, ca=srv.ca)
+        assert len(client.list("namespaces")["items"]) == 2
+        with pytest.raises(ClusterError):       # not trusted without the cluster's CA
+            KubeClient.for_server(srv.url, TOKEN).list("namespaces")
+    finally:
+        srv.stop()
+    assert ensure_certificate(tmp_path) == tls          # made once, then reused

@@ -1,0 +1,73 @@
+"""The API server's TLS certificate: self-signed, made once per cluster, kept in its state.
+
+Why TLS on 127.0.0.1: kubectl and every client-go program send credentials only over TLS
+(kubernetes/kubectl#744): over plain HTTP the bearer token is silently dropped and every
+request is refused. The certificate is its own CA (``certificate-authority-data`` in the
+kubeconfig), valid for 127.0.0.1 and localhost, with an EC P-256 key readable by its owner only.
+Made with ``cryptography``; without it the server falls back to plain HTTP, which kompy's own
+client handles (kubectl then cannot authenticate).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import os
+from pathlib import Path
+
+from kompy.fsutil import write_atomic
+
+log = logging.getLogger(__name__)
+
+VALID_DAYS = 3650
+
+
+def ensure_certificate(state_dir: Path) -> tuple[Path, Path] | None:
+    """(certificate, key) files in ``state_dir``, made on first use; None without TLS."""
+    cert, key = state_dir / "tls.crt", state_dir / "tls.key"
+    if cert.exists() and key.exists():
+        return cert, key
+    try:
+        pem_cert, pem_key = _make()
+    except ImportError:
+        log.warning("the cryptography package is missing: serving plain HTTP (kubectl will "
+                    "not send the token over it)")
+        return None
+    write_atomic(key, pem_key, mode=0o600)
+    write_atomic(cert, pem_cert, mode=0o644)
+    return cert, key
+
+
+def _make() -> tuple[bytes, bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kompy-{os.getpid()}")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                     content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key

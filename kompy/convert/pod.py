@@ -134,14 +134,13 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
         if not ctx.options.wait_init:
             ctx.dropped(path, "depends_on is not enforced (--no-wait-init)")
             continue
-        port = _first_port(ctx, ctx.project.services[dep])
+        host, port = _wait_target(ctx, ctx.project.services[dep])
         if port is None:
             ctx.warn(path, f"{service.name} depends on {dep}, which has no ports: there is no "
                      "Service to wait for, so the dependency is not enforced",
                      hint=f'add `expose: ["<port>"]` to {dep} (the port it listens on)')
             ctx.record(path, "dropped", None, "dependency without ports")
             continue
-        host = ctx.name(dep)
         script = (f"until nc -w 2 {host} {port} </dev/null >/dev/null 2>&1; do "
                   f"echo waiting for {host}:{port}; sleep 1; done")
         out.append(ContainerSpec(
@@ -155,10 +154,22 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
     return out
 
 
-def _first_port(ctx: ConvertContext, service: Service) -> int | None:
-    tcp = [p.target for p in service.ports if p.protocol.lower() == "tcp"]
-    tcp += [n for n, proto in expose_ports(ctx, service) if proto == "TCP"]
-    return tcp[0] if tcp else None
+def _wait_target(ctx: ConvertContext, service: Service) -> tuple[str, int | None]:
+    """Host and port answering for ``service``: its Service (kompy.convert.services, whose
+    port is the published one for NodePort/LoadBalancer); a headless Service resolves to the
+    pods, so there it is the container port."""
+    try:
+        from kompy.convert.services import plan_service
+    except ImportError:
+        tcp = [p.target for p in service.ports if p.protocol.lower() == "tcp"]
+        tcp += [n for n, proto in expose_ports(ctx, service) if proto == "TCP"]
+        return ctx.name(service), (tcp[0] if tcp else None)
+    plan = plan_service(ctx, service)
+    ports = [p for p in plan.ports if p.protocol == "TCP"] if plan is not None else []
+    if plan is None or not ports:
+        return ctx.name(service), None
+    port = ports[0].target_port if plan.kind == "headless" else ports[0].port
+    return plan.name, port
 
 
 def _user_init_containers(ctx: ConvertContext, service: Service) -> list[ContainerSpec]:

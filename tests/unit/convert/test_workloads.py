@@ -195,3 +195,11 @@ def test_merged_pod_has_unique_container_and_init_names() -> None:
     spec = pod_spec(find(run(db, web, side), "Deployment", "web"))
     assert [c["name"] for c in spec["containers"]] == ["app", "app-2"]
     assert [c["name"] for c in spec["initContainers"]] == ["wait-for-db"]
+
+
+def test_wait_uses_the_service_port_of_a_nodeport_dependency() -> None:
+    db = Service(name="db", image="pg", ports=(PortMapping(target=5432, published="15432"),),
+                 labels={"kompose.service.type": "nodeport"})
+    web = Service(name="web", image="x", depends_on={"db": Dependency()})
+    inits = pod_spec(find(run(db, web), "Deployment", "web"))["initContainers"]
+    assert "nc -w 2 db 15432" in inits[0]["command"][2]

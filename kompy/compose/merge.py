@@ -98,11 +98,24 @@ def _merge_mapping(base: Any, over: Any, rules: Mapping[str, Merger] | None = No
 
 
 def _merge_value(base: Any, over: Any) -> Any:
-    """Mappings merge, sequences append, anything else is replaced."""
+    """Mappings merge, sequences append, anything else is replaced.
+
+    An appended string or number already in the list is not repeated: the schema wants most
+    string lists unique (network aliases, profiles, build tags...), and compose-go enforces it
+    after merging.
+    """
     if isinstance(base, dict) and isinstance(over, dict):
         return _merge_mapping(base, over)
     if isinstance(base, list) and isinstance(over, list):
-        return [*base, *strip_tags(over)]
+        out = list(base)
+        seen = {item for item in base if isinstance(item, (str, int, float))}
+        for item in strip_tags(over):
+            if isinstance(item, (str, int, float)):
+                if item in seen:
+                    continue
+                seen.add(item)
+            out.append(item)
+        return out
     return strip_tags(over)
 
 

@@ -222,3 +222,77 @@ def test_every_compose_go_fixture_loads_or_fails_cleanly(corpus: Path) -> None:
         assert reason in outcomes[relative], relative
     loaded = [r for r, outcome in outcomes.items() if outcome == "ok"]
     assert len(loaded) >= 25, outcomes
+
+
+# -- mutations: whatever the shape of a value, the loader reports a KompyError ----------------
+
+_MUTATION_BASE: dict[str, Any] = {
+    "services": {
+        "web": {
+            "image": "a", "build": {"context": ".", "args": {"A": "1"}},
+            "ports": ["80:80", {"target": 1, "published": 2}],
+            "volumes": ["data:/data", "./x:/x", {"type": "bind", "source": ".", "target": "/y"}],
+            "environment": {"A": "1"}, "env_file": ["a.env"],
+            "depends_on": {"db": {"condition": "service_started"}},
+            "healthcheck": {"test": ["CMD", "true"], "interval": "10s"},
+            "deploy": {"replicas": 2, "resources": {"limits": {"memory": "1g"}}},
+            "secrets": ["s"], "configs": [{"source": "c", "target": "/c"}],
+            "networks": {"front": {"aliases": ["w"]}}, "labels": ["a=b"],
+            "extra_hosts": ["h:1.2.3.4"], "command": "run", "logging": {"driver": "json-file"},
+            "develop": {"watch": [{"path": ".", "action": "sync", "target": "/app"}]},
+            "ulimits": {"nofile": {"soft": 1, "hard": 2}},
+        },
+        "db": {"image": "db", "extends": "base", "profiles": ["x"]},
+        "base": {"image": "b"},
+    },
+    "volumes": {"data": {}}, "networks": {"front": {}}, "secrets": {"s": {"file": "s.txt"}},
+    "configs": {"c": {"content": "x"}},
+}
+_ODD_VALUES: list[Any] = [None, 1, -5, 0.5, True, "x", "", [], [1], ["a"], {}, {"a": 1},
+                          {"a": [1]}, [{}], "a=b"]
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path] if path else []
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found += _paths(item, (*path, key))
+    return found
+
+
+def _mutate(data: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+def test_mutated_projects_fail_only_with_kompy_errors(tmp_path: Path) -> None:
+    import contextlib
+    import copy
+    import json
+    import random
+
+    rng = random.Random(20261125)
+    outcomes = {"loaded": 0, "refused": 0}
+    paths = _paths(_MUTATION_BASE)
+    (tmp_path / "a.env").write_text("A=1\n")
+    (tmp_path / "s.txt").write_text("s")
+    for _ in range(120):
+        files = []
+        for name in ("compose.yaml", "override.yaml"):
+            data = copy.deepcopy(_MUTATION_BASE)
+            for path in rng.sample(paths, rng.randint(0, 2)):
+                # An earlier mutation may have replaced the parent of this path.
+                with contextlib.suppress(TypeError, KeyError, IndexError):
+                    _mutate(data, path, copy.deepcopy(rng.choice(_ODD_VALUES)))
+            (tmp_path / name).write_text(json.dumps(data))
+            files.append(name)
+        try:
+            load_project(LoadOptions(files=tuple(files), cwd=str(tmp_path), environ={},
+                                     profiles=("*",)))
+            outcomes["loaded"] += 1
+        except KompyError:
+            outcomes["refused"] += 1
+    # Both kinds happen, so the mutations exercise the whole pipeline, not only the schema.
+    assert outcomes["loaded"] > 5 and outcomes["refused"] > 50, outcomes

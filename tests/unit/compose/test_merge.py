@@ -252,3 +252,21 @@ def test_placement_constraints_are_unique() -> None:
     )
     assert result["deploy"]["placement"]["constraints"] == [
         "node.role==worker", "zone==a", "node.role==manager"]
+
+
+def test_appended_string_lists_stay_unique() -> None:
+    result = web("services: {web: {image: a, networks: {front: {aliases: [w, x]}}}}",
+                 "services: {web: {networks: {front: {aliases: [x, y]}}}}")
+    assert result["networks"]["front"]["aliases"] == ["w", "x", "y"]
+
+
+def test_a_file_merged_with_itself_is_unchanged(tmp_path: Path) -> None:
+    text = ("services:\n  web:\n    image: a\n    ports: ['80:80']\n    volumes: ['d:/d']\n"
+            "    networks: {n: {aliases: [w]}}\n    environment: [A=1]\n    dns: [1.1.1.1]\n"
+            "    profiles: [p]\nvolumes: {d: {}}\nnetworks: {n: {}}\n")
+    (tmp_path / "compose.yaml").write_text(text)
+    options = {"cwd": str(tmp_path), "environ": {}, "profiles": ("p",)}
+    once = load_project(LoadOptions(files=("compose.yaml",), **options))  # type: ignore[arg-type]
+    twice = load_project(LoadOptions(files=("compose.yaml", "compose.yaml"),
+                                     **options))  # type: ignore[arg-type]
+    assert once.services == twice.services

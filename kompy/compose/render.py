@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from ruamel.yaml.events import (
@@ -35,8 +36,15 @@ _YAML11_WORDS = frozenset(
 )
 
 
+# YAML 1.1 sexagesimal numbers ("1:30" is 90 to PyYAML) and timestamps.
+_YAML11_OTHER = re.compile(
+    r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
+
+
 def _needs_quotes(text: str) -> bool:
     if not text or text in _YAML11_WORDS or text != text.strip():
+        return True
+    if _YAML11_OTHER.fullmatch(text):
         return True
     return not isinstance(resolve_plain_scalar(text), str)
 

@@ -26,6 +26,8 @@ services:
       PORT: 80
       DEBUG: "yes"
       VERSION: "1.10"
+      TIME: "1:30"
+      DAY: "2024-01-31"
     depends_on: [db]
     volumes: ["data:/data"]
   db:
@@ -62,8 +64,11 @@ def test_prints_the_resolved_project_as_yaml(project: Path) -> None:
     assert web["image"] == "shop/web:1.0"
     assert web["ports"][0]["target"] == 80 and web["ports"][0]["published"] == "8080"
     # Strings that look like numbers or booleans keep being strings after a round trip.
-    assert web["environment"] == {"PORT": "80", "DEBUG": "yes", "VERSION": "1.10"}
-    assert 'DEBUG: "yes"' in result.stdout and 'VERSION: "1.10"' in result.stdout
+    assert web["environment"] == {"PORT": "80", "DEBUG": "yes", "VERSION": "1.10",
+                                  "TIME": "1:30", "DAY": "2024-01-31"}
+    # Quoted for YAML 1.1 readers too (PyYAML reads 1:30 as 90 and 2024-01-31 as a date).
+    for text in ('DEBUG: "yes"', 'VERSION: "1.10"', 'TIME: "1:30"', 'DAY: "2024-01-31"'):
+        assert text in result.stdout
 
 
 def test_two_runs_are_byte_identical(project: Path) -> None:

@@ -284,6 +284,11 @@ class Handler(BaseHTTPRequestHandler):
                                    previous=one.get("previous") == "true",
                                    tail_lines=int(tail) if tail else None)
             return self._stream(chunks, "text/plain")
+        if route.subresource == "exec" and self.headers.get("Upgrade"):
+            self._body()
+            raise ApiError(400, "BadRequest", "kompy's API server runs exec without a "
+                                              "streaming (SPDY/WebSocket) connection; use "
+                                              "`kompy exec POD -- COMMAND`")
         if route.subresource == "exec" and method == "POST":
             stdin = self._body() if one.get("stdin") == "true" else (self._body() and None)
             command = query.get("command") or []

@@ -196,13 +196,21 @@ def _explain(error: Any, data: Any, locate: Locate) -> list[ComposeError]:
         types = _schema_types(error.schema, root)
         if not _matches_type(value, types):
             return [fail(f"expected {_words(types)}, got {describe(value)}")]
-        # The value has an acceptable type: explain the branch that takes that type.
+        # The value has an acceptable type: explain the branch that takes that type, with
+        # its deepest problem (the item or key that is wrong, not the whole value).
+        best = None
         for sub in error.context or ():
             if not sub.relative_schema_path or sub.relative_schema_path[0] is None:
                 continue
             branch = error.schema[validator][sub.relative_schema_path[0]]
-            if _matches_type(value, _schema_types(branch, root)) and sub.validator != "type":
-                return _explain(sub, data, locate)
+            if not _matches_type(value, _schema_types(branch, root)):
+                continue
+            if sub.validator == "type" and len(sub.absolute_path) == len(path):
+                continue
+            if best is None or len(sub.absolute_path) > len(best.absolute_path):
+                best = sub
+        if best is not None:
+            return _explain(best, data, locate)
         if validator == "oneOf" and isinstance(value, (str, int, float)):
             return [fail(f"{describe(value)} is not a valid value here")]
         return [fail(f"{describe(value)} does not match any accepted form",

@@ -89,5 +89,12 @@ def test_shipped_validator_matches_the_schema() -> None:
     python3 -m kompy.compose.schema"""
     from kompy.compose import _spec_validator
 
-    assert _spec_validator.SCHEMA_SHA256 == schema.schema_digest()
+    assert schema.schema_digest() == _spec_validator.SCHEMA_SHA256
     assert "locals()" not in schema.generate_validator_code()
+
+
+def test_wrong_item_inside_an_accepted_form_is_pointed_at(tmp_path: Path) -> None:
+    [error] = problems(tmp_path, "services:\n  web:\n    image: a\n    depends_on: [db, 5]\n"
+                                 "  db: {image: b}\n")
+    assert error.key_path == ("services", "web", "depends_on", 1)
+    assert error.message == "expected a string, got the number 5"

@@ -92,7 +92,7 @@ class ConvertContext:
     @property
     def renderer(self) -> Renderer:
         if self._renderer is None:
-            self._renderer = Renderer(self.options.templates_dir)
+            self._renderer = Renderer(self.options.templates_dir, self.options.cache_dir)
         return self._renderer
 
     def project_info(self) -> ProjectInfo:

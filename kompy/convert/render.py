@@ -49,6 +49,17 @@ def builtin_templates_dir() -> Path:
     return _REPO_TEMPLATES
 
 
+def _bytecode_cache(cache_dir: str | None) -> jinja2.BytecodeCache | None:
+    if not cache_dir:
+        return None
+    folder = Path(cache_dir) / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 class _Values:
     """The per-render table behind the ``value`` filter."""
 
@@ -65,7 +76,7 @@ class _Values:
 class Renderer:
     """Renders kompy's templates (or a user's overrides) into Kubernetes objects."""
 
-    def __init__(self, user_dir: str | None = None) -> None:
+    def __init__(self, user_dir: str | None = None, cache_dir: str | None = None) -> None:
         self.builtin_dir = builtin_templates_dir()
         self.user_dir = Path(user_dir).resolve() if user_dir else None
         if self.user_dir is not None and not self.user_dir.is_dir():
@@ -83,6 +94,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             cache_size=-1,
+            # Compiled templates kept next to the compiled validators (the CLI's cache);
+            # Jinja keys them by the template source's checksum.
+            bytecode_cache=_bytecode_cache(cache_dir),
         )
         self.env.filters["value"] = self._value_filter
         self._values: _Values | None = None

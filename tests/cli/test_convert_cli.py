@@ -19,6 +19,12 @@ from kompy.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _cache(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI's compiled-validator cache goes to a temp folder, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def project(tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the database sample; the current directory is its folder."""
@@ -36,9 +42,10 @@ def _docs(text: str) -> list[dict[str, object]]:
     return [d for d in YAML(typ="safe").load_all(text) if d]
 
 
-def test_stdout_by_default(project: Path) -> None:
+def test_stdout_by_default(project: Path, tmp_path: Path) -> None:
     result = kompy()
     assert result.exit_code == 0, result.output
+    assert list((tmp_path / "cache" / "kompy" / "validators").iterdir())
     kinds = sorted(str(d["kind"]) for d in _docs(result.stdout))
     assert kinds == ["Deployment", "Deployment", "PersistentVolumeClaim", "Service", "Service"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-from kompy.client import KubeClient, NotFound
+from kompy.client import Gone, KubeClient, NotFound
 from kompy.errors import EXIT_OK, ClusterError, KompyError
 
 # Deleted in this order: controllers before what they own, so nothing is re-created.
@@ -106,9 +106,12 @@ def _wait_no_pods(client: KubeClient, namespace: str, deadline: float) -> None:
             raise ClusterError(f"timed out waiting for pods to stop: {names}",
                                hint="see `kompy get pods` and the daemon log")
         version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
-        for _ in client.watch("pods", namespace, resource_version=version or None,
-                              timeout_seconds=1):
-            break
+        try:
+            for _ in client.watch("pods", namespace, resource_version=version or None,
+                                  timeout_seconds=1):
+                break  # a pod changed (or went): look again
+        except Gone:
+            pass
 
 
 def _clean_docker(namespace: str, request: DownRequest,

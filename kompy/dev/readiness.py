@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kompy.client import KubeClient, NotFound
-from kompy.errors import ClusterError
+from kompy.client import Gone, KubeClient, NotFound
+from kompy.errors import ClusterError, KompyError
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
 # Bounds each wait on the watch so a status written without a pod event is still seen soon.
@@ -104,9 +104,12 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
                 hint=explain(client, namespace) or "see `kompy get events`")
         version = str((pods.get("metadata") or {}).get("resourceVersion") or "")
         slice_ = max(1, min(WATCH_SLICE_SECONDS, int(remaining) or 1))
-        for _ in client.watch("pods", namespace, resource_version=version or None,
-                              timeout_seconds=slice_):
-            break  # any change to a pod: look again
+        try:
+            for _ in client.watch("pods", namespace, resource_version=version or None,
+                                  timeout_seconds=slice_):
+                break  # any change to a pod: look again
+        except Gone:
+            pass  # the version expired between list and watch: list again
 
 
 def _status(client: KubeClient, kind: str, name: str, namespace: str) -> WorkloadStatus:
@@ -119,7 +122,10 @@ def _status(client: KubeClient, kind: str, name: str, namespace: str) -> Workloa
 def explain(client: KubeClient, namespace: str) -> str:
     """Why pods are not ready: their state, waiting reasons and their last events."""
     pods = client.list("pods", namespace).get("items") or []
-    events = client.list("events", namespace).get("items") or []
+    try:
+        events = client.list("events", namespace).get("items") or []
+    except KompyError:
+        events = []  # a cluster without events still has pod statuses to show
     lines: list[str] = []
     for pod in pods:
         if workload_status({**pod, "kind": "Pod"}).done:

@@ -46,8 +46,17 @@ class LoadOptions:
 
 
 def load_project(options: LoadOptions, diagnostics: list[Diagnostic] | None = None) -> Project:
-    """The resolved project; raises ComposeError (or MultiError) for anything wrong."""
-    return _Loader(options, diagnostics if diagnostics is not None else []).load()
+    """The resolved project; raises ComposeError (or MultiError) for anything wrong.
+
+    Warnings are appended to ``diagnostics``, each once (a file read again for ``extends``
+    would otherwise warn twice about the same unset variable).
+    """
+    found: list[Diagnostic] = []
+    try:
+        return _Loader(options, found).load()
+    finally:
+        if diagnostics is not None:
+            diagnostics.extend(dict.fromkeys(found))
 
 
 def project_to_compose(project: Project) -> dict[str, Any]:

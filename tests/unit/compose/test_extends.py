@@ -127,3 +127,17 @@ def test_error_in_inherited_key_points_at_the_base(tmp_path: Path) -> None:
         load(tmp_path, "services:\n  web:\n    extends: {file: base.yaml, service: b}\n",
              **{"base.yaml": "services:\n  b:\n    image: x\n    restart: sometimes\n"})
     assert "base.yaml:4:" in caught.value.format()
+
+
+def test_a_warning_about_a_file_read_twice_is_given_once(tmp_path: Path) -> None:
+    from kompy.errors import Diagnostic
+
+    (tmp_path / "base.yaml").write_text("services:\n  b:\n    image: x${UNSET}\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    extends: {file: base.yaml, service: b}\n"
+        "  other:\n    extends: {file: base.yaml, service: b}\n")
+    diagnostics: list[Diagnostic] = []
+    load_project(LoadOptions(files=("compose.yaml", "base.yaml"), cwd=str(tmp_path),
+                             environ={}), diagnostics)
+    assert [d.message for d in diagnostics].count(
+        "variable UNSET is not set; using an empty string") == 1

@@ -350,8 +350,18 @@ def openapi_v3(path: str) -> dict[str, Any]:
             "x-kubernetes-group-version-kind": [
                 {"group": r.group, "version": r.version, "kind": r.kind}]}
         for r in resources.RESOURCES if r.group_version == gv}
+    # kubectl looks for a PATCH operation of the kind that takes ``fieldValidation``; then it
+    # leaves validation to the server (cli-runtime's queryParamVerifierV3).
+    paths = {
+        r.path("{namespace}" if r.namespaced else None, "{name}"): {"patch": {
+            "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version,
+                                                "kind": r.kind},
+            "parameters": [{"name": "fieldValidation", "in": "query",
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "OK"}}}}
+        for r in resources.RESOURCES if r.group_version == gv}
     return {"openapi": "3.0.0", "info": {"title": "kompy", "version": VERSION["gitVersion"]},
-            "paths": {}, "components": {"schemas": schemas}}
+            "paths": paths, "components": {"schemas": schemas}}
 
 
 def _float(text: str | None) -> float | None:

@@ -104,11 +104,14 @@ class _Loader:
 
     def load(self) -> Project:
         opts = self.options
+        # COMPOSE_ENV_FILES: the default for --env-file (Docker Compose environment variables).
+        env_files = opts.env_files or tuple(
+            f.strip() for f in self.environ.get("COMPOSE_ENV_FILES", "").split(",") if f.strip())
         folder = discovery.dotenv_folder(opts.files, opts.project_directory, self.cwd)
-        env = read_environment(self.environ, opts.env_files, folder, self.cwd)
+        env = read_environment(self.environ, env_files, folder, self.cwd)
         found = discovery.discover(opts.files, opts.project_directory, self.cwd, env,
                                    self.diagnostics)
-        if found.project_dir != folder and not opts.env_files:
+        if found.project_dir != folder and not env_files:
             # Discovered in a parent folder: .env belongs to the project directory.
             env = read_environment(self.environ, (), found.project_dir, self.cwd)
         name = discovery.project_name(opts.project_name, env,

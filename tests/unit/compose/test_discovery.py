@@ -153,6 +153,14 @@ def test_env_file_option_replaces_dotenv(tmp_path: Path) -> None:
     assert project.services["web"].image == "a:2"
 
 
+def test_compose_env_files_variable(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: ${IMAGE:-none}\n")
+    (tmp_path / ".env").write_text("IMAGE=fromdotenv\n")
+    (tmp_path / "a.env").write_text("IMAGE=a\n")
+    project = load(tmp_path, environ={"COMPOSE_ENV_FILES": "a.env"})
+    assert project.services["web"].image == "a"
+
+
 def test_missing_env_file_option(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(SERVICE)
     with pytest.raises(ComposeError, match="env file .* not found"):

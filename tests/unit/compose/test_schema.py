@@ -98,3 +98,15 @@ def test_wrong_item_inside_an_accepted_form_is_pointed_at(tmp_path: Path) -> Non
                                  "  db: {image: b}\n")
     assert error.key_path == ("services", "web", "depends_on", 1)
     assert error.message == "expected a string, got the number 5"
+
+
+def test_generated_validator_code_validates() -> None:
+    import fastjsonschema
+
+    namespace: dict[str, object] = {}
+    exec(compile(schema.generate_validator_code(), "<test>", "exec"), namespace)
+    validate = namespace["validate"]
+    assert callable(validate)
+    validate({"services": {"web": {"image": "a"}}})
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        validate({"services": {"web": {"image": 1}}})

@@ -25,7 +25,7 @@ from kompy.client.selectors import (
     parse_label_selector,
 )
 from kompy.cluster import admission, defaults
-from kompy.cluster.patch import json_patch, merge_patch
+from kompy.cluster.patch import json_patch, merge_patch, strategic_merge_patch
 from kompy.cluster.store import Change, Obj, Store, not_found
 
 NAMESPACE = resources.lookup("namespaces")
@@ -263,6 +263,10 @@ class Api:
             current = self.store.get(route.res, route.namespace, route.name)
             if "json-patch" in content_type:
                 patched = json_patch(current, body)
+            elif "strategic-merge-patch" in content_type:
+                if not isinstance(body, dict):
+                    raise bad_request("a strategic merge patch must be a JSON object")
+                patched = strategic_merge_patch(current, body)
             else:
                 if not isinstance(body, dict):
                     raise bad_request("a merge patch must be a JSON object")

@@ -58,9 +58,14 @@ def config(files: tuple[str, ...], project_name: str | None, project_directory: 
     if output:
         from pathlib import Path
 
+        from kompy.errors import UserError
         from kompy.fsutil import write_atomic
 
-        write_atomic(Path(output), text)
+        try:
+            write_atomic(Path(output), text)
+        except OSError as e:
+            raise UserError(f"cannot write {output}: {e.strerror}",
+                            hint="check the folder exists and is writable") from None
     else:
         sys.stdout.write(text)
 

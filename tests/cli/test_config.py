@@ -111,6 +111,12 @@ def test_output_file(project: Path) -> None:
     assert (project / "out" / "resolved.yaml").read_text() == kompy().stdout
 
 
+def test_output_file_that_cannot_be_written(project: Path) -> None:
+    (project / "blocker").write_text("a file, not a folder")
+    result = kompy("-o", "blocker/out.yaml")
+    assert result.exit_code == 2 and "cannot write blocker/out.yaml" in result.stderr
+
+
 def test_env_file_and_no_interpolate(project: Path) -> None:
     (project / "prod.env").write_text("TAG=2.0\n")
     assert "shop/web:2.0" in kompy("--env-file", "prod.env").stdout

@@ -59,6 +59,16 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        # Linux: a killed daemon stays a zombie until its new parent reaps it, and a pid can
+        # be reused; only a living kompy daemon counts.
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X") and b"kompy.cluster.daemon" in cmdline
     return True
 
 

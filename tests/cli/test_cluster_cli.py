@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,11 @@ def test_kubectl_works_with_the_printed_kubeconfig(cluster: Path, tmp_path: Path
     header = kubectl("get", "deploy").splitlines()[0].split()
     assert header == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert 'deployment.apps "web" deleted' in kubectl("delete", "deploy", "web")
+
+
+def test_a_killed_daemon_is_restarted_with_its_objects(cluster: Path) -> None:
+    run("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n")
+    pid = int((cluster / "daemon.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    assert "keep" in run("get", "cm").output
+    assert int((cluster / "daemon.pid").read_text()) != pid

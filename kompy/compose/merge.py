@@ -184,12 +184,16 @@ def _merge_hosts(base: Any, over: Any) -> Any:
 
 # -- sequences with a unique key --------------------------------------------------------------
 
-def _unique_by(key_of: Callable[[Any], str]) -> Merger:
-    """Append, then keep one entry per key; a later entry replaces an earlier one in place."""
+def _unique_by(key_of: Callable[[Any], str], string_or_list: bool = False) -> Merger:
+    """Append, then keep one entry per key; a later entry replaces an earlier one in place.
+
+    For keys whose schema is string_or_list (env_file, dns, tmpfs...) a single string is a
+    one-item list; elsewhere a string is left for the schema to refuse.
+    """
     def merge(base: Any, over: Any) -> Any:
-        # string_or_list keys (env_file, dns, tmpfs...): a single string is a one-item list.
-        base = [base] if isinstance(base, str) else base
-        over = [over] if isinstance(over, str) else over
+        if string_or_list:
+            base = [base] if isinstance(base, str) else base
+            over = [over] if isinstance(over, str) else over
         if not isinstance(base, list) or not isinstance(over, list):
             return strip_tags(over)
         out: list[Any] = []
@@ -317,9 +321,10 @@ def _merge_ipam_config(base: Any, over: Any) -> Any:
 
 
 _STRING_SETS = (
-    "cap_add", "cap_drop", "dns", "dns_opt", "dns_search", "expose", "external_links", "links",
-    "profiles", "security_opt", "device_cgroup_rules", "group_add", "tmpfs",
+    "cap_add", "cap_drop", "dns_opt", "expose", "external_links", "links",
+    "profiles", "security_opt", "device_cgroup_rules", "group_add",
 )
+_STRING_OR_LIST = ("dns", "dns_search", "tmpfs")
 
 _BUILD: dict[str, Merger] = {
     "args": _merge_keyed,
@@ -350,14 +355,15 @@ _SERVICE: dict[str, Merger] = {
     "secrets": _unique_by(_mount_key("/run/secrets")),
     "configs": _unique_by(_mount_key("")),
     "devices": _unique_by(_device_key),
-    "env_file": _unique_by(_env_file_key),
-    "label_file": _unique_by(_env_file_key),
+    "env_file": _unique_by(_env_file_key, string_or_list=True),
+    "label_file": _unique_by(_env_file_key, string_or_list=True),
     "deploy": _with({
         "labels": _merge_keyed,
         "placement": _with({"constraints": _unique_by(_text_key),
                             "preferences": _unique_by(repr)}),
     }),
     **{key: _unique_by(_text_key) for key in _STRING_SETS},
+    **{key: _unique_by(_text_key, string_or_list=True) for key in _STRING_OR_LIST},
 }
 
 _RESOURCE: dict[str, Merger] = {"labels": _merge_keyed, "driver_opts": _merge_keyed}

@@ -270,3 +270,18 @@ def test_a_file_merged_with_itself_is_unchanged(tmp_path: Path) -> None:
     twice = load_project(LoadOptions(files=("compose.yaml", "compose.yaml"),
                                      **options))  # type: ignore[arg-type]
     assert once.services == twice.services
+
+
+def test_string_or_list_keys_accept_a_single_string() -> None:
+    result = web("services: {web: {image: a, dns: 1.1.1.1, env_file: a.env}}",
+                 "services: {web: {dns: [8.8.8.8], env_file: b.env}}")
+    assert result["dns"] == ["1.1.1.1", "8.8.8.8"]
+    assert result["env_file"] == ["a.env", "b.env"]
+
+
+def test_an_invalid_override_is_not_hidden_by_the_merge(tmp_path: Path) -> None:
+    from kompy.errors import KompyError
+
+    with pytest.raises(KompyError, match="services.web.ports: expected a list"):
+        load_files(tmp_path, "services:\n  web:\n    image: a\n    ports: ['80:80']\n",
+                   "services:\n  web:\n    ports: '81:81'\n")

@@ -41,6 +41,9 @@ def workload_kind(ctx: ConvertContext, service: Service) -> str:
     if mode == "global":
         return "DaemonSet"
     if mode in ("replicated-job", "global-job"):
+        if mode == "global-job":
+            ctx.approximated(("services", service.name, "deploy", "mode"), "Job",
+                             "one Job, not one per node")
         return "Job"
     chosen = ctx.options.controller
     if chosen == "auto":
@@ -149,6 +152,10 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
         spec.replicas = replicas(ctx, primary)
     if kind in ("Deployment", "DaemonSet"):
         spec.strategy, spec.min_ready_seconds = _strategy(ctx, primary, kind, built)
+    if primary.deploy is not None and primary.deploy.rollback_config is not None:
+        ctx.dropped(("services", primary.name, "deploy", "rollback_config"),
+                    "rollback_config has no Kubernetes equivalent",
+                    hint="roll back with `kubectl rollout undo`")
     if kind == "StatefulSet":
         spec.service_name = unit.name
         spec.volume_claim_templates = built.claim_templates

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kompy.model import (
     Build,
     ByteSize,
@@ -19,7 +21,7 @@ from .helpers import container, find, messages, run
 SECOND = 1_000_000_000
 
 
-def _container(service: Service, **options: object) -> dict[str, object]:
+def _container(service: Service, **options: Any) -> dict[str, Any]:
     return container(find(run(service, **options), "Deployment",
                           service.name.replace("_", "-")))
 
@@ -117,8 +119,8 @@ def test_resources_from_deploy_win_over_service_level() -> None:
 
 def test_numeric_user_maps_and_names_warn() -> None:
     c = _container(Service(name="a", image="x", user="1000:2000"))
-    assert c["securityContext"]["runAsUser"] == 1000  # type: ignore[index]
-    assert c["securityContext"]["runAsGroup"] == 2000  # type: ignore[index]
+    assert c["securityContext"]["runAsUser"] == 1000
+    assert c["securityContext"]["runAsGroup"] == 2000
     conversion = run(Service(name="a", image="x", user="www-data"))
     assert any("not numeric" in m for m in messages(conversion))
     sc = container(find(conversion, "Deployment", "a"))["securityContext"]

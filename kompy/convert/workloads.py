@@ -159,6 +159,10 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
     if kind == "StatefulSet":
         spec.service_name = unit.name
         spec.volume_claim_templates = built.claim_templates
+        if not _has_service(ctx, primary):
+            ctx.warn(("services", primary.name), f"StatefulSet {unit.name} has no Service "
+                     "(the service has no ports), so its pods get no stable DNS names",
+                     hint='add `expose: ["<port>"]` to the service')
     if kind in ("Job", "CronJob"):
         spec.backoff_limit = backoff
     if kind == "Job":
@@ -173,6 +177,14 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
         if cron.backoff_limit is not None:
             spec.backoff_limit = cron.backoff_limit
     return spec, built
+
+
+def _has_service(ctx: ConvertContext, service: Service) -> bool:
+    try:
+        from kompy.convert.services import plan_service
+    except ImportError:
+        return bool(service.ports or service.expose)
+    return plan_service(ctx, service) is not None
 
 
 def _labels_and_annotations(ctx: ConvertContext, service: Service, labels: dict[str, str],

@@ -186,10 +186,15 @@ def resolve_pod(client: KubeClient, target: str, namespace: str | None) -> Obj:
     pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     if not pods:
         raise UserError(f"no pods found for {target}")
-    pods.sort(key=lambda p: ((p.get("status") or {}).get("phase") != "Running",
+    pods.sort(key=lambda p: (not _ready(p), (p.get("status") or {}).get("phase") != "Running",
                              p["metadata"].get("creationTimestamp", "")))
     first: Obj = pods[0]
     return first
+
+
+def _ready(pod: Obj) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def logs(client: KubeClient, target: str, namespace: str | None, *, container: str | None,

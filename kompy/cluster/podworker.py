@@ -149,6 +149,7 @@ class PodWorker:
             message = error.message
             retry = 10.0
         found = self.containers(uid(pod))
+        self._probe_running(pod, found, state.sandbox_ip)
         waits = [t for t in (self._next_restart(pod, found, state),) if t is not None]
         if waits:
             retry = min([*waits, *([retry] if retry is not None else [])])
@@ -269,8 +270,7 @@ class PodWorker:
                 elif cur.status == "created" and not cur.error:
                     self.backend.start(cur.id)
                 elif cur.running:
-                    started = parse_time(cur.started_at) or time.time()
-                    self.prober.ensure(uid(pod), c, cur.id, sandbox.ip, started)
+                    pass  # probed (see _probe_running)
                 elif should_restart(policy, cur.exit_code if not cur.error else 1):
                     self._restart(pod, c, cur, sandbox, sources, state, "app")
             except _Hold as hold:
@@ -278,6 +278,14 @@ class PodWorker:
                     else held
         if held is not None:
             raise held
+
+    def _probe_running(self, pod: Obj, found: list[ContainerInfo], pod_ip: str) -> None:
+        """Register the probes of every running app container (idempotent per container)."""
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            cur, _ = _latest(found, str(c.get("name")))
+            if cur is not None and cur.running and pod_ip:
+                started = parse_time(cur.started_at) or time.time()
+                self.prober.ensure(uid(pod), c, cur.id, pod_ip, started)
 
     def _restart(self, pod: Obj, c: dict[str, Any], cur: ContainerInfo, sandbox: ContainerInfo,
                  sources: dict[str, Source], state: _PodState, role: str) -> None:

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from kompy.client import KubeClient
 from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.daemonset import DaemonSetController
 from kompy.cluster.controllers.deployment import DeploymentController
 from kompy.cluster.controllers.endpoints import EndpointsController
 from kompy.cluster.controllers.gc import GarbageCollector
+from kompy.cluster.controllers.job import JobController
 from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
+from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.docker_backend import DockerBackend
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable
@@ -80,6 +83,9 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         GarbageCollector(client, informers, controller_events),
         NamespaceController(client, informers, controller_events, on_gone=namespace_gone),
         ClaimBinder(client, informers, controller_events),
+        StatefulSetController(client, informers, controller_events),
+        DaemonSetController(client, informers, controller_events),
+        JobController(client, informers, controller_events),
         proxy,
     ]
     try:

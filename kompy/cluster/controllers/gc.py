@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 # Dependents watched (resource) and owner kinds whose caches we hold (kind -> resource).
 DEPENDENTS = ("replicasets", "pods", "endpoints", "events")
 OWNERS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Service": "services",
-          "Pod": "pods"}
+          "Pod": "pods", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets",
+          "Job": "jobs"}
 
 
 class GarbageCollector(Controller):

@@ -49,8 +49,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=name, HOME=str(home),
                KOMPY_CACHE_DIR=str(home / "cache"))
     yield env
-    subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset"], env=env,
-                   capture_output=True, timeout=180)
+    reset = subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"],
+                           env=env, capture_output=True, text=True, timeout=180)
+    assert reset.returncode == 0, reset.stdout + reset.stderr  # the daemon must be gone too
     # Whatever reset left behind, found by this session's cluster label and nothing else.
     for listing, removal in ((["ps", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"],
                              ["network", "rm"]), (["volume", "ls", "-q"], ["volume", "rm", "-f"])):

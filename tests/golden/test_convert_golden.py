@@ -71,3 +71,29 @@ def test_golden_output_is_strictly_valid(name: str) -> None:
             kubernetes_validate.validate(obj, version, strict=True)
             objects += 1
     assert objects > 0
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_output_reads_the_same_in_go(name: str, tmp_path: Path) -> None:
+    """kubectl's kustomize (Go YAML) reads the expected files into the same objects."""
+    import subprocess
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed")
+    yaml = YAML(typ="safe", pure=False)
+    files = sorted((HERE / name / "expected").glob("*.yaml"))
+    ours = [obj for path in files for obj in yaml.load_all(path.read_text())]
+    for path in files:
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources:\n" + "".join(f"- {path.name}\n" for path in files))
+    done = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    theirs = [obj for obj in yaml.load_all(done.stdout) if obj]
+
+    def key(obj: dict[str, Any]) -> tuple[str, str]:
+        return (obj["kind"], obj["metadata"]["name"])
+
+    assert sorted(theirs, key=key) == sorted(ours, key=key)

@@ -51,7 +51,7 @@ def run_check(request: CheckRequest, out: TextIO, err: TextIO) -> int:
     projects = select_projects(config, request, cwd)
     outcomes = [_check_one(project, config.repo_root, request, cwd, err) for project in projects]
     for outcome, project in zip(outcomes, projects, strict=True):
-        _report(outcome, project, config.repo_root, request, out, err)
+        _report(outcome, project, config.repo_root, out, err)
     return exit_status(outcomes, request)
 
 
@@ -141,7 +141,6 @@ def _report(
     outcome: ProjectOutcome,
     project: ProjectConfig,
     root: Path,
-    request: CheckRequest,
     out: TextIO,
     err: TextIO,
 ) -> None:

@@ -24,19 +24,27 @@ class HostsTable:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._services: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._members: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
         self._listeners: list[Callable[[], None]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
-    def set_service(self, namespace: str, name: str, ips: list[str]) -> None:
+    def set_service(self, namespace: str, name: str, ips: list[str],
+                    members: list[tuple[str, str]] | None = None) -> None:
+        """The addresses of a Service; ``members`` (ip, pod hostname) of a headless Service
+        also get ``<hostname>.<service>...`` names, as StatefulSet pods do in Kubernetes DNS."""
         key, value = (namespace, name), tuple(ips)
+        pods = tuple(sorted(members or ()))
         with self._lock:
-            if not value:
-                changed = self._services.pop(key, None) is not None
+            before = (self._services.get(key), self._members.get(key))
+            if not value and not pods:
+                self._services.pop(key, None)
+                self._members.pop(key, None)
             else:
-                changed = self._services.get(key) != value
                 self._services[key] = value
+                self._members[key] = pods
+            changed = before != (self._services.get(key), self._members.get(key))
         if changed:
             for listener in self._listeners:
                 listener()
@@ -47,13 +55,21 @@ class HostsTable:
             lines.append(f"{pod_ip}\t{hostname}\n")
         with self._lock:
             items = sorted(self._services.items())
+            members = dict(self._members)
         for (ns, name), ips in items:
-            names = [f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.{DOMAIN}"]
-            if ns == namespace:
-                names.insert(0, name)
+            names = _names(name, ns, namespace)
             for ip in ips:
                 lines.append(f"{ip}\t{' '.join(names)}\n")
+            for ip, host in members.get((ns, name), ()):
+                lines.append(f"{ip}\t{' '.join(_names(f'{host}.{name}', ns, namespace))}\n")
         return "".join(lines)
+
+
+def _names(name: str, ns: str, own_namespace: str) -> list[str]:
+    names = [f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.{DOMAIN}"]
+    if ns == own_namespace:
+        names.insert(0, name)
+    return names
 
 
 def write_in_place(path: str, text: str) -> None:

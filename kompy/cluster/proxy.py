@@ -93,6 +93,17 @@ def backends_for(endpoints: Obj | None, port: dict[str, Any]) -> list[tuple[str,
     return sorted(out)
 
 
+def ready_members(endpoints: Obj | None) -> list[tuple[str, str]]:
+    """(ip, pod name) of every ready address of an Endpoints object."""
+    out = set()
+    for subset in (endpoints or {}).get("subsets") or []:
+        for address in subset.get("addresses") or []:
+            pod_name = str((address.get("targetRef") or {}).get("name") or "")
+            if pod_name:
+                out.add((str(address.get("ip")), pod_name))
+    return sorted(out)
+
+
 @dataclass
 class _Service:
     network: str = ""
@@ -128,9 +139,8 @@ class ServiceProxy(Controller):
         spec = svc.get("spec") or {}
         endpoints = self.endpoints.get(ns, svc_name)
         if spec.get("clusterIP") == "None":  # headless: names resolve to the ready pods
-            self.hosts.set_service(ns, svc_name, sorted(
-                {ip for port in spec.get("ports") or [{}] for ip, _ in
-                 backends_for(endpoints, port)}))
+            members = ready_members(endpoints)
+            self.hosts.set_service(ns, svc_name, sorted({ip for ip, _ in members}), members)
             self._close_all(state)
             return
         if spec.get("type") == "ExternalName":

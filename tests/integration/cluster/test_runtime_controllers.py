@@ -39,6 +39,12 @@ def test_statefulset_ordered_names_and_claims(client: Any, namespace: str) -> No
                     client.list("persistentvolumeclaims", namespace)["items"])
     assert claims == ["data-db-0", "data-db-1"]
     assert sh(client, "db-1", namespace, "hostname").strip() == "db-1"
+    client.apply({"apiVersion": "v1", "kind": "Service",
+                  "metadata": {"name": "db", "namespace": namespace},
+                  "spec": {"clusterIP": "None", "selector": {"app": "t"}}})
+    ip1 = client.get("pods", "db-1", namespace)["status"]["podIP"]
+    wait_for("db-1.db resolving to db-1's IP", lambda: f"({ip1})" in sh(
+        client, "db-0", namespace, "ping -c 1 -W 1 db-1.db 2>&1 | head -1 || true"), 30)
     sh(client, "db-0", namespace, "echo zero > /data/f")
     client.delete("pods", "db-0", namespace)
     wait_for("db-0 back with its data", lambda: sh(

@@ -125,6 +125,8 @@ def test_hosts_render_and_in_place_write(tmp_path: Any) -> None:
     assert "172.20.0.2\tpod-1\n" in text
     assert "10.213.0.1\tweb web.a web.a.svc web.a.svc.cluster.local\n" in text
     assert "10.213.0.9\tdb.b db.b.svc db.b.svc.cluster.local\n" in text  # no short name
+    table.set_service("a", "sts", ["172.20.0.7"], [("172.20.0.7", "sts-0")])
+    assert "172.20.0.7\tsts-0.sts sts-0.sts.a sts-0.sts.a.svc" in table.render("a", "", "x")
     path = tmp_path / "hosts"
     write_in_place(str(path), "long content\n" * 3)
     inode = path.stat().st_ino

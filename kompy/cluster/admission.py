@@ -199,6 +199,51 @@ _CHECKS = {
 }
 
 
+# What a pod update may change (https://kubernetes.io/docs/concepts/workloads/pods/
+# #pod-update-and-replacement): images, activeDeadlineSeconds, added tolerations; and the
+# scheduler binds an unscheduled pod by setting nodeName.
+_POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")
+_IMMUTABLE_SELECTOR = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+
+
+def validate_update(res: Resource, old: Obj, new: Obj) -> None:
+    """Refuse changes Kubernetes refuses: a pod's spec beyond its images, a workload's
+    selector. A re-applied pod manifest keeps the node it was bound to."""
+    name = (new.get("metadata") or {}).get("name")
+    group = f".{res.group}" if res.group else ""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if res.kind == "Pod":
+        if old_spec.get("nodeName") and not new_spec.get("nodeName"):
+            new_spec["nodeName"] = old_spec["nodeName"]
+        if _pod_shape(old_spec, bound=True) != _pod_shape(new_spec, bound=bool(
+                old_spec.get("nodeName"))):
+            raise Invalid(422, "Invalid", f'Pod "{name}" is invalid: spec: Forbidden: pod '
+                                          "updates may not change fields other than "
+                                          "`spec.containers[*].image`, "
+                                          "`spec.initContainers[*].image`, "
+                                          "`spec.activeDeadlineSeconds`, "
+                                          "`spec.tolerations` (only additions to existing "
+                                          "tolerations) or "
+                                          "`spec.terminationGracePeriodSeconds`",
+                          hint="delete the pod and create it again")
+    elif res.kind in _IMMUTABLE_SELECTOR and old_spec.get("selector") != new_spec.get(
+            "selector"):
+        raise Invalid(422, "Invalid", f'{res.kind}{group} "{name}" is invalid: spec.selector: '
+                                      "Invalid value: field is immutable",
+                      hint=f"delete the {res.kind} and apply it again")
+
+
+def _pod_shape(spec: Obj, bound: bool) -> Obj:
+    """A pod spec without the fields an update may change."""
+    shape = {k: v for k, v in spec.items() if k not in _POD_MUTABLE}
+    if not bound:
+        shape.pop("nodeName", None)
+    for key in ("containers", "initContainers"):
+        shape[key] = [{k: v for k, v in c.items() if k != "image"}
+                      for c in spec.get(key) or [] if isinstance(c, dict)]
+    return shape
+
+
 def allocate_service(spec: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
     """Cluster IP and node ports: kept from the old object, else the next free ones."""
     old_spec = (old or {}).get("spec") or {}

@@ -254,6 +254,7 @@ class Api:
             return self.store.update(route.res, obj, status=True)
         with self._allocating:
             old = self.store.get(route.res, route.namespace, route.name)
+            admission.validate_update(route.res, old, obj)
             self._allocate(route.res, obj, old)
             return self.store.update(route.res, obj)
 

@@ -417,3 +417,23 @@ def test_tls_with_the_clusters_own_ca(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert ensure_certificate(tmp_path) == tls          # made once, then reused
+
+
+def test_pod_spec_and_workload_selector_are_immutable(client: KubeClient) -> None:
+    created = client.create(pod("a"))
+    bound = client.patch("pods", "a", None, {"spec": {"nodeName": "node-1"}})
+    assert bound["spec"]["nodeName"] == "node-1"          # binding an unscheduled pod
+    image = client.patch("pods", "a", None, {"spec": {"containers": [
+        {**bound["spec"]["containers"][0], "image": "busybox:2"}]}})
+    assert image["spec"]["containers"][0]["image"] == "busybox:2"
+    # A re-applied manifest (no nodeName) keeps the binding.
+    created["spec"]["containers"][0]["image"] = "busybox:3"
+    del created["metadata"]["resourceVersion"]
+    assert client.replace(created)["spec"]["nodeName"] == "node-1"
+    with pytest.raises(Invalid, match="pod updates may not change"):
+        client.patch("pods", "a", None, {"spec": {"restartPolicy": "Never"}})
+    client.create(deployment())
+    with pytest.raises(Invalid, match="field is immutable"):
+        client.patch("deployments", "web", None, {"spec": {
+            "selector": {"matchLabels": {"app": "web", "x": "y"}},
+            "template": {"metadata": {"labels": {"app": "web", "x": "y"}}}}})

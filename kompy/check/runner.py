@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from kompy.check.config import CheckConfig, ProjectConfig, find_repo_root, load_config
 from kompy.check.tree import FileChange, apply_changes, compare_tree
@@ -133,8 +133,27 @@ def render_project(project: ProjectConfig, cwd: Path, request: CheckRequest) -> 
     loaded = load_project(options, diagnostics)
     conversion = convert(loaded, project.convert_options())
     diagnostics.extend(conversion.diagnostics)
+    if project.manifests is not None:
+        diagnostics.extend(_secret_warnings(conversion.objects, project))
     return Rendered(render_files(conversion, project.format), diagnostics,
                     len(conversion.objects), loaded.compose_files)
+
+
+def _secret_warnings(objects: list[dict[str, Any]], project: ProjectConfig) -> list[Diagnostic]:
+    """Committed manifests are for everyone with the repository: a Secret's value in them is
+    in the git history for good, however it is rotated later."""
+    from kompy.convert.output import file_name
+
+    found = []
+    for obj in objects:
+        if obj.get("kind") == "Secret" and (obj.get("data") or obj.get("stringData")):
+            path = Path(project.manifests or ".") / file_name(obj, project.format)
+            found.append(Diagnostic(
+                f"{path} holds the value of Secret {obj['metadata'].get('name')}; committed, "
+                "it stays in the git history",
+                hint="make the Compose secret `external: true` and create it in the cluster, "
+                "or keep its value out of the repository"))
+    return found
 
 
 def _report(

@@ -117,3 +117,19 @@ def test_kompy_convert_writes_the_layout_check_expects(repo: Path) -> None:
     result = kompy("--manifests", "k8s")
     assert result.exit_code == 0, result.output
     assert "are up to date" in result.output
+
+
+def test_secret_values_headed_for_the_repository_are_warned_about(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "samples" / "configs-secrets", root)
+    (root / ".git").mkdir()
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(main, ["check", "--manifests", "k8s", "--fix"])
+    assert result.exit_code == 0, result.output
+    assert "warning: k8s/db-password-secret.yaml holds the value of Secret db-password" in (
+        result.output)
+    assert "sample-db-password" not in result.output  # the warning never shows the value
+    # Without a manifests folder nothing is committed: no warning.
+    assert "holds the value" not in CliRunner().invoke(main, ["check"]).output

@@ -13,7 +13,7 @@ from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec, Obj
 from kompy.errors import ConvertError, KeyPath
-from kompy.model import Duration, Healthcheck, Service
+from kompy.model import ByteSize, Duration, Healthcheck, Service
 
 _EXPOSE = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
 # Kubernetes port names: IANA_SVC_NAME, at most 15 characters.
@@ -143,29 +143,26 @@ def expose_ports(ctx: ConvertContext, service: Service) -> list[tuple[int, str]]
 def resources(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | None:
     """deploy.resources (and the service-level mem_limit, cpus, mem_reservation) as limits and
     requests; deploy.resources wins when both are given, as in Docker Compose."""
+    # 0 means "no limit" in Docker, so zero values are left out.
     limits: dict[str, str] = {}
     requests: dict[str, str] = {}
     res = service.deploy.resources if service.deploy else None
     if res is not None:
-        if res.limits.cpus is not None:
-            limits["cpu"] = cpu_quantity(res.limits.cpus)
-        if res.limits.memory is not None:
-            limits["memory"] = res.limits.memory.to_kubernetes()
-        if res.reservations.cpus is not None:
-            requests["cpu"] = cpu_quantity(res.reservations.cpus)
-        if res.reservations.memory is not None:
-            requests["memory"] = res.reservations.memory.to_kubernetes()
+        _put_cpu(limits, res.limits.cpus)
+        _put_memory(limits, res.limits.memory)
+        _put_cpu(requests, res.reservations.cpus)
+        _put_memory(requests, res.reservations.memory)
         if res.limits.pids is not None:
             ctx.dropped((*base, "deploy", "resources", "limits", "pids"),
                         "a pids limit is a node setting in Kubernetes (kubelet podPidsLimit)")
     if service.cpus is not None:
-        limits.setdefault("cpu", cpu_quantity(service.cpus))
+        _put_cpu(limits, service.cpus)
         ctx.mapped((*base, "cpus"), "resources.limits.cpu")
     if service.mem_limit is not None:
-        limits.setdefault("memory", service.mem_limit.to_kubernetes())
+        _put_memory(limits, service.mem_limit)
         ctx.mapped((*base, "mem_limit"), "resources.limits.memory")
     if service.mem_reservation is not None:
-        requests.setdefault("memory", service.mem_reservation.to_kubernetes())
+        _put_memory(requests, service.mem_reservation)
         ctx.mapped((*base, "mem_reservation"), "resources.requests.memory")
     settings = ctx.settings(service)
     if settings.ephemeral_storage_limit:
@@ -183,6 +180,17 @@ def resources(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | Non
     if requests:
         out["requests"] = requests
     return out or None
+
+
+def _put_cpu(target: dict[str, str], cpus: float | None) -> None:
+    """Set target["cpu"] unless already set (deploy.resources wins) or zero."""
+    if cpus and "cpu" not in target:
+        target["cpu"] = cpu_quantity(cpus)
+
+
+def _put_memory(target: dict[str, str], size: ByteSize | None) -> None:
+    if size is not None and size.bytes > 0 and "memory" not in target:
+        target["memory"] = size.to_kubernetes()
 
 
 def cpu_quantity(cpus: float) -> str:
@@ -239,7 +247,10 @@ def _exec_command(test: tuple[str, ...]) -> list[str]:
 
 
 def _seconds(duration: Duration | None) -> int | None:
-    return None if duration is None else duration.whole_seconds(minimum=1)
+    # 0 means "Docker's default" in a healthcheck, not "never".
+    if duration is None or duration.nanoseconds == 0:
+        return None
+    return duration.whole_seconds(minimum=1)
 
 
 # Docker's healthcheck defaults (interval 30s, timeout 30s, retries 3), applied where the

@@ -125,3 +125,12 @@ def test_numeric_user_maps_and_names_warn() -> None:
     assert any("not numeric" in m for m in messages(conversion))
     sc = container(find(conversion, "Deployment", "a"))["securityContext"]
     assert "runAsUser" not in sc
+
+
+def test_zero_means_docker_default_not_zero() -> None:
+    c = _container(Service(
+        name="a", image="x", cpus=0.0, mem_limit=ByteSize(0),
+        healthcheck=Healthcheck(test=("CMD", "t"), interval=Duration(0), timeout=Duration(0))))
+    assert "resources" not in c
+    assert c["livenessProbe"]["periodSeconds"] == 30
+    assert c["livenessProbe"]["timeoutSeconds"] == 30

@@ -50,7 +50,7 @@ def config(files: tuple[str, ...], project_name: str | None, project_directory: 
     }
     listing = ("services" if list_services else "volumes" if list_volumes
                else "profiles" if list_profiles else "images" if list_images else None)
-    text = render_config(options, fmt, listing, diagnostics)
+    text = render_config(options, fmt, listing, diagnostics, quiet)
     for diagnostic in diagnostics:
         warn(diagnostic.format())
     if quiet:

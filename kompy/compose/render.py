@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from ruamel.yaml.events import (
@@ -41,6 +42,7 @@ _YAML11_OTHER = re.compile(
     r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
 
 
+@lru_cache(maxsize=65536)
 def _needs_quotes(text: str) -> bool:
     if not text or text in _YAML11_WORDS or text != text.strip():
         return True
@@ -127,11 +129,14 @@ def _listing(project: Project, what: str) -> list[str]:
 
 
 def render_config(options: dict[str, Any], fmt: str, listing: str | None,
-                  diagnostics: list[Diagnostic]) -> str:
-    """Load the project described by ``LoadOptions`` fields and render it for printing."""
+                  diagnostics: list[Diagnostic], quiet: bool = False) -> str:
+    """Load the project described by ``LoadOptions`` fields and render it for printing
+    (nothing when ``quiet``: only the loading and its errors matter)."""
     from kompy.compose.loader import LoadOptions, load_project, project_to_compose
 
     project = load_project(LoadOptions(**options), diagnostics)
+    if quiet:
+        return ""
     if listing is not None:
         lines = _listing(project, listing)
         return "".join(f"{line}\n" for line in lines)

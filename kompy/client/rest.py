@@ -70,7 +70,9 @@ class KubeClient:
 
     def request(self, method: str, path: str, *, params: Any = None, body: Any = None,
                 data: bytes | None = None, content_type: str = "application/json",
-                stream: bool = False, timeout: float | None = None) -> requests.Response:
+                stream: bool = False, timeout: float | None = -1.0) -> requests.Response:
+        """One request; ``timeout`` -1 means the client's default, None waits for ever
+        (``logs -f``)."""
         headers = {}
         if body is not None:
             data = json.dumps(body).encode()
@@ -81,7 +83,7 @@ class KubeClient:
             # verify otherwise (psf/requests#3829), which would reject kompy's own CA.
             response = self.session.request(method, self.server + path, params=params,
                                             data=data, headers=headers, stream=stream,
-                                            timeout=timeout or self.timeout,
+                                            timeout=self.timeout if timeout == -1.0 else timeout,
                                             verify=self.conn.verify)
         except requests.exceptions.SSLError as e:
             raise ClusterError(f"TLS with {self.server} failed: {_first_line(e)}",

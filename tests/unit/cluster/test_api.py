@@ -437,3 +437,16 @@ def test_pod_spec_and_workload_selector_are_immutable(client: KubeClient) -> Non
         client.patch("deployments", "web", None, {"spec": {
             "selector": {"matchLabels": {"app": "web", "x": "y"}},
             "template": {"metadata": {"labels": {"app": "web", "x": "y"}}}}})
+
+
+def test_followed_logs_wait_longer_than_the_request_timeout(client: KubeClient,
+                                                            server: ApiServer) -> None:
+    class Slow(FakePodIO):
+        def logs(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+            yield b"first\n"
+            threading.Event().wait(1.0)        # a quiet log: no output for a while
+            yield b"later\n"
+    server.set_pod_io(Slow())
+    client.create(pod("a"))
+    client.timeout = 0.3
+    assert b"".join(client.logs("a", follow=True)) == b"first\nlater\n"

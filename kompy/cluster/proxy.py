@@ -35,7 +35,7 @@ from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable
 from kompy.cluster.informer import Informers, key_of
 from kompy.cluster.objects import Obj, name, namespace, terminating
-from kompy.cluster.tcpproxy import TcpListener
+from kompy.cluster.tcpproxy import TcpListener, UdpListener
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ SERVICE_PREFIX = 29
 NODE_PORTS = range(30000, 32768)
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
 
-ListenKey = tuple[str, int]  # (address, port)
+ListenKey = tuple[str, int, str]  # (address, port, protocol)
+Listener = TcpListener | UdpListener
 
 
 def parse_host_ports(text: str) -> list[tuple[int, int, str]]:
@@ -108,7 +109,7 @@ def ready_members(endpoints: Obj | None) -> list[tuple[str, str]]:
 class _Service:
     network: str = ""
     cluster_ip: str = ""
-    listeners: dict[ListenKey, TcpListener] = field(default_factory=dict)
+    listeners: dict[ListenKey, Listener] = field(default_factory=dict)
     errors: dict[ListenKey, str] = field(default_factory=dict)
 
 
@@ -221,32 +222,35 @@ class ServiceProxy(Controller):
                           ) -> dict[ListenKey, tuple[dict[str, Any], bool]]:
         spec = svc.get("spec") or {}
         out: dict[ListenKey, tuple[dict[str, Any], bool]] = {}
-        ports = [p for p in spec.get("ports") or [] if str(p.get("protocol") or "TCP") == "TCP"]
+        ports = [p for p in spec.get("ports") or []
+                 if str(p.get("protocol") or "TCP") in ("TCP", "UDP")]
         for p in ports:
-            out[(state.cluster_ip, int(p.get("port")))] = (p, False)
+            proto = str(p.get("protocol") or "TCP")
+            out[(state.cluster_ip, int(p.get("port")), proto)] = (p, False)
             if spec.get("type") in ("NodePort", "LoadBalancer") and p.get("nodePort"):
-                out[("127.0.0.1", int(p["nodePort"]))] = (p, True)
+                out[("127.0.0.1", int(p["nodePort"]), proto)] = (p, True)
             if spec.get("type") == "LoadBalancer":
-                out[("127.0.0.1", int(p.get("port")))] = (p, True)
+                out[("127.0.0.1", int(p.get("port")), proto)] = (p, True)
         annotations = (svc.get("metadata") or {}).get("annotations") or {}
         for host_port, port, proto in parse_host_ports(annotations.get(HOST_PORTS_ANNOTATION, "")):
-            if proto != "TCP":
-                continue
-            match = next((p for p in ports if int(p.get("port")) == port), None)
+            match = next((p for p in ports if int(p.get("port")) == port
+                          and str(p.get("protocol") or "TCP") == proto), None)
             if match is None:
-                log.warning("%s/%s: %s names port %s, which the Service does not have",
-                            namespace(svc), name(svc), HOST_PORTS_ANNOTATION, port)
+                log.warning("%s/%s: %s names port %s/%s, which the Service does not have",
+                            namespace(svc), name(svc), HOST_PORTS_ANNOTATION, port, proto)
                 continue
-            out[("127.0.0.1", host_port)] = (match, True)
+            out[("127.0.0.1", host_port, proto)] = (match, True)
         return out
 
     def _listen(self, svc: Obj, state: _Service, lkey: ListenKey, ns: str, allow_any: bool
-                ) -> TcpListener | None:
+                ) -> Listener | None:
         allow = None if allow_any else self._namespace_filter(ns, lkey[0])
+        kind = UdpListener if lkey[2] == "UDP" else TcpListener
         try:
-            listener = TcpListener(lkey[0], lkey[1], allow)
+            listener: Listener = kind(lkey[0], lkey[1], allow)
         except OSError as error:
-            message = f"cannot listen on {lkey[0]}:{lkey[1]}: {error.strerror or error}"
+            message = (f"cannot listen on {lkey[0]}:{lkey[1]}/{lkey[2].lower()}: "
+                       f"{error.strerror or error}")
             if state.errors.get(lkey) != message:
                 state.errors[lkey] = message
                 self.recorder.warning(svc, "FailedToListen", message +
@@ -256,8 +260,8 @@ class ServiceProxy(Controller):
         state.errors.pop(lkey, None)
         state.listeners[lkey] = listener
         if lkey[0] == "127.0.0.1":
-            self.recorder.normal(svc, "Listening", f"Forwarding 127.0.0.1:{lkey[1]} to "
-                                 f"{name(svc)}:{listener.port}")
+            self.recorder.normal(svc, "Listening", f"Forwarding 127.0.0.1:{lkey[1]}/"
+                                 f"{lkey[2].lower()} to {name(svc)}")
         return listener
 
     def _namespace_filter(self, ns: str, own_ip: str) -> Any:

@@ -1,4 +1,4 @@
-"""A userspace TCP proxy: one listening socket, round-robin over the ready backends.
+"""Userspace TCP and UDP proxies: one listening socket, round-robin over the ready backends.
 
 Like kube-proxy's original userspace mode. Each accepted connection goes to the next backend
 (skipping backends that refuse), and one thread per connection pumps bytes both ways,
@@ -110,3 +110,103 @@ def pump(a: socket.socket, b: socket.socket) -> None:
             open_.discard(src)
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
+
+
+class UdpListener:
+    """A UDP proxy: each client address gets its own socket towards one backend (picked
+    round-robin at its first datagram); replies come back through the listening socket.
+    A client silent for ``IDLE`` seconds is forgotten (checked when traffic arrives)."""
+
+    IDLE = 60.0
+
+    def __init__(self, host: str, port: int, allow: Callable[[str], bool] | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.allow = allow
+        self.backends: list[Backend] = []
+        self._next = itertools.count()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind((host, port))
+        except OSError:
+            self._sock.close()
+            raise
+        self._clients: dict[tuple[str, int], tuple[socket.socket, float]] = {}
+        self._owners: dict[socket.socket, tuple[str, int]] = {}
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"proxy-udp-{host}:{port}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _run(self) -> None:
+        import time
+
+        try:
+            while not self._closed:
+                readable, _, _ = select.select([self._sock, self._wake_r, *self._owners], [], [])
+                now = time.monotonic()
+                for sock in readable:
+                    if sock is self._wake_r:
+                        continue
+                    if sock is self._sock:
+                        self._from_client(now)
+                    else:
+                        self._from_backend(sock, now)
+                for client, (upstream, seen) in list(self._clients.items()):
+                    if now - seen > self.IDLE:
+                        self._forget(client, upstream)
+        finally:
+            for client, (upstream, _) in list(self._clients.items()):
+                self._forget(client, upstream)
+            self._sock.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _from_client(self, now: float) -> None:
+        try:
+            data, client = self._sock.recvfrom(65535)
+        except OSError:
+            return
+        if self.allow is not None and not self.allow(client[0]):
+            return
+        entry = self._clients.get(client)
+        if entry is None:
+            backends = list(self.backends)
+            if not backends:
+                return
+            target = backends[next(self._next) % len(backends)]
+            upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                upstream.connect(target)
+            except OSError:
+                upstream.close()
+                return
+            self._owners[upstream] = client
+            entry = (upstream, now)
+        self._clients[client] = (entry[0], now)
+        with contextlib.suppress(OSError):
+            entry[0].send(data)
+
+    def _from_backend(self, upstream: socket.socket, now: float) -> None:
+        client = self._owners.get(upstream)
+        try:
+            data = upstream.recv(65535)
+        except OSError:
+            if client is not None:
+                self._forget(client, upstream)
+            return
+        if client is not None:
+            self._clients[client] = (upstream, now)
+            with contextlib.suppress(OSError):
+                self._sock.sendto(data, client)
+
+    def _forget(self, client: tuple[str, int], upstream: socket.socket) -> None:
+        self._clients.pop(client, None)
+        self._owners.pop(upstream, None)
+        upstream.close()

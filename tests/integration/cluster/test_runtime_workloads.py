@@ -220,3 +220,38 @@ def test_image_from_busybox_is_local(client: Any) -> None:
     """The samples' base image is present (the tests above rely on it)."""
     assert subprocess.run(["docker", "image", "inspect", BUSYBOX],
                           capture_output=True).returncode == 0
+
+
+UDP_ECHO = ("import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('', 9000))\n"
+            "while True:\n"
+            "    data, peer = s.recvfrom(999)\n"
+            "    s.sendto(b'pong ' + data, peer)\n")
+
+
+def test_udp_service_port_through_host_port(client: Any, namespace: str) -> None:
+    host_port = _free_port()
+    client.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "echo", "namespace": namespace},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "echo"}},
+                           "template": {"metadata": {"labels": {"app": "echo"}}, "spec": {
+                               "terminationGracePeriodSeconds": 1,
+                               "containers": [{"name": "echo", "image": "kompy/python:3",
+                                               "command": ["python3", "-c", UDP_ECHO]}]}}}})
+    client.apply(service("echo", namespace, meta={"annotations": {
+        "kompy.dev/host-ports": f"{host_port}:53/udp"}}) | {"spec": {
+            "selector": {"app": "echo"},
+            "ports": [{"name": "dns", "port": 53, "targetPort": 9000, "protocol": "UDP"}]}})
+    rollout_done(client, "echo", namespace, 1)
+
+    def ask() -> bytes | None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+            s.sendto(b"ping", ("127.0.0.1", host_port))
+            try:
+                return s.recvfrom(100)[0]
+            except OSError:
+                return None
+
+    assert wait_for("a UDP answer through the host port", ask, 30) == b"pong ping"

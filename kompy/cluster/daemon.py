@@ -104,6 +104,17 @@ def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], boo
         return state, api, False
     _check_docker()
     state.ensure_dir()
+    # Several commands may start the cluster at once (`kompy up` in two terminals): one
+    # spawns the daemon, the others wait for it and use it.
+    with open(state.dir / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        api = running(state)
+        if api:
+            return state, api, False
+        return _spawn(state)
+
+
+def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
     old_pid = state.read_pid()
     if _alive(old_pid):
         raise ClusterError(f"the daemon of cluster {state.name!r} (pid {old_pid}) does not "

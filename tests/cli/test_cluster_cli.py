@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,3 +198,15 @@ def test_a_killed_daemon_is_restarted_with_its_objects(cluster: Path) -> None:
     os.kill(pid, signal.SIGKILL)
     assert "keep" in run("get", "cm").output
     assert int((cluster / "daemon.pid").read_text()) != pid
+
+
+def test_concurrent_commands_share_one_daemon(cluster: Path) -> None:
+    env = {**os.environ}
+    procs = [subprocess.Popen([sys.executable, "-m", "kompy", "get", "ns"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=60)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert all("kube-system" in out for out in outputs)
+    log = (cluster / "daemon.log").read_text()
+    assert log.count("API server of cluster") == 1, log

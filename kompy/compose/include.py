@@ -81,18 +81,19 @@ def parse_includes(raw: Any, base: str, locator: ProjectLocator) -> list[Include
 
 def apply_includes(
     data: dict[str, Any],
-    base: str,
+    specs: list[tuple[IncludeSpec, tuple[str, ...]]],
     locator: ProjectLocator,
     env: Mapping[str, str],
-    chain: tuple[str, ...],
     assemble: ProjectAssembler,
 ) -> dict[str, Any]:
-    """``data`` with every included project's resources added (and ``include`` removed)."""
-    raw = data.get("include")
-    out = {k: v for k, v in data.items() if k != "include"}
-    if raw is None:
-        return out
-    for spec in parse_includes(raw, base, locator):
+    """``data`` (the merged files) with every included project's resources added.
+
+    ``specs`` pairs each include entry with the chain of files that led to it. Includes are
+    applied after the project's own files are merged (Compose Specification "include"), so a
+    resource defined both by an include and by any of the files is a conflict.
+    """
+    out = dict(data)
+    for spec, chain in specs:
         for path in spec.paths:
             if path in chain:
                 shown = " -> ".join(os.path.basename(p) for p in (*chain[chain.index(path):],
@@ -115,11 +116,11 @@ def apply_includes(
             for name, value in items.items():
                 if name in target and target[name] != value:
                     raise ComposeError(
-                        f"{kind[:-1]} {name!r} is defined both here and in included "
-                        f"{os.path.basename(spec.paths[0])}",
+                        f"{kind[:-1]} {name!r} is defined both by this project and by "
+                        f"included {os.path.basename(spec.paths[0])}",
                         location=locator.locate((kind, name)), key_path=(kind, name),
-                        hint="rename one of them; an included project cannot be overridden "
-                             "in place",
+                        hint="rename one of them; to change an included service, list an "
+                             "override file in the include's path",
                     )
                 target[name] = value
                 locator.graft((kind, name), sub_locator, (kind, name))

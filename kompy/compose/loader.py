@@ -20,7 +20,7 @@ from typing import Any
 
 from kompy.compose import discovery, schema
 from kompy.compose.extends import ExtendsResolver
-from kompy.compose.include import IncludeSpec, apply_includes
+from kompy.compose.include import IncludeSpec, apply_includes, parse_includes
 from kompy.compose.locator import ProjectLocator
 from kompy.compose.merge import merge_projects, strip_tags
 from kompy.compose.paths import read_project_file, resolve_paths
@@ -138,13 +138,19 @@ class _Loader:
         """Read, interpolate, include and merge ``files``, then resolve extends."""
         locator = ProjectLocator()
         data: dict[str, Any] | None = None
+        includes: list[tuple[IncludeSpec, tuple[str, ...]]] = []
         for file in files:
             for document in self.parse_file(file, first=data is None):
                 locator.add_document(document)
-                one = self.prepare(document, base, env, (*chain, file), locator)
+                one = self.prepare(document, base, env, locator)
+                if "include" in one:
+                    specs = parse_includes(one.pop("include"), os.path.dirname(file), locator)
+                    includes += [(spec, (*chain, file)) for spec in specs]
                 data = one if data is None else merge_projects(data, one)
         if data is None:
             data = {}
+        if includes:
+            data = apply_includes(data, includes, locator, env, self.assemble_include)
         services = data.get("services")
         if isinstance(services, dict) and any(
                 isinstance(s, dict) and "extends" in s for s in services.values()):
@@ -155,18 +161,14 @@ class _Loader:
         return data, locator
 
     def prepare(self, document: YamlDocument, base: str, env: Mapping[str, str],
-                chain: tuple[str, ...], locator: ProjectLocator) -> dict[str, Any]:
-        """One document: interpolated, with absolute paths and its includes applied."""
+                locator: ProjectLocator) -> dict[str, Any]:
+        """One document: interpolated, with absolute paths."""
         data: dict[str, Any] = document.data
         if self.options.interpolate:
             from kompy.compose.interpolate import interpolate
 
             data = interpolate(data, env.get, document.location, diagnostics=self.diagnostics)
-        data = resolve_paths(data, base)
-        if "include" in data:
-            data = apply_includes(data, os.path.dirname(document.file), locator, env, chain,
-                                  self.assemble_include)
-        return data
+        return resolve_paths(data, base)
 
     def assemble_include(self, spec: IncludeSpec, parent_env: Mapping[str, str],
                          chain: tuple[str, ...]) -> tuple[dict[str, Any], ProjectLocator]:
@@ -181,7 +183,8 @@ class _Loader:
         data: dict[str, Any] = {}
         for document in self.parse_file(path, first=True):
             locator.add_document(document)
-            one = self.prepare(document, os.path.dirname(path), env, (path,), locator)
+            one = self.prepare(document, os.path.dirname(path), env, locator)
+            one.pop("include", None)  # only the named service is taken from this file
             data = merge_projects(data, one) if data else one
         services = data.get("services")
         return (services if isinstance(services, dict) else {}), locator

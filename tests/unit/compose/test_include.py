@@ -72,7 +72,7 @@ def test_path_list_is_merged_like_override_files(tmp_path: Path) -> None:
 
 
 def test_conflicting_resource_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ComposeError, match="defined both here and in included"):
+    with pytest.raises(ComposeError, match="defined both by this project and by included"):
         load(tmp_path, {
             "compose.yaml": "include: [other.yaml]\nservices:\n  web:\n    image: a\n",
             "other.yaml": "services:\n  web:\n    image: b\n",
@@ -121,3 +121,21 @@ def test_errors_in_included_files_point_at_them(tmp_path: Path) -> None:
     location = caught.value.location
     assert location is not None
     assert (location.file, location.line) == (str(tmp_path / "lib" / "compose.yaml"), 4)
+
+
+def test_includes_are_applied_after_the_files_are_merged(tmp_path: Path) -> None:
+    """Compose Specification "include": an override file cannot change an included service
+    (that would be a conflict), but an include in an override file is honoured."""
+    write(tmp_path, {
+        "compose.yaml": "include: [lib/compose.yaml]\nservices:\n  web: {image: w}\n",
+        "override.yaml": "services:\n  api:\n    image: changed\n",
+        "lib/compose.yaml": "services:\n  api:\n    image: api\n",
+        "extra.yaml": "include: [lib/more.yaml]\n",
+        "lib/more.yaml": "services:\n  more:\n    image: more\n",
+    })
+    with pytest.raises(ComposeError, match="service 'api' is defined both"):
+        load_project(LoadOptions(files=("compose.yaml", "override.yaml"), cwd=str(tmp_path),
+                                 environ={}))
+    project = load_project(LoadOptions(files=("compose.yaml", "extra.yaml"), cwd=str(tmp_path),
+                                       environ={}))
+    assert set(project.services) == {"web", "api", "more"}

@@ -2,10 +2,10 @@
 
 The pipeline (each step in its own module):
 discover files and environment -> read each file (yaml_reader) -> interpolate it with its own
-positions -> make its relative paths absolute -> apply its ``include`` -> merge the files in
-order -> resolve ``extends`` -> apply ``!reset``/``!override`` -> schema validation ->
-semantic validation -> profiles and service selection -> ``Project.parse`` -> read env files,
-secrets and configs.
+positions -> make its relative paths absolute -> merge the files in order -> add the
+``include``d projects -> resolve ``extends`` -> apply ``!reset``/``!override`` -> schema
+validation -> profiles and service selection -> semantic validation -> ``Project.parse`` ->
+read env files, secrets and configs.
 
 A :class:`ProjectLocator` remembers which file and line each key came from, so errors found
 after merging still point at the line that wrote the key.

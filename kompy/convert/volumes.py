@@ -140,6 +140,15 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
     if statefulset and not external:
         if all(t.name != claim_name for t in plan.claim_templates):
             plan.claim_templates.append(claim(ctx, claim_name, settings))
+        others = sorted(name for name, other in ctx.project.services.items()
+                        if name != service.name and any(
+                            v.type == "volume" and v.source == volume.source
+                            for v in other.volumes))
+        if others:
+            ctx.warn(path, f"volume {volume.source} is shared with {', '.join(others)}, but "
+                     "a StatefulSet gives each of its pods a claim of its own",
+                     hint="use a Deployment for this service (or one pod for both: "
+                     "--service-group-mode volume)")
         _add(plan, claim_name, None, volume, settings)
         ctx.mapped(path, f"StatefulSet volumeClaimTemplate {claim_name}")
         return

@@ -203,3 +203,10 @@ def test_wait_uses_the_service_port_of_a_nodeport_dependency() -> None:
     web = Service(name="web", image="x", depends_on={"db": Dependency()})
     inits = pod_spec(find(run(db, web), "Deployment", "web"))["initContainers"]
     assert "nc -w 2 db 15432" in inits[0]["command"][2]
+
+
+def test_statefulset_sharing_a_volume_warns() -> None:
+    a = Service(name="a", image="x", volumes=DATA)
+    b = Service(name="b", image="y", volumes=DATA)
+    conversion = run(a, b, named_volumes=("data",), controller="auto")
+    assert any("shared with b" in m for m in messages(conversion))

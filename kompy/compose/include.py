@@ -18,7 +18,7 @@ from typing import Any
 
 from kompy.compose.locator import ProjectLocator
 from kompy.compose.paths import absolute, is_remote
-from kompy.errors import ComposeError, KeyPath
+from kompy.errors import ComposeError, KeyPath, SourceLocation
 
 RESOURCES = ("services", "networks", "volumes", "secrets", "configs")
 
@@ -29,6 +29,9 @@ class IncludeSpec:
     project_directory: str
     env_files: tuple[str, ...]  # absolute; empty: <project_directory>/.env when it exists
     at: KeyPath
+    # Found while the entry's own file is the newest in the locator; later files may have
+    # an include entry at the same key path.
+    location: SourceLocation | None = None
 
 
 # (spec, environment of the including project, chain of files) -> (data, locator)
@@ -75,7 +78,7 @@ def parse_includes(raw: Any, base: str, locator: ProjectLocator) -> list[Include
             else os.path.dirname(files[0])
         env_files = _strings(entry.get("env_file")) or []
         specs.append(IncludeSpec(files, directory, tuple(absolute(e, base) for e in env_files),
-                                 at))
+                                 at, locator.locate(at)))
     return specs
 
 
@@ -100,12 +103,12 @@ def apply_includes(
                                                                    path))
                 raise ComposeError(
                     f"include cycle: {shown}",
-                    location=locator.locate(spec.at), key_path=spec.at,
+                    location=spec.location, key_path=spec.at,
                     hint="a file cannot include itself, directly or through other files",
                 )
             if not os.path.isfile(path):
                 raise ComposeError(f"included file {path} not found",
-                                   location=locator.locate(spec.at), key_path=spec.at,
+                                   location=spec.location, key_path=spec.at,
                                    hint="include paths are relative to the including file")
         included, sub_locator = assemble(spec, env, chain)
         for kind in RESOURCES:

@@ -99,9 +99,16 @@ def test_remote_include_fails_cleanly_offline(tmp_path: Path, ref: str) -> None:
     assert "\n" not in caught.value.message
 
 
-def test_missing_included_file(tmp_path: Path) -> None:
-    with pytest.raises(ComposeError, match="included file .*missing.yaml not found"):
-        load(tmp_path, {"compose.yaml": "include: [missing.yaml]\n"})
+def test_missing_included_file_in_an_override(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "include: [lib.yaml]\nservices:\n  web: {image: w}\n",
+                     "lib.yaml": "services:\n  api: {image: a}\n",
+                     "over.yaml": "\ninclude: [missing.yaml]\n"})
+    with pytest.raises(ComposeError, match="included file .*missing.yaml not found") as caught:
+        load_project(LoadOptions(files=("compose.yaml", "over.yaml"), cwd=str(tmp_path),
+                                 environ={}))
+    location = caught.value.location
+    assert location is not None
+    assert (location.file, location.line) == (str(tmp_path / "over.yaml"), 2)
 
 
 def test_corpus_include_cycle_is_rejected(corpus: Path) -> None:

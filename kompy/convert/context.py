@@ -79,6 +79,7 @@ class ConvertContext:
         self._seen: set[tuple[str, KeyPath]] = set()
         self._settings: dict[str, ServiceSettings] = {}
         self._volume_settings: dict[str, VolumeSettings] = {}
+        self._volume_users: dict[str, list[str]] | None = None
         # Compose service -> name of the pod (workload) it runs in; services merged by
         # `network_mode: service:x` or a service group share one pod. Filled by the planner.
         self.pod_of: dict[str, str] = {}
@@ -154,6 +155,19 @@ class ConvertContext:
                 volume_settings(self.project, definition) if definition else VolumeSettings()
             )
         return self._volume_settings[volume]
+
+    def volume_users(self, volume: str) -> list[str]:
+        """The services mounting named volume ``volume``, sorted (computed once)."""
+        if self._volume_users is None:
+            users: dict[str, list[str]] = {}
+            for name in sorted(self.project.services):
+                for mount in self.project.services[name].volumes:
+                    if mount.type == "volume" and mount.source:
+                        names = users.setdefault(mount.source, [])
+                        if name not in names:
+                            names.append(name)
+            self._volume_users = users
+        return self._volume_users.get(volume, [])
 
     def name(self, service: Service | str) -> str:
         """The Kubernetes name of a service's objects (x-kompy.name / name_override wins)."""

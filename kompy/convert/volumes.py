@@ -140,10 +140,7 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
     if statefulset and not external:
         if all(t.name != claim_name for t in plan.claim_templates):
             plan.claim_templates.append(claim(ctx, claim_name, settings))
-        others = sorted(name for name, other in ctx.project.services.items()
-                        if name != service.name and any(
-                            v.type == "volume" and v.source == volume.source
-                            for v in other.volumes))
+        others = [name for name in ctx.volume_users(volume.source) if name != service.name]
         if others:
             ctx.warn(path, f"volume {volume.source} is shared with {', '.join(others)}, but "
                      "a StatefulSet gives each of its pods a claim of its own",

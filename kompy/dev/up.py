@@ -9,6 +9,7 @@ Services' ``kompy.dev/host-ports`` annotation (CONTRACTS.md, "Published ports").
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -90,11 +91,31 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(client, namespace, workloads, request.wait_timeout, say)
-    for url in published_urls(conversion.objects):
+    urls = published_urls(conversion.objects)
+    taken = _listen_failures(client, namespace) if urls else {}
+    for url in urls:
+        if url.host_port in taken:
+            err.write(f"warning: {url.service}: {taken[url.host_port]}\n")
         reachable = _await_port(url.host_port, 10.0) if url.protocol == "tcp" else True
         note = "" if reachable else "  (not answering yet)"
         say(f"{url.service}: {url.text()}{note}")
     return EXIT_OK
+
+
+def _listen_failures(client: KubeClient, namespace: str) -> dict[int, str]:
+    """Host ports the cluster's proxy could not listen on (its FailedToListen events): another
+    program holds them, and it, not the project, would answer there."""
+    try:
+        events = client.list("events", namespace).get("items") or []
+    except KompyError:
+        return {}
+    failures: dict[int, str] = {}
+    for event in events:
+        message = str(event.get("message") or "")
+        match = re.search(r"127\.0\.0\.1:(\d+)/", message)
+        if event.get("reason") == "FailedToListen" and match:
+            failures[int(match[1])] = message
+    return failures
 
 
 def load(request: UpRequest) -> tuple[Any, list[Diagnostic]]:

@@ -68,3 +68,18 @@ def test_prune_deletes_what_the_project_no_longer_produces_but_not_owned_objects
     client = RecordingClient(existing)
     prune(client, "shop", {("Deployment", "web")}, lambda _: None)  # type: ignore[arg-type]
     assert client.deleted == [("deployments", "old")]
+
+
+def test_ports_the_proxy_could_not_listen_on_are_found_in_events() -> None:
+    from kompy.dev.up import _listen_failures
+
+    class Events:
+        def list(self, resource: str, namespace: str | None = None) -> dict[str, Any]:
+            return {"items": [
+                {"reason": "FailedToListen", "message": "cannot listen on 127.0.0.1:8080/tcp: "
+                 "Address already in use (is another program using this port?)"},
+                {"reason": "Scheduled", "message": "127.0.0.1:9999/ nothing"}]}
+
+    failures = _listen_failures(Events(), "shop")  # type: ignore[arg-type]
+    assert list(failures) == [8080]
+    assert "Address already in use" in failures[8080]

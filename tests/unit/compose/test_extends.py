@@ -141,3 +141,11 @@ def test_a_warning_about_a_file_read_twice_is_given_once(tmp_path: Path) -> None
                              environ={}), diagnostics)
     assert [d.message for d in diagnostics].count(
         "variable UNSET is not set; using an empty string") == 1
+
+
+@pytest.mark.parametrize("ref", ["oci://docker.io/x/y:1", "https://example.com/c.yaml",
+                                 "remote:cycle/compose.yaml"])
+def test_remote_extends_fails_cleanly_offline(tmp_path: Path, ref: str) -> None:
+    with pytest.raises(ComposeError, match="remote file .* not supported") as caught:
+        load(tmp_path, f"services:\n  a:\n    extends: {{file: '{ref}', service: b}}\n")
+    assert "\n" not in caught.value.message

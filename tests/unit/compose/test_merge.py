@@ -285,3 +285,20 @@ def test_an_invalid_override_is_not_hidden_by_the_merge(tmp_path: Path) -> None:
     with pytest.raises(KompyError, match="services.web.ports: expected a list"):
         load_files(tmp_path, "services:\n  web:\n    image: a\n    ports: ['80:80']\n",
                    "services:\n  web:\n    ports: '81:81'\n")
+
+
+def test_ulimits_devices_and_ipam_config() -> None:
+    result = merged(
+        "services:\n  web:\n    image: a\n    ulimits: {nproc: 100, nofile: {soft: 1, hard: 2}}\n"
+        "    devices: ['/dev/a:/dev/x', '/dev/b:/dev/y']\n"
+        "networks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}]\n",
+        "services:\n  web:\n    ulimits: {nproc: 200, nofile: {hard: 4}}\n"
+        "    devices: ['/dev/c:/dev/x']\n"
+        "networks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.9},"
+        " {subnet: 10.1.0.0/24}]\n",
+    )
+    web_service = result["services"]["web"]
+    assert web_service["ulimits"] == {"nproc": 200, "nofile": {"soft": 1, "hard": 4}}
+    assert web_service["devices"] == ["/dev/c:/dev/x", "/dev/b:/dev/y"]
+    assert result["networks"]["n"]["ipam"]["config"] == [
+        {"subnet": "10.0.0.0/24", "gateway": "10.0.0.9"}, {"subnet": "10.1.0.0/24"}]

@@ -94,7 +94,7 @@ class _Loader:
     def __init__(self, options: LoadOptions, diagnostics: list[Diagnostic]) -> None:
         self.options = options
         self.diagnostics = diagnostics
-        self.cwd = os.path.abspath(options.cwd or os.getcwd())
+        self.cwd = os.path.abspath(options.cwd or _getcwd())
         self.environ = dict(os.environ if options.environ is None else options.environ)
         self.documents: dict[str, list[YamlDocument]] = {}
         # Whether any file uses !reset / !override; without them the tag pass is skipped.
@@ -318,6 +318,14 @@ def _raw_env(text: str) -> dict[str, str | None]:
         key, sep, value = line.partition("=")
         values[key.strip()] = value if sep else None
     return values
+
+
+def _getcwd() -> str:
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise ComposeError("the current folder no longer exists",
+                           hint="cd to the project, or name it with --project-directory") from None
 
 
 def discovery_limit() -> int:

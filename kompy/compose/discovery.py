@@ -24,6 +24,10 @@ OVERRIDE_FILES = (
 
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
+# ``-f -`` reads the Compose file from standard input; the project directory is then the
+# current folder (or --project-directory).
+STDIN = "<stdin>"
+
 
 def normalize_project_name(name: str) -> str:
     """compose-go NormalizeProjectName: lower case, only ``[a-z0-9_-]``, starting alphanumeric."""
@@ -100,26 +104,29 @@ def discover(
             f"project directory {project_dir} does not exist",
             hint="check --project-directory",
         )
-    paths = [os.path.abspath(os.path.join(cwd, f)) for f in files]
+    paths = [STDIN if f == "-" else os.path.abspath(os.path.join(cwd, f)) for f in files]
     if not paths:
         paths = compose_file_env(env, cwd)
     if not paths:
         paths = find_default_files(project_dir or cwd, diagnostics)
     for path in paths:
+        if path == STDIN:
+            continue
         if os.path.isdir(path):
             raise ComposeError(f"{path} is a folder, not a Compose file",
                                hint="name the Compose file inside it with -f")
         if not os.path.isfile(path):
             raise ComposeError(f"Compose file {path} not found",
                                hint="check the -f option or COMPOSE_FILE")
-    return Discovered(tuple(paths), project_dir or os.path.dirname(paths[0]))
+    first = cwd if paths[0] == STDIN else os.path.dirname(paths[0])
+    return Discovered(tuple(paths), project_dir or first)
 
 
 def dotenv_folder(files: tuple[str, ...], project_directory: str | None, cwd: str) -> str:
     """Where ``.env`` is read from: the project directory, else the first -f file's folder."""
     if project_directory:
         return os.path.abspath(os.path.join(cwd, project_directory))
-    if files:
+    if files and files[0] != "-":
         return os.path.dirname(os.path.abspath(os.path.join(cwd, files[0])))
     return cwd
 

@@ -14,6 +14,7 @@ after merging still point at the line that wrote the key.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -144,7 +145,8 @@ class _Loader:
                 locator.add_document(document)
                 one = self.prepare(document, base, env, locator)
                 if "include" in one:
-                    specs = parse_includes(one.pop("include"), os.path.dirname(file), locator)
+                    folder = base if file == discovery.STDIN else os.path.dirname(file)
+                    specs = parse_includes(one.pop("include"), folder, locator)
                     includes += [(spec, (*chain, file)) for spec in specs]
                 data = one if data is None else merge_projects(data, one)
         if data is None:
@@ -196,8 +198,11 @@ class _Loader:
         if path in self.documents:
             return self.documents[path]
         try:
-            with open(path, "rb") as handle:
-                raw = handle.read(discovery_limit() + 1)
+            if path == discovery.STDIN:
+                raw = sys.stdin.buffer.read(discovery_limit() + 1)
+            else:
+                with open(path, "rb") as handle:
+                    raw = handle.read(discovery_limit() + 1)
         except OSError as e:
             raise ComposeError(f"cannot read {path}: {e.strerror}",
                                location=SourceLocation(path)) from None

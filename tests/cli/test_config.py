@@ -131,6 +131,15 @@ def test_files_project_name_and_directory(project: Path) -> None:
     assert data["services"]["web"]["image"] == "other"
 
 
+def test_compose_file_from_stdin(project: Path) -> None:
+    result = CliRunner().invoke(main, ["config", "-f", "-", "--services"],
+                                input="services:\n  piped: {image: a}\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "piped\n"
+    result = CliRunner().invoke(main, ["config", "-f", "-"], input="services: [x]\n")
+    assert result.exit_code == 2 and "<stdin>:1:" in result.stderr
+
+
 def test_errors_exit_2_with_position_and_hint(project: Path) -> None:
     (project / "compose.yaml").write_text("services:\n  web:\n    image: a\n"
                                           "    enviroment: {A: '1'}\n    restart: 5\n")

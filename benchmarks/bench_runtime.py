@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
-def bench_kompy(idle_seconds: float) -> dict[str, Any]:
+def bench_kompy(idle_seconds: float | None) -> dict[str, Any]:
     from kompy.cluster import daemon
 
     home = tempfile.mkdtemp(prefix="kompy-bench-")
@@ -75,14 +76,17 @@ def bench_kompy(idle_seconds: float) -> dict[str, Any]:
         wait_ready(client, REPLICAS)
         ready = time.monotonic() - t0
         apply_cpu = cpu_seconds(pid) - cpu0
-        time.sleep(5)  # let the last status writes settle before measuring idle
-        c0, w0 = cpu_seconds(pid), time.monotonic()
-        time.sleep(idle_seconds)
-        c1, w1 = cpu_seconds(pid), time.monotonic()
-        return {"daemon_start_s": round(started, 2), "apply_to_all_ready_s": round(ready, 2),
-                "daemon_cpu_s_during_apply": round(apply_cpu, 2),
-                "idle_cpu_percent_of_one_core": round(100 * (c1 - c0) / (w1 - w0), 3),
-                "idle_window_s": round(w1 - w0, 1), "idle_cpu_seconds": round(c1 - c0, 3)}
+        out: dict[str, Any] = {"daemon_start_s": round(started, 2),
+                               "apply_to_all_ready_s": round(ready, 2),
+                               "daemon_cpu_s_during_apply": round(apply_cpu, 2)}
+        if idle_seconds:
+            time.sleep(5)  # let the last status writes settle before measuring idle
+            c0, w0 = cpu_seconds(pid), time.monotonic()
+            time.sleep(idle_seconds)
+            c1, w1 = cpu_seconds(pid), time.monotonic()
+            out.update(idle_cpu_percent_of_one_core=round(100 * (c1 - c0) / (w1 - w0), 3),
+                       idle_window_s=round(w1 - w0, 1), idle_cpu_seconds=round(c1 - c0, 3))
+        return out
     finally:
         daemon.reset(name)
         shutil.rmtree(home, ignore_errors=True)
@@ -135,12 +139,27 @@ def machine() -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle-seconds", type=float, default=45.0)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate kompy and docker-compose this many times (the machine "
+                             "is shared and noisy: compare the rounds, and the medians)")
     args = parser.parse_args()
-    result = {"replicas": REPLICAS, "image": IMAGE, "machine": machine(),
-              "kompy": bench_kompy(args.idle_seconds), "docker_compose": bench_compose()}
-    k, c = result["kompy"], result["docker_compose"]
-    if "up_scale_s" in c:
-        result["kompy_vs_compose_speedup"] = round(c["up_scale_s"] / k["apply_to_all_ready_s"], 2)
+    rounds: list[dict[str, Any]] = []
+    for i in range(args.rounds):
+        last = i == args.rounds - 1
+        rounds.append({"load_average": os.getloadavg()[0],
+                       "kompy": bench_kompy(args.idle_seconds if last else None),
+                       "docker_compose": bench_compose()})
+    kompy_times = [r["kompy"]["apply_to_all_ready_s"] for r in rounds]
+    compose_times = [r["docker_compose"].get("up_scale_s") for r in rounds]
+    result: dict[str, Any] = {"replicas": REPLICAS, "image": IMAGE, "machine": machine(),
+                              "rounds": rounds,
+                              "kompy_apply_to_all_ready_s_median": statistics.median(kompy_times)}
+    if all(t is not None for t in compose_times):
+        median = statistics.median(t for t in compose_times if t is not None)
+        result["docker_compose_up_scale_s_median"] = median
+        result["kompy_vs_compose_speedup_median"] = round(
+            median / result["kompy_apply_to_all_ready_s_median"], 2)
+    result["idle"] = {k: v for k, v in rounds[-1]["kompy"].items() if k.startswith("idle")}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     json.dump(result, sys.stdout, indent=2)

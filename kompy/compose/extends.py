@@ -22,6 +22,8 @@ from kompy.errors import ComposeError
 FileLoader = Callable[[str], tuple[dict[str, Any], ProjectLocator]]
 
 _Key = tuple[str, str]  # (file, service)
+# extends chains resolve by recursion; real projects use a few levels.
+MAX_EXTENDS_DEPTH = 64
 
 
 class ExtendsResolver:
@@ -58,6 +60,13 @@ class ExtendsResolver:
                 location=locator.locate(("services", name, "extends")),
                 key_path=("services", name, "extends"),
                 hint="a service cannot extend itself, directly or through others",
+            )
+        if len(chain) > MAX_EXTENDS_DEPTH:
+            raise ComposeError(
+                f"extends chain longer than {MAX_EXTENDS_DEPTH} services",
+                location=locator.locate(("services", name, "extends")),
+                key_path=("services", name, "extends"),
+                hint="shorten the chain of services extending each other",
             )
         base_file, base_name = self._target(file, name, service["extends"], locator)
         base_services, base_locator = self.files[base_file]

@@ -21,6 +21,8 @@ from kompy.compose.paths import absolute, is_remote
 from kompy.errors import ComposeError, KeyPath, SourceLocation
 
 RESOURCES = ("services", "networks", "volumes", "secrets", "configs")
+# Includes nest by recursion; real projects nest a few levels.
+MAX_INCLUDE_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,12 @@ def apply_includes(
     """
     out = dict(data)
     for spec, chain in specs:
+        if len(chain) > MAX_INCLUDE_DEPTH:
+            raise ComposeError(
+                f"includes nested deeper than {MAX_INCLUDE_DEPTH} files",
+                location=spec.location, key_path=spec.at,
+                hint="flatten the include chain",
+            )
         for path in spec.paths:
             if path in chain:
                 shown = " -> ".join(os.path.basename(p) for p in (*chain[chain.index(path):],

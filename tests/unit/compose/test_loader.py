@@ -154,6 +154,19 @@ def test_file_over_the_size_limit(tmp_path: Path) -> None:
     assert "over kompy's limit" in error_of(tmp_path, payload).message
 
 
+def test_very_long_include_chain(tmp_path: Path) -> None:
+    for i in range(300):
+        (tmp_path / f"f{i}.yaml").write_text(f"include: [f{i + 1}.yaml]\n")
+    (tmp_path / "f300.yaml").write_text("services:\n  end: {image: a}\n")
+    assert "nested deeper" in error_of(tmp_path, "include: [f0.yaml]\n").message
+
+
+def test_very_long_extends_chain(tmp_path: Path) -> None:
+    services = "".join(f"  s{i}: {{extends: s{i + 1}}}\n" for i in range(2000))
+    text = "services:\n" + services + "  s2000: {image: a}\n"
+    assert "extends chain longer" in error_of(tmp_path, text).message
+
+
 def test_a_folder_given_as_a_file(tmp_path: Path) -> None:
     (tmp_path / "dir.yaml").mkdir()
     with pytest.raises(ComposeError, match="is a folder"):

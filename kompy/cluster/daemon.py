@@ -72,7 +72,7 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _healthy(url: str, ca: str | None, timeout: float = 1.0) -> bool:
+def _healthy(url: str, ca: str | None, timeout: float = 3.0) -> bool:
     try:
         return requests.get(f"{url}/healthz", timeout=timeout,
                             verify=ca or True).status_code == 200
@@ -117,8 +117,17 @@ def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], boo
 def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
     old_pid = state.read_pid()
     if _alive(old_pid):
-        raise ClusterError(f"the daemon of cluster {state.name!r} (pid {old_pid}) does not "
-                           "answer", hint=f"see {state.log_file}; `kompy cluster stop` ends it")
+        # Running but slow to answer (a busy machine, or still starting): wait for it.
+        deadline = time.monotonic() + START_TIMEOUT
+        while _alive(old_pid) and time.monotonic() < deadline:
+            api = running(state)
+            if api:
+                return state, api, False
+            time.sleep(0.2)
+        if _alive(old_pid):
+            raise ClusterError(f"the daemon of cluster {state.name!r} (pid {old_pid}) does "
+                               "not answer", hint=f"see {state.log_file}; "
+                                                  "`kompy cluster stop` ends it")
     with open(state.log_file, "ab") as log_out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kompy.cluster.daemon", "--cluster", state.name],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -157,6 +158,10 @@ def read_project_file(
                  "trust this Compose file",
         )
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            # A FIFO or device would block or never end (/dev/zero).
+            raise ComposeError(f"{path} is not a regular file", location=locate(key_path),
+                               key_path=key_path, hint="name a regular file")
         with open(path, "rb") as handle:
             return handle.read()
     except FileNotFoundError:

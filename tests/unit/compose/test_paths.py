@@ -120,6 +120,12 @@ def test_symlink_escaping_the_project_is_refused(tmp_path: Path) -> None:
         load(project_dir, "services:\n  web:\n    image: a\n    env_file: inside.env\n")
 
 
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.env")
+    with pytest.raises(ComposeError, match="not a regular file"):
+        load(tmp_path, "services:\n  web:\n    image: a\n    env_file: pipe.env\n")
+
+
 def test_inside() -> None:
     assert inside("/p/a/b", "/p")
     assert not inside("/pother/a", "/p")

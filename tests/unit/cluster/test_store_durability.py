@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from kompy.client.resources import lookup
 from kompy.cluster.store import Store
 
@@ -58,3 +60,36 @@ def test_kill_9_mid_stream_leaves_a_sound_store(tmp_path: Path) -> None:
         for item in items:
             cleanup.delete(lookup("configmaps"), "default", item["metadata"]["name"])
         cleanup.close()
+
+
+def test_kill_9_of_the_daemon_under_api_writes(tmp_path: Path, isolated_env: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from kompy.client.errors import ApiError
+    from kompy.cluster import daemon
+    from kompy.cluster.state import cluster_state
+    from kompy.errors import ClusterError
+
+    monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
+    client = daemon.ensure_cluster("durable")
+    state = cluster_state("durable")
+    acknowledged: list[str] = []
+    for i in range(1000):
+        if i == 200:
+            os.kill(int(state.pid_file.read_text()), signal.SIGKILL)
+        try:
+            client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": f"c{i}"}, "data": {"i": str(i)}})
+        except (ClusterError, ApiError):
+            break
+        acknowledged.append(f"c{i}")
+    store = Store(state.store)
+    try:
+        assert store.check() == []
+        names = {o["metadata"]["name"] for o in store.list(lookup("configmaps"))[0]}
+        assert set(acknowledged) <= names and len(acknowledged) >= 200
+    finally:
+        store.close()
+    # The next command starts a new daemon on the same store.
+    assert len(daemon.ensure_cluster("durable").list("configmaps")["items"]) >= 200
+    daemon.stop("durable")

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from kompy import __version__
-from kompy.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, KompyError
+from kompy.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, KompyError, MultiError
 
 
 class KompyGroup(click.Group):
@@ -47,8 +47,14 @@ class KompyGroup(click.Group):
 
 
 def report(error: KompyError) -> None:
-    """Print an error as ``file:line:col: key.path: message`` with its hint, to stderr."""
-    click.echo(f"error: {error.format()}", err=True)
+    """Print an error as ``file:line:col: key.path: message`` with its hint, to stderr.
+
+    Each problem of a MultiError gets its own ``error:`` line, so editors and CI log parsers
+    that match ``error: file:line:col`` find every one.
+    """
+    problems = error.errors if isinstance(error, MultiError) else [error]
+    for problem in problems:
+        click.echo(f"error: {problem.format()}", err=True)
 
 
 def warn(message: str) -> None:

@@ -39,7 +39,7 @@ from kompy.errors import ComposeError, KeyPath, SourceLocation
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 256
 # Values produced by expanding aliases; real projects use anchors for small shared fragments.
-MAX_ALIAS_NODES = 500_000
+MAX_ALIAS_NODES = 200_000
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUES = frozenset({"true", "True", "TRUE"})

@@ -83,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
     # Headers and body leave in two writes; with Nagle's algorithm the second waits for the
     # client's delayed ACK (40 ms per request on Linux).
     disable_nagle_algorithm = True
+    # An idle keep-alive connection (or a client that vanished) frees its thread after this.
+    timeout = 600
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):

@@ -23,6 +23,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kompy's cache of compiled validators goes to a temp folder, never the real $HOME."""
+    import os
+
+    folder = tmp_path_factory.mktemp("kompy-cache")
+    os.environ["KOMPY_CACHE_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

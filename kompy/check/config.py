@@ -38,6 +38,7 @@ from kompy.convert.options import (
     SERVICE_TYPES,
     VOLUME_MODES,
     ConvertOptions,
+    default_cache_dir,
 )
 from kompy.errors import SourceLocation, UserError, raise_all
 
@@ -53,7 +54,7 @@ _PROJECT_TABLE = "project"
 
 # ConvertOptions fields a configuration does not set: the templates folder has its own key
 # (a path, resolved like the others), and `kompy check` always validates.
-_NOT_CONFIGURABLE = frozenset({"templates_dir", "validate", "allow_outside_project"})
+_NOT_CONFIGURABLE = frozenset({"templates_dir", "validate", "allow_outside_project", "cache_dir"})
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "controller": CONTROLLERS,
@@ -83,7 +84,9 @@ class ProjectConfig:
     directory: str | None = None
 
     def convert_options(self) -> ConvertOptions:
-        return ConvertOptions(**dict(self.convert), templates_dir=self.templates, validate=True)
+        # The compiled-validator cache is what keeps a pre-commit run under a second.
+        return ConvertOptions(**dict(self.convert), templates_dir=self.templates, validate=True,
+                              cache_dir=default_cache_dir())
 
     def label(self, root: Path, cwd: Path) -> str:
         """A short name for messages: the first Compose file, relative to ``root``."""

@@ -63,3 +63,22 @@ def test_get_and_delete_by_selector(client: KubeClient) -> None:
 def test_scale_refuses_other_kinds(client: KubeClient) -> None:
     with pytest.raises(UserError, match="cannot scale a Service"):
         kubectl.scale(client, "svc", "web", 2, None, print)
+
+
+def test_get_watch_prints_changes_in_the_tables_columns(client: KubeClient,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    import threading
+
+    client.create(pod("first-pod-with-a-long-name", True))
+    watch = client.watch
+    monkeypatch.setattr(client, "watch",
+                        lambda *a, **kw: watch(*a, **{**kw, "timeout_seconds": 2}))
+    lines: list[str] = []
+    threading.Timer(0.3, lambda: client.create(pod("b", False, "Pending"))).start()
+    kubectl.get(client, "pods", (), namespace=None, all_namespaces=False, output=None,
+                selector=None, watch=True, out=lines.append)
+    rows = "".join(lines).splitlines()
+    assert rows[0].startswith("NAME") and rows[1].startswith("first-pod-with-a-long-name")
+    assert rows[-1].split()[:3] == ["b", "0/1", "Pending"]
+    assert rows[-1].index("0/1") == rows[1].index("0/1")

@@ -1,5 +1,6 @@
 """The background worker: takes jobs off the Redis queue and records them as done."""
 
+import signal
 import socket
 import time
 
@@ -8,7 +9,15 @@ from resp import Redis
 redis = Redis()
 me = socket.gethostname()
 
+
+def stop(signum, frame):
+    # As PID 1 a process gets no default SIGTERM handling: without this, every stop waits
+    # out the whole grace period and then gets SIGKILL.
+    raise SystemExit(0)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop)
     print(f"worker {me} waiting for jobs", flush=True)
     while True:
         try:

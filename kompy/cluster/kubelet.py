@@ -218,6 +218,10 @@ class Kubelet:
             return
         result = self.worker.sync(pod)
         self._write_status(pod, result.status)
+        terminal = ("Succeeded", "Failed")
+        if result.status.get("phase") in terminal and \
+                (pod.get("status") or {}).get("phase") not in terminal:
+            self.queue.add(key)  # once more, to release the finished pod's sandbox
         if result.retry is not None:
             self.queue.add_after(key, result.retry)
 

@@ -163,7 +163,7 @@ def limits(container: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def container_spec(pod: Obj, container: dict[str, Any], *, name: str, image: str,
-                   labels: dict[str, str], sandbox_id: str, env: dict[str, str],
+                   labels: dict[str, str], sandbox_id: str | None, env: dict[str, str],
                    mounts: list[Mount]) -> ContainerSpec:
     sec = security(pod, container)
     nano_cpus, mem_limit = limits(container)
@@ -174,7 +174,8 @@ def container_spec(pod: Obj, container: dict[str, Any], *, name: str, image: str
         entrypoint=[expand(str(c), env) for c in command] if command else None,
         command=[expand(str(a), env) for a in args] if args else None,
         env=env, working_dir=container.get("workingDir"), user=sec["user"],
-        group_add=sec["group_add"], network_mode=f"container:{sandbox_id}", mounts=mounts,
+        group_add=sec["group_add"],
+        network_mode=f"container:{sandbox_id}" if sandbox_id else None, mounts=mounts,
         cap_add=sec["cap_add"], cap_drop=sec["cap_drop"], privileged=sec["privileged"],
         read_only=sec["read_only"], no_new_privileges=sec["no_new_privileges"],
         nano_cpus=nano_cpus, mem_limit=mem_limit, tty=bool(container.get("tty")),

@@ -4,7 +4,8 @@ A pod is a *sandbox* container that holds the pod's network namespace (the "paus
 container of Kubernetes: ``sleep`` behind Docker's init, which reaps children and exits on
 SIGTERM) plus the pod's containers joined to it with ``network_mode: container:<sandbox>``,
 so they share ``localhost``, the pod IP and the hostname. Init containers run to completion
-one at a time, in order, before any app container starts.
+one at a time, in order, before any app container starts. A pod of a single container needs
+no sandbox: that container joins the namespace network itself (see :func:`is_solo`).
 https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
 
 :meth:`PodWorker.sync` is level-triggered: it compares what Docker runs (found by the
@@ -134,11 +135,19 @@ class PodWorker:
         retry: float | None = None
         init_failed = False
         message = ""
+        old_status = pod.get("status") or {}
+        if old_status.get("phase") in ("Succeeded", "Failed"):
+            return self._finished(pod, found, state, gateway)
+        solo = is_solo(pod)
         try:
-            sandbox = self._sandbox(pod, found)
-            state.sandbox_ip = sandbox.ip
+            sandbox: ContainerInfo | None = None
+            if solo:
+                state.sandbox_ip = _solo_ip(found, spec)
+            else:
+                sandbox = self._sandbox(pod, found)
+                state.sandbox_ip = sandbox.ip
             found = [c for c in found if c.labels.get(LABEL_ROLE) != "sandbox"]
-            self._write_hosts(pod, sandbox.ip)
+            self._write_hosts(pod, state.sandbox_ip)
             sources = self._prepare_volumes(pod, state)
             init_failed = self._run_init(pod, found, sandbox, sources, state)
             if not init_failed and self._initialized(spec, found):
@@ -149,6 +158,10 @@ class PodWorker:
             message = error.message
             retry = 10.0
         found = self.containers(uid(pod))
+        if solo:
+            state.sandbox_ip = _solo_ip(found, spec)
+            if state.sandbox_ip:
+                self._write_hosts(pod, state.sandbox_ip)
         self._probe_running(pod, found, state.sandbox_ip)
         waits = [t for t in (self._next_restart(pod, found, state),) if t is not None]
         if waits:
@@ -158,6 +171,21 @@ class PodWorker:
         status = pod_status(pod, init, app, pod_ip=state.sandbox_ip, host_ip=gateway,
                             init_failed=init_failed, message=message)
         return SyncResult(status, retry)
+
+    def _finished(self, pod: Obj, found: list[ContainerInfo], state: _PodState,
+                  gateway: str) -> SyncResult:
+        """A pod that ended for good keeps its containers (for logs) but not its sandbox."""
+        for c in found:
+            if c.labels.get(LABEL_ROLE) == "sandbox" and c.running:
+                self.backend.kill(c.id)
+        spec = pod.get("spec") or {}
+        old_status = pod.get("status") or {}
+        state.sandbox_ip = state.sandbox_ip or str(old_status.get("podIP") or "")
+        init = self._observe(pod, spec.get("initContainers") or [], found, state, "init")
+        app = self._observe(pod, spec.get("containers") or [], found, state, "app")
+        init_failed = old_status.get("phase") == "Failed" and not self._initialized(spec, found)
+        return SyncResult(pod_status(pod, init, app, pod_ip=state.sandbox_ip, host_ip=gateway,
+                                     init_failed=init_failed))
 
     # -- the sandbox --------------------------------------------------------------------------
     def _pause_image(self) -> str:
@@ -227,7 +255,7 @@ class PodWorker:
             raise
 
     # -- containers ---------------------------------------------------------------------------
-    def _run_init(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo,
+    def _run_init(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo | None,
                   sources: dict[str, Source], state: _PodState) -> bool:
         """Advance init containers; True when one failed for good (restartPolicy Never)."""
         policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
@@ -257,7 +285,7 @@ class PodWorker:
                 return False
         return True
 
-    def _run_app(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo,
+    def _run_app(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo | None,
                  sources: dict[str, Source], state: _PodState) -> None:
         policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
         held: _Hold | None = None
@@ -287,8 +315,9 @@ class PodWorker:
                 started = parse_time(cur.started_at) or time.time()
                 self.prober.ensure(uid(pod), c, cur.id, pod_ip, started)
 
-    def _restart(self, pod: Obj, c: dict[str, Any], cur: ContainerInfo, sandbox: ContainerInfo,
-                 sources: dict[str, Source], state: _PodState, role: str) -> None:
+    def _restart(self, pod: Obj, c: dict[str, Any], cur: ContainerInfo,
+                 sandbox: ContainerInfo | None, sources: dict[str, Source], state: _PodState,
+                 role: str) -> None:
         cname = str(c.get("name"))
         wait = self._restart_wait(cur)
         if wait > 0:
@@ -325,13 +354,14 @@ class PodWorker:
                 waits.append(self._restart_wait(cur) + 0.05)
         return min(waits) if waits else None
 
-    def _start(self, pod: Obj, c: dict[str, Any], attempt: int, sandbox: ContainerInfo,
+    def _start(self, pod: Obj, c: dict[str, Any], attempt: int, sandbox: ContainerInfo | None,
                sources: dict[str, Source], state: _PodState, role: str) -> None:
         cname = str(c.get("name"))
         image = self._image(pod, c, state)
         try:
             # fieldRef status.podIP may be asked before the status carrying it was written.
-            seen = {**pod, "status": {**(pod.get("status") or {}), "podIP": sandbox.ip}}
+            pod_ip = sandbox.ip if sandbox is not None else ""
+            seen = {**pod, "status": {**(pod.get("status") or {}), "podIP": pod_ip}}
             env = resolve_env(seen, c, self.configmaps, self.secrets,
                               host_ip=self.network(namespace(pod))[1])
             mounts = self.volumes.mounts(c, sources)
@@ -344,7 +374,11 @@ class PodWorker:
             mounts.append(Mount("bind", hosts_file, "/etc/hosts", read_only=True))
         spec = container_spec(pod, c, name=self._container_name(pod, cname, attempt),
                               image=image, labels=self._labels(pod, cname, role, attempt),
-                              sandbox_id=sandbox.id, env=env, mounts=mounts)
+                              sandbox_id=sandbox.id if sandbox is not None else None,
+                              env=env, mounts=mounts)
+        if sandbox is None:  # a solo container holds the pod's network itself
+            spec.network = self.network(namespace(pod))[0]
+            spec.hostname = _hostname(pod)
         cid = self.backend.create(spec)
         self.recorder.normal(pod, "Created", f"Created container {cname}")
         state.waiting.pop(cname, None)
@@ -438,6 +472,32 @@ class PodWorker:
             out.append(Observed(cname, str(c.get("image") or ""), cur, prev, waiting, ready,
                                 started, will))
         return out
+
+
+def is_solo(pod: Obj) -> bool:
+    """A pod of one container and no init containers needs no sandbox: the container holds
+    the pod's network itself (one Docker container per pod instead of two, which halves the
+    engine's work). Its IP is known only once it runs, so ``fieldRef: status.podIP`` in its
+    env asks for a sandbox. A restart gets a new container, and possibly a new pod IP."""
+    spec = pod.get("spec") or {}
+    containers = spec.get("containers") or []
+    if len(containers) != 1 or spec.get("initContainers") or spec.get("shareProcessNamespace"):
+        return False
+    for item in containers[0].get("env") or []:
+        ref = ((item.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+        if ref in ("status.podIP", "status.podIPs"):
+            return False
+    return True
+
+
+def _solo_ip(found: list[ContainerInfo], spec: dict[str, Any]) -> str:
+    containers = spec.get("containers") or [{}]
+    cur, _ = _latest(found, str(containers[0].get("name")))
+    return cur.ip if cur is not None and cur.running else ""
+
+
+def _hostname(pod: Obj) -> str:
+    return str((pod.get("spec") or {}).get("hostname") or name(pod))[:63].rstrip("-.")
 
 
 def _latest(found: list[ContainerInfo], cname: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         client = daemon.ensure_cluster(name)
         yield {"client": client, "name": name, "home": Path(home), "dir": Path(home) / name}
     finally:
+        # Keep the daemon's log beside the (removed) state folder, for post-mortems.
+        log_file = Path(home) / name / "daemon.log"
+        if log_file.exists():
+            shutil.copy(log_file, Path(home) / f"daemon-{name}.log")
         try:
             daemon.reset(name)
         finally:

@@ -276,3 +276,16 @@ def test_deleting_a_pod_removes_its_containers(client: Any, namespace: str) -> N
     wait_for("containers removed", lambda: not containers(), 30)
     wait_for("pod object removed", lambda: not any(
         p["metadata"]["name"] == "brief" for p in client.list("pods", namespace)["items"]))
+
+
+def test_a_finished_pod_releases_its_sandbox(client: Any, namespace: str) -> None:
+    client.create(pod("done", namespace, container("c", "echo bye"), restartPolicy="Never"))
+    wait_for("phase Succeeded", lambda: phase(client, "done", namespace) == "Succeeded", 30)
+    uid = client.get("pods", "done", namespace)["metadata"]["uid"]
+
+    def running_containers() -> list[str]:
+        return subprocess.run(["docker", "ps", "-q", "--filter", f"label=kompy.pod-uid={uid}"],
+                              check=True, capture_output=True, text=True).stdout.split()
+
+    wait_for("no running container left", lambda: not running_containers(), 30)
+    assert b"bye" in b"".join(client.logs("done", namespace))

@@ -121,13 +121,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(error.status, status_body(error.status, error.reason, error.message,
                                                   details))
 
-    def _stream(self, chunks: Iterator[bytes], content_type: str) -> None:
+    def _stream(self, chunks: Iterator[bytes], content_type: str, prefetch: bool = True
+                ) -> None:
         """Chunked transfer encoding; ends when the iterator does or the client goes away.
 
-        The first chunk is read before the status line, so an error the source raises at
-        once (a pod's log not available yet) is still answered with a proper Status.
+        With ``prefetch`` the first chunk is read before the status line, so an error the
+        source raises at once (a pod's log not available yet) is still answered with a
+        proper Status. Watches answer at once instead: they may wait long for a first event.
         """
-        first = next(chunks, b"")
+        first = next(chunks, b"") if prefetch else b""
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -240,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
                 if self._wants_table():
                     events = (table_event(route.res.plural, e) for e in events)
                 lines = (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
-                return self._stream(lines, "application/json")
+                return self._stream(lines, "application/json", prefetch=False)
             listing = api.list(route, one.get("labelSelector"), one.get("fieldSelector"))
             if self._wants_table():
                 return self._send_json(200, as_table(route.res.plural, listing["items"],

@@ -127,18 +127,28 @@ class Api:
     def watch(self, route: Route, resource_version: str | None, label_selector: str | None,
               field_selector: str | None, timeout: float | None, bookmarks: bool
               ) -> Iterator[Obj]:
-        """Watch events as dicts ``{"type", "object"}``; a too-old version yields an ERROR."""
+        """Watch events as dicts ``{"type", "object"}``; a too-old version yields an ERROR.
+
+        Parameters are checked here, before the stream starts, so a bad one is an error
+        answer rather than a stream that ends at once."""
         keep = _filter(label_selector, field_selector)
+        start: int | None = None
+        if resource_version and resource_version != "0":
+            try:
+                start = int(resource_version)
+            except ValueError as e:
+                raise bad_request(f"invalid resourceVersion {resource_version!r}") from e
+        return self._watch(route, start, keep, timeout, bookmarks)
+
+    def _watch(self, route: Route, start: int | None, keep: Any, timeout: float | None,
+               bookmarks: bool) -> Iterator[Obj]:
         res = route.res
-        if not resource_version or resource_version == "0":
+        if start is None:
             items, rv = self.store.list(res, route.namespace, keep)
             for item in items:
                 yield {"type": "ADDED", "object": item}
         else:
-            try:
-                rv = int(resource_version)
-            except ValueError as e:
-                raise bad_request(f"invalid resourceVersion {resource_version!r}") from e
+            rv = start
         deadline = time.monotonic() + min(timeout or WATCH_MAX_SECONDS, WATCH_MAX_SECONDS)
         next_bookmark = time.monotonic() + BOOKMARK_SECONDS
         while True:

@@ -450,3 +450,14 @@ def test_followed_logs_wait_longer_than_the_request_timeout(client: KubeClient,
     client.create(pod("a"))
     client.timeout = 0.3
     assert b"".join(client.logs("a", follow=True)) == b"first\nlater\n"
+
+
+def test_watch_answers_at_once_and_checks_its_parameters(client: KubeClient,
+                                                         server: ApiServer) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with requests.get(f"{server.url}/api/v1/configmaps?watch=true&resourceVersion=1",
+                      headers=headers, stream=True, timeout=2) as answer:
+        assert answer.status_code == 200          # headers before any event
+    bad = requests.get(f"{server.url}/api/v1/pods?watch=true&resourceVersion=x",
+                       headers=headers, timeout=5)
+    assert bad.status_code == 400

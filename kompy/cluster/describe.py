@@ -62,6 +62,31 @@ def _pod_lines(pod: Obj) -> list[str]:
     return lines
 
 
+def _replica_lines(obj: Obj) -> list[str]:
+    spec, st = obj.get("spec") or {}, obj.get("status") or {}
+    total = st.get("replicas", 0)
+    available = st.get("availableReplicas", st.get("readyReplicas", 0))
+    return [f"Selector:\t{','.join(_pairs((spec.get('selector') or {}).get('matchLabels')))}",
+            f"Replicas:\t{spec.get('replicas', 0)} desired | {st.get('updatedReplicas', 0)} "
+            f"updated | {total} total | {available} available | "
+            f"{max(0, total - available)} unavailable"]
+
+
+def _service_lines(client: KubeClient, svc: Obj) -> list[str]:
+    spec = svc.get("spec") or {}
+    meta = svc.get("metadata") or {}
+    try:
+        endpoints = client.get("endpoints", str(meta.get("name")), meta.get("namespace"))
+    except ApiError:
+        endpoints = {}
+    addresses = [f"{a.get('ip')}:{p.get('port')}" for sub in endpoints.get("subsets") or []
+                 for a in sub.get("addresses") or [] for p in sub.get("ports") or []]
+    return [f"Type:\t{spec.get('type', 'ClusterIP')}",
+            f"IP:\t{spec.get('clusterIP') or '<none>'}",
+            f"Port(s):\t{printers.service_ports(spec)}",
+            f"Endpoints:\t{','.join(addresses) or '<none>'}"]
+
+
 def describe(client: KubeClient, kind: str, name: str, namespace: str | None) -> str:
     res = resources.lookup(kind)
     obj = client.get(res.plural, name, namespace)
@@ -79,6 +104,10 @@ def describe(client: KubeClient, kind: str, name: str, namespace: str | None) ->
         lines.append(f"Terminating since:\t{meta['deletionTimestamp']}")
     if res.kind == "Pod":
         lines += _pod_lines(obj)
+    elif res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+        lines += _replica_lines(obj)
+    elif res.kind == "Service":
+        lines += _service_lines(client, obj)
     for section in ("spec", "status", "data"):
         value = obj.get(section)
         if section == "data" and res.kind == "Secret" and isinstance(value, dict):

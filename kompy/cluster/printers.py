@@ -124,7 +124,7 @@ def _daemonsets(o: Obj, wide: bool) -> Row:
                                          "numberAvailable")] + [_age(o)]
 
 
-def _ports(spec: Obj) -> str:
+def service_ports(spec: Obj) -> str:
     out = []
     for p in spec.get("ports") or []:
         text = f"{p.get('port')}"
@@ -141,7 +141,7 @@ def _services(o: Obj, wide: bool) -> Row:
     if not external:
         external = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
     row = [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", external,
-           _ports(spec), _age(o)]
+           service_ports(spec), _age(o)]
     return row + [_selector(o)] if wide else row
 
 

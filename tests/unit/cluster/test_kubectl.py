@@ -82,3 +82,23 @@ def test_get_watch_prints_changes_in_the_tables_columns(client: KubeClient,
     assert rows[0].startswith("NAME") and rows[1].startswith("first-pod-with-a-long-name")
     assert rows[-1].split()[:3] == ["b", "0/1", "Pending"]
     assert rows[-1].index("0/1") == rows[1].index("0/1")
+
+
+def test_describe_service_and_deployment(client: KubeClient) -> None:
+    from kompy.cluster.describe import describe
+
+    client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    client.create({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+                   "subsets": [{"addresses": [{"ip": "172.20.0.5"}],
+                                "ports": [{"port": 80}]}]})
+    text = describe(client, "svc", "web", None)
+    assert "Endpoints:" in text and "172.20.0.5:80" in text and "80/TCP" in text
+    client.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                            "template": {"metadata": {"labels": {"app": "web"}},
+                                         "spec": {"containers": [{"name": "c",
+                                                                  "image": "i:1"}]}}}})
+    text = describe(client, "deploy", "web", None)
+    assert "2 desired | 0 updated | 0 total | 0 available | 0 unavailable" in text
+    assert text.split("Events:")[1].strip() == "<none>"

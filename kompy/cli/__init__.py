@@ -34,6 +34,13 @@ class KompyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`kompy get pods | head`): not an error. Point stdout at
+            # /dev/null so the interpreter's final flush does not raise again.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as error:  # noqa: BLE001 - the last line of defence
             if debug:
                 raise

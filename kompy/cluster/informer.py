@@ -30,6 +30,10 @@ def key_of(obj: Obj) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
+def _uid(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
 def _rv(obj: Obj) -> int:
     try:
         return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
@@ -128,7 +132,12 @@ class Informer:
             self._notify(obj, True)
         elif kind in ("ADDED", "MODIFIED"):
             with self._lock:
-                self._cache[key_of(obj)] = obj
+                key = key_of(obj)
+                old = self._cache.get(key)
+                # A controller's own write may already be cached (upsert_local) while the
+                # watch still delivers older versions: never go back in time.
+                if old is None or _rv(obj) >= _rv(old) or _uid(old) != _uid(obj):
+                    self._cache[key] = obj
             self._notify(obj, False)
 
     def _notify(self, obj: Obj, deleted: bool) -> None:

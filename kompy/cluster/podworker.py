@@ -101,6 +101,7 @@ class PodWorker:
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._pause: str | None = None
         self._state: dict[str, _PodState] = {}
+        self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
         self._images: dict[str, tuple[ImageInfo, float]] = {}
 
     # -- entry points ---------------------------------------------------------------------------
@@ -123,19 +124,54 @@ class PodWorker:
 
     def forget(self, pod_uid: str) -> None:
         self._state.pop(pod_uid, None)
+        self._ids.pop(pod_uid, None)
 
-    def containers(self, pod_uid: str) -> list[ContainerInfo]:
-        return self.backend.list_containers({LABEL_POD_UID: pod_uid})
+    def containers(self, pod_uid: str, fresh: bool = False) -> list[ContainerInfo]:
+        """The pod's containers. Listing containers makes Docker lock every container, and
+        waits behind every container being started, so a pod's containers are listed once
+        (or never, for a pod that no kubelet has reported on yet) and then inspected by id:
+        every container of a pod is created through :meth:`_create`."""
+        known = self._ids.get(pod_uid)
+        if known is None:
+            if fresh:
+                self._ids[pod_uid] = set()
+                return []
+            found = self.backend.list_containers({LABEL_POD_UID: pod_uid})
+            self._ids[pod_uid] = {c.id for c in found}
+            return found
+        out = []
+        for cid in list(known):
+            info = self.backend.inspect(cid)
+            if info is None:
+                known.discard(cid)
+            else:
+                out.append(info)
+        return out
+
+    def _create(self, pod: Obj, spec: ContainerSpec) -> str:
+        try:
+            cid = self.backend.create(spec)
+        except KompyError:
+            # Perhaps a container of that name exists that we did not know of (a daemon
+            # crash between creating it and reporting the pod): list again next time.
+            self._ids.pop(uid(pod), None)
+            raise
+        self._ids.setdefault(uid(pod), set()).add(cid)
+        return cid
+
+    def _remove(self, pod: Obj, container_id: str) -> None:
+        self.backend.remove(container_id)
+        self._ids.get(uid(pod), set()).discard(container_id)
 
     def sync(self, pod: Obj) -> SyncResult:
         state = self._state.setdefault(uid(pod), _PodState())
         spec = pod.get("spec") or {}
-        found = self.containers(uid(pod))
+        old_status = pod.get("status") or {}
+        found = self.containers(uid(pod), fresh="containerStatuses" not in old_status)
         _, gateway = self.network(namespace(pod))
         retry: float | None = None
         init_failed = False
         message = ""
-        old_status = pod.get("status") or {}
         if old_status.get("phase") in ("Succeeded", "Failed"):
             return self._finished(pod, found, state, gateway)
         solo = is_solo(pod)
@@ -204,12 +240,12 @@ class PodWorker:
                        key=lambda c: c.attempt)
         if boxes and boxes[-1].running and boxes[-1].ip:
             for old in boxes[:-1]:
-                self.backend.remove(old.id)
+                self._remove(pod, old.id)
             return boxes[-1]
         # No sandbox, or it died: its network namespace is gone, so every container of the
         # pod must be started again in a new one (restart counts carry on).
         attempt = boxes[-1].attempt + 1 if boxes else 0
-        self.backend.map(lambda c: self.backend.remove(c.id), boxes + [
+        self.backend.map(lambda c: self._remove(pod, c.id), boxes + [
             c for c in found if c.labels.get(LABEL_ROLE) != "sandbox" and c.running])
         ns = namespace(pod)
         net_name, _ = self.network(ns)
@@ -221,13 +257,13 @@ class PodWorker:
             labels=labels, entrypoint=["sleep"], command=["2147483647"], hostname=hostname,
             network=net_name, init=True)
         try:
-            cid = self.backend.create(box)
+            cid = self._create(pod, box)
         except KompyError:
             # The namespace network may have been removed under us (`kompy down`): make it
             # again and retry once.
             self._networks.pop(ns, None)
             box.network = self.network(ns)[0]
-            cid = self.backend.create(box)
+            cid = self._create(pod, box)
         self.backend.start(cid)
         info = self.backend.inspect(cid)
         if info is None or not info.ip:
@@ -327,10 +363,9 @@ class PodWorker:
             self.recorder.warning(pod, "BackOff", "Back-off restarting failed container "
                                   f"{cname} in pod {name(pod)}")
             raise _Hold(wait)
-        for old in self.backend.list_containers({LABEL_POD_UID: uid(pod),
-                                                 LABEL_CONTAINER: cname}):
-            if old.attempt < cur.attempt:  # keep the last one for `logs --previous`
-                self.backend.remove(old.id)
+        for old in self.containers(uid(pod)):
+            if old.labels.get(LABEL_CONTAINER) == cname and old.attempt < cur.attempt:
+                self._remove(pod, old.id)  # the last one stays, for `logs --previous`
         self._start(pod, c, cur.attempt + 1, sandbox, sources, state, role)
 
     def _delay(self, cur: ContainerInfo) -> float:
@@ -379,7 +414,7 @@ class PodWorker:
         if sandbox is None:  # a solo container holds the pod's network itself
             spec.network = self.network(namespace(pod))[0]
             spec.hostname = _hostname(pod)
-        cid = self.backend.create(spec)
+        cid = self._create(pod, spec)
         self.recorder.normal(pod, "Created", f"Created container {cname}")
         state.waiting.pop(cname, None)
         try:

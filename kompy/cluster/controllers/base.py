@@ -54,7 +54,7 @@ class Controller:
                 self.sync(key)
                 self._failures.pop(key, None)
             except Conflict:
-                self.queue.add_after(key, 0.2)  # someone else wrote first: read and retry
+                self.queue.add_after(key, 0.05)  # someone else wrote first: read and retry
             except KompyError as error:
                 self._retry(key, error)
             except Exception as error:  # noqa: BLE001 - a controller must survive any object

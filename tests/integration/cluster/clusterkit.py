@@ -56,7 +56,7 @@ def phase(client: Any, name: str, ns: str) -> str:
 def running(client: Any, name: str, ns: str, timeout: float = 60.0) -> dict[str, Any]:
     """Wait until the pod is Running and all its containers are ready."""
     def probe() -> dict[str, Any] | None:
-        p = client.get("pods", name, ns)
+        p: dict[str, Any] = client.get("pods", name, ns)
         st = p.get("status") or {}
         cs = st.get("containerStatuses") or []
         if st.get("phase") == "Running" and cs and all(c.get("ready") for c in cs):
@@ -73,6 +73,6 @@ def events(client: Any, ns: str, name: str) -> list[dict[str, Any]]:
 
 def sh(client: Any, name: str, ns: str, command: str, container: str | None = None) -> str:
     code, out = client.exec(name, ns, ["sh", "-c", command], container=container)
-    text = out.decode(errors="replace")
+    text = str(out.decode(errors="replace"))
     assert code == 0, f"`{command}` in {ns}/{name} exited {code}: {text}"
     return text

@@ -67,7 +67,7 @@ def test_prints_the_resolved_project_as_yaml(project: Path) -> None:
     assert web["environment"] == {"PORT": "80", "DEBUG": "yes", "VERSION": "1.10",
                                   "TIME": "1:30", "DAY": "2024-01-31"}
     # Quoted for YAML 1.1 readers too (PyYAML reads 1:30 as 90 and 2024-01-31 as a date).
-    for text in ('DEBUG: "yes"', 'VERSION: "1.10"', 'TIME: "1:30"', 'DAY: "2024-01-31"'):
+    for text in ("DEBUG: 'yes'", "VERSION: '1.10'", "TIME: '1:30'", "DAY: '2024-01-31'"):
         assert text in result.stdout
 
 

@@ -8,18 +8,11 @@ from typing import Any
 import click
 
 from kompy.cli import warn
+from kompy.cli.options import project_options
 
 
 @click.command("config")
-@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-              help="Compose file (repeatable; merged in order). Default: discovered.")
-@click.option("-p", "--project-name", "project_name", metavar="NAME", help="Project name.")
-@click.option("--project-directory", metavar="DIR",
-              help="Project directory (default: the first Compose file's folder).")
-@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
-              help="Variables for interpolation instead of .env (repeatable).")
-@click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
-              help="Enable a profile (repeatable; '*' enables all).")
+@project_options
 @click.option("--no-interpolate", is_flag=True, help="Do not substitute ${VARIABLES}.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
               show_default=True, help="Output format.")

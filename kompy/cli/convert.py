@@ -7,6 +7,7 @@ import sys
 import click
 
 from kompy.cli import warn
+from kompy.cli.options import project_options
 
 # Kompose's replicationController is accepted and gives Deployments (its successor).
 _CONTROLLERS = ["deployment", "statefulset", "daemonset", "auto", "replicationcontroller"]
@@ -14,15 +15,7 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 
 
 @click.command("convert")
-@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-              help="Compose file (repeatable; merged in order). Default: discovered.")
-@click.option("-p", "--project-name", "project_name", metavar="NAME", help="Project name.")
-@click.option("--project-directory", metavar="DIR",
-              help="Project directory (default: the first Compose file's folder).")
-@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
-              help="Variables for interpolation instead of .env (repeatable).")
-@click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
-              help="Enable a profile (repeatable).")
+@project_options
 @click.option("--no-interpolate", is_flag=True, help="Do not substitute ${VARIABLES}.")
 @click.option("-o", "--out", metavar="PATH",
               help="Write to PATH: a folder (one file per object) or a .yaml/.json file "

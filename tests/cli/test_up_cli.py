@@ -8,13 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from kompy.cli import main
-from kompy.cli.up import _seconds
+from kompy.cli.options import duration_seconds
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("120s", 120.0), ("2m", 120.0), ("90", 90.0),
-                                               ("1.5s", 1.5), ("500ms", 0.5), ("1h", 3600.0)])
+                                               ("1.5s", 1.5), ("500ms", 0.5), ("1h", 3600.0),
+                                               ("1m30s", 90.0)])
 def test_durations(text: str, seconds: float) -> None:
-    assert _seconds(None, None, text) == seconds  # type: ignore[arg-type]
+    assert duration_seconds(None, None, text) == seconds  # type: ignore[arg-type]
 
 
 def test_bad_wait_timeout_is_a_usage_error(isolated_env: Path) -> None:

@@ -1,0 +1,41 @@
+"""Options shared by the commands that load a Compose project (config, convert, up, down)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_options(fn: F) -> F:
+    """``-f``, ``-p``, ``--project-directory``, ``--env-file``, ``--profile``: which project,
+    named as ``docker compose`` names them."""
+    for decorator in reversed([
+        click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+                     help="Compose file (repeatable; merged in order). Default: discovered."),
+        click.option("-p", "--project-name", "project_name", metavar="NAME",
+                     help="Project name."),
+        click.option("--project-directory", metavar="DIR",
+                     help="Project directory (default: the first Compose file's folder)."),
+        click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+                     help="Variables for interpolation instead of .env (repeatable)."),
+        click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
+                     help="Enable a profile (repeatable; '*' enables all)."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def duration_seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """A Compose-style duration option ("120s", "2m", "1m30s", or bare seconds) in seconds."""
+    from kompy.errors import KompyError
+    from kompy.model.base import NullLocator
+    from kompy.model.values import Duration
+
+    try:
+        return Duration.parse(value, NullLocator(), ()).seconds
+    except KompyError:
+        raise click.BadParameter(f"{value!r} is not a duration (like 120s, 2m)") from None

@@ -141,7 +141,10 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
+            # The client went away: a closed pipe, a reset, or over TLS an SSLError (an
+            # OSError too) when it closes a watch it asked to end with timeoutSeconds.
+            log.debug("stream of %s ended by the client", self.path, exc_info=True)
             self.close_connection = True
         except Exception:  # noqa: BLE001 - headers are sent: end the stream, keep serving
             log.exception("stream of %s failed", self.path)

@@ -56,13 +56,13 @@ def connect(timeout: int = 60) -> docker.DockerClient:
         client.ping()
     except docker.errors.DockerException as error:
         raise ClusterError(
-            f"no Docker engine answers: {_reason(error)}",
+            f"no Docker engine answers: {error_reason(error)}",
             hint="start the Docker engine (for example `sudo dockerd &`) or set DOCKER_HOST",
         ) from error
     return client
 
 
-def _reason(error: BaseException) -> str:
+def error_reason(error: BaseException) -> str:
     if isinstance(error, docker.errors.APIError) and error.explanation:
         return str(error.explanation).strip().splitlines()[0]
     text = str(error).strip()
@@ -71,8 +71,8 @@ def _reason(error: BaseException) -> str:
 
 def _translate(what: str, error: docker.errors.DockerException) -> ClusterError:
     if isinstance(error, docker.errors.NotFound):
-        return NoSuchObject(f"{what}: not found: {_reason(error)}")
-    return ClusterError(f"{what}: {_reason(error)}")
+        return NoSuchObject(f"{what}: not found: {error_reason(error)}")
+    return ClusterError(f"{what}: {error_reason(error)}")
 
 
 class DockerBackend:
@@ -252,7 +252,7 @@ class DockerBackend:
             self.api.pull(repo, tag=tag)
         except docker.errors.DockerException as error:
             raise ImagePullError(
-                f"image '{ref}' not found locally and could not be pulled: {_reason(error)}"
+                f"image '{ref}' not found locally and could not be pulled: {error_reason(error)}"
             ) from error
         found = self.image(ref)
         if found is None:
@@ -384,7 +384,7 @@ class DockerBackend:
                         return
                     yield event
             except docker.errors.DockerException as error:
-                log.warning("docker event stream failed (%s); reconnecting", _reason(error))
+                log.warning("docker event stream failed (%s); reconnecting", error_reason(error))
             except OSError as error:
                 log.warning("docker event stream failed (%s); reconnecting", error)
             stop.wait(1.0)

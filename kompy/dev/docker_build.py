@@ -20,6 +20,7 @@ import docker
 import docker.errors
 import docker.utils
 
+from kompy.cluster.docker_backend import connect, error_reason
 from kompy.errors import ClusterError, UserError
 
 LOG_TAIL = 15
@@ -44,14 +45,14 @@ class BuildSpec:
 
 def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -> str:
     """Build ``spec`` and return the image id; ``on_line`` receives each log line."""
-    client = _connect()
+    client = connect(timeout=600)  # builds may take minutes
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
     image_id = ""
     try:
         for chunk in client.api.build(**_build_kwargs(spec)):
             image_id = _consume(chunk, spec, tail, on_line) or image_id
     except docker.errors.DockerException as error:
-        raise _failed(spec, _reason(error), tail) from None
+        raise _failed(spec, error_reason(error), tail) from None
     except OSError as error:  # reading the context folder
         raise _failed(spec, f"{error.strerror}: {error.filename}", tail) from None
     finally:
@@ -63,14 +64,14 @@ def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -
 
 def image_exists(ref: str) -> bool:
     """Whether the engine has ``ref`` locally (nothing can be pulled here)."""
-    client = _connect()
+    client = connect(timeout=600)  # builds may take minutes
     try:
         client.api.inspect_image(ref)
         return True
     except docker.errors.ImageNotFound:
         return False
     except docker.errors.DockerException as error:
-        raise ClusterError(f"image {ref}: {_reason(error)}") from None
+        raise ClusterError(f"image {ref}: {error_reason(error)}") from None
     finally:
         client.close()
 
@@ -132,11 +133,11 @@ def _consume(
 
 
 def _image_id(spec: BuildSpec) -> str:
-    client = _connect()
+    client = connect(timeout=600)  # builds may take minutes
     try:
         return str(client.api.inspect_image(spec.image)["Id"])
     except docker.errors.DockerException as error:
-        raise _failed(spec, _reason(error), collections.deque()) from None
+        raise _failed(spec, error_reason(error), collections.deque()) from None
     finally:
         client.close()
 
@@ -150,20 +151,3 @@ def _failed(spec: BuildSpec, reason: str, tail: collections.deque[str]) -> UserE
     )
 
 
-def _connect() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException as error:
-        raise ClusterError(
-            f"no Docker engine answers: {_reason(error)}",
-            hint="start the Docker engine (for example `sudo dockerd &`) or set DOCKER_HOST",
-        ) from None
-    return client
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, docker.errors.APIError) and error.explanation:
-        return str(error.explanation).strip().splitlines()[0]
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

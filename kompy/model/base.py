@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from kompy.errors import ComposeError, KeyPath, KompyError, MultiError, SourceLocation, raise_all
@@ -57,6 +57,20 @@ class Problems:
 
     def raise_if_any(self) -> None:
         raise_all(self.errors)
+
+
+def parse_items(parse: Callable[..., T], items: Sequence[object], at: Locator, path: KeyPath,
+                *args: Any) -> tuple[T, ...]:
+    """``parse(item, at, (*path, i), *args)`` for every item; every item's problems reported
+    together (a list entry's error does not hide the next one's)."""
+    problems = Problems()
+    out: list[T] = []
+    for i, item in enumerate(items):
+        got = problems.guard(parse, item, at, (*path, i), *args)
+        if got is not None:
+            out.append(got)
+    problems.raise_if_any()
+    return tuple(out)
 
 
 _TEMPLATES: dict[type, tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kompy.errors import ComposeError, KeyPath
-from kompy.model.base import Locator, Problems, fail
+from kompy.model.base import Locator, Problems, fail, parse_items
 from kompy.model.scalars import (
     check_keys,
     expect_bool,
@@ -240,14 +240,11 @@ class Develop:
     def parse(cls, raw: object, at: Locator, path: KeyPath, base_dir: str) -> Develop:
         body = expect_mapping(raw, at, path)
         check_keys(body, frozenset({"watch"}), at, path)
-        rules: list[WatchRule] = []
-        problems = Problems()
-        for i, item in enumerate(expect_list(body.get("watch") or [], at, (*path, "watch"))):
-            got = problems.guard(WatchRule.parse, item, at, (*path, "watch", i), base_dir)
-            if got:
-                rules.extend(got)
-        problems.raise_if_any()
-        return cls(watch=tuple(rules))
+        watch_path = (*path, "watch")
+        items = expect_list(body.get("watch") or [], at, watch_path)
+        # A rule with several paths gives one WatchRule per path.
+        groups = parse_items(WatchRule.parse, items, at, watch_path, base_dir)
+        return cls(watch=tuple(rule for group in groups for rule in group))
 
     def to_compose(self) -> dict[str, Any]:
         return {"watch": [rule.to_compose() for rule in self.watch]}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.errors import KeyPath
-from kompy.model.base import Locator, Problems, fail
+from kompy.model.base import Locator, Problems, fail, parse_items
 from kompy.model.scalars import check_keys, expect_int, expect_str, go_string, kind, opt_str
 from kompy.model.values import remember
 
@@ -75,14 +75,8 @@ def parse_ports(raw: object, at: Locator, path: KeyPath) -> tuple[PortMapping, .
         return ()
     if not isinstance(raw, list):
         raise fail(at, path, f"expected a list of ports, got {kind(raw)}")
-    problems = Problems()
-    out: list[PortMapping] = []
-    for i, item in enumerate(raw):
-        got = problems.guard(PortMapping.parse, item, at, (*path, i))
-        if got:
-            out.extend(got)
-    problems.raise_if_any()
-    return tuple(out)
+    # A short-syntax range gives several mappings per entry.
+    return tuple(port for entry in parse_items(PortMapping.parse, raw, at, path) for port in entry)
 
 
 def parse_expose(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...]:

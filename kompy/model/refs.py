@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kompy.errors import KeyPath
-from kompy.model.base import Locator, Problems, fail
+from kompy.model.base import Locator, Problems, fail, parse_items
 from kompy.model.scalars import (
     check_keys,
     expect_bool,
@@ -121,14 +121,7 @@ def parse_file_refs(raw: object, at: Locator, path: KeyPath) -> tuple[ServiceFil
         return ()
     if not isinstance(raw, list):
         raise fail(at, path, f"expected a list, got {kind(raw)}")
-    problems = Problems()
-    out = []
-    for i, item in enumerate(raw):
-        got = problems.guard(ServiceFileRef.parse, item, at, (*path, i))
-        if got is not None:
-            out.append(got)
-    problems.raise_if_any()
-    return tuple(out)
+    return parse_items(ServiceFileRef.parse, raw, at, path)
 
 
 _NETWORK_TYPED = frozenset({"aliases", "ipv4_address", "ipv6_address", "priority"})
@@ -236,11 +229,4 @@ def parse_env_files(raw: object, at: Locator, path: KeyPath, base_dir: str
         return (EnvFile.parse(raw, at, path, base_dir),)
     if not isinstance(raw, list):
         raise fail(at, path, f"expected a file path or a list, got {kind(raw)}")
-    problems = Problems()
-    out = []
-    for i, item in enumerate(raw):
-        got = problems.guard(EnvFile.parse, item, at, (*path, i), base_dir)
-        if got is not None:
-            out.append(got)
-    problems.raise_if_any()
-    return tuple(out)
+    return parse_items(EnvFile.parse, raw, at, path, base_dir)

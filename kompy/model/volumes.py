@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kompy.errors import KeyPath
-from kompy.model.base import Locator, Problems, fail
+from kompy.model.base import Locator, fail, parse_items
 from kompy.model.scalars import (
     check_keys,
     expect_bool,
@@ -133,14 +133,7 @@ def parse_volumes(raw: object, at: Locator, path: KeyPath, base_dir: str
         return ()
     if not isinstance(raw, list):
         raise fail(at, path, f"expected a list of volumes, got {kind(raw)}")
-    problems = Problems()
-    out = []
-    for i, item in enumerate(raw):
-        got = problems.guard(ServiceVolume.parse, item, at, (*path, i), base_dir)
-        if got is not None:
-            out.append(got)
-    problems.raise_if_any()
-    return tuple(out)
+    return parse_items(ServiceVolume.parse, raw, at, path, base_dir)
 
 
 def _is_path(source: str) -> bool:

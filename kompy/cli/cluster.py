@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kompy.cli.options import cluster_option
+
 if TYPE_CHECKING:
     from kompy.client import KubeClient
 
@@ -22,8 +24,7 @@ def _target_options(fn: F) -> F:
         click.option("--kubeconfig", "kubeconfig_path", envvar="KOMPY_KUBECONFIG",
                      help="Use this kubeconfig (a real cluster) instead of the built-in one."),
         click.option("--context", help="Use this kubeconfig context (a real cluster)."),
-        click.option("--cluster", envvar="KOMPY_CLUSTER",
-                     help='Built-in cluster name (default: "default").'),
+        cluster_option,
         click.option("-n", "--namespace", help="Namespace (default: the context's, else "
                                                "\"default\")."),
     ]):
@@ -53,12 +54,8 @@ def cluster_group() -> None:
     """Start, stop and inspect kompy's built-in cluster."""
 
 
-_cluster_option = click.option("--cluster", envvar="KOMPY_CLUSTER",
-                               help='Cluster name (default: "default").')
-
-
 @cluster_group.command("start")
-@_cluster_option
+@cluster_option
 def cluster_start(cluster: str | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
     from kompy.cluster.daemon import start
@@ -69,7 +66,7 @@ def cluster_start(cluster: str | None) -> None:
 
 
 @cluster_group.command("stop")
-@_cluster_option
+@cluster_option
 def cluster_stop(cluster: str | None) -> None:
     """Stop the daemon and the pods' containers; objects stay for the next start."""
     from kompy.cluster.daemon import stop
@@ -80,7 +77,7 @@ def cluster_stop(cluster: str | None) -> None:
 
 
 @cluster_group.command("status")
-@_cluster_option
+@cluster_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def cluster_status(cluster: str | None, output: str) -> None:
     """Whether the cluster runs, where, and how many objects it holds."""
@@ -96,7 +93,7 @@ def cluster_status(cluster: str | None, output: str) -> None:
 
 
 @cluster_group.command("reset")
-@_cluster_option
+@cluster_option
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def cluster_reset(cluster: str | None, yes: bool) -> None:
     """Stop the cluster and delete everything: objects, containers, networks, volumes."""
@@ -111,7 +108,7 @@ def cluster_reset(cluster: str | None, yes: bool) -> None:
 
 
 @cluster_group.command("kubeconfig")
-@_cluster_option
+@cluster_option
 def cluster_kubeconfig(cluster: str | None) -> None:
     """Print the cluster's kubeconfig (starts the cluster if needed)."""
     from kompy.cluster.daemon import kubeconfig_text

@@ -29,6 +29,11 @@ def project_options(fn: F) -> F:
     return fn
 
 
+# Which built-in cluster (a name under $KOMPY_HOME); every cluster-facing command takes it.
+cluster_option = click.option("--cluster", envvar="KOMPY_CLUSTER",
+                              help='Built-in cluster name (default: "default").')
+
+
 def duration_seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """A Compose-style duration option ("120s", "2m", "1m30s", or bare seconds) in seconds."""
     from kompy.errors import KompyError

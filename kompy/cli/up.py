@@ -6,13 +6,11 @@ import sys
 
 import click
 
-from kompy.cli.options import duration_seconds, project_options
+from kompy.cli.options import cluster_option, duration_seconds, project_options
 
 
 def _project_and_cluster(fn: click.decorators.FC) -> click.decorators.FC:
-    fn = click.option("--cluster", envvar="KOMPY_CLUSTER",
-                      help='Built-in cluster name (default: "default").')(fn)
-    return project_options(fn)
+    return project_options(cluster_option(fn))
 
 
 @click.command("up")

@@ -371,9 +371,11 @@ class DockerBackend:
                    lambda: self.api.put_archive(container_id, path, io.BytesIO(data)))
 
     def events(self, stop: threading.Event) -> Iterator[dict[str, object]]:
-        """Container events of this cluster, until ``stop`` is set (blocks between events)."""
+        """Deaths (``die``, ``oom``) of this cluster's containers, until ``stop`` is set
+        (blocks between events). The kubelet reacts to nothing else: asking the engine for
+        ``start`` events too made it stream one more event per pod while pods start."""
         filters = {"type": ["container"], "label": [f"{LABEL_CLUSTER}={self.cluster}"],
-                   "event": ["start", "die", "oom", "destroy"]}
+                   "event": ["die", "oom"]}
         while not stop.is_set():
             try:
                 stream = self.api.events(decode=True, filters=filters,

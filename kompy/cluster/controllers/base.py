@@ -13,7 +13,8 @@ from collections.abc import Hashable
 
 from kompy.client import Conflict, KubeClient
 from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers
+from kompy.cluster.informer import Informer, Informers, key_of
+from kompy.cluster.objects import Obj, controller_ref, namespace
 from kompy.cluster.workqueue import WorkQueue
 from kompy.errors import KompyError
 
@@ -69,3 +70,27 @@ class Controller:
         delay = min(0.5 * 2 ** failures, 60.0)
         log.info("%s: %s failed (%s); retrying in %.1f s", self.name, key, error, delay)
         self.queue.add_after(key, delay)
+
+
+class PodOwnerController(Controller):
+    """A controller of one kind that owns pods (ReplicaSet, StatefulSet, DaemonSet, Job).
+
+    Its owner objects are queued when they change, and again when one of their pods changes
+    (found through the pod's controller reference), so ``sync`` sees every pod event.
+    """
+
+    owner_resource = ""  # the informer's resource, e.g. "statefulsets"
+    owner_kind = ""  # the ownerReference kind, e.g. "StatefulSet"
+
+    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder,
+                 workers: int = 1) -> None:
+        super().__init__(client, informers, recorder, workers=workers)
+        self.owners: Informer = informers[self.owner_resource]
+        self.pods: Informer = informers["pods"]
+        self.owners.add_handler(lambda obj, _deleted: self.queue.add(key_of(obj)))
+        self.pods.add_handler(self._on_pod)
+
+    def _on_pod(self, pod: Obj, deleted: bool) -> None:
+        ref = controller_ref(pod)
+        if ref is not None and ref.get("kind") == self.owner_kind:
+            self.queue.add((namespace(pod), str(ref.get("name"))))

@@ -11,18 +11,15 @@ from collections.abc import Hashable
 from typing import cast
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.base import PodOwnerController
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 from kompy.cluster.controllers.rollout import template_hash
 from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
+from kompy.cluster.informer import Informers
 from kompy.cluster.objects import (
-    Obj,
-    controller_ref,
     labels,
     meta,
     name,
-    namespace,
     pod_ready,
     pod_terminal,
     random_suffix,
@@ -32,26 +29,19 @@ from kompy.cluster.objects import (
 HASH_LABEL = "controller-revision-hash"
 
 
-class DaemonSetController(Controller):
+class DaemonSetController(PodOwnerController):
     name = "daemonset"
+    owner_resource = "daemonsets"
+    owner_kind = "DaemonSet"
 
     def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder,
                  node_name: str = "kompy") -> None:
-        super().__init__(client, informers, recorder, workers=1)
+        super().__init__(client, informers, recorder)
         self.node_name = node_name
-        self.sets = informers["daemonsets"]
-        self.pods = informers["pods"]
-        self.sets.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
-        self.pods.add_handler(self._on_pod)
-
-    def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        ref = controller_ref(pod)
-        if ref is not None and ref.get("kind") == "DaemonSet":
-            self.queue.add((namespace(pod), str(ref.get("name"))))
 
     def sync(self, key: Hashable) -> None:
         ns, ds_name = cast(tuple[str, str], key)
-        ds = self.sets.get(ns, ds_name)
+        ds = self.owners.get(ns, ds_name)
         if ds is None or terminating(ds):
             return
         pod_hash = template_hash((ds.get("spec") or {}).get("template") or {})
@@ -80,4 +70,4 @@ class DaemonSetController(Controller):
         if all(status.get(k) == v for k, v in wanted.items()):
             return
         status.update(wanted)
-        self.sets.upsert_local(self.client.replace_status({**ds, "status": status}))
+        self.owners.upsert_local(self.client.replace_status({**ds, "status": status}))

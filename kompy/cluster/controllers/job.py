@@ -12,16 +12,12 @@ import contextlib
 from collections.abc import Hashable
 from typing import Any, cast
 
-from kompy.client import KubeClient, NotFound
-from kompy.cluster.controllers.base import Controller
+from kompy.client import NotFound
+from kompy.cluster.controllers.base import PodOwnerController
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
 from kompy.cluster.objects import (
     Obj,
-    controller_ref,
     name,
-    namespace,
     now,
     parse_time,
     pod_ready,
@@ -40,25 +36,14 @@ def _restarts(pod: Obj) -> int:
                for c in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
-class JobController(Controller):
+class JobController(PodOwnerController):
     name = "job"
-
-    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
-                 ) -> None:
-        super().__init__(client, informers, recorder, workers=1)
-        self.jobs = informers["jobs"]
-        self.pods = informers["pods"]
-        self.jobs.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
-        self.pods.add_handler(self._on_pod)
-
-    def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        ref = controller_ref(pod)
-        if ref is not None and ref.get("kind") == "Job":
-            self.queue.add((namespace(pod), str(ref.get("name"))))
+    owner_resource = "jobs"
+    owner_kind = "Job"
 
     def sync(self, key: Hashable) -> None:
         ns, job_name = cast(tuple[str, str], key)
-        job = self.jobs.get(ns, job_name)
+        job = self.owners.get(ns, job_name)
         if job is None or terminating(job):
             return
         spec = job.get("spec") or {}
@@ -113,7 +98,7 @@ class JobController(Controller):
         status.update(active=len(active), succeeded=succeeded, failed=failed,
                       ready=sum(1 for p in active if pod_ready(p)))
         if status != (job.get("status") or {}):
-            self.jobs.upsert_local(self.client.replace_status({**job, "status": status}))
+            self.owners.upsert_local(self.client.replace_status({**job, "status": status}))
         if finished is None and spec.get("activeDeadlineSeconds") is not None:
             self.queue.add_after(key, 5.0)
 

@@ -15,7 +15,7 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.base import PodOwnerController
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.informer import Informers, key_of
 from kompy.cluster.objects import (
@@ -68,24 +68,21 @@ def pod_from_template(rs: Obj) -> Obj:
             "spec": template.get("spec") or {}}
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(PodOwnerController):
     name = "replicaset"
+    owner_resource = "replicasets"
+    owner_kind = "ReplicaSet"
 
     def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
                  ) -> None:
         super().__init__(client, informers, recorder, workers=4)
-        self.rs = informers["replicasets"]
-        self.pods = informers["pods"]
-        self.rs.add_handler(lambda obj, _deleted: self.queue.add(key_of(obj)))
-        self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        ref = controller_ref(pod)
-        if ref is not None:
-            if ref.get("kind") == "ReplicaSet":
-                self.queue.add((namespace(pod), str(ref.get("name"))))
+        if controller_ref(pod) is not None:
+            super()._on_pod(pod, deleted)
             return
-        for rs in self.rs.list(namespace(pod)):
+        # An orphan pod: a ReplicaSet whose selector matches may adopt it.
+        for rs in self.owners.list(namespace(pod)):
             if selector_matches((rs.get("spec") or {}).get("selector"), labels(pod)):
                 self.queue.add(key_of(rs))
 
@@ -114,7 +111,7 @@ class ReplicaSetController(Controller):
 
     def sync(self, key: Hashable) -> None:
         ns, rs_name = cast(tuple[str, str], key)
-        rs = self.rs.get(ns, rs_name)
+        rs = self.owners.get(ns, rs_name)
         if rs is None or terminating(rs):
             return
         pods = self.owned_pods(rs)
@@ -160,4 +157,4 @@ class ReplicaSetController(Controller):
             return
         status.update(wanted)
         updated = self.client.replace_status({**rs, "status": status})
-        self.rs.upsert_local(updated)
+        self.owners.upsert_local(updated)

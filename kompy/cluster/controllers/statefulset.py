@@ -16,15 +16,12 @@ import copy
 from collections.abc import Hashable
 from typing import Any, cast
 
-from kompy.client import Conflict, KubeClient, NotFound
-from kompy.cluster.controllers.base import Controller
+from kompy.client import Conflict, NotFound
+from kompy.cluster.controllers.base import PodOwnerController
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 from kompy.cluster.controllers.rollout import template_hash
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
 from kompy.cluster.objects import (
     Obj,
-    controller_ref,
     labels,
     meta,
     name,
@@ -42,25 +39,14 @@ def ordinal(set_name: str, pod: Obj) -> int:
     return int(suffix) if suffix.isdigit() else -1
 
 
-class StatefulSetController(Controller):
+class StatefulSetController(PodOwnerController):
     name = "statefulset"
-
-    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
-                 ) -> None:
-        super().__init__(client, informers, recorder, workers=1)
-        self.sets = informers["statefulsets"]
-        self.pods = informers["pods"]
-        self.sets.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
-        self.pods.add_handler(self._on_pod)
-
-    def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        ref = controller_ref(pod)
-        if ref is not None and ref.get("kind") == "StatefulSet":
-            self.queue.add((namespace(pod), str(ref.get("name"))))
+    owner_resource = "statefulsets"
+    owner_kind = "StatefulSet"
 
     def sync(self, key: Hashable) -> None:
         ns, set_name = cast(tuple[str, str], key)
-        sts = self.sets.get(ns, set_name)
+        sts = self.owners.get(ns, set_name)
         if sts is None or terminating(sts):
             return
         spec = sts.get("spec") or {}
@@ -160,4 +146,4 @@ class StatefulSetController(Controller):
         if all(status.get(k) == v for k, v in wanted.items()):
             return
         status.update(wanted)
-        self.sets.upsert_local(self.client.replace_status({**sts, "status": status}))
+        self.owners.upsert_local(self.client.replace_status({**sts, "status": status}))

@@ -25,10 +25,11 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
@@ -77,7 +78,192 @@ def parse_route(parts: list[str]) -> Route | None:
     return Route(res, namespace, name, sub)
 
 
+@dataclass
+class Reply:
+    """An answer, independent of how it travels (HTTP here, in-process in loopback.py)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterator[bytes] | None = None   # a chunked body (watches, logs) instead of body
+
+
+class Headers(Protocol):
+    def get(self, name: str, default: None = None) -> str | None: ...
+
+
+def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(body, separators=(",", ":")).encode(),
+                 headers=headers or {})
+
+
+def error_reply(error: ApiError) -> Reply:
+    details = (error.body or {}).get("details")
+    return json_reply(error.status, status_body(error.status, error.reason, error.message,
+                                                details))
+
+
+class Router:
+    """The API server's request handling: authentication, routing, and the endpoints.
+
+    Transport-independent, so the daemon's own controllers can call it in-process (no TLS,
+    no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
+    every other client uses (see loopback.py)."""
+
+    def __init__(self, api: Api, token: str) -> None:
+        self.api = api
+        self.token = token
+
+    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
+        url = urlsplit(target)
+        query = parse_qs(url.query, keep_blank_values=True)
+        path = url.path.rstrip("/") or "/"
+        try:
+            if self.api.closing.is_set():
+                # In-process clients would otherwise reconnect their watches in a tight loop
+                # while the daemon stops (an HTTP client gets connection refused instead).
+                raise ApiError(503, "ServiceUnavailable", "the API server is shutting down")
+            if not self._authorized(path, headers):
+                raise ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
+                                                    "required")
+            return self._dispatch(method, path, query, headers, body)
+        except ApiError as error:
+            return error_reply(error)
+        except Exception as error:  # noqa: BLE001 - the server must survive any request
+            log.exception("%s %s failed", method, target)
+            return error_reply(ApiError(500, "InternalError",
+                                        f"internal error: {type(error).__name__}: {error}"))
+
+    def _authorized(self, path: str, headers: Headers) -> bool:
+        if path in UNAUTHENTICATED:
+            return True
+        header = headers.get("Authorization") or ""
+        return hmac.compare_digest(header.encode(), f"Bearer {self.token}".encode())
+
+    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
+                  body: bytes) -> Reply:
+        api = self.api
+        if path in UNAUTHENTICATED:
+            return Reply(200, b"ok", "text/plain")
+        if path == "/version":
+            return json_reply(200, VERSION)
+        if path.startswith("/openapi/v3"):
+            return json_reply(200, openapi_v3(path))
+        if path == "/api":
+            return json_reply(200, {"kind": "APIVersions", "versions": ["v1"]})
+        if path == "/apis":
+            return json_reply(200, api.group_list())
+        parts = path.strip("/").split("/")
+        route = parse_route(parts)
+        if route is None:
+            if parts[0] == "api" and len(parts) == 2:
+                return json_reply(200, api.resource_list("", parts[1]))
+            if parts[0] == "apis" and len(parts) == 3:
+                return json_reply(200, api.resource_list(parts[1], parts[2]))
+            raise NotFound(404, "NotFound", f"the server could not find the requested "
+                                            f"resource: {path}")
+        one = {k: v[-1] for k, v in query.items()}
+        if route.subresource in ("log", "exec"):
+            return self._pod_io(method, route, query, one, headers, body)
+        if route.subresource == "scale":
+            scale = _json(body) if method in ("PUT", "PATCH") else None
+            return json_reply(200, api.scale(route, method, scale,
+                                             headers.get("Content-Type") or ""))
+        return self._crud(method, route, one, headers, body)
+
+    def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
+              body: bytes) -> Reply:
+        api = self.api
+        table = "as=Table" in (headers.get("Accept") or "")  # kubectl's server-side printing
+        if method == "GET" and route.name is None:
+            if one.get("watch") in ("true", "1"):
+                return self._watch(route, one, table)
+            listing = api.list(route, one.get("labelSelector"), one.get("fieldSelector"))
+            if table:
+                return json_reply(200, as_table(route.res.plural, listing["items"],
+                                                listing["metadata"]))
+            return json_reply(200, listing)
+        if method == "GET":
+            obj = api.get(route)
+            return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
+        if method == "POST" and route.name is None:
+            return json_reply(201, api.create(route, _json(body)))
+        if method == "PUT" and route.name:
+            return json_reply(200, api.update(route, _json(body)))
+        if method == "PATCH" and route.name:
+            content_type = headers.get("Content-Type") or "application/merge-patch+json"
+            return json_reply(200, api.patch(route, _json(body), content_type))
+        if method == "DELETE" and route.name:
+            options = _json(body) if body else None
+            grace = one.get("gracePeriodSeconds")
+            if grace is None and isinstance(options, dict):
+                grace = options.get("gracePeriodSeconds")
+            return json_reply(200, api.delete(route, None if grace is None else int(grace)))
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
+
+    def _watch(self, route: Route, one: dict[str, str], table: bool) -> Reply:
+        events = self.api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
+                                one.get("fieldSelector"), _float(one.get("timeoutSeconds")),
+                                one.get("allowWatchBookmarks") == "true")
+        if table:
+            events = (table_event(route.res.plural, e) for e in events)
+        # Answered at once, without waiting for a first event: a watch may wait long for one.
+        return Reply(200, stream=_closing(
+            (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events), events))
+
+    def _pod_io(self, method: str, route: Route, query: dict[str, list[str]],
+                one: dict[str, str], headers: Headers, body: bytes) -> Reply:
+        api = self.api
+        _, container = api.pod_container(route, one.get("container"))
+        assert route.namespace and route.name
+        if route.subresource == "log" and method == "GET":
+            tail = one.get("tailLines")
+            chunks = api.io().logs(route.namespace, route.name, container,
+                                   follow=one.get("follow") == "true",
+                                   previous=one.get("previous") == "true",
+                                   tail_lines=int(tail) if tail else None)
+            # The first chunk is read before answering, so an error the source raises at once
+            # (a pod's log not available yet) is still a proper Status.
+            first = next(chunks, b"")
+            return Reply(200, content_type="text/plain",
+                         stream=_closing(itertools.chain((first,), chunks), chunks))
+        if route.subresource == "exec" and headers.get("Upgrade"):
+            raise ApiError(400, "BadRequest", "kompy's API server runs exec without a "
+                                              "streaming (SPDY/WebSocket) connection; use "
+                                              "`kompy exec POD -- COMMAND`")
+        if route.subresource == "exec" and method == "POST":
+            stdin = body if one.get("stdin") == "true" else None
+            command = query.get("command") or []
+            if not command:
+                raise bad_request("exec needs at least one command parameter")
+            code, output = api.io().exec(route.namespace, route.name, container, command, stdin)
+            return Reply(200, output, "application/octet-stream",
+                         {EXIT_CODE_HEADER: str(code)})
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
+
+
+def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
+    """``chunks``, closing ``source`` (a watch's store cursor, a log stream) when the consumer
+    stops early, whichever transport carries them."""
+    try:
+        yield from chunks
+    finally:
+        close = getattr(source, "close", None)
+        if close:
+            close()
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as e:
+        raise bad_request(f"the request body is not valid JSON: {e}") from e
+
+
 class Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 (over TLS) in front of the Router."""
+
     server: ApiHTTPServer
     protocol_version = "HTTP/1.1"
     # Headers and body leave in two writes; with Nagle's algorithm the second waits for the
@@ -104,38 +290,39 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.client_address[0], *args)
 
-    # -- plumbing ----------------------------------------------------------------------------
+    def _handle(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.router.handle(method, self.path, self.headers, body)
+        try:
+            self._write(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
-    def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in (headers or {}).items():
+    do_GET = lambda self: self._handle("GET")  # noqa: E731
+    do_POST = lambda self: self._handle("POST")  # noqa: E731
+    do_PUT = lambda self: self._handle("PUT")  # noqa: E731
+    do_PATCH = lambda self: self._handle("PATCH")  # noqa: E731
+    do_DELETE = lambda self: self._handle("DELETE")  # noqa: E731
+
+    def _write(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        for key, value in reply.headers.items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _send_error(self, error: ApiError) -> None:
-        details = (error.body or {}).get("details")
-        self._send_json(error.status, status_body(error.status, error.reason, error.message,
-                                                  details))
-
-    def _stream(self, chunks: Iterator[bytes], content_type: str, prefetch: bool = True
-                ) -> None:
-        """Chunked transfer encoding; ends when the iterator does or the client goes away.
-
-        With ``prefetch`` the first chunk is read before the status line, so an error the
-        source raises at once (a pod's log not available yet) is still answered with a
-        proper Status. Watches answer at once instead: they may wait long for a first event.
-        """
-        first = next(chunks, b"") if prefetch else b""
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
+        if reply.stream is None:
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self._stream(reply.stream)
+
+    def _stream(self, chunks: Iterator[bytes]) -> None:
+        """Chunked transfer encoding; ends when the iterator does or the client goes away."""
         try:
-            for chunk in itertools.chain((first,), chunks):
+            for chunk in chunks:
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
@@ -154,164 +341,6 @@ class Handler(BaseHTTPRequestHandler):
             if close:
                 close()
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _json_body(self) -> Any:
-        raw = self._body()
-        try:
-            return json.loads(raw or b"null")
-        except ValueError as e:
-            raise bad_request(f"the request body is not valid JSON: {e}") from e
-
-    def _authorized(self, path: str) -> bool:
-        if path in UNAUTHENTICATED:
-            return True
-        header = self.headers.get("Authorization") or ""
-        expected = f"Bearer {self.server.token}"
-        return hmac.compare_digest(header.encode(), expected.encode())
-
-    def _handle(self, method: str) -> None:
-        url = urlsplit(self.path)
-        query = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        path = url.path.rstrip("/") or "/"
-        try:
-            if not self._authorized(path):
-                self._body()
-                raise ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
-                                                    "required")
-            self._dispatch(method, path, query)
-        except ApiError as error:
-            self._send_error(error)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        except Exception as error:  # noqa: BLE001 - the server must survive any request
-            log.exception("%s %s failed", method, self.path)
-            self._send_error(ApiError(500, "InternalError",
-                                      f"internal error: {type(error).__name__}: {error}"))
-
-    do_GET = lambda self: self._handle("GET")  # noqa: E731
-    do_POST = lambda self: self._handle("POST")  # noqa: E731
-    do_PUT = lambda self: self._handle("PUT")  # noqa: E731
-    do_PATCH = lambda self: self._handle("PATCH")  # noqa: E731
-    do_DELETE = lambda self: self._handle("DELETE")  # noqa: E731
-
-    # -- routing -----------------------------------------------------------------------------
-
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]]) -> None:
-        api = self.server.api
-        one = {k: v[-1] for k, v in query.items()}
-        if path in UNAUTHENTICATED:
-            body = b"ok"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        if path == "/version":
-            return self._send_json(200, VERSION)
-        if path.startswith("/openapi/v3"):
-            return self._send_json(200, openapi_v3(path))
-        if path == "/api":
-            return self._send_json(200, {"kind": "APIVersions", "versions": ["v1"]})
-        if path == "/apis":
-            return self._send_json(200, api.group_list())
-        parts = path.strip("/").split("/")
-        route = parse_route(parts)
-        if route is None:
-            if parts[0] == "api" and len(parts) == 2:
-                return self._send_json(200, api.resource_list("", parts[1]))
-            if parts[0] == "apis" and len(parts) == 3:
-                return self._send_json(200, api.resource_list(parts[1], parts[2]))
-            raise NotFound(404, "NotFound", f"the server could not find the requested "
-                                            f"resource: {path}")
-        if route.subresource in ("log", "exec"):
-            return self._pod_io(method, route, query, one)
-        if route.subresource == "scale":
-            scale = self._json_body() if method in ("PUT", "PATCH") else None
-            return self._send_json(200, api.scale(route, method, scale,
-                                                  self.headers.get("Content-Type") or ""))
-        self._crud(method, route, one)
-
-    def _crud(self, method: str, route: Route, one: dict[str, str]) -> None:
-        api = self.server.api
-        if method == "GET" and route.name is None:
-            if one.get("watch") in ("true", "1"):
-                events = api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
-                                   one.get("fieldSelector"), _float(one.get("timeoutSeconds")),
-                                   one.get("allowWatchBookmarks") == "true")
-                if self._wants_table():
-                    events = (table_event(route.res.plural, e) for e in events)
-                lines = (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
-                return self._stream(lines, "application/json", prefetch=False)
-            listing = api.list(route, one.get("labelSelector"), one.get("fieldSelector"))
-            if self._wants_table():
-                return self._send_json(200, as_table(route.res.plural, listing["items"],
-                                                     listing["metadata"]))
-            return self._send_json(200, listing)
-        if method == "GET":
-            obj = api.get(route)
-            if self._wants_table():
-                return self._send_json(200, as_table(route.res.plural, [obj], {}))
-            return self._send_json(200, obj)
-        if method == "POST" and route.name is None:
-            return self._send_json(201, api.create(route, self._json_body()))
-        if method == "PUT" and route.name:
-            return self._send_json(200, api.update(route, self._json_body()))
-        if method == "PATCH" and route.name:
-            content_type = self.headers.get("Content-Type") or "application/merge-patch+json"
-            return self._send_json(200, api.patch(route, self._json_body(), content_type))
-        if method == "DELETE" and route.name:
-            body = self._json_body() if self.headers.get("Content-Length") else None
-            grace = one.get("gracePeriodSeconds")
-            if grace is None and isinstance(body, dict):
-                grace = body.get("gracePeriodSeconds")
-            left = api.delete(route, None if grace is None else int(grace))
-            return self._send_json(200, left)
-        self._body()
-        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
-
-    def _wants_table(self) -> bool:
-        """kubectl asks for server-side printing (``as=Table``); clients that do not
-        get the objects themselves."""
-        accept = self.headers.get("Accept") or ""
-        return "as=Table" in accept
-
-    def _pod_io(self, method: str, route: Route, query: dict[str, list[str]],
-                one: dict[str, str]) -> None:
-        api = self.server.api
-        _, container = api.pod_container(route, one.get("container"))
-        assert route.namespace and route.name
-        if route.subresource == "log" and method == "GET":
-            tail = one.get("tailLines")
-            chunks = api.io().logs(route.namespace, route.name, container,
-                                   follow=one.get("follow") == "true",
-                                   previous=one.get("previous") == "true",
-                                   tail_lines=int(tail) if tail else None)
-            return self._stream(chunks, "text/plain")
-        if route.subresource == "exec" and self.headers.get("Upgrade"):
-            self._body()
-            raise ApiError(400, "BadRequest", "kompy's API server runs exec without a "
-                                              "streaming (SPDY/WebSocket) connection; use "
-                                              "`kompy exec POD -- COMMAND`")
-        if route.subresource == "exec" and method == "POST":
-            stdin = self._body() if one.get("stdin") == "true" else (self._body() and None)
-            command = query.get("command") or []
-            if not command:
-                raise bad_request("exec needs at least one command parameter")
-            code, output = api.io().exec(route.namespace, route.name, container, command, stdin)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(output)))
-            self.send_header(EXIT_CODE_HEADER, str(code))
-            self.end_headers()
-            self.wfile.write(output)
-            return None
-        self._body()
-        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
-
 
 def _float(text: str | None) -> float | None:
     return float(text) if text else None
@@ -321,10 +350,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, api: Api, token: str, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, router: Router, host: str = "127.0.0.1", port: int = 0,
                  tls: tuple[Path, Path] | None = None) -> None:
-        self.api = api
-        self.token = token
+        self.router = router
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         super().__init__((host, port), Handler)
@@ -353,7 +381,8 @@ class ApiServer:
     def __init__(self, store: Store, token: str, port: int = 0,
                  tls: tuple[Path, Path] | None = None) -> None:
         self.api = Api(store)
-        self.httpd = ApiHTTPServer(self.api, token, "127.0.0.1", port, tls)
+        self.router = Router(self.api, token)
+        self.httpd = ApiHTTPServer(self.router, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.ca = str(tls[0]) if tls else None
@@ -381,4 +410,4 @@ class ApiServer:
         self.api.pod_io = pod_io
 
 
-__all__ = ["ApiServer", "HTTPStatus", "parse_route"]
+__all__ = ["ApiServer", "HTTPStatus", "Reply", "Router", "parse_route"]

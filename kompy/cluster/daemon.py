@@ -286,7 +286,9 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     except ImportError as error:  # the runtime is developed in parallel (see CONTRACTS.md)
         log.error("the cluster runtime is not available: %s", error)
         return None
-    client = KubeClient.for_server(server.url, server.token, ca=server.ca)
+    from kompy.cluster.loopback import attach
+    client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
+                    server.router)
     runtime = runtime_module.start_runtime(client, state.dir, state.name, stop_event)
     server.set_pod_io(runtime.pod_io)
     return runtime

@@ -62,10 +62,6 @@ class Runtime:
 
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
                   *, backoff_base: float = 10.0) -> Runtime:
-    # The runtime only ever talks to its own API server on loopback: the environment's proxy
-    # settings and ~/.netrc do not apply to it, and reading them costs ~25% of each
-    # request's client CPU (requests looks them up per request when trust_env is on).
-    client.session.trust_env = False
     backend = DockerBackend(cluster)
     informers = Informers(client, stop)
     hosts = HostsTable()

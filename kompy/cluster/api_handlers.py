@@ -174,7 +174,8 @@ class Api:
             if not events:
                 # Every write notifies (the daemon's flock makes it the only writer); the
                 # timeout is a safety net, not a poll the watch depends on.
-                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 5.0))
+                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 5.0),
+                                           res.plural)
 
     # -- writes ------------------------------------------------------------------------------
 

@@ -19,6 +19,12 @@ Design (see also readme-parts/cluster-api.md):
 * Optimistic concurrency: an update carrying a stale resourceVersion raises Conflict.
 * Thread safety: one connection guarded by one lock; the API server's threads serialise on it
   (SQLite serialises writers anyway, and reads here take microseconds).
+* Watch cache: the last ``RECENT`` changes of each resource are also kept in memory, parsed,
+  and a write wakes only the watchers of its own resource (kube-apiserver's watch cache
+  does the same). Without it every write woke every watch, each to query and parse the event
+  log: a few thousand queries to start 30 pods. The event log in SQLite stays the truth
+  (resuming from a version older than the cache, or after a restart, reads it), and the
+  daemon's lock file makes its Store the only writer, so the cache cannot go stale.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import sqlite3
 import string
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +66,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('rv', 0), ('compacted', 0);
 """
 
+# Changes of each resource kept in memory for watches (see the module docstring).
+RECENT = 1000
+
 # Parts of an object that are not "spec": a change elsewhere bumps metadata.generation.
 _NOT_SPEC = ("metadata", "status", "kind", "apiVersion")
 
@@ -71,6 +81,7 @@ class Change:
     type: str              # ADDED, MODIFIED, DELETED
     obj: Obj
     prev: Obj | None       # for MODIFIED: the object before the change
+    namespace: str = ""
 
 
 def now() -> str:
@@ -109,6 +120,14 @@ class Store:
         if "prev" not in columns:    # a store written by an earlier kompy
             self._db.execute("ALTER TABLE events ADD COLUMN prev TEXT")
         self._writes = 0
+        self._rv = self._read_meta("rv")
+        self._compacted = self._read_meta("compacted")
+        # Watch cache: every change of a resource after _floor[resource] is in _recent.
+        self._opened_at = self._rv
+        self._recent: dict[str, deque[Change]] = {}
+        self._floor: dict[str, int] = {}
+        self._latest: dict[str, int] = {}
+        self._resource_changed: dict[str, threading.Condition] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -116,14 +135,16 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def _read_meta(self, key: str) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0])
+
     def resource_version(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()[0])
+            return self._rv
 
     def compacted(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key='compacted'").fetchone()
-            return int(row[0])
+            return self._compacted
 
     def _get(self, res: Resource, namespace: str, name: str) -> Obj | None:
         row = self._db.execute(
@@ -160,31 +181,61 @@ class Store:
         up to (the store's version when nothing is left to read); Gone if history no longer
         reaches ``since``."""
         with self._lock:
-            if since < self.compacted():
+            if since < self._compacted:
                 raise Gone(410, "Expired", f"too old resource version: {since} "
-                                           f"({self.compacted()})")
-            query = "SELECT rv, type, body, prev FROM events WHERE resource=? AND rv>?"
+                                           f"({self._compacted})")
+            if since >= self._floor.get(res.plural, self._opened_at):
+                return self._recent_since(res.plural, since, namespace, limit)
+            query = ("SELECT rv, type, body, prev, namespace FROM events "
+                     "WHERE resource=? AND rv>?")
             args: builtins.list[Any] = [res.plural, since]
             if namespace:
                 query += " AND namespace=?"
                 args.append(namespace)
             rows = self._db.execute(query + " ORDER BY rv LIMIT ?", (*args, limit)).fetchall()
-            top = int(rows[-1][0]) if len(rows) == limit else self.resource_version()
+            top = int(rows[-1][0]) if len(rows) == limit else self._rv
         return [Change(int(r[0]), str(r[1]), json.loads(r[2]),
-                       json.loads(r[3]) if r[3] else None) for r in rows], top
+                       json.loads(r[3]) if r[3] else None, str(r[4])) for r in rows], top
 
-    def wait_for_change(self, after: int, timeout: float) -> bool:
-        """Block until the store's version passes ``after`` (True) or ``timeout`` (False)."""
-        with self._changed:
-            if self.resource_version() > after:
+    def _recent_since(self, resource: str, since: int, namespace: str | None, limit: int
+                      ) -> tuple[builtins.list[Change], int]:
+        """events_since from the watch cache. The Change objects are shared between
+        watchers: read them, never change them."""
+        newer: builtins.list[Change] = []
+        for change in reversed(self._recent.get(resource, ())):
+            if change.rv <= since:
+                break
+            if not namespace or change.namespace == namespace:
+                newer.append(change)
+        newer.reverse()
+        if len(newer) >= limit:
+            return newer[:limit], newer[limit - 1].rv
+        return newer, self._rv
+
+    def wait_for_change(self, after: int, timeout: float, resource: str | None = None) -> bool:
+        """Block until a write after version ``after`` (True) or ``timeout`` (False);
+        with ``resource`` (a plural), only a write of that resource counts."""
+        with self._lock:
+            condition = self._changed if resource is None else self._condition(resource)
+            if self._version_of(resource) > after:
                 return True
-            self._changed.wait(timeout)
-            return self.resource_version() > after
+            condition.wait(timeout)
+            return self._version_of(resource) > after
+
+    def _version_of(self, resource: str | None) -> int:
+        return self._rv if resource is None else self._latest.get(resource, 0)
+
+    def _condition(self, resource: str) -> threading.Condition:
+        if resource not in self._resource_changed:
+            self._resource_changed[resource] = threading.Condition(self._lock)
+        return self._resource_changed[resource]
 
     def wake(self) -> None:
         """Wake every waiting watcher (the server is stopping)."""
-        with self._changed:
+        with self._lock:
             self._changed.notify_all()
+            for condition in self._resource_changed.values():
+                condition.notify_all()
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -199,6 +250,7 @@ class Store:
                 "UPDATE meta SET value=value+1 WHERE key='rv' RETURNING value").fetchone()[0])
             meta["resourceVersion"] = str(rv)
             body = json.dumps(obj, separators=(",", ":"))
+            prev_body = json.dumps(prev, separators=(",", ":")) if prev else None
             if remove:
                 self._db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND "
                                  "name=?", (res.plural, namespace, meta["name"]))
@@ -206,23 +258,36 @@ class Store:
                 self._db.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)",
                                  (res.plural, namespace, meta["name"], rv, body))
             self._db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
-                             (rv, res.plural, namespace, event, body,
-                              json.dumps(prev, separators=(",", ":")) if prev else None))
+                             (rv, res.plural, namespace, event, body, prev_body))
             self._writes += 1
-            if self._writes % 500 == 0:
-                self._compact(rv)
+            compacted = self._compact(rv) if self._writes % 500 == 0 else self._compacted
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._changed.notify_all()
+        self._rv, self._compacted = rv, compacted
+        # The cache holds its own parsed copy: callers go on using (and changing) ``obj``.
+        self._remember(res.plural, Change(rv, event, json.loads(body),
+                                          json.loads(prev_body) if prev_body else None,
+                                          namespace))
         return obj
 
-    def _compact(self, rv: int) -> None:
+    def _remember(self, resource: str, change: Change) -> None:
+        recent = self._recent.setdefault(resource, deque(maxlen=RECENT))
+        if len(recent) == RECENT:
+            self._floor[resource] = recent[0].rv   # about to fall out of the cache
+        recent.append(change)
+        self._latest[resource] = change.rv
+        self._changed.notify_all()
+        if resource in self._resource_changed:
+            self._resource_changed[resource].notify_all()
+
+    def _compact(self, rv: int) -> int:
         floor = rv - self.history
         if floor > 0:
             self._db.execute("DELETE FROM events WHERE rv<=?", (floor,))
             self._db.execute("UPDATE meta SET value=? WHERE key='compacted'", (floor,))
+        return max(floor, self._compacted)
 
     def create(self, res: Resource, obj: Obj) -> Obj:
         obj = copy.deepcopy(obj)
@@ -362,7 +427,7 @@ class Store:
             result = self._db.execute("PRAGMA integrity_check").fetchone()[0]
             if result != "ok":
                 problems.append(f"sqlite: {result}")
-            top = self.resource_version()
+            top = self._read_meta("rv")
             for resource, namespace, name, rv, body in self._db.execute(
                     "SELECT resource, namespace, name, rv, body FROM objects"):
                 obj = json.loads(body)

@@ -176,3 +176,56 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
     again = Store(tmp_path / "s.db")
     assert again.get(PODS, "default", "a")["metadata"]["resourceVersion"] == "1"
     assert again.create(PODS, pod("b"))["metadata"]["resourceVersion"] == "2"
+
+
+def _cm(name: str, namespace: str = "default") -> dict[str, Any]:
+    return {"kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": namespace}}
+
+
+def _changes(store: Store, since: int, namespace: str | None = None, limit: int = 500
+             ) -> tuple[list[tuple[int, str, str, Any, Any]], int]:
+    changes, top = store.events_since(CMS, since, namespace, limit)
+    return [(c.rv, c.type, c.namespace, c.obj, c.prev) for c in changes], top
+
+
+def test_watch_cache_answers_as_the_event_log_does(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    for i in range(20):
+        store.create(CMS, _cm(f"c{i}", "default" if i % 2 else "other"))
+        store.create(PODS, pod(f"p{i}"))
+    changed = store.get(CMS, "default", "c1")
+    changed["data"] = {"k": "v"}
+    store.update(CMS, changed)
+    store.delete(CMS, "other", "c0")
+    # A second Store on the same file has no cache for what came before it: its answers
+    # come from SQLite, and must be the same as the first one's from memory.
+    from_log = Store(tmp_path / "s.db")
+    for since, namespace, limit in ((0, None, 500), (7, "default", 500), (0, "other", 4),
+                                    (store.resource_version(), None, 500)):
+        assert _changes(store, since, namespace, limit) == \
+            _changes(from_log, since, namespace, limit)
+    cached, top = _changes(store, 0, "other", 4)
+    assert len(cached) == 4 and top == cached[-1][0]
+    assert _changes(store, 0)[0][-1][1:3] == ("DELETED", "other")
+    assert _changes(store, 0)[0][-2][4]["metadata"]["name"] == "c1"  # prev of the update
+
+
+def test_watch_cache_falls_back_to_the_log_for_old_versions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kompy.cluster.store.RECENT", 10)
+    store = Store(tmp_path / "s.db")
+    for i in range(30):
+        store.create(CMS, _cm(f"c{i}"))
+    changes, top = _changes(store, 5)
+    assert [c[0] for c in changes] == list(range(6, 31)) and top == 30
+
+
+def test_a_write_wakes_only_watchers_of_its_resource(store: Store) -> None:
+    rv = store.resource_version()
+    store.create(PODS, pod("a"))
+    assert not store.wait_for_change(rv, 0.05, CMS.plural)
+    assert store.wait_for_change(rv, 0.05, PODS.plural)
+    timer = threading.Timer(0.05, lambda: store.create(CMS, _cm("late")))
+    timer.start()
+    assert store.wait_for_change(store.resource_version(), 5.0, CMS.plural)

@@ -6,6 +6,9 @@
 3. The daemon's CPU use while idle with the 30 pods running: its CPU time (utime + stime of
    the daemon process) over ``--idle-seconds``, as a percentage of one core.
 
+The two alternate (which goes first changes every round), and each timed run waits until
+the machine is quiet first: the numbers compare like with like on a shared, noisy machine.
+
 Writes benchmarks/results/runtime.json. Run: ``python3 benchmarks/bench_runtime.py``.
 """
 
@@ -53,6 +56,28 @@ def wait_ready(client: Any, replicas: int, timeout: int = 300) -> None:
     raise SystemExit(f"deployment not ready after {timeout} s: {status}")
 
 
+def settle(max_wait: float = 30.0, busy_below: float = 0.25) -> float:
+    """Wait until the machine is quiet (less than ``busy_below`` of all cores busy over half
+    a second), at most ``max_wait`` s: the previous run's clean-up (Docker removes containers
+    and network namespaces in the background) must not be billed to the next run.
+    Returns the busy fraction last seen."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = _cpu_times()
+        time.sleep(0.5)
+        after = _cpu_times()
+        total = after[0] - before[0]
+        busy = 1.0 - (after[1] - before[1]) / total if total else 0.0
+        if busy < busy_below or time.monotonic() > deadline:
+            return round(busy, 2)
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
@@ -72,6 +97,7 @@ def bench_kompy(idle_seconds: float | None) -> dict[str, Any]:
         # Warm the namespace network and informers with one pod-less apply round trip.
         client.get("namespaces", "default")
         pid = int(Path(home, name, "daemon.pid").read_text().strip())
+        busy_before = settle()
         cpu0 = cpu_seconds(pid)
         t0 = time.monotonic()
         client.apply(deployment(REPLICAS))
@@ -80,7 +106,8 @@ def bench_kompy(idle_seconds: float | None) -> dict[str, Any]:
         apply_cpu = cpu_seconds(pid) - cpu0
         out: dict[str, Any] = {"daemon_start_s": round(started, 2),
                                "apply_to_all_ready_s": round(ready, 2),
-                               "daemon_cpu_s_during_apply": round(apply_cpu, 2)}
+                               "daemon_cpu_s_during_apply": round(apply_cpu, 2),
+                               "machine_busy_before": busy_before}
         if idle_seconds:
             time.sleep(5)  # let the last status writes settle before measuring idle
             c0, w0 = cpu_seconds(pid), time.monotonic()
@@ -104,6 +131,7 @@ def bench_compose() -> dict[str, Any]:
     project = f"bench{uuid.uuid4().hex[:6]}"
     cmd = [exe, "-p", project, "-f", str(folder / "docker-compose.yml")]
     try:
+        busy_before = settle()
         t0 = time.monotonic()
         subprocess.run([*cmd, "up", "-d", "--scale", f"web={REPLICAS}"], check=True,
                        capture_output=True)
@@ -112,6 +140,7 @@ def bench_compose() -> dict[str, Any]:
                                   f"label=com.docker.compose.project={project}"],
                                  check=True, capture_output=True, text=True).stdout.split()
         return {"up_scale_s": round(up, 2), "containers_running": len(running),
+                "machine_busy_before": busy_before,
                 "version": subprocess.run([exe, "version", "--short"], capture_output=True,
                                           text=True).stdout.strip()}
     finally:
@@ -148,9 +177,15 @@ def main() -> int:
     rounds: list[dict[str, Any]] = []
     for i in range(args.rounds):
         last = i == args.rounds - 1
-        rounds.append({"load_average": os.getloadavg()[0],
-                       "kompy": bench_kompy(args.idle_seconds if last else None),
-                       "docker_compose": bench_compose()})
+        entry: dict[str, Any] = {"load_average": os.getloadavg()[0],
+                                 "first": "kompy" if i % 2 == 0 else "docker_compose"}
+        # Alternate which goes first, so neither always follows the other's clean-up.
+        if i % 2:
+            entry["docker_compose"] = bench_compose()
+        entry["kompy"] = bench_kompy(args.idle_seconds if last else None)
+        if not i % 2:
+            entry["docker_compose"] = bench_compose()
+        rounds.append(entry)
     kompy_times = [r["kompy"]["apply_to_all_ready_s"] for r in rounds]
     compose_times = [r["docker_compose"].get("up_scale_s") for r in rounds]
     result: dict[str, Any] = {"replicas": REPLICAS, "image": IMAGE, "machine": machine(),

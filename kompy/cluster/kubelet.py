@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ class Kubelet:
         for informer in (configmaps, secrets, claims):
             informer.add_handler(self._on_pod_input)
         hosts.on_change(self._on_hosts)
-        self._threads = [threading.Thread(target=self._work, name=f"kubelet-{i}", daemon=True)
+        self._threads = [threading.Thread(target=self.queue.run_worker,
+                                          args=(self._sync_key, self._sync_failed),
+                                          name=f"kubelet-{i}", daemon=True)
                          for i in range(workers)]
         self._threads.append(threading.Thread(target=self._docker_events, name="kubelet-events",
                                               daemon=True))
@@ -188,21 +191,15 @@ class Kubelet:
         self.backend.submit(self.backend.stop, container_id, grace)
 
     # -- the work -------------------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            key = self.queue.get()
-            if key is None:
-                return
-            try:
-                self._sync(str(key))
-            except KompyError as error:
-                log.warning("pod %s: %s", self._describe(str(key)), error)
-                self.queue.add_after(key, 5.0)
-            except Exception:  # noqa: BLE001 - a worker must survive any one pod
-                log.exception("pod %s: sync failed", self._describe(str(key)))
-                self.queue.add_after(key, 5.0)
-            finally:
-                self.queue.done(key)
+    def _sync_key(self, key: Hashable) -> None:
+        self._sync(str(key))
+
+    def _sync_failed(self, key: Hashable, error: Exception) -> float:
+        if isinstance(error, KompyError):
+            log.warning("pod %s: %s", self._describe(str(key)), error)
+        else:  # a worker must survive any one pod
+            log.error("pod %s: sync failed", self._describe(str(key)), exc_info=error)
+        return 5.0
 
     def _describe(self, key: str) -> str:
         with self._lock:

@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import threading
+from collections.abc import Hashable
 from typing import Any
 
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
@@ -85,7 +86,9 @@ class Scheduler:
         self.pods = informers["pods"]
         self.queue = WorkQueue()
         self.pods.add_handler(self._on_pod)
-        self._thread = threading.Thread(target=self._work, name="scheduler", daemon=True)
+        self._thread = threading.Thread(target=self.queue.run_worker,
+                                        args=(self._schedule_key, self._schedule_failed),
+                                        name="scheduler", daemon=True)
 
     def register_node(self, address: str = "127.0.0.1") -> None:
         node = node_object(self.node_name, *self.capacity, address)
@@ -121,21 +124,15 @@ class Scheduler:
         if not spec.get("nodeName"):
             self.queue.add((namespace(pod), name(pod)))
 
-    def _work(self) -> None:
-        while True:
-            key = self.queue.get()
-            if key is None:
-                return
-            try:
-                self._schedule(*key)  # type: ignore[misc]
-            except KompyError as error:
-                log.warning("scheduling %s: %s", key, error)
-                self.queue.add_after(key, 5.0)
-            except Exception:  # noqa: BLE001 - the scheduler must survive any one pod
-                log.exception("scheduling %s failed", key)
-                self.queue.add_after(key, 5.0)
-            finally:
-                self.queue.done(key)
+    def _schedule_key(self, key: Hashable) -> None:
+        self._schedule(*key)  # type: ignore[misc]
+
+    def _schedule_failed(self, key: Hashable, error: Exception) -> float:
+        if isinstance(error, KompyError):
+            log.warning("scheduling %s: %s", key, error)
+        else:  # the scheduler must survive any one pod
+            log.error("scheduling %s failed", key, exc_info=error)
+        return 5.0
 
     def _used(self, exclude: str) -> tuple[int, int]:
         cpu = mem = 0

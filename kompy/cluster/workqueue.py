@@ -2,7 +2,9 @@
 
 A key added while it waits is queued once; a key added while a worker processes it is queued
 again after ``done`` (so no change is lost and no key is processed by two workers at once).
-Workers block on a condition variable: an idle queue costs no CPU.
+Workers block on a condition variable: an idle queue costs no CPU. :meth:`WorkQueue.run_worker`
+is the one loop every worker thread runs (controllers, scheduler, kubelet); each passes its
+own error policy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+
+# What a worker does when its handler raised: the seconds until the key is tried again, or
+# None to drop it (a later add() brings it back).
+OnError = Callable[[Hashable, Exception], float | None]
 
 
 class WorkQueue:
@@ -67,6 +73,26 @@ class WorkQueue:
                     self._queued.add(key)
                     self._queue.append(key)
                     self._cond.notify()
+
+    def run_worker(self, handler: Callable[[Hashable], object], on_error: OnError) -> None:
+        """Take keys and handle them until the queue shuts down (the one way a worker stops).
+
+        A handler that raises does not end the worker: ``on_error`` runs (inside the except
+        clause, so ``log.exception`` sees the error) and says when to retry. ``done`` always
+        follows, so a key added meanwhile is taken again, never by two workers at once.
+        """
+        while True:
+            key = self.get()
+            if key is None:
+                return
+            try:
+                handler(key)
+            except Exception as error:  # noqa: BLE001 - a worker must survive any one key
+                delay = on_error(key, error)
+                if delay is not None:
+                    self.add_after(key, delay)
+            finally:
+                self.done(key)
 
     def shutdown(self) -> None:
         with self._cond:

@@ -31,8 +31,10 @@ class Controller:
         self.recorder = recorder
         self.queue = WorkQueue()
         self._failures: dict[Hashable, int] = {}
-        self._threads = [threading.Thread(target=self._work, name=f"{self.name}-{i}",
-                                          daemon=True) for i in range(workers)]
+        self._threads = [threading.Thread(target=self.queue.run_worker,
+                                          args=(self._sync_once, self._on_error),
+                                          name=f"{self.name}-{i}", daemon=True)
+                         for i in range(workers)]
 
     def sync(self, key: Hashable) -> None:
         raise NotImplementedError
@@ -46,30 +48,25 @@ class Controller:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _work(self) -> None:
-        while True:
-            key = self.queue.get()
-            if key is None:
-                return
-            try:
-                self.sync(key)
-                self._failures.pop(key, None)
-            except Conflict:
-                self.queue.add_after(key, 0.05)  # someone else wrote first: read and retry
-            except KompyError as error:
-                self._retry(key, error)
-            except Exception as error:  # noqa: BLE001 - a controller must survive any object
-                log.exception("%s: sync of %s failed", self.name, key)
-                self._retry(key, error)
-            finally:
-                self.queue.done(key)
+    def _sync_once(self, key: Hashable) -> None:
+        self.sync(key)
+        self._failures.pop(key, None)
 
-    def _retry(self, key: Hashable, error: Exception) -> None:
+    def _on_error(self, key: Hashable, error: Exception) -> float:
+        if isinstance(error, Conflict):
+            return 0.05  # someone else wrote first: read and retry
+        if not isinstance(error, KompyError):  # a controller must survive any object
+            log.error("%s: sync of %s failed", self.name, key, exc_info=error)
+        return self._backoff(key, error)
+
+    def _backoff(self, key: Hashable, error: Exception) -> float:
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
-        delay = min(0.5 * 2 ** failures, 60.0)
+        # 1 s, 2 s, 4 s... capped at 60 s; the exponent is capped too, or after ~1,000
+        # failures (17 hours) 2 ** n would no longer convert to a float.
+        delay = min(0.5 * 2.0 ** min(failures, 8), 60.0)
         log.info("%s: %s failed (%s); retrying in %.1f s", self.name, key, error, delay)
-        self.queue.add_after(key, delay)
+        return delay
 
 
 class PodOwnerController(Controller):

@@ -7,7 +7,8 @@ service's pod uses them (``envFrom``, volumes, mounts).
   as Compose lets ``environment`` win over ``env_file``. Variables whose names look secret
   (PASSWORD, SECRET, TOKEN, KEY, ... see :func:`looks_secret`) go to a Secret
   ``<service>-<file>-secret`` instead, also used with ``envFrom``: kompy never puts them in
-  a ConfigMap.
+  a ConfigMap. (Secret-looking ``environment`` entries go to ``<service>-env-secret``,
+  referenced with ``secretKeyRef``: kompy.convert.envsecret.)
 - ``configs`` (file, content, environment): a ConfigMap per config, mounted as one file at
   the target (default ``/<name>``, compose-spec "configs") with ``subPath``.
 - ``secrets`` (file, environment): a Secret (type Opaque) per secret, the file at
@@ -129,7 +130,7 @@ def _plan_env_file(ctx: ConvertContext, service: Service, index: int, env_file: 
         targets.append(f"ConfigMap/{name}")
     if secret:
         if emit:
-            pod.objects += _secret(ctx, f"{name}-secret", labels, annotations, {
+            pod.objects += secret_object(ctx, f"{name}-secret", labels, annotations, {
                 key: value.encode() for key, value in secret.items()})
         pod.env_from.append({"secretRef": {"name": f"{name}-secret"}})
         targets.append(f"Secret/{name}-secret")
@@ -143,7 +144,7 @@ def _plan_env_file(ctx: ConvertContext, service: Service, index: int, env_file: 
 # -- configs -------------------------------------------------------------------------------------
 
 
-def _data_key(name: str) -> str:
+def data_key(name: str) -> str:
     """A ConfigMap/Secret key from a Compose name (keys allow [-._a-zA-Z0-9])."""
     return re.sub(r"[^-._a-zA-Z0-9]", "_", name) or "_"
 
@@ -154,8 +155,8 @@ def _plan_config_ref(ctx: ConvertContext, service: Service, index: int, ref: Ser
     definition = ctx.project.configs.get(ref.source)
     if definition is None:
         raise _undefined(ctx, path, "config", ref.source)
-    object_name = _object_name(definition)
-    key = _data_key(ref.source)
+    object_name = definition_name(definition)
+    key = data_key(ref.source)
     if not definition.external and claim(ctx, f"ConfigMap/{object_name}",
                                          f"config {ref.source}", path):
         content = _config_content(ctx, definition)
@@ -208,11 +209,11 @@ def _plan_secret_ref(ctx: ConvertContext, service: Service, index: int, ref: Ser
     definition = ctx.project.secrets.get(ref.source)
     if definition is None:
         raise _undefined(ctx, path, "secret", ref.source)
-    object_name = _object_name(definition)
-    key = _data_key(ref.source)
+    object_name = definition_name(definition)
+    key = data_key(ref.source)
     if not definition.external and claim(ctx, f"Secret/{object_name}",
                                          f"secret {ref.source}", path):
-        pod.objects += _secret(ctx, object_name, ctx.project_labels(),
+        pod.objects += secret_object(ctx, object_name, ctx.project_labels(),
                                tool_annotations(ctx) or None,
                                {key: _secret_content(ctx, definition)})
     mount_path = secret_path(ref)
@@ -247,7 +248,7 @@ def _secret_content(ctx: ConvertContext, definition: SecretDef) -> bytes:
 # -- shared pieces -------------------------------------------------------------------------------
 
 
-def _object_name(definition: ConfigDef | SecretDef) -> str:
+def definition_name(definition: ConfigDef | SecretDef) -> str:
     if definition.external:
         return k8s_name(definition.external_name or definition.name, 253)
     return k8s_name(definition.name, 253)
@@ -283,7 +284,7 @@ def _configmap(ctx: ConvertContext, name: str, labels: dict[str, str],
         "binary_data": binary})
 
 
-def _secret(ctx: ConvertContext, name: str, labels: dict[str, str],
+def secret_object(ctx: ConvertContext, name: str, labels: dict[str, str],
             annotations: dict[str, str] | None, data: dict[str, bytes]) -> list[dict[str, Any]]:
     encoded = {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}
     return render(ctx, "secret.yaml.j2", {

@@ -9,6 +9,7 @@ from typing import Any
 
 from kompy.convert.container import build_container, expose_ports, user_ids
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.envsecret import move_secret_env
 from kompy.convert.security import (
     container_security,
     pod_security,
@@ -47,6 +48,8 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
     volume_names: set[str] = set()
     for service in unit.services:
         container = build_container(ctx, service)
+        # Secret-looking `environment` values go to a Secret, referenced in place.
+        built.objects.extend(move_secret_env(ctx, service, container))
         container.security_context = container_security(
             ctx, service, user_ids(ctx, service, ("services", service.name))) or None
         volumes = plan_volumes(ctx, service, statefulset)

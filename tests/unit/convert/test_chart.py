@@ -94,6 +94,8 @@ def _project() -> Project:
             "kompose.service.expose.ingress-class-name": "nginx",
             "kompose.service.type": "nodeport", "kompose.hpa.replicas.max": "7"},
         command=("sh", "-c", "echo '{{ not a template }}'"),
+        # A secret-looking variable: a Secret of its own, referenced with secretKeyRef.
+        environment={"MODE": "prod", "DB_PASSWORD": "chart-pw"},
         deploy=DeployModel(replicas=2, resources=Resources(
             limits=ResourceSpec(cpus=0.5, memory=None))))
     worker = Service("queue-worker", image="busybox", command=("sleep", "1d"))
@@ -126,6 +128,8 @@ def test_default_values_reproduce_plain_output(namespace: str | None) -> None:
     assert '"{{ .Values.web.image.repository }}:{{ .Values.web.image.tag }}"' in deployment
     assert '(index .Values "queue-worker" "image" "repository")' in files[
         "templates/queue-worker-deployment.yaml"]
+    assert "templates/web-env-secret-secret.yaml" in files
+    assert "chart-pw" not in deployment
     chart = YAML(typ="safe").load(files["Chart.yaml"])
     assert chart["apiVersion"] == "v2" and chart["name"] == "shop"
 

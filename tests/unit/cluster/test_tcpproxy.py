@@ -1,0 +1,174 @@
+"""The userspace TCP and UDP proxies on 127.0.0.1: round-robin, refused backends, peer filter."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from kompy.cluster.tcpproxy import TcpListener, UdpListener
+
+
+def port_of(listener: TcpListener | UdpListener) -> int:
+    return int(listener._sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def tcp_backend(reply: bytes) -> Iterator[tuple[str, int]]:
+    """A TCP server that sends ``reply`` and what it received, then closes."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(reply + b":" + conn.recv(1024))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", server.getsockname()[1]
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(5)
+
+
+@contextlib.contextmanager
+def udp_backend(reply: bytes) -> Iterator[tuple[str, int]]:
+    """A UDP server that answers every datagram with ``reply`` and the datagram."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = server.recvfrom(1024)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server.sendto(reply + b":" + data, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+def tcp_ask(port: int, data: bytes) -> bytes:
+    """The proxied reply; b"" when the proxy closed the connection (with our data unread,
+    that is a reset, or "not connected" when it came before our shutdown)."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        try:
+            conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+            while chunk := conn.recv(1024):
+                chunks.append(chunk)
+        except TimeoutError:
+            raise
+        except OSError:
+            pass
+    return b"".join(chunks)
+
+
+def udp_ask(sock: socket.socket, port: int, data: bytes) -> bytes:
+    sock.sendto(data, ("127.0.0.1", port))
+    return sock.recv(1024)
+
+
+def free_port() -> tuple[str, int]:
+    """An address where nothing listens (a backend that refuses)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return "127.0.0.1", s.getsockname()[1]
+
+
+def test_tcp_round_robin_skips_a_refusing_backend() -> None:
+    with tcp_backend(b"a") as a, tcp_backend(b"b") as b:
+        listener = TcpListener("127.0.0.1", 0)
+        try:
+            port = port_of(listener)
+            assert tcp_ask(port, b"x") == b""  # no backends yet: the connection is closed
+            listener.backends = [a, free_port(), b]
+            replies = [tcp_ask(port, str(i).encode()) for i in range(6)]
+        finally:
+            listener.close()
+    # Round-robin from a, the refusing backend passes its turn on to b.
+    assert replies == [b"a:0", b"b:1", b"b:2", b"a:3", b"b:4", b"b:5"]
+
+
+def test_tcp_peer_filter_refuses_other_clients() -> None:
+    with tcp_backend(b"a") as a:
+        seen: list[str] = []
+
+        def allow(ip: str) -> bool:
+            seen.append(ip)
+            return len(seen) > 1
+
+        listener = TcpListener("127.0.0.1", 0, allow)
+        listener.backends = [a]
+        try:
+            assert tcp_ask(port_of(listener), b"1") == b""
+            assert tcp_ask(port_of(listener), b"2") == b"a:2"
+        finally:
+            listener.close()
+    assert seen == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_a_taken_port_raises_and_close_frees_it() -> None:
+    listener = TcpListener("127.0.0.1", 0)
+    port = port_of(listener)
+    with pytest.raises(OSError):
+        TcpListener("127.0.0.1", port)
+    listener.close()
+    TcpListener("127.0.0.1", port).close()  # SO_REUSEADDR: no TIME_WAIT wait
+
+
+def test_udp_each_client_sticks_to_its_round_robin_backend() -> None:
+    with udp_backend(b"a") as a, udp_backend(b"b") as b:
+        listener = UdpListener("127.0.0.1", 0, allow=lambda ip: ip == "127.0.0.1")
+        listener.backends = [a, b]
+        clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+        try:
+            port = port_of(listener)
+            for c in clients:
+                c.settimeout(5)
+            first = [udp_ask(c, port, b"1") for c in clients]
+            again = [udp_ask(c, port, b"2") for c in clients]
+        finally:
+            for c in clients:
+                c.close()
+            listener.close()
+    assert first == [b"a:1", b"b:1", b"a:1"]
+    assert again == [b"a:2", b"b:2", b"a:2"]
+
+
+def test_udp_peer_filter_drops_datagrams() -> None:
+    with udp_backend(b"a") as a:
+        listener = UdpListener("127.0.0.1", 0, allow=lambda ip: False)
+        listener.backends = [a]
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.settimeout(0.3)
+        try:
+            with pytest.raises(TimeoutError):  # dropped: no answer, within any time
+                udp_ask(client, port_of(listener), b"1")
+        finally:
+            client.close()
+            listener.close()

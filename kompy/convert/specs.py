@@ -30,7 +30,8 @@ class ContainerSpec:
     command: list[str] | None = None  # Compose `entrypoint`
     args: list[str] | None = None  # Compose `command`
     working_dir: str | None = None
-    env: list[Obj] = field(default_factory=list)  # [{name, value}] in Compose order
+    # [{name, value}] in Compose order; secret-looking ones {name, valueFrom: {secretKeyRef}}
+    env: list[Obj] = field(default_factory=list)
     env_from: list[Obj] = field(default_factory=list)
     ports: list[Obj] = field(default_factory=list)  # [{containerPort, protocol, name?}]
     resources: Obj | None = None  # {limits: {...}, requests: {...}}

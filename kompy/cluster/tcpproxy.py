@@ -14,6 +14,7 @@ import logging
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -21,25 +22,58 @@ log = logging.getLogger(__name__)
 Backend = tuple[str, int]
 
 
-class TcpListener:
-    def __init__(self, host: str, port: int, allow: Callable[[str], bool] | None = None) -> None:
+class BaseListener:
+    """What both proxies share: the listening address and socket, the peer filter, and the
+    backends (replaced as a whole when the Service's endpoints change) taken round-robin.
+
+    A subclass binds in ``__init__`` (through :meth:`_bind`), sets up its own state, then
+    calls :meth:`_start` with the loop its thread runs.
+    """
+
+    def __init__(self, host: str, port: int, allow: Callable[[str], bool] | None,
+                 sock_type: socket.SocketKind) -> None:
         self.host = host
         self.port = port
         self.allow = allow
         self.backends: list[Backend] = []
         self._next = itertools.count()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock = socket.socket(socket.AF_INET, sock_type)
         try:
-            self._sock.bind((host, port))
-            self._sock.listen(256)
+            self._bind()
         except OSError:
             self._sock.close()
             raise
         self._closed = False
-        self._thread = threading.Thread(target=self._accept, name=f"proxy-{host}:{port}",
-                                        daemon=True)
+
+    def _bind(self) -> None:
+        self._sock.bind((self.host, self.port))
+
+    def _start(self, target: Callable[[], None], thread_name: str) -> None:
+        self._thread = threading.Thread(target=target, name=thread_name, daemon=True)
         self._thread.start()
+
+    def _allowed(self, peer: str) -> bool:
+        return self.allow is None or self.allow(peer)
+
+    def _rotation(self) -> list[Backend]:
+        """The backends, starting at the next one in turn ([] when there are none: then no
+        turn is used up)."""
+        backends = list(self.backends)
+        if not backends:
+            return []
+        start = next(self._next) % len(backends)
+        return backends[start:] + backends[:start]
+
+
+class TcpListener(BaseListener):
+    def __init__(self, host: str, port: int, allow: Callable[[str], bool] | None = None) -> None:
+        super().__init__(host, port, allow, socket.SOCK_STREAM)
+        self._start(self._accept, f"proxy-{host}:{port}")
+
+    def _bind(self) -> None:
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        super()._bind()
+        self._sock.listen(256)
 
     def close(self) -> None:
         self._closed = True
@@ -53,7 +87,7 @@ class TcpListener:
                 conn, peer = self._sock.accept()
             except OSError:
                 return
-            if self.allow is not None and not self.allow(peer[0]):
+            if not self._allowed(peer[0]):
                 log.debug("%s:%s refused a connection from %s", self.host, self.port, peer[0])
                 conn.close()
                 continue
@@ -61,12 +95,7 @@ class TcpListener:
                              name=f"proxy-conn-{self.port}").start()
 
     def _connect(self) -> socket.socket | None:
-        backends = list(self.backends)
-        if not backends:
-            return None
-        start = next(self._next)
-        for i in range(len(backends)):
-            target = backends[(start + i) % len(backends)]
+        for target in self._rotation():  # a backend that refuses passes its turn on
             try:
                 return socket.create_connection(target, timeout=3)
             except OSError as error:
@@ -112,7 +141,7 @@ def pump(a: socket.socket, b: socket.socket) -> None:
                 dst.shutdown(socket.SHUT_WR)
 
 
-class UdpListener:
+class UdpListener(BaseListener):
     """A UDP proxy: each client address gets its own socket towards one backend (picked
     round-robin at its first datagram); replies come back through the listening socket.
     A client silent for ``IDLE`` seconds is forgotten (checked when traffic arrives)."""
@@ -120,24 +149,11 @@ class UdpListener:
     IDLE = 60.0
 
     def __init__(self, host: str, port: int, allow: Callable[[str], bool] | None = None) -> None:
-        self.host = host
-        self.port = port
-        self.allow = allow
-        self.backends: list[Backend] = []
-        self._next = itertools.count()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self._sock.bind((host, port))
-        except OSError:
-            self._sock.close()
-            raise
+        super().__init__(host, port, allow, socket.SOCK_DGRAM)
         self._clients: dict[tuple[str, int], tuple[socket.socket, float]] = {}
         self._owners: dict[socket.socket, tuple[str, int]] = {}
         self._wake_r, self._wake_w = socket.socketpair()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"proxy-udp-{host}:{port}",
-                                        daemon=True)
-        self._thread.start()
+        self._start(self._run, f"proxy-udp-{host}:{port}")
 
     def close(self) -> None:
         self._closed = True
@@ -145,8 +161,6 @@ class UdpListener:
             self._wake_w.send(b"x")
 
     def _run(self) -> None:
-        import time
-
         try:
             while not self._closed:
                 readable, _, _ = select.select([self._sock, self._wake_r, *self._owners], [], [])
@@ -173,14 +187,14 @@ class UdpListener:
             data, client = self._sock.recvfrom(65535)
         except OSError:
             return
-        if self.allow is not None and not self.allow(client[0]):
+        if not self._allowed(client[0]):
             return
         entry = self._clients.get(client)
         if entry is None:
-            backends = list(self.backends)
-            if not backends:
+            rotation = self._rotation()
+            if not rotation:
                 return
-            target = backends[next(self._next) % len(backends)]
+            target = rotation[0]
             upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
                 upstream.connect(target)

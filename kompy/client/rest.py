@@ -249,7 +249,10 @@ class KubeClient:
             except Gone:
                 raise
             except (ClusterError, requests.RequestException) as e:
-                if isinstance(e, ApiError) or failing_since is not None and (
+                # 429 and 503 are a server shedding load or shutting down (a restart):
+                # retried like a dropped connection, as client-go's reflector does.
+                transient = not isinstance(e, ApiError) or e.status in (429, 503)
+                if not transient or failing_since is not None and (
                         time.monotonic() - failing_since > WATCH_RETRY_SECONDS):
                     raise
                 failing_since = failing_since or time.monotonic()

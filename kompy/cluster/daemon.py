@@ -1,7 +1,8 @@
 """The built-in cluster's daemon, and the commands that start, stop and inspect it.
 
 ``start`` spawns ``python -m kompy.cluster.daemon --cluster NAME`` as a detached process
-(own session, output to daemon.log). The daemon serves the API on 127.0.0.1, then starts the
+(own session, output appended to daemon.log, which a start first moves to daemon.log.1 when
+it passed 5 MiB). The daemon serves the API on 127.0.0.1, then starts the
 runtime (kompy.cluster.runtime: scheduler, controllers, kubelet, proxy) with a client pointed
 at itself. The bearer token and port are kept in api.json across restarts, so a kubeconfig
 handed out once keeps working until ``reset``.
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 90.0
+# daemon.log grows by appending, one daemon after another; past this size a start moves it
+# to daemon.log.1 (one generation kept) and begins a fresh one.
+LOG_LIMIT = 5 * 2**20
 # Tests and API-only use: serve the API without the Docker runtime.
 NO_RUNTIME_ENV = "KOMPY_CLUSTER_NO_RUNTIME"
 
@@ -128,6 +132,7 @@ def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
             raise ClusterError(f"the daemon of cluster {state.name!r} (pid {old_pid}) does "
                                "not answer", hint=f"see {state.log_file}; "
                                                   "`kompy cluster stop` ends it")
+    rotate_log(state.log_file, LOG_LIMIT)
     with open(state.log_file, "ab") as log_out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kompy.cluster.daemon", "--cluster", state.name],
@@ -145,6 +150,26 @@ def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
         time.sleep(0.05)
     raise ClusterError(f"the cluster daemon did not answer within {START_TIMEOUT:.0f} s",
                        hint=f"see {state.log_file}")
+
+
+def rotate_log(path: Path, limit: int = LOG_LIMIT) -> bool:
+    """Move a log larger than ``limit`` bytes to ``<name>.1`` (replacing an older one); True
+    when it did.
+
+    Called under the start lock with no daemon running, so nobody writes the file. One
+    ``rename`` replaces ``.1`` and moves the log at once: whenever a crash comes, the current
+    log is either still in place or already ``.1``, never lost; the next open makes a fresh one.
+    """
+    try:
+        if path.stat().st_size <= limit:
+            return False
+        os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        return False
+    except OSError as error:  # a log that cannot rotate must not stop the cluster: append
+        log.warning("could not rotate %s: %s", path, error)
+        return False
+    return True
 
 
 def _last_line(state: ClusterState) -> str:

@@ -152,7 +152,8 @@ def _secret_warnings(objects: list[dict[str, Any]], project: ProjectConfig) -> l
                 f"{path} holds the value of Secret {obj['metadata'].get('name')}; committed, "
                 "it stays in the git history",
                 hint="make the Compose secret `external: true` and create it in the cluster, "
-                "or keep its value out of the repository"))
+                "or keep secret values (secret-looking `environment:` entries, env files) out "
+                "of the repository"))
     return found
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from kompy.check.redact import redact_secret_values
 from kompy.compose.yaml_reader import decode_source, load_yaml
 from kompy.errors import KompyError, UserError
 from kompy.fsutil import write_tree_atomic
@@ -44,9 +45,10 @@ class FileChange:
         }[self.kind]
 
     def diff(self, display: str) -> str:
-        """A unified diff, committed (a/) to generated (b/), as ``git diff`` shows it."""
-        old = _lines(self.old)
-        new = _lines(self.new)
+        """A unified diff, committed (a/) to generated (b/), as ``git diff`` shows it, with
+        Secret values redacted (see redact.py)."""
+        old = _lines(None if self.old is None else redact_secret_values(self.old))
+        new = _lines(None if self.new is None else redact_secret_values(self.new))
         return "".join(
             difflib.unified_diff(
                 old,

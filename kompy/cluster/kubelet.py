@@ -60,6 +60,10 @@ def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Look
     return lookup
 
 
+# Namespaces that never get a pod network of their own in advance.
+NO_POD_NETWORK = frozenset({"kube-system"})
+
+
 class Kubelet:
     def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
                  recorder: EventRecorder, state_dir: Path, hosts: HostsTable,
@@ -87,6 +91,7 @@ class Kubelet:
             claims=cached_lookup(client, claims, "persistentvolumeclaims"),
             backoff_base=backoff_base)
         self.pods.add_handler(self._on_pod)
+        informers["namespaces"].add_handler(self._on_namespace)
         for informer in (configmaps, secrets, claims):
             informer.add_handler(self._on_pod_input)
         hosts.on_change(self._on_hosts)
@@ -189,6 +194,19 @@ class Kubelet:
                              "will be restarted")
         grace = _grace(pod)
         self.backend.submit(self.backend.stop, container_id, grace)
+
+    def _on_namespace(self, ns: Obj, deleted: bool) -> None:
+        """A namespace's pod network is set up with the namespace, as a node's CNI network is
+        ready before pods arrive: the first pod's start does not wait for a bridge (and its
+        iptables rules) to be created. kube-system runs no pods here."""
+        if not deleted and not terminating(ns) and name(ns) not in NO_POD_NETWORK:
+            self.backend.submit(self._ensure_network, name(ns))
+
+    def _ensure_network(self, ns: str) -> None:
+        try:
+            self.worker.network(ns)
+        except KompyError as error:  # the first pod will try again, and report it
+            log.warning("network of namespace %s: %s", ns, error)
 
     # -- the work -------------------------------------------------------------------------------
     def _sync_key(self, key: Hashable) -> None:

@@ -15,6 +15,8 @@ R = TypeVar("R")
 
 # Labels every Docker object kompy creates carries (CONTRACTS.md "Cluster").
 LABEL_CLUSTER = "kompy.cluster"
+# The cluster's state folder: two KOMPY_HOMEs may each have a cluster of the same name.
+LABEL_HOME = "kompy.home"
 LABEL_NAMESPACE = "kompy.namespace"
 LABEL_OWNER = "kompy.owner"
 LABEL_POD = "kompy.pod"

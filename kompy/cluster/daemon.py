@@ -93,11 +93,26 @@ def running(state: ClusterState) -> dict[str, Any] | None:
     return None
 
 
-def _check_docker() -> None:
+def _check_docker(state: ClusterState) -> None:
+    """A Docker engine answers, and no cluster of this name from another KOMPY_HOME uses it:
+    the two would share networks and volumes, and each would remove the other's containers
+    as orphans."""
     if os.environ.get(NO_RUNTIME_ENV):
         return
-    from kompy.cluster.docker_backend import connect
-    connect(timeout=5).close()
+    from kompy.cluster.docker_backend import DockerBackend, connect
+    client = connect(timeout=5)
+    try:
+        others = DockerBackend(state.name, str(state.dir), client).other_homes()
+    finally:
+        client.close()
+    if others:
+        other = Path(sorted(others)[0])
+        raise ClusterError(
+            f"cluster {state.name!r} of another KOMPY_HOME ({other}) has containers, networks "
+            "or volumes on this Docker engine",
+            hint=f"give this cluster another name (--cluster NAME or KOMPY_CLUSTER), or remove "
+                 f"that one: KOMPY_HOME={other.parent} kompy cluster reset --cluster "
+                 f"{state.name} -y")
 
 
 def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], bool]:
@@ -106,7 +121,7 @@ def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], boo
     api = running(state)
     if api:
         return state, api, False
-    _check_docker()
+    _check_docker(state)
     state.ensure_dir()
     # Several commands may start the cluster at once (`kompy up` in two terminals): one
     # spawns the daemon, the others wait for it and use it.
@@ -221,7 +236,7 @@ def reset(cluster: str | None = None) -> None:
     if not os.environ.get(NO_RUNTIME_ENV):
         import importlib
         runtime_module = importlib.import_module("kompy.cluster.runtime")
-        runtime_module.cleanup(state.name, volumes=True)
+        runtime_module.cleanup(state.name, state.dir, volumes=True)
     shutil.rmtree(state.dir, ignore_errors=True)
 
 

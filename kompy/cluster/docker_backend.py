@@ -24,6 +24,7 @@ import docker.types
 
 from kompy.cluster.backend import (
     LABEL_CLUSTER,
+    LABEL_HOME,
     LABEL_NAMESPACE,
     LABEL_OWNER,
     ContainerInfo,
@@ -78,8 +79,10 @@ def _translate(what: str, error: docker.errors.DockerException) -> ClusterError:
 class DockerBackend:
     """:class:`kompy.cluster.backend.ContainerBackend` on the docker SDK's low-level API."""
 
-    def __init__(self, cluster: str, client: docker.DockerClient | None = None) -> None:
+    def __init__(self, cluster: str, home: str, client: docker.DockerClient | None = None
+                 ) -> None:
         self.cluster = cluster
+        self.home = home  # the cluster's state folder (LABEL_HOME)
         self._client = client or connect()
         self.api = self._client.api
         self.pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="kompy-docker")
@@ -88,13 +91,35 @@ class DockerBackend:
 
     # -- helpers -----------------------------------------------------------------------------
     def labels(self, namespace: str, owner: str, **extra: str) -> dict[str, str]:
-        out = {LABEL_CLUSTER: self.cluster, LABEL_NAMESPACE: namespace, LABEL_OWNER: owner}
+        out = {**self._own_labels(), LABEL_NAMESPACE: namespace, LABEL_OWNER: owner}
         out.update(extra)
         return out
+
+    def _own_labels(self) -> dict[str, str]:
+        return {LABEL_CLUSTER: self.cluster, LABEL_HOME: self.home}
 
     def _filters(self, labels: dict[str, str]) -> dict[str, Any]:
         merged = {LABEL_CLUSTER: self.cluster, **labels}
         return {"label": [f"{k}={v}" for k, v in merged.items()]}
+
+    def _mine(self, labels: dict[str, str] | None) -> bool:
+        """Whether an object of this cluster's name is this cluster's: same state folder.
+        (Docker's filters cannot ask for a missing label: objects of a kompy that did not
+        write LABEL_HOME yet count as this cluster's.)"""
+        labels = labels or {}
+        home = labels.get(LABEL_HOME)
+        return labels.get(LABEL_CLUSTER) == self.cluster and home in (None, self.home)
+
+    def other_homes(self) -> set[str]:
+        """State folders of *other* clusters of this name with objects on this engine."""
+        filters = {"label": [f"{LABEL_CLUSTER}={self.cluster}"]}
+        items = [*self._call("list containers",
+                             lambda: self.api.containers(all=True, filters=filters)),
+                 *self._call("list networks", lambda: self.api.networks(filters=filters)),
+                 *(self._call("list volumes", lambda: self.api.volumes(filters=filters))
+                   .get("Volumes") or [])]
+        homes = {str((item.get("Labels") or {}).get(LABEL_HOME) or "") for item in items}
+        return {home for home in homes if home and home != self.home}
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run ``fn`` over ``items`` on the pool; the first exception is raised after all ran."""
@@ -137,7 +162,7 @@ class DockerBackend:
         if subnet:
             pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
             ipam = docker.types.IPAMConfig(pool_configs=[pool])
-        labels = {LABEL_CLUSTER: self.cluster, **labels}
+        labels = {**self._own_labels(), **labels}
         try:
             self.api.create_network(name, driver="bridge", labels=labels, ipam=ipam,
                                     check_duplicate=True)
@@ -168,6 +193,8 @@ class DockerBackend:
         data = self._call("list networks", lambda: self.api.networks(filters=self._filters(labels)))
         out = []
         for item in data:
+            if not self._mine(item.get("Labels")):
+                continue
             try:
                 out.append(_network_info(self.api.inspect_network(item["Id"])))
             except docker.errors.NotFound:
@@ -185,7 +212,7 @@ class DockerBackend:
 
     def remove_network(self, name: str) -> None:
         found = self._network(name)
-        if found is None or found.labels.get(LABEL_CLUSTER) != self.cluster:
+        if found is None or not self._mine(found.labels):
             return
         try:
             self.api.remove_network(found.id)
@@ -211,7 +238,7 @@ class DockerBackend:
             opts = {"type": "tmpfs", "device": "tmpfs"}
             if tmpfs_size:
                 opts["o"] = f"size={tmpfs_size}"
-        labels = {LABEL_CLUSTER: self.cluster, **labels}
+        labels = {**self._own_labels(), **labels}
         self._call(f"create volume {name}",
                    lambda: self.api.create_volume(name, driver="local", driver_opts=opts,
                                                   labels=labels))
@@ -224,7 +251,7 @@ class DockerBackend:
     def remove_volume(self, name: str) -> None:
         try:
             data = self.api.inspect_volume(name)
-            if (data.get("Labels") or {}).get(LABEL_CLUSTER) != self.cluster:
+            if not self._mine(data.get("Labels")):
                 return
             self.api.remove_volume(name, force=True)
         except docker.errors.NotFound:
@@ -234,7 +261,7 @@ class DockerBackend:
 
     def list_volumes(self, labels: dict[str, str]) -> list[str]:
         data = self._call("list volumes", lambda: self.api.volumes(filters=self._filters(labels)))
-        return [v["Name"] for v in (data.get("Volumes") or [])]
+        return [v["Name"] for v in (data.get("Volumes") or []) if self._mine(v.get("Labels"))]
 
     # -- images ------------------------------------------------------------------------------
     def image(self, ref: str) -> ImageInfo | None:
@@ -329,6 +356,7 @@ class DockerBackend:
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
         items = self._call("list containers",
                            lambda: self.api.containers(all=True, filters=self._filters(labels)))
+        items = [item for item in items if self._mine(item.get("Labels"))]
         infos = self.map(lambda item: self.inspect(item["Id"]), items)
         return [info for info in infos if info is not None]
 
@@ -396,9 +424,12 @@ class DockerBackend:
         """Remove every container and network of this cluster, and its volumes if asked."""
         items = self._call("list containers",
                            lambda: self.api.containers(all=True, filters=self._filters({})))
-        self.map(lambda item: self.remove(item["Id"]), items)
+        self.map(lambda item: self.remove(item["Id"]),
+                 [item for item in items if self._mine(item.get("Labels"))])
         for net in self._call("list networks",
                               lambda: self.api.networks(filters=self._filters({}))):
+            if not self._mine(net.get("Labels")):
+                continue
             try:
                 self.api.remove_network(net["Id"])
             except docker.errors.NotFound:

@@ -62,7 +62,7 @@ class Runtime:
 
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
                   *, backoff_base: float = 10.0) -> Runtime:
-    backend = DockerBackend(cluster)
+    backend = DockerBackend(cluster, str(state_dir))
     informers = Informers(client, stop)
     hosts = HostsTable()
     kubelet_events = EventRecorder(client, "kubelet")
@@ -101,6 +101,6 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                    controllers)
 
 
-def cleanup(cluster: str, volumes: bool) -> None:
+def cleanup(cluster: str, state_dir: Path, volumes: bool) -> None:
     """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``)."""
-    DockerBackend(cluster).remove_all(volumes)
+    DockerBackend(cluster, str(state_dir)).remove_all(volumes)

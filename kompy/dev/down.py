@@ -125,7 +125,8 @@ def _clean_docker(namespace: str, request: DownRequest,
     from kompy.cluster.docker_backend import DockerBackend
     from kompy.cluster.state import cluster_state
 
-    backend = DockerBackend(cluster_state(request.cluster).name)
+    state = cluster_state(request.cluster)
+    backend = DockerBackend(state.name, str(state.dir))
     labels = {LABEL_NAMESPACE: namespace}
     deadline = time.monotonic() + request.timeout
     while backend.list_containers(labels):

@@ -53,3 +53,36 @@ def test_crashed_daemon_adopts_containers_and_stop_start_restores_pods(
     finally:
         daemon.reset(name)
     assert _ids(name) == []
+
+
+def test_a_same_named_cluster_of_another_home_is_refused_and_never_touched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not docker_ok():
+        pytest.skip("no Docker engine")
+    from kompy.cluster import daemon
+    from kompy.cluster.docker_backend import DockerBackend
+    from kompy.errors import ClusterError
+
+    name = f"h{uuid.uuid4().hex[:8]}"
+    other_home = tmp_path / "other" / name
+    network = f"kompy-{name}-default"
+    subprocess.run(["docker", "network", "create", "--label", f"kompy.cluster={name}",
+                    "--label", f"kompy.home={other_home}", network], check=True,
+                   capture_output=True)
+    try:
+        monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "mine"))
+        with pytest.raises(ClusterError) as error:
+            daemon.ensure_cluster(name)
+        assert str(other_home) in error.value.message
+        assert f"KOMPY_HOME={other_home.parent}" in (error.value.hint or "")
+        mine = DockerBackend(name, str(tmp_path / "mine" / name))
+        assert mine.list_networks({}) == []
+        mine.remove_all(volumes=True)
+        mine.remove_network(network)
+        listed = subprocess.run(["docker", "network", "ls", "-q", "--filter",
+                                 f"name=^{network}$"], check=True, capture_output=True,
+                                text=True).stdout.split()
+        assert len(listed) == 1  # the other cluster's network is still there
+        assert DockerBackend(name, str(other_home)).list_networks({})[0].name == network
+    finally:
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)

@@ -33,7 +33,7 @@ from kompy.cluster.hosts import HostsTable
 from kompy.cluster.informer import Informer, Informers
 from kompy.cluster.objects import Obj, meta, name, namespace, terminating, uid
 from kompy.cluster.podstatus import same_status
-from kompy.cluster.podworker import PodWorker
+from kompy.cluster.podworker import RESTART_ANNOTATION, PodWorker
 from kompy.cluster.probes import Prober
 from kompy.cluster.volumes import Lookup
 from kompy.cluster.workqueue import WorkQueue
@@ -312,9 +312,16 @@ class Kubelet:
 
 
 def _same_desire(a: Obj, b: Obj) -> bool:
-    """Same spec and deletion state: a change of status alone needs no sync."""
+    """Same spec, deletion state and restart request: a change of status alone needs no
+    sync."""
     return bool(a.get("spec") == b.get("spec") and
-                meta(a).get("deletionTimestamp") == meta(b).get("deletionTimestamp"))
+                meta(a).get("deletionTimestamp") == meta(b).get("deletionTimestamp") and
+                _restart_request(a) == _restart_request(b))
+
+
+def _restart_request(pod: Obj) -> str | None:
+    value = (meta(pod).get("annotations") or {}).get(RESTART_ANNOTATION)
+    return str(value) if value is not None else None
 
 
 def _grace(pod: Obj) -> int:

@@ -26,13 +26,19 @@ def docker_time(text: str) -> str | None:
 
 
 def parse_time(text: str | None) -> float | None:
+    """An RFC 3339 UTC time (Kubernetes' seconds, or Docker's nanoseconds: the fraction is
+    kept to the microsecond) as a POSIX timestamp; None when absent or malformed."""
     if not text:
         return None
     try:
-        return _dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        whole = _dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(
             tzinfo=_dt.UTC).timestamp()
     except ValueError:
         return None
+    fraction = text[19:].rstrip("Z")
+    if fraction.startswith(".") and fraction[1:7].isdigit():
+        whole += int(fraction[1:7].ljust(6, "0")) / 1e6
+    return whole
 
 
 def meta(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from kompy.cluster.backend import (
 from kompy.cluster.docker_backend import ImagePullError
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable, write_in_place
-from kompy.cluster.objects import Obj, name, namespace, parse_time, uid
+from kompy.cluster.objects import Obj, meta, name, namespace, parse_time, uid
 from kompy.cluster.podspec import container_spec, resolve_env
 from kompy.cluster.podstatus import Observed, exited, pod_status
 from kompy.cluster.probes import Prober
@@ -50,6 +50,19 @@ MAX_BACKOFF = 300.0
 # A container that ran this long without failing resets its back-off (as the kubelet does).
 BACKOFF_RESET = 600.0
 IMAGE_CACHE_SECONDS = 10.0
+# A pod annotation (RFC 3339 time, fraction allowed) asking to restart its app containers in
+# place; `kompy dev` writes it (PodWorker._restart_in_place).
+RESTART_ANNOTATION = "kompy.dev/restart-requested-at"
+# The longest an in-place restart waits for the process to exit on SIGTERM.
+RESTART_GRACE = 10
+
+
+def restart_requested(c: ContainerInfo, requested_at: float) -> bool:
+    """Whether a running app container predates a restart request (so it was not restarted
+    for it yet)."""
+    started = parse_time(c.started_at)
+    return (c.labels.get(LABEL_ROLE) == "app" and c.running and started is not None
+            and started < requested_at)
 
 
 def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
@@ -188,6 +201,7 @@ class PodWorker:
             init_failed = self._run_init(pod, found, sandbox, sources, state)
             if not init_failed and self._initialized(spec, found):
                 self._run_app(pod, found, sandbox, sources, state)
+                self._restart_in_place(pod, found)
         except _Hold as hold:
             retry = hold.retry
         except PodConfigError as error:
@@ -423,6 +437,23 @@ class PodWorker:
             self.recorder.warning(pod, "Failed", f"Error: {getattr(error, 'message', error)}")
             return
         self.recorder.normal(pod, "Started", f"Started container {cname}")
+
+    def _restart_in_place(self, pod: Obj, found: list[ContainerInfo]) -> None:
+        """``kompy dev``'s restart (Compose watch's ``sync+restart`` and ``restart``): app
+        containers that started before the time in the pod's RESTART_ANNOTATION are stopped
+        and started again as they are, keeping the files synced into them; a kubelet restart
+        would start a fresh container from the image. Comparing with the container's start
+        time makes a request act once, across daemon restarts too. Not a failure: the
+        restart count does not change."""
+        requested = parse_time((meta(pod).get("annotations") or {}).get(RESTART_ANNOTATION))
+        if requested is None:
+            return
+        for c in found:
+            if restart_requested(c, requested):
+                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                self.backend.restart(c.id, min(int(grace), RESTART_GRACE))
+                self.recorder.normal(pod, "Restarted", "Restarted container "
+                                     f"{c.labels.get(LABEL_CONTAINER)} in place (kompy dev)")
 
     def _image(self, pod: Obj, c: dict[str, Any], state: _PodState) -> str:
         ref = str(c.get("image") or "")

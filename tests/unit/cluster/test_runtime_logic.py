@@ -195,3 +195,23 @@ def test_workqueue_dedupes_and_delays() -> None:
     q.shutdown()
     thread.join(2)
     assert got == [None]
+
+
+def test_an_in_place_restart_acts_once_per_request() -> None:
+    from kompy.cluster.backend import ContainerInfo
+    from kompy.cluster.objects import parse_time
+    from kompy.cluster.podworker import restart_requested
+
+    def box(started: str, status: str = "running", role: str = "app") -> ContainerInfo:
+        return ContainerInfo(id="c", name="c", labels={"kompy.role": role}, status=status,
+                             exit_code=0, started_at=started, finished_at="", oom_killed=False,
+                             image="i", image_id="sha256:i", ip="")
+
+    asked = parse_time("2026-11-26T01:00:00.500000Z")
+    assert asked is not None
+    # Docker's nanosecond times are compared below the second: 0.2 s before the request.
+    assert restart_requested(box("2026-11-26T01:00:00.300000123Z"), asked)
+    assert not restart_requested(box("2026-11-26T01:00:00.700000123Z"), asked)  # done
+    assert not restart_requested(box("2026-11-26T00:59:00Z", status="exited"), asked)
+    assert not restart_requested(box("2026-11-26T00:59:00Z", role="sandbox"), asked)
+    assert parse_time("2026-11-26T01:00:00Z") == parse_time("2026-11-26T01:00:00.000Z")

@@ -31,9 +31,17 @@ from kompy.cluster.backend import (
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable
 from kompy.cluster.informer import Informer, Informers
-from kompy.cluster.objects import Obj, meta, name, namespace, terminating, uid
+from kompy.cluster.objects import (
+    RESTART_ANNOTATION,
+    Obj,
+    meta,
+    name,
+    namespace,
+    terminating,
+    uid,
+)
 from kompy.cluster.podstatus import same_status
-from kompy.cluster.podworker import RESTART_ANNOTATION, PodWorker
+from kompy.cluster.podworker import PodWorker
 from kompy.cluster.probes import Prober
 from kompy.cluster.volumes import Lookup
 from kompy.cluster.workqueue import WorkQueue

@@ -25,6 +25,12 @@ def docker_time(text: str) -> str | None:
     return text[:19] + "Z"
 
 
+# A pod annotation (RFC 3339 time, fraction allowed) asking the kubelet to restart the pod's
+# app containers in place, keeping their files: written by `kompy dev`
+# (kompy/dev/sync.py), acted on by kompy/cluster/podworker.py.
+RESTART_ANNOTATION = "kompy.dev/restart-requested-at"
+
+
 def parse_time(text: str | None) -> float | None:
     """An RFC 3339 UTC time (Kubernetes' seconds, or Docker's nanoseconds: the fraction is
     kept to the microsecond) as a POSIX timestamp; None when absent or malformed."""

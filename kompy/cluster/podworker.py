@@ -36,7 +36,15 @@ from kompy.cluster.backend import (
 from kompy.cluster.docker_backend import ImagePullError
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable, write_in_place
-from kompy.cluster.objects import Obj, meta, name, namespace, parse_time, uid
+from kompy.cluster.objects import (
+    RESTART_ANNOTATION,
+    Obj,
+    meta,
+    name,
+    namespace,
+    parse_time,
+    uid,
+)
 from kompy.cluster.podspec import container_spec, resolve_env
 from kompy.cluster.podstatus import Observed, exited, pod_status
 from kompy.cluster.probes import Prober
@@ -50,9 +58,6 @@ MAX_BACKOFF = 300.0
 # A container that ran this long without failing resets its back-off (as the kubelet does).
 BACKOFF_RESET = 600.0
 IMAGE_CACHE_SECONDS = 10.0
-# A pod annotation (RFC 3339 time, fraction allowed) asking to restart its app containers in
-# place; `kompy dev` writes it (PodWorker._restart_in_place).
-RESTART_ANNOTATION = "kompy.dev/restart-requested-at"
 # The longest an in-place restart waits for the process to exit on SIGTERM.
 RESTART_GRACE = 10
 

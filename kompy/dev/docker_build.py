@@ -12,13 +12,14 @@ from __future__ import annotations
 import collections
 import io
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
 import docker.errors
 import docker.utils
+import docker.utils.build
 
 from kompy.cluster.docker_backend import connect, error_reason
 from kompy.errors import ClusterError, UserError
@@ -74,6 +75,43 @@ def image_exists(ref: str) -> bool:
         raise ClusterError(f"image {ref}: {error_reason(error)}") from None
     finally:
         client.close()
+
+
+def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
+                   ) -> Callable[[str], bool]:
+    """Whether a path ("/"-separated, relative to the patterns' root) is excluded by
+    .dockerignore-syntax ``patterns``, matched by the SDK's own ``PatternMatcher``: the last
+    matching line wins, ``!`` makes an exception, a folder's match covers what is inside it.
+
+    With ``context``, the lines of ``context/.dockerignore`` come first, read as the SDK's
+    ``build`` reads them (blank lines and ``#`` comments dropped), so ``patterns`` can add
+    exceptions such as ``!Dockerfile``. Only ``.dockerignore`` counts, not BuildKit's
+    ``<Dockerfile>.dockerignore``: the engine's classic builder used here does not read it.
+    """
+    lines: list[str] = []
+    if context is not None:
+        lines = _dockerignore_lines(context)
+    matcher = docker.utils.build.PatternMatcher([*lines, *patterns])
+    if context is None:
+        # PatternMatcher always adds "!.dockerignore" (that file is sent to the builder);
+        # plain watch patterns (Compose ignore/include) must be able to match it too.
+        last = matcher.patterns[-1] if matcher.patterns else None
+        if last is not None and last.exclusion and last.cleaned_pattern == ".dockerignore":
+            matcher.patterns.pop()
+    return lambda path: bool(matcher.matches(path))
+
+
+def _dockerignore_lines(context: str) -> list[str]:
+    path = os.path.join(context, ".dockerignore")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            stripped = [line.strip() for line in handle.read().splitlines()]
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {path}: {error}",
+                        hint="fix the file's permissions or encoding (UTF-8)") from None
+    return [line for line in stripped if line and not line.startswith("#")]
 
 
 def _build_kwargs(spec: BuildSpec) -> dict[str, Any]:

@@ -1,0 +1,250 @@
+"""``kompy rollout history|undo|restart|pause|resume`` (and ``status``, in rollout_status),
+through the Kubernetes API, so they work on the built-in cluster and on real clusters.
+
+A Deployment's history is its ReplicaSets: each carries the
+``deployment.kubernetes.io/revision`` annotation and the pod template of that revision.
+``undo`` copies a revision's template back into the Deployment, as kubectl's
+DeploymentRollbacker does; the Deployment controller then finds that ReplicaSet again by its
+pod-template-hash and rolls to it under the next revision number.
+https://kubernetes.io/docs/reference/kubectl/generated/kubectl_rollout/
+(kubectl keeps StatefulSet and DaemonSet history in ControllerRevisions, which kompy's API
+does not serve: history and undo are for Deployments here.)
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+from collections.abc import Callable
+from typing import Any
+
+from kompy.client import Conflict, KubeClient, resources
+from kompy.cluster.rollout_status import status
+from kompy.errors import ClusterError, UserError
+
+Out = Callable[[str], None]
+Obj = dict[str, Any]
+
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# Annotations of a ReplicaSet that are the controller's bookkeeping, not the user's: undo
+# keeps the Deployment's own values of these (kubectl's annotationsToSkip).
+_SKIP_ANNOTATIONS = frozenset({
+    "kubectl.kubernetes.io/last-applied-configuration", REVISION,
+    "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
+})
+_ROLLABLE = ("Deployment", "StatefulSet", "DaemonSet")
+
+__all__ = ["history", "pause", "restart", "resolve", "resume", "rollout_status", "undo"]
+
+
+def resolve(kind: str, name: str | None, verb: str,
+            kinds: tuple[str, ...] = _ROLLABLE) -> tuple[resources.Resource, str]:
+    """``deploy/web`` or ``deploy web`` -> (the Deployment resource, "web")."""
+    if name is None and "/" in kind:
+        kind, name = kind.split("/", 1)
+    if not name:
+        raise UserError(f"name the object: kompy rollout {verb} deploy/NAME",
+                        hint=f"or KIND NAME: kompy rollout {verb} deployment web")
+    res = resources.lookup(kind)
+    if res.kind not in kinds:
+        supported = ", ".join(k.lower() + "s" for k in kinds)
+        raise UserError(f"rollout {verb} does not work on {res.plural}",
+                        hint=f"it works on {supported}")
+    return res, name
+
+
+def _ref(res: resources.Resource, name: str) -> str:
+    return f"{res.qualified}/{name}"
+
+
+def _revision(rs: Obj) -> int:
+    value = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION)
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return -1
+
+
+def owned_replicasets(client: KubeClient, dep: Obj) -> list[Obj]:
+    """The Deployment's ReplicaSets (controller owner reference by uid), by revision."""
+    meta = dep.get("metadata") or {}
+    owned = [rs for rs in client.list("replicasets", meta.get("namespace"))["items"]
+             if any(ref.get("controller") and ref.get("uid") == meta.get("uid")
+                    for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])]
+    return sorted((rs for rs in owned if _revision(rs) >= 0), key=_revision)
+
+
+# -- history ---------------------------------------------------------------------------------
+
+def history(client: KubeClient, kind: str, name: str | None, namespace: str | None,
+            revision: int, out: Out) -> int:
+    res, name = resolve(kind, name, "history", ("Deployment",))
+    dep = client.get(res.plural, name, namespace)
+    sets = owned_replicasets(client, dep)
+    if revision:
+        rs = next((r for r in sets if _revision(r) == revision), None)
+        if rs is None:
+            raise UserError(f"unable to find the specified revision {revision}",
+                            hint=f"kompy rollout history {_ref(res, name)} lists them")
+        template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+        cause = _change_cause(rs)
+        if cause:
+            template.setdefault("metadata", {}).setdefault("annotations", {})[
+                CHANGE_CAUSE] = cause
+        out(f"{_ref(res, name)} with revision #{revision}\n{pod_template_text(template)}")
+        return 0
+    rows = [("REVISION", "CHANGE-CAUSE")]
+    rows += [(str(_revision(rs)), _change_cause(rs) or "<none>") for rs in sets]
+    width = max(len(r[0]) for r in rows)
+    out(f"{_ref(res, name)}\n" + "".join(f"{a.ljust(width)}  {b}\n" for a, b in rows) + "\n")
+    return 0
+
+
+def _change_cause(rs: Obj) -> str:
+    return str(((rs.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE) or "")
+
+
+def _pairs(mapping: dict[str, Any] | None, sep: str = "=") -> list[str]:
+    return [f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items())] or ["<none>"]
+
+
+def pod_template_text(template: Obj) -> str:
+    """A pod template as kubectl's DescribePodTemplate shows it (the main fields)."""
+    meta, spec = template.get("metadata") or {}, template.get("spec") or {}
+    lines = ["Pod Template:",
+             "  Labels:       " + "\n                ".join(_pairs(meta.get("labels"))),
+             "  Annotations:  " + "\n                ".join(
+                 _pairs(meta.get("annotations"), ": ")),
+             "  Containers:"]
+    for c in spec.get("containers") or []:
+        ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
+                          for p in c.get("ports") or []) or "<none>"
+        lines += [f"   {c.get('name')}:", f"    Image:        {c.get('image')}",
+                  f"    Port:         {ports}"]
+        if c.get("command"):
+            lines.append("    Command:      " + " ".join(map(str, c["command"])))
+        if c.get("args"):
+            lines.append("    Args:         " + " ".join(map(str, c["args"])))
+        env = [f"{e.get('name')}:  {e.get('value', '(from a source)')}"
+               for e in c.get("env") or []]
+        lines.append("    Environment:  " + ("\n      ".join(["", *env]) if env else "<none>"))
+        mounts = [f"{m.get('mountPath')} from {m.get('name')}" +
+                  (" (ro)" if m.get("readOnly") else "") for m in c.get("volumeMounts") or []]
+        lines.append("    Mounts:       " + ("\n      ".join(["", *mounts]) if mounts
+                                             else "<none>"))
+    volumes = [str(v.get("name")) for v in spec.get("volumes") or []]
+    lines.append("  Volumes:      " + (", ".join(volumes) or "<none>"))
+    return "\n".join(lines) + "\n\n"
+
+
+# -- undo ------------------------------------------------------------------------------------
+
+def _without_hash(template: Obj) -> Obj:
+    clean = copy.deepcopy(template)
+    labels = (clean.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(HASH_LABEL, None)
+    return clean
+
+
+def _rollback_target(dep: Obj, sets: list[Obj], to_revision: int) -> Obj:
+    """The ReplicaSet of ``to_revision``; 0 means the one before the newest (kubectl)."""
+    name = (dep.get("metadata") or {}).get("name")
+    if to_revision:
+        found = next((rs for rs in sets if _revision(rs) == to_revision), None)
+        if found is None:
+            raise UserError(f"unable to find specified revision {to_revision} in history",
+                            hint=f"kompy rollout history deployment/{name} lists them")
+        return found
+    if len(sets) < 2:
+        raise UserError(f'no rollout history found for deployment "{name}"')
+    return sets[-2]
+
+
+def undo(client: KubeClient, kind: str, name: str | None, namespace: str | None,
+         to_revision: int, out: Out) -> int:
+    """Put a revision's pod template back into the Deployment (a PUT with its
+    resourceVersion, so a concurrent change is noticed and the undo retried on it)."""
+    res, name = resolve(kind, name, "undo", ("Deployment",))
+    if to_revision < 0:
+        raise UserError("--to-revision must be 0 (the previous revision) or more")
+    for _attempt in range(5):
+        dep = client.get(res.plural, name, namespace)
+        if (dep.get("spec") or {}).get("paused"):
+            raise UserError("you cannot rollback a paused deployment; resume it first with "
+                            f"'kompy rollout resume deployment/{name}' and try again")
+        rs = _rollback_target(dep, owned_replicasets(client, dep), to_revision)
+        template = _without_hash((rs.get("spec") or {}).get("template") or {})
+        if template == _without_hash((dep.get("spec") or {}).get("template") or {}):
+            out(f"{_ref(res, name)} skipped rollback (current template already matches "
+                f"revision {_revision(rs)})\n")
+            return 0
+        meta = dep.setdefault("metadata", {})
+        own = meta.get("annotations") or {}
+        annotations = {k: v for k, v in own.items() if k in _SKIP_ANNOTATIONS}
+        annotations.update({k: v for k, v in ((rs.get("metadata") or {}).get("annotations")
+                                              or {}).items() if k not in _SKIP_ANNOTATIONS})
+        meta["annotations"] = annotations
+        dep.setdefault("spec", {})["template"] = template
+        try:
+            client.replace(dep)
+        except Conflict:
+            continue
+        out(f"{_ref(res, name)} rolled back\n")
+        return 0
+    raise ClusterError(f"deployment {name!r} keeps changing; run the undo again")
+
+
+# -- restart, pause, resume ------------------------------------------------------------------
+
+def rfc3339_now() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def restart(client: KubeClient, kind: str, name: str | None, namespace: str | None,
+            out: Out, stamp: Callable[[], str] = rfc3339_now) -> int:
+    """A new pod-template annotation is a new template: the controller rolls every pod."""
+    res, name = resolve(kind, name, "restart")
+    obj = client.get(res.plural, name, namespace)
+    if res.kind == "Deployment" and (obj.get("spec") or {}).get("paused"):
+        raise UserError(f"{res.plural}.{res.group} \"{name}\" can't restart paused deployment",
+                        hint=f"run kompy rollout resume deployment/{name} first")
+    client.patch(res.plural, name, namespace, {
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp()}}}}})
+    out(f"{_ref(res, name)} restarted\n")
+    return 0
+
+
+def _set_paused(client: KubeClient, kind: str, name: str | None, namespace: str | None,
+                paused: bool, out: Out) -> int:
+    verb = "pause" if paused else "resume"
+    res, name = resolve(kind, name, verb, ("Deployment",))
+    obj = client.get(res.plural, name, namespace)
+    done = "paused" if paused else "resumed"
+    if bool((obj.get("spec") or {}).get("paused")) == paused:
+        out(f"{_ref(res, name)} already {done}\n")
+        return 0
+    client.patch(res.plural, name, namespace, {"spec": {"paused": paused}})
+    out(f"{_ref(res, name)} {done}\n")
+    return 0
+
+
+def pause(client: KubeClient, kind: str, name: str | None, namespace: str | None,
+          out: Out) -> int:
+    """spec.paused: the controller stops rolling (template changes wait for resume)."""
+    return _set_paused(client, kind, name, namespace, True, out)
+
+
+def resume(client: KubeClient, kind: str, name: str | None, namespace: str | None,
+           out: Out) -> int:
+    return _set_paused(client, kind, name, namespace, False, out)
+
+
+def rollout_status(client: KubeClient, kind: str, name: str | None, namespace: str | None, *,
+                   watch: bool, timeout: float, out: Out) -> int:
+    res, name = resolve(kind, name, "status")
+    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out)

@@ -17,12 +17,28 @@ def rollout_group() -> None:
     DaemonSets): TYPE/NAME or TYPE NAME, e.g. deploy/web."""
 
 
-@rollout_group.command("status")
+class _BoolFlagCommand(click.Command):
+    """Reads ``--watch=false`` / ``-w=false`` as kubectl (pflag) does: a boolean flag takes a
+    value only after ``=``, so ``-w deploy/web`` still names the object."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        fixed = []
+        for arg in args:
+            flag, eq, value = arg.partition("=")
+            if eq and flag in ("-w", "--watch"):
+                try:
+                    arg = "--watch" if click.BOOL.convert(value, None, ctx) else "--no-watch"
+                except click.BadParameter as e:
+                    raise click.BadParameter(str(e), param_hint="'--watch'") from None
+            fixed.append(arg)
+        return super().parse_args(ctx, fixed)
+
+
+@rollout_group.command("status", cls=_BoolFlagCommand)
 @click.argument("kind")
 @click.argument("name", required=False)
-@click.option("-w", "--watch", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-              show_default=True, help="Wait until the rollout is done (--watch=false: print "
-                                      "the state once).")
+@click.option("-w", "--watch/--no-watch", default=True,
+              help="Wait until the rollout is done (--watch=false: print the state once).")
 @click.option("--timeout", default="0", callback=duration_seconds, show_default=True,
               help="Give up after this long (like 5m); 0 waits for ever.")
 @_target_options

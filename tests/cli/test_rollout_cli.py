@@ -1,0 +1,117 @@
+"""``kompy rollout ...`` through the real CLI, against a real daemon serving the API only
+(KOMPY_CLUSTER_NO_RUNTIME: no Docker, no controllers; the test writes ReplicaSets and status
+as the Deployment controller would)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kompy.cli import main
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "kompy/busybox:1"}]
+"""
+
+
+@pytest.fixture
+def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[Any]:
+    """The client of a fresh API-only daemon, with a Deployment ``web`` applied."""
+    monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "kompy-home"))
+    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    run("apply", "-f", "-", input=DEPLOYMENT)
+    from kompy.cluster.daemon import connect_client
+    yield connect_client()
+    run("cluster", "stop")
+
+
+def run(*args: str, input: str | None = None, code: int = 0) -> Result:
+    result = CliRunner().invoke(main, list(args), input=input)
+    assert result.exit_code == code, f"kompy {' '.join(args)}: {result.output}"
+    return result
+
+
+def add_revision(client: Any, revision: int, image: str) -> None:
+    """Set web's image and add the ReplicaSet the controller would make for it."""
+    dep = client.patch("deployments", "web", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "web", "image": image}]}}}})
+    tmpl = dep["spec"]["template"]
+    client.create({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": f"web-r{revision}", "namespace": "default",
+                     "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                          "name": "web", "uid": dep["metadata"]["uid"],
+                                          "controller": True}]},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web", "r": str(revision)}},
+                 "template": {**tmpl, "metadata": {"labels": {
+                     "app": "web", "r": str(revision), "pod-template-hash": f"r{revision}"}}}}})
+
+
+def test_history_undo_and_errors(cluster: Any) -> None:
+    add_revision(cluster, 1, "kompy/busybox:1")
+    add_revision(cluster, 2, "kompy/python:3")
+    assert run("rollout", "history", "deploy/web").output.splitlines()[:4] == [
+        "deployment.apps/web", "REVISION  CHANGE-CAUSE", "1         <none>",
+        "2         <none>"]
+    assert "Image:        kompy/busybox:1" in run(
+        "rollout", "history", "deployment", "web", "--revision", "1").output
+    # Revision 1's template carries the label r=1: undo brings it back (minus the hash).
+    assert run("rollout", "undo", "deploy", "web", "-n", "default").output == \
+        "deployment.apps/web rolled back\n"
+    dep = cluster.get("deployments", "web", "default")
+    assert dep["spec"]["template"]["metadata"]["labels"] == {"app": "web", "r": "1"}
+    assert "skipped rollback (current template already matches revision 1)" in run(
+        "rollout", "undo", "deploy/web", "--to-revision", "1").output
+    missing = run("rollout", "undo", "deploy/web", "--to-revision", "9", code=2).output
+    assert missing == "error: unable to find specified revision 9 in history\n" \
+                      "  hint: kompy rollout history deployment/web lists them\n"
+    assert run("rollout", "history", "deploy/nope", code=2).output.startswith(
+        'error: deployments.apps "nope" not found')
+    assert run("rollout", "status", "pod/web", code=2).output.startswith(
+        "error: rollout status does not work on pods")
+    assert run("rollout", "history", "sts/db", code=2).output.startswith(
+        "error: rollout history does not work on statefulsets")
+
+
+def test_status_once_and_timeout(cluster: Any) -> None:
+    assert run("rollout", "status", "deploy/web", "--watch=false").output == \
+        "Waiting for deployment spec update to be observed...\n"
+    assert run("rollout", "status", "deploy", "web", "-w=0").output.count("\n") == 1
+    # As with kubectl, -w takes a value only after "=": here deploy/web is the object.
+    timed_out = run("rollout", "status", "-w", "deploy/web", "--timeout", "1s", code=1)
+    assert timed_out.output.splitlines()[-1] == "error: timed out waiting for the condition"
+    dep = cluster.get("deployments", "web", "default")
+    cluster.replace_status({**dep, "status": {
+        "observedGeneration": dep["metadata"]["generation"], "replicas": 2,
+        "updatedReplicas": 2, "availableReplicas": 2}})
+    assert run("rollout", "status", "deploy", "web", "--timeout", "5m").output == \
+        'deployment "web" successfully rolled out\n'
+
+
+def test_restart_pause_resume(cluster: Any) -> None:
+    assert run("rollout", "restart", "deploy/web").output == "deployment.apps/web restarted\n"
+    annotations = cluster.get("deployments", "web", "default")["spec"]["template"][
+        "metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    assert run("rollout", "pause", "deploy/web").output == "deployment.apps/web paused\n"
+    assert "can't restart paused deployment" in run("rollout", "restart", "deploy/web",
+                                                    code=2).output
+    assert run("rollout", "resume", "deploy/web").output == "deployment.apps/web resumed\n"
+    assert run("rollout", "resume", "deploy/web").output == \
+        "deployment.apps/web already resumed\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kompy.client import KubeClient
 from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.cronjob import CronJobController
 from kompy.cluster.controllers.daemonset import DaemonSetController
 from kompy.cluster.controllers.deployment import DeploymentController
 from kompy.cluster.controllers.endpoints import EndpointsController
@@ -86,6 +87,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         StatefulSetController(client, informers, controller_events),
         DaemonSetController(client, informers, controller_events),
         JobController(client, informers, controller_events),
+        CronJobController(client, informers, controller_events),
         proxy,
     ]
     try:

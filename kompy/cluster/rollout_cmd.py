@@ -131,11 +131,11 @@ def pod_template_text(template: Obj) -> str:
             lines.append("    Args:         " + " ".join(map(str, c["args"])))
         env = [f"{e.get('name')}:  {e.get('value', '(from a source)')}"
                for e in c.get("env") or []]
-        lines.append("    Environment:  " + ("\n      ".join(["", *env]) if env else "<none>"))
         mounts = [f"{m.get('mountPath')} from {m.get('name')}" +
                   (" (ro)" if m.get("readOnly") else "") for m in c.get("volumeMounts") or []]
-        lines.append("    Mounts:       " + ("\n      ".join(["", *mounts]) if mounts
-                                             else "<none>"))
+        for title, items in (("Environment:", env), ("Mounts:", mounts)):
+            lines += [f"    {title}", *(f"      {i}" for i in items)] if items else [
+                f"    {title.ljust(14)}<none>"]
     volumes = [str(v.get("name")) for v in spec.get("volumes") or []]
     lines.append("  Volumes:      " + (", ".join(volumes) or "<none>"))
     return "\n".join(lines) + "\n\n"

@@ -77,3 +77,39 @@ def test_status_history_undo_restart(cluster: dict[str, Any], client: Any,
     after = {p["metadata"]["name"] for p in live_pods(client, ns)}
     assert not before & after, (before, after)
     assert versions(client, ns) == {"v1"}
+
+
+def workload(kind: str, ns: str) -> dict[str, Any]:
+    c = container("app", "exec sleep 3600")
+    c["readinessProbe"] = {"exec": {"command": ["true"]}, "periodSeconds": 1}
+    spec: dict[str, Any] = {"selector": {"matchLabels": {"app": kind.lower()}},
+                            "template": {"metadata": {"labels": {"app": kind.lower()}},
+                                         "spec": {"containers": [c],
+                                                  "terminationGracePeriodSeconds": 1}}}
+    if kind == "StatefulSet":
+        spec.update(replicas=2, serviceName="db")
+    return {"apiVersion": "apps/v1", "kind": kind,
+            "metadata": {"name": kind.lower(), "namespace": ns}, "spec": spec}
+
+
+@pytest.mark.parametrize(("kind", "short", "done"), [
+    ("StatefulSet", "sts", "partitioned roll out complete: 2 new pods have been updated...\n"),
+    ("DaemonSet", "ds", 'daemon set "daemonset" successfully rolled out\n'),
+])
+def test_restart_and_status_of_statefulsets_and_daemonsets(
+        cluster: dict[str, Any], client: Any, namespace: str, kind: str, short: str,
+        done: str) -> None:
+    ns, target = namespace, f"{short}/{kind.lower()}"
+    client.apply(workload(kind, ns))
+    assert kompy(cluster, ns, "status", target, "--timeout", "2m").endswith(done)
+    selector = f"app={kind.lower()}"
+    before = {p["metadata"]["uid"] for p in client.list("pods", ns, selector)["items"]}
+    assert kompy(cluster, ns, "restart", target) == f"{kind.lower()}.apps/{kind.lower()} " \
+                                                    "restarted\n"
+    out = kompy(cluster, ns, "status", target, "--timeout", "2m")
+    assert out.endswith(done) and out.count("\n") > 1, out  # it waited for the new pods
+    after = [p for p in client.list("pods", ns, selector)["items"]
+             if not p["metadata"].get("deletionTimestamp")]
+    assert after and not before & {p["metadata"]["uid"] for p in after}
+    assert all(p["metadata"]["annotations"].get("kubectl.kubernetes.io/restartedAt")
+               for p in after)

@@ -1,0 +1,255 @@
+"""What ``kompy dev`` does about a batch of changed files: the Compose ``develop.watch`` rules.
+
+Pure: no Docker, no cluster, no watcher; it only reads the changed paths' existence and the
+build contexts' ``.dockerignore`` files. Semantics follow the Compose Specification's
+"Develop" section and Docker's "Use Compose Watch":
+
+- a rule fires for a file that is its ``path`` or below it, is not matched by the rule's
+  ``ignore`` patterns, matches its ``include`` patterns when there are any (both relative to
+  the rule's path, .dockerignore syntax), and, for a service with a build context, is not
+  excluded by that context's ``.dockerignore``. As the builder, kompy never lets the
+  .dockerignore exclude the Dockerfile or the .dockerignore itself: both reach the builder;
+- ``sync`` copies the file to ``target`` + its path below the rule's path (or deletes it
+  there when it is gone from the host), ``sync+restart`` then restarts the service,
+  ``sync+exec`` then runs the rule's ``exec.command``, ``restart`` restarts, ``rebuild``
+  rebuilds the image and recreates the service; a rebuild makes the service's syncs,
+  restart and commands moot (the new image has the files).
+
+kompy's own choice, beyond Compose (which acts only on rules): as Skaffold, a service with a
+local ``build`` and no ``develop`` section is rebuilt when a file of its build context
+changes that the context's ``.dockerignore`` does not exclude, or its Dockerfile changes.
+A ``develop`` section with no watch rules opts a service out of that.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kompy.dev.docker_build import ignore_matcher
+from kompy.model.build import Build
+from kompy.model.lifecycle import WatchRule
+from kompy.model.project import Project
+from kompy.model.scalars import is_remote
+from kompy.model.service import Service
+
+SYNC_ACTIONS = frozenset({"sync", "sync+restart", "sync+exec"})
+Matcher = Callable[[str], bool]  # a path relative to the patterns' root -> matched
+
+
+@dataclass(frozen=True)
+class SyncOp:
+    host_path: str  # absolute path on the host
+    container_path: str  # absolute path in the container (rule target + path below the rule)
+    deleted: bool  # the host file is gone: delete it in the container
+
+
+@dataclass
+class ServicePlan:
+    service: str
+    rebuild: bool = False
+    syncs: list[SyncOp] = field(default_factory=list)  # de-duplicated, by container_path
+    restart: bool = False  # a sync+restart or restart rule fired
+    exec_commands: list[tuple[str, ...]] = field(default_factory=list)  # rule order, once each
+    changed: list[str] = field(default_factory=list)  # the paths that fired a rule, sorted
+
+    def has_work(self) -> bool:
+        return self.rebuild or self.restart or bool(self.syncs or self.exec_commands)
+
+
+@dataclass
+class ChangePlan:
+    reload: bool = False  # a Compose file or env file changed: re-load everything
+    services: dict[str, ServicePlan] = field(default_factory=dict)  # only those with work
+
+    def empty(self) -> bool:
+        return not self.reload and not self.services
+
+
+def config_files(project: Project) -> list[str]:
+    """The files whose change means re-loading the project: its Compose files, the project
+    folder's ``.env`` (compose-spec "Interpolation") and the services' ``env_file``s."""
+    files = [*project.compose_files, os.path.join(project.working_dir, ".env")]
+    for service in project.services.values():
+        files.extend(env.path for env in service.env_files)
+    return sorted({os.path.abspath(f) for f in files})
+
+
+def watched_roots(project: Project, extra_files: Iterable[str] = ()) -> list[str]:
+    """What to watch: every rule's path, the build context (and a Dockerfile outside it) of
+    each service that has a local ``build`` and no ``develop`` section, and the
+    :func:`config_files` plus ``extra_files`` (``--env-file``).
+
+    Folders are to be watched recursively; files (a Compose file, an env file, a rule's
+    file) through their folder, so that a Compose file does not make the watcher walk the
+    whole project. ``ChangeWatcher`` takes both.
+    """
+    roots = [*config_files(project), *extra_files]
+    for service in project.services.values():
+        if service.develop is not None:
+            roots.extend(rule.path for rule in service.develop.watch)
+        elif (build := _local_build(service)) is not None:
+            roots.append(build.context)
+            dockerfile = _dockerfile(build)
+            if dockerfile is not None and not _within(dockerfile, build.context):
+                roots.append(dockerfile)
+    return sorted({os.path.abspath(r) for r in roots})
+
+
+def plan_changes(project: Project, changed: Iterable[str],
+                 config_files: Iterable[str]) -> ChangePlan:
+    """The plan for one batch of changed absolute paths. ``config_files`` are the project's
+    Compose and env files; a change to one sets ``reload`` (services are planned all the
+    same)."""
+    paths = sorted({os.path.abspath(p) for p in changed})
+    configs = {os.path.abspath(f) for f in config_files}
+    plan = ChangePlan(reload=any(p in configs for p in paths))
+    for name in sorted(project.services):
+        service_plan = _plan_service(project.services[name], paths)
+        if service_plan.has_work():
+            plan.services[name] = service_plan
+    return plan
+
+
+def _plan_service(service: Service, paths: list[str]) -> ServicePlan:
+    build = _local_build(service)
+    context = _BuildContext.of(build) if build is not None else None
+    if service.develop is None:
+        fired = [p for p in paths if context is not None and context.sends(p)]
+        return ServicePlan(service.name, rebuild=bool(fired), changed=fired)
+    plan = ServicePlan(service.name)
+    syncs: set[SyncOp] = set()
+    fired_paths: set[str] = set()
+    for rule in service.develop.watch:
+        if rule.action == "rebuild" and build is None:
+            continue  # nothing to rebuild from; Compose refuses such a rule up front
+        rule_filter = _RuleFilter.of(rule)
+        fired = [p for p in paths if rule_filter.matches(p)
+                 and (context is None or not context.excludes(p))]
+        if not fired:
+            continue
+        fired_paths.update(fired)
+        if rule.action == "rebuild":
+            plan.rebuild = True
+        if rule.action in SYNC_ACTIONS and rule.target is not None:
+            syncs.update(op for p in fired if (op := _sync_op(rule, rule.target, p)))
+        if rule.action in ("sync+restart", "restart"):
+            plan.restart = True
+        if rule.action == "sync+exec" and rule.exec_command is not None \
+                and rule.exec_command not in plan.exec_commands:
+            plan.exec_commands.append(rule.exec_command)
+    plan.changed = sorted(fired_paths)
+    if plan.rebuild:
+        plan.restart = False
+        plan.exec_commands = []
+    else:
+        plan.syncs = _collapse(syncs)
+    return plan
+
+
+@dataclass(frozen=True)
+class _BuildContext:
+    """A local build context and its .dockerignore, read afresh for each batch (the user may
+    have just edited it)."""
+
+    folder: str
+    dockerfile: str | None
+    ignored: Matcher
+
+    @classmethod
+    def of(cls, build: Build) -> _BuildContext:
+        dockerfile = _dockerfile(build)
+        # The Dockerfile always reaches the builder (the SDK adds "!Dockerfile" as well).
+        keep = []
+        if dockerfile is not None and _within(dockerfile, build.context):
+            keep.append("!" + _relative(dockerfile, build.context))
+        return cls(build.context, dockerfile, ignore_matcher(keep, context=build.context))
+
+    def excludes(self, path: str) -> bool:
+        """Whether ``path`` is in the context but left out by its .dockerignore."""
+        return _within(path, self.folder) and self.ignored(_relative(path, self.folder))
+
+    def sends(self, path: str) -> bool:
+        """Whether a change to ``path`` changes what the builder gets: the context itself, a
+        path in it the .dockerignore leaves in, or the Dockerfile (even from outside)."""
+        if path in (self.folder, self.dockerfile):
+            return True
+        return _within(path, self.folder) and not self.excludes(path)
+
+
+@dataclass(frozen=True)
+class _RuleFilter:
+    path: str
+    ignored: Matcher | None
+    included: Matcher | None
+
+    @classmethod
+    def of(cls, rule: WatchRule) -> _RuleFilter:
+        return cls(
+            path=rule.path,
+            ignored=ignore_matcher(rule.ignore) if rule.ignore else None,
+            included=ignore_matcher(rule.include) if rule.include else None,
+        )
+
+    def matches(self, path: str) -> bool:
+        """The rule's path itself (a file rule, or the folder created or removed), or a
+        path below it that ``ignore`` leaves and ``include`` takes."""
+        if path == self.path:
+            return True
+        if not _within(path, self.path):
+            return False
+        relative = _relative(path, self.path)
+        if self.ignored is not None and self.ignored(relative):
+            return False
+        return self.included is None or self.included(relative)
+
+
+def _sync_op(rule: WatchRule, target: str, path: str) -> SyncOp | None:
+    """Where ``path`` goes in the container; None for an existing folder, whose files come
+    as their own changes (copying the folder would bypass ignore and include)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        return None
+    below = "" if path == rule.path else _relative(path, rule.path)
+    # A relative target is taken from the container's root, as `docker cp` takes it.
+    container_path = posixpath.normpath(posixpath.join("/", target, below))
+    return SyncOp(host_path=path, container_path=container_path,
+                  deleted=not os.path.lexists(path))
+
+
+def _collapse(syncs: set[SyncOp]) -> list[SyncOp]:
+    """Sorted by container path; a deletion below a deleted folder is dropped (removing the
+    folder removes it)."""
+    ordered = sorted(syncs, key=lambda op: (op.container_path, op.host_path))
+    kept: list[SyncOp] = []
+    removed: list[str] = []
+    for op in ordered:
+        if op.deleted and any(_within(op.container_path, r, "/") for r in removed):
+            continue
+        if op.deleted:
+            removed.append(op.container_path)
+        kept.append(op)
+    return kept
+
+
+def _local_build(service: Service) -> Build | None:
+    build = service.build
+    if build is None or is_remote(build.context):
+        return None
+    return build
+
+
+def _dockerfile(build: Build) -> str | None:
+    if build.dockerfile is None:
+        return None  # dockerfile_inline: written in the Compose file
+    return os.path.normpath(os.path.join(build.context, build.dockerfile))
+
+
+def _within(path: str, folder: str, sep: str = os.sep) -> bool:
+    """Whether ``path`` is strictly below ``folder``."""
+    return path != folder and path.startswith(folder.rstrip(sep) + sep)
+
+
+def _relative(path: str, folder: str) -> str:
+    return os.path.relpath(path, folder).replace(os.sep, "/")

@@ -108,8 +108,11 @@ class CronJobController(Controller):
     def sync(self, key: Hashable) -> None:
         ns, cj_name = cast(tuple[str, str], key)
         now = self.clock()
-        if key in self._wakes and self._wakes[key][1] <= time.monotonic():
-            del self._wakes[key]  # this may be that wake-up: a new one is due
+        pending = self._wakes.get(key)
+        if pending is not None and (pending[0] <= now or pending[1] <= time.monotonic()):
+            # This may be that wake-up: a new one is due. (Both clocks: the queue's timer is
+            # monotonic, and a wall clock set back must not leave the CronJob without one.)
+            del self._wakes[key]
         cached = self.cronjobs.get(ns, cj_name)
         if cached is None:
             self._wakes.pop(key, None)

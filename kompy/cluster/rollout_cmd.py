@@ -44,7 +44,11 @@ __all__ = ["history", "pause", "restart", "resolve", "resume", "rollout_status",
 def resolve(kind: str, name: str | None, verb: str,
             kinds: tuple[str, ...] = _ROLLABLE) -> tuple[resources.Resource, str]:
     """``deploy/web`` or ``deploy web`` -> (the Deployment resource, "web")."""
-    if name is None and "/" in kind:
+    if "/" in kind:
+        if name is not None:
+            raise UserError("there is no need to specify a resource type as a separate "
+                            "argument when passing arguments in resource/name form",
+                            hint=f"kompy rollout {verb} {kind}")
         kind, name = kind.split("/", 1)
     if not name:
         raise UserError(f"name the object: kompy rollout {verb} deploy/NAME",

@@ -193,6 +193,8 @@ def test_targets_kinds_and_missing_objects(client: KubeClient) -> None:
         rollout_cmd.resolve("pod/x", None, "status")
     with pytest.raises(UserError, match="rollout undo does not work on statefulsets"):
         rollout_cmd.undo(client, "sts/db", None, None, 0, Lines())
+    with pytest.raises(UserError, match="no need to specify a resource type"):
+        rollout_cmd.resolve("deploy/web", "web", "status")
     with pytest.raises(UserError, match="name the object"):
         rollout_cmd.resolve("deploy", None, "history")
     with pytest.raises(NotFound, match='"nope" not found'):

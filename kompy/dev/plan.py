@@ -70,10 +70,15 @@ class ChangePlan:
 
 def config_files(project: Project) -> list[str]:
     """The files whose change means re-loading the project: its Compose files, the project
-    folder's ``.env`` (compose-spec "Interpolation") and the services' ``env_file``s."""
+    folder's ``.env`` (compose-spec "Interpolation"), the services' ``env_file``s and the
+    files of top-level configs and secrets (their content is read at load time). The
+    caller adds ``--env-file`` files, which the project does not record."""
     files = [*project.compose_files, os.path.join(project.working_dir, ".env")]
     for service in project.services.values():
         files.extend(env.path for env in service.env_files)
+    defined = [d.file for d in project.configs.values()]
+    defined += [d.file for d in project.secrets.values()]
+    files.extend(os.path.join(project.working_dir, f) for f in defined if f)
     return sorted({os.path.abspath(f) for f in files})
 
 
@@ -101,11 +106,13 @@ def watched_roots(project: Project, extra_files: Iterable[str] = ()) -> list[str
 def plan_changes(project: Project, changed: Iterable[str],
                  config_files: Iterable[str]) -> ChangePlan:
     """The plan for one batch of changed absolute paths. ``config_files`` are the project's
-    Compose and env files; a change to one sets ``reload`` (services are planned all the
-    same)."""
+    Compose and env files (:func:`config_files` plus ``--env-file`` files); a change to
+    one, or below one, sets ``reload`` (services are planned all the same)."""
     paths = sorted({os.path.abspath(p) for p in changed})
     configs = {os.path.abspath(f) for f in config_files}
-    plan = ChangePlan(reload=any(p in configs for p in paths))
+    # A config or secret may name a folder: a change inside it counts too.
+    plan = ChangePlan(reload=any(p in configs or any(_within(p, c) for c in configs)
+                                 for p in paths))
     for name in sorted(project.services):
         service_plan = _plan_service(project.services[name], paths)
         if service_plan.has_work():

@@ -16,6 +16,7 @@ from kompy.dev.plan import (
     plan_changes,
     watched_roots,
 )
+from kompy.errors import UserError
 from kompy.model import Project
 
 
@@ -303,6 +304,28 @@ def test_a_dockerignore_never_hides_the_dockerfile(tmp_path: Path) -> None:
     assert only(plan(project, touch(tmp_path / "app" / "Dockerfile")), "web").rebuild
 
 
+def test_an_ignore_pattern_can_match_the_dockerignore_file(tmp_path: Path) -> None:
+    # .dockerignore matching never excludes ".dockerignore"; plain ignore patterns can.
+    project = load(tmp_path, """\
+        services:
+          web:
+            image: web
+            develop:
+              watch:
+                - {path: ./web, action: sync, target: /src, ignore: [".*"]}
+        """)
+    assert plan(project, touch(tmp_path / "web" / ".dockerignore")).empty()
+    assert not plan(project, touch(tmp_path / "web" / "index.html")).empty()
+
+
+def test_an_unreadable_dockerignore_is_a_user_error(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / ".dockerignore").write_bytes(b"\xff\xfe*.pyc\n")
+    project = load(tmp_path, DOCKERIGNORE_PROJECT)
+    with pytest.raises(UserError, match=r"\.dockerignore"):
+        plan(project, touch(tmp_path / "app" / "main.py"))
+
+
 # -- several rules --------------------------------------------------------------------------------
 
 NESTED = """\
@@ -424,6 +447,29 @@ def test_a_compose_or_env_file_change_asks_for_a_reload(tmp_path: Path) -> None:
         assert result.reload and not result.empty()
     extra = str(tmp_path / "other.env")  # --env-file: the caller knows it
     assert plan_changes(project, [extra], [*configs, extra]).reload
+
+
+def test_config_and_secret_files_ask_for_a_reload(tmp_path: Path) -> None:
+    conf = touch(tmp_path / "conf" / "nginx.conf")
+    touch(tmp_path / "secret.txt")
+    project = load(tmp_path, """\
+        services:
+          web: {image: web, configs: [nginx], secrets: [token]}
+        configs:
+          nginx: {file: ./conf/nginx.conf}
+        secrets:
+          token: {file: ./secret.txt}
+        """)
+    assert {conf, str(tmp_path / "secret.txt")} <= set(config_files(project))
+    assert plan(project, conf).reload
+    assert {conf, str(tmp_path / "secret.txt")} <= set(watched_roots(project))
+
+
+def test_a_change_below_a_config_folder_asks_for_a_reload(tmp_path: Path) -> None:
+    project = load(tmp_path, "services:\n  web: {image: web}\n")
+    folder = str(tmp_path / "certs")
+    assert plan_changes(project, [touch(tmp_path / "certs" / "a.pem")], [folder]).reload
+    assert not plan_changes(project, [touch(tmp_path / "certs-old" / "a.pem")], [folder]).reload
 
 
 def test_services_are_still_planned_when_reloading(tmp_path: Path) -> None:

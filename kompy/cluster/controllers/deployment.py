@@ -43,6 +43,21 @@ from kompy.cluster.objects import (
 log = logging.getLogger(__name__)
 
 
+# Deployment annotations a ReplicaSet does not inherit (upstream's
+# skipCopyAnnotation): the rest, kubernetes.io/change-cause among them, are copied, which is
+# where `kompy rollout history` finds each revision's cause.
+_NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION,
+                         "deployment.kubernetes.io/revision-history",
+                         "deployment.kubernetes.io/desired-replicas",
+                         "deployment.kubernetes.io/max-replicas",
+                         "deprecated.deployment.rollback.to"})
+
+
+def copied_annotations(dep: Obj) -> dict[str, str]:
+    return {k: str(v) for k, v in (meta(dep).get("annotations") or {}).items()
+            if k not in _NOT_COPIED}
+
+
 def revision(rs: Obj) -> int:
     try:
         return int((meta(rs).get("annotations") or {}).get(REVISION) or 0)
@@ -118,8 +133,8 @@ class DeploymentController(Controller):
         if new is None:
             new = self._create_rs(dep, template, pod_hash, top + 1, olds)
         elif revision(new) < top:  # an old template is back: a rollback
-            new = self.client.patch("replicasets", name(new), namespace(new),
-                                    {"metadata": {"annotations": {REVISION: str(top + 1)}}})
+            new = self.client.patch("replicasets", name(new), namespace(new), {"metadata": {
+                "annotations": {**copied_annotations(dep), REVISION: str(top + 1)}}})
             self.rs.upsert_local(new)
         dep_rev = (meta(dep).get("annotations") or {}).get(REVISION)
         if dep_rev != str(revision(new)):
@@ -148,7 +163,7 @@ class DeploymentController(Controller):
             "metadata": {
                 "name": f"{name(dep)}-{pod_hash}", "namespace": namespace(dep),
                 "labels": dict(tmeta["labels"]),
-                "annotations": {REVISION: str(rev),
+                "annotations": {**copied_annotations(dep), REVISION: str(rev),
                                 "deployment.kubernetes.io/desired-replicas": str(replicas),
                                 "deployment.kubernetes.io/max-replicas": str(replicas)},
                 "ownerReferences": [owner_ref({"apiVersion": "apps/v1", "kind": "Deployment",

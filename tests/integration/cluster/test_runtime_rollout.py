@@ -55,13 +55,18 @@ def test_status_history_undo_restart(cluster: dict[str, Any], client: Any,
     assert out.endswith('deployment "web" successfully rolled out\n')
     assert versions(client, ns) == {"v1"}
 
-    client.apply(web(ns, "v2"))
+    v2 = web(ns, "v2")
+    v2["metadata"]["annotations"] = {"kubernetes.io/change-cause": "version 2"}
+    client.apply(v2)
     out = kompy(cluster, ns, "status", "deployment", "web", "--timeout", "2m")
     assert "Waiting for deployment \"web\" rollout to finish" in out
     assert out.endswith('deployment "web" successfully rolled out\n')
     assert versions(client, ns) == {"v2"}
     history = kompy(cluster, ns, "history", "deploy/web").splitlines()
     assert [line.split()[0] for line in history[2:] if line] == ["1", "2"]
+    # The controller copies the Deployment's change-cause onto the new ReplicaSet.
+    rows = [line.split(None, 1) for line in history[2:] if line]
+    assert rows[-1] == ["2", "version 2"], history
     assert "VERSION:  v1" in kompy(cluster, ns, "history", "deploy/web", "--revision", "1")
 
     assert kompy(cluster, ns, "undo", "deploy/web") == "deployment.apps/web rolled back\n"

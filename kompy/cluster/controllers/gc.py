@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 DEPENDENTS = ("replicasets", "pods", "endpoints", "events")
 OWNERS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Service": "services",
           "Pod": "pods", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets",
-          "Job": "jobs"}
+          "Job": "jobs", "CronJob": "cronjobs"}
+# Kinds whose objects are collected when their owners are gone (a CronJob's Jobs too).
+COLLECTED = ("replicasets", "pods", "jobs")
 
 
 class GarbageCollector(Controller):
@@ -34,7 +36,7 @@ class GarbageCollector(Controller):
     def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
                  ) -> None:
         super().__init__(client, informers, recorder, workers=2)
-        for resource in ("replicasets", "pods"):
+        for resource in COLLECTED:
             informers[resource].add_handler(self._on_object(resource))
         for kind, resource in OWNERS.items():
             informers[resource].add_handler(self._on_owner(kind))
@@ -50,7 +52,7 @@ class GarbageCollector(Controller):
             if not deleted:
                 return
             gone = uid(owner)
-            for resource in ("replicasets", "pods"):
+            for resource in COLLECTED:
                 for obj in self.informers[resource].list(namespace(owner)):
                     if any(r.get("uid") == gone for r in meta(obj).get("ownerReferences") or []):
                         self.queue.add((resource, namespace(obj), name(obj)))

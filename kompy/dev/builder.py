@@ -76,12 +76,15 @@ def _unsupported(project: Project, service: Service) -> list[Diagnostic]:
     return out
 
 
-def build_images(plan: BuildPlan, progress: Callable[[str], None]) -> None:
-    """Build each image in turn; the first failure stops the build with its error."""
+def build_images(plan: BuildPlan, progress: Callable[[str], None]) -> dict[str, str]:
+    """Build each image in turn; image name -> id. The first failure stops the build with
+    its error."""
     from kompy.dev.docker_build import build_image
 
+    built: dict[str, str] = {}
     for spec in plan.specs:
         start = time.monotonic()
         progress(f"building {spec.service} ({spec.image})")
-        build_image(spec)
+        built[spec.image] = build_image(spec)
         progress(f"built {spec.service} in {time.monotonic() - start:.1f} s")
+    return built

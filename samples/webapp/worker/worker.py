@@ -21,7 +21,8 @@ if __name__ == "__main__":
     print(f"worker {me} waiting for jobs", flush=True)
     while True:
         try:
-            item = redis.call("BLPOP", "queue", 5)
+            # Blocks up to 2 s on the server: less than the client's 5 s socket timeout.
+            item = redis.call("BLPOP", "queue", 2)
         except OSError as error:  # the cache is not up yet, or restarting
             print(f"cache unavailable: {error}", flush=True)
             time.sleep(1)

@@ -28,6 +28,7 @@ from kompy.cluster.controllers.cronschedule import (
     ScheduleError,
     earliest_time,
     job_name,
+    load_zone,
     most_recent,
     next_wake,
     parse_rfc3339,
@@ -184,9 +185,11 @@ class CronJobController(Controller):
                                   ".io/docs/concepts/workloads/controllers/cron-jobs/ for more "
                                   "details")
         try:
-            schedule = parse_schedule(raw, spec.get("timeZone"))
+            # Upstream's order: the time zone, then suspend, then the schedule.
+            load_zone(spec.get("timeZone"))
             if spec.get("suspend"):
                 return None  # resumed by the update that clears suspend
+            schedule = parse_schedule(raw, spec.get("timeZone"))
             return self._start_scheduled(cj, schedule, status, now)
         except ScheduleError as error:
             # Nothing to retry until the CronJob changes (its update requeues it).

@@ -56,7 +56,8 @@ class Schedule:
         try:
             found = croniter(self.expression, t.astimezone(self.zone)).get_next(_dt.datetime)
         except CroniterError as error:  # e.g. "0 0 31 2 *": no such day, ever
-            raise ScheduleError("InvalidSchedule", f"invalid schedule: {error}") from error
+            raise ScheduleError("InvalidSchedule", f"invalid schedule: {self.expression} : "
+                                f"{error}") from error
         return _as_utc(found)
 
     def latest_at_or_before(self, t: _dt.datetime) -> _dt.datetime:
@@ -65,7 +66,8 @@ class Schedule:
         try:
             found = croniter(self.expression, start.astimezone(self.zone)).get_prev(_dt.datetime)
         except CroniterError as error:
-            raise ScheduleError("InvalidSchedule", f"invalid schedule: {error}") from error
+            raise ScheduleError("InvalidSchedule", f"invalid schedule: {self.expression} : "
+                                f"{error}") from error
         return _as_utc(found)
 
 
@@ -87,17 +89,20 @@ def parse_schedule(text: str, time_zone: str | None = None) -> Schedule:
         time_zone, text = prefix.group(1), prefix.group(2)
     zone = load_zone(time_zone)
     expression = MACROS.get(text, text)
-    fields = expression.split(" ")
+    fields = expression.split(" ") if expression else []
     if len(fields) != 5:
-        raise ScheduleError("UnparseableSchedule", f"unparseable schedule: {text!r}: expected "
-                            f"exactly 5 fields, found {len(fields)}")
+        raise _unparseable(text, f"expected exactly 5 fields, found {len(fields)}")
     for field in fields:
         if not _FIELD.match(field):
-            raise ScheduleError("UnparseableSchedule",
-                                f"unparseable schedule: {text!r}: bad field {field!r}")
+            raise _unparseable(text, f"unsupported field {field!r}")
     if not croniter.is_valid(expression):
-        raise ScheduleError("UnparseableSchedule", f"unparseable schedule: {text!r}")
+        raise _unparseable(text, "a value is out of range")
     return Schedule(expression, zone)
+
+
+def _unparseable(text: str, why: str) -> ScheduleError:
+    # The message of upstream's UnparseableSchedule event: unparseable schedule: "x" : why
+    return ScheduleError("UnparseableSchedule", f'unparseable schedule: "{text}" : {why}')
 
 
 def load_zone(name: str | None) -> _dt.tzinfo:
@@ -107,7 +112,7 @@ def load_zone(name: str | None) -> _dt.tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ScheduleError("UnknownTimeZone",
-                            f"invalid timeZone: {name!r}: unknown time zone {name}") from error
+                            f'invalid timeZone: "{name}": unknown time zone {name}') from error
 
 
 def most_recent(schedule: Schedule, earliest: _dt.datetime, now: _dt.datetime

@@ -386,6 +386,16 @@ def test_a_bad_schedule_is_an_event_and_no_timer(spec: dict[str, Any], reason: s
     assert reason in w.reasons()
 
 
+def test_suspend_is_checked_after_the_time_zone_and_before_the_schedule() -> None:
+    w = World("2026-01-01 12:00:30")
+    w.cronjob("not a schedule", suspend=True)
+    w.sync("2026-01-01 12:05:00")
+    assert w.recorder.events == []
+    w.api.objects[("cronjobs", "backup")]["spec"]["timeZone"] = "Nowhere/Town"
+    w.sync("2026-01-01 12:05:10")
+    assert w.reasons() == ["UnknownTimeZone"]
+
+
 def test_a_tz_prefix_is_honoured_with_a_warning() -> None:
     w = World("2026-01-01 12:00:30")
     w.cronjob("CRON_TZ=Asia/Tokyo 0 0 * * *")

@@ -76,6 +76,16 @@ def test_unparseable_schedules(bad: str) -> None:
     assert caught.value.reason == "UnparseableSchedule", caught.value.message
 
 
+def test_unparseable_messages_as_upstream_events() -> None:
+    with pytest.raises(ScheduleError, match='^unparseable schedule: "0 [*] [*] [*] [*] [*]" : '
+                       "expected exactly 5 fields, found 6$"):
+        parse_schedule("0 * * * * *")
+    with pytest.raises(ScheduleError, match="unsupported field 'L'$"):
+        parse_schedule("0 0 L * *")
+    with pytest.raises(ScheduleError, match="a value is out of range$"):
+        parse_schedule("61 * * * *")
+
+
 def test_a_date_that_never_comes_is_an_invalid_schedule() -> None:
     schedule = parse_schedule("0 0 31 2 *")  # parses, but February has no 31st
     with pytest.raises(ScheduleError, match="invalid schedule") as caught:
@@ -94,7 +104,8 @@ def test_time_zones() -> None:
     with pytest.raises(ScheduleError) as caught:
         parse_schedule("0 9 * * *", "Mars/Olympus_Mons")
     assert caught.value.reason == "UnknownTimeZone"
-    assert "Mars/Olympus_Mons" in caught.value.message
+    assert caught.value.message == ('invalid timeZone: "Mars/Olympus_Mons": unknown time zone '
+                                    "Mars/Olympus_Mons")
 
 
 def test_daylight_saving_changes_keep_times_moving_forward() -> None:

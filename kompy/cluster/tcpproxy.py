@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 Backend = tuple[str, int]
 
 
+# Connect timeouts of successive rounds over a Service's backends (kube-proxy userspace's
+# EndpointDialTimeouts): at most ~3.75 s before a client's connection is given up.
+DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)
+
 class BaseListener:
     """What both proxies share: the listening address and socket, the peer filter, and the
     backends (replaced as a whole when the Service's endpoints change) taken round-robin.
@@ -95,11 +99,25 @@ class TcpListener(BaseListener):
                              name=f"proxy-conn-{self.port}").start()
 
     def _connect(self) -> socket.socket | None:
-        for target in self._rotation():  # a backend that refuses passes its turn on
-            try:
-                return socket.create_connection(target, timeout=3)
-            except OSError as error:
-                log.debug("backend %s:%s refused: %s", *target, error)
+        """A connection to the next backend that accepts one; None when none does.
+
+        As kube-proxy's userspace mode (its EndpointDialTimeouts), rounds over the backends
+        with growing timeouts: a backend that refuses passes its turn on, and when every one
+        refused, the next round starts once that round's timeout has passed. A pod restarting
+        in place, or the last pod of a rollout starting, is a short wait for the client
+        rather than a failed request.
+        """
+        for timeout in DIAL_TIMEOUTS:
+            started = time.monotonic()
+            targets = self._rotation()
+            if not targets:
+                return None  # no ready endpoint at all: refuse at once
+            for target in targets:
+                try:
+                    return socket.create_connection(target, timeout=timeout)
+                except OSError as error:
+                    log.debug("backend %s:%s refused: %s", *target, error)
+            time.sleep(max(0.0, timeout - (time.monotonic() - started)))
         return None
 
     def _serve(self, conn: socket.socket) -> None:

@@ -172,3 +172,26 @@ def test_udp_peer_filter_drops_datagrams() -> None:
         finally:
             client.close()
             listener.close()
+
+
+def test_tcp_waits_for_a_backend_that_is_restarting() -> None:
+    """Every backend refuses for a moment (a pod restarting in place): the client's
+    connection waits for the next dial round instead of failing."""
+    address = free_port()
+    listener = TcpListener("127.0.0.1", 0)
+    listener.backends = [address]
+    server = socket.create_server(address)
+    server.close()  # nothing listens yet: refused
+
+    def come_back() -> None:
+        with socket.create_server(address) as again:
+            conn, _ = again.accept()
+            with conn:
+                conn.sendall(b"back:" + conn.recv(1024))
+    timer = threading.Timer(0.3, come_back)  # within the first two rounds (0.25 s + 0.5 s)
+    timer.start()
+    try:
+        assert tcp_ask(port_of(listener), b"x") == b"back:x"
+    finally:
+        timer.join(5)
+        listener.close()

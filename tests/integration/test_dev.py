@@ -46,7 +46,9 @@ FROM kompy/busybox:1
 COPY www /www
 COPY conf /conf
 RUN echo {build} > /www/build.txt
-CMD ["sh", "-c", "cp /conf/greeting /www/greeting.txt; exec httpd -f -v -p 8000 -h /www"]
+# httpd as PID 1 would ignore SIGTERM (each restart would wait out the grace period):
+# the shell stops it and exits, as a well-behaved server does.
+CMD ["sh", "-c", "cp /conf/greeting /www/greeting.txt; httpd -f -v -p 8000 -h /www & trap 'kill $!; exit 0' TERM; wait"]
 """
 
 

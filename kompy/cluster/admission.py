@@ -152,6 +152,15 @@ def _job(spec: Obj, problems: Problems) -> None:
 def _cronjob(spec: Obj, problems: Problems) -> None:
     if not spec.get("schedule"):
         problems.append(("spec.schedule", "Required value"))
+    else:
+        # The controller's own parser: what it cannot run is refused here, with a 422, as
+        # kube-apiserver validates schedules and time zones.
+        from kompy.cluster.controllers.cronschedule import ScheduleError, parse_schedule
+        try:
+            parse_schedule(str(spec["schedule"]), spec.get("timeZone"))
+        except ScheduleError as error:
+            field = "spec.timeZone" if error.reason == "UnknownTimeZone" else "spec.schedule"
+            problems.append((field, f"Invalid value: {error.message}"))
     job = (spec.get("jobTemplate") or {}).get("spec")
     if not isinstance(job, dict):
         problems.append(("spec.jobTemplate.spec", "Required value"))

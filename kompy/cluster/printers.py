@@ -192,7 +192,21 @@ def _events(o: Obj, wide: bool) -> Row:
 
 def _jobs(o: Obj, wide: bool) -> Row:
     spec, st = o.get("spec") or {}, o.get("status") or {}
-    return [f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", "", _age(o)]
+    return [f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", _job_duration(st),
+            _age(o)]
+
+
+def _job_duration(status: Obj) -> str:
+    """kubectl's DURATION: start to completion, or start to now while the Job runs."""
+    start = status.get("startTime")
+    if not start:
+        return ""
+    end = status.get("completionTime")
+    try:
+        now = datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if end else None
+    except ValueError:
+        return ""
+    return age(start, now)
 
 
 def _cronjobs(o: Obj, wide: bool) -> Row:

@@ -80,6 +80,8 @@ def _condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
 def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
                timeout: float, progress: Callable[[str], None]) -> None:
     """Wait until every ``(kind, name)`` is ready, printing progress when it changes."""
+    if not workloads:  # a project of CronJobs only, say: nothing runs yet to wait for
+        return
     deadline = time.monotonic() + timeout
     last = ""
     while True:

@@ -22,7 +22,6 @@ from kompy.cluster.objects import Obj, meta, name, namespace, uid
 log = logging.getLogger(__name__)
 
 # Dependents watched (resource) and owner kinds whose caches we hold (kind -> resource).
-DEPENDENTS = ("replicasets", "pods", "endpoints", "events")
 OWNERS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Service": "services",
           "Pod": "pods", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets",
           "Job": "jobs", "CronJob": "cronjobs"}

@@ -461,3 +461,21 @@ def test_watch_answers_at_once_and_checks_its_parameters(client: KubeClient,
     bad = requests.get(f"{server.url}/api/v1/pods?watch=true&resourceVersion=x",
                        headers=headers, timeout=5)
     assert bad.status_code == 400
+
+
+def test_a_cronjob_the_controller_cannot_run_is_refused(client: KubeClient) -> None:
+    def cronjob(schedule: str, zone: str | None = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"schedule": schedule, "jobTemplate": {"spec": {"template": {
+            "spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": "busybox:1"}]}}}}}
+        if zone:
+            spec["timeZone"] = zone
+        return {"apiVersion": "batch/v1", "kind": "CronJob",
+                "metadata": {"name": "nightly", "namespace": "default"}, "spec": spec}
+
+    with pytest.raises(Invalid, match=r"spec\.schedule: Invalid value: unparseable"):
+        client.create(cronjob("61 * * * *"))
+    with pytest.raises(Invalid, match=r"spec\.timeZone: Invalid value: .*Mars/Olympus"):
+        client.create(cronjob("0 3 * * *", "Mars/Olympus"))
+    assert client.create(cronjob("0 3 * * *", "Europe/Paris"))["spec"]["timeZone"] == \
+        "Europe/Paris"

@@ -47,3 +47,12 @@ def test_render_outputs() -> None:
     assert printers.render(objs, "name", False) == "deployment.apps/w\n"
     assert printers.render(objs, "yaml", True).startswith("apiVersion: apps/v1\n")
     assert '"kind": "List"' in printers.render(objs, "json", False)
+
+
+def test_job_duration_like_kubectl() -> None:
+    done = {"metadata": {"name": "j", "creationTimestamp": "2026-01-02T11:00:00Z"},
+            "spec": {"completions": 1},
+            "status": {"succeeded": 1, "startTime": "2026-01-02T11:00:00Z",
+                       "completionTime": "2026-01-02T11:03:20Z"}}
+    assert printers._jobs(done, False)[:2] == ["1/1", "3m20s"]
+    assert printers._jobs({"metadata": {"name": "j"}, "status": {}}, False)[1] == ""

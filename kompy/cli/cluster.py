@@ -7,39 +7,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from kompy.cli.options import cluster_option
-
-if TYPE_CHECKING:
-    from kompy.client import KubeClient
+from kompy.cli.options import cluster_option, echo_raw, target_client, target_options
 
 F = Callable[..., Any]
-
-
-def _target_options(fn: F) -> F:
-    for option in reversed([
-        click.option("--kubeconfig", "kubeconfig_path", envvar="KOMPY_KUBECONFIG",
-                     help="Use this kubeconfig (a real cluster) instead of the built-in one."),
-        click.option("--context", help="Use this kubeconfig context (a real cluster)."),
-        cluster_option,
-        click.option("-n", "--namespace", help="Namespace (default: the context's, else "
-                                               "\"default\")."),
-    ]):
-        fn = option(fn)
-    return fn
-
-
-def _client(kubeconfig_path: str | None, context: str | None, cluster: str | None
-            ) -> KubeClient:
-    from kompy.cluster.daemon import connect_client
-    return connect_client(kubeconfig_path, context, cluster)
-
-
-def _out(text: str) -> None:
-    click.echo(text, nl=False)
 
 
 def _write_bytes(data: bytes) -> None:
@@ -120,12 +94,12 @@ def cluster_kubeconfig(cluster: str | None) -> None:
 @click.command("apply")
 @click.option("-f", "--filename", "files", multiple=True, required=True,
               help="Manifest file, folder, or - for standard input (repeatable).")
-@_target_options
+@target_options
 def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: str | None,
               context: str | None, cluster: str | None) -> None:
     """Create or update objects from Kubernetes manifests."""
     from kompy.cluster.kubectl import apply
-    sys.exit(apply(_client(kubeconfig_path, context, cluster), files, namespace, _out))
+    sys.exit(apply(target_client(kubeconfig_path, context, cluster), files, namespace, echo_raw))
 
 
 @click.command("get")
@@ -135,21 +109,21 @@ def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: st
 @click.option("-l", "--selector", help="Label selector, e.g. app=web,tier!=db.")
 @click.option("-A", "--all-namespaces", is_flag=True)
 @click.option("-w", "--watch", is_flag=True, help="After listing, print changes as they come.")
-@_target_options
+@target_options
 def get_cmd(kind: str, names: tuple[str, ...], output: str | None, selector: str | None,
             all_namespaces: bool, watch: bool, namespace: str | None,
             kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """List objects, or show some by name (kubectl's tables)."""
     from kompy.cluster.kubectl import get
-    sys.exit(get(_client(kubeconfig_path, context, cluster), kind, names, namespace=namespace,
+    sys.exit(get(target_client(kubeconfig_path, context, cluster), kind, names, namespace=namespace,
                  all_namespaces=all_namespaces, output=output, selector=selector, watch=watch,
-                 out=_out))
+                 out=echo_raw))
 
 
 @click.command("describe")
 @click.argument("kind")
 @click.argument("name", required=False)
-@_target_options
+@target_options
 def describe_cmd(kind: str, name: str | None, namespace: str | None,
                  kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Show one object in detail, with its events."""
@@ -159,7 +133,7 @@ def describe_cmd(kind: str, name: str | None, namespace: str | None,
         if "/" not in kind:
             raise UserError("name the object: kompy describe KIND NAME")
         kind, name = kind.split("/", 1)
-    _out(describe(_client(kubeconfig_path, context, cluster), kind, name, namespace))
+    echo_raw(describe(target_client(kubeconfig_path, context, cluster), kind, name, namespace))
 
 
 @click.command("delete")
@@ -168,14 +142,14 @@ def describe_cmd(kind: str, name: str | None, namespace: str | None,
 @click.option("-f", "--filename", "files", multiple=True, help="Delete what these manifests "
                                                                "define.")
 @click.option("-l", "--selector", help="Delete every object of KIND matching this selector.")
-@_target_options
+@target_options
 def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
                selector: str | None, namespace: str | None, kubeconfig_path: str | None,
                context: str | None, cluster: str | None) -> None:
     """Delete objects by kind and name, by selector, or from manifests."""
     from kompy.cluster.kubectl import delete
-    sys.exit(delete(_client(kubeconfig_path, context, cluster), kind, names, files, namespace,
-                    selector, _out))
+    sys.exit(delete(target_client(kubeconfig_path, context, cluster), kind, names, files, namespace,
+                    selector, echo_raw))
 
 
 @click.command("logs")
@@ -184,13 +158,13 @@ def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
 @click.option("-f", "--follow", is_flag=True)
 @click.option("-p", "--previous", is_flag=True, help="The previous (crashed) container's log.")
 @click.option("--tail", type=int, help="Only the last N lines.")
-@_target_options
+@target_options
 def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
              tail: int | None, namespace: str | None, kubeconfig_path: str | None,
              context: str | None, cluster: str | None) -> None:
     """Print a pod's log (POD, pod/NAME, deploy/NAME or svc/NAME picks one of its pods)."""
     from kompy.cluster.kubectl import logs
-    sys.exit(logs(_client(kubeconfig_path, context, cluster), target, namespace,
+    sys.exit(logs(target_client(kubeconfig_path, context, cluster), target, namespace,
                   container=container, follow=follow, previous=previous, tail=tail,
                   write=_write_bytes))
 
@@ -200,14 +174,14 @@ def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("-c", "--container")
 @click.option("-i", "--stdin", "use_stdin", is_flag=True, help="Pass standard input.")
-@_target_options
+@target_options
 def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_stdin: bool,
              namespace: str | None, kubeconfig_path: str | None, context: str | None,
              cluster: str | None) -> None:
     """Run a command in a pod's container: kompy exec POD -- CMD [ARGS...]."""
     from kompy.cluster.kubectl import exec_
     data = sys.stdin.buffer.read() if use_stdin else None
-    sys.exit(exec_(_client(kubeconfig_path, context, cluster), target, namespace,
+    sys.exit(exec_(target_client(kubeconfig_path, context, cluster), target, namespace,
                    list(command), container=container, stdin=data, write=_write_bytes))
 
 
@@ -215,25 +189,25 @@ def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_s
 @click.argument("kind")
 @click.argument("name", required=False)
 @click.option("--replicas", type=int, required=True)
-@_target_options
+@target_options
 def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Set the replicas of a Deployment, ReplicaSet or StatefulSet."""
     from kompy.cluster.kubectl import scale
-    sys.exit(scale(_client(kubeconfig_path, context, cluster), kind, name, replicas, namespace,
-                   _out))
+    client = target_client(kubeconfig_path, context, cluster)
+    sys.exit(scale(client, kind, name, replicas, namespace, echo_raw))
 
 
 @click.command("port-forward")
 @click.argument("target")
 @click.argument("ports")
-@_target_options
+@target_options
 def port_forward_cmd(target: str, ports: str, namespace: str | None,
                      kubeconfig_path: str | None, context: str | None,
                      cluster: str | None) -> None:
     """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE."""
     from kompy.cluster.portforward import port_forward
-    sys.exit(port_forward(_client(kubeconfig_path, context, cluster), target, ports,
+    sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target, ports,
                           namespace, lambda line: click.echo(line)))
 
 

@@ -1,11 +1,15 @@
-"""Options shared by the commands that load a Compose project (config, convert, up, down)."""
+"""Options shared by commands: which Compose project (config, convert, up, down, dev), and
+which cluster and namespace (the kubectl-shaped commands)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from kompy.client import KubeClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,3 +48,30 @@ def duration_seconds(ctx: click.Context, param: click.Parameter, value: str) -> 
         return Duration.parse(value, NullLocator(), ()).seconds
     except KompyError:
         raise click.BadParameter(f"{value!r} is not a duration (like 120s, 2m)") from None
+
+
+def target_options(fn: F) -> F:
+    """``--kubeconfig``/``--context`` (a real cluster) or ``--cluster`` (a built-in one), and
+    ``-n``: which cluster and namespace a kubectl-shaped command talks to."""
+    for option in reversed([
+        click.option("--kubeconfig", "kubeconfig_path", envvar="KOMPY_KUBECONFIG",
+                     help="Use this kubeconfig (a real cluster) instead of the built-in one."),
+        click.option("--context", help="Use this kubeconfig context (a real cluster)."),
+        cluster_option,
+        click.option("-n", "--namespace", help="Namespace (default: the context's, else "
+                                               "\"default\")."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def target_client(kubeconfig_path: str | None, context: str | None, cluster: str | None
+                  ) -> KubeClient:
+    """The client those options name (the built-in cluster is started when needed)."""
+    from kompy.cluster.daemon import connect_client
+    return connect_client(kubeconfig_path, context, cluster)
+
+
+def echo_raw(text: str) -> None:
+    """Print core output as it is (it carries its own newlines)."""
+    click.echo(text, nl=False)

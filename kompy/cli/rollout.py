@@ -7,8 +7,7 @@ import sys
 
 import click
 
-from kompy.cli.cluster import _client, _out, _target_options
-from kompy.cli.options import duration_seconds
+from kompy.cli.options import duration_seconds, echo_raw, target_client, target_options
 
 
 @click.group("rollout")
@@ -41,14 +40,14 @@ class _BoolFlagCommand(click.Command):
               help="Wait until the rollout is done (--watch=false: print the state once).")
 @click.option("--timeout", default="0", callback=duration_seconds, show_default=True,
               help="Give up after this long (like 5m); 0 waits for ever.")
-@_target_options
+@target_options
 def status_cmd(kind: str, name: str | None, watch: bool, timeout: float,
                namespace: str | None, kubeconfig_path: str | None, context: str | None,
                cluster: str | None) -> None:
     """Wait for a rollout to finish, printing its progress (exit 1 if it fails)."""
     from kompy.cluster.rollout_cmd import rollout_status
-    sys.exit(rollout_status(_client(kubeconfig_path, context, cluster), kind, name, namespace,
-                            watch=watch, timeout=timeout, out=_out))
+    sys.exit(rollout_status(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
+                            watch=watch, timeout=timeout, out=echo_raw))
 
 
 @rollout_group.command("history")
@@ -56,13 +55,13 @@ def status_cmd(kind: str, name: str | None, watch: bool, timeout: float,
 @click.argument("name", required=False)
 @click.option("--revision", type=click.IntRange(min=0), default=0,
               help="Show this revision's pod template.")
-@_target_options
+@target_options
 def history_cmd(kind: str, name: str | None, revision: int, namespace: str | None,
                 kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """List a Deployment's revisions (REVISION, CHANGE-CAUSE), or show one."""
     from kompy.cluster.rollout_cmd import history
-    sys.exit(history(_client(kubeconfig_path, context, cluster), kind, name, namespace,
-                     revision, _out))
+    sys.exit(history(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
+                     revision, echo_raw))
 
 
 @rollout_group.command("undo")
@@ -70,46 +69,49 @@ def history_cmd(kind: str, name: str | None, revision: int, namespace: str | Non
 @click.argument("name", required=False)
 @click.option("--to-revision", type=click.IntRange(min=0), default=0,
               help="Roll back to this revision (default: the previous one).")
-@_target_options
+@target_options
 def undo_cmd(kind: str, name: str | None, to_revision: int, namespace: str | None,
              kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Put an earlier revision's pod template back into a Deployment."""
     from kompy.cluster.rollout_cmd import undo
-    sys.exit(undo(_client(kubeconfig_path, context, cluster), kind, name, namespace,
-                  to_revision, _out))
+    sys.exit(undo(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
+                  to_revision, echo_raw))
 
 
 @rollout_group.command("restart")
 @click.argument("kind")
 @click.argument("name", required=False)
-@_target_options
+@target_options
 def restart_cmd(kind: str, name: str | None, namespace: str | None,
                 kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Replace every pod (stamps the pod template with kubectl.kubernetes.io/restartedAt)."""
     from kompy.cluster.rollout_cmd import restart
-    sys.exit(restart(_client(kubeconfig_path, context, cluster), kind, name, namespace, _out))
+    client = target_client(kubeconfig_path, context, cluster)
+    sys.exit(restart(client, kind, name, namespace, echo_raw))
 
 
 @rollout_group.command("pause")
 @click.argument("kind")
 @click.argument("name", required=False)
-@_target_options
+@target_options
 def pause_cmd(kind: str, name: str | None, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Stop rolling a Deployment: template changes wait until resume."""
     from kompy.cluster.rollout_cmd import pause
-    sys.exit(pause(_client(kubeconfig_path, context, cluster), kind, name, namespace, _out))
+    client = target_client(kubeconfig_path, context, cluster)
+    sys.exit(pause(client, kind, name, namespace, echo_raw))
 
 
 @rollout_group.command("resume")
 @click.argument("kind")
 @click.argument("name", required=False)
-@_target_options
+@target_options
 def resume_cmd(kind: str, name: str | None, namespace: str | None,
                kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Resume a paused Deployment: it rolls to its current template."""
     from kompy.cluster.rollout_cmd import resume
-    sys.exit(resume(_client(kubeconfig_path, context, cluster), kind, name, namespace, _out))
+    client = target_client(kubeconfig_path, context, cluster)
+    sys.exit(resume(client, kind, name, namespace, echo_raw))
 
 
 COMMANDS = [rollout_group]

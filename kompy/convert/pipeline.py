@@ -209,7 +209,7 @@ def _dedupe(objects: list[Obj]) -> list[Obj]:
 
 _NO_MEANING = {
     "build": None,  # used for the image name
-    "develop": "develop (watch rules) drives a development loop; it has no Kubernetes meaning",
+    "develop": "develop (watch rules) is for `kompy dev`; it has no Kubernetes meaning",
     "logging": "logging drivers are a node setting in Kubernetes",
     "ulimits": "ulimits have no Kubernetes equivalent (set them in the image or runtime)",
     "devices": "devices need a device plugin in Kubernetes",

@@ -1,7 +1,7 @@
 """Benchmark of ``kompy dev``: from saving a file to the new content being served.
 
-Runs the real ``kompy dev`` on a small project (kompy/busybox:1 serving files with
-``httpd``), then, ``--rounds`` times each:
+Runs the real ``kompy dev`` on a copy of ``samples/devloop`` (kompy/busybox:1 serving files
+with ``httpd``), then, ``--rounds`` times each:
 
 - sync: a file of a ``sync`` rule changes -> the served page has the new content;
 - sync+restart: a file of a ``sync+restart`` rule changes -> the restarted container serves
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -34,35 +33,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from machine import machine  # benchmarks/machine.py: run as a script, this folder is on the path
+
 RESULTS = Path(__file__).resolve().parent / "results" / "dev.json"
-COMPOSE = """\
-name: devbench
-services:
-  web:
-    build: ./web
-    image: devbench-web:dev
-    ports:
-      - "{port}:8000"
-    develop:
-      watch:
-        - path: ./web/www
-          action: sync
-          target: /www
-        - path: ./web/conf
-          action: sync+restart
-          target: /conf
-        - path: ./web/Dockerfile
-          action: rebuild
-"""
-DOCKERFILE = """\
-FROM kompy/busybox:1
-COPY www /www
-COPY conf /conf
-RUN echo {build} > /www/build.txt
-# httpd as PID 1 would ignore SIGTERM (each restart would wait out the grace period):
-# the shell stops it and exits, as a well-behaved server does.
-CMD ["sh", "-c", "cp /conf/greeting /www/greeting.txt; httpd -f -p 8000 -h /www & trap 'kill $!; exit 0' TERM; wait"]
-"""
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "devloop"
 
 
 def free_port() -> int:
@@ -96,16 +70,6 @@ def timed_change(port: int, path: str, wanted: str, write: Any) -> float:
     return round(time.monotonic() - start, 3)
 
 
-def machine() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                  if line.startswith("model name")), "")
-    engine = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"],
-                            capture_output=True, text=True).stdout.strip()
-    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(), "docker_engine": engine}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -113,11 +77,12 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="kompy-devbench-"))
     home = folder / "home"
     port = free_port()
-    project = folder / "devbench"
-    (project / "web" / "www").mkdir(parents=True)
-    (project / "web" / "conf").mkdir()
-    (project / "compose.yaml").write_text(COMPOSE.format(port=port))
-    (project / "web" / "Dockerfile").write_text(DOCKERFILE.format(build=0))
+    project = folder / "devloop"
+    shutil.copytree(SAMPLE, project)
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"'))
+    dockerfile = project / "web" / "Dockerfile"
+    original = dockerfile.read_text()
     (project / "web" / "www" / "index.html").write_text("0\n")
     (project / "web" / "conf" / "greeting").write_text("0\n")
     env = {**os.environ, "KOMPY_HOME": str(home),
@@ -132,6 +97,7 @@ def main() -> int:
     results: dict[str, list[float]] = {"sync": [], "sync_restart": [], "rebuild": []}
     try:
         until(port, "/index.html", "0")
+        until(port, "/build.txt", "1")
         first = round(time.monotonic() - started, 2)
         while not any("watching" in line for line in lines):
             time.sleep(0.05)
@@ -142,10 +108,11 @@ def main() -> int:
             results["sync_restart"].append(timed_change(
                 port, "/greeting.txt", str(i),
                 lambda i=i: (project / "web" / "conf" / "greeting").write_text(f"{i}\n")))
+            # The sample's image says build 1: round i makes build i + 1.
             results["rebuild"].append(timed_change(
-                port, "/build.txt", str(i),
-                lambda i=i: (project / "web" / "Dockerfile").write_text(
-                    DOCKERFILE.format(build=i))))
+                port, "/build.txt", str(i + 1),
+                lambda i=i: dockerfile.write_text(
+                    original.replace("echo 1 >", f"echo {i + 1} >"))))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)

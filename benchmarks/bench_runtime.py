@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from machine import machine  # benchmarks/machine.py: run as a script, this folder is on the path
 
 REPLICAS = 30
 IMAGE = "kompy/busybox:1"
@@ -146,25 +147,6 @@ def bench_compose() -> dict[str, Any]:
     finally:
         subprocess.run([*cmd, "down", "-t", "1"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) // 1024
-    engine = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"],
-                            capture_output=True, text=True).stdout.strip()
-    return {"cpu": model, "cores": os.cpu_count(), "memory_mib": mem,
-            "kernel": platform.release(), "python": platform.python_version(),
-            "docker_engine": engine}
 
 
 def main() -> int:

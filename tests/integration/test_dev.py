@@ -1,9 +1,11 @@
-"""``kompy dev`` end to end on a real Docker engine: the real CLI in a subprocess, a project
-whose files change under it, HTTP requests to its published port, Ctrl-C at the end."""
+"""``kompy dev`` end to end on a real Docker engine: the real CLI in a subprocess on a copy of
+samples/devloop whose files change under it, HTTP requests to its published port, Ctrl-C at
+the end."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,36 +22,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-COMPOSE = """\
-name: devloop
-services:
-  web:
-    build: ./web
-    image: devloop-web:dev
-    ports:
-      - "{port}:8000"
-    develop:
-      watch:
-        - path: ./web/www
-          action: sync
-          target: /www
-        - path: ./web/conf
-          action: sync+restart
-          target: /conf
-        - path: ./web/Dockerfile
-          action: rebuild
-"""
-# httpd serves /www; at start the shell copies /conf/greeting into /www/greeting.txt, so a
-# changed greeting shows only after a restart (what sync+restart is for).
-DOCKERFILE = """\
-FROM kompy/busybox:1
-COPY www /www
-COPY conf /conf
-RUN echo {build} > /www/build.txt
-# httpd as PID 1 would ignore SIGTERM (each restart would wait out the grace period):
-# the shell stops it and exits, as a well-behaved server does.
-CMD ["sh", "-c", "cp /conf/greeting /www/greeting.txt; httpd -f -v -p 8000 -h /www & trap 'kill $!; exit 0' TERM; wait"]
-"""
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "devloop"
 
 
 def _docker_ok() -> bool:
@@ -100,12 +73,10 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
                                                    ) -> None:
     port = _free_port()
     project = tmp_path / "devloop"
-    (project / "web" / "www").mkdir(parents=True)
-    (project / "web" / "conf").mkdir()
-    (project / "compose.yaml").write_text(COMPOSE.format(port=port))
-    (project / "web" / "Dockerfile").write_text(DOCKERFILE.format(build=1))
-    (project / "web" / "www" / "index.html").write_text("v1\n")
-    (project / "web" / "conf" / "greeting").write_text("hello\n")
+    shutil.copytree(SAMPLE, project)
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"'))
+    dockerfile = project / "web" / "Dockerfile"
 
     proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev"], cwd=project, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -131,7 +102,7 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
         assert _get(port, "/index.html") == "v2"  # the same container: synced files kept
 
         # rebuild: a new image, rolled out
-        (project / "web" / "Dockerfile").write_text(DOCKERFILE.format(build=2))
+        dockerfile.write_text(dockerfile.read_text().replace("echo 1 >", "echo 2 >"))
         _wait_for("the rebuilt image", lambda: _get(port, "/build.txt") == "2", 180, output)
         # request logs stream with the service's prefix
         _wait_for("the pod's log", lambda: any(line.startswith("web-") and " | " in line

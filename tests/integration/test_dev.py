@@ -4,6 +4,7 @@ the end."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -42,8 +43,8 @@ def _get(port: int, path: str) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
             return str(answer.read().decode().strip())
-    except (urllib.error.URLError, OSError):
-        return None
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return None  # not served yet, or a connection cut while a pod restarts
 
 
 def _wait_for(what: str, probe: object, timeout: float, output: list[str]) -> None:

@@ -19,23 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from kompy.client import Conflict, KubeClient, resources
+from kompy.cluster.controllers.rollout import BOOKKEEPING_ANNOTATIONS, HASH_LABEL, REVISION
 from kompy.cluster.rollout_status import status
 from kompy.errors import ClusterError, UserError
 
 Out = Callable[[str], None]
 Obj = dict[str, Any]
 
-HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-# Annotations of a ReplicaSet that are the controller's bookkeeping, not the user's: undo
-# keeps the Deployment's own values of these (kubectl's annotationsToSkip).
-_SKIP_ANNOTATIONS = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration", REVISION,
-    "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
-})
 _ROLLABLE = ("Deployment", "StatefulSet", "DaemonSet")
 
 __all__ = ["history", "pause", "restart", "resolve", "resume", "rollout_status", "undo"]
@@ -189,9 +181,9 @@ def undo(client: KubeClient, kind: str, name: str | None, namespace: str | None,
             return 0
         meta = dep.setdefault("metadata", {})
         own = meta.get("annotations") or {}
-        annotations = {k: v for k, v in own.items() if k in _SKIP_ANNOTATIONS}
+        annotations = {k: v for k, v in own.items() if k in BOOKKEEPING_ANNOTATIONS}
         annotations.update({k: v for k, v in ((rs.get("metadata") or {}).get("annotations")
-                                              or {}).items() if k not in _SKIP_ANNOTATIONS})
+                                              or {}).items() if k not in BOOKKEEPING_ANNOTATIONS})
         meta["annotations"] = annotations
         dep.setdefault("spec", {})["template"] = template
         try:

@@ -19,6 +19,7 @@ from typing import Any, cast
 from kompy.client import Conflict, KubeClient, NotFound
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.controllers.rollout import (
+    BOOKKEEPING_ANNOTATIONS,
     HASH_LABEL,
     REVISION,
     fenceposts,
@@ -43,19 +44,10 @@ from kompy.cluster.objects import (
 log = logging.getLogger(__name__)
 
 
-# Deployment annotations a ReplicaSet does not inherit (upstream's
-# skipCopyAnnotation): the rest, kubernetes.io/change-cause among them, are copied, which is
-# where `kompy rollout history` finds each revision's cause.
-_NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION,
-                         "deployment.kubernetes.io/revision-history",
-                         "deployment.kubernetes.io/desired-replicas",
-                         "deployment.kubernetes.io/max-replicas",
-                         "deprecated.deployment.rollback.to"})
-
-
 def copied_annotations(dep: Obj) -> dict[str, str]:
+    """What a new ReplicaSet inherits of its Deployment's annotations (change-cause...)."""
     return {k: str(v) for k, v in (meta(dep).get("annotations") or {}).items()
-            if k not in _NOT_COPIED}
+            if k not in BOOKKEEPING_ANNOTATIONS}
 
 
 def revision(rs: Obj) -> int:

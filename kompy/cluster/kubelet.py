@@ -32,11 +32,12 @@ from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable
 from kompy.cluster.informer import Informer, Informers
 from kompy.cluster.objects import (
-    RESTART_ANNOTATION,
     Obj,
+    grace_seconds,
     meta,
     name,
     namespace,
+    restart_request,
     terminating,
     uid,
 )
@@ -50,7 +51,6 @@ from kompy.errors import KompyError
 log = logging.getLogger(__name__)
 
 NODE_NAME = "kompy"
-DEFAULT_GRACE = 30
 
 
 def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Lookup:
@@ -134,7 +134,7 @@ class Kubelet:
 
         def stop(c: ContainerInfo) -> None:
             pod = pods.get(c.labels.get(LABEL_POD_UID, ""))
-            grace = min(_grace(pod), max_grace) if pod else max_grace
+            grace = min(grace_seconds(pod), max_grace) if pod else max_grace
             try:
                 self.backend.stop(c.id, grace)
             except KompyError as error:
@@ -200,7 +200,7 @@ class Kubelet:
             return
         self.recorder.normal(pod, "Killing", f"Container {container} failed {probe} probe, "
                              "will be restarted")
-        grace = _grace(pod)
+        grace = grace_seconds(pod)
         self.backend.submit(self.backend.stop, container_id, grace)
 
     def _on_namespace(self, ns: Obj, deleted: bool) -> None:
@@ -274,7 +274,7 @@ class Kubelet:
 
     def _terminate(self, pod: Obj, gone: bool) -> None:
         key = uid(pod)
-        grace = _grace(pod)
+        grace = grace_seconds(pod)
         found = self.worker.containers(key)
         apps = [c for c in found if c.running and c.labels.get(LABEL_ROLE) != "sandbox"]
         for c in apps:
@@ -324,16 +324,4 @@ def _same_desire(a: Obj, b: Obj) -> bool:
     sync."""
     return bool(a.get("spec") == b.get("spec") and
                 meta(a).get("deletionTimestamp") == meta(b).get("deletionTimestamp") and
-                _restart_request(a) == _restart_request(b))
-
-
-def _restart_request(pod: Obj) -> str | None:
-    value = (meta(pod).get("annotations") or {}).get(RESTART_ANNOTATION)
-    return str(value) if value is not None else None
-
-
-def _grace(pod: Obj) -> int:
-    value = meta(pod).get("deletionGracePeriodSeconds")
-    if value is None:
-        value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return int(value) if value is not None else DEFAULT_GRACE
+                restart_request(a) == restart_request(b))

@@ -29,6 +29,8 @@ def docker_time(text: str) -> str | None:
 # app containers in place, keeping their files: written by `kompy dev`
 # (kompy/dev/sync.py), acted on by kompy/cluster/podworker.py.
 RESTART_ANNOTATION = "kompy.dev/restart-requested-at"
+# A pod's grace period when neither the deletion nor the spec gives one (Kubernetes' default).
+DEFAULT_GRACE = 30
 
 
 def parse_time(text: str | None) -> float | None:
@@ -164,3 +166,18 @@ def pod_ready(pod: Mapping[str, Any]) -> bool:
 
 def pod_terminal(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def restart_request(pod: Mapping[str, Any]) -> str | None:
+    """The pod's RESTART_ANNOTATION, if it has one."""
+    value = (meta(pod).get("annotations") or {}).get(RESTART_ANNOTATION)
+    return str(value) if value is not None else None
+
+
+def grace_seconds(pod: Mapping[str, Any]) -> int:
+    """How long the pod's processes get between SIGTERM and SIGKILL: the deletion's grace
+    period while it is being deleted, else ``terminationGracePeriodSeconds``."""
+    value = meta(pod).get("deletionGracePeriodSeconds")
+    if value is None:
+        value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return int(value) if value is not None else DEFAULT_GRACE

@@ -37,12 +37,12 @@ from kompy.cluster.docker_backend import ImagePullError
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable, write_in_place
 from kompy.cluster.objects import (
-    RESTART_ANNOTATION,
     Obj,
-    meta,
+    grace_seconds,
     name,
     namespace,
     parse_time,
+    restart_request,
     uid,
 )
 from kompy.cluster.podspec import container_spec, resolve_env
@@ -450,13 +450,12 @@ class PodWorker:
         would start a fresh container from the image. Comparing with the container's start
         time makes a request act once, across daemon restarts too. Not a failure: the
         restart count does not change."""
-        requested = parse_time((meta(pod).get("annotations") or {}).get(RESTART_ANNOTATION))
+        requested = parse_time(restart_request(pod))
         if requested is None:
             return
         for c in found:
             if restart_requested(c, requested):
-                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                self.backend.restart(c.id, min(int(grace), RESTART_GRACE))
+                self.backend.restart(c.id, min(grace_seconds(pod), RESTART_GRACE))
                 self.recorder.normal(pod, "Restarted", "Restarted container "
                                      f"{c.labels.get(LABEL_CONTAINER)} in place (kompy dev)")
 

@@ -69,6 +69,7 @@ class DevSession:
         self.project: Any = None
         self.namespace = ""
         self.client: KubeClient | None = None
+        self.options: Any = None                 # ConvertOptions, made once (they ask Docker)
         self.image_ids: dict[str, str] = {}      # image name -> id of the last build
         self.builds: dict[str, Any] = {}         # service -> BuildSpec it was built with
         self._out_lock = threading.Lock()
@@ -86,16 +87,16 @@ class DevSession:
 
     # -- the session ---------------------------------------------------------------------------
     def run(self) -> int:
-        from kompy.dev.up import namespace_of
+        from kompy.cluster.daemon import ensure_cluster
+        from kompy.dev.up import convert_options, namespace_of, published_urls
 
         self.project = self._load()
         self.namespace = namespace_of(self.project.name)
-        from kompy.cluster.daemon import ensure_cluster
-
+        self.options = convert_options(self.namespace)
         self.client = ensure_cluster(self.request.cluster)
         try:
-            self._deploy(rebuild=None)
-            self._print_urls()
+            for url in published_urls(self._deploy(rebuild=None)):
+                self.say(f"{url.service}: {url.text()}")
             if self.request.logs:
                 from kompy.dev.logs import LogStreamer
 
@@ -175,22 +176,19 @@ class DevSession:
 
         return [*config_files(self.project), *self._env_files()]
 
-    def _deploy(self, rebuild: Collection[str] | None) -> None:
+    def _deploy(self, rebuild: Collection[str] | None) -> list[dict[str, Any]]:
         """Build (all services with ``build:`` when ``rebuild`` is None, else those named),
-        convert, apply, prune and wait for the rollout."""
-        from kompy.dev.builder import build_images, plan_builds
+        convert, apply, prune and wait for the rollout; the objects applied."""
+        from kompy.dev.builder import BuildPlan, build_images, plan_builds
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
-        from kompy.dev.up import _convert, _convert_options, apply_all, prune
+        from kompy.dev.up import apply_all, convert_project, prune
 
         assert self.client is not None
-        options = _convert_options(self.namespace)
-        diagnostics: list[Any] = []
-        conversion = _convert(self.project, options, diagnostics)
-        plan = plan_builds(self.project, options)
+        conversion = convert_project(self.project, self.options, [])
+        plan = plan_builds(self.project, self.options)
         wanted = [s for s in plan.specs if rebuild is None or s.service in rebuild]
         if wanted:
-            built = build_images(type(plan)(tuple(wanted)), self.say)
-            self.image_ids.update(built)
+            self.image_ids.update(build_images(BuildPlan(tuple(wanted)), self.say))
         self.builds = {s.service: s for s in plan.specs}
         stamp_image_ids(conversion.objects, self.image_ids)
         applied = apply_all(self.client, self.namespace, conversion.objects, self.say)
@@ -198,22 +196,15 @@ class DevSession:
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout, self.say)
-
-    def _print_urls(self) -> None:
-        from kompy.dev.up import _convert, _convert_options, published_urls
-
-        conversion = _convert(self.project, _convert_options(self.namespace), [])
-        for url in published_urls(conversion.objects):
-            self.say(f"{url.service}: {url.text()}")
+        return list(conversion.objects)
 
     def _reload(self) -> None:
         self.say("project changed: reloading")
         from kompy.dev.builder import plan_builds
-        from kompy.dev.up import _convert_options
 
         before = dict(self.builds)
         self.project = self._load()   # an invalid edit raises: the old project stays
-        specs = plan_builds(self.project, _convert_options(self.namespace)).specs
+        specs = plan_builds(self.project, self.options).specs
         changed = [s.service for s in specs if before.get(s.service) != s]
         self._deploy(rebuild=changed)
 
@@ -257,10 +248,9 @@ class DevSession:
     def _target(self, service: str) -> Any:
         from kompy.convert.context import ConvertContext, k8s_name
         from kompy.dev.sync import Target
-        from kompy.dev.up import _convert_options
 
         svc = self.project.services[service]
-        ctx = ConvertContext(self.project, _convert_options(self.namespace))
+        ctx = ConvertContext(self.project, self.options)
         selector = ",".join(f"{k}={v}" for k, v in sorted(ctx.selector(svc).items()))
         return Target(self.namespace, selector, k8s_name(svc.container_name or svc.name))
 

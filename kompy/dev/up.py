@@ -67,8 +67,8 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
 
     project, diagnostics = load(request)
     namespace = namespace_of(project.name)
-    options = _convert_options(namespace)
-    conversion = _convert(project, options, diagnostics)
+    options = convert_options(namespace)
+    conversion = convert_project(project, options, diagnostics)
     for diagnostic in diagnostics:
         err.write(f"warning: {diagnostic.format()}\n")
     if request.build:
@@ -136,7 +136,7 @@ def namespace_of(project_name: str) -> str:
     return k8s_name(project_name)
 
 
-def _convert_options(namespace: str) -> Any:
+def convert_options(namespace: str) -> Any:
     from kompy.convert.options import ConvertOptions
 
     return ConvertOptions(namespace=namespace, wait_image=_wait_image())
@@ -151,7 +151,7 @@ def _wait_image() -> str:
     return WAIT_IMAGES[0]
 
 
-def _convert(project: Any, options: Any, diagnostics: list[Diagnostic]) -> Any:
+def convert_project(project: Any, options: Any, diagnostics: list[Diagnostic]) -> Any:
     from kompy.convert import convert
 
     conversion = convert(project, options)

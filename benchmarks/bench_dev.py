@@ -16,7 +16,6 @@ Each time is measured from the file write to the first HTTP answer with the new 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -33,7 +32,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from machine import machine  # benchmarks/machine.py: run as a script, this folder is on the path
+# benchmarks/machine.py: run as a script, this folder is on the path.
+from machine import machine, save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dev.json"
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "devloop"
@@ -124,10 +124,7 @@ def main() -> int:
               "load_average": os.getloadavg()[0],
               "change_to_serving_s": results,
               "medians_s": {k: statistics.median(v) for k, v in results.items()}}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    json.dump(result, sys.stdout, indent=2)
-    print()
+    save(RESULTS, result)
     return 0
 
 

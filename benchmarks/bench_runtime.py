@@ -15,7 +15,6 @@ Writes benchmarks/results/runtime.json. Run: ``python3 benchmarks/bench_runtime.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -27,7 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from machine import machine  # benchmarks/machine.py: run as a script, this folder is on the path
+# benchmarks/machine.py: run as a script, this folder is on the path.
+from machine import machine, save
 
 REPLICAS = 30
 IMAGE = "kompy/busybox:1"
@@ -179,10 +179,7 @@ def main() -> int:
         result["kompy_vs_compose_speedup_median"] = round(
             median / result["kompy_apply_to_all_ready_s_median"], 2)
     result["idle"] = {k: v for k, v in rounds[-1]["kompy"].items() if k.startswith("idle")}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    json.dump(result, sys.stdout, indent=2)
-    print()
+    save(RESULTS, result)
     return 0
 
 

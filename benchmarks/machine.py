@@ -1,10 +1,12 @@
-"""The machine a benchmark ran on, recorded beside its results."""
+"""Shared by the Docker benchmarks: the machine they ran on, and writing their results."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +24,11 @@ def machine() -> dict[str, Any]:
     return {"cpu": model, "cores": os.cpu_count(), "memory_mib": mem,
             "kernel": platform.release(), "python": platform.python_version(),
             "docker_engine": engine}
+
+
+def save(path: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` to ``path`` (benchmarks/results/) and show it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    json.dump(result, sys.stdout, indent=2)
+    print()

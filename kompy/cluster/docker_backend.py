@@ -110,9 +110,13 @@ class DockerBackend:
         home = labels.get(LABEL_HOME)
         return labels.get(LABEL_CLUSTER) == self.cluster and home in (None, self.home)
 
+    def _own(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The listed objects (Docker API dicts) that are this cluster's (see _mine)."""
+        return [item for item in items if self._mine(item.get("Labels"))]
+
     def other_homes(self) -> set[str]:
         """State folders of *other* clusters of this name with objects on this engine."""
-        filters = {"label": [f"{LABEL_CLUSTER}={self.cluster}"]}
+        filters = self._filters({})
         items = [*self._call("list containers",
                              lambda: self.api.containers(all=True, filters=filters)),
                  *self._call("list networks", lambda: self.api.networks(filters=filters)),
@@ -192,9 +196,7 @@ class DockerBackend:
     def list_networks(self, labels: dict[str, str]) -> list[NetworkInfo]:
         data = self._call("list networks", lambda: self.api.networks(filters=self._filters(labels)))
         out = []
-        for item in data:
-            if not self._mine(item.get("Labels")):
-                continue
+        for item in self._own(data):
             try:
                 out.append(_network_info(self.api.inspect_network(item["Id"])))
             except docker.errors.NotFound:
@@ -261,7 +263,7 @@ class DockerBackend:
 
     def list_volumes(self, labels: dict[str, str]) -> list[str]:
         data = self._call("list volumes", lambda: self.api.volumes(filters=self._filters(labels)))
-        return [v["Name"] for v in (data.get("Volumes") or []) if self._mine(v.get("Labels"))]
+        return [v["Name"] for v in self._own(data.get("Volumes") or [])]
 
     # -- images ------------------------------------------------------------------------------
     def image(self, ref: str) -> ImageInfo | None:
@@ -362,8 +364,7 @@ class DockerBackend:
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
         items = self._call("list containers",
                            lambda: self.api.containers(all=True, filters=self._filters(labels)))
-        items = [item for item in items if self._mine(item.get("Labels"))]
-        infos = self.map(lambda item: self.inspect(item["Id"]), items)
+        infos = self.map(lambda item: self.inspect(item["Id"]), self._own(items))
         return [info for info in infos if info is not None]
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
@@ -430,12 +431,9 @@ class DockerBackend:
         """Remove every container and network of this cluster, and its volumes if asked."""
         items = self._call("list containers",
                            lambda: self.api.containers(all=True, filters=self._filters({})))
-        self.map(lambda item: self.remove(item["Id"]),
-                 [item for item in items if self._mine(item.get("Labels"))])
-        for net in self._call("list networks",
-                              lambda: self.api.networks(filters=self._filters({}))):
-            if not self._mine(net.get("Labels")):
-                continue
+        self.map(lambda item: self.remove(item["Id"]), self._own(items))
+        for net in self._own(self._call("list networks",
+                                        lambda: self.api.networks(filters=self._filters({})))):
             try:
                 self.api.remove_network(net["Id"])
             except docker.errors.NotFound:

@@ -36,6 +36,7 @@ from kompy.cluster.controllers.cronschedule import (
     rfc1123z,
     rfc3339,
 )
+from kompy.cluster.controllers.job import finished
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.informer import Informers, key_of
 from kompy.cluster.objects import Obj, controller_ref, meta, name, owner_ref, terminating, uid
@@ -46,14 +47,6 @@ API_VERSION = "batch/v1"
 
 def utc_now() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
-
-
-def finished(job: Obj) -> str | None:
-    """"Complete" or "Failed" once the Job finished for good, else None."""
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
-            return str(cond["type"])
-    return None
 
 
 def job_ref(job: Obj) -> dict[str, Any]:

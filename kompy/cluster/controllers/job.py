@@ -48,9 +48,8 @@ class JobController(PodOwnerController):
             return
         spec = job.get("spec") or {}
         status: dict[str, Any] = dict(job.get("status") or {})
-        if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in status.get("conditions") or []):
-            return  # finished for good
+        if finished(job):
+            return
         pods = owned_pods(self.pods, job)
         completions = _count(spec.get("completions"))
         parallelism = _count(spec.get("parallelism"))
@@ -60,17 +59,17 @@ class JobController(PodOwnerController):
         active = [p for p in pods if _phase(p) not in ("Succeeded", "Failed")
                   and not terminating(p)]
         status.setdefault("startTime", now())
-        finished: tuple[str, str, str] | None = None
+        outcome: tuple[str, str, str] | None = None
         if succeeded >= completions:
-            finished = ("Complete", "", "")
+            outcome = ("Complete", "", "")
         elif failed > int(spec.get("backoffLimit", 6)):
-            finished = ("Failed", "BackoffLimitExceeded", "Job has reached the specified "
+            outcome = ("Failed", "BackoffLimitExceeded", "Job has reached the specified "
                         "backoff limit")
         elif spec.get("activeDeadlineSeconds") is not None and time_over(
                 status["startTime"], int(spec["activeDeadlineSeconds"])):
-            finished = ("Failed", "DeadlineExceeded", "Job was active longer than specified "
+            outcome = ("Failed", "DeadlineExceeded", "Job was active longer than specified "
                         "deadline")
-        if finished is None:
+        if outcome is None:
             want = min(parallelism, completions - succeeded) - len(active)
             for _ in range(max(0, want)):
                 pod = pod_from_template(job, "Job", "batch/v1", f"{job_name}-{random_suffix()}",
@@ -85,7 +84,7 @@ class JobController(PodOwnerController):
                 with contextlib.suppress(NotFound):
                     self.client.delete("pods", name(pod), ns)
             active = []
-            kind, reason, message = finished
+            kind, reason, message = outcome
             cond = {"type": kind, "status": "True", "lastProbeTime": now(),
                     "lastTransitionTime": now()}
             if reason:
@@ -99,8 +98,16 @@ class JobController(PodOwnerController):
                       ready=sum(1 for p in active if pod_ready(p)))
         if status != (job.get("status") or {}):
             self.owners.upsert_local(self.client.replace_status({**job, "status": status}))
-        if finished is None and spec.get("activeDeadlineSeconds") is not None:
+        if outcome is None and spec.get("activeDeadlineSeconds") is not None:
             self.queue.add_after(key, 5.0)
+
+
+def finished(job: Obj) -> str | None:
+    """"Complete" or "Failed" once the Job finished for good, else None."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
+            return str(cond["type"])
+    return None
 
 
 def _count(value: Any) -> int:

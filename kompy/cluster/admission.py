@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from kompy.client.errors import Invalid
+from kompy.client.objects import Obj
 from kompy.client.resources import Resource
 from kompy.client.selectors import matches_labels, selector_from_match
 
-Obj = dict[str, Any]
 Problems = list[tuple[str, str]]
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

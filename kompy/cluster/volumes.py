@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kompy.client.objects import Obj, name, namespace, uid
 from kompy.cluster.backend import LABEL_POD_UID, ContainerBackend, Mount
-from kompy.cluster.objects import Obj, name, namespace, uid
 from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
 
@@ -276,6 +276,6 @@ def _write_tree(where: Path, files: dict[str, tuple[bytes, int]], *, dir_mode: i
 def _tmpfs_size(limit: Any) -> str:
     if not limit:
         return ""
-    from kompy.cluster.objects import memory_bytes
+    from kompy.client.objects import memory_bytes
 
     return str(memory_bytes(limit))

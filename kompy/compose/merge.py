@@ -24,7 +24,6 @@ from typing import Any
 from kompy.yaml.reader import Tagged
 
 RESET = "!reset"
-OVERRIDE = "!override"
 
 Merger = Callable[[Any, Any], Any]
 

@@ -15,7 +15,8 @@ from kompy.errors import ClusterError
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Labels every Docker object kompy creates carries (docs/cluster.md, "Docker objects").
+# Labels every Docker object kompy creates carries: listings, `kompy down` and `kompy cluster
+# reset` filter on them, so objects kompy did not create are never touched (docs/cluster.md).
 LABEL_CLUSTER = "kompy.cluster"
 # The cluster's state folder: two KOMPY_HOMEs may each have a cluster of the same name.
 LABEL_HOME = "kompy.home"

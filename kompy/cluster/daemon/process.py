@@ -33,8 +33,8 @@ from typing import Any
 import requests
 
 from kompy.client import KubeClient, kubeconfig
-from kompy.cluster.state import ClusterState, cluster_state
-from kompy.cluster.tls import ensure_certificate
+from kompy.cluster.apiserver.tls import ensure_certificate
+from kompy.cluster.daemon.state import ClusterState, cluster_state
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _check_docker(state: ClusterState) -> None:
     as orphans."""
     if os.environ.get(NO_RUNTIME_ENV):
         return
-    from kompy.cluster.docker_backend import DockerBackend
+    from kompy.cluster.kubelet.docker_backend import DockerBackend
     from kompy.engine.connection import connect
     client = connect(timeout=5)
     try:
@@ -235,9 +235,8 @@ def reset(cluster: str | None = None) -> None:
     state = cluster_state(cluster)
     stop(state.name)
     if not os.environ.get(NO_RUNTIME_ENV):
-        import importlib
-        runtime_module = importlib.import_module("kompy.cluster.runtime")
-        runtime_module.cleanup(state.name, state.dir, volumes=True)
+        from kompy.cluster.daemon.runtime import cleanup
+        cleanup(state.name, state.dir, volumes=True)
     shutil.rmtree(state.dir, ignore_errors=True)
 
 
@@ -269,7 +268,7 @@ def kubeconfig_text(cluster: str | None = None) -> str:
 
 def serve(state: ClusterState) -> int:
     """Run the API server and the runtime until SIGTERM/SIGINT."""
-    from kompy.cluster.store import Store
+    from kompy.cluster.store.sqlite import Store
 
     state.ensure_dir()
     lock = open(state.lock_file, "w")  # noqa: SIM115 - held for the process's lifetime
@@ -308,7 +307,7 @@ def serve(state: ClusterState) -> int:
 
 def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None) -> Any:
     """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
-    from kompy.cluster.api import ApiServer
+    from kompy.cluster.apiserver.server import ApiServer
     if port:
         try:
             return ApiServer(store, token, port, tls)
@@ -321,16 +320,11 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     if os.environ.get(NO_RUNTIME_ENV):
         log.info("%s set: serving the API without the runtime", NO_RUNTIME_ENV)
         return None
-    import importlib
-    try:
-        runtime_module = importlib.import_module("kompy.cluster.runtime")
-    except ImportError as error:  # the runtime is developed in parallel (see CONTRACTS.md)
-        log.error("the cluster runtime is not available: %s", error)
-        return None
-    from kompy.cluster.loopback import attach
+    from kompy.cluster.apiserver.loopback import attach
+    from kompy.cluster.daemon.runtime import start_runtime
     client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
                     server.router)
-    runtime = runtime_module.start_runtime(client, state.dir, state.name, stop_event)
+    runtime = start_runtime(client, state.dir, state.name, stop_event)
     server.set_pod_io(runtime.pod_io)
     return runtime
 
@@ -347,6 +341,3 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("the cluster daemon failed")
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

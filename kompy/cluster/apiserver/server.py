@@ -35,9 +35,9 @@ from urllib.parse import parse_qs, urlsplit
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
-from kompy.cluster.api_handlers import VERSION, Api, Route, bad_request
-from kompy.cluster.api_views import as_table, openapi_v3, table_event
-from kompy.cluster.store import Store
+from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
+from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from kompy.client import KubeClient
-from kompy.cluster.api import Headers, Reply, Router
+from kompy.cluster.apiserver.server import Headers, Reply, Router
 
 
 class _StreamBody:

@@ -80,7 +80,8 @@ def parse_route(parts: list[str]) -> Route | None:
 
 @dataclass
 class Reply:
-    """An answer, independent of how it travels (HTTP here, in-process in loopback.py)."""
+    """An answer, independent of how it travels (HTTP here, in-process through
+    kompy/client/loopback.py)."""
 
     status: int
     body: bytes = b""
@@ -109,7 +110,7 @@ class Router:
 
     Transport-independent, so the daemon's own controllers can call it in-process (no TLS,
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
-    every other client uses (see loopback.py)."""
+    every other client uses (see kompy/client/loopback.py)."""
 
     def __init__(self, api: Api, token: str) -> None:
         self.api = api

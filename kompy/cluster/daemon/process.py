@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from kompy.client import KubeClient, kubeconfig
+from kompy.client.rest import healthy
 from kompy.cluster.apiserver.tls import ensure_certificate
 from kompy.cluster.daemon.state import ClusterState, cluster_state
 from kompy.errors import ClusterError
@@ -76,18 +75,10 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _healthy(url: str, ca: str | None, timeout: float = 3.0) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=timeout,
-                            verify=ca or True).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def running(state: ClusterState) -> dict[str, Any] | None:
     """api.json of a running, answering daemon; None otherwise."""
     api = state.read_api()
-    if api and _alive(api.get("pid")) and api.get("pid") == state.read_pid() and _healthy(
+    if api and _alive(api.get("pid")) and api.get("pid") == state.read_pid() and healthy(
             str(api.get("url")), api.get("ca")):
         return api
     return None
@@ -161,7 +152,7 @@ def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
             raise ClusterError(f"the cluster daemon exited at start: {_last_line(state)}",
                                hint=f"full log: {state.log_file}")
         api = state.read_api()
-        if api and api.get("pid") == proc.pid and _healthy(str(api["url"]), api.get("ca"), 0.5):
+        if api and api.get("pid") == proc.pid and healthy(str(api["url"]), api.get("ca"), 0.5):
             return state, api, True
         time.sleep(0.05)
     raise ClusterError(f"the cluster daemon did not answer within {START_TIMEOUT:.0f} s",
@@ -320,7 +311,7 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     if os.environ.get(NO_RUNTIME_ENV):
         log.info("%s set: serving the API without the runtime", NO_RUNTIME_ENV)
         return None
-    from kompy.cluster.apiserver.loopback import attach
+    from kompy.client.loopback import attach
     from kompy.cluster.daemon.runtime import start_runtime
     client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
                     server.router)

@@ -11,8 +11,8 @@ import pytest
 
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError, Conflict, NotFound, Unauthorized
+from kompy.client.loopback import attach
 from kompy.cluster.apiserver.handlers import Api
-from kompy.cluster.apiserver.loopback import attach
 from kompy.cluster.apiserver.server import Router
 from kompy.cluster.store.sqlite import Store
 

@@ -2,9 +2,9 @@
 
 ``start`` spawns ``python -m kompy.cluster.daemon --cluster NAME`` as a detached process
 (own session, output appended to daemon.log, which a start first moves to daemon.log.1 when
-it passed 5 MiB). The daemon serves the API on 127.0.0.1, then starts the
-runtime (kompy.cluster.runtime: scheduler, controllers, kubelet, proxy) with a client pointed
-at itself. The bearer token and port are kept in api.json across restarts, so a kubeconfig
+it passed 5 MiB). The daemon serves the API on 127.0.0.1, then starts the runtime
+(kompy.cluster.daemon.runtime: scheduler, controllers, kubelet, proxy) with a client
+pointed at itself. The bearer token and port are kept in api.json across restarts, so a kubeconfig
 handed out once keeps working until ``reset``.
 
 ``stop`` is like stopping a kind cluster: SIGTERM; the runtime stops the pods' containers and

@@ -1,6 +1,7 @@
 """The seam between the kubelet and a container engine: value types and one small Protocol.
 
-The real implementation is :mod:`kompy.cluster.docker_backend`, on the Docker engine.
+The real implementation is :mod:`kompy.cluster.kubelet.docker_backend`, on the Docker engine;
+:mod:`kompy.cluster.kubelet.fake` is an in-memory one for tests.
 """
 
 from __future__ import annotations

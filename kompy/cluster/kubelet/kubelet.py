@@ -2,7 +2,7 @@
 
 Level-triggered, as the real one: pod changes (API watch), container deaths (Docker's event
 stream) and probe results each put the pod's uid on a work queue; a worker then compares the
-pod spec with what Docker runs (:class:`kompy.cluster.podworker.PodWorker`) and writes the
+pod spec with what Docker runs (:class:`kompy.cluster.kubelet.podworker.PodWorker`) and writes the
 status through ``replace_status``. Nothing polls: an idle node costs no CPU but its probes.
 
 Deletion follows Kubernetes' graceful protocol: the API server marks a bound pod with

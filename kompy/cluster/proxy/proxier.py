@@ -12,7 +12,7 @@ Design (see also docs/cluster.md, "Services, DNS and isolation"):
 - The daemon runs a userspace TCP proxy on ``<clusterIP>:<port>`` for each Service port,
   balancing connections round-robin over the *ready* endpoints (``pod IP:targetPort``) and
   refusing clients from other namespaces' networks.
-- Names resolve through each pod's ``/etc/hosts`` (:mod:`kompy.cluster.hosts`).
+- Names resolve through each pod's ``/etc/hosts`` (:mod:`kompy.cluster.kubelet.hosts`).
 - Host access: NodePort Services answer at 127.0.0.1:<nodePort>, LoadBalancer Services at
   127.0.0.1:<port>, and every entry ``hostPort:port/proto`` of the annotation
   ``kompy.dev/host-ports`` at 127.0.0.1:<hostPort>. A port already taken on the host is an

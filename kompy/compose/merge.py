@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kompy.compose.yaml_reader import Tagged
+from kompy.yaml.reader import Tagged
 
 RESET = "!reset"
 OVERRIDE = "!override"

@@ -319,11 +319,17 @@ class DockerBackend:
         infos = self.map(lambda item: self.inspect(item["Id"]), self._own(items))
         return [info for info in infos if info is not None]
 
-    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+    def logs(self, container_id: str, *, follow: bool, tail: int | None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[bytes]:
+        """The container's output; ``since`` (a POSIX time, inclusive, as Docker's) and
+        ``timestamps`` (each line prefixed with its RFC 3339 time, as kubectl's) are passed
+        to the engine."""
         lines = self._call(
             "logs",
             lambda: self.api.logs(container_id, stream=True, follow=follow,
-                                  tail="all" if tail is None else tail),
+                                  tail="all" if tail is None else tail,
+                                  since=since if since and since > 0 else None,
+                                  timestamps=timestamps),
         )
         yield from stream("logs", lines)
 

@@ -101,8 +101,9 @@ class KubeClient:
                                hint="check the cluster's certificate-authority in the "
                                     "kubeconfig") from e
         except requests.ConnectionError as e:
-            raise ClusterError(f"no cluster answers at {self.server}; run `kompy cluster start`"
-                               ) from e
+            raise ClusterError(f"no cluster answers at {self.server} (connection refused)",
+                               hint="for kompy's built-in cluster: `kompy cluster start`; "
+                                    "else check the kubeconfig's server address") from e
         except requests.Timeout as e:
             raise ClusterError(f"the cluster at {self.server} did not answer in time") from e
         if response.status_code >= 400:

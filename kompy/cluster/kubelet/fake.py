@@ -300,7 +300,8 @@ class FakeBackend:
             except queue.Empty:
                 continue
 
-    def remove_all(self, volumes: bool) -> None:
+    def remove_all(self, volumes: bool,
+                   progress: Callable[[str], None] | None = None) -> None:
         with self._lock:
             for cid in list(self.containers):
                 self.remove(cid)

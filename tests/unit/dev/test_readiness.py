@@ -66,7 +66,7 @@ class FakeClient:
         return self.objects[name]
 
     def list(self, resource: str, namespace: str | None = None, **_: Any) -> dict[str, Any]:
-        items = self.pods if resource == "pods" else self.events
+        items = {"pods": self.pods, "events": self.events}.get(resource, [])
         return {"metadata": {"resourceVersion": "7"}, "items": items}
 
     def watch(self, *args: Any, **kwargs: Any) -> Any:

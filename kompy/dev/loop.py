@@ -287,17 +287,17 @@ class DevSession:
                                   "the next one)")
                 return False
             started = time.monotonic()
-            running, behind = self._sync_into(service, target, running, plan, before)
+            running, behind, crashed = self._sync_into(service, target, running, plan,
+                                                       before)
             if plan.syncs and running:
                 self.say(f"{service}: synced {_count(len(plan.syncs), 'file')} into "
                          f"{_count(len(running), 'pod')} ({time.monotonic() - started:.2f} s)")
             self.tracker.mark_synced(service, [p.container_id for p in running])
-            pods = sync.target_pods(self.client, target) if len(running) < len(pods) else pods
-            stopped = [p for p in pods if not p.running]
+            stopped = [p for p in pods if not p.running] + crashed
             restart = pods if plan.restart else [*stopped, *(behind if record.restart else [])]
             if restart:
                 at = sync.request_restart(self.client, target, [p.name for p in restart])
-                self.tracker.mark_restart([p.container_id for p in restart if p.running], at)
+                self.tracker.mark_restart([p.container_id for p in restart if p in running], at)
             if plan.restart and running:
                 self.say(f"{service}: restarting {_count(len(running), 'pod')} in place")
             if stopped:
@@ -306,35 +306,40 @@ class DevSession:
         return True
 
     def _sync_into(self, service: str, target: Any, running: list[Any], plan: Any,
-                   before: int) -> tuple[list[Any], list[Any]]:
+                   before: int) -> tuple[list[Any], list[Any], list[Any]]:
         """Sync and run the commands in each running pod; the pods where that worked. A
         container that has not had the earlier changes yet (it just started) gets them
         all. A container that stopped meanwhile (a crash loop) is left to the tracker,
-        which syncs the next one."""
+        which syncs the next one: (synced, synced with everything, stopped)."""
         from kompy.dev import sync
 
         assert self.client is not None and self.tracker is not None
         everything = list(self.tracker.record(service).ops.values())
-        done, behind = [], []
+        done, behind, stopped = [], [], []
         for pod in running:
             late = bool(before) and self.tracker.synced.get(pod.container_id) != before
             ops = everything if late else plan.syncs
-            try:
-                if ops:
-                    sync.sync(self.client, target, [pod.name], ops)
-                for command in plan.exec_commands:
-                    output = sync.run_command(self.client, target, pod.name, command)
-                    for line in output.decode(errors="replace").splitlines():
-                        self.console.lines(f"{service} (exec) | {line}\n")
-            except KompyError:
-                now = [p for p in sync.target_pods(self.client, target) if p.name == pod.name]
-                if now and now[0].running and now[0].container_id == pod.container_id:
-                    raise  # it runs: the sync itself failed (no tar, a read-only folder)
-                continue
-            done.append(pod)
-            if late:
-                behind.append(pod)
-        return done, behind
+            for attempt in range(3):
+                try:
+                    if ops:
+                        sync.sync(self.client, target, [pod.name], ops)
+                    for command in plan.exec_commands:
+                        output = sync.run_command(self.client, target, pod.name, command)
+                        for line in output.decode(errors="replace").splitlines():
+                            self.console.lines(f"{service} (exec) | {line}\n")
+                except KompyError:
+                    if not _still_running(pod.container_id):
+                        stopped.append(pod)
+                        break
+                    if attempt == 2:
+                        raise  # it runs: the sync itself fails (no tar, a read-only folder)
+                    time.sleep(0.2)  # perhaps caught in a restart: try again
+                    continue
+                done.append(pod)
+                if late:
+                    behind.append(pod)
+                break
+        return done, behind, stopped
 
     def _target(self, service: str) -> Any:
         from kompy.convert.context import ConvertContext, k8s_name
@@ -358,6 +363,17 @@ class DevSession:
                                  environ=r.environ), self.out, self.err)
         except KompyError as error:
             self.console.error(error.format())
+
+
+def _still_running(container_id: str) -> bool:
+    """Docker's word (the pod status may lag behind a crash by a moment)."""
+    from kompy.engine.containers import run_state
+
+    try:
+        state = run_state(container_id)
+    except KompyError:
+        return True
+    return state is not None and state.running
 
 
 def _count(n: int, noun: str) -> str:

@@ -200,6 +200,9 @@ class PodTracker:
                 restart_at = sync.request_restart(self.client, target, [pod]) \
                     if record.restart else None
             except KompyError as error:
+                run = _run_state(cid)
+                if run is None or not run.running:
+                    return   # it died meanwhile: the next container gets the files
                 self.console.warn(f"{service}: syncing the changed files again into the new "
                                   f"container of {pod} failed: {error.message}")
                 self.mark_synced(service, [cid])   # do not retry a broken sync for ever

@@ -26,6 +26,9 @@ EVENTS_PER_POD = 3
 # How long a pod may stay in a hopeless state before the wait fails (Skaffold fails at once;
 # a few seconds let an image that is being pushed, or a first crash, sort itself out).
 FAIL_FAST_GRACE = 5.0
+# How long every container must have run when the workloads are ready, so that a program
+# that dies at start-up is caught (it is ready for a moment) rather than reported "up".
+STABLE = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,9 +111,12 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
             raise ClusterError(
                 f"{failed[0].kind.lower()} {failed[0].name} failed: {failed[0].failed}",
                 hint=explain(client, namespace) or None)
-        if all(s.done for s in statuses):
-            return
         _fail_fast(client, namespace, pods.get("items") or [], seen, grace)
+        young = 0.0
+        if all(s.done for s in statuses):
+            young = _youngest(pods.get("items") or [])
+            if young <= 0:
+                return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             waiting = ", ".join(s.text() for s in statuses if not s.done)
@@ -118,8 +124,11 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
                 f"timed out after {timeout:g} s waiting for {waiting}",
                 hint=explain(client, namespace) or "see `kompy get events`")
         version = str((pods.get("metadata") or {}).get("resourceVersion") or "")
-        wake = min([remaining, WATCH_SLICE_SECONDS,
+        wake = min([remaining, WATCH_SLICE_SECONDS, *([young] if young > 0 else []),
                     *(t + grace - time.monotonic() for t in seen.values())])
+        if young > 0 and wake == young:
+            time.sleep(young)   # only the settling time is left: nothing to watch for
+            continue
         slice_ = max(1, math.ceil(wake))
         try:
             for _ in client.watch("pods", namespace, resource_version=version or None,
@@ -127,6 +136,33 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
                 break  # any change to a pod: look again
         except Gone:
             pass  # the version expired between list and watch: list again
+
+
+def _youngest(pods: list[dict[str, Any]]) -> float:
+    """Seconds until every running container of the running pods has run for
+    :data:`STABLE` seconds (0 when they all have): ready is not enough for a program that
+    dies just after it starts, which is ready for a moment (as ``minReadySeconds`` and
+    ``docker compose up --wait`` see it)."""
+    from kompy.engine.containers import run_state
+
+    wait = 0.0
+    for pod in pods:
+        status = pod.get("status") or {}
+        if (pod.get("metadata") or {}).get("deletionTimestamp") or \
+                status.get("phase") != "Running":
+            continue
+        for container in status.get("containerStatuses") or ():
+            cid = str(container.get("containerID") or "")
+            if "running" not in (container.get("state") or {}) or \
+                    not cid.startswith("docker://"):
+                continue
+            try:
+                state = run_state(cid)
+            except KompyError:
+                continue
+            if state is not None and state.started is not None:
+                wait = max(wait, state.started + STABLE - time.time())
+    return wait
 
 
 def _fail_fast(client: KubeClient, namespace: str, pods: list[dict[str, Any]],

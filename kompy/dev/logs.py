@@ -54,6 +54,7 @@ class LogStreamer:
         self._cond = threading.Condition()
         self._pods: dict[str, dict[str, Any]] = {}         # name -> latest pod
         self._followers: dict[tuple[str, str], _Follower] = {}
+        self._crashes: set[str] = set()                     # ids whose crash was shown
         self._threads = [threading.Thread(target=self._watch, name="dev-logs", daemon=True),
                          threading.Thread(target=self._flush, name="dev-logs-flush",
                                           daemon=True)]
@@ -61,6 +62,18 @@ class LogStreamer:
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+
+    def wait_shown(self, container_id: str, timeout: float) -> bool:
+        """Wait until the crash of ``container_id`` (its output and exit code) is on the
+        screen, so that what the loop says about it comes after it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while container_id not in self._crashes and not self.stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
 
     # -- the pods ------------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -132,15 +145,18 @@ class LogStreamer:
             crashed = self._outcome(f, cid)
             if crashed is not None:
                 last = self._rest(f, cid, last)
-            self._settle(f, crashed)
+            self._settle(f, crashed, cid)
             if crashed is not None:
                 self._wait_for_next(f, cid)
 
     def _stream(self, f: _Follower, last: int, *, follow: bool = True,
                 previous: bool = False) -> int:
-        """Stream the current run's log from after ``last`` (ns); the new ``last``."""
+        """Stream the current run's log from after ``last`` (ns); the newest line's time.
+        (Lines at or before ``last`` were shown by the previous stream; within a stream,
+        Docker's stdout and stderr copiers may stamp lines slightly out of order.)"""
         since = (last + 1000) / 1e9 if last else None   # sinceTime is inclusive
         pending = b""
+        newest = last
         try:
             for chunk in self.client.logs(f.pod, self.namespace, f.container, follow=follow,
                                           previous=previous, since_time=since,
@@ -149,14 +165,14 @@ class LogStreamer:
                     break
                 lines = (pending + chunk).split(b"\n")
                 pending = lines.pop()
-                last = self._hold(f, lines, last)
+                newest = max(newest, self._hold(f, lines, last))
         except KompyError:
             pass  # the container is not there (yet, or any more): the status says which
         if pending:
-            last = self._hold(f, [pending], last)
+            newest = max(newest, self._hold(f, [pending], last))
         with self._cond:
             f.ending = True
-        return last
+        return newest
 
     def _rest(self, f: _Follower, cid: str, last: int) -> int:
         """What the crashed container wrote after the followed stream ended (a run that
@@ -166,24 +182,27 @@ class LogStreamer:
         return self._stream(f, last, follow=False,
                             previous=status.get("containerID") != cid)
 
-    def _hold(self, f: _Follower, lines: list[bytes], last: int) -> int:
+    def _hold(self, f: _Follower, lines: list[bytes], shown: int) -> int:
+        """Hold ``lines`` back for a moment (see the module), leaving out those stamped at or
+        before ``shown``; the newest time among them."""
         now = time.monotonic()
         kept = []
+        newest = shown
         for raw in lines:
             stamp, _, text = raw.decode(errors="replace").partition(" ")
             ns = _nanoseconds(stamp)
             if ns is None:              # not a timestamped line: show it as it is
                 kept.append((now, raw.decode(errors="replace")))
                 continue
-            if ns <= last:
+            if ns <= shown:
                 continue                # shown already (an overlapping sinceTime)
-            last = ns
+            newest = max(newest, ns)
             kept.append((now, text))
         if kept:
             with self._cond:
                 f.held.extend(kept)
                 self._cond.notify_all()
-        return last
+        return newest
 
     def _outcome(self, f: _Follower, cid: str) -> int | None:
         """After a stream ended: the exit code when the container crashed (it exited and the
@@ -220,7 +239,7 @@ class LogStreamer:
                     return
                 self._cond.wait(5.0)
 
-    def _settle(self, f: _Follower, crashed: int | None) -> None:
+    def _settle(self, f: _Follower, crashed: int | None, cid: str = "") -> None:
         """Show what is still held: in red, with the exit code, when the container crashed.
         (Written under the lock, so the flusher cannot show earlier lines after these.)"""
         with self._cond:
@@ -233,6 +252,8 @@ class LogStreamer:
                 word = "crashed" if crashed else "exited"
                 self.console.say(f"{f.pod}: container {f.container} {word} with exit code "
                                  f"{crashed}", "red" if crashed else "")
+                self._crashes.add(cid)
+                self._cond.notify_all()
 
     # -- showing held lines once they are old enough -------------------------------------------
     def _flush(self) -> None:

@@ -75,6 +75,7 @@ class DevSession:
         self.namespace = ""
         self.client: KubeClient | None = None
         self.tracker: PodTracker | None = None
+        self.logs: Any = None                    # the LogStreamer, unless --no-logs
         self.options: Any = None                 # ConvertOptions, made once (they ask Docker)
         self.image_ids: dict[str, str] = {}      # image name -> id of the last build
         self.builds: dict[str, Any] = {}         # service -> BuildSpec it was built with
@@ -99,7 +100,8 @@ class DevSession:
             if self.request.logs:
                 from kompy.dev.logs import LogStreamer
 
-                LogStreamer(self.client, self.namespace, self.console, self.stop).start()
+                self.logs = LogStreamer(self.client, self.namespace, self.console, self.stop)
+                self.logs.start()
             self._watch()
         except KeyboardInterrupt:
             self.console.lines("\n")
@@ -163,6 +165,8 @@ class DevSession:
                                        watcher.pending) if services else {}
         bad = {s: v for s, v in verdicts.items() if v.state in ("crashed", "failed")}
         for service, verdict in sorted(bad.items()):
+            if self.logs is not None and verdict.container:
+                self.logs.wait_shown(verdict.container, 3.0)   # its output first
             word = "crashed" if verdict.state == "crashed" else "cannot start"
             self.say(f"{service} {word} after the change ({verdict.text}): fix it and save, "
                      "kompy goes on watching", "red")
@@ -301,8 +305,8 @@ class DevSession:
             if plan.restart and running:
                 self.say(f"{service}: restarting {_count(len(running), 'pod')} in place")
             if stopped:
-                self.say(f"{service}: {_count(len(stopped), 'pod')} not running (crashed?): "
-                         "starting again with the change")
+                self.say(f"{service}: {_count(len(stopped), 'pod')} waiting to restart after "
+                         "a crash: starting now, with the change")
         return True
 
     def _sync_into(self, service: str, target: Any, running: list[Any], plan: Any,

@@ -67,6 +67,7 @@ class Verdict:
 
     state: str                 # "ok", "crashed", "failed" or "pending"
     text: str = ""             # for crashed / failed: what, in words
+    container: str = ""        # for crashed: the id of the container that crashed
 
 
 class PodTracker:
@@ -251,7 +252,8 @@ class PodTracker:
                 # (A container that crashed with older files does not count: the change
                 # is on its way into the next one.)
                 return Verdict("crashed",
-                               f"pod {pod['metadata']['name']}, exit code {crash[0]}")
+                               f"pod {pod['metadata']['name']}, exit code {crash[0]}",
+                               crash[1])
             stuck = [p for p in problems([pod]) if p.reason != "CrashLoopBackOff"]
             if stuck:
                 return Verdict("failed", f"{stuck[0].pod}: {stuck[0].text}")

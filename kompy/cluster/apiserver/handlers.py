@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -34,10 +35,15 @@ SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
 EVENT_TTL = 3600
 SYSTEM_NAMESPACES = ("default", "kube-system")
-# The longest a watch stays open when the client names no timeout (kube-apiserver picks a
-# random time around its --min-request-timeout of 1800 s).
-WATCH_MAX_SECONDS = 1800
+# kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
+# random time between this and twice this, so a fleet of clients does not reconnect at once.
+MIN_REQUEST_TIMEOUT = 1800
 BOOKMARK_SECONDS = 30.0
+# A waiting watch re-reads the log this often even without a notification: a safety net, not
+# a poll anything depends on (every write notifies; a client that leaves is noticed at once).
+SAFETY_WAKE_SECONDS = 30.0
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json")
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kompy", "platform": "linux/amd64"}
 
 
@@ -63,6 +69,15 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
+def watch_timeout(seconds: int | None) -> float:
+    """How long a watch stays open, as kube-apiserver's GetTimeoutForWatch decides: the
+    client's ``timeoutSeconds`` as given; none (or 0) means a random time in
+    [--min-request-timeout, 2 x --min-request-timeout)."""
+    if seconds:
+        return float(seconds)
+    return MIN_REQUEST_TIMEOUT * (1.0 + random.random())
+
+
 class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -71,6 +86,8 @@ class Api:
         # Choosing a free cluster IP and storing the Service must not interleave.
         self._allocating = threading.Lock()
         self._events_expired = time.monotonic()
+        self._watches = 0                      # open watch streams (see watching())
+        self._watches_lock = threading.Lock()
         for name in SYSTEM_NAMESPACES:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
@@ -125,13 +142,21 @@ class Api:
         return {"kind": f"{route.res.kind}List", "apiVersion": route.res.api_version,
                 "metadata": {"resourceVersion": str(rv)}, "items": items}
 
+    def watching(self) -> int:
+        """How many watch streams are open (tests and the soak benchmark read it)."""
+        with self._watches_lock:
+            return self._watches
+
     def watch(self, route: Route, resource_version: str | None, label_selector: str | None,
-              field_selector: str | None, timeout: float | None, bookmarks: bool
-              ) -> Iterator[Obj]:
+              field_selector: str | None, timeout: int | None, bookmarks: bool,
+              cancelled: threading.Event | None = None) -> Iterator[Obj]:
         """Watch events as dicts ``{"type", "object"}``; a too-old version yields an ERROR.
 
-        Parameters are checked here, before the stream starts, so a bad one is an error
-        answer rather than a stream that ends at once."""
+        The stream ends after ``timeout`` seconds (see watch_timeout), when the server stops,
+        or when ``cancelled`` is set (the transport saw the client go away; call
+        ``store.wake(plural)`` after setting it). Parameters are checked here, before the
+        stream starts, so a bad one is an error answer rather than a stream that ends at once.
+        """
         keep = _filter(label_selector, field_selector)
         start: int | None = None
         if resource_version and resource_version != "0":
@@ -139,10 +164,20 @@ class Api:
                 start = int(resource_version)
             except ValueError as e:
                 raise bad_request(f"invalid resourceVersion {resource_version!r}") from e
-        return self._watch(route, start, keep, timeout, bookmarks)
+        return self._counted(self._watch(route, start, keep, watch_timeout(timeout), bookmarks,
+                                         cancelled or threading.Event()))
 
-    def _watch(self, route: Route, start: int | None, keep: Any, timeout: float | None,
-               bookmarks: bool) -> Iterator[Obj]:
+    def _counted(self, events: Iterator[Obj]) -> Iterator[Obj]:
+        with self._watches_lock:
+            self._watches += 1
+        try:
+            yield from events
+        finally:
+            with self._watches_lock:
+                self._watches -= 1
+
+    def _watch(self, route: Route, start: int | None, keep: Any, timeout: float,
+               bookmarks: bool, cancelled: threading.Event) -> Iterator[Obj]:
         res = route.res
         if start is None:
             items, rv = self.store.list(res, route.namespace, keep)
@@ -150,8 +185,9 @@ class Api:
                 yield {"type": "ADDED", "object": item}
         else:
             rv = start
-        deadline = time.monotonic() + min(timeout or WATCH_MAX_SECONDS, WATCH_MAX_SECONDS)
-        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        now = time.monotonic()
+        deadline = now + timeout
+        next_bookmark = now + BOOKMARK_SECONDS if bookmarks else float("inf")
         while True:
             try:
                 events, top = self.store.events_since(res, rv, route.namespace)
@@ -165,18 +201,19 @@ class Api:
                 rv = change.rv
             rv = max(rv, top)
             now = time.monotonic()
-            if now >= deadline or self.closing.is_set():
+            if now >= deadline or self.closing.is_set() or cancelled.is_set():
                 return
-            if bookmarks and now >= next_bookmark:
+            if now >= next_bookmark:
                 next_bookmark = now + BOOKMARK_SECONDS
                 yield {"type": "BOOKMARK", "object": {
                     "kind": res.kind, "apiVersion": res.api_version,
                     "metadata": {"resourceVersion": str(rv)}}}
             if not events:
-                # Every write notifies (the daemon's flock makes it the only writer); the
-                # timeout is a safety net, not a poll the watch depends on.
-                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 5.0),
-                                           res.plural)
+                # Every write of this resource notifies, as do the server stopping and the
+                # client leaving (cancelled): the wait ends at the next thing to do.
+                wait = min(deadline, next_bookmark) - now
+                self.store.wait_for_change(rv, max(0.0, min(wait, SAFETY_WAKE_SECONDS)),
+                                           res.plural, cancelled)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -272,11 +309,17 @@ class Api:
 
     def patch(self, route: Route, body: Any, content_type: str) -> Obj:
         assert route.name
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media not in PATCH_TYPES:
+            # Server-side apply (application/apply-patch+yaml) is not served.
+            raise ApiError(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted "
+                           f"media types include: {', '.join(PATCH_TYPES)}")
         for _attempt in range(10):
             current = self.store.get(route.res, route.namespace, route.name)
-            if "json-patch" in content_type:
+            if media == "application/json-patch+json":
                 patched = json_patch(current, body)
-            elif "strategic-merge-patch" in content_type:
+            elif media == "application/strategic-merge-patch+json":
                 if not isinstance(body, dict):
                     raise bad_request("a strategic merge patch must be a JSON object")
                 patched = strategic_merge_patch(current, body)

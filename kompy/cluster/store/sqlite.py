@@ -212,13 +212,18 @@ class Store:
             return newer[:limit], newer[limit - 1].rv
         return newer, self._rv
 
-    def wait_for_change(self, after: int, timeout: float, resource: str | None = None) -> bool:
+    def wait_for_change(self, after: int, timeout: float, resource: str | None = None,
+                        stop: threading.Event | None = None) -> bool:
         """Block until a write after version ``after`` (True) or ``timeout`` (False);
-        with ``resource`` (a plural), only a write of that resource counts."""
+        with ``resource`` (a plural), only a write of that resource counts. ``stop`` set
+        (checked under the lock, so a ``wake`` right after setting it is never missed) ends
+        the wait at once."""
         with self._lock:
             condition = self._changed if resource is None else self._condition(resource)
             if self._version_of(resource) > after:
                 return True
+            if stop is not None and stop.is_set():
+                return False
             condition.wait(timeout)
             return self._version_of(resource) > after
 
@@ -230,12 +235,16 @@ class Store:
             self._resource_changed[resource] = threading.Condition(self._lock)
         return self._resource_changed[resource]
 
-    def wake(self) -> None:
-        """Wake every waiting watcher (the server is stopping)."""
+    def wake(self, resource: str | None = None) -> None:
+        """Wake the watchers waiting on ``resource`` (a plural; None: every watcher), so they
+        look at their stop flags: a client went away, or the server is stopping."""
         with self._lock:
-            self._changed.notify_all()
-            for condition in self._resource_changed.values():
-                condition.notify_all()
+            if resource is None:
+                self._changed.notify_all()
+                for condition in self._resource_changed.values():
+                    condition.notify_all()
+            elif resource in self._resource_changed:
+                self._resource_changed[resource].notify_all()
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from kompy.client import resources
@@ -26,9 +27,12 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster.apiserver import admission, defaults
+from kompy.cluster.apiserver import admission, defaults, hostpaths
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
-from kompy.cluster.store.sqlite import Change, Store, not_found
+from kompy.cluster.apiserver.schemas import SchemaRegistry
+from kompy.cluster.apiserver.warning import warn
+from kompy.cluster.store.sqlite import Store, not_found
+from kompy.cluster.store.watchcache import Change
 
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
@@ -45,6 +49,9 @@ SAFETY_WAKE_SECONDS = 30.0
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json")
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kompy", "platform": "linux/amd64"}
+# The fieldValidation query parameter: what to do with fields the schema does not know.
+# kube-apiserver's default is Warn (drop them, with a warning); kubectl sends Strict.
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
 
 class PodIO(Protocol):
@@ -81,6 +88,9 @@ def watch_timeout(seconds: int | None) -> float:
 class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.schemas = SchemaRegistry(f"{VERSION['major']}.{VERSION['minor']}")
+        # The daemon's state folder (the store's): a pod that mounts it gets a warning.
+        self.state_dir = Path(store.path).parent if store.path != ":memory:" else None
         self.pod_io: PodIO | None = None
         self.closing = threading.Event()       # set when the server stops: watches end
         # Choosing a free cluster IP and storing the Service must not interleave.
@@ -217,7 +227,7 @@ class Api:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _prepare(self, route: Route, obj: Any) -> Obj:
+    def _prepare(self, route: Route, obj: Any, validation: str) -> Obj:
         res = route.res
         if not isinstance(obj, dict):
             raise bad_request("the request body must be a JSON object")
@@ -228,9 +238,8 @@ class Api:
         if kind != res.kind or api_version != res.api_version:
             raise bad_request(f"the body is a {api_version}/{kind}, but the URL is for "
                               f"{res.api_version}/{res.kind}")
+        self._check_schema(res, obj, validation)
         meta = obj.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise bad_request("metadata must be an object")
         if res.namespaced:
             namespace = route.namespace or meta.get("namespace") or "default"
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -247,8 +256,31 @@ class Api:
             meta["name"] = route.name
         defaults.apply_defaults(res.kind, obj)
         admission.validate(res, obj)
+        for message in hostpaths.warnings(res.kind, obj, self.state_dir):
+            warn(message)
         prepared: Obj = obj
         return prepared
+
+    def _check_schema(self, res: Resource, obj: Obj, validation: str) -> None:
+        """Field types against the kind's OpenAPI schema (422 with every problem), and
+        unknown fields as ``validation`` (fieldValidation) asks: refused, or dropped with
+        or without a warning, as kube-apiserver's decoder drops them."""
+        if validation not in FIELD_VALIDATION:
+            raise bad_request(f"invalid fieldValidation {validation!r}: must be one of "
+                              f"{', '.join(FIELD_VALIDATION)}")
+        found = self.schemas.check(res, obj)
+        if found.errors:
+            raise admission.invalid(res, obj, found.errors)
+        if not found.unknown:
+            return
+        unknown = [f'unknown field "{path}"' for path in found.unknown_paths()]
+        if validation == "Strict":
+            raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a '
+                              f"{res.kind}: strict decoding error: {', '.join(unknown)}")
+        if validation == "Warn":
+            for message in unknown:
+                warn(message)
+        found.drop_unknown()
 
     def _namespace_exists(self, namespace: str) -> None:
         try:
@@ -267,8 +299,8 @@ class Api:
                 o for o in others if o["metadata"].get("uid") != (old or {}).get(
                     "metadata", {}).get("uid")])
 
-    def create(self, route: Route, body: Any) -> Obj:
-        obj = self._prepare(Route(route.res, route.namespace, None, None), body)
+    def create(self, route: Route, body: Any, validation: str = "Warn") -> Obj:
+        obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation)
         if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
             obj.pop("status", None)       # status is the controllers' to write
         with self._allocating:
@@ -296,9 +328,9 @@ class Api:
                 with contextlib.suppress(NotFound):
                     self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
 
-    def update(self, route: Route, body: Any) -> Obj:
+    def update(self, route: Route, body: Any, validation: str = "Warn") -> Obj:
         assert route.name
-        obj = self._prepare(route, body)
+        obj = self._prepare(route, body, validation)
         if route.subresource == "status":
             return self.store.update(route.res, obj, status=True)
         with self._allocating:
@@ -307,7 +339,8 @@ class Api:
             self._allocate(route.res, obj, old)
             return self.store.update(route.res, obj)
 
-    def patch(self, route: Route, body: Any, content_type: str) -> Obj:
+    def patch(self, route: Route, body: Any, content_type: str, validation: str = "Warn"
+              ) -> Obj:
         assert route.name
         media = content_type.split(";", 1)[0].strip().lower()
         if media not in PATCH_TYPES:
@@ -332,7 +365,7 @@ class Api:
             patched.setdefault("metadata", {})["resourceVersion"] = (
                 wanted or current["metadata"]["resourceVersion"])
             try:
-                return self.update(route, patched)
+                return self.update(route, patched, validation)
             except Conflict:
                 if wanted:
                     raise

@@ -38,10 +38,11 @@ from urllib.parse import parse_qs, urlsplit
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
-from kompy.cluster.apiserver import httpio
+from kompy.cluster.apiserver import httpio, warning
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
 from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,11 @@ class Router:
             if refusal is not None:
                 raise refusal
             query = parse_qs(url.query, keep_blank_values=True)
-            return self._dispatch(method, path, query, headers, body)
+            with warning.collecting() as warnings:
+                reply = self._dispatch(method, path, query, headers, body)
+            if warnings:
+                reply.headers["Warning"] = warning.header(warnings)
+            return reply
         except ApiError as error:
             return error_reply(error)
         except Exception as error:  # noqa: BLE001 - the server must survive any request
@@ -208,13 +213,15 @@ class Router:
         if method == "GET":
             obj = api.get(route)
             return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
+        validation = one.get("fieldValidation") or "Warn"
         if method == "POST" and route.name is None:
-            return json_reply(201, api.create(route, _body(body, headers)))
+            return json_reply(201, api.create(route, _body(body, headers), validation))
         if method == "PUT" and route.name:
-            return json_reply(200, api.update(route, _body(body, headers)))
+            return json_reply(200, api.update(route, _body(body, headers), validation))
         if method == "PATCH" and route.name:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
-            return json_reply(200, api.patch(route, _body(body, headers), content_type))
+            return json_reply(200, api.patch(route, _body(body, headers), content_type,
+                                             validation))
         if method == "DELETE" and route.name:
             options = _body(body, headers)
             grace = _int_param(one, "gracePeriodSeconds")
@@ -470,12 +477,15 @@ class ApiServer:
         self.token = token
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.1,),
                                         name="api-server", daemon=True)
+        self.maintenance = Maintenance(store)
 
     def start(self) -> ApiServer:
         self._thread.start()
+        self.maintenance.start()
         return self
 
     def stop(self) -> None:
+        self.maintenance.stop()
         self.api.closing.set()
         self.api.store.wake()
         self.httpd.shutdown()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.options import ConvertOptions
 from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec, Obj
 from kompy.errors import ConvertError, KeyPath
-from kompy.model import ByteSize, Duration, Healthcheck, Service
+from kompy.model import ByteSize, Duration, Healthcheck, Project, Service
 
 _EXPOSE = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
 # Kubernetes port names: IANA_SVC_NAME, at most 15 characters.
@@ -38,6 +39,21 @@ def image_of(ctx: ConvertContext, service: Service) -> str:
     name = f"{k8s_name(ctx.project.name)}-{k8s_name(service.name)}:{ctx.options.image_tag}"
     registry = ctx.options.image_registry
     return f"{registry.rstrip('/')}/{name}" if registry else name
+
+
+def project_images(project: Project, options: ConvertOptions) -> dict[str, str]:
+    """Service name -> the image its pods run (what ``image_of`` gives), for services whose
+    settings read; used to look the images up before converting."""
+    from kompy.errors import KompyError
+
+    ctx = ConvertContext(project, options)
+    out: dict[str, str] = {}
+    for name in sorted(project.services):
+        try:
+            out[name] = image_of(ctx, project.services[name])
+        except KompyError:
+            continue  # reported by the conversion itself
+    return out
 
 
 def pull_policy(ctx: ConvertContext, service: Service, base: KeyPath) -> str | None:

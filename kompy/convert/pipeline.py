@@ -10,7 +10,7 @@ from kompy.convert import Conversion
 from kompy.convert.context import ConvertContext
 from kompy.convert.options import ConvertOptions
 from kompy.convert.pod import PodUnit
-from kompy.convert.security import check_restricted
+from kompy.convert.security import check_security
 from kompy.convert.specs import ClaimSpec, Obj
 from kompy.convert.validate import set_cache_dir, validate_all
 from kompy.convert.workloads import build_workload, render_workload, tool_annotations
@@ -52,8 +52,7 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     errors: list[UserError] = []
     for unit in units:
         spec, built = build_workload(ctx, unit)
-        if options.security == "restricted":
-            errors.extend(check_restricted(ctx, built.pod, unit.services))
+        errors.extend(check_security(ctx, built.pod, unit.services))
         for claim in built.claims:
             claims.setdefault(claim.name, claim)
         objects.extend(built.objects)
@@ -70,6 +69,9 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     if options.network_policies:
         objects.extend(_extra(ctx, "networking", "build_network_policies"))
     _report_project_keys(ctx)
+    if options.namespace and options.create_namespace:
+        objects.extend(ctx.render("namespace.yaml.j2", labels=ctx.project_labels(),
+                                  annotations=tool_annotations(ctx)))
     ordered = _dedupe(sorted(objects, key=object_key))
     sources = [ctx.sources.get(id(obj), "") for obj in ordered]
     if options.validate:

@@ -160,7 +160,7 @@ def _bind(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Servi
           index: int, path: KeyPath, own: VolumeSettings, statefulset: bool) -> None:
     source_text = volume.source or "?"
     mode = own.type or ctx.options.volumes
-    if _host_only(source_text) and ctx.options.security != "restricted":
+    if _host_only(source_text) and ctx.options.security == "default":
         # A socket or device only means something on the node itself: copying it into a
         # claim or a ConfigMap cannot work, so these stay host paths.
         mode = "hostPath"

@@ -153,7 +153,7 @@ def test_numeric_user_maps_and_names_warn() -> None:
     assert c["securityContext"]["runAsGroup"] == 2000
     conversion = run(Service(name="a", image="x", user="www-data"))
     assert any("not numeric" in m for m in messages(conversion))
-    sc = container(find(conversion, "Deployment", "a"))["securityContext"]
+    sc = container(find(conversion, "Deployment", "a")).get("securityContext", {})
     assert "runAsUser" not in sc
 
 

@@ -62,7 +62,7 @@ def test_password_moves_to_a_secret_referenced_in_place() -> None:
 def test_no_secret_when_no_name_looks_secret() -> None:
     _, conversion = _convert(Service("web", image="x", environment={"MODE": "prod",
                                                                     "DB_PASSWORD": None}))
-    assert [o["kind"] for o in conversion.objects] == ["Deployment"]
+    assert [o["kind"] for o in conversion.objects] == ["Service", "Deployment"]
     assert container(find(conversion, "Deployment", "web"))["env"] == [
         {"name": "MODE", "value": "prod"}]
 

@@ -87,7 +87,7 @@ def test_configuration_is_read_from_kompy_toml(repo: Path) -> None:
     texts = [p.read_text() for p in (repo / "deploy").iterdir()]
     namespaced = [t for t in texts if "kind: Namespace" not in t]
     assert namespaced and all("namespace: shop" in t for t in namespaced)
-    assert (repo / "deploy" / "shop-namespace.yaml").exists()
+    assert (repo / "deploy" / "00-shop-namespace.yaml").exists()
     assert kompy().exit_code == 0
 
 

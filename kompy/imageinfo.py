@@ -5,7 +5,8 @@ value type :class:`ImageInfo` is plain data: the conversion takes a mapping of i
 reference -> ImageInfo as an input (``ConvertOptions.images``), so its output is a function
 of the Compose files, the options and that mapping — deterministic for the same local images,
 and exactly reproducible without an engine when no image is inspected (``kompy check`` and
-the library default). Only :func:`inspect_local_images` talks to Docker; nothing is pulled.
+the library default). Only :func:`inspect_local_images` talks to Docker, through
+:mod:`kompy.engine`; nothing is pulled.
 """
 
 from __future__ import annotations
@@ -52,28 +53,25 @@ def inspect_local_images(refs: Iterable[str]) -> dict[str, ImageInfo] | None:
     Images the engine does not have are left out (nothing is pulled): the conversion then
     falls back to what it does without an engine, for that image alone.
     """
-    import docker
-    import docker.errors
+    from kompy.engine.connection import EngineError, connect
+    from kompy.engine.images import inspect_image
+    from kompy.errors import ClusterError
 
     try:
-        client = docker.from_env(timeout=CONNECT_TIMEOUT)
-        client.ping()
-    except (docker.errors.DockerException, OSError):
+        engine = connect(timeout=CONNECT_TIMEOUT)
+    except ClusterError:
         return None
     out: dict[str, ImageInfo] = {}
     try:
         for ref in sorted(set(refs)):
             try:
-                attrs = client.api.inspect_image(ref)
-            except docker.errors.ImageNotFound:
-                continue
-            except docker.errors.APIError:
+                details = inspect_image(ref, engine)
+            except EngineError as error:
+                if error.status is None:
+                    return None  # the engine went away
                 continue  # an invalid reference: the conversion reports what it can
-            config = attrs.get("Config") or {}
-            out[ref] = ImageInfo(ref, parse_exposed(config.get("ExposedPorts") or {}),
-                                 str(config.get("User") or ""))
-    except (docker.errors.DockerException, OSError):
-        return None
+            if details is not None:
+                out[ref] = ImageInfo(ref, parse_exposed(details.exposed_ports), details.user)
     finally:
-        client.close()
+        engine.close()
     return out

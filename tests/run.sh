@@ -7,4 +7,10 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 bash samples/base-images/ensure-docker.sh
 bash samples/base-images/build.sh
+# The fidelity suite (tests/integration/fidelity) runs every case under Debian's docker-compose
+# 1.29, the behaviour reference, before running it converted.
+if ! command -v docker-compose >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null
+fi
 exec python3 -m pytest -q -p no:cacheprovider "$@"

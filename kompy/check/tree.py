@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kompy.check.redact import redact_secret_values
-from kompy.compose.yaml_reader import decode_source, load_yaml
 from kompy.errors import KompyError, UserError
 from kompy.fsutil import write_tree_atomic
+from kompy.yaml.reader import decode_source, load_yaml
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "kompy"

@@ -13,18 +13,15 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import io
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
+from kompy.yaml import plain as plain_yaml
 
 
 @dataclass(frozen=True)
@@ -55,8 +52,8 @@ def _load(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise ClusterError(f"cannot read kubeconfig {path}: {e.strerror}") from e
     try:
-        data = YAML(typ="safe").load(text)
-    except YAMLError as e:
+        data = plain_yaml.load(text)
+    except plain_yaml.PlainYamlError as e:
         raise ClusterError(f"{path}: not a valid kubeconfig: {e}") from e
     return data if isinstance(data, dict) else {}
 
@@ -183,11 +180,7 @@ def render(server: str, token: str, name: str, ca_pem: bytes | None = None) -> s
         "current-context": name,
         "preferences": {},
     }
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = False
-    buf = io.StringIO()
-    yaml.dump(data, buf)
-    return buf.getvalue()
+    return plain_yaml.dump(data)
 
 
 def write(path: Path, server: str, token: str, name: str, ca_pem: bytes | None = None) -> None:

@@ -1,6 +1,6 @@
 """The seam between the kubelet and a container engine: value types and one small Protocol.
 
-The only implementation is :mod:`kompy.cluster.docker_backend`; nothing else imports docker.
+The real implementation is :mod:`kompy.cluster.docker_backend`, on the Docker engine.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from kompy.errors import ClusterError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Labels every Docker object kompy creates carries (CONTRACTS.md "Cluster").
+# Labels every Docker object kompy creates carries (docs/cluster.md, "Docker objects").
 LABEL_CLUSTER = "kompy.cluster"
 # The cluster's state folder: two KOMPY_HOMEs may each have a cluster of the same name.
 LABEL_HOME = "kompy.home"
@@ -25,6 +27,10 @@ LABEL_CONTAINER = "kompy.container"
 LABEL_ROLE = "kompy.role"  # sandbox | init | app
 LABEL_ATTEMPT = "kompy.attempt"
 LABEL_SERVICE = "kompy.service"
+
+
+class ImagePullError(ClusterError):
+    """An image is neither present locally nor pullable."""
 
 
 @dataclass(frozen=True)

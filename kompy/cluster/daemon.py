@@ -99,7 +99,8 @@ def _check_docker(state: ClusterState) -> None:
     as orphans."""
     if os.environ.get(NO_RUNTIME_ENV):
         return
-    from kompy.cluster.docker_backend import DockerBackend, connect
+    from kompy.cluster.docker_backend import DockerBackend
+    from kompy.engine.connection import connect
     client = connect(timeout=5)
     try:
         others = DockerBackend(state.name, str(state.dir), client).other_homes()

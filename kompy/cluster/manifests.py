@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kompy.compose.yaml_reader import YamlDocument, decode_source, load_yaml
 from kompy.errors import KeyPath, SourceLocation, UserError
+from kompy.yaml.reader import YamlDocument, decode_source, load_yaml
 
 SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -31,9 +31,9 @@ from kompy.cluster.backend import (
     ContainerInfo,
     ContainerSpec,
     ImageInfo,
+    ImagePullError,
     Mount,
 )
-from kompy.cluster.docker_backend import ImagePullError
 from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable, write_in_place
 from kompy.cluster.objects import (

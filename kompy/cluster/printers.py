@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from kompy.client import resources
+from kompy.yaml import plain as plain_yaml
 
 Obj = dict[str, Any]
 Row = list[str]
@@ -286,14 +284,6 @@ def column_widths(rows: list[Row]) -> list[int]:
     return [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
 
 
-def to_yaml(data: Any) -> str:
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = False
-    buf = io.StringIO()
-    yaml.dump(data, buf)
-    return buf.getvalue()
-
-
 def render(objs: list[Obj], output: str, single: bool) -> str:
     """``-o yaml|json|name``: one object as itself, several as a ``v1/List``."""
     if output == "name":
@@ -303,4 +293,4 @@ def render(objs: list[Obj], output: str, single: bool) -> str:
                                                  "metadata": {}, "items": objs}
     if output == "json":
         return json.dumps(data, indent=4) + "\n"
-    return to_yaml(data)
+    return plain_yaml.dump(data)

@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kompy.compose.yaml_reader import Tagged
 from kompy.errors import ComposeError, Diagnostic, KeyPath, KompyError, SourceLocation, raise_all
+from kompy.yaml.reader import Tagged
 
 Lookup = Callable[[str], str | None]
 Locate = Callable[[KeyPath], SourceLocation | None]

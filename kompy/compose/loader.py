@@ -1,7 +1,7 @@
 """Loads a Compose project the way Docker Compose does, into the typed model.
 
 The pipeline (each step in its own module):
-discover files and environment -> read each file (yaml_reader) -> interpolate it with its own
+discover files and environment -> read each file (kompy.yaml.reader) -> interpolate it with its own
 positions -> make its relative paths absolute -> merge the files in order -> add the
 ``include``d projects -> resolve ``extends`` -> apply ``!reset``/``!override`` -> schema
 validation -> profiles and service selection -> semantic validation -> ``Project.parse`` ->
@@ -27,9 +27,9 @@ from kompy.compose.merge import merge_projects, strip_tags
 from kompy.compose.paths import read_project_file, resolve_paths
 from kompy.compose.profiles import select_services
 from kompy.compose.validate import port_clashes, validate_project
-from kompy.compose.yaml_reader import YamlDocument, decode_source, load_yaml
 from kompy.errors import ComposeError, Diagnostic, SourceLocation
 from kompy.model import Project
+from kompy.yaml.reader import YamlDocument, decode_source, load_yaml
 
 
 @dataclass(frozen=True)
@@ -334,7 +334,7 @@ def _getcwd() -> str:
 
 
 def discovery_limit() -> int:
-    from kompy.compose.yaml_reader import MAX_FILE_BYTES
+    from kompy.yaml.reader import MAX_FILE_BYTES
 
     return MAX_FILE_BYTES
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kompy.compose.yaml_reader import YamlDocument
 from kompy.errors import KeyPath, SourceLocation
+from kompy.yaml.reader import YamlDocument
 
 
 @dataclass

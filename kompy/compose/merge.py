@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kompy.compose.yaml_reader import Tagged
 from kompy.model.volumes import split_volume_spec
+from kompy.yaml.reader import Tagged
 
 RESET = "!reset"
 OVERRIDE = "!override"

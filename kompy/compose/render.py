@@ -1,6 +1,6 @@
 """Text of ``kompy config``: the resolved project as stable YAML or JSON, or one of its lists.
 
-YAML is written by kompy.yaml_writer in block style, in the key order the model gives
+YAML is written by kompy.yaml.writer in block style, in the key order the model gives
 (sorted), so two runs give byte-identical output. Strings that a YAML reader would take for
 something else (``'8080'``, ``'true'``, ``'yes'``, ``'1e3'``, ``''``) are quoted, so the
 output reads back as the same values in kompy, Docker Compose and YAML 1.1 tools alike.
@@ -13,7 +13,7 @@ from typing import Any
 
 from kompy.errors import Diagnostic
 from kompy.model import Project
-from kompy.yaml_writer import dump_document as dump_yaml
+from kompy.yaml.writer import dump_document as dump_yaml
 
 
 def dump_json(data: Any) -> str:

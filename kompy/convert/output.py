@@ -1,6 +1,6 @@
 """Conversion output as text: one file per object, or one stream; YAML or JSON.
 
-YAML goes through kompy.yaml_writer (deterministic, YAML 1.1-safe quoting); keys keep the
+YAML goes through kompy.yaml.writer (deterministic, YAML 1.1-safe quoting); keys keep the
 order templates wrote them in, so the same project gives byte-identical output.
 """
 
@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from kompy.convert import Conversion
-from kompy.yaml_writer import dump_documents as dump_yaml
+from kompy.yaml.writer import dump_documents as dump_yaml
 
 __all__ = ["dump_json", "dump_yaml", "file_name", "render_files", "render_stream"]
 

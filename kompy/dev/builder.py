@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kompy.convert.options import ConvertOptions
-from kompy.dev.docker_build import BuildSpec
+from kompy.engine.images import BuildSpec
 from kompy.errors import Diagnostic
 from kompy.model import Project, Service
 
@@ -79,7 +79,7 @@ def _unsupported(project: Project, service: Service) -> list[Diagnostic]:
 def build_images(plan: BuildPlan, progress: Callable[[str], None]) -> dict[str, str]:
     """Build each image in turn; image name -> id. The first failure stops the build with
     its error."""
-    from kompy.dev.docker_build import build_image
+    from kompy.engine.images import build_image
 
     built: dict[str, str] = {}
     for spec in plan.specs:

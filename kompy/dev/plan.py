@@ -28,7 +28,7 @@ import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kompy.dev.docker_build import ignore_matcher
+from kompy.engine.images import ignore_matcher
 from kompy.model.build import Build
 from kompy.model.lifecycle import WatchRule
 from kompy.model.project import Project

@@ -143,7 +143,7 @@ def convert_options(namespace: str) -> Any:
 
 
 def _wait_image() -> str:
-    from kompy.dev.docker_build import image_exists
+    from kompy.engine.images import image_exists
 
     for image in WAIT_IMAGES:
         if image_exists(image):

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kompy.cli import main
-from kompy.compose.yaml_reader import load_yaml
+from kompy.yaml.reader import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kompy.compose.interpolate import Locate, Unresolved, interpolate, substitute
-from kompy.compose.yaml_reader import Tagged, load_yaml
 from kompy.errors import ComposeError, Diagnostic, KompyError, MultiError, SourceLocation
+from kompy.yaml.reader import Tagged, load_yaml
 
 ENV = {"FOO": "first", "BAR": "", "SECRET": "s3cr3t-value"}
 

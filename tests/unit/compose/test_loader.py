@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from kompy.compose.loader import LoadOptions, load_project, project_to_compose
-from kompy.compose.yaml_reader import MAX_FILE_BYTES
 from kompy.errors import ComposeError, Diagnostic, KompyError, MultiError
 from kompy.model import Project
+from kompy.yaml.reader import MAX_FILE_BYTES
 
 
 def load(root: Path, text: str | bytes, diagnostics: list[Diagnostic] | None = None,
@@ -196,7 +196,7 @@ MUST_FAIL = {
 
 
 def _secret_files(text: str) -> list[str]:
-    from kompy.compose.yaml_reader import load_yaml
+    from kompy.yaml.reader import load_yaml
 
     data = load_yaml(text, "x")[0].data
     return [s["file"] for s in (data.get("secrets") or {}).values()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kompy.compose.locator import ProjectLocator
-from kompy.compose.yaml_reader import load_yaml
 from kompy.errors import SourceLocation
+from kompy.yaml.reader import load_yaml
 
 
 def locator(*texts: str) -> ProjectLocator:

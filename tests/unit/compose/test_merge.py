@@ -9,8 +9,8 @@ import pytest
 
 from kompy.compose.loader import LoadOptions, load_project
 from kompy.compose.merge import merge_projects, strip_tags, volume_target
-from kompy.compose.yaml_reader import load_yaml
 from kompy.model import Project
+from kompy.yaml.reader import load_yaml
 
 
 def _doc(text: str) -> Any:

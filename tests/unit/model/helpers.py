@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from kompy.compose.yaml_reader import YamlDocument, load_yaml
 from kompy.errors import ComposeError, KeyPath, KompyError, MultiError, SourceLocation
 from kompy.model import Project, Service
+from kompy.yaml.reader import YamlDocument, load_yaml
 
 FILE = "compose.yaml"
 WORKDIR = "/proj"

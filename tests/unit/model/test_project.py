@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kompy.compose.yaml_reader import load_yaml
 from kompy.model import NetworkDef, NullLocator, Project, SecretDef, VolumeDef
+from kompy.yaml.reader import load_yaml
 
 from .helpers import WORKDIR, DocLocator, errors, project, round_trip, where
 

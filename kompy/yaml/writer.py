@@ -32,7 +32,7 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 
-from kompy.compose.yaml_reader import resolve_plain_scalar
+from kompy.yaml.reader import resolve_plain_scalar
 
 # Plain scalars that YAML 1.1 resolves to a non-string (bool, null, int, float, sexagesimal
 # number, timestamp) although YAML 1.2 and kompy's reader may not.

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from kompy.compose.yaml_reader import (
+from kompy.errors import ComposeError
+from kompy.yaml.reader import (
     MAX_DEPTH,
     Tagged,
     decode_source,
     load_yaml,
     resolve_plain_scalar,
 )
-from kompy.errors import ComposeError
 
 
 def one(text: str):  # type: ignore[no-untyped-def]
@@ -148,7 +148,7 @@ def test_decode_strips_bom_and_refuses_nul_and_huge_files(monkeypatch: pytest.Mo
     assert decode_source("\ufeffa: 1".encode(), "f") == "a: 1"
     with pytest.raises(ComposeError, match="NUL"):
         decode_source(b"a: \x00", "f")
-    import kompy.compose.yaml_reader as reader
+    import kompy.yaml.reader as reader
 
     monkeypatch.setattr(reader, "MAX_FILE_BYTES", 10)
     with pytest.raises(ComposeError, match="over kompy's limit"):

@@ -1,10 +1,11 @@
-"""Builds one image on the Docker engine: the docker SDK adapter for ``kompy up``'s builder.
+"""Images on the Docker engine: inspect, build (with its log lines as progress), pull, push.
 
-The engine's classic builder keeps its layer cache between builds, so a rebuild of an
-unchanged context costs about 0.4 s (FACTS.md). Nothing is pulled (``pull=False``): no registry
-is reachable, and the base images are local. Docker's exceptions and the build stream's
-``error`` messages become one :class:`kompy.errors.UserError` naming the service, with the
-last lines of the build log.
+Shared by ``kompy up``/``kompy dev``'s builder, ``kompy convert --build local``/``--push-image``
+and the kubelet's Docker backend. The engine's classic builder keeps its layer cache between
+builds, so a rebuild of an unchanged context costs about 0.4 s (docs/dev.md, "Speed").
+Nothing is pulled while building (``pull=False``): the base images are local. Docker's
+exceptions and the build stream's ``error`` messages become one :class:`kompy.errors.UserError`
+naming the service, with the last lines of the build log.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import docker.errors
 import docker.utils
 import docker.utils.build
 
-from kompy.cluster.docker_backend import connect, error_reason
-from kompy.errors import ClusterError, UserError
+from kompy.engine.connection import Engine, EngineError, NoSuchObject, call, connect, error_reason
+from kompy.errors import UserError
 
 LOG_TAIL = 15
 INLINE_DOCKERFILE = ".kompy.Dockerfile.inline"
@@ -63,18 +64,87 @@ def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -
     return image_id
 
 
+@dataclass(frozen=True)
+class ImageDetails:
+    """What ``docker image inspect`` says about a local image that kompy uses."""
+
+    id: str
+    repo_digests: tuple[str, ...]
+    user: str  # the image's USER ("" when it runs as root by default)
+    exposed_ports: tuple[str, ...]  # EXPOSE, as Docker writes them: "80/tcp"
+
+
+def inspect_image(ref: str, client: Engine | None = None) -> ImageDetails | None:
+    """The local image ``ref``, or None when the engine has no such image."""
+    engine = client or connect(timeout=600)  # the engine may be busy building
+    try:
+        data = call(f"image {ref}", lambda: engine.api.inspect_image(ref))
+    except NoSuchObject:
+        return None
+    finally:
+        if client is None:
+            engine.close()
+    config = data.get("Config") or {}
+    return ImageDetails(id=str(data["Id"]), repo_digests=tuple(data.get("RepoDigests") or ()),
+                        user=str(config.get("User") or ""),
+                        exposed_ports=tuple(sorted(config.get("ExposedPorts") or {})))
+
+
 def image_exists(ref: str) -> bool:
     """Whether the engine has ``ref`` locally (nothing can be pulled here)."""
-    client = connect(timeout=600)  # builds may take minutes
+    return inspect_image(ref) is not None
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """An image reference as the engine's pull and push want it: repository, tag (or None
+    for a digest reference; "latest" when the reference names none)."""
+    if "@" in ref:
+        return ref, None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = ref.rsplit(":", 1)
+        return repo, tag
+    return ref, "latest"
+
+
+def pull_image(ref: str, client: Engine) -> None:
+    """Pull ``ref``; :class:`EngineError` when the engine cannot."""
+    repo, tag = split_ref(ref)
+    call(f"pull {ref}", lambda: client.api.pull(repo, tag=tag))
+
+
+def push_image(ref: str, on_line: Callable[[str], None] | None = None) -> str:
+    """Push the local image ``ref`` to its registry and return the pushed digest ("" when the
+    registry named none); ``on_line`` receives each progress line."""
+    repo, tag = split_ref(ref)
+    client = connect(timeout=600)  # a push may take minutes
+    digest = ""
     try:
-        client.api.inspect_image(ref)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
+        chunks = call(f"push {ref}", lambda: client.api.push(repo, tag=tag, stream=True,
+                                                              decode=True))
+        for chunk in chunks:
+            if "error" in chunk:
+                detail = chunk.get("errorDetail") or {}
+                raise _push_failed(ref, str(detail.get("message") or chunk["error"]).strip())
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
+                digest = str(aux["Digest"])
+            line = " ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k))
+            if line and on_line is not None:
+                on_line(line)
+    except EngineError as error:
+        raise _push_failed(ref, error.reason) from None
     except docker.errors.DockerException as error:
-        raise ClusterError(f"image {ref}: {error_reason(error)}") from None
+        raise _push_failed(ref, error_reason(error)) from None
     finally:
         client.close()
+    return digest
+
+
+def _push_failed(ref: str, reason: str) -> UserError:
+    return UserError(f"pushing image {ref} failed: {reason}",
+                     hint="check that the registry is reachable and that you are logged in "
+                          "(`docker login REGISTRY`)")
 
 
 def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
@@ -171,13 +241,13 @@ def _consume(
 
 
 def _image_id(spec: BuildSpec) -> str:
-    client = connect(timeout=600)  # builds may take minutes
     try:
-        return str(client.api.inspect_image(spec.image)["Id"])
-    except docker.errors.DockerException as error:
-        raise _failed(spec, error_reason(error), collections.deque()) from None
-    finally:
-        client.close()
+        found = inspect_image(spec.image)
+    except EngineError as error:
+        raise _failed(spec, error.reason, collections.deque()) from None
+    if found is None:
+        raise _failed(spec, f"no such image: {spec.image}", collections.deque())
+    return found.id
 
 
 def _failed(spec: BuildSpec, reason: str, tail: collections.deque[str]) -> UserError:

@@ -1,9 +1,10 @@
 """Reads YAML the way Docker Compose does, keeping the line and column of every key.
 
-The only module that imports ruamel.yaml for reading. It walks the C parser's event stream
-instead of composing nodes: events are produced iteratively, so a deeply nested document
-cannot overflow the C stack (ruamel's composer recurses and crashes the interpreter past
-~50,000 levels), and alias expansion can be budgeted before it happens (billion laughs).
+For Compose files, manifests, and anything whose errors name a line. It walks the C
+parser's event stream instead of composing nodes: events are produced iteratively, so a
+deeply nested document cannot overflow the C stack (ruamel's composer recurses and crashes
+the interpreter past ~50,000 levels), and alias expansion can be budgeted before it happens
+(billion laughs).
 
 Scalars resolve as in Go's yaml.v3 decoding into ``interface{}``, which Compose uses:
 ``yes``/``no``/``on``/``off`` stay strings, ``true``/``false`` are booleans, ``0755`` is octal,

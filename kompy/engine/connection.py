@@ -1,0 +1,102 @@
+"""Connecting to the Docker engine, and turning the docker SDK's exceptions into kompy's.
+
+Every Docker call of kompy runs through :func:`call` (or :func:`stream` for a streamed
+answer), so an engine failure always reaches the user as one :class:`EngineError` line
+naming what was being done, and an object that is gone as :class:`NoSuchObject`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias, TypeVar
+
+import docker
+import docker.errors
+import docker.types
+
+from kompy.errors import ClusterError
+
+T = TypeVar("T")
+
+# The docker SDK's client (its ``.api`` is the low-level API client kompy calls).
+Engine: TypeAlias = docker.DockerClient
+
+
+class EngineError(ClusterError):
+    """A Docker call failed. ``status`` is the engine's HTTP status when it answered (409 is
+    a conflict such as "removal already in progress"), ``reason`` its first line."""
+
+    def __init__(self, message: str, *, reason: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+
+class NoSuchObject(EngineError):
+    """The Docker object is gone (removed concurrently, or never existed)."""
+
+
+def connect(timeout: int = 60) -> Engine:
+    """A client of the local engine, or one clear line saying that none answers."""
+    try:
+        client: Engine = docker.from_env(timeout=timeout, max_pool_size=32)
+        client.ping()
+    except docker.errors.DockerException as error:
+        raise ClusterError(
+            f"no Docker engine answers: {error_reason(error)}",
+            hint="start the Docker engine (for example `sudo dockerd &`) or set DOCKER_HOST",
+        ) from error
+    return client
+
+
+def error_reason(error: BaseException) -> str:
+    """The first line of what the engine (or the SDK) said."""
+    if isinstance(error, docker.errors.APIError) and error.explanation:
+        return str(error.explanation).strip().splitlines()[0]
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def translate(what: str, error: docker.errors.DockerException) -> EngineError:
+    reason = error_reason(error)
+    status = error.status_code if isinstance(error, docker.errors.APIError) else None
+    if isinstance(error, docker.errors.NotFound):
+        return NoSuchObject(f"{what}: not found: {reason}", reason=reason, status=404)
+    return EngineError(f"{what}: {reason}", reason=reason, status=status)
+
+
+def call(what: str, fn: Callable[[], T]) -> T:
+    """``fn()``, with the SDK's exceptions (and a lost connection) as :class:`EngineError`."""
+    try:
+        return fn()
+    except docker.errors.DockerException as error:
+        raise translate(what, error) from error
+    except (OSError, ConnectionError) as error:
+        raise EngineError(f"{what}: Docker engine connection failed: {error}",
+                          reason=str(error)) from error
+
+
+def stream(what: str, items: Iterator[T]) -> Iterator[T]:
+    """The items of a streamed answer (logs, events), with failures as in :func:`call`."""
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except docker.errors.DockerException as error:
+            raise translate(what, error) from error
+        except OSError as error:
+            raise EngineError(f"{what}: Docker engine connection failed: {error}",
+                              reason=str(error)) from error
+        yield item
+
+
+def mount(target: str, source: str | None, kind: str, read_only: bool) -> Any:
+    """A mount for ``create_host_config``: ``kind`` is bind, volume or tmpfs."""
+    return docker.types.Mount(target, source, type=kind, read_only=read_only)
+
+
+def ipam(subnet: str, gateway: str | None) -> Any:
+    """An IPAM configuration for ``create_network`` with one address pool."""
+    pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
+    return docker.types.IPAMConfig(pool_configs=[pool])

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from kompy.compose.loader import LoadOptions, load_project, project_to_compose
-from kompy.compose.yaml_reader import load_yaml
 from kompy.errors import ComposeError
 from kompy.model.volumes import is_windows_abs, split_volume_spec
+from kompy.yaml.reader import load_yaml
 
 
 def config(root: Path, text: str) -> dict[str, Any]:

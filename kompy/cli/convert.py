@@ -27,8 +27,11 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 @click.option("--controller", type=click.Choice(_CONTROLLERS, case_sensitive=False),
               help="Workload kind for every service; auto: StatefulSet for services with "
               "named volumes.")
-@click.option("--volumes", type=click.Choice(_VOLUMES), default="persistentVolumeClaim",
-              show_default=True, help="What bind mounts become.")
+@click.option("--volumes", type=click.Choice(_VOLUMES), default=None,
+              help="What every bind mount becomes (default: a ConfigMap with the content of "
+              "an existing file or folder, a PersistentVolumeClaim for a missing or empty one).")
+@click.option("--emptyvols", is_flag=True, hidden=True,
+              help="Deprecated (Kompose): use --volumes emptyDir.")
 @click.option("--pvc-request-size", default="100Mi", show_default=True, metavar="SIZE",
               help="Storage request of generated PersistentVolumeClaims.")
 @click.option("-n", "--namespace", metavar="NS", help="Namespace of every object.")
@@ -80,7 +83,8 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 def convert(files: tuple[str, ...], project_name: str | None, project_directory: str | None,
             env_files: tuple[str, ...], profiles: tuple[str, ...], no_interpolate: bool,
             out: str | None, to_stdout: bool, as_json: bool, fmt: str | None,
-            controller: str | None, volumes: str, pvc_request_size: str,
+            controller: str | None, volumes: str | None, emptyvols: bool,
+            pvc_request_size: str,
             namespace: str | None, replicas: int | None, service_type: str | None,
             network_policies: bool, service_group_mode: str | None,
             service_group_name: str | None, secrets_as_files: bool,
@@ -95,6 +99,12 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
 
     if as_json and fmt == "yaml":
         raise click.UsageError("-j/--json contradicts --format yaml")
+    if emptyvols:
+        # Kompose's old spelling, kept so its command lines keep working.
+        if volumes not in (None, "emptyDir"):
+            raise click.UsageError(f"--emptyvols contradicts --volumes {volumes}")
+        warn("--emptyvols is deprecated; use --volumes emptyDir")
+        volumes = "emptyDir"
     options = ConvertOptions(
         controller=controller.lower() if controller else None, volumes=volumes,
         pvc_request_size=pvc_request_size, namespace=namespace, replicas=replicas,

@@ -45,7 +45,8 @@ class ConvertOptions:
     """
 
     controller: str | None = None
-    volumes: str = "persistentVolumeClaim"
+    # What bind mounts become; None: by their source (kompy.convert.bindmounts).
+    volumes: str | None = None
     pvc_request_size: str = "100Mi"
     namespace: str | None = None
     replicas: int | None = None

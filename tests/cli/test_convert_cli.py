@@ -223,3 +223,36 @@ def test_older_kube_version_validates(project: Path) -> None:
     oldest = supported_versions()[0]
     result = kompy("--kube-version", oldest, "-o", "k8s")
     assert result.exit_code == 0, result.output
+
+
+def _bind_project(root: Path) -> None:
+    (root / "conf").mkdir()
+    (root / "conf" / "app.ini").write_text("a=1\n")
+    (root / "compose.yaml").write_text(
+        "services:\n  web:\n    image: nginx\n    volumes:\n      - ./conf:/etc/app:ro\n")
+
+
+def test_emptyvols_is_kompose_s_deprecated_volumes_emptydir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _bind_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = kompy("--emptyvols")
+    assert result.exit_code == 0, result.output
+    assert "--emptyvols is deprecated; use --volumes emptyDir" in result.stderr
+    [deployment] = [d for d in _docs(result.stdout) if d["kind"] == "Deployment"]
+    assert "emptyDir" in str(deployment)
+    assert "ConfigMap" not in result.stdout
+    assert kompy("--emptyvols", "--volumes", "emptyDir").exit_code == 0
+    clash = kompy("--emptyvols", "--volumes", "hostPath")
+    assert clash.exit_code == 2
+    assert "--emptyvols contradicts --volumes hostPath" in clash.output
+
+
+def test_bind_mounted_folder_ships_its_content_by_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _bind_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = kompy()
+    assert result.exit_code == 0, result.output
+    [cm] = [d for d in _docs(result.stdout) if d["kind"] == "ConfigMap"]
+    assert cm["data"] == {"app.ini": "a=1\n"}

@@ -98,7 +98,7 @@ def cluster_kubeconfig(cluster: str | None) -> None:
 def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: str | None,
               context: str | None, cluster: str | None) -> None:
     """Create or update objects from Kubernetes manifests."""
-    from kompy.cluster.kubectl import apply
+    from kompy.kubectl.commands import apply
     sys.exit(apply(target_client(kubeconfig_path, context, cluster), files, namespace, echo_raw))
 
 
@@ -114,7 +114,7 @@ def get_cmd(kind: str, names: tuple[str, ...], output: str | None, selector: str
             all_namespaces: bool, watch: bool, namespace: str | None,
             kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """List objects, or show some by name (kubectl's tables)."""
-    from kompy.cluster.kubectl import get
+    from kompy.kubectl.commands import get
     sys.exit(get(target_client(kubeconfig_path, context, cluster), kind, names, namespace=namespace,
                  all_namespaces=all_namespaces, output=output, selector=selector, watch=watch,
                  out=echo_raw))
@@ -127,8 +127,8 @@ def get_cmd(kind: str, names: tuple[str, ...], output: str | None, selector: str
 def describe_cmd(kind: str, name: str | None, namespace: str | None,
                  kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Show one object in detail, with its events."""
-    from kompy.cluster.describe import describe
     from kompy.errors import UserError
+    from kompy.kubectl.describe import describe
     if name is None:
         if "/" not in kind:
             raise UserError("name the object: kompy describe KIND NAME")
@@ -147,7 +147,7 @@ def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
                selector: str | None, namespace: str | None, kubeconfig_path: str | None,
                context: str | None, cluster: str | None) -> None:
     """Delete objects by kind and name, by selector, or from manifests."""
-    from kompy.cluster.kubectl import delete
+    from kompy.kubectl.commands import delete
     sys.exit(delete(target_client(kubeconfig_path, context, cluster), kind, names, files, namespace,
                     selector, echo_raw))
 
@@ -163,7 +163,7 @@ def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
              tail: int | None, namespace: str | None, kubeconfig_path: str | None,
              context: str | None, cluster: str | None) -> None:
     """Print a pod's log (POD, pod/NAME, deploy/NAME or svc/NAME picks one of its pods)."""
-    from kompy.cluster.kubectl import logs
+    from kompy.kubectl.commands import logs
     sys.exit(logs(target_client(kubeconfig_path, context, cluster), target, namespace,
                   container=container, follow=follow, previous=previous, tail=tail,
                   write=_write_bytes))
@@ -179,7 +179,7 @@ def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_s
              namespace: str | None, kubeconfig_path: str | None, context: str | None,
              cluster: str | None) -> None:
     """Run a command in a pod's container: kompy exec POD -- CMD [ARGS...]."""
-    from kompy.cluster.kubectl import exec_
+    from kompy.kubectl.commands import exec_
     data = sys.stdin.buffer.read() if use_stdin else None
     sys.exit(exec_(target_client(kubeconfig_path, context, cluster), target, namespace,
                    list(command), container=container, stdin=data, write=_write_bytes))
@@ -193,7 +193,7 @@ def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_s
 def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Set the replicas of a Deployment, ReplicaSet or StatefulSet."""
-    from kompy.cluster.kubectl import scale
+    from kompy.kubectl.commands import scale
     client = target_client(kubeconfig_path, context, cluster)
     sys.exit(scale(client, kind, name, replicas, namespace, echo_raw))
 
@@ -206,7 +206,7 @@ def port_forward_cmd(target: str, ports: str, namespace: str | None,
                      kubeconfig_path: str | None, context: str | None,
                      cluster: str | None) -> None:
     """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE."""
-    from kompy.cluster.portforward import port_forward
+    from kompy.kubectl.portforward import port_forward
     sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target, ports,
                           namespace, lambda line: click.echo(line)))
 

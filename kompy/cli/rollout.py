@@ -45,7 +45,7 @@ def status_cmd(kind: str, name: str | None, watch: bool, timeout: float,
                namespace: str | None, kubeconfig_path: str | None, context: str | None,
                cluster: str | None) -> None:
     """Wait for a rollout to finish, printing its progress (exit 1 if it fails)."""
-    from kompy.cluster.rollout_cmd import rollout_status
+    from kompy.kubectl.rollout import rollout_status
     sys.exit(rollout_status(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
                             watch=watch, timeout=timeout, out=echo_raw))
 
@@ -59,7 +59,7 @@ def status_cmd(kind: str, name: str | None, watch: bool, timeout: float,
 def history_cmd(kind: str, name: str | None, revision: int, namespace: str | None,
                 kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """List a Deployment's revisions (REVISION, CHANGE-CAUSE), or show one."""
-    from kompy.cluster.rollout_cmd import history
+    from kompy.kubectl.rollout import history
     sys.exit(history(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
                      revision, echo_raw))
 
@@ -73,7 +73,7 @@ def history_cmd(kind: str, name: str | None, revision: int, namespace: str | Non
 def undo_cmd(kind: str, name: str | None, to_revision: int, namespace: str | None,
              kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Put an earlier revision's pod template back into a Deployment."""
-    from kompy.cluster.rollout_cmd import undo
+    from kompy.kubectl.rollout import undo
     sys.exit(undo(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
                   to_revision, echo_raw))
 
@@ -85,7 +85,7 @@ def undo_cmd(kind: str, name: str | None, to_revision: int, namespace: str | Non
 def restart_cmd(kind: str, name: str | None, namespace: str | None,
                 kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Replace every pod (stamps the pod template with kubectl.kubernetes.io/restartedAt)."""
-    from kompy.cluster.rollout_cmd import restart
+    from kompy.kubectl.rollout import restart
     client = target_client(kubeconfig_path, context, cluster)
     sys.exit(restart(client, kind, name, namespace, echo_raw))
 
@@ -97,7 +97,7 @@ def restart_cmd(kind: str, name: str | None, namespace: str | None,
 def pause_cmd(kind: str, name: str | None, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Stop rolling a Deployment: template changes wait until resume."""
-    from kompy.cluster.rollout_cmd import pause
+    from kompy.kubectl.rollout import pause
     client = target_client(kubeconfig_path, context, cluster)
     sys.exit(pause(client, kind, name, namespace, echo_raw))
 
@@ -109,7 +109,7 @@ def pause_cmd(kind: str, name: str | None, namespace: str | None,
 def resume_cmd(kind: str, name: str | None, namespace: str | None,
                kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Resume a paused Deployment: it rolls to its current template."""
-    from kompy.cluster.rollout_cmd import resume
+    from kompy.kubectl.rollout import resume
     client = target_client(kubeconfig_path, context, cluster)
     sys.exit(resume(client, kind, name, namespace, echo_raw))
 

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from kompy.client.errors import Invalid
+from kompy.client.objects import Obj
 from kompy.client.resources import Resource
 from kompy.client.selectors import matches_labels, selector_from_match
 
-Obj = dict[str, Any]
 Problems = list[tuple[str, str]]
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -45,6 +45,7 @@ def validate(res: Resource, obj: Obj) -> None:
         if value is not None and not (isinstance(value, dict) and all(
                 isinstance(v, str) for v in value.values())):
             problems.append((f"metadata.{key}", "Invalid value: must map strings to strings"))
+    _sizes(res, obj, meta, problems)
     checker = _CHECKS.get(res.kind)
     if checker:
         spec = obj.get("spec")
@@ -59,6 +60,34 @@ def validate(res: Resource, obj: Obj) -> None:
         raise Invalid(422, "Invalid", f'{res.kind}{group} "{name or meta.get("generateName")}" '
                                       f"is invalid: {details}",
                       body={"details": {"causes": causes}})
+
+
+# kube-apiserver's limits: all annotations of an object (which is why client-side `kubectl
+# apply`, keeping a copy of the object in one, fails on big objects), and a ConfigMap's data.
+ANNOTATIONS_LIMIT = 256 * 1024
+CONFIGMAP_LIMIT = 1024 * 1024
+_CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def _sizes(res: Resource, obj: Obj, meta: Obj, problems: Problems) -> None:
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict) and sum(
+            len(str(k)) + len(str(v)) for k, v in annotations.items()) > ANNOTATIONS_LIMIT:
+        problems.append(("metadata.annotations",
+                         f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes"))
+    if res.kind != "ConfigMap":
+        return
+    total = 0
+    for field in ("data", "binaryData"):
+        for key, value in (obj.get(field) or {}).items():
+            if len(str(key)) > 253 or not _CONFIGMAP_KEY.match(str(key)) or str(
+                    key).startswith(".."):
+                problems.append((f"{field}[{key}]", "Invalid value: a valid config key must "
+                                 "consist of alphanumeric characters, '-', '_' or '.'"))
+            # binaryData arrives base64-encoded: its size is that of the decoded bytes.
+            total += len(str(value)) * 3 // 4 if field == "binaryData" else len(str(value))
+    if total > CONFIGMAP_LIMIT:
+        problems.append(("", f"Too long: must have at most {CONFIGMAP_LIMIT} bytes"))
 
 
 def _name(res: Resource, name: Any, problems: Problems) -> None:

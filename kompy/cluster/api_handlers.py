@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, Conflict, Gone, NotFound, status_body
+from kompy.client.objects import Obj
 from kompy.client.resources import RESOURCES, Resource
 from kompy.client.selectors import (
     matches_fields,
@@ -26,7 +27,7 @@ from kompy.client.selectors import (
 )
 from kompy.cluster import admission, defaults
 from kompy.cluster.patch import json_patch, merge_patch, strategic_merge_patch
-from kompy.cluster.store import Change, Obj, Store, not_found
+from kompy.cluster.store import Change, Store, not_found
 
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")

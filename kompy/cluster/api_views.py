@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kompy.client import resources
-from kompy.cluster import printers
+from kompy.client import resources, tables
 from kompy.cluster.api_handlers import VERSION
 
 
@@ -15,8 +14,8 @@ def as_table(plural: str, items: list[dict[str, Any]], list_meta: dict[str, Any]
     """A meta.k8s.io/v1 Table with kompy's (kubectl's) columns for ``kubectl get``.
     https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables
     """
-    rows = printers.table_rows(plural, items, wide=True)
-    narrow = len(printers.table_rows(plural, [], wide=False)[0])
+    rows = tables.table_rows(plural, items, wide=True)
+    narrow = len(tables.table_rows(plural, [], wide=False)[0])
     header = rows[0]
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
             "columnDefinitions": [

@@ -8,9 +8,7 @@ controllers can rely on the fields being present.
 
 from __future__ import annotations
 
-from typing import Any
-
-Obj = dict[str, Any]
+from kompy.client.objects import Obj
 
 
 def apply_defaults(kind: str, obj: Obj) -> None:

@@ -21,17 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
-from kompy.cluster.backend import (
-    LABEL_CONTAINER,
-    LABEL_POD_UID,
-    LABEL_ROLE,
-    ContainerBackend,
-    ContainerInfo,
-)
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.hosts import HostsTable
-from kompy.cluster.informer import Informer, Informers
-from kompy.cluster.objects import (
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informer, Informers
+from kompy.client.objects import (
     Obj,
     grace_seconds,
     meta,
@@ -41,11 +33,19 @@ from kompy.cluster.objects import (
     terminating,
     uid,
 )
+from kompy.client.workqueue import WorkQueue
+from kompy.cluster.backend import (
+    LABEL_CONTAINER,
+    LABEL_POD_UID,
+    LABEL_ROLE,
+    ContainerBackend,
+    ContainerInfo,
+)
+from kompy.cluster.hosts import HostsTable
 from kompy.cluster.podstatus import same_status
 from kompy.cluster.podworker import PodWorker
 from kompy.cluster.probes import Prober
 from kompy.cluster.volumes import Lookup
-from kompy.cluster.workqueue import WorkQueue
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kompy.client import NotFound
+from kompy.client.informer import Informer
+from kompy.client.objects import Obj, uid
 from kompy.cluster.backend import (
     LABEL_CONTAINER,
     LABEL_POD_UID,
@@ -13,8 +15,6 @@ from kompy.cluster.backend import (
     ContainerBackend,
     ContainerInfo,
 )
-from kompy.cluster.informer import Informer
-from kompy.cluster.objects import Obj, uid
 from kompy.errors import ClusterError
 
 

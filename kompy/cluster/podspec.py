@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kompy.client.objects import Obj, cpu_millis, memory_bytes, namespace
 from kompy.cluster.backend import ContainerSpec, Mount
-from kompy.cluster.objects import Obj, cpu_millis, memory_bytes, namespace
 from kompy.cluster.volumes import Lookup, PodConfigError, configmap_data, secret_data
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kompy.client.objects import Obj, docker_time, now
 from kompy.cluster.backend import ContainerInfo
-from kompy.cluster.objects import Obj, docker_time, now
 
 
 @dataclass(frozen=True)

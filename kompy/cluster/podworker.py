@@ -21,6 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kompy.client.events import EventRecorder
+from kompy.client.objects import (
+    Obj,
+    grace_seconds,
+    name,
+    namespace,
+    parse_time,
+    restart_request,
+    uid,
+)
 from kompy.cluster.backend import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
@@ -34,17 +44,7 @@ from kompy.cluster.backend import (
     ImagePullError,
     Mount,
 )
-from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable, write_in_place
-from kompy.cluster.objects import (
-    Obj,
-    grace_seconds,
-    name,
-    namespace,
-    parse_time,
-    restart_request,
-    uid,
-)
 from kompy.cluster.podspec import container_spec, resolve_env
 from kompy.cluster.podstatus import Observed, exited, pod_status
 from kompy.cluster.probes import Prober

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from kompy.client import KubeClient, NotFound
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers, key_of
+from kompy.client.objects import Obj, name, namespace, terminating
 from kompy.cluster.backend import LABEL_SERVICE, ContainerBackend
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable
-from kompy.cluster.informer import Informers, key_of
-from kompy.cluster.objects import Obj, name, namespace, terminating
 from kompy.cluster.tcpproxy import TcpListener, UdpListener
 from kompy.errors import KompyError
 

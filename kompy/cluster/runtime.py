@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 from kompy.client import KubeClient
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.controllers.cronjob import CronJobController
 from kompy.cluster.controllers.daemonset import DaemonSetController
@@ -24,9 +26,7 @@ from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.docker_backend import DockerBackend
-from kompy.cluster.events import EventRecorder
 from kompy.cluster.hosts import HostsTable
-from kompy.cluster.informer import Informers
 from kompy.cluster.kubelet import Kubelet
 from kompy.cluster.podio import DockerPodIO, PodIO
 from kompy.cluster.proxy import ServiceProxy

@@ -17,10 +17,10 @@ from collections.abc import Hashable
 from typing import Any
 
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers
-from kompy.cluster.objects import Obj, name, namespace, now, pod_requests, pod_terminal, terminating
-from kompy.cluster.workqueue import WorkQueue
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
+from kompy.client.objects import Obj, name, namespace, now, pod_requests, pod_terminal, terminating
+from kompy.client.workqueue import WorkQueue
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)

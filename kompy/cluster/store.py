@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from kompy.client.errors import Conflict, Gone, Invalid, NotFound
+from kompy.client.objects import Obj
 from kompy.client.resources import Resource
 
-Obj = dict[str, Any]
 Filter = Callable[[Obj], bool]
 
 _SCHEMA = """

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kompy.client.objects import Obj, name, namespace, uid
 from kompy.cluster.backend import LABEL_POD_UID, ContainerBackend, Mount
-from kompy.cluster.objects import Obj, name, namespace, uid
 from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
 
@@ -156,7 +156,7 @@ class VolumeMaker:
             src = vol["downwardAPI"] or {}
             sources = [{"downwardAPI": src}]
         private = any("secret" in s for s in sources)
-        mode = int(src.get("defaultMode") or (0o600 if private else 0o644))
+        mode = _mode(src.get("defaultMode"), 0o600 if private else 0o644)
         ns = namespace(pod)
         files: dict[str, tuple[bytes, int]] = {}
         for source in sources:
@@ -177,7 +177,7 @@ class VolumeMaker:
                     path = str(item.get("fieldRef", {}).get("fieldPath", ""))
                     value = field_ref(pod, path, "") if path else ""
                     files[str(item.get("path"))] = (value.encode(),
-                                                    int(item.get("mode") or mode))
+                                                    _mode(item.get("mode"), mode))
         return files, private
 
     def mounts(self, container: dict[str, Any], sources: dict[str, Source]) -> list[Mount]:
@@ -239,13 +239,18 @@ def _select(data: dict[str, bytes], src: dict[str, Any], mode: int
                 continue
             source = src.get("name") or src.get("secretName")
             raise PodConfigError(f"key {key!r} not found in {source}")
-        files[str(item.get("path") or key)] = (data[key], int(item.get("mode") or mode))
+        files[str(item.get("path") or key)] = (data[key], _mode(item.get("mode"), mode))
     return files
+
+
+def _mode(value: Any, default: int) -> int:
+    """A file mode from the manifest; 0 is a mode like any other (no permission bits)."""
+    return default if value is None else int(value)
 
 
 def _write_files(where: Path, data: dict[str, bytes], src: dict[str, Any], *,
                  default_mode: int, dir_mode: int, owner: tuple[int, int] | None) -> None:
-    mode = int(src.get("defaultMode") or default_mode)
+    mode = _mode(src.get("defaultMode"), default_mode)
     _write_tree(where, _select(data, src, mode), dir_mode=dir_mode, owner=owner)
 
 
@@ -276,6 +281,6 @@ def _write_tree(where: Path, files: dict[str, tuple[bytes, int]], *, dir_mode: i
 def _tmpfs_size(limit: Any) -> str:
     if not limit:
         return ""
-    from kompy.cluster.objects import memory_bytes
+    from kompy.client.objects import memory_bytes
 
     return str(memory_bytes(limit))

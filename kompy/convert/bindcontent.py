@@ -11,7 +11,7 @@ executables or names that are not valid keys, the plain form (every key a file) 
 Modes follow what git records (executable or not), not the checkout's umask, so the output
 is the same on every machine. Text goes to ``data`` unchanged (no line-ending rewriting);
 anything that is not UTF-8 goes to ``binaryData``. The API server refuses a ConfigMap whose
-keys and values add up to more than 1 MiB (``MaxConfigMapSize``); client-side ``kubectl
+values add up to more than 1 MiB; client-side ``kubectl
 apply`` also keeps a copy of the object in an annotation limited to 256 KiB in all.
 """
 
@@ -135,10 +135,9 @@ class ConfigMapLayout:
     sizes: dict[str, int] = field(default_factory=dict)  # path -> bytes, for errors
 
     def api_size(self) -> int:
-        """The size the API server counts: keys plus raw values."""
-        text = sum(len(k) + len(v.encode()) for k, v in self.data.items())
-        return text + sum(len(k) + len(base64.b64decode(v)) for k, v in
-                          self.binary_data.items())
+        """The size the API server counts (ValidateConfigMap): the values' bytes."""
+        text = sum(len(v.encode()) for v in self.data.values())
+        return text + sum(len(base64.b64decode(v)) for v in self.binary_data.values())
 
     def apply_size(self) -> int:
         """About what the object weighs as JSON (text as is, binary as base64)."""

@@ -82,7 +82,7 @@ def plan_bind(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
         note = "an empty emptyDir: the host folder's content is not there"
         hint = "use a named volume or a config"
     else:
-        name = f"{prefix}-claim{index}"
+        name = _claim_name(ctx, service, index)
         if statefulset:
             plan.claim_templates.append(claim(ctx, name, own))
             add_mount(plan, name, None, volume, own)
@@ -100,6 +100,17 @@ def plan_bind(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
             hint = "drop --volumes / kompose.volume.type to ship the content in a ConfigMap"
     ctx.warn(path, f"bind mount {shown} -> {volume.target} becomes {note}", hint=hint)
     ctx.approximated(path, mode, note)
+
+
+def _claim_name(ctx: ConvertContext, service: Service, index: int) -> str:
+    """``<service>-claim<N>`` (Kompose's name); services bind-mounting the same host path share
+    data under Compose, so they share the claim of the first of them (by name)."""
+    source = service.volumes[index].source
+    for name in sorted(ctx.project.services):
+        for position, other in enumerate(ctx.project.services[name].volumes):
+            if other.type == "bind" and other.source == source:
+                return f"{k8s_name(name, 50)}-claim{position}"
+    return f"{k8s_name(service.name, 50)}-claim{index}"
 
 
 def _automatic(ctx: ConvertContext, source: Path) -> str:

@@ -2,10 +2,10 @@
 
 Kompose's ``--service-group-mode`` (https://kompose.io/user-guide/): ``label`` groups the
 services that carry the same ``kompose.service.group`` label (or ``x-kompy.group``), the
-group's name being that value; ``volume`` groups services that share a named volume (they
-must run on the same node to share a ReadWriteOnce claim), the group's name being
-``--service-group-name`` (numbered "-1", "-2"... when there are several groups) or the
-members' names joined with "-". Without a mode, no service
+group's name being that value; ``volume`` groups services that share a named volume or a
+bind-mounted host path (they must run on the same node to share a ReadWriteOnce claim), the
+group's name being ``--service-group-name`` (numbered "-1", "-2"... when there are several
+groups) or the members' names joined with "-". Without a mode, no service
 is grouped (the label alone does nothing, as in Kompose).
 
 The pipeline (``plan_units``) makes one workload per group; every member keeps its own
@@ -60,15 +60,18 @@ def _by_volume(ctx: ConvertContext) -> dict[str, str]:
             name = parent[name]
         return name
 
-    owner: dict[str, str] = {}
+    owner: dict[tuple[str, str], str] = {}
     for name, service in ctx.project.services.items():
         for volume in service.volumes:
-            if volume.type != "volume" or not volume.source:
+            # A named volume, or a host path bind-mounted by several services (Kompose groups
+            # services whose volumes coincide, bind mounts included).
+            if volume.type not in ("volume", "bind") or not volume.source:
                 continue
-            if volume.source in owner:
-                parent[find(name)] = find(owner[volume.source])
+            key = (volume.type, volume.source)
+            if key in owner:
+                parent[find(name)] = find(owner[key])
             else:
-                owner[volume.source] = name
+                owner[key] = name
     members: dict[str, list[str]] = {}
     for name in ctx.project.services:
         members.setdefault(find(name), []).append(name)

@@ -11,6 +11,7 @@ from kompy.convert.context import ConvertContext
 from kompy.convert.options import ConvertOptions
 from kompy.convert.pod import PodUnit
 from kompy.convert.security import check_security
+from kompy.convert.sharedstorage import share_claims
 from kompy.convert.specs import ClaimSpec, Obj
 from kompy.convert.validate import set_cache_dir, validate_all
 from kompy.convert.workloads import build_workload, render_workload, tool_annotations
@@ -50,8 +51,9 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     objects: list[Obj] = []
     claims: dict[str, ClaimSpec] = {}
     errors: list[UserError] = []
-    for unit in units:
-        spec, built = build_workload(ctx, unit)
+    pods = [(unit, *build_workload(ctx, unit)) for unit in units]
+    share_claims(ctx, pods)  # pods sharing a ReadWriteOnce claim: one node (issue #9)
+    for unit, spec, built in pods:
         errors.extend(check_security(ctx, built.pod, unit.services))
         for claim in built.claims:
             claims.setdefault(claim.name, claim)
@@ -229,6 +231,10 @@ _NO_MEANING = {
 }
 
 
+# Untyped service keys that a builder maps (and reports) itself.
+_MAPPED_ELSEWHERE = frozenset({"volumes_from"})  # kompy.convert.volumes
+
+
 def _report_project_keys(ctx: ConvertContext) -> None:
     """Keys with no Kubernetes meaning: one warning each (service keys builders do not map)."""
     for name in sorted(ctx.project.services):
@@ -245,7 +251,7 @@ def _report_project_keys(ctx: ConvertContext) -> None:
             else:
                 ctx.dropped((*base, key), message)
         for key in sorted(service.other):
-            if key not in _NO_MEANING:
+            if key not in _NO_MEANING and key not in _MAPPED_ELSEWHERE:
                 ctx.dropped((*base, key), f"{key} has no Kubernetes equivalent")
         if service.container_name:
             ctx.approximated((*base, "container_name"), "container name",

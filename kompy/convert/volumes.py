@@ -31,24 +31,9 @@ def plan_volumes(ctx: ConvertContext, service: Service, statefulset: bool) -> Vo
     plan = VolumePlan()
     base: KeyPath = ("services", service.name)
     own = ctx.settings(service).volume
-    for index, volume in enumerate(service.volumes):
-        path: KeyPath = (*base, "volumes", index)
-        if volume.type == "volume" and volume.source:
-            _named(ctx, plan, service, volume, path, own, statefulset)
-        elif volume.type == "volume":
-            name = f"{k8s_name(service.name, 50)}-anon{index}"
-            add_mount(plan, name, {"emptyDir": {}}, volume, own)
-            ctx.approximated(path, "emptyDir", "an anonymous volume lives as long as the pod")
-        elif volume.type == "bind":
-            from kompy.convert.bindmounts import plan_bind
-
-            plan_bind(ctx, plan, service, index, path, own, statefulset)
-        elif volume.type == "tmpfs":
-            name = f"{k8s_name(service.name, 50)}-tmpfs{index}"
-            add_mount(plan, name, {"emptyDir": _memory(volume.tmpfs_size)}, volume, own)
-            ctx.mapped(path, "emptyDir (medium: Memory)")
-        else:
-            ctx.dropped(path, f"{volume.type} volumes have no Kubernetes equivalent")
+    for index in range(len(service.volumes)):
+        _plan_one(ctx, plan, service, index, (*base, "volumes", index), own, statefulset)
+    _volumes_from(ctx, plan, service, statefulset)
     for index, entry in enumerate(service.tmpfs):
         target, _, options = entry.partition(":")
         size = _tmpfs_size(options)
@@ -62,6 +47,72 @@ def plan_volumes(ctx: ConvertContext, service: Service, statefulset: bool) -> Vo
         plan.mounts.append({"name": name, "mountPath": "/dev/shm"})
         ctx.mapped((*base, "shm_size"), "emptyDir (medium: Memory) at /dev/shm")
     return plan
+
+
+def _plan_one(ctx: ConvertContext, plan: VolumePlan, service: Service, index: int,
+              path: KeyPath, own: VolumeSettings, statefulset: bool) -> None:
+    volume = service.volumes[index]
+    if volume.type == "volume" and volume.source:
+        _named(ctx, plan, service, volume, path, own, statefulset)
+    elif volume.type == "volume":
+        name = f"{k8s_name(service.name, 50)}-anon{index}"
+        add_mount(plan, name, {"emptyDir": {}}, volume, own)
+        ctx.approximated(path, "emptyDir", "an anonymous volume lives as long as the pod")
+    elif volume.type == "bind":
+        from kompy.convert.bindmounts import plan_bind
+
+        plan_bind(ctx, plan, service, index, path, own, statefulset)
+    elif volume.type == "tmpfs":
+        name = f"{k8s_name(service.name, 50)}-tmpfs{index}"
+        add_mount(plan, name, {"emptyDir": _memory(volume.tmpfs_size)}, volume, own)
+        ctx.mapped(path, "emptyDir (medium: Memory)")
+    else:
+        ctx.dropped(path, f"{volume.type} volumes have no Kubernetes equivalent")
+
+
+def _volumes_from(ctx: ConvertContext, plan: VolumePlan, service: Service,
+                  statefulset: bool) -> None:
+    """``volumes_from: [other, other:ro]``: the other service's volumes (and, as Kompose
+    reads it, those it takes from others) mounted at the same paths, backed by the same
+    claims and ConfigMaps; a path the service mounts itself keeps its own volume."""
+    taken = {m["mountPath"] for m in plan.mounts}
+    for position, entry in enumerate(service.other.get("volumes_from") or ()):
+        path: KeyPath = ("services", service.name, "volumes_from", position)
+        name, _, mode = str(entry).partition(":")
+        if name == "container" or name not in ctx.project.services:
+            ctx.dropped(path, f"volumes_from {entry}: only services of the project can lend "
+                        "their volumes in Kubernetes", hint="mount a named volume instead")
+            continue
+        mark = len(ctx.report)  # the inherited volumes are reported once, below
+        for owner, index in _lent(ctx, ctx.project.services[name], {service.name}):
+            volume = owner.volumes[index]
+            if volume.target in taken or volume.type == "tmpfs":
+                continue
+            taken.add(volume.target)
+            first = len(plan.mounts)
+            _plan_one(ctx, plan, owner, index, path, ctx.settings(owner).volume, statefulset)
+            if mode.startswith("ro"):
+                for mount in plan.mounts[first:]:
+                    mount["readOnly"] = True
+            if volume.type == "volume" and not volume.source and (
+                    ctx.pod_name(owner) != ctx.pod_name(service)):
+                ctx.warn(path, f"the anonymous volume {volume.target} of {owner.name} is an "
+                         f"emptyDir of each pod: {service.name} gets its own, not "
+                         f"{owner.name}'s", hint=f"name the volume in {owner.name}")
+        del ctx.report[mark:]
+        ctx.mapped(path, f"the volumes of {name}, on the same claims and ConfigMaps")
+
+
+def _lent(ctx: ConvertContext, owner: Service, seen: set[str]
+          ) -> list[tuple[Service, int]]:
+    """The volumes ``owner`` lends: its own, then those it takes with volumes_from."""
+    seen = seen | {owner.name}
+    out = [(owner, index) for index in range(len(owner.volumes))]
+    for entry in owner.other.get("volumes_from") or ():
+        name = str(entry).partition(":")[0]
+        if name in ctx.project.services and name not in seen:
+            out.extend(_lent(ctx, ctx.project.services[name], seen))
+    return out
 
 
 def add_mount(plan: VolumePlan, name: str, source: Obj | None, volume: ServiceVolume,

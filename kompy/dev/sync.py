@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster.objects import RESTART_ANNOTATION
+from kompy.client.wellknown import RESTART_ANNOTATION
 from kompy.dev.plan import SyncOp
 from kompy.errors import ClusterError
 

@@ -12,10 +12,10 @@ import threading
 from collections.abc import Hashable
 
 from kompy.client import Conflict, KubeClient
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informer, Informers, key_of
-from kompy.cluster.objects import Obj, controller_ref, namespace
-from kompy.cluster.workqueue import WorkQueue
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informer, Informers, key_of
+from kompy.client.objects import Obj, controller_ref, namespace
+from kompy.client.workqueue import WorkQueue
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,9 @@ from collections.abc import Callable, Hashable
 from typing import Any, cast
 
 from kompy.client import Conflict, KubeClient, NotFound
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers, key_of
+from kompy.client.objects import Obj, controller_ref, meta, name, owner_ref, terminating, uid
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.controllers.cronschedule import (
     SCHEDULED_TIMESTAMP,
@@ -37,9 +40,6 @@ from kompy.cluster.controllers.cronschedule import (
     rfc3339,
 )
 from kompy.cluster.controllers.job import finished
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
-from kompy.cluster.objects import Obj, controller_ref, meta, name, owner_ref, terminating, uid
 
 Clock = Callable[[], _dt.datetime]
 API_VERSION = "batch/v1"

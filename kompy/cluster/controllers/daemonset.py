@@ -11,12 +11,9 @@ from collections.abc import Hashable
 from typing import cast
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster.controllers.base import PodOwnerController
-from kompy.cluster.controllers.pods import owned_pods, pod_from_template
-from kompy.cluster.controllers.rollout import template_hash
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers
-from kompy.cluster.objects import (
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
+from kompy.client.objects import (
     labels,
     meta,
     name,
@@ -25,6 +22,9 @@ from kompy.cluster.objects import (
     random_suffix,
     terminating,
 )
+from kompy.cluster.controllers.base import PodOwnerController
+from kompy.cluster.controllers.pods import owned_pods, pod_from_template
+from kompy.cluster.controllers.rollout import template_hash
 
 HASH_LABEL = "controller-revision-hash"
 

@@ -17,19 +17,9 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import Conflict, KubeClient, NotFound
-from kompy.cluster.controllers.base import Controller
-from kompy.cluster.controllers.rollout import (
-    BOOKKEEPING_ANNOTATIONS,
-    HASH_LABEL,
-    REVISION,
-    fenceposts,
-    new_rs_replicas,
-    old_rs_replicas,
-    template_hash,
-)
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
-from kompy.cluster.objects import (
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers, key_of
+from kompy.client.objects import (
     Obj,
     controller_ref,
     meta,
@@ -39,6 +29,14 @@ from kompy.cluster.objects import (
     owner_ref,
     terminating,
     uid,
+)
+from kompy.client.wellknown import BOOKKEEPING_ANNOTATIONS, HASH_LABEL, REVISION
+from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.rollout import (
+    fenceposts,
+    new_rs_replicas,
+    old_rs_replicas,
+    template_hash,
 )
 
 log = logging.getLogger(__name__)

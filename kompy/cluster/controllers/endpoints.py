@@ -14,10 +14,9 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import Conflict, KubeClient, NotFound
-from kompy.cluster.controllers.base import Controller
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
-from kompy.cluster.objects import (
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers, key_of
+from kompy.client.objects import (
     Obj,
     labels,
     map_selector_matches,
@@ -29,6 +28,7 @@ from kompy.cluster.objects import (
     terminating,
     uid,
 )
+from kompy.cluster.controllers.base import Controller
 
 
 def resolve_port(pod: Obj, target: Any) -> int | None:

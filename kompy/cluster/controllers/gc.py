@@ -14,10 +14,10 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import ApiError, KubeClient, NotFound
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
+from kompy.client.objects import Obj, meta, name, namespace, uid
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers
-from kompy.cluster.objects import Obj, meta, name, namespace, uid
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,7 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import NotFound
-from kompy.cluster.controllers.base import PodOwnerController
-from kompy.cluster.controllers.pods import owned_pods, pod_from_template
-from kompy.cluster.objects import (
+from kompy.client.objects import (
     Obj,
     name,
     now,
@@ -25,6 +23,8 @@ from kompy.cluster.objects import (
     terminating,
     uid,
 )
+from kompy.cluster.controllers.base import PodOwnerController
+from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 
 
 def _phase(pod: Obj) -> str:

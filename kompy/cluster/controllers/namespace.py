@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable, Hashable
 
 from kompy.client import ApiError, KubeClient, NotFound, resources
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
+from kompy.client.objects import Obj, name
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers
-from kompy.cluster.objects import Obj, name
 
 log = logging.getLogger(__name__)
 

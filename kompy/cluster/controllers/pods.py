@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kompy.cluster.informer import Informer
-from kompy.cluster.objects import Obj, controller_ref, meta, namespace, owner_ref, uid
+from kompy.client.informer import Informer
+from kompy.client.objects import Obj, controller_ref, meta, namespace, owner_ref, uid
 
 
 def owned_pods(pods: Informer, owner: Obj) -> list[Obj]:

@@ -12,10 +12,10 @@ from collections.abc import Hashable
 from typing import cast
 
 from kompy.client import KubeClient
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers, key_of
+from kompy.client.objects import terminating
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
-from kompy.cluster.objects import terminating
 
 
 class ClaimBinder(Controller):

@@ -15,10 +15,9 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster.controllers.base import PodOwnerController
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers, key_of
-from kompy.cluster.objects import (
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers, key_of
+from kompy.client.objects import (
     Obj,
     controller_ref,
     labels,
@@ -33,6 +32,7 @@ from kompy.cluster.objects import (
     terminating,
     uid,
 )
+from kompy.cluster.controllers.base import PodOwnerController
 
 log = logging.getLogger(__name__)
 

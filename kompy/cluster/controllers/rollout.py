@@ -12,17 +12,8 @@ import json
 import math
 from typing import Any
 
-HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
-# A Deployment's annotations that are bookkeeping, not the user's: a ReplicaSet does not
-# inherit them (upstream's skipCopyAnnotation), and `rollout undo` keeps the Deployment's own
-# values of them (kubectl's annotationsToSkip, the same set). The rest, change-cause among
-# them, travel between the two.
-BOOKKEEPING_ANNOTATIONS = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration", REVISION,
-    "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
-})
+from kompy.client.wellknown import HASH_LABEL
+
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 

@@ -17,10 +17,7 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import Conflict, NotFound
-from kompy.cluster.controllers.base import PodOwnerController
-from kompy.cluster.controllers.pods import owned_pods, pod_from_template
-from kompy.cluster.controllers.rollout import template_hash
-from kompy.cluster.objects import (
+from kompy.client.objects import (
     Obj,
     labels,
     meta,
@@ -29,6 +26,9 @@ from kompy.cluster.objects import (
     pod_ready,
     terminating,
 )
+from kompy.cluster.controllers.base import PodOwnerController
+from kompy.cluster.controllers.pods import owned_pods, pod_from_template
+from kompy.cluster.controllers.rollout import template_hash
 
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from clusterkit import container, events, pod, running, sh, wait_for
 
-from kompy.cluster.objects import RESTART_ANNOTATION
+from kompy.client.wellknown import RESTART_ANNOTATION
 
 pytestmark = pytest.mark.integration
 

@@ -42,7 +42,7 @@ that both runtimes run the same tag; images the case builds are removed afterwar
 
 One built-in cluster serves every case (a session fixture; each case gets its own namespace
 and Compose project name); everything is removed by label at the end. Measured on the
-2-core development machine: about 5 s per case (shared-volume: 4.2 s), plus
+2-core development machine: 3.5-5 s per case (4 cases: 16 s), plus
 under a second to start the cluster.
 """
 

@@ -13,9 +13,9 @@ from typing import Any, cast
 import pytest
 
 from kompy.client import Conflict, NotFound
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
 from kompy.cluster.controllers.cronjob import CronJobController, oldest_first
-from kompy.cluster.events import EventRecorder
-from kompy.cluster.informer import Informers
 
 UTC = dt.UTC
 NS = "default"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kompy.client.wellknown import HASH_LABEL
 from kompy.cluster.controllers.rollout import (
-    HASH_LABEL,
     fenceposts,
     new_rs_replicas,
     old_rs_replicas,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kompy.client import ApiError, KubeClient
-from kompy.cluster.objects import meta, now, random_suffix
+from kompy.client.objects import meta, now, random_suffix
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)

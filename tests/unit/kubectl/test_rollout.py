@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster import rollout_cmd
 from kompy.cluster.api import ApiServer
-from kompy.cluster.rollout_status import (
+from kompy.cluster.store import Store
+from kompy.errors import UserError
+from kompy.kubectl import rollout as rollout_cmd
+from kompy.kubectl.rollout_status import (
     RolloutFailed,
     daemonset_status,
     deployment_status,
     statefulset_status,
 )
-from kompy.cluster.store import Store
-from kompy.errors import UserError
 
 TOKEN = "test-token"
 Obj = dict[str, Any]

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from kompy.cluster import portforward
 from kompy.errors import UserError
+from kompy.kubectl import portforward
 
 
 def echo_server() -> tuple[socket.socket, int]:

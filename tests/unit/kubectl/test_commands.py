@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from kompy.client import KubeClient
-from kompy.cluster import kubectl
 from kompy.cluster.api import ApiServer
 from kompy.cluster.store import Store
 from kompy.errors import UserError
+from kompy.kubectl import commands as kubectl
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_get_watch_prints_changes_in_the_tables_columns(client: KubeClient,
 
 
 def test_describe_service_and_deployment(client: KubeClient) -> None:
-    from kompy.cluster.describe import describe
+    from kompy.kubectl.describe import describe
 
     client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})

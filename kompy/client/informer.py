@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from kompy.client import KubeClient
+from kompy.client.objects import Obj
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 Handler = Callable[[Obj, bool], None]
 RESYNC_SECONDS = 600.0
 WATCH_TIMEOUT = 300

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kompy.client import KubeClient, resources
+from kompy.client import KubeClient, resources, tables
 from kompy.client.errors import ApiError
-from kompy.cluster import printers
-
-Obj = dict[str, Any]
+from kompy.client.objects import Obj
+from kompy.kubectl import printers
 
 
 def _pairs(mapping: dict[str, Any] | None) -> list[str]:
@@ -45,7 +44,7 @@ def _outline(value: Any, indent: int, lines: list[str]) -> None:
 
 def _pod_lines(pod: Obj) -> list[str]:
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    ready, reason, restarts = printers.pod_status(pod)
+    ready, reason, restarts = tables.pod_status(pod)
     lines = [f"Node:\t{spec.get('nodeName') or '<none>'}",
              f"Status:\t{reason}", f"IP:\t{status.get('podIP') or '<none>'}",
              f"Ready:\t{ready}", f"Restarts:\t{restarts}", "Containers:"]
@@ -83,7 +82,7 @@ def _service_lines(client: KubeClient, svc: Obj) -> list[str]:
                  for a in sub.get("addresses") or [] for p in sub.get("ports") or []]
     return [f"Type:\t{spec.get('type', 'ClusterIP')}",
             f"IP:\t{spec.get('clusterIP') or '<none>'}",
-            f"Port(s):\t{printers.service_ports(spec)}",
+            f"Port(s):\t{tables.service_ports(spec)}",
             f"Endpoints:\t{','.join(addresses) or '<none>'}"]
 
 
@@ -135,7 +134,7 @@ def _events(client: KubeClient, res: resources.Resource, meta: Obj) -> str:
         last = e.get("lastTimestamp") or e.get("eventTime") or (
             e.get("metadata") or {}).get("creationTimestamp")
         count = int(e.get("count") or 1)
-        when = printers.age(last) + (f" (x{count})" if count > 1 else "")
+        when = tables.age(last) + (f" (x{count})" if count > 1 else "")
         rows.append([e.get("type", ""), e.get("reason", ""), when,
                      (e.get("source") or {}).get("component", "") or e.get(
                          "reportingComponent", ""), e.get("message", "")])

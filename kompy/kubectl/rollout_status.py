@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kompy.client import Gone, KubeClient, resources
+from kompy.client.objects import Obj
 from kompy.errors import KompyError, UserError
 
 Out = Callable[[str], None]
-Obj = dict[str, Any]
 
 
 class RolloutFailed(KompyError):

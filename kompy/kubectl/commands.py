@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 
-from kompy.client import KubeClient, resources
+from kompy.client import KubeClient, resources, tables
 from kompy.client.errors import ApiError, NotFound
+from kompy.client.objects import Obj
 from kompy.client.selectors import selector_from_match
-from kompy.cluster import manifests, printers
 from kompy.errors import MultiError, UserError
+from kompy.kubectl import manifests, printers
 
 Out = Callable[[str], None]
-Obj = dict[str, Any]
 
 
 # What ``kubectl get all`` lists.
@@ -93,7 +92,7 @@ def get(client: KubeClient, kind: str, names: tuple[str, ...], *, namespace: str
         for plural, objs in objs_by_kind:
             if not objs:
                 continue
-            rows = printers.table_rows(plural, objs, wide=output == "wide",
+            rows = tables.table_rows(plural, objs, wide=output == "wide",
                                        all_namespaces=all_namespaces and resources.lookup(
                                            plural).namespaced)
             widths = printers.column_widths(rows)
@@ -119,7 +118,7 @@ def _watch(client: KubeClient, kind: str, name: str | None, ns: str | None,
         if output in ("yaml", "json", "name"):
             out(printers.render([obj], output, True))
         else:
-            rows = printers.table_rows(res.plural, [obj], wide=output == "wide",
+            rows = tables.table_rows(res.plural, [obj], wide=output == "wide",
                                        all_namespaces=all_namespaces and res.namespaced,
                                        header=False)
             widths = [max(w, n) for w, n in zip(widths + [0] * len(rows[0]),

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from kompy.cluster import printers
+from kompy.client import tables
+from kompy.kubectl import printers
 
 NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=UTC)
 
@@ -17,7 +18,7 @@ NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=UTC)
 ])
 def test_age_like_kubectl(seconds: int, shown: str) -> None:
     stamp = (NOW - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert printers.age(stamp, NOW) == shown
+    assert tables.age(stamp, NOW) == shown
 
 
 def test_pod_status_columns() -> None:
@@ -27,15 +28,15 @@ def test_pod_status_columns() -> None:
                {"name": "a", "ready": True, "restartCount": 2, "state": {"running": {}}},
                {"name": "b", "ready": False, "restartCount": 1,
                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
-    assert printers.pod_status(pod) == ("1/2", "CrashLoopBackOff", 3)
+    assert tables.pod_status(pod) == ("1/2", "CrashLoopBackOff", 3)
     pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert printers.pod_status(pod)[1] == "Terminating"
+    assert tables.pod_status(pod)[1] == "Terminating"
 
 
 def test_table_alignment_and_namespace_column() -> None:
     objs = [{"metadata": {"name": "a", "namespace": "x"}, "data": {"k": "v"}},
             {"metadata": {"name": "longer-name", "namespace": "y"}}]
-    text = printers.format_table(printers.table_rows("configmaps", objs, all_namespaces=True))
+    text = printers.format_table(tables.table_rows("configmaps", objs, all_namespaces=True))
     lines = text.splitlines()
     assert lines[0].split() == ["NAMESPACE", "NAME", "DATA", "AGE"]
     assert lines[1].index("a") == lines[2].index("longer-name")
@@ -54,5 +55,5 @@ def test_job_duration_like_kubectl() -> None:
             "spec": {"completions": 1},
             "status": {"succeeded": 1, "startTime": "2026-01-02T11:00:00Z",
                        "completionTime": "2026-01-02T11:03:20Z"}}
-    assert printers._jobs(done, False)[:2] == ["1/1", "3m20s"]
-    assert printers._jobs({"metadata": {"name": "j"}, "status": {}}, False)[1] == ""
+    assert tables._jobs(done, False)[:2] == ["1/1", "3m20s"]
+    assert tables._jobs({"metadata": {"name": "j"}, "status": {}}, False)[1] == ""

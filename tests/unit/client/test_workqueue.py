@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 
 from kompy.client import Conflict
+from kompy.client.workqueue import WorkQueue
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.workqueue import WorkQueue
 from kompy.errors import ClusterError
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from kompy.cluster import manifests
 from kompy.errors import UserError
+from kompy.kubectl import manifests
 
 
 def test_multi_document_lists_and_json(tmp_path: Path) -> None:

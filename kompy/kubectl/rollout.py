@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kompy.client import Conflict, KubeClient, resources
-from kompy.cluster.controllers.rollout import BOOKKEEPING_ANNOTATIONS, HASH_LABEL, REVISION
-from kompy.cluster.rollout_status import status
+from kompy.client.objects import Obj
+from kompy.client.wellknown import BOOKKEEPING_ANNOTATIONS, HASH_LABEL, REVISION
 from kompy.errors import ClusterError, UserError
+from kompy.kubectl.rollout_status import status
 
 Out = Callable[[str], None]
-Obj = dict[str, Any]
 
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"

@@ -12,13 +12,11 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from kompy.client import KubeClient
-from kompy.cluster.kubectl import resolve_pod
+from kompy.client.objects import Obj
 from kompy.errors import UserError
-
-Obj = dict[str, Any]
+from kompy.kubectl.commands import resolve_pod
 
 
 def parse_ports(spec: str) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kompy.client.selectors import matches_labels, selector_from_match
+from kompy.client.wellknown import RESTART_ANNOTATION
 
 Obj = dict[str, Any]
 
@@ -25,10 +26,6 @@ def docker_time(text: str) -> str | None:
     return text[:19] + "Z"
 
 
-# A pod annotation (RFC 3339 time, fraction allowed) asking the kubelet to restart the pod's
-# app containers in place, keeping their files: written by `kompy dev`
-# (kompy/dev/sync.py), acted on by kompy/cluster/podworker.py.
-RESTART_ANNOTATION = "kompy.dev/restart-requested-at"
 # A pod's grace period when neither the deletion nor the spec gives one (Kubernetes' default).
 DEFAULT_GRACE = 30
 

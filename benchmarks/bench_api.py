@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["KOMPY_HOME"] = tempfile.mkdtemp(prefix="kompy-bench-")
     os.environ["KOMPY_CLUSTER_NO_RUNTIME"] = "1"
-    from kompy.cluster import daemon
+    from kompy.cluster.daemon import process as daemon
 
     started = time.perf_counter()
     client = daemon.ensure_cluster("bench")

@@ -86,7 +86,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def bench_kompy(idle_seconds: float | None) -> dict[str, Any]:
-    from kompy.cluster import daemon
+    from kompy.cluster.daemon import process as daemon
 
     home = tempfile.mkdtemp(prefix="kompy-bench-")
     os.environ["KOMPY_HOME"] = home

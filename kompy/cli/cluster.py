@@ -32,7 +32,7 @@ def cluster_group() -> None:
 @cluster_option
 def cluster_start(cluster: str | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
-    from kompy.cluster.daemon import start
+    from kompy.cluster.daemon.process import start
     state, api, started = start(cluster)
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
@@ -43,8 +43,8 @@ def cluster_start(cluster: str | None) -> None:
 @cluster_option
 def cluster_stop(cluster: str | None) -> None:
     """Stop the daemon and the pods' containers; objects stay for the next start."""
-    from kompy.cluster.daemon import stop
-    from kompy.cluster.state import cluster_state
+    from kompy.cluster.daemon.process import stop
+    from kompy.cluster.daemon.state import cluster_state
     name = cluster_state(cluster).name
     click.echo(f"cluster {name!r} stopped" if stop(cluster) else
                f"cluster {name!r} is not running")
@@ -55,7 +55,7 @@ def cluster_stop(cluster: str | None) -> None:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def cluster_status(cluster: str | None, output: str) -> None:
     """Whether the cluster runs, where, and how many objects it holds."""
-    from kompy.cluster.daemon import status
+    from kompy.cluster.daemon.process import status
     info = status(cluster)
     if output == "json":
         click.echo(json.dumps(info, indent=2))
@@ -71,8 +71,8 @@ def cluster_status(cluster: str | None, output: str) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def cluster_reset(cluster: str | None, yes: bool) -> None:
     """Stop the cluster and delete everything: objects, containers, networks, volumes."""
-    from kompy.cluster.daemon import reset
-    from kompy.cluster.state import cluster_state
+    from kompy.cluster.daemon.process import reset
+    from kompy.cluster.daemon.state import cluster_state
     state = cluster_state(cluster)
     if not yes:
         click.confirm(f"delete cluster {state.name!r} ({state.dir}) with all its pods and "
@@ -85,7 +85,7 @@ def cluster_reset(cluster: str | None, yes: bool) -> None:
 @cluster_option
 def cluster_kubeconfig(cluster: str | None) -> None:
     """Print the cluster's kubeconfig (starts the cluster if needed)."""
-    from kompy.cluster.daemon import kubeconfig_text
+    from kompy.cluster.daemon.process import kubeconfig_text
     click.echo(kubeconfig_text(cluster), nl=False)
 
 

@@ -68,7 +68,7 @@ def target_options(fn: F) -> F:
 def target_client(kubeconfig_path: str | None, context: str | None, cluster: str | None
                   ) -> KubeClient:
     """The client those options name (the built-in cluster is started when needed)."""
-    from kompy.cluster.daemon import connect_client
+    from kompy.cluster.daemon.process import connect_client
     return connect_client(kubeconfig_path, context, cluster)
 
 

@@ -1,4 +1,5 @@
-"""Kubernetes REST client: one client for the built-in cluster and for real clusters."""
+"""Kubernetes client for the built-in cluster and real clusters alike, as client-go: REST,
+kubeconfig, informers, work queues, the event recorder, and the API's shared conventions."""
 
 from __future__ import annotations
 

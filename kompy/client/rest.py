@@ -38,6 +38,16 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(error).__name__
 
 
+def healthy(server: str, ca: str | None = None, timeout: float = 3.0) -> bool:
+    """Whether the API server at ``server`` answers ``/healthz`` with 200 (no credentials
+    needed); ``ca``: the CA bundle that signed its certificate."""
+    try:
+        return requests.get(f"{server}/healthz", timeout=timeout,
+                            verify=ca or True).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 class KubeClient:
     def __init__(self, conn: kubeconfig.Connection, *, timeout: float = 30.0) -> None:
         self.conn = conn

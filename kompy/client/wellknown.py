@@ -20,5 +20,5 @@ BOOKKEEPING_ANNOTATIONS = frozenset({
 
 # A pod annotation (RFC 3339 time, fraction allowed) asking the kubelet to restart the pod's
 # app containers in place, keeping their files: written by `kompy dev`
-# (kompy/dev/sync.py), acted on by kompy/cluster/podworker.py.
+# (kompy/dev/sync.py), acted on by kompy/cluster/kubelet/podworker.py.
 RESTART_ANNOTATION = "kompy.dev/restart-requested-at"

@@ -1,0 +1,2 @@
+"""Loading Compose projects as ``docker compose config`` does: discovery, ``.env`` files,
+interpolation, merging several files, ``include`` and ``extends``, profiles, validation."""

@@ -25,7 +25,6 @@ from kompy.model.volumes import split_volume_spec
 from kompy.yaml.reader import Tagged
 
 RESET = "!reset"
-OVERRIDE = "!override"
 
 Merger = Callable[[Any, Any], Any]
 

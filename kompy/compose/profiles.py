@@ -40,10 +40,6 @@ def dependencies(service: Any) -> dict[str, bool]:
     return {}
 
 
-def all_profiles(services: dict[str, Any]) -> list[str]:
-    return sorted({p for s in services.values() for p in service_profiles(s)})
-
-
 def select_services(
     services: dict[str, Any],
     profiles: tuple[str, ...],

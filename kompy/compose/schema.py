@@ -174,10 +174,6 @@ def _matches_type(value: Any, types: list[str]) -> bool:
     return False
 
 
-def _known_keys(sub: dict[str, Any], root: dict[str, Any]) -> list[str]:
-    return list(_deref(sub, root).get("properties", {}))
-
-
 def _explain(error: Any, data: Any, locate: Locate) -> list[ComposeError]:
     path: KeyPath = tuple(error.absolute_path)
     validator = error.validator

@@ -39,7 +39,7 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
         out.write(line + "\n")
         out.flush()
 
-    from kompy.cluster.daemon import ensure_cluster
+    from kompy.cluster.daemon.process import ensure_cluster
     from kompy.dev.up import namespace_of
 
     namespace = namespace_of(request.project_name or _project_name(request))
@@ -118,12 +118,12 @@ def _clean_docker(namespace: str, request: DownRequest,
                   say: Callable[[str], None]) -> None:
     """Wait for the namespace's containers to go; remove its network and, asked, its volumes.
 
-    Only objects labelled with this cluster and namespace are touched (CONTRACTS.md, Docker
-    objects).
+    Only objects labelled with this cluster and namespace are touched (docs/cluster.md,
+    "kompy up / kompy down").
     """
-    from kompy.cluster.backend import LABEL_NAMESPACE
-    from kompy.cluster.docker_backend import DockerBackend
-    from kompy.cluster.state import cluster_state
+    from kompy.cluster.daemon.state import cluster_state
+    from kompy.cluster.kubelet.backend import LABEL_NAMESPACE
+    from kompy.cluster.kubelet.docker_backend import DockerBackend
 
     state = cluster_state(request.cluster)
     backend = DockerBackend(state.name, str(state.dir))

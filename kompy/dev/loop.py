@@ -87,7 +87,7 @@ class DevSession:
 
     # -- the session ---------------------------------------------------------------------------
     def run(self) -> int:
-        from kompy.cluster.daemon import ensure_cluster
+        from kompy.cluster.daemon.process import ensure_cluster
         from kompy.dev.up import convert_options, namespace_of, published_urls
 
         self.project = self._load()

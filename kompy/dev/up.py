@@ -4,7 +4,7 @@ load -> convert (namespace = project name) -> build images -> ensure the cluster
 create the namespace -> apply every object (and delete the ones an earlier ``up`` applied
 that the project no longer produces) -> wait until every workload is ready -> print the URLs
 of published ports, which the cluster's proxy serves at 127.0.0.1:<published> from the
-Services' ``kompy.dev/host-ports`` annotation (CONTRACTS.md, "Published ports").
+Services' ``kompy.dev/host-ports`` annotation (docs/cluster.md, "Services, DNS and isolation").
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
         for diagnostic in plan.diagnostics:
             err.write(f"warning: {diagnostic.format()}\n")
         build_images(plan, say)
-    from kompy.cluster.daemon import ensure_cluster
+    from kompy.cluster.daemon.process import ensure_cluster
 
     client = ensure_cluster(request.cluster)
     say(f"applying {len(conversion.objects)} objects to namespace {namespace}")

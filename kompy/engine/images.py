@@ -1,8 +1,9 @@
 """Images on the Docker engine: inspect, build (with its log lines as progress), pull, push.
 
-Shared by ``kompy up``/``kompy dev``'s builder, ``kompy convert --build local``/``--push-image``
-and the kubelet's Docker backend. The engine's classic builder keeps its layer cache between
-builds, so a rebuild of an unchanged context costs about 0.4 s (docs/dev.md, "Speed").
+Shared by the image builder of ``kompy up``/``kompy dev`` and the kubelet's Docker backend; at
+the base layer, so the converter can build and push too. The engine's classic builder keeps
+its layer cache between builds: a rebuild of an unchanged context costs about 0.4 s on the
+development machine (a changed one, docs/dev.md "Measured").
 Nothing is pulled while building (``pull=False``): the base images are local. Docker's
 exceptions and the build stream's ``error`` messages become one :class:`kompy.errors.UserError`
 naming the service, with the last lines of the build log.

@@ -35,7 +35,7 @@ def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
     monkeypatch.delenv("KUBECONFIG", raising=False)
     run("apply", "-f", "-", input=DEPLOYMENT)
-    from kompy.cluster.daemon import connect_client
+    from kompy.cluster.daemon.process import connect_client
     yield connect_client()
     run("cluster", "stop")
 

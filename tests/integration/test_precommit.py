@@ -2,10 +2,13 @@
 
 pre-commit builds the hooks' environment once per session (PRE_COMMIT_HOME is shared), from a
 snapshot of this checkout (HEAD plus uncommitted changes, as try-repo itself would take) so
-that every test reuses the same environment. By default the environment is built offline: the
-virtualenv sees this interpreter's site-packages (where kompy's dependencies are installed)
-and pip uses no index. ``KOMPY_TEST_PRECOMMIT_ONLINE=1`` builds it from PyPI instead, as a
-user's machine does.
+that every test reuses the same environment. By default kompy's dependencies are not
+downloaded again: the hook's virtualenv sees the packages of the interpreter running the
+tests (where they are installed): as its system site-packages when that is a base
+interpreter (then pip uses no index at all), on PYTHONPATH when it is a virtualenv (whose
+packages a new virtualenv cannot see as system ones; pip then fetches only the build
+backend). ``KOMPY_TEST_PRECOMMIT_ONLINE=1`` builds it from PyPI instead, as a user's
+machine does.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -54,11 +58,17 @@ def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env.update(GIT_ENV)
     env.update(HOME=str(home), PRE_COMMIT_HOME=str(base / "cache"),
                XDG_CACHE_HOME=str(base / "xdg-cache"), PRE_COMMIT_COLOR="never")
-    if os.environ.get("KOMPY_TEST_PRECOMMIT_ONLINE") != "1":
+    if os.environ.get("KOMPY_TEST_PRECOMMIT_ONLINE") == "1":
+        return env
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if sys.prefix != sys.base_prefix:  # a virtualenv
+        sites = dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib"))
+        env["PYTHONPATH"] = os.pathsep.join([*sites, *filter(None, [env.get("PYTHONPATH")])])
+    else:
         # PIP_NO_BUILD_ISOLATION=0 *disables* isolation (pip's env-var quirk for "--no-*"
         # flags), so the build uses this interpreter's setuptools instead of downloading one.
         env.update(VIRTUALENV_SYSTEM_SITE_PACKAGES="1", PIP_NO_INDEX="1",
-                   PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
+                   PIP_NO_BUILD_ISOLATION="0")
     return env
 
 

@@ -27,7 +27,7 @@ from clusterkit import docker_ok  # noqa: E402
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if not docker_ok():
         pytest.skip("no Docker engine")
-    from kompy.cluster import daemon
+    from kompy.cluster.daemon import process as daemon
 
     home = tmp_path_factory.mktemp("kompy-home")
     name = f"t{uuid.uuid4().hex[:8]}"

@@ -25,7 +25,7 @@ def test_crashed_daemon_adopts_containers_and_stop_start_restores_pods(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not docker_ok():
         pytest.skip("no Docker engine")
-    from kompy.cluster import daemon
+    from kompy.cluster.daemon import process as daemon
 
     monkeypatch.setenv("KOMPY_HOME", str(tmp_path))
     name = f"r{uuid.uuid4().hex[:8]}"
@@ -59,8 +59,8 @@ def test_a_same_named_cluster_of_another_home_is_refused_and_never_touched(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not docker_ok():
         pytest.skip("no Docker engine")
-    from kompy.cluster import daemon
-    from kompy.cluster.docker_backend import DockerBackend
+    from kompy.cluster.daemon import process as daemon
+    from kompy.cluster.kubelet.docker_backend import DockerBackend
     from kompy.errors import ClusterError
 
     name = f"h{uuid.uuid4().hex[:8]}"

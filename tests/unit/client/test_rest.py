@@ -11,8 +11,8 @@ import pytest
 
 from kompy.client import KubeClient
 from kompy.client.rest import LAST_APPLIED
-from kompy.cluster.api import ApiServer
-from kompy.cluster.store import Store
+from kompy.cluster.apiserver.server import ApiServer
+from kompy.cluster.store.sqlite import Store
 from kompy.errors import ClusterError
 
 

@@ -13,8 +13,8 @@ import requests
 
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError, Conflict, Gone, Invalid, NotFound, Unauthorized
-from kompy.cluster.api import ApiServer
-from kompy.cluster.store import Store
+from kompy.cluster.apiserver.server import ApiServer
+from kompy.cluster.store.sqlite import Store
 from kompy.errors import ClusterError
 
 TOKEN = "test-token"
@@ -403,7 +403,7 @@ def test_server_side_tables_for_kubectl(client: KubeClient, server: ApiServer) -
 
 
 def test_tls_with_the_clusters_own_ca(tmp_path: Path) -> None:
-    from kompy.cluster.tls import ensure_certificate
+    from kompy.cluster.apiserver.tls import ensure_certificate
     tls = ensure_certificate(tmp_path)
     assert tls is not None
     assert oct(tls[1].stat().st_mode & 0o777) == "0o600"

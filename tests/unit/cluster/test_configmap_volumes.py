@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kompy.cluster.volumes import PodConfigError, VolumeMaker
+from kompy.cluster.kubelet.volumes import PodConfigError, VolumeMaker
 
 BINARY = bytes(range(256))
 CONFIGMAP = {"metadata": {"name": "site", "namespace": "ns"},
@@ -98,7 +98,7 @@ def test_an_item_path_cannot_leave_the_volume(tmp_path: Path) -> None:
 def _admit(obj: dict[str, Any]) -> str:
     from kompy.client.errors import Invalid
     from kompy.client.resources import for_object
-    from kompy.cluster.admission import validate
+    from kompy.cluster.apiserver.admission import validate
 
     try:
         validate(for_object(obj), obj)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kompy.cluster import daemon
+from kompy.cluster.daemon import process as daemon
 from kompy.errors import ClusterError
 
 

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from kompy.client.errors import ApiError
-from kompy.cluster.patch import json_patch, merge_patch, strategic_merge_patch
+from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 
 POD: dict[str, Any] = {"spec": {"containers": [
     {"name": "web", "image": "a:1", "command": ["x"], "ports": [{"containerPort": 80}],

@@ -11,16 +11,16 @@ import pytest
 
 from kompy.client.objects import cpu_millis, memory_bytes, pod_requests, selector_matches
 from kompy.client.workqueue import WorkQueue
-from kompy.cluster.backend import LABEL_ATTEMPT, LABEL_CONTAINER, ContainerInfo
 from kompy.cluster.controllers.endpoints import subsets
 from kompy.cluster.controllers.replicaset import deletion_rank
-from kompy.cluster.hosts import HostsTable, write_in_place
-from kompy.cluster.podspec import expand, resolve_env, security
-from kompy.cluster.podstatus import Observed, phase
-from kompy.cluster.podworker import restart_delay, should_restart
-from kompy.cluster.proxy import backends_for, free_subnet, parse_host_ports
-from kompy.cluster.scheduler import fits
-from kompy.cluster.volumes import PodConfigError
+from kompy.cluster.kubelet.backend import LABEL_ATTEMPT, LABEL_CONTAINER, ContainerInfo
+from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
+from kompy.cluster.kubelet.podspec import expand, resolve_env, security
+from kompy.cluster.kubelet.podstatus import Observed, phase
+from kompy.cluster.kubelet.podworker import restart_delay, should_restart
+from kompy.cluster.kubelet.volumes import PodConfigError
+from kompy.cluster.proxy.proxier import backends_for, free_subnet, parse_host_ports
+from kompy.cluster.scheduler.scheduler import fits
 
 
 def test_quantities() -> None:
@@ -199,8 +199,8 @@ def test_workqueue_dedupes_and_delays() -> None:
 
 def test_an_in_place_restart_acts_once_per_request() -> None:
     from kompy.client.objects import parse_time
-    from kompy.cluster.backend import ContainerInfo
-    from kompy.cluster.podworker import restart_requested
+    from kompy.cluster.kubelet.backend import ContainerInfo
+    from kompy.cluster.kubelet.podworker import restart_requested
 
     def box(started: str, status: str = "running", role: str = "app") -> ContainerInfo:
         return ContainerInfo(id="c", name="c", labels={"kompy.role": role}, status=status,

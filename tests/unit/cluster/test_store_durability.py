@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from kompy.client.resources import lookup
-from kompy.cluster.store import Store
+from kompy.cluster.store.sqlite import Store
 
 WRITER = r"""
 import sys
-from kompy.cluster.store import Store
+from kompy.cluster.store.sqlite import Store
 from kompy.client.resources import lookup
 store = Store(sys.argv[1])
 cms = lookup("configmaps")
@@ -65,8 +65,8 @@ def test_kill_9_mid_stream_leaves_a_sound_store(tmp_path: Path) -> None:
 def test_kill_9_of_the_daemon_under_api_writes(tmp_path: Path, isolated_env: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from kompy.client.errors import ApiError
-    from kompy.cluster import daemon
-    from kompy.cluster.state import cluster_state
+    from kompy.cluster.daemon import process as daemon
+    from kompy.cluster.daemon.state import cluster_state
     from kompy.errors import ClusterError
 
     monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "home"))

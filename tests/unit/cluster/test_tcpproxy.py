@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kompy.cluster.tcpproxy import TcpListener, UdpListener
+from kompy.cluster.proxy.tcpproxy import TcpListener, UdpListener
 
 
 def port_of(listener: TcpListener | UdpListener) -> int:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from kompy.client import KubeClient
-from kompy.cluster.api import ApiServer
-from kompy.cluster.store import Store
+from kompy.cluster.apiserver.server import ApiServer
+from kompy.cluster.store.sqlite import Store
 from kompy.errors import UserError
 from kompy.kubectl import commands as kubectl
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from kompy.client import KubeClient, NotFound
-from kompy.cluster.api import ApiServer
-from kompy.cluster.store import Store
+from kompy.cluster.apiserver.server import ApiServer
+from kompy.cluster.store.sqlite import Store
 from kompy.errors import UserError
 from kompy.kubectl import rollout as rollout_cmd
 from kompy.kubectl.rollout_status import (

@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from kompy.cluster.backend import ContainerBackend
+from kompy.cluster.kubelet.backend import ContainerBackend
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,7 @@ class _Probe:
     successes: int = 0
     failures: int = 0
     result: bool | None = None
-    last_message: str = ""
     active: bool = True
-    seq: int = field(default=0)
 
 
 class Prober:
@@ -150,7 +148,6 @@ class Prober:
         else:
             probe.failures += 1
             probe.successes = 0
-            probe.last_message = message
             if probe.failures >= int(spec.get("failureThreshold") or 3):
                 if probe.result is not False:
                     probe.result, changed = False, True

@@ -1,4 +1,4 @@
-"""In-process transport from the daemon's own controllers to its API server.
+"""In-process transport from the built-in cluster's own controllers to its API server.
 
 The scheduler, kubelet, controllers and Service proxy run in the same process as the API
 server. Over HTTPS each of their requests cost TLS records, HTTP parsing on both sides, a
@@ -9,7 +9,9 @@ KubeClient every kompy command and real cluster uses (same paths, bodies, Status
 watch streams and bearer token); only the wire is gone. Bodies stay JSON bytes, so a caller
 never shares an object with the store (the copy semantics of a real API server).
 
-Mounted for the server's URL on the client's Session: ``attach(client, router)``.
+Mounted for the server's URL on the client's Session: ``attach(client, router)``. It lives
+beside the client because it is a ``requests`` transport (requests is the client's library);
+the router is anything with the API server's ``handle`` (kompy.cluster.apiserver.server).
 """
 
 from __future__ import annotations
@@ -17,15 +19,33 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from kompy.client import KubeClient
-from kompy.cluster.api import Headers, Reply, Router
+from kompy.client.rest import KubeClient
+
+
+class Reply(Protocol):
+    """An answer of the router: a body, or a stream of chunks (watches, logs)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def stream(self) -> Iterator[bytes] | None: ...
+
+
+class Router(Protocol):
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> Reply: ...
 
 
 class _StreamBody:
@@ -60,8 +80,7 @@ class LoopbackAdapter(BaseAdapter):
         target = url.path + (f"?{url.query}" if url.query else "")
         raw = request.body
         body = raw.encode() if isinstance(raw, str) else raw if isinstance(raw, bytes) else b""
-        headers = cast(Headers, request.headers)
-        reply = self.router.handle(str(request.method), target, headers, body)
+        reply = self.router.handle(str(request.method), target, request.headers, body)
         return _response(request, reply)
 
     def close(self) -> None:

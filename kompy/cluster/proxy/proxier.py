@@ -1,6 +1,6 @@
 """Services on Docker: cluster IPs, load balancing over ready endpoints, host ports.
 
-Design (see also the README part of cluster-runtime):
+Design (see also docs/cluster.md, "Services, DNS and isolation"):
 
 - Each namespace is one Docker bridge network ``kompy-<cluster>-<ns>``; Docker isolates
   bridge networks from each other, so pods of different namespaces cannot reach each other.
@@ -12,7 +12,7 @@ Design (see also the README part of cluster-runtime):
 - The daemon runs a userspace TCP proxy on ``<clusterIP>:<port>`` for each Service port,
   balancing connections round-robin over the *ready* endpoints (``pod IP:targetPort``) and
   refusing clients from other namespaces' networks.
-- Names resolve through each pod's ``/etc/hosts`` (:mod:`kompy.cluster.hosts`).
+- Names resolve through each pod's ``/etc/hosts`` (:mod:`kompy.cluster.kubelet.hosts`).
 - Host access: NodePort Services answer at 127.0.0.1:<nodePort>, LoadBalancer Services at
   127.0.0.1:<port>, and every entry ``hostPort:port/proto`` of the annotation
   ``kompy.dev/host-ports`` at 127.0.0.1:<hostPort>. A port already taken on the host is an
@@ -32,10 +32,10 @@ from kompy.client import KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers, key_of
 from kompy.client.objects import Obj, name, namespace, terminating
-from kompy.cluster.backend import LABEL_SERVICE, ContainerBackend
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.hosts import HostsTable
-from kompy.cluster.tcpproxy import TcpListener, UdpListener
+from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend
+from kompy.cluster.kubelet.hosts import HostsTable
+from kompy.cluster.proxy.tcpproxy import TcpListener, UdpListener
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)

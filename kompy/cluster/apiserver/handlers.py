@@ -25,9 +25,9 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster import admission, defaults
-from kompy.cluster.patch import json_patch, merge_patch, strategic_merge_patch
-from kompy.cluster.store import Change, Store, not_found
+from kompy.cluster.apiserver import admission, defaults
+from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
+from kompy.cluster.store.sqlite import Change, Store, not_found
 
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
@@ -42,7 +42,7 @@ VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kompy", "platform
 
 
 class PodIO(Protocol):
-    """Logs and exec of pod containers; implemented by the runtime (CONTRACTS.md)."""
+    """Logs and exec of pod containers; implemented by the kubelet (kubelet/podio.py)."""
 
     def logs(self, namespace: str, pod: str, container: str, *, follow: bool, previous: bool,
              tail_lines: int | None) -> Iterator[bytes]: ...

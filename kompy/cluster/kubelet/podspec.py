@@ -10,12 +10,18 @@ is exactly what Docker does with Entrypoint/Cmd), .../security-context/ and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kompy.client.objects import Obj, cpu_millis, memory_bytes, namespace
-from kompy.cluster.backend import ContainerSpec, Mount
-from kompy.cluster.volumes import Lookup, PodConfigError, configmap_data, secret_data
+from kompy.cluster.kubelet.backend import ContainerSpec, Mount
+from kompy.cluster.kubelet.volumes import (
+    Lookup,
+    PodConfigError,
+    configmap_data,
+    field_ref,
+    secret_data,
+)
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -32,23 +38,6 @@ def expand(text: str, env: Mapping[str, str]) -> str:
         return env[var] if var in env else m.group(0)
 
     return _VAR.sub(repl, text)
-
-
-def field_ref(pod: Obj, path: str, host_ip: str) -> str:
-    meta = pod.get("metadata") or {}
-    status = pod.get("status") or {}
-    m = re.match(r"^metadata\.(labels|annotations)\['([^']+)'\]$", path)
-    if m:
-        return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
-    values = {
-        "metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-        "metadata.uid": meta.get("uid"), "spec.nodeName": (pod.get("spec") or {}).get("nodeName"),
-        "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", "default"),
-        "status.podIP": status.get("podIP"), "status.hostIP": host_ip or status.get("hostIP"),
-    }
-    if path not in values:
-        raise PodConfigError(f"fieldRef {path!r} is not supported")
-    return str(values[path] or "")
 
 
 def resolve_env(pod: Obj, container: dict[str, Any], configmaps: Lookup, secrets: Lookup,
@@ -182,5 +171,3 @@ def container_spec(pod: Obj, container: dict[str, Any], *, name: str, image: str
         stdin_open=bool(container.get("stdin")),
     )
 
-
-Resolver = Callable[[str, str], Obj | None]

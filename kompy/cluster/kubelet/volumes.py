@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kompy.client.objects import Obj, name, namespace, uid
-from kompy.cluster.backend import LABEL_POD_UID, ContainerBackend, Mount
+from kompy.cluster.kubelet.backend import LABEL_POD_UID, ContainerBackend, Mount
 from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
 
@@ -171,8 +172,6 @@ class VolumeMaker:
                     if obj else {}
                 files.update(_select(data, ref, mode))
             elif "downwardAPI" in source:
-                from kompy.cluster.podspec import field_ref
-
                 for item in source["downwardAPI"].get("items") or []:
                     path = str(item.get("fieldRef", {}).get("fieldPath", ""))
                     value = field_ref(pod, path, "") if path else ""
@@ -284,3 +283,21 @@ def _tmpfs_size(limit: Any) -> str:
     from kompy.client.objects import memory_bytes
 
     return str(memory_bytes(limit))
+
+
+def field_ref(pod: Obj, path: str, host_ip: str) -> str:
+    """A downward API ``fieldRef``'s value, for env ``valueFrom`` and downwardAPI volumes."""
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    m = re.match(r"^metadata\.(labels|annotations)\['([^']+)'\]$", path)
+    if m:
+        return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+    values = {
+        "metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+        "metadata.uid": meta.get("uid"), "spec.nodeName": (pod.get("spec") or {}).get("nodeName"),
+        "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", "default"),
+        "status.podIP": status.get("podIP"), "status.hostIP": host_ip or status.get("hostIP"),
+    }
+    if path not in values:
+        raise PodConfigError(f"fieldRef {path!r} is not supported")
+    return str(values[path] or "")

@@ -1,14 +1,14 @@
-"""Pod logs and exec for the API server (the PodIO protocol of CONTRACTS.md)."""
+"""Pod logs and exec for the API server (its PodIO protocol, apiserver/handlers.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from kompy.client import NotFound
 from kompy.client.informer import Informer
 from kompy.client.objects import Obj, uid
-from kompy.cluster.backend import (
+from kompy.cluster.kubelet.backend import (
     LABEL_CONTAINER,
     LABEL_POD_UID,
     LABEL_ROLE,
@@ -16,14 +16,6 @@ from kompy.cluster.backend import (
     ContainerInfo,
 )
 from kompy.errors import ClusterError
-
-
-class PodIO(Protocol):
-    def logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
-             previous: bool, tail_lines: int | None) -> Iterator[bytes]: ...
-
-    def exec(self, namespace: str, pod: str, container: str | None, command: list[str],
-             stdin: bytes | None) -> tuple[int, bytes]: ...
 
 
 def _bad_request(message: str) -> ClusterError:

@@ -1,6 +1,6 @@
 """The built-in cluster's store ("our etcd"): Kubernetes objects in one SQLite file.
 
-Design (see also readme-parts/cluster-api.md):
+Design (see also docs/cluster.md, "Store durability design"):
 
 * Objects are JSON text keyed by (resource, namespace, name); cluster-scoped objects have
   namespace "". One global counter gives every write a new, monotonically increasing

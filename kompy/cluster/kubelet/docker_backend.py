@@ -1,7 +1,7 @@
 """The Docker engine behind the built-in cluster: :class:`ContainerBackend` on the engine's API.
 
-Every object created here carries ``kompy.cluster=<cluster>`` (docs/cluster.md, "Docker
-objects"), and every listing, removal and clean-up filters on it, so Docker objects kompy did
+Every object created here carries ``kompy.cluster=<cluster>`` (docs/cluster.md, "Commands":
+``reset``), and every listing, removal and clean-up filters on it, so Docker objects kompy did
 not create are never touched. The engine is reached through :mod:`kompy.engine`, which turns
 Docker's exceptions into :class:`kompy.errors.ClusterError`.
 """
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from kompy.cluster.backend import (
+from kompy.cluster.kubelet.backend import (
     LABEL_CLUSTER,
     LABEL_HOME,
     LABEL_NAMESPACE,

@@ -11,10 +11,10 @@ import pytest
 
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError, Conflict, NotFound, Unauthorized
-from kompy.cluster.api import Router
-from kompy.cluster.api_handlers import Api
-from kompy.cluster.loopback import attach
-from kompy.cluster.store import Store
+from kompy.client.loopback import attach
+from kompy.cluster.apiserver.handlers import Api
+from kompy.cluster.apiserver.server import Router
+from kompy.cluster.store.sqlite import Store
 
 TOKEN = "test-token"
 # Nothing listens here: a request that left the process would fail to connect.

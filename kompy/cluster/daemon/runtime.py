@@ -1,8 +1,10 @@
 """Everything that makes the built-in cluster's objects real, started by the daemon.
 
 ``start_runtime`` wires the shared informers, the scheduler, the kubelet, the controllers
-(Deployment, ReplicaSet, Endpoints, garbage collector, Namespace) and the Service proxy to
-one KubeClient (pointed at the daemon's own API server) and one Docker backend.
+(ReplicaSet, Deployment, Endpoints, garbage collector, Namespace, PersistentVolumeClaim
+binder, StatefulSet, DaemonSet, Job, CronJob) and the Service proxy to one KubeClient
+(pointed at the daemon's own API server) and one container backend (the Docker engine's,
+unless a test hands in another).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from kompy.client import KubeClient
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
+from kompy.cluster.apiserver.handlers import PodIO
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.controllers.cronjob import CronJobController
 from kompy.cluster.controllers.daemonset import DaemonSetController
@@ -25,17 +28,18 @@ from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.statefulset import StatefulSetController
-from kompy.cluster.docker_backend import DockerBackend
-from kompy.cluster.hosts import HostsTable
-from kompy.cluster.kubelet import Kubelet
-from kompy.cluster.podio import DockerPodIO, PodIO
-from kompy.cluster.proxy import ServiceProxy
-from kompy.cluster.scheduler import Scheduler
+from kompy.cluster.kubelet.backend import ContainerBackend
+from kompy.cluster.kubelet.docker_backend import DockerBackend
+from kompy.cluster.kubelet.hosts import HostsTable
+from kompy.cluster.kubelet.kubelet import Kubelet
+from kompy.cluster.kubelet.podio import DockerPodIO
+from kompy.cluster.proxy.proxier import ServiceProxy
+from kompy.cluster.scheduler.scheduler import Scheduler
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PodIO", "Runtime", "cleanup", "start_runtime"]
+__all__ = ["Runtime", "cleanup", "start_runtime"]
 
 
 class Runtime:
@@ -62,8 +66,10 @@ class Runtime:
 
 
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
-                  *, backoff_base: float = 10.0) -> Runtime:
-    backend = DockerBackend(cluster, str(state_dir))
+                  *, backoff_base: float = 10.0, backend: ContainerBackend | None = None
+                  ) -> Runtime:
+    if backend is None:
+        backend = DockerBackend(cluster, str(state_dir))
     informers = Informers(client, stop)
     hosts = HostsTable()
     kubelet_events = EventRecorder(client, "kubelet")

@@ -35,9 +35,9 @@ from urllib.parse import parse_qs, urlsplit
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
-from kompy.cluster.api_handlers import VERSION, Api, Route, bad_request
-from kompy.cluster.api_views import as_table, openapi_v3, table_event
-from kompy.cluster.store import Store
+from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
+from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def parse_route(parts: list[str]) -> Route | None:
 
 @dataclass
 class Reply:
-    """An answer, independent of how it travels (HTTP here, in-process in loopback.py)."""
+    """An answer, independent of how it travels (HTTP here, in-process through
+    kompy/client/loopback.py)."""
 
     status: int
     body: bytes = b""
@@ -109,7 +110,7 @@ class Router:
 
     Transport-independent, so the daemon's own controllers can call it in-process (no TLS,
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
-    every other client uses (see loopback.py)."""
+    every other client uses (see kompy/client/loopback.py)."""
 
     def __init__(self, api: Api, token: str) -> None:
         self.api = api

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.client.objects import Obj, docker_time, now
-from kompy.cluster.backend import ContainerInfo
+from kompy.cluster.kubelet.backend import ContainerInfo
 
 
 @dataclass(frozen=True)

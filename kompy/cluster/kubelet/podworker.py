@@ -31,7 +31,7 @@ from kompy.client.objects import (
     restart_request,
     uid,
 )
-from kompy.cluster.backend import (
+from kompy.cluster.kubelet.backend import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
     LABEL_POD,
@@ -40,24 +40,20 @@ from kompy.cluster.backend import (
     ContainerBackend,
     ContainerInfo,
     ContainerSpec,
-    ImageInfo,
-    ImagePullError,
     Mount,
 )
-from kompy.cluster.hosts import HostsTable, write_in_place
-from kompy.cluster.podspec import container_spec, resolve_env
-from kompy.cluster.podstatus import Observed, exited, pod_status
-from kompy.cluster.probes import Prober
-from kompy.cluster.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
+from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
+from kompy.cluster.kubelet.images import MAX_BACKOFF, Hold, ImagePuller
+from kompy.cluster.kubelet.podspec import container_spec, resolve_env
+from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
+from kompy.cluster.kubelet.probes import Prober
+from kompy.cluster.kubelet.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
-PAUSE_IMAGES = ("kompy/busybox:1", "busybox:latest")
-MAX_BACKOFF = 300.0
 # A container that ran this long without failing resets its back-off (as the kubelet does).
 BACKOFF_RESET = 600.0
-IMAGE_CACHE_SECONDS = 10.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.
 RESTART_GRACE = 10
 
@@ -80,14 +76,6 @@ def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
 
 def should_restart(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
-
-
-class _Hold(Exception):
-    """Stop this sync here; ``retry`` seconds later (or on the next event) try again."""
-
-    def __init__(self, retry: float | None = None) -> None:
-        super().__init__()
-        self.retry = retry
 
 
 @dataclass
@@ -117,10 +105,9 @@ class PodWorker:
         self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims)
         self.backoff_base = backoff_base
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
-        self._pause: str | None = None
         self._state: dict[str, _PodState] = {}
         self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
-        self._images: dict[str, tuple[ImageInfo, float]] = {}
+        self.images = ImagePuller(backend, recorder)
 
     # -- entry points ---------------------------------------------------------------------------
     def network(self, ns: str) -> tuple[str, str]:
@@ -207,7 +194,7 @@ class PodWorker:
             if not init_failed and self._initialized(spec, found):
                 self._run_app(pod, found, sandbox, sources, state)
                 self._restart_in_place(pod, found)
-        except _Hold as hold:
+        except Hold as hold:
             retry = hold.retry
         except PodConfigError as error:
             message = error.message
@@ -243,17 +230,6 @@ class PodWorker:
                                      init_failed=init_failed))
 
     # -- the sandbox --------------------------------------------------------------------------
-    def _pause_image(self) -> str:
-        if self._pause is None:
-            for ref in PAUSE_IMAGES:
-                if self.backend.image(ref) is not None:
-                    self._pause = ref
-                    break
-            else:
-                self.backend.pull(PAUSE_IMAGES[-1])
-                self._pause = PAUSE_IMAGES[-1]
-        return self._pause
-
     def _sandbox(self, pod: Obj, found: list[ContainerInfo]) -> ContainerInfo:
         boxes = sorted((c for c in found if c.labels.get(LABEL_ROLE) == "sandbox"),
                        key=lambda c: c.attempt)
@@ -272,7 +248,7 @@ class PodWorker:
         hostname = str(spec.get("hostname") or name(pod))[:63].rstrip("-.")
         labels = self._labels(pod, "POD", "sandbox", attempt)
         box = ContainerSpec(
-            name=self._container_name(pod, "POD", attempt), image=self._pause_image(),
+            name=self._container_name(pod, "POD", attempt), image=self.images.pause_image(),
             labels=labels, entrypoint=["sleep"], command=["2147483647"], hostname=hostname,
             network=net_name, init=True)
         try:
@@ -286,7 +262,7 @@ class PodWorker:
         self.backend.start(cid)
         info = self.backend.inspect(cid)
         if info is None or not info.ip:
-            raise _Hold(1.0)
+            raise Hold(1.0)
         return info
 
     def _write_hosts(self, pod: Obj, pod_ip: str) -> None:
@@ -319,18 +295,18 @@ class PodWorker:
             cur, _ = _latest(found, cname)
             if cur is None:
                 self._start(pod, c, 0, sandbox, sources, state, "init")
-                raise _Hold()
+                raise Hold()
             if cur.status == "created" and not cur.error:
                 self.backend.start(cur.id)
-                raise _Hold()
+                raise Hold()
             if cur.running:
-                raise _Hold()
+                raise Hold()
             if cur.exit_code == 0 and not cur.error:
                 continue
             if policy == "Never":
                 return True
             self._restart(pod, c, cur, sandbox, sources, state, "init")
-            raise _Hold()
+            raise Hold()
         return False
 
     def _initialized(self, spec: dict[str, Any], found: list[ContainerInfo]) -> bool:
@@ -343,7 +319,7 @@ class PodWorker:
     def _run_app(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo | None,
                  sources: dict[str, Source], state: _PodState) -> None:
         policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
-        held: _Hold | None = None
+        held: Hold | None = None
         for c in (pod.get("spec") or {}).get("containers") or []:
             cname = str(c.get("name"))
             cur, _ = _latest(found, cname)
@@ -356,7 +332,7 @@ class PodWorker:
                     pass  # probed (see _probe_running)
                 elif should_restart(policy, cur.exit_code if not cur.error else 1):
                     self._restart(pod, c, cur, sandbox, sources, state, "app")
-            except _Hold as hold:
+            except Hold as hold:
                 held = hold if held is None or (hold.retry or 1e9) < (held.retry or 1e9) \
                     else held
         if held is not None:
@@ -381,7 +357,7 @@ class PodWorker:
                                     f"container={cname} pod={name(pod)}")
             self.recorder.warning(pod, "BackOff", "Back-off restarting failed container "
                                   f"{cname} in pod {name(pod)}")
-            raise _Hold(wait)
+            raise Hold(wait)
         for old in self.containers(uid(pod)):
             if old.labels.get(LABEL_CONTAINER) == cname and old.attempt < cur.attempt:
                 self._remove(pod, old.id)  # the last one stays, for `logs --previous`
@@ -411,7 +387,7 @@ class PodWorker:
     def _start(self, pod: Obj, c: dict[str, Any], attempt: int, sandbox: ContainerInfo | None,
                sources: dict[str, Source], state: _PodState, role: str) -> None:
         cname = str(c.get("name"))
-        image = self._image(pod, c, state)
+        image = self.images.ensure(pod, c, state.waiting, state.pull_failures)
         try:
             # fieldRef status.podIP may be asked before the status carrying it was written.
             pod_ip = sandbox.ip if sandbox is not None else ""
@@ -422,7 +398,7 @@ class PodWorker:
         except PodConfigError as error:
             state.waiting[cname] = ("CreateContainerConfigError", error.message)
             self.recorder.warning(pod, "Failed", f"Error: {error.message}")
-            raise _Hold(10.0) from error
+            raise Hold(10.0) from error
         hosts_file = str(pod_dir(self.state_dir, uid(pod)) / "hosts")
         if not any(m.target == "/etc/hosts" for m in mounts):
             mounts.append(Mount("bind", hosts_file, "/etc/hosts", read_only=True))
@@ -458,56 +434,6 @@ class PodWorker:
                 self.backend.restart(c.id, min(grace_seconds(pod), RESTART_GRACE))
                 self.recorder.normal(pod, "Restarted", "Restarted container "
                                      f"{c.labels.get(LABEL_CONTAINER)} in place (kompy dev)")
-
-    def _image(self, pod: Obj, c: dict[str, Any], state: _PodState) -> str:
-        ref = str(c.get("image") or "")
-        cname = str(c.get("name"))
-        policy = c.get("imagePullPolicy") or ("Always" if ref.endswith(":latest") or ":" not in
-                                               ref.rsplit("/", 1)[-1] else "IfNotPresent")
-        info = self._local_image(ref)
-        # A local image without a registry digest was built or imported here: pulling it
-        # could only fail, so "Always" uses it as it is.
-        if info is not None and (policy != "Always" or not info.repo_digests):
-            if cname not in state.pull_failures and cname not in state.waiting:
-                self.recorder.normal(pod, "Pulled", f'Container image "{ref}" already '
-                                     "present on machine")
-            state.pull_failures.pop(cname, None)
-            return ref
-        if policy == "Never":
-            state.waiting[cname] = ("ErrImageNeverPull",
-                                    f'Container image "{ref}" is not present with pull '
-                                    "policy of Never")
-            raise _Hold()
-        self.recorder.normal(pod, "Pulling", f'Pulling image "{ref}"')
-        try:
-            self.backend.pull(ref)
-        except ImagePullError as error:
-            if info is not None:
-                return ref
-            failures = state.pull_failures.get(cname, 0) + 1
-            state.pull_failures[cname] = failures
-            reason = "ErrImagePull" if failures == 1 else "ImagePullBackOff"
-            state.waiting[cname] = (reason, error.message)
-            self.recorder.warning(pod, "Failed", f"Failed to pull image \"{ref}\": "
-                                  f"{error.message}")
-            if failures > 1:
-                self.recorder.normal(pod, "BackOff", f'Back-off pulling image "{ref}"')
-            raise _Hold(min(5.0 * 2 ** (failures - 1), MAX_BACKOFF)) from error
-        state.pull_failures.pop(cname, None)
-        self.recorder.normal(pod, "Pulled", f'Successfully pulled image "{ref}"')
-        return ref
-
-    def _local_image(self, ref: str) -> ImageInfo | None:
-        """Image inspection, remembered for a few seconds: a Deployment's pods all start
-        from the same image at once."""
-        now = time.monotonic()
-        cached = self._images.get(ref)
-        if cached is not None and now - cached[1] < IMAGE_CACHE_SECONDS:
-            return cached[0]
-        info = self.backend.image(ref)
-        if info is not None:
-            self._images[ref] = (info, now)
-        return info
 
     # -- naming and observing -----------------------------------------------------------------
     def _labels(self, pod: Obj, cname: str, role: str, attempt: int) -> dict[str, str]:

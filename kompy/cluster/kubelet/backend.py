@@ -1,6 +1,7 @@
 """The seam between the kubelet and a container engine: value types and one small Protocol.
 
-The real implementation is :mod:`kompy.cluster.docker_backend`, on the Docker engine.
+The real implementation is :mod:`kompy.cluster.kubelet.docker_backend`, on the Docker engine;
+:mod:`kompy.cluster.kubelet.fake` is an in-memory one for tests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from kompy.errors import ClusterError
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Labels every Docker object kompy creates carries (docs/cluster.md, "Docker objects").
+# Labels every Docker object kompy creates carries: listings, `kompy down` and `kompy cluster
+# reset` filter on them, so objects kompy did not create are never touched (docs/cluster.md).
 LABEL_CLUSTER = "kompy.cluster"
 # The cluster's state folder: two KOMPY_HOMEs may each have a cluster of the same name.
 LABEL_HOME = "kompy.home"

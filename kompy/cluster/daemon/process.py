@@ -2,9 +2,9 @@
 
 ``start`` spawns ``python -m kompy.cluster.daemon --cluster NAME`` as a detached process
 (own session, output appended to daemon.log, which a start first moves to daemon.log.1 when
-it passed 5 MiB). The daemon serves the API on 127.0.0.1, then starts the
-runtime (kompy.cluster.runtime: scheduler, controllers, kubelet, proxy) with a client pointed
-at itself. The bearer token and port are kept in api.json across restarts, so a kubeconfig
+it passed 5 MiB). The daemon serves the API on 127.0.0.1, then starts the runtime
+(kompy.cluster.daemon.runtime: scheduler, controllers, kubelet, proxy) with a client
+pointed at itself. The bearer token and port are kept in api.json across restarts, so a kubeconfig
 handed out once keeps working until ``reset``.
 
 ``stop`` is like stopping a kind cluster: SIGTERM; the runtime stops the pods' containers and
@@ -30,11 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from kompy.client import KubeClient, kubeconfig
-from kompy.cluster.state import ClusterState, cluster_state
-from kompy.cluster.tls import ensure_certificate
+from kompy.client.rest import healthy
+from kompy.cluster.apiserver.tls import ensure_certificate
+from kompy.cluster.daemon.state import ClusterState, cluster_state
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -76,18 +75,10 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _healthy(url: str, ca: str | None, timeout: float = 3.0) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=timeout,
-                            verify=ca or True).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def running(state: ClusterState) -> dict[str, Any] | None:
     """api.json of a running, answering daemon; None otherwise."""
     api = state.read_api()
-    if api and _alive(api.get("pid")) and api.get("pid") == state.read_pid() and _healthy(
+    if api and _alive(api.get("pid")) and api.get("pid") == state.read_pid() and healthy(
             str(api.get("url")), api.get("ca")):
         return api
     return None
@@ -99,7 +90,7 @@ def _check_docker(state: ClusterState) -> None:
     as orphans."""
     if os.environ.get(NO_RUNTIME_ENV):
         return
-    from kompy.cluster.docker_backend import DockerBackend
+    from kompy.cluster.kubelet.docker_backend import DockerBackend
     from kompy.engine.connection import connect
     client = connect(timeout=5)
     try:
@@ -161,7 +152,7 @@ def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
             raise ClusterError(f"the cluster daemon exited at start: {_last_line(state)}",
                                hint=f"full log: {state.log_file}")
         api = state.read_api()
-        if api and api.get("pid") == proc.pid and _healthy(str(api["url"]), api.get("ca"), 0.5):
+        if api and api.get("pid") == proc.pid and healthy(str(api["url"]), api.get("ca"), 0.5):
             return state, api, True
         time.sleep(0.05)
     raise ClusterError(f"the cluster daemon did not answer within {START_TIMEOUT:.0f} s",
@@ -235,9 +226,8 @@ def reset(cluster: str | None = None) -> None:
     state = cluster_state(cluster)
     stop(state.name)
     if not os.environ.get(NO_RUNTIME_ENV):
-        import importlib
-        runtime_module = importlib.import_module("kompy.cluster.runtime")
-        runtime_module.cleanup(state.name, state.dir, volumes=True)
+        from kompy.cluster.daemon.runtime import cleanup
+        cleanup(state.name, state.dir, volumes=True)
     shutil.rmtree(state.dir, ignore_errors=True)
 
 
@@ -269,7 +259,7 @@ def kubeconfig_text(cluster: str | None = None) -> str:
 
 def serve(state: ClusterState) -> int:
     """Run the API server and the runtime until SIGTERM/SIGINT."""
-    from kompy.cluster.store import Store
+    from kompy.cluster.store.sqlite import Store
 
     state.ensure_dir()
     lock = open(state.lock_file, "w")  # noqa: SIM115 - held for the process's lifetime
@@ -308,7 +298,7 @@ def serve(state: ClusterState) -> int:
 
 def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None) -> Any:
     """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
-    from kompy.cluster.api import ApiServer
+    from kompy.cluster.apiserver.server import ApiServer
     if port:
         try:
             return ApiServer(store, token, port, tls)
@@ -321,16 +311,11 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     if os.environ.get(NO_RUNTIME_ENV):
         log.info("%s set: serving the API without the runtime", NO_RUNTIME_ENV)
         return None
-    import importlib
-    try:
-        runtime_module = importlib.import_module("kompy.cluster.runtime")
-    except ImportError as error:  # the runtime is developed in parallel (see CONTRACTS.md)
-        log.error("the cluster runtime is not available: %s", error)
-        return None
-    from kompy.cluster.loopback import attach
+    from kompy.client.loopback import attach
+    from kompy.cluster.daemon.runtime import start_runtime
     client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
                     server.router)
-    runtime = runtime_module.start_runtime(client, state.dir, state.name, stop_event)
+    runtime = start_runtime(client, state.dir, state.name, stop_event)
     server.set_pod_io(runtime.pod_io)
     return runtime
 
@@ -347,6 +332,3 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("the cluster daemon failed")
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kompy.client import resources, tables
-from kompy.cluster.api_handlers import VERSION
+from kompy.cluster.apiserver.handlers import VERSION
 
 
 def as_table(plural: str, items: list[dict[str, Any]], list_meta: dict[str, Any]

@@ -1,0 +1,296 @@
+"""An in-memory :class:`ContainerBackend`: the kubelet and the controllers without Docker.
+
+Containers, networks, volumes and images live in dicts; nothing runs. A test plays the
+processes' part: :meth:`FakeBackend.exit` makes a running container's process exit (as a
+crash or a completion), ``exec_handler`` answers exec calls (exec probes, ``kompy exec``),
+and ``calls`` records what the kubelet asked for (``("stop", id, timeout)``...), so grace
+periods and restarts can be checked. Deaths are reported on :meth:`events` as Docker reports
+them (``die``), which is what wakes the kubelet. The integration tests run the same kubelet
+on the real engine; this fake keeps the state machine's tests fast and exact.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kompy.cluster.kubelet.backend import (
+    LABEL_CLUSTER,
+    LABEL_NAMESPACE,
+    LABEL_OWNER,
+    ContainerInfo,
+    ContainerSpec,
+    ImageInfo,
+    ImagePullError,
+    NetworkInfo,
+)
+from kompy.errors import ClusterError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ExecHandler = Callable[[ContainerInfo, list[str]], tuple[int, bytes]]
+NEVER = "0001-01-01T00:00:00Z"  # Docker's time of what has not happened yet
+
+
+def _image_id(ref: str) -> str:
+    return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
+
+def docker_now() -> str:
+    """The current time as Docker writes it (nanosecond digits)."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    spec: ContainerSpec
+    image_id: str
+    status: str = "created"
+    exit_code: int = 0
+    started_at: str = NEVER
+    finished_at: str = NEVER
+    oom_killed: bool = False
+    ip: str = ""
+    output: bytearray = field(default_factory=bytearray)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def info(self) -> ContainerInfo:
+        return ContainerInfo(
+            id=self.id, name=self.spec.name, labels=dict(self.spec.labels), status=self.status,
+            exit_code=self.exit_code, started_at=self.started_at,
+            finished_at=self.finished_at, oom_killed=self.oom_killed, image=self.spec.image,
+            image_id=self.image_id, ip=self.ip)
+
+
+class FakeBackend:
+    """:class:`kompy.cluster.kubelet.backend.ContainerBackend` in memory (see the module)."""
+
+    def __init__(self, root: Path, cluster: str = "fake",
+                 images: Iterable[str] = ("kompy/busybox:1",),
+                 pullable: Iterable[str] = ()) -> None:
+        self.cluster = cluster
+        self.root = root  # volumes' "mountpoints" are folders under it
+        self.images = {ref: ImageInfo(id=_image_id(ref), repo_digests=()) for ref in images}
+        self.pullable = set(pullable)
+        self.containers: dict[str, FakeContainer] = {}
+        self.networks: dict[str, NetworkInfo] = {}
+        self.volumes: dict[str, dict[str, str]] = {}
+        self.calls: list[tuple[Any, ...]] = []
+        self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        self._lock = threading.RLock()
+        self._events: queue.Queue[dict[str, object]] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._ips = itertools.count(2)
+        self._subnets = itertools.count(1)
+        self.pool = ThreadPoolExecutor(4, thread_name_prefix="kompy-fake")
+
+    # -- what a test does -------------------------------------------------------------------
+    def exit(self, container_id: str, code: int = 0, *, oom: bool = False) -> None:
+        """The container's process exits with ``code`` (a crash, or a job done)."""
+        with self._lock:
+            self._stopped(self.containers[container_id], code, oom=oom)
+
+    def running(self, **labels: str) -> list[ContainerInfo]:
+        """This cluster's running containers whose labels include ``labels``."""
+        return [c for c in self.list_containers(labels) if c.running]
+
+    def called(self, verb: str) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return [call for call in self.calls if call[0] == verb]
+
+    # -- helpers ------------------------------------------------------------------------------
+    def labels(self, namespace: str, owner: str, **extra: str) -> dict[str, str]:
+        return {LABEL_CLUSTER: self.cluster, LABEL_NAMESPACE: namespace, LABEL_OWNER: owner,
+                **extra}
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        return list(self.pool.map(fn, items))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.pool.submit(fn, *args)
+
+    def _matches(self, labels: dict[str, str], wanted: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in {LABEL_CLUSTER: self.cluster,
+                                                   **wanted}.items())
+
+    def _stopped(self, c: FakeContainer, code: int, *, oom: bool = False) -> None:
+        if c.status != "running":
+            return
+        c.status, c.exit_code, c.oom_killed = "exited", code, oom
+        c.finished_at = docker_now()
+        self._events.put({"status": "oom" if oom else "die", "id": c.id,
+                          "Actor": {"ID": c.id, "Attributes": dict(c.spec.labels)}})
+
+    def _get(self, container_id: str) -> FakeContainer:
+        found = self.containers.get(container_id)
+        if found is None:
+            raise ClusterError(f"container {container_id[:12]}: not found")
+        return found
+
+    # -- networks and volumes -------------------------------------------------------------------
+    def ensure_network(self, name: str, labels: dict[str, str], subnet: str | None = None,
+                       gateway: str | None = None) -> NetworkInfo:
+        with self._lock:
+            if name not in self.networks:
+                n = next(self._subnets)
+                subnet = subnet or f"10.{200 + n // 256}.{n % 256}.0/24"
+                gateway = gateway or subnet.rsplit(".", 1)[0] + ".1"
+                self.networks[name] = NetworkInfo(
+                    id=f"net{n}", name=name, subnet=subnet, gateway=gateway,
+                    labels={LABEL_CLUSTER: self.cluster, **labels})
+            return self.networks[name]
+
+    def list_networks(self, labels: dict[str, str]) -> list[NetworkInfo]:
+        with self._lock:
+            return [n for n in self.networks.values() if self._matches(n.labels, labels)]
+
+    def used_subnets(self) -> list[str]:
+        with self._lock:
+            return [n.subnet for n in self.networks.values()]
+
+    def remove_network(self, name: str) -> None:
+        with self._lock:
+            self.networks.pop(name, None)
+
+    def ensure_volume(self, name: str, labels: dict[str, str],
+                      tmpfs_size: str | None = None) -> str:
+        with self._lock:
+            self.volumes.setdefault(name, {LABEL_CLUSTER: self.cluster, **labels})
+        return name
+
+    def volume_mountpoint(self, name: str) -> str:
+        path = self.root / "volumes" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def remove_volume(self, name: str) -> None:
+        with self._lock:
+            self.volumes.pop(name, None)
+
+    def list_volumes(self, labels: dict[str, str]) -> list[str]:
+        with self._lock:
+            return [n for n, lab in self.volumes.items() if self._matches(lab, labels)]
+
+    # -- images ---------------------------------------------------------------------------------
+    def image(self, ref: str) -> ImageInfo | None:
+        return self.images.get(ref)
+
+    def pull(self, ref: str) -> ImageInfo:
+        with self._lock:
+            self.calls.append(("pull", ref))
+            if ref not in self.pullable:
+                raise ImagePullError(f"image '{ref}' not found locally and could not be "
+                                     "pulled: pull access denied")
+            self.images[ref] = ImageInfo(id=_image_id(ref), repo_digests=(ref,))
+            return self.images[ref]
+
+    # -- containers -----------------------------------------------------------------------------
+    def create(self, spec: ContainerSpec) -> str:
+        with self._lock:
+            if any(c.spec.name == spec.name for c in self.containers.values()):
+                raise ClusterError(f"create container {spec.name}: Conflict. The container "
+                                   "name is already in use")
+            image = self.images.get(spec.image)
+            if image is None:
+                raise ClusterError(f"create container {spec.name}: No such image: "
+                                   f"{spec.image}")
+            cid = f"{next(self._ids):012x}" + "0" * 52
+            self.containers[cid] = FakeContainer(cid, replace(spec), image.id)
+            self.calls.append(("create", spec.name))
+            return cid
+
+    def start(self, container_id: str) -> None:
+        with self._lock:
+            c = self._get(container_id)
+            self.calls.append(("start", c.spec.name))
+            if c.status == "running":
+                return
+            c.status, c.exit_code, c.oom_killed = "running", 0, False
+            c.started_at, c.finished_at = docker_now(), NEVER
+            if c.spec.network and not c.ip:
+                net = self.networks.get(c.spec.network)
+                prefix = net.subnet.rsplit(".", 1)[0] if net else "10.199.0"
+                c.ip = f"{prefix}.{next(self._ips) % 250 + 2}"
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        with self._lock:
+            c = self.containers.get(container_id)
+            self.calls.append(("stop", container_id, timeout))
+            if c is not None:
+                self._stopped(c, 143)  # SIGTERM obeyed
+
+    def restart(self, container_id: str, timeout: int) -> None:
+        with self._lock:
+            c = self._get(container_id)
+            self.calls.append(("restart", container_id, timeout))
+            self._stopped(c, 143)
+            c.status = "created"
+        self.start(container_id)
+
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        with self._lock:
+            c = self.containers.get(container_id)
+            self.calls.append(("kill", container_id, signal))
+            if c is not None:
+                self._stopped(c, 137)
+
+    def remove(self, container_id: str) -> None:
+        with self._lock:
+            c = self.containers.pop(container_id, None)
+            self.calls.append(("remove", container_id))
+            if c is not None:
+                self._stopped(c, 137)  # removal is forced
+
+    def inspect(self, container_id: str) -> ContainerInfo | None:
+        with self._lock:
+            c = self.containers.get(container_id)
+            return None if c is None else c.info()
+
+    def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        with self._lock:
+            return [c.info() for c in self.containers.values()
+                    if self._matches(c.spec.labels, labels)]
+
+    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+        with self._lock:
+            data = bytes(self._get(container_id).output)
+        lines = data.splitlines(keepends=True)
+        yield b"".join(lines if tail is None else lines[-tail:] if tail else [])
+
+    def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,
+             timeout: float | None = None) -> tuple[int, bytes]:
+        with self._lock:
+            c = self._get(container_id)
+            if c.status != "running":
+                raise ClusterError(f"exec in {container_id[:12]}: container is not running")
+            info = c.info()
+        return self.exec_handler(info, command)
+
+    def put_archive(self, container_id: str, path: str, data: bytes) -> None:
+        with self._lock:
+            self._get(container_id).files[path] = data
+
+    def events(self, stop: threading.Event) -> Iterator[dict[str, object]]:
+        while not stop.is_set():
+            try:
+                yield self._events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+
+    def remove_all(self, volumes: bool) -> None:
+        with self._lock:
+            for cid in list(self.containers):
+                self.remove(cid)
+            self.networks.clear()
+            if volumes:
+                self.volumes.clear()

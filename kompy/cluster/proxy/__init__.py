@@ -1,0 +1,1 @@
+"""The Service proxy: ClusterIPs and published ports relayed to ready endpoints."""

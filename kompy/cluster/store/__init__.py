@@ -1,0 +1,1 @@
+"""The cluster's storage: objects, resource versions and watch history in SQLite."""

@@ -1,0 +1,63 @@
+"""Controllers end to end through the in-process API, with the in-memory container backend:
+objects become pods, pods become (fake) containers, and their ends flow back into status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kompy.cluster.kubelet.backend import LABEL_NAMESPACE
+
+
+def template(labels: dict[str, str], restart: str = "Always") -> dict[str, Any]:
+    return {"metadata": {"labels": labels}, "spec": {"restartPolicy": restart, "containers": [
+        {"name": "app", "image": "kompy/busybox:1"}]}}
+
+
+def app_containers(fake_cluster: Any) -> list[Any]:
+    return [c for c in fake_cluster.backend.running(**{LABEL_NAMESPACE: "default"})
+            if c.labels.get("kompy.role") == "app"]
+
+
+def test_a_deployment_scales_up_and_down(fake_cluster: Any) -> None:
+    fake_cluster.client.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": template({"app": "web"})}})
+    fake_cluster.wait("3 available replicas", lambda: fake_cluster.client.get(
+        "deployments", "web", "default").get("status", {}).get("availableReplicas") == 3)
+    assert len(app_containers(fake_cluster)) == 3
+    fake_cluster.client.patch("deployments", "web", "default", {"spec": {"replicas": 1}})
+    fake_cluster.wait("1 container left", lambda: len(app_containers(fake_cluster)) == 1)
+    fake_cluster.wait("1 pod left", lambda: len(
+        fake_cluster.client.list("pods", "default", label_selector="app=web")["items"]) == 1)
+
+
+def test_a_replicaset_replaces_a_pod_that_failed(fake_cluster: Any) -> None:
+    fake_cluster.client.create({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rs"}},
+                 "template": template({"app": "rs"})}})
+    first = fake_cluster.wait("a pod", lambda: fake_cluster.client.list(
+        "pods", "default", label_selector="app=rs")["items"])[0]
+    fake_cluster.client.delete("pods", first["metadata"]["name"], "default")
+    fake_cluster.wait("a replacement pod", lambda: [
+        p for p in fake_cluster.client.list("pods", "default", label_selector="app=rs")["items"]
+        if p["metadata"]["uid"] != first["metadata"]["uid"]])
+
+
+def test_a_job_completes_when_its_pods_succeed(fake_cluster: Any) -> None:
+    fake_cluster.client.create({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch"},
+        "spec": {"completions": 2, "parallelism": 1,
+                 "template": template({"job": "batch"}, restart="Never")}})
+    for done in range(2):
+        running = fake_cluster.wait(f"pod {done + 1} running", lambda: app_containers(
+            fake_cluster))
+        fake_cluster.backend.exit(running[0].id, 0)
+        fake_cluster.wait(f"{done + 1} succeeded", lambda n=done + 1: fake_cluster.client.get(
+            "jobs", "batch", "default").get("status", {}).get("succeeded") == n)
+    job = fake_cluster.wait("the Complete condition", lambda: (
+        j := fake_cluster.client.get("jobs", "batch", "default")) and any(
+        c.get("type") == "Complete" and c.get("status") == "True"
+        for c in j.get("status", {}).get("conditions") or []) and j)
+    assert job["status"]["succeeded"] == 2

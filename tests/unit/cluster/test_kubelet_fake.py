@@ -1,0 +1,115 @@
+"""The kubelet's state machine on the in-memory backend: start, crash and restart with
+back-off, probe-driven readiness and liveness, deletion within the grace period."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kompy.cluster.kubelet.backend import LABEL_POD, ContainerInfo
+
+
+def pod(name: str, *, restart: str = "Always", grace: int | None = None,
+        **container: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"restartPolicy": restart, "containers": [
+        {"name": "app", "image": "kompy/busybox:1", **container}]}
+    if grace is not None:
+        spec["terminationGracePeriodSeconds"] = grace
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def test_a_pod_is_created_started_and_reported_running(fake_cluster: Any) -> None:
+    fake_cluster.client.create(pod("web", command=["httpd"], env=[{"name": "A", "value": "1"}]))
+    running = fake_cluster.wait("web's container to run",
+                                lambda: fake_cluster.running("web", "app"))
+    assert fake_cluster.backend.containers[running.id].spec.env["A"] == "1"
+    # Kubernetes' command replaces the image's ENTRYPOINT.
+    assert fake_cluster.backend.containers[running.id].spec.entrypoint == ["httpd"]
+    fake_cluster.wait("web to be Ready", lambda: fake_cluster.ready("web"))
+    status = fake_cluster.pod("web")["status"]
+    assert status["phase"] == "Running"
+    assert status["podIP"] == running.ip
+    assert "running" in fake_cluster.status_of("web", "app")["state"]
+
+
+def test_a_crashed_container_restarts_then_backs_off(fake_cluster: Any) -> None:
+    fake_cluster.client.create(pod("crash"))
+    first = fake_cluster.wait("the first container", lambda: fake_cluster.running("crash", "app"))
+    fake_cluster.backend.exit(first.id, 1)
+    # The first restart is immediate (restartCount 0 -> no back-off).
+    second = fake_cluster.wait("a restarted container", lambda: (
+        c := fake_cluster.running("crash", "app")) and c.id != first.id and c)
+    assert second.attempt == first.attempt + 1
+    status = fake_cluster.wait("restartCount 1", lambda: (
+        s := fake_cluster.status_of("crash", "app")) and s.get("restartCount") == 1 and s)
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+
+
+@pytest.mark.parametrize("fake_cluster", [60.0], indirect=True)
+def test_crash_loop_back_off_holds_the_next_start(fake_cluster: Any) -> None:
+    fake_cluster.client.create(pod("loop"))
+    first = fake_cluster.wait("the first container", lambda: fake_cluster.running("loop", "app"))
+    fake_cluster.backend.exit(first.id, 2)
+    second = fake_cluster.wait("the immediate restart", lambda: (
+        c := fake_cluster.running("loop", "app")) and c.id != first.id and c)
+    fake_cluster.backend.exit(second.id, 2)
+    waiting = fake_cluster.wait("CrashLoopBackOff", lambda: (
+        fake_cluster.status_of("loop", "app").get("state") or {}).get("waiting"))
+    assert waiting["reason"] == "CrashLoopBackOff"
+    assert waiting["message"].startswith("back-off 60s restarting failed container=app")
+    # Held: no third container while the 60 s back-off runs.
+    attempts = [c for c in fake_cluster.backend.list_containers({LABEL_POD: "loop"})
+                if c.labels.get("kompy.role") == "app"]
+    assert len(attempts) == 2 and not any(c.running for c in attempts)
+
+
+def test_restart_policy_never_ends_the_pod(fake_cluster: Any) -> None:
+    fake_cluster.client.create(pod("once", restart="Never"))
+    c = fake_cluster.wait("the container", lambda: fake_cluster.running("once", "app"))
+    fake_cluster.backend.exit(c.id, 0)
+    fake_cluster.wait("phase Succeeded", lambda: (
+        fake_cluster.pod("once")["status"].get("phase") == "Succeeded"))
+    assert fake_cluster.running("once", "app") is None
+
+
+def test_readiness_follows_the_probe(fake_cluster: Any) -> None:
+    ready = {"now": False}
+
+    def answer(info: ContainerInfo, command: list[str]) -> tuple[int, bytes]:
+        assert command == ["cat", "/tmp/ready"]
+        return (0, b"") if ready["now"] else (1, b"no such file")
+
+    fake_cluster.backend.exec_handler = answer
+    fake_cluster.client.create(pod("probed", readinessProbe={
+        "exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}))
+    fake_cluster.wait("the container", lambda: fake_cluster.running("probed", "app"))
+    fake_cluster.wait("a failed probe seen", lambda: (
+        fake_cluster.status_of("probed", "app").get("ready") is False
+        and fake_cluster.pod("probed")["status"].get("phase") == "Running"))
+    assert not fake_cluster.ready("probed")
+    ready["now"] = True
+    fake_cluster.wait("Ready after the probe passes", lambda: fake_cluster.ready("probed"))
+
+
+def test_a_failed_liveness_probe_restarts_the_container(fake_cluster: Any) -> None:
+    sick: set[str] = set()  # the containers whose process hangs
+    fake_cluster.backend.exec_handler = lambda info, command: (
+        (1, b"dead") if info.id in sick else (0, b""))
+    fake_cluster.client.create(pod("sick", livenessProbe={
+        "exec": {"command": ["true"]}, "periodSeconds": 1, "failureThreshold": 1}))
+    first = fake_cluster.wait("the container", lambda: fake_cluster.running("sick", "app"))
+    sick.add(first.id)
+    fake_cluster.wait("a stop for the failed probe", lambda: any(
+        call[1] == first.id for call in fake_cluster.backend.called("stop")))
+    fake_cluster.wait("a new container", lambda: (
+        c := fake_cluster.running("sick", "app")) and c.id != first.id)
+
+
+def test_deletion_stops_within_the_grace_period_then_removes(fake_cluster: Any) -> None:
+    fake_cluster.client.create(pod("bye", grace=7))
+    c = fake_cluster.wait("the container", lambda: fake_cluster.running("bye", "app"))
+    fake_cluster.client.delete("pods", "bye", "default")
+    fake_cluster.wait("the pod object gone", lambda: fake_cluster.pod("bye") is None)
+    assert ("stop", c.id, 7) in fake_cluster.backend.called("stop")
+    assert c.id not in fake_cluster.backend.containers

@@ -76,7 +76,7 @@ def _with_local_images(project: Project, options: ConvertOptions) -> ConvertOpti
     from dataclasses import replace
 
     from kompy.convert.container import project_images
-    from kompy.imageinfo import inspect_local_images
+    from kompy.engine.imageinfo import inspect_local_images
 
     refs = sorted(set(project_images(project, options).values()))
     found = inspect_local_images(refs) if refs else None

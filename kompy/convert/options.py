@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kompy.imageinfo import ImageInfo
+from kompy.engine.imageinfo import ImageInfo
 
 CONTROLLERS = ("deployment", "statefulset", "daemonset", "auto")
 VOLUME_MODES = ("persistentVolumeClaim", "emptyDir", "hostPath", "configMap")

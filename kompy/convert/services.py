@@ -173,16 +173,14 @@ HEADLESS_PORT_NAME = "headless"
 
 def governing_service(ctx: ConvertContext, service: Service) -> str | None:
     """The headless Service a StatefulSet running ``service`` names in ``serviceName``: its
-    own Service when that is headless, else ``<name>-headless``; None when ``service`` runs
-    no StatefulSet of its own or has no Service."""
-    from kompy.convert.workloads import workload_kind
-
-    if ctx.pod_name(service) != ctx.name(service) or workload_kind(ctx, service) != "StatefulSet":
-        return None
+    own Service when that is headless, else ``<name>-headless`` (recorded in
+    ``ctx.governing`` for :func:`build_services`); None when it has no Service."""
     plan = plan_service(ctx, service)
     if plan is None:
         return None
-    return plan.name if plan.kind == "headless" else k8s_name(f"{plan.name}-headless")
+    name = plan.name if plan.kind == "headless" else k8s_name(f"{plan.name}-headless")
+    ctx.governing[service.name] = name
+    return name
 
 
 def reachable_by_name(service: Service) -> bool:
@@ -302,7 +300,7 @@ def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]
     out = render(ctx, "service.yaml.j2", _service_context(
         ctx, service, plan.name, _TYPES[plan.kind], plan, annotations))
     internal = [port for port in plan.ports if port.port == port.target_port]
-    governing = governing_service(ctx, service)
+    governing = ctx.governing.get(service.name)
     if governing is not None and governing != plan.name:
         # A StatefulSet's pods get DNS names (web-0.web-headless) only through a headless
         # Service named in spec.serviceName (Kubernetes "StatefulSet", Stable Network ID).

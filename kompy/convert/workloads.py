@@ -157,7 +157,8 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
                     "rollback_config has no Kubernetes equivalent",
                     hint="roll back with `kubectl rollout undo`")
     if kind == "StatefulSet":
-        spec.service_name = _governing_service(ctx, primary) or unit.name
+        own = ctx.pod_name(primary) == ctx.name(primary)
+        spec.service_name = (own and _governing_service(ctx, primary)) or unit.name
         spec.volume_claim_templates = built.claim_templates
         if not _has_service(ctx, primary):
             ctx.warn(("services", primary.name), f"StatefulSet {unit.name} has no Service "

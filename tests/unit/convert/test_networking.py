@@ -103,7 +103,7 @@ def test_no_service_for_a_service_outside_the_project_network(mode: str) -> None
 
 
 def test_image_expose_ports_give_a_clusterip_service() -> None:
-    from kompy.imageinfo import ImageInfo
+    from kompy.engine.imageinfo import ImageInfo
 
     images = {"mariadb:11": ImageInfo("mariadb:11", ((3306, "TCP"),), "mysql")}
     ctx = _ctx(Service("db", image="mariadb:11"), images=images)

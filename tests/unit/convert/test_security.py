@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from kompy.engine.imageinfo import ImageInfo
 from kompy.errors import KompyError, MultiError
-from kompy.imageinfo import ImageInfo
 from kompy.model import Service, ServiceVolume
 
 from .helpers import container, find, pod_spec, run

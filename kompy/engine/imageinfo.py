@@ -1,6 +1,7 @@
-"""What a local image says about itself (EXPOSE ports, USER), read through the Docker engine.
+"""What a local image says about itself (EXPOSE ports, USER), for ``kompy convert``.
 
-A base-layer module (no kompy.cluster, no kompy.dev), so ``kompy convert`` may use it. The
+Importing this module does not import the docker SDK (the converter imports it for the value
+type); only :func:`inspect_local_images` does, through :mod:`kompy.engine.images`. The
 value type :class:`ImageInfo` is plain data: the conversion takes a mapping of image
 reference -> ImageInfo as an input (``ConvertOptions.images``), so its output is a function
 of the Compose files, the options and that mapping — deterministic for the same local images,
@@ -55,7 +56,7 @@ def inspect_local_images(refs: Iterable[str]) -> dict[str, ImageInfo] | None:
     """
     from kompy.engine.connection import EngineError, connect
     from kompy.engine.images import inspect_image
-    from kompy.errors import ClusterError
+    from kompy.errors import ClusterError  # what connect() raises when no engine answers
 
     try:
         engine = connect(timeout=CONNECT_TIMEOUT)

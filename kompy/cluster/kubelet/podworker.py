@@ -43,7 +43,7 @@ from kompy.cluster.kubelet.backend import (
     Mount,
 )
 from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
-from kompy.cluster.kubelet.images import MAX_BACKOFF, Hold, ImagePuller
+from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
 from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
 from kompy.cluster.kubelet.probes import Prober
@@ -52,6 +52,8 @@ from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
+# The longest CrashLoopBackOff (kubelet's MaxContainerBackOff).
+MAX_BACKOFF = 300.0
 # A container that ran this long without failing resets its back-off (as the kubelet does).
 BACKOFF_RESET = 600.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,10 +31,20 @@ def cluster_group() -> None:
 
 @cluster_group.command("start")
 @cluster_option
-def cluster_start(cluster: str | None) -> None:
+@click.option("--token-auth-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help='More users\' bearer tokens, as kube-apiserver\'s --token-auth-file: CSV '
+                   'lines token,user,uid,"group1,group2". Copied into the cluster\'s state '
+                   "folder (tokens.csv), where a running cluster picks up changes.")
+def cluster_start(cluster: str | None, token_auth_file: str | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
+    from pathlib import Path
+
     from kompy.cluster.daemon.process import start
-    state, api, started = start(cluster)
+    from kompy.cluster.daemon.state import cluster_state
+    if token_auth_file:
+        count = cluster_state(cluster).install_token_file(Path(token_auth_file))
+        click.echo(f"token file: {count} token(s) from {token_auth_file}")
+    state, api, started = start(cluster, click.echo)
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
     click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")
@@ -77,16 +88,18 @@ def cluster_reset(cluster: str | None, yes: bool) -> None:
     if not yes:
         click.confirm(f"delete cluster {state.name!r} ({state.dir}) with all its pods and "
                       "volumes?", abort=True)
-    reset(cluster)
-    click.echo(f"cluster {state.name!r} reset")
+    started = time.monotonic()
+    reset(cluster, click.echo)
+    click.echo(f"cluster {state.name!r} reset in {time.monotonic() - started:.1f} s")
 
 
 @cluster_group.command("kubeconfig")
 @cluster_option
 def cluster_kubeconfig(cluster: str | None) -> None:
     """Print the cluster's kubeconfig (starts the cluster if needed)."""
+    from kompy.cli.options import announce
     from kompy.cluster.daemon.process import kubeconfig_text
-    click.echo(kubeconfig_text(cluster), nl=False)
+    click.echo(kubeconfig_text(cluster, announce), nl=False)
 
 
 # -- kubectl-like commands -------------------------------------------------------------------
@@ -99,7 +112,8 @@ def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: st
               context: str | None, cluster: str | None) -> None:
     """Create or update objects from Kubernetes manifests."""
     from kompy.kubectl.commands import apply
-    sys.exit(apply(target_client(kubeconfig_path, context, cluster), files, namespace, echo_raw))
+    sys.exit(apply(target_client(kubeconfig_path, context, cluster, start=True), files,
+                   namespace, echo_raw))
 
 
 @click.command("get")
@@ -148,8 +162,8 @@ def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
                context: str | None, cluster: str | None) -> None:
     """Delete objects by kind and name, by selector, or from manifests."""
     from kompy.kubectl.commands import delete
-    sys.exit(delete(target_client(kubeconfig_path, context, cluster), kind, names, files, namespace,
-                    selector, echo_raw))
+    sys.exit(delete(target_client(kubeconfig_path, context, cluster, start=True), kind, names,
+                    files, namespace, selector, echo_raw))
 
 
 @click.command("logs")
@@ -194,7 +208,7 @@ def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Set the replicas of a Deployment, ReplicaSet or StatefulSet."""
     from kompy.kubectl.commands import scale
-    client = target_client(kubeconfig_path, context, cluster)
+    client = target_client(kubeconfig_path, context, cluster, start=True)
     sys.exit(scale(client, kind, name, replicas, namespace, echo_raw))
 
 

@@ -4,11 +4,11 @@
 here: the clients are a handful of controllers, the kubelet and the CLI on one machine, each
 watch holds one thread that sleeps on a condition, and HTTP/1.1 keep-alive makes a request
 cost a fraction of a millisecond of server time (see benchmarks/bench_api.py). It binds to
-127.0.0.1 only and every request except ``/healthz`` must carry the cluster's bearer token
-(compared in constant time): other users of the machine cannot reach the cluster. It speaks
-TLS with the cluster's own certificate (tls.py), because kubectl sends tokens only over TLS.
-The token is checked on the headers, before any byte of a body is read; bodies are bounded
-and streams end when their client hangs up (httpio.py).
+127.0.0.1 only and every request except ``/healthz`` must carry a bearer token, the cluster's
+own or one of its token file (authn.py): other users of the machine cannot reach the
+cluster. It speaks TLS with the cluster's own certificate (tls.py), because kubectl sends
+tokens only over TLS. The token is checked on the headers, before any byte of a body is
+read; bodies are bounded and streams end when their client hangs up (httpio.py).
 
 Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
 (``container=``, optional ``stdin=true`` with the request body as standard input) answers
@@ -18,7 +18,7 @@ Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command
 from __future__ import annotations
 
 import contextlib
-import hmac
+import datetime as dt
 import itertools
 import json
 import logging
@@ -39,6 +39,7 @@ from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
 from kompy.cluster.apiserver import httpio, warning
+from kompy.cluster.apiserver.authn import TokenAuthenticator
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
 from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
@@ -121,9 +122,10 @@ class Router:
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
     every other client uses (see kompy/client/loopback.py)."""
 
-    def __init__(self, api: Api, token: str) -> None:
+    def __init__(self, api: Api, token: str, token_file: Path | None = None) -> None:
         self.api = api
         self.token = token
+        self.authn = TokenAuthenticator(token, token_file)
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
@@ -152,20 +154,11 @@ class Router:
             # In-process clients would otherwise reconnect their watches in a tight loop
             # while the daemon stops (an HTTP client gets connection refused instead).
             return ApiError(503, "ServiceUnavailable", "the API server is shutting down")
-        if not self._authorized(path, headers):
+        if path not in UNAUTHENTICATED and \
+                self.authn.authenticate(headers.get("Authorization")) is None:
             return ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
                                                  "required")
         return None
-
-    def _authorized(self, path: str, headers: Headers) -> bool:
-        if path in UNAUTHENTICATED:
-            return True
-        # As kube-apiserver's bearer token authenticator: the scheme is case-insensitive
-        # (RFC 9110 section 11.1), the token is the second space-separated part.
-        parts = (headers.get("Authorization") or "").strip().split(" ", 2)
-        if len(parts) < 2 or parts[0].lower() != "bearer":
-            return False
-        return hmac.compare_digest(parts[1].encode(), self.token.encode())
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
                   body: bytes) -> Reply:
@@ -259,7 +252,9 @@ class Router:
             chunks = api.io().logs(route.namespace, route.name, container,
                                    follow=one.get("follow") == "true",
                                    previous=one.get("previous") == "true",
-                                   tail_lines=_int_param(one, "tailLines"))
+                                   tail_lines=_int_param(one, "tailLines"),
+                                   since=_log_since(one),
+                                   timestamps=one.get("timestamps") == "true")
             # The first chunk is read before answering, so an error the source raises at once
             # (a pod's log not available yet) is still a proper Status.
             first = next(chunks, b"")
@@ -429,6 +424,32 @@ class Handler(BaseHTTPRequestHandler):
                 close()
 
 
+def _log_since(one: dict[str, str]) -> float | None:
+    """PodLogOptions' ``sinceSeconds`` (relative, at least 1) or ``sinceTime`` (RFC 3339,
+    a fraction of a second kept) as a POSIX time; at most one of the two, as kube-apiserver
+    validates them."""
+    seconds, when = one.get("sinceSeconds"), one.get("sinceTime")
+    if seconds and when:
+        raise bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
+    if seconds:
+        try:
+            value = int(seconds)
+        except ValueError:
+            raise bad_request(f"sinceSeconds: invalid value {seconds!r}") from None
+        if value < 1:
+            raise bad_request("sinceSeconds: must be greater than 0")
+        return time.time() - value
+    if when:
+        try:
+            parsed = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad_request(f"sinceTime: {when!r} is not an RFC 3339 time") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.timestamp()
+    return None
+
+
 class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -467,9 +488,9 @@ class ApiServer:
     """The API server over a store, serving in a background thread."""
 
     def __init__(self, store: Store, token: str, port: int = 0,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, token_file: Path | None = None) -> None:
         self.api = Api(store)
-        self.router = Router(self.api, token)
+        self.router = Router(self.api, token, token_file)
         self.httpd = ApiHTTPServer(self.router, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"

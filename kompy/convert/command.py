@@ -16,7 +16,7 @@ from typing import TextIO
 
 from kompy.convert import Conversion
 from kompy.convert.options import ConvertOptions
-from kompy.errors import EXIT_OK, ConvertError, Diagnostic, MultiError, UserError
+from kompy.errors import EXIT_OK, ConvertError, Diagnostic, KompyError, MultiError, UserError
 from kompy.model import Project
 
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -57,7 +57,11 @@ def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], N
     options = request.options
     if request.inspect_images:
         options = _with_local_images(project, options)
-    conversion = convert(project, options)
+    try:
+        conversion = convert(project, options)
+    except KompyError as error:
+        error.warnings = (*diagnostics, *error.warnings)  # printed with the error
+        raise
     _print_warnings([*diagnostics, *conversion.diagnostics], warn)
     if options.strict and diagnostics:
         raise MultiError([d.to_error() for d in diagnostics])

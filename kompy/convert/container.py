@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.gpus import gpu_limits
 from kompy.convert.options import ConvertOptions
 from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec, Obj
@@ -180,6 +181,7 @@ def resources(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | Non
     if service.mem_reservation is not None:
         _put_memory(requests, service.mem_reservation)
         ctx.mapped((*base, "mem_reservation"), "resources.requests.memory")
+    limits.update(gpu_limits(ctx, service, base))
     settings = ctx.settings(service)
     if settings.ephemeral_storage_limit:
         limits["ephemeral-storage"] = settings.ephemeral_storage_limit

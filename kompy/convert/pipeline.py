@@ -232,7 +232,7 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-_MAPPED_ELSEWHERE = frozenset({"volumes_from"})  # kompy.convert.volumes
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus"})  # kompy.convert.volumes, .gpus
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:

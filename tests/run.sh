@@ -9,8 +9,13 @@ bash samples/base-images/ensure-docker.sh
 bash samples/base-images/build.sh
 # The fidelity suite (tests/integration/fidelity) runs every case under Debian's docker-compose
 # 1.29, the behaviour reference, before running it converted.
-if ! command -v docker-compose >/dev/null 2>&1; then
+# kompy convert --push-image is tested against Debian's docker-registry on 127.0.0.1
+# (tests/integration/test_convert_build.py).
+missing=""
+command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
+command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
+if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null
+    apt-get update -qq && apt-get install -y -qq $missing >/dev/null
 fi
 exec python3 -m pytest -q -p no:cacheprovider "$@"

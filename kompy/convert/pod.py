@@ -10,6 +10,7 @@ from typing import Any
 from kompy.convert.container import build_container, expose_ports, user_ids
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.envsecret import move_secret_env
+from kompy.convert.images import platform_placement
 from kompy.convert.security import (
     container_security,
     pod_security,
@@ -211,6 +212,8 @@ def _pod_level(ctx: ConvertContext, unit: PodUnit, pod: PodSpec) -> None:
     for service in unit.services:
         _namespaces(ctx, service, pod)
     _placement(ctx, primary, pod, base)
+    for service in unit.services:
+        platform_placement(ctx, service, pod)
 
 
 def _hostname(ctx: ConvertContext, service: Service, pod: PodSpec, base: KeyPath) -> None:

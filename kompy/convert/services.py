@@ -195,9 +195,9 @@ def is_placeholder(port: ServicePort) -> bool:
 
 
 def _image(ctx: ConvertContext, service: Service) -> str:
-    from kompy.convert.container import image_of
+    from kompy.convert.container import local_image
 
-    return image_of(ctx, service)
+    return local_image(ctx, service)
 
 
 def _is_loopback(host_ip: str | None) -> bool:

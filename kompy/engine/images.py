@@ -44,6 +44,7 @@ class BuildSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     cache_from: tuple[str, ...] = ()
     network: str | None = None
+    platform: str | None = None  # "linux/arm64": one platform (the classic builder's limit)
 
 
 def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -> str:
@@ -112,6 +113,19 @@ def pull_image(ref: str, client: Engine) -> None:
     """Pull ``ref``; :class:`EngineError` when the engine cannot."""
     repo, tag = split_ref(ref)
     call(f"pull {ref}", lambda: client.api.pull(repo, tag=tag))
+
+
+def tag_image(source: str, target: str) -> None:
+    """Give the local image ``source`` the name ``target`` as well (``docker tag``)."""
+    repo, tag = split_ref(target)
+    client = connect()
+    try:
+        call(f"tag {source} as {target}", lambda: client.api.tag(source, repo, tag=tag))
+    except EngineError as error:
+        raise UserError(f"cannot tag image {source} as {target}: {error.reason}",
+                        hint="build it first (--build local), or check the name") from None
+    finally:
+        client.close()
 
 
 def push_image(ref: str, on_line: Callable[[str], None] | None = None) -> str:
@@ -193,6 +207,7 @@ def _build_kwargs(spec: BuildSpec) -> dict[str, Any]:
         "labels": dict(spec.labels) or None,
         "cache_from": list(spec.cache_from) or None,
         "network_mode": spec.network,
+        "platform": spec.platform,
         "rm": True,
         "forcerm": True,
         "pull": False,

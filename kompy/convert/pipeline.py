@@ -218,7 +218,6 @@ _NO_MEANING = {
     "devices": "devices need a device plugin in Kubernetes",
     "stop_signal": "Kubernetes always sends SIGTERM; set STOPSIGNAL in the image",
     "profiles": None,
-    "links": "links are not needed: services reach each other by name through Services",
     "external_links": "external_links have no Kubernetes equivalent",
     "cgroup_parent": "cgroup_parent has no Kubernetes equivalent",
     "userns_mode": "userns_mode has no Kubernetes equivalent",
@@ -230,7 +229,7 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus"})  # kompy.convert.volumes, .gpus
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links"})  # volumes, gpus, services
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:

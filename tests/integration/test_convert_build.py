@@ -129,3 +129,32 @@ def test_build_local_and_push_to_a_registry(registry: str, tmp_path: Path) -> No
     finally:
         subprocess.run(["docker", "image", "rm", "-f", local, pushed], capture_output=True,
                        timeout=120)
+
+
+def test_local_image_metadata_fills_ports_and_user(tmp_path: Path) -> None:
+    """A portless service whose local image EXPOSEs ports gets a ClusterIP Service of them,
+    and a numeric USER satisfies --security restricted; --no-inspect-images gives the
+    engine-free answers (issue #9 classes 2 and 3)."""
+    if not _docker_ok():
+        pytest.skip("no Docker engine")
+    image = f"kompy-test-inspect-{uuid.uuid4().hex[:8]}:1"
+    (tmp_path / "Dockerfile").write_text("FROM kompy/busybox:1\nEXPOSE 8000 53/udp\nUSER 1000\n")
+    (tmp_path / "compose.yaml").write_text(f"services:\n  svc:\n    image: {image}\n")
+    built = subprocess.run(["docker", "build", "-q", "-t", image, str(tmp_path)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    try:
+        inspected = _kompy(tmp_path, "--security", "restricted")
+        assert inspected.returncode == 0, inspected.stderr
+        service = next(d for d in YAML(typ="safe").load_all(inspected.stdout)
+                       if d and d["kind"] == "Service")
+        assert "clusterIP" not in service["spec"]
+        assert sorted((p["port"], p["protocol"]) for p in service["spec"]["ports"]) == [
+            (53, "UDP"), (8000, "TCP")]
+        blind = _kompy(tmp_path, "--no-inspect-images")
+        assert "clusterIP: None" in blind.stdout and "55555" in blind.stdout
+        refused = _kompy(tmp_path, "--no-inspect-images", "--security", "restricted")
+        assert refused.returncode == 2
+        assert "is unknown" in refused.stderr and 'user: "<uid>"' in refused.stderr
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True, timeout=120)

@@ -139,7 +139,8 @@ def namespace_of(project_name: str) -> str:
 def convert_options(namespace: str) -> Any:
     from kompy.convert.options import ConvertOptions
 
-    return ConvertOptions(namespace=namespace, wait_image=_wait_image())
+    # apply_all creates the namespace itself (with kompy's labels): no Namespace object.
+    return ConvertOptions(namespace=namespace, wait_image=_wait_image(), create_namespace=False)
 
 
 def _wait_image() -> str:

@@ -118,7 +118,8 @@ def push_images(images: Sequence[str], registry: str | None,
                 progress: Callable[[str], None]) -> dict[str, str]:
     """Push each local image (tagged for ``registry`` first when given); local name -> the
     name pushed. The first failure stops with its error (nothing half-converted is written)."""
-    from kompy.engine.images import push_image, tag_image
+    from kompy.engine.images import tag_image
+    from kompy.engine.registry import push_image
 
     out: dict[str, str] = {}
     for image in images:

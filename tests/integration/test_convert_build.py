@@ -1,27 +1,24 @@
 """``kompy convert --build local --push-image --push-image-registry`` on the real engine, with
-Debian's ``docker-registry`` on 127.0.0.1 as the registry (issue #9 class 6).
+Debian's ``docker-registry`` on 127.0.0.1 as the registry (the ``registry`` fixture of
+tests/integration/conftest.py; issue #9 class 6).
 
 The project's one service has only ``build:`` (target, args, platforms), so the image name is
 kompy's (``<project>-web:latest``); the test builds it, pushes it under the local registry and
 checks the registry has it, the manifest names the pushed image, the build honoured ``target``
 and ``args``, and ``platforms`` pinned the pods' architecture. Images it made are removed by
-name at the end; the registry is a process of this test, stopped at the end.
+name at the end.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from registrykit import Registry
 from ruamel.yaml import YAML
 
 pytestmark = pytest.mark.integration
@@ -44,54 +41,14 @@ def _docker_ok() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    """A registry of this test's own on 127.0.0.1 (the engine trusts 127.0.0.0/8 over HTTP)."""
-    if not _docker_ok():
-        pytest.skip("no Docker engine")
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail("docker-registry is missing: `apt-get install docker-registry` "
-                    "(tests/run.sh installs it)")
-    port = _free_port()
-    config = tmp_path / "registry.yaml"
-    config.write_text(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem:\n"
-                      f"    rootdirectory: {tmp_path / 'store'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{address}/v2/", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError("docker-registry did not start: "
-                                     + (process.stderr.read() if process.stderr else b"")
-                                     .decode()) from None
-            time.sleep(0.1)
-    try:
-        yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def _kompy(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kompy", "convert", *args], cwd=folder,
                           capture_output=True, text=True, timeout=600)
 
 
-def test_build_local_and_push_to_a_registry(registry: str, tmp_path: Path) -> None:
+def test_build_local_and_push_to_a_registry(registry: Registry, tmp_path: Path) -> None:
+    if not _docker_ok():
+        pytest.skip("no Docker engine")
     project = f"kbuild{uuid.uuid4().hex[:8]}"
     folder = tmp_path / project
     folder.mkdir()
@@ -101,14 +58,14 @@ def test_build_local_and_push_to_a_registry(registry: str, tmp_path: Path) -> No
         "      args: {GREETING: hello-from-args}\n      platforms: [linux/amd64]\n"
         "    command: [\"sleep\", \"3600\"]\n")
     local = f"{project}-web:latest"
-    pushed = f"{registry}/{project}-web:latest"
+    pushed = f"{registry.host}/{project}-web:latest"
     try:
         plain = _kompy(folder, "-o", "plain")
         assert plain.returncode == 0, plain.stderr
         assert f"image {local} is built from ., not by this conversion" in plain.stderr
 
         done = _kompy(folder, "--build", "local", "--push-image", "--push-image-registry",
-                      registry, "-o", "k8s", "--report", "report.json")
+                      registry.host, "-o", "k8s", "--report", "report.json")
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"pushed {pushed}" in done.stderr
         assert "warning:" not in done.stderr, done.stderr
@@ -120,9 +77,7 @@ def test_build_local_and_push_to_a_registry(registry: str, tmp_path: Path) -> No
         build = [k for k in report["services"]["web"]["keys"] if k["key"] == "services.web.build"]
         assert [k["status"] for k in build] == ["mapped"]
 
-        with urllib.request.urlopen(f"http://{registry}/v2/{project}-web/tags/list",
-                                    timeout=10) as answer:
-            assert json.load(answer)["tags"] == ["latest"]
+        assert registry.tags(f"{registry.host}/{project}-web") == ["latest"]
         ran = subprocess.run(["docker", "run", "--rm", local, "cat", "/greeting", "/stage"],
                              capture_output=True, text=True, timeout=120)
         assert ran.stdout.split() == ["hello-from-args", "final"], ran.stderr

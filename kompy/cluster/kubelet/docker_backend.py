@@ -409,7 +409,7 @@ def _container_info(data: dict[str, Any]) -> ContainerInfo:
         exit_code=int(state.get("ExitCode") or 0), started_at=state.get("StartedAt", ""),
         finished_at=state.get("FinishedAt", ""), oom_killed=bool(state.get("OOMKilled")),
         image=config.get("Image", ""), image_id=data.get("Image", ""), ip=ip or "",
-        error=state.get("Error", "") or "",
+        error=state.get("Error", "") or "", created_at=str(data.get("Created") or ""),
     )
 
 

@@ -61,6 +61,8 @@ class FakeContainer:
     finished_at: str = NEVER
     oom_killed: bool = False
     ip: str = ""
+    created_at: str = field(default_factory=docker_now)
+    error: str = ""
     output: bytearray = field(default_factory=bytearray)
     files: dict[str, bytes] = field(default_factory=dict)
 
@@ -69,7 +71,7 @@ class FakeContainer:
             id=self.id, name=self.spec.name, labels=dict(self.spec.labels), status=self.status,
             exit_code=self.exit_code, started_at=self.started_at,
             finished_at=self.finished_at, oom_killed=self.oom_killed, image=self.spec.image,
-            image_id=self.image_id, ip=self.ip)
+            image_id=self.image_id, ip=self.ip, error=self.error, created_at=self.created_at)
 
 
 class FakeBackend:
@@ -252,8 +254,10 @@ class FakeBackend:
                 self._stopped(c, 137)  # removal is forced
 
     def inspect(self, container_id: str) -> ContainerInfo | None:
+        """By id or, as Docker allows, by name."""
         with self._lock:
-            c = self.containers.get(container_id)
+            c = self.containers.get(container_id) or next(
+                (c for c in self.containers.values() if c.spec.name == container_id), None)
             return None if c is None else c.info()
 
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:

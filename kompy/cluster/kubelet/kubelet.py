@@ -112,10 +112,22 @@ class Kubelet:
                                               daemon=True))
 
     def start(self, informers: Informers) -> None:
+        self._take_inventory()
         for thread in self._threads:
             thread.start()
         threading.Thread(target=self._remove_orphans, args=(informers,), name="kubelet-orphans",
                          daemon=True).start()
+
+    def _take_inventory(self) -> None:
+        """Before any pod is synced, every container of the node is found by its labels, so
+        each pod adopts what exists for it whatever its status says (a daemon killed between
+        creating a container and writing the pod's first status left such containers)."""
+        try:
+            containers = self.backend.list_containers({})
+        except KompyError as error:  # each pod's containers are then listed at its sync
+            log.warning("could not list the node's containers: %s", error)
+            return
+        self.worker.adopt(containers)
 
     def join(self, timeout: float | None = None) -> None:
         self.queue.shutdown()

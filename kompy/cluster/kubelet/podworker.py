@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 BACKOFF_RESET = 600.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.
 RESTART_GRACE = 10
+# A container found by its name at creation was adopted: sync the pod again right away.
+ADOPT_RETRY = 0.01
 
 
 def restart_requested(c: ContainerInfo, requested_at: float) -> bool:
@@ -107,6 +109,7 @@ class PodWorker:
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
         self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
+        self._inventoried = False  # see adopt()
         self.images = ImagePuller(backend, recorder)
 
     # -- entry points ---------------------------------------------------------------------------
@@ -131,14 +134,31 @@ class PodWorker:
         self._state.pop(pod_uid, None)
         self._ids.pop(pod_uid, None)
 
+    def adopt(self, containers: list[ContainerInfo]) -> None:
+        """The node's inventory, taken at start before any pod is synced: every container
+        is known under its pod, whatever that pod's status says (a daemon killed between
+        creating a container and writing the pod's status left one that no status names).
+        From then on, a pod without a container status that this kubelet has not seen
+        truly has no container, and is not listed."""
+        ids: dict[str, set[str]] = {}
+        for c in containers:
+            pod_uid = c.labels.get(LABEL_POD_UID)
+            if pod_uid:
+                ids.setdefault(pod_uid, set()).add(c.id)
+        for pod_uid, found in ids.items():
+            self._ids.setdefault(pod_uid, set()).update(found)
+        self._inventoried = True
+
     def containers(self, pod_uid: str, fresh: bool = False) -> list[ContainerInfo]:
         """The pod's containers. Listing containers makes Docker lock every container, and
         waits behind every container being started, so a pod's containers are listed once
-        (or never, for a pod that no kubelet has reported on yet) and then inspected by id:
-        every container of a pod is created through :meth:`_create`."""
+        and then inspected by id: every container of a pod is created through
+        :meth:`_create`. A ``fresh`` pod (no container status yet) is not listed at all once
+        the start's inventory (:meth:`adopt`) is known: it holds every container that
+        existed before this kubelet."""
         known = self._ids.get(pod_uid)
         if known is None:
-            if fresh:
+            if fresh and self._inventoried:
                 self._ids[pod_uid] = set()
                 return []
             found = self.backend.list_containers({LABEL_POD_UID: pod_uid})
@@ -157,9 +177,14 @@ class PodWorker:
         try:
             cid = self.backend.create(spec)
         except KompyError:
-            # Perhaps a container of that name exists that we did not know of (a daemon
-            # crash between creating it and reporting the pod): list again next time.
-            self._ids.pop(uid(pod), None)
+            # A container of that name may exist that we did not know of (made by another
+            # kubelet process that died before reporting it): adopt it, and look again.
+            existing = self.backend.inspect(spec.name)
+            if existing is not None and existing.labels.get(LABEL_POD_UID) == uid(pod):
+                log.info("adopting container %s of pod %s/%s", spec.name, namespace(pod),
+                         name(pod))
+                self._ids.setdefault(uid(pod), set()).add(existing.id)
+                raise Hold(ADOPT_RETRY) from None
             raise
         self._ids.setdefault(uid(pod), set()).add(cid)
         return cid

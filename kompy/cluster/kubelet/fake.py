@@ -89,6 +89,9 @@ class FakeBackend:
         self.volumes: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        # Why Docker cannot start a container ("" when it can): e.g. its executable is
+        # missing from the image. The container stays "created" with that error.
+        self.start_error: Callable[[ContainerSpec], str] = lambda spec: ""
         self._lock = threading.RLock()
         self._events: queue.Queue[dict[str, object]] = queue.Queue()
         self._ids = itertools.count(1)
@@ -217,6 +220,11 @@ class FakeBackend:
             self.calls.append(("start", c.spec.name))
             if c.status == "running":
                 return
+            error = self.start_error(c.spec)
+            if error:
+                c.error, c.exit_code = error, 127
+                raise ClusterError(f"start container {container_id[:12]}: {error}")
+            c.error = ""
             c.status, c.exit_code, c.oom_killed = "running", 0, False
             c.started_at, c.finished_at = docker_now(), NEVER
             if c.spec.network and not c.ip:

@@ -42,7 +42,7 @@ from kompy.cluster.kubelet.backend import (
     ContainerInfo,
 )
 from kompy.cluster.kubelet.hosts import HostsTable
-from kompy.cluster.kubelet.podstatus import same_status
+from kompy.cluster.kubelet.podstatus import failed_status, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
 from kompy.cluster.kubelet.probes import Prober
 from kompy.cluster.kubelet.volumes import Lookup
@@ -51,6 +51,22 @@ from kompy.errors import KompyError
 log = logging.getLogger(__name__)
 
 NODE_NAME = "kompy"
+# A pod whose sync fails is tried again after 1 s, 2 s, 4 s... at most 5 minutes (Docker
+# coming back, or a change of the pod or of what it refers to, wakes it at once).
+ERROR_BACKOFF = (1.0, 300.0)
+
+
+def error_backoff(failures: int) -> float:
+    base, cap = ERROR_BACKOFF
+    return float(min(base * 2 ** min(failures - 1, 16), cap))
+
+
+def describe_error(error: BaseException) -> str:
+    """One line about a failure: kompy's own message, else the exception's type and text."""
+    if isinstance(error, KompyError):
+        return error.message
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Lookup:
@@ -88,6 +104,7 @@ class Kubelet:
         self.queue = WorkQueue()
         self._known: dict[str, Obj] = {}
         self._gone: set[str] = set()
+        self._failures: dict[str, int] = {}  # pod uid -> failed syncs in a row
         self._lock = threading.Lock()
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
@@ -234,11 +251,31 @@ class Kubelet:
         self._sync(str(key))
 
     def _sync_failed(self, key: Hashable, error: Exception) -> float:
-        if isinstance(error, KompyError):
-            log.warning("pod %s: %s", self._describe(str(key)), error)
-        else:  # a worker must survive any one pod
-            log.error("pod %s: sync failed", self._describe(str(key)), exc_info=error)
-        return 5.0
+        """Any failure of a pod's sync is said where its user looks (a Warning event and a
+        waiting reason on the pod) and retried with a back-off, never in a silent loop. The
+        log gets one line; a traceback only the first time a pod meets an unexpected error
+        (a bug of kompy's, not a Docker or input failure)."""
+        pod_uid = str(key)
+        with self._lock:
+            pod = self._known.get(pod_uid)
+            failures = self._failures[pod_uid] = self._failures.get(pod_uid, 0) + 1
+        delay = error_backoff(failures)
+        message = describe_error(error)
+        where = self._describe(pod_uid)
+        if isinstance(error, KompyError) or failures > 1:
+            log.warning("pod %s: %s (retry in %.0f s)", where, message, delay)
+        else:
+            log.error("pod %s: sync failed (retry in %.0f s)", where, delay, exc_info=error)
+        if pod is not None and pod_uid not in self._gone:
+            if terminating(pod):
+                self.recorder.warning(pod, "FailedKillPod", f"error killing pod: {message}")
+            else:
+                self.recorder.warning(pod, "FailedSync", f"error syncing pod: {message}")
+                try:
+                    self._write_status(pod, failed_status(pod, "CreateContainerError", message))
+                except KompyError as write_error:
+                    log.warning("status of pod %s: %s", where, write_error)
+        return delay
 
     def _describe(self, key: str) -> str:
         with self._lock:
@@ -256,6 +293,8 @@ class Kubelet:
             return
         result = self.worker.sync(pod)
         self._write_status(pod, result.status)
+        with self._lock:
+            self._failures.pop(key, None)
         terminal = ("Succeeded", "Failed")
         if result.status.get("phase") in terminal and \
                 (pod.get("status") or {}).get("phase") not in terminal:

@@ -24,6 +24,7 @@ from typing import Any
 from kompy.client.events import EventRecorder
 from kompy.client.objects import (
     Obj,
+    docker_time,
     grace_seconds,
     name,
     namespace,
@@ -56,8 +57,8 @@ log = logging.getLogger(__name__)
 BACKOFF_RESET = 600.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.
 RESTART_GRACE = 10
-# A container found by its name at creation was adopted: sync the pod again right away.
-ADOPT_RETRY = 0.01
+# Sync the pod again right away (a container was adopted, or its start failed).
+RESYNC = 0.01
 
 
 def restart_requested(c: ContainerInfo, requested_at: float) -> bool:
@@ -74,6 +75,17 @@ def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
     if restart_count <= 0 or ran_for >= BACKOFF_RESET:
         return 0.0
     return float(min(base * 2 ** (restart_count - 1), MAX_BACKOFF))
+
+
+def stopped_at(info: ContainerInfo) -> float:
+    """When an exited container stopped (its back-off counts from then): Docker's FinishedAt,
+    or for a container whose start failed (it never ran: FinishedAt is Docker's year 1) the
+    time it was created, just before that start."""
+    for text in (info.finished_at, info.created_at):
+        when = parse_time(text) if docker_time(text) else None
+        if when is not None:
+            return when
+    return time.time()
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -184,7 +196,7 @@ class PodWorker:
                 log.info("adopting container %s of pod %s/%s", spec.name, namespace(pod),
                          name(pod))
                 self._ids.setdefault(uid(pod), set()).add(existing.id)
-                raise Hold(ADOPT_RETRY) from None
+                raise Hold(RESYNC) from None
             raise
         self._ids.setdefault(uid(pod), set()).add(cid)
         return cid
@@ -395,8 +407,7 @@ class PodWorker:
         return restart_delay(cur.attempt, ran, self.backoff_base)
 
     def _restart_wait(self, cur: ContainerInfo) -> float:
-        finished = parse_time(cur.finished_at) or time.time()
-        return max(0.0, finished + self._delay(cur) - time.time())
+        return max(0.0, stopped_at(cur) + self._delay(cur) - time.time())
 
     def _next_restart(self, pod: Obj, found: list[ContainerInfo], state: _PodState
                       ) -> float | None:
@@ -441,7 +452,9 @@ class PodWorker:
             self.backend.start(cid)
         except Exception as error:  # noqa: BLE001 - e.g. executable not found: report it
             self.recorder.warning(pod, "Failed", f"Error: {getattr(error, 'message', error)}")
-            return
+            # Once more now: the restart policy and its back-off take it from here (no
+            # container death will come to wake the pod up).
+            raise Hold(RESYNC) from error
         self.recorder.normal(pod, "Started", f"Started container {cname}")
 
     def _restart_in_place(self, pod: Obj, found: list[ContainerInfo]) -> None:

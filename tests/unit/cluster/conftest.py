@@ -73,7 +73,8 @@ class FakeNode:
     def __init__(self, tmp_path: Path, backoff_base: float = 0.2) -> None:
         self.tmp_path = tmp_path
         self.backoff_base = backoff_base
-        self.server = ApiServer(Store(tmp_path / "store.db"), "token").start()
+        self.store = Store(tmp_path / "store.db")
+        self.server = ApiServer(self.store, "token").start()
         self.client = attach(KubeClient.for_server(self.server.url, "token"), self.server.router)
         self.backend = FakeBackend(tmp_path / "engine")
         self.stop_event = threading.Event()

@@ -70,6 +70,10 @@ class ContainerSpec:
     init: bool = False
     tty: bool = False
     stdin_open: bool = False
+    # Docker's json-file log, rotated at this many bytes, this many files kept (the kubelet's
+    # containerLogMaxSize and containerLogMaxFiles); None: the engine's default logging.
+    log_max_size: int | None = None
+    log_max_files: int | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from kompy.cluster.kubelet.backend import (
     ContainerBackend,
     ContainerInfo,
 )
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.podstatus import failed_status, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
@@ -92,7 +93,7 @@ class Kubelet:
     def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
                  recorder: EventRecorder, state_dir: Path, hosts: HostsTable,
                  stop: threading.Event, *, node_name: str = NODE_NAME, workers: int = 8,
-                 backoff_base: float = 10.0) -> None:
+                 backoff_base: float = 10.0, config: KubeletConfig | None = None) -> None:
         self.client = client
         self.backend = backend
         self.recorder = recorder
@@ -115,7 +116,7 @@ class Kubelet:
             configmaps=cached_lookup(client, configmaps, "configmaps"),
             secrets=cached_lookup(client, secrets, "secrets"),
             claims=cached_lookup(client, claims, "persistentvolumeclaims"),
-            backoff_base=backoff_base)
+            backoff_base=backoff_base, config=config)
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         for informer in (configmaps, secrets, claims):

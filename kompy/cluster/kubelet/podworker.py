@@ -43,6 +43,7 @@ from kompy.cluster.kubelet.backend import (
     ContainerSpec,
     Mount,
 )
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
 from kompy.cluster.kubelet.images import MAX_BACKOFF, Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
@@ -108,8 +109,10 @@ class _PodState:
 class PodWorker:
     def __init__(self, backend: ContainerBackend, state_dir: Path, hosts: HostsTable,
                  recorder: EventRecorder, prober: Prober, configmaps: Lookup, secrets: Lookup,
-                 claims: Lookup, backoff_base: float = 10.0) -> None:
+                 claims: Lookup, backoff_base: float = 10.0,
+                 config: KubeletConfig | None = None) -> None:
         self.backend = backend
+        self.config = config or KubeletConfig()
         self.state_dir = state_dir
         self.hosts = hosts
         self.recorder = recorder
@@ -186,6 +189,9 @@ class PodWorker:
         return out
 
     def _create(self, pod: Obj, spec: ContainerSpec) -> str:
+        # Logs rotate as the kubelet rotates them, so a chatty container cannot fill the disk.
+        spec.log_max_size = self.config.container_log_max_size
+        spec.log_max_files = self.config.container_log_max_files
         try:
             cid = self.backend.create(spec)
         except KompyError:

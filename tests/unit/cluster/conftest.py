@@ -20,6 +20,7 @@ from kompy.client.loopback import attach
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.daemon.runtime import Runtime, start_runtime
 from kompy.cluster.kubelet.backend import LABEL_CONTAINER, LABEL_POD, ContainerInfo
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.fake import FakeBackend
 from kompy.cluster.store.sqlite import Store
 
@@ -73,6 +74,7 @@ class FakeNode:
     def __init__(self, tmp_path: Path, backoff_base: float = 0.2) -> None:
         self.tmp_path = tmp_path
         self.backoff_base = backoff_base
+        self.config = KubeletConfig()  # a test may change it before start()
         self.store = Store(tmp_path / "store.db")
         self.server = ApiServer(self.store, "token").start()
         self.client = attach(KubeClient.for_server(self.server.url, "token"), self.server.router)
@@ -84,7 +86,7 @@ class FakeNode:
         self.stop_event = threading.Event()
         self.runtime = start_runtime(self.client, self.tmp_path / "state", "fake",
                                      self.stop_event, backoff_base=self.backoff_base,
-                                     backend=self.backend)
+                                     backend=self.backend, config=self.config)
         self.server.set_pod_io(self.runtime.pod_io)
         return FakeCluster(self.client, self.backend)
 

@@ -18,7 +18,29 @@ from kompy.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, KompyError, MultiError
 
 
 class KompyGroup(click.Group):
-    """A click group whose commands all report errors the same way."""
+    """A click group whose commands all report errors the same way: kompy's own errors
+    (:meth:`invoke`) and click's usage errors (:meth:`main`) alike."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as error:
+            report_usage(error)
+            sys.exit(error.exit_code)  # 2, as for every user error
+        except click.ClickException as error:
+            click.echo(f"error: {_sentence(error.format_message())}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort as abort:
+            if isinstance(abort.__context__, KeyboardInterrupt):
+                click.echo("interrupted", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+            click.echo("aborted", err=True)  # a confirmation answered "no"
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug"))
@@ -62,6 +84,28 @@ def report(error: KompyError) -> None:
     problems = error.errors if isinstance(error, MultiError) else [error]
     for problem in problems:
         click.echo(f"error: {problem.format()}", err=True)
+
+
+def report_usage(error: click.UsageError) -> None:
+    """A usage error of click's own (an unknown option, a missing argument, a bad value) in
+    kompy's style: ``error: kompy get: no such option '--foo'`` and the usage as the hint."""
+    ctx = error.ctx
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    click.echo(f"error: {where}{_sentence(error.format_message())}", err=True)
+    if ctx is not None:
+        usage = ctx.get_usage().replace("Usage: ", "", 1)
+        click.echo(f"  hint: usage: {usage} (`{ctx.command_path} --help` for more)", err=True)
+
+
+def _sentence(message: str) -> str:
+    """Click's ``No such option '--foo'.`` as kompy writes messages: ``no such option ...``."""
+    text = message.strip().rstrip(".")
+    head, did, rest = text.partition(". Did you mean")
+    if did:  # "No such option '--folow'. Did you mean '--follow'?"
+        text = f"{head} (did you mean{rest})"
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        text = text[0].lower() + text[1:]
+    return text
 
 
 def warn(message: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ def cluster_group() -> None:
 def cluster_start(cluster: str | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
     from kompy.cluster.daemon.process import start
-    state, api, started = start(cluster)
+    state, api, started = start(cluster, click.echo)
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
     click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")
@@ -77,16 +78,18 @@ def cluster_reset(cluster: str | None, yes: bool) -> None:
     if not yes:
         click.confirm(f"delete cluster {state.name!r} ({state.dir}) with all its pods and "
                       "volumes?", abort=True)
-    reset(cluster)
-    click.echo(f"cluster {state.name!r} reset")
+    started = time.monotonic()
+    reset(cluster, click.echo)
+    click.echo(f"cluster {state.name!r} reset in {time.monotonic() - started:.1f} s")
 
 
 @cluster_group.command("kubeconfig")
 @cluster_option
 def cluster_kubeconfig(cluster: str | None) -> None:
     """Print the cluster's kubeconfig (starts the cluster if needed)."""
+    from kompy.cli.options import announce
     from kompy.cluster.daemon.process import kubeconfig_text
-    click.echo(kubeconfig_text(cluster), nl=False)
+    click.echo(kubeconfig_text(cluster, announce), nl=False)
 
 
 # -- kubectl-like commands -------------------------------------------------------------------
@@ -99,7 +102,8 @@ def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: st
               context: str | None, cluster: str | None) -> None:
     """Create or update objects from Kubernetes manifests."""
     from kompy.kubectl.commands import apply
-    sys.exit(apply(target_client(kubeconfig_path, context, cluster), files, namespace, echo_raw))
+    sys.exit(apply(target_client(kubeconfig_path, context, cluster, start=True), files,
+                   namespace, echo_raw))
 
 
 @click.command("get")
@@ -148,8 +152,8 @@ def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
                context: str | None, cluster: str | None) -> None:
     """Delete objects by kind and name, by selector, or from manifests."""
     from kompy.kubectl.commands import delete
-    sys.exit(delete(target_client(kubeconfig_path, context, cluster), kind, names, files, namespace,
-                    selector, echo_raw))
+    sys.exit(delete(target_client(kubeconfig_path, context, cluster, start=True), kind, names,
+                    files, namespace, selector, echo_raw))
 
 
 @click.command("logs")
@@ -194,7 +198,7 @@ def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Set the replicas of a Deployment, ReplicaSet or StatefulSet."""
     from kompy.kubectl.commands import scale
-    client = target_client(kubeconfig_path, context, cluster)
+    client = target_client(kubeconfig_path, context, cluster, start=True)
     sys.exit(scale(client, kind, name, replicas, namespace, echo_raw))
 
 

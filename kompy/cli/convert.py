@@ -52,9 +52,16 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 @click.option("--with-kompose-annotation", type=click.BOOL, default=True, is_flag=False,
               flag_value=True, show_default=True, metavar="BOOL",
               help="Annotate objects with the command and kompy version.")
-@click.option("--security", type=click.Choice(["default", "restricted"]), default="default",
-              show_default=True, help="restricted: pods pass the restricted Pod Security "
-              "Standard, or the conversion fails naming the keys that prevent it.")
+@click.option("--security", type=click.Choice(["default", "baseline", "restricted"]),
+              default="default", show_default=True,
+              help="default: as `docker compose up`; baseline/restricted: pods pass that Pod "
+              "Security Standard, or the conversion fails naming the keys that prevent it.")
+@click.option("--create-namespace/--no-create-namespace", default=True, show_default=True,
+              help="With -n: emit the Namespace object first.")
+@click.option("--inspect-images/--no-inspect-images", default=True, show_default=True,
+              help="Read EXPOSE ports and USER of local images from the Docker engine (when "
+              "one answers); --no-inspect-images: the output depends on the Compose files "
+              "and options alone.")
 @click.option("--no-wait-init", is_flag=True,
               help="No init containers waiting for depends_on services.")
 @click.option("--wait-image", metavar="IMAGE", default=None,
@@ -81,7 +88,8 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
             namespace: str | None, replicas: int | None, service_type: str | None,
             network_policies: bool, service_group_mode: str | None,
             service_group_name: str | None, secrets_as_files: bool,
-            with_kompose_annotation: bool, security: str, no_wait_init: bool,
+            with_kompose_annotation: bool, security: str, create_namespace: bool,
+            inspect_images: bool, no_wait_init: bool,
             wait_image: str | None, image_registry: str | None, kube_version: str | None,
             templates_dir: str | None, strict: bool, report: str | None, kustomize: bool,
             chart: bool, allow_outside_project: bool) -> None:
@@ -107,14 +115,14 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
         wait_init=not no_wait_init, wait_image=wait_image or DEFAULT_WAIT_IMAGE,
         kube_version=kube_version, templates_dir=templates_dir, strict=strict,
         image_registry=image_registry, allow_outside_project=allow_outside_project,
-        cache_dir=default_cache_dir(),
+        cache_dir=default_cache_dir(), create_namespace=create_namespace,
     )
     request = ConvertRequest(
         files=files, project_directory=project_directory, project_name=project_name,
         env_files=env_files, profiles=profiles, interpolate=not no_interpolate,
         allow_outside_project=allow_outside_project, out=out, stdout=to_stdout,
         fmt="json" if as_json else (fmt or "yaml"), report=report, kustomize=kustomize,
-        chart=chart, options=options,
+        chart=chart, options=options, inspect_images=inspect_images,
     )
     sys.exit(run_convert(request, sys.stdout, warn))
 

@@ -65,11 +65,18 @@ def target_options(fn: F) -> F:
     return fn
 
 
-def target_client(kubeconfig_path: str | None, context: str | None, cluster: str | None
-                  ) -> KubeClient:
-    """The client those options name (the built-in cluster is started when needed)."""
+def target_client(kubeconfig_path: str | None, context: str | None, cluster: str | None,
+                  *, start: bool = False) -> KubeClient:
+    """The client those options name. Commands that change the cluster pass ``start``: the
+    built-in cluster is started when it is not running, saying so on stderr. Read-only ones
+    (get, describe, logs...) never start one: they say that it is not running (exit 2)."""
     from kompy.cluster.daemon.process import connect_client
-    return connect_client(kubeconfig_path, context, cluster)
+    return connect_client(kubeconfig_path, context, cluster, start=start, announce=announce)
+
+
+def announce(line: str) -> None:
+    """A progress line that is not the command's output (stderr keeps stdout clean)."""
+    click.echo(line, err=True)
 
 
 def echo_raw(text: str) -> None:

@@ -74,8 +74,8 @@ def undo_cmd(kind: str, name: str | None, to_revision: int, namespace: str | Non
              kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Put an earlier revision's pod template back into a Deployment."""
     from kompy.kubectl.rollout import undo
-    sys.exit(undo(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
-                  to_revision, echo_raw))
+    sys.exit(undo(target_client(kubeconfig_path, context, cluster, start=True), kind, name,
+                  namespace, to_revision, echo_raw))
 
 
 @rollout_group.command("restart")
@@ -86,7 +86,7 @@ def restart_cmd(kind: str, name: str | None, namespace: str | None,
                 kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Replace every pod (stamps the pod template with kubectl.kubernetes.io/restartedAt)."""
     from kompy.kubectl.rollout import restart
-    client = target_client(kubeconfig_path, context, cluster)
+    client = target_client(kubeconfig_path, context, cluster, start=True)
     sys.exit(restart(client, kind, name, namespace, echo_raw))
 
 
@@ -98,7 +98,7 @@ def pause_cmd(kind: str, name: str | None, namespace: str | None,
               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Stop rolling a Deployment: template changes wait until resume."""
     from kompy.kubectl.rollout import pause
-    client = target_client(kubeconfig_path, context, cluster)
+    client = target_client(kubeconfig_path, context, cluster, start=True)
     sys.exit(pause(client, kind, name, namespace, echo_raw))
 
 
@@ -110,7 +110,7 @@ def resume_cmd(kind: str, name: str | None, namespace: str | None,
                kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
     """Resume a paused Deployment: it rolls to its current template."""
     from kompy.kubectl.rollout import resume
-    client = target_client(kubeconfig_path, context, cluster)
+    client = target_client(kubeconfig_path, context, cluster, start=True)
     sys.exit(resume(client, kind, name, namespace, echo_raw))
 
 

@@ -10,6 +10,7 @@ raises Gone: re-list and watch again, as client-go's reflector does).
 from __future__ import annotations
 
 import builtins
+import datetime as _dt
 import json
 import logging
 import time
@@ -100,8 +101,9 @@ class KubeClient:
                                hint="check the cluster's certificate-authority in the "
                                     "kubeconfig") from e
         except requests.ConnectionError as e:
-            raise ClusterError(f"no cluster answers at {self.server}; run `kompy cluster start`"
-                               ) from e
+            raise ClusterError(f"no cluster answers at {self.server} (connection refused)",
+                               hint="for kompy's built-in cluster: `kompy cluster start`; "
+                                    "else check the kubeconfig's server address") from e
         except requests.Timeout as e:
             raise ClusterError(f"the cluster at {self.server} did not answer in time") from e
         if response.status_code >= 400:
@@ -273,8 +275,12 @@ class KubeClient:
                 return
 
     def logs(self, name: str, namespace: str | None = None, container: str | None = None,
-             follow: bool = False, previous: bool = False, tail_lines: int | None = None
-             ) -> Iterator[bytes]:
+             follow: bool = False, previous: bool = False, tail_lines: int | None = None,
+             *, since_seconds: int | None = None, since_time: float | None = None,
+             timestamps: bool = False) -> Iterator[bytes]:
+        """A pod container's log (PodLogOptions). ``since_time`` is a POSIX time, sent as
+        RFC 3339 with its fraction of a second (kompy's server keeps it; kube-apiserver
+        reads whole seconds)."""
         params: dict[str, str] = {}
         if container:
             params["container"] = container
@@ -284,6 +290,13 @@ class KubeClient:
             params["previous"] = "true"
         if tail_lines is not None:
             params["tailLines"] = str(tail_lines)
+        if since_seconds is not None:
+            params["sinceSeconds"] = str(since_seconds)
+        if since_time is not None:
+            params["sinceTime"] = _dt.datetime.fromtimestamp(since_time, _dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ")
+        if timestamps:
+            params["timestamps"] = "true"
         path = resources.lookup("pods").path(namespace or self.namespace, name, "log")
         response = self.request("GET", path, params=params, stream=True,
                                 timeout=None if follow else self.timeout)

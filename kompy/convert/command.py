@@ -38,6 +38,8 @@ class ConvertRequest:
     kustomize: bool = False
     chart: bool = False
     options: ConvertOptions = field(default_factory=ConvertOptions)
+    # Read EXPOSE/USER of the project's images from the local engine, when one answers.
+    inspect_images: bool = False
 
 
 def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], None]) -> int:
@@ -53,6 +55,8 @@ def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], N
         allow_outside_project=request.allow_outside_project,
     ), diagnostics)
     options = request.options
+    if request.inspect_images:
+        options = _with_local_images(project, options)
     conversion = convert(project, options)
     _print_warnings([*diagnostics, *conversion.diagnostics], warn)
     if options.strict and diagnostics:
@@ -64,6 +68,21 @@ def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], N
         outputs[Path(request.report)] = report_json(project, conversion)
     _write(outputs, stdout)
     return EXIT_OK
+
+
+def _with_local_images(project: Project, options: ConvertOptions) -> ConvertOptions:
+    """``options`` plus what the local engine knows of the project's images (unchanged when
+    no engine answers: the conversion then does what it does without one)."""
+    from dataclasses import replace
+
+    from kompy.convert.container import project_images
+    from kompy.engine.imageinfo import inspect_local_images
+
+    refs = sorted(set(project_images(project, options).values()))
+    found = inspect_local_images(refs) if refs else None
+    if not found:
+        return options
+    return replace(options, images={**found, **options.images})
 
 
 def _print_warnings(diagnostics: list[Diagnostic], warn: Callable[[str], None]) -> None:

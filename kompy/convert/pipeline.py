@@ -10,7 +10,7 @@ from kompy.convert import Conversion
 from kompy.convert.context import ConvertContext
 from kompy.convert.options import ConvertOptions
 from kompy.convert.pod import PodUnit
-from kompy.convert.security import check_restricted
+from kompy.convert.security import check_security
 from kompy.convert.sharedstorage import share_claims
 from kompy.convert.specs import ClaimSpec, Obj
 from kompy.convert.validate import set_cache_dir, validate_all
@@ -54,8 +54,7 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     pods = [(unit, *build_workload(ctx, unit)) for unit in units]
     share_claims(ctx, pods)  # pods sharing a ReadWriteOnce claim: one node (issue #9)
     for unit, spec, built in pods:
-        if options.security == "restricted":
-            errors.extend(check_restricted(ctx, built.pod, unit.services))
+        errors.extend(check_security(ctx, built.pod, unit.services))
         for claim in built.claims:
             claims.setdefault(claim.name, claim)
         objects.extend(built.objects)
@@ -72,6 +71,9 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     if options.network_policies:
         objects.extend(_extra(ctx, "networking", "build_network_policies"))
     _report_project_keys(ctx)
+    if options.namespace and options.create_namespace:
+        objects.extend(ctx.render("namespace.yaml.j2", labels=ctx.project_labels(),
+                                  annotations=tool_annotations(ctx)))
     ordered = _dedupe(sorted(objects, key=object_key))
     sources = [ctx.sources.get(id(obj), "") for obj in ordered]
     if options.validate:

@@ -139,8 +139,9 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
             continue
         host, port = _wait_target(ctx, ctx.project.services[dep])
         if port is None:
-            ctx.warn(path, f"{service.name} depends on {dep}, which has no ports: there is no "
-                     "Service to wait for, so the dependency is not enforced",
+            ctx.warn(path, f"{service.name} depends on {dep}, which has no known ports: its "
+                     "name resolves (headless Service), but there is no port to wait for, so "
+                     "the start order is not enforced",
                      hint=f'add `expose: ["<port>"]` to {dep} (the port it listens on)')
             ctx.record(path, "dropped", None, "dependency without ports")
             continue
@@ -167,8 +168,11 @@ def _wait_target(ctx: ConvertContext, service: Service) -> tuple[str, int | None
         tcp = [p.target for p in service.ports if p.protocol.lower() == "tcp"]
         tcp += [n for n, proto in expose_ports(ctx, service) if proto == "TCP"]
         return ctx.name(service), (tcp[0] if tcp else None)
+    from kompy.convert.services import is_placeholder
+
     plan = plan_service(ctx, service)
-    ports = [p for p in plan.ports if p.protocol == "TCP"] if plan is not None else []
+    ports = ([p for p in plan.ports if p.protocol == "TCP" and not is_placeholder(p)]
+             if plan is not None else [])
     if plan is None or not ports:
         return ctx.name(service), None
     port = ports[0].target_port if plan.kind == "headless" else ports[0].port
@@ -177,9 +181,10 @@ def _wait_target(ctx: ConvertContext, service: Service) -> tuple[str, int | None
 
 def _user_init_containers(ctx: ConvertContext, service: Service) -> list[ContainerSpec]:
     out = []
-    security: Obj = {"allowPrivilegeEscalation": False}
+    security: Obj = {}
     if ctx.options.security == "restricted":
-        security = {**security, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
+        security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                    "runAsNonRoot": True}
     for init in ctx.settings(service).init_containers:
         out.append(ContainerSpec(
             name=init.name, image=init.image, command=list(init.command) or None,

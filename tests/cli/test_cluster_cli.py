@@ -75,16 +75,35 @@ def test_start_status_stop(cluster: Path) -> None:
     run("cluster", "status", code=3)
 
 
-def test_commands_start_the_cluster_on_demand(cluster: Path) -> None:
+def test_read_only_commands_never_start_the_cluster(cluster: Path) -> None:
+    """As kubectl against an unreachable server, but saying what to do; exit 2 (kompy's
+    code for what the user can fix; kubectl exits 1 for every error)."""
+    for args in (("get", "pods"), ("describe", "pod", "web"), ("logs", "web"),
+                 ("rollout", "status", "deploy/web"), ("exec", "web", "--", "true")):
+        result = run(*args, code=2)
+        assert result.stderr == ("error: the built-in cluster 'default' is not running\n"
+                                 "  hint: start it with `kompy cluster start` (or `kompy up`)\n")
+        assert result.stdout == ""
+    assert not (cluster / "daemon.pid").exists()
+
+
+def test_changing_commands_start_the_cluster_and_say_so(cluster: Path, tmp_path: Path
+                                                        ) -> None:
+    path = tmp_path / "cm.yaml"
+    path.write_text("{apiVersion: v1, kind: ConfigMap, metadata: {name: conf}}\n")
+    result = run("apply", "-f", str(path))
+    assert result.stderr == "starting the built-in cluster 'default'...\n"
+    assert result.stdout == "configmap/conf created\n"
+    assert (cluster / "daemon.pid").exists()
     names = [line.split()[0] for line in run("get", "namespaces").output.splitlines()[1:]]
     assert names == ["default", "kube-system"]
-    assert (cluster / "daemon.pid").exists()
+    assert run("delete", "cm", "conf").stderr == ""  # running: nothing to announce
 
 
 def test_apply_get_describe_scale_delete(cluster: Path, tmp_path: Path) -> None:
     path = tmp_path / "app.yaml"
     path.write_text(MANIFESTS)
-    assert run("apply", "-f", str(path)).output == (
+    assert run("apply", "-f", str(path)).stdout == (
         "deployment.apps/web created\nservice/web created\nconfigmap/conf created\n")
     assert run("apply", "-f", str(path)).output.count("unchanged") == 3
     table = run("get", "deploy").output.splitlines()
@@ -128,7 +147,7 @@ def test_bad_manifests_are_clear_errors(cluster: Path, tmp_path: Path) -> None:
 
 
 def test_kubeconfig_selects_a_cluster(cluster: Path, tmp_path: Path) -> None:
-    text = run("cluster", "kubeconfig").output
+    text = run("cluster", "kubeconfig").stdout
     assert "current-context: kompy-default" in text
     config = tmp_path / "config"
     config.write_text(text)
@@ -144,8 +163,9 @@ def test_unreachable_real_cluster_is_one_line(cluster: Path, tmp_path: Path) -> 
                       "'http://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\n"
                       "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
     output = run("get", "pods", "--kubeconfig", str(config), code=2).output
-    assert output.strip() == ("error: no cluster answers at http://127.0.0.1:9; run "
-                              "`kompy cluster start`")
+    assert output == ("error: no cluster answers at http://127.0.0.1:9 (connection refused)\n"
+                      "  hint: for kompy's built-in cluster: `kompy cluster start`; else check "
+                      "the kubeconfig's server address\n")
     assert not os.path.exists(cluster)
 
 
@@ -171,7 +191,7 @@ def test_describe_shows_events_and_pod_io_needs_the_runtime(cluster: Path) -> No
 def test_kubectl_works_with_the_printed_kubeconfig(cluster: Path, tmp_path: Path) -> None:
     """kubectl sends tokens only over TLS and asks for server-side tables: both served."""
     config = tmp_path / "kubeconfig"
-    config.write_text(run("cluster", "kubeconfig").output)
+    config.write_text(run("cluster", "kubeconfig").stdout)
     manifest = tmp_path / "app.yaml"
     # Without the v1/List document: kubectl validates Lists against OpenAPI v2 (protobuf),
     # which kompy does not serve.
@@ -196,17 +216,30 @@ def test_a_killed_daemon_is_restarted_with_its_objects(cluster: Path) -> None:
     run("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n")
     pid = int((cluster / "daemon.pid").read_text())
     os.kill(pid, signal.SIGKILL)
+    assert "is not running" in run("get", "cm", code=2).stderr
+    assert "starting the built-in cluster" in run("cluster", "start").output
     assert "keep" in run("get", "cm").output
     assert int((cluster / "daemon.pid").read_text()) != pid
 
 
 def test_concurrent_commands_share_one_daemon(cluster: Path) -> None:
     env = {**os.environ}
-    procs = [subprocess.Popen([sys.executable, "-m", "kompy", "get", "ns"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [subprocess.Popen([sys.executable, "-m", "kompy", "cluster", "kubeconfig"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
              for _ in range(4)]
     outputs = [p.communicate(timeout=60)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    assert all("kube-system" in out for out in outputs)
+    assert all("current-context: kompy-default" in out for out in outputs)
     log = (cluster / "daemon.log").read_text()
     assert log.count("API server of cluster") == 1, log
+
+
+def test_reset_shows_each_step(cluster: Path) -> None:
+    run("cluster", "start")
+    pid = int((cluster / "daemon.pid").read_text())
+    lines = run("cluster", "reset", "--yes").stdout.splitlines()
+    assert lines[0] == f"stopping the cluster daemon (pid {pid}) and its pods..."
+    assert lines[1] == f"removing the state folder {cluster}..."
+    assert lines[2].startswith("cluster 'default' reset in ") and lines[2].endswith(" s")
+    assert not cluster.exists()

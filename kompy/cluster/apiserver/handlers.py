@@ -45,7 +45,8 @@ class PodIO(Protocol):
     """Logs and exec of pod containers; implemented by the kubelet (kubelet/podio.py)."""
 
     def logs(self, namespace: str, pod: str, container: str, *, follow: bool, previous: bool,
-             tail_lines: int | None) -> Iterator[bytes]: ...
+             tail_lines: int | None, since: float | None = None,
+             timestamps: bool = False) -> Iterator[bytes]: ...
 
     def exec(self, namespace: str, pod: str, container: str, command: list[str],
              stdin: bytes | None) -> tuple[int, bytes]: ...

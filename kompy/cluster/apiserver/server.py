@@ -16,6 +16,7 @@ Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hmac
 import itertools
 import json
@@ -223,7 +224,9 @@ class Router:
             chunks = api.io().logs(route.namespace, route.name, container,
                                    follow=one.get("follow") == "true",
                                    previous=one.get("previous") == "true",
-                                   tail_lines=int(tail) if tail else None)
+                                   tail_lines=int(tail) if tail else None,
+                                   since=_log_since(one),
+                                   timestamps=one.get("timestamps") == "true")
             # The first chunk is read before answering, so an error the source raises at once
             # (a pod's log not available yet) is still a proper Status.
             first = next(chunks, b"")
@@ -345,6 +348,32 @@ class Handler(BaseHTTPRequestHandler):
 
 def _float(text: str | None) -> float | None:
     return float(text) if text else None
+
+
+def _log_since(one: dict[str, str]) -> float | None:
+    """PodLogOptions' ``sinceSeconds`` (relative, at least 1) or ``sinceTime`` (RFC 3339,
+    a fraction of a second kept) as a POSIX time; at most one of the two, as kube-apiserver
+    validates them."""
+    seconds, when = one.get("sinceSeconds"), one.get("sinceTime")
+    if seconds and when:
+        raise bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
+    if seconds:
+        try:
+            value = int(seconds)
+        except ValueError:
+            raise bad_request(f"sinceSeconds: invalid value {seconds!r}") from None
+        if value < 1:
+            raise bad_request("sinceSeconds: must be greater than 0")
+        return time.time() - value
+    if when:
+        try:
+            parsed = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad_request(f"sinceTime: {when!r} is not an RFC 3339 time") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.timestamp()
+    return None
 
 
 class ApiHTTPServer(ThreadingHTTPServer):

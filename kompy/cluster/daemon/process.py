@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,18 @@ def _check_docker(state: ClusterState) -> None:
                  f"{state.name} -y")
 
 
-def start(cluster: str | None = None) -> tuple[ClusterState, dict[str, Any], bool]:
-    """Start the daemon unless it runs; (state, api.json, whether it was started now)."""
+def start(cluster: str | None = None, announce: Callable[[str], None] | None = None
+          ) -> tuple[ClusterState, dict[str, Any], bool]:
+    """Start the daemon unless it runs; (state, api.json, whether it was started now).
+    ``announce`` is told, before the wait, that the daemon is being started."""
     state = cluster_state(cluster)
     api = running(state)
     if api:
         return state, api, False
     _check_docker(state)
     load_config(state.kubelet_config)  # a wrong setting is the user's error, said here
+    if announce is not None:
+        announce(f"starting the built-in cluster {state.name!r}...")
     state.ensure_dir()
     # Several commands may start the cluster at once (`kompy up` in two terminals): one
     # spawns the daemon, the others wait for it and use it.
@@ -223,13 +228,20 @@ def status(cluster: str | None = None) -> dict[str, Any]:
     return out
 
 
-def reset(cluster: str | None = None) -> None:
-    """Stop the cluster, remove its Docker objects (volumes too) and its state folder."""
+def reset(cluster: str | None = None, progress: Callable[[str], None] | None = None) -> None:
+    """Stop the cluster, remove its Docker objects (volumes too) and its state folder,
+    telling ``progress`` each step."""
+    say = progress or (lambda line: None)
     state = cluster_state(cluster)
+    pid = state.read_pid()
+    if _alive(pid):
+        say(f"stopping the cluster daemon (pid {pid}) and its pods...")
     stop(state.name)
     if not os.environ.get(NO_RUNTIME_ENV):
         from kompy.cluster.daemon.runtime import cleanup
-        cleanup(state.name, state.dir, volumes=True)
+        cleanup(state.name, state.dir, volumes=True, progress=say)
+    if state.dir.exists():
+        say(f"removing the state folder {state.dir}...")
     shutil.rmtree(state.dir, ignore_errors=True)
 
 
@@ -237,23 +249,41 @@ def client_for(state: ClusterState, api: dict[str, Any]) -> KubeClient:
     return KubeClient.for_server(str(api["url"]), str(api["token"]), ca=api.get("ca"))
 
 
-def ensure_cluster(cluster: str | None = None) -> KubeClient:
-    """A client of the built-in cluster, starting it first when it is not running."""
-    state, api, _ = start(cluster)
+def ensure_cluster(cluster: str | None = None,
+                   announce: Callable[[str], None] | None = None) -> KubeClient:
+    """A client of the built-in cluster, starting it first when it is not running (and
+    telling ``announce`` so)."""
+    state, api, _ = start(cluster, announce)
+    return client_for(state, api)
+
+
+def running_client(cluster: str | None = None) -> KubeClient:
+    """A client of the built-in cluster if it runs; a ClusterError saying how to start it
+    otherwise. Read-only commands use this: looking must not start a cluster."""
+    state = cluster_state(cluster)
+    api = running(state)
+    if api is None:
+        flag = "" if cluster is None else f" --cluster {state.name}"
+        raise ClusterError(f"the built-in cluster {state.name!r} is not running",
+                           hint=f"start it with `kompy cluster start{flag}` (or `kompy up`)")
     return client_for(state, api)
 
 
 def connect_client(kubeconfig_path: str | None = None, context: str | None = None,
-                   cluster: str | None = None) -> KubeClient:
+                   cluster: str | None = None, *, start: bool = True,
+                   announce: Callable[[str], None] | None = None) -> KubeClient:
     """The client a command uses: a real cluster when --kubeconfig/--context name one,
-    otherwise the built-in cluster (started on demand)."""
+    otherwise the built-in cluster, started on demand when ``start`` (else it must run)."""
     if kubeconfig_path or context:
         return KubeClient.from_kubeconfig(kubeconfig_path, context)
-    return ensure_cluster(cluster)
+    if not start:
+        return running_client(cluster)
+    return ensure_cluster(cluster, announce)
 
 
-def kubeconfig_text(cluster: str | None = None) -> str:
-    state, _, _ = start(cluster)
+def kubeconfig_text(cluster: str | None = None,
+                    announce: Callable[[str], None] | None = None) -> str:
+    state, _, _ = start(cluster, announce)
     return state.kubeconfig.read_text(encoding="utf-8")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from kompy.client import KubeClient
@@ -112,6 +113,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                    controllers)
 
 
-def cleanup(cluster: str, state_dir: Path, volumes: bool) -> None:
+def cleanup(cluster: str, state_dir: Path, volumes: bool,
+            progress: Callable[[str], None] | None = None) -> None:
     """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``)."""
-    DockerBackend(cluster, str(state_dir)).remove_all(volumes)
+    DockerBackend(cluster, str(state_dir)).remove_all(volumes, progress)

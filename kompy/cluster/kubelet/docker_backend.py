@@ -324,11 +324,17 @@ class DockerBackend:
         infos = self.map(lambda item: self.inspect(item["Id"]), self._own(items))
         return [info for info in infos if info is not None]
 
-    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+    def logs(self, container_id: str, *, follow: bool, tail: int | None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[bytes]:
+        """The container's output; ``since`` (a POSIX time, inclusive, as Docker's) and
+        ``timestamps`` (each line prefixed with its RFC 3339 time, as kubectl's) are passed
+        to the engine."""
         lines = self._call(
             "logs",
             lambda: self.api.logs(container_id, stream=True, follow=follow,
-                                  tail="all" if tail is None else tail),
+                                  tail="all" if tail is None else tail,
+                                  since=since if since and since > 0 else None,
+                                  timestamps=timestamps),
         )
         yield from stream("logs", lines)
 
@@ -379,21 +385,29 @@ class DockerBackend:
             stop.wait(1.0)
 
     # -- clean-up ----------------------------------------------------------------------------
-    def remove_all(self, volumes: bool) -> None:
-        """Remove every container and network of this cluster, and its volumes if asked."""
-        items = self._call("list containers",
-                           lambda: self.api.containers(all=True, filters=self._filters({})))
-        self.map(lambda item: self.remove(item["Id"]), self._own(items))
-        for net in self._own(self._call("list networks",
-                                        lambda: self.api.networks(filters=self._filters({})))):
+    def remove_all(self, volumes: bool,
+                   progress: Callable[[str], None] | None = None) -> None:
+        """Remove every container and network of this cluster, and its volumes if asked;
+        ``progress`` hears how many of each go."""
+        say = progress or (lambda line: None)
+        items = self._own(self._call(
+            "list containers", lambda: self.api.containers(all=True, filters=self._filters({}))))
+        nets = self._own(self._call("list networks",
+                                    lambda: self.api.networks(filters=self._filters({}))))
+        # Pod-scoped volumes (emptyDir) die with their pods; claims outlive them.
+        gone = self.list_volumes({} if volumes else {"kompy.volume-kind": "emptyDir"})
+        say(f"removing {_count(len(items), 'container')}, {_count(len(nets), 'network')} and "
+            f"{_count(len(gone), 'volume')}...")
+        self.map(lambda item: self.remove(item["Id"]), items)
+        for net in nets:
             with contextlib.suppress(NoSuchObject):
                 self._call(f"remove network {net.get('Name')}",
                            partial(self.api.remove_network, net["Id"]))
-        if volumes:
-            self.map(self.remove_volume, self.list_volumes({}))
-        else:
-            # Pod-scoped volumes (emptyDir) die with their pods; claims outlive them.
-            self.map(self.remove_volume, self.list_volumes({"kompy.volume-kind": "emptyDir"}))
+        self.map(self.remove_volume, gone)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _network_info(data: dict[str, Any]) -> NetworkInfo:

@@ -63,7 +63,7 @@ class FakeContainer:
     ip: str = ""
     created_at: str = field(default_factory=docker_now)
     error: str = ""
-    output: bytearray = field(default_factory=bytearray)
+    output: list[tuple[float, bytes]] = field(default_factory=list)  # (time, one line)
     files: dict[str, bytes] = field(default_factory=dict)
 
     def info(self) -> ContainerInfo:
@@ -104,6 +104,13 @@ class FakeBackend:
         """The container's process exits with ``code`` (a crash, or a job done)."""
         with self._lock:
             self._stopped(self.containers[container_id], code, oom=oom)
+
+    def write(self, container_id: str, text: str) -> None:
+        """The container's process prints ``text`` (kept line by line with the time)."""
+        with self._lock:
+            now = _dt.datetime.now(_dt.UTC).timestamp()
+            self.containers[container_id].output.extend(
+                (now, line) for line in text.encode().splitlines(keepends=True))
 
     def running(self, **labels: str) -> list[ContainerInfo]:
         """This cluster's running containers whose labels include ``labels``."""
@@ -273,11 +280,17 @@ class FakeBackend:
             return [c.info() for c in self.containers.values()
                     if self._matches(c.spec.labels, labels)]
 
-    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+    def logs(self, container_id: str, *, follow: bool, tail: int | None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[bytes]:
         with self._lock:
-            data = bytes(self._get(container_id).output)
-        lines = data.splitlines(keepends=True)
-        yield b"".join(lines if tail is None else lines[-tail:] if tail else [])
+            kept = [(t, line) for t, line in self._get(container_id).output
+                    if since is None or t >= since]
+        kept = kept if tail is None else kept[-tail:] if tail else []
+        if timestamps:
+            yield b"".join(_dt.datetime.fromtimestamp(t, _dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ ").encode() + line for t, line in kept)
+        else:
+            yield b"".join(line for _, line in kept)
 
     def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes]:
@@ -299,7 +312,8 @@ class FakeBackend:
             except queue.Empty:
                 continue
 
-    def remove_all(self, volumes: bool) -> None:
+    def remove_all(self, volumes: bool,
+                   progress: Callable[[str], None] | None = None) -> None:
         with self._lock:
             for cid in list(self.containers):
                 self.remove(cid)

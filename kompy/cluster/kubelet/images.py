@@ -13,7 +13,8 @@ from kompy.client.objects import Obj
 from kompy.cluster.kubelet.backend import ContainerBackend, ImageInfo, ImagePullError
 
 PAUSE_IMAGES = ("kompy/busybox:1", "busybox:latest")
-MAX_BACKOFF = 300.0
+# The longest wait between pulls of an image that failed (kubelet's maxPullBackOff).
+MAX_PULL_BACKOFF = 300.0
 IMAGE_CACHE_SECONDS = 10.0
 
 
@@ -80,7 +81,7 @@ class ImagePuller:
                                   f"{error.message}")
             if failures > 1:
                 self.recorder.normal(pod, "BackOff", f'Back-off pulling image "{ref}"')
-            raise Hold(min(5.0 * 2 ** (failures - 1), MAX_BACKOFF)) from error
+            raise Hold(min(5.0 * 2 ** (failures - 1), MAX_PULL_BACKOFF)) from error
         pull_failures.pop(cname, None)
         self.recorder.normal(pod, "Pulled", f'Successfully pulled image "{ref}"')
         return ref

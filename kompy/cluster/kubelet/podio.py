@@ -57,7 +57,8 @@ class DockerPodIO:
                       key=lambda c: c.attempt)
 
     def logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
-             previous: bool, tail_lines: int | None) -> Iterator[bytes]:
+             previous: bool, tail_lines: int | None, since: float | None = None,
+             timestamps: bool = False) -> Iterator[bytes]:
         obj = self._pod(namespace, pod)
         cname = self._container_name(obj, container)
         attempts = self._attempts(obj, cname)
@@ -70,7 +71,8 @@ class DockerPodIO:
             target = attempts[-1]
         else:
             raise _bad_request(f'container "{cname}" in pod "{pod}" is waiting to start')
-        return self.backend.logs(target.id, follow=follow and not previous, tail=tail_lines)
+        return self.backend.logs(target.id, follow=follow and not previous, tail=tail_lines,
+                                 since=since, timestamps=timestamps)
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str],
              stdin: bytes | None) -> tuple[int, bytes]:

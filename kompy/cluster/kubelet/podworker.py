@@ -45,7 +45,7 @@ from kompy.cluster.kubelet.backend import (
 )
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
-from kompy.cluster.kubelet.images import MAX_BACKOFF, Hold, ImagePuller
+from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
 from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
 from kompy.cluster.kubelet.probes import Prober
@@ -54,6 +54,8 @@ from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
+# The longest CrashLoopBackOff (kubelet's MaxContainerBackOff).
+MAX_BACKOFF = 300.0
 # A container that ran this long without failing resets its back-off (as the kubelet does).
 BACKOFF_RESET = 600.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.
@@ -393,7 +395,7 @@ class PodWorker:
                  sandbox: ContainerInfo | None, sources: dict[str, Source], state: _PodState,
                  role: str) -> None:
         cname = str(c.get("name"))
-        wait = self._restart_wait(cur)
+        wait = self._restart_wait(pod, cur)
         if wait > 0:
             state.waiting[cname] = ("CrashLoopBackOff",
                                     f"back-off {int(self._delay(cur))}s restarting failed "
@@ -412,8 +414,14 @@ class PodWorker:
         ran = (finished - started) if started and finished else 0.0
         return restart_delay(cur.attempt, ran, self.backoff_base)
 
-    def _restart_wait(self, cur: ContainerInfo) -> float:
-        return max(0.0, stopped_at(cur) + self._delay(cur) - time.time())
+    def _restart_wait(self, pod: Obj, cur: ContainerInfo) -> float:
+        finished = stopped_at(cur)
+        requested = parse_time(restart_request(pod))
+        if requested is not None and requested > finished:
+            # `kompy dev` asked for a restart after the crash (a save that may fix it): the
+            # back-off, there to spare a node from a hopeless loop, would only hold the fix.
+            return 0.0
+        return max(0.0, finished + self._delay(cur) - time.time())
 
     def _next_restart(self, pod: Obj, found: list[ContainerInfo], state: _PodState
                       ) -> float | None:
@@ -423,7 +431,7 @@ class PodWorker:
             cur, _ = _latest(found, str(c.get("name")))
             if cur is not None and exited(cur) and should_restart(
                     policy, cur.exit_code if not cur.error else 1):
-                waits.append(self._restart_wait(cur) + 0.05)
+                waits.append(self._restart_wait(pod, cur) + 0.05)
         return min(waits) if waits else None
 
     def _start(self, pod: Obj, c: dict[str, Any], attempt: int, sandbox: ContainerInfo | None,
@@ -469,7 +477,8 @@ class PodWorker:
         and started again as they are, keeping the files synced into them; a kubelet restart
         would start a fresh container from the image. Comparing with the container's start
         time makes a request act once, across daemon restarts too. Not a failure: the
-        restart count does not change."""
+        restart count does not change. A container that crashed before the request and
+        waits out its back-off starts at once instead (:meth:`_restart_wait`)."""
         requested = parse_time(restart_request(pod))
         if requested is None:
             return

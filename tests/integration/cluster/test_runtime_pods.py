@@ -289,3 +289,19 @@ def test_a_finished_pod_releases_its_sandbox(client: Any, namespace: str) -> Non
 
     wait_for("no running container left", lambda: not running_containers(), 30)
     assert b"bye" in b"".join(client.logs("done", namespace))
+
+
+def test_log_timestamps_and_since_time(client: Any, namespace: str) -> None:
+    """kubectl's --timestamps and --since-time: each line carries its RFC 3339 time, and a
+    sinceTime (with its fraction of a second) leaves out what came before it."""
+    from kompy.client.objects import parse_time
+
+    client.create(pod("talk", namespace, container(
+        "c", "echo one; sleep 1.2; echo two; exec sleep 3600")))
+    wait_for("both lines", lambda: b"two" in b"".join(client.logs("talk", namespace)), 30)
+    lines = b"".join(client.logs("talk", namespace, timestamps=True)).decode().splitlines()
+    stamps = [parse_time(line.split(" ", 1)[0]) for line in lines]
+    assert [line.split(" ", 1)[1] for line in lines] == ["one", "two"]
+    assert all(stamps) and stamps[1] - stamps[0] > 1.0  # type: ignore[operator]
+    after_one = stamps[0] + 0.5  # type: ignore[operator]
+    assert b"".join(client.logs("talk", namespace, since_time=after_one)) == b"two\n"

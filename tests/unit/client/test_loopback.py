@@ -23,7 +23,8 @@ URL = "https://127.0.0.1:9"
 
 class FakePodIO:
     def logs(self, namespace: str, pod: str, container: str, *, follow: bool, previous: bool,
-             tail_lines: int | None) -> Iterator[bytes]:
+             tail_lines: int | None, since: float | None = None,
+             timestamps: bool = False) -> Iterator[bytes]:
         yield from (b"one\n", b"two\n")
 
     def exec(self, namespace: str, pod: str, container: str, command: list[str],

@@ -27,8 +27,9 @@ def test_connection_refused_is_one_clear_line() -> None:
     client = KubeClient.for_server(f"http://127.0.0.1:{port}", "t")
     with pytest.raises(ClusterError) as info:
         client.list("pods")
-    assert str(info.value) == (f"no cluster answers at http://127.0.0.1:{port}; "
-                               "run `kompy cluster start`")
+    assert str(info.value) == (f"no cluster answers at http://127.0.0.1:{port} (connection "
+                               "refused)\n  hint: for kompy's built-in cluster: `kompy cluster "
+                               "start`; else check the kubeconfig's server address")
 
 
 def test_apply_created_configured_unchanged(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -298,8 +299,10 @@ class FakePodIO:
         self.calls: list[tuple[Any, ...]] = []
 
     def logs(self, namespace: str, pod: str, container: str, *, follow: bool, previous: bool,
-             tail_lines: int | None) -> Iterator[bytes]:
+             tail_lines: int | None, since: float | None = None,
+             timestamps: bool = False) -> Iterator[bytes]:
         self.calls.append(("logs", namespace, pod, container, follow, previous, tail_lines))
+        self.since, self.timestamps = since, timestamps
         yield b"line 1\n"
         yield b"line 2\n"
 
@@ -322,6 +325,24 @@ def test_logs_and_exec_go_to_the_runtime(client: KubeClient, server: ApiServer) 
                         ("exec", "default", "a", "c", ["sh", "-c", "exit 3"], b"in")]
     with pytest.raises(ApiError, match="not valid for pod"):
         client.exec("a", None, ["true"], container="nope")
+
+
+def test_log_since_and_timestamps_reach_the_runtime(client: KubeClient,
+                                                   server: ApiServer) -> None:
+    client.create(pod("a"))
+    io = FakePodIO()
+    server.set_pod_io(io)
+    list(client.logs("a", since_time=1700000000.25, timestamps=True))
+    assert io.since == 1700000000.25 and io.timestamps is True
+    before = time.time()
+    list(client.logs("a", since_seconds=60))
+    assert before - 61 <= io.since <= time.time() - 59 and io.timestamps is False
+    for params, message in (({"sinceSeconds": "5", "sinceTime": "2024-01-01T00:00:00Z"},
+                             "at most one"), ({"sinceSeconds": "0"}, "greater than 0"),
+                            ({"sinceTime": "yesterday"}, "RFC 3339")):
+        with pytest.raises(ApiError, match=message) as info:
+            client.request("GET", "/api/v1/namespaces/default/pods/a/log", params=params)
+        assert info.value.status == 400
 
 
 def test_a_failing_runtime_does_not_crash_the_server(client: KubeClient,

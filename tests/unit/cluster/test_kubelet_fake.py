@@ -65,6 +65,35 @@ def test_crash_loop_back_off_holds_the_next_start(fake_cluster: Any) -> None:
     assert len(attempts) == 2 and not any(c.running for c in attempts)
 
 
+@pytest.mark.parametrize("fake_cluster", [60.0], indirect=True)
+def test_a_restart_request_after_a_crash_cuts_the_back_off_short(fake_cluster: Any) -> None:
+    """`kompy dev` stamps the restart annotation when a save may fix a crash-looping pod:
+    the container starts at once instead of after its back-off, a new attempt (from the
+    image, as a kubelet restart is); an earlier request changes nothing."""
+    import datetime as dt
+
+    from kompy.client.wellknown import RESTART_ANNOTATION
+
+    fake_cluster.client.create(pod("loop"))
+    first = fake_cluster.wait("the first container", lambda: fake_cluster.running("loop", "app"))
+    fake_cluster.backend.exit(first.id, 2)
+    second = fake_cluster.wait("the immediate restart", lambda: (
+        c := fake_cluster.running("loop", "app")) and c.id != first.id and c)
+    fake_cluster.backend.exit(second.id, 2)
+    fake_cluster.wait("CrashLoopBackOff", lambda: (
+        fake_cluster.status_of("loop", "app").get("state") or {}).get("waiting"))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fake_cluster.client.patch("pods", "loop", "default",
+                              {"metadata": {"annotations": {RESTART_ANNOTATION: stamp}}})
+    third = fake_cluster.wait("the container started at once", lambda: (
+        c := fake_cluster.running("loop", "app")) and c.id != second.id and c, timeout=5)
+    assert third.attempt == second.attempt + 1
+    assert fake_cluster.wait("restartCount 2", lambda: (
+        fake_cluster.status_of("loop", "app").get("restartCount") == 2))
+    # The running container started after the request: not restarted again for it.
+    assert not [c for c in fake_cluster.backend.called("restart") if c[1] == third.id]
+
+
 def test_restart_policy_never_ends_the_pod(fake_cluster: Any) -> None:
     fake_cluster.client.create(pod("once", restart="Never"))
     c = fake_cluster.wait("the container", lambda: fake_cluster.running("once", "app"))

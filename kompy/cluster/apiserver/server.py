@@ -4,9 +4,10 @@
 here: the clients are a handful of controllers, the kubelet and the CLI on one machine, each
 watch holds one thread that sleeps on a condition, and HTTP/1.1 keep-alive makes a request
 cost a fraction of a millisecond of server time (see benchmarks/bench_api.py). It binds to
-127.0.0.1 only and every request except ``/healthz`` must carry the cluster's bearer token
-(compared in constant time): other users of the machine cannot reach the cluster. It speaks
-TLS with the cluster's own certificate (tls.py), because kubectl sends tokens only over TLS.
+127.0.0.1 only and every request except ``/healthz`` must carry a bearer token, the cluster's
+own or one of its token file (authn.py): other users of the machine cannot reach the
+cluster. It speaks TLS with the cluster's own certificate (tls.py), because kubectl sends
+tokens only over TLS.
 
 Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
 (``container=``, optional ``stdin=true`` with the request body as standard input) answers
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hmac
 import itertools
 import json
 import logging
@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
+from kompy.cluster.apiserver.authn import TokenAuthenticator
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
 from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
 from kompy.cluster.store.sqlite import Store
@@ -113,9 +114,10 @@ class Router:
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
     every other client uses (see kompy/client/loopback.py)."""
 
-    def __init__(self, api: Api, token: str) -> None:
+    def __init__(self, api: Api, token: str, token_file: Path | None = None) -> None:
         self.api = api
         self.token = token
+        self.authn = TokenAuthenticator(token, token_file)
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
@@ -126,7 +128,8 @@ class Router:
                 # In-process clients would otherwise reconnect their watches in a tight loop
                 # while the daemon stops (an HTTP client gets connection refused instead).
                 raise ApiError(503, "ServiceUnavailable", "the API server is shutting down")
-            if not self._authorized(path, headers):
+            if path not in UNAUTHENTICATED and \
+                    self.authn.authenticate(headers.get("Authorization")) is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
                                                     "required")
             return self._dispatch(method, path, query, headers, body)
@@ -136,12 +139,6 @@ class Router:
             log.exception("%s %s failed", method, target)
             return error_reply(ApiError(500, "InternalError",
                                         f"internal error: {type(error).__name__}: {error}"))
-
-    def _authorized(self, path: str, headers: Headers) -> bool:
-        if path in UNAUTHENTICATED:
-            return True
-        header = headers.get("Authorization") or ""
-        return hmac.compare_digest(header.encode(), f"Bearer {self.token}".encode())
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
                   body: bytes) -> Reply:
@@ -409,9 +406,9 @@ class ApiServer:
     """The API server over a store, serving in a background thread."""
 
     def __init__(self, store: Store, token: str, port: int = 0,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, token_file: Path | None = None) -> None:
         self.api = Api(store)
-        self.router = Router(self.api, token)
+        self.router = Router(self.api, token, token_file)
         self.httpd = ApiHTTPServer(self.router, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"

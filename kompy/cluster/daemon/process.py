@@ -307,7 +307,7 @@ def serve(state: ClusterState) -> int:
     token = str(previous.get("token") or secrets.token_urlsafe(32))
     store = Store(state.store)
     tls = ensure_certificate(state.dir)
-    server = _bind(store, token, int(previous.get("port") or 0), tls).start()
+    server = _bind(store, token, int(previous.get("port") or 0), tls, state.token_file).start()
     kubeconfig.write(state.kubeconfig, server.url, token, state.context,
                      tls[0].read_bytes() if tls else None)
     state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
@@ -328,15 +328,16 @@ def serve(state: ClusterState) -> int:
     return 0
 
 
-def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None) -> Any:
+def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
+          token_file: Path | None = None) -> Any:
     """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
     from kompy.cluster.apiserver.server import ApiServer
     if port:
         try:
-            return ApiServer(store, token, port, tls)
+            return ApiServer(store, token, port, tls, token_file)
         except OSError:
             log.warning("port %d is taken; using a new one", port)
-    return ApiServer(store, token, 0, tls)
+    return ApiServer(store, token, 0, tls, token_file)
 
 
 def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:

@@ -1,4 +1,5 @@
-"""Images on the Docker engine: inspect, build (with its log lines as progress), pull, push.
+"""Images on the Docker engine: inspect, build (with its log lines as progress), pull, tag
+(pushing and registries: registry.py; content-hash tags: contexthash.py).
 
 Shared by the image builder of ``kompy up``/``kompy dev`` and the kubelet's Docker backend; at
 the base layer, so the converter can build and push too. The engine's classic builder keeps
@@ -108,44 +109,22 @@ def split_ref(ref: str) -> tuple[str, str | None]:
     return ref, "latest"
 
 
-def pull_image(ref: str, client: Engine) -> None:
-    """Pull ``ref``; :class:`EngineError` when the engine cannot."""
+def pull_image(ref: str, client: Engine, auth: Mapping[str, str] | None = None) -> None:
+    """Pull ``ref`` (with ``auth``: ``{"username", "password"}`` for its registry, else
+    the engine's own credentials); :class:`EngineError` when the engine cannot."""
     repo, tag = split_ref(ref)
-    call(f"pull {ref}", lambda: client.api.pull(repo, tag=tag))
+    call(f"pull {ref}", lambda: client.api.pull(repo, tag=tag,
+                                                 auth_config=dict(auth) if auth else None))
 
 
-def push_image(ref: str, on_line: Callable[[str], None] | None = None) -> str:
-    """Push the local image ``ref`` to its registry and return the pushed digest ("" when the
-    registry named none); ``on_line`` receives each progress line."""
+def tag_image(source: str, ref: str) -> None:
+    """Give the local image ``source`` (an id or a reference) the name ``ref`` too."""
     repo, tag = split_ref(ref)
-    client = connect(timeout=600)  # a push may take minutes
-    digest = ""
+    client = connect()
     try:
-        chunks = call(f"push {ref}", lambda: client.api.push(repo, tag=tag, stream=True,
-                                                              decode=True))
-        for chunk in chunks:
-            if "error" in chunk:
-                detail = chunk.get("errorDetail") or {}
-                raise _push_failed(ref, str(detail.get("message") or chunk["error"]).strip())
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
-                digest = str(aux["Digest"])
-            line = " ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k))
-            if line and on_line is not None:
-                on_line(line)
-    except EngineError as error:
-        raise _push_failed(ref, error.reason) from None
-    except docker.errors.DockerException as error:
-        raise _push_failed(ref, error_reason(error)) from None
+        call(f"tag {ref}", lambda: client.api.tag(source, repo, tag=tag))
     finally:
         client.close()
-    return digest
-
-
-def _push_failed(ref: str, reason: str) -> UserError:
-    return UserError(f"pushing image {ref} failed: {reason}",
-                     hint="check that the registry is reachable and that you are logged in "
-                          "(`docker login REGISTRY`)")
 
 
 def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
@@ -161,7 +140,7 @@ def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
     """
     lines: list[str] = []
     if context is not None:
-        lines = _dockerignore_lines(context)
+        lines = dockerignore_lines(context)
     matcher = docker.utils.build.PatternMatcher([*lines, *patterns])
     if context is None:
         # PatternMatcher always adds "!.dockerignore" (that file is sent to the builder);
@@ -172,7 +151,7 @@ def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
     return lambda path: bool(matcher.matches(path))
 
 
-def _dockerignore_lines(context: str) -> list[str]:
+def dockerignore_lines(context: str) -> list[str]:
     path = os.path.join(context, ".dockerignore")
     try:
         with open(path, encoding="utf-8") as handle:

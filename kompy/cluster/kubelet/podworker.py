@@ -127,7 +127,7 @@ class PodWorker:
         self._state: dict[str, _PodState] = {}
         self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
         self._inventoried = False  # see adopt()
-        self.images = ImagePuller(backend, recorder)
+        self.images = ImagePuller(backend, recorder, secrets)
 
     # -- entry points ---------------------------------------------------------------------------
     def network(self, ns: str) -> tuple[str, str]:

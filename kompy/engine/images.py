@@ -13,8 +13,10 @@ naming the service, with the last lines of the build log.
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,7 @@ from kompy.engine.connection import Engine, EngineError, NoSuchObject, call, con
 from kompy.errors import UserError
 
 LOG_TAIL = 15
+_CONTENT_TAG = re.compile(r"^[0-9a-f]{16}$")
 INLINE_DOCKERFILE = ".kompy.Dockerfile.inline"
 
 
@@ -125,6 +128,30 @@ def tag_image(source: str, ref: str) -> None:
         call(f"tag {ref}", lambda: client.api.tag(source, repo, tag=tag))
     finally:
         client.close()
+
+
+def untag_content_tags(ref: str, keep: int) -> None:
+    """Remove all but the ``keep`` newest content tags (16 hex digits, contexthash.py) of
+    ``ref``'s name, never ``ref`` itself. An image a container uses keeps its tag (the
+    engine refuses), and untagging keeps the layers the build cache needs (``noprune``)."""
+    repo, _ = split_ref(ref)
+    client = connect()
+    try:
+        listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
+        tagged = sorted(((int(image.get("Created") or 0), tag) for image in listed
+                         for tag in image.get("RepoTags") or ()
+                         if tag.startswith(repo + ":")
+                         and _CONTENT_TAG.match(tag[len(repo) + 1:])), reverse=True)
+        for _, tag in tagged[keep:]:
+            if tag != ref:
+                with contextlib.suppress(EngineError):  # in use, or gone meanwhile
+                    _untag(client, tag)
+    finally:
+        client.close()
+
+
+def _untag(client: Engine, tag: str) -> None:
+    call(f"untag {tag}", lambda: client.api.remove_image(tag, noprune=True))
 
 
 def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None

@@ -54,7 +54,10 @@ _PROJECT_TABLE = "project"
 
 # ConvertOptions fields a configuration does not set: the templates folder has its own key
 # (a path, resolved like the others), and `kompy check` always validates.
-_NOT_CONFIGURABLE = frozenset({"templates_dir", "validate", "allow_outside_project", "cache_dir"})
+# images: kompy check never reads the Docker engine (its verdict must not depend on
+# which images a machine has).
+_NOT_CONFIGURABLE = frozenset({"templates_dir", "validate", "allow_outside_project", "cache_dir",
+                               "images"})
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "controller": CONTROLLERS,

@@ -31,9 +31,19 @@ def cluster_group() -> None:
 
 @cluster_group.command("start")
 @cluster_option
-def cluster_start(cluster: str | None) -> None:
+@click.option("--token-auth-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help='More users\' bearer tokens, as kube-apiserver\'s --token-auth-file: CSV '
+                   'lines token,user,uid,"group1,group2". Copied into the cluster\'s state '
+                   "folder (tokens.csv), where a running cluster picks up changes.")
+def cluster_start(cluster: str | None, token_auth_file: str | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
+    from pathlib import Path
+
     from kompy.cluster.daemon.process import start
+    from kompy.cluster.daemon.state import cluster_state
+    if token_auth_file:
+        count = cluster_state(cluster).install_token_file(Path(token_auth_file))
+        click.echo(f"token file: {count} token(s) from {token_auth_file}")
     state, api, started = start(cluster, click.echo)
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")

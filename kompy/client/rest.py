@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from kompy.client import kubeconfig, resources
+from kompy.client.auth import Credentials, ServerNameAdapter, proxies_for
 from kompy.client.errors import ApiError, Conflict, Gone, error_from_status
 from kompy.errors import ClusterError
 
@@ -55,20 +56,21 @@ class KubeClient:
         self.server = conn.server
         self.namespace = conn.namespace
         self.timeout = timeout
+        self.credentials = Credentials(conn)
+        self._proxies = proxies_for(conn)
         self.session = requests.Session()
         self.session.verify = conn.verify
-        if conn.cert:
-            self.session.cert = conn.cert
-        if conn.basic_auth:
-            self.session.auth = conn.basic_auth
-        if conn.token:
-            self.session.headers["Authorization"] = f"Bearer {conn.token}"
+        if conn.tls_server_name:
+            self.session.mount(conn.server, ServerNameAdapter(conn.tls_server_name))
         self.session.headers["Accept"] = "application/json"
         self.session.headers["User-Agent"] = "kompy"
+        if conn.disable_compression:
+            self.session.headers["Accept-Encoding"] = "identity"
 
     @classmethod
-    def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
-        return cls(kubeconfig.connection(path, context))
+    def from_kubeconfig(cls, path: str | None = None, context: str | None = None, *,
+                        overrides: kubeconfig.Overrides | None = None) -> KubeClient:
+        return cls(kubeconfig.connection(path, context, overrides=overrides))
 
     @classmethod
     def for_server(cls, server: str, token: str, namespace: str = "default",
@@ -84,37 +86,58 @@ class KubeClient:
                 stream: bool = False, timeout: float | None = -1.0) -> requests.Response:
         """One request; ``timeout`` -1 means the client's default, None waits for ever
         (``logs -f``)."""
-        headers = {}
+        headers: dict[str, str] = {}
         if body is not None:
             data = json.dumps(body).encode()
         if data is not None:
             headers["Content-Type"] = content_type
-        try:
-            # verify per request: requests lets REQUESTS_CA_BUNDLE override a Session's
-            # verify otherwise (psf/requests#3829), which would reject kompy's own CA.
-            response = self.session.request(method, self.server + path, params=params,
-                                            data=data, headers=headers, stream=stream,
-                                            timeout=self.timeout if timeout == -1.0 else timeout,
-                                            verify=self.conn.verify)
-        except requests.exceptions.SSLError as e:
-            raise ClusterError(f"TLS with {self.server} failed: {_first_line(e)}",
-                               hint="check the cluster's certificate-authority in the "
-                                    "kubeconfig") from e
-        except requests.ConnectionError as e:
-            raise ClusterError(f"no cluster answers at {self.server} (connection refused)",
-                               hint="for kompy's built-in cluster: `kompy cluster start`; "
-                                    "else check the kubeconfig's server address") from e
-        except requests.Timeout as e:
-            raise ClusterError(f"the cluster at {self.server} did not answer in time") from e
+        used = self.credentials.authorize(headers)
+        response = self._send(method, path, params, data, headers, stream, timeout, used)
+        if response.status_code == 401 and self.credentials.unauthorized(used):
+            # A rotated credential (an exec plugin run again, a re-read tokenFile): once more.
+            response.close()
+            used = self.credentials.authorize(headers)
+            response = self._send(method, path, params, data, headers, stream, timeout, used)
         if response.status_code >= 400:
             try:
                 payload: Any = response.json()
             except ValueError:
                 payload = None
             text = "" if stream else response.text[:200]
-            raise error_from_status(response.status_code, payload,
-                                    f"{method} {path}: HTTP {response.status_code} {text}")
+            error = error_from_status(response.status_code, payload,
+                                      f"{method} {path}: HTTP {response.status_code} {text}")
+            if response.status_code == 401:
+                error.hint = self.credentials.refused_hint()
+            raise error
         return response
+
+    def _send(self, method: str, path: str, params: Any, data: bytes | None,
+              headers: dict[str, str], stream: bool, timeout: float | None, used: Any
+              ) -> requests.Response:
+        try:
+            # verify per request: requests lets REQUESTS_CA_BUNDLE override a Session's
+            # verify otherwise (psf/requests#3829), which would reject kompy's own CA.
+            return self.session.request(method, self.server + path, params=params, data=data,
+                                        headers=headers, stream=stream,
+                                        timeout=self.timeout if timeout == -1.0 else timeout,
+                                        verify=self.conn.verify,
+                                        # None values mean "no proxy" (auth.proxies_for)
+                                        proxies=self._proxies,  # type: ignore[arg-type]
+                                        cert=self.credentials.client_cert(used))
+        except requests.exceptions.SSLError as e:
+            raise ClusterError(f"TLS with {self.server} failed: {_first_line(e)}",
+                               hint="check the cluster's certificate-authority in the "
+                                    "kubeconfig") from e
+        except requests.exceptions.ProxyError as e:
+            raise ClusterError(f"the proxy for {self.server} failed: {_first_line(e)}",
+                               hint="check the cluster's proxy-url in the kubeconfig, or "
+                                    "HTTPS_PROXY") from e
+        except requests.ConnectionError as e:
+            raise ClusterError(f"no cluster answers at {self.server} (connection refused)",
+                               hint="for kompy's built-in cluster: `kompy cluster start`; "
+                                    "else check the kubeconfig's server address") from e
+        except requests.Timeout as e:
+            raise ClusterError(f"the cluster at {self.server} did not answer in time") from e
 
     def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.request(method, path, **kw).json()

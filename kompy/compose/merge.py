@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kompy.model.volumes import split_volume_spec
 from kompy.yaml.reader import Tagged
 
 RESET = "!reset"
@@ -227,10 +228,7 @@ def volume_target(item: Any) -> str:
     if isinstance(item, dict):
         return str(item.get("target", ""))
     if isinstance(item, str):
-        parts = item.split(":")
-        # A Windows drive letter ("C:\\data:/data") is not a separator.
-        if len(parts) > 2 and len(parts[0]) == 1 and parts[0].isalpha():
-            parts = [f"{parts[0]}:{parts[1]}", *parts[2:]]
+        parts = split_volume_spec(item)
         return parts[1] if len(parts) > 1 else parts[0]
     return repr(item)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kompy.errors import ComposeError, KeyPath, SourceLocation
+from kompy.model.volumes import is_windows_abs
 
 _URL_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://", "oci://")
 
@@ -54,7 +55,7 @@ def _volume(item: Any, base: str) -> Any:
     if isinstance(item, str):
         return _short_volume(item, base)
     if isinstance(item, dict) and item.get("type") == "bind" \
-            and isinstance(item.get("source"), str):
+            and isinstance(item.get("source"), str) and not is_windows_abs(item["source"]):
         return {**item, "source": absolute(item["source"], base)}
     return item
 

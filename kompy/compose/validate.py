@@ -15,6 +15,7 @@ from typing import Any
 
 from kompy.compose.profiles import dependencies
 from kompy.errors import ComposeError, Diagnostic, KeyPath, KompyError, SourceLocation, raise_all
+from kompy.model.volumes import split_volume_spec
 
 Locate = Callable[[KeyPath], SourceLocation | None]
 
@@ -91,7 +92,7 @@ def _is_named_volume(source: str) -> bool:
 def _resource_refs(service: dict[str, Any]) -> Iterator[tuple[str, KeyPath, str]]:
     for i, volume in enumerate(service.get("volumes") or ()):
         if isinstance(volume, str):
-            parts = volume.split(":")
+            parts = split_volume_spec(volume)
             if len(parts) > 1 and _is_named_volume(parts[0]):
                 yield "volume", ("volumes", i), parts[0]
         elif isinstance(volume, dict) and volume.get("type", "volume") == "volume":

@@ -55,7 +55,7 @@ def plan_bind(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
     prefix = k8s_name(service.name, 50)
     mode = own.type or ctx.options.volumes
     host_only = _host_only(str(source))
-    if host_only and ctx.options.security != "restricted":
+    if host_only and ctx.options.security == "default":  # baseline forbids hostPath too
         mode = "hostPath"  # a socket or device only means something on the node itself
     elif mode is None:
         mode = _automatic(ctx, source)

@@ -102,6 +102,11 @@ def render_chart(conversion: Conversion, project: Project | str,
     chart = _Chart()
     files: dict[str, str] = {}
     for obj in conversion.objects:
+        if obj.get("kind") == "Namespace":
+            # Helm owns the release namespace: `helm install -n NS --create-namespace`. A
+            # Namespace object in the chart would make that install fail ("exists and cannot
+            # be imported into the current release").
+            continue
         templated = _parameterise(chart, copy.deepcopy(obj))
         name = "templates/" + file_name(obj, "yaml")
         if name in files:  # same name and kind in two namespaces, as output.render_files

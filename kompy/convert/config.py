@@ -1,12 +1,12 @@
 """ConfigMaps and Secrets from ``env_file``, top-level ``configs`` and ``secrets``, and how a
 service's pod uses them (``envFrom``, volumes, mounts).
 
-- ``env_file``: one ConfigMap per file (``<service>-<file>``, as Kompose names it), used
+- ``env_file``: one ConfigMap per file (named after the file, as Kompose names it), used
   with ``envFrom`` in file order, so a later file wins as in Compose; ``environment``
   entries become ``env`` (the workload builder), which Kubernetes lets win over ``envFrom``,
   as Compose lets ``environment`` win over ``env_file``. Variables whose names look secret
   (PASSWORD, SECRET, TOKEN, KEY, ... see :func:`looks_secret`) go to a Secret
-  ``<service>-<file>-secret`` instead, also used with ``envFrom``: kompy never puts them in
+  ``<file>-secret`` instead, also used with ``envFrom``: kompy never puts them in
   a ConfigMap. (Secret-looking ``environment`` entries go to ``<service>-env-secret``,
   referenced with ``secretKeyRef``: kompy.convert.envsecret.)
 - ``configs`` (file, content, environment): a ConfigMap per config, mounted as one file at
@@ -59,12 +59,22 @@ class PodConfig:
     mounts: list[dict[str, Any]] = field(default_factory=list)  # container volumeMounts
 
 
+# A name ending in one of these holds where a secret is, not the secret: the official images'
+# `*_FILE` convention (POSTGRES_PASSWORD_FILE=/run/secrets/db, read by their entrypoints).
+_LOCATION_SUFFIXES = frozenset({"FILE", "PATH", "DIR", "FILENAME"})
+# A name with one of these parts is a switch (MYSQL_ALLOW_EMPTY_PASSWORD=yes), not a secret.
+_SWITCH_PARTS = frozenset({"ALLOW", "ENABLE", "ENABLED", "DISABLE", "DISABLED"})
+
+
 def looks_secret(name: str) -> bool:
     """Whether an environment variable's name suggests its value is a secret."""
     upper = name.upper()
+    parts = [part for part in re.split(r"[^A-Z0-9]+", upper) if part]
+    if parts and (parts[-1] in _LOCATION_SUFFIXES or _SWITCH_PARTS.intersection(parts)):
+        return False
     if any(word in upper for word in _SECRET_WORDS):
         return True
-    return any(part in _SECRET_PARTS for part in re.split(r"[^A-Z0-9]+", upper))
+    return any(part in _SECRET_PARTS for part in parts)
 
 
 def plan_config(ctx: ConvertContext, service: Service) -> PodConfig:
@@ -91,12 +101,20 @@ def plan_config(ctx: ConvertContext, service: Service) -> PodConfig:
 
 
 def env_file_name(ctx: ConvertContext, service: Service, env_file: EnvFile) -> str:
-    """Kompose's ConfigMap name for an env file: <service>-<path relative to the project>."""
+    """Kompose's ConfigMap name for an env file (its ``FormatEnvName``): the file's path
+    relative to the project with leading and trailing "." and "/" trimmed and every other
+    character that is not a letter or digit made "-": ``hadoop-hive-namenode.env`` ->
+    ``hadoop-hive-namenode-env``, ``env1/a.env`` -> ``env1-a-env``, ``.env`` -> ``env``. The
+    name depends on the file alone, so services sharing a file share its ConfigMap. A name
+    that would start with "-" (``src/.env`` is ``src--env``; only an odd one like ``._x``)
+    gets the service's name in front, as Kompose does."""
     path = env_file.path
     if os.path.isabs(path):
-        rel = os.path.relpath(path, ctx.project.working_dir)
-        path = rel if not rel.startswith("..") else os.path.basename(path)
-    return k8s_name(f"{ctx.name(service)}-{path}", 253)
+        path = os.path.relpath(path, ctx.project.working_dir)
+    name = re.sub(r"[^a-zA-Z0-9]", "-", path.replace(os.sep, "/").strip("./"))
+    if not name or name.startswith("-"):
+        name = f"{ctx.name(service)}{name}"
+    return k8s_name(name, 63)
 
 
 def _plan_env_file(ctx: ConvertContext, service: Service, index: int, env_file: EnvFile,
@@ -116,11 +134,11 @@ def _plan_env_file(ctx: ConvertContext, service: Service, index: int, env_file: 
             continue
         (secret if looks_secret(key) else plain)[key] = value
     name = env_file_name(ctx, service, env_file)
-    owner = f"env_file {env_file.path} of {service.name}"
+    owner = f"env_file {env_file.path}"  # the file, whoever uses it: one shared ConfigMap
     # False when the same file was planned before (listed twice): reference, do not re-emit.
     emit = claim(ctx, f"ConfigMap/{name}", owner, path)
     claim(ctx, f"Secret/{name}-secret", owner, path)
-    labels = ctx.labels(service)
+    labels = ctx.project_labels()  # a file's objects may be shared by several services
     annotations = tool_annotations(ctx) or None
     targets = []
     if plain or not secret:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.gpus import gpu_limits
+from kompy.convert.images import report_build
+from kompy.convert.options import ConvertOptions
 from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec, Obj
 from kompy.errors import ConvertError, KeyPath
-from kompy.model import ByteSize, Duration, Healthcheck, Service
+from kompy.model import ByteSize, Duration, Healthcheck, Project, Service
 
 _EXPOSE = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
 # Kubernetes port names: IANA_SVC_NAME, at most 15 characters.
@@ -21,8 +24,16 @@ _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
 
 
 def image_of(ctx: ConvertContext, service: Service) -> str:
-    """The image to run; a `build:`-only service gets "<project>-<service>:<tag>" (Compose's
-    own default name for built images), prefixed with --image-registry when given."""
+    """The image the pods run: the local name (:func:`local_image`), or where this run
+    pushed it (--push-image)."""
+    local = local_image(ctx, service)
+    return ctx.options.cluster_images.get(local, local)
+
+
+def local_image(ctx: ConvertContext, service: Service) -> str:
+    """The image's name on the local engine; a `build:`-only service gets
+    "<project>-<service>:<tag>" (Compose's own default name for built images), prefixed with
+    --image-registry when given."""
     settings = ctx.settings(service)
     if settings.image:
         return settings.image
@@ -38,6 +49,21 @@ def image_of(ctx: ConvertContext, service: Service) -> str:
     name = f"{k8s_name(ctx.project.name)}-{k8s_name(service.name)}:{ctx.options.image_tag}"
     registry = ctx.options.image_registry
     return f"{registry.rstrip('/')}/{name}" if registry else name
+
+
+def project_images(project: Project, options: ConvertOptions) -> dict[str, str]:
+    """Service name -> the image its pods run (its name on the local engine), for services whose
+    settings read; used to look the images up before converting."""
+    from kompy.errors import KompyError
+
+    ctx = ConvertContext(project, options)
+    out: dict[str, str] = {}
+    for name in sorted(project.services):
+        try:
+            out[name] = local_image(ctx, project.services[name])
+        except KompyError:
+            continue  # reported by the conversion itself
+    return out
 
 
 def pull_policy(ctx: ConvertContext, service: Service, base: KeyPath) -> str | None:
@@ -164,6 +190,7 @@ def resources(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | Non
     if service.mem_reservation is not None:
         _put_memory(requests, service.mem_reservation)
         ctx.mapped((*base, "mem_reservation"), "resources.requests.memory")
+    limits.update(gpu_limits(ctx, service, base))
     settings = ctx.settings(service)
     if settings.ephemeral_storage_limit:
         limits["ephemeral-storage"] = settings.ephemeral_storage_limit
@@ -211,7 +238,11 @@ def probes(ctx: ConvertContext, service: Service,
     settings = ctx.settings(service)
     liveness = readiness = startup = None
     check = service.healthcheck
+    # The healthcheck's timing applies to every probe, whatever gives its action (the test,
+    # or a kompose.service.healthcheck.* label); a label's own timing wins per field.
+    timing: Obj = {}
     if check is not None and not check.disable and check.test != ("NONE",):
+        timing = {**_DOCKER_DEFAULTS, **_timing(check)}
         if check.test is None:
             if settings.liveness is None and settings.readiness is None:
                 ctx.dropped((*base, "healthcheck"),
@@ -220,20 +251,30 @@ def probes(ctx: ConvertContext, service: Service,
                             hint="add `test:` to the healthcheck")
         else:
             action = {"exec": {"command": _exec_command(check.test)}}
-            timing = {**_DOCKER_DEFAULTS, **_timing(check)}
             liveness = {**action, **timing}
             readiness = {**action, **dict(timing)}
-            if check.start_period is not None and check.start_period.nanoseconds > 0:
-                startup = _startup(action, check)
-            ctx.mapped((*base, "healthcheck"), "livenessProbe, readinessProbe"
-                       + (", startupProbe" if startup else ""))
     elif check is not None:
+        check = None
         ctx.mapped((*base, "healthcheck"), "no probe (healthcheck disabled)")
+    else:
+        check = None
     if settings.liveness is not None:
-        liveness = _probe_from_settings(settings.liveness, liveness)
+        liveness = _probe_from_settings(settings.liveness, liveness, timing)
     if settings.readiness is not None:
-        readiness = _probe_from_settings(settings.readiness, readiness)
+        readiness = _probe_from_settings(settings.readiness, readiness, timing)
+    first = liveness or readiness
+    if (check is not None and first is not None and check.start_period is not None
+            and check.start_period.nanoseconds > 0):
+        startup = _startup(_action(first), check)
+    if check is not None and (liveness or readiness):
+        ctx.mapped((*base, "healthcheck"), ", ".join(
+            kind for kind, probe in (("livenessProbe", liveness), ("readinessProbe", readiness),
+                                     ("startupProbe", startup)) if probe))
     return liveness, readiness, startup
+
+
+def _action(probe: Obj) -> Obj:
+    return {k: v for k, v in probe.items() if k in ("exec", "httpGet", "tcpSocket")}
 
 
 def _exec_command(test: tuple[str, ...]) -> list[str]:
@@ -284,7 +325,8 @@ def _startup(action: Obj, check: Healthcheck) -> Obj:
             "failureThreshold": -(-budget // period) + (check.retries or 3)}
 
 
-def _probe_from_settings(settings: ProbeSettings, fallback: Obj | None) -> Obj | None:
+def _probe_from_settings(settings: ProbeSettings, fallback: Obj | None, timing: Obj
+                         ) -> Obj | None:
     if settings.disable:
         return None
     action: Obj
@@ -297,10 +339,10 @@ def _probe_from_settings(settings: ProbeSettings, fallback: Obj | None) -> Obj |
     elif settings.test:
         action = {"exec": {"command": _exec_command(settings.test)}}
     elif fallback is not None:
-        action = {k: v for k, v in fallback.items() if k in ("exec", "httpGet", "tcpSocket")}
+        action = _action(fallback)
     else:
         return None
-    probe: Obj = {**action, **_timing(settings)}
+    probe: Obj = {**action, **timing, **_timing(settings)}
     if settings.start_period is not None:
         probe["initialDelaySeconds"] = settings.start_period.whole_seconds()
     return probe
@@ -344,8 +386,9 @@ def build_container(ctx: ConvertContext, service: Service) -> ContainerSpec:
         tty=service.tty,
         service=service.name,
     )
-    for key in ("working_dir", "image", "build", "container_name", "stdin_open", "tty"):
+    for key in ("working_dir", "image", "container_name", "stdin_open", "tty"):
         if getattr(service, key):
             ctx.mapped((*base, key), f"container {key}")
+    report_build(ctx, service, local_image(ctx, service))
     return spec
 

@@ -83,6 +83,10 @@ class ConvertContext:
         # Compose service -> name of the pod (workload) it runs in; services merged by
         # `network_mode: service:x` or a service group share one pod. Filled by the planner.
         self.pod_of: dict[str, str] = {}
+        # Compose service -> the headless Service its StatefulSet names in serviceName, when
+        # that is not the service's own Service (so the Service builder adds it). Filled by
+        # the workload builder, which runs first.
+        self.governing: dict[str, str] = {}
         # id(object) -> template it was rendered from, for validation error messages.
         self.sources: dict[int, str] = {}
         self._renderer: Renderer | None = None

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from kompy.convert.context import ConvertContext
-from kompy.convert.services import ServicePlan, plan_service
+from kompy.convert.services import ServicePlan, is_placeholder, plan_service
 from kompy.convert.shared import render, tool_annotations
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import Service
@@ -32,7 +32,7 @@ def build_ingresses(ctx: ConvertContext, service: Service) -> list[dict[str, Any
     path = ctx.settings(service).sources.get(
         "ingress", ("services", service.name, "labels", "kompose.service.expose"))
     plan = plan_service(ctx, service)
-    if plan is None or not plan.ports:
+    if plan is None or all(is_placeholder(port) for port in plan.ports):
         ctx.dropped(path, f"{service.name} has no ports, so it cannot be exposed by an Ingress",
                     hint="add the port the web server listens on under ports: or expose:")
         return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kompy.convert.context import ConvertContext, k8s_name
-from kompy.convert.services import plan_service
+from kompy.convert.services import is_placeholder, plan_service
 from kompy.convert.shared import render, tool_annotations
 from kompy.model import Service
 
@@ -85,7 +85,7 @@ def _published_policy(ctx: ConvertContext, service: Service,
         first = plan.ports[0]
         published.add((first.target_port, first.protocol))
     ports = [{"port": port.target_port, "protocol": port.protocol} for port in plan.ports
-             if (port.target_port, port.protocol) in published]
+             if (port.target_port, port.protocol) in published and not is_placeholder(port)]
     unique = [p for i, p in enumerate(ports) if p not in ports[:i]]
     if not unique:
         return []

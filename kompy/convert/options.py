@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kompy.engine.imageinfo import ImageInfo
 
 CONTROLLERS = ("deployment", "statefulset", "daemonset", "auto")
 VOLUME_MODES = ("persistentVolumeClaim", "emptyDir", "hostPath", "configMap")
-SECURITY_MODES = ("default", "restricted")
+# Pod Security Standards levels; "default" is what `docker compose up` does.
+SECURITY_MODES = ("default", "baseline", "restricted")
 SERVICE_TYPES = ("clusterip", "nodeport", "loadbalancer", "headless")
 SERVICE_GROUP_MODES = ("label", "volume")
 FORMATS = ("yaml", "json")
@@ -67,3 +71,15 @@ class ConvertOptions:
     allow_outside_project: bool = False
     # Folder for compiled schema validators, reused across runs (the CLI: ~/.cache/kompy).
     cache_dir: str | None = None
+    # With ``namespace``: emit the Namespace object first (Kompose does), so
+    # `kubectl apply -f DIR` works on a cluster without it (--no-create-namespace: not).
+    create_namespace: bool = True
+    # What local images say about themselves (EXPOSE, USER), by image reference: an input
+    # like the Compose files (the CLI inspects the engine; empty: no image is known).
+    images: Mapping[str, ImageInfo] = field(default_factory=dict)
+    # Images this run built into the local engine (--build local), and the images the target
+    # cluster can pull: local name -> the name it pulls them by, which the pods run (pushed
+    # by --push-image [--push-image-registry]; the same name for kompy's own cluster, which
+    # runs on the local engine: kompy up and kompy dev).
+    built_images: frozenset[str] = frozenset()
+    cluster_images: Mapping[str, str] = field(default_factory=dict)

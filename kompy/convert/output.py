@@ -23,6 +23,10 @@ def file_name(obj: dict[str, Any], fmt: str) -> str:
     """Kompose's naming: "<name>-<kind>.yaml" (web-deployment.yaml, web-service.yaml)."""
     name = str(obj.get("metadata", {}).get("name", "object"))
     kind = str(obj.get("kind", "object")).lower()
+    if kind == "namespace":
+        # `kubectl apply -f DIR` applies files in name order and does not put Namespaces
+        # first: "00-" sorts before every Compose service name but those starting "0-"/"00".
+        name = f"00-{name}"
     return f"{name}-{kind}.{'json' if fmt == 'json' else 'yaml'}"
 
 

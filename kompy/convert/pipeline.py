@@ -10,7 +10,7 @@ from kompy.convert import Conversion
 from kompy.convert.context import ConvertContext
 from kompy.convert.options import ConvertOptions
 from kompy.convert.pod import PodUnit
-from kompy.convert.security import check_restricted
+from kompy.convert.security import check_security
 from kompy.convert.sharedstorage import share_claims
 from kompy.convert.specs import ClaimSpec, Obj
 from kompy.convert.validate import set_cache_dir, validate_all
@@ -54,8 +54,7 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     pods = [(unit, *build_workload(ctx, unit)) for unit in units]
     share_claims(ctx, pods)  # pods sharing a ReadWriteOnce claim: one node (issue #9)
     for unit, spec, built in pods:
-        if options.security == "restricted":
-            errors.extend(check_restricted(ctx, built.pod, unit.services))
+        errors.extend(check_security(ctx, built.pod, unit.services))
         for claim in built.claims:
             claims.setdefault(claim.name, claim)
         objects.extend(built.objects)
@@ -72,6 +71,9 @@ def run(project: Project, options: ConvertOptions) -> Conversion:
     if options.network_policies:
         objects.extend(_extra(ctx, "networking", "build_network_policies"))
     _report_project_keys(ctx)
+    if options.namespace and options.create_namespace:
+        objects.extend(ctx.render("namespace.yaml.j2", labels=ctx.project_labels(),
+                                  annotations=tool_annotations(ctx)))
     ordered = _dedupe(sorted(objects, key=object_key))
     sources = [ctx.sources.get(id(obj), "") for obj in ordered]
     if options.validate:
@@ -210,15 +212,12 @@ def _dedupe(objects: list[Obj]) -> list[Obj]:
 
 
 _NO_MEANING = {
-    "build": None,  # used for the image name
     "develop": "develop (watch rules) is for `kompy dev`; it has no Kubernetes meaning",
     "logging": "logging drivers are a node setting in Kubernetes",
     "ulimits": "ulimits have no Kubernetes equivalent (set them in the image or runtime)",
     "devices": "devices need a device plugin in Kubernetes",
     "stop_signal": "Kubernetes always sends SIGTERM; set STOPSIGNAL in the image",
-    "platform": "platform is chosen by the node; use placement constraints on node.platform",
     "profiles": None,
-    "links": "links are not needed: services reach each other by name through Services",
     "external_links": "external_links have no Kubernetes equivalent",
     "cgroup_parent": "cgroup_parent has no Kubernetes equivalent",
     "userns_mode": "userns_mode has no Kubernetes equivalent",
@@ -230,7 +229,7 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-_MAPPED_ELSEWHERE = frozenset({"volumes_from"})  # kompy.convert.volumes
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links"})  # volumes, gpus, services
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:

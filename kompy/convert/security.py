@@ -1,10 +1,17 @@
-"""Security contexts: safe defaults, the Compose security keys, and ``--security restricted``.
+"""Security contexts: Docker's defaults, the Compose security keys, and ``--security``.
 
-Defaults for every generated container: ``allowPrivilegeEscalation: false`` and the pod's
-``seccompProfile: RuntimeDefault`` (Docker applies its default seccomp profile too, so this
-keeps Compose behaviour). ``--security restricted`` additionally makes each pod pass the
-"restricted" Pod Security Standard (https://kubernetes.io/docs/concepts/security/
-pod-security-standards/#restricted), or fails naming every Compose key that prevents it.
+``--security default`` behaves as ``docker compose up``: the pod's ``seccompProfile:
+RuntimeDefault`` (Docker applies its default seccomp profile too) and nothing Docker does not
+do. In particular no ``allowPrivilegeEscalation: false`` unless the Compose file asks for it
+(``security_opt: [no-new-privileges:true]``): Docker does not set no_new_privs by default, and
+images that rely on file capabilities or setuid binaries (ping, sudo, an app binding :80 as
+a user through ``setcap``) break under it.
+
+``--security baseline|restricted`` are the Pod Security Standards' levels
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/): the pods are made
+to pass that level, or the conversion fails naming every Compose key that prevents it.
+``restricted`` also needs a non-root user it can prove: a numeric ``user:``, or an image whose
+USER is a non-zero uid (inspected when a Docker engine has the image).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ def container_security(ctx: ConvertContext, service: Service, run_as: tuple[int 
     base: KeyPath = ("services", service.name)
     sc: Obj = {}
     restricted = ctx.options.security == "restricted"
-    no_new_privileges = True
+    no_new_privileges = False  # Docker's default (dockerd --no-new-privileges is off)
     seccomp: Obj | None = None
     for index, option in enumerate(service.security_opt):
         key, _, value = option.replace("=", ":", 1).partition(":")
@@ -140,12 +147,23 @@ def pod_security(ctx: ConvertContext, services: list[Service]) -> Obj:
     return sc
 
 
-def check_restricted(ctx: ConvertContext, pod: PodSpec, services: list[Service]) -> list[UserError]:
-    """Every Compose key that keeps this pod from the "restricted" Pod Security Standard."""
+# Pod Security Standards, "baseline": capabilities that may be added (Docker's default set).
+BASELINE_CAPABILITIES = frozenset({
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+})
+
+
+def check_security(ctx: ConvertContext, pod: PodSpec, services: list[Service]) -> list[UserError]:
+    """Every Compose key that keeps this pod from the ``--security`` level (none for default)."""
+    level = ctx.options.security
+    if level == "default":
+        return []
+    restricted = level == "restricted"
     errors: list[UserError] = []
 
     def fail(path: KeyPath, message: str, hint: str) -> None:
-        errors.append(ConvertError(f"--security restricted: {message}",
+        errors.append(ConvertError(f"--security {level}: {message}",
                                    location=ctx.locate(path), key_path=path, hint=hint))
 
     for service in services:
@@ -154,11 +172,17 @@ def check_restricted(ctx: ConvertContext, pod: PodSpec, services: list[Service])
             fail((*base, "privileged"), "privileged containers are not allowed",
                  "remove privileged: true")
         for index, cap in enumerate(service.cap_add):
-            if _capability(cap) != "NET_BIND_SERVICE":
+            name = _capability(cap)
+            if restricted and name != "NET_BIND_SERVICE":
                 fail((*base, "cap_add", index), f"capability {cap} cannot be added",
                      "only NET_BIND_SERVICE may be added")
-        if service.user and service.user.partition(":")[0] in ("0", "root"):
-            fail((*base, "user"), "containers must not run as root", 'use user: "1000"')
+            elif not restricted and name not in BASELINE_CAPABILITIES:
+                fail((*base, "cap_add", index), f"capability {cap} cannot be added",
+                     "baseline allows only Docker's default capabilities")
+        if restricted:
+            problem = _user_problem(ctx, service)
+            if problem is not None:
+                fail(*problem)
         if service.pid == "host":
             fail((*base, "pid"), "the host PID namespace is not allowed", "remove pid: host")
         if service.ipc == "host":
@@ -170,7 +194,7 @@ def check_restricted(ctx: ConvertContext, pod: PodSpec, services: list[Service])
             if option.replace("=", ":").startswith(("seccomp:unconfined", "apparmor:unconfined")):
                 fail((*base, "security_opt", index), f"{option} is not allowed",
                      "remove it: the runtime's default profile is required")
-            if option.replace("=", ":") in ("no-new-privileges:false",):
+            if restricted and option.replace("=", ":") in ("no-new-privileges:false",):
                 fail((*base, "security_opt", index), "privilege escalation must be off",
                      "remove no-new-privileges:false")
         if ctx.settings(service).host_ports and service.ports:
@@ -178,12 +202,46 @@ def check_restricted(ctx: ConvertContext, pod: PodSpec, services: list[Service])
                  "host ports are not allowed", "remove the label")
     for volume in pod.volumes:
         kinds = [k for k in volume if k != "name"]
-        if kinds and kinds[0] not in RESTRICTED_VOLUME_TYPES:
+        if not kinds:
+            continue
+        if (kinds[0] not in RESTRICTED_VOLUME_TYPES) if restricted else kinds[0] == "hostPath":
             owner = _volume_owner(volume["name"], pod)
             path: KeyPath = ("services", owner, "volumes") if owner else ("services",)
             fail(path, f"volume {volume['name']} of type {kinds[0]} is not allowed",
                  "use --volumes persistentVolumeClaim, emptyDir or configMap for bind mounts")
     return errors
+
+
+def _user_problem(ctx: ConvertContext, service: Service
+                  ) -> tuple[KeyPath, str, str] | None:
+    """Why "restricted" cannot prove ``service`` runs as non-root (runAsNonRoot needs a
+    numeric uid: the kubelet refuses to start a container whose user is a name)."""
+    base: KeyPath = ("services", service.name)
+    fix = (f'set `user: "<uid>"` on {service.name} (a non-zero uid the image can run as, '
+           'for example "1000")')
+    if service.user:
+        user = service.user.partition(":")[0]
+        if user in ("0", "root"):
+            return (*base, "user"), f"{service.name} runs as root", fix
+        if not user.isdigit():
+            return ((*base, "user"), f"{service.name}'s user {user!r} is a name; Kubernetes "
+                    "can only check runAsNonRoot against a numeric uid", fix)
+        return None
+    from kompy.convert.container import local_image
+
+    image = local_image(ctx, service)
+    info = ctx.options.images.get(image)
+    if info is None:
+        return ((*base,), f"{service.name} sets no user and the user of image {image} is "
+                "unknown (the image is not in the local Docker engine, or no engine answered)",
+                fix)
+    root = info.runs_as_root()
+    if root is None:
+        return ((*base,), f"image {image} runs as user {info.user!r}, a name; Kubernetes can "
+                "only check runAsNonRoot against a numeric uid", fix)
+    if root:
+        return (*base,), f"image {image} runs as root (it sets no non-root USER)", fix
+    return None
 
 
 def _volume_owner(volume: str, pod: PodSpec) -> str | None:

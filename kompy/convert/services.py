@@ -17,6 +17,7 @@ Kompose ("8080", then "8080-udp" when the number is taken) unless the Compose po
 
 from __future__ import annotations
 
+import ipaddress
 import weakref
 from dataclasses import dataclass, replace
 from typing import Any
@@ -91,6 +92,23 @@ def plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
 
 def _plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
     kind = service_type(ctx, service)
+    base: KeyPath = ("services", service.name)
+    loopback = _loopback_ports(service)
+    if kind in ("nodeport", "loadbalancer") and loopback:
+        # `127.0.0.1:5432:5432` publishes on the host's loopback only: nothing outside the
+        # host reaches it under Compose. Kubernetes opens every port of a NodePort or
+        # LoadBalancer Service to the outside, so such a service's Service stays internal.
+        index = loopback[0]
+        mapping = service.ports[index]
+        others = len([m for m in service.ports if m.published]) > len(loopback)
+        ctx.warn((*base, "ports", index), f"{service.name} publishes port {mapping.published} "
+                 f"on {mapping.host_ip} only (a loopback address): its Service stays "
+                 f"ClusterIP instead of {_TYPES[kind]}"
+                 + (", so its other published ports are not exposed either" if others else ""),
+                 hint="reach it with `kubectl port-forward`" + (
+                     "; expose the other ports with an Ingress (kompose.service.expose) or "
+                     "publish every port on 0.0.0.0" if others else ""))
+        kind = "clusterip"
     external = kind in ("nodeport", "loadbalancer")
     entries: list[tuple[int, int, str, str | None, str | None]] = []  # port, target, proto, ...
     host_ports: list[str] = []
@@ -104,7 +122,9 @@ def _plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
     for mapping in service.ports:
         published = _published(mapping)
         proto = mapping.protocol.upper()
-        if external and published is not None:
+        public = external and published is not None
+        if public:
+            assert published is not None
             add(published, mapping.target, proto, mapping.name, mapping.app_protocol)
             if published != mapping.target:
                 add(mapping.target, mapping.target, proto, None, mapping.app_protocol)
@@ -119,12 +139,82 @@ def _plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
     for text in service.expose:
         for port, proto in expose_ports(text):
             add(port, port, proto, None, None)
-    if not entries and kind != "headless":
-        return None
+    if not entries:
+        if not reachable_by_name(service):
+            return None
+        image = ctx.options.images.get(_image(ctx, service))
+        if image is not None and image.exposed:
+            # The image's EXPOSE ports, as Docker lists them (docker inspect, Config.
+            # ExposedPorts): what the service listens on, so a ClusterIP Service can route.
+            for port, proto in image.exposed:
+                add(port, port, proto, None, None)
+            ctx.approximated(base, f"Service/{ctx.name(service)} spec.ports",
+                             f"no ports in the Compose file: the EXPOSE ports of image "
+                             f"{image.ref} ({', '.join(str(p) for p, _ in image.exposed)})")
+        else:
+            # Compose resolves every service's name on the project network. A headless
+            # Service gives the name (DNS answers with the pods' addresses, every port
+            # reachable); Kubernetes wants a port in it, so a placeholder, as Kompose.
+            kind = "headless"
+            add(HEADLESS_PORT, HEADLESS_PORT, "TCP", HEADLESS_PORT_NAME, None)
+            ctx.approximated(base, f"Service/{ctx.name(service)} (headless)",
+                             "no ports known: a headless Service makes the name resolve to "
+                             "the pods (placeholder port 55555)")
     ports = _named([ServicePort(name or "", port, target, proto, app)
                     for port, target, proto, name, app in entries])
     plan = ServicePlan(ctx.name(service), kind, tuple(ports), tuple(host_ports))
     return _with_settings(ctx, service, plan)
+
+
+# Kompose's placeholder for a Service of a service without ports (kubernetes/kubernetes#32766).
+HEADLESS_PORT = 55555
+HEADLESS_PORT_NAME = "headless"
+
+
+def governing_service(ctx: ConvertContext, service: Service) -> str | None:
+    """The headless Service a StatefulSet running ``service`` names in ``serviceName``: its
+    own Service when that is headless, else ``<name>-headless`` (recorded in
+    ``ctx.governing`` for :func:`build_services`); None when it has no Service."""
+    plan = plan_service(ctx, service)
+    if plan is None:
+        return None
+    name = plan.name if plan.kind == "headless" else k8s_name(f"{plan.name}-headless")
+    ctx.governing[service.name] = name
+    return name
+
+
+def reachable_by_name(service: Service) -> bool:
+    """Whether other services resolve this one's name under Compose: every service on a
+    project network; not one sharing another's network stack or the host's, or with none."""
+    mode = service.network_mode or ""
+    return not (mode in ("host", "none") or mode.startswith(("service:", "container:")))
+
+
+def is_placeholder(port: ServicePort) -> bool:
+    return port.name == HEADLESS_PORT_NAME and port.port == HEADLESS_PORT
+
+
+def _image(ctx: ConvertContext, service: Service) -> str:
+    from kompy.convert.container import local_image
+
+    return local_image(ctx, service)
+
+
+def _is_loopback(host_ip: str | None) -> bool:
+    if not host_ip:
+        return False
+    if host_ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host_ip.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_ports(service: Service) -> list[int]:
+    """Indexes of the ports ``service`` publishes on a loopback address only."""
+    return [index for index, m in enumerate(service.ports)
+            if m.published and _is_loopback(m.host_ip)]
 
 
 def expose_ports(text: str) -> list[tuple[int, str]]:
@@ -210,10 +300,22 @@ def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]
     out = render(ctx, "service.yaml.j2", _service_context(
         ctx, service, plan.name, _TYPES[plan.kind], plan, annotations))
     internal = [port for port in plan.ports if port.port == port.target_port]
+    governing = ctx.governing.get(service.name)
+    if governing is not None and governing != plan.name:
+        # A StatefulSet's pods get DNS names (web-0.web-headless) only through a headless
+        # Service named in spec.serviceName (Kubernetes "StatefulSet", Stable Network ID).
+        out += render(ctx, "service.yaml.j2", _service_context(
+            ctx, service, governing, "ClusterIP", replace(
+                plan, kind="headless", external_traffic_policy=None, ports=tuple(
+                    replace(p, node_port=None) for p in internal) or plan.ports),
+            tool_annotations(ctx)))
+    _report_links(ctx, service)
     for alias in _aliases(ctx, service, plan):
         out += render(ctx, "service.yaml.j2", _service_context(
             ctx, service, alias, "ClusterIP",
-            replace(plan, kind="clusterip", ports=tuple(
+            # A headless service's aliases are headless too: they resolve to the pods.
+            replace(plan, kind="headless" if plan.kind == "headless" else "clusterip",
+                    ports=tuple(
                 replace(p, node_port=None) for p in internal) or plan.ports,
                 external_traffic_policy=None), tool_annotations(ctx)))
     return out
@@ -231,31 +333,59 @@ def _service_context(ctx: ConvertContext, service: Service, name: str, kind: str
     }
 
 
+def _link_aliases(ctx: ConvertContext, service: Service) -> list[tuple[str, KeyPath]]:
+    """``links: ["db:database"]`` of other services naming ``service``: the alias each gives
+    it (compose-spec "links": the alias is a hostname of the linked service)."""
+    out: list[tuple[str, KeyPath]] = []
+    for name in sorted(ctx.project.services):
+        for index, link in enumerate(ctx.project.services[name].other.get("links") or ()):
+            target, _, alias = str(link).partition(":")
+            if target == service.name and alias and alias != target:
+                out.append((alias, ("services", name, "links", index)))
+    return out
+
+
+def _report_links(ctx: ConvertContext, service: Service) -> None:
+    """A link without an alias needs nothing: every service resolves by name already."""
+    for index, link in enumerate(service.other.get("links") or ()):
+        target, _, alias = str(link).partition(":")
+        if not alias or alias == target:
+            ctx.mapped(("services", service.name, "links", index),
+                       f"Service/{ctx.name(target) if target in ctx.project.services else target}"
+                       " (every service resolves by name)")
+
+
 def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
-    """Network aliases that can become Service names (not taken by a Compose service)."""
-    if not any(attachment.aliases for attachment in service.networks.values()):
+    """Network aliases, and ``links`` aliases naming this service, that can become Service
+    names (not taken by a Compose service)."""
+    wanted: list[tuple[str, KeyPath, str]] = [
+        (alias, ("services", service.name, "networks", net, "aliases", index), "network alias")
+        for net, attachment in service.networks.items()
+        for index, alias in enumerate(attachment.aliases)]
+    wanted += [(alias, path, "link alias") for alias, path in _link_aliases(ctx, service)]
+    if not wanted:
         return []
     taken = {ctx.name(name) for name in ctx.project.services}
     out: list[str] = []
-    for net, attachment in service.networks.items():
-        for index, alias in enumerate(attachment.aliases):
-            path: KeyPath = ("services", service.name, "networks", net, "aliases", index)
-            name = k8s_name(alias)
-            if name in out or name == plan.name:
-                continue
-            if name in taken:
-                ctx.warn(path, f"network alias {alias!r} is also a service's name; "
-                         "the service keeps it")
-                continue
-            owner = _alias_owners.setdefault(ctx, {}).setdefault(name, service.name)
-            if owner != service.name:
-                ctx.warn(path, f"network alias {alias!r} is also an alias of {owner}; it "
-                         f"resolves to {owner} only",
-                         hint="Compose would balance between both; give them distinct aliases")
-                continue
-            out.append(name)
-            ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
-                             "namespace, not only on its network")
+    for alias, path, what in wanted:
+        name = k8s_name(alias)
+        if name in out or name == plan.name:
+            continue
+        if name in taken:
+            ctx.warn(path, f"{what} {alias!r} is also a service's name; "
+                     "the service keeps it")
+            continue
+        owner = _alias_owners.setdefault(ctx, {}).setdefault(name, service.name)
+        if owner != service.name:
+            ctx.warn(path, f"{what} {alias!r} is also an alias of {owner}; it "
+                     f"resolves to {owner} only",
+                     hint="Compose would balance between both; give them distinct aliases")
+            continue
+        out.append(name)
+        ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
+                         "namespace, not only on its network" if what == "network alias"
+                         else "the alias resolves in the whole namespace, not only in "
+                         "the linking service")
     return out
 
 
@@ -310,7 +440,10 @@ def _report_ports(ctx: ConvertContext, service: Service, plan: ServicePlan | Non
         path = (*base, "ports", index)
         if target is None:
             continue
-        if mapping.host_ip:
+        if mapping.host_ip and _is_loopback(mapping.host_ip) and plan is not None \
+                and plan.kind not in ("nodeport", "loadbalancer"):
+            ctx.mapped(path, target + " (cluster-internal, as a loopback-only port)")
+        elif mapping.host_ip:
             ctx.approximated(path, target, f"host_ip {mapping.host_ip} has no Kubernetes "
                              "equivalent; the port is published on every address")
         elif mapping.published and "-" in mapping.published:

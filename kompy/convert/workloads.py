@@ -30,8 +30,12 @@ def workload_kind(ctx: ConvertContext, service: Service) -> str:
     if settings.cronjob is not None:
         return "CronJob"
     if settings.controller == "replicationcontroller":
-        ctx.approximated(settings.sources.get("controller", ("services", service.name)),
-                         "Deployment", "ReplicationControllers are superseded by Deployments")
+        path = settings.sources.get("controller", ("services", service.name))
+        ctx.warn(path, f"{service.name} asks for a ReplicationController; kompy writes a "
+                 "Deployment, its successor (same pods, with rolling updates)",
+                 hint="say kompose.controller.type: deployment to silence this")
+        ctx.approximated(path, "Deployment", "ReplicationControllers are superseded by "
+                         "Deployments")
         return "Deployment"
     if settings.controller:
         return _KINDS[settings.controller]
@@ -157,7 +161,8 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
                     "rollback_config has no Kubernetes equivalent",
                     hint="roll back with `kubectl rollout undo`")
     if kind == "StatefulSet":
-        spec.service_name = unit.name
+        own = ctx.pod_name(primary) == ctx.name(primary)
+        spec.service_name = (own and _governing_service(ctx, primary)) or unit.name
         spec.volume_claim_templates = built.claim_templates
         if not _has_service(ctx, primary):
             ctx.warn(("services", primary.name), f"StatefulSet {unit.name} has no Service "
@@ -177,6 +182,14 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
         if cron.backoff_limit is not None:
             spec.backoff_limit = cron.backoff_limit
     return spec, built
+
+
+def _governing_service(ctx: ConvertContext, service: Service) -> str | None:
+    try:
+        from kompy.convert.services import governing_service
+    except ImportError:
+        return None
+    return governing_service(ctx, service)
 
 
 def _has_service(ctx: ConvertContext, service: Service) -> bool:

@@ -1,81 +1,18 @@
-"""Builds the images of a project's services that have ``build:``, under the names convert uses.
-
-The image name comes from the converter (:func:`kompy.convert.container.image_of`), so the
-image the engine builds is exactly the one the pods ask for: the service's ``image:`` when it
-has one (Compose tags the build result with it), else ``<project>-<service>:<tag>``.
+"""The project's image builds, as ``kompy up`` and ``kompy dev`` run them: the plan lives with
+the converter (kompy.convert.builds), which builds for ``kompy convert --build local`` too, so
+every command builds the same images under the same names; here is how a build shows its
+progress to the person waiting for it.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from kompy.convert.options import ConvertOptions
+from kompy.convert.builds import BuildPlan, plan_builds
 from kompy.dev.console import Console
-from kompy.engine.images import BuildSpec
-from kompy.errors import Diagnostic
-from kompy.model import Project, Service
 
-
-@dataclass(frozen=True)
-class BuildPlan:
-    specs: tuple[BuildSpec, ...]
-    diagnostics: tuple[Diagnostic, ...] = ()
-
-
-def plan_builds(project: Project, options: ConvertOptions,
-                services: Sequence[str] = ()) -> BuildPlan:
-    """One build per service with ``build:`` (of ``services`` when given), in name order."""
-    from kompy.convert.container import image_of
-    from kompy.convert.context import ConvertContext
-
-    ctx = ConvertContext(project, options)
-    specs: list[BuildSpec] = []
-    diagnostics: list[Diagnostic] = []
-    for name in sorted(project.services):
-        service = project.services[name]
-        if service.build is None or (services and name not in services):
-            continue
-        diagnostics.extend(_unsupported(project, service))
-        specs.append(_spec(service, image_of(ctx, service)))
-    return BuildPlan(tuple(specs), tuple(diagnostics))
-
-
-def _spec(service: Service, image: str) -> BuildSpec:
-    build = service.build
-    assert build is not None
-    return BuildSpec(
-        service=service.name,
-        image=image,
-        context=build.context,
-        dockerfile=build.dockerfile,
-        dockerfile_inline=build.dockerfile_inline,
-        # An arg without a value (`args: [NAME]`) that the environment did not provide is
-        # left to the Dockerfile's default, as Compose does.
-        args={k: v for k, v in build.args.items() if v is not None},
-        target=build.target,
-        labels=dict(build.labels),
-        cache_from=build.cache_from,
-        network=build.network,
-    )
-
-
-def _unsupported(project: Project, service: Service) -> list[Diagnostic]:
-    build = service.build
-    assert build is not None
-    out = []
-    base = ("services", service.name, "build")
-    for key, present in (("platforms", bool(build.platforms)),
-                         ("additional_contexts", bool(build.additional_contexts)),
-                         *((k, True) for k in sorted(build.extra))):
-        if present:
-            out.append(Diagnostic(
-                f"build.{key} is not supported by kompy's builder (Docker's classic builder); "
-                "ignored",
-                location=project.locate((*base, key)), key_path=(*base, key)))
-    return out
+__all__ = ["BuildPlan", "BuildProgress", "build_images", "plan_builds"]
 
 
 def build_images(plan: BuildPlan, console: Console) -> dict[str, str]:

@@ -158,7 +158,9 @@ def _health_test(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...] | N
         return ("CMD-SHELL", raw)
     items = str_list(expect_list(raw, at, path), at, path, single=False)
     if not items:
-        raise fail(at, path, "an empty healthcheck test", hint='for example ["CMD", "true"]')
+        # compose-go reads `test: []` as an empty list and `docker compose config` omits it
+        # (omitempty): the container keeps the image's HEALTHCHECK, as with no `test` at all.
+        return None
     if items[0] not in HEALTH_TESTS:
         raise fail(at, (*path, 0), f"a healthcheck test list starts with CMD, CMD-SHELL or NONE, "
                                    f"not {items[0]!r}",

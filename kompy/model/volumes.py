@@ -144,8 +144,23 @@ def _is_windows_drive(text: str) -> bool:
     return len(text) >= 2 and text[0].isalpha() and text[1] == ":"
 
 
-def _split_short(spec: str) -> list[str]:
-    """Split on ":" but keep a Windows drive ("C:\\data:/data") in one part."""
+def is_windows_abs(path: str) -> bool:
+    """``C:\\data``, ``c:/data`` or a UNC path (``\\\\host\\share``): compose-go's
+    ``paths.IsWindowsAbs``, which keeps such a bind source as written on any platform."""
+    if path.startswith(("\\\\", "//")):
+        return True
+    return len(path) >= 3 and path[0].isalpha() and path[1] == ":" and path[2] in "\\/"
+
+
+def _bind_source(base_dir: str, source: str) -> str:
+    """A bind mount's host path: a Windows absolute path is kept (a Windows client talking to
+    a Linux engine), anything else is resolved as every other host path."""
+    return source if is_windows_abs(source) else resolve_path(base_dir, source)
+
+
+def split_volume_spec(spec: str) -> list[str]:
+    """Split on ":" but keep a Windows drive ("C:\\data:/data") in one part, as compose-go's
+    ``format.ParseVolume`` does (a single letter before the first ":" is a drive)."""
     parts: list[str] = []
     buffer = ""
     for char in spec:
@@ -161,7 +176,7 @@ def _split_short(spec: str) -> list[str]:
 def _parse_short(spec: str, at: Locator, path: KeyPath, base_dir: str) -> ServiceVolume:
     if not spec:
         raise fail(at, path, "empty volume")
-    parts = _split_short(spec)
+    parts = split_volume_spec(spec)
     if len(parts) > 3:
         raise fail(at, path, f"too many colons in volume {spec!r}",
                    hint="the short syntax is SOURCE:TARGET[:MODE]")
@@ -192,7 +207,7 @@ def _parse_short(spec: str, at: Locator, path: KeyPath, base_dir: str) -> Servic
                        hint="options are ro, rw, nocopy, z, Z, or a bind propagation")
     if _is_path(source):
         return ServiceVolume(
-            type="bind", target=target, source=resolve_path(base_dir, source),
+            type="bind", target=target, source=_bind_source(base_dir, source),
             read_only=read_only, bind_propagation=propagation, bind_create_host_path=True,
             bind_selinux=selinux,
         )
@@ -213,7 +228,7 @@ def _parse_long(raw: dict[str, Any], at: Locator, path: KeyPath, base_dir: str) 
         raise fail(at, path, "a volume mapping needs a target (the path in the container)")
     source = opt_str(raw.get("source"), at, (*path, "source")) or None
     if source is not None and vtype == "bind":
-        source = resolve_path(base_dir, source)
+        source = _bind_source(base_dir, source)
     if vtype == "bind" and source is None:
         raise fail(at, path, "a bind mount needs a source (the path on the host)")
     extra: dict[str, Any] = {}

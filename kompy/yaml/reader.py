@@ -427,6 +427,11 @@ def _copy(value: Any) -> Any:
 
 
 _PARSER = YAML(typ="safe", pure=False)
+# libyaml (the C parser) follows YAML 1.1, which forbids ":" inside a plain scalar of a flow
+# collection: it rejects `ports: [8080:80]`, which Go's yaml.v3 (YAML 1.2, what Compose uses)
+# reads as ["8080:80"]. ruamel's pure-Python parser follows YAML 1.2; it is ~5x slower, so it
+# only reads a file the C parser refused.
+_YAML12_PARSER = YAML(typ="safe", pure=True)
 
 
 def decode_source(raw: bytes, file: str) -> str:
@@ -457,9 +462,21 @@ def decode_source(raw: bytes, file: str) -> str:
 
 def load_yaml(text: str, file: str) -> list[YamlDocument]:
     """Parse every document of a YAML text; an empty text gives an empty list."""
+    try:
+        return _load_with(_PARSER, text, file)
+    except MarkedYAMLError as e:
+        first = e
+    try:
+        return _load_with(_YAML12_PARSER, text, file)
+    except MarkedYAMLError:
+        # Both refuse it: report the C parser's message (the one the tests and hints know).
+        raise _translate(first, file, text) from None
+
+
+def _load_with(parser: YAML, text: str, file: str) -> list[YamlDocument]:
     docs: list[YamlDocument] = []
     try:
-        events = iter(_PARSER.parse(text))
+        events = iter(parser.parse(text))
         for event in events:
             if isinstance(event, DocumentStartEvent):
                 builder = _Builder(file)
@@ -467,8 +484,8 @@ def load_yaml(text: str, file: str) -> list[YamlDocument]:
                 docs.append(YamlDocument(file, data, builder.positions))
             elif isinstance(event, (StreamStartEvent, StreamEndEvent)):
                 continue
-    except MarkedYAMLError as e:
-        raise _translate(e, file, text) from None
+    except MarkedYAMLError:
+        raise
     except YAMLError as e:
         raise ComposeError(f"invalid YAML: {e}", location=SourceLocation(file)) from None
     return docs

@@ -85,7 +85,9 @@ def test_configuration_is_read_from_kompy_toml(repo: Path) -> None:
     (repo / ".kompy.toml").write_text('manifests = "deploy"\nnamespace = "shop"\n')
     assert kompy("--fix").exit_code == 0
     texts = [p.read_text() for p in (repo / "deploy").iterdir()]
-    assert texts and all("namespace: shop" in t for t in texts)
+    namespaced = [t for t in texts if "kind: Namespace" not in t]
+    assert namespaced and all("namespace: shop" in t for t in namespaced)
+    assert (repo / "deploy" / "00-shop-namespace.yaml").exists()
     assert kompy().exit_code == 0
 
 

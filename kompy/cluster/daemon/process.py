@@ -35,6 +35,7 @@ from kompy.client import KubeClient, kubeconfig
 from kompy.client.rest import healthy
 from kompy.cluster.apiserver.tls import ensure_certificate
 from kompy.cluster.daemon.state import ClusterState, cluster_state
+from kompy.cluster.kubelet.config import load_config
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def start(cluster: str | None = None, announce: Callable[[str], None] | None = N
     if api:
         return state, api, False
     _check_docker(state)
+    load_config(state.kubelet_config)  # a wrong setting is the user's error, said here
     if announce is not None:
         announce(f"starting the built-in cluster {state.name!r}...")
     state.ensure_dir()
@@ -280,11 +282,15 @@ def running_client(cluster: str | None = None) -> KubeClient:
 
 def connect_client(kubeconfig_path: str | None = None, context: str | None = None,
                    cluster: str | None = None, *, start: bool = True,
-                   announce: Callable[[str], None] | None = None) -> KubeClient:
-    """The client a command uses: a real cluster when --kubeconfig/--context name one,
-    otherwise the built-in cluster, started on demand when ``start`` (else it must run)."""
+                   announce: Callable[[str], None] | None = None,
+                   user: str | None = None) -> KubeClient:
+    """The client a command uses: a real cluster when --kubeconfig/--context name one
+    (``user``: another of its users), otherwise the built-in cluster, started on demand when
+    ``start`` (else it must run)."""
     if kubeconfig_path or context:
-        return KubeClient.from_kubeconfig(kubeconfig_path, context)
+        from kompy.client.kubeconfig import Overrides
+        return KubeClient.from_kubeconfig(kubeconfig_path,
+                                          overrides=Overrides(context=context, user=user))
     if not start:
         return running_client(cluster)
     return ensure_cluster(cluster, announce)
@@ -316,7 +322,7 @@ def serve(state: ClusterState) -> int:
     token = str(previous.get("token") or secrets.token_urlsafe(32))
     store = Store(state.store)
     tls = ensure_certificate(state.dir)
-    server = _bind(store, token, int(previous.get("port") or 0), tls).start()
+    server = _bind(store, token, int(previous.get("port") or 0), tls, state.token_file).start()
     kubeconfig.write(state.kubeconfig, server.url, token, state.context,
                      tls[0].read_bytes() if tls else None)
     state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
@@ -337,15 +343,16 @@ def serve(state: ClusterState) -> int:
     return 0
 
 
-def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None) -> Any:
+def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
+          token_file: Path | None = None) -> Any:
     """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
     from kompy.cluster.apiserver.server import ApiServer
     if port:
         try:
-            return ApiServer(store, token, port, tls)
+            return ApiServer(store, token, port, tls, token_file)
         except OSError:
             log.warning("port %d is taken; using a new one", port)
-    return ApiServer(store, token, 0, tls)
+    return ApiServer(store, token, 0, tls, token_file)
 
 
 def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:
@@ -356,7 +363,8 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     from kompy.cluster.daemon.runtime import start_runtime
     client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
                     server.router)
-    runtime = start_runtime(client, state.dir, state.name, stop_event)
+    runtime = start_runtime(client, state.dir, state.name, stop_event,
+                            config=load_config(state.kubelet_config))
     server.set_pod_io(runtime.pod_io)
     return runtime
 

@@ -1,9 +1,10 @@
 """The state folder of a built-in cluster: ``$KOMPY_HOME/<cluster>``.
 
 Default ``~/.local/state/kompy/<cluster>`` (XDG_STATE_HOME is honoured), cluster "default".
-It holds store.db (the SQLite store), kubeconfig, daemon.pid, daemon.log and api.json
-(port and bearer token). The folder is private to its owner (0700): the token in api.json and
-the kubeconfig is all it takes to control the cluster.
+It holds store.db (the SQLite store), kubeconfig, daemon.pid, daemon.log, api.json (port and
+bearer token) and, when given, tokens.csv (the API server's static token file) and
+kubelet.yaml (the node's settings). The folder is private to its owner (0700): the token in
+api.json and the kubeconfig is all it takes to control the cluster.
 """
 
 from __future__ import annotations
@@ -57,8 +58,32 @@ class ClusterState:
         return self.dir / "api.json"
 
     @property
+    def kubelet_config(self) -> Path:
+        """The node's settings (kompy.cluster.kubelet.config), read at each start."""
+        return self.dir / "kubelet.yaml"
+
+    @property
     def lock_file(self) -> Path:
         return self.dir / "daemon.lock"
+
+    @property
+    def token_file(self) -> Path:
+        """kube-apiserver's ``--token-auth-file``: more users' bearer tokens (apiserver/authn)."""
+        return self.dir / "tokens.csv"
+
+    def install_token_file(self, source: Path) -> int:
+        """Check ``source`` and copy it in as the token file (0600); the number of tokens.
+        A running API server reads it again by itself."""
+        from kompy.cluster.apiserver.authn import parse_token_file
+
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"cannot read token file {source}: {error}") from None
+        count = len(parse_token_file(text, str(source)))
+        self.ensure_dir()
+        write_atomic(self.token_file, text, mode=0o600)
+        return count
 
     @property
     def context(self) -> str:

@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,6 +61,8 @@ class FakeContainer:
     finished_at: str = NEVER
     oom_killed: bool = False
     ip: str = ""
+    created_at: str = field(default_factory=docker_now)
+    error: str = ""
     output: list[tuple[float, bytes]] = field(default_factory=list)  # (time, one line)
     files: dict[str, bytes] = field(default_factory=dict)
 
@@ -69,7 +71,7 @@ class FakeContainer:
             id=self.id, name=self.spec.name, labels=dict(self.spec.labels), status=self.status,
             exit_code=self.exit_code, started_at=self.started_at,
             finished_at=self.finished_at, oom_killed=self.oom_killed, image=self.spec.image,
-            image_id=self.image_id, ip=self.ip)
+            image_id=self.image_id, ip=self.ip, error=self.error, created_at=self.created_at)
 
 
 class FakeBackend:
@@ -82,11 +84,17 @@ class FakeBackend:
         self.root = root  # volumes' "mountpoints" are folders under it
         self.images = {ref: ImageInfo(id=_image_id(ref), repo_digests=()) for ref in images}
         self.pullable = set(pullable)
+        # Pullable only with these credentials (an image of a private registry).
+        self.protected: dict[str, dict[str, str]] = {}
+        self.pull_auths: list[dict[str, str] | None] = []
         self.containers: dict[str, FakeContainer] = {}
         self.networks: dict[str, NetworkInfo] = {}
         self.volumes: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        # Why Docker cannot start a container ("" when it can): e.g. its executable is
+        # missing from the image. The container stays "created" with that error.
+        self.start_error: Callable[[ContainerSpec], str] = lambda spec: ""
         self._lock = threading.RLock()
         self._events: queue.Queue[dict[str, object]] = queue.Queue()
         self._ids = itertools.count(1)
@@ -192,12 +200,17 @@ class FakeBackend:
     def image(self, ref: str) -> ImageInfo | None:
         return self.images.get(ref)
 
-    def pull(self, ref: str) -> ImageInfo:
+    def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         with self._lock:
             self.calls.append(("pull", ref))
+            self.pull_auths.append(dict(auth) if auth else None)
             if ref not in self.pullable:
                 raise ImagePullError(f"image '{ref}' not found locally and could not be "
                                      "pulled: pull access denied")
+            needed = self.protected.get(ref)
+            if needed is not None and dict(auth or {}) != needed:
+                raise ImagePullError(f"image '{ref}' not found locally and could not be "
+                                     "pulled: unauthorized: authentication required")
             self.images[ref] = ImageInfo(id=_image_id(ref), repo_digests=(ref,))
             return self.images[ref]
 
@@ -222,6 +235,11 @@ class FakeBackend:
             self.calls.append(("start", c.spec.name))
             if c.status == "running":
                 return
+            error = self.start_error(c.spec)
+            if error:
+                c.error, c.exit_code = error, 127
+                raise ClusterError(f"start container {container_id[:12]}: {error}")
+            c.error = ""
             c.status, c.exit_code, c.oom_killed = "running", 0, False
             c.started_at, c.finished_at = docker_now(), NEVER
             if c.spec.network and not c.ip:
@@ -259,8 +277,10 @@ class FakeBackend:
                 self._stopped(c, 137)  # removal is forced
 
     def inspect(self, container_id: str) -> ContainerInfo | None:
+        """By id or, as Docker allows, by name."""
         with self._lock:
-            c = self.containers.get(container_id)
+            c = self.containers.get(container_id) or next(
+                (c for c in self.containers.values() if c.spec.name == container_id), None)
             return None if c is None else c.info()
 
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:

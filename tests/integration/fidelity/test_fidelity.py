@@ -29,6 +29,16 @@ another cluster the same Service is reached with ``kubectl port-forward svc/NAME
     convert_args: []               # extra `kompy convert` options (default none)
     timeout: 120                   # seconds per wait (default 120)
 
+Cases: ``shared-volume`` (a named volume shared by two services), ``no-ports`` (a service
+without ports reached by its name: a headless Service), ``privileged-helper`` (setuid and
+file-capability helpers run as a user: no forced no_new_privs), ``slow-start`` (a server
+that listens after 10 s survives its healthcheck's ``start_period``: a startupProbe),
+``loopback-port`` (``127.0.0.1:PORT:80`` with ``--service-type loadbalancer`` stays internal
+and answers on 127.0.0.1), ``shared-env-file`` (one env_file's ConfigMap and Secret shared
+by two services; ``*_FILE`` and ``ALLOW_*`` stay plain variables). Every
+case is converted with ``-n NS`` and applied to a cluster without that namespace, so every
+case also proves the Namespace object comes first.
+
 Adding a case is adding a folder: answers must be deterministic (no container hostnames,
 dates or addresses in bodies). A service with ``build:`` should also name its ``image:``, so
 that both runtimes run the same tag; images the case builds are removed afterwards.
@@ -289,9 +299,10 @@ def on_cluster(case: Case, folder: Path, env: dict[str, str], ports: dict[str, i
                 check=False).stdout)
         return "\n".join(parts)
 
-    if not any("kind: Namespace" in f.read_text() for f in files):
-        # Until the converter writes the Namespace object itself (issue #9, class 5).
-        run(["kubectl", "create", "namespace", namespace], env=env)
+    # `-n NS` must bring its Namespace, first in apply order (issue #9, class 5): the stock
+    # `kubectl apply -f DIR` below is the proof, on a cluster that does not have it.
+    assert files and "\nkind: Namespace\n" in f"\n{files[0].read_text()}", \
+        f"the first file of `kompy convert -n {namespace} -o DIR` is not its Namespace"
     try:
         run(["kubectl", "apply", "-f", str(out)], env=env)
         for path in files:

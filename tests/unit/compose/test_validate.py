@@ -83,7 +83,7 @@ def test_self_dependency(tmp_path: Path) -> None:
 
 def test_all_reference_problems_at_once(tmp_path: Path) -> None:
     errors = problems(tmp_path, "services:\n  web:\n    image: a\n    depends_on: [x]\n"
-                                "    secrets: [s]\n    volumes: ['v:/v']\n")
+                                "    secrets: [s]\n    volumes: ['vol:/v']\n")
     assert len(errors) == 3
 
 

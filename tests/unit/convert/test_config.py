@@ -47,7 +47,10 @@ def _by_name(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("name", "secret"), [
-    ("DB_PASSWORD", True), ("POSTGRES_PASSWORD_FILE", True), ("API_KEY", True),
+    ("DB_PASSWORD", True), ("API_KEY", True),
+    # Where a secret is, not the secret (the official images' *_FILE convention), and switches.
+    ("POSTGRES_PASSWORD_FILE", False), ("SSL_KEY_PATH", False), ("ALLOW_EMPTY_PASSWORD", False),
+    ("MYSQL_ALLOW_EMPTY_PASSWORD", False), ("ENABLE_AUTH", False),
     ("apiKey", True), ("GITHUB_TOKEN", True), ("AWS_SECRET_ACCESS_KEY", True), ("DB_PASS", True),
     ("SENTRY_DSN", True), ("MONKEY", False), ("PASSAGE", False), ("DEBUG", False),
     ("KEYCLOAK_URL", False), ("LOG_LEVEL", False)])
@@ -63,15 +66,15 @@ def test_env_file_becomes_configmap_and_secret_with_env_from() -> None:
     ctx = _ctx(api)
     pod = plan_config(ctx, api)
     objects = _by_name(_valid(pod.objects))
-    assert sorted(objects) == ["ConfigMap/api-api-env", "ConfigMap/api-envs-common-env",
-                               "Secret/api-api-env-secret"]
-    assert objects["ConfigMap/api-api-env"]["data"] == {"LOG_LEVEL": "debug"}
-    secret = objects["Secret/api-api-env-secret"]
+    assert sorted(objects) == ["ConfigMap/api-env", "ConfigMap/envs-common-env",
+                               "Secret/api-env-secret"]
+    assert objects["ConfigMap/api-env"]["data"] == {"LOG_LEVEL": "debug"}
+    secret = objects["Secret/api-env-secret"]
     assert secret["type"] == "Opaque"
     assert base64.b64decode(secret["data"]["DB_PASSWORD"]).decode() == SECRET_VALUE
-    assert pod.env_from == [{"configMapRef": {"name": "api-api-env"}},
-                            {"secretRef": {"name": "api-api-env-secret"}},
-                            {"configMapRef": {"name": "api-envs-common-env"}}]
+    assert pod.env_from == [{"configMapRef": {"name": "api-env"}},
+                            {"secretRef": {"name": "api-env-secret"}},
+                            {"configMapRef": {"name": "envs-common-env"}}]
     statuses = [(r.key, r.status) for r in ctx.report]
     assert statuses == [("services.api.env_file[0]", "approximated"),
                         ("services.api.env_file[1]", "mapped"),
@@ -181,7 +184,7 @@ def test_secret_values_appear_only_in_secret_data() -> None:
                   secrets=(ServiceFileRef("pw", uid="1"), ServiceFileRef("pw_env", target="x"),
                            ServiceFileRef("pw", target="/etc/pw")))
     worker = Service("worker", image="x", secrets=(ServiceFileRef("pw"),),
-                     env_files=(EnvFile("/p/.env", values={"ADMIN_PASSWORD": SECRET_VALUE}),))
+                     env_files=(EnvFile("/p/worker.env", values={"ADMIN_PASSWORD": SECRET_VALUE}),))
     ctx = _ctx(api, worker, secrets=secrets, network_policies=True,
                with_kompose_annotation=True)
     objects: list[dict[str, Any]] = []
@@ -235,9 +238,28 @@ def test_secret_values_stay_in_secrets_through_the_whole_conversion() -> None:
     assert SECRET_VALUE not in text and encoded not in text
 
 
+@pytest.mark.parametrize(("path", "name"), [
+    ("/p/hadoop-hive-namenode.env", "hadoop-hive-namenode-env"),  # Kompose's own example
+    ("/p/env1/a.env", "env1-a-env"), ("/p/.env", "env"), ("/p/src/app/.env", "src-app--env"),
+    ("/p/Config_Dev.ENV", "config-dev-env"), ("/common.env", "common-env")])
+def test_env_file_configmaps_are_named_after_the_file_as_kompose(path: str, name: str) -> None:
+    api = Service("api", image="x", env_files=(EnvFile(path, values={"A": "1"}),))
+    assert plan_config(_ctx(api), api).env_from == [{"configMapRef": {"name": name}}]
+
+
+def test_services_sharing_an_env_file_share_its_configmap() -> None:
+    shared = EnvFile("/p/hadoop-hive-namenode.env", values={"A": "1", "DB_PASSWORD": "pw"})
+    one, two = (Service(n, image="x", env_files=(shared,)) for n in ("namenode", "other"))
+    ctx = _ctx(one, two)
+    first, second = plan_config(ctx, one), plan_config(ctx, two)
+    assert sorted(_by_name(first.objects)) == ["ConfigMap/hadoop-hive-namenode-env",
+                                               "Secret/hadoop-hive-namenode-env-secret"]
+    assert second.objects == [] and second.env_from == first.env_from
+
+
 def test_name_clash_between_config_and_env_file_is_an_error() -> None:
-    configs = {"api-api-env": ConfigDef("api-api-env", content=b"x")}
-    api = Service("api", image="x", configs=(ServiceFileRef("api-api-env"),),
+    configs = {"api-env": ConfigDef("api-env", content=b"x")}
+    api = Service("api", image="x", configs=(ServiceFileRef("api-env"),),
                   env_files=(EnvFile("/p/api.env", values={"A": "1"}),))
-    with pytest.raises(ConvertError, match="would both be ConfigMap/api-api-env"):
+    with pytest.raises(ConvertError, match="would both be ConfigMap/api-env"):
         plan_config(_ctx(api, configs=configs), api)

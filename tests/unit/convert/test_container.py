@@ -107,6 +107,36 @@ def test_disabled_healthcheck_gives_no_probe() -> None:
     assert "livenessProbe" not in c and "readinessProbe" not in c
 
 
+def test_label_probes_keep_the_healthcheck_timing() -> None:
+    # Issue #9 class 4: a kompose.service.healthcheck.* label picks the probe's kind; the
+    # healthcheck's interval, timeout, retries and start_period still apply.
+    check = Healthcheck(test=("CMD", "t"), interval=Duration(7 * SECOND),
+                        timeout=Duration(3 * SECOND), retries=4,
+                        start_period=Duration(20 * SECOND))
+    labels = {"kompose.service.healthcheck.liveness.http_get_path": "/health",
+              "kompose.service.healthcheck.liveness.http_get_port": "8080",
+              "kompose.service.healthcheck.readiness.tcp_port": "8080",
+              "kompose.service.healthcheck.readiness.timeout": "2s"}
+    c = _container(Service(name="a", image="x", healthcheck=check, labels=labels))
+    timing = {"periodSeconds": 7, "timeoutSeconds": 3, "failureThreshold": 4}
+    assert c["livenessProbe"] == {"httpGet": {"path": "/health", "port": 8080}, **timing}
+    assert c["readinessProbe"] == {"tcpSocket": {"port": 8080}, **timing, "timeoutSeconds": 2}
+    # The start period protects the label's probe too: 20 s at 5 s, plus 4 retries.
+    assert c["startupProbe"] == {"httpGet": {"path": "/health", "port": 8080},
+                                 "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 8}
+
+
+def test_label_probe_with_a_test_less_healthcheck_keeps_its_timing() -> None:
+    check = Healthcheck(interval=Duration(9 * SECOND), start_period=Duration(30 * SECOND))
+    labels = {"kompose.service.healthcheck.liveness.tcp_port": "8080"}
+    conversion = run(Service(name="a", image="x", healthcheck=check, labels=labels))
+    c = container(find(conversion, "Deployment", "a"))
+    assert c["livenessProbe"] == {"tcpSocket": {"port": 8080}, "periodSeconds": 9,
+                                  "timeoutSeconds": 30, "failureThreshold": 3}
+    assert c["startupProbe"]["tcpSocket"] == {"port": 8080}
+    assert not any("without a test" in m for m in messages(conversion))
+
+
 def test_resources_from_deploy_win_over_service_level() -> None:
     c = _container(Service(
         name="a", image="x", mem_limit=ByteSize(1 << 30), cpus=2.0,
@@ -123,7 +153,7 @@ def test_numeric_user_maps_and_names_warn() -> None:
     assert c["securityContext"]["runAsGroup"] == 2000
     conversion = run(Service(name="a", image="x", user="www-data"))
     assert any("not numeric" in m for m in messages(conversion))
-    sc = container(find(conversion, "Deployment", "a"))["securityContext"]
+    sc = container(find(conversion, "Deployment", "a")).get("securityContext", {})
     assert "runAsUser" not in sc
 
 

@@ -62,7 +62,7 @@ def test_password_moves_to_a_secret_referenced_in_place() -> None:
 def test_no_secret_when_no_name_looks_secret() -> None:
     _, conversion = _convert(Service("web", image="x", environment={"MODE": "prod",
                                                                     "DB_PASSWORD": None}))
-    assert [o["kind"] for o in conversion.objects] == ["Deployment"]
+    assert [o["kind"] for o in conversion.objects] == ["Service", "Deployment"]
     assert container(find(conversion, "Deployment", "web"))["env"] == [
         {"name": "MODE", "value": "prod"}]
 
@@ -107,18 +107,20 @@ def test_environment_still_wins_over_env_file() -> None:
                   env_files=(EnvFile("/p/web.env", values={"DB_PASSWORD": "from-file"}),))
     _, conversion = _convert(web)
     c = container(find(conversion, "Deployment", "web"))
-    assert c["envFrom"] == [{"secretRef": {"name": "web-web-env-secret"}}]
+    # web.env's Secret is web-env-secret (Kompose's name for the file), so the inline one
+    # steps aside to web-env-secret-2.
+    assert c["envFrom"] == [{"secretRef": {"name": "web-env-secret"}}]
     assert c["env"] == [{"name": "DB_PASSWORD", "valueFrom": {
-        "secretKeyRef": {"name": "web-env-secret", "key": "DB_PASSWORD"}}}]
-    assert _secret_values(conversion, "web-env-secret") == {"DB_PASSWORD": PASSWORD}
-    assert _secret_values(conversion, "web-web-env-secret") == {"DB_PASSWORD": "from-file"}
+        "secretKeyRef": {"name": "web-env-secret-2", "key": "DB_PASSWORD"}}}]
+    assert _secret_values(conversion, "web-env-secret-2") == {"DB_PASSWORD": PASSWORD}
+    assert _secret_values(conversion, "web-env-secret") == {"DB_PASSWORD": "from-file"}
 
 
 def test_secret_name_avoids_env_file_and_top_level_secrets() -> None:
-    # env_file "env" makes Secret web-env-secret; a top-level secret (used by another service,
-    # converted later) is web-env-secret-2; an external one is web-env-secret-3.
+    # env_file "web.env" makes Secret web-env-secret; a top-level secret (used by another
+    # service, converted later) is web-env-secret-2; an external one is web-env-secret-3.
     web = Service("web", image="x", environment={"DB_PASSWORD": PASSWORD},
-                  env_files=(EnvFile("/p/env", values={"API_TOKEN": API_KEY}),))
+                  env_files=(EnvFile("/p/web.env", values={"API_TOKEN": API_KEY}),))
     worker = Service("worker", image="x", secrets=(ServiceFileRef("web-env-secret-2"),
                                                    ServiceFileRef("ext")))
     secrets = {"web-env-secret-2": SecretDef("web-env-secret-2", content=b"file"),

@@ -85,9 +85,55 @@ def test_expose_only_is_clusterip_even_with_service_type_flag() -> None:
     assert "annotations" not in svc["metadata"]
 
 
-def test_no_ports_no_service() -> None:
+def test_no_ports_gives_a_headless_service_with_kompose_placeholder() -> None:
+    # Compose resolves every service's name (issue #9 class 2): `db: {image: mariadb}` is
+    # reachable as db:3306. A headless Service resolves to the pods, every port included.
     ctx = _ctx(Service("worker", image="w"))
-    assert build_services(ctx, ctx.project.services["worker"]) == []
+    (svc,) = build_services(ctx, ctx.project.services["worker"])
+    assert svc["spec"]["clusterIP"] == "None"
+    assert svc["spec"]["ports"] == [{"name": "headless", "port": 55555, "targetPort": 55555,
+                                     "protocol": "TCP"}]
+    assert [r.status for r in ctx.report if r.key == "services.worker"] == ["approximated"]
+
+
+@pytest.mark.parametrize("mode", ["host", "none", "service:web", "container:abc"])
+def test_no_service_for_a_service_outside_the_project_network(mode: str) -> None:
+    ctx = _ctx(Service("web", image="w"), Service("side", image="s", network_mode=mode))
+    assert build_services(ctx, ctx.project.services["side"]) == []
+
+
+def test_image_expose_ports_give_a_clusterip_service() -> None:
+    from kompy.engine.imageinfo import ImageInfo
+
+    images = {"mariadb:11": ImageInfo("mariadb:11", ((3306, "TCP"),), "mysql")}
+    ctx = _ctx(Service("db", image="mariadb:11"), images=images)
+    svc = _one(ctx, "db")
+    assert svc["spec"]["type"] == "ClusterIP" and "clusterIP" not in svc["spec"]
+    assert _ports(svc) == [("3306", 3306, 3306, "TCP")]
+    # Without the image's metadata (no engine, image not local): the headless Service.
+    assert _one(_ctx(Service("db", image="mariadb:11")), "db")["spec"]["clusterIP"] == "None"
+
+
+@pytest.mark.parametrize("host_ip", ["127.0.0.1", "::1", "localhost"])
+def test_loopback_published_ports_are_never_public(host_ip: str) -> None:
+    db = Service("db", image="postgres", ports=(
+        PortMapping(5432, published="5432", host_ip=host_ip),))
+    ctx = _ctx(db, service_type="loadbalancer")
+    svc = _one(ctx, "db")
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert _ports(svc) == [("5432", 5432, 5432, "TCP")]
+    # kompy's own cluster still answers on the host's loopback, as Compose does.
+    assert svc["metadata"]["annotations"]["kompy.dev/host-ports"] == "5432:5432/tcp"
+    assert any("loopback" in d.message and "ClusterIP" in d.message for d in ctx.diagnostics)
+
+
+def test_one_loopback_port_keeps_the_whole_service_internal() -> None:
+    web = Service("web", image="nginx", labels={"kompose.service.type": "nodeport"}, ports=(
+        PortMapping(80, published="8080"),
+        PortMapping(9000, published="9000", host_ip="127.0.0.1")))
+    ctx = _ctx(web)
+    assert _one(ctx, "web")["spec"]["type"] == "ClusterIP"
+    assert any("other published ports are not exposed" in d.message for d in ctx.diagnostics)
 
 
 @pytest.mark.parametrize("kind", ["NodePort", "LoadBalancer"])
@@ -117,7 +163,7 @@ def test_headless_sets_cluster_ip_none_even_without_ports() -> None:
     db = Service("db", image="x", labels={"kompose.service.type": "headless"})
     svc = _one(_ctx(db), "db")
     assert svc["spec"]["clusterIP"] == "None" and svc["spec"]["type"] == "ClusterIP"
-    assert "ports" not in svc["spec"]
+    assert [p["port"] for p in svc["spec"]["ports"]] == [55555]
 
 
 def test_nodeport_label_and_traffic_policy() -> None:
@@ -164,7 +210,8 @@ def test_report_records_ports_and_approximations() -> None:
     ctx = _ctx(web)
     build_services(ctx, web)
     status = {r.key: r.status for r in ctx.report}
-    assert status == {"services.web.ports[0]": "approximated", "services.web.ports[1]": "mapped",
+    # A loopback-only port of a ClusterIP Service is exactly that: internal.
+    assert status == {"services.web.ports[0]": "mapped", "services.web.ports[1]": "mapped",
                       "services.web.expose[0]": "mapped"}
 
 
@@ -229,7 +276,7 @@ def test_ingress_without_ports_is_dropped_with_warning() -> None:
     ctx = _ctx(web)
     assert build_ingresses(ctx, web) == []
     assert "no ports" in ctx.diagnostics[0].message
-    assert ctx.report[0].status == "dropped"
+    assert [r.status for r in ctx.report if "expose" in r.key] == ["dropped"]
 
 
 def test_expose_false_gives_no_ingress() -> None:
@@ -426,3 +473,27 @@ def test_the_schema_check_used_here_is_strict() -> None:
     with pytest.raises(InternalError, match="not a valid Kubernetes"):
         _valid([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
                  "spec": {"portz": []}}])
+
+
+def test_link_aliases_resolve_like_network_aliases() -> None:
+    # `links: [db:database]`: web reaches db as "database" (issue #9 class 2).
+    web = Service("web", image="w", other={"links": ["db:database", "cache"]})
+    db = Service("db", image="postgres", expose=("5432",))
+    cache = Service("cache", image="redis")
+    ctx = _ctx(web, db, cache)
+    own, database = _valid(build_services(ctx, db))
+    assert (own["metadata"]["name"], database["metadata"]["name"]) == ("db", "database")
+    assert database["spec"]["selector"] == own["spec"]["selector"]
+    assert [p["port"] for p in database["spec"]["ports"]] == [5432]
+    build_services(ctx, web)
+    status = {r.key: r.status for r in ctx.report if ".links[" in r.key}
+    assert status == {"services.web.links[0]": "approximated", "services.web.links[1]": "mapped"}
+
+
+def test_aliases_of_a_headless_service_are_headless() -> None:
+    web = Service("web", image="w", other={"links": ["worker:jobs"]})
+    worker = Service("worker", image="w", networks={"default": ServiceNetwork(
+        aliases=("queue",))})
+    services = _valid(build_services(_ctx(web, worker), worker))
+    assert [(s["metadata"]["name"], s["spec"].get("clusterIP")) for s in services] == [
+        ("worker", "None"), ("queue", "None"), ("jobs", "None")]

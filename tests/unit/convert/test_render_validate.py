@@ -90,7 +90,8 @@ def test_yaml_output_quotes_what_yaml_1_1_would_misread() -> None:
 def test_files_and_stream_hold_the_same_objects() -> None:
     conversion = run(Service(name="a", image="x"), Service(name="b", image="y"))
     files = render_files(conversion)
-    assert list(files) == ["a-deployment.yaml", "b-deployment.yaml"]
+    assert list(files) == ["a-service.yaml", "b-service.yaml", "a-deployment.yaml",
+                           "b-deployment.yaml"]
     assert render_stream(conversion) == "".join(files.values())
     assert render_stream(Conversion(objects=[]), "json").startswith('{\n  "apiVersion"')
 

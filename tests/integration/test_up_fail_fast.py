@@ -77,6 +77,13 @@ def test_up_again_after_a_change_rebuilds_and_rolls(tmp_path: Path, env: dict[st
         first = kompy(env, tmp_path, "up")
         assert first.returncode == 0, first.stderr
         assert _get(port) == "one"
+        # Not a terminal: the cluster's start is said, and each build step is a plain line.
+        lines = first.stdout.splitlines()
+        assert "building web (twice-web:latest)" in lines, first.stdout
+        assert "starting the built-in cluster" in first.stdout   # (while the image builds)
+        assert "  web | Step 1/3 : FROM kompy/busybox:1" in lines
+        assert any(line.startswith("built web in ") for line in lines)
+        assert "applying 2 objects to namespace twice" in lines
         again = kompy(env, tmp_path, "up")
         assert again.returncode == 0, again.stderr
         assert "deployment/web configured" not in again.stdout  # nothing changed: no roll

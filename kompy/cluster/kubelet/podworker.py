@@ -196,10 +196,13 @@ class PodWorker:
         spec.log_max_files = self.config.container_log_max_files
         try:
             cid = self.backend.create(spec)
-        except KompyError:
+        except KompyError as error:
             # A container of that name may exist that we did not know of (made by another
             # kubelet process that died before reporting it): adopt it, and look again.
-            existing = self.backend.inspect(spec.name)
+            try:
+                existing = self.backend.inspect(spec.name)
+            except KompyError:
+                raise error from None  # Docker is gone: say what failed first
             if existing is not None and existing.labels.get(LABEL_POD_UID) == uid(pod):
                 log.info("adopting container %s of pod %s/%s", spec.name, namespace(pod),
                          name(pod))

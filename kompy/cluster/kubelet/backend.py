@@ -118,6 +118,7 @@ class NetworkInfo:
 class ImageInfo:
     id: str
     repo_digests: tuple[str, ...]
+    user: str = ""  # the image's USER: "" (root), "1000", "1000:1000", "app"...
 
 
 class ContainerBackend(Protocol):

@@ -235,7 +235,8 @@ class DockerBackend:
     # -- images ------------------------------------------------------------------------------
     def image(self, ref: str) -> ImageInfo | None:
         found = inspect_image(ref, self._client)
-        return None if found is None else ImageInfo(id=found.id, repo_digests=found.repo_digests)
+        return None if found is None else ImageInfo(id=found.id, repo_digests=found.repo_digests,
+                                                    user=found.user)
 
     def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         try:

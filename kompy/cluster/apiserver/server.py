@@ -9,9 +9,7 @@ own or one of its token file (authn.py): other users of the machine cannot reach
 cluster. It speaks TLS with the cluster's own certificate (tls.py), because kubectl sends
 tokens only over TLS.
 
-Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
-(``container=``, optional ``stdin=true`` with the request body as standard input) answers
-200 with the combined output as the body and the exit code in the ``Kompy-Exit-Code`` header.
+Exec, attach and port-forward are upgraded connections (WebSocket, SPDY): streams.py.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.client.rest import EXIT_CODE_HEADER
+from kompy.cluster.apiserver import streams
 from kompy.cluster.apiserver.authn import TokenAuthenticator
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
 from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
@@ -72,7 +70,7 @@ def parse_route(parts: list[str]) -> Route | None:
     sub = rest[2] if len(rest) > 2 else None
     allowed = {"status"} if res.has_status else set()
     if res.kind == "Pod":
-        allowed |= {"log", "exec"}
+        allowed |= {"log", "exec", "attach", "portforward"}
     if res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
         allowed.add("scale")
     if sub is not None and sub not in allowed:
@@ -163,7 +161,10 @@ class Router:
             raise NotFound(404, "NotFound", f"the server could not find the requested "
                                             f"resource: {path}")
         one = {k: v[-1] for k, v in query.items()}
-        if route.subresource in ("log", "exec"):
+        if route.subresource in ("exec", "attach", "portforward"):
+            # kube-apiserver's answer to a streaming request that is not an upgrade.
+            raise bad_request("Upgrade request required")
+        if route.subresource == "log":
             return self._pod_io(method, route, query, one, headers, body)
         if route.subresource == "scale":
             scale = _json(body) if method in ("PUT", "PATCH") else None
@@ -229,18 +230,6 @@ class Router:
             first = next(chunks, b"")
             return Reply(200, content_type="text/plain",
                          stream=_closing(itertools.chain((first,), chunks), chunks))
-        if route.subresource == "exec" and headers.get("Upgrade"):
-            raise ApiError(400, "BadRequest", "kompy's API server runs exec without a "
-                                              "streaming (SPDY/WebSocket) connection; use "
-                                              "`kompy exec POD -- COMMAND`")
-        if route.subresource == "exec" and method == "POST":
-            stdin = body if one.get("stdin") == "true" else None
-            command = query.get("command") or []
-            if not command:
-                raise bad_request("exec needs at least one command parameter")
-            code, output = api.io().exec(route.namespace, route.name, container, command, stdin)
-            return Reply(200, output, "application/octet-stream",
-                         {EXIT_CODE_HEADER: str(code)})
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
 
 
@@ -292,6 +281,9 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.client_address[0], *args)
 
     def _handle(self, method: str) -> None:
+        if streams.is_upgrade(self.headers):
+            self._upgrade(method)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         reply = self.server.router.handle(method, self.path, self.headers, body)
@@ -299,6 +291,16 @@ class Handler(BaseHTTPRequestHandler):
             self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _upgrade(self, method: str) -> None:
+        """exec, attach and port-forward: the connection is the session's from here on."""
+        self.close_connection = True
+        head = self.requestline.encode("latin-1") + b"\r\n" + b"".join(
+            f"{key}: {value}\r\n".encode("latin-1") for key, value in self.headers.items()
+        ) + b"\r\n"
+        request = streams.Upgrade(method, self.path, self.headers, head, self.connection)
+        streams.serve(self.server.router, request,
+                      lambda error: self._write(error_reply(error)), parse_route)
 
     do_GET = lambda self: self._handle("GET")  # noqa: E731
     do_POST = lambda self: self._handle("POST")  # noqa: E731

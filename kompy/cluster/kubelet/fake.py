@@ -32,12 +32,17 @@ from kompy.cluster.kubelet.backend import (
     ImagePullError,
     NetworkInfo,
 )
+from kompy.cluster.kubelet.fake_process import (
+    ExecHandler,
+    FakeProcess,
+    StreamHandler,
+    default_handler,
+)
 from kompy.errors import ClusterError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-ExecHandler = Callable[[ContainerInfo, list[str]], tuple[int, bytes]]
 NEVER = "0001-01-01T00:00:00Z"  # Docker's time of what has not happened yet
 
 
@@ -87,6 +92,9 @@ class FakeBackend:
         self.volumes: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        # Interactive exec and attach (fake_process.py); None: the default handler.
+        self.stream_handler: StreamHandler | None = None
+        self.processes: list[FakeProcess] = []
         self._lock = threading.RLock()
         self._events: queue.Queue[dict[str, object]] = queue.Queue()
         self._ids = itertools.count(1)
@@ -288,6 +296,25 @@ class FakeBackend:
                 raise ClusterError(f"exec in {container_id[:12]}: container is not running")
             info = c.info()
         return self.exec_handler(info, command)
+
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> FakeProcess:
+        return self._process(container_id, command, stdin, tty)
+
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool) -> FakeProcess:
+        return self._process(container_id, [], stdin, tty)
+
+    def _process(self, container_id: str, command: list[str], stdin: bool,
+                 tty: bool) -> FakeProcess:
+        with self._lock:
+            c = self._get(container_id)
+            if c.status != "running":
+                raise ClusterError(f"exec in {container_id[:12]}: container is not running")
+            info = c.info()
+            process = FakeProcess(command, stdin, tty)
+            self.processes.append(process)
+        handler = self.stream_handler or default_handler(lambda i, cmd: self.exec_handler(i, cmd))
+        return process.start(handler, info)
 
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:
         with self._lock:

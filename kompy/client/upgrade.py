@@ -7,6 +7,8 @@ importing the REST client, so rest.py can offer ``exec`` on top of it.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import ssl
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -77,13 +79,9 @@ def open_websocket(client: Client, path: str, params: Sequence[tuple[str, str]],
 
 
 def _api_error(refused: websocket.UpgradeRefused) -> ApiError:
-    import json
-
     body: Any = None
-    try:
+    with contextlib.suppress(ValueError):
         body = json.loads(refused.body or b"null")
-    except ValueError:
-        pass
     text = refused.body.decode(errors="replace").strip()[:200]
     return error_from_status(refused.status, body,
                              f"unable to upgrade connection: {text or refused.status}")

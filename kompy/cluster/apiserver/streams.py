@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import websocket
 from kompy.client.errors import ApiError
-from kompy.cluster.apiserver import remotecommand
+from kompy.cluster.apiserver import remotecommand, spdystreams
 from kompy.cluster.apiserver.handlers import Api, Route, bad_request
 from kompy.cluster.apiserver.remotecommand import ERROR, RESIZE, STDERR, STDIN, STDOUT, Options
 
@@ -117,9 +117,8 @@ def _prepare(router: StreamRouter, request: Upgrade,
     options = Options.parse(query)
     if not (options.stdin or options.stdout or options.stderr):
         raise bad_request("you must specify at least 1 of stdin, stdout, stderr")
-    if kind.startswith("spdy/"):
-        from kompy.cluster.apiserver import spdy
-        spdy.check_exec_request(request.headers)
+    protocol = spdystreams.negotiate(request.headers, spdystreams.EXEC_PROTOCOLS) \
+        if kind.startswith("spdy/") else ""
     io = api.io()
     if route.subresource == "exec":
         process = io.exec_streams(route.namespace, route.name, container,
@@ -130,7 +129,7 @@ def _prepare(router: StreamRouter, request: Upgrade,
 
     def session() -> None:
         try:
-            transport = _exec_transport(request, kind, options)
+            transport = _exec_transport(request, protocol, options)
         except Exception:
             process.close()
             raise
@@ -138,10 +137,11 @@ def _prepare(router: StreamRouter, request: Upgrade,
     return session
 
 
-def _exec_transport(request: Upgrade, kind: str, options: Options) -> remotecommand.Transport:
-    if kind.startswith("spdy/"):
-        from kompy.cluster.apiserver import spdy
-        return spdy.exec_transport(request, options)
+def _exec_transport(request: Upgrade, spdy_protocol: str, options: Options
+                    ) -> remotecommand.Transport:
+    if spdy_protocol:
+        carrier = spdystreams.upgrade_raw(request.sock, spdy_protocol)
+        return spdystreams.SpdyTransport(carrier, spdy_protocol, options)
     ws = websocket.accept(request.sock, request.head, EXEC_PROTOCOLS, name="exec")
     return ChannelTransport(ws, ws.subprotocol or V1, options)
 
@@ -215,8 +215,8 @@ def _prepare_portforward(api: Api, route: Route, query: dict[str, list[str]],
     address = api.io().pod_address(route.namespace, route.name)
     offered = websocket.offered_subprotocols(request.headers.get("Sec-WebSocket-Protocol"))
     if kind.startswith("spdy/") or any(p.startswith(SPDY_TUNNEL_PREFIX) for p in offered):
-        from kompy.cluster.apiserver import spdy
-        return spdy.portforward_session(request, kind, address)
+        return spdystreams.portforward_session(request.sock, request.head, request.headers,
+                                               kind.startswith("spdy/"), address)
     ports = parse_ports(query)
     if not ports:
         raise bad_request("query parameter \"port\" is required")

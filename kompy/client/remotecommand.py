@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,10 +38,15 @@ class RemoteProcess:
         self._status = bytearray()
         self._ended = False
 
-    def read(self) -> tuple[int, bytes] | None:
-        """The next output, ``(STDOUT or STDERR, bytes)``; None once the session ended."""
+    def read(self, timeout: float | None = None) -> tuple[int, bytes] | None:
+        """The next output, ``(STDOUT or STDERR, bytes)``; None once the session ended.
+        TimeoutError when ``timeout`` seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not self._ended:
-            message = self.ws.receive()
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            message = self.ws.receive(left)
+            if message is None and not self.ws.closed:
+                raise TimeoutError(f"no output from `{' '.join(self.command)}` in {timeout} s")
             if message is None:
                 self._ended = True
                 break

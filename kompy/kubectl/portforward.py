@@ -96,6 +96,7 @@ def serve(sock: socket.socket, dial: Dial, remote: int, log: Callable[[str], Non
             continue
         except OSError:
             return
+        conn.settimeout(None)     # not the listening socket's polling timeout
         log(f"Handling connection for {local}")
         threading.Thread(target=_handle, args=(conn, dial, local, remote, log),
                          daemon=True, name="port-forward").start()

@@ -31,6 +31,7 @@ class FakeProcess:
         self._stdin: queue.Queue[bytes | None] = queue.Queue()
         self._out: queue.Queue[tuple[int, bytes] | None] = queue.Queue()
         self._code: int | None = None
+        self._error: Exception | None = None
         self._thread: threading.Thread | None = None
         if not stdin:
             self._stdin.put(None)
@@ -39,6 +40,8 @@ class FakeProcess:
         def run() -> None:
             try:
                 self._code = handler(info, self.command, self)
+            except Exception as error:  # noqa: BLE001 - re-raised by wait(), as an engine's
+                self._error = error
             finally:
                 self._out.put(None)
         self._thread = threading.Thread(target=run, name="fake-process", daemon=True)
@@ -69,6 +72,8 @@ class FakeProcess:
     def wait(self) -> int | None:
         if self._thread is not None:
             self._thread.join()
+        if self._error is not None:
+            raise self._error
         return self._code
 
     def close(self) -> None:

@@ -9,8 +9,14 @@ bash samples/base-images/ensure-docker.sh
 bash samples/base-images/build.sh
 # The fidelity suite (tests/integration/fidelity) runs every case under Debian's docker-compose
 # 1.29, the behaviour reference, before running it converted.
-if ! command -v docker-compose >/dev/null 2>&1; then
+# The registry tests (tests/integration/registrykit.py) run Debian's docker-registry (the CNCF
+# distribution registry) on 127.0.0.1, with htpasswd (apache2-utils) for its bcrypt users.
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 exec python3 -m pytest -q -p no:cacheprovider "$@"

@@ -57,6 +57,9 @@ def target_options(fn: F) -> F:
         click.option("--kubeconfig", "kubeconfig_path", envvar="KOMPY_KUBECONFIG",
                      help="Use this kubeconfig (a real cluster) instead of the built-in one."),
         click.option("--context", help="Use this kubeconfig context (a real cluster)."),
+        click.option("--user", expose_value=False, callback=_remember_user, metavar="NAME",
+                     help="Use this kubeconfig user instead of the context's "
+                          "(with --kubeconfig/--context)."),
         cluster_option,
         click.option("-n", "--namespace", help="Namespace (default: the context's, else "
                                                "\"default\")."),
@@ -65,13 +68,24 @@ def target_options(fn: F) -> F:
     return fn
 
 
+def _remember_user(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Kept aside rather than passed to every command: only target_client reads it.
+    ctx.meta["kompy.user"] = value
+
+
 def target_client(kubeconfig_path: str | None, context: str | None, cluster: str | None,
                   *, start: bool = False) -> KubeClient:
     """The client those options name. Commands that change the cluster pass ``start``: the
     built-in cluster is started when it is not running, saying so on stderr. Read-only ones
     (get, describe, logs...) never start one: they say that it is not running (exit 2)."""
     from kompy.cluster.daemon.process import connect_client
-    return connect_client(kubeconfig_path, context, cluster, start=start, announce=announce)
+    current = click.get_current_context(silent=True)
+    user = current.meta.get("kompy.user") if current is not None else None
+    if user and not (kubeconfig_path or context):
+        raise click.UsageError("--user picks a user of a kubeconfig: give --kubeconfig or "
+                               "--context too")
+    return connect_client(kubeconfig_path, context, cluster, start=start, announce=announce,
+                          user=user)
 
 
 def announce(line: str) -> None:

@@ -1,4 +1,5 @@
-"""Images on the Docker engine: inspect, build (with its log lines as progress), pull, push.
+"""Images on the Docker engine: inspect, build (with its log lines as progress), pull, tag
+(pushing and registries: registry.py; content-hash tags: contexthash.py).
 
 Shared by the image builder of ``kompy up``/``kompy dev`` and the kubelet's Docker backend; at
 the base layer, so the converter can build and push too. The engine's classic builder keeps
@@ -12,8 +13,10 @@ naming the service, with the last lines of the build log.
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +30,7 @@ from kompy.engine.connection import Engine, EngineError, NoSuchObject, call, con
 from kompy.errors import UserError
 
 LOG_TAIL = 15
+_CONTENT_TAG = re.compile(r"^[0-9a-f]{16}$")
 INLINE_DOCKERFILE = ".kompy.Dockerfile.inline"
 
 
@@ -44,6 +48,7 @@ class BuildSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     cache_from: tuple[str, ...] = ()
     network: str | None = None
+    platform: str | None = None  # "linux/arm64": one platform (the classic builder's limit)
 
 
 def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -> str:
@@ -108,44 +113,46 @@ def split_ref(ref: str) -> tuple[str, str | None]:
     return ref, "latest"
 
 
-def pull_image(ref: str, client: Engine) -> None:
-    """Pull ``ref``; :class:`EngineError` when the engine cannot."""
+def pull_image(ref: str, client: Engine, auth: Mapping[str, str] | None = None) -> None:
+    """Pull ``ref`` (with ``auth``: ``{"username", "password"}`` for its registry, else
+    the engine's own credentials); :class:`EngineError` when the engine cannot."""
     repo, tag = split_ref(ref)
-    call(f"pull {ref}", lambda: client.api.pull(repo, tag=tag))
+    call(f"pull {ref}", lambda: client.api.pull(repo, tag=tag,
+                                                 auth_config=dict(auth) if auth else None))
 
 
-def push_image(ref: str, on_line: Callable[[str], None] | None = None) -> str:
-    """Push the local image ``ref`` to its registry and return the pushed digest ("" when the
-    registry named none); ``on_line`` receives each progress line."""
+def tag_image(source: str, ref: str) -> None:
+    """Give the local image ``source`` (an id or a reference) the name ``ref`` too."""
     repo, tag = split_ref(ref)
-    client = connect(timeout=600)  # a push may take minutes
-    digest = ""
+    client = connect()
     try:
-        chunks = call(f"push {ref}", lambda: client.api.push(repo, tag=tag, stream=True,
-                                                              decode=True))
-        for chunk in chunks:
-            if "error" in chunk:
-                detail = chunk.get("errorDetail") or {}
-                raise _push_failed(ref, str(detail.get("message") or chunk["error"]).strip())
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
-                digest = str(aux["Digest"])
-            line = " ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k))
-            if line and on_line is not None:
-                on_line(line)
-    except EngineError as error:
-        raise _push_failed(ref, error.reason) from None
-    except docker.errors.DockerException as error:
-        raise _push_failed(ref, error_reason(error)) from None
+        call(f"tag {ref}", lambda: client.api.tag(source, repo, tag=tag))
     finally:
         client.close()
-    return digest
 
 
-def _push_failed(ref: str, reason: str) -> UserError:
-    return UserError(f"pushing image {ref} failed: {reason}",
-                     hint="check that the registry is reachable and that you are logged in "
-                          "(`docker login REGISTRY`)")
+def untag_content_tags(ref: str, keep: int) -> None:
+    """Remove all but the ``keep`` newest content tags (16 hex digits, contexthash.py) of
+    ``ref``'s name, never ``ref`` itself. An image a container uses keeps its tag (the
+    engine refuses), and untagging keeps the layers the build cache needs (``noprune``)."""
+    repo, _ = split_ref(ref)
+    client = connect()
+    try:
+        listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
+        tagged = sorted(((int(image.get("Created") or 0), tag) for image in listed
+                         for tag in image.get("RepoTags") or ()
+                         if tag.startswith(repo + ":")
+                         and _CONTENT_TAG.match(tag[len(repo) + 1:])), reverse=True)
+        for _, tag in tagged[keep:]:
+            if tag != ref:
+                with contextlib.suppress(EngineError):  # in use, or gone meanwhile
+                    _untag(client, tag)
+    finally:
+        client.close()
+
+
+def _untag(client: Engine, tag: str) -> None:
+    call(f"untag {tag}", lambda: client.api.remove_image(tag, noprune=True))
 
 
 def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
@@ -161,7 +168,7 @@ def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
     """
     lines: list[str] = []
     if context is not None:
-        lines = _dockerignore_lines(context)
+        lines = dockerignore_lines(context)
     matcher = docker.utils.build.PatternMatcher([*lines, *patterns])
     if context is None:
         # PatternMatcher always adds "!.dockerignore" (that file is sent to the builder);
@@ -172,7 +179,7 @@ def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None
     return lambda path: bool(matcher.matches(path))
 
 
-def _dockerignore_lines(context: str) -> list[str]:
+def dockerignore_lines(context: str) -> list[str]:
     path = os.path.join(context, ".dockerignore")
     try:
         with open(path, encoding="utf-8") as handle:
@@ -193,6 +200,7 @@ def _build_kwargs(spec: BuildSpec) -> dict[str, Any]:
         "labels": dict(spec.labels) or None,
         "cache_from": list(spec.cache_from) or None,
         "network_mode": spec.network,
+        "platform": spec.platform,
         "rm": True,
         "forcerm": True,
         "pull": False,

@@ -53,7 +53,7 @@ def plugin_kubeconfig(tmp_path: Path, script: str, **exec_extra: object) -> Path
     command.write_text(f"#!/bin/sh\necho run >> {runs}\nN=$(wc -l < {runs})\n{script}\n")
     command.chmod(command.stat().st_mode | stat.S_IXUSR)
     config = plain.load(run("cluster", "kubeconfig").output)
-    config["users"] = [{"name": "alice", "user": {"exec": {
+    config["users"] = [*config["users"], {"name": "alice", "user": {"exec": {
         "apiVersion": V1, "command": str(command), "interactiveMode": "Never",
         "installHint": "see the test", **exec_extra}}}]
     config["contexts"][0]["context"]["user"] = "alice"
@@ -149,6 +149,17 @@ def test_the_token_file_is_read_again_when_it_changes(cluster: Path, tmp_path: P
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_user_override(cluster: Path, tmp_path: Path) -> None:
+    config = plugin_kubeconfig(tmp_path, "echo 'not logged in' >&2; exit 1")
+    assert "not logged in" in run("get", "ns", "--kubeconfig", str(config), code=2).output
+    # The built-in cluster's own user (its admin token) is still in the kubeconfig.
+    output = run("get", "ns", "--kubeconfig", str(config), "--user", "kompy-default").output
+    assert "kube-system" in output
+    assert runs_of(config) == 1
+    assert "give --kubeconfig or --context too" in run("get", "ns", "--user", "x",
+                                                       code=2).output
 
 
 def test_token_file_errors_name_the_line(isolated_env: Path, tmp_path: Path,

@@ -269,11 +269,15 @@ def running_client(cluster: str | None = None) -> KubeClient:
 
 def connect_client(kubeconfig_path: str | None = None, context: str | None = None,
                    cluster: str | None = None, *, start: bool = True,
-                   announce: Callable[[str], None] | None = None) -> KubeClient:
-    """The client a command uses: a real cluster when --kubeconfig/--context name one,
-    otherwise the built-in cluster, started on demand when ``start`` (else it must run)."""
+                   announce: Callable[[str], None] | None = None,
+                   user: str | None = None) -> KubeClient:
+    """The client a command uses: a real cluster when --kubeconfig/--context name one
+    (``user``: another of its users), otherwise the built-in cluster, started on demand when
+    ``start`` (else it must run)."""
     if kubeconfig_path or context:
-        return KubeClient.from_kubeconfig(kubeconfig_path, context)
+        from kompy.client.kubeconfig import Overrides
+        return KubeClient.from_kubeconfig(kubeconfig_path,
+                                          overrides=Overrides(context=context, user=user))
     if not start:
         return running_client(cluster)
     return ensure_cluster(cluster, announce)

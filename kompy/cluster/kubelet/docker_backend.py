@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -235,9 +235,9 @@ class DockerBackend:
         found = inspect_image(ref, self._client)
         return None if found is None else ImageInfo(id=found.id, repo_digests=found.repo_digests)
 
-    def pull(self, ref: str) -> ImageInfo:
+    def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         try:
-            pull_image(ref, self._client)
+            pull_image(ref, self._client, auth)
         except EngineError as error:
             raise ImagePullError(
                 f"image '{ref}' not found locally and could not be pulled: {error.reason}"

@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,6 +87,9 @@ class FakeBackend:
         self.root = root  # volumes' "mountpoints" are folders under it
         self.images = {ref: ImageInfo(id=_image_id(ref), repo_digests=()) for ref in images}
         self.pullable = set(pullable)
+        # Pullable only with these credentials (an image of a private registry).
+        self.protected: dict[str, dict[str, str]] = {}
+        self.pull_auths: list[dict[str, str] | None] = []
         self.containers: dict[str, FakeContainer] = {}
         self.networks: dict[str, NetworkInfo] = {}
         self.volumes: dict[str, dict[str, str]] = {}
@@ -200,12 +203,17 @@ class FakeBackend:
     def image(self, ref: str) -> ImageInfo | None:
         return self.images.get(ref)
 
-    def pull(self, ref: str) -> ImageInfo:
+    def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         with self._lock:
             self.calls.append(("pull", ref))
+            self.pull_auths.append(dict(auth) if auth else None)
             if ref not in self.pullable:
                 raise ImagePullError(f"image '{ref}' not found locally and could not be "
                                      "pulled: pull access denied")
+            needed = self.protected.get(ref)
+            if needed is not None and dict(auth or {}) != needed:
+                raise ImagePullError(f"image '{ref}' not found locally and could not be "
+                                     "pulled: unauthorized: authentication required")
             self.images[ref] = ImageInfo(id=_image_id(ref), repo_digests=(ref,))
             return self.images[ref]
 

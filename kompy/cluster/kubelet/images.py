@@ -1,6 +1,8 @@
 """The kubelet's images: which image a container runs, pulled as its ``imagePullPolicy``
 says, with ErrImagePull / ImagePullBackOff as the kubelet reports them, and the sandbox's
 "pause" image. https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy
+Pulls use the pod's ``imagePullSecrets`` (pullsecrets.py) as the kubelet does: each matching
+credential in turn, or none at all when no secret serves the image's registry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from kompy.client.events import EventRecorder
 from kompy.client.objects import Obj
 from kompy.cluster.kubelet.backend import ContainerBackend, ImageInfo, ImagePullError
+from kompy.cluster.kubelet.pullsecrets import Lookup, credentials_for
 
 PAUSE_IMAGES = ("kompy/busybox:1", "busybox:latest")
 # The longest wait between pulls of an image that failed (kubelet's maxPullBackOff).
@@ -27,9 +30,11 @@ class Hold(Exception):
 
 
 class ImagePuller:
-    def __init__(self, backend: ContainerBackend, recorder: EventRecorder) -> None:
+    def __init__(self, backend: ContainerBackend, recorder: EventRecorder,
+                 secrets: Lookup | None = None) -> None:
         self.backend = backend
         self.recorder = recorder
+        self.secrets = secrets
         self._pause: str | None = None
         self._images: dict[str, tuple[ImageInfo, float]] = {}
 
@@ -69,7 +74,7 @@ class ImagePuller:
             raise Hold()
         self.recorder.normal(pod, "Pulling", f'Pulling image "{ref}"')
         try:
-            self.backend.pull(ref)
+            self._pull(pod, ref)
         except ImagePullError as error:
             if info is not None:
                 return ref
@@ -85,6 +90,23 @@ class ImagePuller:
         pull_failures.pop(cname, None)
         self.recorder.normal(pod, "Pulled", f'Successfully pulled image "{ref}"')
         return ref
+
+    def _pull(self, pod: Obj, ref: str) -> None:
+        """Pull with each credential the pod's pull secrets have for the registry (the
+        last failure is the one reported), or anonymously when they have none."""
+        found = credentials_for(pod, ref, self.secrets) if self.secrets else []
+        if not found:
+            self.backend.pull(ref)
+            return
+        failure: ImagePullError | None = None
+        for auth in found:
+            try:
+                self.backend.pull(ref, auth)
+                return
+            except ImagePullError as error:
+                failure = error
+        assert failure is not None
+        raise failure
 
     def _local_image(self, ref: str) -> ImageInfo | None:
         """Image inspection, remembered for a few seconds: a Deployment's pods all start

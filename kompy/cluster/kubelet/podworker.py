@@ -109,7 +109,7 @@ class PodWorker:
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
         self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
-        self.images = ImagePuller(backend, recorder)
+        self.images = ImagePuller(backend, recorder, secrets)
 
     # -- entry points ---------------------------------------------------------------------------
     def network(self, ns: str) -> tuple[str, str]:

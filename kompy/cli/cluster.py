@@ -215,6 +215,19 @@ def attach_cmd(target: str, container: str | None, use_stdin: bool, tty: bool,
                     container=container, stdin=use_stdin, tty=tty, console=system_console()))
 
 
+@click.command("cp")
+@click.argument("source")
+@click.argument("dest")
+@click.option("-c", "--container")
+@target_options
+def cp_cmd(source: str, dest: str, container: str | None, namespace: str | None,
+           kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Copy files to or from a pod's container: kompy cp ./dir POD:/tmp/dir, or back."""
+    from kompy.kubectl.cp import cp
+    sys.exit(cp(target_client(kubeconfig_path, context, cluster), source, dest, namespace,
+                container, lambda line: click.echo(line, err=True)))
+
+
 @click.command("scale")
 @click.argument("kind")
 @click.argument("name", required=False)
@@ -243,4 +256,4 @@ def port_forward_cmd(target: str, ports: tuple[str, ...], namespace: str | None,
 
 
 COMMANDS = [cluster_group, apply_cmd, get_cmd, describe_cmd, delete_cmd, logs_cmd, exec_cmd,
-            attach_cmd, scale_cmd, port_forward_cmd]
+            attach_cmd, cp_cmd, scale_cmd, port_forward_cmd]

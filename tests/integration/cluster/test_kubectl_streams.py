@@ -286,3 +286,21 @@ def test_kompy_port_forward_and_attach(pods: dict[str, Any]) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_kompy_cp_both_ways(pods: dict[str, Any], tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.txt").write_text("alpha\n")
+    (source / "sub" / "b.bin").write_bytes(os.urandom(200_000))
+    (source / "link").symlink_to("a.txt")
+    done = kompy(pods, "cp", str(source), "box:/tmp/kompycp")
+    assert done.returncode == 0, done.stderr
+    back = tmp_path / "back"
+    done = kompy(pods, "cp", "box:/tmp/kompycp", str(back))
+    assert done.returncode == 0, done.stderr
+    assert (back / "a.txt").read_text() == "alpha\n"
+    assert (back / "sub" / "b.bin").read_bytes() == (source / "sub" / "b.bin").read_bytes()
+    assert not (back / "link").exists() and b"skipping" in done.stderr   # links stay out
+    done = kompy(pods, "cp", "box:/no/such/path", str(tmp_path / "x"))
+    assert done.returncode == 2 and b"No such file" in done.stderr, done.stderr

@@ -19,6 +19,7 @@ benchmarks/results/dev.json. Run: ``python3 benchmarks/bench_dev.py [--rounds 20
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import shutil
 import signal
@@ -52,8 +53,8 @@ def get(port: int, path: str) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
             return str(answer.read().decode().strip())
-    except (urllib.error.URLError, OSError):
-        return None
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return None   # restarting: refused, reset, or cut off mid-answer
 
 
 def until(port: int, path: str, wanted: str, timeout: float = 300.0) -> float:

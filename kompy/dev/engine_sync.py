@@ -23,6 +23,9 @@ ENV = "KOMPY_DEV_SYNC"
 
 _engine: list[Any] = []
 _lock = threading.Lock()
+# (namespace, pod, container) -> container id: listing containers costs the engine a lock on
+# each of them, so a pod's container is looked up once.
+_ids: dict[tuple[str, str, str], str] = {}
 
 
 def enabled() -> bool:
@@ -42,15 +45,28 @@ def _api() -> Any:
 def put(namespace: str, pod: str, container: str, data: bytes) -> bool:
     """Unpack ``data`` (a tar) at / in the pod's running container; False when the engine
     has no such container (another cluster's pod), so the caller uses the API."""
-    try:
-        api = _api()
+    key = (namespace, pod, container)
+    for _attempt in (1, 2):
+        try:
+            if _copy(key, data):
+                return True
+        except ClusterError:   # EngineError included: gone (a restart made a new one)...
+            _ids.pop(key, None)
+            continue
+        return False
+    return False
+
+
+def _copy(key: tuple[str, str, str], data: bytes) -> bool:
+    api = _api()
+    if key not in _ids:
+        namespace, pod, container = key
         labels = [f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_POD}={pod}",
                   f"{LABEL_CONTAINER}={container}"]
         found = call("find the pod's container",
                      lambda: api.containers(filters={"label": labels, "status": "running"}))
         if not found:
             return False
-        call(f"copy into {pod}", lambda: api.put_archive(found[0]["Id"], "/", data))
-        return True
-    except ClusterError:   # EngineError included: no engine, or it refused
-        return False
+        _ids[key] = found[0]["Id"]
+    call(f"copy into {key[1]}", lambda: api.put_archive(_ids[key], "/", data))
+    return True

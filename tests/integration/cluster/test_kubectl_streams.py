@@ -15,6 +15,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -141,6 +142,17 @@ def in_pty(argv: list[str], env: dict[str, str], keys: bytes, until: bytes,
     return shown, os.waitstatus_to_exitcode(status)
 
 
+def readline(proc: subprocess.Popen[bytes], timeout: float = 30) -> bytes:
+    """A line of the process's output; the process is killed (and the line empty) when none
+    comes within ``timeout`` seconds, so a broken stream fails the test instead of hanging."""
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        return proc.stdout.readline()    # type: ignore[union-attr]
+    finally:
+        timer.cancel()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -226,7 +238,7 @@ def test_kubectl_attach(pods: dict[str, Any], version: int) -> None:
     proc = subprocess.Popen([str(binary(version)), "-n", pods["ns"], "attach", "box"],
                             env=pods["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        line = proc.stdout.readline()     # type: ignore[union-attr]
+        line = readline(proc)
         assert line.startswith(b"tick "), line
     finally:
         proc.terminate()
@@ -237,7 +249,7 @@ def test_kubectl_attach(pods: dict[str, Any], version: int) -> None:
     try:
         proc.stdin.write(b"hello %d\n" % version)   # type: ignore[union-attr]
         proc.stdin.flush()                          # type: ignore[union-attr]
-        assert proc.stdout.readline() == b"got hello %d\n" % version  # type: ignore[union-attr]
+        assert readline(proc) == b"got hello %d\n" % version
     finally:
         proc.terminate()
         proc.wait(10)
@@ -282,7 +294,7 @@ def test_kompy_port_forward_and_attach(pods: dict[str, Any]) -> None:
     try:
         proc.stdin.write(b"from kompy\n")   # type: ignore[union-attr]
         proc.stdin.flush()                  # type: ignore[union-attr]
-        assert proc.stdout.readline() == b"got from kompy\n"  # type: ignore[union-attr]
+        assert readline(proc) == b"got from kompy\n"
     finally:
         proc.terminate()
         proc.wait(10)

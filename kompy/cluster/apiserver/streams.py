@@ -48,17 +48,12 @@ PORTFORWARD_SPDY = "portforward.k8s.io"
 CLOSE_SIGNAL = 255
 
 
-class Authenticator(Protocol):
-    def authenticate(self, header: str | None) -> Any: ...
-
-
 class StreamRouter(Protocol):
     """What of the API server's Router this needs."""
 
     @property
     def api(self) -> Api: ...
-    @property
-    def authn(self) -> Authenticator: ...
+    def refuse(self, path: str, headers: Any) -> ApiError | None: ...
 
 
 @dataclass(frozen=True)
@@ -96,11 +91,10 @@ def _prepare(router: StreamRouter, request: Upgrade,
              parse_route: Callable[[list[str]], Route | None]) -> Callable[[], None]:
     """Check the request and start what it asks for; the session to run once upgraded."""
     api = router.api
-    if api.closing.is_set():
-        raise ApiError(503, "ServiceUnavailable", "the API server is shutting down")
-    if router.authn.authenticate(request.headers.get("Authorization")) is None:
-        raise ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is required")
     url = urlsplit(request.target)
+    refusal = router.refuse(url.path.rstrip("/") or "/", request.headers)
+    if refusal is not None:     # shutting down, or not authenticated: as every request
+        raise refusal
     query = parse_qs(url.query, keep_blank_values=True)
     route = parse_route((url.path.rstrip("/") or "/").strip("/").split("/"))
     if route is None or route.res.kind != "Pod" or route.subresource not in (

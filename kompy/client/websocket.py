@@ -66,6 +66,10 @@ class WebSocket(Wire):
         self._partial = bytearray()
         self._close_sent = False
         self.close_code: int | None = None
+        # Frames that came in the same read as the handshake's answer are parsed already and
+        # wait in wsproto: take them now, no more bytes may ever come to trigger it.
+        with self._cond:
+            self._handle_events()
         self._start()
 
     def send(self, data: bytes) -> None:
@@ -98,6 +102,9 @@ class WebSocket(Wire):
         """wsproto's events: messages to the inbox, pings answered, the peer's close
         answered."""
         self._ws.receive_data(data)
+        self._handle_events()
+
+    def _handle_events(self) -> None:
         for event in self._ws.events():
             if isinstance(event, BytesMessage | TextMessage):
                 chunk = event.data.encode() if isinstance(event, TextMessage) else event.data

@@ -282,3 +282,27 @@ def test_a_refused_handshake_carries_the_servers_status(server: ApiServer) -> No
                           headers={}, subprotocols=["v5.channel.k8s.io"])
     assert info.value.status == 401
     assert json.loads(info.value.body)["kind"] == "Status"
+
+
+def test_frames_in_the_same_packet_as_the_handshake_answer_are_not_lost() -> None:
+    """A fast server's 101, first message and close frame can reach the client in one read."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Request
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        ws = WSConnection(ConnectionType.SERVER)
+        while not any(isinstance(e, Request) for e in ws.events()):
+            ws.receive_data(conn.recv(65536))
+        conn.sendall(ws.send(AcceptConnection()) + ws.send(BytesMessage(data=b"hi"))
+                     + ws.send(CloseConnection(code=1000)))
+        conn.recv(65536)     # the client's close answer
+        conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    ws = websocket.connect(f"http://127.0.0.1:{listener.getsockname()[1]}/", headers={},
+                           subprotocols=[])
+    assert ws.receive(10) == b"hi"
+    assert ws.receive(10) is None and ws.closed
+    listener.close()

@@ -16,6 +16,10 @@ from kompy.errors import ClusterError
 T = TypeVar("T")
 R = TypeVar("R")
 
+# What :meth:`ContainerBackend.events` yields after its stream was lost and is back: the
+# events in between are lost, so everything must be looked at again.
+RESYNC_EVENT = "kompy-resync"
+
 # Labels every Docker object kompy creates carries: listings, `kompy down` and `kompy cluster
 # reset` filter on them, so objects kompy did not create are never touched (docs/cluster.md).
 LABEL_CLUSTER = "kompy.cluster"
@@ -145,6 +149,7 @@ class NetworkInfo:
 class ImageInfo:
     id: str
     repo_digests: tuple[str, ...]
+    user: str = ""  # the image's USER: "" (root), "1000", "1000:1000", "app"...
 
 
 class ContainerBackend(Protocol):
@@ -183,6 +188,9 @@ class ContainerBackend(Protocol):
     def attach_streams(self, container_id: str, *, stdin: bool, tty: bool
                        ) -> ProcessStreams: ...
     def put_archive(self, container_id: str, path: str, data: bytes) -> None: ...
-    def events(self, stop: threading.Event) -> Iterator[dict[str, object]]: ...
+    def events(self, stop: threading.Event) -> Iterator[dict[str, object]]:
+        """Container deaths as Docker reports them (``status`` ``die``/``oom``), until
+        ``stop``; after a lost connection, once the engine answers again, one event with
+        ``status`` :data:`RESYNC_EVENT`."""
     def remove_all(self, volumes: bool,
                    progress: Callable[[str], None] | None = None) -> None: ...

@@ -319,31 +319,57 @@ class DevSession:
 
         assert self.client is not None and self.tracker is not None
         everything = list(self.tracker.record(service).ops.values())
-        done, behind, stopped = [], [], []
-        for pod in running:
-            late = bool(before) and self.tracker.synced.get(pod.container_id) != before
-            ops = everything if late else plan.syncs
-            for attempt in range(3):
+        late = [p for p in running
+                if before and self.tracker.synced.get(p.container_id) != before]
+        current = [p for p in running if p not in late]
+        done: list[Any] = []
+        stopped: list[Any] = []
+        for pods, ops in ((current, plan.syncs), (late, everything)):
+            if not pods or not ops:
+                done += pods
+                continue
+            try:   # all at once (sync keeps a helper per pod, and works on them together)
+                sync.sync(self.client, target, [p.name for p in pods], ops)
+                done += pods
+                continue
+            except KompyError:
+                pass
+            for pod in pods:   # something failed: pod by pod, to tell a crash from a fault
+                if self._sync_one(target, pod, ops):
+                    done.append(pod)
+                else:
+                    stopped.append(pod)
+        for command in plan.exec_commands:
+            for pod in list(done):
                 try:
-                    if ops:
-                        sync.sync(self.client, target, [pod.name], ops)
-                    for command in plan.exec_commands:
-                        output = sync.run_command(self.client, target, pod.name, command)
-                        for line in output.decode(errors="replace").splitlines():
-                            self.console.lines(f"{service} (exec) | {line}\n")
+                    output = sync.run_command(self.client, target, pod.name, command)
                 except KompyError:
-                    if not _still_running(pod.container_id):
-                        stopped.append(pod)
-                        break
-                    if attempt == 2:
-                        raise  # it runs: the sync itself fails (no tar, a read-only folder)
-                    time.sleep(0.2)  # perhaps caught in a restart: try again
+                    if _still_running(pod.container_id):
+                        raise
+                    done.remove(pod)
+                    stopped.append(pod)
                     continue
-                done.append(pod)
-                if late:
-                    behind.append(pod)
-                break
-        return done, behind, stopped
+                for line in output.decode(errors="replace").splitlines():
+                    self.console.lines(f"{service} (exec) | {line}\n")
+        return done, [p for p in late if p in done], stopped
+
+    def _sync_one(self, target: Any, pod: Any, ops: Any) -> bool:
+        """Sync into one pod; False when its container stopped (a crash), a ClusterError
+        when it runs and the sync itself fails (no tar, a read-only folder)."""
+        from kompy.dev import sync
+
+        assert self.client is not None
+        for attempt in range(3):
+            try:
+                sync.sync(self.client, target, [pod.name], ops)
+                return True
+            except KompyError:
+                if not _still_running(pod.container_id):
+                    return False
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)  # perhaps caught in an in-place restart: try again
+        return False
 
     def _target(self, service: str) -> Any:
         from kompy.convert.context import ConvertContext, k8s_name

@@ -52,6 +52,7 @@ ADAPTERS = {
     "requests": ("kompy.client",),
     "wsproto": ("kompy.client.websocket",),
     "google": ("kompy.cluster.apiserver.protobuf",),
+    "dns": ("kompy.cluster.dns.wire",),
     "click": ("kompy.cli",),
     "jinja2": ("kompy.convert.render",),
     "watchdog": ("kompy.dev.watcher",),

@@ -1,9 +1,11 @@
 """Endpoints controller: a Service's Endpoints list the pods its selector matches.
 
 Ready pods go to ``addresses``, the others (with an IP) to ``notReadyAddresses``, so the
-proxy only ever balances over ready pods. A named ``targetPort`` is resolved per pod from its
-containers' ports; pods that resolve differently land in different subsets, as upstream.
-Services without a selector keep the Endpoints their user writes.
+proxy only ever balances over ready pods (every pod is in ``addresses`` for a Service with
+``publishNotReadyAddresses``). An address carries the pod's ``hostname`` when the pod's
+``subdomain`` is the Service (its DNS name under the Service). A named ``targetPort`` is
+resolved per pod from its containers' ports; pods that resolve differently land in
+different subsets, as upstream. Services without a selector keep the Endpoints their user writes.
 https://kubernetes.io/docs/concepts/services-networking/service/#endpoints
 """
 
@@ -44,7 +46,12 @@ def resolve_port(pod: Obj, target: Any) -> int | None:
 
 
 def subsets(service: Obj, pods: list[Obj]) -> list[dict[str, Any]]:
-    ports = (service.get("spec") or {}).get("ports") or []
+    spec = service.get("spec") or {}
+    ports = spec.get("ports") or []
+    # A Service that publishes not-ready addresses lists every pod as ready (upstream's
+    # tolerateUnreadyEndpoints): its names resolve before the pods are ready, which
+    # StatefulSet peers need to find each other.
+    tolerate = bool(spec.get("publishNotReadyAddresses"))
     groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
     for pod in sorted(pods, key=name):
         ip = (pod.get("status") or {}).get("podIP")
@@ -58,10 +65,17 @@ def subsets(service: Obj, pods: list[Obj]) -> list[dict[str, Any]]:
             resolved.append((str(p.get("name") or ""), port, str(p.get("protocol") or "TCP")))
         else:
             group = groups.setdefault(tuple(resolved), {"addresses": [], "notReadyAddresses": []})
-            address = {"ip": ip, "nodeName": (pod.get("spec") or {}).get("nodeName"),
-                       "targetRef": {"kind": "Pod", "name": name(pod),
-                                     "namespace": namespace(pod), "uid": uid(pod)}}
-            group["addresses" if pod_ready(pod) else "notReadyAddresses"].append(address)
+            pod_spec = pod.get("spec") or {}
+            address: dict[str, Any] = {"ip": ip}
+            # The pod's own DNS name under the Service (<hostname>.<service>.<ns>.svc...):
+            # when its subdomain names this Service, as upstream's endpoints controller does.
+            if pod_spec.get("hostname") and pod_spec.get("subdomain") == name(service):
+                address["hostname"] = str(pod_spec["hostname"])
+            address["nodeName"] = pod_spec.get("nodeName")
+            address["targetRef"] = {"kind": "Pod", "name": name(pod),
+                                    "namespace": namespace(pod), "uid": uid(pod)}
+            ready = tolerate or pod_ready(pod)
+            group["addresses" if ready else "notReadyAddresses"].append(address)
     out = []
     for ports_key, group in groups.items():
         subset: dict[str, Any] = {}

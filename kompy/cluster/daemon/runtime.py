@@ -1,10 +1,10 @@
 """Everything that makes the built-in cluster's objects real, started by the daemon.
 
-``start_runtime`` wires the shared informers, the scheduler, the kubelet, the controllers
-(ReplicaSet, Deployment, Endpoints, garbage collector, Namespace, PersistentVolumeClaim
-binder, StatefulSet, DaemonSet, Job, CronJob) and the Service proxy to one KubeClient
-(pointed at the daemon's own API server) and one container backend (the Docker engine's,
-unless a test hands in another).
+``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
+the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
+PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob) and the Service proxy
+to one KubeClient (pointed at the daemon's own API server) and one container backend (the
+Docker engine's, unless a test hands in another).
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.statefulset import StatefulSetController
+from kompy.cluster.dns.clusterdns import DNS_NAMESPACE, DNS_SERVICE, ClusterDNS
 from kompy.cluster.kubelet.backend import ContainerBackend
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.docker_backend import DockerBackend
 from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.kubelet import Kubelet
 from kompy.cluster.kubelet.podio import DockerPodIO
+from kompy.cluster.kubelet.resolvconf import DnsSettings
 from kompy.cluster.proxy.proxier import ServiceProxy
 from kompy.cluster.scheduler.scheduler import Scheduler
 from kompy.errors import KompyError
@@ -46,8 +48,10 @@ __all__ = ["Runtime", "cleanup", "start_runtime"]
 
 class Runtime:
     def __init__(self, stop: threading.Event, pod_io: PodIO, informers: Informers,
-                 kubelet: Kubelet, scheduler: Scheduler, controllers: list[Controller]) -> None:
+                 kubelet: Kubelet, scheduler: Scheduler, controllers: list[Controller],
+                 dns: ClusterDNS | None = None) -> None:
         self.stop = stop
+        self.dns = dns
         self.pod_io = pod_io
         self.informers = informers
         self.kubelet = kubelet
@@ -65,16 +69,24 @@ class Runtime:
         self.scheduler.join(1.0)
         self.kubelet.join(1.0)
         self.kubelet.stop_containers()
+        if self.dns is not None:
+            self.dns.close()
 
 
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
                   *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
-                  config: KubeletConfig | None = None) -> Runtime:
+                  config: KubeletConfig | None = None,
+                  dns_address: tuple[str, int] | None = None) -> Runtime:
+    """``dns_address``: where the cluster DNS listens instead of the kube-dns Service's
+    address (tests on the in-memory backend)."""
     config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
     informers = Informers(client, stop)
-    hosts = HostsTable()
+    dns = ClusterDNS(client, backend, informers,
+                     DnsSettings(cluster_domain=config.cluster_domain,
+                                 resolv_conf=config.resolv_conf), address=dns_address)
+    hosts = HostsTable(dns.start())
     kubelet_events = EventRecorder(client, "kubelet")
     controller_events = EventRecorder(client, "controller-manager")
     scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"),
@@ -82,6 +94,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
     kubelet = Kubelet(client, backend, informers, kubelet_events, Path(state_dir), hosts, stop,
                       backoff_base=backoff_base, config=config)
     proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts)
+    proxy.reserved.add((DNS_NAMESPACE, DNS_SERVICE))
 
     def namespace_gone(ns: str) -> None:
         proxy.forget_namespace(ns)
@@ -110,7 +123,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
     for controller in controllers:
         controller.start()
     return Runtime(stop, DockerPodIO(backend, informers["pods"]), informers, kubelet, scheduler,
-                   controllers)
+                   controllers, dns)
 
 
 def cleanup(cluster: str, state_dir: Path, volumes: bool,

@@ -7,6 +7,9 @@
     maxPods: 110                 # pods the node takes; the rest stay Pending (FailedScheduling)
     containerLogMaxSize: 10Mi    # a container's log file is rotated at this size...
     containerLogMaxFiles: 5      # ...and this many files are kept (the current one included)
+    clusterDomain: cluster.local # the cluster DNS zone and the pods' search domains
+    resolvConf: /etc/resolv.conf # the node's resolvers: dnsPolicy Default, and the cluster
+                                 # DNS server's upstream for names outside the zone
 
 The names, defaults and rules are the kubelet's
 (https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/). kompy reads these
@@ -16,6 +19,7 @@ silently. A file that is absent means the defaults.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,8 @@ from kompy.yaml.reader import YamlDocument, load_yaml
 
 API_VERSION = "kubelet.config.k8s.io/v1beta1"
 KIND = "KubeletConfiguration"
-FIELDS = ("maxPods", "containerLogMaxSize", "containerLogMaxFiles")
+FIELDS = ("maxPods", "containerLogMaxSize", "containerLogMaxFiles", "clusterDomain",
+          "resolvConf")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class KubeletConfig:
     max_pods: int = 110
     container_log_max_size: int = 10 * 2**20  # bytes
     container_log_max_files: int = 5
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"  # "" : no upstream resolvers at all
 
 
 def load_config(path: Path) -> KubeletConfig:
@@ -74,6 +81,16 @@ def _parse(doc: YamlDocument) -> KubeletConfig:
         if key not in FIELDS:
             raise fail(key, "not a setting of kompy's node",
                        hint="kompy reads " + ", ".join(FIELDS))
+        if key == "clusterDomain":
+            if not isinstance(raw, str) or not _domain(raw):
+                raise fail(key, f"must be a DNS domain such as cluster.local, not {raw!r}")
+            values["cluster_domain"] = raw.strip(".")
+            continue
+        if key == "resolvConf":
+            if not isinstance(raw, str):
+                raise fail(key, f"must be a file path (or \"\" for none), not {raw!r}")
+            values["resolv_conf"] = raw
+            continue
         if key == "containerLogMaxSize":
             try:
                 size = memory_bytes(raw)
@@ -93,6 +110,11 @@ def _parse(doc: YamlDocument) -> KubeletConfig:
                 raise fail(key, f"must be a whole number, 2 or more, not {raw}")
             values["container_log_max_files"] = number
     return KubeletConfig(**values)
+
+
+def _domain(text: str) -> bool:
+    labels = text.strip(".").split(".")
+    return all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels)
 
 
 def _integer(raw: Any) -> int | None:

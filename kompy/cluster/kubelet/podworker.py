@@ -42,10 +42,9 @@ from kompy.cluster.kubelet.backend import (
     ContainerBackend,
     ContainerInfo,
     ContainerSpec,
-    Mount,
 )
 from kompy.cluster.kubelet.config import KubeletConfig
-from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
+from kompy.cluster.kubelet.hosts import HostsTable, name_mounts, write_name_files
 from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
 from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
@@ -110,6 +109,7 @@ class _PodState:
     pull_failures: dict[str, int] = field(default_factory=dict)
     config_failures: int = 0  # syncs in a row that met a PodConfigError
     sandbox_ip: str = ""
+    dns_warned: bool = False  # MissingClusterDNS / DNSConfigForming said once
 
 
 class PodWorker:
@@ -327,12 +327,15 @@ class PodWorker:
         return info
 
     def _write_hosts(self, pod: Obj, pod_ip: str) -> None:
-        folder = pod_dir(self.state_dir, uid(pod))
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        hostname = str((pod.get("spec") or {}).get("hostname") or name(pod))[:63]
+        """The pod's /etc/hosts and /etc/resolv.conf (:mod:`.hosts`, :mod:`.resolvconf`)."""
         with self._hosts_lock:
-            write_in_place(str(folder / "hosts"),
-                           self.hosts.render(namespace(pod), pod_ip, hostname))
+            warnings = write_name_files(pod_dir(self.state_dir, uid(pod)), pod, pod_ip,
+                                        self.hosts)
+        state = self._state.get(uid(pod))
+        if warnings and state is not None and not state.dns_warned:
+            state.dns_warned = True
+            for reason, message in warnings:
+                self.recorder.warning(pod, reason, message)
 
     def rewrite_hosts(self, pod: Obj) -> None:
         state = self._state.get(uid(pod))
@@ -468,9 +471,7 @@ class PodWorker:
             self.recorder.warning(pod, "Failed", f"Error: {error.message}")
             state.config_failures += 1
             raise Hold(restart_delay(state.config_failures, 0.0, CONFIG_RETRY)) from error
-        hosts_file = str(pod_dir(self.state_dir, uid(pod)) / "hosts")
-        if not any(m.target == "/etc/hosts" for m in mounts):
-            mounts.append(Mount("bind", hosts_file, "/etc/hosts", read_only=True))
+        mounts += name_mounts(pod_dir(self.state_dir, uid(pod)), pod, self.hosts, mounts)
         spec = container_spec(pod, c, name=self._container_name(pod, cname, attempt),
                               image=image, labels=self._labels(pod, cname, role, attempt),
                               sandbox_id=sandbox.id if sandbox is not None else None,

@@ -33,7 +33,7 @@ from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers, key_of
 from kompy.client.objects import Obj, name, namespace, terminating
 from kompy.cluster.controllers.base import Controller
-from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend
+from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend, NetworkInfo
 from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.proxy.tcpproxy import TcpListener, UdpListener
 from kompy.errors import KompyError
@@ -76,6 +76,34 @@ def free_subnet(used: list[str]) -> str | None:
         if not any(candidate.overlaps(t) for t in taken):
             return str(candidate)
     return None
+
+
+def service_network_name(cluster: str, ns: str, svc_name: str) -> str:
+    return f"kompy-{cluster}-svc-{ns}-{svc_name}"
+
+
+def ensure_service_network(backend: ContainerBackend, ns: str, svc_name: str,
+                           lock: threading.Lock) -> NetworkInfo:
+    """The Service's own tiny network (found again after a restart by its name and labels):
+    its gateway, a host address, is the Service's cluster IP."""
+    net_name = service_network_name(backend.cluster, ns, svc_name)
+    labels = backend.labels(ns, f"Service/{svc_name}", **{LABEL_SERVICE: svc_name})
+    with lock:
+        existing = backend.list_networks({LABEL_SERVICE: svc_name, "kompy.namespace": ns})
+        info = next((n for n in existing if n.name == net_name), None)
+        attempts = 0
+        while info is None:
+            subnet = free_subnet(backend.used_subnets())
+            if subnet is None:
+                raise KompyError(f"no free address left for Services in {SERVICE_RANGE}")
+            gateway = str(next(ipaddress.ip_network(subnet).hosts()))
+            try:
+                info = backend.ensure_network(net_name, labels, subnet=subnet, gateway=gateway)
+            except KompyError:
+                attempts += 1
+                if attempts > 5:
+                    raise
+    return info
 
 
 def backends_for(endpoints: Obj | None, port: dict[str, Any]) -> list[tuple[str, int]]:
@@ -126,6 +154,9 @@ class ServiceProxy(Controller):
         self.services.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
         self.endpoints.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
         self._state: dict[tuple[str, str], _Service] = {}
+        # Services whose cluster IP another part of the daemon serves itself (kube-dns: the
+        # cluster DNS server): their address is kept, but nothing listens for them here.
+        self.reserved: set[tuple[str, str]] = set()
         self._subnets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
         self._alloc = threading.Lock()
 
@@ -150,6 +181,9 @@ class ServiceProxy(Controller):
             self._ensure_network(ns, svc_name, state)
         svc = self._publish_addresses(svc, state)
         self.hosts.set_service(ns, svc_name, [state.cluster_ip])
+        if (ns, svc_name) in self.reserved:
+            self._close_all(state)  # another part of the daemon answers on its address
+            return
         wanted = self._wanted_listeners(svc, state)
         for lkey in [k for k in state.listeners if k not in wanted]:
             state.listeners.pop(lkey).close()
@@ -162,26 +196,7 @@ class ServiceProxy(Controller):
             listener.backends = backends_for(endpoints, port)
 
     def _ensure_network(self, ns: str, svc_name: str, state: _Service) -> None:
-        net_name = f"kompy-{self.backend.cluster}-svc-{ns}-{svc_name}"
-        labels = self.backend.labels(ns, f"Service/{svc_name}", **{LABEL_SERVICE: svc_name})
-        with self._alloc:
-            existing = self.backend.list_networks({LABEL_SERVICE: svc_name,
-                                                   "kompy.namespace": ns})
-            info = next((n for n in existing if n.name == net_name), None)
-            attempts = 0
-            while info is None:
-                subnet = free_subnet(self.backend.used_subnets())
-                if subnet is None:
-                    raise KompyError("no free address left for Services in "
-                                     f"{SERVICE_RANGE}")
-                gateway = str(next(ipaddress.ip_network(subnet).hosts()))
-                try:
-                    info = self.backend.ensure_network(net_name, labels, subnet=subnet,
-                                                       gateway=gateway)
-                except KompyError:
-                    attempts += 1
-                    if attempts > 5:
-                        raise
+        info = ensure_service_network(self.backend, ns, svc_name, self._alloc)
         state.network = info.name
         state.cluster_ip = info.gateway
 
@@ -304,7 +319,7 @@ class ServiceProxy(Controller):
     def _remove(self, ns: str, svc_name: str, state: _Service) -> None:
         self._close_all(state)
         self.hosts.set_service(ns, svc_name, [])
-        net_name = state.network or f"kompy-{self.backend.cluster}-svc-{ns}-{svc_name}"
+        net_name = state.network or service_network_name(self.backend.cluster, ns, svc_name)
         try:
             self.backend.remove_network(net_name)
         except KompyError as error:

@@ -86,7 +86,8 @@ class FakeNode:
         self.stop_event = threading.Event()
         self.runtime = start_runtime(self.client, self.tmp_path / "state", "fake",
                                      self.stop_event, backoff_base=self.backoff_base,
-                                     backend=self.backend, config=self.config)
+                                     backend=self.backend, config=self.config,
+                                     dns_address=("127.0.0.1", 0))
         self.server.set_pod_io(self.runtime.pod_io)
         return FakeCluster(self.client, self.backend)
 
@@ -98,6 +99,8 @@ class FakeNode:
             controller.join(2.0)
         self.runtime.scheduler.join(2.0)
         self.runtime.kubelet.join(0.2)  # a test may hold workers inside a Docker call
+        if self.runtime.dns is not None:
+            self.runtime.dns.close()  # a killed process' sockets close with it
         # The informers end with their watches (their handlers now feed closed queues).
         self.runtime = None
 
@@ -128,7 +131,8 @@ def fake_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Fak
     backend = FakeBackend(tmp_path / "engine")
     stop = threading.Event()
     runtime = start_runtime(client, tmp_path / "state", "fake", stop,
-                            backoff_base=float(getattr(request, "param", 0.2)), backend=backend)
+                            backoff_base=float(getattr(request, "param", 0.2)), backend=backend,
+                            dns_address=("127.0.0.1", 0))
     server.set_pod_io(runtime.pod_io)
     try:
         yield FakeCluster(client, backend)

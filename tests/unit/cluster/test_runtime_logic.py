@@ -113,20 +113,23 @@ def test_restart_back_off() -> None:
     assert not should_restart("OnFailure", 0) and not should_restart("Never", 1)
 
 
-def test_hosts_render_and_in_place_write(tmp_path: Any) -> None:
+def test_hosts_fallback_render_and_in_place_write(tmp_path: Any) -> None:
+    """Without a cluster DNS server, Service names go into each pod's hosts file."""
     table = HostsTable()
+    assert table.services_in_hosts
     calls: list[int] = []
     table.on_change(lambda: calls.append(1))
     table.set_service("a", "web", ["10.213.0.1"])
     table.set_service("a", "web", ["10.213.0.1"])  # unchanged: no notification
     table.set_service("b", "db", ["10.213.0.9"])
     assert len(calls) == 2
-    text = table.render("a", "172.20.0.2", "pod-1")
+    pod = {"metadata": {"name": "pod-1", "namespace": "a"}, "spec": {}}
+    text = table.render(pod, "172.20.0.2")
     assert "172.20.0.2\tpod-1\n" in text
     assert "10.213.0.1\tweb web.a web.a.svc web.a.svc.cluster.local\n" in text
     assert "10.213.0.9\tdb.b db.b.svc db.b.svc.cluster.local\n" in text  # no short name
     table.set_service("a", "sts", ["172.20.0.7"], [("172.20.0.7", "sts-0")])
-    assert "172.20.0.7\tsts-0.sts sts-0.sts.a sts-0.sts.a.svc" in table.render("a", "", "x")
+    assert "172.20.0.7\tsts-0.sts sts-0.sts.a sts-0.sts.a.svc" in table.render(pod, "")
     path = tmp_path / "hosts"
     write_in_place(str(path), "long content\n" * 3)
     inode = path.stat().st_ino

@@ -225,6 +225,32 @@ def status(cluster: str | None = None) -> dict[str, Any]:
         client = client_for(state, api)
         for kind in ("nodes", "pods", "deployments", "services"):
             out[kind] = len(client.list(kind)["items"])
+        if not os.environ.get(NO_RUNTIME_ENV):
+            out["ingress"] = ingress_status(state, int(api["pid"]))
+    return out
+
+
+def ingress_status(state: ClusterState, pid: int, wait: float = 5.0) -> dict[str, Any]:
+    """Where the running cluster's Ingress listens (``kompy.cluster.ingress.ports``), once
+    the daemon ``pid`` has said so (a daemon just started opens its listeners within a
+    moment of answering)."""
+    from kompy.cluster.ingress.ports import read_state
+
+    deadline = time.monotonic() + wait
+    found = read_state(state.dir)
+    while found.get("pid") != pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = read_state(state.dir)
+    if found.get("pid") != pid:
+        return {"http": "unknown (the daemon has not opened its listeners)",
+                "https": "unknown"}
+    out: dict[str, Any] = {}
+    for scheme in ("http", "https"):
+        port = found.get(scheme)
+        if isinstance(port, int):
+            out[scheme] = f"{scheme}://127.0.0.1:{port}"
+        else:
+            out[scheme] = f"not listening ({(found.get('errors') or {}).get(scheme, 'off')})"
     return out
 
 

@@ -25,6 +25,7 @@ import secrets
 import select
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -44,6 +45,8 @@ RECV = 65536
 KEEPALIVE_SECONDS = 75.0      # nginx's keepalive_timeout: idle time between a client's requests
 CLIENT_SECONDS = 60.0         # nginx's client_body_timeout / send_timeout
 REPLAY_MAX = 2**20            # request bodies up to this size are read first and can be re-sent
+LINGER_SECONDS = 5.0          # nginx's lingering_timeout
+LINGER_BYTES = 64 * 2**20
 IDEMPOTENT = {b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"}
 HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
               b"transfer-encoding", b"upgrade", b"proxy"}
@@ -140,8 +143,30 @@ def serve(sock: socket.socket, info: ClientInfo, site: Site) -> None:
     except (OSError, h11.ProtocolError, _Closed) as error:
         log.debug("client %s: %s", info.peer, error)
     finally:
+        if client.conn.their_state is h11.SEND_BODY:
+            _linger(sock)
         with contextlib.suppress(OSError):
             sock.close()
+
+
+def _linger(sock: socket.socket) -> None:
+    """Before closing a connection whose request body was not read (an answer such as 413
+    went out first), read and drop what the client still sends, for a few seconds: closing
+    with unread data would reset the connection, and the client would lose the answer
+    (nginx's lingering_close)."""
+    deadline = time.monotonic() + LINGER_SECONDS
+    try:
+        if not isinstance(sock, ssl.SSLSocket):  # a TLS socket's shutdown ends TLS itself
+            sock.shutdown(socket.SHUT_WR)
+        dropped = 0
+        while dropped < LINGER_BYTES and time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = sock.recv(RECV)
+            if not data:
+                return
+            dropped += len(data)
+    except (OSError, ValueError):
+        return
 
 
 def refuse_plain(sock: socket.socket, port: int) -> None:

@@ -139,8 +139,7 @@ class Dialer:
                 except OSError as error:
                     log.debug("backend %s:%s of %s: %s", *endpoint, backend.label, error)
                     if errors is not None:
-                        errors.append(f"{endpoint[0]}:{endpoint[1]}: "
-                                      f"{getattr(error, 'reason', None) or error}")
+                        errors.append(f"{endpoint[0]}:{endpoint[1]}: {_why(error)}")
             if time.monotonic() >= deadline:
                 return
             time.sleep(max(0.0, min(timeout - (time.monotonic() - started),
@@ -165,3 +164,12 @@ class Dialer:
                 sock.close()
                 raise
         return Connection(sock, endpoint, tls)
+
+
+def _why(error: OSError) -> str:
+    """A connection failure in a few words (for the 502's body and the log)."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS: the backend's certificate does not verify: {error.verify_message}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS handshake failed: {error.reason or error}"
+    return error.strerror or str(error) or type(error).__name__

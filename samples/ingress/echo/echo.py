@@ -1,6 +1,6 @@
 """An echo server for the Ingress samples: every request is answered with what the pod saw.
 
-The answer is JSON: the pod's name, the method, path and headers that arrived (so the
+The answer is JSON: the pod's name and port, the method, path and headers that arrived (so the
 X-Forwarded-* headers an Ingress adds show), whether the connection was TLS and which SNI
 name the client asked for, and the size and SHA-256 of the body. A WebSocket upgrade is
 accepted and the bytes that follow are echoed back as they are.
@@ -47,7 +47,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, body: bytes, head: bool = False) -> None:
         data = json.dumps({
-            "pod": POD, "method": self.command, "path": self.path,
+            "pod": POD, "port": self.server.server_address[1],
+            "method": self.command, "path": self.path,
             "tls": isinstance(self.connection, ssl.SSLSocket),
             "sni": getattr(self.connection, "sni", None),
             "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -86,9 +87,10 @@ class Server(ThreadingHTTPServer):
     block_on_close = True
 
 
-def main() -> int:
-    server = Server(("", int(os.environ.get("PORT", "8080"))), Handler)
-    cert, key = os.environ.get("TLS_CERT"), os.environ.get("TLS_KEY")
+def make_server(port: int, cert: str | None = None, key: str | None = None,
+                host: str = "") -> Server:
+    """The server, speaking HTTPS when given a certificate and key (files)."""
+    server = Server((host, port), Handler)
     if cert and key:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
@@ -96,6 +98,12 @@ def main() -> int:
         context.sni_callback = lambda sock, name, _ctx: setattr(sock, "sni", name)
         server.socket = context.wrap_socket(server.socket, server_side=True,
                                             do_handshake_on_connect=False)
+    return server
+
+
+def main() -> int:
+    cert, key = os.environ.get("TLS_CERT"), os.environ.get("TLS_KEY")
+    server = make_server(int(os.environ.get("PORT", "8080")), cert, key)
     signal.signal(signal.SIGTERM,
                   lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"{POD}: serving {'HTTPS' if cert else 'HTTP'} on :{server.server_address[1]}",

@@ -338,6 +338,7 @@ def serve(state: ClusterState) -> int:
     store = Store(state.store)
     tls = ensure_certificate(state.dir)
     server = _bind(store, token, int(previous.get("port") or 0), tls, state.token_file).start()
+    _seed(server)
     kubeconfig.write(state.kubeconfig, server.url, token, state.context,
                      tls[0].read_bytes() if tls else None)
     state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
@@ -368,6 +369,21 @@ def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
         except OSError:
             log.warning("port %d is taken; using a new one", port)
     return ApiServer(store, token, 0, tls, token_file)
+
+
+def _seed(server: Any) -> None:
+    """Objects a cluster has before anyone talks to it (its add-ons, on a real cluster): the
+    default IngressClass."""
+    if os.environ.get(NO_RUNTIME_ENV):
+        return
+    from kompy.client.loopback import attach
+    from kompy.cluster.ingress.controller import ensure_default_class
+    from kompy.errors import KompyError
+    try:
+        ensure_default_class(attach(KubeClient.for_server(server.url, server.token,
+                                                          ca=server.ca), server.router))
+    except KompyError as error:  # the controller tries again once it runs
+        log.warning("could not create the default IngressClass: %s", error)
 
 
 def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:

@@ -119,13 +119,9 @@ class IngressController(Controller):
             self._rebuild()
 
     def _ensure_class(self) -> None:
-        """Create the IngressClass ``kompy`` unless it exists (a user's changes to it, or its
-        deletion later, are left alone until the next start)."""
-        try:
-            self.client.get("ingressclasses", classes.CLASS_NAME)
-        except NotFound:
-            with contextlib.suppress(Conflict):
-                self.classes.upsert_local(self.client.create(classes.default_class_object()))
+        created = ensure_default_class(self.client)
+        if created is not None:
+            self.classes.upsert_local(created)
 
     def _rebuild(self) -> None:
         class_list = self.classes.list()
@@ -205,3 +201,16 @@ class IngressController(Controller):
         return {"http": self.listeners["http"].port if "http" in self.listeners else None,
                 "https": self.https_port(), "errors": dict(self.listen_errors)}
 
+
+
+def ensure_default_class(client: KubeClient) -> Obj | None:
+    """Create the IngressClass ``kompy`` unless it exists; the created object, if made. A
+    user's changes to it, or its deletion later, are left alone until the next start. The
+    daemon calls this before it tells anyone its API is up, so an Ingress applied right after
+    ``kompy cluster start`` already gets the default class."""
+    try:
+        client.get("ingressclasses", classes.CLASS_NAME)
+    except NotFound:
+        with contextlib.suppress(Conflict):
+            return client.create(classes.default_class_object())
+    return None

@@ -281,6 +281,8 @@ class _Build:
             self.problem(key, "TLSHostMismatch", f'the certificate of secret "{ns}/{secret}" is '
                          f"not valid for host {host}; it uses the default certificate")
             return self.lookups.default_tls
+        if found.problem:  # usable, but worth a word (it expired)
+            self.problem(key, "TLSCertificateExpired", found.problem)
         return found.context
 
     def routes_pass(self, ingress: Obj) -> None:

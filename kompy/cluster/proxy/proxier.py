@@ -35,7 +35,7 @@ from typing import Any, cast
 from kompy.client import KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers, key_of
-from kompy.client.objects import Obj, name, namespace, terminating
+from kompy.client.objects import Obj, meta, name, namespace, terminating
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend
 from kompy.cluster.kubelet.hosts import HostsTable
@@ -209,7 +209,10 @@ class ServiceProxy(Controller):
                     changed = True
         if not changed:
             return svc
-        patch: dict[str, Any] = {"spec": {"clusterIP": state.cluster_ip,
+        # The ports list is written whole: only over the version it was computed from (a
+        # user's change meanwhile makes this a Conflict, and the sync runs again on it).
+        patch: dict[str, Any] = {"metadata": {"resourceVersion": meta(svc).get(
+            "resourceVersion")}, "spec": {"clusterIP": state.cluster_ip,
                                           "clusterIPs": [state.cluster_ip], "ports": ports}}
         try:
             updated = self.client.patch("services", name(svc), namespace(svc), patch)

@@ -216,20 +216,43 @@ def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
 
 
 @click.command("logs")
-@click.argument("target")
-@click.option("-c", "--container")
-@click.option("-f", "--follow", is_flag=True)
-@click.option("-p", "--previous", is_flag=True, help="The previous (crashed) container's log.")
-@click.option("--tail", type=int, help="Only the last N lines.")
+@click.argument("target", required=False)
+@click.argument("container_arg", metavar="[CONTAINER]", required=False)
+@click.option("-c", "--container", help="Print the logs of this container.")
+@click.option("-l", "--selector", help="Logs of every pod matching this label selector (the "
+                                       "last 10 lines of each unless --tail says otherwise).")
+@click.option("-f", "--follow", is_flag=True, help="Stream the logs.")
+@click.option("-p", "--previous", is_flag=True,
+              help="The previous (crashed) container's log.")
+@click.option("--tail", type=int, help="Lines of recent log to show (-1: all; default all, "
+                                       "or 10 with a selector).")
+@click.option("--since", help="Only logs newer than a duration like 5s, 2m or 3h.")
+@click.option("--since-time", help="Only logs after this time (RFC 3339).")
+@click.option("--timestamps", is_flag=True, help="Start each line with its RFC 3339 time.")
+@click.option("--prefix", is_flag=True, help="Start each line with [pod/NAME/CONTAINER].")
+@click.option("--all-containers", is_flag=True, help="Every container's logs, init "
+                                                     "containers first.")
+@click.option("--max-log-requests", type=int, default=5, show_default=True,
+              help="How many logs -f may follow at once (with a selector).")
 @target_options
-def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
-             tail: int | None, namespace: str | None, kubeconfig_path: str | None,
-             context: str | None, cluster: str | None) -> None:
-    """Print a pod's log (POD, pod/NAME, deploy/NAME or svc/NAME picks one of its pods)."""
-    from kompy.kubectl.commands import logs
+def logs_cmd(target: str | None, container_arg: str | None, container: str | None,
+             selector: str | None, follow: bool, previous: bool, tail: int | None,
+             since: str | None, since_time: str | None, timestamps: bool, prefix: bool,
+             all_containers: bool, max_log_requests: int, namespace: str | None,
+             kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Print the logs of a pod's container, as kubectl logs: POD, TYPE/NAME (deploy/web,
+    svc/web, job/migrate: one of its pods) or -l SELECTOR."""
+    from kompy.errors import UserError
+    from kompy.kubectl.logs import LogOptions, check, logs
+    if container_arg and container:
+        raise UserError("only one of -c or an inline [CONTAINER] arg is allowed")
+    options = LogOptions(container=container or container_arg, follow=follow,
+                         previous=previous, tail=tail, since=since, since_time=since_time,
+                         timestamps=timestamps, prefix=prefix, all_containers=all_containers,
+                         selector=selector, max_log_requests=max_log_requests)
+    check(target, options)   # a wrong call is said before the cluster is asked anything
     sys.exit(logs(target_client(kubeconfig_path, context, cluster), target, namespace,
-                  container=container, follow=follow, previous=previous, tail=tail,
-                  write=_write_bytes))
+                  options, _write_bytes, lambda line: click.echo(line, err=True)))
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
@@ -237,15 +260,44 @@ def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("-c", "--container")
 @click.option("-i", "--stdin", "use_stdin", is_flag=True, help="Pass standard input.")
+@click.option("-t", "--tty", is_flag=True, help="Run the command in a terminal.")
 @target_options
 def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_stdin: bool,
-             namespace: str | None, kubeconfig_path: str | None, context: str | None,
-             cluster: str | None) -> None:
-    """Run a command in a pod's container: kompy exec POD -- CMD [ARGS...]."""
-    from kompy.kubectl.commands import exec_
-    data = sys.stdin.buffer.read() if use_stdin else None
+             tty: bool, namespace: str | None, kubeconfig_path: str | None,
+             context: str | None, cluster: str | None) -> None:
+    """Run a command in a pod's container: kompy exec POD [-it] -- CMD [ARGS...]."""
+    from kompy.kubectl.execute import exec_, system_console
     sys.exit(exec_(target_client(kubeconfig_path, context, cluster), target, namespace,
-                   list(command), container=container, stdin=data, write=_write_bytes))
+                   list(command), container=container, stdin=use_stdin, tty=tty,
+                   console=system_console()))
+
+
+@click.command("attach")
+@click.argument("target")
+@click.option("-c", "--container")
+@click.option("-i", "--stdin", "use_stdin", is_flag=True, help="Pass standard input.")
+@click.option("-t", "--tty", is_flag=True, help="The container runs in a terminal.")
+@target_options
+def attach_cmd(target: str, container: str | None, use_stdin: bool, tty: bool,
+               namespace: str | None, kubeconfig_path: str | None, context: str | None,
+               cluster: str | None) -> None:
+    """Attach to the main process of a pod's container (its output from now on)."""
+    from kompy.kubectl.execute import attach, system_console
+    sys.exit(attach(target_client(kubeconfig_path, context, cluster), target, namespace,
+                    container=container, stdin=use_stdin, tty=tty, console=system_console()))
+
+
+@click.command("cp")
+@click.argument("source")
+@click.argument("dest")
+@click.option("-c", "--container")
+@target_options
+def cp_cmd(source: str, dest: str, container: str | None, namespace: str | None,
+           kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Copy files to or from a pod's container: kompy cp ./dir POD:/tmp/dir, or back."""
+    from kompy.kubectl.cp import cp
+    sys.exit(cp(target_client(kubeconfig_path, context, cluster), source, dest, namespace,
+                container, lambda line: click.echo(line, err=True)))
 
 
 @click.command("scale")
@@ -263,16 +315,17 @@ def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
 
 @click.command("port-forward")
 @click.argument("target")
-@click.argument("ports")
+@click.argument("ports", nargs=-1, required=True)
 @target_options
-def port_forward_cmd(target: str, ports: str, namespace: str | None,
+def port_forward_cmd(target: str, ports: tuple[str, ...], namespace: str | None,
                      kubeconfig_path: str | None, context: str | None,
                      cluster: str | None) -> None:
-    """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE."""
+    """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE,
+    for each [LOCAL:]REMOTE given."""
     from kompy.kubectl.portforward import port_forward
-    sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target, ports,
-                          namespace, lambda line: click.echo(line)))
+    sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target,
+                          list(ports), namespace, lambda line: click.echo(line)))
 
 
 COMMANDS = [cluster_group, apply_cmd, get_cmd, describe_cmd, delete_cmd, logs_cmd, exec_cmd,
-            scale_cmd, port_forward_cmd]
+            attach_cmd, cp_cmd, scale_cmd, port_forward_cmd]

@@ -105,6 +105,37 @@ class ContainerInfo:
         return int(self.labels.get(LABEL_ATTEMPT, "0") or 0)
 
 
+class ProcessStreams(Protocol):
+    """The standard streams of a process in a container, while it runs: a command started by
+    ``exec_streams`` or the container's own main process (``attach_streams``). ``read`` and
+    ``write`` may be called from different threads."""
+
+    def read(self) -> tuple[int, bytes] | None:
+        """The next output: (1 for stdout or 2 for stderr, bytes); None once the output ends
+        (the process exited or closed both)."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Bytes for the process's standard input (when it was opened)."""
+        ...
+
+    def close_stdin(self) -> None:
+        """End of standard input: the process reads EOF."""
+        ...
+
+    def resize(self, width: int, height: int) -> None:
+        """The terminal's new size (a process started with a TTY)."""
+        ...
+
+    def wait(self) -> int | None:
+        """After the output ended: the exit code of an exec'd command; None for attach."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the process's streams (an exec'd process may go on running)."""
+        ...
+
+
 @dataclass(frozen=True)
 class NetworkInfo:
     id: str
@@ -152,6 +183,10 @@ class ContainerBackend(Protocol):
              since: float | None = None, timestamps: bool = False) -> Iterator[bytes]: ...
     def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes]: ...
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> ProcessStreams: ...
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool
+                       ) -> ProcessStreams: ...
     def put_archive(self, container_id: str, path: str, data: bytes) -> None: ...
     def events(self, stop: threading.Event) -> Iterator[dict[str, object]]:
         """Container deaths as Docker reports them (``status`` ``die``/``oom``), until

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+from kompy.cluster.kubelet import docker_streams
 from kompy.cluster.kubelet.backend import (
     LABEL_CLUSTER,
     LABEL_HOME,
@@ -33,6 +34,7 @@ from kompy.cluster.kubelet.backend import (
     ImagePullError,
     NetworkInfo,
 )
+from kompy.cluster.kubelet.docker_streams import DockerProcess
 from kompy.engine.connection import (
     Engine,
     EngineError,
@@ -364,6 +366,14 @@ class DockerBackend:
             time.sleep(0.02)
             code = self._call(what, lambda: self.api.exec_inspect(exec_id)).get("ExitCode")
         return (int(code) if code is not None else -1), output
+
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> DockerProcess:
+        return docker_streams.exec_streams(self.api, container_id, command, stdin=stdin,
+                                           tty=tty)
+
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool) -> DockerProcess:
+        return docker_streams.attach_streams(self.api, container_id, stdin=stdin, tty=tty)
 
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:
         self._call(f"copy into {container_id[:12]}",

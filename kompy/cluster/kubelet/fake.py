@@ -34,13 +34,18 @@ from kompy.cluster.kubelet.backend import (
     ImagePullError,
     NetworkInfo,
 )
+from kompy.cluster.kubelet.fake_process import (
+    ExecHandler,
+    FakeProcess,
+    StreamHandler,
+    default_handler,
+)
 from kompy.engine.connection import EngineError
 from kompy.errors import ClusterError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-ExecHandler = Callable[[ContainerInfo, list[str]], tuple[int, bytes]]
 NEVER = "0001-01-01T00:00:00Z"  # Docker's time of what has not happened yet
 
 
@@ -112,6 +117,9 @@ class FakeBackend:
         self.volumes: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        # Interactive exec and attach (fake_process.py); None: the default handler.
+        self.stream_handler: StreamHandler | None = None
+        self.processes: list[FakeProcess] = []
         # Why Docker cannot start a container ("" when it can): e.g. its executable is
         # missing from the image. The container stays "created" with that error.
         self.start_error: Callable[[ContainerSpec], str] = lambda spec: ""
@@ -369,6 +377,27 @@ class FakeBackend:
                 raise ClusterError(f"exec in {container_id[:12]}: container is not running")
             info = c.info()
         return self.exec_handler(info, command)
+
+    @_engine_call
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> FakeProcess:
+        return self._process(container_id, command, stdin, tty)
+
+    @_engine_call
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool) -> FakeProcess:
+        return self._process(container_id, [], stdin, tty)
+
+    def _process(self, container_id: str, command: list[str], stdin: bool,
+                 tty: bool) -> FakeProcess:
+        with self._lock:
+            c = self._get(container_id)
+            if c.status != "running":
+                raise ClusterError(f"exec in {container_id[:12]}: container is not running")
+            info = c.info()
+            process = FakeProcess(command, stdin, tty)
+            self.processes.append(process)
+        handler = self.stream_handler or default_handler(lambda i, cmd: self.exec_handler(i, cmd))
+        return process.start(handler, info)
 
     @_engine_call
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:

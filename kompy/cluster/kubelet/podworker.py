@@ -16,6 +16,7 @@ with the pod spec, does the next step, and reports the resulting status.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,10 @@ class PodWorker:
         self.config = config or KubeletConfig()
         self.state_dir = state_dir
         self.hosts = hosts
+        # Render and write of a hosts file happen under one lock: a pod's sync (rendering the
+        # table as it was) and a table change's rewrite must not interleave, or the older
+        # render lands last and a name that now resolves stays missing until the next change.
+        self._hosts_lock = threading.Lock()
         self.recorder = recorder
         self.prober = prober
         self.configmaps = configmaps
@@ -325,7 +330,9 @@ class PodWorker:
         folder = pod_dir(self.state_dir, uid(pod))
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         hostname = str((pod.get("spec") or {}).get("hostname") or name(pod))[:63]
-        write_in_place(str(folder / "hosts"), self.hosts.render(namespace(pod), pod_ip, hostname))
+        with self._hosts_lock:
+            write_in_place(str(folder / "hosts"),
+                           self.hosts.render(namespace(pod), pod_ip, hostname))
 
     def rewrite_hosts(self, pod: Obj) -> None:
         state = self._state.get(uid(pod))

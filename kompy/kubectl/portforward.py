@@ -20,15 +20,25 @@ from kompy.kubectl.commands import resolve_pod
 
 
 def parse_ports(spec: str) -> tuple[int, int]:
-    """``8080:80`` -> (8080, 80); ``80`` -> (80, 80); ``:80`` -> (0, 80), a free local port."""
+    """``8080:80`` -> (8080, 80); ``80`` -> (80, 80); ``:80`` -> (0, 80), a free local port.
+    Ports are 1-65535 (a local 0 picks a free one), as kubectl's parsing has them."""
     local, _, remote = spec.partition(":")
-    try:
-        if not remote:
-            return int(local), int(local)
-        return int(local or 0), int(remote)
-    except ValueError as e:
-        raise UserError(f"invalid port mapping {spec!r}", hint="use LOCAL:REMOTE, e.g. 8080:80"
-                        ) from e
+    if not remote:
+        remote = local
+    return _port(local or "0", spec, "local", 0), _port(remote, spec, "remote", 1)
+
+
+def _port(text: str, spec: str, which: str, lowest: int) -> int:
+    hint = "use LOCAL:REMOTE with ports from 1 to 65535, e.g. 8080:80 (:80 picks a free " \
+           "local port)"
+    if not text.isascii() or not text.isdigit():
+        raise UserError(f"invalid port mapping {spec!r}: {which} port {text!r} is not a "
+                        "number", hint=hint)
+    port = int(text)
+    if not lowest <= port <= 65535:
+        raise UserError(f"invalid port mapping {spec!r}: {which} port {port} is out of range "
+                        f"({lowest}-65535)", hint=hint)
+    return port
 
 
 def _target_port(pod: Obj, service: Obj | None, port: int) -> int:
@@ -96,6 +106,9 @@ def listen(local: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", local))
+    except OverflowError as error:
+        sock.close()
+        raise UserError(f"cannot listen on 127.0.0.1:{local}: not a port (1-65535)") from error
     except OSError as error:
         sock.close()
         raise UserError(f"cannot listen on 127.0.0.1:{local}: {error.strerror}") from error

@@ -33,14 +33,14 @@ def run(*args: str, input: str | None = None, code: int = 0) -> Result:
     return result
 
 
-@pytest.mark.parametrize("mapping", ["99999:18080", "8080:99999", "8080:0", "a:80",
-                                     "8080:http", "٣:80"])
+@pytest.mark.parametrize("mapping", ["99999:18080", "8080:99999", "8080:0", "a:80", "٣:80",
+                                     "8080:"])
 def test_port_forward_with_a_bad_port_is_a_user_error(isolated_env: Path, mapping: str) -> None:
     """It used to end with "internal error: OverflowError" (exit 1)."""
     result = subprocess.run([sys.executable, "-m", "kompy", "port-forward", "svc/web", mapping],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith(f"error: invalid port mapping '{mapping}': ")
+    assert result.stderr.startswith(f"error: invalid port mapping '{mapping}'")
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 

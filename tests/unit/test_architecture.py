@@ -50,6 +50,8 @@ ADAPTERS = {
     "ruamel": ("kompy.yaml", "kompy.convert.render"),
     "docker": ("kompy.engine",),
     "requests": ("kompy.client",),
+    "wsproto": ("kompy.client.websocket",),
+    "google": ("kompy.cluster.apiserver.protobuf",),
     "click": ("kompy.cli",),
     "jinja2": ("kompy.convert.render",),
     "watchdog": ("kompy.dev.watcher",),

@@ -10,9 +10,7 @@ cluster. It speaks TLS with the cluster's own certificate (tls.py), because kube
 tokens only over TLS. The token is checked on the headers, before any byte of a body is
 read; bodies are bounded and streams end when their client hangs up (httpio.py).
 
-Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
-(``container=``, optional ``stdin=true`` with the request body as standard input) answers
-200 with the combined output as the body and the exit code in the ``Kompy-Exit-Code`` header.
+Exec, attach and port-forward are upgraded connections (WebSocket, SPDY): streams.py.
 """
 
 from __future__ import annotations
@@ -37,12 +35,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.client.rest import EXIT_CODE_HEADER
-from kompy.cluster.apiserver import httpio, warning
-from kompy.cluster.apiserver.authn import TokenAuthenticator
+from kompy.cluster.apiserver import authz, discovery, httpio, openapi, streams, warning
+from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
-from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
 
@@ -78,7 +75,7 @@ def parse_route(parts: list[str]) -> Route | None:
     sub = rest[2] if len(rest) > 2 else None
     allowed = {"status"} if res.has_status else set()
     if res.kind == "Pod":
-        allowed |= {"log", "exec"}
+        allowed |= {"log", "exec", "attach", "portforward"}
     if res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
         allowed.add("scale")
     if sub is not None and sub not in allowed:
@@ -122,10 +119,13 @@ class Router:
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
     every other client uses (see kompy/client/loopback.py)."""
 
-    def __init__(self, api: Api, token: str, token_file: Path | None = None) -> None:
+    def __init__(self, api: Api, token: str, token_file: Path | None = None,
+                 authorizer: authz.Authorizer | None = None) -> None:
         self.api = api
         self.token = token
         self.authn = TokenAuthenticator(token, token_file)
+        # Every resource request is authorized here; RBAC replaces this authorizer.
+        self.authorizer: authz.Authorizer = authorizer or authz.AllowAuthenticated()
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
@@ -135,8 +135,9 @@ class Router:
             if refusal is not None:
                 raise refusal
             query = parse_qs(url.query, keep_blank_values=True)
+            user = self.authn.authenticate(headers.get("Authorization"))
             with warning.collecting() as warnings:
-                reply = self._dispatch(method, path, query, headers, body)
+                reply = self._dispatch(method, path, query, headers, body, user)
             if warnings:
                 reply.headers["Warning"] = warning.header(warnings)
             return reply
@@ -161,35 +162,66 @@ class Router:
         return None
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
-                  body: bytes) -> Reply:
+                  body: bytes, user: UserInfo | None) -> Reply:
         api = self.api
         if path in UNAUTHENTICATED:
             return Reply(200, b"ok", "text/plain")
+        assert user is not None     # refuse() let only authenticated requests through
         if path == "/version":
             return json_reply(200, VERSION)
-        if path.startswith("/openapi/v3"):
-            return json_reply(200, openapi_v3(path))
-        if path == "/api":
-            return json_reply(200, {"kind": "APIVersions", "versions": ["v1"]})
-        if path == "/apis":
-            return json_reply(200, api.group_list())
+        if path.startswith("/openapi/"):
+            answer = openapi.serve(api.openapi, path, {k: v[-1] for k, v in query.items()},
+                                   headers.get("Accept"), headers.get("If-None-Match"))
+            if answer is None:
+                raise NotFound(404, "NotFound", f"the server could not find the requested "
+                                                f"resource: {path}")
+            return Reply(answer.status, answer.body, answer.content_type, answer.headers)
+        if path in ("/api", "/apis"):
+            version = discovery.aggregated_version(headers.get("Accept"))
+            if version is not None:
+                reply = json_reply(200, discovery.aggregated(path == "/api", version))
+                reply.content_type = discovery.content_type(version)
+                return reply
+            return json_reply(200, discovery.core_versions() if path == "/api"
+                              else discovery.group_list())
+        review = authz.review_route(path)
+        if review is not None:
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here: "
+                                                        f"{review[2]} are create-only")
+            return json_reply(201, authz.review(self.authorizer, user, review,
+                                                _body(body, headers)))
         parts = path.strip("/").split("/")
         route = parse_route(parts)
         if route is None:
             if parts[0] == "api" and len(parts) == 2:
-                return json_reply(200, api.resource_list("", parts[1]))
+                return json_reply(200, discovery.resource_list("", parts[1]))
             if parts[0] == "apis" and len(parts) == 3:
-                return json_reply(200, api.resource_list(parts[1], parts[2]))
+                return json_reply(200, discovery.resource_list(parts[1], parts[2]))
             raise NotFound(404, "NotFound", f"the server could not find the requested "
                                             f"resource: {path}")
         one = {k: v[-1] for k, v in query.items()}
-        if route.subresource in ("log", "exec"):
+        self._authorize(user, method, path, route, one.get("watch") in ("true", "1"))
+        if route.subresource in ("exec", "attach", "portforward"):
+            # kube-apiserver's answer to a streaming request that is not an upgrade.
+            raise bad_request("Upgrade request required")
+        if route.subresource == "log":
             return self._pod_io(method, route, query, one, headers, body)
         if route.subresource == "scale":
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
                                              headers.get("Content-Type") or ""))
         return self._crud(method, route, one, headers, body)
+
+    def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
+                   watch: bool) -> None:
+        res = route.res
+        attributes = authz.request_attributes(user, method, path, route.namespace, res.group,
+                                              res.version, res.plural, route.subresource,
+                                              route.name, watch)
+        decision, reason = self.authorizer.authorize(attributes)
+        if decision is not authz.Decision.ALLOW:
+            raise authz.forbidden(attributes, reason)
 
     def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
               body: bytes) -> Reply:
@@ -215,6 +247,10 @@ class Router:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
             return json_reply(200, api.patch(route, _body(body, headers), content_type,
                                              validation))
+        if method == "DELETE" and route.name is None and route.subresource is None:
+            return json_reply(200, api.delete_collection(
+                route, one.get("labelSelector"), one.get("fieldSelector"),
+                _int_param(one, "gracePeriodSeconds")))
         if method == "DELETE" and route.name:
             options = _body(body, headers)
             grace = _int_param(one, "gracePeriodSeconds")
@@ -260,18 +296,6 @@ class Router:
             first = next(chunks, b"")
             return Reply(200, content_type="text/plain",
                          stream=_closing(itertools.chain((first,), chunks), chunks))
-        if route.subresource == "exec" and headers.get("Upgrade"):
-            raise ApiError(400, "BadRequest", "kompy's API server runs exec without a "
-                                              "streaming (SPDY/WebSocket) connection; use "
-                                              "`kompy exec POD -- COMMAND`")
-        if route.subresource == "exec" and method == "POST":
-            stdin = body if one.get("stdin") == "true" else None
-            command = query.get("command") or []
-            if not command:
-                raise bad_request("exec needs at least one command parameter")
-            code, output = api.io().exec(route.namespace, route.name, container, command, stdin)
-            return Reply(200, output, "application/octet-stream",
-                         {EXIT_CODE_HEADER: str(code)})
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
 
 
@@ -359,6 +383,9 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _handle(self, method: str) -> None:
+        if streams.is_upgrade(self.headers):
+            self._upgrade(method)
+            return
         router = self.server.router
         path = urlsplit(self.path).path.rstrip("/") or "/"
         expect_continue, self._expect_continue = getattr(self, "_expect_continue", False), False
@@ -396,6 +423,16 @@ class Handler(BaseHTTPRequestHandler):
             self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _upgrade(self, method: str) -> None:
+        """exec, attach and port-forward: the connection is the session's from here on."""
+        self.close_connection = True
+        head = self.requestline.encode("latin-1") + b"\r\n" + b"".join(
+            f"{key}: {value}\r\n".encode("latin-1") for key, value in self.headers.items()
+        ) + b"\r\n"
+        request = streams.Upgrade(method, self.path, self.headers, head, self.connection)
+        streams.serve(self.server.router, request,
+                      lambda error: self._write(error_reply(error)), parse_route)
 
     do_GET = lambda self: self._handle("GET")  # noqa: E731
     do_POST = lambda self: self._handle("POST")  # noqa: E731

@@ -92,7 +92,13 @@ class Env:
         """Wait until the host and path reach a backend (the table is rebuilt as the
         Ingress, Service and Endpoints arrive); the echo's answer."""
         def probe() -> dict[str, Any] | None:
-            status, _, body = get(self.https if https else self.http, host, path, https, ca)
+            if ca is not None and not ca.exists():
+                return None  # the local CA is made when the first certificate is needed
+            try:
+                status, _, body = get(self.https if https else self.http, host, path, https,
+                                      ca)
+            except ssl.SSLError:
+                return None  # the Secret has not reached the controller yet: the default one
             return echo_json(body) if status == 200 else None
         return self.cluster.wait(f"{host}{path} answering", probe)
 
@@ -184,8 +190,20 @@ def test_ingresses_of_other_classes_are_left_alone(env: Env) -> None:
     assert get(env.http, "t.local")[0] == 404
     found = env.client.get("ingresses", "theirs", NS)
     assert not (found.get("status") or {}).get("loadBalancer", {}).get("ingress")
-    env.cluster.wait("the IngressClassNotFound warning", lambda: any(
-        e["reason"] == "IngressClassNotFound" for e in env.client.list("events", NS)["items"]))
+    warned = env.cluster.wait("the IngressClassNotFound warning", lambda: [
+        e for e in env.client.list("events", NS)["items"]
+        if e["reason"] == "IngressClassNotFound"])
+    # Rebuilds do not warn again. (Events go out in order from one queue: once the second
+    # rebuild's Sync event is there, a warning of the first would be too.)
+    env.ingress("another", [rule("a.local", "web")])
+    env.wait_route("a.local")
+    env.ingress("third", [rule("b.local", "web")])
+    env.cluster.wait("the third Ingress's Sync event", lambda: any(
+        e["reason"] == "Sync" and e["involvedObject"]["name"] == "third"
+        for e in env.client.list("events", NS)["items"]))
+    again = [e for e in env.client.list("events", NS)["items"]
+             if e["reason"] == "IngressClassNotFound"]
+    assert [e.get("count", 1) for e in again] == [e.get("count", 1) for e in warned] == [1]
     # Given to kompy's controller, class nginx is served.
     env.client.create({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
                        "metadata": {"name": "nginx"},
@@ -277,6 +295,21 @@ def test_https_edge_passthrough_and_re_encryption(env: Env) -> None:
     # Plain HTTP on the HTTPS port is refused as nginx refuses it.
     status, _, body = get(env.https, "shop.local")
     assert status == 400 and b"plain HTTP request was sent to the HTTPS port" in body
+
+
+def test_auto_tls_issues_certificates_from_the_local_ca(env: Env) -> None:
+    web = env.echo()
+    env.service("web", web.port)
+    env.ingress("auto", [rule("auto.local", "web"), rule("named.local", "web")],
+                tls=[{"hosts": ["auto.local"]},
+                     {"hosts": ["named.local"], "secretName": "not-made-yet"}],
+                annotations={"kompy.dev/auto-tls": "true"})
+    ca = env.state / "ingress-ca.crt"
+    for host in ("auto.local", "named.local"):
+        answer = env.wait_route(host, https=True, ca=ca)  # verified against the CA
+        assert answer["headers"]["x-forwarded-proto"] == "https"
+    assert not [e for e in env.client.list("events", NS)["items"]
+                if e["involvedObject"]["name"] == "auto" and e["type"] == "Warning"]
 
 
 def test_a_backend_certificate_that_does_not_verify_is_a_502(env: Env) -> None:

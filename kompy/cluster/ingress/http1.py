@@ -90,6 +90,14 @@ class _Peer:
         self.out: list[bytes] = []
         self.received = 0
 
+    def _readable(self) -> bool:
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        try:
+            return bool(select.select([self.sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
     def send(self, event: Any) -> None:
         data = self.conn.send(event)
         if data:
@@ -102,11 +110,13 @@ class _Peer:
             self.sock.sendall(data)
 
     def next_event(self, before_read: Callable[[], None] | None = None) -> Any:
+        """The next event, reading as needed; ``before_read`` runs before a read would wait
+        (the other side's gathered output goes out then, not while more is at hand)."""
         while True:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            if before_read is not None:
+            if before_read is not None and not self._readable():
                 before_read()
             data = self.sock.recv(RECV)
             self.received += len(data)

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024          # request or response head (nginx: 4 x 8k buffers, plus slack)
 RECV = 65536
+FLUSH_AT = 4 * RECV           # gathered output goes out at the latest at this size
 KEEPALIVE_SECONDS = 75.0      # nginx's keepalive_timeout: idle time between a client's requests
 CLIENT_SECONDS = 60.0         # nginx's client_body_timeout / send_timeout
 REPLAY_MAX = 2**20            # request bodies up to this size are read first and can be re-sent
@@ -88,6 +89,7 @@ class _Peer:
         self.sock = sock
         self.conn = conn
         self.out: list[bytes] = []
+        self.gathered = 0
         self.received = 0
 
     def _readable(self) -> bool:
@@ -102,11 +104,15 @@ class _Peer:
         data = self.conn.send(event)
         if data:
             self.out.append(data)
+            self.gathered += len(data)
+            if self.gathered >= FLUSH_AT:  # a long body streams on, never piles up here
+                self.flush()
 
     def flush(self) -> None:
         if self.out:
             data = b"".join(self.out)
             self.out.clear()
+            self.gathered = 0
             self.sock.sendall(data)
 
     def next_event(self, before_read: Callable[[], None] | None = None) -> Any:

@@ -235,6 +235,80 @@ def test_keep_alive_and_bodies(env: Env) -> None:
     assert get(env.http, "w.local", "/", method="POST", body=too_big)[0] == 413
 
 
+def test_responses_stream_through(env: Env) -> None:
+    """A long chunked response reaches the client as the backend writes it: its first part
+    arrives while the backend still waits to write the rest."""
+    server = _Streamer()
+    env.service("stream", server.port)
+    env.ingress("stream", [rule("s.local", "stream")])
+    env.cluster.wait("s.local answering", lambda: get(env.http, "s.local", "/ping")[0] == 200)
+    sock = socket.create_connection(("127.0.0.1", env.http), timeout=10)
+    try:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: s.local\r\n\r\n")
+        received = b""
+        while _Streamer.FIRST not in received:
+            received += sock.recv(65536)
+        assert not server.released.is_set()  # the rest is not written yet
+        server.released.set()
+        while not received.endswith(b"0\r\n\r\n"):
+            received += sock.recv(65536)
+        assert b"transfer-encoding: chunked" in received.lower()
+        # Every byte arrived (re-chunked on the way; "p" is in the body only, and once in
+        # the first part).
+        assert received.count(b"p") == _Streamer.PARTS * len(_Streamer.PART) + 1
+    finally:
+        sock.close()
+        server.close()
+
+
+class _Streamer:
+    """Answers /stream with a first part, then (once released) 64 more parts of 64 KiB."""
+
+    FIRST = b"first part;"
+    PART = b"p" * 65536
+    PARTS = 64
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        streamer = self
+        self.released = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                if self.path != "/stream":
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.chunk(streamer.FIRST)
+                streamer.released.wait(10)
+                for _ in range(streamer.PARTS):
+                    self.chunk(streamer.PART)
+                self.wfile.write(b"0\r\n\r\n")
+
+            def chunk(self, data: bytes) -> None:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_a_websocket_upgrade_is_relayed(env: Env) -> None:
     web = env.echo()
     env.service("web", web.port)

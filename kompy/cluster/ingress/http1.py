@@ -25,7 +25,6 @@ import secrets
 import select
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -35,6 +34,7 @@ import h11
 
 from kompy.cluster.ingress.annotations import rewrite
 from kompy.cluster.ingress.paths import normal_host, split_target
+from kompy.cluster.ingress.sockets import linger, relay
 from kompy.cluster.ingress.table import Backend, Route, Server, Table
 from kompy.cluster.ingress.upstream import Connection, Dialer
 
@@ -160,29 +160,9 @@ def serve(sock: socket.socket, info: ClientInfo, site: Site) -> None:
         log.debug("client %s: %s", info.peer, error)
     finally:
         if client.conn.their_state is h11.SEND_BODY:
-            _linger(sock)
+            linger(sock, LINGER_SECONDS, LINGER_BYTES)
         with contextlib.suppress(OSError):
             sock.close()
-
-
-def _linger(sock: socket.socket) -> None:
-    """Before closing a connection whose request body was not read (an answer such as 413
-    went out first), read and drop what the client still sends, for a few seconds: closing
-    with unread data would reset the connection, and the client would lose the answer
-    (nginx's lingering_close)."""
-    deadline = time.monotonic() + LINGER_SECONDS
-    try:
-        if not isinstance(sock, ssl.SSLSocket):  # a TLS socket's shutdown ends TLS itself
-            sock.shutdown(socket.SHUT_WR)
-        dropped = 0
-        while dropped < LINGER_BYTES and time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            data = sock.recv(RECV)
-            if not data:
-                return
-            dropped += len(data)
-    except (OSError, ValueError):
-        return
 
 
 def refuse_plain(sock: socket.socket, port: int) -> None:
@@ -492,27 +472,3 @@ def _response_headers(headers: Any) -> Headers:
     # h11 frames the response for the client itself: only say "chunked", never another
     # transfer coding it would not understand.
     return [(k, b"chunked" if k == b"transfer-encoding" else v) for k, v in out]
-
-
-def relay(a: socket.socket, b: socket.socket, idle: float) -> None:
-    """Copy bytes both ways (either side may be TLS) until one side closes or neither sends
-    anything for ``idle`` seconds (nginx's proxy_read_timeout holds for upgraded
-    connections too)."""
-    peers = {a: b, b: a}
-    for sock in peers:
-        sock.settimeout(idle)
-    while True:
-        ready: list[socket.socket] = [
-            s for s in peers if isinstance(s, ssl.SSLSocket) and s.pending()]
-        if not ready:
-            ready, _, _ = select.select(list(peers), [], [], idle)
-            if not ready:
-                return
-        for src in ready:
-            try:
-                data = src.recv(RECV)
-            except ssl.SSLWantReadError:
-                continue
-            if not data:
-                return
-            peers[src].sendall(data)

@@ -38,7 +38,14 @@ from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.cluster.apiserver import authz, discovery, httpio, openapi, streams, warning
 from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
-from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
+from kompy.cluster.apiserver.handlers import (
+    APPLY_PATCH,
+    VERSION,
+    Api,
+    Route,
+    WriteOptions,
+    bad_request,
+)
 from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
@@ -210,8 +217,9 @@ class Router:
         if route.subresource == "scale":
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
-                                             headers.get("Content-Type") or ""))
-        return self._crud(method, route, one, headers, body)
+                                             headers.get("Content-Type") or "",
+                                             _write_options(one, query, headers)))
+        return self._crud(method, route, one, headers, body, query)
 
     def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
                    watch: bool) -> None:
@@ -224,7 +232,7 @@ class Router:
             raise authz.forbidden(attributes, reason)
 
     def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
-              body: bytes) -> Reply:
+              body: bytes, query: dict[str, list[str]]) -> Reply:
         api = self.api
         table = "as=Table" in (headers.get("Accept") or "")  # kubectl's server-side printing
         if method == "GET" and route.name is None:
@@ -239,27 +247,35 @@ class Router:
             obj = api.get(route)
             return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
         validation = one.get("fieldValidation") or "Warn"
+        options = _write_options(one, query, headers)
         if method == "POST" and route.name is None:
-            return json_reply(201, api.create(route, _body(body, headers), validation))
+            return json_reply(201, api.create(route, _body(body, headers), validation,
+                                              options))
         if method == "PUT" and route.name:
-            return json_reply(200, api.update(route, _body(body, headers), validation))
+            return json_reply(200, api.update(route, _body(body, headers), validation,
+                                              options))
         if method == "PATCH" and route.name:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
+            if content_type.split(";", 1)[0].strip().lower() == APPLY_PATCH:
+                applied, created = api.apply(route, _body(body, headers), validation, options)
+                return json_reply(201 if created else 200, applied)
             return json_reply(200, api.patch(route, _body(body, headers), content_type,
-                                             validation))
+                                             validation, options))
         if method == "DELETE" and route.name is None and route.subresource is None:
             return json_reply(200, api.delete_collection(
                 route, one.get("labelSelector"), one.get("fieldSelector"),
-                _int_param(one, "gracePeriodSeconds")))
+                _int_param(one, "gracePeriodSeconds"), options.dry_run))
         if method == "DELETE" and route.name:
-            options = _body(body, headers)
+            delete_options = _body(body, headers)
             grace = _int_param(one, "gracePeriodSeconds")
-            if grace is None and isinstance(options, dict):
-                given = options.get("gracePeriodSeconds")
+            if grace is None and isinstance(delete_options, dict):
+                given = delete_options.get("gracePeriodSeconds")
                 if given is not None and (not isinstance(given, int) or isinstance(given, bool)):
                     raise bad_request("DeleteOptions.gracePeriodSeconds must be an integer")
                 grace = given
-            return json_reply(200, api.delete(route, grace))
+            dry_run = options.dry_run or (isinstance(delete_options, dict) and
+                                          delete_options.get("dryRun") == ["All"])
+            return json_reply(200, api.delete(route, grace, dry_run))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     def _watch(self, route: Route, one: dict[str, str], table: bool) -> Reply:
@@ -297,6 +313,27 @@ class Router:
             return Reply(200, content_type="text/plain",
                          stream=_closing(itertools.chain((first,), chunks), chunks))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
+
+
+def _write_options(one: dict[str, str], query: dict[str, list[str]], headers: Headers
+                   ) -> WriteOptions:
+    """``fieldManager`` (else, as kube-apiserver, the User-Agent up to its first ``/``),
+    ``dryRun`` (only ``All`` exists) and ``force``."""
+    dry_run = query.get("dryRun") or []
+    for value in dry_run:
+        if value != "All":
+            raise ApiError(422, "Invalid", f'dryRun: Unsupported value: "{value[:40]}": '
+                                           'supported values: "All"')
+    manager = one.get("fieldManager") or ""
+    if len(manager) > 128:
+        raise ApiError(422, "Invalid", "fieldManager: Too long: may not be more than 128 "
+                                       "bytes")
+    agent = (headers.get("User-Agent") or "").split("/", 1)[0][:128]
+    force = one.get("force") or ""
+    if force not in ("", "true", "false"):
+        raise bad_request(f"force: invalid value {force[:40]!r}: must be true or false")
+    return WriteOptions(manager or agent or "unknown", bool(dry_run), force == "true",
+                        explicit_manager=bool(manager))
 
 
 def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:

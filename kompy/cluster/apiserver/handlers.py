@@ -28,7 +28,7 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster.apiserver import admission, defaults, hostpaths
+from kompy.cluster.apiserver import admission, defaults, hostpaths, typed
 from kompy.cluster.apiserver.decode import duplicate_fields
 from kompy.cluster.apiserver.managedfields import FieldManager
 from kompy.cluster.apiserver.openapi import OpenAPI
@@ -247,6 +247,7 @@ class Api:
                               f"on the URL ({route.name})")
         if route.name:
             meta["name"] = route.name
+        typed.normalize(obj, self.fields.node(res))
         defaults.apply_defaults(res.kind, obj)
         admission.validate(res, obj)
         for message in hostpaths.warnings(res.kind, obj, self.state_dir):
@@ -419,13 +420,21 @@ class Api:
                     raise
         raise Conflict(409, "Conflict", f"{route.name}: too many concurrent changes; retry")
 
-    def delete(self, route: Route, grace: int | None, dry_run: bool = False) -> Obj:
+    def delete(self, route: Route, grace: int | None, dry_run: bool = False,
+               propagation: str | None = None) -> Obj:
         assert route.name
         res = route.res
         if res.kind == "Namespace" and route.name in SYSTEM_NAMESPACES:
             raise ApiError(403, "Forbidden", f'namespace "{route.name}" is a system '
                                              "namespace and may not be deleted")
+        if propagation not in (None, "", "Background", "Foreground", "Orphan"):
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
+                                           f'propagationPolicy: Unsupported value: '
+                                           f'"{str(propagation)[:40]}": supported values: '
+                                           '"Foreground", "Background", "Orphan"')
         gone = self.store.get(res, route.namespace, route.name)
+        if propagation in ("Orphan", "Foreground") and not dry_run:
+            self._propagate(gone, propagation)
         # A namespace is marked Terminating first, so nothing new is created in it meanwhile.
         left = self.store.delete(res, route.namespace, route.name, grace, dry_run=dry_run)
         if left is not None and res.kind == "Namespace" and not dry_run:
@@ -436,6 +445,32 @@ class Api:
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": route.name, "group": res.group, "kind": res.plural,
                             "uid": gone["metadata"].get("uid")}}
+
+    def _propagate(self, owner: Obj, policy: str) -> None:
+        """``propagationPolicy`` before the owner goes (kube-apiserver leaves both to the
+        garbage collector, through finalizers; here the server does them at once):
+        Orphan takes the owner out of its dependents' ownerReferences, Foreground deletes
+        the dependents first. Background, the default, is the garbage collector's."""
+        meta = owner.get("metadata") or {}
+        uid, namespace = meta.get("uid"), meta.get("namespace")
+        for res in RESOURCES:
+            if namespace and not res.namespaced:
+                continue
+            items, _ = self.store.list(res, namespace if res.namespaced else None)
+            for item in items:
+                refs = (item.get("metadata") or {}).get("ownerReferences") or []
+                if not any(ref.get("uid") == uid for ref in refs):
+                    continue
+                item_meta = item["metadata"]
+                with contextlib.suppress(NotFound, Conflict):
+                    if policy == "Orphan":
+                        item_meta["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
+                        if not item_meta["ownerReferences"]:
+                            item_meta.pop("ownerReferences")
+                        self.store.update(res, item)
+                    else:
+                        self.delete(Route(res, item_meta.get("namespace"), item_meta["name"],
+                                          None), None, propagation="Foreground")
 
     def delete_collection(self, route: Route, label_selector: str | None,
                           field_selector: str | None, grace: int | None,

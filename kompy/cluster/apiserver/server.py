@@ -16,11 +16,9 @@ Exec, attach and port-forward are upgraded connections (WebSocket, SPDY): stream
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import json
 import logging
-import re
 import socket
 import ssl
 import threading
@@ -35,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.cluster.apiserver import authz, discovery, httpio, openapi, streams, warning
+from kompy.cluster.apiserver import authz, discovery, httpio, openapi, params, streams, warning
 from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import (
@@ -43,7 +41,6 @@ from kompy.cluster.apiserver.handlers import (
     VERSION,
     Api,
     Route,
-    WriteOptions,
     bad_request,
 )
 from kompy.cluster.apiserver.views import as_table, table_event
@@ -53,7 +50,6 @@ from kompy.cluster.store.sqlite import Store
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = ("/healthz", "/livez", "/readyz")
-_INTEGER = re.compile(r"[-+]?[0-9]{1,18}")
 
 
 def parse_route(parts: list[str]) -> Route | None:
@@ -218,7 +214,7 @@ class Router:
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
                                              headers.get("Content-Type") or "",
-                                             _write_options(one, query, headers)))
+                                             params.write_options(one, query, headers)))
         return self._crud(method, route, one, headers, body, query)
 
     def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
@@ -247,7 +243,7 @@ class Router:
             obj = api.get(route)
             return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
         validation = one.get("fieldValidation") or "Warn"
-        options = _write_options(one, query, headers)
+        options = params.write_options(one, query, headers)
         if method == "POST" and route.name is None:
             return json_reply(201, api.create(route, _body(body, headers), validation,
                                               options))
@@ -264,10 +260,10 @@ class Router:
         if method == "DELETE" and route.name is None and route.subresource is None:
             return json_reply(200, api.delete_collection(
                 route, one.get("labelSelector"), one.get("fieldSelector"),
-                _int_param(one, "gracePeriodSeconds"), options.dry_run))
+                params.int_param(one, "gracePeriodSeconds"), options.dry_run))
         if method == "DELETE" and route.name:
             delete_options = _body(body, headers)
-            grace = _int_param(one, "gracePeriodSeconds")
+            grace = params.int_param(one, "gracePeriodSeconds")
             if grace is None and isinstance(delete_options, dict):
                 given = delete_options.get("gracePeriodSeconds")
                 if given is not None and (not isinstance(given, int) or isinstance(given, bool)):
@@ -275,13 +271,17 @@ class Router:
                 grace = given
             dry_run = options.dry_run or (isinstance(delete_options, dict) and
                                           delete_options.get("dryRun") == ["All"])
-            return json_reply(200, api.delete(route, grace, dry_run))
+            propagation = one.get("propagationPolicy") or (
+                delete_options.get("propagationPolicy")
+                if isinstance(delete_options, dict) else None)
+            return json_reply(200, api.delete(route, grace, dry_run, propagation))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     def _watch(self, route: Route, one: dict[str, str], table: bool) -> Reply:
         cancelled = threading.Event()
         events = self.api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
-                                one.get("fieldSelector"), _int_param(one, "timeoutSeconds"),
+                                one.get("fieldSelector"),
+                                params.int_param(one, "timeoutSeconds"),
                                 one.get("allowWatchBookmarks") == "true", cancelled)
         source = events
         if table:
@@ -304,8 +304,8 @@ class Router:
             chunks = api.io().logs(route.namespace, route.name, container,
                                    follow=one.get("follow") == "true",
                                    previous=one.get("previous") == "true",
-                                   tail_lines=_int_param(one, "tailLines"),
-                                   since=_log_since(one),
+                                   tail_lines=params.int_param(one, "tailLines"),
+                                   since=params.log_since(one),
                                    timestamps=one.get("timestamps") == "true")
             # The first chunk is read before answering, so an error the source raises at once
             # (a pod's log not available yet) is still a proper Status.
@@ -313,27 +313,6 @@ class Router:
             return Reply(200, content_type="text/plain",
                          stream=_closing(itertools.chain((first,), chunks), chunks))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
-
-
-def _write_options(one: dict[str, str], query: dict[str, list[str]], headers: Headers
-                   ) -> WriteOptions:
-    """``fieldManager`` (else, as kube-apiserver, the User-Agent up to its first ``/``),
-    ``dryRun`` (only ``All`` exists) and ``force``."""
-    dry_run = query.get("dryRun") or []
-    for value in dry_run:
-        if value != "All":
-            raise ApiError(422, "Invalid", f'dryRun: Unsupported value: "{value[:40]}": '
-                                           'supported values: "All"')
-    manager = one.get("fieldManager") or ""
-    if len(manager) > 128:
-        raise ApiError(422, "Invalid", "fieldManager: Too long: may not be more than 128 "
-                                       "bytes")
-    agent = (headers.get("User-Agent") or "").split("/", 1)[0][:128]
-    force = one.get("force") or ""
-    if force not in ("", "true", "false"):
-        raise bad_request(f"force: invalid value {force[:40]!r}: must be true or false")
-    return WriteOptions(manager or agent or "unknown", bool(dry_run), force == "true",
-                        explicit_manager=bool(manager))
 
 
 def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
@@ -349,18 +328,6 @@ def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
 
 def _body(raw: bytes, headers: Headers) -> Any:
     return decode(raw, headers.get("Content-Type") or "application/json")
-
-
-def _int_param(one: dict[str, str], name: str) -> int | None:
-    """An integer query parameter (``timeoutSeconds``, ``gracePeriodSeconds``...): None when
-    absent or empty, a 400 when not an integer, as kube-apiserver's parameter decoding."""
-    text = one.get(name)
-    if not text:
-        return None
-    if not _INTEGER.fullmatch(text):
-        raise bad_request(f"invalid value {text[:40]!r} for query parameter {name}: "
-                          "must be an integer")
-    return int(text)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -496,32 +463,6 @@ class Handler(BaseHTTPRequestHandler):
             close = getattr(chunks, "close", None)
             if close:
                 close()
-
-
-def _log_since(one: dict[str, str]) -> float | None:
-    """PodLogOptions' ``sinceSeconds`` (relative, at least 1) or ``sinceTime`` (RFC 3339,
-    a fraction of a second kept) as a POSIX time; at most one of the two, as kube-apiserver
-    validates them."""
-    seconds, when = one.get("sinceSeconds"), one.get("sinceTime")
-    if seconds and when:
-        raise bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
-    if seconds:
-        try:
-            value = int(seconds)
-        except ValueError:
-            raise bad_request(f"sinceSeconds: invalid value {seconds!r}") from None
-        if value < 1:
-            raise bad_request("sinceSeconds: must be greater than 0")
-        return time.time() - value
-    if when:
-        try:
-            parsed = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise bad_request(f"sinceTime: {when!r} is not an RFC 3339 time") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.timestamp()
-    return None
 
 
 class ApiHTTPServer(ThreadingHTTPServer):

@@ -280,3 +280,27 @@ def named_fields(path: Path, value: Any, node: Node) -> list[Path]:
         if is_field and depth >= 1:
             out.append(path[:depth + 1])
     return out
+
+
+def normalize(value: Any, node: Node) -> None:
+    """Drop what Go's decoder and encoder would not keep, in place: null fields, and empty
+    maps and lists (``omitempty``), so an object reads back as from kube-apiserver
+    (``annotations: {}`` from a patch is no annotations). Empty structs stay, as Go
+    writes them (``resources: {}``)."""
+    if not isinstance(value, dict) or node.kind not in ("struct", "map"):
+        return
+    for key in list(value):
+        item = value[key]
+        sub = (node.fields.get(key) if node.kind == "struct" else node.elem) or LEAF
+        if item is None and node.kind == "struct":
+            del value[key]
+        elif isinstance(item, dict):
+            normalize(item, sub)
+            if not item and sub.kind == "map" and node.kind == "struct":
+                del value[key]
+        elif isinstance(item, list):
+            if not item and node.kind == "struct" and sub.kind == "list":
+                del value[key]
+            elif sub.kind == "list" and sub.elem is not None:
+                for element in item:
+                    normalize(element, sub.elem)

@@ -75,6 +75,11 @@ MAX_OBJECT_BYTES = 1536 * 1024
 # transaction, and is otherwise reused from its start without shrinking).
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
+# The kinds whose registry strategy keeps metadata.generation in kube-apiserver (bumped on
+# spec changes; controllers report status.observedGeneration). Others have none.
+GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+                              "CronJob", "HorizontalPodAutoscaler", "Ingress",
+                              "NetworkPolicy"})
 # Parts of an object that are not "spec": a change elsewhere bumps metadata.generation.
 _NOT_SPEC = ("metadata", "status", "kind", "apiVersion")
 
@@ -402,7 +407,11 @@ class Store:
             if self._get(res, namespace, meta["name"]) is not None:
                 raise Conflict(409, "AlreadyExists",
                                f'{res.plural} "{meta["name"]}" already exists')
-            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now())
+            if res.kind in GENERATION_KINDS:
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
             for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
                 meta.pop(key, None)
             if dry_run:
@@ -469,7 +478,7 @@ class Store:
                 meta[key] = old["metadata"][key]
             else:
                 meta.pop(key, None)
-        if _spec_part(new) != _spec_part(old):
+        if res.kind in GENERATION_KINDS and _spec_part(new) != _spec_part(old):
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         return new
 

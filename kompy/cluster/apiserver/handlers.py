@@ -462,15 +462,29 @@ class Api:
                 if not any(ref.get("uid") == uid for ref in refs):
                     continue
                 item_meta = item["metadata"]
-                with contextlib.suppress(NotFound, Conflict):
+                route = Route(res, item_meta.get("namespace"), item_meta["name"], None)
+                with contextlib.suppress(NotFound):
                     if policy == "Orphan":
-                        item_meta["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
-                        if not item_meta["ownerReferences"]:
-                            item_meta.pop("ownerReferences")
-                        self.store.update(res, item)
+                        self._orphan(route, str(uid))
                     else:
-                        self.delete(Route(res, item_meta.get("namespace"), item_meta["name"],
-                                          None), None, propagation="Foreground")
+                        self.delete(route, None, propagation="Foreground")
+
+    def _orphan(self, route: Route, owner_uid: str) -> None:
+        """Take an owner out of an object's ownerReferences (retried while controllers
+        write the object meanwhile)."""
+        assert route.name
+        for _attempt in range(20):
+            item = self.store.get(route.res, route.namespace, route.name)
+            meta = item["metadata"]
+            refs = meta.get("ownerReferences") or []
+            meta["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
+            if not meta["ownerReferences"]:
+                meta.pop("ownerReferences")
+            try:
+                self.store.update(route.res, item)
+                return
+            except Conflict:
+                continue
 
     def delete_collection(self, route: Route, label_selector: str | None,
                           field_selector: str | None, grace: int | None,

@@ -60,7 +60,7 @@ spec:
       containers:
       - name: c
         image: IMAGE
-        command: [sh, -c, "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        command: [sh, -c, "mkdir /w; echo hello > /w/index.html; exec httpd -f -p 8080 -h /w"]
         ports: [{containerPort: 8080}]
         readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 ---

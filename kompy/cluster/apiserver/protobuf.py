@@ -5,11 +5,11 @@ Two uses, each with its messages declared here by field number (no generated cod
 * ``/openapi/v2`` in gnostic's ``openapi.v2.Document`` (openapi_proto.py declares it);
 * request bodies that client-go 1.33+ typed clients send as
   ``application/vnd.kubernetes.protobuf`` whatever the server says: kubectl's ``auth
-  can-i`` and ``auth whoami``. Kubernetes wraps them in its envelope: the magic bytes
-  ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta, raw, contentEncoding, contentType)
-  whose ``raw`` is the object's message (k8s.io/apimachinery/pkg/runtime/types_proto.go).
-  Only the kinds listed in ``KINDS`` are decoded, into the JSON form the handlers take;
-  anything else stays a 415, as before.
+  can-i`` and ``auth whoami`` (the reviews below) and ``kubectl create <kind>`` (the kinds
+  of kubeproto.py). Kubernetes wraps them in its envelope: the magic bytes ``k8s\\x00``,
+  then a ``runtime.Unknown`` (typeMeta, raw, contentEncoding, contentType) whose ``raw``
+  is the object's message (k8s.io/apimachinery/pkg/runtime/types_proto.go). Only those
+  kinds are decoded, into the JSON form the handlers take; anything else is a 415.
   https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding
 """
 
@@ -20,9 +20,10 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 
-_F = descriptor_pb2.FieldDescriptorProto
-STRING, BOOL, BYTES = _F.TYPE_STRING, _F.TYPE_BOOL, _F.TYPE_BYTES
+FIELD = descriptor_pb2.FieldDescriptorProto
+STRING, BOOL, BYTES = FIELD.TYPE_STRING, FIELD.TYPE_BOOL, FIELD.TYPE_BYTES
 # A table of messages: name -> [(field, number, scalar type or message name, repeated)].
 Table = dict[str, list[tuple[str, int, Any, bool]]]
 MAGIC = b"k8s\x00"
@@ -38,9 +39,10 @@ def message_classes(package: str, table: Table, syntax: str = "proto3"
         message = proto.message_type.add(name=name)
         for field_name, number, kind, repeated in fields:
             one = message.field.add(name=field_name, number=number, json_name=field_name,
-                                    label=_F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL)
+                                    label=(FIELD.LABEL_REPEATED if repeated
+                                           else FIELD.LABEL_OPTIONAL))
             if isinstance(kind, str):
-                one.type = _F.TYPE_MESSAGE
+                one.type = FIELD.TYPE_MESSAGE
                 one.type_name = f".{package}.{kind}"
             else:
                 one.type = kind
@@ -73,7 +75,7 @@ _KUBE: Table = {
     "SelfSubjectRulesReviewSpec": [("namespace", 1, STRING, False)],
     "SelfSubjectReview": [("metadata", 1, BYTES, False)],
 }
-KINDS = ("SelfSubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview")
+REVIEWS = ("SelfSubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview")
 _classes: dict[str, type[Message]] = {}
 
 
@@ -81,22 +83,53 @@ class NotDecodable(ValueError):
     """A protobuf body this server does not read (another kind, or not the envelope)."""
 
 
+def unknown_fields(message: Any) -> list[tuple[int, Any]]:
+    """(field number, value) of what a parsed message did not declare."""
+    return [(field.field_number, field.data) for field in UnknownFieldSet(message)]
+
+
+def _is_empty(data: bytes) -> bool:
+    """Whether undeclared bytes hold nothing: an empty string or message, or a message of
+    zero values only (gogo-protobuf writes those for every non-pointer field)."""
+    if not data:
+        return True
+    try:
+        holder = _classes["Empty"].FromString(data)
+    except DecodeError:
+        return False                      # a string with characters
+    return all((isinstance(value, int) and value == 0) or
+               (isinstance(value, bytes) and _is_empty(value))
+               for _, value in unknown_fields(holder))
+
+
 def decode_kube(raw: bytes) -> dict[str, Any]:
     """A Kubernetes protobuf body as the JSON object it stands for."""
+    from kompy.cluster.apiserver import kubeproto
+
     if not _classes:
-        _classes.update(message_classes("kompy.k8s", _KUBE, syntax="proto2"))
+        _classes.update(message_classes("kompy.k8s", {
+            **_KUBE, **kubeproto.TABLE, "Empty": []}, syntax="proto2"))
     if not raw.startswith(MAGIC):
         raise NotDecodable("the body does not start with Kubernetes' protobuf magic bytes")
     try:
         unknown = _classes["Unknown"].FromString(raw[len(MAGIC):])
         kind = unknown.typeMeta.kind
-        if kind not in KINDS:
-            raise NotDecodable(f"{kind or 'this kind'} is not accepted as protobuf")
+        api_version = unknown.typeMeta.apiVersion
+        if kind not in REVIEWS and kubeproto.KINDS.get(kind) != api_version:
+            raise NotDecodable(f"{api_version}/{kind} is not accepted as protobuf; send it "
+                               "as JSON")
         obj = _classes[kind].FromString(unknown.raw)
     except DecodeError as error:
         raise NotDecodable(f"the protobuf body does not decode: {error}") from None
-    out: dict[str, Any] = MessageToDict(obj, preserving_proto_field_name=True)
-    out.pop("metadata", None)
+    if kind in REVIEWS:
+        out: dict[str, Any] = MessageToDict(obj, preserving_proto_field_name=True)
+        out.pop("metadata", None)
+    else:
+        try:
+            out = kubeproto.to_json(obj, _is_empty)
+        except kubeproto.Undeclared as error:
+            raise NotDecodable(f"{kind} has {error}, which kompy does not read from "
+                               "protobuf; send it as JSON") from None
     out["kind"] = kind
-    out["apiVersion"] = unknown.typeMeta.apiVersion
+    out["apiVersion"] = api_version
     return out

@@ -229,8 +229,22 @@ def test_kubectl_session(session: Session) -> None:
     with background(k.argv("get", "configmaps", "-w", "--output-watch-events"),
                     k.env) as watch:
         read_until(watch, r"ADDED\s+settings")
-        k.run("create", "-f", k.file("watched.yaml", SETTINGS.replace("settings", "watched")))
+        # kubectl 1.33 sends what its typed clients create as protobuf.
+        assert "configmap/watched created" in k.run("create", "configmap", "watched",
+                                                    "--from-literal=a=1")
         read_until(watch, r"ADDED\s+watched")
+
+    assert "secret/token created" in k.run("create", "secret", "generic", "token",
+                                           "--from-literal=key=s3cr3t")
+    assert k.run("get", "secret", "token", "-o", "jsonpath={.data.key}") == "czNjcjN0"
+    out = k.run("create", "deployment", "side", f"--image={BUSYBOX}", "--replicas=0",
+                "--", "sleep", "60")
+    assert "deployment.apps/side created" in out
+    side = json.loads(k.run("get", "deployment", "side", "-o", "json"))
+    assert side["spec"]["replicas"] == 0                      # an explicit zero kept
+    assert side["spec"]["template"]["spec"]["containers"][0]["command"] == ["sleep", "60"]
+    assert "service/side created" in k.run("create", "service", "clusterip", "side",
+                                           "--tcp=80:8080")
 
     # -- describe, diff, explain, discovery ----------------------------------------------
     out = k.run("describe", "deployment", "web")
@@ -252,7 +266,7 @@ def test_kubectl_session(session: Session) -> None:
     assert re.search(r"^deployments\s+deploy\s+apps/v1\s+true\s+Deployment$", out, re.M)
     assert "apps/v1" in k.run("api-versions")
     out = k.run("get", "all")
-    assert "deployment.apps/web" in out and "service/web" in out
+    assert "deployment.apps/web" in out and "service/web" in out and "service/side" in out
     assert re.search(r"^pod/web-", out, re.M) and "replicaset.apps/web-" in out
 
     # -- exec, cp, port-forward, logs -f -------------------------------------------------
@@ -317,10 +331,12 @@ def test_kubectl_session(session: Session) -> None:
     replicasets = k.run("get", "rs", "-l", "app=web", "-o", "name").split()
     assert replicasets
     k.run("delete", "deployment", "web", "--cascade=orphan")
-    out = k.run("get", "rs", "-o", "jsonpath={.items[*].metadata.ownerReferences}")
-    assert out == "" and k.run("get", "rs", "-o", "name").split() == replicasets
+    out = k.run("get", "rs", "-l", "app=web", "-o",
+                "jsonpath={.items[*].metadata.ownerReferences}")
+    assert out == "" and k.run("get", "rs", "-l", "app=web", "-o", "name").split() == \
+        replicasets
     k.run("delete", "rs", "-l", "app=web", "--cascade=foreground")
-    assert k.run("get", "rs", "-o", "name") == ""
+    assert k.run("get", "rs", "-l", "app=web", "-o", "name") == ""
     k.run("delete", "service", "web", "--cascade=background")
     k.run("delete", "pod", "printer", "--wait=true")
     wait_for("the web pods to go", lambda: k.run(

@@ -1,11 +1,13 @@
 """The Kubernetes protobuf messages that kubectl 1.33 sends as request bodies.
 
-client-go 1.33's typed clients encode built-in kinds as ``application/vnd.kubernetes.protobuf``
-whatever the server says, with no fallback: ``kubectl create configmap|secret|deployment|
+client-go 1.33's typed clients encode built-in kinds as
+``application/vnd.kubernetes.protobuf`` whatever the server says, with no fallback: ``kubectl create configmap|secret|deployment|
 service|job|cronjob|ingress|namespace|serviceaccount``, ``kubectl autoscale``, ``kubectl
-auth can-i|whoami``. These are the messages of k8s.io/api and k8s.io/apimachinery that
-those commands fill, declared by field number (``Table`` rows: name, number, type,
-repeated), proto2 as Kubernetes' own. ``to_json`` turns a decoded message into the JSON
+auth can-i|whoami``, in Kubernetes' envelope: the magic bytes ``k8s\\x00``, then a
+``runtime.Unknown`` (typeMeta, raw, contentEncoding, contentType) whose ``raw`` is the
+object's message (k8s.io/apimachinery/pkg/runtime/types_proto.go). These are the messages
+of k8s.io/api and k8s.io/apimachinery that those commands fill, declared by field number
+(``Table`` rows: name, number, type, repeated), proto2 as Kubernetes' own. ``to_json`` turns a decoded message into the JSON
 object it stands for, as Go's encoder would write it:
 
 * the zero values gogo-protobuf writes for every non-pointer field (``""``, ``0``,
@@ -23,9 +25,46 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from kompy.cluster.apiserver.protobuf import BOOL, BYTES, FIELD, STRING, Table, unknown_fields
+from kompy.cluster.apiserver.protobuf import (
+    BOOL,
+    BYTES,
+    FIELD,
+    STRING,
+    NotDecodable,
+    Table,
+    message_classes,
+    parse,
+    to_dict,
+    unknown_fields,
+)
 
 I32, I64 = FIELD.TYPE_INT32, FIELD.TYPE_INT64
+MAGIC = b"k8s\x00"
+MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
+
+# Field names are the JSON names, so MessageToDict gives the object kubectl meant. Metadata
+# is skipped (bytes): a review's metadata carries nothing the server reads.
+ENVELOPE: Table = {
+    "Unknown": [("typeMeta", 1, "TypeMeta", False), ("raw", 2, BYTES, False),
+                ("contentEncoding", 3, STRING, False), ("contentType", 4, STRING, False)],
+    "TypeMeta": [("apiVersion", 1, STRING, False), ("kind", 2, STRING, False)],
+    "SelfSubjectAccessReview": [("metadata", 1, BYTES, False),
+                                ("spec", 2, "SelfSubjectAccessReviewSpec", False)],
+    "SelfSubjectAccessReviewSpec": [("resourceAttributes", 1, "ResourceAttributes", False),
+                                    ("nonResourceAttributes", 2, "NonResourceAttributes",
+                                     False)],
+    "ResourceAttributes": [("namespace", 1, STRING, False), ("verb", 2, STRING, False),
+                           ("group", 3, STRING, False), ("version", 4, STRING, False),
+                           ("resource", 5, STRING, False), ("subresource", 6, STRING, False),
+                           ("name", 7, STRING, False)],
+    "NonResourceAttributes": [("path", 1, STRING, False), ("verb", 2, STRING, False)],
+    "SelfSubjectRulesReview": [("metadata", 1, BYTES, False),
+                               ("spec", 2, "SelfSubjectRulesReviewSpec", False)],
+    "SelfSubjectRulesReviewSpec": [("namespace", 1, STRING, False)],
+    "SelfSubjectReview": [("metadata", 1, BYTES, False)],
+}
+REVIEWS = ("SelfSubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview")
+
 R = True   # repeated
 
 META: Table = {
@@ -271,3 +310,48 @@ def _check_undeclared(message: Any, is_empty: Any) -> None:
         if (isinstance(data, int) and data == 0) or (isinstance(data, bytes) and is_empty(data)):
             continue
         raise Undeclared(f"field {number} of {message.DESCRIPTOR.name}")
+
+
+_classes: dict[str, Any] = {}
+
+
+def _is_empty(data: bytes) -> bool:
+    """Whether undeclared bytes hold nothing: an empty string or message, or a message of
+    zero values only (gogo-protobuf writes those for every non-pointer field)."""
+    if not data:
+        return True
+    try:
+        holder = parse(_classes["Empty"], data)
+    except NotDecodable:
+        return False                      # a string with characters
+    return all((isinstance(value, int) and value == 0) or
+               (isinstance(value, bytes) and _is_empty(value))
+               for _, value in unknown_fields(holder))
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    """A Kubernetes protobuf body as the JSON object it stands for; NotDecodable for a
+    body that is not the envelope, a kind not listed, or an undeclared field's value."""
+    if not _classes:
+        _classes.update(message_classes("kompy.k8s", {**ENVELOPE, **TABLE, "Empty": []},
+                                        syntax="proto2"))
+    if not raw.startswith(MAGIC):
+        raise NotDecodable("the body does not start with Kubernetes' protobuf magic bytes")
+    envelope = parse(_classes["Unknown"], raw[len(MAGIC):])
+    kind, api_version = envelope.typeMeta.kind, envelope.typeMeta.apiVersion
+    if kind not in REVIEWS and KINDS.get(kind) != api_version:
+        raise NotDecodable(f"{api_version}/{kind} is not accepted as protobuf; send it as "
+                           "JSON")
+    obj = parse(_classes[kind], envelope.raw)
+    if kind in REVIEWS:
+        out = to_dict(obj)
+        out.pop("metadata", None)
+    else:
+        try:
+            out = to_json(obj, _is_empty)
+        except Undeclared as error:
+            raise NotDecodable(f"{kind} has {error}, which kompy does not read from "
+                               "protobuf; send it as JSON") from None
+    out["kind"] = kind
+    out["apiVersion"] = api_version
+    return dict(out)

@@ -4,12 +4,7 @@ Two uses, each with its messages declared here by field number (no generated cod
 
 * ``/openapi/v2`` in gnostic's ``openapi.v2.Document`` (openapi_proto.py declares it);
 * request bodies that client-go 1.33+ typed clients send as
-  ``application/vnd.kubernetes.protobuf`` whatever the server says: kubectl's ``auth
-  can-i`` and ``auth whoami`` (the reviews below) and ``kubectl create <kind>`` (the kinds
-  of kubeproto.py). Kubernetes wraps them in its envelope: the magic bytes ``k8s\\x00``,
-  then a ``runtime.Unknown`` (typeMeta, raw, contentEncoding, contentType) whose ``raw``
-  is the object's message (k8s.io/apimachinery/pkg/runtime/types_proto.go). Only those
-  kinds are decoded, into the JSON form the handlers take; anything else is a 415.
+  ``application/vnd.kubernetes.protobuf`` (kubeproto.py declares those messages).
   https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding
 """
 
@@ -26,8 +21,6 @@ FIELD = descriptor_pb2.FieldDescriptorProto
 STRING, BOOL, BYTES = FIELD.TYPE_STRING, FIELD.TYPE_BOOL, FIELD.TYPE_BYTES
 # A table of messages: name -> [(field, number, scalar type or message name, repeated)].
 Table = dict[str, list[tuple[str, int, Any, bool]]]
-MAGIC = b"k8s\x00"
-MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 
 
 def message_classes(package: str, table: Table, syntax: str = "proto3"
@@ -52,35 +45,16 @@ def message_classes(package: str, table: Table, syntax: str = "proto3"
         f"{package}.{name}")) for name in table}
 
 
-# -- Kubernetes' envelope and the kinds decoded --------------------------------------------------
-
-# Field names are the JSON names, so MessageToDict gives the object kubectl meant. Metadata
-# is skipped (bytes): a review's metadata carries nothing the server reads.
-_KUBE: Table = {
-    "Unknown": [("typeMeta", 1, "TypeMeta", False), ("raw", 2, BYTES, False),
-                ("contentEncoding", 3, STRING, False), ("contentType", 4, STRING, False)],
-    "TypeMeta": [("apiVersion", 1, STRING, False), ("kind", 2, STRING, False)],
-    "SelfSubjectAccessReview": [("metadata", 1, BYTES, False),
-                                ("spec", 2, "SelfSubjectAccessReviewSpec", False)],
-    "SelfSubjectAccessReviewSpec": [("resourceAttributes", 1, "ResourceAttributes", False),
-                                    ("nonResourceAttributes", 2, "NonResourceAttributes",
-                                     False)],
-    "ResourceAttributes": [("namespace", 1, STRING, False), ("verb", 2, STRING, False),
-                           ("group", 3, STRING, False), ("version", 4, STRING, False),
-                           ("resource", 5, STRING, False), ("subresource", 6, STRING, False),
-                           ("name", 7, STRING, False)],
-    "NonResourceAttributes": [("path", 1, STRING, False), ("verb", 2, STRING, False)],
-    "SelfSubjectRulesReview": [("metadata", 1, BYTES, False),
-                               ("spec", 2, "SelfSubjectRulesReviewSpec", False)],
-    "SelfSubjectRulesReviewSpec": [("namespace", 1, STRING, False)],
-    "SelfSubjectReview": [("metadata", 1, BYTES, False)],
-}
-REVIEWS = ("SelfSubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview")
-_classes: dict[str, type[Message]] = {}
-
-
 class NotDecodable(ValueError):
     """A protobuf body this server does not read (another kind, or not the envelope)."""
+
+
+def parse(message_class: type[Message], data: bytes) -> Any:
+    """``data`` as a ``message_class``; NotDecodable when it is not one."""
+    try:
+        return message_class.FromString(data)
+    except DecodeError as error:
+        raise NotDecodable(f"the protobuf body does not decode: {error}") from None
 
 
 def unknown_fields(message: Any) -> list[tuple[int, Any]]:
@@ -88,48 +62,7 @@ def unknown_fields(message: Any) -> list[tuple[int, Any]]:
     return [(field.field_number, field.data) for field in UnknownFieldSet(message)]
 
 
-def _is_empty(data: bytes) -> bool:
-    """Whether undeclared bytes hold nothing: an empty string or message, or a message of
-    zero values only (gogo-protobuf writes those for every non-pointer field)."""
-    if not data:
-        return True
-    try:
-        holder = _classes["Empty"].FromString(data)
-    except DecodeError:
-        return False                      # a string with characters
-    return all((isinstance(value, int) and value == 0) or
-               (isinstance(value, bytes) and _is_empty(value))
-               for _, value in unknown_fields(holder))
-
-
-def decode_kube(raw: bytes) -> dict[str, Any]:
-    """A Kubernetes protobuf body as the JSON object it stands for."""
-    from kompy.cluster.apiserver import kubeproto
-
-    if not _classes:
-        _classes.update(message_classes("kompy.k8s", {
-            **_KUBE, **kubeproto.TABLE, "Empty": []}, syntax="proto2"))
-    if not raw.startswith(MAGIC):
-        raise NotDecodable("the body does not start with Kubernetes' protobuf magic bytes")
-    try:
-        unknown = _classes["Unknown"].FromString(raw[len(MAGIC):])
-        kind = unknown.typeMeta.kind
-        api_version = unknown.typeMeta.apiVersion
-        if kind not in REVIEWS and kubeproto.KINDS.get(kind) != api_version:
-            raise NotDecodable(f"{api_version}/{kind} is not accepted as protobuf; send it "
-                               "as JSON")
-        obj = _classes[kind].FromString(unknown.raw)
-    except DecodeError as error:
-        raise NotDecodable(f"the protobuf body does not decode: {error}") from None
-    if kind in REVIEWS:
-        out: dict[str, Any] = MessageToDict(obj, preserving_proto_field_name=True)
-        out.pop("metadata", None)
-    else:
-        try:
-            out = kubeproto.to_json(obj, _is_empty)
-        except kubeproto.Undeclared as error:
-            raise NotDecodable(f"{kind} has {error}, which kompy does not read from "
-                               "protobuf; send it as JSON") from None
-    out["kind"] = kind
-    out["apiVersion"] = api_version
+def to_dict(message: Any) -> dict[str, Any]:
+    """A message as JSON, with the declared field names."""
+    out: dict[str, Any] = MessageToDict(message, preserving_proto_field_name=True)
     return out

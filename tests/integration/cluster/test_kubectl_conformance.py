@@ -338,6 +338,8 @@ def test_kubectl_session(session: Session) -> None:
     k.run("delete", "rs", "-l", "app=web", "--cascade=foreground")
     assert k.run("get", "rs", "-l", "app=web", "-o", "name") == ""
     k.run("delete", "service", "web", "--cascade=background")
-    k.run("delete", "pod", "printer", "--wait=true")
+    k.run("delete", "pod", "printer", "--wait=false")
+    k.run("wait", "--for=delete", "pod/printer", "--timeout=60s")
+    assert k.run("get", "pod", "printer", "--ignore-not-found") == ""
     wait_for("the web pods to go", lambda: k.run(
         "get", "pods", "-l", "app=web", "-o", "name") == "")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from kompy.cluster.apiserver import authz, protobuf
+from kompy.cluster.apiserver import authz, kubeproto, protobuf
 from kompy.cluster.apiserver.authn import UserInfo
 from kompy.cluster.apiserver.openapi_proto import MESSAGES, PACKAGE
 from kompy.cluster.apiserver.server import ApiServer
@@ -186,7 +186,7 @@ def test_self_subject_reviews(server: ApiServer) -> None:
 
 def test_reviews_sent_as_kubernetes_protobuf(server: ApiServer) -> None:
     """kubectl 1.33's typed clients send these as protobuf whatever the server says."""
-    classes = protobuf.message_classes("test.k8s", protobuf._KUBE, syntax="proto2")
+    classes = protobuf.message_classes("test.k8s", kubeproto.ENVELOPE, syntax="proto2")
     review = classes["SelfSubjectAccessReview"]()
     review.spec.resourceAttributes.verb = "delete"
     review.spec.resourceAttributes.resource = "deployments"
@@ -195,15 +195,15 @@ def test_reviews_sent_as_kubernetes_protobuf(server: ApiServer) -> None:
     envelope.typeMeta.apiVersion = "authorization.k8s.io/v1"
     envelope.typeMeta.kind = "SelfSubjectAccessReview"
     envelope.raw = review.SerializeToString()
-    body = protobuf.MAGIC + envelope.SerializeToString()
+    body = kubeproto.MAGIC + envelope.SerializeToString()
     answer = post(server, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body,
-                  protobuf.MEDIA_TYPE)
+                  kubeproto.MEDIA_TYPE)
     assert answer.status_code == 201, answer.text
     assert answer.json()["spec"]["resourceAttributes"]["group"] == "apps"
     assert answer.json()["status"]["allowed"] is True
     other = post(server, "/api/v1/namespaces/default/configmaps", body.replace(
         b"SelfSubjectAccessReview", b"ConfigMap\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
-        b"\x00\x00\x00"), protobuf.MEDIA_TYPE)
+        b"\x00\x00\x00"), kubeproto.MEDIA_TYPE)
     assert other.status_code == 415
 
 
@@ -263,18 +263,16 @@ def test_delete_collection_by_label(server: ApiServer) -> None:
 
 
 def _envelope(kind: str, api_version: str, raw: bytes) -> bytes:
-    classes = protobuf.message_classes("test.env", protobuf._KUBE, syntax="proto2")
+    classes = protobuf.message_classes("test.env", kubeproto.ENVELOPE, syntax="proto2")
     envelope = classes["Unknown"]()
     envelope.typeMeta.apiVersion, envelope.typeMeta.kind = api_version, kind
     envelope.raw = raw
-    return protobuf.MAGIC + envelope.SerializeToString()
+    return kubeproto.MAGIC + envelope.SerializeToString()
 
 
 def test_kubectl_create_bodies_sent_as_protobuf(server: ApiServer) -> None:
     """kubectl 1.33 create deployment: gogo-protobuf writes every non-pointer field, zero
     or not; the server reads the message as Go's JSON would have it."""
-    from kompy.cluster.apiserver import kubeproto
-
     classes = protobuf.message_classes("test.kube", {**kubeproto.TABLE}, syntax="proto2")
     deployment = classes["Deployment"]()
     deployment.metadata.name = "made"
@@ -290,7 +288,7 @@ def test_kubectl_create_bodies_sent_as_protobuf(server: ApiServer) -> None:
     container.resources.limits.add(key="cpu", value=classes["Quantity"](string="500m"))
     raw = deployment.SerializeToString() + b"\x1a\x04\x08\x00\x10\x00"  # status: zeros
     answer = post(server, "/apis/apps/v1/namespaces/default/deployments",
-                  _envelope("Deployment", "apps/v1", raw), protobuf.MEDIA_TYPE)
+                  _envelope("Deployment", "apps/v1", raw), kubeproto.MEDIA_TYPE)
     assert answer.status_code == 201, answer.text
     made = answer.json()
     assert made["spec"]["replicas"] == 0 and "generation" in made["metadata"]
@@ -310,6 +308,6 @@ def test_kubectl_create_bodies_sent_as_protobuf(server: ApiServer) -> None:
     raw = (b"\x0a" + bytes([len(metadata)]) + metadata +
            b"\x12" + bytes([len(spec_bytes)]) + spec_bytes)
     refused = post(server, "/apis/apps/v1/namespaces/default/deployments",
-                   _envelope("Deployment", "apps/v1", raw), protobuf.MEDIA_TYPE)
+                   _envelope("Deployment", "apps/v1", raw), kubeproto.MEDIA_TYPE)
     assert refused.status_code == 415
     assert "field 18 of PodSpec" in refused.json()["message"]

@@ -1,14 +1,15 @@
 """The Kubernetes protobuf messages that kubectl 1.33 sends as request bodies.
 
 client-go 1.33's typed clients encode built-in kinds as
-``application/vnd.kubernetes.protobuf`` whatever the server says, with no fallback: ``kubectl create configmap|secret|deployment|
-service|job|cronjob|ingress|namespace|serviceaccount``, ``kubectl autoscale``, ``kubectl
-auth can-i|whoami``, in Kubernetes' envelope: the magic bytes ``k8s\\x00``, then a
-``runtime.Unknown`` (typeMeta, raw, contentEncoding, contentType) whose ``raw`` is the
-object's message (k8s.io/apimachinery/pkg/runtime/types_proto.go). These are the messages
-of k8s.io/api and k8s.io/apimachinery that those commands fill, declared by field number
-(``Table`` rows: name, number, type, repeated), proto2 as Kubernetes' own. ``to_json`` turns a decoded message into the JSON
-object it stands for, as Go's encoder would write it:
+``application/vnd.kubernetes.protobuf`` whatever the server says, with no fallback:
+``kubectl create configmap|secret|deployment|service|job|cronjob|ingress|namespace|
+serviceaccount``, ``kubectl autoscale``, ``kubectl auth can-i|whoami``, in Kubernetes'
+envelope: the magic bytes ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta, raw,
+contentEncoding, contentType) whose ``raw`` is the object's message
+(k8s.io/apimachinery/pkg/runtime/types_proto.go). These are the messages of k8s.io/api and
+k8s.io/apimachinery that those commands fill, declared by field number (``Table`` rows:
+name, number, type, repeated), proto2 as Kubernetes' own. ``to_json`` turns a decoded
+message into the JSON object it stands for, as Go's encoder would write it:
 
 * the zero values gogo-protobuf writes for every non-pointer field (``""``, ``0``,
   ``false``) are dropped, as ``omitempty`` drops them in JSON, except for the pointer

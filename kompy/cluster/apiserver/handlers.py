@@ -42,6 +42,7 @@ from kompy.cluster.store.watchcache import Change
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
+INGRESS_CLASSES = resources.lookup("ingressclasses")
 EVENT_TTL = 3600
 SYSTEM_NAMESPACES = ("default", "kube-system")
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
@@ -304,6 +305,8 @@ class Api:
             self.fields.update(route.res, None, obj, options.manager)
         with self._allocating:
             self._allocate(route.res, obj, None)
+            if route.res.kind == "Ingress":
+                admission.default_ingress_class(obj, self.store.list(INGRESS_CLASSES)[0])
             created = self.store.create(route.res, obj, dry_run=options.dry_run)
         if route.res.kind == "Event" and not options.dry_run:
             self._expire_events()

@@ -79,7 +79,7 @@ WAL_LIMIT_BYTES = 4 * 1024 * 1024
 # spec changes; controllers report status.observedGeneration). Others have none.
 GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
                               "CronJob", "HorizontalPodAutoscaler", "Ingress",
-                              "NetworkPolicy"})
+                              "NetworkPolicy", "IngressClass"})
 # Parts of an object that are not "spec": a change elsewhere bumps metadata.generation.
 _NOT_SPEC = ("metadata", "status", "kind", "apiVersion")
 

@@ -2,9 +2,9 @@
 
 ``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
 the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
-PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob) and the Service proxy
-to one KubeClient (pointed at the daemon's own API server) and one container backend (the
-Docker engine's, unless a test hands in another).
+PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob), the Service proxy and
+the Ingress controller to one KubeClient (pointed at the daemon's own API server) and one
+container backend (the Docker engine's, unless a test hands in another).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.dns.clusterdns import DNS_NAMESPACE, DNS_SERVICE, ClusterDNS
+from kompy.cluster.ingress.controller import IngressController
+from kompy.cluster.ingress.ports import PortSetting
 from kompy.cluster.kubelet.backend import ContainerBackend
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.docker_backend import DockerBackend
@@ -76,6 +78,7 @@ class Runtime:
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
                   *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
                   config: KubeletConfig | None = None,
+                  ingress_ports: PortSetting | None = None,
                   dns_address: tuple[str, int] | None = None) -> Runtime:
     """``dns_address``: where the cluster DNS listens instead of the kube-dns Service's
     address (tests on the in-memory backend)."""
@@ -112,6 +115,8 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         JobController(client, informers, controller_events),
         CronJobController(client, informers, controller_events),
         proxy,
+        IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
+                          Path(state_dir), ingress_ports),
     ]
     try:
         scheduler.register_node()

@@ -30,7 +30,8 @@ class StaticDns:
         self.asked: list[str] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for _ in range(20):
-            self.host = f"127.{random.randint(64, 250)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+            a, b, c = random.randint(64, 250), random.randint(0, 255), random.randint(1, 254)
+            self.host = f"127.{a}.{b}.{c}"
             try:
                 self.sock.bind((self.host, 53))
                 break

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.seeding import Seed
 from kompy.convert.settings import VolumeSettings
 from kompy.convert.specs import ClaimSpec, Obj
 from kompy.errors import ConvertError, KeyPath
@@ -25,6 +26,8 @@ class VolumePlan:
     claims: list[ClaimSpec] = field(default_factory=list)  # PVC objects to create
     claim_templates: list[ClaimSpec] = field(default_factory=list)  # StatefulSet only
     objects: list[Obj] = field(default_factory=list)  # ConfigMaps of bind-mounted files
+    # Mounts of new volumes that Docker fills from the image (kompy.convert.seeding).
+    seeds: list[Seed] = field(default_factory=list)
 
 
 def plan_volumes(ctx: ConvertContext, service: Service, statefulset: bool) -> VolumePlan:
@@ -57,6 +60,7 @@ def _plan_one(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
     elif volume.type == "volume":
         name = f"{k8s_name(service.name, 50)}-anon{index}"
         add_mount(plan, name, {"emptyDir": {}}, volume, own)
+        _seed(plan, volume)
         ctx.approximated(path, "emptyDir", "an anonymous volume lives as long as the pod")
     elif volume.type == "bind":
         from kompy.convert.bindmounts import plan_bind
@@ -84,6 +88,7 @@ def _volumes_from(ctx: ConvertContext, plan: VolumePlan, service: Service,
                         "their volumes in Kubernetes", hint="mount a named volume instead")
             continue
         mark = len(ctx.report)  # the inherited volumes are reported once, below
+        seeds = len(plan.seeds)  # the lender's pod fills them, as its container did
         for owner, index in _lent(ctx, ctx.project.services[name], {service.name}):
             volume = owner.volumes[index]
             if volume.target in taken or volume.type == "tmpfs":
@@ -100,6 +105,7 @@ def _volumes_from(ctx: ConvertContext, plan: VolumePlan, service: Service,
                          f"emptyDir of each pod: {service.name} gets its own, not "
                          f"{owner.name}'s", hint=f"name the volume in {owner.name}")
         del ctx.report[mark:]
+        del plan.seeds[seeds:]
         ctx.mapped(path, f"the volumes of {name}, on the same claims and ConfigMaps")
 
 
@@ -126,6 +132,13 @@ def add_mount(plan: VolumePlan, name: str, source: Obj | None, volume: ServiceVo
     if subpath:
         mount["subPath"] = subpath
     plan.mounts.append(mount)
+
+
+def _seed(plan: VolumePlan, volume: ServiceVolume) -> None:
+    """The mount just added is a new volume Docker would fill from the image, unless the
+    Compose file says ``nocopy``."""
+    if not volume.volume_nocopy:
+        plan.seeds.append(Seed(plan.mounts[-1], volume.target))
 
 
 def _memory(size: ByteSize | None) -> Obj:
@@ -180,6 +193,7 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
                     hint="set kompose.volume.storage-class-name to pick the storage")
     if settings.type == "emptyDir":
         add_mount(plan, k8s_name(volume.source), {"emptyDir": {}}, volume, settings)
+        _seed(plan, volume)
         ctx.approximated(path, "emptyDir", "kompose.volume.type emptyDir: data is not kept")
         return
     external = definition is not None and definition.external
@@ -194,10 +208,12 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
                      hint="use a Deployment for this service (or one pod for both: "
                      "--service-group-mode volume)")
         add_mount(plan, claim_name, None, volume, settings)
+        _seed(plan, volume)
         ctx.mapped(path, f"StatefulSet volumeClaimTemplate {claim_name}")
         return
     source: Obj = {"persistentVolumeClaim": {"claimName": claim_name}}
     add_mount(plan, claim_name, source, volume, settings)
+    _seed(plan, volume)
     if not external:
         plan.claims.append(claim(ctx, claim_name, settings))
     ctx.mapped(path, f"PersistentVolumeClaim/{claim_name}")

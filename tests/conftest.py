@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # ../shared/corpus beside the checkout (CI); a worktree elsewhere names it in KOMPY_TEST_CORPUS.
 CORPUS = Path(os.environ.get("KOMPY_TEST_CORPUS") or REPO.parent / "shared" / "corpus")
+INGRESS_PORTS = "0,0"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +33,9 @@ def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("kompy-cache")
     os.environ["KOMPY_CACHE_DIR"] = str(folder)
+    # Clusters started by tests listen for Ingress traffic on free ports, never on 80/443
+    # (which a developer's own cluster, or another test run, may hold).
+    os.environ.setdefault("KOMPY_INGRESS_PORTS", INGRESS_PORTS)
     return folder
 
 
@@ -56,6 +60,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for key in list(os.environ):
         if key.startswith(("COMPOSE_", "KOMPY_")):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("KOMPY_INGRESS_PORTS", INGRESS_PORTS)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))

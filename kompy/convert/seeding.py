@@ -28,10 +28,14 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.security import wait_container_security
-from kompy.convert.specs import ContainerSpec, Obj, PodSpec
+from kompy.convert.specs import ContainerSpec, PodSpec
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 TOOLS_VOLUME = "kompy-tools"
 TOOLS_PATH = "/kompy-tools"

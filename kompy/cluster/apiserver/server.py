@@ -16,11 +16,9 @@ Exec, attach and port-forward are upgraded connections (WebSocket, SPDY): stream
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import json
 import logging
-import re
 import socket
 import ssl
 import threading
@@ -35,18 +33,23 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.cluster.apiserver import httpio, streams, warning
-from kompy.cluster.apiserver.authn import TokenAuthenticator
+from kompy.cluster.apiserver import authz, discovery, httpio, openapi, params, streams, warning
+from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
-from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
-from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.apiserver.handlers import (
+    APPLY_PATCH,
+    VERSION,
+    Api,
+    Route,
+    bad_request,
+)
+from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = ("/healthz", "/livez", "/readyz")
-_INTEGER = re.compile(r"[-+]?[0-9]{1,18}")
 
 
 def parse_route(parts: list[str]) -> Route | None:
@@ -119,10 +122,13 @@ class Router:
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
     every other client uses (see kompy/client/loopback.py)."""
 
-    def __init__(self, api: Api, token: str, token_file: Path | None = None) -> None:
+    def __init__(self, api: Api, token: str, token_file: Path | None = None,
+                 authorizer: authz.Authorizer | None = None) -> None:
         self.api = api
         self.token = token
         self.authn = TokenAuthenticator(token, token_file)
+        # Every resource request is authorized here; RBAC replaces this authorizer.
+        self.authorizer: authz.Authorizer = authorizer or authz.AllowAuthenticated()
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
@@ -132,8 +138,9 @@ class Router:
             if refusal is not None:
                 raise refusal
             query = parse_qs(url.query, keep_blank_values=True)
+            user = self.authn.authenticate(headers.get("Authorization"))
             with warning.collecting() as warnings:
-                reply = self._dispatch(method, path, query, headers, body)
+                reply = self._dispatch(method, path, query, headers, body, user)
             if warnings:
                 reply.headers["Warning"] = warning.header(warnings)
             return reply
@@ -158,28 +165,46 @@ class Router:
         return None
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
-                  body: bytes) -> Reply:
+                  body: bytes, user: UserInfo | None) -> Reply:
         api = self.api
         if path in UNAUTHENTICATED:
             return Reply(200, b"ok", "text/plain")
+        assert user is not None     # refuse() let only authenticated requests through
         if path == "/version":
             return json_reply(200, VERSION)
-        if path.startswith("/openapi/v3"):
-            return json_reply(200, openapi_v3(path))
-        if path == "/api":
-            return json_reply(200, {"kind": "APIVersions", "versions": ["v1"]})
-        if path == "/apis":
-            return json_reply(200, api.group_list())
+        if path.startswith("/openapi/"):
+            answer = openapi.serve(api.openapi, path, {k: v[-1] for k, v in query.items()},
+                                   headers.get("Accept"), headers.get("If-None-Match"))
+            if answer is None:
+                raise NotFound(404, "NotFound", f"the server could not find the requested "
+                                                f"resource: {path}")
+            return Reply(answer.status, answer.body, answer.content_type, answer.headers)
+        if path in ("/api", "/apis"):
+            version = discovery.aggregated_version(headers.get("Accept"))
+            if version is not None:
+                reply = json_reply(200, discovery.aggregated(path == "/api", version))
+                reply.content_type = discovery.content_type(version)
+                return reply
+            return json_reply(200, discovery.core_versions() if path == "/api"
+                              else discovery.group_list())
+        review = authz.review_route(path)
+        if review is not None:
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here: "
+                                                        f"{review[2]} are create-only")
+            return json_reply(201, authz.review(self.authorizer, user, review,
+                                                _body(body, headers)))
         parts = path.strip("/").split("/")
         route = parse_route(parts)
         if route is None:
             if parts[0] == "api" and len(parts) == 2:
-                return json_reply(200, api.resource_list("", parts[1]))
+                return json_reply(200, discovery.resource_list("", parts[1]))
             if parts[0] == "apis" and len(parts) == 3:
-                return json_reply(200, api.resource_list(parts[1], parts[2]))
+                return json_reply(200, discovery.resource_list(parts[1], parts[2]))
             raise NotFound(404, "NotFound", f"the server could not find the requested "
                                             f"resource: {path}")
         one = {k: v[-1] for k, v in query.items()}
+        self._authorize(user, method, path, route, one.get("watch") in ("true", "1"))
         if route.subresource in ("exec", "attach", "portforward"):
             # kube-apiserver's answer to a streaming request that is not an upgrade.
             raise bad_request("Upgrade request required")
@@ -188,11 +213,22 @@ class Router:
         if route.subresource == "scale":
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
-                                             headers.get("Content-Type") or ""))
-        return self._crud(method, route, one, headers, body)
+                                             headers.get("Content-Type") or "",
+                                             params.write_options(one, query, headers)))
+        return self._crud(method, route, one, headers, body, query)
+
+    def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
+                   watch: bool) -> None:
+        res = route.res
+        attributes = authz.request_attributes(user, method, path, route.namespace, res.group,
+                                              res.version, res.plural, route.subresource,
+                                              route.name, watch)
+        decision, reason = self.authorizer.authorize(attributes)
+        if decision is not authz.Decision.ALLOW:
+            raise authz.forbidden(attributes, reason)
 
     def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
-              body: bytes) -> Reply:
+              body: bytes, query: dict[str, list[str]]) -> Reply:
         api = self.api
         table = "as=Table" in (headers.get("Accept") or "")  # kubectl's server-side printing
         if method == "GET" and route.name is None:
@@ -207,29 +243,45 @@ class Router:
             obj = api.get(route)
             return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
         validation = one.get("fieldValidation") or "Warn"
+        options = params.write_options(one, query, headers)
         if method == "POST" and route.name is None:
-            return json_reply(201, api.create(route, _body(body, headers), validation))
+            return json_reply(201, api.create(route, _body(body, headers), validation,
+                                              options))
         if method == "PUT" and route.name:
-            return json_reply(200, api.update(route, _body(body, headers), validation))
+            return json_reply(200, api.update(route, _body(body, headers), validation,
+                                              options))
         if method == "PATCH" and route.name:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
+            if content_type.split(";", 1)[0].strip().lower() == APPLY_PATCH:
+                applied, created = api.apply(route, _body(body, headers), validation, options)
+                return json_reply(201 if created else 200, applied)
             return json_reply(200, api.patch(route, _body(body, headers), content_type,
-                                             validation))
+                                             validation, options))
+        if method == "DELETE" and route.name is None and route.subresource is None:
+            return json_reply(200, api.delete_collection(
+                route, one.get("labelSelector"), one.get("fieldSelector"),
+                params.int_param(one, "gracePeriodSeconds"), options.dry_run))
         if method == "DELETE" and route.name:
-            options = _body(body, headers)
-            grace = _int_param(one, "gracePeriodSeconds")
-            if grace is None and isinstance(options, dict):
-                given = options.get("gracePeriodSeconds")
+            delete_options = _body(body, headers)
+            grace = params.int_param(one, "gracePeriodSeconds")
+            if grace is None and isinstance(delete_options, dict):
+                given = delete_options.get("gracePeriodSeconds")
                 if given is not None and (not isinstance(given, int) or isinstance(given, bool)):
                     raise bad_request("DeleteOptions.gracePeriodSeconds must be an integer")
                 grace = given
-            return json_reply(200, api.delete(route, grace))
+            dry_run = options.dry_run or (isinstance(delete_options, dict) and
+                                          delete_options.get("dryRun") == ["All"])
+            propagation = one.get("propagationPolicy") or (
+                delete_options.get("propagationPolicy")
+                if isinstance(delete_options, dict) else None)
+            return json_reply(200, api.delete(route, grace, dry_run, propagation))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     def _watch(self, route: Route, one: dict[str, str], table: bool) -> Reply:
         cancelled = threading.Event()
         events = self.api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
-                                one.get("fieldSelector"), _int_param(one, "timeoutSeconds"),
+                                one.get("fieldSelector"),
+                                params.int_param(one, "timeoutSeconds"),
                                 one.get("allowWatchBookmarks") == "true", cancelled)
         source = events
         if table:
@@ -252,8 +304,8 @@ class Router:
             chunks = api.io().logs(route.namespace, route.name, container,
                                    follow=one.get("follow") == "true",
                                    previous=one.get("previous") == "true",
-                                   tail_lines=_int_param(one, "tailLines"),
-                                   since=_log_since(one),
+                                   tail_lines=params.int_param(one, "tailLines"),
+                                   since=params.log_since(one),
                                    timestamps=one.get("timestamps") == "true")
             # The first chunk is read before answering, so an error the source raises at once
             # (a pod's log not available yet) is still a proper Status.
@@ -276,18 +328,6 @@ def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
 
 def _body(raw: bytes, headers: Headers) -> Any:
     return decode(raw, headers.get("Content-Type") or "application/json")
-
-
-def _int_param(one: dict[str, str], name: str) -> int | None:
-    """An integer query parameter (``timeoutSeconds``, ``gracePeriodSeconds``...): None when
-    absent or empty, a 400 when not an integer, as kube-apiserver's parameter decoding."""
-    text = one.get(name)
-    if not text:
-        return None
-    if not _INTEGER.fullmatch(text):
-        raise bad_request(f"invalid value {text[:40]!r} for query parameter {name}: "
-                          "must be an integer")
-    return int(text)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -318,6 +358,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.client_address[0], *args)
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """What http.server answers itself (a malformed request line, headers too long, a
+        method it has no do_X for) as a Status, like every other answer; an unknown method
+        is a 405, as kube-apiserver answers verbs a resource does not serve."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = 405, f"{self.command} is not allowed here"
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Bad Request"
+        self.close_connection = True
+        reply = error_reply(ApiError(code, phrase.replace(" ", ""), message or phrase))
+        self.send_response(code)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
 
     def handle_expect_100(self) -> bool:
         # "Expect: 100-continue" is answered once the headers are authenticated and the body
@@ -352,8 +413,10 @@ class Handler(BaseHTTPRequestHandler):
             # The body, if any, is unread: answer, then close the connection (lingering, so
             # the client reads the answer rather than a reset).
             self.close_connection = True
+            answer = error_reply(refusal)
+            answer.headers["Connection"] = "close"
             try:
-                self._write(error_reply(refusal))
+                self._write(answer)
                 self.wfile.flush()
             except OSError:
                 return
@@ -423,32 +486,6 @@ class Handler(BaseHTTPRequestHandler):
             close = getattr(chunks, "close", None)
             if close:
                 close()
-
-
-def _log_since(one: dict[str, str]) -> float | None:
-    """PodLogOptions' ``sinceSeconds`` (relative, at least 1) or ``sinceTime`` (RFC 3339,
-    a fraction of a second kept) as a POSIX time; at most one of the two, as kube-apiserver
-    validates them."""
-    seconds, when = one.get("sinceSeconds"), one.get("sinceTime")
-    if seconds and when:
-        raise bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
-    if seconds:
-        try:
-            value = int(seconds)
-        except ValueError:
-            raise bad_request(f"sinceSeconds: invalid value {seconds!r}") from None
-        if value < 1:
-            raise bad_request("sinceSeconds: must be greater than 0")
-        return time.time() - value
-    if when:
-        try:
-            parsed = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise bad_request(f"sinceTime: {when!r} is not an RFC 3339 time") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.timestamp()
-    return None
 
 
 class ApiHTTPServer(ThreadingHTTPServer):

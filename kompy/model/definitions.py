@@ -108,22 +108,14 @@ class SecretDef:
     def parse(cls, key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
               base_dir: str) -> SecretDef:
         """The definition ``key`` of its top-level section, from its mapping ``body``."""
-        common = _parse_common(key, body, project, at, path)
-        secret = cls(
-            file=_file(body, at, path, base_dir),
-            environment=opt_str(body.get("environment"), at, (*path, "environment")),
-            extra=_rest(body, frozenset({"file", "environment"})), **common,
-        )
+        secret = cls(**_parse_common(key, body, project, at, path),
+                     **_parse_source(body, at, path, base_dir),
+                     extra=_rest(body, frozenset({"file", "environment"})))
         _check_source(secret, at, path, ("file", "environment"))
         return secret
 
     def to_compose(self, project: str) -> dict[str, Any]:
-        out = _common(self, project)
-        if self.file is not None:
-            out["file"] = self.file
-        if self.environment is not None:
-            out["environment"] = self.environment
-        return _finish(self, out)
+        return _finish(self, _source(self, _common(self, project)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,22 +135,15 @@ class ConfigDef:
     def parse(cls, key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
               base_dir: str) -> ConfigDef:
         """The definition ``key`` of its top-level section, from its mapping ``body``."""
-        common = _parse_common(key, body, project, at, path)
-        config = cls(
-            file=_file(body, at, path, base_dir),
-            environment=opt_str(body.get("environment"), at, (*path, "environment")),
-            content_inline=opt_str(body.get("content"), at, (*path, "content")),
-            extra=_rest(body, frozenset({"file", "environment", "content"})), **common,
-        )
+        config = cls(**_parse_common(key, body, project, at, path),
+                     **_parse_source(body, at, path, base_dir),
+                     content_inline=opt_str(body.get("content"), at, (*path, "content")),
+                     extra=_rest(body, frozenset({"file", "environment", "content"})))
         _check_source(config, at, path, ("file", "environment", "content_inline"))
         return config
 
     def to_compose(self, project: str) -> dict[str, Any]:
-        out = _common(self, project)
-        if self.file is not None:
-            out["file"] = self.file
-        if self.environment is not None:
-            out["environment"] = self.environment
+        out = _source(self, _common(self, project))
         if self.content_inline is not None:
             # Inline configuration text is not secret; Compose prints it too.
             out["content"] = self.content_inline
@@ -222,9 +207,23 @@ def _rest(body: dict[str, Any], typed: frozenset[str]) -> dict[str, Any]:
             if k not in typed and k not in _COMMON and not k.startswith("x-")}
 
 
-def _file(body: dict[str, Any], at: Locator, path: KeyPath, base_dir: str) -> str | None:
-    value = opt_str(body.get("file"), at, (*path, "file"))
-    return None if value is None else resolve_path(base_dir, value)
+def _parse_source(body: dict[str, Any], at: Locator, path: KeyPath, base_dir: str
+                  ) -> dict[str, Any]:
+    """Where a secret's or config's content comes from: ``file`` (made absolute) or
+    ``environment`` (a variable's name)."""
+    file = opt_str(body.get("file"), at, (*path, "file"))
+    return {
+        "file": None if file is None else resolve_path(base_dir, file),
+        "environment": opt_str(body.get("environment"), at, (*path, "environment")),
+    }
+
+
+def _source(d: SecretDef | ConfigDef, out: dict[str, Any]) -> dict[str, Any]:
+    if d.file is not None:
+        out["file"] = d.file
+    if d.environment is not None:
+        out["environment"] = d.environment
+    return out
 
 
 def _check_source(d: SecretDef | ConfigDef, at: Locator, path: KeyPath,

@@ -111,9 +111,10 @@ def cluster_kubeconfig(cluster: str | None) -> None:
 def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: str | None,
               context: str | None, cluster: str | None) -> None:
     """Create or update objects from Kubernetes manifests."""
-    from kompy.kubectl.commands import apply
+    from kompy.kubectl.commands import apply, read_for_apply
+    found = read_for_apply(files)
     sys.exit(apply(target_client(kubeconfig_path, context, cluster, start=True), files,
-                   namespace, echo_raw))
+                   namespace, echo_raw, found))
 
 
 @click.command("get")
@@ -273,7 +274,9 @@ def port_forward_cmd(target: str, ports: tuple[str, ...], namespace: str | None,
                      cluster: str | None) -> None:
     """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE,
     for each [LOCAL:]REMOTE given."""
-    from kompy.kubectl.portforward import port_forward
+    from kompy.kubectl.portforward import parse_ports, port_forward
+    for mapping in ports:
+        parse_ports(mapping)    # a bad mapping is refused before any cluster is asked
     sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target,
                           list(ports), namespace, lambda line: click.echo(line)))
 

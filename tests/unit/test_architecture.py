@@ -43,6 +43,7 @@ ADAPTERS = {
     "click": ("kompy.cli",),
     "jinja2": ("kompy.convert.render",),
     "watchdog": ("kompy.dev.watcher",),
+    "h11": ("kompy.cluster.ingress.http1",),
 }
 
 

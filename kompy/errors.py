@@ -63,6 +63,9 @@ class KompyError(Exception):
         self.location = location
         self.key_path = key_path
         self.hint = hint
+        # Warnings of the pass that failed: printed before the error, because they often
+        # explain it (an unset variable that left `:/media` behind).
+        self.warnings: tuple[Diagnostic, ...] = ()
 
     def sort_key(self) -> tuple[str, int, int, str]:
         loc = self.location or SourceLocation()

@@ -81,6 +81,8 @@ def report(error: KompyError) -> None:
     Each problem of a MultiError gets its own ``error:`` line, so editors and CI log parsers
     that match ``error: file:line:col`` find every one.
     """
+    for warning in error.warnings:
+        click.echo(f"warning: {warning.format()}", err=True)
     problems = error.errors if isinstance(error, MultiError) else [error]
     for problem in problems:
         click.echo(f"error: {problem.format()}", err=True)

@@ -9,7 +9,7 @@ import click
 from kompy.cli import warn
 from kompy.cli.options import project_options
 
-# Kompose's replicationController is accepted and gives Deployments (its successor).
+# Kompose's replicationController is recognised, to refuse it with the fix (below).
 _CONTROLLERS = ["deployment", "statefulset", "daemonset", "auto", "replicationcontroller"]
 _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 
@@ -68,6 +68,14 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
               help="Image of the waiting init containers (needs sh and nc).")
 @click.option("--image-registry", metavar="REGISTRY",
               help="Registry prefix for images of services that only have build:.")
+@click.option("--build", "build", type=click.Choice(["none", "local"]), default="none",
+              show_default=True, help="local: build the images of services with build: on "
+              "the local Docker engine before writing (Kompose's flag).")
+@click.option("--push-image", is_flag=True,
+              help="Push the images of services with build: (built by --build local, or "
+              "before) to their registry; the manifests name the pushed image.")
+@click.option("--push-image-registry", metavar="REGISTRY",
+              help="With --push-image: push to REGISTRY instead of the image name's own.")
 @click.option("--kube-version", metavar="VERSION",
               help="Kubernetes version to validate against (default: newest supported).")
 @click.option("--templates", "templates_dir", metavar="DIR",
@@ -90,7 +98,8 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
             service_group_name: str | None, secrets_as_files: bool,
             with_kompose_annotation: bool, security: str, create_namespace: bool,
             inspect_images: bool, no_wait_init: bool,
-            wait_image: str | None, image_registry: str | None, kube_version: str | None,
+            wait_image: str | None, image_registry: str | None, build: str,
+            push_image: bool, push_image_registry: str | None, kube_version: str | None,
             templates_dir: str | None, strict: bool, report: str | None, kustomize: bool,
             chart: bool, allow_outside_project: bool) -> None:
     """Convert a Compose project to Kubernetes manifests (validated before writing)."""
@@ -99,6 +108,11 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
 
     if as_json and fmt == "yaml":
         raise click.UsageError("-j/--json contradicts --format yaml")
+    if controller and controller.lower() == "replicationcontroller":
+        # Not silently a Deployment: the user asked for a kind kompy does not write.
+        raise click.UsageError(
+            "--controller replicationcontroller: kompy does not write ReplicationControllers "
+            "(superseded by Deployments, which roll out updates); use --controller deployment")
     if emptyvols:
         # Kompose's old spelling, kept so its command lines keep working.
         if volumes not in (None, "emptyDir"):
@@ -122,9 +136,11 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
         env_files=env_files, profiles=profiles, interpolate=not no_interpolate,
         allow_outside_project=allow_outside_project, out=out, stdout=to_stdout,
         fmt="json" if as_json else (fmt or "yaml"), report=report, kustomize=kustomize,
-        chart=chart, options=options, inspect_images=inspect_images,
+        chart=chart, options=options, inspect_images=inspect_images, build=build,
+        push_image=push_image, push_image_registry=push_image_registry,
     )
-    sys.exit(run_convert(request, sys.stdout, warn))
+    sys.exit(run_convert(request, sys.stdout, warn,
+                         lambda line: click.echo(line, err=True)))
 
 
 COMMANDS = [convert]

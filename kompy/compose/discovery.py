@@ -81,12 +81,22 @@ def find_default_files(start: str, diagnostics: list[Diagnostic]) -> list[str]:
 
 
 def compose_file_env(env: Mapping[str, str], cwd: str) -> list[str]:
-    """``COMPOSE_FILE`` split on ``COMPOSE_PATH_SEPARATOR`` (default: the OS path separator)."""
+    """``COMPOSE_FILE`` split on ``COMPOSE_PATH_SEPARATOR`` (default: the OS path separator).
+
+    Without an explicit separator, a part that is not an existing file but contains spaces
+    is also split on whitespace: Kompose reads ``COMPOSE_FILE`` as a space-separated list
+    (viper's ``GetStringSlice``), so ``COMPOSE_FILE="a.yaml b.yaml"`` works for its users.
+    """
     value = env.get("COMPOSE_FILE", "")
     if not value:
         return []
-    separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-    return [os.path.join(cwd, part) for part in value.split(separator) if part]
+    explicit = env.get("COMPOSE_PATH_SEPARATOR")
+    parts = [part for part in value.split(explicit or os.pathsep) if part]
+    if not explicit:
+        parts = [piece for part in parts for piece in (
+            part.split() if " " in part.strip() and not os.path.exists(os.path.join(cwd, part))
+            else [part])]
+    return [os.path.join(cwd, part) for part in parts]
 
 
 def discover(

@@ -25,9 +25,9 @@ from kompy.compose.include import IncludeSpec, apply_includes, parse_includes
 from kompy.compose.locator import ProjectLocator
 from kompy.compose.merge import merge_projects, strip_tags
 from kompy.compose.paths import read_project_file, resolve_paths
-from kompy.compose.profiles import select_services
+from kompy.compose.profiles import select_services, unused_profiles
 from kompy.compose.validate import port_clashes, validate_project
-from kompy.errors import ComposeError, Diagnostic, SourceLocation
+from kompy.errors import ComposeError, Diagnostic, KompyError, SourceLocation
 from kompy.model import Project
 from kompy.yaml.reader import YamlDocument, decode_source, load_yaml
 
@@ -55,6 +55,11 @@ def load_project(options: LoadOptions, diagnostics: list[Diagnostic] | None = No
     found: list[Diagnostic] = []
     try:
         return _Loader(options, found).load()
+    except KompyError as error:
+        # `${PLEX_MEDIA_PATH}:/media` with the variable unset fails as ":/media": the
+        # warning naming the variable goes with the error, so the user sees both.
+        error.warnings = (*dict.fromkeys(found), *error.warnings)
+        raise
     finally:
         if diagnostics is not None:
             diagnostics.extend(dict.fromkeys(found))
@@ -126,6 +131,7 @@ class _Loader:
         profiles = opts.profiles or discovery.profiles_from_env(env)
         services = data.get("services") or {}
         enabled = select_services(services, profiles, opts.services, locator.locate)
+        self.diagnostics.extend(unused_profiles(services, enabled, profiles, locator.locate))
         validate_project(data, locator.locate, enabled)
         data["services"] = enabled
         self.diagnostics.extend(port_clashes(data["services"], locator.locate))

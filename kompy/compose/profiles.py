@@ -17,7 +17,14 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from kompy.errors import ComposeError, KeyPath, KompyError, SourceLocation, raise_all
+from kompy.errors import (
+    ComposeError,
+    Diagnostic,
+    KeyPath,
+    KompyError,
+    SourceLocation,
+    raise_all,
+)
 
 Locate = Callable[[KeyPath], SourceLocation | None]
 
@@ -109,3 +116,29 @@ def _without_dependencies(service: dict[str, Any], names: list[str]) -> dict[str
     else:
         kept = {d: spec for d, spec in raw.items() if d not in names}
     return {**service, "depends_on": kept}
+
+
+def unused_profiles(services: dict[str, Any], enabled: dict[str, Any],
+                    profiles: tuple[str, ...], locate: Locate) -> list[Diagnostic]:
+    """Warnings for a selection that is probably a mistake: an active profile that no service
+    declares (a typo), and a project whose services are all disabled. Docker Compose accepts
+    both silently (`config` prints no services, exit 0); a conversion that writes nothing
+    deserves a word, so kompy warns and still exits 0."""
+    out: list[Diagnostic] = []
+    declared = {p for s in services.values() for p in service_profiles(s)}
+    where = locate(("services",))
+    for profile in profiles:
+        if profile != "*" and profile not in declared:
+            guess = difflib.get_close_matches(profile, sorted(declared), n=1)
+            out.append(Diagnostic(
+                f"profile {profile!r} selects no service: no service lists it",
+                location=where, key_path=("services",),
+                hint=f"did you mean {guess[0]!r}?" if guess else
+                "profiles of this project: " + (", ".join(sorted(declared)) or "(none)")))
+    if services and not enabled:
+        out.append(Diagnostic(
+            "no service is enabled: every service has profiles, and none of them is active",
+            location=where, key_path=("services",),
+            hint="activate one with --profile NAME (or COMPOSE_PROFILES); profiles: "
+                 + ", ".join(sorted(declared))))
+    return out

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from kompy.convert import Conversion
 from kompy.convert.options import ConvertOptions
-from kompy.errors import EXIT_OK, ConvertError, Diagnostic, MultiError, UserError
+from kompy.errors import EXIT_OK, ConvertError, Diagnostic, KompyError, MultiError, UserError
 from kompy.model import Project
 
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -40,10 +40,16 @@ class ConvertRequest:
     options: ConvertOptions = field(default_factory=ConvertOptions)
     # Read EXPOSE/USER of the project's images from the local engine, when one answers.
     inspect_images: bool = False
+    # Kompose's --build (none | local), --push-image and --push-image-registry.
+    build: str = "none"
+    push_image: bool = False
+    push_image_registry: str | None = None
 
 
-def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], None]) -> int:
-    """Do the whole command; errors are raised as KompyError for the CLI's funnel."""
+def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], None],
+                say: Callable[[str], None] | None = None) -> int:
+    """Do the whole command; errors are raised as KompyError for the CLI's funnel.
+    ``say`` receives progress lines (builds, pushes)."""
     from kompy.compose.loader import LoadOptions, load_project
     from kompy.convert import convert
 
@@ -55,9 +61,15 @@ def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], N
         allow_outside_project=request.allow_outside_project,
     ), diagnostics)
     options = request.options
+    if request.build == "local" or request.push_image or request.push_image_registry:
+        options = _build_and_push(project, request, diagnostics, say or (lambda _: None))
     if request.inspect_images:
         options = _with_local_images(project, options)
-    conversion = convert(project, options)
+    try:
+        conversion = convert(project, options)
+    except KompyError as error:
+        error.warnings = (*diagnostics, *error.warnings)  # printed with the error
+        raise
     _print_warnings([*diagnostics, *conversion.diagnostics], warn)
     if options.strict and diagnostics:
         raise MultiError([d.to_error() for d in diagnostics])
@@ -68,6 +80,32 @@ def run_convert(request: ConvertRequest, stdout: TextIO, warn: Callable[[str], N
         outputs[Path(request.report)] = report_json(project, conversion)
     _write(outputs, stdout)
     return EXIT_OK
+
+
+def _build_and_push(project: Project, request: ConvertRequest, diagnostics: list[Diagnostic],
+                    say: Callable[[str], None]) -> ConvertOptions:
+    """Build the ``build:`` services' images (--build local) and push them (--push-image),
+    before anything is written: a failed build or push leaves no manifests behind."""
+    from dataclasses import replace
+
+    from kompy.convert.builds import build_images, plan_builds, push_images
+
+    options = request.options
+    plan = plan_builds(project, options)
+    diagnostics.extend(plan.diagnostics)
+    built: dict[str, str] = {}
+    if request.build == "local":
+        built = build_images(plan, say)
+    pushed: dict[str, str] = {}
+    if request.push_image:
+        pushed = push_images([spec.image for spec in plan.specs], request.push_image_registry,
+                             say)
+    elif request.push_image_registry:
+        # As Kompose: a registry without --push-image pushes nothing, and says so.
+        diagnostics.append(Diagnostic(
+            f"--push-image-registry {request.push_image_registry} without --push-image: "
+            "nothing is pushed", hint="add --push-image"))
+    return replace(options, built_images=frozenset(built), cluster_images=pushed)
 
 
 def _with_local_images(project: Project, options: ConvertOptions) -> ConvertOptions:

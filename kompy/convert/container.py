@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.gpus import gpu_limits
+from kompy.convert.images import report_build
 from kompy.convert.options import ConvertOptions
 from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec, Obj
@@ -22,8 +24,16 @@ _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
 
 
 def image_of(ctx: ConvertContext, service: Service) -> str:
-    """The image to run; a `build:`-only service gets "<project>-<service>:<tag>" (Compose's
-    own default name for built images), prefixed with --image-registry when given."""
+    """The image the pods run: the local name (:func:`local_image`), or where this run
+    pushed it (--push-image)."""
+    local = local_image(ctx, service)
+    return ctx.options.cluster_images.get(local, local)
+
+
+def local_image(ctx: ConvertContext, service: Service) -> str:
+    """The image's name on the local engine; a `build:`-only service gets
+    "<project>-<service>:<tag>" (Compose's own default name for built images), prefixed with
+    --image-registry when given."""
     settings = ctx.settings(service)
     if settings.image:
         return settings.image
@@ -42,7 +52,7 @@ def image_of(ctx: ConvertContext, service: Service) -> str:
 
 
 def project_images(project: Project, options: ConvertOptions) -> dict[str, str]:
-    """Service name -> the image its pods run (what ``image_of`` gives), for services whose
+    """Service name -> the image its pods run (its name on the local engine), for services whose
     settings read; used to look the images up before converting."""
     from kompy.errors import KompyError
 
@@ -50,7 +60,7 @@ def project_images(project: Project, options: ConvertOptions) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in sorted(project.services):
         try:
-            out[name] = image_of(ctx, project.services[name])
+            out[name] = local_image(ctx, project.services[name])
         except KompyError:
             continue  # reported by the conversion itself
     return out
@@ -180,6 +190,7 @@ def resources(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | Non
     if service.mem_reservation is not None:
         _put_memory(requests, service.mem_reservation)
         ctx.mapped((*base, "mem_reservation"), "resources.requests.memory")
+    limits.update(gpu_limits(ctx, service, base))
     settings = ctx.settings(service)
     if settings.ephemeral_storage_limit:
         limits["ephemeral-storage"] = settings.ephemeral_storage_limit
@@ -375,8 +386,9 @@ def build_container(ctx: ConvertContext, service: Service) -> ContainerSpec:
         tty=service.tty,
         service=service.name,
     )
-    for key in ("working_dir", "image", "build", "container_name", "stdin_open", "tty"):
+    for key in ("working_dir", "image", "container_name", "stdin_open", "tty"):
         if getattr(service, key):
             ctx.mapped((*base, key), f"container {key}")
+    report_build(ctx, service, local_image(ctx, service))
     return spec
 

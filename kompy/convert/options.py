@@ -77,3 +77,9 @@ class ConvertOptions:
     # What local images say about themselves (EXPOSE, USER), by image reference: an input
     # like the Compose files (the CLI inspects the engine; empty: no image is known).
     images: Mapping[str, ImageInfo] = field(default_factory=dict)
+    # Images this run built into the local engine (--build local), and the images the target
+    # cluster can pull: local name -> the name it pulls them by, which the pods run (pushed
+    # by --push-image [--push-image-registry]; the same name for kompy's own cluster, which
+    # runs on the local engine: kompy up and kompy dev).
+    built_images: frozenset[str] = frozenset()
+    cluster_images: Mapping[str, str] = field(default_factory=dict)

@@ -212,15 +212,12 @@ def _dedupe(objects: list[Obj]) -> list[Obj]:
 
 
 _NO_MEANING = {
-    "build": None,  # used for the image name
     "develop": "develop (watch rules) is for `kompy dev`; it has no Kubernetes meaning",
     "logging": "logging drivers are a node setting in Kubernetes",
     "ulimits": "ulimits have no Kubernetes equivalent (set them in the image or runtime)",
     "devices": "devices need a device plugin in Kubernetes",
     "stop_signal": "Kubernetes always sends SIGTERM; set STOPSIGNAL in the image",
-    "platform": "platform is chosen by the node; use placement constraints on node.platform",
     "profiles": None,
-    "links": "links are not needed: services reach each other by name through Services",
     "external_links": "external_links have no Kubernetes equivalent",
     "cgroup_parent": "cgroup_parent has no Kubernetes equivalent",
     "userns_mode": "userns_mode has no Kubernetes equivalent",
@@ -232,7 +229,7 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-_MAPPED_ELSEWHERE = frozenset({"volumes_from"})  # kompy.convert.volumes
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links"})  # volumes, gpus, services
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from kompy.convert.container import build_container, expose_ports, user_ids
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.envsecret import move_secret_env
+from kompy.convert.images import platform_placement
 from kompy.convert.security import (
     container_security,
     pod_security,
@@ -138,15 +139,23 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
             ctx.dropped(path, "depends_on is not enforced (--no-wait-init)")
             continue
         host, port = _wait_target(ctx, ctx.project.services[dep])
-        if port is None:
-            ctx.warn(path, f"{service.name} depends on {dep}, which has no known ports: its "
-                     "name resolves (headless Service), but there is no port to wait for, so "
-                     "the start order is not enforced",
-                     hint=f'add `expose: ["<port>"]` to {dep} (the port it listens on)')
-            ctx.record(path, "dropped", None, "dependency without ports")
+        if port is None and _headless(ctx, ctx.project.services[dep]):
+            # No port to try, but a headless Service's name resolves only while a pod is
+            # ready (Kubernetes DNS, and kompy's hosts files): wait for the name. busybox's
+            # nc says "bad address" for a name that does not resolve, whatever the libc.
+            script = (f"while nc -w 1 {host} 1 </dev/null 2>&1 | grep -q 'bad address'; do "
+                      f"echo waiting for {host} to resolve; sleep 1; done")
+            ctx.approximated(path, f"initContainer wait-for-{host}", "waits until the name "
+                             "resolves (a ready pod): the dependency has no known port")
+        elif port is None:
+            ctx.warn(path, f"{service.name} depends on {dep}, which has no Service (it is not "
+                     "on the project network), so the start order is not enforced")
+            ctx.record(path, "dropped", None, "dependency without a Service")
             continue
-        script = (f"until nc -w 2 {host} {port} </dev/null >/dev/null 2>&1; do "
-                  f"echo waiting for {host}:{port}; sleep 1; done")
+        else:
+            script = (f"until nc -w 2 {host} {port} </dev/null >/dev/null 2>&1; do "
+                      f"echo waiting for {host}:{port}; sleep 1; done")
+            ctx.mapped(path, f"initContainer wait-for-{host}")
         out.append(ContainerSpec(
             name=k8s_name(f"wait-for-{host}"),
             image=ctx.options.wait_image,
@@ -154,8 +163,14 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
             security_context=wait_container_security(),
             service=service.name,
         ))
-        ctx.mapped(path, f"initContainer wait-for-{host}")
     return out
+
+
+def _headless(ctx: ConvertContext, service: Service) -> bool:
+    from kompy.convert.services import plan_service
+
+    plan = plan_service(ctx, service)
+    return plan is not None and plan.kind == "headless"
 
 
 def _wait_target(ctx: ConvertContext, service: Service) -> tuple[str, int | None]:
@@ -211,6 +226,8 @@ def _pod_level(ctx: ConvertContext, unit: PodUnit, pod: PodSpec) -> None:
     for service in unit.services:
         _namespaces(ctx, service, pod)
     _placement(ctx, primary, pod, base)
+    for service in unit.services:
+        platform_placement(ctx, service, pod)
 
 
 def _hostname(ctx: ConvertContext, service: Service, pod: PodSpec, base: KeyPath) -> None:

@@ -227,9 +227,9 @@ def _user_problem(ctx: ConvertContext, service: Service
             return ((*base, "user"), f"{service.name}'s user {user!r} is a name; Kubernetes "
                     "can only check runAsNonRoot against a numeric uid", fix)
         return None
-    from kompy.convert.container import image_of
+    from kompy.convert.container import local_image
 
-    image = image_of(ctx, service)
+    image = local_image(ctx, service)
     info = ctx.options.images.get(image)
     if info is None:
         return ((*base,), f"{service.name} sets no user and the user of image {image} is "

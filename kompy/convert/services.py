@@ -195,9 +195,9 @@ def is_placeholder(port: ServicePort) -> bool:
 
 
 def _image(ctx: ConvertContext, service: Service) -> str:
-    from kompy.convert.container import image_of
+    from kompy.convert.container import local_image
 
-    return image_of(ctx, service)
+    return local_image(ctx, service)
 
 
 def _is_loopback(host_ip: str | None) -> bool:
@@ -309,10 +309,13 @@ def build_services(ctx: ConvertContext, service: Service) -> list[dict[str, Any]
                 plan, kind="headless", external_traffic_policy=None, ports=tuple(
                     replace(p, node_port=None) for p in internal) or plan.ports),
             tool_annotations(ctx)))
+    _report_links(ctx, service)
     for alias in _aliases(ctx, service, plan):
         out += render(ctx, "service.yaml.j2", _service_context(
             ctx, service, alias, "ClusterIP",
-            replace(plan, kind="clusterip", ports=tuple(
+            # A headless service's aliases are headless too: they resolve to the pods.
+            replace(plan, kind="headless" if plan.kind == "headless" else "clusterip",
+                    ports=tuple(
                 replace(p, node_port=None) for p in internal) or plan.ports,
                 external_traffic_policy=None), tool_annotations(ctx)))
     return out
@@ -330,31 +333,59 @@ def _service_context(ctx: ConvertContext, service: Service, name: str, kind: str
     }
 
 
+def _link_aliases(ctx: ConvertContext, service: Service) -> list[tuple[str, KeyPath]]:
+    """``links: ["db:database"]`` of other services naming ``service``: the alias each gives
+    it (compose-spec "links": the alias is a hostname of the linked service)."""
+    out: list[tuple[str, KeyPath]] = []
+    for name in sorted(ctx.project.services):
+        for index, link in enumerate(ctx.project.services[name].other.get("links") or ()):
+            target, _, alias = str(link).partition(":")
+            if target == service.name and alias and alias != target:
+                out.append((alias, ("services", name, "links", index)))
+    return out
+
+
+def _report_links(ctx: ConvertContext, service: Service) -> None:
+    """A link without an alias needs nothing: every service resolves by name already."""
+    for index, link in enumerate(service.other.get("links") or ()):
+        target, _, alias = str(link).partition(":")
+        if not alias or alias == target:
+            ctx.mapped(("services", service.name, "links", index),
+                       f"Service/{ctx.name(target) if target in ctx.project.services else target}"
+                       " (every service resolves by name)")
+
+
 def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
-    """Network aliases that can become Service names (not taken by a Compose service)."""
-    if not any(attachment.aliases for attachment in service.networks.values()):
+    """Network aliases, and ``links`` aliases naming this service, that can become Service
+    names (not taken by a Compose service)."""
+    wanted: list[tuple[str, KeyPath, str]] = [
+        (alias, ("services", service.name, "networks", net, "aliases", index), "network alias")
+        for net, attachment in service.networks.items()
+        for index, alias in enumerate(attachment.aliases)]
+    wanted += [(alias, path, "link alias") for alias, path in _link_aliases(ctx, service)]
+    if not wanted:
         return []
     taken = {ctx.name(name) for name in ctx.project.services}
     out: list[str] = []
-    for net, attachment in service.networks.items():
-        for index, alias in enumerate(attachment.aliases):
-            path: KeyPath = ("services", service.name, "networks", net, "aliases", index)
-            name = k8s_name(alias)
-            if name in out or name == plan.name:
-                continue
-            if name in taken:
-                ctx.warn(path, f"network alias {alias!r} is also a service's name; "
-                         "the service keeps it")
-                continue
-            owner = _alias_owners.setdefault(ctx, {}).setdefault(name, service.name)
-            if owner != service.name:
-                ctx.warn(path, f"network alias {alias!r} is also an alias of {owner}; it "
-                         f"resolves to {owner} only",
-                         hint="Compose would balance between both; give them distinct aliases")
-                continue
-            out.append(name)
-            ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
-                             "namespace, not only on its network")
+    for alias, path, what in wanted:
+        name = k8s_name(alias)
+        if name in out or name == plan.name:
+            continue
+        if name in taken:
+            ctx.warn(path, f"{what} {alias!r} is also a service's name; "
+                     "the service keeps it")
+            continue
+        owner = _alias_owners.setdefault(ctx, {}).setdefault(name, service.name)
+        if owner != service.name:
+            ctx.warn(path, f"{what} {alias!r} is also an alias of {owner}; it "
+                     f"resolves to {owner} only",
+                     hint="Compose would balance between both; give them distinct aliases")
+            continue
+        out.append(name)
+        ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
+                         "namespace, not only on its network" if what == "network alias"
+                         else "the alias resolves in the whole namespace, not only in "
+                         "the linking service")
     return out
 
 

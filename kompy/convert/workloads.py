@@ -30,8 +30,12 @@ def workload_kind(ctx: ConvertContext, service: Service) -> str:
     if settings.cronjob is not None:
         return "CronJob"
     if settings.controller == "replicationcontroller":
-        ctx.approximated(settings.sources.get("controller", ("services", service.name)),
-                         "Deployment", "ReplicationControllers are superseded by Deployments")
+        path = settings.sources.get("controller", ("services", service.name))
+        ctx.warn(path, f"{service.name} asks for a ReplicationController; kompy writes a "
+                 "Deployment, its successor (same pods, with rolling updates)",
+                 hint="say kompose.controller.type: deployment to silence this")
+        ctx.approximated(path, "Deployment", "ReplicationControllers are superseded by "
+                         "Deployments")
         return "Deployment"
     if settings.controller:
         return _KINDS[settings.controller]

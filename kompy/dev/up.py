@@ -139,7 +139,8 @@ def namespace_of(project_name: str) -> str:
 def convert_options(namespace: str) -> Any:
     from kompy.convert.options import ConvertOptions
 
-    return ConvertOptions(namespace=namespace, wait_image=_wait_image())
+    # apply_all creates the namespace itself (with kompy's labels): no Namespace object.
+    return ConvertOptions(namespace=namespace, wait_image=_wait_image(), create_namespace=False)
 
 
 def _wait_image() -> str:
@@ -152,9 +153,14 @@ def _wait_image() -> str:
 
 
 def convert_project(project: Any, options: Any, diagnostics: list[Diagnostic]) -> Any:
-    from kompy.convert import convert
+    from dataclasses import replace
 
-    conversion = convert(project, options)
+    from kompy.convert import convert
+    from kompy.convert.builds import plan_builds
+
+    # The built-in cluster runs on the engine the builder builds into: it pulls nothing.
+    local = {spec.image: spec.image for spec in plan_builds(project, options).specs}
+    conversion = convert(project, replace(options, cluster_images=local))
     diagnostics.extend(conversion.diagnostics)
     return conversion
 

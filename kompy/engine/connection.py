@@ -96,6 +96,13 @@ def mount(target: str, source: str | None, kind: str, read_only: bool) -> Any:
     return docker.types.Mount(target, source, type=kind, read_only=read_only)
 
 
+def json_file_log(max_size: int, max_files: int) -> Any:
+    """A ``log_config`` for ``create_host_config``: Docker's json-file driver, rotated at
+    ``max_size`` bytes with ``max_files`` files kept (what ``docker logs`` reads back)."""
+    return docker.types.LogConfig(type="json-file", config={
+        "max-size": str(max_size), "max-file": str(max_files)})
+
+
 def ipam(subnet: str, gateway: str | None) -> Any:
     """An IPAM configuration for ``create_network`` with one address pool."""
     pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)

@@ -48,6 +48,7 @@ class BuildSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     cache_from: tuple[str, ...] = ()
     network: str | None = None
+    platform: str | None = None  # "linux/arm64": one platform (the classic builder's limit)
 
 
 def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -> str:
@@ -199,6 +200,7 @@ def _build_kwargs(spec: BuildSpec) -> dict[str, Any]:
         "labels": dict(spec.labels) or None,
         "cache_from": list(spec.cache_from) or None,
         "network_mode": spec.network,
+        "platform": spec.platform,
         "rm": True,
         "forcerm": True,
         "pull": False,

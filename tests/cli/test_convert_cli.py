@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
+from kompy import __version__
 from kompy.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,3 +257,55 @@ def test_bind_mounted_folder_ships_its_content_by_default(
     assert result.exit_code == 0, result.output
     [cm] = [d for d in _docs(result.stdout) if d["kind"] == "ConfigMap"]
     assert cm["data"] == {"app.ini": "a=1\n"}
+
+
+def test_unset_variable_is_named_when_the_pass_then_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue #9 class 11: `${PLEX_MEDIA_PATH}:/media` left ":/media" and failed without the
+    # warning that names the variable.
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  plex:\n    image: plex\n    volumes:\n      - ${PLEX_MEDIA_PATH}:/media\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PLEX_MEDIA_PATH", raising=False)
+    result = kompy()
+    assert result.exit_code == 2
+    warning, error = result.stderr.index("warning:"), result.stderr.index("error:")
+    assert warning < error
+    assert "variable PLEX_MEDIA_PATH is not set" in result.stderr
+    assert "empty section between colons" in result.stderr
+
+
+def test_namespace_object_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n")
+    monkeypatch.chdir(tmp_path)
+    docs = _docs(kompy("-n", "shop", "--no-inspect-images").stdout)
+    assert docs[0] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": "shop", "labels": {"app.kubernetes.io/part-of": tmp_path.name,
+                                   "app.kubernetes.io/managed-by": "kompy"},
+        "annotations": {"kompy.dev/cmd": "kompy convert -f compose.yaml",
+                        "kompy.dev/version": __version__}}}
+    assert all(d["metadata"].get("namespace") == "shop" for d in docs[1:])
+    result = kompy("-n", "shop", "-o", "k8s", "--kustomize", "--no-inspect-images")
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "k8s").iterdir())
+    assert files[0] == "00-shop-namespace.yaml"  # kubectl apply -f DIR goes by file name
+    kustomization = YAML(typ="safe").load((tmp_path / "k8s" / "kustomization.yaml").read_text())
+    assert kustomization["resources"][0] == "00-shop-namespace.yaml"
+    none = _docs(kompy("-n", "shop", "--no-create-namespace", "--no-inspect-images").stdout)
+    assert [d["kind"] for d in none] == ["Service", "Deployment"]
+    chart = kompy("-n", "shop", "--chart", "-o", "chart", "--no-inspect-images")
+    assert chart.exit_code == 0, chart.output
+    assert not list((tmp_path / "chart" / "templates").glob("*namespace*"))
+
+
+def test_replication_controller_is_refused_with_the_fix(project: Path) -> None:
+    result = kompy("--controller", "replicationcontroller")
+    assert result.exit_code == 2
+    assert "use --controller deployment" in result.output
+
+
+def test_profiles_selecting_nothing_warn(project: Path) -> None:
+    result = kompy("--profile", "nosuchprofile", "--no-inspect-images")
+    assert result.exit_code == 0, result.output
+    assert "profile 'nosuchprofile' selects no service" in result.stderr

@@ -11,6 +11,7 @@ kube-apiserver does.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -19,6 +20,7 @@ from kompy.client.errors import Invalid
 from kompy.client.objects import Obj
 from kompy.client.resources import Resource
 from kompy.client.selectors import matches_labels, selector_from_match
+from kompy.cluster.apiserver.schemas import FieldError
 
 Problems = list[tuple[str, str]]
 
@@ -54,19 +56,46 @@ def validate(res: Resource, obj: Obj) -> None:
         else:
             checker(spec if isinstance(spec, dict) else {}, problems)
     if problems:
-        group = f".{res.group}" if res.group else ""
-        causes = [{"field": f, "message": m, "reason": "FieldValueInvalid"} for f, m in problems]
-        details = "; ".join(f"{f}: {m}" for f, m in problems)
-        raise Invalid(422, "Invalid", f'{res.kind}{group} "{name or meta.get("generateName")}" '
-                                      f"is invalid: {details}",
-                      body={"details": {"causes": causes}})
+        raise invalid(res, obj, [FieldError(f, _cause_type(m), m) for f, m in problems])
+
+
+_CAUSES = (("Required value", "FieldValueRequired"), ("Too long", "FieldValueTooLong"),
+           ("Unsupported value", "FieldValueNotSupported"),
+           ("Duplicate value", "FieldValueDuplicate"), ("Forbidden", "FieldValueForbidden"))
+
+
+def _cause_type(message: str) -> str:
+    return next((cause for prefix, cause in _CAUSES if message.startswith(prefix)),
+                "FieldValueInvalid")
+
+
+def invalid(res: Resource, obj: Obj, errors: list[FieldError]) -> Invalid:
+    """422 Invalid as k8s.io/apimachinery's NewInvalid: ``Kind.group "name" is invalid:``
+    then the one error, or all of them as ``[a, b]``; each a cause with its field."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    name = str(meta.get("name") or meta.get("generateName") or "")
+    group = f".{res.group}" if res.group else ""
+    texts = list(dict.fromkeys(str(e) for e in errors))
+    details = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    causes = [{"reason": e.type, "message": e.body, "field": e.field} for e in errors]
+    return Invalid(422, "Invalid", f'{res.kind}{group} "{name}" is invalid: {details}',
+                   body={"details": {"name": name, "group": res.group, "kind": res.kind,
+                                     "causes": causes}})
 
 
 # kube-apiserver's limits: all annotations of an object (which is why client-side `kubectl
-# apply`, keeping a copy of the object in one, fails on big objects), and a ConfigMap's data.
+# apply`, keeping a copy of the object in one, fails on big objects), and the data of a
+# ConfigMap or Secret (https://kubernetes.io/docs/concepts/configuration/configmap/: "The
+# data stored in a ConfigMap cannot exceed 1 MiB"; core.MaxSecretSize for both).
 ANNOTATIONS_LIMIT = 256 * 1024
 CONFIGMAP_LIMIT = 1024 * 1024
-_CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+DATA_LIMIT = CONFIGMAP_LIMIT
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_CONFIG_KEY_MESSAGE = ("a valid config key must consist of alphanumeric characters, '-', '_' or "
+                       "'.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                       "validation is '[-._a-zA-Z0-9]+')")
 
 
 def _sizes(res: Resource, obj: Obj, meta: Obj, problems: Problems) -> None:
@@ -75,19 +104,43 @@ def _sizes(res: Resource, obj: Obj, meta: Obj, problems: Problems) -> None:
             len(str(k)) + len(str(v)) for k, v in annotations.items()) > ANNOTATIONS_LIMIT:
         problems.append(("metadata.annotations",
                          f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes"))
-    if res.kind != "ConfigMap":
+    if res.kind not in ("ConfigMap", "Secret"):
         return
+    # As ValidateConfigMap / ValidateSecret: every key a config key, the total of the
+    # (decoded) values at most 1 MiB; the error is on "[]" (the whole object) for a
+    # ConfigMap, on "data" for a Secret. Values are never quoted: they may be secret.
     total = 0
-    for field in ("data", "binaryData"):
-        for key, value in (obj.get(field) or {}).items():
-            if len(str(key)) > 253 or not _CONFIGMAP_KEY.match(str(key)) or str(
-                    key).startswith(".."):
-                problems.append((f"{field}[{key}]", "Invalid value: a valid config key must "
-                                 "consist of alphanumeric characters, '-', '_' or '.'"))
-            # binaryData arrives base64-encoded: its size is that of the decoded bytes.
-            total += len(str(value)) * 3 // 4 if field == "binaryData" else len(str(value))
-    if total > CONFIGMAP_LIMIT:
-        problems.append(("", f"Too long: must have at most {CONFIGMAP_LIMIT} bytes"))
+    fields = ("data", "binaryData") if res.kind == "ConfigMap" else ("data",)
+    seen: set[str] = set()
+    for name in fields:
+        values = obj.get(name)
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            text = str(key)
+            if len(text) > 253 or not _CONFIG_KEY.match(text) or text in (".", "..") \
+                    or text.startswith(".."):
+                problems.append((f"{name}[{text}]",
+                                 f"Invalid value: {_quote(text)}: {_CONFIG_KEY_MESSAGE}"))
+            elif text in seen:
+                problems.append((f"{name}[{text}]", f"Invalid value: {_quote(text)}: "
+                                                    "duplicate of key present in data"))
+            seen.add(text)
+            encoded = name == "binaryData" or res.kind == "Secret"
+            total += _decoded_size(str(value or "")) if encoded else len(str(value or "")
+                                                                        .encode())
+    if total > DATA_LIMIT:
+        problems.append(("[]" if res.kind == "ConfigMap" else "data",
+                         f"Too long: must have at most {DATA_LIMIT} bytes"))
+
+
+def _decoded_size(text: str) -> int:
+    """Bytes of base64 ``text`` once decoded (the schema check has made sure it is)."""
+    return len(text) * 3 // 4 - text[-2:].count("=")
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text)
 
 
 def _name(res: Resource, name: Any, problems: Problems) -> None:

@@ -8,12 +8,17 @@ controllers can rely on the fields being present.
 
 from __future__ import annotations
 
+import base64
+
 from kompy.client.objects import Obj
 
 
 def apply_defaults(kind: str, obj: Obj) -> None:
     """Fill in defaults for ``kind`` in place."""
     spec = obj.get("spec")
+    if kind == "Secret":
+        secret(obj)
+        return
     if kind == "Pod":
         pod_spec(obj.setdefault("spec", {}))
         obj.setdefault("status", {}).setdefault("phase", "Pending")
@@ -30,6 +35,22 @@ def apply_defaults(kind: str, obj: Obj) -> None:
     handler = _BY_KIND.get(kind)
     if handler:
         handler(spec)
+
+
+def secret(obj: Obj) -> None:
+    """``stringData`` is write-only: merged into ``data`` (base64, replacing a key of the
+    same name) and dropped, so the plain text is never stored; ``type`` defaults to Opaque.
+    https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/secret-v1/
+    """
+    plain = obj.pop("stringData", None)
+    if isinstance(plain, dict) and plain:
+        data = obj.get("data")
+        if not isinstance(data, dict):
+            data = obj["data"] = {}
+        for key, value in plain.items():
+            data[key] = base64.b64encode(str(value or "").encode()).decode()
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
 
 
 def pod_spec(spec: Obj, job: bool = False) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import random
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from kompy.client import resources
@@ -25,20 +27,31 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster.apiserver import admission, defaults
+from kompy.cluster.apiserver import admission, defaults, hostpaths
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
-from kompy.cluster.store.sqlite import Change, Store, not_found
+from kompy.cluster.apiserver.schemas import SchemaRegistry
+from kompy.cluster.apiserver.warning import warn
+from kompy.cluster.store.sqlite import Store, not_found
+from kompy.cluster.store.watchcache import Change
 
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
 EVENT_TTL = 3600
 SYSTEM_NAMESPACES = ("default", "kube-system")
-# The longest a watch stays open when the client names no timeout (kube-apiserver picks a
-# random time around its --min-request-timeout of 1800 s).
-WATCH_MAX_SECONDS = 1800
+# kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
+# random time between this and twice this, so a fleet of clients does not reconnect at once.
+MIN_REQUEST_TIMEOUT = 1800
 BOOKMARK_SECONDS = 30.0
+# A waiting watch re-reads the log this often even without a notification: a safety net, not
+# a poll anything depends on (every write notifies; a client that leaves is noticed at once).
+SAFETY_WAKE_SECONDS = 30.0
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json")
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kompy", "platform": "linux/amd64"}
+# The fieldValidation query parameter: what to do with fields the schema does not know.
+# kube-apiserver's default is Warn (drop them, with a warning); kubectl sends Strict.
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
 
 class PodIO(Protocol):
@@ -64,14 +77,28 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
+def watch_timeout(seconds: int | None) -> float:
+    """How long a watch stays open, as kube-apiserver's GetTimeoutForWatch decides: the
+    client's ``timeoutSeconds`` as given; none (or 0) means a random time in
+    [--min-request-timeout, 2 x --min-request-timeout)."""
+    if seconds:
+        return float(seconds)
+    return MIN_REQUEST_TIMEOUT * (1.0 + random.random())
+
+
 class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.schemas = SchemaRegistry(f"{VERSION['major']}.{VERSION['minor']}")
+        # The daemon's state folder (the store's): a pod that mounts it gets a warning.
+        self.state_dir = Path(store.path).parent if store.path != ":memory:" else None
         self.pod_io: PodIO | None = None
         self.closing = threading.Event()       # set when the server stops: watches end
         # Choosing a free cluster IP and storing the Service must not interleave.
         self._allocating = threading.Lock()
         self._events_expired = time.monotonic()
+        self._watches = 0                      # open watch streams (see watching())
+        self._watches_lock = threading.Lock()
         for name in SYSTEM_NAMESPACES:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
@@ -126,13 +153,21 @@ class Api:
         return {"kind": f"{route.res.kind}List", "apiVersion": route.res.api_version,
                 "metadata": {"resourceVersion": str(rv)}, "items": items}
 
+    def watching(self) -> int:
+        """How many watch streams are open (tests and the soak benchmark read it)."""
+        with self._watches_lock:
+            return self._watches
+
     def watch(self, route: Route, resource_version: str | None, label_selector: str | None,
-              field_selector: str | None, timeout: float | None, bookmarks: bool
-              ) -> Iterator[Obj]:
+              field_selector: str | None, timeout: int | None, bookmarks: bool,
+              cancelled: threading.Event | None = None) -> Iterator[Obj]:
         """Watch events as dicts ``{"type", "object"}``; a too-old version yields an ERROR.
 
-        Parameters are checked here, before the stream starts, so a bad one is an error
-        answer rather than a stream that ends at once."""
+        The stream ends after ``timeout`` seconds (see watch_timeout), when the server stops,
+        or when ``cancelled`` is set (the transport saw the client go away; call
+        ``store.wake(plural)`` after setting it). Parameters are checked here, before the
+        stream starts, so a bad one is an error answer rather than a stream that ends at once.
+        """
         keep = _filter(label_selector, field_selector)
         start: int | None = None
         if resource_version and resource_version != "0":
@@ -140,10 +175,20 @@ class Api:
                 start = int(resource_version)
             except ValueError as e:
                 raise bad_request(f"invalid resourceVersion {resource_version!r}") from e
-        return self._watch(route, start, keep, timeout, bookmarks)
+        return self._counted(self._watch(route, start, keep, watch_timeout(timeout), bookmarks,
+                                         cancelled or threading.Event()))
 
-    def _watch(self, route: Route, start: int | None, keep: Any, timeout: float | None,
-               bookmarks: bool) -> Iterator[Obj]:
+    def _counted(self, events: Iterator[Obj]) -> Iterator[Obj]:
+        with self._watches_lock:
+            self._watches += 1
+        try:
+            yield from events
+        finally:
+            with self._watches_lock:
+                self._watches -= 1
+
+    def _watch(self, route: Route, start: int | None, keep: Any, timeout: float,
+               bookmarks: bool, cancelled: threading.Event) -> Iterator[Obj]:
         res = route.res
         if start is None:
             items, rv = self.store.list(res, route.namespace, keep)
@@ -151,8 +196,9 @@ class Api:
                 yield {"type": "ADDED", "object": item}
         else:
             rv = start
-        deadline = time.monotonic() + min(timeout or WATCH_MAX_SECONDS, WATCH_MAX_SECONDS)
-        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        now = time.monotonic()
+        deadline = now + timeout
+        next_bookmark = now + BOOKMARK_SECONDS if bookmarks else float("inf")
         while True:
             try:
                 events, top = self.store.events_since(res, rv, route.namespace)
@@ -166,22 +212,23 @@ class Api:
                 rv = change.rv
             rv = max(rv, top)
             now = time.monotonic()
-            if now >= deadline or self.closing.is_set():
+            if now >= deadline or self.closing.is_set() or cancelled.is_set():
                 return
-            if bookmarks and now >= next_bookmark:
+            if now >= next_bookmark:
                 next_bookmark = now + BOOKMARK_SECONDS
                 yield {"type": "BOOKMARK", "object": {
                     "kind": res.kind, "apiVersion": res.api_version,
                     "metadata": {"resourceVersion": str(rv)}}}
             if not events:
-                # Every write notifies (the daemon's flock makes it the only writer); the
-                # timeout is a safety net, not a poll the watch depends on.
-                self.store.wait_for_change(rv, min(deadline - now, next_bookmark - now, 5.0),
-                                           res.plural)
+                # Every write of this resource notifies, as do the server stopping and the
+                # client leaving (cancelled): the wait ends at the next thing to do.
+                wait = min(deadline, next_bookmark) - now
+                self.store.wait_for_change(rv, max(0.0, min(wait, SAFETY_WAKE_SECONDS)),
+                                           res.plural, cancelled)
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _prepare(self, route: Route, obj: Any) -> Obj:
+    def _prepare(self, route: Route, obj: Any, validation: str) -> Obj:
         res = route.res
         if not isinstance(obj, dict):
             raise bad_request("the request body must be a JSON object")
@@ -192,9 +239,8 @@ class Api:
         if kind != res.kind or api_version != res.api_version:
             raise bad_request(f"the body is a {api_version}/{kind}, but the URL is for "
                               f"{res.api_version}/{res.kind}")
+        self._check_schema(res, obj, validation)
         meta = obj.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise bad_request("metadata must be an object")
         if res.namespaced:
             namespace = route.namespace or meta.get("namespace") or "default"
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -211,8 +257,31 @@ class Api:
             meta["name"] = route.name
         defaults.apply_defaults(res.kind, obj)
         admission.validate(res, obj)
+        for message in hostpaths.warnings(res.kind, obj, self.state_dir):
+            warn(message)
         prepared: Obj = obj
         return prepared
+
+    def _check_schema(self, res: Resource, obj: Obj, validation: str) -> None:
+        """Field types against the kind's OpenAPI schema (422 with every problem), and
+        unknown fields as ``validation`` (fieldValidation) asks: refused, or dropped with
+        or without a warning, as kube-apiserver's decoder drops them."""
+        if validation not in FIELD_VALIDATION:
+            raise bad_request(f"invalid fieldValidation {validation!r}: must be one of "
+                              f"{', '.join(FIELD_VALIDATION)}")
+        found = self.schemas.check(res, obj)
+        if found.errors:
+            raise admission.invalid(res, obj, found.errors)
+        if not found.unknown:
+            return
+        unknown = [f'unknown field "{path}"' for path in found.unknown_paths()]
+        if validation == "Strict":
+            raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a '
+                              f"{res.kind}: strict decoding error: {', '.join(unknown)}")
+        if validation == "Warn":
+            for message in unknown:
+                warn(message)
+        found.drop_unknown()
 
     def _namespace_exists(self, namespace: str) -> None:
         try:
@@ -231,8 +300,8 @@ class Api:
                 o for o in others if o["metadata"].get("uid") != (old or {}).get(
                     "metadata", {}).get("uid")])
 
-    def create(self, route: Route, body: Any) -> Obj:
-        obj = self._prepare(Route(route.res, route.namespace, None, None), body)
+    def create(self, route: Route, body: Any, validation: str = "Warn") -> Obj:
+        obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation)
         if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
             obj.pop("status", None)       # status is the controllers' to write
         with self._allocating:
@@ -260,9 +329,9 @@ class Api:
                 with contextlib.suppress(NotFound):
                     self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
 
-    def update(self, route: Route, body: Any) -> Obj:
+    def update(self, route: Route, body: Any, validation: str = "Warn") -> Obj:
         assert route.name
-        obj = self._prepare(route, body)
+        obj = self._prepare(route, body, validation)
         if route.subresource == "status":
             return self.store.update(route.res, obj, status=True)
         with self._allocating:
@@ -271,13 +340,20 @@ class Api:
             self._allocate(route.res, obj, old)
             return self.store.update(route.res, obj)
 
-    def patch(self, route: Route, body: Any, content_type: str) -> Obj:
+    def patch(self, route: Route, body: Any, content_type: str, validation: str = "Warn"
+              ) -> Obj:
         assert route.name
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media not in PATCH_TYPES:
+            # Server-side apply (application/apply-patch+yaml) is not served.
+            raise ApiError(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted "
+                           f"media types include: {', '.join(PATCH_TYPES)}")
         for _attempt in range(10):
             current = self.store.get(route.res, route.namespace, route.name)
-            if "json-patch" in content_type:
+            if media == "application/json-patch+json":
                 patched = json_patch(current, body)
-            elif "strategic-merge-patch" in content_type:
+            elif media == "application/strategic-merge-patch+json":
                 if not isinstance(body, dict):
                     raise bad_request("a strategic merge patch must be a JSON object")
                 patched = strategic_merge_patch(current, body)
@@ -290,7 +366,7 @@ class Api:
             patched.setdefault("metadata", {})["resourceVersion"] = (
                 wanted or current["metadata"]["resourceVersion"])
             try:
-                return self.update(route, patched)
+                return self.update(route, patched, validation)
             except Conflict:
                 if wanted:
                     raise

@@ -7,7 +7,8 @@ cost a fraction of a millisecond of server time (see benchmarks/bench_api.py). I
 127.0.0.1 only and every request except ``/healthz`` must carry a bearer token, the cluster's
 own or one of its token file (authn.py): other users of the machine cannot reach the
 cluster. It speaks TLS with the cluster's own certificate (tls.py), because kubectl sends
-tokens only over TLS.
+tokens only over TLS. The token is checked on the headers, before any byte of a body is
+read; bodies are bounded and streams end when their client hangs up (httpio.py).
 
 Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
 (``container=``, optional ``stdin=true`` with the request body as standard input) answers
@@ -21,11 +22,12 @@ import datetime as dt
 import itertools
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,14 +38,18 @@ from urllib.parse import parse_qs, urlsplit
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.client.rest import EXIT_CODE_HEADER
+from kompy.cluster.apiserver import httpio, warning
 from kompy.cluster.apiserver.authn import TokenAuthenticator
+from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
 from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = ("/healthz", "/livez", "/readyz")
+_INTEGER = re.compile(r"[-+]?[0-9]{1,18}")
 
 
 def parse_route(parts: list[str]) -> Route | None:
@@ -90,6 +96,8 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterator[bytes] | None = None   # a chunked body (watches, logs) instead of body
+    # Ends ``stream`` from another thread (its client went away); any thread may call it.
+    cancel: Callable[[], None] | None = None
 
 
 class Headers(Protocol):
@@ -121,24 +129,36 @@ class Router:
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
-        query = parse_qs(url.query, keep_blank_values=True)
         path = url.path.rstrip("/") or "/"
         try:
-            if self.api.closing.is_set():
-                # In-process clients would otherwise reconnect their watches in a tight loop
-                # while the daemon stops (an HTTP client gets connection refused instead).
-                raise ApiError(503, "ServiceUnavailable", "the API server is shutting down")
-            if path not in UNAUTHENTICATED and \
-                    self.authn.authenticate(headers.get("Authorization")) is None:
-                raise ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
-                                                    "required")
-            return self._dispatch(method, path, query, headers, body)
+            refusal = self.refuse(path, headers)
+            if refusal is not None:
+                raise refusal
+            query = parse_qs(url.query, keep_blank_values=True)
+            with warning.collecting() as warnings:
+                reply = self._dispatch(method, path, query, headers, body)
+            if warnings:
+                reply.headers["Warning"] = warning.header(warnings)
+            return reply
         except ApiError as error:
             return error_reply(error)
         except Exception as error:  # noqa: BLE001 - the server must survive any request
             log.exception("%s %s failed", method, target)
             return error_reply(ApiError(500, "InternalError",
                                         f"internal error: {type(error).__name__}: {error}"))
+
+    def refuse(self, path: str, headers: Headers) -> ApiError | None:
+        """Why a request is refused on its path and headers alone (before its body is
+        read), or None."""
+        if self.api.closing.is_set():
+            # In-process clients would otherwise reconnect their watches in a tight loop
+            # while the daemon stops (an HTTP client gets connection refused instead).
+            return ApiError(503, "ServiceUnavailable", "the API server is shutting down")
+        if path not in UNAUTHENTICATED and \
+                self.authn.authenticate(headers.get("Authorization")) is None:
+            return ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
+                                                 "required")
+        return None
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
                   body: bytes) -> Reply:
@@ -166,7 +186,7 @@ class Router:
         if route.subresource in ("log", "exec"):
             return self._pod_io(method, route, query, one, headers, body)
         if route.subresource == "scale":
-            scale = _json(body) if method in ("PUT", "PATCH") else None
+            scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
                                              headers.get("Content-Type") or ""))
         return self._crud(method, route, one, headers, body)
@@ -186,30 +206,42 @@ class Router:
         if method == "GET":
             obj = api.get(route)
             return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
+        validation = one.get("fieldValidation") or "Warn"
         if method == "POST" and route.name is None:
-            return json_reply(201, api.create(route, _json(body)))
+            return json_reply(201, api.create(route, _body(body, headers), validation))
         if method == "PUT" and route.name:
-            return json_reply(200, api.update(route, _json(body)))
+            return json_reply(200, api.update(route, _body(body, headers), validation))
         if method == "PATCH" and route.name:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
-            return json_reply(200, api.patch(route, _json(body), content_type))
+            return json_reply(200, api.patch(route, _body(body, headers), content_type,
+                                             validation))
         if method == "DELETE" and route.name:
-            options = _json(body) if body else None
-            grace = one.get("gracePeriodSeconds")
+            options = _body(body, headers)
+            grace = _int_param(one, "gracePeriodSeconds")
             if grace is None and isinstance(options, dict):
-                grace = options.get("gracePeriodSeconds")
-            return json_reply(200, api.delete(route, None if grace is None else int(grace)))
+                given = options.get("gracePeriodSeconds")
+                if given is not None and (not isinstance(given, int) or isinstance(given, bool)):
+                    raise bad_request("DeleteOptions.gracePeriodSeconds must be an integer")
+                grace = given
+            return json_reply(200, api.delete(route, grace))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     def _watch(self, route: Route, one: dict[str, str], table: bool) -> Reply:
+        cancelled = threading.Event()
         events = self.api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
-                                one.get("fieldSelector"), _float(one.get("timeoutSeconds")),
-                                one.get("allowWatchBookmarks") == "true")
+                                one.get("fieldSelector"), _int_param(one, "timeoutSeconds"),
+                                one.get("allowWatchBookmarks") == "true", cancelled)
+        source = events
         if table:
             events = (table_event(route.res.plural, e) for e in events)
+
+        def cancel() -> None:
+            cancelled.set()
+            self.api.store.wake(route.res.plural)
         # Answered at once, without waiting for a first event: a watch may wait long for one.
         return Reply(200, stream=_closing(
-            (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events), events))
+            (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events), source),
+            cancel=cancel)
 
     def _pod_io(self, method: str, route: Route, query: dict[str, list[str]],
                 one: dict[str, str], headers: Headers, body: bytes) -> Reply:
@@ -217,11 +249,10 @@ class Router:
         _, container = api.pod_container(route, one.get("container"))
         assert route.namespace and route.name
         if route.subresource == "log" and method == "GET":
-            tail = one.get("tailLines")
             chunks = api.io().logs(route.namespace, route.name, container,
                                    follow=one.get("follow") == "true",
                                    previous=one.get("previous") == "true",
-                                   tail_lines=int(tail) if tail else None,
+                                   tail_lines=_int_param(one, "tailLines"),
                                    since=_log_since(one),
                                    timestamps=one.get("timestamps") == "true")
             # The first chunk is read before answering, so an error the source raises at once
@@ -255,11 +286,20 @@ def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
             close()
 
 
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as e:
-        raise bad_request(f"the request body is not valid JSON: {e}") from e
+def _body(raw: bytes, headers: Headers) -> Any:
+    return decode(raw, headers.get("Content-Type") or "application/json")
+
+
+def _int_param(one: dict[str, str], name: str) -> int | None:
+    """An integer query parameter (``timeoutSeconds``, ``gracePeriodSeconds``...): None when
+    absent or empty, a 400 when not an integer, as kube-apiserver's parameter decoding."""
+    text = one.get(name)
+    if not text:
+        return None
+    if not _INTEGER.fullmatch(text):
+        raise bad_request(f"invalid value {text[:40]!r} for query parameter {name}: "
+                          "must be an integer")
+    return int(text)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -291,10 +331,44 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.client_address[0], *args)
 
+    def handle_expect_100(self) -> bool:
+        # "Expect: 100-continue" is answered once the headers are authenticated and the body
+        # is known to fit (in _handle), not before: a refused client need not send it at all.
+        self._expect_continue = True
+        return True
+
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        reply = self.server.router.handle(method, self.path, self.headers, body)
+        router = self.server.router
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        expect_continue, self._expect_continue = getattr(self, "_expect_continue", False), False
+        refusal = router.refuse(path, self.headers)
+        body = b""
+        if refusal is None:
+            try:
+                if expect_continue:
+                    self.send_response_only(100)
+                    self.end_headers()
+                self.connection.settimeout(httpio.BODY_TIMEOUT_SECONDS)
+                body = httpio.read_body(self.rfile, self.headers, httpio.body_limit(path))
+                self.connection.settimeout(self.timeout)
+            except httpio.BodyError as error:
+                refusal = error
+            except (OSError, ConnectionError):
+                # The client went away or stalled half-way through its body: nobody to answer.
+                self.close_connection = True
+                return
+        if refusal is not None:
+            # The body, if any, is unread: answer, then close the connection (lingering, so
+            # the client reads the answer rather than a reset).
+            self.close_connection = True
+            try:
+                self._write(error_reply(refusal))
+                self.wfile.flush()
+            except OSError:
+                return
+            httpio.linger(self.connection)
+            return
+        reply = router.handle(method, self.path, self.headers, body)
         try:
             self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
@@ -318,7 +392,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self._stream(reply.stream)
+        if reply.cancel is None:
+            self._stream(reply.stream)
+            return
+        self.server.hangups.add(self.connection, reply.cancel)
+        try:
+            self._stream(reply.stream)
+        finally:
+            self.server.hangups.remove(self.connection)
 
     def _stream(self, chunks: Iterator[bytes]) -> None:
         """Chunked transfer encoding; ends when the iterator does or the client goes away."""
@@ -341,10 +422,6 @@ class Handler(BaseHTTPRequestHandler):
             close = getattr(chunks, "close", None)
             if close:
                 close()
-
-
-def _float(text: str | None) -> float | None:
-    return float(text) if text else None
 
 
 def _log_since(one: dict[str, str]) -> float | None:
@@ -383,6 +460,7 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         super().__init__((host, port), Handler)
+        self.hangups = httpio.HangupMonitor()
         if tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
@@ -401,6 +479,10 @@ class ApiHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
+    def server_close(self) -> None:
+        super().server_close()
+        self.hangups.close()
+
 
 class ApiServer:
     """The API server over a store, serving in a background thread."""
@@ -416,12 +498,15 @@ class ApiServer:
         self.token = token
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.1,),
                                         name="api-server", daemon=True)
+        self.maintenance = Maintenance(store)
 
     def start(self) -> ApiServer:
         self._thread.start()
+        self.maintenance.start()
         return self
 
     def stop(self) -> None:
+        self.maintenance.stop()
         self.api.closing.set()
         self.api.store.wake()
         self.httpd.shutdown()

@@ -35,6 +35,7 @@ from kompy.client import KubeClient, kubeconfig
 from kompy.client.rest import healthy
 from kompy.cluster.apiserver.tls import ensure_certificate
 from kompy.cluster.daemon.state import ClusterState, cluster_state
+from kompy.cluster.kubelet.config import load_config
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def start(cluster: str | None = None, announce: Callable[[str], None] | None = N
     if api:
         return state, api, False
     _check_docker(state)
+    load_config(state.kubelet_config)  # a wrong setting is the user's error, said here
     if announce is not None:
         announce(f"starting the built-in cluster {state.name!r}...")
     state.ensure_dir()
@@ -350,7 +352,8 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     from kompy.cluster.daemon.runtime import start_runtime
     client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
                     server.router)
-    runtime = start_runtime(client, state.dir, state.name, stop_event)
+    runtime = start_runtime(client, state.dir, state.name, stop_event,
+                            config=load_config(state.kubelet_config))
     server.set_pod_io(runtime.pod_io)
     return runtime
 

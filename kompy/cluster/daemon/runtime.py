@@ -30,6 +30,7 @@ from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.kubelet.backend import ContainerBackend
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.docker_backend import DockerBackend
 from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.kubelet import Kubelet
@@ -67,17 +68,19 @@ class Runtime:
 
 
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
-                  *, backoff_base: float = 10.0, backend: ContainerBackend | None = None
-                  ) -> Runtime:
+                  *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
+                  config: KubeletConfig | None = None) -> Runtime:
+    config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
     informers = Informers(client, stop)
     hosts = HostsTable()
     kubelet_events = EventRecorder(client, "kubelet")
     controller_events = EventRecorder(client, "controller-manager")
-    scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"))
+    scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"),
+                          max_pods=config.max_pods)
     kubelet = Kubelet(client, backend, informers, kubelet_events, Path(state_dir), hosts, stop,
-                      backoff_base=backoff_base)
+                      backoff_base=backoff_base, config=config)
     proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts)
 
     def namespace_gone(ns: str) -> None:

@@ -1,10 +1,10 @@
 """The state folder of a built-in cluster: ``$KOMPY_HOME/<cluster>``.
 
 Default ``~/.local/state/kompy/<cluster>`` (XDG_STATE_HOME is honoured), cluster "default".
-It holds store.db (the SQLite store), kubeconfig, daemon.pid, daemon.log, api.json
-(port and bearer token) and, when given, tokens.csv (the API server's static token file).
-The folder is private to its owner (0700): the token in api.json and the kubeconfig is all
-it takes to control the cluster.
+It holds store.db (the SQLite store), kubeconfig, daemon.pid, daemon.log, api.json (port and
+bearer token) and, when given, tokens.csv (the API server's static token file) and
+kubelet.yaml (the node's settings). The folder is private to its owner (0700): the token in
+api.json and the kubeconfig is all it takes to control the cluster.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ class ClusterState:
     @property
     def api_file(self) -> Path:
         return self.dir / "api.json"
+
+    @property
+    def kubelet_config(self) -> Path:
+        """The node's settings (kompy.cluster.kubelet.config), read at each start."""
+        return self.dir / "kubelet.yaml"
 
     @property
     def lock_file(self) -> Path:

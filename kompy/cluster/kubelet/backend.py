@@ -70,6 +70,10 @@ class ContainerSpec:
     init: bool = False
     tty: bool = False
     stdin_open: bool = False
+    # Docker's json-file log, rotated at this many bytes, this many files kept (the kubelet's
+    # containerLogMaxSize and containerLogMaxFiles); None: the engine's default logging.
+    log_max_size: int | None = None
+    log_max_files: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class ContainerInfo:
     image_id: str
     ip: str
     error: str = ""
+    created_at: str = ""
 
     @property
     def running(self) -> bool:
@@ -135,7 +140,8 @@ class ContainerBackend(Protocol):
     def restart(self, container_id: str, timeout: int) -> None: ...
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None: ...
     def remove(self, container_id: str) -> None: ...
-    def inspect(self, container_id: str) -> ContainerInfo | None: ...
+    def inspect(self, container_id: str) -> ContainerInfo | None:
+        """The container of this id or name; None when there is none."""
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]: ...
     def logs(self, container_id: str, *, follow: bool, tail: int | None,
              since: float | None = None, timestamps: bool = False) -> Iterator[bytes]: ...

@@ -39,6 +39,7 @@ from kompy.engine.connection import (
     call,
     connect,
     ipam,
+    json_file_log,
     mount,
     stream,
 )
@@ -250,7 +251,11 @@ class DockerBackend:
     def create(self, spec: ContainerSpec) -> str:
         mounts = [mount(m.target, m.source or None, m.type, m.read_only) for m in spec.mounts]
         security_opt = ["no-new-privileges:true"] if spec.no_new_privileges else None
+        log_config = None
+        if spec.log_max_size is not None and spec.log_max_files is not None:
+            log_config = json_file_log(spec.log_max_size, spec.log_max_files)
         host_config = self.api.create_host_config(
+            log_config=log_config,
             mounts=mounts or None,
             network_mode=spec.network_mode or spec.network,
             cap_add=spec.cap_add or None,
@@ -423,7 +428,7 @@ def _container_info(data: dict[str, Any]) -> ContainerInfo:
         exit_code=int(state.get("ExitCode") or 0), started_at=state.get("StartedAt", ""),
         finished_at=state.get("FinishedAt", ""), oom_killed=bool(state.get("OOMKilled")),
         image=config.get("Image", ""), image_id=data.get("Image", ""), ip=ip or "",
-        error=state.get("Error", "") or "",
+        error=state.get("Error", "") or "", created_at=str(data.get("Created") or ""),
     )
 
 

@@ -61,6 +61,8 @@ class FakeContainer:
     finished_at: str = NEVER
     oom_killed: bool = False
     ip: str = ""
+    created_at: str = field(default_factory=docker_now)
+    error: str = ""
     output: list[tuple[float, bytes]] = field(default_factory=list)  # (time, one line)
     files: dict[str, bytes] = field(default_factory=dict)
 
@@ -69,7 +71,7 @@ class FakeContainer:
             id=self.id, name=self.spec.name, labels=dict(self.spec.labels), status=self.status,
             exit_code=self.exit_code, started_at=self.started_at,
             finished_at=self.finished_at, oom_killed=self.oom_killed, image=self.spec.image,
-            image_id=self.image_id, ip=self.ip)
+            image_id=self.image_id, ip=self.ip, error=self.error, created_at=self.created_at)
 
 
 class FakeBackend:
@@ -90,6 +92,9 @@ class FakeBackend:
         self.volumes: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        # Why Docker cannot start a container ("" when it can): e.g. its executable is
+        # missing from the image. The container stays "created" with that error.
+        self.start_error: Callable[[ContainerSpec], str] = lambda spec: ""
         self._lock = threading.RLock()
         self._events: queue.Queue[dict[str, object]] = queue.Queue()
         self._ids = itertools.count(1)
@@ -230,6 +235,11 @@ class FakeBackend:
             self.calls.append(("start", c.spec.name))
             if c.status == "running":
                 return
+            error = self.start_error(c.spec)
+            if error:
+                c.error, c.exit_code = error, 127
+                raise ClusterError(f"start container {container_id[:12]}: {error}")
+            c.error = ""
             c.status, c.exit_code, c.oom_killed = "running", 0, False
             c.started_at, c.finished_at = docker_now(), NEVER
             if c.spec.network and not c.ip:
@@ -267,8 +277,10 @@ class FakeBackend:
                 self._stopped(c, 137)  # removal is forced
 
     def inspect(self, container_id: str) -> ContainerInfo | None:
+        """By id or, as Docker allows, by name."""
         with self._lock:
-            c = self.containers.get(container_id)
+            c = self.containers.get(container_id) or next(
+                (c for c in self.containers.values() if c.spec.name == container_id), None)
             return None if c is None else c.info()
 
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:

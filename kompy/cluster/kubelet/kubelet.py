@@ -41,8 +41,9 @@ from kompy.cluster.kubelet.backend import (
     ContainerBackend,
     ContainerInfo,
 )
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable
-from kompy.cluster.kubelet.podstatus import same_status
+from kompy.cluster.kubelet.podstatus import failed_status, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
 from kompy.cluster.kubelet.probes import Prober
 from kompy.cluster.kubelet.volumes import Lookup
@@ -51,6 +52,22 @@ from kompy.errors import KompyError
 log = logging.getLogger(__name__)
 
 NODE_NAME = "kompy"
+# A pod whose sync fails is tried again after 1 s, 2 s, 4 s... at most 5 minutes (Docker
+# coming back, or a change of the pod or of what it refers to, wakes it at once).
+ERROR_BACKOFF = (1.0, 300.0)
+
+
+def error_backoff(failures: int) -> float:
+    base, cap = ERROR_BACKOFF
+    return float(min(base * 2 ** min(failures - 1, 16), cap))
+
+
+def describe_error(error: BaseException) -> str:
+    """One line about a failure: kompy's own message, else the exception's type and text."""
+    if isinstance(error, KompyError):
+        return error.message
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Lookup:
@@ -76,7 +93,7 @@ class Kubelet:
     def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
                  recorder: EventRecorder, state_dir: Path, hosts: HostsTable,
                  stop: threading.Event, *, node_name: str = NODE_NAME, workers: int = 8,
-                 backoff_base: float = 10.0) -> None:
+                 backoff_base: float = 10.0, config: KubeletConfig | None = None) -> None:
         self.client = client
         self.backend = backend
         self.recorder = recorder
@@ -88,6 +105,7 @@ class Kubelet:
         self.queue = WorkQueue()
         self._known: dict[str, Obj] = {}
         self._gone: set[str] = set()
+        self._failures: dict[str, int] = {}  # pod uid -> failed syncs in a row
         self._lock = threading.Lock()
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
@@ -98,7 +116,7 @@ class Kubelet:
             configmaps=cached_lookup(client, configmaps, "configmaps"),
             secrets=cached_lookup(client, secrets, "secrets"),
             claims=cached_lookup(client, claims, "persistentvolumeclaims"),
-            backoff_base=backoff_base)
+            backoff_base=backoff_base, config=config)
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         for informer in (configmaps, secrets, claims):
@@ -112,10 +130,22 @@ class Kubelet:
                                               daemon=True))
 
     def start(self, informers: Informers) -> None:
+        self._take_inventory()
         for thread in self._threads:
             thread.start()
         threading.Thread(target=self._remove_orphans, args=(informers,), name="kubelet-orphans",
                          daemon=True).start()
+
+    def _take_inventory(self) -> None:
+        """Before any pod is synced, every container of the node is found by its labels, so
+        each pod adopts what exists for it whatever its status says (a daemon killed between
+        creating a container and writing the pod's first status left such containers)."""
+        try:
+            containers = self.backend.list_containers({})
+        except KompyError as error:  # each pod's containers are then listed at its sync
+            log.warning("could not list the node's containers: %s", error)
+            return
+        self.worker.adopt(containers)
 
     def join(self, timeout: float | None = None) -> None:
         self.queue.shutdown()
@@ -222,11 +252,31 @@ class Kubelet:
         self._sync(str(key))
 
     def _sync_failed(self, key: Hashable, error: Exception) -> float:
-        if isinstance(error, KompyError):
-            log.warning("pod %s: %s", self._describe(str(key)), error)
-        else:  # a worker must survive any one pod
-            log.error("pod %s: sync failed", self._describe(str(key)), exc_info=error)
-        return 5.0
+        """Any failure of a pod's sync is said where its user looks (a Warning event and a
+        waiting reason on the pod) and retried with a back-off, never in a silent loop. The
+        log gets one line; a traceback only the first time a pod meets an unexpected error
+        (a bug of kompy's, not a Docker or input failure)."""
+        pod_uid = str(key)
+        with self._lock:
+            pod = self._known.get(pod_uid)
+            failures = self._failures[pod_uid] = self._failures.get(pod_uid, 0) + 1
+        delay = error_backoff(failures)
+        message = describe_error(error)
+        where = self._describe(pod_uid)
+        if isinstance(error, KompyError) or failures > 1:
+            log.warning("pod %s: %s (retry in %.0f s)", where, message, delay)
+        else:
+            log.error("pod %s: sync failed (retry in %.0f s)", where, delay, exc_info=error)
+        if pod is not None and pod_uid not in self._gone:
+            if terminating(pod):
+                self.recorder.warning(pod, "FailedKillPod", f"error killing pod: {message}")
+            else:
+                self.recorder.warning(pod, "FailedSync", f"error syncing pod: {message}")
+                try:
+                    self._write_status(pod, failed_status(pod, "CreateContainerError", message))
+                except KompyError as write_error:
+                    log.warning("status of pod %s: %s", where, write_error)
+        return delay
 
     def _describe(self, key: str) -> str:
         with self._lock:
@@ -244,6 +294,8 @@ class Kubelet:
             return
         result = self.worker.sync(pod)
         self._write_status(pod, result.status)
+        with self._lock:
+            self._failures.pop(key, None)
         terminal = ("Succeeded", "Failed")
         if result.status.get("phase") in terminal and \
                 (pod.get("status") or {}).get("phase") not in terminal:

@@ -152,6 +152,36 @@ def pod_status(pod: Obj, init: list[Observed], app: list[Observed], *, pod_ip: s
     return status
 
 
+def failed_status(pod: Obj, reason: str, message: str) -> dict[str, Any]:
+    """The status of a pod whose sync failed before its status could be worked out: what was
+    reported stays, and every container not reported running or terminated waits with
+    ``reason`` and ``message`` (what `kubectl get pods` and `describe` show)."""
+    old = pod.get("status") or {}
+    spec = pod.get("spec") or {}
+    status: dict[str, Any] = {**old, "phase": old.get("phase") or "Pending",
+                              "startTime": old.get("startTime") or now(),
+                              "qosClass": old.get("qosClass") or _qos(pod)}
+    if not old.get("conditions"):
+        status["conditions"] = conditions([], initialized=False, containers_ready=False,
+                                          ready=False)
+    for field, containers in (("initContainerStatuses", spec.get("initContainers") or []),
+                              ("containerStatuses", spec.get("containers") or [])):
+        if not containers:
+            continue
+        before = {cs.get("name"): cs for cs in old.get(field) or []}
+        out = []
+        for c in containers:
+            cname = str(c.get("name"))
+            cs = dict(before.get(cname) or {
+                "name": cname, "image": str(c.get("image") or ""), "imageID": "",
+                "ready": False, "started": False, "restartCount": 0, "lastState": {}})
+            if not {"running", "terminated"} & set(cs.get("state") or {}):
+                cs["state"] = {"waiting": {"reason": reason, "message": message}}
+            out.append(cs)
+        status[field] = out
+    return status
+
+
 def _qos(pod: Obj) -> str:
     containers = (pod.get("spec") or {}).get("containers") or []
     resources = [c.get("resources") or {} for c in containers]

@@ -24,6 +24,7 @@ from typing import Any
 from kompy.client.events import EventRecorder
 from kompy.client.objects import (
     Obj,
+    docker_time,
     grace_seconds,
     name,
     namespace,
@@ -42,6 +43,7 @@ from kompy.cluster.kubelet.backend import (
     ContainerSpec,
     Mount,
 )
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable, write_in_place
 from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
@@ -58,6 +60,8 @@ MAX_BACKOFF = 300.0
 BACKOFF_RESET = 600.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.
 RESTART_GRACE = 10
+# Sync the pod again right away (a container was adopted, or its start failed).
+RESYNC = 0.01
 
 
 def restart_requested(c: ContainerInfo, requested_at: float) -> bool:
@@ -74,6 +78,17 @@ def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
     if restart_count <= 0 or ran_for >= BACKOFF_RESET:
         return 0.0
     return float(min(base * 2 ** (restart_count - 1), MAX_BACKOFF))
+
+
+def stopped_at(info: ContainerInfo) -> float:
+    """When an exited container stopped (its back-off counts from then): Docker's FinishedAt,
+    or for a container whose start failed (it never ran: FinishedAt is Docker's year 1) the
+    time it was created, just before that start."""
+    for text in (info.finished_at, info.created_at):
+        when = parse_time(text) if docker_time(text) else None
+        if when is not None:
+            return when
+    return time.time()
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -96,8 +111,10 @@ class _PodState:
 class PodWorker:
     def __init__(self, backend: ContainerBackend, state_dir: Path, hosts: HostsTable,
                  recorder: EventRecorder, prober: Prober, configmaps: Lookup, secrets: Lookup,
-                 claims: Lookup, backoff_base: float = 10.0) -> None:
+                 claims: Lookup, backoff_base: float = 10.0,
+                 config: KubeletConfig | None = None) -> None:
         self.backend = backend
+        self.config = config or KubeletConfig()
         self.state_dir = state_dir
         self.hosts = hosts
         self.recorder = recorder
@@ -109,6 +126,7 @@ class PodWorker:
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
         self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
+        self._inventoried = False  # see adopt()
         self.images = ImagePuller(backend, recorder, secrets)
 
     # -- entry points ---------------------------------------------------------------------------
@@ -133,14 +151,31 @@ class PodWorker:
         self._state.pop(pod_uid, None)
         self._ids.pop(pod_uid, None)
 
+    def adopt(self, containers: list[ContainerInfo]) -> None:
+        """The node's inventory, taken at start before any pod is synced: every container
+        is known under its pod, whatever that pod's status says (a daemon killed between
+        creating a container and writing the pod's status left one that no status names).
+        From then on, a pod without a container status that this kubelet has not seen
+        truly has no container, and is not listed."""
+        ids: dict[str, set[str]] = {}
+        for c in containers:
+            pod_uid = c.labels.get(LABEL_POD_UID)
+            if pod_uid:
+                ids.setdefault(pod_uid, set()).add(c.id)
+        for pod_uid, found in ids.items():
+            self._ids.setdefault(pod_uid, set()).update(found)
+        self._inventoried = True
+
     def containers(self, pod_uid: str, fresh: bool = False) -> list[ContainerInfo]:
         """The pod's containers. Listing containers makes Docker lock every container, and
         waits behind every container being started, so a pod's containers are listed once
-        (or never, for a pod that no kubelet has reported on yet) and then inspected by id:
-        every container of a pod is created through :meth:`_create`."""
+        and then inspected by id: every container of a pod is created through
+        :meth:`_create`. A ``fresh`` pod (no container status yet) is not listed at all once
+        the start's inventory (:meth:`adopt`) is known: it holds every container that
+        existed before this kubelet."""
         known = self._ids.get(pod_uid)
         if known is None:
-            if fresh:
+            if fresh and self._inventoried:
                 self._ids[pod_uid] = set()
                 return []
             found = self.backend.list_containers({LABEL_POD_UID: pod_uid})
@@ -156,12 +191,20 @@ class PodWorker:
         return out
 
     def _create(self, pod: Obj, spec: ContainerSpec) -> str:
+        # Logs rotate as the kubelet rotates them, so a chatty container cannot fill the disk.
+        spec.log_max_size = self.config.container_log_max_size
+        spec.log_max_files = self.config.container_log_max_files
         try:
             cid = self.backend.create(spec)
         except KompyError:
-            # Perhaps a container of that name exists that we did not know of (a daemon
-            # crash between creating it and reporting the pod): list again next time.
-            self._ids.pop(uid(pod), None)
+            # A container of that name may exist that we did not know of (made by another
+            # kubelet process that died before reporting it): adopt it, and look again.
+            existing = self.backend.inspect(spec.name)
+            if existing is not None and existing.labels.get(LABEL_POD_UID) == uid(pod):
+                log.info("adopting container %s of pod %s/%s", spec.name, namespace(pod),
+                         name(pod))
+                self._ids.setdefault(uid(pod), set()).add(existing.id)
+                raise Hold(RESYNC) from None
             raise
         self._ids.setdefault(uid(pod), set()).add(cid)
         return cid
@@ -372,7 +415,7 @@ class PodWorker:
         return restart_delay(cur.attempt, ran, self.backoff_base)
 
     def _restart_wait(self, pod: Obj, cur: ContainerInfo) -> float:
-        finished = parse_time(cur.finished_at) or time.time()
+        finished = stopped_at(cur)
         requested = parse_time(restart_request(pod))
         if requested is not None and requested > finished:
             # `kompy dev` asked for a restart after the crash (a save that may fix it): the
@@ -423,7 +466,9 @@ class PodWorker:
             self.backend.start(cid)
         except Exception as error:  # noqa: BLE001 - e.g. executable not found: report it
             self.recorder.warning(pod, "Failed", f"Error: {getattr(error, 'message', error)}")
-            return
+            # Once more now: the restart policy and its back-off take it from here (no
+            # container death will come to wake the pod up).
+            raise Hold(RESYNC) from error
         self.recorder.normal(pod, "Started", f"Started container {cname}")
 
     def _restart_in_place(self, pod: Obj, found: list[ContainerInfo]) -> None:

@@ -15,6 +15,7 @@ its data outlives pods and re-deploys. https://kubernetes.io/docs/concepts/stora
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import re
 import shutil
@@ -57,15 +58,44 @@ def claim_volume(cluster: str, ns: str, claim: str) -> str:
 
 
 def secret_data(secret: Obj) -> dict[str, bytes]:
-    out = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-    out.update({k: str(v).encode() for k, v in (secret.get("stringData") or {}).items()})
+    """A Secret's values (``data`` decoded; ``stringData`` as written by an API server that
+    did not merge it). A malformed object is a :class:`PodConfigError` that names the
+    field, never a value."""
+    out = {k: _decode(v, secret, f"data.{k}") for k, v in _mapping(secret, "data").items()}
+    out.update({k: str(v).encode() for k, v in _mapping(secret, "stringData").items()})
     return out
 
 
 def configmap_data(cm: Obj) -> dict[str, bytes]:
-    out = {k: str(v).encode() for k, v in (cm.get("data") or {}).items()}
-    out.update({k: base64.b64decode(v) for k, v in (cm.get("binaryData") or {}).items()})
+    out = {k: str(v).encode() for k, v in _mapping(cm, "data").items()}
+    out.update({k: _decode(v, cm, f"binaryData.{k}")
+                for k, v in _mapping(cm, "binaryData").items()})
     return out
+
+
+def _what(obj: Obj) -> str:
+    return f'{str(obj.get("kind") or "object").lower()} "{name(obj)}"'
+
+
+def _mapping(obj: Obj, field: str) -> dict[str, Any]:
+    """``obj[field]``: a map of strings (absent is empty). Objects stored before the API
+    server validated fields may hold anything."""
+    value = obj.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PodConfigError(f"{_what(obj)}: {field} must be a map of strings, not "
+                             f"{type(value).__name__}")
+    return value
+
+
+def _decode(value: Any, obj: Obj, field: str) -> bytes:
+    # Go's decoder, which kube-apiserver uses, skips line breaks: wrapped base64 is valid.
+    text = str(value).replace("\r", "").replace("\n", "")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise PodConfigError(f"{_what(obj)}: {field} is not valid base64") from None
 
 
 class VolumeMaker:

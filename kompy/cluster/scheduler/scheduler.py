@@ -25,6 +25,9 @@ from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
+# The kubelet's default maxPods: a node's status.capacity.pods and allocatable.pods.
+MAX_PODS = 110
+
 
 def machine_capacity() -> tuple[int, int]:
     """(CPU millis, memory bytes) of this machine."""
@@ -41,9 +44,10 @@ def machine_capacity() -> tuple[int, int]:
     return (cpus or 1) * 1000, memory
 
 
-def node_object(node_name: str, cpu_millis: int, memory: int, address: str) -> Obj:
-    capacity = {"cpu": str(cpu_millis // 1000), "memory": f"{memory // 1024}Ki", "pods": "110",
-                "ephemeral-storage": "0"}
+def node_object(node_name: str, cpu_millis: int, memory: int, address: str,
+                max_pods: int = MAX_PODS) -> Obj:
+    capacity = {"cpu": str(cpu_millis // 1000), "memory": f"{memory // 1024}Ki",
+                "pods": str(max_pods), "ephemeral-storage": "0"}
     stamp = now()
     return {
         "apiVersion": "v1", "kind": "Node",
@@ -65,21 +69,26 @@ def node_object(node_name: str, cpu_millis: int, memory: int, address: str) -> O
     }
 
 
-def fits(requests: tuple[int, int], used: tuple[int, int], capacity: tuple[int, int]
-         ) -> list[str]:
-    """Why a pod does not fit ([] when it does), worded as kube-scheduler words it."""
+def fits(requests: tuple[int, int], used: tuple[int, int], capacity: tuple[int, int],
+         pods: int = 0, max_pods: int = MAX_PODS) -> list[str]:
+    """Why a pod does not fit ([] when it does), worded and sorted as kube-scheduler's
+    NodeResourcesFit plugin says it; ``pods`` are already on the node, which takes at most
+    ``max_pods`` (its ``status.allocatable.pods``)."""
     reasons = []
     if requests[0] and used[0] + requests[0] > capacity[0]:
         reasons.append("Insufficient cpu")
     if requests[1] and used[1] + requests[1] > capacity[1]:
         reasons.append("Insufficient memory")
-    return reasons
+    if pods + 1 > max_pods:
+        reasons.append("Too many pods")
+    return sorted(reasons)
 
 
 class Scheduler:
     def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder,
-                 node_name: str = "kompy") -> None:
+                 node_name: str = "kompy", max_pods: int = MAX_PODS) -> None:
         self.client = client
+        self.max_pods = max_pods
         self.recorder = recorder
         self.node_name = node_name
         self.capacity = machine_capacity()
@@ -91,7 +100,7 @@ class Scheduler:
                                         name="scheduler", daemon=True)
 
     def register_node(self, address: str = "127.0.0.1") -> None:
-        node = node_object(self.node_name, *self.capacity, address)
+        node = node_object(self.node_name, *self.capacity, address, self.max_pods)
         try:
             existing = self.client.get("nodes", self.node_name)
             node["metadata"]["resourceVersion"] = existing["metadata"].get("resourceVersion")
@@ -134,16 +143,18 @@ class Scheduler:
             log.error("scheduling %s failed", key, exc_info=error)
         return 5.0
 
-    def _used(self, exclude: str) -> tuple[int, int]:
-        cpu = mem = 0
+    def _used(self, exclude: str) -> tuple[int, int, int]:
+        """(CPU millis, memory bytes, pods) of the pods on the node. Terminating pods count
+        until they are gone, as for kube-scheduler; finished ones do not."""
+        cpu = mem = pods = 0
         for pod in self.pods.list():
             if (pod.get("spec") or {}).get("nodeName") != self.node_name or pod_terminal(pod):
                 continue
             if (pod.get("metadata") or {}).get("uid") == exclude:
                 continue
             c, m = pod_requests(pod)
-            cpu, mem = cpu + c, mem + m
-        return cpu, mem
+            cpu, mem, pods = cpu + c, mem + m, pods + 1
+        return cpu, mem, pods
 
     def _schedule(self, ns: str, pod_name: str) -> None:
         pod = self.pods.get(ns, pod_name)
@@ -154,8 +165,8 @@ class Scheduler:
         except ValueError as error:
             self._unschedulable(pod, f"0/1 nodes are available: {error}.")
             return
-        reasons = fits(requests, self._used((pod.get("metadata") or {}).get("uid", "")),
-                       self.capacity)
+        cpu, mem, pods = self._used((pod.get("metadata") or {}).get("uid", ""))
+        reasons = fits(requests, (cpu, mem), self.capacity, pods, self.max_pods)
         if reasons:
             self._unschedulable(pod, "0/1 nodes are available: 1 " + ", 1 ".join(reasons) + ".")
             return

@@ -14,17 +14,17 @@ Design (see also docs/cluster.md, "Store durability design"):
   https://www.sqlite.org/pragma.html#pragma_synchronous). For a development cluster whose
   objects are re-applied from manifests that trade is right: FULL costs an fsync per write
   (milliseconds each on this machine) on the hot path of every controller.
-* Watches resume from any ``resourceVersion`` still in the event log; the log keeps the last
-  ``history`` events, and an older version answers 410 Gone (as etcd compaction does).
+* Watches resume from any ``resourceVersion`` still in the event log; an older version
+  answers 410 Gone (as etcd compaction does). The log is compacted to at most ``history``
+  revisions and ``log_bytes`` bytes here, and to a time window by maintenance.py; the file
+  shrinks back (WAL checkpoints, incremental vacuum) there too.
+* Bounds: an object over ``MAX_OBJECT_BYTES`` (etcd's request limit) is refused, and the
+  watch cache holds at most ``CACHE_BYTES`` of changes, so neither a big object nor a burst
+  of them can grow the file or the daemon's memory without end.
 * Optimistic concurrency: an update carrying a stale resourceVersion raises Conflict.
 * Thread safety: one connection guarded by one lock; the API server's threads serialise on it
   (SQLite serialises writers anyway, and reads here take microseconds).
-* Watch cache: the last ``RECENT`` changes of each resource are also kept in memory, parsed,
-  and a write wakes only the watchers of its own resource (kube-apiserver's watch cache
-  does the same). Without it every write woke every watch, each to query and parse the event
-  log: a few thousand queries to start 30 pods. The event log in SQLite stays the truth
-  (resuming from a version older than the cache, or after a restart, reads it), and the
-  daemon's lock file makes its Store the only writer, so the cache cannot go stale.
+* Watch cache: recent changes are also kept in memory (watchcache.py).
 """
 
 from __future__ import annotations
@@ -37,16 +37,15 @@ import sqlite3
 import string
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kompy.client.errors import Conflict, Gone, Invalid, NotFound
+from kompy.client.errors import ApiError, Conflict, Gone, Invalid, NotFound
 from kompy.client.objects import Obj
 from kompy.client.resources import Resource
+from kompy.cluster.store.watchcache import Change, WatchCache
 
 Filter = Callable[[Obj], bool]
 
@@ -66,22 +65,25 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('rv', 0), ('compacted', 0);
 """
 
-# Changes of each resource kept in memory for watches (see the module docstring).
-RECENT = 1000
+# The event log keeps at most this many revisions and this many bytes of objects; past the
+# byte budget the oldest half of it goes (a burst of big objects must not fill the disk).
+HISTORY = 10_000
+LOG_BYTES = 64 * 1024 * 1024
+# etcd's default --max-request-bytes: the largest object kube-apiserver can store.
+MAX_OBJECT_BYTES = 1536 * 1024
+# After a checkpoint SQLite truncates the WAL file to this (it grows during one big
+# transaction, and is otherwise reused from its start without shrinking).
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
 # Parts of an object that are not "spec": a change elsewhere bumps metadata.generation.
 _NOT_SPEC = ("metadata", "status", "kind", "apiVersion")
 
 
-@dataclass(frozen=True)
-class Change:
-    """One entry of the event log: what a watch delivers."""
-
-    rv: int
-    type: str              # ADDED, MODIFIED, DELETED
-    obj: Obj
-    prev: Obj | None       # for MODIFIED: the object before the change
-    namespace: str = ""
+def _utf8_size(obj: Obj) -> int:
+    """The object's JSON size as etcd would count it (the store's own JSON escapes every
+    non-ASCII character, which a protobuf-encoding kube-apiserver does not)."""
+    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "replace"))
 
 
 def now() -> str:
@@ -105,29 +107,53 @@ def not_found(res: Resource, name: str) -> NotFound:
     return NotFound(404, "NotFound", f'{res.plural}{group} "{name}" not found')
 
 
+def too_large() -> ApiError:
+    # What etcd answers and kube-apiserver passes on for an object over --max-request-bytes.
+    return ApiError(413, "RequestEntityTooLarge", "etcdserver: request is too large",
+                    hint=f"Kubernetes stores objects of at most {MAX_OBJECT_BYTES // 1024} KiB; "
+                         "keep large data in a volume, not in the object")
+
+
+def _row_bytes(body: str, prev: str | None) -> int:
+    return len(body) + (len(prev) if prev else 0)
+
+
 class Store:
-    def __init__(self, path: Path | str, *, history: int = 10_000) -> None:
+    def __init__(self, path: Path | str, *, history: int = HISTORY,
+                 log_bytes: int = LOG_BYTES) -> None:
         self.path = str(path)
         self.history = history
+        self.log_bytes = log_bytes
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=30)
+        fresh = self._db.execute("PRAGMA page_count").fetchone()[0] == 0
+        if fresh:
+            # Free pages can then be given back to the file system (maintenance.py); it must
+            # be chosen before the first table exists.
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
         if "prev" not in columns:    # a store written by an earlier kompy
             self._db.execute("ALTER TABLE events ADD COLUMN prev TEXT")
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # A store of an earlier kompy: switching takes one full VACUUM, once.
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._db.execute("VACUUM")
         self._writes = 0
         self._rv = self._read_meta("rv")
         self._compacted = self._read_meta("compacted")
-        # Watch cache: every change of a resource after _floor[resource] is in _recent.
-        self._opened_at = self._rv
-        self._recent: dict[str, deque[Change]] = {}
-        self._floor: dict[str, int] = {}
-        self._latest: dict[str, int] = {}
+        self._log_size = int(self._db.execute(
+            "SELECT coalesce(sum(length(body) + coalesce(length(prev), 0)), 0) FROM events"
+        ).fetchone()[0])
+        self._cache = WatchCache(self._rv)
         self._resource_changed: dict[str, threading.Condition] = {}
+        if self._log_size > self.log_bytes:
+            self.compact(self._budget_floor())
 
     def close(self) -> None:
         with self._lock:
@@ -184,8 +210,8 @@ class Store:
             if since < self._compacted:
                 raise Gone(410, "Expired", f"too old resource version: {since} "
                                            f"({self._compacted})")
-            if since >= self._floor.get(res.plural, self._opened_at):
-                return self._recent_since(res.plural, since, namespace, limit)
+            if self._cache.covers(res.plural, since):
+                return self._cache.since(res.plural, since, namespace, limit, self._rv)
             query = ("SELECT rv, type, body, prev, namespace FROM events "
                      "WHERE resource=? AND rv>?")
             args: builtins.list[Any] = [res.plural, since]
@@ -197,45 +223,39 @@ class Store:
         return [Change(int(r[0]), str(r[1]), json.loads(r[2]),
                        json.loads(r[3]) if r[3] else None, str(r[4])) for r in rows], top
 
-    def _recent_since(self, resource: str, since: int, namespace: str | None, limit: int
-                      ) -> tuple[builtins.list[Change], int]:
-        """events_since from the watch cache. The Change objects are shared between
-        watchers: read them, never change them."""
-        newer: builtins.list[Change] = []
-        for change in reversed(self._recent.get(resource, ())):
-            if change.rv <= since:
-                break
-            if not namespace or change.namespace == namespace:
-                newer.append(change)
-        newer.reverse()
-        if len(newer) >= limit:
-            return newer[:limit], newer[limit - 1].rv
-        return newer, self._rv
-
-    def wait_for_change(self, after: int, timeout: float, resource: str | None = None) -> bool:
+    def wait_for_change(self, after: int, timeout: float, resource: str | None = None,
+                        stop: threading.Event | None = None) -> bool:
         """Block until a write after version ``after`` (True) or ``timeout`` (False);
-        with ``resource`` (a plural), only a write of that resource counts."""
+        with ``resource`` (a plural), only a write of that resource counts. ``stop`` set
+        (checked under the lock, so a ``wake`` right after setting it is never missed) ends
+        the wait at once."""
         with self._lock:
             condition = self._changed if resource is None else self._condition(resource)
             if self._version_of(resource) > after:
                 return True
+            if stop is not None and stop.is_set():
+                return False
             condition.wait(timeout)
             return self._version_of(resource) > after
 
     def _version_of(self, resource: str | None) -> int:
-        return self._rv if resource is None else self._latest.get(resource, 0)
+        return self._rv if resource is None else self._cache.latest(resource)
 
     def _condition(self, resource: str) -> threading.Condition:
         if resource not in self._resource_changed:
             self._resource_changed[resource] = threading.Condition(self._lock)
         return self._resource_changed[resource]
 
-    def wake(self) -> None:
-        """Wake every waiting watcher (the server is stopping)."""
+    def wake(self, resource: str | None = None) -> None:
+        """Wake the watchers waiting on ``resource`` (a plural; None: every watcher), so they
+        look at their stop flags: a client went away, or the server is stopping."""
         with self._lock:
-            self._changed.notify_all()
-            for condition in self._resource_changed.values():
-                condition.notify_all()
+            if resource is None:
+                self._changed.notify_all()
+                for condition in self._resource_changed.values():
+                    condition.notify_all()
+            elif resource in self._resource_changed:
+                self._resource_changed[resource].notify_all()
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -250,6 +270,9 @@ class Store:
                 "UPDATE meta SET value=value+1 WHERE key='rv' RETURNING value").fetchone()[0])
             meta["resourceVersion"] = str(rv)
             body = json.dumps(obj, separators=(",", ":"))
+            if len(body) > MAX_OBJECT_BYTES and not remove and _utf8_size(obj) > \
+                    MAX_OBJECT_BYTES:
+                raise too_large()
             prev_body = json.dumps(prev, separators=(",", ":")) if prev else None
             if remove:
                 self._db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND "
@@ -259,35 +282,110 @@ class Store:
                                  (res.plural, namespace, meta["name"], rv, body))
             self._db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
                              (rv, res.plural, namespace, event, body, prev_body))
+            size = _row_bytes(body, prev_body)
             self._writes += 1
-            compacted = self._compact(rv) if self._writes % 500 == 0 else self._compacted
+            floor = rv - self.history if self._writes % 500 == 0 else 0
+            if self._log_size + size > self.log_bytes:
+                floor = max(floor, self._budget_floor(size))
+            freed = self._delete_events(floor) if floor > self._compacted else 0
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._rv, self._compacted = rv, compacted
+        self._rv = rv
+        self._log_size += size - freed
+        if floor > self._compacted:
+            self._compacted = floor
+            self._cache.trim(floor)
         # The cache holds its own parsed copy: callers go on using (and changing) ``obj``.
-        self._remember(res.plural, Change(rv, event, json.loads(body),
-                                          json.loads(prev_body) if prev_body else None,
-                                          namespace))
+        self._cache.add(res.plural, Change(rv, event, json.loads(body),
+                                           json.loads(prev_body) if prev_body else None,
+                                           namespace), size)
+        self._changed.notify_all()
+        if res.plural in self._resource_changed:
+            self._resource_changed[res.plural].notify_all()
         return obj
 
-    def _remember(self, resource: str, change: Change) -> None:
-        recent = self._recent.setdefault(resource, deque(maxlen=RECENT))
-        if len(recent) == RECENT:
-            self._floor[resource] = recent[0].rv   # about to fall out of the cache
-        recent.append(change)
-        self._latest[resource] = change.rv
-        self._changed.notify_all()
-        if resource in self._resource_changed:
-            self._resource_changed[resource].notify_all()
+    def _budget_floor(self, incoming: int = 0) -> int:
+        """The version to compact to so that the log keeps about half its byte budget."""
+        excess = self._log_size + incoming - self.log_bytes // 2
+        floor = self._compacted
+        for rv, size in self._db.execute(
+                "SELECT rv, length(body) + coalesce(length(prev), 0) FROM events "
+                "WHERE rv>? ORDER BY rv", (self._compacted,)):
+            if excess <= 0:
+                break
+            floor, excess = int(rv), excess - int(size)
+        return floor
 
-    def _compact(self, rv: int) -> int:
-        floor = rv - self.history
-        if floor > 0:
-            self._db.execute("DELETE FROM events WHERE rv<=?", (floor,))
-            self._db.execute("UPDATE meta SET value=? WHERE key='compacted'", (floor,))
-        return max(floor, self._compacted)
+    def _delete_events(self, floor: int) -> int:
+        """Inside a transaction: drop the events up to ``floor``; the bytes freed."""
+        freed = int(self._db.execute(
+            "SELECT coalesce(sum(length(body) + coalesce(length(prev), 0)), 0) FROM events "
+            "WHERE rv<=?", (floor,)).fetchone()[0])
+        self._db.execute("DELETE FROM events WHERE rv<=?", (floor,))
+        self._db.execute("UPDATE meta SET value=? WHERE key='compacted'", (floor,))
+        return freed
+
+    # -- housekeeping (maintenance.py calls these) -----------------------------------------
+
+    def compact(self, floor: int) -> int:
+        """Forget the changes up to version ``floor`` (etcd's compaction): a watch from an
+        older version gets 410 Gone and its client lists again. The compacted version."""
+        with self._lock:
+            floor = min(floor, self._rv)
+            if floor <= self._compacted:
+                return self._compacted
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                freed = self._delete_events(floor)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._log_size -= freed
+            self._compacted = floor
+            self._cache.trim(floor)
+            return floor
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it to zero bytes. It waits for
+        readers of other connections (another process reading the file) only briefly: the
+        next pass tries again."""
+        with self._lock:
+            self._db.execute("PRAGMA busy_timeout=200")
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                self._db.execute("PRAGMA busy_timeout=30000")
+
+    def vacuum_if_sparse(self, min_free_bytes: int = 1024 * 1024) -> bool:
+        """Give free pages back to the file system when they are most of the file (and
+        more than ``min_free_bytes``); whether it did."""
+        with self._lock:
+            free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+            total = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+            page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            if free * 2 <= total or free * page < min_free_bytes:
+                return False
+            # executescript steps the statement to its end; execute() would free one page
+            # per call (each step of incremental_vacuum frees one).
+            self._db.executescript("PRAGMA incremental_vacuum;")
+        self.checkpoint()
+        return True
+
+    def sizes(self) -> dict[str, int]:
+        """Bytes on disk and in memory: what the soak benchmark and the tests watch."""
+        def size(suffix: str) -> int:
+            try:
+                return Path(self.path + suffix).stat().st_size
+            except OSError:
+                return 0
+        with self._lock:
+            return {"db": size(""), "wal": size("-wal"), "log": self._log_size,
+                    "cache": self._cache.size(),
+                    "events": int(self._db.execute("SELECT count(*) FROM events"
+                                                   ).fetchone()[0])}
 
     def create(self, res: Resource, obj: Obj) -> Obj:
         obj = copy.deepcopy(obj)

@@ -32,7 +32,10 @@ another cluster the same Service is reached with ``kubectl port-forward svc/NAME
 Cases: ``shared-volume`` (a named volume shared by two services), ``no-ports`` (a service
 without ports reached by its name: a headless Service), ``privileged-helper`` (setuid and
 file-capability helpers run as a user: no forced no_new_privs), ``slow-start`` (a server
-that listens after 10 s survives its healthcheck's ``start_period``: a startupProbe). Every
+that listens after 10 s survives its healthcheck's ``start_period``: a startupProbe),
+``loopback-port`` (``127.0.0.1:PORT:80`` with ``--service-type loadbalancer`` stays internal
+and answers on 127.0.0.1), ``shared-env-file`` (one env_file's ConfigMap and Secret shared
+by two services; ``*_FILE`` and ``ALLOW_*`` stay plain variables). Every
 case is converted with ``-n NS`` and applied to a cluster without that namespace, so every
 case also proves the Namespace object comes first.
 

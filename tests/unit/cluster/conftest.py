@@ -18,8 +18,9 @@ import pytest
 from kompy.client import KubeClient, NotFound
 from kompy.client.loopback import attach
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.daemon.runtime import start_runtime
+from kompy.cluster.daemon.runtime import Runtime, start_runtime
 from kompy.cluster.kubelet.backend import LABEL_CONTAINER, LABEL_POD, ContainerInfo
+from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.fake import FakeBackend
 from kompy.cluster.store.sqlite import Store
 
@@ -63,6 +64,59 @@ class FakeCluster:
     def running(self, pod: str, container: str) -> ContainerInfo | None:
         found = self.backend.running(**{LABEL_POD: pod, LABEL_CONTAINER: container})
         return found[-1] if found else None
+
+
+class FakeNode:
+    """A cluster whose runtime (the daemon's half after the API server) can crash and start
+    again over the same store, state folder and containers: ``kill -9`` of the daemon, in
+    process. :meth:`crash` stops every loop but leaves the containers as they are."""
+
+    def __init__(self, tmp_path: Path, backoff_base: float = 0.2) -> None:
+        self.tmp_path = tmp_path
+        self.backoff_base = backoff_base
+        self.config = KubeletConfig()  # a test may change it before start()
+        self.store = Store(tmp_path / "store.db")
+        self.server = ApiServer(self.store, "token").start()
+        self.client = attach(KubeClient.for_server(self.server.url, "token"), self.server.router)
+        self.backend = FakeBackend(tmp_path / "engine")
+        self.stop_event = threading.Event()
+        self.runtime: Runtime | None = None
+
+    def start(self) -> FakeCluster:
+        self.stop_event = threading.Event()
+        self.runtime = start_runtime(self.client, self.tmp_path / "state", "fake",
+                                     self.stop_event, backoff_base=self.backoff_base,
+                                     backend=self.backend, config=self.config)
+        self.server.set_pod_io(self.runtime.pod_io)
+        return FakeCluster(self.client, self.backend)
+
+    def crash(self) -> None:
+        """Every loop of the runtime ends; containers keep running, as after ``kill -9``."""
+        assert self.runtime is not None
+        self.stop_event.set()
+        for controller in self.runtime.controllers:
+            controller.join(2.0)
+        self.runtime.scheduler.join(2.0)
+        self.runtime.kubelet.join(0.2)  # a test may hold workers inside a Docker call
+        # The informers end with their watches (their handlers now feed closed queues).
+        self.runtime = None
+
+    def close(self) -> None:
+        if self.runtime is not None:
+            self.stop_event.set()
+            self.runtime.join(5)
+        self.server.stop()
+        self.backend.pool.shutdown(wait=False)
+
+
+@pytest.fixture
+def fake_node(tmp_path: Path) -> Iterator[FakeNode]:
+    """A :class:`FakeNode` whose runtime the test starts (and may crash and start again)."""
+    node = FakeNode(tmp_path)
+    try:
+        yield node
+    finally:
+        node.close()
 
 
 @pytest.fixture

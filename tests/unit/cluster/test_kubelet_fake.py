@@ -54,6 +54,7 @@ def test_crash_loop_back_off_holds_the_next_start(fake_cluster: Any) -> None:
     second = fake_cluster.wait("the immediate restart", lambda: (
         c := fake_cluster.running("loop", "app")) and c.id != first.id and c)
     fake_cluster.backend.exit(second.id, 2)
+
     waiting = fake_cluster.wait("CrashLoopBackOff", lambda: (
         fake_cluster.status_of("loop", "app").get("state") or {}).get("waiting"))
     assert waiting["reason"] == "CrashLoopBackOff"
@@ -142,3 +143,25 @@ def test_deletion_stops_within_the_grace_period_then_removes(fake_cluster: Any) 
     fake_cluster.wait("the pod object gone", lambda: fake_cluster.pod("bye") is None)
     assert ("stop", c.id, 7) in fake_cluster.backend.called("stop")
     assert c.id not in fake_cluster.backend.containers
+
+
+@pytest.mark.parametrize("fake_cluster", [60.0], indirect=True)
+def test_a_container_that_cannot_start_backs_off_as_a_crash_does(fake_cluster: Any) -> None:
+    """Docker refuses to start it (its executable is missing): restarted at once the first
+    time, then held by CrashLoopBackOff, never retried in a tight loop."""
+    fake_cluster.backend.start_error = lambda spec: (
+        'exec: "/missing": stat /missing: no such file or directory'
+        if spec.entrypoint == ["/missing"] else "")
+    fake_cluster.client.create(pod("broken", command=["/missing"]))
+    waiting = fake_cluster.wait("CrashLoopBackOff", lambda: (
+        fake_cluster.status_of("broken", "app").get("state") or {}).get("waiting"))
+    assert waiting["reason"] == "CrashLoopBackOff"
+    status = fake_cluster.status_of("broken", "app")
+    assert status["lastState"]["terminated"]["reason"] == "ContainerCannotRun"
+    assert "/missing" in status["lastState"]["terminated"]["message"]
+    # Held for the 60 s back-off: the immediate retry and nothing more.
+    starts = len([c for c in fake_cluster.backend.called("start") if "broken" in c[1]])
+    assert starts == 2
+    failed = [e for e in fake_cluster.client.list("events", "default")["items"]
+              if e["reason"] == "Failed" and e["involvedObject"]["name"] == "broken"]
+    assert failed and "/missing" in failed[0]["message"]

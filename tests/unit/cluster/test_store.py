@@ -213,7 +213,7 @@ def test_watch_cache_answers_as_the_event_log_does(tmp_path: Path) -> None:
 
 def test_watch_cache_falls_back_to_the_log_for_old_versions(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kompy.cluster.store.sqlite.RECENT", 10)
+    monkeypatch.setattr("kompy.cluster.store.watchcache.RECENT", 10)
     store = Store(tmp_path / "s.db")
     for i in range(30):
         store.create(CMS, _cm(f"c{i}"))

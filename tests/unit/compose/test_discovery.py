@@ -70,6 +70,20 @@ def test_compose_file_variable_with_separator(tmp_path: Path) -> None:
     assert project.services["web"].image == "b"
 
 
+@pytest.mark.parametrize("value", ["a.yaml:b.yaml", "a.yaml b.yaml", " a.yaml  b.yaml "])
+def test_compose_file_variable_as_compose_or_kompose_lists_it(tmp_path: Path,
+                                                             value: str) -> None:
+    # Compose splits on the path separator (":" here); Kompose on whitespace (issue #9).
+    (tmp_path / "a.yaml").write_text(SERVICE)
+    (tmp_path / "b.yaml").write_text("services:\n  web:\n    image: b\n")
+    assert load(tmp_path, environ={"COMPOSE_FILE": value}).services["web"].image == "b"
+
+
+def test_compose_file_variable_keeps_a_file_name_with_a_space(tmp_path: Path) -> None:
+    (tmp_path / "my compose.yaml").write_text(SERVICE)
+    assert load(tmp_path, environ={"COMPOSE_FILE": "my compose.yaml"}).services["web"]
+
+
 def test_project_directory_is_the_first_files_folder(tmp_path: Path) -> None:
     (tmp_path / "deploy").mkdir()
     (tmp_path / "deploy" / "compose.yaml").write_text(SERVICE)

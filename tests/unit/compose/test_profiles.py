@@ -99,3 +99,32 @@ def test_disabled_services_are_not_checked(tmp_path: Path) -> None:
     assert services(tmp_path, text) == ["web"]
     with pytest.raises(ComposeError, match="volume 'undeclared' is not defined"):
         services(tmp_path, text, profiles=("tools",))
+
+
+def _warnings(tmp_path: Path, text: str, **options: Any) -> tuple[list[str], list[str]]:
+    from kompy.errors import Diagnostic
+
+    (tmp_path / "compose.yaml").write_text(text)
+    diagnostics: list[Diagnostic] = []
+    project = load_project(LoadOptions(cwd=str(tmp_path), files=("compose.yaml",),
+                                       environ={}, **options), diagnostics)
+    return sorted(project.services), [d.format() for d in diagnostics]
+
+
+def test_a_profile_no_service_lists_is_a_warning(tmp_path: Path) -> None:
+    # Issue #9 class 11: a typo'd profile used to convert silently to less than expected.
+    services, warnings = _warnings(tmp_path, COMPOSE, profiles=("debgu",))
+    assert services == ["db", "web"]
+    assert len(warnings) == 1
+    assert "profile 'debgu' selects no service" in warnings[0]
+    assert "did you mean 'debug'?" in warnings[0]
+    assert "compose.yaml:2:1" in warnings[0]
+
+
+def test_no_enabled_service_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    text = ("services:\n  a:\n    image: a\n    profiles: [x]\n"
+            "  b:\n    image: b\n    profiles: [y]\n")
+    services, warnings = _warnings(tmp_path, text)
+    assert services == []
+    assert any("no service is enabled" in w and "x, y" in w for w in warnings)
+    assert _warnings(tmp_path, text, profiles=("x",)) == (["a"], [])

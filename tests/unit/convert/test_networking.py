@@ -473,3 +473,27 @@ def test_the_schema_check_used_here_is_strict() -> None:
     with pytest.raises(InternalError, match="not a valid Kubernetes"):
         _valid([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
                  "spec": {"portz": []}}])
+
+
+def test_link_aliases_resolve_like_network_aliases() -> None:
+    # `links: [db:database]`: web reaches db as "database" (issue #9 class 2).
+    web = Service("web", image="w", other={"links": ["db:database", "cache"]})
+    db = Service("db", image="postgres", expose=("5432",))
+    cache = Service("cache", image="redis")
+    ctx = _ctx(web, db, cache)
+    own, database = _valid(build_services(ctx, db))
+    assert (own["metadata"]["name"], database["metadata"]["name"]) == ("db", "database")
+    assert database["spec"]["selector"] == own["spec"]["selector"]
+    assert [p["port"] for p in database["spec"]["ports"]] == [5432]
+    build_services(ctx, web)
+    status = {r.key: r.status for r in ctx.report if ".links[" in r.key}
+    assert status == {"services.web.links[0]": "approximated", "services.web.links[1]": "mapped"}
+
+
+def test_aliases_of_a_headless_service_are_headless() -> None:
+    web = Service("web", image="w", other={"links": ["worker:jobs"]})
+    worker = Service("worker", image="w", networks={"default": ServiceNetwork(
+        aliases=("queue",))})
+    services = _valid(build_services(_ctx(web, worker), worker))
+    assert [(s["metadata"]["name"], s["spec"].get("clusterIP")) for s in services] == [
+        ("worker", "None"), ("queue", "None"), ("jobs", "None")]

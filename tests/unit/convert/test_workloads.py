@@ -115,10 +115,17 @@ def test_depends_on_waits_for_the_dependency_service() -> None:
     worker = Service(name="worker", image="w")
     conversion = run(web, db, worker)
     inits = pod_spec(find(conversion, "Deployment", "web"))["initContainers"]
-    assert [i["name"] for i in inits] == ["wait-for-db"]
+    assert [i["name"] for i in inits] == ["wait-for-db", "wait-for-worker"]
     assert "nc -w 2 db 5432" in inits[0]["command"][2]
-    warning = [d for d in conversion.diagnostics if "no known ports" in d.message]
-    assert warning and warning[0].hint and "expose" in warning[0].hint
+    # worker has no ports: its headless Service's name resolves once a pod is ready.
+    assert "nc -w 1 worker 1" in inits[1]["command"][2]
+    assert "bad address" in inits[1]["command"][2]
+    statuses = {r.key: r.status for r in conversion.report if ".depends_on." in r.key}
+    assert statuses == {"services.web.depends_on.db": "mapped",
+                        "services.web.depends_on.worker": "approximated"}
+    host = Service(name="h", image="x", network_mode="host")
+    alone = run(Service(name="web", image="x", depends_on={"h": Dependency()}), host)
+    assert any("has no Service" in m for m in messages(alone))
     none = run(web, db, worker, wait_init=False)
     assert "initContainers" not in pod_spec(find(none, "Deployment", "web"))
 

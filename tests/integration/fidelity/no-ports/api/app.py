@@ -1,5 +1,6 @@
-"""Answers GET /backend with what http://backend:8000/ says: `backend` has no ports in the
-Compose file, so only its name makes it reachable."""
+"""Answers GET /<name> with what http://<name>:8000/ says, for the names `backend` goes by:
+its service name, the alias `api` gives it with `links`, and its network alias. `backend`
+has no ports in the Compose file, so only these names make it reachable."""
 
 import http.server
 import signal
@@ -9,8 +10,12 @@ import urllib.request
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        name = self.path.strip("/")
+        if name not in ("backend", "linked-backend", "store"):
+            self.send_error(404)
+            return
         try:
-            with urllib.request.urlopen("http://backend:8000/", timeout=3) as answer:
+            with urllib.request.urlopen(f"http://{name}:8000/", timeout=3) as answer:
                 body, code = answer.read(), 200
         except OSError as error:
             body, code = f"unreachable: {error}\n".encode(), 502

@@ -54,10 +54,10 @@ _PROJECT_TABLE = "project"
 
 # ConvertOptions fields a configuration does not set: the templates folder has its own key
 # (a path, resolved like the others), and `kompy check` always validates.
-# images: kompy check never reads the Docker engine (its verdict must not depend on
-# which images a machine has).
+# images, built_images, cluster_images: kompy check never reads the Docker engine nor builds
+# (its verdict must not depend on which images a machine has).
 _NOT_CONFIGURABLE = frozenset({"templates_dir", "validate", "allow_outside_project", "cache_dir",
-                               "images"})
+                               "images", "built_images", "cluster_images"})
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "controller": CONTROLLERS,

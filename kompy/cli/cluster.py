@@ -188,15 +188,44 @@ def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("-c", "--container")
 @click.option("-i", "--stdin", "use_stdin", is_flag=True, help="Pass standard input.")
+@click.option("-t", "--tty", is_flag=True, help="Run the command in a terminal.")
 @target_options
 def exec_cmd(target: str, command: tuple[str, ...], container: str | None, use_stdin: bool,
-             namespace: str | None, kubeconfig_path: str | None, context: str | None,
-             cluster: str | None) -> None:
-    """Run a command in a pod's container: kompy exec POD -- CMD [ARGS...]."""
-    from kompy.kubectl.commands import exec_
-    data = sys.stdin.buffer.read() if use_stdin else None
+             tty: bool, namespace: str | None, kubeconfig_path: str | None,
+             context: str | None, cluster: str | None) -> None:
+    """Run a command in a pod's container: kompy exec POD [-it] -- CMD [ARGS...]."""
+    from kompy.kubectl.execute import exec_, system_console
     sys.exit(exec_(target_client(kubeconfig_path, context, cluster), target, namespace,
-                   list(command), container=container, stdin=data, write=_write_bytes))
+                   list(command), container=container, stdin=use_stdin, tty=tty,
+                   console=system_console()))
+
+
+@click.command("attach")
+@click.argument("target")
+@click.option("-c", "--container")
+@click.option("-i", "--stdin", "use_stdin", is_flag=True, help="Pass standard input.")
+@click.option("-t", "--tty", is_flag=True, help="The container runs in a terminal.")
+@target_options
+def attach_cmd(target: str, container: str | None, use_stdin: bool, tty: bool,
+               namespace: str | None, kubeconfig_path: str | None, context: str | None,
+               cluster: str | None) -> None:
+    """Attach to the main process of a pod's container (its output from now on)."""
+    from kompy.kubectl.execute import attach, system_console
+    sys.exit(attach(target_client(kubeconfig_path, context, cluster), target, namespace,
+                    container=container, stdin=use_stdin, tty=tty, console=system_console()))
+
+
+@click.command("cp")
+@click.argument("source")
+@click.argument("dest")
+@click.option("-c", "--container")
+@target_options
+def cp_cmd(source: str, dest: str, container: str | None, namespace: str | None,
+           kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Copy files to or from a pod's container: kompy cp ./dir POD:/tmp/dir, or back."""
+    from kompy.kubectl.cp import cp
+    sys.exit(cp(target_client(kubeconfig_path, context, cluster), source, dest, namespace,
+                container, lambda line: click.echo(line, err=True)))
 
 
 @click.command("scale")
@@ -214,16 +243,17 @@ def scale_cmd(kind: str, name: str | None, replicas: int, namespace: str | None,
 
 @click.command("port-forward")
 @click.argument("target")
-@click.argument("ports")
+@click.argument("ports", nargs=-1, required=True)
 @target_options
-def port_forward_cmd(target: str, ports: str, namespace: str | None,
+def port_forward_cmd(target: str, ports: tuple[str, ...], namespace: str | None,
                      kubeconfig_path: str | None, context: str | None,
                      cluster: str | None) -> None:
-    """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE."""
+    """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE,
+    for each [LOCAL:]REMOTE given."""
     from kompy.kubectl.portforward import port_forward
-    sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target, ports,
-                          namespace, lambda line: click.echo(line)))
+    sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target,
+                          list(ports), namespace, lambda line: click.echo(line)))
 
 
 COMMANDS = [cluster_group, apply_cmd, get_cmd, describe_cmd, delete_cmd, logs_cmd, exec_cmd,
-            scale_cmd, port_forward_cmd]
+            attach_cmd, cp_cmd, scale_cmd, port_forward_cmd]

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from kompy.client import kubeconfig, resources
+from kompy.client import kubeconfig, remotecommand, resources
 from kompy.client.auth import Credentials, ServerNameAdapter, proxies_for
 from kompy.client.errors import ApiError, Conflict, Gone, error_from_status
 from kompy.errors import ClusterError
@@ -27,7 +27,6 @@ from kompy.errors import ClusterError
 log = logging.getLogger(__name__)
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-EXIT_CODE_HEADER = "Kompy-Exit-Code"
 # A watch keeps retrying a server that stopped answering for this long before giving up.
 WATCH_RETRY_SECONDS = 30.0
 
@@ -330,23 +329,8 @@ class KubeClient:
 
     def exec(self, name: str, namespace: str | None, command: builtins.list[str],
              container: str | None = None, stdin: bytes | None = None) -> tuple[int, bytes]:
-        """Run a command in a pod's container; (exit code, combined stdout and stderr).
-
-        kompy's API server answers a plain POST: the body is the output, the exit code is in
-        the ``Kompy-Exit-Code`` header. Real clusters need a streaming (SPDY/WebSocket) exec,
-        which kompy does not speak.
-        """
-        params: builtins.list[tuple[str, str]] = [("command", c) for c in command]
-        params += [("stdout", "true"), ("stderr", "true")]
-        if container:
-            params.append(("container", container))
-        if stdin is not None:
-            params.append(("stdin", "true"))
-        path = resources.lookup("pods").path(namespace or self.namespace, name, "exec")
-        response = self.request("POST", path, params=params, data=stdin or b"",
-                                content_type="application/octet-stream", timeout=3600)
-        code = response.headers.get(EXIT_CODE_HEADER)
-        if code is None:
-            raise ClusterError("this API server does not support kompy's non-interactive exec",
-                               hint="use kubectl exec for real clusters")
-        return int(code), response.content
+        """Run a command in a pod's container to its end: (exit code, standard output and
+        error as they came). Through the API's WebSocket exec, on any cluster
+        (:mod:`kompy.client.remotecommand` has the interactive form)."""
+        return remotecommand.run(self, name, namespace or self.namespace, command,
+                                 container=container, stdin=stdin)

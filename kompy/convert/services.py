@@ -39,6 +39,8 @@ _alias_owners: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = (
 _single_network: weakref.WeakKeyDictionary[ConvertContext, bool] = weakref.WeakKeyDictionary()
 _plans: weakref.WeakKeyDictionary[ConvertContext, dict[str, ServicePlan | None]] = (
     weakref.WeakKeyDictionary())
+_link_index: weakref.WeakKeyDictionary[ConvertContext, dict[str, list[tuple[str, KeyPath]]]] = (
+    weakref.WeakKeyDictionary())
 
 
 @dataclass(frozen=True)
@@ -335,14 +337,19 @@ def _service_context(ctx: ConvertContext, service: Service, name: str, kind: str
 
 def _link_aliases(ctx: ConvertContext, service: Service) -> list[tuple[str, KeyPath]]:
     """``links: ["db:database"]`` of other services naming ``service``: the alias each gives
-    it (compose-spec "links": the alias is a hostname of the linked service)."""
-    out: list[tuple[str, KeyPath]] = []
-    for name in sorted(ctx.project.services):
-        for index, link in enumerate(ctx.project.services[name].other.get("links") or ()):
-            target, _, alias = str(link).partition(":")
-            if target == service.name and alias and alias != target:
-                out.append((alias, ("services", name, "links", index)))
-    return out
+    it (compose-spec "links": the alias is a hostname of the linked service). Indexed once
+    per conversion: asked for every service, a scan each time would be quadratic."""
+    index = _link_index.get(ctx)
+    if index is None:
+        index = {}
+        for name in sorted(ctx.project.services):
+            for position, link in enumerate(ctx.project.services[name].other.get("links") or ()):
+                target, _, alias = str(link).partition(":")
+                if alias and alias != target:
+                    index.setdefault(target, []).append(
+                        (alias, ("services", name, "links", position)))
+        _link_index[ctx] = index
+    return index.get(service.name, [])
 
 
 def _report_links(ctx: ConvertContext, service: Service) -> None:

@@ -8,7 +8,10 @@ folders and for editors' temporary and backup files are dropped, as Compose Watc
 
 Changes are gathered into a batch that is handed out once no event came for ``quiet``
 seconds, or ``max_delay`` seconds after the batch's first event, so an editor's burst of
-writes gives one batch and a process writing non-stop cannot starve the loop.
+writes gives one batch and a process writing non-stop cannot starve the loop. ``quiet`` is
+50 ms by default, watchexec's default debounce: an editor's save (write, or temporary file
+and rename) is over within a few milliseconds, and the quiet time is most of what a sync
+costs (benchmarks/bench_dev.py).
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class ChangeWatcher:
     caller's job); when its folder exists, the root's own creation is still noticed.
     """
 
-    def __init__(self, roots: Iterable[str], *, quiet: float = 0.1,
+    def __init__(self, roots: Iterable[str], *, quiet: float = 0.05,
                  max_delay: float = 1.0) -> None:
         if quiet < 0 or max_delay < quiet:
             raise ValueError("need 0 <= quiet <= max_delay")

@@ -65,6 +65,32 @@ def translate(what: str, error: docker.errors.DockerException) -> EngineError:
     return EngineError(f"{what}: {reason}", reason=reason, status=status)
 
 
+def connection_reason(error: BaseException) -> str:
+    """Why a connection to the engine failed, in a few words ("Connection refused"): the
+    innermost OS error that the HTTP layers wrapped, else the first line of the error."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return str(current.strerror)
+        stack.extend(a for a in current.args if isinstance(a, BaseException))
+        for nested in (getattr(current, "reason", None), current.__cause__, current.__context__):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    first = error.args[0] if error.args else None
+    text = (first if isinstance(first, str) else str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def lost(what: str, error: BaseException) -> EngineError:
+    reason = connection_reason(error)
+    return EngineError(f"{what}: Docker engine connection failed: {reason}", reason=reason)
+
+
 def call(what: str, fn: Callable[[], T]) -> T:
     """``fn()``, with the SDK's exceptions (and a lost connection) as :class:`EngineError`."""
     try:
@@ -72,8 +98,7 @@ def call(what: str, fn: Callable[[], T]) -> T:
     except docker.errors.DockerException as error:
         raise translate(what, error) from error
     except (OSError, ConnectionError) as error:
-        raise EngineError(f"{what}: Docker engine connection failed: {error}",
-                          reason=str(error)) from error
+        raise lost(what, error) from error
 
 
 def stream(what: str, items: Iterator[T]) -> Iterator[T]:
@@ -85,9 +110,8 @@ def stream(what: str, items: Iterator[T]) -> Iterator[T]:
             return
         except docker.errors.DockerException as error:
             raise translate(what, error) from error
-        except OSError as error:
-            raise EngineError(f"{what}: Docker engine connection failed: {error}",
-                              reason=str(error)) from error
+        except Exception as error:  # noqa: BLE001 - OSError, or urllib3's ProtocolError
+            raise lost(what, error) from error
         yield item
 
 

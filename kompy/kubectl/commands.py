@@ -1,4 +1,4 @@
-"""The kubectl-like commands (apply, get, describe, delete, logs, exec, scale), all through
+"""The kubectl-like commands (apply, get, describe, delete, logs, scale), all through
 the Kubernetes API (KubeClient), so they work the same on the built-in and real clusters.
 
 Each returns an exit code and writes through ``out`` (text for standard output), so the CLI
@@ -204,17 +204,6 @@ def logs(client: KubeClient, target: str, namespace: str | None, *, container: s
                              follow, previous, tail):
         write(chunk)
     return 0
-
-
-def exec_(client: KubeClient, target: str, namespace: str | None, command: list[str], *,
-          container: str | None, stdin: bytes | None, write: Callable[[bytes], None]) -> int:
-    if not command:
-        raise UserError("no command given", hint="kompy exec POD -- COMMAND [ARGS...]")
-    pod = resolve_pod(client, target, namespace)
-    code, output = client.exec(pod["metadata"]["name"], pod["metadata"]["namespace"], command,
-                               container, stdin)
-    write(output)
-    return code
 
 
 def scale(client: KubeClient, kind: str, name: str | None, replicas: int,

@@ -1,94 +1,75 @@
-"""``kompy port-forward``: 127.0.0.1:LOCAL on the host relays TCP to a pod's IP:REMOTE.
+"""``kompy port-forward``: 127.0.0.1:LOCAL relays to a pod's port through the API server.
 
-The built-in cluster's pods sit on Docker bridge networks, which the host reaches directly on
-Linux, so a plain TCP relay is enough (real clusters need the SPDY/WebSocket portforward
-subresource, which kompy does not speak). ``svc/NAME`` picks a ready endpoint of the Service
-and maps the Service port to its target port, as kubectl does.
+As kubectl port-forward: POD, pod/NAME, deploy/NAME, svc/NAME... pick one pod once at the
+start; several ``[LOCAL:]REMOTE`` mappings share it; a Service's port maps to its target
+port (a named one resolved in the pod's containers), and a pod's port may be named too.
+Every connection goes through the API's ``pods/portforward`` (kompy/client/portforward.py),
+so the same command works on the built-in cluster and on any other.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from collections.abc import Callable
 
-from kompy.client import KubeClient
+from kompy.client import KubeClient, resources
+from kompy.client import portforward as pf
 from kompy.client.objects import Obj
-from kompy.errors import UserError
+from kompy.errors import ClusterError, UserError
 from kompy.kubectl.commands import resolve_pod
 
-
-def parse_ports(spec: str) -> tuple[int, int]:
-    """``8080:80`` -> (8080, 80); ``80`` -> (80, 80); ``:80`` -> (0, 80), a free local port."""
-    local, _, remote = spec.partition(":")
-    try:
-        if not remote:
-            return int(local), int(local)
-        return int(local or 0), int(remote)
-    except ValueError as e:
-        raise UserError(f"invalid port mapping {spec!r}", hint="use LOCAL:REMOTE, e.g. 8080:80"
-                        ) from e
+Dial = Callable[[], pf.Connection]
 
 
-def _target_port(pod: Obj, service: Obj | None, port: int) -> int:
+def parse_ports(spec: str) -> tuple[int, str]:
+    """``8080:80`` -> (8080, "80"); ``80`` -> (80, "80"); ``:80`` -> (0, "80"), a free local
+    port; ``8080:http`` -> (8080, "http"), a named port."""
+    local, sep, remote = spec.partition(":")
+    if not sep:
+        remote = local
+    bad = UserError(f"invalid port mapping {spec!r}", hint="use [LOCAL:]REMOTE, e.g. 8080:80")
+    if not remote or not (local == "" or local.isdigit()) or (not sep and not local.isdigit()):
+        raise bad
+    number = int(local or 0)
+    if number > 65535 or remote.isdigit() and not 0 < int(remote) < 65536:
+        raise bad
+    return number, remote
+
+
+def _container_port(pod: Obj, name: str) -> int:
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for cport in container.get("ports") or []:
+            if cport.get("name") == name:
+                return int(cport["containerPort"])
+    raise UserError(f"pod {pod['metadata']['name']} has no port named {name!r}")
+
+
+def _target_port(pod: Obj, service: Obj | None, remote: str) -> int:
     if service is None:
-        return port
+        return int(remote) if remote.isdigit() else _container_port(pod, remote)
     for entry in (service.get("spec") or {}).get("ports") or []:
-        if entry.get("port") != port:
+        if str(entry.get("port")) != remote and entry.get("name") != remote:
             continue
-        target = entry.get("targetPort", port)
+        target = entry.get("targetPort", entry.get("port"))
         if isinstance(target, int) or str(target).isdigit():
             return int(target)
-        for container in (pod.get("spec") or {}).get("containers") or []:
-            for cport in container.get("ports") or []:
-                if cport.get("name") == target:
-                    return int(cport["containerPort"])
-        raise UserError(f"the Service's named target port {target!r} is not a port of pod "
-                        f"{pod['metadata']['name']}")
-    raise UserError(f"the Service has no port {port}")
+        return _container_port(pod, str(target))
+    raise UserError(f"the Service has no port {remote}")
 
 
-def resolve(client: KubeClient, target: str, namespace: str | None, remote: int
-            ) -> tuple[str, int, str]:
-    """(pod IP, pod port, pod name) for POD, pod/NAME, svc/NAME or deploy/NAME."""
+def resolve(client: KubeClient, target: str, namespace: str | None) -> tuple[Obj, Obj | None]:
+    """The pod to forward to, and the Service when the target names one."""
     service = None
-    if target.split("/", 1)[0] in ("svc", "service", "services"):
-        service = client.get("services", target.split("/", 1)[1], namespace)
+    kind, _, name = target.partition("/")
+    if name and resources.lookup(kind).kind == "Service":
+        service = client.get("services", name, namespace)
     pod = resolve_pod(client, target, namespace)
-    ip = (pod.get("status") or {}).get("podIP")
-    if not ip:
-        raise UserError(f"pod {pod['metadata']['name']} has no IP yet (status "
-                        f"{(pod.get('status') or {}).get('phase')})",
-                        hint="wait until it is Running: kompy get pods -w")
-    return str(ip), _target_port(pod, service, remote), str(pod["metadata"]["name"])
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
-
-
-def _relay(conn: socket.socket, ip: str, port: int, log: Callable[[str], None]) -> None:
-    try:
-        upstream = socket.create_connection((ip, port), timeout=10)
-    except OSError as error:
-        log(f"error: cannot connect to {ip}:{port}: {error.strerror or error}")
-        conn.close()
-        return
-    upstream.settimeout(None)
-    back = threading.Thread(target=_pipe, args=(upstream, conn), daemon=True)
-    back.start()
-    _pipe(conn, upstream)
-    back.join()
-    conn.close()
-    upstream.close()
+    phase = (pod.get("status") or {}).get("phase")
+    if phase != "Running":
+        raise UserError(f"unable to forward port because pod is not running. Current status="
+                        f"{phase}", hint="wait until it is Running: kompy get pods -w")
+    return pod, service
 
 
 def listen(local: int) -> socket.socket:
@@ -98,15 +79,16 @@ def listen(local: int) -> socket.socket:
         sock.bind(("127.0.0.1", local))
     except OSError as error:
         sock.close()
-        raise UserError(f"cannot listen on 127.0.0.1:{local}: {error.strerror}") from error
+        raise UserError(f"unable to listen on port {local}: {error.strerror}") from error
     sock.listen(64)
     return sock
 
 
-def serve(sock: socket.socket, ip: str, port: int, log: Callable[[str], None],
+def serve(sock: socket.socket, dial: Dial, remote: int, log: Callable[[str], None],
           stop: threading.Event | None = None) -> None:
-    """Accept connections and relay each in its own threads until ``stop`` is set."""
+    """Accept connections and relay each through its own pod connection until ``stop``."""
     sock.settimeout(0.5)
+    local = sock.getsockname()[1]
     while stop is None or not stop.is_set():
         try:
             conn, _ = sock.accept()
@@ -114,18 +96,57 @@ def serve(sock: socket.socket, ip: str, port: int, log: Callable[[str], None],
             continue
         except OSError:
             return
-        log(f"Handling connection for {sock.getsockname()[1]}")
-        threading.Thread(target=_relay, args=(conn, ip, port, log), daemon=True).start()
+        conn.settimeout(None)     # not the listening socket's polling timeout
+        log(f"Handling connection for {local}")
+        threading.Thread(target=_handle, args=(conn, dial, local, remote, log),
+                         daemon=True, name="port-forward").start()
 
 
-def port_forward(client: KubeClient, target: str, mapping: str, namespace: str | None,
-                 log: Callable[[str], None], stop: threading.Event | None = None) -> int:
-    local, remote = parse_ports(mapping)
-    ip, port, _pod = resolve(client, target, namespace, remote)
-    sock = listen(local)
-    log(f"Forwarding from 127.0.0.1:{sock.getsockname()[1]} -> {remote}")
+def _handle(conn: socket.socket, dial: Dial, local: int, remote: int,
+            log: Callable[[str], None]) -> None:
     try:
-        serve(sock, ip, port, log, stop)
+        upstream = dial()
+    except ClusterError as error:
+        log(f"error: an error occurred forwarding {local} -> {remote}: {error}")
+        conn.close()
+        return
+    failure = pf.relay(upstream, conn)
+    if failure:
+        log(f"error: an error occurred forwarding {local} -> {remote}: {failure}")
+
+
+def port_forward(client: KubeClient, target: str, mappings: list[str], namespace: str | None,
+                 log: Callable[[str], None], stop: threading.Event | None = None) -> int:
+    if not mappings:
+        raise UserError("at least one port is required",
+                        hint="kompy port-forward TARGET [LOCAL:]REMOTE...")
+    parsed = [parse_ports(m) for m in mappings]
+    pod, service = resolve(client, target, namespace)
+    name, ns = str(pod["metadata"]["name"]), str(pod["metadata"].get("namespace") or "")
+    ns = ns or namespace or client.namespace
+    targets = [(local, _target_port(pod, service, remote)) for local, remote in parsed]
+    listeners: list[tuple[socket.socket, int]] = []
+    try:
+        for local, port in targets:
+            sock = listen(local)
+            listeners.append((sock, port))
+            log(f"Forwarding from 127.0.0.1:{sock.getsockname()[1]} -> {port}")
+        stop = stop or threading.Event()
+        threads = [threading.Thread(
+            target=serve, args=(sock, _dialer(client, name, ns, port), port, log, stop),
+            daemon=True, name="port-forward-accept") for sock, port in listeners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
     finally:
-        sock.close()
+        if stop is not None:
+            stop.set()
+        for sock, _ in listeners:
+            sock.close()
     return 0
+
+
+def _dialer(client: KubeClient, pod: str, namespace: str, port: int) -> Dial:
+    return lambda: pf.dial(client, pod, namespace, port)

@@ -50,6 +50,7 @@ ADAPTERS = {
     "ruamel": ("kompy.yaml", "kompy.convert.render"),
     "docker": ("kompy.engine",),
     "requests": ("kompy.client",),
+    "wsproto": ("kompy.client.websocket",),
     "click": ("kompy.cli",),
     "jinja2": ("kompy.convert.render",),
     "watchdog": ("kompy.dev.watcher",),

@@ -109,6 +109,17 @@ def test_unknown_key_is_an_error_with_file_line_and_hint(repo: Path) -> None:
     assert "did you mean 'manifests'?" in text
 
 
+@pytest.mark.parametrize("key", ["images", "built-images", "cluster-images"])
+def test_image_inputs_are_not_configurable(repo: Path, key: str) -> None:
+    # kompy check never inspects, builds or pushes images: its verdict is the same on every
+    # machine whatever images it has (issue #9: deterministic output).
+    (repo / ".kompy.toml").write_text(f'manifests = "k8s"\n{key} = "x"\n')
+    with pytest.raises(UserError, match="unknown key"):
+        load_config(repo)
+    (repo / ".kompy.toml").write_text('manifests = "k8s"\ncreate-namespace = false\n')
+    assert load_config(repo).projects[0].convert["create_namespace"] is False
+
+
 def test_snake_case_option_suggests_the_kebab_case_key(repo: Path) -> None:
     (repo / ".kompy.toml").write_text('pvc_request_size = "1Gi"\n')
     with pytest.raises(UserError, match="pvc_request_size") as info:

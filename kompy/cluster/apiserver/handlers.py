@@ -31,6 +31,7 @@ from kompy.cluster.apiserver import admission, defaults, hostpaths
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kompy.cluster.apiserver.schemas import SchemaRegistry
 from kompy.cluster.apiserver.warning import warn
+from kompy.cluster.kubelet.backend import ProcessStreams
 from kompy.cluster.store.sqlite import Store, not_found
 from kompy.cluster.store.watchcache import Change
 
@@ -55,14 +56,20 @@ FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
 
 class PodIO(Protocol):
-    """Logs and exec of pod containers; implemented by the kubelet (kubelet/podio.py)."""
+    """Logs, exec, attach and port-forward of pods; implemented by the kubelet
+    (kubelet/podio.py)."""
 
     def logs(self, namespace: str, pod: str, container: str, *, follow: bool, previous: bool,
              tail_lines: int | None, since: float | None = None,
              timestamps: bool = False) -> Iterator[bytes]: ...
 
-    def exec(self, namespace: str, pod: str, container: str, command: list[str],
-             stdin: bytes | None) -> tuple[int, bytes]: ...
+    def exec_streams(self, namespace: str, pod: str, container: str | None,
+                     command: list[str], *, stdin: bool, tty: bool) -> ProcessStreams: ...
+
+    def attach(self, namespace: str, pod: str, container: str | None, *, stdin: bool,
+               tty: bool) -> ProcessStreams: ...
+
+    def pod_address(self, namespace: str, pod: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -123,9 +130,14 @@ class Api:
                                 "namespaced": res.namespaced, "kind": res.kind,
                                 "verbs": ["get", "patch", "update"]})
         if group == "":
-            for sub in ("log", "exec"):
+            # As kube-apiserver lists them: the streaming subresources take options kinds.
+            for sub, kind, verbs_ in (("log", "Pod", ["get"]),
+                                      ("exec", "PodExecOptions", ["create", "get"]),
+                                      ("attach", "PodAttachOptions", ["create", "get"]),
+                                      ("portforward", "PodPortForwardOptions",
+                                       ["create", "get"])):
                 entries.append({"name": f"pods/{sub}", "singularName": "", "namespaced": True,
-                                "kind": "Pod", "verbs": ["get", "create"]})
+                                "kind": kind, "verbs": verbs_})
         return {"kind": "APIResourceList", "apiVersion": "v1",
                 "groupVersion": f"{group}/{version}" if group else version, "resources": entries}
 

@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 # k8s.io/apiserver/pkg/server/config.go: MaxRequestBodyBytes = 3 * 1024 * 1024.
 MAX_BODY_BYTES = 3 * 1024 * 1024
-# kompy's exec carries standard input in its body (kube-apiserver streams it instead, with
-# no limit): piping a file into `kompy exec -i` gets more room than an object does.
-MAX_EXEC_STDIN_BYTES = 256 * 1024 * 1024
 # A client has this long to send a body it announced before the connection is dropped.
 BODY_TIMEOUT_SECONDS = 60.0
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -64,8 +61,9 @@ def too_large(limit: int) -> BodyError:
 
 
 def body_limit(path: str) -> int:
-    return MAX_EXEC_STDIN_BYTES if path.split("?", 1)[0].rstrip("/").endswith("/exec") \
-        else MAX_BODY_BYTES
+    """Every body's limit (exec's standard input is streamed on an upgraded connection,
+    streams.py, not sent as a body)."""
+    return MAX_BODY_BYTES
 
 
 def read_body(rfile: Reader, headers: HeaderBag, limit: int) -> bytes:

@@ -11,9 +11,11 @@ Checking: each kind's schema is compiled once into a graph of small ``Node`` val
 (references resolved, types as sets, int32/int64 formats as bounds) and an object is walked
 against it in one pass that finds every problem at once:
 
-* type, range, enum and required-field errors, in kube-apiserver's schema-validation
-  wording (``spec.replicas: Invalid value: 1000000000000: spec.replicas in body should be
-  less than or equal to 2147483647``);
+* type, range, enum and base64 errors, in kube-apiserver's schema-validation wording
+  (``spec.replicas: Invalid value: 1000000000000: spec.replicas in body should be less
+  than or equal to 2147483647``): what its decoder refuses for built-in kinds. The schemas'
+  ``required`` lists are not enforced, as kube-apiserver does not (a Node without
+  ``status.nodeInfo.bootID`` is fine); admission.py checks the fields that must be there;
 * fields the schema does not know (``unknown field "spec.replcias"``), which the caller
   refuses, warns about or drops, as ``fieldValidation`` asks.
 
@@ -59,7 +61,7 @@ class Node:
         # None: no other keys allowed; True: any; a Node: each other value's schema.
         self.additional: Node | bool | None = True
         self.items: Node | None = None
-        self.required: tuple[str, ...] = ()
+        self.required: tuple[str, ...] = ()     # for the OpenAPI documents, not enforced
         self.enum: tuple[Any, ...] | None = None
         self.one_of: tuple[Node, ...] | None = None
         self.bounds: tuple[int, int] | None = None
@@ -177,10 +179,6 @@ class _Walk:
                     self.check(item, extra, (path, key))
             elif item is not None:
                 self.check(item, sub, (path, key))
-        for key in node.required:
-            if value.get(key) is None:
-                self.found.errors.append(FieldError(format_path((path, key)),
-                                                    "FieldValueRequired", "Required value"))
 
 
 class SchemaRegistry:

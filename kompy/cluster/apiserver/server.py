@@ -10,9 +10,7 @@ cluster. It speaks TLS with the cluster's own certificate (tls.py), because kube
 tokens only over TLS. The token is checked on the headers, before any byte of a body is
 read; bodies are bounded and streams end when their client hangs up (httpio.py).
 
-Exec is non-interactive: ``POST .../pods/NAME/exec?command=sh&command=-c&command=...``
-(``container=``, optional ``stdin=true`` with the request body as standard input) answers
-200 with the combined output as the body and the exit code in the ``Kompy-Exit-Code`` header.
+Exec, attach and port-forward are upgraded connections (WebSocket, SPDY): streams.py.
 """
 
 from __future__ import annotations
@@ -37,8 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.client.rest import EXIT_CODE_HEADER
-from kompy.cluster.apiserver import httpio, warning
+from kompy.cluster.apiserver import httpio, streams, warning
 from kompy.cluster.apiserver.authn import TokenAuthenticator
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
@@ -78,7 +75,7 @@ def parse_route(parts: list[str]) -> Route | None:
     sub = rest[2] if len(rest) > 2 else None
     allowed = {"status"} if res.has_status else set()
     if res.kind == "Pod":
-        allowed |= {"log", "exec"}
+        allowed |= {"log", "exec", "attach", "portforward"}
     if res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
         allowed.add("scale")
     if sub is not None and sub not in allowed:
@@ -183,7 +180,10 @@ class Router:
             raise NotFound(404, "NotFound", f"the server could not find the requested "
                                             f"resource: {path}")
         one = {k: v[-1] for k, v in query.items()}
-        if route.subresource in ("log", "exec"):
+        if route.subresource in ("exec", "attach", "portforward"):
+            # kube-apiserver's answer to a streaming request that is not an upgrade.
+            raise bad_request("Upgrade request required")
+        if route.subresource == "log":
             return self._pod_io(method, route, query, one, headers, body)
         if route.subresource == "scale":
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
@@ -260,18 +260,6 @@ class Router:
             first = next(chunks, b"")
             return Reply(200, content_type="text/plain",
                          stream=_closing(itertools.chain((first,), chunks), chunks))
-        if route.subresource == "exec" and headers.get("Upgrade"):
-            raise ApiError(400, "BadRequest", "kompy's API server runs exec without a "
-                                              "streaming (SPDY/WebSocket) connection; use "
-                                              "`kompy exec POD -- COMMAND`")
-        if route.subresource == "exec" and method == "POST":
-            stdin = body if one.get("stdin") == "true" else None
-            command = query.get("command") or []
-            if not command:
-                raise bad_request("exec needs at least one command parameter")
-            code, output = api.io().exec(route.namespace, route.name, container, command, stdin)
-            return Reply(200, output, "application/octet-stream",
-                         {EXIT_CODE_HEADER: str(code)})
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
 
 
@@ -338,6 +326,9 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _handle(self, method: str) -> None:
+        if streams.is_upgrade(self.headers):
+            self._upgrade(method)
+            return
         router = self.server.router
         path = urlsplit(self.path).path.rstrip("/") or "/"
         expect_continue, self._expect_continue = getattr(self, "_expect_continue", False), False
@@ -373,6 +364,16 @@ class Handler(BaseHTTPRequestHandler):
             self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _upgrade(self, method: str) -> None:
+        """exec, attach and port-forward: the connection is the session's from here on."""
+        self.close_connection = True
+        head = self.requestline.encode("latin-1") + b"\r\n" + b"".join(
+            f"{key}: {value}\r\n".encode("latin-1") for key, value in self.headers.items()
+        ) + b"\r\n"
+        request = streams.Upgrade(method, self.path, self.headers, head, self.connection)
+        streams.serve(self.server.router, request,
+                      lambda error: self._write(error_reply(error)), parse_route)
 
     do_GET = lambda self: self._handle("GET")  # noqa: E731
     do_POST = lambda self: self._handle("POST")  # noqa: E731

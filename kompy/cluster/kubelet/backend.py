@@ -16,6 +16,10 @@ from kompy.errors import ClusterError
 T = TypeVar("T")
 R = TypeVar("R")
 
+# What :meth:`ContainerBackend.events` yields after its stream was lost and is back: the
+# events in between are lost, so everything must be looked at again.
+RESYNC_EVENT = "kompy-resync"
+
 # Labels every Docker object kompy creates carries: listings, `kompy down` and `kompy cluster
 # reset` filter on them, so objects kompy did not create are never touched (docs/cluster.md).
 LABEL_CLUSTER = "kompy.cluster"
@@ -101,6 +105,37 @@ class ContainerInfo:
         return int(self.labels.get(LABEL_ATTEMPT, "0") or 0)
 
 
+class ProcessStreams(Protocol):
+    """The standard streams of a process in a container, while it runs: a command started by
+    ``exec_streams`` or the container's own main process (``attach_streams``). ``read`` and
+    ``write`` may be called from different threads."""
+
+    def read(self) -> tuple[int, bytes] | None:
+        """The next output: (1 for stdout or 2 for stderr, bytes); None once the output ends
+        (the process exited or closed both)."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Bytes for the process's standard input (when it was opened)."""
+        ...
+
+    def close_stdin(self) -> None:
+        """End of standard input: the process reads EOF."""
+        ...
+
+    def resize(self, width: int, height: int) -> None:
+        """The terminal's new size (a process started with a TTY)."""
+        ...
+
+    def wait(self) -> int | None:
+        """After the output ended: the exit code of an exec'd command; None for attach."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the process's streams (an exec'd process may go on running)."""
+        ...
+
+
 @dataclass(frozen=True)
 class NetworkInfo:
     id: str
@@ -114,6 +149,7 @@ class NetworkInfo:
 class ImageInfo:
     id: str
     repo_digests: tuple[str, ...]
+    user: str = ""  # the image's USER: "" (root), "1000", "1000:1000", "app"...
 
 
 class ContainerBackend(Protocol):
@@ -147,7 +183,14 @@ class ContainerBackend(Protocol):
              since: float | None = None, timestamps: bool = False) -> Iterator[bytes]: ...
     def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes]: ...
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> ProcessStreams: ...
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool
+                       ) -> ProcessStreams: ...
     def put_archive(self, container_id: str, path: str, data: bytes) -> None: ...
-    def events(self, stop: threading.Event) -> Iterator[dict[str, object]]: ...
+    def events(self, stop: threading.Event) -> Iterator[dict[str, object]]:
+        """Container deaths as Docker reports them (``status`` ``die``/``oom``), until
+        ``stop``; after a lost connection, once the engine answers again, one event with
+        ``status`` :data:`RESYNC_EVENT`."""
     def remove_all(self, volumes: bool,
                    progress: Callable[[str], None] | None = None) -> None: ...

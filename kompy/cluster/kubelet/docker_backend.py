@@ -21,17 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+from kompy.cluster.kubelet import docker_streams
 from kompy.cluster.kubelet.backend import (
     LABEL_CLUSTER,
     LABEL_HOME,
     LABEL_NAMESPACE,
     LABEL_OWNER,
+    RESYNC_EVENT,
     ContainerInfo,
     ContainerSpec,
     ImageInfo,
     ImagePullError,
     NetworkInfo,
 )
+from kompy.cluster.kubelet.docker_streams import DockerProcess
 from kompy.engine.connection import (
     Engine,
     EngineError,
@@ -44,7 +47,7 @@ from kompy.engine.connection import (
     stream,
 )
 from kompy.engine.images import inspect_image, pull_image
-from kompy.errors import ClusterError
+from kompy.errors import ClusterError, KompyError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,6 +116,8 @@ class DockerBackend:
         def run() -> None:
             try:
                 fn(*args)
+            except KompyError as error:  # Docker refused or is gone: one line
+                log.warning("background Docker call failed: %s", error.message)
             except Exception:  # noqa: BLE001 - background work reports through the log
                 log.exception("background Docker call failed")
 
@@ -232,7 +237,8 @@ class DockerBackend:
     # -- images ------------------------------------------------------------------------------
     def image(self, ref: str) -> ImageInfo | None:
         found = inspect_image(ref, self._client)
-        return None if found is None else ImageInfo(id=found.id, repo_digests=found.repo_digests)
+        return None if found is None else ImageInfo(id=found.id, repo_digests=found.repo_digests,
+                                                    user=found.user)
 
     def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         try:
@@ -361,6 +367,14 @@ class DockerBackend:
             code = self._call(what, lambda: self.api.exec_inspect(exec_id)).get("ExitCode")
         return (int(code) if code is not None else -1), output
 
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> DockerProcess:
+        return docker_streams.exec_streams(self.api, container_id, command, stdin=stdin,
+                                           tty=tty)
+
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool) -> DockerProcess:
+        return docker_streams.attach_streams(self.api, container_id, stdin=stdin, tty=tty)
+
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:
         self._call(f"copy into {container_id[:12]}",
                    lambda: self.api.put_archive(container_id, path, io.BytesIO(data)))
@@ -371,17 +385,27 @@ class DockerBackend:
         ``start`` events too made it stream one more event per pod while pods start."""
         filters = {"type": ["container"], "label": [f"{LABEL_CLUSTER}={self.cluster}"],
                    "event": ["die", "oom"]}
+        lost = False  # the stream broke (a Docker restart): said once, until it is back
         while not stop.is_set():
             try:
                 events = self._call("events", lambda: self.api.events(
                     decode=True, filters=filters, since=int(time.time()) - 1))
+                if lost:
+                    log.warning("the Docker engine answers again; looking at every pod")
+                    lost = False
+                    yield {"status": RESYNC_EVENT}
                 for event in stream("events", events):
                     if stop.is_set():
                         events.close()
                         return
                     yield event
+                reason = "the engine closed it"
             except EngineError as error:
-                log.warning("docker event stream failed (%s); reconnecting", error.reason)
+                reason = error.reason
+            if not lost and not stop.is_set():
+                log.warning("lost the Docker engine's event stream (%s); reconnecting every "
+                            "second", reason)
+            lost = True
             stop.wait(1.0)
 
     # -- clean-up ----------------------------------------------------------------------------

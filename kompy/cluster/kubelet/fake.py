@@ -12,6 +12,7 @@ on the real engine; this fake keeps the state machine's tests fast and exact.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import itertools
 import queue
@@ -26,18 +27,25 @@ from kompy.cluster.kubelet.backend import (
     LABEL_CLUSTER,
     LABEL_NAMESPACE,
     LABEL_OWNER,
+    RESYNC_EVENT,
     ContainerInfo,
     ContainerSpec,
     ImageInfo,
     ImagePullError,
     NetworkInfo,
 )
+from kompy.cluster.kubelet.fake_process import (
+    ExecHandler,
+    FakeProcess,
+    StreamHandler,
+    default_handler,
+)
+from kompy.engine.connection import EngineError
 from kompy.errors import ClusterError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-ExecHandler = Callable[[ContainerInfo, list[str]], tuple[int, bytes]]
 NEVER = "0001-01-01T00:00:00Z"  # Docker's time of what has not happened yet
 
 
@@ -74,6 +82,23 @@ class FakeContainer:
             image_id=self.image_id, ip=self.ip, error=self.error, created_at=self.created_at)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _engine_call(method: F) -> F:
+    """A call to the engine: it fails as Docker's client fails while the engine is down
+    (:meth:`FakeBackend.outage`)."""
+
+    @functools.wraps(method)
+    def call(self: FakeBackend, *args: Any, **kwargs: Any) -> Any:
+        if self.down:
+            raise EngineError(f"{method.__name__}: Docker engine connection failed: [Errno "
+                              "111] Connection refused", reason="Connection refused")
+        return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
 class FakeBackend:
     """:class:`kompy.cluster.kubelet.backend.ContainerBackend` in memory (see the module)."""
 
@@ -92,10 +117,14 @@ class FakeBackend:
         self.volumes: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.exec_handler: ExecHandler = lambda info, command: (0, b"")
+        # Interactive exec and attach (fake_process.py); None: the default handler.
+        self.stream_handler: StreamHandler | None = None
+        self.processes: list[FakeProcess] = []
         # Why Docker cannot start a container ("" when it can): e.g. its executable is
         # missing from the image. The container stays "created" with that error.
         self.start_error: Callable[[ContainerSpec], str] = lambda spec: ""
         self._lock = threading.RLock()
+        self.down = False  # see outage()
         self._events: queue.Queue[dict[str, object]] = queue.Queue()
         self._ids = itertools.count(1)
         self._ips = itertools.count(2)
@@ -117,7 +146,27 @@ class FakeBackend:
 
     def running(self, **labels: str) -> list[ContainerInfo]:
         """This cluster's running containers whose labels include ``labels``."""
-        return [c for c in self.list_containers(labels) if c.running]
+        with self._lock:
+            return [c.info() for c in self.containers.values()
+                    if c.status == "running" and self._matches(c.spec.labels, labels)]
+
+    def outage(self, *, kill: bool = True) -> None:
+        """The engine goes away (a Docker restart): every call fails as on a refused
+        connection, the event stream breaks, and (``kill``) the containers die without
+        their deaths being reported, as when dockerd restarts without live-restore."""
+        with self._lock:
+            self.down = True
+            if kill:
+                for c in self.containers.values():
+                    if c.status == "running":
+                        c.status, c.exit_code = "exited", 255
+                        c.finished_at = docker_now()
+
+    def recover(self) -> None:
+        """The engine answers again; the event stream is back (and says it was lost)."""
+        with self._lock:
+            self.down = False
+            self._events.put({"status": RESYNC_EVENT})
 
     def called(self, verb: str) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -153,6 +202,7 @@ class FakeBackend:
         return found
 
     # -- networks and volumes -------------------------------------------------------------------
+    @_engine_call
     def ensure_network(self, name: str, labels: dict[str, str], subnet: str | None = None,
                        gateway: str | None = None) -> NetworkInfo:
         with self._lock:
@@ -165,41 +215,50 @@ class FakeBackend:
                     labels={LABEL_CLUSTER: self.cluster, **labels})
             return self.networks[name]
 
+    @_engine_call
     def list_networks(self, labels: dict[str, str]) -> list[NetworkInfo]:
         with self._lock:
             return [n for n in self.networks.values() if self._matches(n.labels, labels)]
 
+    @_engine_call
     def used_subnets(self) -> list[str]:
         with self._lock:
             return [n.subnet for n in self.networks.values()]
 
+    @_engine_call
     def remove_network(self, name: str) -> None:
         with self._lock:
             self.networks.pop(name, None)
 
+    @_engine_call
     def ensure_volume(self, name: str, labels: dict[str, str],
                       tmpfs_size: str | None = None) -> str:
         with self._lock:
             self.volumes.setdefault(name, {LABEL_CLUSTER: self.cluster, **labels})
         return name
 
+    @_engine_call
     def volume_mountpoint(self, name: str) -> str:
         path = self.root / "volumes" / name
         path.mkdir(parents=True, exist_ok=True)
         return str(path)
 
+    @_engine_call
     def remove_volume(self, name: str) -> None:
         with self._lock:
             self.volumes.pop(name, None)
 
+    @_engine_call
     def list_volumes(self, labels: dict[str, str]) -> list[str]:
         with self._lock:
             return [n for n, lab in self.volumes.items() if self._matches(lab, labels)]
 
     # -- images ---------------------------------------------------------------------------------
+    @_engine_call
     def image(self, ref: str) -> ImageInfo | None:
         return self.images.get(ref)
 
+    @_engine_call
     def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         with self._lock:
             self.calls.append(("pull", ref))
@@ -215,6 +274,7 @@ class FakeBackend:
             return self.images[ref]
 
     # -- containers -----------------------------------------------------------------------------
+    @_engine_call
     def create(self, spec: ContainerSpec) -> str:
         with self._lock:
             if any(c.spec.name == spec.name for c in self.containers.values()):
@@ -229,6 +289,7 @@ class FakeBackend:
             self.calls.append(("create", spec.name))
             return cid
 
+    @_engine_call
     def start(self, container_id: str) -> None:
         with self._lock:
             c = self._get(container_id)
@@ -247,6 +308,7 @@ class FakeBackend:
                 prefix = net.subnet.rsplit(".", 1)[0] if net else "10.199.0"
                 c.ip = f"{prefix}.{next(self._ips) % 250 + 2}"
 
+    @_engine_call
     def stop(self, container_id: str, timeout: int) -> None:
         with self._lock:
             c = self.containers.get(container_id)
@@ -254,6 +316,7 @@ class FakeBackend:
             if c is not None:
                 self._stopped(c, 143)  # SIGTERM obeyed
 
+    @_engine_call
     def restart(self, container_id: str, timeout: int) -> None:
         with self._lock:
             c = self._get(container_id)
@@ -262,6 +325,7 @@ class FakeBackend:
             c.status = "created"
         self.start(container_id)
 
+    @_engine_call
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         with self._lock:
             c = self.containers.get(container_id)
@@ -269,6 +333,7 @@ class FakeBackend:
             if c is not None:
                 self._stopped(c, 137)
 
+    @_engine_call
     def remove(self, container_id: str) -> None:
         with self._lock:
             c = self.containers.pop(container_id, None)
@@ -276,6 +341,7 @@ class FakeBackend:
             if c is not None:
                 self._stopped(c, 137)  # removal is forced
 
+    @_engine_call
     def inspect(self, container_id: str) -> ContainerInfo | None:
         """By id or, as Docker allows, by name."""
         with self._lock:
@@ -283,11 +349,13 @@ class FakeBackend:
                 (c for c in self.containers.values() if c.spec.name == container_id), None)
             return None if c is None else c.info()
 
+    @_engine_call
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
         with self._lock:
             return [c.info() for c in self.containers.values()
                     if self._matches(c.spec.labels, labels)]
 
+    @_engine_call
     def logs(self, container_id: str, *, follow: bool, tail: int | None,
              since: float | None = None, timestamps: bool = False) -> Iterator[bytes]:
         with self._lock:
@@ -300,6 +368,7 @@ class FakeBackend:
         else:
             yield b"".join(line for _, line in kept)
 
+    @_engine_call
     def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes]:
         with self._lock:
@@ -309,6 +378,28 @@ class FakeBackend:
             info = c.info()
         return self.exec_handler(info, command)
 
+    @_engine_call
+    def exec_streams(self, container_id: str, command: list[str], *, stdin: bool,
+                     tty: bool) -> FakeProcess:
+        return self._process(container_id, command, stdin, tty)
+
+    @_engine_call
+    def attach_streams(self, container_id: str, *, stdin: bool, tty: bool) -> FakeProcess:
+        return self._process(container_id, [], stdin, tty)
+
+    def _process(self, container_id: str, command: list[str], stdin: bool,
+                 tty: bool) -> FakeProcess:
+        with self._lock:
+            c = self._get(container_id)
+            if c.status != "running":
+                raise ClusterError(f"exec in {container_id[:12]}: container is not running")
+            info = c.info()
+            process = FakeProcess(command, stdin, tty)
+            self.processes.append(process)
+        handler = self.stream_handler or default_handler(lambda i, cmd: self.exec_handler(i, cmd))
+        return process.start(handler, info)
+
+    @_engine_call
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:
         with self._lock:
             self._get(container_id).files[path] = data

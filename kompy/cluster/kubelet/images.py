@@ -108,6 +108,11 @@ class ImagePuller:
         assert failure is not None
         raise failure
 
+    def user_of(self, ref: str) -> str:
+        """The USER the local image ``ref`` runs as ("" for root, or when it is not here)."""
+        info = self._local_image(ref)
+        return info.user if info is not None else ""
+
     def _local_image(self, ref: str) -> ImageInfo | None:
         """Image inspection, remembered for a few seconds: a Deployment's pods all start
         from the same image at once."""

@@ -38,6 +38,7 @@ from kompy.cluster.kubelet.backend import (
     LABEL_CONTAINER,
     LABEL_POD_UID,
     LABEL_ROLE,
+    RESYNC_EVENT,
     ContainerBackend,
     ContainerInfo,
 )
@@ -210,13 +211,31 @@ class Kubelet:
                 log.debug("hosts file of %s: %s", name(pod), error)
 
     def _docker_events(self) -> None:
-        for event in self.backend.events(self.stop):
-            if event.get("status") not in ("die", "oom"):
-                continue
-            actor = event.get("Actor")
-            attrs = actor.get("Attributes") if isinstance(actor, dict) else None
-            if isinstance(attrs, dict) and attrs.get(LABEL_POD_UID):
-                self.queue.add(str(attrs[LABEL_POD_UID]))
+        while not self.stop.is_set():
+            try:
+                for event in self.backend.events(self.stop):
+                    self._on_docker_event(event)
+            except Exception as error:  # noqa: BLE001 - deaths must keep being heard
+                log.warning("Docker event stream: %s; listening again", describe_error(error))
+                self.stop.wait(1.0)
+
+    def _on_docker_event(self, event: dict[str, object]) -> None:
+        status = event.get("status")
+        if status == RESYNC_EVENT:
+            # The engine was gone (restarted?): deaths in between were not heard, and pods
+            # backing off for its absence need not wait any longer.
+            with self._lock:
+                keys = [k for k in self._known if k not in self._gone]
+                self._failures.clear()
+            for key in keys:
+                self.queue.add(key)
+            return
+        if status not in ("die", "oom"):
+            return
+        actor = event.get("Actor")
+        attrs = actor.get("Attributes") if isinstance(actor, dict) else None
+        if isinstance(attrs, dict) and attrs.get(LABEL_POD_UID):
+            self.queue.add(str(attrs[LABEL_POD_UID]))
 
     def _probe_failed(self, pod_uid: str, container: str, container_id: str, kind: str,
                       message: str) -> None:
@@ -358,11 +377,14 @@ class Kubelet:
         of existing pods are simply found again by their labels (adopted, never duplicated)."""
         if not informers.wait_synced(60):
             return
-        try:
-            containers = self.backend.list_containers({})
-        except KompyError as error:
-            log.warning("could not list containers: %s", error)
-            return
+        while True:
+            try:
+                containers = self.backend.list_containers({})
+                break
+            except KompyError as error:  # Docker is not there yet: try again
+                log.warning("could not list containers to remove orphans: %s", error.message)
+                if self.stop.wait(5.0):
+                    return
         with self._lock:
             known = set(self._known)
         orphans = [c for c in containers

@@ -1,4 +1,5 @@
-"""Pod logs and exec for the API server (its PodIO protocol, apiserver/handlers.py)."""
+"""Pod logs, exec, attach and port-forward targets for the API server (its PodIO protocol,
+apiserver/handlers.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kompy.cluster.kubelet.backend import (
     LABEL_ROLE,
     ContainerBackend,
     ContainerInfo,
+    ProcessStreams,
 )
 from kompy.errors import ClusterError
 
@@ -74,15 +76,37 @@ class DockerPodIO:
         return self.backend.logs(target.id, follow=follow and not previous, tail=tail_lines,
                                  since=since, timestamps=timestamps)
 
-    def exec(self, namespace: str, pod: str, container: str | None, command: list[str],
-             stdin: bytes | None) -> tuple[int, bytes]:
+    def _running(self, namespace: str, pod: str, container: str | None) -> ContainerInfo:
         obj = self._pod(namespace, pod)
         cname = self._container_name(obj, container)
         attempts = self._attempts(obj, cname)
-        if not attempts or not attempts[-1].running:
-            raise _bad_request(f"unable to upgrade connection: container not found (\"{cname}\")"
-                               if not attempts else
-                               f'container "{cname}" in pod "{pod}" is not running')
+        if not attempts:
+            raise _bad_request(f'unable to upgrade connection: container not found ("{cname}")')
+        if not attempts[-1].running:
+            raise _bad_request(f'container "{cname}" in pod "{pod}" is not running')
+        return attempts[-1]
+
+    def exec_streams(self, namespace: str, pod: str, container: str | None,
+                     command: list[str], *, stdin: bool, tty: bool) -> ProcessStreams:
+        """Start ``command`` in the container, its standard streams open."""
         if not command:
             raise _bad_request("you must specify at least one command for the container")
-        return self.backend.exec(attempts[-1].id, command, stdin)
+        target = self._running(namespace, pod, container)
+        return self.backend.exec_streams(target.id, command, stdin=stdin, tty=tty)
+
+    def attach(self, namespace: str, pod: str, container: str | None, *, stdin: bool,
+               tty: bool) -> ProcessStreams:
+        """The container's main process, from now on."""
+        target = self._running(namespace, pod, container)
+        return self.backend.attach_streams(target.id, stdin=stdin, tty=tty)
+
+    def pod_address(self, namespace: str, pod: str) -> str:
+        """The pod's IP, where a port-forward connects: the host reaches the pods' bridge
+        networks directly (a port bound to the pod's 127.0.0.1 only is out of reach, where
+        the kubelet's port-forward enters the pod's network namespace)."""
+        obj = self._pod(namespace, pod)
+        status = obj.get("status") or {}
+        if status.get("phase") != "Running" or not status.get("podIP"):
+            raise _bad_request(f"unable to do port forwarding: pod {pod} is not running "
+                               f"(phase {status.get('phase') or 'Pending'})")
+        return str(status["podIP"])

@@ -16,6 +16,7 @@ with the pod spec, does the next step, and reports the resulting status.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ MAX_BACKOFF = 300.0
 BACKOFF_RESET = 600.0
 # The longest an in-place restart waits for the process to exit on SIGTERM.
 RESTART_GRACE = 10
+# The first retry of a pod that waits for its configuration (CreateContainerConfigError).
+CONFIG_RETRY = 10.0
 # Sync the pod again right away (a container was adopted, or its start failed).
 RESYNC = 0.01
 
@@ -105,6 +108,7 @@ class SyncResult:
 class _PodState:
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     pull_failures: dict[str, int] = field(default_factory=dict)
+    config_failures: int = 0  # syncs in a row that met a PodConfigError
     sandbox_ip: str = ""
 
 
@@ -117,6 +121,10 @@ class PodWorker:
         self.config = config or KubeletConfig()
         self.state_dir = state_dir
         self.hosts = hosts
+        # Render and write of a hosts file happen under one lock: a pod's sync (rendering the
+        # table as it was) and a table change's rewrite must not interleave, or the older
+        # render lands last and a name that now resolves stays missing until the next change.
+        self._hosts_lock = threading.Lock()
         self.recorder = recorder
         self.prober = prober
         self.configmaps = configmaps
@@ -196,10 +204,13 @@ class PodWorker:
         spec.log_max_files = self.config.container_log_max_files
         try:
             cid = self.backend.create(spec)
-        except KompyError:
+        except KompyError as error:
             # A container of that name may exist that we did not know of (made by another
             # kubelet process that died before reporting it): adopt it, and look again.
-            existing = self.backend.inspect(spec.name)
+            try:
+                existing = self.backend.inspect(spec.name)
+            except KompyError:
+                raise error from None  # Docker is gone: say what failed first
             if existing is not None and existing.labels.get(LABEL_POD_UID) == uid(pod):
                 log.info("adopting container %s of pod %s/%s", spec.name, namespace(pod),
                          name(pod))
@@ -243,7 +254,12 @@ class PodWorker:
             retry = hold.retry
         except PodConfigError as error:
             message = error.message
-            retry = 10.0
+            # Tried again after 10 s, 20 s... at most 5 minutes: a change of the ConfigMap,
+            # Secret or claim it waits for wakes the pod at once anyway.
+            state.config_failures += 1
+            retry = restart_delay(state.config_failures, 0.0, CONFIG_RETRY)
+        else:
+            state.config_failures = 0
         found = self.containers(uid(pod))
         if solo:
             state.sandbox_ip = _solo_ip(found, spec)
@@ -314,7 +330,9 @@ class PodWorker:
         folder = pod_dir(self.state_dir, uid(pod))
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         hostname = str((pod.get("spec") or {}).get("hostname") or name(pod))[:63]
-        write_in_place(str(folder / "hosts"), self.hosts.render(namespace(pod), pod_ip, hostname))
+        with self._hosts_lock:
+            write_in_place(str(folder / "hosts"),
+                           self.hosts.render(namespace(pod), pod_ip, hostname))
 
     def rewrite_hosts(self, pod: Obj) -> None:
         state = self._state.get(uid(pod))
@@ -323,7 +341,7 @@ class PodWorker:
 
     def _prepare_volumes(self, pod: Obj, state: _PodState) -> dict[str, Source]:
         try:
-            return self.volumes.prepare(pod)
+            return self.volumes.prepare(pod, self.images.user_of)
         except PodConfigError as error:
             self.recorder.warning(pod, "FailedMount", error.message)
             for c in _all_containers(pod):
@@ -448,7 +466,8 @@ class PodWorker:
         except PodConfigError as error:
             state.waiting[cname] = ("CreateContainerConfigError", error.message)
             self.recorder.warning(pod, "Failed", f"Error: {error.message}")
-            raise Hold(10.0) from error
+            state.config_failures += 1
+            raise Hold(restart_delay(state.config_failures, 0.0, CONFIG_RETRY)) from error
         hosts_file = str(pod_dir(self.state_dir, uid(pod)) / "hosts")
         if not any(m.target == "/etc/hosts" for m in mounts):
             mounts.append(Mount("bind", hosts_file, "/etc/hosts", read_only=True))

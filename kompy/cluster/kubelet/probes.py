@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.cluster.kubelet.backend import ContainerBackend
+from kompy.engine.connection import EngineError
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,13 @@ class Prober:
             return
         try:
             ok, message = self._check(probe)
+        except EngineError as error:
+            # Docker failed the call (gone, restarting, the container stopping): the result
+            # is thrown away, as the kubelet's prober does with a runtime error, rather than
+            # counted against a container that may be fine.
+            log.debug("probe of %s/%s errored: %s", probe.pod_uid, probe.container, error)
+            self._reschedule(key, probe)
+            return
         except Exception as error:  # noqa: BLE001 - a probe that errors has failed
             ok, message = False, str(error)
         spec = probe.spec

@@ -4,8 +4,8 @@ ConfigMap and Secret volumes are written as files under the cluster's state fold
 (``pods/<uid>/volumes/<name>/``) and bind-mounted read-only, so their values never appear in
 ``docker inspect`` (only the host path does). Secret folders are 0700 and files 0600 unless
 the manifest gives a ``defaultMode``/``mode`` (Kubernetes' default would be 0644; kompy keeps
-secrets private to their owner). When the pod runs as a non-root user, the files are given to
-that user (and ``fsGroup``), as the kubelet's ownership management does.
+secrets private to the user that reads them: who owns the files, and how ``fsGroup`` opens
+them to a group, is :mod:`kompy.cluster.kubelet.ownership`).
 
 emptyDir is a Docker volume per pod (tmpfs-backed for ``medium: Memory``), removed with the
 pod; a PersistentVolumeClaim is a Docker volume named after cluster, namespace and claim, so
@@ -26,6 +26,7 @@ from typing import Any
 
 from kompy.client.objects import Obj, name, namespace, uid
 from kompy.cluster.kubelet.backend import LABEL_POD_UID, ContainerBackend, Mount
+from kompy.cluster.kubelet.ownership import ImageUser, Ownership, ownership
 from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
 
@@ -107,19 +108,20 @@ class VolumeMaker:
         self.secrets = secrets
         self.claims = claims
 
-    def prepare(self, pod: Obj) -> dict[str, Source]:
-        """Create or refresh every volume of the pod; PodConfigError when one cannot be."""
+    def prepare(self, pod: Obj, image_user: ImageUser = lambda ref: "") -> dict[str, Source]:
+        """Create or refresh every volume of the pod; PodConfigError when one cannot be.
+        ``image_user`` says which USER an image runs as (see :mod:`.ownership`)."""
         out: dict[str, Source] = {}
         base = pod_dir(self.state_dir, uid(pod)) / "volumes"
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        owner = _owner(pod)
         for vol in (pod.get("spec") or {}).get("volumes") or []:
             vol_name = str(vol.get("name"))
+            owner = ownership(pod, vol_name, image_user) if _has_files(vol) else None
             out[vol_name] = self._one(pod, vol, base / vol_name, owner)
         return out
 
     def _one(self, pod: Obj, vol: dict[str, Any], where: Path,
-             owner: tuple[int, int] | None) -> Source:
+             owner: Ownership | None) -> Source:
         ns = namespace(pod)
         if "configMap" in vol:
             src = vol["configMap"]
@@ -239,19 +241,8 @@ class VolumeMaker:
         shutil.rmtree(pod_dir(self.state_dir, pod_uid), ignore_errors=True)
 
 
-def _owner(pod: Obj) -> tuple[int, int] | None:
-    spec = pod.get("spec") or {}
-    psc = spec.get("securityContext") or {}
-    user = psc.get("runAsUser")
-    group = psc.get("fsGroup", psc.get("runAsGroup"))
-    for c in spec.get("containers") or []:
-        csc = c.get("securityContext") or {}
-        user = csc.get("runAsUser", user)
-        if group is None:
-            group = csc.get("runAsGroup")
-    if (user is None and group is None) or os.geteuid() != 0:
-        return None
-    return int(user or 0), int(group if group is not None else (user or 0))
+def _has_files(vol: dict[str, Any]) -> bool:
+    return any(kind in vol for kind in ("configMap", "secret", "projected", "downwardAPI"))
 
 
 def _select(data: dict[str, bytes], src: dict[str, Any], mode: int
@@ -278,29 +269,37 @@ def _mode(value: Any, default: int) -> int:
 
 
 def _write_files(where: Path, data: dict[str, bytes], src: dict[str, Any], *,
-                 default_mode: int, dir_mode: int, owner: tuple[int, int] | None) -> None:
+                 default_mode: int, dir_mode: int, owner: Ownership | None) -> None:
     mode = _mode(src.get("defaultMode"), default_mode)
     _write_tree(where, _select(data, src, mode), dir_mode=dir_mode, owner=owner)
 
 
 def _write_tree(where: Path, files: dict[str, tuple[bytes, int]], *, dir_mode: int,
-                owner: tuple[int, int] | None) -> None:
+                owner: Ownership | None) -> None:
     """Make ``where`` hold exactly ``files`` (path -> content, mode); unchanged files are
-    left alone, and each changed one is replaced atomically."""
+    left alone, and each changed one is replaced atomically. ``owner`` gets them, with the
+    group or world read bits it asks for."""
+    if owner is not None:
+        dir_mode = owner.dir_mode(dir_mode)
     where.mkdir(parents=True, exist_ok=True)
     os.chmod(where, dir_mode)
-    for rel, (payload, file_mode) in files.items():
+    for rel, (payload, mode) in files.items():
+        file_mode = owner.file_mode(mode) if owner is not None else mode
         target = where / rel
         if ".." in Path(rel).parts or Path(rel).is_absolute():
             raise PodConfigError(f"item path {rel!r} leaves its volume")
-        target.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+        if target.parent != where:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(target.parent, dir_mode)
+            if owner is not None:
+                os.chown(target.parent, owner.uid, owner.gid)
         current = target.read_bytes() if target.is_file() else None
         if current != payload or (target.stat().st_mode & 0o777) != file_mode:
             write_atomic(target, payload, mode=file_mode)
         if owner is not None:
-            os.chown(target, *owner)
+            os.chown(target, owner.uid, owner.gid)
     if owner is not None:
-        os.chown(where, *owner)
+        os.chown(where, owner.uid, owner.gid)
     for existing in where.rglob("*"):
         rel = existing.relative_to(where).as_posix()
         if existing.is_file() and rel not in files:

@@ -117,6 +117,37 @@ def test_secret_files_are_private_and_never_in_docker_env_or_logs(
     assert oct((folder / "password").stat().st_mode & 0o777) == "0o600"
 
 
+def test_an_image_that_runs_as_a_user_reads_its_secret_file(
+        client: Any, namespace: str) -> None:
+    """On Kubernetes the file is root's and 0644, so the image's USER reads it; here it is
+    0600 and that user's."""
+    import uuid
+
+    image = f"kompy-test-user:{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "build", "-q", "-t", image, "-"], check=True, capture_output=True,
+                   input=b"FROM kompy/busybox:1\nUSER 1000:1000\n")
+    try:
+        client.create({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "token", "namespace": namespace},
+                       "data": {"token": base64.b64encode(b"t0ken").decode()}})
+        spec = pod("reader", namespace, {
+            "name": "c", "image": image, "command": ["sh", "-c", "exec sleep 3600"],
+            "volumeMounts": [{"name": "s", "mountPath": "/run/secrets/app"}]})
+        spec["spec"]["volumes"] = [{"name": "s", "secret": {"secretName": "token"}}]
+        client.create(spec)
+        running(client, "reader", namespace)
+        assert sh(client, "reader", namespace, "id -u").strip() == "1000"
+        assert sh(client, "reader", namespace, "cat /run/secrets/app/token") == "t0ken"
+        assert sh(client, "reader", namespace,
+                  "stat -c '%a %u' /run/secrets/app/token").strip() == "600 1000"
+    finally:
+        client.delete("pods", "reader", namespace, grace_period_seconds=0)
+        wait_for("the reader's containers gone", lambda: not subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True,
+            text=True).stdout.strip(), 60)
+        subprocess.run(["docker", "rmi", image], capture_output=True)
+
+
 def test_claim_data_survives_the_pod(client: Any, namespace: str) -> None:
     client.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                    "metadata": {"name": "data", "namespace": namespace},

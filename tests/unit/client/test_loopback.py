@@ -27,10 +27,6 @@ class FakePodIO:
              timestamps: bool = False) -> Iterator[bytes]:
         yield from (b"one\n", b"two\n")
 
-    def exec(self, namespace: str, pod: str, container: str, command: list[str],
-             stdin: bytes | None) -> tuple[int, bytes]:
-        return 3, b" ".join(c.encode() for c in command) + (stdin or b"")
-
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
@@ -98,11 +94,11 @@ def test_watch_streams_changes(api: Api) -> None:
     assert seen == [("ADDED", "late"), ("DELETED", "late")]
 
 
-def test_logs_and_exec(api: Api) -> None:
+def test_logs(api: Api) -> None:
+    # (exec is an upgraded connection: over a socket only, tests/unit/cluster/test_streams.py)
     client = client_of(api)
     client.create(pod("a"))
     assert b"".join(client.logs("a", "default")) == b"one\ntwo\n"
-    assert client.exec("a", "default", ["echo", "hi"], stdin=b"!") == (3, b"echo hi!")
 
 
 def test_a_stopping_server_refuses_instead_of_answering_empty_watches(api: Api) -> None:

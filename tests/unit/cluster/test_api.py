@@ -15,6 +15,7 @@ import requests
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError, Conflict, Gone, Invalid, NotFound, Unauthorized
 from kompy.cluster.apiserver.server import ApiServer
+from kompy.cluster.kubelet.fake_process import FakeProcess
 from kompy.cluster.store.sqlite import Store
 from kompy.errors import ClusterError
 
@@ -306,10 +307,15 @@ class FakePodIO:
         yield b"line 1\n"
         yield b"line 2\n"
 
-    def exec(self, namespace: str, pod: str, container: str, command: list[str],
-             stdin: bytes | None) -> tuple[int, bytes]:
+    def exec_streams(self, namespace: str, pod: str, container: str, command: list[str], *,
+                     stdin: bool, tty: bool) -> FakeProcess:
         self.calls.append(("exec", namespace, pod, container, command, stdin))
-        return 3, b"out\x00put"
+
+        def answer(info: Any, command: list[str], process: FakeProcess) -> int:
+            self.stdin = b"".join(process.stdin_chunks())
+            process.emit(1, b"out\x00put")
+            return 3
+        return FakeProcess(command, stdin, tty).start(answer)
 
 
 def test_logs_and_exec_go_to_the_runtime(client: KubeClient, server: ApiServer) -> None:
@@ -322,7 +328,8 @@ def test_logs_and_exec_go_to_the_runtime(client: KubeClient, server: ApiServer) 
     assert b"".join(client.logs("a", follow=True, tail_lines=5)) == b"line 1\nline 2\n"
     assert client.exec("a", None, ["sh", "-c", "exit 3"], stdin=b"in") == (3, b"out\x00put")
     assert io.calls == [("logs", "default", "a", "c", True, False, 5),
-                        ("exec", "default", "a", "c", ["sh", "-c", "exit 3"], b"in")]
+                        ("exec", "default", "a", "c", ["sh", "-c", "exit 3"], True)]
+    assert io.stdin == b"in"
     with pytest.raises(ApiError, match="not valid for pod"):
         client.exec("a", None, ["true"], container="nope")
 
@@ -348,7 +355,7 @@ def test_log_since_and_timestamps_reach_the_runtime(client: KubeClient,
 def test_a_failing_runtime_does_not_crash_the_server(client: KubeClient,
                                                      server: ApiServer) -> None:
     class Broken(FakePodIO):
-        def exec(self, *args: Any) -> tuple[int, bytes]:
+        def exec_streams(self, *args: Any, **kwargs: Any) -> FakeProcess:
             raise RuntimeError("boom")
     server.set_pod_io(Broken())
     client.create(pod("a"))

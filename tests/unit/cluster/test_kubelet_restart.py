@@ -133,3 +133,38 @@ def test_containers_of_pods_that_no_longer_exist_are_removed_at_start(fake_node:
     cluster.wait("kept Running", lambda: (
         (cluster.pod("kept") or {}).get("status", {}).get("phase") == "Running"))
     assert mine in fake_node.backend.containers
+
+
+@pytest.mark.parametrize("freeze_at", [1, 2, 3], ids=["sandbox", "first-app", "second-app"])
+def test_a_pod_with_a_sandbox_converges_after_a_crash_at_any_create(
+        fake_node: Any, freeze_at: int) -> None:
+    """A pod of two containers (a sandbox and two apps): whichever create the daemon dies
+    after, the next one ends with one running sandbox and one running container each."""
+    create = fake_node.backend.create
+    calls: list[str] = []
+    released = threading.Event()
+
+    def create_then_freeze(spec: ContainerSpec) -> str:
+        cid: str = create(spec)
+        calls.append(cid)
+        if len(calls) == freeze_at:
+            released.wait()
+            raise ClusterError("the daemon was killed")
+        return cid
+
+    fake_node.backend.create = create_then_freeze
+    cluster = fake_node.start()
+    try:
+        pod = bound_pod("duo")
+        pod["spec"]["containers"].append({"name": "side", "image": "kompy/busybox:1"})
+        fake_node.client.create(pod)
+        cluster.wait("the frozen create", lambda: len(calls) >= freeze_at)
+        fake_node.crash()
+        fake_node.backend.create = create
+        cluster = fake_node.start()
+        cluster.wait("duo Running and Ready", lambda: cluster.ready("duo"))
+    finally:
+        released.set()
+    running = fake_node.backend.running(**{LABEL_POD: "duo"})
+    roles = sorted(c.labels[LABEL_CONTAINER] for c in running)
+    assert roles == ["POD", "app", "side"]

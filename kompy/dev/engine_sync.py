@@ -1,0 +1,72 @@
+"""The built-in cluster's sync shortcut: the Docker engine's archive copy, skipping the API.
+
+``KOMPY_DEV_SYNC=engine`` makes ``kompy dev`` hand each sync's tar straight to the engine
+(``PUT /containers/ID/archive``) of the pod's container, found by the labels the built-in
+cluster's kubelet puts on it. It is an extra of the built-in cluster (the Docker engine
+holds its containers), measured beside the standard path in benchmarks/bench_dev.py; the
+default, and the only way on other clusters, is the API's exec (sync.py). Any container the
+engine does not know falls back to that.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from kompy.engine.connection import call, connect
+from kompy.errors import ClusterError
+
+# The kubelet's labels (kompy/cluster/kubelet/backend.py); dev/ does not import the cluster.
+LABEL_NAMESPACE, LABEL_POD, LABEL_CONTAINER = "kompy.namespace", "kompy.pod", "kompy.container"
+ENV = "KOMPY_DEV_SYNC"
+
+_engine: list[Any] = []
+_lock = threading.Lock()
+# (namespace, pod, container) -> container id: listing containers costs the engine a lock on
+# each of them, so a pod's container is looked up once.
+_ids: dict[tuple[str, str, str], str] = {}
+
+
+def enabled() -> bool:
+    mode = os.environ.get(ENV, "exec")
+    if mode not in ("exec", "engine"):
+        raise ClusterError(f"{ENV}={mode!r}: must be exec or engine")
+    return mode == "engine"
+
+
+def _api() -> Any:
+    with _lock:
+        if not _engine:
+            _engine.append(connect().api)
+        return _engine[0]
+
+
+def put(namespace: str, pod: str, container: str, data: bytes) -> bool:
+    """Unpack ``data`` (a tar) at / in the pod's running container; False when the engine
+    has no such container (another cluster's pod), so the caller uses the API."""
+    key = (namespace, pod, container)
+    for _attempt in (1, 2):
+        try:
+            if _copy(key, data):
+                return True
+        except ClusterError:   # EngineError included: gone (a restart made a new one)...
+            _ids.pop(key, None)
+            continue
+        return False
+    return False
+
+
+def _copy(key: tuple[str, str, str], data: bytes) -> bool:
+    api = _api()
+    if key not in _ids:
+        namespace, pod, container = key
+        labels = [f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_POD}={pod}",
+                  f"{LABEL_CONTAINER}={container}"]
+        found = call("find the pod's container",
+                     lambda: api.containers(filters={"label": labels, "status": "running"}))
+        if not found:
+            return False
+        _ids[key] = found[0]["Id"]
+    call(f"copy into {key[1]}", lambda: api.put_archive(_ids[key], "/", data))
+    return True

@@ -6,6 +6,7 @@ only with ``--debug``. Exit codes: 0 ok, 1 internal error, 2 user error, 130 int
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,12 +27,24 @@ class SourceLocation:
     column: int = 0
 
     def __str__(self) -> str:
-        parts = [self.file or "<input>"]
+        parts = [_shown(self.file) or "<input>"]
         if self.line:
             parts.append(str(self.line))
             if self.column:
                 parts.append(str(self.column))
         return ":".join(parts)
+
+
+def _shown(file: str) -> str:
+    """A file as a message shows it: relative to the current folder when it is inside it
+    (``samples/webapp/compose.yaml``, as it was typed), else as it is."""
+    if not file.startswith(os.sep):
+        return file
+    try:
+        relative = os.path.relpath(file)
+    except ValueError:
+        return file
+    return file if relative.startswith(os.pardir) else relative
 
 
 def format_key_path(path: KeyPath) -> str:

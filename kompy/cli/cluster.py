@@ -167,20 +167,43 @@ def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
 
 
 @click.command("logs")
-@click.argument("target")
-@click.option("-c", "--container")
-@click.option("-f", "--follow", is_flag=True)
-@click.option("-p", "--previous", is_flag=True, help="The previous (crashed) container's log.")
-@click.option("--tail", type=int, help="Only the last N lines.")
+@click.argument("target", required=False)
+@click.argument("container_arg", metavar="[CONTAINER]", required=False)
+@click.option("-c", "--container", help="Print the logs of this container.")
+@click.option("-l", "--selector", help="Logs of every pod matching this label selector (the "
+                                       "last 10 lines of each unless --tail says otherwise).")
+@click.option("-f", "--follow", is_flag=True, help="Stream the logs.")
+@click.option("-p", "--previous", is_flag=True,
+              help="The previous (crashed) container's log.")
+@click.option("--tail", type=int, help="Lines of recent log to show (-1: all; default all, "
+                                       "or 10 with a selector).")
+@click.option("--since", help="Only logs newer than a duration like 5s, 2m or 3h.")
+@click.option("--since-time", help="Only logs after this time (RFC 3339).")
+@click.option("--timestamps", is_flag=True, help="Start each line with its RFC 3339 time.")
+@click.option("--prefix", is_flag=True, help="Start each line with [pod/NAME/CONTAINER].")
+@click.option("--all-containers", is_flag=True, help="Every container's logs, init "
+                                                     "containers first.")
+@click.option("--max-log-requests", type=int, default=5, show_default=True,
+              help="How many logs -f may follow at once (with a selector).")
 @target_options
-def logs_cmd(target: str, container: str | None, follow: bool, previous: bool,
-             tail: int | None, namespace: str | None, kubeconfig_path: str | None,
-             context: str | None, cluster: str | None) -> None:
-    """Print a pod's log (POD, pod/NAME, deploy/NAME or svc/NAME picks one of its pods)."""
-    from kompy.kubectl.commands import logs
+def logs_cmd(target: str | None, container_arg: str | None, container: str | None,
+             selector: str | None, follow: bool, previous: bool, tail: int | None,
+             since: str | None, since_time: str | None, timestamps: bool, prefix: bool,
+             all_containers: bool, max_log_requests: int, namespace: str | None,
+             kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Print the logs of a pod's container, as kubectl logs: POD, TYPE/NAME (deploy/web,
+    svc/web, job/migrate: one of its pods) or -l SELECTOR."""
+    from kompy.errors import UserError
+    from kompy.kubectl.logs import LogOptions, check, logs
+    if container_arg and container:
+        raise UserError("only one of -c or an inline [CONTAINER] arg is allowed")
+    options = LogOptions(container=container or container_arg, follow=follow,
+                         previous=previous, tail=tail, since=since, since_time=since_time,
+                         timestamps=timestamps, prefix=prefix, all_containers=all_containers,
+                         selector=selector, max_log_requests=max_log_requests)
+    check(target, options)   # a wrong call is said before the cluster is asked anything
     sys.exit(logs(target_client(kubeconfig_path, context, cluster), target, namespace,
-                  container=container, follow=follow, previous=previous, tail=tail,
-                  write=_write_bytes))
+                  options, _write_bytes, lambda line: click.echo(line, err=True)))
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})

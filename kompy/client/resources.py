@@ -24,6 +24,9 @@ class Resource:
     short_names: tuple[str, ...] = ()
     # Kinds whose status is written only through the /status subresource (kubelet, controllers).
     has_status: bool = True
+    # Discovery's categories: ``all`` is what ``kubectl get all`` lists (kube-apiserver puts
+    # pods, services and the workload kinds in it).
+    categories: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -53,32 +56,33 @@ class Resource:
 
 
 def _r(kind: str, plural: str, group: str, version: str, *short: str,
-       namespaced: bool = True, has_status: bool = True) -> Resource:
+       namespaced: bool = True, has_status: bool = True, all_: bool = False) -> Resource:
     return Resource(kind, plural, kind.lower(), group, version, namespaced, tuple(short),
-                    has_status)
+                    has_status, ("all",) if all_ else ())
 
 
 RESOURCES: tuple[Resource, ...] = (
     _r("Namespace", "namespaces", "", "v1", "ns", namespaced=False),
     _r("Node", "nodes", "", "v1", "no", namespaced=False),
-    _r("Pod", "pods", "", "v1", "po"),
-    _r("Service", "services", "", "v1", "svc"),
+    _r("Pod", "pods", "", "v1", "po", all_=True),
+    _r("Service", "services", "", "v1", "svc", all_=True),
     _r("Endpoints", "endpoints", "", "v1", "ep", has_status=False),
     _r("ConfigMap", "configmaps", "", "v1", "cm", has_status=False),
     _r("Secret", "secrets", "", "v1", has_status=False),
     _r("PersistentVolumeClaim", "persistentvolumeclaims", "", "v1", "pvc"),
     _r("Event", "events", "", "v1", "ev", has_status=False),
     _r("ServiceAccount", "serviceaccounts", "", "v1", "sa", has_status=False),
-    _r("Deployment", "deployments", "apps", "v1", "deploy"),
-    _r("ReplicaSet", "replicasets", "apps", "v1", "rs"),
-    _r("StatefulSet", "statefulsets", "apps", "v1", "sts"),
-    _r("DaemonSet", "daemonsets", "apps", "v1", "ds"),
-    _r("Job", "jobs", "batch", "v1"),
-    _r("CronJob", "cronjobs", "batch", "v1", "cj"),
+    _r("Deployment", "deployments", "apps", "v1", "deploy", all_=True),
+    _r("ReplicaSet", "replicasets", "apps", "v1", "rs", all_=True),
+    _r("StatefulSet", "statefulsets", "apps", "v1", "sts", all_=True),
+    _r("DaemonSet", "daemonsets", "apps", "v1", "ds", all_=True),
+    _r("Job", "jobs", "batch", "v1", all_=True),
+    _r("CronJob", "cronjobs", "batch", "v1", "cj", all_=True),
     _r("Ingress", "ingresses", "networking.k8s.io", "v1", "ing"),
     _r("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", "netpol",
        has_status=False),
-    _r("HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "v2", "hpa"),
+    _r("HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "v2", "hpa",
+       all_=True),
 )
 
 _INDEX: dict[str, Resource] = {}

@@ -233,7 +233,9 @@ _MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links"})  # volumes, gpu
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:
-    """Keys with no Kubernetes meaning: one warning each (service keys builders do not map)."""
+    """Keys with no Kubernetes meaning: one warning each (service keys builders do not map);
+    ``develop``, written for ``kompy dev`` on purpose, gets one warning for all services."""
+    developed: list[str] = []
     for name in sorted(ctx.project.services):
         service = ctx.project.services[name]
         base = ("services", name)
@@ -245,6 +247,9 @@ def _report_project_keys(ctx: ConvertContext) -> None:
                 continue
             if message is None:
                 ctx.mapped((*base, key), "used by kompy")
+            elif key == "develop":
+                developed.append(name)
+                ctx.record((*base, key), "dropped", None, message)
             else:
                 ctx.dropped((*base, key), message)
         for key in sorted(service.other):
@@ -253,3 +258,6 @@ def _report_project_keys(ctx: ConvertContext) -> None:
         if service.container_name:
             ctx.approximated((*base, "container_name"), "container name",
                              "pods get generated names; the container keeps this name")
+    if developed:
+        others = f" (services {', '.join(developed[1:])} too)" if developed[1:] else ""
+        ctx.warn(("services", developed[0], "develop"), f"{_NO_MEANING['develop']}{others}")

@@ -43,7 +43,7 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
     from kompy.dev.up import namespace_of
 
     namespace = namespace_of(request.project_name or _project_name(request))
-    client = ensure_cluster(request.cluster)
+    client = ensure_cluster(request.cluster, say)
     try:
         client.get("namespaces", namespace)
     except NotFound:

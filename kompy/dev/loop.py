@@ -3,7 +3,8 @@ its sources until Ctrl-C, as ``skaffold dev`` and ``docker compose watch`` do.
 
 1. Deploy as ``kompy up`` does (build, convert, apply, wait), remembering each built
    image's id.
-2. Stream every pod's log, prefixed by service (:mod:`kompy.dev.logs`).
+2. Stream every pod's log, prefixed by service; a crashed container's last words in red
+   with its exit code (:mod:`kompy.dev.logs`). kompy's own lines start with ``[kompy]``.
 3. Watch the sources (:mod:`kompy.dev.watcher`); each debounced batch of changes becomes a
    plan (:mod:`kompy.dev.plan`) that the loop carries out:
    - ``sync`` rules copy (and delete) files in the running containers, ``sync+restart`` and
@@ -17,7 +18,11 @@ its sources until Ctrl-C, as ``skaffold dev`` and ``docker compose watch`` do.
    - a changed Compose file or env file re-loads the project and re-deploys it (rebuilding
      the images whose build settings changed); an invalid edit is reported and the last
      good project keeps running.
-   A failing step is reported and the loop goes on watching: the next save may fix it.
+   What is synced is remembered and synced again into every container that starts later
+   (:mod:`kompy.dev.tracker`); a batch is "up to date" only once every pod it touched has
+   restarted, has the files and is ready, and a crash after it is said in red. A failing
+   step is reported and the loop goes on watching: the next save may fix it (a crashed
+   container is started again at once to try it).
 4. Ctrl-C: stop watching and remove the project (``kompy down``, volumes kept), unless
    ``--keep``.
 """
@@ -32,10 +37,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from kompy.client import KubeClient
+from kompy.dev.console import Console
+from kompy.dev.tracker import PodTracker
 from kompy.errors import EXIT_OK, KompyError
-
-IMAGE_IDS_ANNOTATION = "kompy.dev/image-ids"
-ROLLED_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 @dataclass(frozen=True)
@@ -63,50 +67,48 @@ class DevSession:
     def __init__(self, request: DevRequest, out: TextIO, err: TextIO,
                  stop: threading.Event) -> None:
         self.request = request
+        self.console = Console(out, err, tag="[kompy]")
         self.out = out
         self.err = err
         self.stop = stop
         self.project: Any = None
         self.namespace = ""
         self.client: KubeClient | None = None
+        self.tracker: PodTracker | None = None
+        self.logs: Any = None                    # the LogStreamer, unless --no-logs
         self.options: Any = None                 # ConvertOptions, made once (they ask Docker)
         self.image_ids: dict[str, str] = {}      # image name -> id of the last build
         self.builds: dict[str, Any] = {}         # service -> BuildSpec it was built with
-        self._out_lock = threading.Lock()
 
-    # -- output --------------------------------------------------------------------------------
-    def say(self, line: str) -> None:
-        with self._out_lock:
-            self.out.write(line + "\n")
-            self.out.flush()
-
-    def warn(self, line: str) -> None:
-        with self._out_lock:
-            self.err.write(line + "\n")
-            self.err.flush()
+    def say(self, line: str, style: str = "") -> None:
+        self.console.say(line, style)
 
     # -- the session ---------------------------------------------------------------------------
     def run(self) -> int:
-        from kompy.cluster.daemon.process import ensure_cluster
         from kompy.dev.up import convert_options, namespace_of, published_urls
 
         self.project = self._load()
         self.namespace = namespace_of(self.project.name)
         self.options = convert_options(self.namespace)
-        self.client = ensure_cluster(self.request.cluster)
         try:
             for url in published_urls(self._deploy(rebuild=None)):
                 self.say(f"{url.service}: {url.text()}")
+            assert self.client is not None
+            self.tracker = PodTracker(self.client, self.namespace, self.console, self.stop)
+            self.tracker.start()
+            self._set_targets()
             if self.request.logs:
                 from kompy.dev.logs import LogStreamer
 
-                LogStreamer(self.client, self.namespace, self.out, self.stop).start()
+                self.logs = LogStreamer(self.client, self.namespace, self.console, self.stop)
+                self.logs.start()
             self._watch()
         except KeyboardInterrupt:
-            self.say("\nstopping (Ctrl-C)")
+            self.console.lines("\n")
+            self.say("stopping (Ctrl-C)")
         finally:
             self.stop.set()
-            if self.request.cleanup:
+            if self.request.cleanup and self.client is not None:
                 self._cleanup()
         return EXIT_OK
 
@@ -136,22 +138,45 @@ class DevSession:
             changed = watcher.next_batch(timeout=0.5)
             if not changed:
                 continue
-            started = time.monotonic()
+            started, since = time.monotonic(), time.time()
             try:
                 plan = plan_changes(self.project, changed, self._config_files())
                 if plan.empty():
                     continue
                 if plan.reload:
                     self._reload()
+                    touched: list[str] = []
                 else:
-                    self._carry_out(plan)
+                    touched = self._carry_out(plan)
             except KompyError as error:
-                self.warn(f"error: {error.format()}")
+                self.console.error(error.format())
                 continue
-            self.say(f"up to date in {time.monotonic() - started:.2f} s")
+            self._report(touched, since, started, watcher)
             if plan.reload and watched_roots(self.project, self._env_files()) != roots:
                 return True
         return False
+
+    def _report(self, services: list[str], since: float, started: float, watcher: Any
+                ) -> None:
+        """Wait until the pods of ``services`` took the batch, then say how it went: "up to
+        date" only once restarts are done and new containers have the files."""
+        assert self.tracker is not None
+        verdicts = self.tracker.settle(services, since, self.request.wait_timeout,
+                                       watcher.pending) if services else {}
+        bad = {s: v for s, v in verdicts.items() if v.state in ("crashed", "failed")}
+        for service, verdict in sorted(bad.items()):
+            if self.logs is not None and verdict.container:
+                self.logs.wait_shown(verdict.container, 3.0)   # its output first
+            word = "crashed" if verdict.state == "crashed" else "cannot start"
+            self.say(f"{service} {word} after the change ({verdict.text}): fix it and save, "
+                     "kompy goes on watching", "red")
+        pending = sorted(s for s, v in verdicts.items() if v.state == "pending")
+        if pending and not watcher.pending():
+            self.console.warn(f"{', '.join(pending)}: not ready after "
+                              f"{self.request.wait_timeout:g} s (kompy get pods -n "
+                              f"{self.namespace})")
+        if not bad and not pending:
+            self.say(f"up to date in {time.monotonic() - started:.2f} s", "green")
 
     # -- deploying -----------------------------------------------------------------------------
     def _load(self) -> Any:
@@ -163,7 +188,7 @@ class DevSession:
             project_name=r.project_name, env_files=r.env_files, profiles=r.profiles,
             environ=r.environ))
         for diagnostic in diagnostics:
-            self.warn(f"warning: {diagnostic.format()}")
+            self.console.warn(diagnostic.format())
         return project
 
     def _env_files(self) -> list[str]:
@@ -178,24 +203,42 @@ class DevSession:
 
     def _deploy(self, rebuild: Collection[str] | None) -> list[dict[str, Any]]:
         """Build (all services with ``build:`` when ``rebuild`` is None, else those named),
-        convert, apply, prune and wait for the rollout; the objects applied."""
+        convert, apply, prune and wait for the rollout; the objects applied. The first
+        deploy also starts the cluster (after its checks, while the images build)."""
         from kompy.dev.builder import BuildPlan, build_images, plan_builds
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
-        from kompy.dev.up import apply_all, convert_project, prune
+        from kompy.dev.up import (
+            apply_all,
+            convert_project,
+            count,
+            prune,
+            stamp_image_ids,
+            start_and_build,
+        )
 
-        assert self.client is not None
         conversion = convert_project(self.project, self.options, [])
         plan = plan_builds(self.project, self.options)
-        wanted = [s for s in plan.specs if rebuild is None or s.service in rebuild]
-        if wanted:
-            self.image_ids.update(build_images(BuildPlan(tuple(wanted)), self.say))
+        wanted = BuildPlan(tuple(s for s in plan.specs
+                                 if rebuild is None or s.service in rebuild))
+        if self.client is None:
+            self.client, built = start_and_build(self.request.cluster, wanted, True,
+                                                 self.console)
+        else:
+            built = build_images(wanted, self.console) if wanted.specs else {}
+        self.image_ids.update(built)
+        if self.tracker is not None:
+            for spec in wanted.specs:   # the new image has the files: nothing to re-sync
+                self.tracker.forget(spec.service)
         self.builds = {s.service: s for s in plan.specs}
         stamp_image_ids(conversion.objects, self.image_ids)
+        self.say(f"applying {count(len(conversion.objects), 'object')} to namespace "
+                 f"{self.namespace}")
         applied = apply_all(self.client, self.namespace, conversion.objects, self.say)
         prune(self.client, self.namespace, applied, self.say)
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
-        wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout, self.say)
+        wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
+                   self.say)
         return list(conversion.objects)
 
     def _reload(self) -> None:
@@ -207,43 +250,126 @@ class DevSession:
         specs = plan_builds(self.project, self.options).specs
         changed = [s.service for s in specs if before.get(s.service) != s]
         self._deploy(rebuild=changed)
+        self._set_targets()
+
+    def _set_targets(self) -> None:
+        assert self.tracker is not None
+        for name in self.project.services:
+            self.tracker.target(name, self._target(name))
 
     # -- changes to running pods -----------------------------------------------------------
-    def _carry_out(self, plan: Any) -> None:
+    def _carry_out(self, plan: Any) -> list[str]:
+        """Carry out a batch; the services whose pods were updated in place."""
         rebuild = sorted(name for name, p in plan.services.items() if p.rebuild)
+        touched = []
         for name in sorted(plan.services):
             service_plan = plan.services[name]
-            if not service_plan.rebuild:
-                self._update_pods(name, service_plan)
+            if not service_plan.rebuild and self._update_pods(name, service_plan):
+                touched.append(name)
         if rebuild:
             self.say(f"rebuilding {', '.join(rebuild)}")
             self._deploy(rebuild=rebuild)
+        return touched
 
-    def _update_pods(self, service: str, plan: Any) -> None:
+    def _update_pods(self, service: str, plan: Any) -> bool:
+        """Sync, run commands and restart in the service's pods; whether there were any.
+        What is synced is remembered, for containers that start later
+        (:class:`kompy.dev.tracker.PodTracker`): one that crashed and waits out its
+        back-off is started again at once, to try the change."""
+        from kompy.dev import sync
+
+        assert self.client is not None and self.tracker is not None
+        target = self._target(service)
+        with self.tracker.lock:
+            record = self.tracker.record(service)
+            before = record.generation
+            record.add(plan)
+            pods = sync.target_pods(self.client, target)
+            running = [p for p in pods if p.running]
+            if not pods:
+                self.console.warn(f"{service}: no pod to update (the change is kept for "
+                                  "the next one)")
+                return False
+            started = time.monotonic()
+            running, behind, crashed = self._sync_into(service, target, running, plan,
+                                                       before)
+            if plan.syncs and running:
+                self.say(f"{service}: synced {_count(len(plan.syncs), 'file')} into "
+                         f"{_count(len(running), 'pod')} ({time.monotonic() - started:.2f} s)")
+            self.tracker.mark_synced(service, [p.container_id for p in running])
+            stopped = [p for p in pods if not p.running] + crashed
+            restart = pods if plan.restart else [*stopped, *(behind if record.restart else [])]
+            if restart:
+                at = sync.request_restart(self.client, target, [p.name for p in restart])
+                self.tracker.mark_restart([p.container_id for p in restart if p in running], at)
+            if plan.restart and running:
+                self.say(f"{service}: restarting {_count(len(running), 'pod')} in place")
+            if stopped:
+                self.say(f"{service}: {_count(len(stopped), 'pod')} waiting to restart after "
+                         "a crash: starting now, with the change")
+        return True
+
+    def _sync_into(self, service: str, target: Any, running: list[Any], plan: Any,
+                   before: int) -> tuple[list[Any], list[Any], list[Any]]:
+        """Sync and run the commands in each running pod; the pods where that worked. A
+        container that has not had the earlier changes yet (it just started) gets them
+        all. A container that stopped meanwhile (a crash loop) is left to the tracker,
+        which syncs the next one: (synced, synced with everything, stopped)."""
+        from kompy.dev import sync
+
+        assert self.client is not None and self.tracker is not None
+        everything = list(self.tracker.record(service).ops.values())
+        late = [p for p in running
+                if before and self.tracker.synced.get(p.container_id) != before]
+        current = [p for p in running if p not in late]
+        done: list[Any] = []
+        stopped: list[Any] = []
+        for pods, ops in ((current, plan.syncs), (late, everything)):
+            if not pods or not ops:
+                done += pods
+                continue
+            try:   # all at once (sync keeps a helper per pod, and works on them together)
+                sync.sync(self.client, target, [p.name for p in pods], ops)
+                done += pods
+                continue
+            except KompyError:
+                pass
+            for pod in pods:   # something failed: pod by pod, to tell a crash from a fault
+                if self._sync_one(target, pod, ops):
+                    done.append(pod)
+                else:
+                    stopped.append(pod)
+        for command in plan.exec_commands:
+            for pod in list(done):
+                try:
+                    output = sync.run_command(self.client, target, pod.name, command)
+                except KompyError:
+                    if _still_running(pod.container_id):
+                        raise
+                    done.remove(pod)
+                    stopped.append(pod)
+                    continue
+                for line in output.decode(errors="replace").splitlines():
+                    self.console.lines(f"{service} (exec) | {line}\n")
+        return done, [p for p in late if p in done], stopped
+
+    def _sync_one(self, target: Any, pod: Any, ops: Any) -> bool:
+        """Sync into one pod; False when its container stopped (a crash), a ClusterError
+        when it runs and the sync itself fails (no tar, a read-only folder)."""
         from kompy.dev import sync
 
         assert self.client is not None
-        target = self._target(service)
-        pods = sync.running_pods(self.client, target)
-        if not pods:
-            self.warn(f"warning: {service}: no running pod to update")
-            return
-        started = time.monotonic()
-        if plan.syncs:
-            sync.sync(self.client, target, pods, plan.syncs)
-            files = len(plan.syncs)
-            self.say(f"{service}: synced {files} file{'s' * (files != 1)} into "
-                     f"{len(pods)} pod{'s' * (len(pods) != 1)} "
-                     f"({time.monotonic() - started:.2f} s)")
-        for command in plan.exec_commands:
-            for pod in pods:
-                output = sync.run_command(self.client, target, pod, command)
-                for line in output.decode(errors="replace").splitlines():
-                    self.say(f"{service} (exec) | {line}")
-        if plan.restart:
-            sync.request_restart(self.client, target, pods)
-            self.say(f"{service}: restarting {len(pods)} pod{'s' * (len(pods) != 1)} "
-                     "in place")
+        for attempt in range(3):
+            try:
+                sync.sync(self.client, target, [pod.name], ops)
+                return True
+            except KompyError:
+                if not _still_running(pod.container_id):
+                    return False
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)  # perhaps caught in an in-place restart: try again
+        return False
 
     def _target(self, service: str) -> Any:
         from kompy.convert.context import ConvertContext, k8s_name
@@ -266,21 +392,19 @@ class DevSession:
                                  r.project_name, env_files=r.env_files, cluster=r.cluster,
                                  environ=r.environ), self.out, self.err)
         except KompyError as error:
-            self.warn(f"error: {error.format()}")
+            self.console.error(error.format())
 
 
-def stamp_image_ids(objects: list[dict[str, Any]], image_ids: Mapping[str, str]) -> None:
-    """Record in each rolled workload's pod template the ids of the built images its
-    containers run: a rebuilt image changes the template, and so rolls the pods."""
-    for obj in objects:
-        if obj.get("kind") not in ROLLED_KINDS:
-            continue
-        template = (obj.get("spec") or {}).get("template") or {}
-        pod_spec = template.get("spec") or {}
-        ids = sorted(f"{c.get('name')}={image_ids[str(c.get('image'))]}"
-                     for c in [*(pod_spec.get("initContainers") or []),
-                               *(pod_spec.get("containers") or [])]
-                     if str(c.get("image")) in image_ids)
-        if ids:
-            annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
-            annotations[IMAGE_IDS_ANNOTATION] = ",".join(ids)
+def _still_running(container_id: str) -> bool:
+    """Docker's word (the pod status may lag behind a crash by a moment)."""
+    from kompy.engine.containers import run_state
+
+    try:
+        state = run_state(container_id)
+    except KompyError:
+        return True
+    return state is not None and state.running
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"

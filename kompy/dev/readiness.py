@@ -9,18 +9,26 @@ https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kompy.client import Gone, KubeClient, NotFound
+from kompy.dev.diagnose import PULL, Problem, current_pods, last_output, problems
 from kompy.errors import ClusterError, KompyError
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
 # Bounds each wait on the watch so a status written without a pod event is still seen soon.
 WATCH_SLICE_SECONDS = 1
 EVENTS_PER_POD = 3
+# How long a pod may stay in a hopeless state before the wait fails (Skaffold fails at once;
+# a few seconds let an image that is being pushed, or a first crash, sort itself out).
+FAIL_FAST_GRACE = 5.0
+# How long every container must have run when the workloads are ready, so that a program
+# that dies at start-up is caught (it is ready for a moment) rather than reported "up".
+STABLE = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,12 +86,19 @@ def _condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
 
 
 def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
-               timeout: float, progress: Callable[[str], None]) -> None:
-    """Wait until every ``(kind, name)`` is ready, printing progress when it changes."""
+               timeout: float, progress: Callable[[str], None], *,
+               grace: float = FAIL_FAST_GRACE) -> None:
+    """Wait until every ``(kind, name)`` is ready, printing progress when it changes.
+
+    Fails fast, as Skaffold's status check: a current pod whose container stays in a
+    hopeless state (:data:`kompy.dev.diagnose.HOPELESS`: image not pullable, crash loop,
+    missing ConfigMap...) for ``grace`` seconds ends the wait with the reason and the
+    container's last output, instead of waiting out ``timeout``."""
     if not workloads:  # a project of CronJobs only, say: nothing runs yet to wait for
         return
     deadline = time.monotonic() + timeout
     last = ""
+    seen: dict[tuple[str, str, str], float] = {}   # problem -> when first seen
     while True:
         pods = client.list("pods", namespace)
         statuses = [_status(client, kind, name, namespace) for kind, name in workloads]
@@ -96,8 +111,12 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
             raise ClusterError(
                 f"{failed[0].kind.lower()} {failed[0].name} failed: {failed[0].failed}",
                 hint=explain(client, namespace) or None)
+        _fail_fast(client, namespace, pods.get("items") or [], seen, grace)
+        young = 0.0
         if all(s.done for s in statuses):
-            return
+            young = _youngest(pods.get("items") or [])
+            if young <= 0:
+                return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             waiting = ", ".join(s.text() for s in statuses if not s.done)
@@ -105,13 +124,76 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
                 f"timed out after {timeout:g} s waiting for {waiting}",
                 hint=explain(client, namespace) or "see `kompy get events`")
         version = str((pods.get("metadata") or {}).get("resourceVersion") or "")
-        slice_ = max(1, min(WATCH_SLICE_SECONDS, int(remaining) or 1))
+        wake = min([remaining, WATCH_SLICE_SECONDS, *([young] if young > 0 else []),
+                    *(t + grace - time.monotonic() for t in seen.values())])
+        if young > 0 and wake == young:
+            time.sleep(young)   # only the settling time is left: nothing to watch for
+            continue
+        slice_ = max(1, math.ceil(wake))
         try:
             for _ in client.watch("pods", namespace, resource_version=version or None,
                                   timeout_seconds=slice_):
                 break  # any change to a pod: look again
         except Gone:
             pass  # the version expired between list and watch: list again
+
+
+def _youngest(pods: list[dict[str, Any]]) -> float:
+    """Seconds until every running container of the running pods has run for
+    :data:`STABLE` seconds (0 when they all have): ready is not enough for a program that
+    dies just after it starts, which is ready for a moment (as ``minReadySeconds`` and
+    ``docker compose up --wait`` see it)."""
+    from kompy.engine.containers import run_state
+
+    wait = 0.0
+    for pod in pods:
+        status = pod.get("status") or {}
+        if (pod.get("metadata") or {}).get("deletionTimestamp") or \
+                status.get("phase") != "Running":
+            continue
+        for container in status.get("containerStatuses") or ():
+            cid = str(container.get("containerID") or "")
+            if "running" not in (container.get("state") or {}) or \
+                    not cid.startswith("docker://"):
+                continue
+            try:
+                state = run_state(cid)
+            except KompyError:
+                continue
+            if state is not None and state.started is not None:
+                wait = max(wait, state.started + STABLE - time.time())
+    return wait
+
+
+def _fail_fast(client: KubeClient, namespace: str, pods: list[dict[str, Any]],
+               seen: dict[tuple[str, str, str], float], grace: float) -> None:
+    """Raise once a problem has lasted ``grace`` seconds (forget those that cleared)."""
+    now = time.monotonic()
+    found = problems(pods, current_pods(client, namespace, pods))
+    keys = {p.key() for p in found}
+    for key in [k for k in seen if k not in keys]:
+        del seen[key]
+    for problem in found:
+        since = seen.setdefault(problem.key(), now)
+        if now - since >= grace:
+            raise failure(client, namespace, problem, len(found))
+
+
+def failure(client: KubeClient, namespace: str, problem: Problem, count: int = 1
+            ) -> ClusterError:
+    """The error that ends a wait on ``problem``: what is wrong, and the container's last
+    output (as ``kompy logs --previous`` shows it) in the hint."""
+    others = f" (and {count - 1} more)" if count > 1 else ""
+    output = last_output(client, namespace, problem)
+    if output:
+        hint = (f"its last output (kompy logs {problem.pod} -c {problem.container} "
+                f"--previous -n {namespace}):\n" + "\n".join(f"    {line}" for line in output))
+    elif problem.reason in PULL:
+        hint = ("check the image name and tag; services with `build:` are built by kompy, "
+                "other images must be on the Docker engine or in a registry it can reach")
+    else:
+        hint = f"see `kompy describe pod {problem.pod} -n {namespace}`"
+    return ClusterError(f"pod/{problem.pod}: {problem.text}{others}", hint=hint)
 
 
 def _status(client: KubeClient, kind: str, name: str, namespace: str) -> WorkloadStatus:

@@ -14,8 +14,9 @@ dev session (:class:`_Helper`): it reads a length line, then exactly that many b
 and answers ``ok`` or ``failed``. A container whose image cannot run the helper gets one
 exec per sync instead.
 
-Synced files live in the container's writable layer: a pod that the kubelet replaces (a
-crash, a rollout) starts from the image again, as in Compose and Skaffold.
+Synced files live in the container's writable layer: a container that the kubelet replaces
+(a crash) or a new pod starts from the image again; ``kompy dev`` remembers what it synced
+and syncs it again into every new container (:mod:`kompy.dev.tracker`).
 """
 
 from __future__ import annotations
@@ -48,16 +49,30 @@ class Target:
     container: str
 
 
-def running_pods(client: KubeClient, target: Target) -> list[str]:
-    """Names of the target's pods that run and are not being deleted."""
+@dataclass(frozen=True)
+class PodState:
+    """One pod of a target, and its target container's current run."""
+
+    name: str
+    container_id: str      # "docker://..." of the latest run; "" before the first
+    running: bool
+
+
+def target_pods(client: KubeClient, target: Target) -> list[PodState]:
+    """The target's pods that are not being deleted, in name order."""
     pods = client.list("pods", target.namespace, label_selector=target.selector)["items"]
-    out = []
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
-            continue
-        out.append(str(meta.get("name")))
-    return sorted(out)
+    return sorted((pod_state(pod, target.container) for pod in pods
+                   if not (pod.get("metadata") or {}).get("deletionTimestamp")),
+                  key=lambda p: p.name)
+
+
+def pod_state(pod: dict[str, Any], container: str) -> PodState:
+    name = str((pod.get("metadata") or {}).get("name"))
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == container:
+            running = "running" in (status.get("state") or {})
+            return PodState(name, str(status.get("containerID") or ""), running)
+    return PodState(name, "", False)
 
 
 def archive(ops: Iterable[SyncOp]) -> bytes:
@@ -208,12 +223,15 @@ def _run(client: KubeClient, target: Target, pod: str, command: list[str],
     return output
 
 
-def request_restart(client: KubeClient, target: Target, pods: Sequence[str]) -> None:
-    """Ask the kubelet to restart each pod's containers in place."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def request_restart(client: KubeClient, target: Target, pods: Sequence[str]) -> float:
+    """Ask the kubelet to restart each pod's running containers in place (and to start at
+    once a crashed one that waits out its back-off); the time of the request."""
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     patch: dict[str, Any] = {"metadata": {"annotations": {RESTART_ANNOTATION: stamp}}}
     for pod in pods:
         try:
             client.patch("pods", pod, target.namespace, patch)
         except NotFound:
             continue
+    return now.timestamp()

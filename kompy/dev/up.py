@@ -1,9 +1,11 @@
 """``kompy up``: a Compose project running on the built-in cluster, as ``docker compose up -d``.
 
-load -> convert (namespace = project name) -> build images -> ensure the cluster runs ->
-create the namespace -> apply every object (and delete the ones an earlier ``up`` applied
-that the project no longer produces) -> wait until every workload is ready -> print the URLs
-of published ports, which the cluster's proxy serves at 127.0.0.1:<published> from the
+load -> convert (namespace = project name) -> check that the cluster can start, then start
+it while the images build -> stamp each workload's pod template with the ids of its built
+images (a rebuilt image rolls the pods) -> create the namespace -> apply every object (and
+delete the ones an earlier ``up`` applied that the project no longer produces) -> wait until
+every workload is ready, failing fast on a pod that cannot get there -> print the URLs of
+published ports, which the cluster's proxy serves at 127.0.0.1:<published> from the
 Services' ``kompy.dev/host-ports`` annotation (docs/cluster.md, "Services, DNS and isolation").
 """
 
@@ -13,13 +15,17 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from kompy.client import KubeClient, NotFound
+from kompy.dev.console import Console
 from kompy.errors import EXIT_OK, Diagnostic, KompyError
 
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+IMAGE_IDS_ANNOTATION = "kompy.dev/image-ids"
+ROLLED_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kompy"
 # Applied first: what workloads refer to must exist before their pods start.
 _APPLY_ORDER = {"Namespace": 0, "ConfigMap": 1, "Secret": 1, "PersistentVolumeClaim": 1,
@@ -61,45 +67,96 @@ class Url:
 
 
 def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
-    def say(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
-
+    console = Console(out, err)
     project, diagnostics = load(request)
     namespace = namespace_of(project.name)
     options = convert_options(namespace)
     conversion = convert_project(project, options, diagnostics)
     for diagnostic in diagnostics:
-        err.write(f"warning: {diagnostic.format()}\n")
-    if request.build:
-        from kompy.dev.builder import build_images, plan_builds
+        if not _about_develop(diagnostic):
+            console.warn(diagnostic.format())
+    from kompy.dev.builder import plan_builds
 
-        plan = plan_builds(project, options, request.services)
-        for diagnostic in plan.diagnostics:
-            err.write(f"warning: {diagnostic.format()}\n")
-        build_images(plan, say)
-    from kompy.cluster.daemon.process import ensure_cluster
-
-    client = ensure_cluster(request.cluster)
-    say(f"applying {len(conversion.objects)} objects to namespace {namespace}")
-    applied = apply_all(client, namespace, conversion.objects, say)
+    plan = plan_builds(project, options, request.services)
+    for diagnostic in plan.diagnostics:
+        console.warn(diagnostic.format())
+    client, image_ids = start_and_build(request.cluster, plan, request.build, console)
+    stamp_image_ids(conversion.objects, image_ids)
+    console.say(f"applying {count(len(conversion.objects), 'object')} to namespace "
+                f"{namespace}")
+    applied = apply_all(client, namespace, conversion.objects, console.say)
     if not request.services:  # `up web` leaves the project's other services alone
-        prune(client, namespace, applied, say)
+        prune(client, namespace, applied, console.say)
     if request.wait:
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
 
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
-        wait_ready(client, namespace, workloads, request.wait_timeout, say)
+        wait_ready(client, namespace, workloads, request.wait_timeout, console.say)
     urls = published_urls(conversion.objects)
     taken = _listen_failures(client, namespace) if urls else {}
     for url in urls:
         if url.host_port in taken:
-            err.write(f"warning: {url.service}: {taken[url.host_port]}\n")
+            console.warn(f"{url.service}: {taken[url.host_port]}")
         reachable = _await_port(url.host_port, 10.0) if url.protocol == "tcp" else True
         note = "" if reachable else "  (not answering yet)"
-        say(f"{url.service}: {url.text()}{note}")
+        console.say(f"{url.service}: {url.text()}{note}")
     return EXIT_OK
+
+
+def _about_develop(diagnostic: Diagnostic) -> bool:
+    """convert's note that ``develop`` has no Kubernetes meaning: ``up`` and ``dev`` are
+    what it is written for."""
+    return diagnostic.key_path[-1:] == ("develop",) and diagnostic.key_path[:1] == ("services",)
+
+
+def start_and_build(cluster: str | None, plan: Any, build: bool, console: Console
+                    ) -> tuple[KubeClient, dict[str, str]]:
+    """The cluster's client and the ids of the project's built images (image name -> id).
+
+    The cluster's start-up checks come first (a conflicting cluster fails before a long
+    build); the daemon then starts while the images build, and the build goes on
+    showing its progress. Without ``build``, the ids are those of the images the engine
+    already has, so a `docker build` made by hand still rolls the pods."""
+    from kompy.cluster.daemon.process import ensure_cluster, preflight
+    from kompy.dev.builder import build_images
+
+    preflight(cluster)
+    with ThreadPoolExecutor(1, thread_name_prefix="kompy-start") as pool:
+        starting = pool.submit(ensure_cluster, cluster, console.say)
+        image_ids = build_images(plan, console) if build else local_image_ids(plan)
+        return starting.result(), image_ids
+
+
+def local_image_ids(plan: Any) -> dict[str, str]:
+    from kompy.engine.images import inspect_image
+
+    found = {spec.image: inspect_image(spec.image) for spec in plan.specs}
+    return {image: details.id for image, details in found.items() if details is not None}
+
+
+def stamp_image_ids(objects: list[dict[str, Any]], image_ids: Mapping[str, str]) -> None:
+    """Record in each rolled workload's pod template the ids of the built images its
+    containers run (``kompy.dev/image-ids``): a rebuilt image changes the template, and so
+    rolls the pods, as ``docker compose up --build`` recreates the containers, while an
+    unchanged image (a cache hit) changes nothing."""
+    for obj in objects:
+        if obj.get("kind") not in ROLLED_KINDS:
+            continue
+        template = (obj.get("spec") or {}).get("template") or {}
+        pod_spec = template.get("spec") or {}
+        ids = sorted(f"{c.get('name')}={image_ids[str(c.get('image'))]}"
+                     for c in [*(pod_spec.get("initContainers") or []),
+                               *(pod_spec.get("containers") or [])]
+                     if str(c.get("image")) in image_ids)
+        if ids:
+            annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+            annotations[IMAGE_IDS_ANNOTATION] = ",".join(ids)
+
+
+def count(n: int, noun: str) -> str:
+    """``1 object``, ``5 objects``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _listen_failures(client: KubeClient, namespace: str) -> dict[int, str]:

@@ -140,6 +140,11 @@ class ChangeWatcher:
                 self._cond.wait(None if wake is None else wake - now)
             return None
 
+    def pending(self) -> bool:
+        """Whether changes wait to be handed out (a batch in the making)."""
+        with self._cond:
+            return bool(self._pending)
+
     def _add(self, paths: Iterable[str]) -> None:
         wanted = [p for p in paths if self._wanted(p)]
         if not wanted:

@@ -196,16 +196,6 @@ def _ready(pod: Obj) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def logs(client: KubeClient, target: str, namespace: str | None, *, container: str | None,
-         follow: bool, previous: bool, tail: int | None, write: Callable[[bytes], None]
-         ) -> int:
-    pod = resolve_pod(client, target, namespace)
-    for chunk in client.logs(pod["metadata"]["name"], pod["metadata"]["namespace"], container,
-                             follow, previous, tail):
-        write(chunk)
-    return 0
-
-
 def scale(client: KubeClient, kind: str, name: str | None, replicas: int,
           namespace: str | None, out: Out) -> int:
     if name is None and "/" in kind:

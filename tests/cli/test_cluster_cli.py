@@ -116,7 +116,8 @@ def test_apply_get_describe_scale_delete(cluster: Path, tmp_path: Path) -> None:
     assert as_json["spec"]["replicas"] == 1
     assert run("scale", "deploy", "web", "--replicas", "3").output == \
         "deployment.apps/web scaled\n"
-    assert "replicas:" in run("describe", "deployment", "web").output
+    assert "Replicas:               3 desired | 0 updated | 0 total" in run(
+        "describe", "deployment", "web").output
     assert run("get", "deploy", "-l", "app=nope").output.strip() == \
         "No resources found in default namespace."
     assert run("delete", "-f", str(path)).output == (
@@ -172,9 +173,11 @@ def test_unreachable_real_cluster_is_one_line(cluster: Path, tmp_path: Path) -> 
 def test_describe_shows_events_and_pod_io_needs_the_runtime(cluster: Path) -> None:
     run("apply", "-f", "-", input=(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
-        "spec: {containers: [{name: c, image: 'kompy/busybox:1'}]}\n---\n"
+        "spec: {containers: [{name: c, image: 'kompy/busybox:1'}]}\n"))
+    uid = json.loads(run("get", "pod", "p", "-o", "json").output)["metadata"]["uid"]
+    run("apply", "-f", "-", input=(
         "apiVersion: v1\nkind: Event\nmetadata: {name: p.1}\n"
-        "involvedObject: {kind: Pod, name: p, namespace: default}\n"
+        f"involvedObject: {{kind: Pod, name: p, namespace: default, uid: {uid}}}\n"
         "reason: Scheduled\nmessage: assigned to kompy\ntype: Normal\n"
         "source: {component: default-scheduler}\n"))
     text = run("describe", "pod", "p").output

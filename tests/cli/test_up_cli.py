@@ -34,3 +34,50 @@ def test_invalid_project_fails_before_building_or_starting_a_cluster(
     assert result.exit_code == 2, result.output
     assert "compose.yaml:3:5" in result.output
     assert not (tmp_path / "state").exists()  # no cluster was started
+
+
+def test_the_cluster_check_comes_before_the_build(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster that cannot start (here: another KOMPY_HOME's cluster of that name on the
+    engine) fails `kompy up` before any image is built, not after a long build."""
+    from kompy.errors import ClusterError
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: ./web\n")
+    monkeypatch.chdir(tmp_path)
+    built: list[str] = []
+    monkeypatch.setattr("kompy.dev.up._wait_image", lambda: "busybox:1.36")
+    monkeypatch.setattr("kompy.engine.images.build_image",
+                        lambda spec, on_line=None: built.append(spec.service) or "sha256:1")
+
+    def conflict(cluster: str | None = None) -> bool:
+        raise ClusterError("cluster 'default' of another KOMPY_HOME (/elsewhere) has "
+                           "containers, networks or volumes on this Docker engine")
+
+    monkeypatch.setattr("kompy.cluster.daemon.process.preflight", conflict)
+    result = CliRunner().invoke(main, ["up"])
+    assert result.exit_code == 2, result.output
+    assert "of another KOMPY_HOME" in result.stderr
+    assert built == [] and "building" not in result.output
+
+
+def test_convert_says_once_that_develop_is_for_kompy_dev(
+        isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's own sample: one warning, naming the file as it was typed."""
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["convert", "-f", "samples/webapp/compose.yaml",
+                                       "--stdout"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "develop" in line]
+    assert warnings == ["warning: samples/webapp/compose.yaml:37:5: services.web.develop: "
+                        "develop (watch rules) is for `kompy dev`; it has no Kubernetes "
+                        "meaning"]
+
+
+def test_counts_are_plural_only_when_they_should_be() -> None:
+    from kompy.dev.up import count
+
+    assert [count(n, "object") for n in (0, 1, 2)] == ["0 objects", "1 object", "2 objects"]

@@ -18,7 +18,7 @@ from kompy.cli import main
      "kompy get [OPTIONS] KIND [NAMES]..."),
     (["get"], "kompy get: missing argument 'KIND'", "kompy get [OPTIONS] KIND [NAMES]..."),
     (["logs", "--folow", "web"], "kompy logs: no such option '--folow' (did you mean "
-     "'--follow'?)", "kompy logs [OPTIONS] TARGET"),
+     "'--follow'?)", "kompy logs [OPTIONS] [TARGET] [CONTAINER]"),
     (["up", "--wait-timeout", "soon"], "kompy up: invalid value for '--wait-timeout': 'soon' is "
      "not a duration (like 120s, 2m)", "kompy up [OPTIONS] [SERVICES]..."),
     (["nosuch"], "kompy: no such command 'nosuch'", "kompy [OPTIONS] COMMAND [ARGS]..."),

@@ -9,6 +9,7 @@ validator in strict mode, independently of the compiled validator convert() uses
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ def _run(case: Path) -> dict[str, str]:
     conversion = convert(project, ConvertOptions(**spec.get("options", {})))
     out = render_files(conversion, spec.get("format", "yaml"))
     root = str(Path(files[0]).parent) + "/"
-    warnings = [d.format().replace(root, "") for d in [*diagnostics, *conversion.diagnostics]]
+    # Messages show a file inside the current folder relative to it (kompy.errors).
+    roots = (root, os.path.relpath(root) + "/")
+    warnings = [d.format().replace(roots[0], "").replace(roots[1], "")
+                for d in [*diagnostics, *conversion.diagnostics]]
     out["warnings.txt"] = "".join(f"{w}\n" for w in warnings)
     return out
 

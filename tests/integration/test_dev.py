@@ -57,6 +57,12 @@ def _wait_for(what: str, probe: object, timeout: float, output: list[str]) -> No
                          + "".join(output[-60:]))
 
 
+def _default_sigint() -> None:
+    """Ctrl-C must reach kompy even when the tests run as a background job of a
+    non-interactive shell, which starts its children with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     if not _docker_ok():
@@ -80,7 +86,8 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
     dockerfile = project / "web" / "Dockerfile"
 
     proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev"], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint)
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")),
                               daemon=True)
@@ -122,3 +129,137 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
                            "label=kompy.namespace=devloop"], capture_output=True, text=True,
                           check=True).stdout.split()
     assert left == [], "Ctrl-C removes the project"
+
+
+CRASHY_COMPOSE = """\
+name: crashy
+services:
+  web:
+    build: ./web
+    image: crashy-web:dev
+    ports:
+      - "PORT:8000"
+    develop:
+      watch:
+        - path: ./web/www
+          action: sync
+          target: /www
+        - path: ./web/app
+          action: sync+restart
+          target: /app
+"""
+SERVE = "httpd -f -p 8000 -h /www & trap 'kill $!; exit 0' TERM; wait\n"
+
+
+def _crashy(folder: Path, port: int) -> Path:
+    """A busybox web server whose start script is synced and restarted (sync+restart) and
+    whose page is synced (sync)."""
+    (folder / "web" / "www").mkdir(parents=True)
+    (folder / "web" / "app").mkdir()
+    (folder / "compose.yaml").write_text(CRASHY_COMPOSE.replace("PORT", str(port)))
+    (folder / "web" / "Dockerfile").write_text(
+        "FROM kompy/busybox:1\nCOPY www /www\nCOPY app /app\nCMD [\"sh\", \"/app/start.sh\"]\n")
+    (folder / "web" / "www" / "index.html").write_text("page 1\n")
+    (folder / "web" / "app" / "start.sh").write_text(
+        "echo starting version 1\necho 1 > /www/version.txt\n" + SERVE)
+    return folder
+
+
+class Terminal:
+    """`kompy dev` on a pseudo-terminal (so it colours its output), its output gathered."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev"], cwd=cwd,
+                                     env={**env, "COLUMNS": "120", "TERM": "xterm"},
+                                     stdin=slave, stdout=slave, stderr=slave,
+                                     preexec_fn=_default_sigint, close_fds=True)
+        os.close(slave)
+        self.data = b""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self.data += chunk
+
+    def text(self, start: int = 0) -> str:
+        with self._lock:
+            return self.data[start:].decode(errors="replace")
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.data)
+
+    def lines(self) -> list[str]:
+        return [self.text()]
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=120)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self.master)
+
+
+RED = "\x1b[31m"
+
+
+def test_a_crash_is_shown_in_red_and_a_fix_keeps_the_earlier_edits(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    """Issue #16: a sync+restart rule whose script is broken, then fixed. The crash's output
+    is on screen within 5 s, in red with its exit code; the container the kubelet starts
+    instead (from the image) gets the earlier edits again; the fix is served with the
+    earlier edit kept, and "up to date" comes only once the restart is done."""
+    port = _free_port()
+    project = _crashy(tmp_path / "crashy", port)
+    script = project / "web" / "app" / "start.sh"
+    term = Terminal(project, env)
+    seen = term.lines
+    try:
+        _wait_for("the first deploy", lambda: _get(port, "/version.txt") == "1", 240, seen())
+        _wait_for("watching", lambda: "watching" in term.text(), 30, seen())
+
+        (project / "web" / "www" / "index.html").write_text("edited page\n")
+        _wait_for("the synced page", lambda: _get(port, "/index.html") == "edited page", 30,
+                  seen())
+
+        start = term.mark()
+        began = time.monotonic()
+        script.write_text("echo starting version 2\necho 'boom: missing setting' >&2\nexit 3\n")
+        _wait_for("the crash on screen", lambda: "boom: missing setting" in term.text(start)
+                  and "crashed with exit code 3" in term.text(start), 30, seen())
+        latency = time.monotonic() - began
+        assert latency < 5.0, f"the crash took {latency:.1f} s to show"
+        crash = term.text(start)
+        assert f"{RED}boom: missing setting" in crash, crash  # the dying words, in red
+        assert "up to date" not in crash.split("crashed with exit code 3")[0], crash
+        _wait_for("the verdict", lambda: "web crashed after the change" in term.text(start),
+                  30, seen())
+        # The kubelet replaced the container from the image; kompy synced the edits into it
+        # again (and restarted it: so it crashes again, as the sources say).
+        _wait_for("the re-sync", lambda: "synced 2 changed files again" in term.text(start),
+                  30, seen())
+
+        fixed = term.mark()
+        began = time.monotonic()
+        script.write_text("echo starting version 3\necho 3 > /www/version.txt\n" + SERVE)
+        _wait_for("the fix served", lambda: _get(port, "/version.txt") == "3", 60, seen())
+        recovery = time.monotonic() - began
+        assert _get(port, "/index.html") == "edited page"   # the earlier edit was kept
+        _wait_for("up to date", lambda: "up to date in" in term.text(fixed), 30, seen())
+        print(f"crash on screen after {latency:.2f} s; fix served after {recovery:.2f} s")
+    finally:
+        code = term.stop()
+    assert code == 0, term.text()[-3000:]

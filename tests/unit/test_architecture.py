@@ -51,6 +51,7 @@ ADAPTERS = {
     "docker": ("kompy.engine",),
     "requests": ("kompy.client",),
     "wsproto": ("kompy.client.websocket",),
+    "google": ("kompy.cluster.apiserver.protobuf",),
     "click": ("kompy.cli",),
     "jinja2": ("kompy.convert.render",),
     "watchdog": ("kompy.dev.watcher",),

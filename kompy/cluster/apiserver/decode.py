@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextvars import ContextVar
 from typing import Any
 
 from kompy.client.errors import ApiError
@@ -25,6 +26,60 @@ from kompy.errors import KompyError
 MAX_DEPTH = 100
 MEDIA_TYPES = ("application/json", "application/yaml", "application/json-patch+json",
                "application/merge-patch+json", "application/strategic-merge-patch+json")
+
+
+# The duplicate fields of the request's JSON body, for fieldValidation (handlers.py): Go's
+# strict decoder reports them by path (``duplicate field "spec.replicas"``); Python's
+# decoder keeps the last value silently, as Go's lenient one does.
+_duplicates: ContextVar[list[str]] = ContextVar("kompy_duplicate_fields")
+
+
+class _Duplicated(dict[str, Any]):
+    """A JSON object that repeated some of its keys (``repeated``)."""
+
+    repeated: list[str]
+
+
+def duplicate_fields() -> list[str]:
+    """The duplicate fields of the body the current request decoded last."""
+    return list(_duplicates.get([]))
+
+
+class _Pairs:
+    """json's object_pairs_hook: a dict, marked when it repeats a key (``seen`` then)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) == len(pairs):
+            return out
+        self.seen = True
+        marked = _Duplicated(out)
+        keys: set[str] = set()
+        marked.repeated = []
+        for key, _ in pairs:
+            if key in keys:
+                marked.repeated.append(key)
+            keys.add(key)
+        return marked
+
+
+def _find_duplicates(value: Any, path: str, found: list[str]) -> Any:
+    """``value`` with plain dicts again, the repeated keys' paths added to ``found``."""
+    if isinstance(value, dict):
+        repeated = set(value.repeated) if isinstance(value, _Duplicated) else set()
+        out = {}
+        for key, item in value.items():     # in the document's order
+            where = f"{path}.{key}" if path else key
+            if key in repeated:
+                found.append(where)
+            out[key] = _find_duplicates(item, where, found)
+        return out
+    if isinstance(value, list):
+        return [_find_duplicates(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    return value
 
 
 def bad_request(message: str) -> ApiError:
@@ -44,10 +99,14 @@ def _constant(name: str) -> Any:
 
 def decode(raw: bytes, content_type: str = "application/json") -> Any:
     """The body's value (None when empty); ApiError 400 when it cannot be one."""
+    _duplicates.set([])
     if not raw.strip():
         return None
     media = content_type.split(";", 1)[0].strip().lower()
-    if "yaml" in media:
+    pairs = _Pairs()
+    if media == "application/vnd.kubernetes.protobuf":
+        value = _protobuf(raw)
+    elif "yaml" in media:
         value = _yaml(raw)
     elif media and "json" not in media:
         raise ApiError(415, "UnsupportedMediaType",
@@ -55,7 +114,8 @@ def decode(raw: bytes, content_type: str = "application/json") -> Any:
                        f"types include: {', '.join(MEDIA_TYPES)}")
     else:
         try:
-            value = json.loads(raw, parse_float=_number, parse_constant=_constant)
+            value = json.loads(raw, parse_float=_number, parse_constant=_constant,
+                               object_pairs_hook=pairs)
         except RecursionError:
             raise bad_request(f"the request body is nested deeper than {MAX_DEPTH} levels"
                               ) from None
@@ -63,7 +123,24 @@ def decode(raw: bytes, content_type: str = "application/json") -> Any:
             raise bad_request(f"the request body is not valid JSON: {e}") from None
     if too_deep(value, MAX_DEPTH):
         raise bad_request(f"the request body is nested deeper than {MAX_DEPTH} levels")
+    if pairs.seen:
+        found: list[str] = []
+        value = _find_duplicates(value, "", found)
+        _duplicates.set(found)
     return value
+
+
+
+def _protobuf(raw: bytes) -> Any:
+    """The few kinds kubectl 1.33 sends as protobuf whatever the server says (protobuf.py)."""
+    from kompy.cluster.apiserver import protobuf
+
+    try:
+        return protobuf.decode_kube(raw)
+    except protobuf.NotDecodable as e:
+        raise ApiError(415, "UnsupportedMediaType",
+                       f"the body of the request was in an unknown format ({e}) - accepted "
+                       f"media types include: {', '.join(MEDIA_TYPES)}") from None
 
 
 def _yaml(raw: bytes) -> Any:

@@ -28,6 +28,8 @@ from kompy.client.selectors import (
     parse_label_selector,
 )
 from kompy.cluster.apiserver import admission, defaults, hostpaths
+from kompy.cluster.apiserver.decode import duplicate_fields
+from kompy.cluster.apiserver.openapi import OpenAPI
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kompy.cluster.apiserver.schemas import SchemaRegistry
 from kompy.cluster.apiserver.warning import warn
@@ -97,6 +99,7 @@ class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.schemas = SchemaRegistry(f"{VERSION['major']}.{VERSION['minor']}")
+        self.openapi = OpenAPI(self.schemas, "Kubernetes", VERSION["gitVersion"])
         # The daemon's state folder (the store's): a pod that mounts it gets a warning.
         self.state_dir = Path(store.path).parent if store.path != ":memory:" else None
         self.pod_io: PodIO | None = None
@@ -110,47 +113,6 @@ class Api:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-
-    # -- discovery ---------------------------------------------------------------------------
-
-    @staticmethod
-    def resource_list(group: str, version: str) -> Obj:
-        found = resources.by_group_version(group, version)
-        if not found:
-            raise NotFound(404, "NotFound", f"the server could not find the requested resource "
-                                            f"({group or 'core'}/{version})")
-        entries: list[Obj] = []
-        verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
-        for res in found:
-            entries.append({"name": res.plural, "singularName": res.singular,
-                            "namespaced": res.namespaced, "kind": res.kind, "verbs": verbs,
-                            "shortNames": list(res.short_names)})
-            if res.has_status:
-                entries.append({"name": f"{res.plural}/status", "singularName": "",
-                                "namespaced": res.namespaced, "kind": res.kind,
-                                "verbs": ["get", "patch", "update"]})
-        if group == "":
-            # As kube-apiserver lists them: the streaming subresources take options kinds.
-            for sub, kind, verbs_ in (("log", "Pod", ["get"]),
-                                      ("exec", "PodExecOptions", ["create", "get"]),
-                                      ("attach", "PodAttachOptions", ["create", "get"]),
-                                      ("portforward", "PodPortForwardOptions",
-                                       ["create", "get"])):
-                entries.append({"name": f"pods/{sub}", "singularName": "", "namespaced": True,
-                                "kind": kind, "verbs": verbs_})
-        return {"kind": "APIResourceList", "apiVersion": "v1",
-                "groupVersion": f"{group}/{version}" if group else version, "resources": entries}
-
-    @staticmethod
-    def group_list() -> Obj:
-        groups: dict[str, list[str]] = {}
-        for res in RESOURCES:
-            if res.group and res.version not in groups.setdefault(res.group, []):
-                groups[res.group].append(res.version)
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
-            for g, vs in sorted(groups.items())]}
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -284,14 +246,15 @@ class Api:
         found = self.schemas.check(res, obj)
         if found.errors:
             raise admission.invalid(res, obj, found.errors)
-        if not found.unknown:
+        problems = [f'duplicate field "{path}"' for path in duplicate_fields()]
+        problems += [f'unknown field "{path}"' for path in found.unknown_paths()]
+        if not problems:
             return
-        unknown = [f'unknown field "{path}"' for path in found.unknown_paths()]
         if validation == "Strict":
             raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a '
-                              f"{res.kind}: strict decoding error: {', '.join(unknown)}")
+                              f"{res.kind}: strict decoding error: {', '.join(problems)}")
         if validation == "Warn":
-            for message in unknown:
+            for message in problems:
                 warn(message)
         found.drop_unknown()
 
@@ -401,6 +364,23 @@ class Api:
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": route.name, "group": res.group, "kind": res.plural,
                             "uid": gone["metadata"].get("uid")}}
+
+    def delete_collection(self, route: Route, label_selector: str | None,
+                          field_selector: str | None, grace: int | None) -> Obj:
+        """DELETE of a collection (``deletecollection``): each matching object deleted as
+        by DELETE of it; the answer lists them as they were."""
+        if route.res.kind == "Namespace":
+            raise ApiError(405, "MethodNotAllowed", "deletecollection is not allowed for "
+                                                    "namespaces")
+        listing = self.list(route, label_selector, field_selector)
+        gone: list[Obj] = []
+        for item in listing["items"]:
+            with contextlib.suppress(NotFound):
+                self.delete(Route(route.res, item["metadata"].get("namespace"),
+                                  item["metadata"]["name"], None), grace)
+                gone.append(item)
+        listing["items"] = gone
+        return listing
 
     def _empty_namespace(self, namespace: str) -> None:
         """Delete everything in a namespace before the namespace itself (kube-controller-

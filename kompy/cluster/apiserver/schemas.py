@@ -3,9 +3,10 @@
 The schemas are Kubernetes' own OpenAPI definitions, as the kubernetes-validate package
 ships them for each Kubernetes version (``kubernetes-json-schema/v1.30.0-local-strict``:
 ``_definitions.json`` plus one file per kind); the registry uses the version the server
-reports (handlers.VERSION). ``SchemaRegistry`` is the one place that reads them, so the
-future ``/openapi/v2`` and ``/openapi/v3`` documents can be served from the same registry
-(``definitions()``, ``definition_name()``).
+reports (handlers.VERSION). ``SchemaRegistry`` is the one place that reads them: the
+``/openapi/v2`` and ``/openapi/v3`` documents (openapi.py) and server-side apply's typed
+fields (managedfields) come from the same registry (``definitions()``,
+``definition_name()``).
 
 Checking: each kind's schema is compiled once into a graph of small ``Node`` values
 (references resolved, types as sets, int32/int64 formats as bounds) and an object is walked
@@ -199,6 +200,10 @@ class SchemaRegistry:
     def definition_name(self, res: Resource) -> str | None:
         """``io.k8s.api.apps.v1.Deployment`` for the apps/v1 Deployment resource."""
         return _kinds(self.version).get((res.group, res.version, res.kind))
+
+    def list_definition_name(self, res: Resource) -> str | None:
+        """``io.k8s.api.apps.v1.DeploymentList``: what a list of the resource answers."""
+        return _kinds(self.version).get((res.group, res.version, f"{res.kind}List"))
 
     # -- checking ---------------------------------------------------------------------------
 

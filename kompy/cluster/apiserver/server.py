@@ -35,11 +35,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.cluster.apiserver import httpio, streams, warning
-from kompy.cluster.apiserver.authn import TokenAuthenticator
+from kompy.cluster.apiserver import authz, discovery, httpio, openapi, streams, warning
+from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
-from kompy.cluster.apiserver.views import as_table, openapi_v3, table_event
+from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
 
@@ -119,10 +119,13 @@ class Router:
     no HTTP parsing, no socket: most of their per-request CPU) through the same KubeClient
     every other client uses (see kompy/client/loopback.py)."""
 
-    def __init__(self, api: Api, token: str, token_file: Path | None = None) -> None:
+    def __init__(self, api: Api, token: str, token_file: Path | None = None,
+                 authorizer: authz.Authorizer | None = None) -> None:
         self.api = api
         self.token = token
         self.authn = TokenAuthenticator(token, token_file)
+        # Every resource request is authorized here; RBAC replaces this authorizer.
+        self.authorizer: authz.Authorizer = authorizer or authz.AllowAuthenticated()
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
@@ -132,8 +135,9 @@ class Router:
             if refusal is not None:
                 raise refusal
             query = parse_qs(url.query, keep_blank_values=True)
+            user = self.authn.authenticate(headers.get("Authorization"))
             with warning.collecting() as warnings:
-                reply = self._dispatch(method, path, query, headers, body)
+                reply = self._dispatch(method, path, query, headers, body, user)
             if warnings:
                 reply.headers["Warning"] = warning.header(warnings)
             return reply
@@ -158,28 +162,46 @@ class Router:
         return None
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Headers,
-                  body: bytes) -> Reply:
+                  body: bytes, user: UserInfo | None) -> Reply:
         api = self.api
         if path in UNAUTHENTICATED:
             return Reply(200, b"ok", "text/plain")
+        assert user is not None     # refuse() let only authenticated requests through
         if path == "/version":
             return json_reply(200, VERSION)
-        if path.startswith("/openapi/v3"):
-            return json_reply(200, openapi_v3(path))
-        if path == "/api":
-            return json_reply(200, {"kind": "APIVersions", "versions": ["v1"]})
-        if path == "/apis":
-            return json_reply(200, api.group_list())
+        if path.startswith("/openapi/"):
+            answer = openapi.serve(api.openapi, path, {k: v[-1] for k, v in query.items()},
+                                   headers.get("Accept"), headers.get("If-None-Match"))
+            if answer is None:
+                raise NotFound(404, "NotFound", f"the server could not find the requested "
+                                                f"resource: {path}")
+            return Reply(answer.status, answer.body, answer.content_type, answer.headers)
+        if path in ("/api", "/apis"):
+            version = discovery.aggregated_version(headers.get("Accept"))
+            if version is not None:
+                reply = json_reply(200, discovery.aggregated(path == "/api", version))
+                reply.content_type = discovery.content_type(version)
+                return reply
+            return json_reply(200, discovery.core_versions() if path == "/api"
+                              else discovery.group_list())
+        review = authz.review_route(path)
+        if review is not None:
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here: "
+                                                        f"{review[2]} are create-only")
+            return json_reply(201, authz.review(self.authorizer, user, review,
+                                                _body(body, headers)))
         parts = path.strip("/").split("/")
         route = parse_route(parts)
         if route is None:
             if parts[0] == "api" and len(parts) == 2:
-                return json_reply(200, api.resource_list("", parts[1]))
+                return json_reply(200, discovery.resource_list("", parts[1]))
             if parts[0] == "apis" and len(parts) == 3:
-                return json_reply(200, api.resource_list(parts[1], parts[2]))
+                return json_reply(200, discovery.resource_list(parts[1], parts[2]))
             raise NotFound(404, "NotFound", f"the server could not find the requested "
                                             f"resource: {path}")
         one = {k: v[-1] for k, v in query.items()}
+        self._authorize(user, method, path, route, one.get("watch") in ("true", "1"))
         if route.subresource in ("exec", "attach", "portforward"):
             # kube-apiserver's answer to a streaming request that is not an upgrade.
             raise bad_request("Upgrade request required")
@@ -190,6 +212,16 @@ class Router:
             return json_reply(200, api.scale(route, method, scale,
                                              headers.get("Content-Type") or ""))
         return self._crud(method, route, one, headers, body)
+
+    def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
+                   watch: bool) -> None:
+        res = route.res
+        attributes = authz.request_attributes(user, method, path, route.namespace, res.group,
+                                              res.version, res.plural, route.subresource,
+                                              route.name, watch)
+        decision, reason = self.authorizer.authorize(attributes)
+        if decision is not authz.Decision.ALLOW:
+            raise authz.forbidden(attributes, reason)
 
     def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
               body: bytes) -> Reply:
@@ -215,6 +247,10 @@ class Router:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
             return json_reply(200, api.patch(route, _body(body, headers), content_type,
                                              validation))
+        if method == "DELETE" and route.name is None and route.subresource is None:
+            return json_reply(200, api.delete_collection(
+                route, one.get("labelSelector"), one.get("fieldSelector"),
+                _int_param(one, "gracePeriodSeconds")))
         if method == "DELETE" and route.name:
             options = _body(body, headers)
             grace = _int_param(one, "gracePeriodSeconds")

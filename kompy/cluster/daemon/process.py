@@ -109,6 +109,17 @@ def _check_docker(state: ClusterState) -> None:
                  f"{state.name} -y")
 
 
+def preflight(cluster: str | None = None) -> bool:
+    """Whether the cluster runs; when it does not, the checks its start makes first (an
+    engine answers, no cluster of that name from another KOMPY_HOME uses it), so that
+    ``kompy up`` fails on them before a long build rather than after."""
+    state = cluster_state(cluster)
+    if running(state):
+        return True
+    _check_docker(state)
+    return False
+
+
 def start(cluster: str | None = None, announce: Callable[[str], None] | None = None
           ) -> tuple[ClusterState, dict[str, Any], bool]:
     """Start the daemon unless it runs; (state, api.json, whether it was started now).

@@ -66,7 +66,7 @@ class FakeClient:
         return self.objects[name]
 
     def list(self, resource: str, namespace: str | None = None, **_: Any) -> dict[str, Any]:
-        items = self.pods if resource == "pods" else self.events
+        items = {"pods": self.pods, "events": self.events}.get(resource, [])
         return {"metadata": {"resourceVersion": "7"}, "items": items}
 
     def watch(self, *args: Any, **kwargs: Any) -> Any:
@@ -112,3 +112,95 @@ def test_explain_skips_ready_pods() -> None:
         "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
     client = FakeClient({}, [ready])
     assert explain(client, "ns") == ""  # type: ignore[arg-type]
+
+
+PULL_POD = {
+    "metadata": {"name": "api-xyz"},
+    "status": {"phase": "Pending", "containerStatuses": [
+        {"name": "api", "image": "nosuch:1", "ready": False, "restartCount": 0,
+         "state": {"waiting": {"reason": "ErrImagePull", "message": "no such host"}}}]},
+}
+
+
+class StuckClient(FakeClient):
+    """Nothing ever gets ready; the pod's waiting reason moves on after each watch, as the
+    kubelet's does (ErrImagePull, then ImagePullBackOff)."""
+
+    def watch(self, *args: Any, **kwargs: Any) -> Any:
+        self.watches += 1
+        waiting = self.pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]
+        waiting["reason"] = "ImagePullBackOff"
+        return iter(())
+
+    def logs(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an image that cannot be pulled has no log")
+
+
+def test_a_hopeless_pod_fails_the_wait_after_the_grace() -> None:
+    import time
+
+    client = StuckClient({"api": {**deployment(1, 0, 0), "metadata": {"name": "api"}}},
+                         [PULL_POD])
+    began = time.monotonic()
+    with pytest.raises(ClusterError) as info:
+        wait_ready(client, "ns", [("Deployment", "api")], 60, lambda _: None,  # type: ignore[arg-type]
+                   grace=0.3)
+    took = time.monotonic() - began
+    # The grace ran across the change of words (ErrImagePull -> ImagePullBackOff), and the
+    # wait did not run out its 60 s.
+    assert 0.3 <= took < 5
+    assert info.value.message == ("pod/api-xyz: container api is waiting to start: nosuch:1 "
+                                  "can't be pulled (no such host)")
+    assert "check the image name" in (info.value.hint or "")
+    assert info.value.exit_code == 2
+
+
+def test_a_crash_loop_failure_carries_the_last_output() -> None:
+    class Crashing(StuckClient):
+        def watch(self, *args: Any, **kwargs: Any) -> Any:
+            self.watches += 1
+            return iter(())
+
+        def logs(self, pod: str, namespace: str, container: str, *, previous: bool = False,
+                 tail_lines: int | None = None, **_: Any) -> Any:
+            assert previous and tail_lines == 10
+            return iter([b"starting\nTraceback (most recent call last):\nKeyError: 'DB'\n"])
+
+    client = Crashing({"web": deployment(1, 0, 0)}, [PENDING_POD])
+    with pytest.raises(ClusterError) as info:
+        wait_ready(client, "ns", [("Deployment", "web")], 60, lambda _: None,  # type: ignore[arg-type]
+                   grace=0.0)
+    assert info.value.message == ("pod/web-abc: container web keeps crashing: exit code 1, "
+                                  "restarted 3 times")
+    assert info.value.hint == ("its last output (kompy logs web-abc -c web --previous -n ns):\n"
+                               "    starting\n    Traceback (most recent call last):\n"
+                               "    KeyError: 'DB'")
+
+
+def test_an_old_replica_sets_crashing_pod_does_not_fail_a_rollout() -> None:
+    from kompy.dev.diagnose import current_pods, problems
+
+    def owned(name: str, kind: str, owner: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "ownerReferences": [
+            {"kind": kind, "name": owner, "controller": True}]}}
+
+    class Sets(FakeClient):
+        def list(self, resource: str, namespace: str | None = None, **_: Any) -> Any:
+            revision = "deployment.kubernetes.io/revision"
+            items = {
+                "replicasets": [
+                    {**owned("web-old", "Deployment", "web"),
+                     "metadata": {**owned("web-old", "Deployment", "web")["metadata"],
+                                  "annotations": {revision: "1"}}},
+                    {**owned("web-new", "Deployment", "web"),
+                     "metadata": {**owned("web-new", "Deployment", "web")["metadata"],
+                                  "annotations": {revision: "2"}}}],
+                "deployments": [{"metadata": {"name": "web", "annotations": {revision: "2"}}}],
+            }.get(resource, [])
+            return {"metadata": {}, "items": items}
+
+    old = {**owned("web-old-1", "ReplicaSet", "web-old"), "status": PENDING_POD["status"]}
+    new = {**owned("web-new-1", "ReplicaSet", "web-new"), "status": PENDING_POD["status"]}
+    current = current_pods(Sets({}, []), "ns", [old, new])  # type: ignore[arg-type]
+    assert current == {"web-new-1"}
+    assert [p.pod for p in problems([old, new], current)] == ["web-new-1"]

@@ -1,0 +1,202 @@
+"""Authorization: may this user do this? And the review endpoints that ask it.
+
+The seam is kube-apiserver's: an ``Authorizer`` answers a request's ``Attributes`` (user,
+verb, API group, resource, subresource, namespace, name; or a non-resource path) with
+allow, deny or no opinion, and can list the rules a user has in a namespace (what
+``SelfSubjectRulesReview`` reports). The router asks it for every resource request
+(server.py), and the review endpoints here ask it what kubectl asks:
+
+* ``SelfSubjectAccessReview`` (authorization.k8s.io/v1): ``kubectl auth can-i VERB RESOURCE``;
+* ``SelfSubjectRulesReview`` (authorization.k8s.io/v1): ``kubectl auth can-i --list``;
+* ``SelfSubjectReview`` (authentication.k8s.io/v1, and v1beta1 for kubectl 1.27):
+  ``kubectl auth whoami``.
+https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access
+
+Today the one authorizer is ``AllowAuthenticated``: every authenticated user (the
+cluster's admin token and the users of the static token file) may do everything, as
+before. An RBAC authorizer replaces it by implementing the same two methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kompy.client.errors import ApiError
+from kompy.client.objects import Obj
+from kompy.cluster.apiserver.authn import UserInfo
+
+
+class Decision(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    NO_OPINION = "no-opinion"
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """One request, as k8s.io/apiserver's authorizer.Attributes."""
+
+    user: UserInfo
+    verb: str                    # get, list, watch, create, update, patch, delete...
+    namespace: str = ""
+    group: str = ""
+    version: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+    path: str = ""               # a non-resource request's path (/healthz, /openapi/v2)
+
+    @property
+    def is_resource(self) -> bool:
+        return bool(self.resource)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a user may do in a namespace (SelfSubjectRulesReview's status)."""
+
+    resource_rules: list[Obj]
+    non_resource_rules: list[Obj]
+    incomplete: bool = False
+    evaluation_error: str = ""
+
+
+class Authorizer(Protocol):
+    def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
+        """The decision and its reason (shown by ``kubectl auth can-i``)."""
+        ...
+
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules: ...
+
+
+class AllowAuthenticated:
+    """Every authenticated user may do everything (kompy's behaviour before RBAC)."""
+
+    def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
+        return Decision.ALLOW, ""
+
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        return Rules([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                     [{"verbs": ["*"], "nonResourceURLs": ["*"]}])
+
+
+def forbidden(attributes: Attributes, reason: str) -> ApiError:
+    """kube-apiserver's 403 wording: ``pods "web" is forbidden: User "u" cannot get
+    resource "pods" in API group "" in the namespace "ns"``."""
+    user = attributes.user.name
+    if not attributes.is_resource:
+        message = (f'forbidden: User "{user}" cannot {attributes.verb} path '
+                   f'"{attributes.path}"')
+    else:
+        resource = attributes.resource + (f"/{attributes.subresource}"
+                                          if attributes.subresource else "")
+        subject = f'{resource} "{attributes.name}"' if attributes.name else resource
+        where = (f' in the namespace "{attributes.namespace}"' if attributes.namespace
+                 else " at the cluster scope")
+        message = (f'{subject} is forbidden: User "{user}" cannot {attributes.verb} resource '
+                   f'"{resource}" in API group "{attributes.group}"{where}')
+    if reason:
+        message += f": {reason}"
+    return ApiError(403, "Forbidden", message)
+
+
+# -- the review endpoints -----------------------------------------------------------------------
+
+AUTHORIZATION = "authorization.k8s.io"
+AUTHENTICATION = "authentication.k8s.io"
+# (group, version, plural) -> kind; each is create-only and stores nothing.
+REVIEWS = {
+    (AUTHORIZATION, "v1", "selfsubjectaccessreviews"): "SelfSubjectAccessReview",
+    (AUTHORIZATION, "v1", "selfsubjectrulesreviews"): "SelfSubjectRulesReview",
+    (AUTHENTICATION, "v1", "selfsubjectreviews"): "SelfSubjectReview",
+    (AUTHENTICATION, "v1beta1", "selfsubjectreviews"): "SelfSubjectReview",
+}
+
+
+def review_route(path: str) -> tuple[str, str, str] | None:
+    """``(group, version, plural)`` when ``path`` is a review endpoint."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 4 and parts[0] == "apis" and tuple(parts[1:]) in REVIEWS:
+        return parts[1], parts[2], parts[3]
+    return None
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def review(authorizer: Authorizer, user: UserInfo, route: tuple[str, str, str],
+           body: Any) -> Obj:
+    """The answer to a POST of a review: the object with its ``status`` filled in."""
+    group, version, plural = route
+    kind = REVIEWS[route]
+    if not isinstance(body, dict):
+        raise _bad(f"a {kind} must be a JSON object")
+    obj = copy.deepcopy(body)
+    given = obj.get("kind")
+    if given not in (None, kind):
+        raise _bad(f"the body is a {given}, but the URL is for {kind}")
+    obj["kind"], obj["apiVersion"] = kind, f"{group}/{version}"
+    obj.setdefault("metadata", {})["creationTimestamp"] = None
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise _bad(f"{kind}.spec must be an object")
+    if kind == "SelfSubjectReview":
+        obj["status"] = {"userInfo": {
+            "username": user.name, **({"uid": user.uid} if user.uid else {}),
+            "groups": list(user.groups)}}
+    elif kind == "SelfSubjectAccessReview":
+        obj["status"] = _access(authorizer, user, spec)
+    else:
+        namespace = spec.get("namespace") or ""
+        rules = authorizer.rules_for(user, str(namespace))
+        obj["status"] = {"resourceRules": rules.resource_rules,
+                         "nonResourceRules": rules.non_resource_rules,
+                         "incomplete": rules.incomplete,
+                         **({"evaluationError": rules.evaluation_error}
+                            if rules.evaluation_error else {})}
+    return obj
+
+
+def _access(authorizer: Authorizer, user: UserInfo, spec: Obj) -> Obj:
+    resource, other = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+    if bool(resource) == bool(other) or not isinstance(resource or other, dict):
+        raise ApiError(422, "Invalid", 'SelfSubjectAccessReview.authorization.k8s.io "" is '
+                       "invalid: spec.resourceAttributes: Invalid value: \"null\": exactly "
+                       "one of nonResourceAttributes or resourceAttributes must be specified")
+    if resource:
+        attributes = Attributes(user, str(resource.get("verb") or ""),
+                                str(resource.get("namespace") or ""),
+                                str(resource.get("group") or ""),
+                                str(resource.get("version") or ""),
+                                str(resource.get("resource") or ""),
+                                str(resource.get("subresource") or ""),
+                                str(resource.get("name") or ""))
+    else:
+        assert isinstance(other, dict)
+        attributes = Attributes(user, str(other.get("verb") or ""), path=str(
+            other.get("path") or ""))
+    decision, reason = authorizer.authorize(attributes)
+    status: Obj = {"allowed": decision is Decision.ALLOW}
+    if decision is Decision.DENY:
+        status["denied"] = True
+    if reason:
+        status["reason"] = reason
+    return status
+
+
+def request_attributes(user: UserInfo, method: str, path: str, namespace: str | None,
+                       group: str, version: str, resource: str, subresource: str | None,
+                       name: str | None, watch: bool) -> Attributes:
+    """A REST request's attributes, with kube-apiserver's verbs (RequestInfoFactory)."""
+    if method == "GET":
+        verb = "get" if name else ("watch" if watch else "list")
+    elif method == "DELETE":
+        verb = "delete" if name else "deletecollection"
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+    return Attributes(user, verb, namespace or "", group, version, resource, subresource or "",
+                      name or "", path)

@@ -1,0 +1,57 @@
+"""What ``kompy dev`` asks the engine about a pod's container directly: whether it runs, and
+when its latest run started and finished, to the fraction of a second.
+
+The API's pod status has whole seconds (``startedAt: 2026-01-02T03:04:05Z``, as Kubernetes
+writes it), which cannot tell whether a container restarted just after a request made in
+the same second; Docker keeps nanoseconds. ``kompy dev`` runs on the built-in cluster only,
+whose containers are on this engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+
+from kompy.engine.connection import Engine, NoSuchObject, call, connect
+
+_engine: Engine | None = None
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RunState:
+    running: bool
+    started: float | None      # POSIX time of the latest start (None: never started)
+    finished: float | None     # ... of the latest finish (None: not finished)
+
+
+def run_state(container_id: str) -> RunState | None:
+    """The container's latest run, to the fraction of a second; None when it is gone.
+    ``container_id`` may carry the status' ``docker://`` prefix."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            _engine = connect(timeout=10)
+        engine = _engine
+    cid = container_id.removeprefix("docker://")
+    try:
+        data = call(f"inspect container {cid[:12]}", lambda: engine.api.inspect_container(cid))
+    except NoSuchObject:
+        return None
+    state = data.get("State") or {}
+    return RunState(bool(state.get("Running")), _time(state.get("StartedAt")),
+                    _time(state.get("FinishedAt")))
+
+
+def _time(text: str | None) -> float | None:
+    """Docker's ``2026-01-02T03:04:05.123456789Z`` (``0001-...`` for never)."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, fraction = text.rstrip("Z").partition(".")
+    try:
+        when = dt.datetime.strptime(head[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    micro = int(fraction[:6].ljust(6, "0")) if fraction[:6].isdigit() else 0
+    return when.timestamp() + micro / 1e6

@@ -1,0 +1,83 @@
+"""The dev loop's memory of synced files, and how it reads a container's status: a crash
+after a change, a restart after a request (whole seconds in the status, Docker's fraction
+when they tie), and the log streamer's view of a stream's end."""
+
+from __future__ import annotations
+
+import pytest
+
+from kompy.dev import logs, tracker
+from kompy.dev.plan import ServicePlan, SyncOp
+from kompy.dev.sync import Target
+
+
+def op(path: str, deleted: bool = False) -> SyncOp:
+    return SyncOp(f"/src/{path}", f"/app/{path}", deleted)
+
+
+def test_a_record_keeps_the_latest_op_per_path_in_the_order_paths_changed() -> None:
+    record = tracker.SyncRecord()
+    record.add(ServicePlan("web", syncs=[op("a.py"), op("b.py")]))
+    assert record.generation == 1 and not record.restart
+    record.add(ServicePlan("web", syncs=[op("a.py", deleted=True)], restart=True,
+                           exec_commands=[("kill", "-HUP", "1")]))
+    assert list(record.ops) == ["/app/b.py", "/app/a.py"]
+    assert record.ops["/app/a.py"].deleted
+    assert record.restart and record.commands == [("kill", "-HUP", "1")]
+    assert record.generation == 2
+    record.add(ServicePlan("web", restart=True))   # a restart rule alone: nothing to keep
+    assert record.generation == 2
+
+
+def terminated(exit_code: int, finished: str, cid: str = "docker://old") -> dict[str, object]:
+    return {"lastState": {"terminated": {"exitCode": exit_code, "finishedAt": finished,
+                                         "containerID": cid}},
+            "state": {"running": {"startedAt": finished}}}
+
+
+def test_a_crash_counts_only_after_the_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    since = 1767323045.5   # 2026-01-02T03:04:05.5Z
+    assert tracker._crash(terminated(1, "2026-01-02T03:04:07Z"), since) == (1, "docker://old")
+    assert tracker._crash(terminated(1, "2026-01-02T03:04:04Z"), since) is None
+    assert tracker._crash(terminated(0, "2026-01-02T03:04:07Z"), since) is None
+    # The same second as the change: Docker's fraction decides.
+    monkeypatch.setattr(tracker, "_precise", lambda cid, which: since + 0.2)
+    assert tracker._crash(terminated(3, "2026-01-02T03:04:05Z"), since) == (3, "docker://old")
+    monkeypatch.setattr(tracker, "_precise", lambda cid, which: since - 0.2)
+    assert tracker._crash(terminated(3, "2026-01-02T03:04:05Z"), since) is None
+
+
+def test_selectors_pick_the_services_pods() -> None:
+    target = Target("ns", "app.kubernetes.io/name=web,app.kubernetes.io/part-of=shop", "web")
+    labels = {"app.kubernetes.io/name": "web", "app.kubernetes.io/part-of": "shop"}
+    assert tracker._selects(target, {"metadata": {"labels": {**labels, "x": "1"}}})
+    assert not tracker._selects(target, {"metadata": {"labels": {
+        **labels, "app.kubernetes.io/name": "worker"}}})
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    # replaced by the kubelet: the old container's exit code
+    ({"containerID": "docker://new", "state": {"running": {}},
+      "lastState": {"terminated": {"containerID": "docker://old", "exitCode": 2}}}, 2),
+    # held back (CrashLoopBackOff) or ended for good
+    ({"containerID": "docker://old", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+      "lastState": {"terminated": {"containerID": "docker://old", "exitCode": 1}}}, 1),
+    ({"containerID": "docker://old", "state": {"terminated": {"containerID": "docker://old",
+                                                              "exitCode": 0}}}, 0),
+    # still running (an in-place restart keeps the container): not an end
+    ({"containerID": "docker://old", "state": {"running": {}}}, None),
+    # an earlier container's end says nothing about this one
+    ({"containerID": "docker://new", "state": {"running": {}},
+      "lastState": {"terminated": {"containerID": "docker://older", "exitCode": 2}}}, None),
+])
+def test_the_streamer_reads_how_a_container_ended(status: dict[str, object],
+                                                  expected: int | None) -> None:
+    assert logs._exit_code(status, "docker://old") == expected
+
+
+def test_log_timestamps_to_the_nanosecond() -> None:
+    base = logs._nanoseconds("2026-01-02T03:04:05Z")
+    assert base == 1767323045 * 10**9
+    assert logs._nanoseconds("2026-01-02T03:04:05.000000001Z") == base + 1
+    assert logs._nanoseconds("2026-01-02T03:04:05.5Z") == base + 500_000_000
+    assert logs._nanoseconds("not a time") is None

@@ -124,7 +124,8 @@ def _push(service: str, ref: str, say: Callable[[str], None], out: TextIO | None
         return False
     say(f"pushing {service} ({ref})")
     start = time.monotonic()
-    progress = PushProgress(out, terminal) if out is not None else None
+    progress = PushProgress(out, terminal, say=None if terminal else say) \
+        if out is not None else None
     try:
         push_image(ref, progress)
     finally:

@@ -29,6 +29,7 @@ from kompy.client import KubeClient
 
 EXTRAS_ENV = "KOMPY_BUILTIN_EXTRAS"
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+PUBLISHED_ANNOTATION = "kompy.dev/published-ports"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ class ClusterTarget:
             return ensure_cluster(self.cluster, announce)
         return KubeClient.from_kubeconfig(self.kubeconfig, self.context)
 
+    def flags(self) -> str:
+        """The command-line flags that name this cluster (for hints)."""
+        out = f" --kubeconfig {self.kubeconfig}" if self.kubeconfig else ""
+        out += f" --context {self.context}" if self.context else ""
+        return out + (f" --cluster {self.cluster}" if self.builtin and self.cluster else "")
+
+    def use_run_states(self, client: KubeClient, namespace: str) -> None:
+        """Where the dev loop learns about containers (kompy/dev/runstate.py): the engine
+        with the extras, the pods' statuses without."""
+        from kompy.dev import runstate
+
+        if self.extras:
+            runstate.use_engine()
+        else:
+            runstate.use_api(client, namespace)
+
     def preflight(self) -> None:
         """The built-in cluster's start-up checks, before a long build; nothing for others."""
         if self.builtin:
@@ -80,12 +97,14 @@ class ClusterTarget:
 
 
 def without_host_ports(objects: list[dict[str, Any]]) -> None:
-    """Drop the built-in cluster's host-port annotation from Services (extras off)."""
+    """Extras off: the Services' host ports (which the built-in cluster's proxy would serve)
+    become ``kompy.dev/published-ports``, which no cluster acts on and ``kompy dev`` reads
+    to forward them."""
     for obj in objects:
         if obj.get("kind") == "Service":
             annotations = (obj.get("metadata") or {}).get("annotations")
-            if isinstance(annotations, dict):
-                annotations.pop(HOST_PORTS_ANNOTATION, None)
+            if isinstance(annotations, dict) and HOST_PORTS_ANNOTATION in annotations:
+                annotations[PUBLISHED_ANNOTATION] = annotations.pop(HOST_PORTS_ANNOTATION)
 
 
 def limit_grace(objects: list[dict[str, Any]], seconds: int) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
+INGRESS_PORTS = "0,0"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,6 +31,9 @@ def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("kompy-cache")
     os.environ["KOMPY_CACHE_DIR"] = str(folder)
+    # Clusters started by tests listen for Ingress traffic on free ports, never on 80/443
+    # (which a developer's own cluster, or another test run, may hold).
+    os.environ.setdefault("KOMPY_INGRESS_PORTS", INGRESS_PORTS)
     return folder
 
 
@@ -54,6 +58,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for key in list(os.environ):
         if key.startswith(("COMPOSE_", "KOMPY_")):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("KOMPY_INGRESS_PORTS", INGRESS_PORTS)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))

@@ -5,6 +5,7 @@ real cluster chosen with ``--kubeconfig``/``--context``."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -35,19 +36,36 @@ def cluster_group() -> None:
               help='More users\' bearer tokens, as kube-apiserver\'s --token-auth-file: CSV '
                    'lines token,user,uid,"group1,group2". Copied into the cluster\'s state '
                    "folder (tokens.csv), where a running cluster picks up changes.")
-def cluster_start(cluster: str | None, token_auth_file: str | None) -> None:
-    """Start the cluster's daemon (API server, scheduler, controllers, kubelet)."""
+@click.option("--ingress-ports", envvar="KOMPY_INGRESS_PORTS", metavar="HTTP,HTTPS",
+              help="Where the Ingress listens on 127.0.0.1: HTTP,HTTPS port numbers (0: any "
+                   "free port), auto (80 and 443 when free; the default) or off. Kept for "
+                   "later starts.")
+def cluster_start(cluster: str | None, token_auth_file: str | None,
+                  ingress_ports: str | None) -> None:
+    """Start the cluster's daemon (API server, scheduler, controllers, kubelet, proxy,
+    Ingress)."""
     from pathlib import Path
 
-    from kompy.cluster.daemon.process import start
+    from kompy.cluster.daemon.process import NO_RUNTIME_ENV, ingress_status, running, start
     from kompy.cluster.daemon.state import cluster_state
+    from kompy.cluster.ingress.ports import parse_setting, read_state, write_state
+    state = cluster_state(cluster)
     if token_auth_file:
-        count = cluster_state(cluster).install_token_file(Path(token_auth_file))
+        count = state.install_token_file(Path(token_auth_file))
         click.echo(f"token file: {count} token(s) from {token_auth_file}")
+    if ingress_ports:
+        setting = parse_setting(ingress_ports)
+        if running(state) and read_state(state.dir).get("ports", "auto") != setting.text:
+            click.echo(f"note: the cluster is running; --ingress-ports {setting.text} takes "
+                       f"effect at its next start (`kompy cluster stop` first)", err=True)
+        state.ensure_dir()
+        write_state(state.dir, ports=setting.text)
     state, api, started = start(cluster, click.echo)
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
     click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")
+    if not os.environ.get(NO_RUNTIME_ENV):
+        click.echo("ingress: " + ", ".join(ingress_status(state, int(api["pid"])).values()))
 
 
 @cluster_group.command("stop")
@@ -72,7 +90,7 @@ def cluster_status(cluster: str | None, output: str) -> None:
         click.echo(json.dumps(info, indent=2))
         return
     for key, value in info.items():
-        click.echo(f"{key}: {value}")
+        click.echo(f"{key}: {', '.join(value.values()) if isinstance(value, dict) else value}")
     if not info["running"]:
         sys.exit(3)
 
@@ -93,6 +111,37 @@ def cluster_reset(cluster: str | None, yes: bool) -> None:
     click.echo(f"cluster {state.name!r} reset in {time.monotonic() - started:.1f} s")
 
 
+@cluster_group.command("cert")
+@click.argument("hosts", nargs=-1, required=True)
+@click.option("--secret", metavar="NAME", help="The Secret's name (default: from the first "
+                                               "host, shop.local -> shop-local-tls).")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--days", type=int, default=825, show_default=True, help="Validity.")
+@cluster_option
+def cluster_cert(hosts: tuple[str, ...], secret: str | None, namespace: str, days: int,
+                 cluster: str | None) -> None:
+    """A certificate for HOSTS from the cluster's local CA, stored as a TLS Secret for
+    Ingresses (spec.tls) and pods; prints how to trust the CA."""
+    from kompy.cli.options import announce
+    from kompy.cluster.daemon.process import client_for, ingress_status, start
+    from kompy.cluster.ingress.certcmd import issue_secret
+    state, api, _ = start(cluster, announce)
+    issued = issue_secret(client_for(state, api), state.dir, list(hosts), namespace, secret,
+                          days)
+    click.echo(f"secret/{issued.secret} {issued.verb} in namespace {issued.namespace}: a "
+               f"certificate for {', '.join(issued.hosts)} from the cluster's local CA, valid "
+               f"until {issued.not_after:%Y-%m-%d}")
+    click.echo(f"use it in an Ingress: spec.tls: [{{hosts: [{', '.join(issued.hosts)}], "
+               f"secretName: {issued.secret}}}]")
+    https = ingress_status(state, int(api["pid"])).get("https", "")
+    port = https.rsplit(":", 1)[1] if https.startswith("https://") else "443"
+    host = next((h for h in issued.hosts if not h.startswith("*")), "app." + issued.hosts[0][2:])
+    suffix = "" if port == "443" else f":{port}"
+    click.echo(f"trust the CA ({issued.ca_file}), e.g.:\n"
+               f"  curl --cacert {issued.ca_file} --resolve {host}:{port}:127.0.0.1 "
+               f"https://{host}{suffix}/")
+
+
 @cluster_group.command("kubeconfig")
 @cluster_option
 def cluster_kubeconfig(cluster: str | None) -> None:
@@ -111,9 +160,10 @@ def cluster_kubeconfig(cluster: str | None) -> None:
 def apply_cmd(files: tuple[str, ...], namespace: str | None, kubeconfig_path: str | None,
               context: str | None, cluster: str | None) -> None:
     """Create or update objects from Kubernetes manifests."""
-    from kompy.kubectl.commands import apply
+    from kompy.kubectl.commands import apply, read_for_apply
+    found = read_for_apply(files)
     sys.exit(apply(target_client(kubeconfig_path, context, cluster, start=True), files,
-                   namespace, echo_raw))
+                   namespace, echo_raw, found))
 
 
 @click.command("get")
@@ -273,7 +323,9 @@ def port_forward_cmd(target: str, ports: tuple[str, ...], namespace: str | None,
                      cluster: str | None) -> None:
     """Listen on 127.0.0.1:LOCAL and relay to a pod (POD, svc/NAME, deploy/NAME):REMOTE,
     for each [LOCAL:]REMOTE given."""
-    from kompy.kubectl.portforward import port_forward
+    from kompy.kubectl.portforward import parse_ports, port_forward
+    for mapping in ports:
+        parse_ports(mapping)    # a bad mapping is refused before any cluster is asked
     sys.exit(port_forward(target_client(kubeconfig_path, context, cluster), target,
                           list(ports), namespace, lambda line: click.echo(line)))
 

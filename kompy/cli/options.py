@@ -85,8 +85,20 @@ def target_client(kubeconfig_path: str | None, context: str | None, cluster: str
     if user and not (kubeconfig_path or context):
         raise click.UsageError("--user picks a user of a kubeconfig: give --kubeconfig or "
                                "--context too")
-    return connect_client(kubeconfig_path, context, cluster, start=start, announce=announce,
-                          user=user)
+    client = connect_client(kubeconfig_path, context, cluster, start=start, announce=announce,
+                            user=user)
+    client.on_warning = print_warning
+    return client
+
+
+_warned: set[str] = set()
+
+
+def print_warning(text: str) -> None:
+    """A warning of the API server, as kubectl prints them (each once per command)."""
+    if text not in _warned:
+        _warned.add(text)
+        click.echo(f"Warning: {text}", err=True)
 
 
 def announce(line: str) -> None:

@@ -79,6 +79,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("Job", "jobs", "batch", "v1", all_=True),
     _r("CronJob", "cronjobs", "batch", "v1", "cj", all_=True),
     _r("Ingress", "ingresses", "networking.k8s.io", "v1", "ing"),
+    _r("IngressClass", "ingressclasses", "networking.k8s.io", "v1", namespaced=False,
+       has_status=False),
     _r("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", "netpol",
        has_status=False),
     _r("HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "v2", "hpa",

@@ -13,22 +13,37 @@ import builtins
 import datetime as _dt
 import json
 import logging
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
 
-from kompy.client import kubeconfig, remotecommand, resources
+from kompy.client import applied, kubeconfig, remotecommand, resources
 from kompy.client.auth import Credentials, ServerNameAdapter, proxies_for
 from kompy.client.errors import ApiError, Conflict, Gone, error_from_status
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+LAST_APPLIED = applied.LAST_APPLIED
 # A watch keeps retrying a server that stopped answering for this long before giving up.
 WATCH_RETRY_SECONDS = 30.0
+
+
+# The Warning response header (RFC 7234: warn-code, agent, quoted text, optional date), as
+# kube-apiserver sends warnings: ``299 - "text"``, several separated by commas.
+_WARNING = re.compile(r'\s*\d{3} \S+ "((?:[^"\\]|\\.)*)"(?: "[^"]*")?\s*(?:,|$)')
+
+
+def parse_warnings(header: str) -> list[str]:
+    """The texts of a ``Warning`` header (client-go's ParseWarningHeaders)."""
+    return [re.sub(r"\\(.)", r"\1", m.group(1)) for m in _WARNING.finditer(header)]
+
+
+def _log_warning(text: str) -> None:
+    log.warning("%s", text)
 
 
 def _first_line(error: BaseException) -> str:
@@ -63,6 +78,9 @@ class KubeClient:
             self.session.mount(conn.server, ServerNameAdapter(conn.tls_server_name))
         self.session.headers["Accept"] = "application/json"
         self.session.headers["User-Agent"] = "kompy"
+        # Where the server's warnings go (kubectl prints them as "Warning: ..."; the CLI
+        # sets that); by default they are logged.
+        self.on_warning: Callable[[str], None] = _log_warning
         if conn.disable_compression:
             self.session.headers["Accept-Encoding"] = "identity"
 
@@ -97,6 +115,9 @@ class KubeClient:
             response.close()
             used = self.credentials.authorize(headers)
             response = self._send(method, path, params, data, headers, stream, timeout, used)
+        if "Warning" in response.headers:
+            for text in parse_warnings(response.headers["Warning"]):
+                self.on_warning(text)
         if response.status_code >= 400:
             try:
                 payload: Any = response.json()
@@ -213,12 +234,11 @@ class KubeClient:
         "created", "configured" or "unchanged".
 
         The manifest is recorded in the ``last-applied-configuration`` annotation, as kubectl
-        does, so re-applying the same manifest is recognised as unchanged.
+        does, so re-applying the same manifest is recognised as unchanged; a Secret's values
+        are not (applied.py).
         """
-        manifest = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-        obj = json.loads(manifest)
-        meta = obj.setdefault("metadata", {})
-        meta.setdefault("annotations", {})[LAST_APPLIED] = manifest
+        obj, manifest = applied.prepare(obj)
+        meta = obj["metadata"]
         res = resources.for_object(obj)
         namespace = self._ns(res, meta.get("namespace"))
         for _attempt in range(5):
@@ -231,8 +251,7 @@ class KubeClient:
                     return self.create(obj), "created"
                 except Conflict:
                     continue
-            old = (self._meta(existing).get("annotations") or {}).get(LAST_APPLIED)
-            if old == manifest:
+            if applied.unchanged(existing, obj, manifest):
                 return existing, "unchanged"
             meta["resourceVersion"] = self._meta(existing)["resourceVersion"]
             if "status" in existing:

@@ -215,9 +215,26 @@ def _cronjobs(o: Obj, wide: bool) -> Row:
 
 
 def _ingresses(o: Obj, wide: bool) -> Row:
+    """kubectl's columns: HOSTS lists at most four, ADDRESS the load balancer's addresses,
+    PORTS "80, 443" when the Ingress has TLS."""
     spec = o.get("spec") or {}
-    hosts = ",".join(r.get("host", "*") for r in spec.get("rules") or []) or "*"
-    return [spec.get("ingressClassName") or "<none>", hosts, "", "80", _age(o)]
+    hosts = [r.get("host") or "*" for r in spec.get("rules") or []] or ["*"]
+    shown = ",".join(hosts[:4]) + (f" + {len(hosts) - 4} more..." if len(hosts) > 4 else "")
+    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    address = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress)
+    ports = "80, 443" if spec.get("tls") else "80"
+    return [spec.get("ingressClassName") or "<none>", shown, address, ports, _age(o)]
+
+
+def _ingressclasses(o: Obj, wide: bool) -> Row:
+    spec = o.get("spec") or {}
+    params = spec.get("parameters") or {}
+    shown = "<none>"
+    if params:
+        group = params.get("apiGroup") or ""
+        shown = f"{params.get('kind')}.{group}/{params.get('name')}" if group else \
+            f"{params.get('kind')}/{params.get('name')}"
+    return [spec.get("controller") or "", shown, _age(o)]
 
 
 def _generic(o: Obj, wide: bool) -> Row:
@@ -245,6 +262,7 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
     "jobs": (["COMPLETIONS", "DURATION", "AGE"], [], _jobs),
     "cronjobs": (["SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"], [], _cronjobs),
     "ingresses": (["CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [], _ingresses),
+    "ingressclasses": (["CONTROLLER", "PARAMETERS", "AGE"], [], _ingressclasses),
 }
 
 

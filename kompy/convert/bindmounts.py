@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from kompy.convert.bindcontent import (
     APPLY_ANNOTATION_LIMIT,
@@ -38,11 +39,13 @@ from kompy.convert.bindcontent import (
     source_state,
 )
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.mounts import VolumePlan, add_mount, claim_spec
 from kompy.convert.settings import VolumeSettings
-from kompy.convert.specs import Obj
-from kompy.convert.volumes import VolumePlan, add_mount, claim
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import Service, ServiceVolume
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
@@ -84,10 +87,10 @@ def plan_bind(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
     else:
         name = _claim_name(ctx, service, index)
         if statefulset:
-            plan.claim_templates.append(claim(ctx, name, own))
+            plan.claim_templates.append(claim_spec(ctx, name, own))
             add_mount(plan, name, None, volume, own)
         else:
-            plan.claims.append(claim(ctx, name, own))
+            plan.claims.append(claim_spec(ctx, name, own))
             add_mount(plan, name, {"persistentVolumeClaim": {"claimName": name}}, volume, own)
         state = source_state(source)
         if state in ("missing", "empty") and ctx.options.volumes is None and not own.type:

@@ -1,7 +1,7 @@
 """Builds (and pushes) the images of a project's services that have ``build:``, under the
 names convert uses: ``kompy convert --build local [--push-image]``, ``kompy up``, ``kompy dev``.
 
-The image name comes from the converter (:func:`kompy.convert.container.local_image`), so the
+The image name comes from the converter (:func:`kompy.convert.images.local_image`), so the
 image the engine builds is exactly the one the pods ask for: the service's ``image:`` when it
 has one (Compose tags the build result with it), else ``<project>-<service>:<tag>``.
 ``build.args``, ``build.target`` and one of ``build.platforms`` are honoured (Docker's classic
@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from kompy.convert.context import ConvertContext
+from kompy.convert.images import local_image
 from kompy.convert.options import ConvertOptions
 from kompy.engine.images import BuildSpec, split_ref
 from kompy.errors import Diagnostic
@@ -29,9 +31,6 @@ class BuildPlan:
 def plan_builds(project: Project, options: ConvertOptions,
                 services: Sequence[str] = ()) -> BuildPlan:
     """One build per service with ``build:`` (of ``services`` when given), in name order."""
-    from kompy.convert.container import local_image
-    from kompy.convert.context import ConvertContext
-
     ctx = ConvertContext(project, options)
     specs: list[BuildSpec] = []
     diagnostics: list[Diagnostic] = []

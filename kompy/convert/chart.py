@@ -37,8 +37,8 @@ import re
 from typing import Any
 
 from kompy import __version__
-from kompy.convert import Conversion
 from kompy.convert.context import k8s_name
+from kompy.convert.conversion import Conversion
 from kompy.convert.options import ConvertOptions
 from kompy.convert.output import dump_yaml, file_name
 from kompy.convert.render import Renderer

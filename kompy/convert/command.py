@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from kompy.convert import Conversion
+from kompy.convert.conversion import Conversion
 from kompy.convert.options import ConvertOptions
 from kompy.errors import EXIT_OK, ConvertError, Diagnostic, KompyError, MultiError, UserError
 from kompy.model import Project
@@ -113,7 +113,7 @@ def _with_local_images(project: Project, options: ConvertOptions) -> ConvertOpti
     no engine answers: the conversion then does what it does without one)."""
     from dataclasses import replace
 
-    from kompy.convert.container import project_images
+    from kompy.convert.images import project_images
     from kompy.engine.imageinfo import inspect_local_images
 
     refs = sorted(set(project_images(project, options).values()))

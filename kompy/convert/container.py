@@ -8,82 +8,22 @@ says so and the report records "approximated".
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.gpus import gpu_limits
-from kompy.convert.images import report_build
-from kompy.convert.options import ConvertOptions
+from kompy.convert.images import image_of, local_image, pull_policy, report_build
 from kompy.convert.settings import ProbeSettings
-from kompy.convert.specs import ContainerSpec, Obj
-from kompy.errors import ConvertError, KeyPath
-from kompy.model import ByteSize, Duration, Healthcheck, Project, Service
+from kompy.convert.specs import ContainerSpec
+from kompy.errors import KeyPath
+from kompy.model import ByteSize, Duration, Healthcheck, Service
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 _EXPOSE = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
 # Kubernetes port names: IANA_SVC_NAME, at most 15 characters.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
-
-
-def image_of(ctx: ConvertContext, service: Service) -> str:
-    """The image the pods run: the local name (:func:`local_image`), or where this run
-    pushed it (--push-image)."""
-    local = local_image(ctx, service)
-    return ctx.options.cluster_images.get(local, local)
-
-
-def local_image(ctx: ConvertContext, service: Service) -> str:
-    """The image's name on the local engine; a `build:`-only service gets
-    "<project>-<service>:<tag>" (Compose's own default name for built images), prefixed with
-    --image-registry when given."""
-    settings = ctx.settings(service)
-    if settings.image:
-        return settings.image
-    if service.image:
-        return service.image
-    if service.build is None:
-        raise ConvertError(
-            f"service {service.name} has neither image nor build",
-            location=ctx.locate(("services", service.name)),
-            key_path=("services", service.name),
-            hint="add `image:` (or `build:`) to the service",
-        )
-    name = f"{k8s_name(ctx.project.name)}-{k8s_name(service.name)}:{ctx.options.image_tag}"
-    registry = ctx.options.image_registry
-    return f"{registry.rstrip('/')}/{name}" if registry else name
-
-
-def project_images(project: Project, options: ConvertOptions) -> dict[str, str]:
-    """Service name -> the image its pods run (its name on the local engine), for services whose
-    settings read; used to look the images up before converting."""
-    from kompy.errors import KompyError
-
-    ctx = ConvertContext(project, options)
-    out: dict[str, str] = {}
-    for name in sorted(project.services):
-        try:
-            out[name] = local_image(ctx, project.services[name])
-        except KompyError:
-            continue  # reported by the conversion itself
-    return out
-
-
-def pull_policy(ctx: ConvertContext, service: Service, base: KeyPath) -> str | None:
-    settings = ctx.settings(service)
-    if settings.image_pull_policy:
-        return settings.image_pull_policy
-    # compose-spec pull_policy: always | never | missing | if_not_present | build | daily...
-    policy = (service.pull_policy or "").lower()
-    if policy == "always":
-        return "Always"
-    if policy == "never":
-        return "Never"
-    if policy in ("missing", "if_not_present"):
-        return "IfNotPresent"
-    if policy:
-        ctx.approximated((*base, "pull_policy"), "imagePullPolicy",
-                         f"pull_policy {policy} has no Kubernetes equivalent; IfNotPresent used")
-        return "IfNotPresent"
-    # An image kompy builds exists only where it was built: do not try to pull it.
-    return "IfNotPresent" if service.build is not None else None
 
 
 def command_and_args(ctx: ConvertContext, service: Service,

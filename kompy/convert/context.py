@@ -13,13 +13,9 @@ from typing import Any
 
 from kompy.convert.options import ConvertOptions
 from kompy.convert.render import Renderer
-from kompy.convert.settings import (
-    ServiceSettings,
-    VolumeSettings,
-    service_settings,
-    volume_settings,
-)
-from kompy.convert.specs import ProjectInfo
+from kompy.convert.settings import ServiceSettings, VolumeSettings
+from kompy.convert.settings_parse import service_settings, volume_settings
+from kompy.convert.specs import ProjectInfo, ServicePlan
 from kompy.convert.validate import resolve_version
 from kompy.errors import Diagnostic, KeyPath, SourceLocation, format_key_path
 from kompy.model import Project, Service
@@ -89,6 +85,22 @@ class ConvertContext:
         self.governing: dict[str, str] = {}
         # id(object) -> template it was rendered from, for validation error messages.
         self.sources: dict[int, str] = {}
+        # What builders work out once per conversion, so that they warn and report once, and
+        # agree (each comment names the module that fills it).
+        # Object "Kind/name" -> what it was emitted for (shared.claim).
+        self.object_owners: dict[str, str] = {}
+        # Compose service -> the Kubernetes name of its group, grouped services only (groups).
+        self.service_groups: dict[str, str] | None = None
+        # Compose service -> its Service, None when it has none (services.plan_service).
+        self.service_plans: dict[str, ServicePlan | None] = {}
+        # Compose service -> the aliases other services' links give it, with where (services).
+        self.link_aliases: dict[str, list[tuple[str, KeyPath]]] | None = None
+        # Service name made from an alias -> the Compose service that has it (services).
+        self.alias_owners: dict[str, str] = {}
+        # Whether every service is on the default network only (services).
+        self.one_network: bool | None = None
+        # Compose service -> the Secret of its secret-looking environment values (envsecret).
+        self.env_secret_names: dict[str, str] | None = None
         self._renderer: Renderer | None = None
         self.kube_version = resolve_version(options.kube_version)
 

@@ -17,7 +17,7 @@ never appear in a record, a warning or an error.
 
 from __future__ import annotations
 
-import weakref
+from typing import TYPE_CHECKING
 
 from kompy.convert.config import (
     data_key,
@@ -28,12 +28,12 @@ from kompy.convert.config import (
 )
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.shared import claim, tool_annotations
-from kompy.convert.specs import ContainerSpec, Obj
+from kompy.convert.specs import ContainerSpec
 from kompy.errors import KeyPath
 from kompy.model import Service
 
-# Per conversion: service name -> the name of its env Secret (for services that need one).
-_names: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = weakref.WeakKeyDictionary()
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 
 def move_secret_env(ctx: ConvertContext, service: Service, container: ContainerSpec) -> list[Obj]:
@@ -63,10 +63,9 @@ def move_secret_env(ctx: ConvertContext, service: Service, container: ContainerS
 
 def env_secret_name(ctx: ConvertContext, service: Service) -> str:
     """The name of the Secret holding ``service``'s secret-looking ``environment`` values."""
-    names = _names.get(ctx)
-    if names is None:
-        names = _names[ctx] = _plan_names(ctx)
-    return names[service.name]
+    if ctx.env_secret_names is None:
+        ctx.env_secret_names = _plan_names(ctx)
+    return ctx.env_secret_names[service.name]
 
 
 def _is_secret(entry: Obj) -> bool:

@@ -15,30 +15,20 @@ Service (so ``web:80`` still resolves) whose selector picks the group's pod
 
 from __future__ import annotations
 
-import weakref
-
 from kompy.convert.context import ConvertContext, k8s_name
-
-_cache: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def service_groups(ctx: ConvertContext) -> dict[str, str]:
     """Compose service name -> the Kubernetes name of its group, for grouped services only."""
-    if ctx not in _cache:
+    if ctx.service_groups is None:
         mode = (ctx.options.service_group_mode or "").lower()
         if mode == "label":
-            _cache[ctx] = _by_label(ctx)
+            ctx.service_groups = _by_label(ctx)
         elif mode == "volume":
-            _cache[ctx] = _by_volume(ctx)
+            ctx.service_groups = _by_volume(ctx)
         else:
-            _cache[ctx] = {}
-    return _cache[ctx]
-
-
-def group_members(ctx: ConvertContext, group: str) -> list[str]:
-    """The Compose services of one group, in project order."""
-    groups = service_groups(ctx)
-    return [name for name in ctx.project.services if groups.get(name) == group]
+            ctx.service_groups = {}
+    return ctx.service_groups
 
 
 def _by_label(ctx: ConvertContext) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""Where a service's image comes from and where it can run: ``build:`` and ``platform``.
+"""A service's image: its name on the local engine and in the cluster, its pull policy, where
+it comes from (``build:``) and where it can run (``platform``).
+
+The image a service runs is its ``image:``, or for a ``build:``-only service
+``<project>-<service>:<tag>`` (Compose's own default name for built images); the builder
+(kompy.convert.builds) tags what it builds with this same name.
 
 A service with ``build:`` runs an image that exists only where it was built, unless it is
 pushed. ``kompy convert --build local`` builds it on the local engine and ``--push-image``
@@ -16,13 +21,81 @@ labels), unless a placement constraint already chose.
 
 from __future__ import annotations
 
-from kompy.convert.context import ConvertContext
-from kompy.convert.specs import Obj, PodSpec
-from kompy.errors import KeyPath
-from kompy.model import Service
+import os
+from typing import TYPE_CHECKING
+
+from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.options import ConvertOptions
+from kompy.convert.specs import PodSpec
+from kompy.errors import ConvertError, KeyPath, KompyError
+from kompy.model import Project, Service
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 # Docker's names (uname -m) for Kubernetes' GOARCH values.
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def image_of(ctx: ConvertContext, service: Service) -> str:
+    """The image the pods run: the local name (:func:`local_image`), or where this run
+    pushed it (--push-image)."""
+    local = local_image(ctx, service)
+    return ctx.options.cluster_images.get(local, local)
+
+
+def local_image(ctx: ConvertContext, service: Service) -> str:
+    """The image's name on the local engine; a `build:`-only service gets
+    "<project>-<service>:<tag>" (Compose's own default name for built images), prefixed with
+    --image-registry when given."""
+    settings = ctx.settings(service)
+    if settings.image:
+        return settings.image
+    if service.image:
+        return service.image
+    if service.build is None:
+        raise ConvertError(
+            f"service {service.name} has neither image nor build",
+            location=ctx.locate(("services", service.name)),
+            key_path=("services", service.name),
+            hint="add `image:` (or `build:`) to the service",
+        )
+    name = f"{k8s_name(ctx.project.name)}-{k8s_name(service.name)}:{ctx.options.image_tag}"
+    registry = ctx.options.image_registry
+    return f"{registry.rstrip('/')}/{name}" if registry else name
+
+
+def project_images(project: Project, options: ConvertOptions) -> dict[str, str]:
+    """Service name -> the image its pods run (its name on the local engine), for services whose
+    settings read; used to look the images up before converting."""
+    ctx = ConvertContext(project, options)
+    out: dict[str, str] = {}
+    for name in sorted(project.services):
+        try:
+            out[name] = local_image(ctx, project.services[name])
+        except KompyError:
+            continue  # reported by the conversion itself
+    return out
+
+
+def pull_policy(ctx: ConvertContext, service: Service, base: KeyPath) -> str | None:
+    settings = ctx.settings(service)
+    if settings.image_pull_policy:
+        return settings.image_pull_policy
+    # compose-spec pull_policy: always | never | missing | if_not_present | build | daily...
+    policy = (service.pull_policy or "").lower()
+    if policy == "always":
+        return "Always"
+    if policy == "never":
+        return "Never"
+    if policy in ("missing", "if_not_present"):
+        return "IfNotPresent"
+    if policy:
+        ctx.approximated((*base, "pull_policy"), "imagePullPolicy",
+                         f"pull_policy {policy} has no Kubernetes equivalent; IfNotPresent used")
+        return "IfNotPresent"
+    # An image kompy builds exists only where it was built: do not try to pull it.
+    return "IfNotPresent" if service.build is not None else None
 
 
 def report_build(ctx: ConvertContext, service: Service, image: str) -> None:
@@ -50,8 +123,6 @@ def report_build(ctx: ConvertContext, service: Service, image: str) -> None:
 
 
 def _context(ctx: ConvertContext, service: Service) -> str:
-    import os
-
     assert service.build is not None
     context = service.build.context
     if os.path.isabs(context):

@@ -13,8 +13,9 @@ import re
 from typing import Any
 
 from kompy.convert.context import ConvertContext
-from kompy.convert.services import ServicePlan, is_placeholder, plan_service
+from kompy.convert.services import is_placeholder, plan_service
 from kompy.convert.shared import render, tool_annotations
+from kompy.convert.specs import ServicePlan
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import Service
 

@@ -30,13 +30,6 @@ def default_cache_dir() -> str:
     return os.path.join(base, "kompy")
 
 
-def newest_kube_version() -> str:
-    """The newest Kubernetes version the installed kubernetes-validate has schemas for."""
-    from kompy.convert.validate import supported_versions
-
-    return supported_versions()[-1]
-
-
 @dataclass(frozen=True)
 class ConvertOptions:
     """Options of a conversion; field names follow Kompose's flags where one exists.

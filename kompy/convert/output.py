@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kompy.convert import Conversion
+from kompy.convert.conversion import Conversion
 from kompy.yaml.writer import dump_documents as dump_yaml
 
 __all__ = ["dump_json", "dump_yaml", "file_name", "render_files", "render_stream"]

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kompy.convert.container import build_container, expose_ports, user_ids
+from kompy.convert.config import plan_config
+from kompy.convert.container import build_container, user_ids
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.envsecret import move_secret_env
 from kompy.convert.images import platform_placement
+from kompy.convert.netpolicy import network_pod_labels
 from kompy.convert.security import (
     container_security,
     pod_security,
     wait_container_security,
 )
-from kompy.convert.specs import ClaimSpec, ContainerSpec, Obj, PodSpec
+from kompy.convert.services import is_placeholder, plan_service
+from kompy.convert.specs import ClaimSpec, ContainerSpec, PodSpec
 from kompy.convert.volumes import plan_volumes
 from kompy.errors import KeyPath
 from kompy.model import Service
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 
 @dataclass
@@ -69,7 +75,7 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
             # Two services of one pod waiting for the same dependency need one wait.
             if all(i.name != init.name for i in pod.init_containers):
                 pod.init_containers.append(init)
-        pod.labels.update(_network_labels(ctx, service))
+        pod.labels.update(network_pod_labels(ctx, service))
         pod.annotations.update(service.annotations)
         if service.annotations:
             ctx.mapped(("services", service.name, "annotations"), "pod annotations")
@@ -87,15 +93,6 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _network_labels(ctx: ConvertContext, service: Service) -> dict[str, str]:
-    """Network membership labels for --network-policies (kompy.convert.networking)."""
-    try:
-        from kompy.convert.networking import network_pod_labels
-    except ImportError:
-        return {}
-    return dict(network_pod_labels(ctx, service))
-
-
 def _add_volumes(pod: PodSpec, volumes: list[Obj], names: set[str]) -> None:
     for volume in volumes:
         if volume["name"] not in names:
@@ -105,12 +102,8 @@ def _add_volumes(pod: PodSpec, volumes: list[Obj], names: set[str]) -> None:
 
 def _apply_config(ctx: ConvertContext, service: Service, container: ContainerSpec, pod: PodSpec,
                   built: BuiltPod, names: set[str]) -> None:
-    """env_file, configs and secrets: planned by kompy.convert.config (convert-extras)."""
-    try:
-        from kompy.convert.config import plan_config
-    except ImportError:
-        return
-    config: Any = plan_config(ctx, service)
+    """env_file, configs and secrets (kompy.convert.config)."""
+    config = plan_config(ctx, service)
     built.objects.extend(config.objects)
     container.env_from.extend(config.env_from)
     container.volume_mounts.extend(config.mounts)
@@ -167,8 +160,6 @@ def _wait_containers(ctx: ConvertContext, service: Service, members: set[str]
 
 
 def _headless(ctx: ConvertContext, service: Service) -> bool:
-    from kompy.convert.services import plan_service
-
     plan = plan_service(ctx, service)
     return plan is not None and plan.kind == "headless"
 
@@ -177,14 +168,6 @@ def _wait_target(ctx: ConvertContext, service: Service) -> tuple[str, int | None
     """Host and port answering for ``service``: its Service (kompy.convert.services, whose
     port is the published one for NodePort/LoadBalancer); a headless Service resolves to the
     pods, so there it is the container port."""
-    try:
-        from kompy.convert.services import plan_service
-    except ImportError:
-        tcp = [p.target for p in service.ports if p.protocol.lower() == "tcp"]
-        tcp += [n for n, proto in expose_ports(ctx, service) if proto == "TCP"]
-        return ctx.name(service), (tcp[0] if tcp else None)
-    from kompy.convert.services import is_placeholder
-
     plan = plan_service(ctx, service)
     ports = ([p for p in plan.ports if p.protocol == "TCP" and not is_placeholder(p)]
              if plan is not None else [])

@@ -25,10 +25,9 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from kompy.errors import ConvertError, InternalError, KompyError, SourceLocation
+from kompy.yaml.plain import PlainYamlError, load_all
 
 _PLACEHOLDER = re.compile(r"__kompy_v(\d+)__")
 _REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -100,7 +99,6 @@ class Renderer:
         )
         self.env.filters["value"] = self._value_filter
         self._values: _Values | None = None
-        self._yaml = YAML(typ="safe", pure=False)
         self._parsed: dict[str, list[Any]] = {}
 
     def _value_filter(self, value: Any) -> str:
@@ -157,13 +155,12 @@ class Renderer:
         cached = self._parsed.get(text)
         if cached is None:
             try:
-                cached = list(self._yaml.load_all(text))
-            except YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = f" at line {mark.line + 1} of its output" if mark is not None else ""
-                problem = getattr(exc, "problem", None) or str(exc)
+                cached = load_all(text)
+            except PlainYamlError as exc:
+                line = f" at line {exc.line} of its output" if exc.line is not None else ""
                 raise self._error(self.template_path(name), None,
-                                  f"template produced invalid YAML{line}: {problem}") from None
+                                  f"template produced invalid YAML{line}: {exc.problem}"
+                                  ) from None
             if len(self._parsed) < 4096:
                 self._parsed[text] = cached
         return cached

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from kompy import __version__
-from kompy.convert import Conversion
 from kompy.convert.context import REPORT_STATUSES, KeyReport
+from kompy.convert.conversion import Conversion
 from kompy.fsutil import write_atomic
 from kompy.model import Project, Service
 

@@ -16,10 +16,16 @@ USER is a non-zero uid (inspected when a Docker engine has the image).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kompy.convert.context import ConvertContext
-from kompy.convert.specs import Obj, PodSpec
+from kompy.convert.images import local_image
+from kompy.convert.specs import PodSpec
 from kompy.errors import ConvertError, KeyPath, UserError
 from kompy.model import Service
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 # Pod Security Standards, "restricted": the only volume types allowed.
 RESTRICTED_VOLUME_TYPES = frozenset({
@@ -227,8 +233,6 @@ def _user_problem(ctx: ConvertContext, service: Service
             return ((*base, "user"), f"{service.name}'s user {user!r} is a name; Kubernetes "
                     "can only check runAsNonRoot against a numeric uid", fix)
         return None
-    from kompy.convert.container import local_image
-
     image = local_image(ctx, service)
     info = ctx.options.images.get(image)
     if info is None:

@@ -5,25 +5,26 @@ Service type: ``kompose.service.type`` / ``x-kompy.service.type`` on the service
 ``expose``s ports is never made external by the project-wide flag: Compose's ``expose``
 makes ports reachable from other services only (compose-spec "expose").
 
-Ports (CONTRACTS.md): for ClusterIP and headless Services the port is the container port, so
-in-cluster clients keep the Compose address ``web:80``; every published Compose port is
-listed in the annotation ``kompy.dev/host-ports: "8080:80/tcp,..."`` (host port : Service
-port / protocol) that kompy's built-in cluster proxy answers on. NodePort and LoadBalancer
-Services use the published port as the Service port, as Kompose does, plus the container
-port as a second entry when it differs. One entry per (port, protocol); names follow
-Kompose ("8080", then "8080-udp" when the number is taken) unless the Compose port has a
-``name``.
+Ports (docs/convert.md, "Services"): for ClusterIP and headless Services the port is the
+container port, so in-cluster clients keep the Compose address ``web:80``; every published
+Compose port is listed in the annotation ``kompy.dev/host-ports: "8080:80/tcp,..."`` (host
+port : Service port / protocol) that kompy's built-in cluster proxy answers on. NodePort and
+LoadBalancer Services use the published port as the Service port, as Kompose does, plus the
+container port as a second entry when it differs. One entry per (port, protocol); names
+follow Kompose ("8080", then "8080-udp" when the number is taken) unless the Compose port
+has a ``name``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import weakref
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.images import local_image
 from kompy.convert.shared import render, tool_annotations
+from kompy.convert.specs import ServicePlan, ServicePort
 from kompy.errors import KeyPath
 from kompy.model import PortMapping, Service
 
@@ -33,38 +34,6 @@ _TYPES = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "Loa
           "headless": "ClusterIP"}
 _TRAFFIC = {"cluster": "Cluster", "local": "Local"}
 _NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
-
-_alias_owners: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = (
-    weakref.WeakKeyDictionary())
-_single_network: weakref.WeakKeyDictionary[ConvertContext, bool] = weakref.WeakKeyDictionary()
-_plans: weakref.WeakKeyDictionary[ConvertContext, dict[str, ServicePlan | None]] = (
-    weakref.WeakKeyDictionary())
-_link_index: weakref.WeakKeyDictionary[ConvertContext, dict[str, list[tuple[str, KeyPath]]]] = (
-    weakref.WeakKeyDictionary())
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    """One entry of a Service's ``spec.ports``."""
-
-    name: str
-    port: int
-    target_port: int
-    protocol: str  # TCP | UDP | SCTP
-    app_protocol: str | None = None
-    node_port: int | None = None
-
-
-@dataclass(frozen=True)
-class ServicePlan:
-    """What build_services renders: also used by the Ingress and NetworkPolicy builders."""
-
-    name: str
-    kind: str  # clusterip | nodeport | loadbalancer | headless
-    ports: tuple[ServicePort, ...]
-    host_ports: tuple[str, ...]  # "8080:80/tcp"
-    external_traffic_policy: str | None = None
-
 
 def service_type(ctx: ConvertContext, service: Service) -> str:
     """clusterip | nodeport | loadbalancer | headless, from the label, x-kompy or the flag."""
@@ -86,7 +55,7 @@ def plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
 
     Planned once per conversion (the Ingress and NetworkPolicy builders ask again), so its
     warnings and report records are made once."""
-    plans = _plans.setdefault(ctx, {})
+    plans = ctx.service_plans
     if service.name not in plans:
         plans[service.name] = _plan_service(ctx, service)
     return plans[service.name]
@@ -144,7 +113,7 @@ def _plan_service(ctx: ConvertContext, service: Service) -> ServicePlan | None:
     if not entries:
         if not reachable_by_name(service):
             return None
-        image = ctx.options.images.get(_image(ctx, service))
+        image = ctx.options.images.get(local_image(ctx, service))
         if image is not None and image.exposed:
             # The image's EXPOSE ports, as Docker lists them (docker inspect, Config.
             # ExposedPorts): what the service listens on, so a ClusterIP Service can route.
@@ -194,12 +163,6 @@ def reachable_by_name(service: Service) -> bool:
 
 def is_placeholder(port: ServicePort) -> bool:
     return port.name == HEADLESS_PORT_NAME and port.port == HEADLESS_PORT
-
-
-def _image(ctx: ConvertContext, service: Service) -> str:
-    from kompy.convert.container import local_image
-
-    return local_image(ctx, service)
 
 
 def _is_loopback(host_ip: str | None) -> bool:
@@ -339,7 +302,7 @@ def _link_aliases(ctx: ConvertContext, service: Service) -> list[tuple[str, KeyP
     """``links: ["db:database"]`` of other services naming ``service``: the alias each gives
     it (compose-spec "links": the alias is a hostname of the linked service). Indexed once
     per conversion: asked for every service, a scan each time would be quadratic."""
-    index = _link_index.get(ctx)
+    index = ctx.link_aliases
     if index is None:
         index = {}
         for name in sorted(ctx.project.services):
@@ -348,7 +311,7 @@ def _link_aliases(ctx: ConvertContext, service: Service) -> list[tuple[str, KeyP
                 if alias and alias != target:
                     index.setdefault(target, []).append(
                         (alias, ("services", name, "links", position)))
-        _link_index[ctx] = index
+        ctx.link_aliases = index
     return index.get(service.name, [])
 
 
@@ -382,7 +345,7 @@ def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[s
             ctx.warn(path, f"{what} {alias!r} is also a service's name; "
                      "the service keeps it")
             continue
-        owner = _alias_owners.setdefault(ctx, {}).setdefault(name, service.name)
+        owner = ctx.alias_owners.setdefault(name, service.name)
         if owner != service.name:
             ctx.warn(path, f"{what} {alias!r} is also an alias of {owner}; it "
                      f"resolves to {owner} only",
@@ -417,10 +380,10 @@ def _report_networks(ctx: ConvertContext, service: Service, plan: ServicePlan | 
 
 def _one_network(ctx: ConvertContext) -> bool:
     """Whether every service of the project is on the default network only (cached)."""
-    if ctx not in _single_network:
-        _single_network[ctx] = all(set(service.networks) <= {"default"}
-                                   for service in ctx.project.services.values())
-    return _single_network[ctx]
+    if ctx.one_network is None:
+        ctx.one_network = all(set(service.networks) <= {"default"}
+                              for service in ctx.project.services.values())
+    return ctx.one_network
 
 
 def _port_context(port: ServicePort) -> dict[str, Any]:

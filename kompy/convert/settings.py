@@ -4,8 +4,9 @@ extension block.
 Kompose reads its settings from service labels (https://kompose.io/user-guide/#labels); kompy
 honours every one of them unchanged, and also accepts the same settings, typed, in an
 ``x-kompy`` block on the service (and on top-level volumes). ``x-kompy`` wins over a label
-when both are given. Every value is validated here, once: a wrong value is a ConvertError
-naming the file, line and key; the builders only ever see typed values.
+when both are given. Every value is validated once, when it is read
+(kompy.convert.settings_parse): a wrong value is a ConvertError naming the file, line and
+key; the builders only ever see the typed values defined here.
 
 Example::
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kompy.errors import KeyPath
-from kompy.model import Duration, Project, Service, VolumeDef
+from kompy.model import Duration
 
 # "replicationcontroller" is accepted for Kompose files and becomes a Deployment (its
 # successor); workloads.py says so in a warning.
@@ -142,17 +143,3 @@ class ServiceSettings:
     # Where each setting came from, for error messages and the report: setting -> key path.
     sources: dict[str, KeyPath] = field(default_factory=dict, compare=False)
 
-
-def service_settings(project: Project, service: Service) -> ServiceSettings:
-    """All settings of one service; raises every problem found at once (ConvertError, or a
-    MultiError of them), each naming file, line and key."""
-    from kompy.convert.settings_parse import read_service_settings
-
-    return read_service_settings(project, service)
-
-
-def volume_settings(project: Project, volume: VolumeDef) -> VolumeSettings:
-    """Settings of a top-level volume, from its labels and its x-kompy block."""
-    from kompy.convert.settings_parse import read_volume_settings
-
-    return read_volume_settings(project, volume)

@@ -1,18 +1,15 @@
 """Reading ``kompose.*`` labels and ``x-kompy`` blocks into the typed settings of
-kompy.convert.settings: converters for each kind of value, the label and key tables, and a
-reader that collects every error before raising them together."""
+kompy.convert.settings: the label and key tables (each value read by its converter in
+kompy.convert.settings_values), and a reader that collects every error before raising them
+together."""
 
 from __future__ import annotations
 
-import json
-import re
-import shlex
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from kompy.convert.settings import (
     ACCESS_MODES,
-    CONCURRENCY_POLICIES,
     CONTROLLER_TYPES,
     PULL_POLICIES,
     SERVICE_TYPES,
@@ -20,19 +17,31 @@ from kompy.convert.settings import (
     VOLUME_TYPES,
     CronJobSettings,
     HpaSettings,
-    IngressRule,
     IngressSettings,
     InitContainerSettings,
     ProbeSettings,
     ServiceSettings,
     VolumeSettings,
 )
+from kompy.convert.settings_values import (
+    boolean,
+    choice,
+    command,
+    concurrency,
+    count,
+    dns_label,
+    duration,
+    healthcheck_test,
+    ingress_rules,
+    percent,
+    port,
+    quantity,
+    string,
+)
 from kompy.errors import ConvertError, KeyPath, MultiError, UserError
-from kompy.model import Duration, Locator, Project, Service, VolumeDef
+from kompy.model import Locator, Project, Service, VolumeDef
 
 T = TypeVar("T")
-_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class _Reader:
@@ -58,193 +67,70 @@ class _Reader:
             return None
 
 
-# -- scalar converters: each raises ValueError/TypeError with a short reason -------------------
-
-def _int(raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise TypeError("")
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
-        return int(raw)
-    raise ValueError("")
-
-
-def _nonneg_int(raw: Any) -> int:
-    value = _int(raw)
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-def _port(raw: Any) -> int:
-    value = _int(raw)
-    if not 1 <= value <= 65535:
-        raise ValueError("must be between 1 and 65535")
-    return value
-
-
-def _bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
-        return raw.strip().lower() in ("true", "yes", "1")
-    raise ValueError("")
-
-
-def _str(raw: Any) -> str:
-    if isinstance(raw, bool) or raw is None or isinstance(raw, (dict, list)):
-        raise TypeError("")
-    text = str(raw).strip()
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
-
-def _choice(choices: tuple[str, ...], fold: bool = True) -> Callable[[Any], str]:
-    def convert(raw: Any) -> str:
-        text = _str(raw)
-        for choice in choices:
-            if (choice.lower() == text.lower()) if fold else choice == text:
-                return choice
-        raise ValueError(f"one of {', '.join(choices)}")
-
-    return convert
-
-
-def _quantity(raw: Any) -> str:
-    text = _str(raw)
-    if not _QUANTITY.fullmatch(text):
-        raise ValueError('a Kubernetes quantity such as "1Gi" or "500M"')
-    return text
-
-
-def _duration(raw: Any) -> Duration:
-    from kompy.model import NullLocator
-
-    try:
-        return Duration.parse(raw, NullLocator(), ())
-    except UserError as exc:
-        raise ValueError(exc.message) from None
-
-
-def _percent(raw: Any) -> int:
-    text = str(raw).strip().rstrip("%") if not isinstance(raw, bool) else ""
-    value = _int(text)
-    if not 1 <= value <= 100:
-        raise ValueError("a percentage between 1 and 100")
-    return value
-
-
-def _dns_name(raw: Any) -> str:
-    text = _str(raw)
-    if len(text) > 63 or not _DNS_LABEL.fullmatch(text):
-        raise ValueError("a DNS label: lower case letters, digits and '-', at most 63")
-    return text
-
-
-def _command(raw: Any) -> tuple[str, ...]:
-    """A command: a YAML list, a JSON array in a string (as Kompose labels), or shell words."""
-    if isinstance(raw, (list, tuple)):
-        return tuple(str(part) for part in raw)
-    text = _str(raw)
-    if text.startswith("["):
-        parsed = json.loads(text)
-        if not isinstance(parsed, list):
-            raise ValueError("a list of strings")
-        return tuple(str(part) for part in parsed)
-    return tuple(shlex.split(text))
-
-
-def _healthcheck_test(raw: Any) -> tuple[str, ...]:
-    words = _command(raw)
-    if not words:
-        raise ValueError("an empty test")
-    if words[0] not in ("CMD", "CMD-SHELL", "NONE"):
-        # A bare string is a shell command, as the Compose `test:` string form.
-        text = raw.strip() if isinstance(raw, str) else shlex.join(words)
-        return ("CMD-SHELL", text)
-    return words
-
-
-def _ingress_rules(raw: Any) -> tuple[IngressRule, ...]:
-    """kompose.service.expose: "true" or comma-separated hosts, each optionally with a path."""
-    items = raw if isinstance(raw, (list, tuple)) else _str(raw).split(",")
-    rules: list[IngressRule] = []
-    for item in items:
-        text = _str(item)
-        if text.lower() == "true":
-            rules.append(IngressRule(host=None))
-            continue
-        host, slash, path = text.partition("/")
-        rules.append(IngressRule(host=host or None, path="/" + path if slash else "/"))
-    return tuple(rules)
-
-
 # -- label and x-kompy tables ------------------------------------------------------------------
 
 # label -> (setting name, kind description, converter)
 _SERVICE_LABELS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
-    "kompose.controller.type": ("controller", "a controller type", _choice(CONTROLLER_TYPES)),
-    "kompose.controller.port.expose": ("host_ports", "a boolean", _bool),
-    "kompose.image-pull-policy": ("image_pull_policy", "a pull policy", _choice(PULL_POLICIES)),
-    "kompose.image-pull-secret": ("image_pull_secret", "a secret name", _str),
-    "kompose.serviceaccount-name": ("service_account", "a service account name", _str),
-    "kompose.security-context.fsgroup": ("fs_group", "a group id", _nonneg_int),
-    "kompose.service.group": ("group", "a group name", _str),
-    "kompose.service.type": ("service_type", "a service type", _choice(SERVICE_TYPES)),
-    "kompose.service.nodeport.port": ("node_port", "a port", _port),
+    "kompose.controller.type": ("controller", "a controller type", choice(CONTROLLER_TYPES)),
+    "kompose.controller.port.expose": ("host_ports", "a boolean", boolean),
+    "kompose.image-pull-policy": ("image_pull_policy", "a pull policy", choice(PULL_POLICIES)),
+    "kompose.image-pull-secret": ("image_pull_secret", "a secret name", string),
+    "kompose.serviceaccount-name": ("service_account", "a service account name", string),
+    "kompose.security-context.fsgroup": ("fs_group", "a group id", count),
+    "kompose.service.group": ("group", "a group name", string),
+    "kompose.service.type": ("service_type", "a service type", choice(SERVICE_TYPES)),
+    "kompose.service.nodeport.port": ("node_port", "a port", port),
     "kompose.service.external-traffic-policy": (
-        "external_traffic_policy", "cluster or local", _choice(TRAFFIC_POLICIES)),
-    "kompose.ephemeral-storage.request": ("ephemeral_storage_request", "a quantity", _quantity),
-    "kompose.ephemeral-storage.limit": ("ephemeral_storage_limit", "a quantity", _quantity),
-    "kompose.service.name_override": ("name_override", "a DNS label", _dns_name),
+        "external_traffic_policy", "cluster or local", choice(TRAFFIC_POLICIES)),
+    "kompose.ephemeral-storage.request": ("ephemeral_storage_request", "a quantity", quantity),
+    "kompose.ephemeral-storage.limit": ("ephemeral_storage_limit", "a quantity", quantity),
+    "kompose.service.name_override": ("name_override", "a DNS label", dns_label),
 }
 
 _VOLUME_LABELS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
-    "kompose.volume.size": ("size", "a quantity", _quantity),
-    "kompose.volume.storage-class-name": ("storage_class", "a storage class", _str),
-    "kompose.volume.type": ("type", "a volume type", _choice(VOLUME_TYPES)),
-    "kompose.volume.subpath": ("subpath", "a path", _str),
-    "kompose.volume.sub-path": ("subpath", "a path", _str),
-    "kompose.volume.selector": ("selector", "a selector", _str),
-    "kompose.volume.access-mode": ("access_mode", "an access mode", _choice(ACCESS_MODES)),
+    "kompose.volume.size": ("size", "a quantity", quantity),
+    "kompose.volume.storage-class-name": ("storage_class", "a storage class", string),
+    "kompose.volume.type": ("type", "a volume type", choice(VOLUME_TYPES)),
+    "kompose.volume.subpath": ("subpath", "a path", string),
+    "kompose.volume.sub-path": ("subpath", "a path", string),
+    "kompose.volume.selector": ("selector", "a selector", string),
+    "kompose.volume.access-mode": ("access_mode", "an access mode", choice(ACCESS_MODES)),
 }
 
 _PROBE_LABEL_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "test": ("a command", _healthcheck_test),
-    "http_get_path": ("a path", _str),
-    "http_get_port": ("a port", _port),
-    "tcp_port": ("a port", _port),
-    "interval": ("a duration", _duration),
-    "timeout": ("a duration", _duration),
-    "retries": ("a count", _nonneg_int),
-    "start_period": ("a duration", _duration),
-    "disable": ("a boolean", _bool),
+    "test": ("a command", healthcheck_test),
+    "http_get_path": ("a path", string),
+    "http_get_port": ("a port", port),
+    "tcp_port": ("a port", port),
+    "interval": ("a duration", duration),
+    "timeout": ("a duration", duration),
+    "retries": ("a count", count),
+    "start_period": ("a duration", duration),
+    "disable": ("a boolean", boolean),
 }
 
 # x-kompy keys that map 1:1 onto a setting; the nested ones are read by dedicated functions.
 _XKOMPY_SCALARS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
-    "controller": ("controller", "a controller type", _choice(CONTROLLER_TYPES)),
-    "replicas": ("replicas", "a count", _nonneg_int),
-    "job": ("job", "a boolean", _bool),
-    "image": ("image", "an image name", _str),
-    "image_pull_policy": ("image_pull_policy", "a pull policy", _choice(PULL_POLICIES)),
-    "image_pull_secret": ("image_pull_secret", "a secret name", _str),
-    "service_account": ("service_account", "a service account name", _str),
-    "fs_group": ("fs_group", "a group id", _nonneg_int),
-    "name": ("name_override", "a DNS label", _dns_name),
-    "group": ("group", "a group name", _str),
-    "host_ports": ("host_ports", "a boolean", _bool),
+    "controller": ("controller", "a controller type", choice(CONTROLLER_TYPES)),
+    "replicas": ("replicas", "a count", count),
+    "job": ("job", "a boolean", boolean),
+    "image": ("image", "an image name", string),
+    "image_pull_policy": ("image_pull_policy", "a pull policy", choice(PULL_POLICIES)),
+    "image_pull_secret": ("image_pull_secret", "a secret name", string),
+    "service_account": ("service_account", "a service account name", string),
+    "fs_group": ("fs_group", "a group id", count),
+    "name": ("name_override", "a DNS label", dns_label),
+    "group": ("group", "a group name", string),
+    "host_ports": ("host_ports", "a boolean", boolean),
 }
 _XKOMPY_NESTED = ("service", "ingress", "hpa", "volume", "cronjob", "schedule",
                   "healthcheck", "init_containers", "ephemeral_storage")
 XKOMPY_SERVICE_KEYS = tuple(sorted((*_XKOMPY_SCALARS, *_XKOMPY_NESTED)))
-XKOMPY_VOLUME_KEYS = ("access_mode", "selector", "size", "storage_class", "subpath", "type")
 
 
-def read_service_settings(project: Project, service: Service) -> ServiceSettings:
-    """All settings of one service; raises every problem found at once."""
+def service_settings(project: Project, service: Service) -> ServiceSettings:
+    """All settings of one service; raises every problem found at once (ConvertError, or a
+    MultiError of them), each naming file, line and key."""
     base: KeyPath = ("services", service.name)
     reader = _Reader(project.locator, base)
     values: dict[str, Any] = {}
@@ -259,7 +145,7 @@ def read_service_settings(project: Project, service: Service) -> ServiceSettings
     return ServiceSettings(**values, sources=reader.sources)
 
 
-def read_volume_settings(project: Project, volume: VolumeDef) -> VolumeSettings:
+def volume_settings(project: Project, volume: VolumeDef) -> VolumeSettings:
     """Settings of a top-level volume, from its labels and its x-kompy block."""
     base: KeyPath = ("volumes", volume.name)
     reader = _Reader(project.locator, base)
@@ -329,7 +215,7 @@ def _read_label_groups(reader: _Reader, labels: Mapping[str, str], values: dict[
         path: KeyPath = (*base, "labels", "kompose.service.expose")
         raw = labels["kompose.service.expose"]
         if str(raw).strip().lower() != "false":
-            rules = reader.typed(raw, path, "true or host names", _ingress_rules)
+            rules = reader.typed(raw, path, "true or host names", ingress_rules)
             if rules:
                 values["ingress"] = IngressSettings(
                     rules=rules,
@@ -341,37 +227,30 @@ def _read_label_groups(reader: _Reader, labels: Mapping[str, str], values: dict[
         values["cronjob"] = CronJobSettings(
             schedule=str(labels["kompose.cronjob.schedule"]).strip(),
             concurrency_policy=_label(reader, labels, "kompose.cronjob.concurrency_policy",
-                                      "Allow, Forbid or Replace", _concurrency),
+                                      "Allow, Forbid or Replace", concurrency),
             backoff_limit=_label(reader, labels, "kompose.cronjob.backoff_limit", "a count",
-                                 _nonneg_int),
+                                 count),
         )
         reader.sources["cronjob"] = (*base, "labels", "kompose.cronjob.schedule")
     hpa = HpaSettings(
-        min_replicas=_label(reader, labels, "kompose.hpa.replicas.min", "a count", _nonneg_int),
-        max_replicas=_label(reader, labels, "kompose.hpa.replicas.max", "a count", _nonneg_int),
-        cpu=_label(reader, labels, "kompose.hpa.cpu", "a percentage", _percent),
-        memory=_label(reader, labels, "kompose.hpa.memory", "a quantity", _quantity),
+        min_replicas=_label(reader, labels, "kompose.hpa.replicas.min", "a count", count),
+        max_replicas=_label(reader, labels, "kompose.hpa.replicas.max", "a count", count),
+        cpu=_label(reader, labels, "kompose.hpa.cpu", "a percentage", percent),
+        memory=_label(reader, labels, "kompose.hpa.memory", "a quantity", quantity),
     )
     if hpa != HpaSettings():
         values["hpa"] = hpa
         reader.sources["hpa"] = (*base, "labels")
     if "kompose.init.containers.image" in labels:
-        image = _label(reader, labels, "kompose.init.containers.image", "an image", _str)
-        name = _label(reader, labels, "kompose.init.containers.name", "a name", _dns_name)
-        command = _label(reader, labels, "kompose.init.containers.command", "a command", _command)
+        image = _label(reader, labels, "kompose.init.containers.image", "an image", string)
+        name = _label(reader, labels, "kompose.init.containers.name", "a name", dns_label)
+        init_command = _label(reader, labels, "kompose.init.containers.command", "a command",
+                              command)
         if image:
             values["init_containers"] = (
-                InitContainerSettings(name=name or "init", image=image, command=command or ()),
+                InitContainerSettings(name=name or "init", image=image, command=init_command or ()),
             )
             reader.sources["init_containers"] = (*base, "labels", "kompose.init.containers.image")
-
-
-def _concurrency(raw: Any) -> str:
-    # Kompose documents "Never" as a value; Kubernetes knows Allow/Forbid/Replace.
-    text = _str(raw)
-    if text.lower() == "never":
-        return "Forbid"
-    return _choice(CONCURRENCY_POLICIES)(text)
 
 
 def _label(reader: _Reader, labels: Mapping[str, str], label: str, kind: str,
@@ -460,39 +339,39 @@ def _read_xkompy_nested(reader: _Reader, key: str, raw: Any, path: KeyPath,
 # nested block -> key -> (kind, converter, setting field)
 _NESTED_SPECS: dict[str, dict[str, tuple[str, Callable[[Any], Any], str]]] = {
     "service": {
-        "type": ("a service type", _choice(SERVICE_TYPES), "service_type"),
-        "node_port": ("a port", _port, "node_port"),
-        "external_traffic_policy": ("cluster or local", _choice(TRAFFIC_POLICIES),
+        "type": ("a service type", choice(SERVICE_TYPES), "service_type"),
+        "node_port": ("a port", port, "node_port"),
+        "external_traffic_policy": ("cluster or local", choice(TRAFFIC_POLICIES),
                                     "external_traffic_policy"),
     },
     "ingress": {
-        "hosts": ("host names", _ingress_rules, "rules"),
-        "tls_secret": ("a secret name", _str, "tls_secret"),
-        "class": ("an ingress class", _str, "ingress_class"),
-        "port": ("a port", _port, "port"),
+        "hosts": ("host names", ingress_rules, "rules"),
+        "tls_secret": ("a secret name", string, "tls_secret"),
+        "class": ("an ingress class", string, "ingress_class"),
+        "port": ("a port", port, "port"),
     },
     "hpa": {
-        "min": ("a count", _nonneg_int, "min_replicas"),
-        "max": ("a count", _nonneg_int, "max_replicas"),
-        "cpu": ("a percentage", _percent, "cpu"),
-        "memory": ("a quantity", _quantity, "memory"),
+        "min": ("a count", count, "min_replicas"),
+        "max": ("a count", count, "max_replicas"),
+        "cpu": ("a percentage", percent, "cpu"),
+        "memory": ("a quantity", quantity, "memory"),
     },
     "cronjob": {
-        "schedule": ("a cron schedule", _str, "schedule"),
-        "concurrency_policy": ("Allow, Forbid or Replace", _concurrency, "concurrency_policy"),
-        "backoff_limit": ("a count", _nonneg_int, "backoff_limit"),
+        "schedule": ("a cron schedule", string, "schedule"),
+        "concurrency_policy": ("Allow, Forbid or Replace", concurrency, "concurrency_policy"),
+        "backoff_limit": ("a count", count, "backoff_limit"),
     },
     "ephemeral_storage": {
-        "request": ("a quantity", _quantity, "request"),
-        "limit": ("a quantity", _quantity, "limit"),
+        "request": ("a quantity", quantity, "request"),
+        "limit": ("a quantity", quantity, "limit"),
     },
     "volume": {
-        "size": ("a quantity", _quantity, "size"),
-        "storage_class": ("a storage class", _str, "storage_class"),
-        "type": ("a volume type", _choice(VOLUME_TYPES), "type"),
-        "subpath": ("a path", _str, "subpath"),
-        "selector": ("a selector", _str, "selector"),
-        "access_mode": ("an access mode", _choice(ACCESS_MODES), "access_mode"),
+        "size": ("a quantity", quantity, "size"),
+        "storage_class": ("a storage class", string, "storage_class"),
+        "type": ("a volume type", choice(VOLUME_TYPES), "type"),
+        "subpath": ("a path", string, "subpath"),
+        "selector": ("a selector", string, "selector"),
+        "access_mode": ("an access mode", choice(ACCESS_MODES), "access_mode"),
     },
 }
 
@@ -533,8 +412,8 @@ def _read_init_containers(reader: _Reader, raw: Any,
     if not isinstance(raw, list):
         reader.error(path, "x-kompy.init_containers must be a list of {name, image, command}")
         return None
-    spec = {"name": ("a DNS label", _dns_name, "name"), "image": ("an image", _str, "image"),
-            "command": ("a command", _command, "command")}
+    spec = {"name": ("a DNS label", dns_label, "name"), "image": ("an image", string, "image"),
+            "command": ("a command", command, "command")}
     out: list[InitContainerSettings] = []
     for index, item in enumerate(raw):
         fields = _read_fields(reader, item, (*path, index), spec)

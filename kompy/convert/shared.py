@@ -6,7 +6,6 @@ conversion context, project-wide objects emitted once, and the tool annotations 
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Any
 
 from kompy import __version__
@@ -18,10 +17,6 @@ from kompy.errors import ConvertError, KeyPath
 # the Compose file names (relative to the project folder) and kompy's version.
 ANNOTATION_CMD = "kompy.dev/cmd"
 ANNOTATION_VERSION = "kompy.dev/version"
-
-_emitted: weakref.WeakKeyDictionary[ConvertContext, dict[str, str]] = (
-    weakref.WeakKeyDictionary())
-
 
 def render(ctx: ConvertContext, template: str, context: dict[str, Any]) -> list[dict[str, Any]]:
     """Render one of the templates (user overrides first) into objects, through the context
@@ -36,7 +31,7 @@ def claim(ctx: ConvertContext, obj: str, owner: str, path: KeyPath = ()) -> bool
     (shared objects are emitted once); a ConvertError when another owner already has the
     name, as two different objects with one name would silently replace each other.
     """
-    owners = _emitted.setdefault(ctx, {})
+    owners = ctx.object_owners
     current = owners.get(obj)
     if current is None:
         owners[obj] = owner

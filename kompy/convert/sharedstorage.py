@@ -21,10 +21,15 @@ https://kubernetes.io/docs/concepts/storage/persistent-volumes/#access-modes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.pod import BuiltPod, PodUnit
-from kompy.convert.specs import ClaimSpec, Obj, WorkloadSpec
+from kompy.convert.specs import ClaimSpec, WorkloadSpec
 from kompy.errors import KeyPath
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 CLAIM_LABEL_PREFIX = "claim.kompy.dev/"
 HOSTNAME = "kubernetes.io/hostname"

@@ -9,9 +9,13 @@ volume sources...) are plain dicts in Kubernetes' own shape, ready for ``| value
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-Obj = dict[str, Any]
+if TYPE_CHECKING:
+    # kompy's one alias for a Kubernetes object. Imported for the type checker only, as in
+    # every module of kompy.convert: loading kompy.client would add the HTTP stack to every
+    # conversion's start-up (~0.2 s) for a name that only annotations use.
+    from kompy.client.objects import Obj
 
 
 @dataclass
@@ -104,3 +108,26 @@ class WorkloadSpec:
     schedule: str | None = None  # CronJob
     concurrency_policy: str | None = None  # CronJob
     services: list[str] = field(default_factory=list)  # Compose services in this pod
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One entry of a Service's ``spec.ports``."""
+
+    name: str
+    port: int
+    target_port: int
+    protocol: str  # TCP | UDP | SCTP
+    app_protocol: str | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """What build_services renders: also used by the Ingress and NetworkPolicy builders."""
+
+    name: str
+    kind: str  # clusterip | nodeport | loadbalancer | headless
+    ports: tuple[ServicePort, ...]
+    host_ports: tuple[str, ...]  # "8080:80/tcp"
+    external_traffic_policy: str | None = None

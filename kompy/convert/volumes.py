@@ -9,22 +9,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from kompy.convert.bindmounts import plan_bind
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.mounts import VolumePlan, add_mount, claim_spec
 from kompy.convert.settings import VolumeSettings
-from kompy.convert.specs import ClaimSpec, Obj
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import ByteSize, NullLocator, Service, ServiceVolume
 
-
-@dataclass
-class VolumePlan:
-    volumes: list[Obj] = field(default_factory=list)  # pod volumes
-    mounts: list[Obj] = field(default_factory=list)  # this container's mounts
-    claims: list[ClaimSpec] = field(default_factory=list)  # PVC objects to create
-    claim_templates: list[ClaimSpec] = field(default_factory=list)  # StatefulSet only
-    objects: list[Obj] = field(default_factory=list)  # ConfigMaps of bind-mounted files
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 
 def plan_volumes(ctx: ConvertContext, service: Service, statefulset: bool) -> VolumePlan:
@@ -59,8 +54,6 @@ def _plan_one(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
         add_mount(plan, name, {"emptyDir": {}}, volume, own)
         ctx.approximated(path, "emptyDir", "an anonymous volume lives as long as the pod")
     elif volume.type == "bind":
-        from kompy.convert.bindmounts import plan_bind
-
         plan_bind(ctx, plan, service, index, path, own, statefulset)
     elif volume.type == "tmpfs":
         name = f"{k8s_name(service.name, 50)}-tmpfs{index}"
@@ -115,19 +108,6 @@ def _lent(ctx: ConvertContext, owner: Service, seen: set[str]
     return out
 
 
-def add_mount(plan: VolumePlan, name: str, source: Obj | None, volume: ServiceVolume,
-         settings: VolumeSettings) -> None:
-    if source is not None:
-        plan.volumes.append({"name": name, **source})
-    mount: Obj = {"name": name, "mountPath": volume.target}
-    if volume.read_only:
-        mount["readOnly"] = True
-    subpath = volume.volume_subpath or settings.subpath
-    if subpath:
-        mount["subPath"] = subpath
-    plan.mounts.append(mount)
-
-
 def _memory(size: ByteSize | None) -> Obj:
     out: Obj = {"medium": "Memory"}
     if size is not None and size.bytes > 0:
@@ -148,26 +128,6 @@ def _tmpfs_size(options: str) -> ByteSize | None:
     return None
 
 
-def claim(ctx: ConvertContext, name: str, settings: VolumeSettings) -> ClaimSpec:
-    labels = {**ctx.project_labels(), "app.kubernetes.io/component": "storage"}
-    selector = None
-    if settings.selector:
-        if "=" in settings.selector:
-            pairs = (item.partition("=") for item in settings.selector.split(","))
-            selector = {"matchLabels": {k.strip(): v.strip() for k, _, v in pairs}}
-        else:
-            # Kompose's kompose.volume.selector: a bare value matched as io.kompose.service.
-            selector = {"matchLabels": {"io.kompose.service": settings.selector}}
-    return ClaimSpec(
-        name=name,
-        labels=labels,
-        access_modes=[settings.access_mode or "ReadWriteOnce"],
-        storage=settings.size or ctx.options.pvc_request_size,
-        storage_class=settings.storage_class,
-        selector=selector,
-    )
-
-
 def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: ServiceVolume,
            path: KeyPath, own: VolumeSettings, statefulset: bool) -> None:
     assert volume.source is not None
@@ -186,7 +146,7 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
     claim_name = k8s_name((definition.external_name if definition else None) or volume.source)
     if statefulset and not external:
         if all(t.name != claim_name for t in plan.claim_templates):
-            plan.claim_templates.append(claim(ctx, claim_name, settings))
+            plan.claim_templates.append(claim_spec(ctx, claim_name, settings))
         others = [name for name in ctx.volume_users(volume.source) if name != service.name]
         if others:
             ctx.warn(path, f"volume {volume.source} is shared with {', '.join(others)}, but "
@@ -199,7 +159,7 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
     source: Obj = {"persistentVolumeClaim": {"claimName": claim_name}}
     add_mount(plan, claim_name, source, volume, settings)
     if not external:
-        plan.claims.append(claim(ctx, claim_name, settings))
+        plan.claims.append(claim_spec(ctx, claim_name, settings))
     ctx.mapped(path, f"PersistentVolumeClaim/{claim_name}")
 
 

@@ -8,11 +8,18 @@ services that own named volumes); Deployment.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kompy.convert.context import ConvertContext
 from kompy.convert.pod import BuiltPod, PodUnit, build_pod
-from kompy.convert.specs import Obj, WorkloadSpec
+from kompy.convert.services import governing_service, plan_service
+from kompy.convert.shared import tool_annotations
+from kompy.convert.specs import WorkloadSpec
 from kompy.errors import KeyPath
 from kompy.model import Service
+
+if TYPE_CHECKING:
+    from kompy.client.objects import Obj
 
 TEMPLATES = {
     "Deployment": "deployment.yaml.j2",
@@ -162,9 +169,9 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
                     hint="roll back with `kubectl rollout undo`")
     if kind == "StatefulSet":
         own = ctx.pod_name(primary) == ctx.name(primary)
-        spec.service_name = (own and _governing_service(ctx, primary)) or unit.name
+        spec.service_name = (own and governing_service(ctx, primary)) or unit.name
         spec.volume_claim_templates = built.claim_templates
-        if not _has_service(ctx, primary):
+        if plan_service(ctx, primary) is None:
             ctx.warn(("services", primary.name), f"StatefulSet {unit.name} has no Service "
                      "(the service has no ports), so its pods get no stable DNS names",
                      hint='add `expose: ["<port>"]` to the service')
@@ -182,22 +189,6 @@ def build_workload(ctx: ConvertContext, unit: PodUnit) -> tuple[WorkloadSpec, Bu
         if cron.backoff_limit is not None:
             spec.backoff_limit = cron.backoff_limit
     return spec, built
-
-
-def _governing_service(ctx: ConvertContext, service: Service) -> str | None:
-    try:
-        from kompy.convert.services import governing_service
-    except ImportError:
-        return None
-    return governing_service(ctx, service)
-
-
-def _has_service(ctx: ConvertContext, service: Service) -> bool:
-    try:
-        from kompy.convert.services import plan_service
-    except ImportError:
-        return bool(service.ports or service.expose)
-    return plan_service(ctx, service) is not None
 
 
 def _labels_and_annotations(ctx: ConvertContext, service: Service, labels: dict[str, str],
@@ -228,15 +219,6 @@ def _valid_label(key: str, value: str) -> bool:
     ok_value = value == "" or re.fullmatch(
         r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]", value) is not None
     return ok_name and ok_value and not key.startswith("kompose.")
-
-
-def tool_annotations(ctx: ConvertContext) -> dict[str, str]:
-    """--with-kompose-annotation: kompy.dev/cmd and kompy.dev/version (kompy.convert.shared)."""
-    try:
-        from kompy.convert.shared import tool_annotations as annotations
-    except ImportError:
-        return {}
-    return dict(annotations(ctx))
 
 
 def render_workload(ctx: ConvertContext, spec: WorkloadSpec) -> list[Obj]:

@@ -36,9 +36,22 @@ def _split_kind_name(kind: str, names: tuple[str, ...]) -> list[tuple[str, str |
     return [(kind, n) for n in names] or [(kind, None)]
 
 
-def apply(client: KubeClient, targets: tuple[str, ...], namespace: str | None, out: Out) -> int:
+def read_for_apply(targets: tuple[str, ...]) -> list[manifests.Manifest]:
+    """The manifests to apply; none is an error, before any cluster is asked (as kubectl)."""
+    found = manifests.read(targets)
+    if not found:
+        # kubectl's words, and its exit status (1) for them: scripts test for it.
+        nothing = UserError("no objects passed to apply",
+                            hint=f"{', '.join(targets)} holds no Kubernetes object")
+        nothing.exit_code = 1
+        raise nothing
+    return found
+
+
+def apply(client: KubeClient, targets: tuple[str, ...], namespace: str | None, out: Out,
+          found: list[manifests.Manifest] | None = None) -> int:
     errors: list[UserError] = []
-    for manifest in manifests.read(targets):
+    for manifest in found if found is not None else read_for_apply(targets):
         obj = manifest.obj
         if namespace and _known(obj) and resources.for_object(obj).namespaced:
             obj.setdefault("metadata", {}).setdefault("namespace", namespace)

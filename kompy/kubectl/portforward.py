@@ -29,11 +29,16 @@ def parse_ports(spec: str) -> tuple[int, str]:
     if not sep:
         remote = local
     bad = UserError(f"invalid port mapping {spec!r}", hint="use [LOCAL:]REMOTE, e.g. 8080:80")
-    if not remote or not (local == "" or local.isdigit()) or (not sep and not local.isdigit()):
+    if not spec.isascii() or not remote or not (local == "" or local.isdigit()) or (
+            not sep and not local.isdigit()):
         raise bad
     number = int(local or 0)
-    if number > 65535 or remote.isdigit() and not 0 < int(remote) < 65536:
-        raise bad
+    if number > 65535:
+        raise UserError(f"invalid port mapping {spec!r}: local port {number} is out of range "
+                        "(1-65535; 0 picks a free one)", hint=bad.hint)
+    if remote.isdigit() and not 0 < int(remote) < 65536:
+        raise UserError(f"invalid port mapping {spec!r}: remote port {remote} is out of range "
+                        "(1-65535)", hint=bad.hint)
     return number, remote
 
 
@@ -77,6 +82,9 @@ def listen(local: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", local))
+    except OverflowError as error:
+        sock.close()
+        raise UserError(f"cannot listen on 127.0.0.1:{local}: not a port (1-65535)") from error
     except OSError as error:
         sock.close()
         raise UserError(f"unable to listen on port {local}: {error.strerror}") from error

@@ -21,6 +21,8 @@ from kompy.client.objects import Obj
 from kompy.client.resources import Resource
 from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.cluster.apiserver.schemas import FieldError
+from kompy.cluster.ingress.classes import LEGACY_ANNOTATION as LEGACY_INGRESS_CLASS
+from kompy.cluster.ingress.classes import default_class
 
 Problems = list[tuple[str, str]]
 
@@ -364,3 +366,19 @@ def _free_ip(others: Iterable[Obj]) -> str:
         if ip not in used:
             return ip
     raise Invalid(422, "Invalid", "no free cluster IP left in 10.96.0.0/12")
+
+
+def default_ingress_class(ingress: Obj, classes: list[Obj]) -> None:
+    """kube-apiserver's DefaultIngressClass admission: a new Ingress that names no class
+    (neither ``spec.ingressClassName`` nor the legacy annotation) gets the default
+    IngressClass's name, the newest of those marked default.
+    https://kubernetes.io/docs/concepts/services-networking/ingress/#default-ingress-class
+    """
+    spec = ingress.get("spec")
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(spec, dict) or spec.get("ingressClassName") or \
+            LEGACY_INGRESS_CLASS in annotations:
+        return
+    found = default_class(classes)
+    if found is not None:
+        spec["ingressClassName"] = (found.get("metadata") or {}).get("name")

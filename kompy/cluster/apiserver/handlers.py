@@ -40,6 +40,7 @@ from kompy.cluster.store.watchcache import Change
 NAMESPACE = resources.lookup("namespaces")
 SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
+INGRESS_CLASSES = resources.lookup("ingressclasses")
 EVENT_TTL = 3600
 SYSTEM_NAMESPACES = ("default", "kube-system")
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
@@ -281,6 +282,8 @@ class Api:
             obj.pop("status", None)       # status is the controllers' to write
         with self._allocating:
             self._allocate(route.res, obj, None)
+            if route.res.kind == "Ingress":
+                admission.default_ingress_class(obj, self.store.list(INGRESS_CLASSES)[0])
             created = self.store.create(route.res, obj)
         if route.res.kind == "Event":
             self._expire_events()

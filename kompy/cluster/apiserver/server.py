@@ -355,6 +355,27 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.client_address[0], *args)
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """What http.server answers itself (a malformed request line, headers too long, a
+        method it has no do_X for) as a Status, like every other answer; an unknown method
+        is a 405, as kube-apiserver answers verbs a resource does not serve."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = 405, f"{self.command} is not allowed here"
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Bad Request"
+        self.close_connection = True
+        reply = error_reply(ApiError(code, phrase.replace(" ", ""), message or phrase))
+        self.send_response(code)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
     def handle_expect_100(self) -> bool:
         # "Expect: 100-continue" is answered once the headers are authenticated and the body
         # is known to fit (in _handle), not before: a refused client need not send it at all.
@@ -388,8 +409,10 @@ class Handler(BaseHTTPRequestHandler):
             # The body, if any, is unread: answer, then close the connection (lingering, so
             # the client reads the answer rather than a reset).
             self.close_connection = True
+            answer = error_reply(refusal)
+            answer.headers["Connection"] = "close"
             try:
-                self._write(error_reply(refusal))
+                self._write(answer)
                 self.wfile.flush()
             except OSError:
                 return

@@ -236,6 +236,32 @@ def status(cluster: str | None = None) -> dict[str, Any]:
         client = client_for(state, api)
         for kind in ("nodes", "pods", "deployments", "services"):
             out[kind] = len(client.list(kind)["items"])
+        if not os.environ.get(NO_RUNTIME_ENV):
+            out["ingress"] = ingress_status(state, int(api["pid"]))
+    return out
+
+
+def ingress_status(state: ClusterState, pid: int, wait: float = 5.0) -> dict[str, Any]:
+    """Where the running cluster's Ingress listens (``kompy.cluster.ingress.ports``), once
+    the daemon ``pid`` has said so (a daemon just started opens its listeners within a
+    moment of answering)."""
+    from kompy.cluster.ingress.ports import read_state
+
+    deadline = time.monotonic() + wait
+    found = read_state(state.dir)
+    while found.get("pid") != pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = read_state(state.dir)
+    if found.get("pid") != pid:
+        return {"http": "unknown (the daemon has not opened its listeners)",
+                "https": "unknown"}
+    out: dict[str, Any] = {}
+    for scheme in ("http", "https"):
+        port = found.get(scheme)
+        if isinstance(port, int):
+            out[scheme] = f"{scheme}://127.0.0.1:{port}"
+        else:
+            out[scheme] = f"not listening ({(found.get('errors') or {}).get(scheme, 'off')})"
     return out
 
 
@@ -323,6 +349,7 @@ def serve(state: ClusterState) -> int:
     store = Store(state.store)
     tls = ensure_certificate(state.dir)
     server = _bind(store, token, int(previous.get("port") or 0), tls, state.token_file).start()
+    _seed(server)
     kubeconfig.write(state.kubeconfig, server.url, token, state.context,
                      tls[0].read_bytes() if tls else None)
     state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
@@ -353,6 +380,21 @@ def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
         except OSError:
             log.warning("port %d is taken; using a new one", port)
     return ApiServer(store, token, 0, tls, token_file)
+
+
+def _seed(server: Any) -> None:
+    """Objects a cluster has before anyone talks to it (its add-ons, on a real cluster): the
+    default IngressClass."""
+    if os.environ.get(NO_RUNTIME_ENV):
+        return
+    from kompy.client.loopback import attach
+    from kompy.cluster.ingress.controller import ensure_default_class
+    from kompy.errors import KompyError
+    try:
+        ensure_default_class(attach(KubeClient.for_server(server.url, server.token,
+                                                          ca=server.ca), server.router))
+    except KompyError as error:  # the controller tries again once it runs
+        log.warning("could not create the default IngressClass: %s", error)
 
 
 def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:

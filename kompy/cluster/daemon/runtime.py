@@ -2,7 +2,8 @@
 
 ``start_runtime`` wires the shared informers, the scheduler, the kubelet, the controllers
 (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace, PersistentVolumeClaim
-binder, StatefulSet, DaemonSet, Job, CronJob) and the Service proxy to one KubeClient
+binder, StatefulSet, DaemonSet, Job, CronJob), the Service proxy and the Ingress controller
+to one KubeClient
 (pointed at the daemon's own API server) and one container backend (the Docker engine's,
 unless a test hands in another).
 """
@@ -29,6 +30,8 @@ from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.statefulset import StatefulSetController
+from kompy.cluster.ingress.controller import IngressController
+from kompy.cluster.ingress.ports import PortSetting
 from kompy.cluster.kubelet.backend import ContainerBackend
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.docker_backend import DockerBackend
@@ -69,7 +72,8 @@ class Runtime:
 
 def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threading.Event,
                   *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
-                  config: KubeletConfig | None = None) -> Runtime:
+                  config: KubeletConfig | None = None,
+                  ingress_ports: PortSetting | None = None) -> Runtime:
     config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
@@ -99,6 +103,8 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         JobController(client, informers, controller_events),
         CronJobController(client, informers, controller_events),
         proxy,
+        IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
+                          Path(state_dir), ingress_ports),
     ]
     try:
         scheduler.register_node()

@@ -13,8 +13,12 @@ Design (see also docs/cluster.md, "Services, DNS and isolation"):
   balancing connections round-robin over the *ready* endpoints (``pod IP:targetPort``) and
   refusing clients from other namespaces' networks.
 - Names resolve through each pod's ``/etc/hosts`` (:mod:`kompy.cluster.kubelet.hosts`).
-- Host access: NodePort Services answer at 127.0.0.1:<nodePort>, LoadBalancer Services at
-  127.0.0.1:<port>, and every entry ``hostPort:port/proto`` of the annotation
+- Host access: NodePort Services answer at <nodePort> on 127.0.0.1 and on each node's
+  InternalIP (the ones that are this host's: loopback addresses, or gateways of the cluster's
+  Docker networks — never an address facing another machine), LoadBalancer Services also at
+  127.0.0.1:<port> (as k3s's service load balancer answers on its nodes), with
+  ``status.loadBalancer.ingress: [{ip: 127.0.0.1}]`` once those ports listen (``kubectl get
+  svc`` shows it as EXTERNAL-IP), and every entry ``hostPort:port/proto`` of the annotation
   ``kompy.dev/host-ports`` at 127.0.0.1:<hostPort>. A port already taken on the host is an
   event on the Service (``kompy describe`` shows it), never a crash.
 """
@@ -31,7 +35,7 @@ from typing import Any, cast
 from kompy.client import KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers, key_of
-from kompy.client.objects import Obj, name, namespace, terminating
+from kompy.client.objects import Obj, meta, name, namespace, terminating
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend
 from kompy.cluster.kubelet.hosts import HostsTable
@@ -44,6 +48,8 @@ SERVICE_RANGE = ipaddress.ip_network("10.213.0.0/16")
 SERVICE_PREFIX = 29
 NODE_PORTS = range(30000, 32768)
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+LOOPBACK = "127.0.0.1"
+LOAD_BALANCER = [{"ip": LOOPBACK}]
 
 ListenKey = tuple[str, int, str]  # (address, port, protocol)
 Listener = TcpListener | UdpListener
@@ -123,9 +129,12 @@ class ServiceProxy(Controller):
         self.hosts = hosts
         self.services = informers["services"]
         self.endpoints = informers["endpoints"]
+        self.nodes = informers["nodes"]
         self.services.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
         self.endpoints.add_handler(lambda obj, _d: self.queue.add(key_of(obj)))
+        self.nodes.add_handler(self._on_node)
         self._state: dict[tuple[str, str], _Service] = {}
+        self._local_addresses: dict[str, bool] = {}
         self._subnets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
         self._alloc = threading.Lock()
 
@@ -160,6 +169,7 @@ class ServiceProxy(Controller):
                 if listener is None:
                     continue
             listener.backends = backends_for(endpoints, port)
+        self._publish_load_balancer(svc, state)
 
     def _ensure_network(self, ns: str, svc_name: str, state: _Service) -> None:
         net_name = f"kompy-{self.backend.cluster}-svc-{ns}-{svc_name}"
@@ -199,7 +209,10 @@ class ServiceProxy(Controller):
                     changed = True
         if not changed:
             return svc
-        patch: dict[str, Any] = {"spec": {"clusterIP": state.cluster_ip,
+        # The ports list is written whole: only over the version it was computed from (a
+        # user's change meanwhile makes this a Conflict, and the sync runs again on it).
+        patch: dict[str, Any] = {"metadata": {"resourceVersion": meta(svc).get(
+            "resourceVersion")}, "spec": {"clusterIP": state.cluster_ip,
                                           "clusterIPs": [state.cluster_ip], "ports": ports}}
         try:
             updated = self.client.patch("services", name(svc), namespace(svc), patch)
@@ -207,6 +220,66 @@ class ServiceProxy(Controller):
             return svc
         self.services.upsert_local(updated)
         return updated
+
+    def _publish_load_balancer(self, svc: Obj, state: _Service) -> None:
+        """``status.loadBalancer.ingress`` of a LoadBalancer Service: 127.0.0.1 once every
+        port listens there (``<pending>`` until then, as a cloud load balancer being made);
+        taken away again when the Service is no longer a LoadBalancer."""
+        spec = svc.get("spec") or {}
+        current = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        wanted: list[dict[str, str]] | None = None
+        if spec.get("type") == "LoadBalancer":
+            ports = [(LOOPBACK, int(p.get("port")), str(p.get("protocol") or "TCP"))
+                     for p in spec.get("ports") or []
+                     if str(p.get("protocol") or "TCP") in ("TCP", "UDP")]
+            if ports and all(k in state.listeners for k in ports):
+                wanted = LOAD_BALANCER
+        elif current != LOAD_BALANCER:
+            return  # not ours to clear
+        if current == wanted:
+            return
+        try:
+            updated = self.client.patch("services", name(svc), namespace(svc),
+                                        {"status": {"loadBalancer": {"ingress": wanted}}},
+                                        subresource="status")
+        except NotFound:
+            return
+        self.services.upsert_local(updated)
+
+    def _on_node(self, _node: Obj, _deleted: bool) -> None:
+        for svc in self.services.list():
+            if (svc.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer"):
+                self.queue.add(key_of(svc))
+
+    def _node_addresses(self) -> list[str]:
+        """The nodes' InternalIPs a NodePort listens on besides 127.0.0.1: only this host's
+        own addresses that face no other machine (loopback, or the gateway of one of the
+        cluster's Docker networks)."""
+        found = set()
+        for node in self.nodes.list():
+            for address in (node.get("status") or {}).get("addresses") or []:
+                ip = str(address.get("address") or "")
+                if address.get("type") == "InternalIP" and ip != LOOPBACK and \
+                        self._listenable(ip):
+                    found.add(ip)
+        return sorted(found)
+
+    def _listenable(self, ip: str) -> bool:
+        if ip not in self._local_addresses:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                self._local_addresses[ip] = False
+                return False
+            if address.is_loopback:
+                self._local_addresses[ip] = True
+            else:
+                try:
+                    gateways = {n.gateway for n in self.backend.list_networks({})}
+                except KompyError:
+                    return False  # asked again next time
+                self._local_addresses[ip] = ip in gateways
+        return self._local_addresses[ip]
 
     def _used_node_ports(self, svc: Obj) -> set[int]:
         used = set()
@@ -224,13 +297,16 @@ class ServiceProxy(Controller):
         out: dict[ListenKey, tuple[dict[str, Any], bool]] = {}
         ports = [p for p in spec.get("ports") or []
                  if str(p.get("protocol") or "TCP") in ("TCP", "UDP")]
+        node_addresses = ([LOOPBACK, *self._node_addresses()]
+                          if spec.get("type") in ("NodePort", "LoadBalancer") else [])
         for p in ports:
             proto = str(p.get("protocol") or "TCP")
             out[(state.cluster_ip, int(p.get("port")), proto)] = (p, False)
-            if spec.get("type") in ("NodePort", "LoadBalancer") and p.get("nodePort"):
-                out[("127.0.0.1", int(p["nodePort"]), proto)] = (p, True)
+            if p.get("nodePort"):
+                for address in node_addresses:
+                    out[(address, int(p["nodePort"]), proto)] = (p, True)
             if spec.get("type") == "LoadBalancer":
-                out[("127.0.0.1", int(p.get("port")), proto)] = (p, True)
+                out[(LOOPBACK, int(p.get("port")), proto)] = (p, True)
         annotations = (svc.get("metadata") or {}).get("annotations") or {}
         for host_port, port, proto in parse_host_ports(annotations.get(HOST_PORTS_ANNOTATION, "")):
             match = next((p for p in ports if int(p.get("port")) == port
@@ -259,8 +335,8 @@ class ServiceProxy(Controller):
             return None
         state.errors.pop(lkey, None)
         state.listeners[lkey] = listener
-        if lkey[0] == "127.0.0.1":
-            self.recorder.normal(svc, "Listening", f"Forwarding 127.0.0.1:{lkey[1]}/"
+        if allow_any:
+            self.recorder.normal(svc, "Listening", f"Forwarding {lkey[0]}:{lkey[1]}/"
                                  f"{lkey[2].lower()} to {name(svc)}")
         return listener
 

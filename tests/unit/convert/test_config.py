@@ -10,8 +10,10 @@ import pytest
 
 from kompy.convert.config import looks_secret, plan_config
 from kompy.convert.context import ConvertContext
-from kompy.convert.networking import build_ingresses, build_network_policies, build_services
+from kompy.convert.ingress import build_ingresses
+from kompy.convert.netpolicy import build_network_policies
 from kompy.convert.options import ConvertOptions
+from kompy.convert.services import build_services
 from kompy.convert.validate import resolve_version, validate_object
 from kompy.errors import ConvertError
 from kompy.model import (

@@ -8,14 +8,11 @@ import pytest
 
 from kompy.convert.context import ConvertContext
 from kompy.convert.groups import service_groups
-from kompy.convert.networking import (
-    build_ingresses,
-    build_network_policies,
-    build_services,
-    network_pod_labels,
-)
+from kompy.convert.ingress import build_ingresses
+from kompy.convert.netpolicy import build_network_policies, network_pod_labels
 from kompy.convert.options import ConvertOptions
 from kompy.convert.pipeline import plan_units
+from kompy.convert.services import build_services
 from kompy.convert.validate import resolve_version, validate_object
 from kompy.errors import ConvertError
 from kompy.model import PortMapping, Project, Service, ServiceNetwork, ServiceVolume

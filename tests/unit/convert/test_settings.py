@@ -10,9 +10,8 @@ from kompy.convert.settings import (
     IngressRule,
     InitContainerSettings,
     VolumeSettings,
-    service_settings,
-    volume_settings,
 )
+from kompy.convert.settings_parse import service_settings, volume_settings
 from kompy.errors import ConvertError, MultiError
 from kompy.model import Deploy, Duration, Project, Service, VolumeDef
 

@@ -1,0 +1,147 @@
+"""The values of ``kompose.*`` labels and ``x-kompy`` keys: one converter per kind of value,
+each returning the typed value or raising ValueError/TypeError with a short reason (which
+kompy.convert.settings_parse turns into an error naming the file, line and key)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from kompy.convert.settings import CONCURRENCY_POLICIES, IngressRule
+from kompy.errors import UserError
+from kompy.model import Duration, NullLocator
+
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def integer(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise TypeError("")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
+        return int(raw)
+    raise ValueError("")
+
+
+def count(raw: Any) -> int:
+    value = integer(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def port(raw: Any) -> int:
+    value = integer(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be between 1 and 65535")
+    return value
+
+
+def boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
+        return raw.strip().lower() in ("true", "yes", "1")
+    raise ValueError("")
+
+
+def string(raw: Any) -> str:
+    if isinstance(raw, bool) or raw is None or isinstance(raw, (dict, list)):
+        raise TypeError("")
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def choice(choices: tuple[str, ...], fold: bool = True) -> Callable[[Any], str]:
+    def convert(raw: Any) -> str:
+        text = string(raw)
+        for option in choices:
+            if (option.lower() == text.lower()) if fold else option == text:
+                return option
+        raise ValueError(f"one of {', '.join(choices)}")
+
+    return convert
+
+
+def quantity(raw: Any) -> str:
+    text = string(raw)
+    if not _QUANTITY.fullmatch(text):
+        raise ValueError('a Kubernetes quantity such as "1Gi" or "500M"')
+    return text
+
+
+def duration(raw: Any) -> Duration:
+    try:
+        return Duration.parse(raw, NullLocator(), ())
+    except UserError as exc:
+        raise ValueError(exc.message) from None
+
+
+def percent(raw: Any) -> int:
+    text = str(raw).strip().rstrip("%") if not isinstance(raw, bool) else ""
+    value = integer(text)
+    if not 1 <= value <= 100:
+        raise ValueError("a percentage between 1 and 100")
+    return value
+
+
+def dns_label(raw: Any) -> str:
+    text = string(raw)
+    if len(text) > 63 or not _DNS_LABEL.fullmatch(text):
+        raise ValueError("a DNS label: lower case letters, digits and '-', at most 63")
+    return text
+
+
+def command(raw: Any) -> tuple[str, ...]:
+    """A command: a YAML list, a JSON array in a string (as Kompose labels), or shell words."""
+    if isinstance(raw, (list, tuple)):
+        return tuple(str(part) for part in raw)
+    text = string(raw)
+    if text.startswith("["):
+        parsed = json.loads(text)
+        if not isinstance(parsed, list):
+            raise ValueError("a list of strings")
+        return tuple(str(part) for part in parsed)
+    return tuple(shlex.split(text))
+
+
+def healthcheck_test(raw: Any) -> tuple[str, ...]:
+    words = command(raw)
+    if not words:
+        raise ValueError("an empty test")
+    if words[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        # A bare string is a shell command, as the Compose `test:` string form.
+        text = raw.strip() if isinstance(raw, str) else shlex.join(words)
+        return ("CMD-SHELL", text)
+    return words
+
+
+def ingress_rules(raw: Any) -> tuple[IngressRule, ...]:
+    """kompose.service.expose: "true" or comma-separated hosts, each optionally with a path."""
+    items = raw if isinstance(raw, (list, tuple)) else string(raw).split(",")
+    rules: list[IngressRule] = []
+    for item in items:
+        text = string(item)
+        if text.lower() == "true":
+            rules.append(IngressRule(host=None))
+            continue
+        host, slash, path = text.partition("/")
+        rules.append(IngressRule(host=host or None, path="/" + path if slash else "/"))
+    return tuple(rules)
+
+
+def concurrency(raw: Any) -> str:
+    # Kompose documents "Never" as a value; Kubernetes knows Allow/Forbid/Replace.
+    text = string(raw)
+    if text.lower() == "never":
+        return "Forbid"
+    return choice(CONCURRENCY_POLICIES)(text)
+
+

@@ -33,8 +33,17 @@ def render(objs: list[Obj], output: str, single: bool) -> str:
     if output == "name":
         return "".join(f"{resources.for_object(o).qualified}/{meta(o).get('name')}\n"
                        for o in objs)
+    # As kubectl (--show-managed-fields=false): managedFields are for tools, not readers.
+    objs = [_without_managed_fields(o) for o in objs]
     data: Any = objs[0] if single and objs else {"apiVersion": "v1", "kind": "List",
                                                  "metadata": {}, "items": objs}
     if output == "json":
         return json.dumps(data, indent=4) + "\n"
     return plain_yaml.dump(data)
+
+
+def _without_managed_fields(obj: Obj) -> Obj:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}

@@ -133,10 +133,10 @@ def decode(raw: bytes, content_type: str = "application/json") -> Any:
 
 def _protobuf(raw: bytes) -> Any:
     """The few kinds kubectl 1.33 sends as protobuf whatever the server says (protobuf.py)."""
-    from kompy.cluster.apiserver import protobuf
+    from kompy.cluster.apiserver import kubeproto, protobuf
 
     try:
-        return protobuf.decode_kube(raw)
+        return kubeproto.decode(raw)
     except protobuf.NotDecodable as e:
         raise ApiError(415, "UnsupportedMediaType",
                        f"the body of the request was in an unknown format ({e}) - accepted "

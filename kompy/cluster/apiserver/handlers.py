@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import random
 import threading
 import time
@@ -27,8 +28,9 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster.apiserver import admission, defaults, hostpaths
+from kompy.cluster.apiserver import admission, defaults, hostpaths, typed
 from kompy.cluster.apiserver.decode import duplicate_fields
+from kompy.cluster.apiserver.managedfields import FieldManager
 from kompy.cluster.apiserver.openapi import OpenAPI
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kompy.cluster.apiserver.schemas import SchemaRegistry
@@ -52,6 +54,7 @@ BOOKMARK_SECONDS = 30.0
 SAFETY_WAKE_SECONDS = 30.0
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json")
+APPLY_PATCH = "application/apply-patch+yaml"
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kompy", "platform": "linux/amd64"}
 # The fieldValidation query parameter: what to do with fields the schema does not know.
 # kube-apiserver's default is Warn (drop them, with a warning); kubectl sends Strict.
@@ -73,6 +76,20 @@ class PodIO(Protocol):
                tty: bool) -> ProcessStreams: ...
 
     def pod_address(self, namespace: str, pod: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """A write's query options: who writes (``fieldManager``, else the client's user
+    agent), ``dryRun=All``, ``force`` (apply only); ``applied``: managed fields are already
+    computed (server-side apply)."""
+
+    manager: str = "kompy"
+    dry_run: bool = False
+    force: bool = False
+    explicit_manager: bool = False
+    applied: bool = False
+    subresource: str = ""        # a write through /scale, recorded as such
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ class Api:
         self.store = store
         self.schemas = SchemaRegistry(f"{VERSION['major']}.{VERSION['minor']}")
         self.openapi = OpenAPI(self.schemas, "Kubernetes", VERSION["gitVersion"])
+        self.fields = FieldManager(self.schemas)
         # The daemon's state folder (the store's): a pod that mounts it gets a warning.
         self.state_dir = Path(store.path).parent if store.path != ":memory:" else None
         self.pod_io: PodIO | None = None
@@ -230,6 +248,7 @@ class Api:
                               f"on the URL ({route.name})")
         if route.name:
             meta["name"] = route.name
+        typed.normalize(obj, self.fields.node(res))
         defaults.apply_defaults(res.kind, obj)
         admission.validate(res, obj)
         for message in hostpaths.warnings(res.kind, obj, self.state_dir):
@@ -276,16 +295,20 @@ class Api:
                 o for o in others if o["metadata"].get("uid") != (old or {}).get(
                     "metadata", {}).get("uid")])
 
-    def create(self, route: Route, body: Any, validation: str = "Warn") -> Obj:
+    def create(self, route: Route, body: Any, validation: str = "Warn",
+               options: WriteOptions | None = None) -> Obj:
+        options = options or WriteOptions()
         obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation)
         if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
             obj.pop("status", None)       # status is the controllers' to write
+        if not options.applied:
+            self.fields.update(route.res, None, obj, options.manager)
         with self._allocating:
             self._allocate(route.res, obj, None)
             if route.res.kind == "Ingress":
                 admission.default_ingress_class(obj, self.store.list(INGRESS_CLASSES)[0])
-            created = self.store.create(route.res, obj)
-        if route.res.kind == "Event":
+            created = self.store.create(route.res, obj, dry_run=options.dry_run)
+        if route.res.kind == "Event" and not options.dry_run:
             self._expire_events()
         return created
 
@@ -307,26 +330,38 @@ class Api:
                 with contextlib.suppress(NotFound):
                     self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
 
-    def update(self, route: Route, body: Any, validation: str = "Warn") -> Obj:
+    def update(self, route: Route, body: Any, validation: str = "Warn",
+               options: WriteOptions | None = None) -> Obj:
         assert route.name
+        options = options or WriteOptions()
         obj = self._prepare(route, body, validation)
         if route.subresource == "status":
-            return self.store.update(route.res, obj, status=True)
+            if not options.applied:
+                old = self.store.get(route.res, route.namespace, route.name)
+                self.fields.update(route.res, old, obj, options.manager, "status")
+            return self.store.update(route.res, obj, status=True, dry_run=options.dry_run)
         with self._allocating:
             old = self.store.get(route.res, route.namespace, route.name)
             admission.validate_update(route.res, old, obj)
             self._allocate(route.res, obj, old)
-            return self.store.update(route.res, obj)
+            if not options.applied:
+                self.fields.update(route.res, old, obj, options.manager, options.subresource)
+            return self.store.update(route.res, obj, dry_run=options.dry_run)
 
-    def patch(self, route: Route, body: Any, content_type: str, validation: str = "Warn"
-              ) -> Obj:
+    def patch(self, route: Route, body: Any, content_type: str, validation: str = "Warn",
+              options: WriteOptions | None = None) -> Obj:
         assert route.name
+        options = options or WriteOptions()
         media = content_type.split(";", 1)[0].strip().lower()
+        if media == APPLY_PATCH:
+            return self.apply(route, body, validation, options)[0]
         if media not in PATCH_TYPES:
-            # Server-side apply (application/apply-patch+yaml) is not served.
             raise ApiError(415, "UnsupportedMediaType",
                            "the body of the request was in an unknown format - accepted "
-                           f"media types include: {', '.join(PATCH_TYPES)}")
+                           f"media types include: {', '.join((*PATCH_TYPES, APPLY_PATCH))}")
+        if options.force:
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: '
+                                           "Forbidden: may not be specified for non-apply patch")
         for _attempt in range(10):
             current = self.store.get(route.res, route.namespace, route.name)
             if media == "application/json-patch+json":
@@ -344,22 +379,68 @@ class Api:
             patched.setdefault("metadata", {})["resourceVersion"] = (
                 wanted or current["metadata"]["resourceVersion"])
             try:
-                return self.update(route, patched, validation)
+                return self.update(route, patched, validation, options)
             except Conflict:
                 if wanted:
                     raise
         raise Conflict(409, "Conflict", f"{route.name}: too many concurrent changes; retry")
 
-    def delete(self, route: Route, grace: int | None) -> Obj:
+    def apply(self, route: Route, body: Any, validation: str, options: WriteOptions
+              ) -> tuple[Obj, bool]:
+        """Server-side apply (managedfields.py): the object, and whether it was created."""
+        assert route.name
+        res = route.res
+        if not options.explicit_manager:
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: '
+                                           "fieldManager: Required value: is required for "
+                                           "apply patch")
+        if not isinstance(body, dict):
+            raise bad_request("an apply configuration must be an object")
+        for key, expected in (("apiVersion", res.api_version), ("kind", res.kind)):
+            if body.get(key) != expected:
+                raise bad_request(f"the {key} of the configuration ({body.get(key)!r}) does "
+                                  f"not match the URL's ({expected})")
+        config = copy.deepcopy(body)
+        self._check_schema(res, config, validation)
+        applied = WriteOptions(options.manager, options.dry_run, options.force,
+                               explicit_manager=True, applied=True)
+        sub = route.subresource or ""
+        for _attempt in range(10):
+            try:
+                live: Obj | None = self.store.get(res, route.namespace, route.name)
+            except NotFound:
+                live = None
+            if live is None and sub:
+                raise not_found(res, route.name)
+            result = self.fields.apply(res, live, config, options.manager, options.force, sub)
+            try:
+                if live is None:
+                    return self.create(route, result, "Ignore", applied), True
+                result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+                return self.update(route, result, "Ignore", applied), False
+            except Conflict as error:
+                if error.reason == "Conflict" and "Apply failed" in error.message:
+                    raise
+        raise Conflict(409, "Conflict", f"{route.name}: too many concurrent changes; retry")
+
+    def delete(self, route: Route, grace: int | None, dry_run: bool = False,
+               propagation: str | None = None) -> Obj:
         assert route.name
         res = route.res
         if res.kind == "Namespace" and route.name in SYSTEM_NAMESPACES:
             raise ApiError(403, "Forbidden", f'namespace "{route.name}" is a system '
                                              "namespace and may not be deleted")
+        if propagation not in (None, "", "Background", "Foreground", "Orphan"):
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
+                                           f'propagationPolicy: Unsupported value: '
+                                           f'"{str(propagation)[:40]}": supported values: '
+                                           '"Foreground", "Background", "Orphan"')
         gone = self.store.get(res, route.namespace, route.name)
+        if propagation in ("Orphan", "Foreground") and not dry_run:
+            self._propagate(gone, propagation)
         # A namespace is marked Terminating first, so nothing new is created in it meanwhile.
-        left = self.store.delete(res, route.namespace, route.name, grace)
-        if left is not None and res.kind == "Namespace":
+        left = self.store.delete(res, route.namespace, route.name, grace, dry_run=dry_run)
+        if left is not None and res.kind == "Namespace" and not dry_run:
             self._empty_namespace(route.name)
             left = self.store.delete(res, None, route.name, grace)
         if left is not None:
@@ -368,8 +449,49 @@ class Api:
                 "details": {"name": route.name, "group": res.group, "kind": res.plural,
                             "uid": gone["metadata"].get("uid")}}
 
+    def _propagate(self, owner: Obj, policy: str) -> None:
+        """``propagationPolicy`` before the owner goes (kube-apiserver leaves both to the
+        garbage collector, through finalizers; here the server does them at once):
+        Orphan takes the owner out of its dependents' ownerReferences, Foreground deletes
+        the dependents first. Background, the default, is the garbage collector's."""
+        meta = owner.get("metadata") or {}
+        uid, namespace = meta.get("uid"), meta.get("namespace")
+        for res in RESOURCES:
+            if namespace and not res.namespaced:
+                continue
+            items, _ = self.store.list(res, namespace if res.namespaced else None)
+            for item in items:
+                refs = (item.get("metadata") or {}).get("ownerReferences") or []
+                if not any(ref.get("uid") == uid for ref in refs):
+                    continue
+                item_meta = item["metadata"]
+                route = Route(res, item_meta.get("namespace"), item_meta["name"], None)
+                with contextlib.suppress(NotFound):
+                    if policy == "Orphan":
+                        self._orphan(route, str(uid))
+                    else:
+                        self.delete(route, None, propagation="Foreground")
+
+    def _orphan(self, route: Route, owner_uid: str) -> None:
+        """Take an owner out of an object's ownerReferences (retried while controllers
+        write the object meanwhile)."""
+        assert route.name
+        for _attempt in range(20):
+            item = self.store.get(route.res, route.namespace, route.name)
+            meta = item["metadata"]
+            refs = meta.get("ownerReferences") or []
+            meta["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
+            if not meta["ownerReferences"]:
+                meta.pop("ownerReferences")
+            try:
+                self.store.update(route.res, item)
+                return
+            except Conflict:
+                continue
+
     def delete_collection(self, route: Route, label_selector: str | None,
-                          field_selector: str | None, grace: int | None) -> Obj:
+                          field_selector: str | None, grace: int | None,
+                          dry_run: bool = False) -> Obj:
         """DELETE of a collection (``deletecollection``): each matching object deleted as
         by DELETE of it; the answer lists them as they were."""
         if route.res.kind == "Namespace":
@@ -380,7 +502,7 @@ class Api:
         for item in listing["items"]:
             with contextlib.suppress(NotFound):
                 self.delete(Route(route.res, item["metadata"].get("namespace"),
-                                  item["metadata"]["name"], None), grace)
+                                  item["metadata"]["name"], None), grace, dry_run)
                 gone.append(item)
         listing["items"] = gone
         return listing
@@ -399,7 +521,8 @@ class Api:
     # -- scale (https://kubernetes.io/docs/reference/kubernetes-api/autoscaling-resources/
     #    scale-v1/), what `kubectl scale` and autoscalers use --------------------------------
 
-    def scale(self, route: Route, method: str, body: Any, content_type: str) -> Obj:
+    def scale(self, route: Route, method: str, body: Any, content_type: str,
+              options: WriteOptions | None = None) -> Obj:
         assert route.name
         target = Route(route.res, route.namespace, route.name, None)
         obj = self.store.get(route.res, route.namespace, route.name)
@@ -411,8 +534,10 @@ class Api:
             if not isinstance(replicas, int) or replicas < 0:
                 raise ApiError(422, "Invalid", f"Scale.autoscaling \"{route.name}\" is invalid: "
                                                "spec.replicas: must be an integer >= 0")
+            # Recorded in managedFields under the subresource, as kube-apiserver does.
             obj = self.patch(target, {"spec": {"replicas": replicas}},
-                             "application/merge-patch+json")
+                             "application/merge-patch+json", "Warn", dataclasses.replace(
+                                 options or WriteOptions(), subresource="scale"))
         return _scale_of(obj)
 
     # -- pods --------------------------------------------------------------------------------

@@ -16,11 +16,9 @@ Exec, attach and port-forward are upgraded connections (WebSocket, SPDY): stream
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import json
 import logging
-import re
 import socket
 import ssl
 import threading
@@ -35,10 +33,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.cluster.apiserver import authz, discovery, httpio, openapi, streams, warning
+from kompy.cluster.apiserver import authz, discovery, httpio, openapi, params, streams, warning
 from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
-from kompy.cluster.apiserver.handlers import VERSION, Api, Route, bad_request
+from kompy.cluster.apiserver.handlers import (
+    APPLY_PATCH,
+    VERSION,
+    Api,
+    Route,
+    bad_request,
+)
 from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
@@ -46,7 +50,6 @@ from kompy.cluster.store.sqlite import Store
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = ("/healthz", "/livez", "/readyz")
-_INTEGER = re.compile(r"[-+]?[0-9]{1,18}")
 
 
 def parse_route(parts: list[str]) -> Route | None:
@@ -210,8 +213,9 @@ class Router:
         if route.subresource == "scale":
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
-                                             headers.get("Content-Type") or ""))
-        return self._crud(method, route, one, headers, body)
+                                             headers.get("Content-Type") or "",
+                                             params.write_options(one, query, headers)))
+        return self._crud(method, route, one, headers, body, query)
 
     def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
                    watch: bool) -> None:
@@ -224,7 +228,7 @@ class Router:
             raise authz.forbidden(attributes, reason)
 
     def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
-              body: bytes) -> Reply:
+              body: bytes, query: dict[str, list[str]]) -> Reply:
         api = self.api
         table = "as=Table" in (headers.get("Accept") or "")  # kubectl's server-side printing
         if method == "GET" and route.name is None:
@@ -239,33 +243,45 @@ class Router:
             obj = api.get(route)
             return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
         validation = one.get("fieldValidation") or "Warn"
+        options = params.write_options(one, query, headers)
         if method == "POST" and route.name is None:
-            return json_reply(201, api.create(route, _body(body, headers), validation))
+            return json_reply(201, api.create(route, _body(body, headers), validation,
+                                              options))
         if method == "PUT" and route.name:
-            return json_reply(200, api.update(route, _body(body, headers), validation))
+            return json_reply(200, api.update(route, _body(body, headers), validation,
+                                              options))
         if method == "PATCH" and route.name:
             content_type = headers.get("Content-Type") or "application/merge-patch+json"
+            if content_type.split(";", 1)[0].strip().lower() == APPLY_PATCH:
+                applied, created = api.apply(route, _body(body, headers), validation, options)
+                return json_reply(201 if created else 200, applied)
             return json_reply(200, api.patch(route, _body(body, headers), content_type,
-                                             validation))
+                                             validation, options))
         if method == "DELETE" and route.name is None and route.subresource is None:
             return json_reply(200, api.delete_collection(
                 route, one.get("labelSelector"), one.get("fieldSelector"),
-                _int_param(one, "gracePeriodSeconds")))
+                params.int_param(one, "gracePeriodSeconds"), options.dry_run))
         if method == "DELETE" and route.name:
-            options = _body(body, headers)
-            grace = _int_param(one, "gracePeriodSeconds")
-            if grace is None and isinstance(options, dict):
-                given = options.get("gracePeriodSeconds")
+            delete_options = _body(body, headers)
+            grace = params.int_param(one, "gracePeriodSeconds")
+            if grace is None and isinstance(delete_options, dict):
+                given = delete_options.get("gracePeriodSeconds")
                 if given is not None and (not isinstance(given, int) or isinstance(given, bool)):
                     raise bad_request("DeleteOptions.gracePeriodSeconds must be an integer")
                 grace = given
-            return json_reply(200, api.delete(route, grace))
+            dry_run = options.dry_run or (isinstance(delete_options, dict) and
+                                          delete_options.get("dryRun") == ["All"])
+            propagation = one.get("propagationPolicy") or (
+                delete_options.get("propagationPolicy")
+                if isinstance(delete_options, dict) else None)
+            return json_reply(200, api.delete(route, grace, dry_run, propagation))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     def _watch(self, route: Route, one: dict[str, str], table: bool) -> Reply:
         cancelled = threading.Event()
         events = self.api.watch(route, one.get("resourceVersion"), one.get("labelSelector"),
-                                one.get("fieldSelector"), _int_param(one, "timeoutSeconds"),
+                                one.get("fieldSelector"),
+                                params.int_param(one, "timeoutSeconds"),
                                 one.get("allowWatchBookmarks") == "true", cancelled)
         source = events
         if table:
@@ -288,8 +304,8 @@ class Router:
             chunks = api.io().logs(route.namespace, route.name, container,
                                    follow=one.get("follow") == "true",
                                    previous=one.get("previous") == "true",
-                                   tail_lines=_int_param(one, "tailLines"),
-                                   since=_log_since(one),
+                                   tail_lines=params.int_param(one, "tailLines"),
+                                   since=params.log_since(one),
                                    timestamps=one.get("timestamps") == "true")
             # The first chunk is read before answering, so an error the source raises at once
             # (a pod's log not available yet) is still a proper Status.
@@ -312,18 +328,6 @@ def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
 
 def _body(raw: bytes, headers: Headers) -> Any:
     return decode(raw, headers.get("Content-Type") or "application/json")
-
-
-def _int_param(one: dict[str, str], name: str) -> int | None:
-    """An integer query parameter (``timeoutSeconds``, ``gracePeriodSeconds``...): None when
-    absent or empty, a 400 when not an integer, as kube-apiserver's parameter decoding."""
-    text = one.get(name)
-    if not text:
-        return None
-    if not _INTEGER.fullmatch(text):
-        raise bad_request(f"invalid value {text[:40]!r} for query parameter {name}: "
-                          "must be an integer")
-    return int(text)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -482,32 +486,6 @@ class Handler(BaseHTTPRequestHandler):
             close = getattr(chunks, "close", None)
             if close:
                 close()
-
-
-def _log_since(one: dict[str, str]) -> float | None:
-    """PodLogOptions' ``sinceSeconds`` (relative, at least 1) or ``sinceTime`` (RFC 3339,
-    a fraction of a second kept) as a POSIX time; at most one of the two, as kube-apiserver
-    validates them."""
-    seconds, when = one.get("sinceSeconds"), one.get("sinceTime")
-    if seconds and when:
-        raise bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
-    if seconds:
-        try:
-            value = int(seconds)
-        except ValueError:
-            raise bad_request(f"sinceSeconds: invalid value {seconds!r}") from None
-        if value < 1:
-            raise bad_request("sinceSeconds: must be greater than 0")
-        return time.time() - value
-    if when:
-        try:
-            parsed = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise bad_request(f"sinceTime: {when!r} is not an RFC 3339 time") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.timestamp()
-    return None
 
 
 class ApiHTTPServer(ThreadingHTTPServer):

@@ -75,6 +75,11 @@ MAX_OBJECT_BYTES = 1536 * 1024
 # transaction, and is otherwise reused from its start without shrinking).
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
+# The kinds whose registry strategy keeps metadata.generation in kube-apiserver (bumped on
+# spec changes; controllers report status.observedGeneration). Others have none.
+GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+                              "CronJob", "HorizontalPodAutoscaler", "Ingress",
+                              "NetworkPolicy", "IngressClass"})
 # Parts of an object that are not "spec": a change elsewhere bumps metadata.generation.
 _NOT_SPEC = ("metadata", "status", "kind", "apiVersion")
 
@@ -387,7 +392,9 @@ class Store:
                     "events": int(self._db.execute("SELECT count(*) FROM events"
                                                    ).fetchone()[0])}
 
-    def create(self, res: Resource, obj: Obj) -> Obj:
+    def create(self, res: Resource, obj: Obj, *, dry_run: bool = False) -> Obj:
+        """Store a new object; ``dry_run``: everything but the write (the object as it
+        would be, without a resourceVersion), as kube-apiserver's ``dryRun=All``."""
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace", "") if res.namespaced else ""
@@ -400,9 +407,16 @@ class Store:
             if self._get(res, namespace, meta["name"]) is not None:
                 raise Conflict(409, "AlreadyExists",
                                f'{res.plural} "{meta["name"]}" already exists')
-            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now())
+            if res.kind in GENERATION_KINDS:
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
             for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
                 meta.pop(key, None)
+            if dry_run:
+                meta.pop("resourceVersion", None)
+                return obj
             return self._write(res, obj, "ADDED")
 
     def _generate_name(self, res: Resource, namespace: str, prefix: str) -> str:
@@ -413,7 +427,8 @@ class Store:
             if self._get(res, namespace, name) is None:
                 return name
 
-    def update(self, res: Resource, obj: Obj, *, status: bool = False) -> Obj:
+    def update(self, res: Resource, obj: Obj, *, status: bool = False,
+               dry_run: bool = False) -> Obj:
         """Replace an object (or only its status); Conflict when resourceVersion is stale.
 
         As in Kubernetes, for kinds with a status subresource the main endpoint ignores
@@ -430,8 +445,8 @@ class Store:
             if given and str(given) != old["metadata"]["resourceVersion"]:
                 raise _conflict(res, name)
             new = self._merge_update(res, old, obj, status)
-            if new == old:
-                return old          # a no-op update writes nothing, as in Kubernetes
+            if new == old or dry_run:
+                return new          # a no-op update writes nothing, as in Kubernetes
             if self._finished_deleting(res, new):
                 return self._write(res, new, "DELETED", remove=True)
             return self._write(res, new, "MODIFIED", prev=old)
@@ -444,6 +459,10 @@ class Store:
                 new["status"] = copy.deepcopy(obj["status"])
             else:
                 new.pop("status", None)
+            # The status writer's managed fields (managedfields.py), else the old ones.
+            fields = (obj.get("metadata") or {}).get("managedFields")
+            if fields is not None:
+                new["metadata"]["managedFields"] = copy.deepcopy(fields)
             return new
         new = copy.deepcopy(obj)
         if res.has_status:
@@ -459,7 +478,7 @@ class Store:
                 meta[key] = old["metadata"][key]
             else:
                 meta.pop(key, None)
-        if _spec_part(new) != _spec_part(old):
+        if res.kind in GENERATION_KINDS and _spec_part(new) != _spec_part(old):
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         return new
 
@@ -476,7 +495,7 @@ class Store:
                                 (namespace,)).fetchone() is not None
 
     def delete(self, res: Resource, namespace: str | None, name: str,
-               grace_period: int | None = None) -> Obj | None:
+               grace_period: int | None = None, *, dry_run: bool = False) -> Obj | None:
         """Delete an object; returns it while it is still terminating, None once it is gone.
 
         Objects with finalizers, and pods that are bound to the node, are only marked with
@@ -496,7 +515,8 @@ class Store:
                 # (the namespace controller deletes it again then).
                 graceful = self._holds_objects(name)
             if not meta.get("finalizers") and not graceful:
-                self._write(res, old, "DELETED", remove=True)
+                if not dry_run:
+                    self._write(res, old, "DELETED", remove=True)
                 return None
             new = copy.deepcopy(old)
             nmeta = new["metadata"]
@@ -511,8 +531,8 @@ class Store:
                 nmeta.setdefault("deletionGracePeriodSeconds", 0)
             if res.kind == "Namespace":
                 new.setdefault("status", {})["phase"] = "Terminating"
-            if new == old:
-                return old
+            if new == old or dry_run:
+                return new
             if self._finished_deleting(res, new):
                 self._write(res, new, "DELETED", remove=True)
                 return None

@@ -88,7 +88,10 @@ def test_logs_rotate_and_logs_previous_reads_them(small_logs: dict[str, Any]) ->
 
 def test_the_node_takes_max_pods_from_kubelet_yaml(small_logs: dict[str, Any]) -> None:
     client = small_logs["client"]
-    node = wait_for("the node registered", lambda: client.list("nodes")["items"], 30)[0]
+    # The scheduler creates the node, then writes its status: wait for both.
+    node = wait_for("the node registered with its capacity", lambda: [
+        n for n in client.list("nodes")["items"] if (n.get("status") or {}).get("capacity")],
+        30)[0]
     assert node["status"]["capacity"]["pods"] == "7"
     assert node["status"]["allocatable"]["pods"] == "7"
 

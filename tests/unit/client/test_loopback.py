@@ -71,7 +71,7 @@ def test_the_token_is_still_checked(api: Api) -> None:
 
 def test_callers_never_share_objects_with_the_store(api: Api) -> None:
     client = client_of(api)
-    created = client.create(pod("a"))
+    created = client.create(pod("a", app="web"))   # (empty labels would not be stored)
     created["metadata"]["labels"]["changed"] = "yes"
     assert "changed" not in client.get("pods", "a")["metadata"]["labels"]
 

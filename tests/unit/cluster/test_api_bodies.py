@@ -176,7 +176,7 @@ def test_an_unknown_media_type_is_415(server: ApiServer) -> None:
     assert requests.post(url, data=configmap("a"), headers={
         **headers, "Content-Type": "application/json"}, timeout=5).status_code == 201
     patch = requests.patch(f"{url}/a", data=b"{}", headers={
-        **headers, "Content-Type": "application/apply-patch+yaml"}, timeout=5)
+        **headers, "Content-Type": "application/x-unknown-patch+json"}, timeout=5)
     assert patch.status_code == 415
 
 

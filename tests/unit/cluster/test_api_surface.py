@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from kompy.cluster.apiserver import authz, protobuf
+from kompy.cluster.apiserver import authz, kubeproto, protobuf
 from kompy.cluster.apiserver.authn import UserInfo
 from kompy.cluster.apiserver.openapi_proto import MESSAGES, PACKAGE
 from kompy.cluster.apiserver.server import ApiServer
@@ -186,7 +186,7 @@ def test_self_subject_reviews(server: ApiServer) -> None:
 
 def test_reviews_sent_as_kubernetes_protobuf(server: ApiServer) -> None:
     """kubectl 1.33's typed clients send these as protobuf whatever the server says."""
-    classes = protobuf.message_classes("test.k8s", protobuf._KUBE, syntax="proto2")
+    classes = protobuf.message_classes("test.k8s", kubeproto.ENVELOPE, syntax="proto2")
     review = classes["SelfSubjectAccessReview"]()
     review.spec.resourceAttributes.verb = "delete"
     review.spec.resourceAttributes.resource = "deployments"
@@ -195,15 +195,15 @@ def test_reviews_sent_as_kubernetes_protobuf(server: ApiServer) -> None:
     envelope.typeMeta.apiVersion = "authorization.k8s.io/v1"
     envelope.typeMeta.kind = "SelfSubjectAccessReview"
     envelope.raw = review.SerializeToString()
-    body = protobuf.MAGIC + envelope.SerializeToString()
+    body = kubeproto.MAGIC + envelope.SerializeToString()
     answer = post(server, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body,
-                  protobuf.MEDIA_TYPE)
+                  kubeproto.MEDIA_TYPE)
     assert answer.status_code == 201, answer.text
     assert answer.json()["spec"]["resourceAttributes"]["group"] == "apps"
     assert answer.json()["status"]["allowed"] is True
     other = post(server, "/api/v1/namespaces/default/configmaps", body.replace(
         b"SelfSubjectAccessReview", b"ConfigMap\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
-        b"\x00\x00\x00"), protobuf.MEDIA_TYPE)
+        b"\x00\x00\x00"), kubeproto.MEDIA_TYPE)
     assert other.status_code == 415
 
 
@@ -260,3 +260,54 @@ def test_delete_collection_by_label(server: ApiServer) -> None:
     assert sorted(i["metadata"]["name"] for i in gone.json()["items"]) == ["a", "b"]
     left = get(server, "/api/v1/namespaces/default/configmaps").json()["items"]
     assert [i["metadata"]["name"] for i in left] == ["c"]
+
+
+def _envelope(kind: str, api_version: str, raw: bytes) -> bytes:
+    classes = protobuf.message_classes("test.env", kubeproto.ENVELOPE, syntax="proto2")
+    envelope = classes["Unknown"]()
+    envelope.typeMeta.apiVersion, envelope.typeMeta.kind = api_version, kind
+    envelope.raw = raw
+    return kubeproto.MAGIC + envelope.SerializeToString()
+
+
+def test_kubectl_create_bodies_sent_as_protobuf(server: ApiServer) -> None:
+    """kubectl 1.33 create deployment: gogo-protobuf writes every non-pointer field, zero
+    or not; the server reads the message as Go's JSON would have it."""
+    classes = protobuf.message_classes("test.kube", {**kubeproto.TABLE}, syntax="proto2")
+    deployment = classes["Deployment"]()
+    deployment.metadata.name = "made"
+    deployment.metadata.namespace = ""                    # zero values: as if unset
+    deployment.metadata.generation = 0
+    deployment.spec.replicas = 0                          # a pointer: zero is a value
+    deployment.spec.selector.matchLabels.add(key="app", value="made")
+    template = deployment.spec.template
+    template.metadata.labels.add(key="app", value="made")
+    container = template.spec.containers.add(name="c", image="busybox:1")
+    container.command.extend(["sleep", "1"])
+    container.ports.add(containerPort=80, hostPort=0, protocol="")
+    container.resources.limits.add(key="cpu", value=classes["Quantity"](string="500m"))
+    raw = deployment.SerializeToString() + b"\x1a\x04\x08\x00\x10\x00"  # status: zeros
+    answer = post(server, "/apis/apps/v1/namespaces/default/deployments",
+                  _envelope("Deployment", "apps/v1", raw), kubeproto.MEDIA_TYPE)
+    assert answer.status_code == 201, answer.text
+    made = answer.json()
+    assert made["spec"]["replicas"] == 0 and "generation" in made["metadata"]
+    made_container = made["spec"]["template"]["spec"]["containers"][0]
+    assert made_container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert made_container["resources"] == {"limits": {"cpu": "500m"}}
+    assert made_container["command"] == ["sleep", "1"]
+    # A field the server does not read from protobuf (PodSpec.affinity, 18) holding a
+    # value: refused, never dropped.
+    pod_spec = classes["PodSpec"]()
+    pod_spec.containers.add(name="c", image="busybox:1")
+    affinity = b"\x92\x01\x05\x0a\x03abc"          # field 18, a message with a string
+    pod_spec_bytes = pod_spec.SerializeToString() + affinity
+    template_bytes = b"\x12" + bytes([len(pod_spec_bytes)]) + pod_spec_bytes
+    spec_bytes = b"\x1a" + bytes([len(template_bytes)]) + template_bytes
+    metadata = classes["ObjectMeta"](name="late").SerializeToString()
+    raw = (b"\x0a" + bytes([len(metadata)]) + metadata +
+           b"\x12" + bytes([len(spec_bytes)]) + spec_bytes)
+    refused = post(server, "/apis/apps/v1/namespaces/default/deployments",
+                   _envelope("Deployment", "apps/v1", raw), kubeproto.MEDIA_TYPE)
+    assert refused.status_code == 415
+    assert "field 18 of PodSpec" in refused.json()["message"]

@@ -35,7 +35,8 @@ def test_create_sets_metadata_and_versions_increase(store: Store) -> None:
     b = store.create(CMS, {"kind": "ConfigMap", "apiVersion": "v1",
                            "metadata": {"name": "b", "namespace": "default"}})
     assert a["metadata"]["uid"] and a["metadata"]["creationTimestamp"].endswith("Z")
-    assert a["metadata"]["generation"] == 1
+    # As kube-apiserver: workloads have a generation, pods and config maps none.
+    assert "generation" not in a["metadata"] and "generation" not in b["metadata"]
     assert int(b["metadata"]["resourceVersion"]) > int(a["metadata"]["resourceVersion"])
     assert store.get(PODS, "default", "a") == a
 
@@ -64,12 +65,15 @@ def test_stale_resource_version_conflicts(store: Store) -> None:
 
 
 def test_generation_bumps_on_spec_changes_only(store: Store) -> None:
-    obj = store.create(PODS, pod("a"))
+    obj = store.create(DEPLOYS, {"kind": "Deployment", "apiVersion": "apps/v1",
+                                 "metadata": {"name": "a", "namespace": "default"},
+                                 "spec": {"replicas": 1}})
+    assert obj["metadata"]["generation"] == 1
     obj["metadata"]["labels"] = {"x": "y"}
-    relabelled = store.update(PODS, obj)
+    relabelled = store.update(DEPLOYS, obj)
     assert relabelled["metadata"]["generation"] == 1
-    relabelled["spec"]["nodeName"] = "n"
-    assert store.update(PODS, relabelled)["metadata"]["generation"] == 2
+    relabelled["spec"]["replicas"] = 2
+    assert store.update(DEPLOYS, relabelled)["metadata"]["generation"] == 2
 
 
 def test_status_subresource_separates_spec_and_status(store: Store) -> None:

@@ -36,9 +36,10 @@ _APPLY_ORDER = {"Namespace": 0, "ConfigMap": 1, "Secret": 1, "PersistentVolumeCl
 # Kinds `up` prunes when the project no longer produces them. PVCs are never pruned (data).
 PRUNED = ("deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "pods", "services",
           "configmaps", "secrets", "ingresses", "networkpolicies", "horizontalpodautoscalers")
-# Images tried, in order, for convert's "wait for dependencies" init containers: nothing can be
-# pulled, so use one the engine has (kompy/busybox:1 is built by samples/base-images).
-WAIT_IMAGES = ("busybox:1.36", "kompy/busybox:1")
+# Images tried, in order, for convert's helper init containers (depends_on waits, volume
+# seeds: sh, nc and a static busybox): nothing may be pullable, so use one the engine has
+# (kompy/busybox:1, Debian's busybox-static, is built by samples/base-images).
+WAIT_IMAGES = ("busybox:1.36-musl", "kompy/busybox:1")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 
 from kompy.convert.context import ConvertContext
-from kompy.convert.groups import service_groups
+from kompy.convert.groups import plan_units, service_groups
 from kompy.convert.ingress import build_ingresses
 from kompy.convert.netpolicy import build_network_policies, network_pod_labels
 from kompy.convert.options import ConvertOptions
-from kompy.convert.pipeline import plan_units
 from kompy.convert.services import build_services
 from kompy.convert.validate import resolve_version, validate_object
 from kompy.errors import ConvertError

@@ -123,7 +123,7 @@ def cluster_cert(hosts: tuple[str, ...], secret: str | None, namespace: str, day
     """A certificate for HOSTS from the cluster's local CA, stored as a TLS Secret for
     Ingresses (spec.tls) and pods; prints how to trust the CA."""
     from kompy.cli.options import announce
-    from kompy.cluster.daemon.process import client_for, ingress_status, start
+    from kompy.cluster.daemon.process import NO_RUNTIME_ENV, client_for, ingress_status, start
     from kompy.cluster.ingress.certcmd import issue_secret
     state, api, _ = start(cluster, announce)
     issued = issue_secret(client_for(state, api), state.dir, list(hosts), namespace, secret,
@@ -133,7 +133,8 @@ def cluster_cert(hosts: tuple[str, ...], secret: str | None, namespace: str, day
                f"until {issued.not_after:%Y-%m-%d}")
     click.echo(f"use it in an Ingress: spec.tls: [{{hosts: [{', '.join(issued.hosts)}], "
                f"secretName: {issued.secret}}}]")
-    https = ingress_status(state, int(api["pid"])).get("https", "")
+    https = "" if os.environ.get(NO_RUNTIME_ENV) else ingress_status(state, int(api["pid"]))[
+        "https"]
     port = https.rsplit(":", 1)[1] if https.startswith("https://") else "443"
     host = next((h for h in issued.hosts if not h.startswith("*")), "app." + issued.hosts[0][2:])
     suffix = "" if port == "443" else f":{port}"

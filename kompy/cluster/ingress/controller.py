@@ -65,6 +65,7 @@ class IngressController(Controller):
         self.listen_errors: dict[str, str] = {}
         self._reported: dict[str, set[Problem]] = {}   # by Ingress uid
         self._taken: set[str] = set()                   # uids of Ingresses served
+        self._unserved: set[str] = set()                # uids told their class is missing
 
     # -- what the listeners ask ---------------------------------------------------------
     def table(self) -> Table:
@@ -144,6 +145,7 @@ class IngressController(Controller):
                 self._not_served(ingress, class_list)
         self._reported = {k: v for k, v in self._reported.items() if k in served_uids}
         self._taken &= served_uids
+        self._unserved &= {uid(i) for i in everything}
         for ingress in everything:
             if not terminating(ingress):
                 self._write_status(ingress, uid(ingress) in served_uids)
@@ -166,9 +168,9 @@ class IngressController(Controller):
         if wanted is None or any(name(c) == wanted for c in class_list):
             return
         key = uid(ingress)
-        if key in self._taken:
+        if key in self._unserved:
             return
-        self._taken.add(key)
+        self._unserved.add(key)
         self.recorder.warning(
             ingress, "IngressClassNotFound",
             f'ingress class "{wanted}" does not exist, so no controller serves this Ingress; '

@@ -25,7 +25,6 @@ import secrets
 import select
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -35,6 +34,7 @@ import h11
 
 from kompy.cluster.ingress.annotations import rewrite
 from kompy.cluster.ingress.paths import normal_host, split_target
+from kompy.cluster.ingress.sockets import linger, relay
 from kompy.cluster.ingress.table import Backend, Route, Server, Table
 from kompy.cluster.ingress.upstream import Connection, Dialer
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024          # request or response head (nginx: 4 x 8k buffers, plus slack)
 RECV = 65536
+FLUSH_AT = 4 * RECV           # gathered output goes out at the latest at this size
 KEEPALIVE_SECONDS = 75.0      # nginx's keepalive_timeout: idle time between a client's requests
 CLIENT_SECONDS = 60.0         # nginx's client_body_timeout / send_timeout
 REPLAY_MAX = 2**20            # request bodies up to this size are read first and can be re-sent
@@ -88,25 +89,40 @@ class _Peer:
         self.sock = sock
         self.conn = conn
         self.out: list[bytes] = []
+        self.gathered = 0
         self.received = 0
+
+    def _readable(self) -> bool:
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        try:
+            return bool(select.select([self.sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def send(self, event: Any) -> None:
         data = self.conn.send(event)
         if data:
             self.out.append(data)
+            self.gathered += len(data)
+            if self.gathered >= FLUSH_AT:  # a long body streams on, never piles up here
+                self.flush()
 
     def flush(self) -> None:
         if self.out:
             data = b"".join(self.out)
             self.out.clear()
+            self.gathered = 0
             self.sock.sendall(data)
 
     def next_event(self, before_read: Callable[[], None] | None = None) -> Any:
+        """The next event, reading as needed; ``before_read`` runs before a read would wait
+        (the other side's gathered output goes out then, not while more is at hand)."""
         while True:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            if before_read is not None:
+            if before_read is not None and not self._readable():
                 before_read()
             data = self.sock.recv(RECV)
             self.received += len(data)
@@ -144,29 +160,9 @@ def serve(sock: socket.socket, info: ClientInfo, site: Site) -> None:
         log.debug("client %s: %s", info.peer, error)
     finally:
         if client.conn.their_state is h11.SEND_BODY:
-            _linger(sock)
+            linger(sock, LINGER_SECONDS, LINGER_BYTES)
         with contextlib.suppress(OSError):
             sock.close()
-
-
-def _linger(sock: socket.socket) -> None:
-    """Before closing a connection whose request body was not read (an answer such as 413
-    went out first), read and drop what the client still sends, for a few seconds: closing
-    with unread data would reset the connection, and the client would lose the answer
-    (nginx's lingering_close)."""
-    deadline = time.monotonic() + LINGER_SECONDS
-    try:
-        if not isinstance(sock, ssl.SSLSocket):  # a TLS socket's shutdown ends TLS itself
-            sock.shutdown(socket.SHUT_WR)
-        dropped = 0
-        while dropped < LINGER_BYTES and time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            data = sock.recv(RECV)
-            if not data:
-                return
-            dropped += len(data)
-    except (OSError, ValueError):
-        return
 
 
 def refuse_plain(sock: socket.socket, port: int) -> None:
@@ -476,27 +472,3 @@ def _response_headers(headers: Any) -> Headers:
     # h11 frames the response for the client itself: only say "chunked", never another
     # transfer coding it would not understand.
     return [(k, b"chunked" if k == b"transfer-encoding" else v) for k, v in out]
-
-
-def relay(a: socket.socket, b: socket.socket, idle: float) -> None:
-    """Copy bytes both ways (either side may be TLS) until one side closes or neither sends
-    anything for ``idle`` seconds (nginx's proxy_read_timeout holds for upgraded
-    connections too)."""
-    peers = {a: b, b: a}
-    for sock in peers:
-        sock.settimeout(idle)
-    while True:
-        ready: list[socket.socket] = [
-            s for s in peers if isinstance(s, ssl.SSLSocket) and s.pending()]
-        if not ready:
-            ready, _, _ = select.select(list(peers), [], [], idle)
-            if not ready:
-                return
-        for src in ready:
-            try:
-                data = src.recv(RECV)
-            except ssl.SSLWantReadError:
-                continue
-            if not data:
-                return
-            peers[src].sendall(data)

@@ -126,6 +126,12 @@ class TcpListener(BaseListener):
             conn.close()
             return
         upstream.settimeout(None)
+        # A relay must not hold bytes back: with Nagle's algorithm the second small write of
+        # a response (its body after its head) waits for the peer's delayed ACK, milliseconds
+        # per request on a kept-alive connection.
+        for sock in (conn, upstream):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             pump(conn, upstream)
         finally:

@@ -6,12 +6,14 @@ comparing against them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+# ../shared/corpus beside the checkout (CI); a worktree elsewhere names it in KOMPY_TEST_CORPUS.
+CORPUS = Path(os.environ.get("KOMPY_TEST_CORPUS") or REPO.parent / "shared" / "corpus")
 INGRESS_PORTS = "0,0"
 
 

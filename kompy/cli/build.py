@@ -6,12 +6,7 @@ import sys
 
 import click
 
-from kompy.cli.options import project_options
-
-default_repo_option = click.option(
-    "--default-repo", envvar="KOMPY_DEFAULT_REPO", metavar="REGISTRY",
-    help="Put every built image under this registry/repository, renamed as Skaffold's "
-         "--default-repo renames them (e.g. 127.0.0.1:5000, gcr.io/my-project).")
+from kompy.cli.options import default_repo_option, project_options
 
 
 @click.command("build")

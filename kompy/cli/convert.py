@@ -65,7 +65,10 @@ _VOLUMES = ["persistentVolumeClaim", "emptyDir", "hostPath", "configMap"]
 @click.option("--no-wait-init", is_flag=True,
               help="No init containers waiting for depends_on services.")
 @click.option("--wait-image", metavar="IMAGE", default=None,
-              help="Image of the waiting init containers (needs sh and nc).")
+              help="Image of kompy's init containers: needs sh and nc, and a static "
+              "/bin/busybox for filling volumes (default busybox:1.36-musl).")
+@click.option("--no-volume-init", is_flag=True,
+              help="No init containers filling new volumes from the image (as Docker does).")
 @click.option("--image-registry", metavar="REGISTRY",
               help="Registry prefix for images of services that only have build:.")
 @click.option("--build", "build", type=click.Choice(["none", "local"]), default="none",
@@ -98,7 +101,7 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
             service_group_name: str | None, secrets_as_files: bool,
             with_kompose_annotation: bool, security: str, create_namespace: bool,
             inspect_images: bool, no_wait_init: bool,
-            wait_image: str | None, image_registry: str | None, build: str,
+            wait_image: str | None, no_volume_init: bool, image_registry: str | None, build: str,
             push_image: bool, push_image_registry: str | None, kube_version: str | None,
             templates_dir: str | None, strict: bool, report: str | None, kustomize: bool,
             chart: bool, allow_outside_project: bool) -> None:
@@ -127,6 +130,7 @@ def convert(files: tuple[str, ...], project_name: str | None, project_directory:
         service_group_name=service_group_name, secrets_as_files=secrets_as_files,
         with_kompose_annotation=with_kompose_annotation, security=security,
         wait_init=not no_wait_init, wait_image=wait_image or DEFAULT_WAIT_IMAGE,
+        volume_init=not no_volume_init,
         kube_version=kube_version, templates_dir=templates_dir, strict=strict,
         image_registry=image_registry, allow_outside_project=allow_outside_project,
         cache_dir=default_cache_dir(), create_namespace=create_namespace,

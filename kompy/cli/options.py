@@ -10,6 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from kompy.client import KubeClient
+    from kompy.dev.target import ClusterTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,3 +109,61 @@ def announce(line: str) -> None:
 def echo_raw(text: str) -> None:
     """Print core output as it is (it carries its own newlines)."""
     click.echo(text, nl=False)
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    # Kept aside rather than passed to each command: only cluster_target reads them.
+    ctx.meta[f"kompy.target.{param.name}"] = value
+
+
+default_repo_option = click.option(
+    "--default-repo", envvar="KOMPY_DEFAULT_REPO", metavar="REGISTRY",
+    help="Put every built image under this registry/repository, renamed as Skaffold's "
+         "--default-repo renames them (e.g. 127.0.0.1:5000, gcr.io/my-project).")
+
+
+def deploy_target_options(*, images: bool) -> Callable[[F], F]:
+    """``--kubeconfig``/``--context`` for ``up``, ``down`` and ``dev`` (any cluster; the
+    built-in one by default), and with ``images`` the options of what is deployed there:
+    ``--default-repo``, ``--push``, ``--builtin-extras``. Read by :func:`cluster_target`."""
+    options = [
+        click.option("--kubeconfig", "kubeconfig", envvar="KOMPY_KUBECONFIG",
+                     expose_value=False, callback=_keep,
+                     help="Use this kubeconfig (any cluster) instead of the built-in one."),
+        click.option("--context", "context", expose_value=False, callback=_keep,
+                     help="Use this kubeconfig context (any cluster)."),
+    ]
+    if images:
+        options += [
+            click.option("--default-repo", "default_repo", envvar="KOMPY_DEFAULT_REPO",
+                         metavar="REGISTRY", expose_value=False, callback=_keep,
+                         help="Put the built images under this registry (Skaffold's "
+                              "--default-repo renaming) and push them there."),
+            click.option("--push/--no-push", "push", default=None, expose_value=False,
+                         callback=_keep,
+                         help="Push the built images (default: when --default-repo is given)."),
+            click.option("--builtin-extras/--no-builtin-extras", "builtin_extras",
+                         default=None, expose_value=False, callback=_keep,
+                         help="Use what the built-in cluster does beyond Kubernetes (host "
+                              "ports on 127.0.0.1, in-place restarts). Default: on for the "
+                              "built-in cluster, off for others; also KOMPY_BUILTIN_EXTRAS."),
+        ]
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+def cluster_target(cluster: str | None) -> ClusterTarget:
+    """The cluster and image options :func:`deploy_target_options` collected."""
+    from kompy.dev.target import ClusterTarget
+
+    meta = click.get_current_context().meta
+
+    def get(name: str) -> Any:
+        return meta.get(f"kompy.target.{name}")
+    return ClusterTarget(kubeconfig=get("kubeconfig"), context=get("context"), cluster=cluster,
+                         default_repo=get("default_repo"), push=get("push"),
+                         builtin_extras=get("builtin_extras"))

@@ -281,9 +281,14 @@ def _item(key: str, path: str, mode: int | None) -> dict[str, Any]:
 
 def _report_ref(ctx: ConvertContext, path: KeyPath, ref: ServiceFileRef, target: str) -> None:
     if ref.uid is not None or ref.gid is not None:
-        ctx.warn(path, "uid and gid of a mounted file have no Kubernetes equivalent",
-                 hint="the pod's securityContext.fsGroup sets the group of mounted files")
-        ctx.approximated(path, target, "uid/gid ignored")
+        # kompy.convert.security.file_reader_group makes the pod's fsGroup that id.
+        group = next((v for v in (ref.gid, ref.uid) if v is not None and v.isdigit()), None)
+        ctx.warn(path, "uid and gid of a mounted file have no Kubernetes equivalent: the file "
+                 "belongs to root" + (f", readable by the pod's fsGroup {group}" if group
+                                      else ""),
+                 hint="x-kompy: {fs_group: GID} chooses the pod's fsGroup")
+        ctx.approximated(path, target, "uid/gid: the file is root's, group-readable through "
+                         "fsGroup" if group else "uid/gid ignored")
     else:
         ctx.mapped(path, target)
 

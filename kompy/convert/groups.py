@@ -1,4 +1,5 @@
-"""Service groups: several Compose services run as containers of one pod.
+"""Which services share a pod: ``network_mode: service:x`` joins x's pod, and service groups
+run several Compose services as containers of one pod.
 
 Kompose's ``--service-group-mode`` (https://kompose.io/user-guide/): ``label`` groups the
 services that carry the same ``kompose.service.group`` label (or ``x-kompy.group``), the
@@ -8,14 +9,18 @@ group's name being ``--service-group-name`` (numbered "-1", "-2"... when there a
 groups) or the members' names joined with "-". Without a mode, no service
 is grouped (the label alone does nothing, as in Kompose).
 
-The pipeline (``plan_units``) makes one workload per group; every member keeps its own
-Service (so ``web:80`` still resolves) whose selector picks the group's pod
+:func:`plan_units` gives the pipeline one pod (one workload) per group; every member keeps
+its own Service (so ``web:80`` still resolves) whose selector picks the group's pod
 (``ctx.selector``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kompy.convert.context import ConvertContext, k8s_name
+from kompy.convert.pod import PodUnit
+from kompy.model import Service
 
 
 def service_groups(ctx: ConvertContext) -> dict[str, str]:
@@ -42,14 +47,7 @@ def _by_label(ctx: ConvertContext) -> dict[str, str]:
 
 def _by_volume(ctx: ConvertContext) -> dict[str, str]:
     """Union of services sharing a named volume; singletons stay ungrouped."""
-    parent: dict[str, str] = {name: name for name in ctx.project.services}
-
-    def find(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
+    sharing = _Partition(ctx.project.services)
     owner: dict[tuple[str, str], str] = {}
     for name, service in ctx.project.services.items():
         for volume in service.volumes:
@@ -59,12 +57,12 @@ def _by_volume(ctx: ConvertContext) -> dict[str, str]:
                 continue
             key = (volume.type, volume.source)
             if key in owner:
-                parent[find(name)] = find(owner[key])
+                sharing.join(name, owner[key])
             else:
                 owner[key] = name
     members: dict[str, list[str]] = {}
     for name in ctx.project.services:
-        members.setdefault(find(name), []).append(name)
+        members.setdefault(sharing.find(name), []).append(name)
     out: dict[str, str] = {}
     groups = [group for group in members.values() if len(group) > 1]
     wanted = ctx.options.service_group_name
@@ -77,3 +75,62 @@ def _by_volume(ctx: ConvertContext) -> dict[str, str]:
         for name in group:
             out[name] = group_name
     return out
+
+
+def plan_units(ctx: ConvertContext) -> list[PodUnit]:
+    """Which services share a pod: `network_mode: service:x` joins x's pod; services with the
+    same kompose.service.group (or, with --service-group-mode volume, sharing a named volume)
+    form one pod."""
+    services = ctx.project.services
+    pods = _Partition(services)
+    for name in sorted(services):
+        mode = services[name].network_mode or ""
+        if mode.startswith("service:"):
+            target = mode[len("service:"):]
+            if target in services:
+                pods.join(name, target)
+    groups = service_groups(ctx)
+    first: dict[str, str] = {}
+    for name in sorted(services):
+        if name in groups:
+            pods.join(name, first.setdefault(groups[name], name))
+    members: dict[str, list[str]] = {}
+    for name in sorted(services):
+        members.setdefault(pods.find(name), []).append(name)
+    units = [_unit(ctx, root, names, groups) for root, names in members.items()]
+    for unit in units:
+        for service in unit.services:
+            ctx.pod_of[service.name] = unit.name
+    return sorted(units, key=lambda u: u.name)
+
+
+def _unit(ctx: ConvertContext, root: str, names: list[str], groups: dict[str, str]) -> PodUnit:
+    services = ctx.project.services
+    ordered: list[Service] = [services[root]] + [services[n] for n in names if n != root]
+    if len(names) == 1:
+        return PodUnit(ctx.name(root), ordered)
+    grouped = [groups[n] for n in names if n in groups]
+    # A service group names its pod; `network_mode: service:x` joins x's pod (x's name).
+    name = grouped[0] if grouped else ctx.name(root)
+    return PodUnit(name, ordered)
+
+
+class _Partition:
+    """Services in disjoint sets (union-find, with path halving)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.parent = {name: name for name in names}
+
+    def find(self, name: str) -> str:
+        """The root of ``name``'s set."""
+        parent = self.parent
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    def join(self, child: str, root: str) -> None:
+        """Merge ``child``'s set into ``root``'s (whose root stays the root)."""
+        a, b = self.find(child), self.find(root)
+        if a != b:
+            self.parent[a] = b

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kompy.convert.context import ConvertContext
+from kompy.convert.seeding import Seed
 from kompy.convert.settings import VolumeSettings
 from kompy.convert.specs import ClaimSpec
 from kompy.model import ServiceVolume
@@ -23,6 +24,8 @@ class VolumePlan:
     claims: list[ClaimSpec] = field(default_factory=list)  # PVC objects to create
     claim_templates: list[ClaimSpec] = field(default_factory=list)  # StatefulSet only
     objects: list[Obj] = field(default_factory=list)  # ConfigMaps of bind-mounted files
+    # Mounts of new volumes that Docker fills from the image (kompy.convert.seeding).
+    seeds: list[Seed] = field(default_factory=list)
 
 
 def add_mount(plan: VolumePlan, name: str, source: Obj | None, volume: ServiceVolume,

@@ -15,8 +15,10 @@ SERVICE_TYPES = ("clusterip", "nodeport", "loadbalancer", "headless")
 SERVICE_GROUP_MODES = ("label", "volume")
 FORMATS = ("yaml", "json")
 
-# The waiting init container only needs `nc`; busybox has it and is tiny.
-DEFAULT_WAIT_IMAGE = "busybox:1.36"
+# The helper image of kompy's init containers: `sh` and `nc` for the depends_on waits, and a
+# statically linked /bin/busybox that the volume seeds run inside the service's own image
+# (kompy.convert.seeding). busybox's musl variant is static; its default (glibc) one is not.
+DEFAULT_WAIT_IMAGE = "busybox:1.36-musl"
 
 
 def default_cache_dir() -> str:
@@ -52,6 +54,8 @@ class ConvertOptions:
     security: str = "default"
     wait_init: bool = True
     wait_image: str = DEFAULT_WAIT_IMAGE
+    # Fill new volumes from the image as Docker does (kompy.convert.seeding).
+    volume_init: bool = True
     kube_version: str | None = None
     templates_dir: str | None = None
     strict: bool = False

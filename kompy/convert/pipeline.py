@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 from kompy.convert.autoscaling import build_hpa
 from kompy.convert.context import ConvertContext
 from kompy.convert.conversion import Conversion
-from kompy.convert.groups import service_groups
+from kompy.convert.groups import plan_units
 from kompy.convert.ingress import build_ingresses
 from kompy.convert.netpolicy import build_network_policies
 from kompy.convert.options import ConvertOptions
-from kompy.convert.pod import PodUnit
 from kompy.convert.security import check_security
 from kompy.convert.services import build_services
 from kompy.convert.shared import tool_annotations
@@ -31,7 +30,7 @@ from kompy.errors import (
     UserError,
     raise_all,
 )
-from kompy.model import Project, Service
+from kompy.model import Project
 
 if TYPE_CHECKING:
     from kompy.client.objects import Obj
@@ -144,56 +143,6 @@ def _check_names(ctx: ConvertContext) -> None:
         else:
             owners[k8s] = name
     raise_all(errors)
-
-
-def plan_units(ctx: ConvertContext) -> list[PodUnit]:
-    """Which services share a pod: `network_mode: service:x` joins x's pod; services with the
-    same kompose.service.group (or, with --service-group-mode volume, sharing a named volume)
-    form one pod."""
-    services = ctx.project.services
-    parent = {name: name for name in services}
-
-    def find(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
-    def union(child: str, root: str) -> None:
-        a, b = find(child), find(root)
-        if a != b:
-            parent[a] = b
-
-    for name in sorted(services):
-        mode = services[name].network_mode or ""
-        if mode.startswith("service:"):
-            target = mode[len("service:"):]
-            if target in services:
-                union(name, target)
-    groups = service_groups(ctx)
-    first: dict[str, str] = {}
-    for name in sorted(services):
-        if name in groups:
-            union(name, first.setdefault(groups[name], name))
-    members: dict[str, list[str]] = {}
-    for name in sorted(services):
-        members.setdefault(find(name), []).append(name)
-    units = [_unit(ctx, root, names, groups) for root, names in members.items()]
-    for unit in units:
-        for service in unit.services:
-            ctx.pod_of[service.name] = unit.name
-    return sorted(units, key=lambda u: u.name)
-
-
-def _unit(ctx: ConvertContext, root: str, names: list[str], groups: dict[str, str]) -> PodUnit:
-    services = ctx.project.services
-    ordered: list[Service] = [services[root]] + [services[n] for n in names if n != root]
-    if len(names) == 1:
-        return PodUnit(ctx.name(root), ordered)
-    grouped = [groups[n] for n in names if n in groups]
-    # A service group names its pod; `network_mode: service:x` joins x's pod (x's name).
-    name = grouped[0] if grouped else ctx.name(root)
-    return PodUnit(name, ordered)
 
 
 def _dedupe(objects: list[Obj]) -> list[Obj]:

@@ -18,6 +18,7 @@ from kompy.convert.security import (
     pod_security,
     wait_container_security,
 )
+from kompy.convert.seeding import Seed, add_seed_containers
 from kompy.convert.services import is_placeholder, plan_service
 from kompy.convert.specs import ClaimSpec, ContainerSpec, PodSpec
 from kompy.convert.volumes import plan_volumes
@@ -53,6 +54,7 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
     pod = PodSpec(labels={**ctx.labels(unit.primary), **ctx.selector(unit.primary)})
     built = BuiltPod(pod)
     volume_names: set[str] = set()
+    seeds: list[tuple[ContainerSpec, Seed]] = []
     for service in unit.services:
         container = build_container(ctx, service)
         # Secret-looking `environment` values go to a Secret, referenced in place.
@@ -61,6 +63,7 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
             ctx, service, user_ids(ctx, service, ("services", service.name))) or None
         volumes = plan_volumes(ctx, service, statefulset)
         container.volume_mounts.extend(volumes.mounts)
+        seeds += [(container, seed) for seed in volumes.seeds]
         _add_volumes(pod, volumes.volumes, volume_names)
         built.claims.extend(volumes.claims)
         built.claim_templates.extend(
@@ -79,6 +82,9 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
         pod.annotations.update(service.annotations)
         if service.annotations:
             ctx.mapped(("services", service.name, "annotations"), "pod annotations")
+    # Docker fills new volumes from the image when it creates the containers, before any of
+    # them starts: the seed containers go before the depends_on waits.
+    add_seed_containers(ctx, pod, seeds)
     _pod_level(ctx, unit, pod)
     pod.security_context = pod_security(ctx, unit.services)
     return built

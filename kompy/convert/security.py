@@ -123,11 +123,15 @@ def pod_security(ctx: ConvertContext, services: list[Service]) -> Obj:
         sc["runAsNonRoot"] = True
     groups: list[int] = []
     sysctls: dict[str, str] = {}
+    # x-kompy fs_group wins; else the group that lets each user read its mounted files (any
+    # one does: fsGroup is added to the groups of every container of the pod).
+    groups_wanted = [ctx.settings(s).fs_group for s in services]
+    groups_wanted += [file_reader_group(ctx, s) for s in services]
+    fs_group = next((g for g in groups_wanted if g is not None), None)
+    if fs_group is not None:
+        sc["fsGroup"] = fs_group
     for service in services:
         base: KeyPath = ("services", service.name)
-        fs_group = ctx.settings(service).fs_group
-        if fs_group is not None:
-            sc["fsGroup"] = fs_group
         for index, group in enumerate(service.group_add):
             if str(group).isdigit():
                 groups.append(int(group))
@@ -151,6 +155,44 @@ def pod_security(ctx: ConvertContext, services: list[Service]) -> Obj:
     if sysctls:
         sc["sysctls"] = [{"name": k, "value": v} for k, v in sorted(sysctls.items())]
     return sc
+
+
+def file_reader_group(ctx: ConvertContext, service: Service) -> int | None:
+    """The ``fsGroup`` that lets ``service``'s user read the secrets and configs it mounts,
+    or None when it needs none.
+
+    Kubernetes writes Secret and ConfigMap files as root, with the item's ``mode``. Under
+    Docker Compose the container's user reads them: a file secret is a bind mount of the
+    host file (Compose does not apply ``uid``/``gid``/``mode`` to those), and a secret from
+    ``environment``/``content`` is copied in, owned by ``uid``/``gid``. So a ``mode`` that
+    closes the file to others (``0400``) or a ``uid``/``gid`` would lock a non-root user
+    out on a real cluster. ``fsGroup`` opens them: the kubelet gives the volume's files to
+    that group and adds group read (SetVolumeOwnership), and adds the group to every
+    container's groups (https://kubernetes.io/docs/tasks/configure-pod-container/
+    security-context/). The group is the reference's ``gid`` (else ``uid``), else the
+    service's ``user:`` group (else uid), else the local image's USER. None when the
+    service runs as root, or its user is unknown (a public image, usually root).
+    """
+    refs = [*service.secrets, *service.configs]
+    wanted = [r for r in refs if r.uid is not None or r.gid is not None
+              or (r.mode is not None and not r.mode & 0o004)]
+    if not wanted:
+        return None
+    for ref in wanted:
+        for value in (ref.gid, ref.uid):
+            if value is not None and value.isdigit():
+                return int(value)
+    user = service.user
+    if not user:
+        info = ctx.options.images.get(local_image(ctx, service))
+        user = info.user if info is not None else ""
+    name, _, group = user.partition(":")
+    if name in ("", "0", "root"):
+        return None  # root reads every file
+    for value in (group, name):
+        if value.isdigit():
+            return int(value)
+    return None
 
 
 # Pod Security Standards, "baseline": capabilities that may be added (Docker's default set).

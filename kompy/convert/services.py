@@ -326,13 +326,19 @@ def _report_links(ctx: ConvertContext, service: Service) -> None:
 
 
 def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
-    """Network aliases, and ``links`` aliases naming this service, that can become Service
-    names (not taken by a Compose service)."""
+    """Network aliases, ``links`` aliases naming this service, and its ``container_name``,
+    that can become Service names (not taken by a Compose service). Docker's embedded DNS
+    answers a container's name on every network it joins, so ``container_name: es`` makes
+    ``es`` a hostname of the service, which projects use (awesome-compose's ELK stack sends
+    to ``http://es:9200``)."""
     wanted: list[tuple[str, KeyPath, str]] = [
         (alias, ("services", service.name, "networks", net, "aliases", index), "network alias")
         for net, attachment in service.networks.items()
         for index, alias in enumerate(attachment.aliases)]
     wanted += [(alias, path, "link alias") for alias, path in _link_aliases(ctx, service)]
+    if service.container_name:
+        wanted.append((service.container_name, ("services", service.name, "container_name"),
+                       "container name"))
     if not wanted:
         return []
     taken = {ctx.name(name) for name in ctx.project.services}
@@ -352,10 +358,14 @@ def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[s
                      hint="Compose would balance between both; give them distinct aliases")
             continue
         out.append(name)
+        if name != alias.lower():
+            ctx.warn(path, f"{what} {alias!r} is not a DNS label: it resolves as {name!r} "
+                     "in the cluster", hint=f"use {name!r} in Compose too")
         ctx.approximated(path, f"Service/{name}", "an alias resolves in the whole "
                          "namespace, not only on its network" if what == "network alias"
-                         else "the alias resolves in the whole namespace, not only in "
-                         "the linking service")
+                         else "the name resolves in the whole namespace" if
+                         what == "container name" else "the alias resolves in the whole "
+                         "namespace, not only in the linking service")
     return out
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from kompy.convert.bindmounts import plan_bind
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.mounts import VolumePlan, add_mount, claim_spec
+from kompy.convert.seeding import Seed
 from kompy.convert.settings import VolumeSettings
 from kompy.errors import ConvertError, KeyPath
 from kompy.model import ByteSize, NullLocator, Service, ServiceVolume
@@ -52,6 +53,7 @@ def _plan_one(ctx: ConvertContext, plan: VolumePlan, service: Service, index: in
     elif volume.type == "volume":
         name = f"{k8s_name(service.name, 50)}-anon{index}"
         add_mount(plan, name, {"emptyDir": {}}, volume, own)
+        _seed(plan, volume)
         ctx.approximated(path, "emptyDir", "an anonymous volume lives as long as the pod")
     elif volume.type == "bind":
         plan_bind(ctx, plan, service, index, path, own, statefulset)
@@ -77,6 +79,7 @@ def _volumes_from(ctx: ConvertContext, plan: VolumePlan, service: Service,
                         "their volumes in Kubernetes", hint="mount a named volume instead")
             continue
         mark = len(ctx.report)  # the inherited volumes are reported once, below
+        seeds = len(plan.seeds)  # the lender's pod fills them, as its container did
         for owner, index in _lent(ctx, ctx.project.services[name], {service.name}):
             volume = owner.volumes[index]
             if volume.target in taken or volume.type == "tmpfs":
@@ -93,6 +96,7 @@ def _volumes_from(ctx: ConvertContext, plan: VolumePlan, service: Service,
                          f"emptyDir of each pod: {service.name} gets its own, not "
                          f"{owner.name}'s", hint=f"name the volume in {owner.name}")
         del ctx.report[mark:]
+        del plan.seeds[seeds:]
         ctx.mapped(path, f"the volumes of {name}, on the same claims and ConfigMaps")
 
 
@@ -106,6 +110,13 @@ def _lent(ctx: ConvertContext, owner: Service, seen: set[str]
         if name in ctx.project.services and name not in seen:
             out.extend(_lent(ctx, ctx.project.services[name], seen))
     return out
+
+
+def _seed(plan: VolumePlan, volume: ServiceVolume) -> None:
+    """The mount just added is a new volume Docker would fill from the image, unless the
+    Compose file says ``nocopy``."""
+    if not volume.volume_nocopy:
+        plan.seeds.append(Seed(plan.mounts[-1], volume.target))
 
 
 def _memory(size: ByteSize | None) -> Obj:
@@ -140,6 +151,7 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
                     hint="set kompose.volume.storage-class-name to pick the storage")
     if settings.type == "emptyDir":
         add_mount(plan, k8s_name(volume.source), {"emptyDir": {}}, volume, settings)
+        _seed(plan, volume)
         ctx.approximated(path, "emptyDir", "kompose.volume.type emptyDir: data is not kept")
         return
     external = definition is not None and definition.external
@@ -154,10 +166,12 @@ def _named(ctx: ConvertContext, plan: VolumePlan, service: Service, volume: Serv
                      hint="use a Deployment for this service (or one pod for both: "
                      "--service-group-mode volume)")
         add_mount(plan, claim_name, None, volume, settings)
+        _seed(plan, volume)
         ctx.mapped(path, f"StatefulSet volumeClaimTemplate {claim_name}")
         return
     source: Obj = {"persistentVolumeClaim": {"claimName": claim_name}}
     add_mount(plan, claim_name, source, volume, settings)
+    _seed(plan, volume)
     if not external:
         plan.claims.append(claim_spec(ctx, claim_name, settings))
     ctx.mapped(path, f"PersistentVolumeClaim/{claim_name}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from kompy.client import Gone, KubeClient, NotFound
+from kompy.dev.target import ClusterTarget
 from kompy.errors import EXIT_OK, ClusterError, KompyError
 
 # Deleted in this order: controllers before what they own, so nothing is re-created.
@@ -32,6 +33,11 @@ class DownRequest:
     timeout: float = 60.0
     cluster: str | None = None
     environ: Mapping[str, str] | None = None
+    target: ClusterTarget | None = None   # another cluster (--context); None: the built-in one
+    grace_period: int | None = None       # at most this for each pod to stop (kompy dev's)
+
+    def where(self) -> ClusterTarget:
+        return self.target or ClusterTarget(cluster=self.cluster)
 
 
 def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
@@ -39,18 +45,19 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
         out.write(line + "\n")
         out.flush()
 
-    from kompy.cluster.daemon.process import ensure_cluster
     from kompy.dev.up import namespace_of
 
+    target = request.where()
     namespace = namespace_of(request.project_name or _project_name(request))
-    client = ensure_cluster(request.cluster, say)
+    client = target.connect(say)
     try:
         client.get("namespaces", namespace)
     except NotFound:
         say(f"namespace {namespace}: nothing to remove")
     else:
-        delete_namespace(client, namespace, request.timeout, say)
-    _clean_docker(namespace, request, say)
+        delete_namespace(client, namespace, request.timeout, say, request.grace_period)
+    if target.builtin:   # the built-in cluster's Docker objects; another cluster's are its own
+        _clean_docker(namespace, request, say)
     return EXIT_OK
 
 
@@ -64,11 +71,13 @@ def _project_name(request: DownRequest) -> str:
 
 
 def delete_namespace(client: KubeClient, namespace: str, timeout: float,
-                     say: Callable[[str], None]) -> None:
-    """Delete every object of the namespace, wait for its pods to go, then the namespace."""
+                     say: Callable[[str], None], grace: int | None = None) -> None:
+    """Delete every object of the namespace, wait for its pods to go, then the namespace.
+    ``grace``: the most any pod gets to stop (each asks for its own otherwise)."""
     # Each pod gets its grace period (Kubernetes' default 30 s; Compose's stop_grace_period
     # when set) to stop before the wait below gives up.
-    deadline = time.monotonic() + timeout + _longest_grace(client, namespace)
+    longest = _longest_grace(client, namespace)
+    deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
     for plural in DELETED:
         try:
             items = client.list(plural, namespace).get("items") or []
@@ -77,7 +86,8 @@ def delete_namespace(client: KubeClient, namespace: str, timeout: float,
         for item in items:
             name = str(item["metadata"]["name"])
             try:
-                client.delete(plural, name, namespace)
+                client.delete(plural, name, namespace,
+                              grace_period_seconds=grace if plural == "pods" else None)
                 say(f"  {plural.rstrip('s')}/{name} deleted")
             except NotFound:
                 pass

@@ -5,7 +5,8 @@
 cluster's kubelet puts on it. It is an extra of the built-in cluster (the Docker engine
 holds its containers), measured beside the standard path in benchmarks/bench_dev.py; the
 default, and the only way on other clusters, is the API's exec (sync.py). Any container the
-engine does not know falls back to that.
+engine does not know falls back to that. The same lookup runs a ``sync+exec`` command whose
+rule asks for ``privileged`` (:func:`exec_privileged`), with the built-in extras on.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def put(namespace: str, pod: str, container: str, data: bytes) -> bool:
 
 def _copy(key: tuple[str, str, str], data: bytes) -> bool:
     api = _api()
+    if not _find(api, key):
+        return False
+    call(f"copy into {key[1]}", lambda: api.put_archive(_ids[key], "/", data))
+    return True
+
+
+def _find(api: Any, key: tuple[str, str, str]) -> bool:
     if key not in _ids:
         namespace, pod, container = key
         labels = [f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_POD}={pod}",
@@ -68,5 +76,20 @@ def _copy(key: tuple[str, str, str], data: bytes) -> bool:
         if not found:
             return False
         _ids[key] = found[0]["Id"]
-    call(f"copy into {key[1]}", lambda: api.put_archive(_ids[key], "/", data))
     return True
+
+
+def exec_privileged(namespace: str, pod: str, container: str, command: list[str]
+                    ) -> tuple[int, bytes] | None:
+    """Run ``command`` privileged in the pod's container, as ``docker exec --privileged``
+    (a Compose ``exec.privileged: true``, which Kubernetes' exec API cannot grant): (exit
+    code, output), or None when the engine has no such container."""
+    key = (namespace, pod, container)
+    api = _api()
+    _ids.pop(key, None)   # a restart in place keeps the id, a new container does not
+    if not _find(api, key):
+        return None
+    made = call("exec", lambda: api.exec_create(_ids[key], command, privileged=True))
+    output = call("exec", lambda: api.exec_start(made["Id"]))
+    code = call("exec", lambda: api.exec_inspect(made["Id"])).get("ExitCode")
+    return int(code or 0), output if isinstance(output, bytes) else b""

@@ -22,7 +22,7 @@ running an old one keep it: untagging removes a name, not an image in use).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -124,7 +124,8 @@ def _push(service: str, ref: str, say: Callable[[str], None], out: TextIO | None
         return False
     say(f"pushing {service} ({ref})")
     start = time.monotonic()
-    progress = PushProgress(out, terminal) if out is not None else None
+    progress = PushProgress(out, terminal, say=None if terminal else say) \
+        if out is not None else None
     try:
         push_image(ref, progress)
     finally:
@@ -141,16 +142,23 @@ def _untag_old(ref: str) -> None:
     untag_content_tags(ref, keep=KEEP_CONTENT_TAGS)
 
 
+def pod_specs(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The pod specs of the manifests: of Pods, and the pod templates of every workload."""
+    for obj in objects:
+        path = _POD_SPEC_PATHS.get(str(obj.get("kind")))
+        if path is None:
+            continue
+        spec: Any = obj
+        for key in path:
+            spec = spec.get(key) if isinstance(spec, dict) else None
+        if isinstance(spec, dict):
+            yield spec
+
+
 def use_images(objects: list[dict[str, Any]], refs: Mapping[str, str]) -> None:
     """Point every container (and init container) whose image is a key of ``refs`` at its
     value, in every kind that holds a pod template."""
-    for obj in objects:
-        path = _POD_SPEC_PATHS.get(str(obj.get("kind")))
-        spec: Any = obj
-        for key in path or ():
-            spec = spec.get(key) if isinstance(spec, dict) else None
-        if not isinstance(spec, dict) or path is None:
-            continue
+    for spec in pod_specs(objects):
         for field in ("initContainers", "containers"):
             for container in spec.get(field) or []:
                 image = str(container.get("image") or "")

@@ -285,7 +285,7 @@ class LogStreamer:
 
 
 def _run_state(cid: str) -> Any:
-    from kompy.engine.containers import run_state
+    from kompy.dev.runstate import run_state
 
     try:
         return run_state(cid)

@@ -29,6 +29,7 @@ its sources until Ctrl-C, as ``skaffold dev`` and ``docker compose watch`` do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ from typing import Any, TextIO
 
 from kompy.client import KubeClient
 from kompy.dev.console import Console
+from kompy.dev.target import ClusterTarget
 from kompy.dev.tracker import PodTracker
 from kompy.errors import EXIT_OK, KompyError
 
@@ -54,6 +56,12 @@ class DevRequest:
     cleanup: bool = True
     logs: bool = True
     wait_timeout: float = 120.0
+    target: ClusterTarget | None = None   # another cluster (--context); None: the built-in one
+    # The longest a pod of the session gets to stop (rollouts, restarts, the clean-up).
+    grace_period: int = 2
+
+    def where(self) -> ClusterTarget:
+        return self.target or ClusterTarget(cluster=self.cluster)
 
 
 def run_dev(request: DevRequest, out: TextIO, err: TextIO,
@@ -77,7 +85,8 @@ class DevSession:
         self.tracker: PodTracker | None = None
         self.logs: Any = None                    # the LogStreamer, unless --no-logs
         self.options: Any = None                 # ConvertOptions, made once (they ask Docker)
-        self.image_ids: dict[str, str] = {}      # image name -> id of the last build
+        self.target = request.where()
+        self.images: dict[str, Any] = {}         # service -> ServiceImage of the last build
         self.builds: dict[str, Any] = {}         # service -> BuildSpec it was built with
 
     def say(self, line: str, style: str = "") -> None:
@@ -85,16 +94,17 @@ class DevSession:
 
     # -- the session ---------------------------------------------------------------------------
     def run(self) -> int:
-        from kompy.dev.up import convert_options, namespace_of, published_urls
+        from kompy.dev.up import convert_options, namespace_of
 
         self.project = self._load()
         self.namespace = namespace_of(self.project.name)
-        self.options = convert_options(self.namespace)
+        self.options = convert_options(self.namespace, self.target)
         try:
-            for url in published_urls(self._deploy(rebuild=None)):
-                self.say(f"{url.service}: {url.text()}")
+            objects = self._deploy(rebuild=None)
             assert self.client is not None
+            self._publish(objects)
             self.tracker = PodTracker(self.client, self.namespace, self.console, self.stop)
+            self.tracker.extras = self.target.extras
             self.tracker.start()
             self._set_targets()
             if self.request.logs:
@@ -102,6 +112,7 @@ class DevSession:
 
                 self.logs = LogStreamer(self.client, self.namespace, self.console, self.stop)
                 self.logs.start()
+            self._initial_sync()
             self._watch()
         except KeyboardInterrupt:
             self.console.lines("\n")
@@ -111,6 +122,60 @@ class DevSession:
             if self.request.cleanup and self.client is not None:
                 self._cleanup()
         return EXIT_OK
+
+    def _initial_sync(self) -> None:
+        """The ``initial_sync`` rules' files into the running containers (kompy/dev/plan.py
+        says what), before watching; and a word on what this cluster cannot honour."""
+        from kompy.dev.plan import initial_plans
+
+        self._warn_privileged()
+        plans = initial_plans(self.project)
+        if not plans:
+            return
+        started, since = time.monotonic(), time.time()
+        touched = []
+        for name, plan in sorted(plans.items()):
+            self.say(f"{name}: initial sync of {_count(len(plan.syncs), 'file')}")
+            try:
+                if self._update_pods(name, plan):
+                    touched.append(name)
+            except KompyError as error:
+                self.console.error(error.format())
+        if touched:
+            assert self.tracker is not None
+            self.tracker.settle(touched, since, self.request.wait_timeout, lambda: False)
+            self.say(f"initial sync done in {time.monotonic() - started:.2f} s")
+
+    def _warn_privileged(self) -> None:
+        if self.target.extras:
+            return   # run through the engine with privileges (kompy/dev/engine_sync.py)
+        for name in sorted(self.project.services):
+            service = self.project.services[name]
+            for rule in service.develop.watch if service.develop else ():
+                block = rule.extra.get("exec") or {}
+                if str(block.get("privileged")).lower() == "true":
+                    self.console.warn(f"{name}: exec.privileged of the rule for {rule.path} "
+                                      "cannot be granted through the Kubernetes exec API: "
+                                      "the command runs unprivileged (the built-in cluster's "
+                                      "extras grant it)")
+
+    def _publish(self, objects: list[dict[str, Any]]) -> None:
+        """Say where the published ports answer: the built-in cluster's host ports, or
+        port-forwards of this session (extras off, or another cluster)."""
+        from kompy.dev.up import published_urls
+
+        assert self.client is not None
+        if self.target.extras:
+            for url in published_urls(objects):
+                self.say(f"{url.service}: {url.text()}")
+            return
+        from kompy.dev.forward import start_forwards
+
+        urls = published_urls(objects, with_extras=False)
+        for url in start_forwards(self.client, self.namespace, urls, self.console.warn,
+                                  self.stop):
+            self.say(f"{url.service}: {url.text()} (port-forward to service "
+                     f"{url.k8s_service}:{url.port})")
 
     def _watch(self) -> None:
         from kompy.dev.plan import watched_roots
@@ -206,14 +271,16 @@ class DevSession:
         convert, apply, prune and wait for the rollout; the objects applied. The first
         deploy also starts the cluster (after its checks, while the images build)."""
         from kompy.dev.builder import BuildPlan, build_images, plan_builds
+        from kompy.dev.images import ImageTarget, prepare
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
+        from kompy.dev.target import limit_grace
         from kompy.dev.up import (
             apply_all,
             convert_project,
             count,
             prune,
-            stamp_image_ids,
             start_and_build,
+            use_built,
         )
 
         conversion = convert_project(self.project, self.options, [])
@@ -221,16 +288,23 @@ class DevSession:
         wanted = BuildPlan(tuple(s for s in plan.specs
                                  if rebuild is None or s.service in rebuild))
         if self.client is None:
-            self.client, built = start_and_build(self.request.cluster, wanted, True,
-                                                 self.console)
+            self.client, built = start_and_build(self.target, wanted, True, self.console)
+            self.target.use_run_states(self.client, self.namespace)
         else:
-            built = build_images(wanted, self.console) if wanted.specs else {}
-        self.image_ids.update(built)
+            def build_one(spec: Any) -> str:
+                return build_images(BuildPlan((spec,)), self.console)[spec.image]
+            built = prepare(wanted.specs, ImageTarget(self.target.default_repo,
+                                                      self.target.pushes),
+                            build_one, self.say, push_out=self.console.err,
+                            terminal=self.console.terminal) if wanted.specs else []
+        self.images.update({image.service: image for image in built})
         if self.tracker is not None:
-            for spec in wanted.specs:   # the new image has the files: nothing to re-sync
-                self.tracker.forget(spec.service)
+            for image in built:   # a new image has the files: nothing to re-sync
+                if image.built:
+                    self.tracker.forget(image.service)
         self.builds = {s.service: s for s in plan.specs}
-        stamp_image_ids(conversion.objects, self.image_ids)
+        use_built(conversion.objects, list(self.images.values()), self.target)
+        limit_grace(conversion.objects, self.request.grace_period)
         self.say(f"applying {count(len(conversion.objects), 'object')} to namespace "
                  f"{self.namespace}")
         applied = apply_all(self.client, self.namespace, conversion.objects, self.say)
@@ -260,6 +334,8 @@ class DevSession:
     # -- changes to running pods -----------------------------------------------------------
     def _carry_out(self, plan: Any) -> list[str]:
         """Carry out a batch; the services whose pods were updated in place."""
+        if not self.target.extras:
+            self._without_in_place_restarts(plan)
         rebuild = sorted(name for name, p in plan.services.items() if p.rebuild)
         touched = []
         for name in sorted(plan.services):
@@ -270,6 +346,23 @@ class DevSession:
             self.say(f"rebuilding {', '.join(rebuild)}")
             self._deploy(rebuild=rebuild)
         return touched
+
+    def _without_in_place_restarts(self, plan: Any) -> None:
+        """Where containers cannot be restarted in place, a new container starts from the
+        image, without synced files: a ``sync+restart`` of files the image is built from
+        becomes a rebuild (the new image has them; then the restart reads them)."""
+        from kompy.dev.plan import builds_from
+
+        for name, service_plan in plan.services.items():
+            if service_plan.rebuild or not (service_plan.restart and service_plan.syncs):
+                continue
+            service = self.project.services[name]
+            if builds_from(service, [op.host_path for op in service_plan.syncs]):
+                self.say(f"{name}: no in-place restarts on this cluster: rebuilding the "
+                         "image, which has the synced files")
+                service_plan.rebuild = True
+                service_plan.syncs, service_plan.restart = [], False
+                service_plan.exec_commands = []
 
     def _update_pods(self, service: str, plan: Any) -> bool:
         """Sync, run commands and restart in the service's pods; whether there were any.
@@ -299,11 +392,16 @@ class DevSession:
             self.tracker.mark_synced(service, [p.container_id for p in running])
             stopped = [p for p in pods if not p.running] + crashed
             restart = pods if plan.restart else [*stopped, *(behind if record.restart else [])]
-            if restart:
+            if restart and not self.target.extras:
+                sync.restart_by_deleting(self.client, target, [p.name for p in restart],
+                                         self.request.grace_period)
+            elif restart:
                 at = sync.request_restart(self.client, target, [p.name for p in restart])
                 self.tracker.mark_restart([p.container_id for p in restart if p in running], at)
             if plan.restart and running:
-                self.say(f"{service}: restarting {_count(len(running), 'pod')} in place")
+                how = "in place" if self.target.extras else "(new pods: their files are " \
+                    "synced again once they run)"
+                self.say(f"{service}: restarting {_count(len(running), 'pod')} {how}")
             if stopped:
                 self.say(f"{service}: {_count(len(stopped), 'pod')} waiting to restart after "
                          "a crash: starting now, with the change")
@@ -342,7 +440,8 @@ class DevSession:
         for command in plan.exec_commands:
             for pod in list(done):
                 try:
-                    output = sync.run_command(self.client, target, pod.name, command)
+                    output = sync.run_command(self.client, target, pod.name, command,
+                                              self.target.extras)
                 except KompyError:
                     if _still_running(pod.container_id):
                         raise
@@ -382,28 +481,48 @@ class DevSession:
 
     # -- the end -------------------------------------------------------------------------------
     def _cleanup(self) -> None:
+        """Remove what the session made, each pod within the session's grace period; a
+        second Ctrl-C forces: every pod deleted at once (grace period 0), no waiting."""
         from kompy.dev.down import DownRequest, run_down
 
         r = self.request
-        self.say("removing the project from the cluster (--keep leaves it running)")
+        self.say("removing the project from the cluster (--keep leaves it running; Ctrl-C "
+                 "again forces it)")
         try:
             run_down(DownRequest(files=r.files, project_directory=r.project_directory,
                                  project_name=self.project.name if self.project else
                                  r.project_name, env_files=r.env_files, cluster=r.cluster,
-                                 environ=r.environ), self.out, self.err)
+                                 environ=r.environ, target=self.target,
+                                 grace_period=r.grace_period), self.out, self.err)
+        except KeyboardInterrupt:
+            self.console.lines("\n")
+            self._force_cleanup()
+        except KompyError as error:
+            self.console.error(error.format())
+
+    def _force_cleanup(self) -> None:
+        from kompy.client import NotFound
+
+        assert self.client is not None
+        self.say("forcing: deleting the pods at once (grace period 0) and the namespace")
+        try:
+            pods = self.client.list("pods", self.namespace).get("items") or []
+            for pod in pods:
+                with contextlib.suppress(NotFound):
+                    self.client.delete("pods", str(pod["metadata"]["name"]), self.namespace,
+                                       grace_period_seconds=0)
+            with contextlib.suppress(NotFound):
+                self.client.delete("namespaces", self.namespace)
         except KompyError as error:
             self.console.error(error.format())
 
 
 def _still_running(container_id: str) -> bool:
-    """Docker's word (the pod status may lag behind a crash by a moment)."""
-    from kompy.engine.containers import run_state
+    """Docker's word on the built-in cluster (the pod status may lag behind a crash by a
+    moment), the pod status elsewhere (kompy/dev/runstate.py)."""
+    from kompy.dev.runstate import still_running
 
-    try:
-        state = run_state(container_id)
-    except KompyError:
-        return True
-    return state is not None and state.running
+    return still_running(container_id)
 
 
 def _count(n: int, noun: str) -> str:

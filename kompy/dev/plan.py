@@ -13,12 +13,37 @@ build contexts' ``.dockerignore`` files. Semantics follow the Compose Specificat
   there when it is gone from the host), ``sync+restart`` then restarts the service,
   ``sync+exec`` then runs the rule's ``exec.command``, ``restart`` restarts, ``rebuild``
   rebuilds the image and recreates the service; a rebuild makes the service's syncs,
-  restart and commands moot (the new image has the files).
+  restart and commands moot (the new image has the files). A command's ``exec`` options
+  (``user``, ``working_dir``, ``environment``) become part of the command
+  (:func:`exec_command`, below).
 
 kompy's own choice, beyond Compose (which acts only on rules): as Skaffold, a service with a
 local ``build`` and no ``develop`` section is rebuilt when a file of its build context
 changes that the context's ``.dockerignore`` does not exclude, or its Dockerfile changes.
 A ``develop`` section with no watch rules opts a service out of that.
+
+Two more parts of a rule:
+
+**exec** (Compose Develop spec: ``command``, ``user``, ``privileged``, ``working_dir``,
+``environment``). Compose runs the command with ``docker exec``, which takes all of them;
+Kubernetes' exec API takes a command only, so the options become the command itself, which
+then works on any cluster (the image needs ``sh``; ``env`` and ``su`` for those options):
+
+- ``environment``: ``env K=V ... COMMAND`` (a key without a value is left out);
+- ``working_dir``: ``sh -c 'cd "$1" && shift && exec "$@"' sh DIR COMMAND``;
+- ``user``: ``su -s /bin/sh USER -c 'exec "$0" "$@"' -- COMMAND`` (the container must run as
+  root to switch users; ``docker exec --user`` has no such need);
+- ``privileged``: no command can grant it. On the built-in cluster with its extras the
+  command runs through the Docker engine with ``privileged`` (as ``docker exec
+  --privileged`` does: kompy/dev/engine_sync.py); elsewhere it runs unprivileged, and
+  ``kompy dev`` says so once.
+
+**initial_sync** (``sync``, ``sync+restart``, ``sync+exec`` rules): when the session starts,
+every file the rule covers (its path, less ``ignore``, within ``include``, less the build
+context's ``.dockerignore``) is synced into the running containers, and a ``sync+exec``
+rule's command runs, as Compose makes sure the files are up to date before watching. A
+``sync+restart`` rule restarts the containers only when its files are not all in the image
+(outside the build context, or ``.dockerignore``'d): an image built from them has them.
 """
 
 from __future__ import annotations
@@ -27,6 +52,7 @@ import os
 import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kompy.engine.images import ignore_matcher
 from kompy.model.build import Build
@@ -144,9 +170,10 @@ def _plan_service(service: Service, paths: list[str]) -> ServicePlan:
             syncs.update(op for p in fired if (op := _sync_op(rule, rule.target, p)))
         if rule.action in ("sync+restart", "restart"):
             plan.restart = True
-        if rule.action == "sync+exec" and rule.exec_command is not None \
-                and rule.exec_command not in plan.exec_commands:
-            plan.exec_commands.append(rule.exec_command)
+        command = exec_command(rule)
+        if rule.action == "sync+exec" and command is not None \
+                and command not in plan.exec_commands:
+            plan.exec_commands.append(command)
     plan.changed = sorted(fired_paths)
     if plan.rebuild:
         plan.restart = False
@@ -240,6 +267,65 @@ def _collapse(syncs: set[SyncOp]) -> list[SyncOp]:
     return kept
 
 
+def builds_from(service: Service, paths: Iterable[str]) -> bool:
+    """Whether the service's image is built from every one of ``paths`` (they are in its
+    local build context and its .dockerignore leaves them in)."""
+    build = _local_build(service)
+    if build is None:
+        return False
+    context = _BuildContext.of(build)
+    return all(context.sends(os.path.abspath(p)) for p in paths)
+
+
+class ExecCommand(tuple[str, ...]):
+    """A ``sync+exec`` command as run through the exec API, and whether the rule asked for
+    ``privileged`` (which only the engine can grant)."""
+
+    privileged: bool
+
+    def __new__(cls, argv: tuple[str, ...], privileged: bool = False) -> ExecCommand:
+        made = super().__new__(cls, argv)
+        made.privileged = privileged
+        return made
+
+
+def exec_command(rule: WatchRule) -> ExecCommand | None:
+    if rule.exec_command is None:
+        return None
+    block: dict[str, Any] = dict(rule.extra.get("exec") or {})
+    argv = list(rule.exec_command)
+    env = _environment(block.get("environment"))
+    if env:
+        argv = ["env", *env, *argv]
+    if block.get("working_dir"):
+        argv = ["sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", str(block["working_dir"]),
+                *argv]
+    if block.get("user"):
+        # "--": su's option parser (busybox's permutes) must not take the command's "-c".
+        argv = ["su", "-s", "/bin/sh", str(block["user"]), "-c", 'exec "$0" "$@"', "--",
+                *argv]
+    return ExecCommand(tuple(argv), true(block.get("privileged")))
+
+
+def _environment(raw: Any) -> list[str]:
+    """Compose's list_or_dict, as ``KEY=VALUE`` words (keys without a value are dropped)."""
+    if isinstance(raw, dict):
+        return [f"{k}={'' if v is None else _scalar(v)}" for k, v in raw.items() if v is not None]
+    if isinstance(raw, list):
+        return [str(item) for item in raw if "=" in str(item)]
+    return []
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
 def _local_build(service: Service) -> Build | None:
     build = service.build
     if build is None or is_remote(build.context):
@@ -260,3 +346,47 @@ def _within(path: str, folder: str, sep: str = os.sep) -> bool:
 
 def _relative(path: str, folder: str) -> str:
     return os.path.relpath(path, folder).replace(os.sep, "/")
+
+
+def initial_plans(project: Project) -> dict[str, ServicePlan]:
+    """Per service, what its ``initial_sync`` rules sync (and run, and restart) at start."""
+    plans: dict[str, ServicePlan] = {}
+    for name in sorted(project.services):
+        service = project.services[name]
+        if service.develop is None:
+            continue
+        build = _local_build(service)
+        context = _BuildContext.of(build) if build is not None else None
+        plan = ServicePlan(name)
+        ops = set()
+        for rule in service.develop.watch:
+            if not true(rule.extra.get("initial_sync")) or rule.action not in SYNC_ACTIONS \
+                    or rule.target is None:
+                continue
+            chosen = _RuleFilter.of(rule)
+            files = [p for p in _files(rule.path) if chosen.matches(p)
+                     and (context is None or not context.excludes(p))]
+            rule_ops = {op for p in files if (op := _sync_op(rule, rule.target, p))}
+            ops.update(rule_ops)
+            command = exec_command(rule)
+            if rule.action == "sync+exec" and command is not None \
+                    and command not in plan.exec_commands:
+                plan.exec_commands.append(command)
+            if rule.action == "sync+restart" and rule_ops \
+                    and not builds_from(service, [op.host_path for op in rule_ops]):
+                plan.restart = True
+            plan.changed.extend(sorted(files))
+        plan.syncs = _collapse(ops)
+        if plan.has_work():
+            plans[name] = plan
+    return plans
+
+
+def _files(path: str) -> list[str]:
+    if os.path.isfile(path):
+        return [path]
+    out: list[str] = []
+    for folder, dirs, names in os.walk(path):
+        dirs.sort()
+        out.extend(os.path.join(folder, n) for n in sorted(names))
+    return out

@@ -143,7 +143,7 @@ def _youngest(pods: list[dict[str, Any]]) -> float:
     :data:`STABLE` seconds (0 when they all have): ready is not enough for a program that
     dies just after it starts, which is ready for a moment (as ``minReadySeconds`` and
     ``docker compose up --wait`` see it)."""
-    from kompy.engine.containers import run_state
+    from kompy.dev.runstate import run_state
 
     wait = 0.0
     for pod in pods:
@@ -153,8 +153,7 @@ def _youngest(pods: list[dict[str, Any]]) -> float:
             continue
         for container in status.get("containerStatuses") or ():
             cid = str(container.get("containerID") or "")
-            if "running" not in (container.get("state") or {}) or \
-                    not cid.startswith("docker://"):
+            if "running" not in (container.get("state") or {}) or not cid:
                 continue
             try:
                 state = run_state(cid)

@@ -204,9 +204,26 @@ def _helpers(client: KubeClient, target: Target, pods: Sequence[str]) -> dict[st
     return {pod: known[key] for key, pod in wanted.items() if key in known}
 
 
-def run_command(client: KubeClient, target: Target, pod: str, command: Sequence[str]) -> bytes:
-    """Run a ``sync+exec`` command; its output, or a ClusterError naming the exit code."""
-    return _run(client, target, pod, list(command), None, f"`{' '.join(command)}` failed")
+def run_command(client: KubeClient, target: Target, pod: str, command: Sequence[str],
+                engine: bool = False) -> bytes:
+    """Run a ``sync+exec`` command; its output, or a ClusterError naming the exit code.
+    ``engine``: a command that asks for ``privileged`` runs through the Docker engine (the
+    built-in cluster's extra; kompy/dev/plan.py ``ExecCommand``)."""
+    failure = f"`{' '.join(command)}` failed"
+    if engine and getattr(command, "privileged", False):
+        done = engine_sync.exec_privileged(target.namespace, pod, target.container,
+                                           list(command))
+        if done is not None:
+            return _checked(pod, done[0], done[1], failure)
+    return _run(client, target, pod, list(command), None, failure)
+
+
+def _checked(pod: str, code: int, output: bytes, failure: str) -> bytes:
+    if code != 0:
+        text = output.decode(errors="replace").strip().splitlines()
+        raise ClusterError(f"pod {pod}: {failure} (exit code {code})"
+                           + (f": {text[-1]}" if text else ""))
+    return output
 
 
 def _run(client: KubeClient, target: Target, pod: str, command: list[str],
@@ -216,11 +233,16 @@ def _run(client: KubeClient, target: Target, pod: str, command: list[str],
                                    stdin=stdin)
     except NotFound:
         return b""  # the pod went away meanwhile (a rollout): nothing to update in it
-    if code != 0:
-        text = output.decode(errors="replace").strip().splitlines()
-        raise ClusterError(f"pod {pod}: {failure} (exit code {code})"
-                           + (f": {text[-1]}" if text else ""))
-    return output
+    return _checked(pod, code, output, failure)
+
+
+def restart_by_deleting(client: KubeClient, target: Target, pods: Sequence[str],
+                        grace: int) -> None:
+    """Restart pods the standard way, where containers cannot be restarted in place: delete
+    them (within ``grace`` seconds) and let their controller make new ones from the image."""
+    for pod in pods:
+        with contextlib.suppress(NotFound):
+            client.delete("pods", pod, target.namespace, grace_period_seconds=grace)
 
 
 def request_restart(client: KubeClient, target: Target, pods: Sequence[str]) -> float:

@@ -31,7 +31,8 @@ from kompy.dev import sync
 from kompy.dev.console import Console
 from kompy.dev.diagnose import problems
 from kompy.dev.plan import ServicePlan, SyncOp
-from kompy.engine.containers import RunState, run_state
+from kompy.dev.runstate import run_state
+from kompy.engine.containers import RunState
 from kompy.errors import KompyError
 
 # How long a restarted container must have run before a batch is "up to date": a program
@@ -84,6 +85,7 @@ class PodTracker:
         self.targets: dict[str, sync.Target] = {}
         self.synced: dict[str, int] = {}       # container id -> generation synced into it
         self.restarts: dict[str, float] = {}   # container id -> in-place restart asked at
+        self.extras = True                     # the built-in cluster's extras are on
         self._cond = threading.Condition()
         self._pods: dict[str, dict[str, Any]] = {}
         self._queue: queue.Queue[tuple[str, str, str]] = queue.Queue()
@@ -197,9 +199,11 @@ class PodTracker:
             try:
                 sync.sync(self.client, target, [pod], list(record.ops.values()))
                 for command in record.commands:
-                    sync.run_command(self.client, target, pod, command)
+                    sync.run_command(self.client, target, pod, command, self.extras)
+                # Without in-place restarts (the built-in cluster's extra) a new container
+                # cannot be restarted with the files: deleting it would lose them again.
                 restart_at = sync.request_restart(self.client, target, [pod]) \
-                    if record.restart else None
+                    if record.restart and self.extras else None
             except KompyError as error:
                 run = _run_state(cid)
                 if run is None or not run.running:

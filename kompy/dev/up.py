@@ -21,9 +21,12 @@ from typing import Any, TextIO
 
 from kompy.client import KubeClient, NotFound
 from kompy.dev.console import Console
+from kompy.dev.target import ClusterTarget
 from kompy.errors import EXIT_OK, Diagnostic, KompyError
 
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
+# Where the host ports go when the built-in extras are off: kompy dev forwards them.
+PUBLISHED_ANNOTATION = "kompy.dev/published-ports"
 IMAGE_IDS_ANNOTATION = "kompy.dev/image-ids"
 ROLLED_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kompy"
@@ -33,9 +36,10 @@ _APPLY_ORDER = {"Namespace": 0, "ConfigMap": 1, "Secret": 1, "PersistentVolumeCl
 # Kinds `up` prunes when the project no longer produces them. PVCs are never pruned (data).
 PRUNED = ("deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "pods", "services",
           "configmaps", "secrets", "ingresses", "networkpolicies", "horizontalpodautoscalers")
-# Images tried, in order, for convert's "wait for dependencies" init containers: nothing can be
-# pulled, so use one the engine has (kompy/busybox:1 is built by samples/base-images).
-WAIT_IMAGES = ("busybox:1.36", "kompy/busybox:1")
+# Images tried, in order, for convert's helper init containers (depends_on waits, volume
+# seeds: sh, nc and a static busybox): nothing may be pullable, so use one the engine has
+# (kompy/busybox:1, Debian's busybox-static, is built by samples/base-images).
+WAIT_IMAGES = ("busybox:1.36-musl", "kompy/busybox:1")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class UpRequest:
     wait_timeout: float = 120.0
     cluster: str | None = None
     environ: Mapping[str, str] | None = None
+    target: ClusterTarget | None = None   # another cluster (--context); None: the built-in one
+
+    def where(self) -> ClusterTarget:
+        return self.target or ClusterTarget(cluster=self.cluster)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Url:
     host_port: int
     port: int
     protocol: str
+    k8s_service: str = ""   # the Service's name (the Compose service's, as k8s spells it)
 
     def text(self) -> str:
         if self.protocol != "tcp":
@@ -68,9 +77,10 @@ class Url:
 
 def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
     console = Console(out, err)
+    target = request.where()
     project, diagnostics = load(request)
     namespace = namespace_of(project.name)
-    options = convert_options(namespace)
+    options = convert_options(namespace, target)
     conversion = convert_project(project, options, diagnostics)
     for diagnostic in diagnostics:
         if not _about_develop(diagnostic):
@@ -80,8 +90,9 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
     plan = plan_builds(project, options, request.services)
     for diagnostic in plan.diagnostics:
         console.warn(diagnostic.format())
-    client, image_ids = start_and_build(request.cluster, plan, request.build, console)
-    stamp_image_ids(conversion.objects, image_ids)
+    client, images = start_and_build(target, plan, request.build, console)
+    use_built(conversion.objects, images, target)
+    target.use_run_states(client, namespace)
     console.say(f"applying {count(len(conversion.objects), 'object')} to namespace "
                 f"{namespace}")
     applied = apply_all(client, namespace, conversion.objects, console.say)
@@ -93,6 +104,14 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(client, namespace, workloads, request.wait_timeout, console.say)
+    if not target.extras:
+        # No host ports on this cluster: kompy dev forwards them; `up` cannot stay to.
+        for url in published_urls(conversion.objects, with_extras=False):
+            console.say(f"{url.service}: port {url.host_port} is published through "
+                        f"port-forward: `kompy dev` forwards it, or `kompy port-forward "
+                        f"svc/{url.k8s_service} {url.host_port}:{url.port} -n {namespace}"
+                        f"{target.flags()}`")
+        return EXIT_OK
     urls = published_urls(conversion.objects)
     taken = _listen_failures(client, namespace) if urls else {}
     for url in urls:
@@ -110,36 +129,61 @@ def _about_develop(diagnostic: Diagnostic) -> bool:
     return diagnostic.key_path[-1:] == ("develop",) and diagnostic.key_path[:1] == ("services",)
 
 
-def start_and_build(cluster: str | None, plan: Any, build: bool, console: Console
-                    ) -> tuple[KubeClient, dict[str, str]]:
-    """The cluster's client and the ids of the project's built images (image name -> id).
+def start_and_build(target: ClusterTarget, plan: Any, build: bool, console: Console
+                    ) -> tuple[KubeClient, list[Any]]:
+    """The cluster's client and the project's images (dev/images.py: content-tagged,
+    renamed under --default-repo, pushed when asked; built only when their inputs changed).
 
-    The cluster's start-up checks come first (a conflicting cluster fails before a long
-    build); the daemon then starts while the images build, and the build goes on
-    showing its progress. Without ``build``, the ids are those of the images the engine
-    already has, so a `docker build` made by hand still rolls the pods."""
-    from kompy.cluster.daemon.process import ensure_cluster, preflight
-    from kompy.dev.builder import build_images
+    The built-in cluster's start-up checks come first (a conflicting cluster fails before a
+    long build); the daemon then starts while the images build, and the build goes on
+    showing its progress. Without ``build``, the images are those the engine already has
+    under the names convert gives, so a `docker build` made by hand still rolls the pods."""
+    from kompy.dev.builder import BuildPlan, build_images
+    from kompy.dev.images import ImageTarget, ServiceImage, prepare
 
-    preflight(cluster)
+    def build_one(spec: Any) -> str:
+        return build_images(BuildPlan((spec,)), console)[spec.image]
+
+    def images() -> list[ServiceImage]:
+        if not build:
+            return [ServiceImage(spec.service, spec.image, spec.image, image_id, False, False)
+                    for spec, image_id in local_image_ids(plan)]
+        return prepare(plan.specs, ImageTarget(target.default_repo, target.pushes), build_one,
+                       console.say, push_out=console.err, terminal=console.terminal)
+
+    target.preflight()
     with ThreadPoolExecutor(1, thread_name_prefix="kompy-start") as pool:
-        starting = pool.submit(ensure_cluster, cluster, console.say)
-        image_ids = build_images(plan, console) if build else local_image_ids(plan)
-        return starting.result(), image_ids
+        starting = pool.submit(target.connect, console.say)
+        built = images()
+        return starting.result(), built
 
 
-def local_image_ids(plan: Any) -> dict[str, str]:
+def local_image_ids(plan: Any) -> list[tuple[Any, str]]:
     from kompy.engine.images import inspect_image
 
-    found = {spec.image: inspect_image(spec.image) for spec in plan.specs}
-    return {image: details.id for image, details in found.items() if details is not None}
+    found = [(spec, inspect_image(spec.image)) for spec in plan.specs]
+    return [(spec, details.id) for spec, details in found if details is not None]
+
+
+def use_built(objects: list[dict[str, Any]], images: list[Any], target: ClusterTarget) -> None:
+    """Point the pods at the images that were built (their content tags) and record their
+    ids in the templates; drop the host ports when the built-in extras are off."""
+    from kompy.dev.images import use_images
+    from kompy.dev.target import without_host_ports
+
+    use_images(objects, {image.name: image.ref for image in images})
+    stamp_image_ids(objects, {image.ref: image.image_id for image in images})
+    if not target.extras:
+        without_host_ports(objects)
 
 
 def stamp_image_ids(objects: list[dict[str, Any]], image_ids: Mapping[str, str]) -> None:
     """Record in each rolled workload's pod template the ids of the built images its
     containers run (``kompy.dev/image-ids``): a rebuilt image changes the template, and so
     rolls the pods, as ``docker compose up --build`` recreates the containers, while an
-    unchanged image (a cache hit) changes nothing."""
+    unchanged image (a cache hit) changes nothing. With content tags the image reference
+    changes with the content already; the ids also catch an image rebuilt by hand under
+    the same name (``--no-build``)."""
     for obj in objects:
         if obj.get("kind") not in ROLLED_KINDS:
             continue
@@ -193,11 +237,15 @@ def namespace_of(project_name: str) -> str:
     return k8s_name(project_name)
 
 
-def convert_options(namespace: str) -> Any:
-    from kompy.convert.options import ConvertOptions
+def convert_options(namespace: str, target: ClusterTarget | None = None) -> Any:
+    from kompy.convert.options import DEFAULT_WAIT_IMAGE, ConvertOptions
 
+    # The built-in cluster pulls nothing it need not: the wait image is one its engine has.
+    # Another cluster pulls the converter's default from its registry.
+    builtin = target is None or target.builtin
+    wait_image = _wait_image() if builtin else DEFAULT_WAIT_IMAGE
     # apply_all creates the namespace itself (with kompy's labels): no Namespace object.
-    return ConvertOptions(namespace=namespace, wait_image=_wait_image(), create_namespace=False)
+    return ConvertOptions(namespace=namespace, wait_image=wait_image, create_namespace=False)
 
 
 def _wait_image() -> str:
@@ -274,19 +322,22 @@ def _owned(item: dict[str, Any]) -> bool:
     return bool((item.get("metadata") or {}).get("ownerReferences"))
 
 
-def published_urls(objects: list[dict[str, Any]]) -> list[Url]:
-    """Every published port, from the Services' ``kompy.dev/host-ports`` annotation."""
+def published_urls(objects: list[dict[str, Any]], *, with_extras: bool = True) -> list[Url]:
+    """Every published port, from the Services' ``kompy.dev/host-ports`` annotation (also
+    when the built-in extras are off: then read before it is dropped, for port-forwards)."""
     urls: list[Url] = []
     for obj in objects:
         if obj.get("kind") != "Service":
             continue
         meta = obj.get("metadata") or {}
-        value = (meta.get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
+        annotations = meta.get("annotations") or {}
+        value = annotations.get(HOST_PORTS_ANNOTATION) or \
+            ("" if with_extras else annotations.get(PUBLISHED_ANNOTATION))
         service = (meta.get("labels") or {}).get("app.kubernetes.io/name") or meta.get("name")
         for entry in str(value or "").split(","):
             parsed = _host_port(entry.strip())
             if parsed:
-                urls.append(Url(str(service), *parsed))
+                urls.append(Url(str(service), *parsed, k8s_service=str(meta.get("name"))))
     return sorted(set(urls), key=lambda u: (u.host_port, u.protocol))
 
 

@@ -115,9 +115,12 @@ def stream(what: str, items: Iterator[T]) -> Iterator[T]:
         yield item
 
 
-def mount(target: str, source: str | None, kind: str, read_only: bool) -> Any:
-    """A mount for ``create_host_config``: ``kind`` is bind, volume or tmpfs."""
-    return docker.types.Mount(target, source, type=kind, read_only=read_only)
+def mount(target: str, source: str | None, kind: str, read_only: bool,
+          no_copy: bool = False) -> Any:
+    """A mount for ``create_host_config``: ``kind`` is bind, volume or tmpfs. ``no_copy``
+    (volumes only): Docker does not fill an empty volume with the image's files there."""
+    return docker.types.Mount(target, source, type=kind, read_only=read_only,
+                              no_copy=no_copy and kind == "volume")
 
 
 def json_file_log(max_size: int, max_files: int) -> Any:

@@ -109,6 +109,7 @@ class PushProgress:
     out: TextIO
     terminal: bool
     prefix: str = "  "
+    say: Callable[[str], None] | None = None   # for the plain lines, instead of ``out``
     _layers: dict[str, PushEvent] = field(default_factory=dict)
     _drawn: float = 0.0
 
@@ -121,7 +122,11 @@ class PushProgress:
         self._layers[event.layer] = event
         if not self.terminal:
             if event.status.startswith(DONE):
-                self._line(f"{self.prefix}{event.layer}: {event.status}\n")
+                line = f"{self.prefix}{event.layer}: {event.status}"
+                if self.say is not None:
+                    self.say(line)
+                else:
+                    self._line(line + "\n")
             return
         now = time.monotonic()
         if now - self._drawn >= 0.1 or event.status.startswith(DONE):

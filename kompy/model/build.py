@@ -8,6 +8,7 @@ from typing import Any
 from kompy.errors import KeyPath
 from kompy.model.base import Locator, fail
 from kompy.model.scalars import (
+    EnvMapping,
     env_mapping,
     expect_str,
     is_remote,
@@ -17,10 +18,6 @@ from kompy.model.scalars import (
     str_list,
     str_mapping,
 )
-
-# Strings in environment mappings may be None: "KEY" without "=" whose value the process
-# environment did not provide (compose-spec "environment").
-EnvMapping = dict[str, str | None]
 
 _TYPED = frozenset({"context", "dockerfile", "dockerfile_inline", "args", "target", "labels",
                     "cache_from", "network", "platforms", "additional_contexts"})

@@ -33,6 +33,14 @@ def cpus_to_compose(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def parse_cpus(raw: object, at: Locator, path: KeyPath) -> float:
+    """The service-level ``cpus``: a number of CPUs, not negative."""
+    value = expect_float(raw, at, path)
+    if value < 0:
+        raise fail(at, path, f"cannot be negative, got {raw!r}")
+    return value
+
+
 def _choice(raw: object, allowed: frozenset[str], at: Locator, path: KeyPath, what: str) -> str:
     value = expect_str(raw, at, path)
     if value not in allowed:
@@ -283,9 +291,3 @@ class Deploy:
         if self.endpoint_mode is not None:
             out["endpoint_mode"] = self.endpoint_mode
         return dict(sorted(out.items()))
-
-
-def opt_deploy(raw: object, at: Locator, path: KeyPath) -> Deploy | None:
-    return None if raw is None else Deploy.parse(raw, at, path)
-
-

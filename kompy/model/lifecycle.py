@@ -1,4 +1,5 @@
-"""How a service's process is run and watched: command/entrypoint, healthcheck, develop."""
+"""How a service's process is run and watched: command/entrypoint, restart, healthcheck,
+develop."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ _NEEDS_SHLEX = re.compile(r"['\"\\\x0b\x0c\x1c-\x1f]|[^\x00-\x7f]")
 _WORD = re.compile(r"""(?:[^ \t\r\n'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\.)+""", re.S)
 _PART = re.compile(r"""[^'"\\]+|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)""", re.S)
 _DQ_ESCAPE = re.compile(r'\\(["\\])')
+_RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 HEALTH_TESTS = frozenset({"CMD", "CMD-SHELL", "NONE"})
 WATCH_ACTIONS = frozenset({"sync", "rebuild", "sync+restart", "sync+exec", "restart"})
 _HEALTH_KEYS = frozenset({"test", "interval", "timeout", "start_period", "start_interval",
@@ -90,6 +92,17 @@ def _unquote(part: re.Match[str]) -> str:
     if escaped is not None:
         return escaped
     return part.group()
+
+
+def parse_restart(raw: object, at: Locator, path: KeyPath) -> str | None:
+    """``restart``: no, always, on-failure[:N] or unless-stopped (compose-spec "restart")."""
+    if raw is None:
+        return None
+    value = expect_str(raw, at, path)
+    if not _RESTART.fullmatch(value):
+        raise fail(at, path, f"unknown restart policy {value!r}",
+                   hint="use no, always, on-failure, on-failure:N or unless-stopped")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

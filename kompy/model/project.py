@@ -9,7 +9,7 @@ from typing import Any
 
 from kompy.errors import KeyPath, SourceLocation
 from kompy.model.base import Locator, NullLocator, Problems, fail, gc_paused
-from kompy.model.resources import (
+from kompy.model.definitions import (
     ConfigDef,
     NetworkDef,
     SecretDef,

@@ -8,6 +8,7 @@ from typing import Any
 from kompy.errors import KeyPath
 from kompy.model.base import Locator, Problems, fail, parse_items
 from kompy.model.scalars import (
+    EnvMapping,
     check_keys,
     expect_bool,
     expect_int,
@@ -15,14 +16,10 @@ from kompy.model.scalars import (
     expect_str,
     kind,
     opt_str,
+    parse_mode,
     resolve_path,
     str_list,
 )
-from kompy.model.volumes import parse_mode
-
-# Strings in environment mappings may be None: "KEY" without "=" whose value the process
-# environment did not provide (compose-spec "environment").
-EnvMapping = dict[str, str | None]
 
 CONDITIONS = frozenset({"service_started", "service_healthy", "service_completed_successfully"})
 

@@ -15,9 +15,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from kompy.errors import ComposeError, KeyPath
+from kompy.errors import KeyPath
 from kompy.model.base import Locator, Problems, fail
 from kompy.model.values import remember
+
+# Strings in environment mappings may be None: "KEY" without "=" whose value the process
+# environment did not provide (compose-spec "environment").
+EnvMapping = dict[str, str | None]
 
 _TYPE_NAMES = {
     str: "a string", int: "an integer", float: "a number", bool: "a boolean",
@@ -99,6 +103,11 @@ def expect_int(raw: object, at: Locator, path: KeyPath, *, minimum: int | None =
     return value
 
 
+def count(raw: object, at: Locator, path: KeyPath) -> int:
+    """A number of things: an integer, not negative."""
+    return expect_int(raw, at, path, minimum=0)
+
+
 def expect_float(raw: object, at: Locator, path: KeyPath) -> float:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return float(raw)
@@ -119,6 +128,11 @@ def expect_bool(raw: object, at: Locator, path: KeyPath) -> bool:
     raise fail(at, path, f"expected true or false, got {raw!r}")
 
 
+def flag(raw: object, at: Locator, path: KeyPath) -> bool:
+    """A boolean key that is false when absent or null (privileged, tty...)."""
+    return False if raw is None else expect_bool(raw, at, path)
+
+
 def expect_mapping(raw: object, at: Locator, path: KeyPath) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise fail(at, path, f"expected a mapping, got {kind(raw)}")
@@ -129,6 +143,17 @@ def expect_list(raw: object, at: Locator, path: KeyPath) -> list[Any]:
     if not isinstance(raw, list):
         raise fail(at, path, f"expected a list, got {kind(raw)}")
     return raw
+
+
+def parse_mode(raw: object, at: Locator, path: KeyPath) -> int:
+    """File modes: an integer (YAML 0755 is already octal) or an octal string "0755"."""
+    if isinstance(raw, str):
+        try:
+            return int(raw, 8)
+        except ValueError:
+            raise fail(at, path, f"invalid file mode {raw!r}", hint='an octal number like "0440"'
+                       ) from None
+    return expect_int(raw, at, path, minimum=0)
 
 
 def str_list(raw: object, at: Locator, path: KeyPath, *, single: bool = True) -> tuple[str, ...]:
@@ -178,7 +203,7 @@ def str_mapping(raw: object, at: Locator, path: KeyPath) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def env_mapping(raw: object, at: Locator, path: KeyPath) -> dict[str, str | None]:
+def env_mapping(raw: object, at: Locator, path: KeyPath) -> EnvMapping:
     """environment / build.args: like str_mapping, but "KEY" alone and null values stay None
     (compose-spec "environment": the value is then looked up in the shell environment)."""
     if raw is None:
@@ -242,10 +267,3 @@ _PATHS: dict[tuple[str, str], str] = {}
 def is_remote(context: str) -> bool:
     """A build context that is a URL rather than a folder (Compose: git/http contexts)."""
     return "://" in context or context.startswith(("git@", "github.com/"))
-
-
-def errors_of(fn: Any, *args: Any) -> list[ComposeError]:
-    """For tests: the errors a parse raises, flattened."""
-    problems = Problems()
-    problems.guard(fn, *args)
-    return [e for e in problems.errors if isinstance(e, ComposeError)]

@@ -19,12 +19,13 @@ from kompy.model.base import Locator, fail, parse_items
 from kompy.model.scalars import (
     check_keys,
     expect_bool,
-    expect_int,
     expect_mapping,
     expect_str,
     kind,
     opt_str,
+    parse_mode,
     resolve_path,
+    str_list,
 )
 from kompy.model.values import ByteSize, remember
 
@@ -134,6 +135,17 @@ def parse_volumes(raw: object, at: Locator, path: KeyPath, base_dir: str
     if not isinstance(raw, list):
         raise fail(at, path, f"expected a list of volumes, got {kind(raw)}")
     return parse_items(ServiceVolume.parse, raw, at, path, base_dir)
+
+
+def parse_tmpfs(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...]:
+    """The service-level ``tmpfs`` key: absolute targets, each with its options ("/run" or
+    "/run:size=64m"), as written."""
+    items = str_list(raw, at, path)
+    for i, item in enumerate(items):
+        if not item.startswith("/"):
+            raise fail(at, (*path, i) if isinstance(raw, list) else path,
+                       f"tmpfs target {item!r} is not an absolute path")
+    return items
 
 
 def _is_path(source: str) -> bool:
@@ -249,7 +261,7 @@ def _parse_long(raw: dict[str, Any], at: Locator, path: KeyPath, base_dir: str) 
     if tmpfs.get("size") is not None:
         kw["tmpfs_size"] = ByteSize.parse(tmpfs["size"], at, (*path, "tmpfs", "size"))
     if tmpfs.get("mode") is not None:
-        kw["tmpfs_mode"] = _mode(tmpfs["mode"], at, (*path, "tmpfs", "mode"))
+        kw["tmpfs_mode"] = parse_mode(tmpfs["mode"], at, (*path, "tmpfs", "mode"))
     if "image" in raw:
         extra["image"] = raw["image"]
     for key, value in raw.items():
@@ -274,18 +286,3 @@ def _block(raw: dict[str, Any], name: str, known: frozenset[str], at: Locator, p
     if untyped:
         extra[name] = untyped
     return body
-
-
-def _mode(raw: object, at: Locator, path: KeyPath) -> int:
-    """File modes: an integer (YAML 0755 is already octal) or an octal string "0755"."""
-    if isinstance(raw, str):
-        try:
-            return int(raw, 8)
-        except ValueError:
-            raise fail(at, path, f"invalid file mode {raw!r}", hint='an octal number like "0440"'
-                       ) from None
-    return expect_int(raw, at, path, minimum=0)
-
-
-def parse_mode(raw: object, at: Locator, path: KeyPath) -> int:
-    return _mode(raw, at, path)

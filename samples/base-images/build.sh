@@ -5,6 +5,13 @@
 #
 #   kompy/busybox:1  busybox-static applets in an otherwise empty root file system
 #   kompy/python:3   debootstrap minbase bookworm with python3 (and redis-server)
+#
+# It also gives kompy/busybox:1 the name of `kompy convert`'s default helper image,
+# busybox:1.36-musl (depends_on waits, volume seeds: sh, nc and a static busybox), when the
+# engine has no image of that name, so that converted manifests run on kompy's built-in
+# cluster without a registry, as `kind load docker-image` provides an image to kind's nodes.
+# An engine that can pull the real one is not affected once it has it (docker pull replaces
+# the tag); `docker image rm busybox:1.36-musl` removes the stand-in.
 set -euo pipefail
 force=0
 [[ "${1:-}" == "--force" ]] && force=1
@@ -45,4 +52,10 @@ if need_image kompy/python:3; then
         -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         -c 'ENV PYTHONUNBUFFERED=1' -c 'CMD ["python3"]' - kompy/python:3 >/dev/null
     echo "built kompy/python:3" >&2
+fi
+
+helper=busybox:1.36-musl
+if ! docker image inspect "$helper" >/dev/null 2>&1; then
+    docker tag kompy/busybox:1 "$helper"
+    echo "tagged kompy/busybox:1 as $helper (kompy convert's default helper image)" >&2
 fi

@@ -32,12 +32,6 @@ NEVER = {
     ("cluster", "convert"): "the cluster runs manifests from any source",
     ("kubectl", "cluster"): "kubectl-shaped commands are API clients, for real clusters too",
 }
-# Import cycles between files that are known and temporary: they go with the model/convert
-# half of issue #10 (each Compose key's parse and render on its model type; the pipeline's
-# builders imported directly). Any other cycle fails this test.
-KNOWN_CYCLES = [
-    {"kompy.model.service", "kompy.model.parse_service", "kompy.model.render_service"},
-]
 # One adapter per outside library: the top-level module of the library -> where it may be
 # imported.
 ADAPTERS = {
@@ -168,7 +162,7 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_no_import_cycles_between_files() -> None:
-    cycles = [sorted(c) for c in strongly_connected(kompy_edges()) if c not in KNOWN_CYCLES]
+    cycles = [sorted(c) for c in strongly_connected(kompy_edges())]
     assert not cycles, f"files that import each other in a circle: {cycles}"
 
 

@@ -42,27 +42,28 @@ def index_element(index: int) -> Element:
 
 
 def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
-    """The ``fieldsV1`` tree of a set of paths."""
+    """The ``fieldsV1`` tree of a set of paths (keys in order, as kube-apiserver writes
+    them). One pass: each path's node is noted, and the noted nodes that got children
+    are marked with ``"."``."""
     root: dict[str, Any] = {}
-    paths = list(paths)
+    members: list[dict[str, Any]] = []
     for path in sorted(paths):
         node = root
         for kind, text in path:
-            node = node.setdefault(f"{kind}:{text}", {})
-    # A member that has children is marked with ".".
-    _mark(root, set(paths), ())
+            key = f"{kind}:{text}"
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            node = child
+        members.append(node)
+    for node in members:
+        if node and "." not in node:
+            # "." first, as Go's encoder sorts it before the "f:"/"k:" keys.
+            items = list(node.items())
+            node.clear()
+            node["."] = {}
+            node.update(items)
     return root
-
-
-def _mark(node: dict[str, Any], members: set[Path], prefix: Path) -> None:
-    for key, child in node.items():
-        if key == ".":
-            continue
-        kind, _, text = key.partition(":")
-        path = (*prefix, (kind, text))
-        if child and path in members:
-            child["."] = {}
-        _mark(child, members, path)
 
 
 def from_fields_v1(tree: Any) -> FieldSet:
@@ -81,6 +82,18 @@ def from_fields_v1(tree: Any) -> FieldSet:
             kind, _, text = key.partition(":")
             stack.append((child, (*prefix, (kind, text))))
     return out
+
+
+def member(tree: dict[str, Any], path: Path) -> bool:
+    """Whether ``path`` is in the set a ``fieldsV1`` tree stands for, without decoding it."""
+    node: Any = tree
+    for kind, text in path:
+        if not isinstance(node, dict):
+            return False
+        node = node.get(f"{kind}:{text}")
+        if node is None:
+            return False
+    return isinstance(node, dict) and (not node or "." in node)
 
 
 def render(path: Path) -> str:

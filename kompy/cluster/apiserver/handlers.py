@@ -7,7 +7,6 @@ the store; watches turn the store's event log into ``(type, object)`` events.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import random
 import threading
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, Conflict, Gone, NotFound, status_body
-from kompy.client.objects import Obj
+from kompy.client.objects import Obj, copy_json
 from kompy.client.resources import RESOURCES, Resource
 from kompy.client.selectors import (
     matches_fields,
@@ -225,7 +224,7 @@ class Api:
         res = route.res
         if not isinstance(obj, dict):
             raise bad_request("the request body must be a JSON object")
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         assert isinstance(obj, dict)
         kind = obj.setdefault("kind", res.kind)
         api_version = obj.setdefault("apiVersion", res.api_version)
@@ -336,10 +335,17 @@ class Api:
         options = options or WriteOptions()
         obj = self._prepare(route, body, validation)
         if route.subresource == "status":
-            if not options.applied:
-                old = self.store.get(route.res, route.namespace, route.name)
-                self.fields.update(route.res, old, obj, options.manager, "status")
-            return self.store.update(route.res, obj, status=True, dry_run=options.dry_run)
+            res, manager = route.res, options.manager
+
+            applied = (obj.get("metadata") or {}).get("managedFields")
+
+            def record(old: Obj, new: Obj) -> None:
+                if options.applied:      # server-side apply computed them already
+                    new["metadata"]["managedFields"] = copy_json(applied)
+                else:
+                    self.fields.update(res, old, new, manager, "status")
+            return self.store.update(route.res, obj, status=True, dry_run=options.dry_run,
+                                     before_write=record)
         with self._allocating:
             old = self.store.get(route.res, route.namespace, route.name)
             admission.validate_update(route.res, old, obj)
@@ -400,7 +406,7 @@ class Api:
             if body.get(key) != expected:
                 raise bad_request(f"the {key} of the configuration ({body.get(key)!r}) does "
                                   f"not match the URL's ({expected})")
-        config = copy.deepcopy(body)
+        config = copy_json(body)
         self._check_schema(res, config, validation)
         applied = WriteOptions(options.manager, options.dry_run, options.force,
                                explicit_manager=True, applied=True)

@@ -24,12 +24,11 @@ through ``/status`` only status.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kompy.client.errors import ApiError, Conflict
-from kompy.client.objects import Obj
+from kompy.client.objects import Obj, copy_json
 from kompy.client.resources import Resource
 from kompy.cluster.apiserver import fieldpaths, typed
 from kompy.cluster.apiserver.fieldpaths import FieldSet, Path
@@ -85,24 +84,26 @@ def decode(obj: Obj | None) -> dict[Key, Entry]:
     return out
 
 
+def _order(entry: Obj) -> tuple[str, str, str, str]:
+    """kube-apiserver's order of entries: Apply before Update, then oldest first."""
+    return (str(entry.get("operation") or ""), str(entry.get("time") or ""),
+            str(entry.get("manager") or ""), str(entry.get("subresource") or ""))
+
+
+def _entry_json(entry: Entry) -> Obj:
+    one: Obj = {"manager": entry.manager, "operation": entry.operation,
+                "apiVersion": entry.api_version}
+    if entry.time:
+        one["time"] = entry.time
+    one["fieldsType"] = "FieldsV1"
+    one["fieldsV1"] = fieldpaths.to_fields_v1(entry.fields)
+    if entry.subresource:
+        one["subresource"] = entry.subresource
+    return one
+
+
 def encode(entries: dict[Key, Entry]) -> list[Obj]:
-    """Entries as kube-apiserver orders them: Apply before Update, then oldest first."""
-    ordered = sorted(entries.values(), key=lambda e: (e.operation, e.time or "", e.manager,
-                                                      e.subresource))
-    out: list[Obj] = []
-    for entry in ordered:
-        if not entry.fields:
-            continue
-        one: Obj = {"manager": entry.manager, "operation": entry.operation,
-                    "apiVersion": entry.api_version}
-        if entry.time:
-            one["time"] = entry.time
-        one["fieldsType"] = "FieldsV1"
-        one["fieldsV1"] = fieldpaths.to_fields_v1(entry.fields)
-        if entry.subresource:
-            one["subresource"] = entry.subresource
-        out.append(one)
-    return out
+    return sorted((_entry_json(e) for e in entries.values() if e.fields), key=_order)
 
 
 def _view(obj: Obj | None, res: Resource, subresource: str) -> Obj:
@@ -159,27 +160,46 @@ class FieldManager:
         """Set ``new``'s managedFields for an Update by ``manager`` (``old`` is None for a
         create). As kube-apiserver: managedFields the client sent are the base the change
         is recorded on (``[{}]`` resets them), else the live object's; a subresource
-        write always starts from the live object's."""
+        write always starts from the live object's.
+
+        Every write pays this, so only the entries the change touches are decoded and
+        written again; the others are kept as they are."""
         meta = new.setdefault("metadata", {})
         given = meta.get("managedFields")
-        entries = decode(new if given and not subresource else old)
-        node = self.node(res)
+        base = (given if given and not subresource else
+                ((old or {}).get("metadata") or {}).get("managedFields")) or []
         change = typed.compare(_view(old, res, subresource), _view(new, res, subresource),
-                               node)
+                               self.node(res))
         changed = change.added | change.modified
-        if changed or change.removed:
-            key = (manager, UPDATE, subresource)
-            for other in entries.values():
-                if other.key != key:
-                    other.fields -= changed
-                other.fields -= change.removed
-            mine = entries.setdefault(key, Entry(manager, UPDATE, subresource,
-                                                 res.api_version))
-            mine.fields |= changed
-            mine.api_version, mine.time = res.api_version, now()
-        encoded = encode(entries)
-        if encoded:
-            meta["managedFields"] = encoded
+        touched = changed | change.removed
+        key = (manager, UPDATE, subresource)
+        kept: list[Obj] = []
+        mine: FieldSet = set()
+        mine_entry: Obj | None = None
+        for raw in base:
+            if not isinstance(raw, dict) or not raw.get("manager"):
+                continue                        # [{}]: a reset
+            if (raw["manager"], raw.get("operation") or UPDATE,
+                    raw.get("subresource") or "") == key:
+                mine |= fieldpaths.from_fields_v1(raw.get("fieldsV1") or {})
+                mine_entry = raw
+                continue
+            tree = raw.get("fieldsV1") or {}
+            if not any(fieldpaths.member(tree, path) for path in touched):
+                kept.append(raw)
+                continue
+            rest = fieldpaths.from_fields_v1(tree) - touched
+            if rest:
+                kept.append({**raw, "fieldsV1": fieldpaths.to_fields_v1(rest)})
+        if touched:
+            mine = (mine - change.removed) | changed
+            if mine:
+                kept.append(_entry_json(Entry(manager, UPDATE, subresource, res.api_version,
+                                              now(), mine)))
+        elif mine_entry is not None:
+            kept.append(mine_entry)
+        if kept:
+            meta["managedFields"] = sorted(kept, key=_order)
         else:
             meta.pop("managedFields", None)
 
@@ -239,7 +259,7 @@ class FieldManager:
     def _result(res: Resource, live: Obj | None, config: Obj, merged: Obj,
                 entries: dict[Key, Entry], subresource: str) -> Obj:
         if subresource == "status":
-            out = copy.deepcopy(live) if live is not None else {}
+            out = copy_json(live) if live is not None else {}
             if "status" in merged:
                 out["status"] = merged["status"]
             else:
@@ -256,7 +276,7 @@ class FieldManager:
                 elif name in given and name in ("name", "namespace"):
                     meta[name] = given[name]
             if live is not None and res.has_status and "status" in live:
-                out["status"] = copy.deepcopy(live["status"])
+                out["status"] = copy_json(live["status"])
         encoded = encode(entries)
         if encoded:
             out.setdefault("metadata", {})["managedFields"] = encoded

@@ -17,10 +17,10 @@ place merges (https://kubernetes.io/docs/reference/using-api/server-side-apply/#
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
+from kompy.client.objects import copy_json
 from kompy.cluster.apiserver.fieldpaths import (
     FieldSet,
     Path,
@@ -211,12 +211,12 @@ def merge(live: Any, config: Any, node: Node) -> Any:
     merge member by member, atomic ones are replaced; list items of the configuration come
     in its order, then the live ones it does not name."""
     if config is None:
-        return copy.deepcopy(live)
+        return copy_json(live)
     if live is None or node.atomic or type(live) is not type(config) or \
             not isinstance(config, (dict, list)):
-        return copy.deepcopy(config)
+        return copy_json(config)
     if isinstance(config, dict):
-        out = copy.deepcopy(live)
+        out = copy_json(live)
         for key, item in config.items():
             sub = (node.fields.get(key) if node.kind == "struct" else node.elem) or LEAF
             if item is None:
@@ -230,7 +230,7 @@ def merge(live: Any, config: Any, node: Node) -> Any:
         element = _element(node, item, index)
         named.add(element)
         merged.append(merge(before.get(element, (0, None))[1], item, node.elem or LEAF))
-    merged += [copy.deepcopy(item) for element, (_, item) in before.items()
+    merged += [copy_json(item) for element, (_, item) in before.items()
                if element not in named]
     return merged
 

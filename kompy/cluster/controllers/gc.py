@@ -79,6 +79,17 @@ class GarbageCollector(Controller):
         refs = meta(obj).get("ownerReferences") or []
         if not refs or any(self._owner_exists(ns, ref) for ref in refs):
             return
+        # The cache may be behind: an object orphaned just before its owner went (delete
+        # --cascade=orphan) has no owner reference any more. Decide on the live object,
+        # as Kubernetes' garbage collector does (attemptToDeleteItem reads it again).
+        try:
+            live = self.client.get(resource, obj_name, ns)
+        except NotFound:
+            return
+        live_refs = meta(live).get("ownerReferences") or []
+        if uid(live) != uid(obj) or not live_refs or \
+                any(self._owner_exists(ns, ref) for ref in live_refs):
+            return
         log.info("garbage collector: deleting %s %s/%s (its owners are gone)", resource, ns,
                  obj_name)
         with contextlib.suppress(NotFound):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import select
 import socket
 import struct
@@ -197,7 +198,7 @@ class DockerBackend:
 
     # -- volumes -----------------------------------------------------------------------------
     def ensure_volume(self, name: str, labels: dict[str, str],
-                      tmpfs_size: str | None = None) -> str:
+                      tmpfs_size: str | None = None, mode: int | None = None) -> str:
         try:
             self._call(f"volume {name}", lambda: self.api.inspect_volume(name))
             return name
@@ -211,9 +212,11 @@ class DockerBackend:
             if tmpfs_size:
                 opts["o"] = f"size={tmpfs_size}"
         labels = {**self._own_labels(), **labels}
-        self._call(f"create volume {name}",
-                   lambda: self.api.create_volume(name, driver="local", driver_opts=opts,
-                                                  labels=labels))
+        data = self._call(f"create volume {name}",
+                          lambda: self.api.create_volume(name, driver="local",
+                                                         driver_opts=opts, labels=labels))
+        if mode is not None and tmpfs_size is None:  # a tmpfs root is 1777 already
+            os.chmod(str(data["Mountpoint"]), mode)
         return name
 
     def volume_mountpoint(self, name: str) -> str:
@@ -255,7 +258,10 @@ class DockerBackend:
 
     # -- containers --------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
-        mounts = [mount(m.target, m.source or None, m.type, m.read_only) for m in spec.mounts]
+        # Kubernetes never copies an image's files into a volume (Docker does, into an empty
+        # one): an emptyDir or a new claim starts empty, as on any cluster.
+        mounts = [mount(m.target, m.source or None, m.type, m.read_only, no_copy=True)
+                  for m in spec.mounts]
         security_opt = ["no-new-privileges:true"] if spec.no_new_privileges else None
         log_config = None
         if spec.log_max_size is not None and spec.log_max_files is not None:

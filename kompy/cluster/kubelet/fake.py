@@ -232,7 +232,7 @@ class FakeBackend:
 
     @_engine_call
     def ensure_volume(self, name: str, labels: dict[str, str],
-                      tmpfs_size: str | None = None) -> str:
+                      tmpfs_size: str | None = None, mode: int | None = None) -> str:
         with self._lock:
             self.volumes.setdefault(name, {LABEL_CLUSTER: self.cluster, **labels})
         return name

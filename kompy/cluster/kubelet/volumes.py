@@ -151,7 +151,8 @@ class VolumeMaker:
             tmpfs = None
             if src.get("medium") == "Memory":
                 tmpfs = _tmpfs_size(src.get("sizeLimit"))
-            self.backend.ensure_volume(vname, labels, tmpfs_size=tmpfs)
+            # Upstream's emptyDir folder is 0777 (pkg/volume/emptydir), so any user writes.
+            self.backend.ensure_volume(vname, labels, tmpfs_size=tmpfs, mode=0o777)
             return Source("volume", vname)
         if "persistentVolumeClaim" in vol:
             src = vol["persistentVolumeClaim"]

@@ -30,7 +30,6 @@ Design (see also docs/cluster.md, "Store durability design"):
 from __future__ import annotations
 
 import builtins
-import copy
 import json
 import random
 import sqlite3
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from kompy.client.errors import ApiError, Conflict, Gone, Invalid, NotFound
-from kompy.client.objects import Obj
+from kompy.client.objects import Obj, copy_json
 from kompy.client.resources import Resource
 from kompy.cluster.store.watchcache import Change, WatchCache
 
@@ -395,7 +394,7 @@ class Store:
     def create(self, res: Resource, obj: Obj, *, dry_run: bool = False) -> Obj:
         """Store a new object; ``dry_run``: everything but the write (the object as it
         would be, without a resourceVersion), as kube-apiserver's ``dryRun=All``."""
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace", "") if res.namespaced else ""
         with self._lock:
@@ -428,7 +427,8 @@ class Store:
                 return name
 
     def update(self, res: Resource, obj: Obj, *, status: bool = False,
-               dry_run: bool = False) -> Obj:
+               dry_run: bool = False,
+               before_write: Callable[[Obj, Obj], None] | None = None) -> Obj:
         """Replace an object (or only its status); Conflict when resourceVersion is stale.
 
         As in Kubernetes, for kinds with a status subresource the main endpoint ignores
@@ -445,6 +445,8 @@ class Store:
             if given and str(given) != old["metadata"]["resourceVersion"]:
                 raise _conflict(res, name)
             new = self._merge_update(res, old, obj, status)
+            if before_write is not None:
+                before_write(old, new)      # (old, new) under the lock: managed fields
             if new == old or dry_run:
                 return new          # a no-op update writes nothing, as in Kubernetes
             if self._finished_deleting(res, new):
@@ -454,20 +456,16 @@ class Store:
     @staticmethod
     def _merge_update(res: Resource, old: Obj, obj: Obj, status: bool) -> Obj:
         if status:
-            new = copy.deepcopy(old)
+            new: Obj = copy_json(old)
             if "status" in obj:
-                new["status"] = copy.deepcopy(obj["status"])
+                new["status"] = copy_json(obj["status"])
             else:
                 new.pop("status", None)
-            # The status writer's managed fields (managedfields.py), else the old ones.
-            fields = (obj.get("metadata") or {}).get("managedFields")
-            if fields is not None:
-                new["metadata"]["managedFields"] = copy.deepcopy(fields)
             return new
-        new = copy.deepcopy(obj)
+        new = copy_json(obj)
         if res.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = copy_json(old["status"])
             else:
                 new.pop("status", None)
         meta = new.setdefault("metadata", {})
@@ -518,7 +516,7 @@ class Store:
                 if not dry_run:
                     self._write(res, old, "DELETED", remove=True)
                 return None
-            new = copy.deepcopy(old)
+            new: Obj = copy_json(old)
             nmeta = new["metadata"]
             nmeta.setdefault("deletionTimestamp", now())
             if res.kind == "Pod":

@@ -189,6 +189,28 @@ def test_emptydir_is_shared_and_memory_medium_is_tmpfs(client: Any, namespace: s
     assert "tmpfs" in mounts
 
 
+def test_volumes_start_empty_as_upstream(client: Any, namespace: str) -> None:
+    # Docker copies an image's files into an empty volume mounted over them; Kubernetes
+    # never does. An emptyDir is an empty 0777 folder any user writes to; a new claim is
+    # empty too (/var holds www/ in the image).
+    client.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": "fresh", "namespace": namespace},
+                   "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "10Mi"}}}})
+    spec = pod("fresh", namespace,
+               container("a", "exec sleep 3600", securityContext={"runAsUser": 65534},
+                         volumeMounts=[{"name": "e", "mountPath": "/var"}]),
+               container("b", "exec sleep 3600",
+                         volumeMounts=[{"name": "c", "mountPath": "/var"}]))
+    spec["spec"]["volumes"] = [{"name": "e", "emptyDir": {}},
+                               {"name": "c", "persistentVolumeClaim": {"claimName": "fresh"}}]
+    client.create(spec)
+    running(client, "fresh", namespace)
+    assert sh(client, "fresh", namespace, "ls -A /var; stat -c %a /var", "a").split() == ["777"]
+    sh(client, "fresh", namespace, "touch /var/written-by-nobody", "a")
+    assert sh(client, "fresh", namespace, "ls -A /var", "b").split() == []
+
+
 def test_init_containers_run_first_in_order(client: Any, namespace: str) -> None:
     spec = pod("inits", namespace, container(
         "main", "cat /work/log; exec sleep 3600",

@@ -215,6 +215,13 @@ def tools() -> dict[str, str]:
     if found["docker-compose"] is None:
         pytest.fail("docker-compose is missing: `apt-get install docker-compose` "
                     "(tests/run.sh installs it)")
+    # Cases are converted with the defaults, helper image included (depends_on waits, volume
+    # seeds); nothing is pulled here, so the engine must have it under its default name.
+    from kompy.convert.options import DEFAULT_WAIT_IMAGE
+
+    if run(["docker", "image", "inspect", DEFAULT_WAIT_IMAGE], check=False).returncode != 0:
+        pytest.fail(f"{DEFAULT_WAIT_IMAGE} is missing: samples/base-images/build.sh provides "
+                    "it (tests/run.sh runs it)")
     return {k: str(v) for k, v in found.items()}
 
 

@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 
 from kompy.convert.context import ConvertContext
-from kompy.convert.groups import service_groups
+from kompy.convert.groups import plan_units, service_groups
 from kompy.convert.ingress import build_ingresses
 from kompy.convert.netpolicy import build_network_policies, network_pod_labels
 from kompy.convert.options import ConvertOptions
-from kompy.convert.pipeline import plan_units
 from kompy.convert.services import build_services
 from kompy.convert.validate import resolve_version, validate_object
 from kompy.errors import ConvertError
@@ -494,3 +493,33 @@ def test_aliases_of_a_headless_service_are_headless() -> None:
     services = _valid(build_services(_ctx(web, worker), worker))
     assert [(s["metadata"]["name"], s["spec"].get("clusterIP")) for s in services] == [
         ("worker", "None"), ("queue", "None"), ("jobs", "None")]
+
+
+def test_container_name_resolves_like_an_alias() -> None:
+    # Docker's DNS answers a container's name: awesome-compose's logstash sends to
+    # http://es:9200, the container_name of its elasticsearch service.
+    es = Service("elasticsearch", image="elasticsearch", container_name="es",
+                 ports=(PortMapping(9200, published="9200"),))
+    logstash = Service("logstash", image="logstash", container_name="logstash")
+    ctx = _ctx(es, logstash)
+    own, alias = _valid(build_services(ctx, es))
+    assert (own["metadata"]["name"], alias["metadata"]["name"]) == ("elasticsearch", "es")
+    assert alias["spec"]["selector"] == own["spec"]["selector"]
+    assert _ports(alias) == [("9200", 9200, 9200, "TCP")]
+    assert "kompy.dev/host-ports" not in (alias["metadata"].get("annotations") or {})
+    # A container_name equal to the service's own name needs nothing more.
+    assert [o["metadata"]["name"] for o in build_services(ctx, logstash)] == ["logstash"]
+    assert ("services.elasticsearch.container_name", "approximated") in {
+        (r.key, r.status) for r in ctx.report if r.target == "Service/es"}
+
+
+def test_container_name_taken_by_a_service_or_not_a_dns_label() -> None:
+    web = Service("web", image="w", container_name="db", ports=(PortMapping(80),))
+    db = Service("db", image="postgres", expose=("5432",))
+    api = Service("api", image="a", container_name="My_Api", ports=(PortMapping(80),))
+    ctx = _ctx(web, db, api)
+    assert [o["metadata"]["name"] for o in build_services(ctx, web)] == ["web"]
+    assert [o["metadata"]["name"] for o in build_services(ctx, api)] == ["api", "my-api"]
+    messages = [d.message for d in ctx.diagnostics]
+    assert "container name 'db' is also a service's name; the service keeps it" in messages
+    assert any("'My_Api' is not a DNS label: it resolves as 'my-api'" in m for m in messages)

@@ -71,3 +71,70 @@ def test_restricted_with_a_numeric_compose_user_needs_no_image() -> None:
     run(Service(name="a", image="x", user="1000"), security="restricted")
     assert _errors(Service(name="a", image="x", user="app"), security="restricted") == {
         ("services", "a", "user")}
+
+
+# -- who can read mounted secrets and configs: fsGroup -----------------------------------------
+
+def _secret_pod(ref: object, user: str | None = None, **options: object) -> dict[str, object]:
+    from kompy.model import SecretDef, ServiceFileRef
+
+    from .helpers import project
+
+    assert isinstance(ref, ServiceFileRef)
+    svc = Service(name="api", image="api:1", user=user, secrets=(ref,))
+    proj = project(svc, secrets={"token": SecretDef("token", file="/p/t", content=b"s3cret")})
+    from kompy.convert import convert
+    from kompy.convert.options import ConvertOptions
+
+    conversion = convert(proj, ConvertOptions(**options))  # type: ignore[arg-type]
+    sc: dict[str, object] = pod_spec(find(conversion, "Deployment", "api"))["securityContext"]
+    return sc
+
+
+@pytest.mark.parametrize(("ref", "user", "images", "fs_group"), [
+    # mode 0400 closes a root-owned file to a user: its group opens it (the sample's case)
+    ({"mode": 0o400}, "1000:1000", {}, 1000),
+    ({"mode": 0o400}, "1000", {}, 1000),
+    ({"mode": 0o440}, "1000:2000", {}, 2000),
+    # Compose's uid/gid say who reads it: that id, whatever the user
+    ({"mode": 0o400, "uid": "103", "gid": "104"}, None, {}, 104),
+    ({"uid": "103"}, None, {}, 103),
+    # the local image's USER when the Compose file sets none
+    ({"mode": 0o400}, None, {"api:1": "1000:1000"}, 1000),
+    # no fsGroup: root reads every file; a world-readable mode; an unknown user
+    ({"mode": 0o400}, "0", {}, None),
+    ({"mode": 0o400}, None, {"api:1": ""}, None),
+    ({"mode": 0o444}, "1000", {}, None),
+    ({}, "1000", {}, None),
+    ({"mode": 0o400}, None, {}, None),
+    ({"mode": 0o400}, None, {"api:1": "node"}, None),
+])
+def test_fs_group_lets_the_user_read_its_secret(ref: dict[str, object], user: str | None,
+                                                images: dict[str, str],
+                                                fs_group: int | None) -> None:
+    from kompy.model import ServiceFileRef
+
+    sc = _secret_pod(ServiceFileRef("token", **ref), user,  # type: ignore[arg-type]
+                     images={k: ImageInfo(k, (), v) for k, v in images.items()})
+    assert sc.get("fsGroup") == fs_group
+
+
+def test_explicit_fs_group_wins_and_configs_count_too() -> None:
+    from kompy.model import ConfigDef, ServiceFileRef
+
+    from .helpers import project
+
+    svc = Service(name="api", image="api:1", user="1000",
+                  configs=(ServiceFileRef("conf", target="/etc/c", mode=0o400),))
+    proj = project(svc, configs={"conf": ConfigDef("conf", content_inline="x")})
+    from kompy.convert import convert
+    from kompy.convert.options import ConvertOptions
+
+    sc = pod_spec(find(convert(proj, ConvertOptions()), "Deployment", "api"))["securityContext"]
+    assert sc["fsGroup"] == 1000
+    labelled = Service(name="api", image="api:1", user="1000", labels={},
+                       configs=(ServiceFileRef("conf", target="/etc/c", mode=0o400),),
+                       extensions={"x-kompy": {"fs_group": 3000}})
+    proj = project(labelled, configs={"conf": ConfigDef("conf", content_inline="x")})
+    sc = pod_spec(find(convert(proj, ConvertOptions()), "Deployment", "api"))["securityContext"]
+    assert sc["fsGroup"] == 3000

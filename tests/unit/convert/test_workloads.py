@@ -48,7 +48,8 @@ def test_statefulset_gets_claim_templates_instead_of_pvcs() -> None:
     sts = find(conversion, "StatefulSet", "db")
     assert [t["metadata"]["name"] for t in sts["spec"]["volumeClaimTemplates"]] == ["data"]
     assert not [o for o in conversion.objects if o["kind"] == "PersistentVolumeClaim"]
-    assert "volumes" not in pod_spec(sts)
+    # The claim is no pod volume; the only one is the volume seed's tools folder.
+    assert [v["name"] for v in pod_spec(sts)["volumes"]] == ["kompy-tools"]
 
 
 def test_replicas_precedence() -> None:

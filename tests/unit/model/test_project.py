@@ -225,7 +225,7 @@ _ODD_VALUES: list[object] = [
 
 def test_values_of_the_wrong_shape_are_user_errors_never_crashes() -> None:
     from kompy.errors import KompyError
-    from kompy.model.parse_service import HANDLERS
+    from kompy.model.service import KEYS as HANDLERS
 
     for key in HANDLERS:
         for value in _ODD_VALUES:

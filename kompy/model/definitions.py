@@ -32,6 +32,19 @@ class VolumeDef:
     extensions: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # other keys, as written
 
+    @classmethod
+    def parse(cls, key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
+              base_dir: str) -> VolumeDef:
+        """The definition ``key`` of its top-level section, from its mapping ``body``."""
+        common = _parse_common(key, body, project, at, path)
+        driver = opt_str(body.get("driver"), at, (*path, "driver"))
+        opts = str_mapping(body.get("driver_opts"), at, (*path, "driver_opts"))
+        if driver == "local" and opts.get("o") == "bind" and "device" in opts:
+            # A local volume that is really a bind mount: compose-go makes its device absolute.
+            opts["device"] = resolve_path(base_dir, opts["device"])
+        return cls(driver=driver, driver_opts=opts,
+                   extra=_rest(body, frozenset({"driver", "driver_opts"})), **common)
+
     def to_compose(self, project: str) -> dict[str, Any]:
         out = _common(self, project)
         if self.driver is not None:
@@ -51,6 +64,21 @@ class NetworkDef:
     labels: dict[str, str] = field(default_factory=dict)
     extensions: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # driver_opts, ipam, attachable...
+
+    @classmethod
+    def parse(cls, key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
+              base_dir: str) -> NetworkDef:
+        """The definition ``key`` of its top-level section, from its mapping ``body``."""
+        common = _parse_common(key, body, project, at, path)
+        extra = _rest(body, frozenset({"driver", "internal"}))
+        if extra.get("driver_opts") is not None:
+            # Option values are strings for the engine (compose-go: map[string]string).
+            extra["driver_opts"] = str_mapping(extra["driver_opts"], at, (*path, "driver_opts"))
+        return cls(
+            driver=opt_str(body.get("driver"), at, (*path, "driver")),
+            internal=expect_bool(body.get("internal", False), at, (*path, "internal")),
+            extra=extra, **common,
+        )
 
     def to_compose(self, project: str) -> dict[str, Any]:
         out = _common(self, project)
@@ -76,13 +104,18 @@ class SecretDef:
     extensions: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # driver, template_driver...
 
+    @classmethod
+    def parse(cls, key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
+              base_dir: str) -> SecretDef:
+        """The definition ``key`` of its top-level section, from its mapping ``body``."""
+        secret = cls(**_parse_common(key, body, project, at, path),
+                     **_parse_source(body, at, path, base_dir),
+                     extra=_rest(body, frozenset({"file", "environment"})))
+        _check_source(secret, at, path, ("file", "environment"))
+        return secret
+
     def to_compose(self, project: str) -> dict[str, Any]:
-        out = _common(self, project)
-        if self.file is not None:
-            out["file"] = self.file
-        if self.environment is not None:
-            out["environment"] = self.environment
-        return _finish(self, out)
+        return _finish(self, _source(self, _common(self, project)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +131,19 @@ class ConfigDef:
     extensions: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # driver, template_driver...
 
+    @classmethod
+    def parse(cls, key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
+              base_dir: str) -> ConfigDef:
+        """The definition ``key`` of its top-level section, from its mapping ``body``."""
+        config = cls(**_parse_common(key, body, project, at, path),
+                     **_parse_source(body, at, path, base_dir),
+                     content_inline=opt_str(body.get("content"), at, (*path, "content")),
+                     extra=_rest(body, frozenset({"file", "environment", "content"})))
+        _check_source(config, at, path, ("file", "environment", "content_inline"))
+        return config
+
     def to_compose(self, project: str) -> dict[str, Any]:
-        out = _common(self, project)
-        if self.file is not None:
-            out["file"] = self.file
-        if self.environment is not None:
-            out["environment"] = self.environment
+        out = _source(self, _common(self, project))
         if self.content_inline is not None:
             # Inline configuration text is not secret; Compose prints it too.
             out["content"] = self.content_inline
@@ -167,60 +207,23 @@ def _rest(body: dict[str, Any], typed: frozenset[str]) -> dict[str, Any]:
             if k not in typed and k not in _COMMON and not k.startswith("x-")}
 
 
-def parse_volume(key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
-                 base_dir: str) -> VolumeDef:
-    common = _parse_common(key, body, project, at, path)
-    driver = opt_str(body.get("driver"), at, (*path, "driver"))
-    opts = str_mapping(body.get("driver_opts"), at, (*path, "driver_opts"))
-    if driver == "local" and opts.get("o") == "bind" and "device" in opts:
-        # A local volume that is really a bind mount: compose-go makes its device absolute.
-        opts["device"] = resolve_path(base_dir, opts["device"])
-    return VolumeDef(driver=driver, driver_opts=opts,
-                     extra=_rest(body, frozenset({"driver", "driver_opts"})), **common)
+def _parse_source(body: dict[str, Any], at: Locator, path: KeyPath, base_dir: str
+                  ) -> dict[str, Any]:
+    """Where a secret's or config's content comes from: ``file`` (made absolute) or
+    ``environment`` (a variable's name)."""
+    file = opt_str(body.get("file"), at, (*path, "file"))
+    return {
+        "file": None if file is None else resolve_path(base_dir, file),
+        "environment": opt_str(body.get("environment"), at, (*path, "environment")),
+    }
 
 
-def parse_network(key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
-                  base_dir: str) -> NetworkDef:
-    common = _parse_common(key, body, project, at, path)
-    extra = _rest(body, frozenset({"driver", "internal"}))
-    if extra.get("driver_opts") is not None:
-        # Option values are strings for the engine (compose-go: map[string]string).
-        extra["driver_opts"] = str_mapping(extra["driver_opts"], at, (*path, "driver_opts"))
-    return NetworkDef(
-        driver=opt_str(body.get("driver"), at, (*path, "driver")),
-        internal=expect_bool(body.get("internal", False), at, (*path, "internal")),
-        extra=extra, **common,
-    )
-
-
-def _file(body: dict[str, Any], at: Locator, path: KeyPath, base_dir: str) -> str | None:
-    value = opt_str(body.get("file"), at, (*path, "file"))
-    return None if value is None else resolve_path(base_dir, value)
-
-
-def parse_secret(key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
-                 base_dir: str) -> SecretDef:
-    common = _parse_common(key, body, project, at, path)
-    secret = SecretDef(
-        file=_file(body, at, path, base_dir),
-        environment=opt_str(body.get("environment"), at, (*path, "environment")),
-        extra=_rest(body, frozenset({"file", "environment"})), **common,
-    )
-    _check_source(secret, at, path, ("file", "environment"))
-    return secret
-
-
-def parse_config(key: str, body: dict[str, Any], project: str, at: Locator, path: KeyPath,
-                 base_dir: str) -> ConfigDef:
-    common = _parse_common(key, body, project, at, path)
-    config = ConfigDef(
-        file=_file(body, at, path, base_dir),
-        environment=opt_str(body.get("environment"), at, (*path, "environment")),
-        content_inline=opt_str(body.get("content"), at, (*path, "content")),
-        extra=_rest(body, frozenset({"file", "environment", "content"})), **common,
-    )
-    _check_source(config, at, path, ("file", "environment", "content_inline"))
-    return config
+def _source(d: SecretDef | ConfigDef, out: dict[str, Any]) -> dict[str, Any]:
+    if d.file is not None:
+        out["file"] = d.file
+    if d.environment is not None:
+        out["environment"] = d.environment
+    return out
 
 
 def _check_source(d: SecretDef | ConfigDef, at: Locator, path: KeyPath,
@@ -234,18 +237,18 @@ def _check_source(d: SecretDef | ConfigDef, at: Locator, path: KeyPath,
                    hint="for example file: ./secret.txt")
 
 
-_PARSERS: dict[str, Callable[..., Definition]] = {
-    "volumes": parse_volume,
-    "networks": parse_network,
-    "secrets": parse_secret,
-    "configs": parse_config,
+_TYPES: dict[str, type[Definition]] = {
+    "volumes": VolumeDef,
+    "networks": NetworkDef,
+    "secrets": SecretDef,
+    "configs": ConfigDef,
 }
 
 
-def _parse_one(parser: Callable[..., Definition], key: str, value: object, project: str,
+def _parse_one(definition: type[Definition], key: str, value: object, project: str,
                at: Locator, path: KeyPath, base_dir: str) -> Definition:
     body = expect_mapping(value if value is not None else {}, at, path)
-    return parser(key, body, project, at, path, base_dir)
+    return definition.parse(key, body, project, at, path, base_dir)
 
 
 def parse_section(section: str, raw: object, project: str, at: Locator,
@@ -256,10 +259,10 @@ def parse_section(section: str, raw: object, project: str, at: Locator,
     body = expect_mapping(raw, at, (section,))
     problems = Problems()
     out: dict[str, Any] = {}
-    parser = _PARSERS[section]
+    definition = _TYPES[section]
     for key, value in body.items():
         path: KeyPath = (section, key)
-        got = problems.guard(_parse_one, parser, key, value, project, at, path, base_dir(path))
+        got = problems.guard(_parse_one, definition, key, value, project, at, path, base_dir(path))
         if got is not None:
             out[key] = got
     problems.raise_if_any()

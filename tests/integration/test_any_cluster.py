@@ -1,0 +1,337 @@
+"""``kompy up``/``dev``/``down`` on "any cluster", proven on the built-in one reached only the
+way a remote cluster is: a kubeconfig whose user is an exec credential plugin (its token in
+the API server's token file), images through Debian's docker-registry on 127.0.0.1
+(``--default-repo``), and the built-in cluster's extras off (no host ports, no in-place
+restarts): published ports through kompy's port-forward, syncs through the API's exec.
+
+Also: Ctrl-C removes a session within 5 s even when its container ignores SIGTERM, a second
+Ctrl-C forces; an unchanged service is neither rebuilt, pushed nor rolled; initial_sync and
+the exec block's options."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from registrykit import free_port
+
+from kompy.client import KubeClient
+from kompy.engine.connection import connect
+from kompy.yaml import plain
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "devloop"
+TOKEN = f"tok-{uuid.uuid4().hex}"
+V1 = "client.authentication.k8s.io/v1"
+
+
+def kompy(*args: str, env: dict[str, str], cwd: Path, code: int = 0) -> str:
+    done = subprocess.run([sys.executable, "-m", "kompy", *args], cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == code, f"kompy {' '.join(args)} exited {done.returncode}:\n{output}"
+    return output
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A built-in cluster of this module's own (runtime on) that knows the plugin's token,
+    and a kubeconfig reaching it through the plugin: context "remote"."""
+    try:
+        connect(timeout=5).close()
+    except Exception:  # noqa: BLE001 - any failure means: no engine to test against
+        pytest.skip("no Docker engine")
+    folder = tmp_path_factory.mktemp("any-cluster")
+    home = folder / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
+    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=f"any-{uuid.uuid4().hex[:8]}",
+               HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), PYTHONUNBUFFERED="1")
+    tokens = folder / "tokens.csv"
+    tokens.write_text(f'{TOKEN},dev,uid-dev,"developers"\n')
+    kompy("cluster", "start", "--token-auth-file", str(tokens), env=env, cwd=folder)
+    plugin = folder / "get-token"
+    runs = folder / "plugin.runs"
+    plugin.write_text(f"#!/bin/sh\necho run >> {runs}\n"
+                      f"printf '%s' '{{\"apiVersion\":\"{V1}\",\"kind\":\"ExecCredential\","
+                      f"\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n")
+    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+    config = plain.load(kompy("cluster", "kubeconfig", env=env, cwd=folder))
+    config["users"] = [{"name": "dev", "user": {"exec": {
+        "apiVersion": V1, "command": str(plugin), "interactiveMode": "Never"}}}]
+    config["contexts"] = [{"name": "remote", "context": {
+        "cluster": config["clusters"][0]["name"], "user": "dev"}}]
+    config["current-context"] = "remote"
+    kubeconfig = folder / "kubeconfig"
+    kubeconfig.write_text(plain.dump(config))
+    try:
+        yield {"env": env, "kubeconfig": str(kubeconfig), "runs": runs, "folder": folder,
+               "client": KubeClient.from_kubeconfig(str(kubeconfig), "remote")}
+    finally:
+        subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
+                       capture_output=True, timeout=180)
+
+
+def get(port: int, path: str) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+            return str(answer.read().decode().strip())
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return None
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float, output: list[str]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; kompy said:\n"
+                         + "".join(output[-60:]))
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Session:
+    """``kompy dev ARGS`` in a subprocess, its output gathered."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev", *args], cwd=cwd,
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, preexec_fn=_default_sigint)
+        self.output: list[str] = []
+        assert self.proc.stdout is not None
+        self.reader = threading.Thread(
+            target=lambda: self.output.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
+            daemon=True)
+        self.reader.start()
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in self.output)
+
+    def interrupt(self, timeout: float = 120) -> tuple[int, float]:
+        """SIGINT; (exit code, seconds until the process ended)."""
+        began = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        took = time.monotonic() - began
+        self.reader.join(5)
+        return code, took
+
+
+def devloop(folder: Path, port: int) -> Path:
+    project = folder / f"devloop-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(SAMPLE, project)
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"')
+                       .replace("name: devloop", f"name: {project.name}"))
+    return project
+
+
+def namespace_gone(client: KubeClient, namespace: str) -> bool:
+    return not any(ns["metadata"]["name"] == namespace
+                   for ns in client.list("namespaces")["items"])
+
+
+def test_dev_on_any_cluster_through_an_exec_plugin(site: dict[str, Any], registry: Any) -> None:
+    """The issue's proof: nothing of the loop depends on a private shortcut."""
+    port = free_port()
+    project = devloop(site["folder"], port)
+    namespace = project.name
+    client: KubeClient = site["client"]
+    session = Session(project, site["env"], "--kubeconfig", site["kubeconfig"], "--context",
+                      "remote", "--default-repo", registry.prefix)
+    seen = session.output
+    try:
+        wait_for("the first deploy", lambda: get(port, "/index.html") == "v1", 240, seen)
+        wait_for("watching", lambda: session.said("watching"), 30, seen)
+        assert session.said(f"web: http://127.0.0.1:{port} (port-forward to service web:8000)")
+        # No host port: the built-in cluster's proxy was not asked to serve one.
+        service = client.get("services", "web", namespace)
+        annotations = service["metadata"].get("annotations") or {}
+        assert "kompy.dev/host-ports" not in annotations
+        assert annotations["kompy.dev/published-ports"] == f"{port}:8000/tcp"
+        # The pods run the image under the default repo, which the registry holds.
+        pod = client.list("pods", namespace)["items"][0]
+        image = pod["spec"]["containers"][0]["image"]
+        repo, tag = image.rsplit(":", 1)
+        assert repo == f"{registry.prefix}/devloop-web" and tag in registry.tags(repo)
+
+        # The image really comes from the registry: without its local name, a new pod pulls.
+        engine = connect()
+        try:
+            engine.api.remove_image(image, noprune=True)
+        finally:
+            engine.close()
+        client.delete("pods", pod["metadata"]["name"], namespace)
+        wait_for("a pod that pulled the image", lambda: any(
+            e.get("reason") == "Pulled" and "Successfully pulled" in str(e.get("message"))
+            and image in str(e.get("message"))
+            for e in client.list("events", namespace)["items"]), 60, seen)
+        wait_for("served again", lambda: get(port, "/index.html") == "v1", 60, seen)
+
+        # sync: through the API's exec, served through the port-forward
+        (project / "web" / "www" / "index.html").write_text("v2\n")
+        wait_for("the synced page", lambda: get(port, "/index.html") == "v2", 30, seen)
+        # sync+restart without in-place restarts: a rebuild (the image has the file)
+        (project / "web" / "conf" / "greeting").write_text("bonjour\n")
+        wait_for("the new greeting", lambda: get(port, "/greeting.txt") == "bonjour", 120, seen)
+        assert session.said("no in-place restarts on this cluster: rebuilding")
+        # rebuild: a new tag, pushed, rolled, served through the same forward
+        dockerfile = project / "web" / "Dockerfile"
+        dockerfile.write_text(dockerfile.read_text().replace("echo 1 >", "echo 2 >"))
+        wait_for("the rebuilt image", lambda: get(port, "/build.txt") == "2", 180, seen)
+        assert len(registry.tags(repo)) >= 3
+        assert site["runs"].read_text().count("run") >= 1   # the plugin gave the token
+    finally:
+        code, took = session.interrupt()
+    assert code == 0, "".join(seen[-40:])
+    assert namespace_gone(client, namespace)
+
+
+TERM_IGNORED = """\
+name: {name}
+services:
+  web:
+    image: kompy/busybox:1
+    command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 1m
+"""
+
+
+def test_ctrl_c_removes_the_session_within_5_s_even_when_sigterm_is_ignored(
+        site: dict[str, Any], tmp_path: Path) -> None:
+    name = f"stubborn-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "compose.yaml").write_text(TERM_IGNORED.format(name=name))
+    client: KubeClient = site["client"]
+    session = Session(tmp_path, site["env"], "--no-logs")
+    wait_for("watching", lambda: session.said("watching"), 240, session.output)
+    code, took = session.interrupt()
+    assert code == 0, "".join(session.output[-30:])
+    assert took < 5.0, f"the clean-up took {took:.1f} s:\n" + "".join(session.output[-20:])
+    assert namespace_gone(client, name)
+    left = subprocess.run(["docker", "ps", "-aq", "--filter",
+                           f"label=kompy.cluster={site['env']['KOMPY_CLUSTER']}", "--filter",
+                           f"label=kompy.namespace={name}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert left == []
+
+
+def test_a_second_ctrl_c_forces_the_clean_up(site: dict[str, Any], tmp_path: Path) -> None:
+    name = f"forced-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "compose.yaml").write_text(TERM_IGNORED.format(name=name))
+    client: KubeClient = site["client"]
+    # A long grace period: without the second Ctrl-C the clean-up would wait it out.
+    session = Session(tmp_path, site["env"], "--no-logs", "--grace-period", "60s")
+    wait_for("watching", lambda: session.said("watching"), 240, session.output)
+    began = time.monotonic()
+    session.proc.send_signal(signal.SIGINT)
+    wait_for("the clean-up", lambda: session.said("removing the project"), 30, session.output)
+    session.proc.send_signal(signal.SIGINT)
+    code = session.proc.wait(timeout=60)
+    took = time.monotonic() - began
+    session.reader.join(5)
+    assert code == 0, "".join(session.output[-30:])
+    assert took < 5.0, f"forcing took {took:.1f} s"
+    assert session.said("forcing: deleting the pods at once")
+    wait_for("the pods gone", lambda: not client.list("pods", name)["items"], 10,
+             session.output)
+
+
+def test_an_unchanged_service_is_not_rebuilt_pushed_or_rolled(site: dict[str, Any],
+                                                             registry: Any) -> None:
+    project = devloop(site["folder"], free_port())
+    env, client = site["env"], site["client"]
+    first = kompy("up", "--default-repo", registry.prefix, env=env, cwd=project)
+    assert "pushing web" in first or "is in the registry already" in first
+    pods = sorted(p["metadata"]["name"] for p in client.list("pods", project.name)["items"])
+    again = kompy("up", "--default-repo", registry.prefix, env=env, cwd=project)
+    assert "building" not in again and "pushing" not in again, again
+    assert "is up to date" in again and "is in the registry already" in again
+    assert "deployment/web configured" not in again      # the same template: nothing rolled
+    assert sorted(p["metadata"]["name"]
+                  for p in client.list("pods", project.name)["items"]) == pods
+    kompy("down", env=env, cwd=project)
+
+
+def test_up_and_down_through_a_context(site: dict[str, Any], registry: Any) -> None:
+    port = free_port()
+    project = devloop(site["folder"], port)
+    env, client = site["env"], site["client"]
+    args = ("--kubeconfig", site["kubeconfig"], "--context", "remote")
+    output = kompy("up", *args, "--default-repo", registry.prefix, env=env, cwd=project)
+    assert f"web: port {port} is published through port-forward" in output
+    assert get(port, "/index.html") is None   # no host port on this path
+    ready = [p for p in client.list("pods", project.name)["items"]
+             if (p.get("status") or {}).get("phase") == "Running"]
+    assert ready and ready[0]["spec"]["containers"][0]["image"].startswith(registry.prefix)
+    output = kompy("down", *args, env=env, cwd=project)
+    assert f"namespace {project.name} deleted" in output
+    assert namespace_gone(client, project.name)
+
+
+INITIAL = """\
+name: {name}
+services:
+  web:
+    build: ./web
+    image: {name}-web:dev
+    develop:
+      watch:
+        - path: ./extra
+          action: sync+exec
+          target: /srv/extra
+          initial_sync: true
+          exec:
+            command:
+              - sh
+              - -c
+              - 'echo "$$GREETING from $$(pwd) as $$(id -un): $$(cat extra/a.txt)" > /tmp/exec.txt'
+            user: app
+            working_dir: /srv
+            environment:
+              GREETING: hello
+"""
+
+
+def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path: Path) -> None:
+    name = f"initial-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "compose.yaml").write_text(INITIAL.format(name=name))
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text(
+        'FROM kompy/busybox:1\nRUN mkdir -p /srv/extra && chmod 777 /srv/extra\n'
+        'CMD ["sh", "-c", "trap \'exit 0\' TERM; while true; do sleep 1; done"]\n')
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "a.txt").write_text("outside the build context\n")
+    client: KubeClient = site["client"]
+    session = Session(tmp_path, site["env"], "--no-logs")
+    try:
+        wait_for("watching", lambda: session.said("watching"), 240, session.output)
+        assert session.said("web: initial sync of 1 file")
+        pod = client.list("pods", name)["items"][0]["metadata"]["name"]
+        code, out = client.exec(pod, name, ["cat", "/tmp/exec.txt"])
+        assert code == 0, out
+        assert out.decode().strip() == "hello from /srv as app: outside the build context"
+    finally:
+        code, _ = session.interrupt()
+    assert code == 0

@@ -131,6 +131,9 @@ def _context(ctx: ConvertContext, service: Service) -> str:
     return context
 
 
+NODE_OSES = frozenset({"linux", "windows"})
+
+
 def platform_placement(ctx: ConvertContext, service: Service, pod: PodSpec) -> None:
     """Node selection from ``platform`` (or ``build.platforms``): the image's platforms."""
     base: KeyPath = ("services", service.name)
@@ -142,6 +145,19 @@ def platform_placement(ctx: ConvertContext, service: Service, pod: PodSpec) -> N
         platforms = list(service.build.platforms)
     else:
         return
+    # Nodes label kubernetes.io/os with the kubelet's own OS, linux or windows. A WebAssembly
+    # image (wasi/wasm) runs on a linux node whose container runtime has a Wasm shim, chosen
+    # by a RuntimeClass: a node selector on os "wasi" would match no node at all.
+    foreign = [p for p in platforms if p.split("/")[0] not in NODE_OSES]
+    if foreign:
+        ctx.warn(path, f"platform {', '.join(foreign)}: no Kubernetes node reports this OS, "
+                 "so no node is selected for it; the pods run only on nodes whose container "
+                 "runtime can run such images", hint="for WebAssembly, set the RuntimeClass of "
+                 "your cluster's Wasm runtime (runtimeClassName) in a --templates override")
+        ctx.approximated(path, None, "no node selection for " + ", ".join(foreign))
+        platforms = [p for p in platforms if p not in foreign]
+        if not platforms:
+            return
     oses = sorted({p.split("/")[0] for p in platforms})
     arches = sorted({ARCH.get(p.split("/")[1], p.split("/")[1]) for p in platforms
                      if p.count("/") >= 1})

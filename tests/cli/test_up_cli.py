@@ -72,7 +72,7 @@ def test_convert_says_once_that_develop_is_for_kompy_dev(
                                        "--stdout"])
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if "develop" in line]
-    assert warnings == ["warning: samples/webapp/compose.yaml:37:5: services.web.develop: "
+    assert warnings == ["warning: samples/webapp/compose.yaml:40:5: services.web.develop: "
                         "develop (watch rules) is for `kompy dev`; it has no Kubernetes "
                         "meaning"]
 

@@ -96,7 +96,7 @@ def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
     shutil.copytree(REPO / "samples" / name, folder)
     compose = folder / "compose.yaml"
     port = free_port()
-    text, count = re.subn(r'"(\d+):8000"', f'"{port}:8000"', compose.read_text())
+    text, count = re.subn(r'"\d+(-\d+)?:8000"', f'"{port}:8000"', compose.read_text())
     assert count == 1, "the sample should publish one port"
     compose.write_text(text)
     return folder, port

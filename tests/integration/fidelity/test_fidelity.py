@@ -27,6 +27,8 @@ another cluster the same Service is reached with ``kubectl port-forward svc/NAME
         headers: [Content-Type]    # response headers compared too (default: none)
       - {port: WEB_PORT, path: /cgi-bin/echo, method: POST, body: "hello"}
     convert_args: []               # extra `kompy convert` options (default none)
+    sample: webapp                 # the case is samples/webapp, not this folder (see below)
+    publish: {"8080": WEB_PORT}    # with `sample`: its published host ports, made variables
     timeout: 120                   # seconds per wait (default 120)
 
 Cases: ``shared-volume`` (a named volume shared by two services), ``no-ports`` (a service
@@ -35,9 +37,17 @@ file-capability helpers run as a user: no forced no_new_privs), ``slow-start`` (
 that listens after 10 s survives its healthcheck's ``start_period``: a startupProbe),
 ``loopback-port`` (``127.0.0.1:PORT:80`` with ``--service-type loadbalancer`` stays internal
 and answers on 127.0.0.1), ``shared-env-file`` (one env_file's ConfigMap and Secret shared
-by two services; ``*_FILE`` and ``ALLOW_*`` stay plain variables). Every
-case is converted with ``-n NS`` and applied to a cluster without that namespace, so every
-case also proves the Namespace object comes first.
+by two services; ``*_FILE`` and ``ALLOW_*`` stay plain variables), ``volume-from-image``
+(new volumes start with the image's files and owner: the volume seeds), and the bundled
+samples ``sample-webapp``, ``sample-database``, ``sample-devloop`` (``samples/configs-secrets``
+cannot be one: docker-compose 1.29 refuses its ``content:`` config and ``environment:``
+secret). Every case is converted with ``-n NS`` and the default helper image, and applied to
+a cluster without that namespace, so every case also proves the Namespace object comes first.
+
+A case with ``sample: NAME`` runs ``samples/NAME`` (a copy): its ``publish`` host ports become
+the case's variables (a range ``8080-8081`` becomes the variable's port and the next), its
+built images get names of their own, and docker-compose runs ``compose.v1.yaml``, the same
+file without the top-level ``name`` and the services' ``develop``, which 1.29 refuses.
 
 Adding a case is adding a folder: answers must be deterministic (no container hostnames,
 dates or addresses in bodies). A service with ``build:`` should also name its ``image:``, so
@@ -46,7 +56,7 @@ that both runtimes run the same tag; images the case builds are removed afterwar
 One built-in cluster serves every case (a session fixture; each case gets its own namespace
 and Compose project name); everything is removed by label at the end. Measured on the
 2-core development machine: 3.5-5 s per case (4 cases: 16 s), plus
-under a second to start the cluster.
+under a second to start the cluster; the 13 cases of today take 2 to 3 minutes under load.
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ import pytest
 from ruamel.yaml import YAML
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
 CASES = sorted(p.parent.name for p in HERE.glob("*/expect.yaml"))
 T = TypeVar("T")
 
@@ -111,6 +122,8 @@ class Case:
     convert_args: tuple[str, ...] = ()
     timeout: float = 120.0
     port_vars: tuple[str, ...] = field(default=())
+    sample: str | None = None
+    publish: tuple[tuple[str, str], ...] = ()
 
 
 def load_case(name: str) -> Case:
@@ -128,7 +141,9 @@ def load_case(name: str) -> Case:
     port_vars = tuple(sorted({r.port for r in requests if not r.port.isdigit()}))
     return Case(name=name, folder=HERE / name, what=str(raw.get("what", "")),
                 requests=tuple(requests), convert_args=tuple(raw.get("convert_args") or ()),
-                timeout=float(raw.get("timeout", 120)), port_vars=port_vars)
+                timeout=float(raw.get("timeout", 120)), port_vars=port_vars,
+                sample=raw.get("sample"),
+                publish=tuple((str(k), str(v)) for k, v in (raw.get("publish") or {}).items()))
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -147,6 +162,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_pair() -> int:
+    """A free port whose next port is free too."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two free ports in a row")
 
 
 def ask(request: Request, port: int) -> Answer:
@@ -259,6 +287,33 @@ def _remove_labelled(label: str, value: str) -> None:
             run(["docker", *removal, *ids], check=False)
 
 
+def prepare_sample(case: Case, folder: Path) -> None:
+    """A bundled sample as a case: a copy whose published host ports are the case's
+    variables and whose built images have names of their own (the samples' ``:dev`` tags
+    belong to whoever runs them), plus ``compose.v1.yaml`` for docker-compose 1.29, which
+    refuses the top-level ``name`` and ``develop`` (neither changes what runs: the project
+    name is given with ``-p``, ``develop`` is for ``kompy dev``)."""
+    shutil.copytree(REPO / "samples" / str(case.sample), folder, symlinks=True)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # "no" must stay a string for docker-compose (YAML 1.1)
+    data = yaml.load(folder / "compose.yaml")
+    ports = dict(case.publish)
+    for name, service in (data.get("services") or {}).items():
+        if service.get("build") and service.get("image"):
+            service["image"] = f"kompy-fidelity/{case.sample}-{name}:{uuid.uuid4().hex[:8]}"
+        for index, port in enumerate(service.get("ports") or []):
+            host, sep, rest = str(port).partition(":")
+            if sep and host in ports:
+                # A range ("8080-8081") becomes the variable's port and the next one.
+                end = f"-${{{ports[host]}_NEXT}}" if "-" in host else ""
+                service["ports"][index] = f"${{{ports[host]}}}{end}:{rest}"
+    yaml.dump(data, folder / "compose.yaml")
+    data.pop("name", None)
+    for service in (data.get("services") or {}).values():
+        service.pop("develop", None)
+    yaml.dump(data, folder / "compose.v1.yaml")
+
+
 def _built_images(folder: Path) -> list[str]:
     """The ``image:`` names of the case's services that have ``build:``."""
     compose = YAML(typ="safe").load((folder / "compose.yaml").read_text())
@@ -269,7 +324,8 @@ def _built_images(folder: Path) -> list[str]:
 def under_compose(case: Case, folder: Path, env: dict[str, str], ports: dict[str, int]
                   ) -> list[Answer]:
     project = f"fid{case.name.replace('-', '')}{uuid.uuid4().hex[:6]}"
-    compose = ["docker-compose", "-p", project, "-f", "compose.yaml"]
+    file = "compose.v1.yaml" if (folder / "compose.v1.yaml").exists() else "compose.yaml"
+    compose = ["docker-compose", "-p", project, "-f", file]
 
     def diagnose() -> str:
         return (run([*compose, "ps"], cwd=folder, env=env, check=False).stdout
@@ -333,9 +389,16 @@ def on_cluster(case: Case, folder: Path, env: dict[str, str], ports: dict[str, i
 def test_fidelity(name: str, cluster: dict[str, str], tmp_path: Path) -> None:
     case = load_case(name)
     folder = tmp_path / name
-    shutil.copytree(case.folder, folder, symlinks=True)  # the repo stays clean
-    (folder / "expect.yaml").unlink()
+    if case.sample:
+        prepare_sample(case, folder)
+    else:
+        shutil.copytree(case.folder, folder, symlinks=True)  # the repo stays clean
+        (folder / "expect.yaml").unlink()
     ports = {var: free_port() for var in case.port_vars}
+    for host, var in case.publish:
+        if "-" in host:  # a published range: two free ports in a row
+            ports[var] = free_pair()
+            ports[f"{var}_NEXT"] = ports[var] + 1
     env = {**cluster, **{var: str(port) for var, port in ports.items()}}
     try:
         reference = under_compose(case, folder, env, ports)

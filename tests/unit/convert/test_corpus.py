@@ -103,3 +103,27 @@ def test_corpus_output_is_deterministic(corpus: Path, tmp_path: Path, fmt: str) 
                                                environ={}, cwd=str(project_dir)))
             texts.append(render_stream(convert(project, ConvertOptions()), fmt))
         assert texts[0] == texts[1], source.name
+
+
+def test_every_compose_go_fixture_that_loads_converts(corpus: Path) -> None:
+    """compose-go's loader fixtures are not runnable projects (placeholder images, absent
+    files), but each one kompy loads must convert to valid objects or fail as a user error
+    naming its cause; never an internal error."""
+    from kompy.errors import KompyError, UserError
+
+    converted, refused = [], {}
+    for path in sorted((corpus / "compose-go-testdata").rglob("*.y*ml")):
+        try:
+            project = load_project(LoadOptions(files=(str(path),), environ={},
+                                               cwd=str(path.parent)))
+        except KompyError:
+            continue  # the loader's verdict: tests/unit/compose/test_loader.py
+        try:
+            conversion = convert(project, ConvertOptions(namespace="corpus"))
+        except UserError as error:
+            refused[str(path.relative_to(corpus))] = error.format()
+            continue
+        assert conversion.objects[0]["kind"] == "Namespace"
+        converted.append(path)
+    assert len(converted) >= 25, refused
+    assert not refused, refused

@@ -66,3 +66,15 @@ def test_platforms_choose_the_nodes() -> None:
     service = Service(name="web", image="x", platform="linux/x86_64")
     assert pod_spec(find(run(service), "Deployment", "web"))["nodeSelector"] == {
         "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+
+
+def test_a_wasm_platform_selects_no_node_and_says_why() -> None:
+    # awesome-compose's wasmedge backend: `platform: wasi/wasm`. No node reports os "wasi"
+    # (the kubelet's own OS is the label): selecting it would leave the pod Pending forever.
+    wasm = run(Service(name="web", image="x", platform="wasi/wasm"))
+    assert "nodeSelector" not in pod_spec(find(wasm, "Deployment", "web"))
+    assert any("platform wasi/wasm: no Kubernetes node reports this OS" in m
+               for m in messages(wasm))
+    mixed = run(_built(platforms=("linux/amd64", "wasi/wasm")))
+    assert pod_spec(find(mixed, "Deployment", "web"))["nodeSelector"] == {
+        "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}

@@ -70,7 +70,8 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
     env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=f"dev-{uuid.uuid4().hex[:8]}",
-               HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), PYTHONUNBUFFERED="1")
+               HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), PYTHONUNBUFFERED="1",
+               KOMPY_INGRESS_PORTS="off")  # no Ingress here: no 80/443, no extra ports
     yield env
     subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
                    capture_output=True, timeout=180)

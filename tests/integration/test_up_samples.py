@@ -47,7 +47,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     name = f"up-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
     env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=name, HOME=str(home),
-               KOMPY_CACHE_DIR=str(home / "cache"))
+               KOMPY_CACHE_DIR=str(home / "cache"),
+               KOMPY_INGRESS_PORTS="off")  # no Ingress here: no 80/443, no extra ports
     yield env
     reset = subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"],
                            env=env, capture_output=True, text=True, timeout=180)

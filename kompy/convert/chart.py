@@ -146,7 +146,8 @@ def _parameterise(chart: _Chart, obj: dict[str, Any]) -> dict[str, Any]:
         pod = _pod_spec(kind, spec)
         for container in (pod or {}).get("containers", []):
             _container(chart, name, container)
-    elif kind == "Service" and "type" in spec:
+    elif kind == "Service" and "type" in spec and spec["type"] != "ExternalName":
+        # (an ExternalName Service stays one: another type would need a selector and ports)
         spec["type"] = chart.value([name, "service", "type"], spec["type"])
     elif kind == "Ingress":
         _ingress(chart, name, spec)

@@ -80,8 +80,10 @@ def _by_volume(ctx: ConvertContext) -> dict[str, str]:
 def plan_units(ctx: ConvertContext) -> list[PodUnit]:
     """Which services share a pod: `network_mode: service:x` joins x's pod; services with the
     same kompose.service.group (or, with --service-group-mode volume, sharing a named volume)
-    form one pod."""
-    services = ctx.project.services
+    form one pod. A service that runs outside the cluster (x-kompy.service.external_name)
+    has no pod."""
+    services = {name: service for name, service in ctx.project.services.items()
+                if ctx.settings(service).external_name is None}
     pods = _Partition(services)
     for name in sorted(services):
         mode = services[name].network_mode or ""
@@ -105,7 +107,7 @@ def plan_units(ctx: ConvertContext) -> list[PodUnit]:
 
 
 def _unit(ctx: ConvertContext, root: str, names: list[str], groups: dict[str, str]) -> PodUnit:
-    services = ctx.project.services
+    services = ctx.project.services  # (external services are never in ``names``)
     ordered: list[Service] = [services[root]] + [services[n] for n in names if n != root]
     if len(names) == 1:
         return PodUnit(ctx.name(root), ordered)

@@ -18,8 +18,8 @@ NETWORK_LABEL = "io.kompose.network"  # Kompose's pod label: io.kompose.network/
 
 def service_networks(ctx: ConvertContext, service: Service) -> list[str]:
     """The Compose networks a service's pod joins ("default" when none is listed)."""
-    if service.network_mode:
-        return []  # host / none / service:x / container:x: no network of its own
+    if service.network_mode or ctx.settings(service).external_name is not None:
+        return []  # host / none / service:x / container:x / outside the cluster: no network
     return list(service.networks) or ["default"]
 
 
@@ -67,11 +67,12 @@ def build_network_policies(ctx: ConvertContext) -> list[dict[str, Any]]:
             "pod_selector": {label: "true"}, "from_labels": {label: "true"}, "ports": None,
         })
         for service in ctx.project.services.values():
-            if net in service.networks:
+            if net in service_networks(ctx, service) and net in service.networks:
                 ctx.mapped(("services", service.name, "networks", net),
                            f"NetworkPolicy/{label.split('/', 1)[1]}")
     for service in ctx.project.services.values():
-        out += _published_policy(ctx, service, annotations)
+        if ctx.settings(service).external_name is None:
+            out += _published_policy(ctx, service, annotations)
     return out
 
 

@@ -1,6 +1,7 @@
 """The conversion, step by step: plan pods, build and render each workload with its Services
 (kompy.convert.services), Ingresses (ingress) and HorizontalPodAutoscaler (autoscaling), add
-the claims, NetworkPolicies (netpolicy) and Namespace, order, validate."""
+ExternalName Services (external), the claims, NetworkPolicies (netpolicy) and Namespace,
+order, validate."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from kompy.convert.autoscaling import build_hpa
 from kompy.convert.context import ConvertContext
 from kompy.convert.conversion import Conversion
+from kompy.convert.external import build_external_services, is_external
 from kompy.convert.groups import plan_units
 from kompy.convert.ingress import build_ingresses
 from kompy.convert.netpolicy import build_network_policies
@@ -87,6 +89,7 @@ def _run(project: Project, options: ConvertOptions) -> Conversion:
             objects.extend(build_services(ctx, service))
             objects.extend(build_ingresses(ctx, service))
         objects.extend(build_hpa(ctx, unit.primary, workload[0]))
+    objects.extend(build_external_services(ctx))
     raise_all(errors)
     for name in sorted(claims):
         claims[name].annotations.update(tool_annotations(ctx))
@@ -166,7 +169,6 @@ _NO_MEANING = {
     "devices": "devices need a device plugin in Kubernetes",
     "stop_signal": "Kubernetes always sends SIGTERM; set STOPSIGNAL in the image",
     "profiles": None,
-    "external_links": "external_links have no Kubernetes equivalent",
     "cgroup_parent": "cgroup_parent has no Kubernetes equivalent",
     "userns_mode": "userns_mode has no Kubernetes equivalent",
     "runtime": "runtime: use a RuntimeClass in a --templates override",
@@ -177,7 +179,8 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links"})  # volumes, gpus, services
+# volumes, gpus, services, external.py
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links", "external_links"})
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:
@@ -186,6 +189,8 @@ def _report_project_keys(ctx: ConvertContext) -> None:
     developed: list[str] = []
     for name in sorted(ctx.project.services):
         service = ctx.project.services[name]
+        if is_external(ctx, service):
+            continue  # every key reported by kompy.convert.external
         base = ("services", name)
         for key, message in _NO_MEANING.items():
             value = getattr(service, key, None)

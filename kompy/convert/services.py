@@ -325,6 +325,11 @@ def _report_links(ctx: ConvertContext, service: Service) -> None:
                        " (every service resolves by name)")
 
 
+def service_aliases(ctx: ConvertContext, service: Service, name: str) -> list[str]:
+    """The alias names of a service whose own Service is ``name`` (see :func:`_aliases`)."""
+    return _aliases(ctx, service, ServicePlan(name, "clusterip", (), ()))
+
+
 def _aliases(ctx: ConvertContext, service: Service, plan: ServicePlan) -> list[str]:
     """Network aliases, ``links`` aliases naming this service, and its ``container_name``,
     that can become Service names (not taken by a Compose service). Docker's embedded DNS

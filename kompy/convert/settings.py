@@ -16,6 +16,8 @@ Example::
           controller: statefulset        # deployment|statefulset|daemonset|job|cronjob
           replicas: 3
           service: {type: nodeport, node_port: 30080, external_traffic_policy: local}
+          # or, for a service that runs outside the cluster (a managed database):
+          # service: {external_name: db.example.com}
           ingress: {hosts: [example.com/api], tls_secret: web-tls, class: nginx}
           hpa: {min: 2, max: 10, cpu: 70, memory: 512Mi}
           volume: {size: 1Gi, storage_class: fast, access_mode: ReadWriteOnce}
@@ -137,6 +139,8 @@ class ServiceSettings:
     service_type: str | None = None  # one of SERVICE_TYPES (lower case)
     node_port: int | None = None
     external_traffic_policy: str | None = None  # "Cluster" | "Local"
+    # The service runs outside the cluster at this host: an ExternalName Service, no workload.
+    external_name: str | None = None
     ingress: IngressSettings | None = None
     hpa: HpaSettings | None = None
     host_ports: bool = False  # kompose.controller.port.expose: container ports as hostPort

@@ -30,6 +30,7 @@ from kompy.convert.settings_values import (
     concurrency,
     count,
     dns_label,
+    dns_name,
     duration,
     healthcheck_test,
     ingress_rules,
@@ -343,6 +344,7 @@ _NESTED_SPECS: dict[str, dict[str, tuple[str, Callable[[Any], Any], str]]] = {
         "node_port": ("a port", port, "node_port"),
         "external_traffic_policy": ("cluster or local", choice(TRAFFIC_POLICIES),
                                     "external_traffic_policy"),
+        "external_name": ("a host name", dns_name, "external_name"),
     },
     "ingress": {
         "hosts": ("host names", ingress_rules, "rules"),

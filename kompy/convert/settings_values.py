@@ -4,6 +4,7 @@ kompy.convert.settings_parse turns into an error naming the file, line and key).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -96,6 +97,23 @@ def dns_label(raw: Any) -> str:
     text = string(raw)
     if len(text) > 63 or not _DNS_LABEL.fullmatch(text):
         raise ValueError("a DNS label: lower case letters, digits and '-', at most 63")
+    return text
+
+
+def dns_name(raw: Any) -> str:
+    """A host name for an ExternalName Service (a DNS-1123 subdomain, as the API server
+    checks ``externalName``); not an IP address, which a CNAME cannot hold."""
+    text = string(raw).rstrip(".")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        raise ValueError("a host name, not an IP address (a CNAME cannot point at an address)")
+    if len(text) > 253 or not all(len(label) <= 63 and _DNS_LABEL.fullmatch(label)
+                                  for label in text.split(".")):
+        raise ValueError("a DNS name: lower case labels of letters, digits and '-', "
+                         "separated by dots")
     return text
 
 

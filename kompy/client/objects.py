@@ -115,7 +115,9 @@ def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
-_CPU = re.compile(r"^([0-9.]+)(m?)$")
+_CPU = re.compile(r"^([0-9.]+)([num]?)$")
+# CPU suffixes as fractions of a core: nanocores (metrics-server), micro, milli.
+_CPU_SCALE = {"": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 _MEM = re.compile(r"^([0-9.]+(?:[eE][0-9]+)?)([KMGTPE]i?|[kmM]?)$")
 _MEM_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
               "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
@@ -123,13 +125,13 @@ _MEM_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12
 
 
 def cpu_millis(value: Any) -> int:
-    """``"500m"`` -> 500, ``"2"`` -> 2000, ``0.5`` -> 500 (Kubernetes resource quantities)."""
+    """``"500m"`` -> 500, ``"2"`` -> 2000, ``0.5`` -> 500, ``"250000000n"`` -> 250
+    (Kubernetes resource quantities)."""
     text = str(value).strip()
     m = _CPU.match(text)
     if not m:
         raise ValueError(f"invalid CPU quantity {text!r}")
-    number = float(m.group(1))
-    return int(round(number if m.group(2) else number * 1000))
+    return int(round(float(m.group(1)) * _CPU_SCALE[m.group(2)] * 1000))
 
 
 def memory_bytes(value: Any) -> int:

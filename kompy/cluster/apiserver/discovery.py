@@ -22,7 +22,7 @@ from kompy.client import resources
 from kompy.client.errors import NotFound
 from kompy.client.objects import Obj
 from kompy.client.resources import RESOURCES, Resource
-from kompy.cluster.apiserver import authz
+from kompy.cluster.apiserver import authz, metricsapi
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 # kube-apiserver serves no deletecollection for namespaces.
@@ -68,11 +68,14 @@ def group_versions() -> dict[str, list[str]]:
     for group, version, _ in authz.REVIEWS:
         if version not in groups.setdefault(group, []):
             groups[group].append(version)
+    groups[metricsapi.GROUP] = [metricsapi.VERSION]
     return groups
 
 
 def resource_list(group: str, version: str) -> Obj:
     """The APIResourceList of ``/api/v1`` or ``/apis/GROUP/VERSION``."""
+    if (group, version) == (metricsapi.GROUP, metricsapi.VERSION):
+        return metricsapi.resource_list()
     found = resources.by_group_version(group, version)
     reviews = _reviews(group, version)
     if not found and not reviews:
@@ -162,6 +165,8 @@ def aggregated(core: bool, version: str) -> Obj:
             listed += [{"resource": plural, "responseKind": _gvk(group, ver, kind),
                         "scope": "Cluster", "singularResource": kind.lower(),
                         "verbs": ["create"]} for plural, kind in _reviews(group, ver)]
+            if (group, ver) == (metricsapi.GROUP, metricsapi.VERSION):
+                listed += metricsapi.aggregated_resources()
             entries.append({"version": ver, "resources": listed, "freshness": "Current"})
         items.append({"metadata": {"name": group} if group else {}, "versions": entries})
     return {"kind": "APIGroupDiscoveryList", "apiVersion": f"{DISCOVERY_GROUP}/{version}",

@@ -30,6 +30,7 @@ from kompy.client.selectors import (
 from kompy.cluster.apiserver import admission, defaults, hostpaths, typed
 from kompy.cluster.apiserver.decode import duplicate_fields
 from kompy.cluster.apiserver.managedfields import FieldManager
+from kompy.cluster.apiserver.metricsapi import MetricsSource
 from kompy.cluster.apiserver.openapi import OpenAPI
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kompy.cluster.apiserver.schemas import SchemaRegistry
@@ -121,6 +122,7 @@ class Api:
         # The daemon's state folder (the store's): a pod that mounts it gets a warning.
         self.state_dir = Path(store.path).parent if store.path != ":memory:" else None
         self.pod_io: PodIO | None = None
+        self.metrics: MetricsSource | None = None   # set by the daemon (metricsapi.py)
         self.closing = threading.Event()       # set when the server stops: watches end
         # Choosing a free cluster IP and storing the Service must not interleave.
         self._allocating = threading.Lock()

@@ -33,7 +33,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.cluster.apiserver import authz, discovery, httpio, openapi, params, streams, warning
+from kompy.cluster.apiserver import (
+    authz,
+    discovery,
+    httpio,
+    metricsapi,
+    openapi,
+    params,
+    streams,
+    warning,
+)
 from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import (
@@ -195,6 +204,9 @@ class Router:
             return json_reply(201, authz.review(self.authorizer, user, review,
                                                 _body(body, headers)))
         parts = path.strip("/").split("/")
+        metrics = metricsapi.route(parts)
+        if metrics is not None:
+            return self._metrics(method, path, metrics, query, user)
         route = parse_route(parts)
         if route is None:
             if parts[0] == "api" and len(parts) == 2:
@@ -216,6 +228,17 @@ class Router:
                                              headers.get("Content-Type") or "",
                                              params.write_options(one, query, headers)))
         return self._crud(method, route, one, headers, body, query)
+
+    def _metrics(self, method: str, path: str, route: metricsapi.MetricsRoute,
+                 query: dict[str, list[str]], user: UserInfo) -> Reply:
+        attributes = authz.request_attributes(user, method, path, route.namespace,
+                                              metricsapi.GROUP, metricsapi.VERSION,
+                                              route.plural, None, route.name, False)
+        decision, reason = self.authorizer.authorize(attributes)
+        if decision is not authz.Decision.ALLOW:
+            raise authz.forbidden(attributes, reason)
+        return json_reply(200, metricsapi.serve(self.api.metrics, method, route,
+                                                {k: v[-1] for k, v in query.items()}))
 
     def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
                    watch: bool) -> None:
@@ -558,6 +581,10 @@ class ApiServer:
 
     def set_pod_io(self, pod_io: Any) -> None:
         self.api.pod_io = pod_io
+
+    def set_metrics(self, source: Any) -> None:
+        """The collector that answers metrics.k8s.io (cluster/metrics/)."""
+        self.api.metrics = source
 
 
 __all__ = ["ApiServer", "HTTPStatus", "Reply", "Router", "parse_route"]

@@ -408,6 +408,7 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     runtime = start_runtime(client, state.dir, state.name, stop_event,
                             config=load_config(state.kubelet_config))
     server.set_pod_io(runtime.pod_io)
+    server.set_metrics(runtime.metrics)
     return runtime
 
 

@@ -39,6 +39,7 @@ from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.kubelet import Kubelet
 from kompy.cluster.kubelet.podio import DockerPodIO
 from kompy.cluster.kubelet.resolvconf import DnsSettings
+from kompy.cluster.metrics.collector import Collector, resolution_from_env
 from kompy.cluster.proxy.proxier import ServiceProxy
 from kompy.cluster.scheduler.scheduler import Scheduler
 from kompy.errors import KompyError
@@ -51,8 +52,9 @@ __all__ = ["Runtime", "cleanup", "start_runtime"]
 class Runtime:
     def __init__(self, stop: threading.Event, pod_io: PodIO, informers: Informers,
                  kubelet: Kubelet, scheduler: Scheduler, controllers: list[Controller],
-                 dns: ClusterDNS | None = None) -> None:
+                 dns: ClusterDNS | None = None, metrics: Collector | None = None) -> None:
         self.stop = stop
+        self.metrics = metrics   # metrics-server's part: the API server's MetricsSource
         self.dns = dns
         self.pod_io = pod_io
         self.informers = informers
@@ -79,9 +81,11 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                   *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
                   config: KubeletConfig | None = None,
                   ingress_ports: PortSetting | None = None,
-                  dns_address: tuple[str, int] | None = None) -> Runtime:
+                  dns_address: tuple[str, int] | None = None,
+                  metric_resolution: float | None = None) -> Runtime:
     """``dns_address``: where the cluster DNS listens instead of the kube-dns Service's
-    address (tests on the in-memory backend)."""
+    address (tests on the in-memory backend); ``metric_resolution``: seconds between the
+    metrics collector's samples (else ``KOMPY_METRIC_RESOLUTION`` or 15 s)."""
     config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
@@ -118,6 +122,8 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
                           Path(state_dir), ingress_ports),
     ]
+    metrics = Collector(backend, informers["pods"], informers["nodes"], stop,
+                        metric_resolution or resolution_from_env())
     try:
         scheduler.register_node()
     except KompyError as error:
@@ -127,8 +133,9 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
     kubelet.start(informers)
     for controller in controllers:
         controller.start()
+    metrics.start()
     return Runtime(stop, DockerPodIO(backend, informers["pods"]), informers, kubelet, scheduler,
-                   controllers, dns)
+                   controllers, dns, metrics)
 
 
 def cleanup(cluster: str, state_dir: Path, volumes: bool,

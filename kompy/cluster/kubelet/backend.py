@@ -137,6 +137,20 @@ class ProcessStreams(Protocol):
 
 
 @dataclass(frozen=True)
+class ContainerUsage:
+    """One reading of a running container's resource use, as cAdvisor takes it for the
+    kubelet's summary API: cumulative CPU time, and the memory working set (usage minus
+    inactive file cache: what the kernel cannot reclaim easily, what metrics-server and
+    the OOM killer look at)."""
+
+    container_id: str
+    labels: dict[str, str]
+    cpu_ns: int          # CPU time used since the container started, in nanoseconds
+    working_set: int     # bytes
+    at: float            # wall-clock time of the reading (time.time())
+
+
+@dataclass(frozen=True)
 class NetworkInfo:
     id: str
     name: str
@@ -179,6 +193,8 @@ class ContainerBackend(Protocol):
     def inspect(self, container_id: str) -> ContainerInfo | None:
         """The container of this id or name; None when there is none."""
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]: ...
+    def usage(self, labels: dict[str, str]) -> list[ContainerUsage]:
+        """A reading of every *running* container of the cluster with these labels."""
     def logs(self, container_id: str, *, follow: bool, tail: int | None,
              since: float | None = None, timestamps: bool = False) -> Iterator[bytes]: ...
     def exec(self, container_id: str, command: list[str], stdin: bytes | None = None,

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from kompy.cluster.kubelet import docker_streams
+from kompy.cluster.kubelet import cgroups, docker_streams
 from kompy.cluster.kubelet.backend import (
     LABEL_CLUSTER,
     LABEL_HOME,
@@ -31,6 +31,7 @@ from kompy.cluster.kubelet.backend import (
     RESYNC_EVENT,
     ContainerInfo,
     ContainerSpec,
+    ContainerUsage,
     ImageInfo,
     ImagePullError,
     NetworkInfo,
@@ -336,6 +337,26 @@ class DockerBackend:
         infos = self.map(lambda item: self.inspect(item["Id"]), self._own(items))
         return [info for info in infos if info is not None]
 
+    def usage(self, labels: dict[str, str]) -> list[ContainerUsage]:
+        """Running containers only (one listing, no inspect each); their cgroup files when
+        visible here, else the engine's one-shot stats (kubelet/cgroups.py says why)."""
+        items = self._own(self._call("list containers",
+                                     lambda: self.api.containers(filters=self._filters(labels))))
+        readings = self.map(self._usage_of, items)
+        return [reading for reading in readings if reading is not None]
+
+    def _usage_of(self, item: dict[str, Any]) -> ContainerUsage | None:
+        cid, labels = str(item["Id"]), dict(item.get("Labels") or {})
+        found = cgroups.read(cid)
+        if found is not None:
+            return ContainerUsage(cid, labels, found.cpu_ns, found.working_set, time.time())
+        try:
+            stats = self._call(f"stats of container {cid[:12]}",
+                               lambda: self.api.stats(cid, stream=False, one_shot=True))
+        except EngineError:  # stopped or removed meanwhile
+            return None
+        return _engine_usage(cid, labels, stats)
+
     def logs(self, container_id: str, *, follow: bool, tail: int | None,
              since: float | None = None, timestamps: bool = False) -> Iterator[bytes]:
         """The container's output; ``since`` (a POSIX time, inclusive, as Docker's) and
@@ -438,6 +459,21 @@ class DockerBackend:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _engine_usage(cid: str, labels: dict[str, str], stats: dict[str, Any]
+                  ) -> ContainerUsage | None:
+    """A reading from the engine's stats document (``cpu_stats.cpu_usage.total_usage`` in
+    nanoseconds; memory ``usage`` less the inactive file cache: ``total_inactive_file``
+    under cgroup v1, ``inactive_file`` under v2)."""
+    cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+    memory = stats.get("memory_stats") or {}
+    if not isinstance(cpu, int) or not isinstance(memory.get("usage"), int):
+        return None   # a container that stopped answers empty stats
+    detail = memory.get("stats") or {}
+    inactive = detail.get("total_inactive_file", detail.get("inactive_file"))
+    return ContainerUsage(cid, labels, cpu, cgroups.working_set(memory["usage"], inactive),
+                          time.time())
 
 
 def _network_info(data: dict[str, Any]) -> NetworkInfo:

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from kompy.cluster.kubelet.backend import (
     RESYNC_EVENT,
     ContainerInfo,
     ContainerSpec,
+    ContainerUsage,
     ImageInfo,
     ImagePullError,
     NetworkInfo,
@@ -40,6 +42,7 @@ from kompy.cluster.kubelet.fake_process import (
     StreamHandler,
     default_handler,
 )
+from kompy.cluster.kubelet.fake_usage import FakeLoad
 from kompy.engine.connection import EngineError
 from kompy.errors import ClusterError
 
@@ -130,6 +133,7 @@ class FakeBackend:
         self._ips = itertools.count(2)
         self._subnets = itertools.count(1)
         self.pool = ThreadPoolExecutor(4, thread_name_prefix="kompy-fake")
+        self.loads: dict[str, FakeLoad] = {}  # see load()
 
     # -- what a test does -------------------------------------------------------------------
     def exit(self, container_id: str, code: int = 0, *, oom: bool = False) -> None:
@@ -143,6 +147,11 @@ class FakeBackend:
             now = _dt.datetime.now(_dt.UTC).timestamp()
             self.containers[container_id].output.extend(
                 (now, line) for line in text.encode().splitlines(keepends=True))
+
+    def load(self, container_id: str, millicores: int, working_set: int = 0) -> None:
+        """The container's process uses this much CPU from now on, and this much memory."""
+        with self._lock:
+            self.loads.setdefault(container_id, FakeLoad()).set(millicores, working_set)
 
     def running(self, **labels: str) -> list[ContainerInfo]:
         """This cluster's running containers whose labels include ``labels``."""
@@ -354,6 +363,16 @@ class FakeBackend:
         with self._lock:
             return [c.info() for c in self.containers.values()
                     if self._matches(c.spec.labels, labels)]
+
+    @_engine_call
+    def usage(self, labels: dict[str, str]) -> list[ContainerUsage]:
+        with self._lock:
+            now = time.time()
+            return [ContainerUsage(c.id, dict(c.spec.labels),
+                                   int((self.loads.get(c.id) or FakeLoad()).reading()),
+                                   (self.loads.get(c.id) or FakeLoad()).working_set, now)
+                    for c in self.containers.values()
+                    if c.status == "running" and self._matches(c.spec.labels, labels)]
 
     @_engine_call
     def logs(self, container_id: str, *, follow: bool, tail: int | None,

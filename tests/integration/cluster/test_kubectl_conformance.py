@@ -324,7 +324,9 @@ def test_kubectl_session(session: Session) -> None:
     assert k.run("auth", "can-i", "create", "pods") == "yes\n"
     assert re.search(r"^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]", k.run("auth", "can-i", "--list"), re.M)
     assert re.search(r"^Username\s+kompy-admin$", k.run("auth", "whoami"), re.M)
-    assert "Metrics API not available" in k.run("top", "pods", code=1)
+    # The Metrics API (two samples of the collector, 15 s apart, before a pod has a rate).
+    wait_for("kubectl top to list the web pods", lambda: re.search(
+        r"^web-\S+\s+\d+m\s+\d+Mi", k.run("top", "pods"), re.M), timeout=60)
 
     # -- delete with each cascade -----------------------------------------------------------
     assert 'configmap "settings" deleted' in k.run("delete", "configmap", "settings")

@@ -2,7 +2,8 @@
 
 ``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
 the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
-PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob), the Service proxy and
+PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob,
+HorizontalPodAutoscaler), the metrics collector (metrics.k8s.io), the Service proxy and
 the Ingress controller to one KubeClient (pointed at the daemon's own API server) and one
 container backend (the Docker engine's, unless a test hands in another).
 """
@@ -24,6 +25,7 @@ from kompy.cluster.controllers.daemonset import DaemonSetController
 from kompy.cluster.controllers.deployment import DeploymentController
 from kompy.cluster.controllers.endpoints import EndpointsController
 from kompy.cluster.controllers.gc import GarbageCollector
+from kompy.cluster.controllers.hpa import HorizontalPodAutoscalerController
 from kompy.cluster.controllers.job import JobController
 from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.pvc import ClaimBinder
@@ -118,6 +120,8 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         DaemonSetController(client, informers, controller_events),
         JobController(client, informers, controller_events),
         CronJobController(client, informers, controller_events),
+        HorizontalPodAutoscalerController(client, informers,
+                                          EventRecorder(client, "horizontal-pod-autoscaler")),
         proxy,
         IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
                           Path(state_dir), ingress_ports),

@@ -237,6 +237,42 @@ def _ingressclasses(o: Obj, wide: bool) -> Row:
     return [spec.get("controller") or "", shown, _age(o)]
 
 
+def _hpa_metric(spec: Obj, status: Obj | None) -> str:
+    """One ``cpu: 45%/50%`` of kubectl's TARGETS (formatHPAMetrics, Kubernetes 1.30)."""
+    kind = spec.get("type")
+    key = "resource" if kind == "Resource" else "containerResource" \
+        if kind == "ContainerResource" else ""
+    if not key:
+        return f"<{kind or 'unknown'}>"
+    source, now = spec.get(key) or {}, ((status or {}).get(key) or {}).get("current") or {}
+    target = source.get("target") or {}
+    if target.get("averageValue") is not None:
+        return f"{source.get('name')}: {now.get('averageValue', '<unknown>')}/" \
+               f"{target['averageValue']}"
+    current = f"{now['averageUtilization']}%" if "averageUtilization" in now else "<unknown>"
+    wanted = f"{target['averageUtilization']}%" if "averageUtilization" in target else "<auto>"
+    return f"{source.get('name')}: {current}/{wanted}"
+
+
+def hpa_targets(o: Obj) -> str:
+    specs = (o.get("spec") or {}).get("metrics") or []
+    statuses = (o.get("status") or {}).get("currentMetrics") or []
+    if not specs:
+        return "<none>"
+    shown = [_hpa_metric(m, statuses[i] if i < len(statuses) else None)
+             for i, m in enumerate(specs)]
+    more = f" + {len(shown) - 2} more..." if len(shown) > 2 else ""
+    return ", ".join(shown[:2]) + more
+
+
+def _hpas(o: Obj, wide: bool) -> Row:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    return [f"{ref.get('kind')}/{ref.get('name')}", hpa_targets(o),
+            str(spec.get("minReplicas", "<unset>")), str(spec.get("maxReplicas", "")),
+            str(status.get("currentReplicas", 0)), _age(o)]
+
+
 def _generic(o: Obj, wide: bool) -> Row:
     return [_age(o)]
 
@@ -263,6 +299,8 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
     "cronjobs": (["SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"], [], _cronjobs),
     "ingresses": (["CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [], _ingresses),
     "ingressclasses": (["CONTROLLER", "PARAMETERS", "AGE"], [], _ingressclasses),
+    "horizontalpodautoscalers": (["REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS",
+                                  "AGE"], [], _hpas),
 }
 
 

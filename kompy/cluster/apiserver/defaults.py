@@ -145,8 +145,31 @@ def _pvc(spec: Obj) -> None:
     spec.setdefault("volumeMode", "Filesystem")
 
 
+def _scaling_rules(given: Obj, window: int, policies: list[Obj]) -> None:
+    given.setdefault("stabilizationWindowSeconds", window)
+    given.setdefault("selectPolicy", "Max")
+    if not given.get("policies"):
+        given["policies"] = [dict(p) for p in policies]
+
+
+def _hpa(spec: Obj) -> None:
+    """autoscaling/v2 defaults (SetDefaults_HorizontalPodAutoscaler): one pod at least, 80%
+    of the CPU request without metrics, and a behavior's missing rules filled in."""
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 80}}}]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, dict):
+        _scaling_rules(behavior.setdefault("scaleUp", {}), 0, [
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15}])
+        _scaling_rules(behavior.setdefault("scaleDown", {}), 300, [
+            {"type": "Percent", "value": 100, "periodSeconds": 15}])
+
+
 _BY_KIND = {
     "Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset,
     "DaemonSet": _daemonset, "Job": _job, "CronJob": _cronjob, "Service": _service,
-    "PersistentVolumeClaim": _pvc,
+    "PersistentVolumeClaim": _pvc, "HorizontalPodAutoscaler": _hpa,
 }

@@ -22,7 +22,7 @@ from kompy.client import resources
 from kompy.client.errors import NotFound
 from kompy.client.objects import Obj
 from kompy.client.resources import RESOURCES, Resource
-from kompy.cluster.apiserver import authz, metricsapi
+from kompy.cluster.apiserver import authz, hpav1, metricsapi
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 # kube-apiserver serves no deletecollection for namespaces.
@@ -69,6 +69,7 @@ def group_versions() -> dict[str, list[str]]:
         if version not in groups.setdefault(group, []):
             groups[group].append(version)
     groups[metricsapi.GROUP] = [metricsapi.VERSION]
+    groups[hpav1.GROUP].append(hpav1.VERSION)   # served by conversion, v2 preferred
     return groups
 
 
@@ -76,6 +77,8 @@ def resource_list(group: str, version: str) -> Obj:
     """The APIResourceList of ``/api/v1`` or ``/apis/GROUP/VERSION``."""
     if (group, version) == (metricsapi.GROUP, metricsapi.VERSION):
         return metricsapi.resource_list()
+    if (group, version) == (hpav1.GROUP, hpav1.VERSION):
+        return hpav1.resource_list()
     found = resources.by_group_version(group, version)
     reviews = _reviews(group, version)
     if not found and not reviews:
@@ -167,6 +170,8 @@ def aggregated(core: bool, version: str) -> Obj:
                         "verbs": ["create"]} for plural, kind in _reviews(group, ver)]
             if (group, ver) == (metricsapi.GROUP, metricsapi.VERSION):
                 listed += metricsapi.aggregated_resources()
+            if (group, ver) == (hpav1.GROUP, hpav1.VERSION):
+                listed.append(hpav1.aggregated_resource())
             entries.append({"version": ver, "resources": listed, "freshness": "Current"})
         items.append({"metadata": {"name": group} if group else {}, "versions": entries})
     return {"kind": "APIGroupDiscoveryList", "apiVersion": f"{DISCOVERY_GROUP}/{version}",

@@ -36,6 +36,7 @@ from kompy.client.errors import ApiError, NotFound, status_body
 from kompy.cluster.apiserver import (
     authz,
     discovery,
+    hpav1,
     httpio,
     metricsapi,
     openapi,
@@ -207,6 +208,9 @@ class Router:
         metrics = metricsapi.route(parts)
         if metrics is not None:
             return self._metrics(method, path, metrics, query, user)
+        v2 = hpav1.v2_path(parts)
+        if v2 is not None:
+            return self._hpa_v1(method, v2, query, headers, body, user)
         route = parse_route(parts)
         if route is None:
             if parts[0] == "api" and len(parts) == 2:
@@ -239,6 +243,26 @@ class Router:
             raise authz.forbidden(attributes, reason)
         return json_reply(200, metricsapi.serve(self.api.metrics, method, route,
                                                 {k: v[-1] for k, v in query.items()}))
+
+    def _hpa_v1(self, method: str, v2: str, query: dict[str, list[str]], headers: Headers,
+                body: bytes, user: UserInfo) -> Reply:
+        """autoscaling/v1 HPAs: the request converted to v2, the answer back (hpav1.py)."""
+        content_type = (headers.get("Content-Type") or "application/json").lower()
+        if method == "PATCH" and not content_type.startswith(APPLY_PATCH):
+            route = parse_route(v2.strip("/").split("/"))
+            assert route is not None
+            current = self.api.get(Route(route.res, route.namespace, route.name, None))
+            updated = hpav1.patched(current, _body(body, headers), content_type)
+            method, body = "PUT", json.dumps(updated).encode()
+            headers = hpav1.JsonHeaders(headers)
+        elif body and method in ("POST", "PUT", "PATCH"):
+            converted = hpav1.to_v2(_body(body, headers))
+            body = json.dumps(converted).encode()
+            headers = hpav1.JsonHeaders(headers, APPLY_PATCH if method == "PATCH"
+                                        else "application/json")
+        reply = self._dispatch(method, v2, query, headers, body, user)
+        hpav1.convert_reply(reply)
+        return reply
 
     def _authorize(self, user: UserInfo, method: str, path: str, route: Route,
                    watch: bool) -> None:

@@ -100,6 +100,19 @@ def selector_from_match(selector: Mapping[str, Any] | None) -> list[Requirement]
     return out
 
 
+def format_label_selector(selector: Mapping[str, Any] | None) -> str:
+    """A LabelSelector object as the string form (``app=web,tier in (a,b)``, sorted by key):
+    what a Scale's ``status.selector`` holds (apimachinery's LabelSelectorAsSelector)."""
+    parts: list[tuple[str, str]] = []
+    for req in selector_from_match(selector):
+        values = ",".join(sorted(req.values))
+        text = {"=": f"{req.key}={values}", "in": f"{req.key} in ({values})",
+                "notin": f"{req.key} notin ({values})", "exists": req.key,
+                "!": f"!{req.key}"}.get(req.op, req.key)
+        parts.append((req.key, text))
+    return ",".join(text for _, text in sorted(parts))
+
+
 def matches_labels(requirements: list[Requirement], labels: Mapping[str, str] | None) -> bool:
     labels = labels or {}
     return all(r.matches(labels) for r in requirements)

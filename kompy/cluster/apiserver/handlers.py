@@ -22,6 +22,7 @@ from kompy.client.errors import ApiError, Conflict, Gone, NotFound, status_body
 from kompy.client.objects import Obj, copy_json
 from kompy.client.resources import RESOURCES, Resource
 from kompy.client.selectors import (
+    format_label_selector,
     matches_fields,
     matches_labels,
     parse_field_selector,
@@ -575,13 +576,12 @@ class Api:
 def _scale_of(obj: Obj) -> Obj:
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
-    labels = ((spec.get("selector") or {}).get("matchLabels")) or {}
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                               "creationTimestamp") if k in meta},
             "spec": {"replicas": spec.get("replicas", 0)},
             "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                       "selector": ",".join(f"{k}={v}" for k, v in labels.items())}}
+                       "selector": format_label_selector(spec.get("selector"))}}
 
 
 def _filtered_type(change: Change, keep: Any) -> str | None:

@@ -5,6 +5,7 @@ import pytest
 from kompy.client.selectors import (
     SelectorError,
     field_value,
+    format_label_selector,
     matches_fields,
     matches_labels,
     parse_field_selector,
@@ -46,3 +47,13 @@ def test_field_selectors() -> None:
     assert not matches_fields(parse_field_selector("metadata.name==b"), pod)
     assert field_value(pod, "spec.missing.deep") == ""
     assert matches_fields(parse_field_selector("spec.nodeName="), {"spec": {}})
+
+
+def test_a_label_selector_object_formats_as_apimachinery_does() -> None:
+    assert format_label_selector({
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]},
+                             {"key": "canary", "operator": "DoesNotExist"},
+                             {"key": "zone", "operator": "Exists"}]}) == \
+        "app=web,!canary,tier in (a,b),zone"
+    assert format_label_selector(None) == ""

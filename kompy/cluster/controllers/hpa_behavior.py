@@ -105,26 +105,32 @@ def _period_start(history: History, current: int, period: int, now: float) -> in
             + _changed(history.down_events, period, now))
 
 
-def scale_up_limit(history: History, current: int, rules_up: Rules, now: float) -> int:
-    if rules_up.select == "Disabled":
+def _policy_limit(history: History, current: int, rules: Rules, now: float, up: bool) -> int:
+    """calculateScaleUpLimitWithScalingRules / calculateScaleDownLimitWithBehaviors: the
+    furthest count the policies allow from the count at each period's start; ``Max`` picks
+    the policy allowing the biggest change, ``Min`` the smallest."""
+    if rules.select == "Disabled":
         return current
     proposals = []
-    for policy in rules_up.policies:
+    for policy in rules.policies:
         start = _period_start(history, current, policy.period, now)
-        proposals.append(start + policy.value if policy.type == "Pods"
-                         else math.ceil(start * (1 + policy.value / 100)))
-    return min(proposals) if rules_up.select == "Min" else max(proposals)
+        if policy.type == "Pods":
+            proposals.append(start + policy.value if up else start - policy.value)
+        elif up:   # rounded up, or a small count would never grow
+            proposals.append(math.ceil(start * (1 + policy.value / 100)))
+        else:
+            proposals.append(int(start * (1 - policy.value / 100)))
+    biggest_change = max if up else min
+    smallest_change = min if up else max
+    return (smallest_change if rules.select == "Min" else biggest_change)(proposals)
+
+
+def scale_up_limit(history: History, current: int, rules_up: Rules, now: float) -> int:
+    return _policy_limit(history, current, rules_up, now, up=True)
 
 
 def scale_down_limit(history: History, current: int, rules_down: Rules, now: float) -> int:
-    if rules_down.select == "Disabled":
-        return current
-    proposals = []
-    for policy in rules_down.policies:
-        start = _period_start(history, current, policy.period, now)
-        proposals.append(start - policy.value if policy.type == "Pods"
-                         else int(start * (1 - policy.value / 100)))
-    return max(proposals) if rules_down.select == "Min" else min(proposals)
+    return _policy_limit(history, current, rules_down, now, up=False)
 
 
 def rate_limit(history: History, up: Rules, down: Rules, current: int, desired: int,

@@ -16,6 +16,7 @@ Every value is in milli-units (millicores, millibytes), as the upstream calculat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kompy.errors import ClusterError
@@ -147,6 +148,31 @@ def _settle(current: int, ratio: float, new_ratio: float, counted: int) -> int:
     return proposed
 
 
+def _plain(groups: _Groups, ratio: float) -> bool:
+    """No pod to fill in: no missing pod, and no unready pod on a scale-up."""
+    return not groups.missing and not (groups.unready and ratio > 1.0)
+
+
+def _direct(current: int, ratio: float, groups: _Groups) -> int:
+    return current if within_tolerance(ratio) else math.ceil(ratio * groups.ready)
+
+
+def _filled(kept: dict[str, PodMetric], groups: _Groups, ratio: float,
+            when_down: Callable[[str], int], now: float) -> dict[str, PodMetric]:
+    """The metrics with the missing pods filled in (``when_down`` on a scale-down, 0 on a
+    scale-up) and, on a scale-up, the unready pods at 0: the values that damp the change."""
+    filled = dict(kept)
+    for name in groups.missing:
+        if ratio < 1.0:
+            filled[name] = PodMetric(when_down(name), now, 0.0)
+        elif ratio > 1.0:
+            filled[name] = PodMetric(0, now, 0.0)
+    if groups.unready and ratio > 1.0:
+        for name in groups.unready:
+            filled[name] = PodMetric(0, now, 0.0)
+    return filled
+
+
 def utilization_replicas(current: int, target: int, pods: list[PodState],
                          metrics: dict[str, PodMetric], resource: str, now: float
                          ) -> Proposal:
@@ -159,19 +185,11 @@ def utilization_replicas(current: int, target: int, pods: list[PodState],
                               f"{pod.missing_request} of Pod {pod.name}")
         requests[pod.name] = pod.request
     ratio, utilization, average = utilization_ratio(kept, requests, target)
-    scale_up_unready = bool(groups.unready) and ratio > 1.0
-    if not scale_up_unready and not groups.missing:
-        replicas = current if within_tolerance(ratio) else math.ceil(ratio * groups.ready)
-        return Proposal(replicas, utilization, average)
-    filled = dict(kept)
-    for name in groups.missing:
-        if ratio < 1.0:
-            filled[name] = PodMetric(requests[name] * max(100, target) // 100, now, 0.0)
-        elif ratio > 1.0:
-            filled[name] = PodMetric(0, now, 0.0)
-    if scale_up_unready:
-        for name in groups.unready:
-            filled[name] = PodMetric(0, now, 0.0)
+    if _plain(groups, ratio):
+        return Proposal(_direct(current, ratio, groups), utilization, average)
+    # On a scale-down a missing pod counts as using its whole request (or the target).
+    filled = _filled(kept, groups, ratio, lambda name: requests[name] * max(100, target) // 100,
+                     now)
     new_ratio, _, _ = utilization_ratio(filled, requests, target)
     return Proposal(_settle(current, ratio, new_ratio, len(filled)), utilization, average)
 
@@ -182,15 +200,9 @@ def average_value_replicas(current: int, target: int, pods: list[PodState],
     """calcPlainMetricReplicas: a target of ``target`` milli-units per pod on average."""
     groups, kept = _selected(pods, metrics, resource == "cpu", now)
     ratio, average = _usage_ratio(kept, target)
-    scale_up_unready = bool(groups.unready) and ratio > 1.0
-    if not scale_up_unready and not groups.missing:
-        replicas = current if within_tolerance(ratio) else math.ceil(ratio * groups.ready)
-        return Proposal(replicas, None, average)
-    filled = dict(kept)
-    for name in groups.missing:
-        filled[name] = PodMetric(target if ratio < 1.0 else 0, now, 0.0)
-    if scale_up_unready:
-        for name in groups.unready:
-            filled[name] = PodMetric(0, now, 0.0)
+    if _plain(groups, ratio):
+        return Proposal(_direct(current, ratio, groups), None, average)
+    # On a scale-down a missing pod counts as using the target.
+    filled = _filled(kept, groups, ratio, lambda _name: target, now)
     new_ratio, _ = _usage_ratio(filled, target)
     return Proposal(_settle(current, ratio, new_ratio, len(filled)), None, average)

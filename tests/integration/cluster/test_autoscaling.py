@@ -125,6 +125,11 @@ def replicas(client: Any, ns: str) -> int:
     return int(client.get("deployments", "burner", ns)["spec"]["replicas"])
 
 
+def rescale_events(client: Any, ns: str) -> list[str]:
+    return [e["message"] for e in client.list("events", ns)["items"]
+            if e.get("reason") == "SuccessfulRescale"]
+
+
 def hpa_state(client: Any, ns: str) -> str:
     hpa = client.get("horizontalpodautoscalers", "burner", ns)
     return f"HPA status: {hpa.get('status')}"
@@ -152,11 +157,13 @@ def test_the_sample_scales_up_under_load_and_back_down(fast_cluster: dict[str, A
     assert re.search(r"Deployment/burner\s+cpu: (\d+%|<unknown>)/50%\s+1\s+4\s+\d", targets)
     wait_for("back to 1 replica", lambda: replicas(client, ns) == 1, timeout=150,
              describe=lambda: hpa_state(client, ns))
-    rescales = [e["message"] for e in client.list("events", ns)["items"]
-                if e.get("reason") == "SuccessfulRescale"]
+    # Events are posted in the background: wait for the scale-down's.
+    def with_scale_down() -> list[str] | None:
+        found = rescale_events(client, ns)
+        return found if "New size: 1; reason: All metrics below target" in found else None
+    rescales = wait_for("the scale-down event", with_scale_down)
     assert any(re.fullmatch(r"New size: [34]; reason: cpu resource utilization \(percentage "
                             r"of request\) above target", m) for m in rescales), rescales
-    assert "New size: 1; reason: All metrics below target" in rescales
     described = kubectl(fast_cluster, ns, "describe", "hpa", "burner")
     assert "ScalingActive" in described and "SuccessfulRescale" in described
 

@@ -71,8 +71,9 @@ def test_scales_up_under_load_and_back_down(hpa_cluster: Any) -> None:
     assert conditions(cluster, "web")["ScalingActive"] == ("True", "ValidMetricFound")
     cluster.backend.load(first.id, millicores=0)
     cluster.wait("back to 1 replica", lambda: replicas(cluster, "web") == 1, timeout=20)
-    assert "New size: 1; reason: All metrics below target" in events(cluster,
-                                                                     "SuccessfulRescale")
+    # Events are posted in the background (the recorder's queue): wait for this one.
+    cluster.wait("the scale-down event", lambda: "New size: 1; reason: All metrics below "
+                 "target" in events(cluster, "SuccessfulRescale"))
 
 
 def test_clamps_to_max_replicas_and_says_so(hpa_cluster: Any) -> None:

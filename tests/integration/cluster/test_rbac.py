@@ -215,3 +215,39 @@ def test_auth_can_i_and_impersonation(client: Any, namespace: str,
     assert ('rolebindings.rbac.authorization.k8s.io "grab" is forbidden: user "dave" '
             '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not '
             "currently held") in escalate.stderr, escalate.stderr
+
+
+KUBECTL_133 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
+
+
+@pytest.mark.skipif(not os.path.exists(KUBECTL_133), reason="kubectl 1.33 is not installed")
+def test_kubectl_133_creates_rbac_objects_and_tokens(namespace: str,
+                                                     kube_env: dict[str, str]) -> None:
+    """kubectl 1.33 sends these as protobuf: the RBAC kinds and TokenRequest."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([KUBECTL_133, "-n", namespace, *args], capture_output=True,
+                              text=True, env=kube_env, timeout=120)
+    for args in (("create", "serviceaccount", "ci"),
+                 ("create", "role", "reader", "--verb=get,list", "--resource=pods,pods/log"),
+                 ("create", "rolebinding", "ci-reads", "--role=reader",
+                  f"--serviceaccount={namespace}:ci"),
+                 ("create", "clusterrole", f"{namespace}-nodes", "--verb=get",
+                  "--resource=nodes", "--aggregation-rule=x=y"),
+                 ("create", "clusterrolebinding", f"{namespace}-ci", "--clusterrole=view",
+                  f"--serviceaccount={namespace}:ci")):
+        done = run(*args)
+        assert done.returncode == 0, (args, done.stderr)
+    role = json.loads(run("get", "role", "reader", "-o", "json").stdout)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods", "pods/log"],
+                              "verbs": ["get", "list"]}]
+    token = run("create", "token", "ci", "--duration", "15m")
+    assert token.returncode == 0, token.stderr
+    as_ci = run("--token", token.stdout.strip(), "--kubeconfig", kube_env["KUBECONFIG"],
+                "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    assert as_ci.stdout == f"system:serviceaccount:{namespace}:ci", as_ci.stderr
+    wide = run("get", "rolebinding", "ci-reads", "-o", "wide")
+    assert wide.stdout.split("\n")[1].split()[1:2] == ["Role/reader"], wide.stdout
+    for name in (f"{namespace}-nodes", f"{namespace}-ci"):
+        kind = "clusterrole" if name.endswith("nodes") else "clusterrolebinding"
+        with contextlib.suppress(Exception):
+            run("delete", kind, name)

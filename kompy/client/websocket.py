@@ -171,7 +171,7 @@ def connect(url: str, *, headers: dict[str, str], subprotocols: Sequence[str],
     try:
         if secure:
             context = ssl_context or ssl.create_default_context()
-            sock = context.wrap_socket(raw, server_hostname=server_hostname or host)
+            sock = _tls(context, raw, server_hostname or host)
         ws = WSConnection(ConnectionType.CLIENT)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         sock.sendall(ws.send(Request(host=parts.netloc, target=target,
@@ -184,6 +184,17 @@ def connect(url: str, *, headers: dict[str, str], subprotocols: Sequence[str],
         sock.close()
         raise
     return WebSocket(sock, ws, accepted.subprotocol, name)
+
+
+def _tls(context: ssl.SSLContext, raw: socket.socket, name: str) -> ssl.SSLSocket:
+    try:
+        return context.wrap_socket(raw, server_hostname=name)
+    except ssl.SSLCertVerificationError as error:
+        raise WebSocketError(f"TLS failed: certificate verify failed: {error.verify_message}"
+                             ) from error
+    except (ssl.SSLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise WebSocketError(f"TLS failed: {reason}") from error
 
 
 def _open(host: str, port: int, proxy: str | None, timeout: float) -> socket.socket:

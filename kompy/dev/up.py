@@ -31,6 +31,8 @@ PUBLISHED_ANNOTATION = "kompy.dev/published-ports"
 IMAGE_IDS_ANNOTATION = "kompy.dev/image-ids"
 ROLLED_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# up and dev apply server-side under this field manager (any cluster serves it since 1.22).
+FIELD_MANAGER = "kompy"
 MANAGED_BY_SELECTOR = f"{MANAGED_BY_LABEL}=kompy"
 # Applied first: what workloads refer to must exist before their pods start.
 _APPLY_ORDER = {"Namespace": 0, "ConfigMap": 1, "Secret": 1, "PersistentVolumeClaim": 1,
@@ -274,7 +276,9 @@ def convert_project(project: Any, options: Any, diagnostics: list[Diagnostic]) -
 
 def apply_all(client: KubeClient, namespace: str, objects: list[dict[str, Any]],
               say: Callable[[str], None]) -> set[tuple[str, str]]:
-    """Create or update the namespace and every object; returns the (kind, name) applied."""
+    """Create the namespace when missing, then apply every object server-side (field manager
+    ``kompy``, conflicts forced: the project's files are the truth for what they say);
+    returns the (kind, name) applied."""
     from kompy.client import resources
 
     ensure_namespace(client, namespace)
@@ -284,7 +288,7 @@ def apply_all(client: KubeClient, namespace: str, objects: list[dict[str, Any]],
         meta = obj.setdefault("metadata", {})
         if resources.lookup(kind).namespaced:
             meta["namespace"] = namespace
-        _, result = client.apply_result(obj)
+        _, result = client.apply_server_side(obj, FIELD_MANAGER)
         applied.add((kind, str(meta.get("name"))))
         if result != "unchanged":
             say(f"  {kind.lower()}/{meta.get('name')} {result}")

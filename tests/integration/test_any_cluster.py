@@ -335,3 +335,30 @@ def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path
     finally:
         code, _ = session.interrupt()
     assert code == 0
+
+
+def test_a_namespace_kompy_did_not_make_is_kept_with_what_others_put_in_it(
+        site: dict[str, Any], registry: Any) -> None:
+    """A shared cluster's team namespace, made by its admin before ``up``: ``down`` removes
+    kompy's objects (applied server-side under the field manager kompy) and nothing else."""
+    project = devloop(site["folder"], free_port())
+    env, client = site["env"], site["client"]
+    namespace = project.name
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": namespace, "labels": {"team": "web"}}})
+    client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "theirs", "namespace": namespace}, "data": {"a": "b"}})
+    args = ("--kubeconfig", site["kubeconfig"], "--context", "remote")
+    kompy("up", *args, "--default-repo", registry.prefix, env=env, cwd=project)
+    deployment = client.get("deployments", "web", namespace)
+    managers = {(m["manager"], m["operation"]) for m in deployment["metadata"]["managedFields"]}
+    assert ("kompy", "Apply") in managers, managers
+    labels = client.get("namespaces", namespace)["metadata"]["labels"]
+    assert labels["team"] == "web" and "app.kubernetes.io/managed-by" not in labels
+    output = kompy("down", *args, env=env, cwd=project)
+    assert f"namespace {namespace} kept (kompy did not create it)" in output, output
+    assert client.get("configmaps", "theirs", namespace)["data"] == {"a": "b"}
+    assert not client.list("deployments", namespace)["items"]
+    assert not client.list("services", namespace)["items"]
+    assert not client.list("pods", namespace)["items"]
+    client.delete("namespaces", namespace)

@@ -273,6 +273,26 @@ def _hpas(o: Obj, wide: bool) -> Row:
             str(status.get("currentReplicas", 0)), _age(o)]
 
 
+def _serviceaccounts(o: Obj, wide: bool) -> Row:
+    return [str(len(o.get("secrets") or [])), _age(o)]
+
+
+def _created_at(o: Obj, wide: bool) -> Row:
+    return [str(_meta(o).get("creationTimestamp") or "")]
+
+
+def _bindings(o: Obj, wide: bool) -> Row:
+    ref = o.get("roleRef") or {}
+    row = [f"{ref.get('kind')}/{ref.get('name')}", _age(o)]
+    if wide:
+        subjects = o.get("subjects") or []
+        for kind in ("User", "Group"):
+            row.append(", ".join(str(s.get("name")) for s in subjects if s.get("kind") == kind))
+        row.append(", ".join(f"{s.get('namespace')}/{s.get('name')}" for s in subjects
+                             if s.get("kind") == "ServiceAccount"))
+    return row
+
+
 def _generic(o: Obj, wide: bool) -> Row:
     return [_age(o)]
 
@@ -301,6 +321,14 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
     "ingressclasses": (["CONTROLLER", "PARAMETERS", "AGE"], [], _ingressclasses),
     "horizontalpodautoscalers": (["REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS",
                                   "AGE"], [], _hpas),
+
+
+    "serviceaccounts": (["SECRETS", "AGE"], [], _serviceaccounts),
+    "roles": (["CREATED AT"], [], _created_at),
+    "clusterroles": (["CREATED AT"], [], _created_at),
+    "rolebindings": (["ROLE", "AGE"], ["USERS", "GROUPS", "SERVICEACCOUNTS"], _bindings),
+    "clusterrolebindings": (["ROLE", "AGE"], ["USERS", "GROUPS", "SERVICEACCOUNTS"],
+                            _bindings),
 }
 
 

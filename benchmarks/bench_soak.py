@@ -181,7 +181,7 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float | None:
     var = sum((x - mx) ** 2 for x in xs)
     if var == 0:
         return None
-    return round(3600 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var, 3)
+    return round(3600 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var, 3)
 
 
 def trends(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:

@@ -172,6 +172,15 @@ class Soak:
             watch.wait()
 
 
+def log_counts(state_dir: Path) -> dict[str, int]:
+    """What the daemon's log says about the run: informers that had to list again (their
+    watch expired: 410 Gone), and tracebacks."""
+    text = "".join(p.read_text(errors="replace") for p in sorted(state_dir.glob("daemon.log*")))
+    return {"informer_relists": text.count("listing again"),
+            "tracebacks": text.count("Traceback (most recent call last)"),
+            "lines": text.count("\n")}
+
+
 def slope_per_hour(points: list[tuple[float, float]]) -> float | None:
     """Least-squares slope of (seconds, value) points, per hour."""
     if len(points) < 3:
@@ -244,6 +253,7 @@ def run(minutes: float, watches: int, period: float, sample_every: float, warmup
                     next_sample += sample_every
                 time.sleep(max(0.0, min(next_step, next_sample, next_watch_swap)
                                - time.monotonic()))
+            logs = log_counts(state.dir)
         finally:
             soak.close()
             process.reset(name)
@@ -253,6 +263,7 @@ def run(minutes: float, watches: int, period: float, sample_every: float, warmup
         "cycles": soak.cycle, "kubectl_commands": soak.commands,
         "watches_killed_and_reopened": soak.watch_restarts,
         "kubectl_failures": len(soak.failures), "failures": soak.failures[:20],
+        "daemon_log": logs,
         "trends": trends(samples, warmup_min * 60), "samples": samples,
     }
 

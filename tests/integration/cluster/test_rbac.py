@@ -232,7 +232,8 @@ def test_kubectl_133_creates_rbac_objects_and_tokens(namespace: str,
                  ("create", "rolebinding", "ci-reads", "--role=reader",
                   f"--serviceaccount={namespace}:ci"),
                  ("create", "clusterrole", f"{namespace}-nodes", "--verb=get",
-                  "--resource=nodes", "--aggregation-rule=x=y"),
+                  "--resource=nodes"),
+                 ("create", "clusterrole", f"{namespace}-agg", "--aggregation-rule=x=y"),
                  ("create", "clusterrolebinding", f"{namespace}-ci", "--clusterrole=view",
                   f"--serviceaccount={namespace}:ci")):
         done = run(*args)
@@ -247,7 +248,11 @@ def test_kubectl_133_creates_rbac_objects_and_tokens(namespace: str,
     assert as_ci.stdout == f"system:serviceaccount:{namespace}:ci", as_ci.stderr
     wide = run("get", "rolebinding", "ci-reads", "-o", "wide")
     assert wide.stdout.split("\n")[1].split()[1:2] == ["Role/reader"], wide.stdout
-    for name in (f"{namespace}-nodes", f"{namespace}-ci"):
-        kind = "clusterrole" if name.endswith("nodes") else "clusterrolebinding"
+    aggregated = json.loads(run("get", "clusterrole", f"{namespace}-agg", "-o", "json").stdout)
+    assert aggregated["aggregationRule"] == {"clusterRoleSelectors": [{"matchLabels":
+                                                                       {"x": "y"}}]}
+    for kind, name in (("clusterrole", f"{namespace}-nodes"),
+                       ("clusterrole", f"{namespace}-agg"),
+                       ("clusterrolebinding", f"{namespace}-ci")):
         with contextlib.suppress(Exception):
             run("delete", kind, name)

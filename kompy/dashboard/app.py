@@ -75,7 +75,7 @@ def build_app(dash: Dashboard, hosts: frozenset[str]) -> Any:
                                    **context))
 
     async def stream(request: Request) -> Response:
-        return StreamingResponse(topic_events(dash.view, _ns(request)),
+        return StreamingResponse(topic_events(dash.view, _ns(request), dash.shutdown),
                                  media_type="text/event-stream")
 
     async def logs_page(request: Request) -> Response:
@@ -98,7 +98,7 @@ def build_app(dash: Dashboard, hosts: frozenset[str]) -> Any:
 
         async def events() -> Any:
             try:
-                async for batch in threaded_lines(opener(dash.client, want)):
+                async for batch in threaded_lines(opener(dash.client, want), dash.shutdown):
                     yield sse("lines", "".join(line_html(line) for line in batch))
             except KompyError as error:
                 yield sse("lines", f'<span class="line error">{escape(error.message)}\n</span>')

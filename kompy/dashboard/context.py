@@ -9,6 +9,7 @@ from pathlib import Path
 from kompy.client import KubeClient
 from kompy.dashboard.auth import Gate
 from kompy.dashboard.metrics import PodMetrics
+from kompy.dashboard.streams import Shutdown
 from kompy.dashboard.watch import ClusterView
 
 
@@ -23,6 +24,7 @@ class Dashboard:
     project_directory: str | None = None
     kompy_home: Path | None = None           # where `kompy dev` writes its status files
     metrics: PodMetrics = field(init=False)
+    shutdown: Shutdown = field(init=False, default_factory=Shutdown)
 
     def __post_init__(self) -> None:
         self.metrics = PodMetrics(self.client)

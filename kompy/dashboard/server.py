@@ -12,6 +12,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -19,6 +20,7 @@ from kompy.client import KubeClient
 from kompy.dashboard.app import build_app
 from kompy.dashboard.auth import Gate, allowed_hosts
 from kompy.dashboard.context import Dashboard
+from kompy.dashboard.streams import Shutdown
 from kompy.dashboard.watch import ClusterView
 from kompy.errors import UserError
 
@@ -51,6 +53,18 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on Ctrl-C first ends the dashboard's open streams."""
+
+    def __init__(self, config: uvicorn.Config, shutdown: Shutdown) -> None:
+        super().__init__(config)
+        self.streams = shutdown
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.streams.begin()
+        super().handle_exit(sig, frame)
+
+
 def serve(client: KubeClient, request: DashboardRequest, say: Callable[[str], None]) -> int:
     sock = bind(request.port)
     port = sock.getsockname()[1]
@@ -75,7 +89,7 @@ def serve(client: KubeClient, request: DashboardRequest, say: Callable[[str], No
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config, dash.shutdown).run(sockets=[sock])
     finally:
         view.close()
         sock.close()

@@ -11,13 +11,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
 
 from kompy.dashboard.render import escape
 from kompy.dashboard.watch import ClusterView
 
 KEEPALIVE_SECONDS = 15.0
+T = TypeVar("T")
 MAX_BATCH_LINES = 500
+
+
+class Shutdown:
+    """Ends every open stream when the server stops (Ctrl-C): streams never end by
+    themselves, and a server waiting for them would cancel them with a traceback."""
+
+    def __init__(self) -> None:
+        self.begun = False
+        self._events: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self.begun = True
+            events = list(self._events)
+        for loop, event in events:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    async def first(self, awaitable: Awaitable[T]) -> tuple[bool, T | None]:
+        """(False, its result), or (True, None) when the shutdown came first."""
+        event = asyncio.Event()
+        key = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._events.add(key)
+            if self.begun:
+                event.set()
+        work, stop = asyncio.ensure_future(awaitable), asyncio.ensure_future(event.wait())
+        try:
+            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, stop):
+                if not task.done():
+                    task.cancel()
+            with self._lock:
+                self._events.discard(key)
+        if work in done:
+            return False, work.result()
+        return True, None
 
 
 def sse(event: str, data: str) -> str:
@@ -26,15 +67,18 @@ def sse(event: str, data: str) -> str:
     return f"event: {event}\n{body}\n"
 
 
-async def topic_events(view: ClusterView, ns: str | None) -> AsyncIterator[str]:
+async def topic_events(view: ClusterView, ns: str | None, shutdown: Shutdown
+                       ) -> AsyncIterator[str]:
     subscription = view.subscribe(ns)
     try:
         yield ": watching\n\n"
         while True:
-            topics = await subscription.next(KEEPALIVE_SECONDS)
+            stopping, topics = await shutdown.first(subscription.next(KEEPALIVE_SECONDS))
+            if stopping:
+                return
             if not topics:
                 yield ": keepalive\n\n"
-            for topic in topics:
+            for topic in topics or ():
                 yield sse(topic, topic)
     finally:
         view.unsubscribe(subscription)
@@ -61,7 +105,8 @@ def line_html(line: str) -> str:
 LineSource = Callable[[], tuple[Callable[[], None], Iterator[str]]]
 
 
-async def threaded_lines(open_stream: LineSource) -> AsyncIterator[list[str]]:
+async def threaded_lines(open_stream: LineSource, shutdown: Shutdown
+                         ) -> AsyncIterator[list[str]]:
     """Batches of lines read on a thread (what arrived together, at most MAX_BATCH_LINES); when
     the consumer stops (the page went away) the stream is closed, which ends the thread's
     blocked read."""
@@ -93,7 +138,9 @@ async def threaded_lines(open_stream: LineSource) -> AsyncIterator[list[str]]:
     threading.Thread(target=read, name="dashboard-log", daemon=True).start()
     try:
         while True:
-            item = await queue.get()
+            stopping, item = await shutdown.first(queue.get())
+            if stopping:
+                return
             batch: list[str] = []
             while isinstance(item, str):
                 batch.append(item)

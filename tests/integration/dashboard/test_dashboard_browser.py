@@ -347,6 +347,15 @@ def test_the_other_views_show_their_objects(browser: Browser, server: Server) ->
         main = driver.find_element(By.ID, "main")
         eventually(f"{expected!r} on the {view} view", lambda m=main, e=expected: e in m.text)
         screenshot(driver, view)
+    # Dark, as a system that prefers it shows the page (prefers-color-scheme).
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    browser.get(f"{server.base}/workloads?ns=webapp")
+    background = driver.execute_script(
+        "return getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)", background
+    screenshot(driver, "workloads-dark")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     browser.collect()
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kompy.client import KubeClient
+from kompy.dashboard.rows import valid_name
 from kompy.errors import UserError
 from kompy.kubectl.commands import delete, scale
 from kompy.kubectl.cronjob import create_job_from_cronjob
@@ -68,6 +69,9 @@ def run_action(client: KubeClient, verb: str, ns: str, ref: str, form: Form) -> 
     action = ACTIONS.get(verb)
     if action is None:
         raise UserError(f"no action {verb!r}", hint=f"one of {', '.join(sorted(ACTIONS))}")
+    kind, _, name = ref.partition("/")
+    if not (valid_name(ns) and kind.isalpha() and valid_name(name)):
+        raise UserError(f"not an object: namespace {ns!r}, {ref!r}")
     lines: list[str] = []
     action.run(client, ns, ref, form, lines.append)
     return "".join(lines).strip()

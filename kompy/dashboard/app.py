@@ -95,6 +95,8 @@ def build_app(dash: Dashboard, hosts: frozenset[str]) -> Any:
         q = request.query_params
         want = LogRequest(q.get("ns", ""), q.get("pod", ""), q.get("container", ""),
                           previous=q.get("previous") == "1", follow=q.get("follow", "1") == "1")
+        if not want.valid():
+            return HTMLResponse("not a pod or container name\n", status_code=400)
 
         async def events() -> Any:
             try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.client import KubeClient, resources
+from kompy.dashboard.rows import valid_name
 from kompy.dashboard.streams import split_lines
 
 TAIL_LINES = 1000   # as a terminal's scrollback: older lines are a `kompy logs` away
@@ -23,6 +24,11 @@ class LogRequest:
     container: str = ""
     previous: bool = False
     follow: bool = True
+
+    def valid(self) -> bool:
+        """Names only: they become the API path of the log."""
+        return valid_name(self.namespace) and valid_name(self.pod) and (
+            not self.container or valid_name(self.container))
 
     def params(self) -> dict[str, str]:
         params = {"tailLines": str(TAIL_LINES)}

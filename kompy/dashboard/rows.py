@@ -6,6 +6,7 @@ follow ``kubectl get`` (:mod:`kompy.client.tables`) where kubectl has one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,13 @@ from kompy.client.tables import age, pod_status
 from kompy.client.wellknown import REVISION
 
 HOST_PORTS = "kompy.dev/host-ports"  # hostPort:port/proto entries the proxy publishes
+# What an object's name (a DNS-1123 subdomain) or a container's may be: anything else a page
+# sends is refused before it becomes part of an API path ("../secrets/x?" must never be one).
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def valid_name(text: str) -> bool:
+    return bool(_NAME.match(text))
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,21 @@ def test_only_loopback_host_names_are_answered() -> None:
     hosts = allowed_hosts(8765)
     assert "127.0.0.1:8765" in hosts and "localhost:8765" in hosts
     assert "evil.example:8765" not in hosts and "127.0.0.1:80" not in hosts
+
+
+def test_names_that_could_change_an_api_path_are_refused() -> None:
+    import pytest
+
+    from kompy.dashboard.actions import run_action
+    from kompy.dashboard.logs import LogRequest
+    from kompy.dashboard.rows import valid_name
+    from kompy.errors import UserError
+
+    assert valid_name("web-58r548z8zb-qvcj6") and valid_name("kube-system")
+    for bad in ("", "../secrets/db", "db?x=", "Web", "a/b", "-a", "a" * 300):
+        assert not valid_name(bad), bad
+    assert LogRequest("shop", "web-1", "c").valid()
+    assert not LogRequest("shop", "../secrets/db?", "").valid()
+    assert not LogRequest("shop", "web-1", "c/../x").valid()
+    with pytest.raises(UserError):
+        run_action(None, "delete", "shop", "pod/../secrets/db", {})  # type: ignore[arg-type]

@@ -48,6 +48,7 @@ ADAPTERS = {
     "h11": ("kompy.cluster.ingress.http1",),
     "starlette": ("kompy.dashboard.app", "kompy.dashboard.security"),
     "uvicorn": ("kompy.dashboard.server",),
+    "jwt": ("kompy.cluster.apiserver.satokens",),
 }
 
 

@@ -1,6 +1,7 @@
 """``kompy dashboard`` in a real browser: Debian's headless chromium driven through its
 chromedriver (Selenium), against a built-in cluster on the real Docker engine that ``kompy up``
-filled with two samples (webapp: a Deployment of two replicas; configs-secrets: a Secret).
+filled with the webapp sample (a Deployment of two replicas, a worker, a cache), and a Secret
+and a ConfigMap applied as a user applies them.
 
 Every HTTP response the browser received is scanned for the Secret's values (the bodies
 through the DevTools protocol, and every server-sent event's data), and the views are fetched
@@ -30,8 +31,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-DB_PASSWORD = f"db-pw-{uuid.uuid4().hex}"          # the configs-secrets sample's secrets
+DB_PASSWORD = f"db-pw-{uuid.uuid4().hex}"          # the Secret's values, searched for
 API_TOKEN = f"api-token-{uuid.uuid4().hex}"
+CONFIG = f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: credentials, namespace: webapp}}
+stringData: {{db_password: {DB_PASSWORD}, api_token: {API_TOKEN}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: webapp}}
+data: {{API_MODE: production}}
+"""
 T = TypeVar("T")
 
 pytestmark = pytest.mark.integration
@@ -64,10 +76,10 @@ def eventually(what: str, probe: Callable[[], T | None], timeout: float = 90) ->
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-def kompy(env: dict[str, str], *args: str, cwd: Path | None = None,
+def kompy(env: dict[str, str], *args: str, cwd: Path | None = None, input: str | None = None,
           timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kompy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, input=input)
 
 
 def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
@@ -109,13 +121,12 @@ def samples(cluster: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     """Each sample's folder and published port, once `kompy up` started it."""
     tmp = tmp_path_factory.mktemp("samples")
     found = {}
-    for name in ("webapp", "configs-secrets"):
+    for name in ("webapp",):
         folder, port = found[name] = sample(name, tmp)
-        if name == "configs-secrets":
-            (folder / "secrets" / "api_token.txt").write_text(API_TOKEN)
-        env = {**cluster, "DB_PASSWORD": DB_PASSWORD}
-        result = kompy(env, "up", cwd=folder)
+        result = kompy(cluster, "up", cwd=folder)
         assert result.returncode == 0, result.stdout + result.stderr
+    applied = kompy(cluster, "apply", "-f", "-", input=CONFIG)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
     return found
 
 
@@ -317,16 +328,22 @@ def test_a_pods_log_streams_into_the_page(browser: Browser, server: Server,
     from selenium.webdriver.common.by import By
 
     driver = browser.driver
-    pod = eventually("the api pod", lambda: (running_pods(cluster, "secure-api", "api")
-                                             or [None])[0])
-    browser.get(f"{server.base}/logs?ns=secure-api&pod={pod}")
+    pod = eventually("a web pod", lambda: (running_pods(cluster, "webapp", "web")
+                                           or [None])[0])
+    browser.get(f"{server.base}/logs?ns=webapp&pod={pod}")
     log = driver.find_element(By.ID, "log")
-    eventually("the log's first lines", lambda: "api listening" in log.text)
+    eventually("the log's first lines", lambda: "web listening" in log.text)
     marker = f"/marker-{uuid.uuid4().hex[:8]}"
-    with contextlib.suppress(urllib.error.HTTPError):  # a 404 is logged all the same
-        urllib.request.urlopen(f"http://127.0.0.1:{samples['configs-secrets'][1]}{marker}",
-                               timeout=10)
-    eventually("the new line, streamed", lambda: marker in log.text)
+
+    def request_and_look() -> bool:
+        """One request through the Service (it picks a replica: this pod, sooner or later)."""
+        if marker in log.text:
+            return True
+        with contextlib.suppress(urllib.error.URLError):  # a 404 is logged all the same
+            urllib.request.urlopen(f"http://127.0.0.1:{samples['webapp'][1]}{marker}",
+                                   timeout=10)
+        return False
+    eventually("the new line, streamed", request_and_look)
     search = driver.find_element(By.ID, "log-search")
     search.send_keys("marker-")
     visible = [line.text for line in log.find_elements(By.CSS_SELECTOR, ".line")
@@ -341,7 +358,7 @@ def test_the_other_views_show_their_objects(browser: Browser, server: Server) ->
     driver = browser.driver
     for view, expected in (("services", "webapp"), ("events", "Scaled"),
                            ("configmaps", "API_MODE"), ("secrets", "db_password"),
-                           ("namespaces", "secure-api"), ("graph", "service_healthy"),
+                           ("namespaces", "webapp"), ("graph", "service_healthy"),
                            ("dev", "No kompy dev session of webapp")):
         browser.get(f"{server.base}/{view}")
         main = driver.find_element(By.ID, "main")

@@ -40,8 +40,12 @@ def cluster_group() -> None:
               help="Where the Ingress listens on 127.0.0.1: HTTP,HTTPS port numbers (0: any "
                    "free port), auto (80 and 443 when free; the default) or off. Kept for "
                    "later starts.")
+@click.option("--nodes", type=click.IntRange(1, 50), default=None, metavar="N",
+              help="Run N nodes (kompy, kompy-m02, ...), each a failure domain of its own "
+                   "(hostname and zone labels), on the one Docker engine. Nodes are kept; "
+                   "more can be added to a running cluster.")
 def cluster_start(cluster: str | None, token_auth_file: str | None,
-                  ingress_ports: str | None) -> None:
+                  ingress_ports: str | None, nodes: int | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet, proxy,
     Ingress)."""
     from pathlib import Path
@@ -64,6 +68,11 @@ def cluster_start(cluster: str | None, token_auth_file: str | None,
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
     click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")
+    if nodes:
+        from kompy.cluster.daemon.process import client_for
+        from kompy.cluster.kubelet.node import ensure_nodes
+        for made in ensure_nodes(client_for(state, api), nodes):
+            click.echo(f"node {made!r} added")
     if not os.environ.get(NO_RUNTIME_ENV):
         click.echo("ingress: " + ", ".join(ingress_status(state, int(api["pid"])).values()))
 

@@ -85,6 +85,8 @@ RESOURCES: tuple[Resource, ...] = (
        has_status=False),
     _r("HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "v2", "hpa",
        all_=True),
+    _r("PodDisruptionBudget", "poddisruptionbudgets", "policy", "v1", "pdb"),
+    _r("Lease", "leases", "coordination.k8s.io", "v1", has_status=False),
 )
 
 _INDEX: dict[str, Resource] = {}

@@ -43,7 +43,7 @@ SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
 INGRESS_CLASSES = resources.lookup("ingressclasses")
 EVENT_TTL = 3600
-SYSTEM_NAMESPACES = ("default", "kube-system")
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
 # random time between this and twice this, so a fleet of clients does not reconnect at once.
 MIN_REQUEST_TIMEOUT = 1800

@@ -137,3 +137,41 @@ def test_cordon_keeps_new_pods_away_and_daemonsets_run_everywhere(three: Any) ->
     three.client.delete("nodes", "kompy-m03")
     three.wait("the deleted node's pods gone", lambda: "kompy-m03" not in where(
         three, "agent") and "kompy-m03" not in where(three, "web"))
+
+
+def test_kompy_drain_evicts_through_the_budget_and_cordon_is_idempotent(three: Any) -> None:
+    import time
+
+    from kompy.errors import UserError
+    from kompy.kubectl.drain import DrainOptions, cordon, drain
+
+    said: list[str] = []
+    three.client.create(deployment("web", 3, nodeSelector={"kubernetes.io/hostname":
+                                                           "kompy-m02"}))
+    three.client.create({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                         "metadata": {"name": "web", "namespace": "default"},
+                         "spec": {"maxUnavailable": 1,
+                                  "selector": {"matchLabels": {"app": "web"}}}})
+    three.wait("three replicas on kompy-m02", lambda: where(three, "web") == {"kompy-m02": 3})
+    three.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "bare", "namespace": "default"}, "spec": {
+        "nodeName": "kompy-m02", "containers": [{"name": "c", "image": "kompy/busybox:1"}]}})
+    with pytest.raises(UserError) as refused:
+        drain(three.client, "kompy-m02", DrainOptions(), said.append)
+    assert "cannot delete Pods that declare no controller (use --force to override): " \
+           "default/bare" in refused.value.message
+    assert said == ["node/kompy-m02 cordoned\n"]
+    cordon(three.client, "kompy-m02", said.append)
+    assert said[-1] == "node/kompy-m02 already cordoned\n"
+    # The replicas can go nowhere else (their selector names kompy-m02): one eviction is
+    # granted, the others are refused by the budget until the drain gives up.
+    clock = iter(range(0, 1000, 10))
+    with pytest.raises(UserError, match="timed out evicting"):
+        drain(three.client, "kompy-m02", DrainOptions(force=True, timeout=25), said.append,
+              clock=lambda: float(next(clock)), sleep=lambda s: time.sleep(0.2))
+    refusals = [line for line in said if line.startswith("error when evicting")]
+    assert refusals and refusals[0].endswith(
+        "(will retry after 5s): Cannot evict pod as it would violate the pod's disruption "
+        "budget.\n")
+    assert cordon(three.client, "kompy-m02", said.append, unschedulable=False) == 0
+    assert said[-1] == "node/kompy-m02 uncordoned\n"

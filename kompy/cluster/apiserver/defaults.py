@@ -21,7 +21,9 @@ def apply_defaults(kind: str, obj: Obj) -> None:
         secret(obj)
         return
     if kind == "Pod":
-        pod_spec(obj.setdefault("spec", {}))
+        if obj.get("spec") is None:
+            obj["spec"] = {}
+        pod_spec(obj["spec"])
         # The DefaultTolerationSeconds admission plugin: 300 s on a not-ready or unreachable
         # node before the pod is evicted (docs/cluster.md, "Several nodes").
         given = obj["spec"].get("tolerations") or []

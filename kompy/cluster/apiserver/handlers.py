@@ -232,7 +232,9 @@ class Api:
             raise bad_request(f"the body is a {api_version}/{kind}, but the URL is for "
                               f"{res.api_version}/{res.kind}")
         self._check_schema(res, obj, validation)
-        meta = obj.setdefault("metadata", {})
+        if obj.get("metadata") is None:  # null counts as absent, as for Go's decoder
+            obj["metadata"] = {}
+        meta = obj["metadata"]
         if res.namespaced:
             namespace = route.namespace or meta.get("namespace") or "default"
             if meta.get("namespace") and meta["namespace"] != namespace:

@@ -255,7 +255,10 @@ def main() -> int:
         result[f"{run}_median_s"] = value
         if floor and value and run != "docker_api_8_threads":
             result[f"{run}_vs_docker_api_ratio"] = round(value / floor, 2)
-    scaling = []
+    result["idle"] = {k: v for k, v in rounds[-1]["kompy"].items() if k.startswith("idle")}
+    save(RESULTS, result)  # the rounds are kept even if a scaling run fails
+    scaling: list[dict[str, Any]] = []
+    result["scaling"] = scaling
     for count in args.scale:
         point: dict[str, Any] = {"replicas": count, "load_average": round(os.getloadavg()[0], 2)}
         point["docker_api_8_threads"] = bench_raw(count)
@@ -265,9 +268,7 @@ def main() -> int:
         point["docker_api_per_replica_s"] = round(
             point["docker_api_8_threads"]["create_and_start_all_s"] / count, 3)
         scaling.append(point)
-    result["scaling"] = scaling
-    result["idle"] = {k: v for k, v in rounds[-1]["kompy"].items() if k.startswith("idle")}
-    save(RESULTS, result)
+        save(RESULTS, result)
     return 0
 
 

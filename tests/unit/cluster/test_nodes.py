@@ -63,8 +63,9 @@ def test_nodes_are_failure_domains_and_replicas_spread(three: Any) -> None:
     three.wait("two replicas per node", lambda: where(three, "web") == {
         "kompy": 2, "kompy-m02": 2, "kompy-m03": 2})
     for p in pods_of(three, "web"):
-        boxes = three.backend.running(**{"kompy.pod": p["metadata"]["name"]})
-        assert boxes and {b.labels[LABEL_NODE] for b in boxes} == {p["spec"]["nodeName"]}
+        boxes = three.wait(f"{p['metadata']['name']} running", lambda p=p: three.backend.running(
+            **{"kompy.pod": p["metadata"]["name"]}))
+        assert {b.labels[LABEL_NODE] for b in boxes} == {p["spec"]["nodeName"]}
 
 
 def test_a_stopped_node_goes_unreachable_and_its_pods_move(three: Any) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import re
 import shutil
@@ -248,41 +247,13 @@ class VolumeMaker:
             if not os.path.exists(host):
                 os.makedirs(host, exist_ok=True)
             out.append(Mount("bind", host, target, read_only))
-        self._nested_mount_points(out)
         return out
-
-    def _nested_mount_points(self, mounts: list[Mount]) -> None:
-        """Make the mount points that lie inside another of the container's mounts, in the
-        kubelet's own folders: the runtime cannot make them in a read-only mount, and a
-        Compose project's secrets are one at /run/secrets, where the ServiceAccount token
-        goes (/var/run/secrets/kubernetes.io/serviceaccount: /var/run is /run in today's
-        images). What the runtime would do in a writable volume, done beforehand."""
-        own = str(self.state_dir)
-        for outer in mounts:
-            if outer.type != "bind" or not outer.source.startswith(own) or \
-                    not os.path.isdir(outer.source):
-                continue
-            base = _canonical(outer.target)
-            for inner in mounts:
-                rel = os.path.relpath(_canonical(inner.target), base)
-                if inner is outer or rel == "." or rel.startswith(".."):
-                    continue
-                with contextlib.suppress(OSError):
-                    os.makedirs(os.path.join(outer.source, rel), exist_ok=True)
 
     def remove(self, pod_uid: str, volume_names: list[str]) -> None:
         """Forget a deleted pod's files and emptyDir volumes (claims stay)."""
         for vol in volume_names:
             self.backend.remove_volume(emptydir_volume(self.backend.cluster, pod_uid, vol))
         shutil.rmtree(pod_dir(self.state_dir, pod_uid), ignore_errors=True)
-
-
-def _canonical(target: str) -> str:
-    """A container path with /var/run read as /run (a symlink to it in Debian, Ubuntu and
-    Alpine images; where it is not, the extra empty folder is harmless)."""
-    path = os.path.normpath(target)
-    return "/run" + path[len("/var/run"):] if path == "/var/run" or \
-        path.startswith("/var/run/") else path
 
 
 def _has_files(vol: dict[str, Any]) -> bool:

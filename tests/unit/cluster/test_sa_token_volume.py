@@ -85,23 +85,3 @@ def test_every_container_learns_where_the_api_server_is() -> None:
                            service_env=env)
     assert resolved["KUBERNETES_SERVICE_PORT"] == "8443"      # the pod's own env wins
     assert resolved["URL"] == "https://10.213.0.9"
-
-
-def test_mount_points_inside_a_read_only_volume_are_made_beforehand(tmp_path: Path) -> None:
-    """A Compose project's secrets are a read-only volume at /run/secrets; the token goes
-    to /var/run/secrets/kubernetes.io/serviceaccount, inside it (/var/run is /run)."""
-    from kompy.cluster.kubelet.volumes import Source
-    secrets = tmp_path / "pods" / "u-1" / "volumes" / "secrets"
-    token = tmp_path / "pods" / "u-1" / "volumes" / "kube-api-access-abcde"
-    for folder in (secrets, token):
-        folder.mkdir(parents=True)
-    maker = VolumeMaker(backend=None, state_dir=tmp_path,  # type: ignore[arg-type]
-                        configmaps=lambda ns, n: None, secrets=lambda ns, n: None,
-                        claims=lambda ns, n: None)
-    container = {"volumeMounts": [
-        {"name": "secrets", "mountPath": "/run/secrets"},
-        {"name": "token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}
-    maker.mounts(container, {"secrets": Source("bind", str(secrets), read_only=True),
-                             "token": Source("bind", str(token), read_only=True)})
-    assert (secrets / "kubernetes.io" / "serviceaccount").is_dir()
-    assert list(token.iterdir()) == []

@@ -394,3 +394,38 @@ def test_a_namespace_kompy_did_not_make_is_kept_with_what_others_put_in_it(
     assert not client.list("services", namespace)["items"]
     assert not client.list("pods", namespace)["items"]
     client.delete("namespaces", namespace)
+
+
+WITH_VOLUME = """\
+name: {name}
+services:
+  db:
+    image: kompy/busybox:1
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes: ["data:/data"]
+volumes:
+  data: {{}}
+"""
+
+
+def test_down_on_another_cluster_keeps_the_volume_claims_unless_volumes(
+        site: dict[str, Any], tmp_path: Path) -> None:
+    """A claim's data goes with the claim there: kept, with its namespace, as docker compose
+    down keeps named volumes; --volumes removes them."""
+    name = f"claims-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "compose.yaml").write_text(WITH_VOLUME.format(name=name))
+    env, client = site["env"], site["client"]
+    args = ("--kubeconfig", site["kubeconfig"], "--context", "remote")
+    kompy("up", *args, env=env, cwd=tmp_path)
+    claims = [c["metadata"]["name"] for c in client.list("persistentvolumeclaims", name)["items"]]
+    assert claims, "the project has a claim"
+    output = kompy("down", *args, env=env, cwd=tmp_path)
+    assert f"namespace {name} kept: it holds the volume claims {', '.join(sorted(claims))}" \
+        in output, output
+    assert not client.list("pods", name)["items"]
+    assert not client.list("deployments", name)["items"]
+    assert [c["metadata"]["name"] for c in
+            client.list("persistentvolumeclaims", name)["items"]] == claims
+    output = kompy("down", "--volumes", *args, env=env, cwd=tmp_path)
+    assert f"namespace {name} deleted" in output, output
+    assert namespace_gone(client, name)

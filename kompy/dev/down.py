@@ -54,7 +54,7 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
     from kompy.dev.up import namespace_of
 
     target = request.where()
-    namespace = namespace_of(request.project_name or _project_name(request))
+    namespace = namespace_of(request.project_name or _project_name(request), target)
     client = target.connect(say)
     try:
         found = read_namespace(client, namespace)

@@ -435,12 +435,13 @@ def test_down_on_another_cluster_keeps_the_volume_claims_unless_volumes(
 def test_up_dev_and_down_as_a_user_limited_to_one_namespace(site: dict[str, Any],
                                                              registry: Any) -> None:
     """A shared cluster's usual grant: a user who may edit the team's namespace, made by the
-    admin, and may not read namespaces at all (RBAC). up applies there, dev syncs and
-    forwards there, down removes kompy's objects and keeps the namespace."""
+    admin, and may not read namespaces at all (RBAC). up applies there (-n: not the
+    project's name), dev syncs and forwards there, the clean-up removes kompy's objects and
+    keeps the namespace."""
     port = free_port()
     project = devloop(site["folder"], port)
     env, client = site["env"], site["client"]
-    namespace = project.name
+    namespace = f"team-{uuid.uuid4().hex[:6]}"
     client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     minted = subprocess.run([sys.executable, "-m", "kompy", "cluster", "kubeconfig", "--user",
                              "alice", "--namespace", namespace, "--role", "edit"],
@@ -449,7 +450,7 @@ def test_up_dev_and_down_as_a_user_limited_to_one_namespace(site: dict[str, Any]
     config = site["folder"] / f"{namespace}.kubeconfig"
     config.write_text(minted.stdout)
     config.chmod(0o600)
-    args = ("--kubeconfig", str(config))
+    args = ("--kubeconfig", str(config), "-n", namespace)
     output = kompy("up", *args, "--default-repo", registry.prefix, env=env, cwd=project)
     assert "deployment/web created" in output, output
     session = Session(project, env, *args, "--default-repo", registry.prefix, "--no-logs")

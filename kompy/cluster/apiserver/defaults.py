@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 from kompy.client.objects import Obj
+from kompy.cluster.apiserver.limitranger import limit_range_spec
 
 
 def apply_defaults(kind: str, obj: Obj) -> None:
@@ -21,7 +22,12 @@ def apply_defaults(kind: str, obj: Obj) -> None:
         return
     if kind == "Pod":
         pod_spec(obj.setdefault("spec", {}))
+        _requests_from_limits(obj["spec"])
         obj.setdefault("status", {}).setdefault("phase", "Pending")
+        return
+    if kind == "StorageClass":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
         return
     if kind == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
@@ -77,6 +83,21 @@ def _container(c: Obj) -> None:
     for port in c.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
+
+
+def _requests_from_limits(spec: Obj) -> None:
+    """A pod's container that states a limit and no request requests its limit
+    (SetDefaults_Pod; pod templates are left as written)."""
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        if not isinstance(container, dict) or not isinstance(container.get("resources"), dict):
+            continue
+        limits = container["resources"].get("limits")
+        if not isinstance(limits, dict) or not limits:
+            continue
+        requests = container["resources"].setdefault("requests", {})
+        if isinstance(requests, dict):
+            for name, value in limits.items():
+                requests.setdefault(name, value)
 
 
 def _deployment(spec: Obj) -> None:
@@ -145,8 +166,14 @@ def _pvc(spec: Obj) -> None:
     spec.setdefault("volumeMode", "Filesystem")
 
 
+def _pv(spec: Obj) -> None:
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+
+
 _BY_KIND = {
     "Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset,
     "DaemonSet": _daemonset, "Job": _job, "CronJob": _cronjob, "Service": _service,
-    "PersistentVolumeClaim": _pvc,
+    "PersistentVolumeClaim": _pvc, "PersistentVolume": _pv,
+    "LimitRange": limit_range_spec,
 }

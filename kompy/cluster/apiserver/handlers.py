@@ -27,7 +27,7 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster.apiserver import admission, defaults, hostpaths, typed
+from kompy.cluster.apiserver import admission, defaults, hostpaths, plugins, storage, typed
 from kompy.cluster.apiserver.decode import duplicate_fields
 from kompy.cluster.apiserver.managedfields import FieldManager
 from kompy.cluster.apiserver.openapi import OpenAPI
@@ -131,6 +131,9 @@ class Api:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        storage.ensure_default_class(
+            lambda obj: self.create(Route(storage.STORAGE_CLASSES, None, None, None), obj),
+            self.store.list(storage.STORAGE_CLASSES)[0])
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -294,6 +297,16 @@ class Api:
                 o for o in others if o["metadata"].get("uid") != (old or {}).get(
                     "metadata", {}).get("uid")])
 
+    def _admit(self, res: Resource, obj: Obj, old: Obj | None) -> None:
+        """The plugins that read the namespace's LimitRanges, quotas and classes; a new
+        object's generated name is chosen first, for their messages."""
+        meta = obj.setdefault("metadata", {})
+        if old is None and not meta.get("name") and meta.get("generateName"):
+            meta["name"] = self.store.generate_name(res, str(meta.get("namespace") or ""),
+                                                    str(meta["generateName"]))
+        plugins.admit(res, obj, lambda kind, ns: self.store.list(
+            kind, ns if kind.namespaced else None)[0], old)
+
     def create(self, route: Route, body: Any, validation: str = "Warn",
                options: WriteOptions | None = None) -> Obj:
         options = options or WriteOptions()
@@ -306,6 +319,7 @@ class Api:
             self._allocate(route.res, obj, None)
             if route.res.kind == "Ingress":
                 admission.default_ingress_class(obj, self.store.list(INGRESS_CLASSES)[0])
+            self._admit(route.res, obj, None)
             created = self.store.create(route.res, obj, dry_run=options.dry_run)
         if route.res.kind == "Event" and not options.dry_run:
             self._expire_events()
@@ -349,6 +363,7 @@ class Api:
         with self._allocating:
             old = self.store.get(route.res, route.namespace, route.name)
             admission.validate_update(route.res, old, obj)
+            self._admit(route.res, obj, old)
             self._allocate(route.res, obj, old)
             if not options.applied:
                 self.fields.update(route.res, old, obj, options.manager, options.subresource)

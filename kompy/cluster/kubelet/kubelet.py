@@ -111,13 +111,16 @@ class Kubelet:
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
         claims = informers["persistentvolumeclaims"]
+        persistent_volumes = informers["persistentvolumes"]
         self.prober = Prober(backend, self.queue.add, self._probe_failed)
         self.worker = PodWorker(
             backend, state_dir, hosts, recorder, self.prober,
             configmaps=cached_lookup(client, configmaps, "configmaps"),
             secrets=cached_lookup(client, secrets, "secrets"),
             claims=cached_lookup(client, claims, "persistentvolumeclaims"),
-            backoff_base=backoff_base, config=config)
+            backoff_base=backoff_base, config=config,
+            persistent_volumes=cached_lookup(client, persistent_volumes, "persistentvolumes"),
+            pods=self.pods.list)
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         for informer in (configmaps, secrets, claims):

@@ -49,6 +49,7 @@ from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
 from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
 from kompy.cluster.kubelet.probes import Prober
+from kompy.cluster.kubelet.claims import PodLister
 from kompy.cluster.kubelet.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
 from kompy.errors import KompyError
 
@@ -116,7 +117,9 @@ class PodWorker:
     def __init__(self, backend: ContainerBackend, state_dir: Path, hosts: HostsTable,
                  recorder: EventRecorder, prober: Prober, configmaps: Lookup, secrets: Lookup,
                  claims: Lookup, backoff_base: float = 10.0,
-                 config: KubeletConfig | None = None) -> None:
+                 config: KubeletConfig | None = None,
+                 persistent_volumes: Lookup | None = None,
+                 pods: PodLister | None = None) -> None:
         self.backend = backend
         self.config = config or KubeletConfig()
         self.state_dir = state_dir
@@ -129,7 +132,8 @@ class PodWorker:
         self.prober = prober
         self.configmaps = configmaps
         self.secrets = secrets
-        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims)
+        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims,
+                                   persistent_volumes, pods)
         self.backoff_base = backoff_base
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
@@ -346,7 +350,7 @@ class PodWorker:
         try:
             return self.volumes.prepare(pod, self.images.user_of)
         except PodConfigError as error:
-            self.recorder.warning(pod, "FailedMount", error.message)
+            self.recorder.warning(pod, error.reason, error.message)
             for c in _all_containers(pod):
                 state.waiting[str(c.get("name"))] = ("ContainerCreating", error.message)
             raise

@@ -3,7 +3,9 @@
 Every object in the project's namespace is deleted, then the namespace itself; the cluster's
 kubelet removes the pods' containers. Afterwards no container and no network of the namespace
 is left on the Docker engine. PersistentVolumeClaims' Docker volumes stay (the data survives a
-later ``up``, as named volumes survive ``docker compose down``) unless ``--volumes``.
+later ``up``, as named volumes survive ``docker compose down``) unless ``--volumes``: their
+PersistentVolumes are made Retain before the claims go, then deleted (the Docker volumes
+stay); with ``--volumes`` the default class's Delete policy removes them.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
     except NotFound:
         say(f"namespace {namespace}: nothing to remove")
     else:
+        kept = keep_claim_volumes(client, namespace) if target.builtin and \
+            not request.volumes else []
         delete_namespace(client, namespace, request.timeout, say, request.grace_period)
+        forget_volumes(client, kept)
     if target.builtin:   # the built-in cluster's Docker objects; another cluster's are its own
         _clean_docker(namespace, request, say)
     return EXIT_OK
@@ -97,6 +102,41 @@ def delete_namespace(client: KubeClient, namespace: str, timeout: float,
         say(f"namespace {namespace} deleted")
     except NotFound:
         pass
+
+
+def keep_claim_volumes(client: KubeClient, namespace: str) -> list[str]:
+    """The PersistentVolumes of kompy's provisioner bound to the namespace's claims, made
+    Retain (as a cluster admin does before deleting a claim whose data must stay): their
+    Docker volumes outlive the claims, and a later ``up`` provisions its claims on them again
+    (the volume is named after its claim). Returns their names."""
+    from kompy.cluster.kubelet.claims import PROVISIONER
+
+    kept = []
+    for claim in client.list("persistentvolumeclaims", namespace).get("items") or []:
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name:
+            continue
+        try:
+            volume = client.get("persistentvolumes", str(volume_name))
+        except NotFound:
+            continue
+        spec = volume.get("spec") or {}
+        if (spec.get("csi") or {}).get("driver") != PROVISIONER:
+            continue
+        if spec.get("persistentVolumeReclaimPolicy") == "Delete":
+            client.patch("persistentvolumes", str(volume_name), None,
+                         {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})
+        kept.append(str(volume_name))
+    return kept
+
+
+def forget_volumes(client: KubeClient, names: list[str]) -> None:
+    """Delete the (Released, Retain) PersistentVolume objects; their Docker volumes stay."""
+    for volume_name in names:
+        try:
+            client.delete("persistentvolumes", volume_name)
+        except NotFound:
+            pass
 
 
 def _longest_grace(client: KubeClient, namespace: str) -> float:

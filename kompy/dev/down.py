@@ -10,6 +10,7 @@ stay); with ``--volumes`` the default class's Delete policy removes them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -133,10 +134,8 @@ def keep_claim_volumes(client: KubeClient, namespace: str) -> list[str]:
 def forget_volumes(client: KubeClient, names: list[str]) -> None:
     """Delete the (Released, Retain) PersistentVolume objects; their Docker volumes stay."""
     for volume_name in names:
-        try:
+        with contextlib.suppress(NotFound):
             client.delete("persistentvolumes", volume_name)
-        except NotFound:
-            pass
 
 
 def _longest_grace(client: KubeClient, namespace: str) -> float:

@@ -9,9 +9,9 @@ import re
 from typing import Any
 
 from kompy.client import KubeClient, tables
-from kompy.errors import KompyError
 from kompy.client.errors import ApiError
 from kompy.client.objects import Obj, cpu_millis, memory_bytes
+from kompy.errors import KompyError
 from kompy.kubectl import describe_policy as policy
 from kompy.kubectl.describe_common import (
     Writer,

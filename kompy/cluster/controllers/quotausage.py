@@ -161,7 +161,8 @@ def hard(quota: Obj) -> dict[str, Quantity]:
 def scopes(quota: Obj) -> list[tuple[str, str, list[str]]]:
     """(scope, operator, values) of ``spec.scopes`` and ``spec.scopeSelector``."""
     spec = quota.get("spec") or {}
-    out = [(str(s), "Exists", []) for s in spec.get("scopes") or []]
+    out: list[tuple[str, str, list[str]]] = [(str(s), "Exists", [])
+                                             for s in spec.get("scopes") or []]
     for expr in ((spec.get("scopeSelector") or {}).get("matchExpressions")) or []:
         out.append((str(expr.get("scopeName")), str(expr.get("operator") or "Exists"),
                     [str(v) for v in expr.get("values") or []]))

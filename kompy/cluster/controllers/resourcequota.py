@@ -15,7 +15,7 @@ from typing import cast
 from kompy.client import KubeClient
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
-from kompy.client.objects import Obj, name, namespace
+from kompy.client.objects import Obj, namespace
 from kompy.client.resources import Resource
 from kompy.cluster.controllers import quotausage as usage
 from kompy.cluster.controllers.base import Controller

@@ -43,13 +43,13 @@ from kompy.cluster.kubelet.backend import (
     ContainerInfo,
     ContainerSpec,
 )
+from kompy.cluster.kubelet.claims import PodLister
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable, name_mounts, write_name_files
 from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import container_spec, resolve_env
 from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
 from kompy.cluster.kubelet.probes import Prober
-from kompy.cluster.kubelet.claims import PodLister
 from kompy.cluster.kubelet.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
 from kompy.errors import KompyError
 

@@ -8,7 +8,6 @@ from typing import Any
 from kompy.client import NotFound
 
 
-
 def claim(name: str, size: str = "1Gi", **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": name, "namespace": "default"},
@@ -158,7 +157,8 @@ def test_quota_status_follows_usage(fake_cluster: Any) -> None:
     assert status()["hard"]["requests.memory"] == "1Gi"
     fake_cluster.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
         "name": "p", "namespace": "default"}, "spec": {"containers": [{
-            "name": "c", "image": "kompy/busybox:1", "resources": {"requests": {"memory": "64Mi"}}}]}})
+            "name": "c", "image": "kompy/busybox:1",
+            "resources": {"requests": {"memory": "64Mi"}}}]}})
     fake_cluster.wait("pods counted", lambda: status().get("used", {}).get("pods") == "1")
     assert status()["used"]["requests.memory"] == "64Mi"
     fake_cluster.client.delete("pods", "p", "default", grace_period_seconds=0)

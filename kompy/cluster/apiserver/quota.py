@@ -37,8 +37,8 @@ def forbidden(res: Resource, obj: Obj, message: str) -> ApiError:
 def check(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None) -> None:
     """Raise Forbidden when ``obj`` (new, or replacing ``old``) breaks a quota of its
     namespace. The quotas are checked by name; the first that refuses is reported."""
-    if res.kind == "ResourceQuota" and old is not None:
-        return
+    if old is not None and res.kind != "PersistentVolumeClaim":
+        return   # only a claim's growth changes usage on update (pods' resources are fixed)
     namespace = str((obj.get("metadata") or {}).get("namespace") or "")
     if not namespace or not res.namespaced:
         return
@@ -66,12 +66,9 @@ def _constraints(res: Resource, obj: Obj, quota: Obj) -> None:
 
 
 def _delta(res: Resource, obj: Obj, old: Obj | None) -> dict[str, Quantity]:
-    """What the write adds: all of a new object, the growth of an updated one (only a
-    claim's storage request changes usage on update)."""
+    """What the write adds: all of a new object, the growth of an updated claim."""
     new = usage.usage(res, obj)
     if old is not None:
-        if res.kind != "PersistentVolumeClaim":
-            return {}
         before = usage.usage(res, old)
         new = {k: v - before.get(k, ZERO) for k, v in new.items()}
     return {k: v for k, v in new.items() if v.value > 0}

@@ -215,3 +215,9 @@ def test_claims_without_a_class_get_the_default_one(client: KubeClient) -> None:
     again = {**made, "spec": {k: v for k, v in made["spec"].items()
                               if k != "storageClassName"}}
     assert client.replace(again)["spec"]["storageClassName"] == "kompy-local"
+
+
+def test_a_pod_made_before_a_quota_may_still_be_updated(client: KubeClient) -> None:
+    client.create(pod("old"))
+    client.create(quota("compute", **{"limits.cpu": "1"}))
+    client.patch("pods", "old", "default", {"metadata": {"labels": {"touched": "yes"}}})

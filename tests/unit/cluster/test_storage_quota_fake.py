@@ -163,3 +163,26 @@ def test_quota_status_follows_usage(fake_cluster: Any) -> None:
     assert status()["used"]["requests.memory"] == "64Mi"
     fake_cluster.client.delete("pods", "p", "default", grace_period_seconds=0)
     fake_cluster.wait("pods uncounted", lambda: status().get("used", {}).get("pods") == "0")
+
+
+def test_a_replicaset_over_its_quota_says_so(fake_cluster: Any) -> None:
+    fake_cluster.client.create({"apiVersion": "v1", "kind": "ResourceQuota",
+                                "metadata": {"name": "two", "namespace": "default"},
+                                "spec": {"hard": {"pods": "2"}}})
+    fake_cluster.client.create({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                     "containers": [{"name": "c", "image": "kompy/busybox:1"}]}}}})
+
+    def refused() -> str | None:
+        for reason, message in events(fake_cluster, "web"):
+            if reason == "FailedCreate":
+                return message
+        return None
+    message = fake_cluster.wait("FailedCreate", refused)
+    assert message.startswith('Error creating: pods "web-')
+    assert message.endswith("is forbidden: exceeded quota: two, requested: pods=1, used: "
+                            "pods=2, limited: pods=2")
+    assert len(fake_cluster.client.list("pods", "default")["items"]) == 2

@@ -13,11 +13,13 @@ from kompy.cluster.apiserver import limitranger, quota, storage
 from kompy.cluster.apiserver.quota import Listing
 
 
-def admit(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None) -> None:
-    """Change ``obj`` as the mutating plugins do, or raise the first plugin's refusal."""
+def admit(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None
+          ) -> list[quota.Charge]:
+    """Change ``obj`` as the mutating plugins do, or raise the first plugin's refusal;
+    returns the quotas' usage to record once the object is stored."""
     storage.admit(res, obj, listing, old)
     limitranger.admit(res, obj, listing, old)
-    quota.check(res, obj, listing, old)
+    return quota.check(res, obj, listing, old)
 
 
 __all__ = ["admit"]

@@ -5,20 +5,23 @@ namespace over one of its quotas is refused with 403 Forbidden, in kube-apiserve
     limited: pods=2
     pods "web" is forbidden: failed quota: compute: must specify limits.cpu for: web
 
-Usage is counted from the store at the moment of the check, under the same lock as the
-create (two creates cannot both take the last unit), by the evaluators the ResourceQuota
-controller uses for ``status.used`` (:mod:`kompy.cluster.controllers.quotausage`).
+As upstream, the check reads a quota's ``status.used`` (kept by the ResourceQuota controller,
+:mod:`kompy.cluster.controllers.quotausage` counts for both) and, once the object is stored,
+writes the quota's new usage back, under the lock that stores objects: two creates cannot
+both take the last unit, and a create costs the same however many objects the namespace
+holds. A quota whose status lacks a resource yet (just made) is counted from the store.
 https://kubernetes.io/docs/concepts/policy/resource-quotas/
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kompy.client import resources
 from kompy.client.errors import ApiError
 from kompy.client.objects import Obj
-from kompy.client.quantity import ZERO, Quantity
+from kompy.client.quantity import ZERO, Quantity, QuantityError
 from kompy.client.resources import Resource
 from kompy.cluster.controllers import quotausage as usage
 
@@ -34,26 +37,45 @@ def forbidden(res: Resource, obj: Obj, message: str) -> ApiError:
                     body={"details": {"name": name, "group": res.group, "kind": res.plural}})
 
 
-def check(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None) -> None:
+@dataclass(frozen=True)
+class Charge:
+    """What a stored object adds to one quota: the quota with its new status to write, and
+    the amounts (to add again to a quota written meanwhile)."""
+
+    quota: Obj
+    requested: dict[str, Quantity]
+
+    def again(self, fresh: Obj) -> Obj:
+        """``fresh`` (the quota as it is now) with the amounts added to its usage."""
+        used = _status_used(fresh) or {}
+        status = dict(fresh.get("status") or {})
+        status["used"] = {k: str(used.get(k, ZERO) + self.requested.get(k, ZERO))
+                          for k in usage.hard(fresh)}
+        return {**fresh, "status": status}
+
+
+def check(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None
+          ) -> list[Charge]:
     """Raise Forbidden when ``obj`` (new, or replacing ``old``) breaks a quota of its
-    namespace. The quotas are checked by name; the first that refuses is reported."""
+    namespace (the quotas by name; the first that refuses is reported); else the quotas
+    with the usage to write once the object is stored."""
     if old is not None and res.kind != "PersistentVolumeClaim":
-        return   # only a claim's growth changes usage on update (pods' resources are fixed)
+        return []   # only a claim's growth changes usage on update (pods' are fixed)
     namespace = str((obj.get("metadata") or {}).get("namespace") or "")
     if not namespace or not res.namespaced:
-        return
+        return []
     quotas = sorted(listing(QUOTAS, namespace),
                     key=lambda q: str((q.get("metadata") or {}).get("name")))
     pertinent = [q for q in quotas if usage.matches(q, res, obj)]
     if not pertinent:
-        return
+        return []
     for quota in pertinent:
         _constraints(res, obj, quota)
     delta = _delta(res, obj, old)
     if not delta:
-        return
-    for quota in pertinent:
-        _fits(res, obj, quota, delta, listing, namespace)
+        return []
+    charged = [_fits(res, obj, quota, delta, listing, namespace) for quota in pertinent]
+    return [charge for charge in charged if charge is not None]
 
 
 def _constraints(res: Resource, obj: Obj, quota: Obj) -> None:
@@ -75,22 +97,37 @@ def _delta(res: Resource, obj: Obj, old: Obj | None) -> dict[str, Quantity]:
 
 
 def _fits(res: Resource, obj: Obj, quota: Obj, delta: dict[str, Quantity], listing: Listing,
-          namespace: str) -> None:
+          namespace: str) -> Charge | None:
     limits = usage.hard(quota)
     requested = {k: v for k, v in delta.items() if k in limits}
     if not requested:
-        return
-    current = usage.used(quota, namespace, listing)
+        return None
+    current = _status_used(quota) or usage.used(quota, namespace, listing)
     exceeded = sorted(k for k, v in requested.items() if current[k] + v > limits[k])
     if exceeded:
         raise forbidden(res, obj, f"exceeded quota: {_name(quota)}, requested: "
                                   f"{usage.pretty({k: requested[k] for k in exceeded})}, "
                                   f"used: {usage.pretty({k: current[k] for k in exceeded})}, "
                                   f"limited: {usage.pretty({k: limits[k] for k in exceeded})}")
+    status = {"hard": {k: str(v) for k, v in limits.items()},
+              "used": {k: str(current.get(k, ZERO) + requested.get(k, ZERO)) for k in limits}}
+    return Charge({**quota, "status": status}, requested)
+
+
+def _status_used(quota: Obj) -> dict[str, Quantity] | None:
+    """The quota's recorded usage, if it covers every resource of the quota."""
+    recorded = ((quota.get("status") or {}).get("used")) or {}
+    limits = usage.hard(quota)
+    if not all(k in recorded for k in limits):
+        return None
+    try:
+        return {k: Quantity.parse(recorded[k]) for k in limits}
+    except QuantityError:
+        return None
 
 
 def _name(quota: Obj) -> str:
     return str((quota.get("metadata") or {}).get("name") or "")
 
 
-__all__ = ["check", "forbidden"]
+__all__ = ["Charge", "check", "forbidden"]

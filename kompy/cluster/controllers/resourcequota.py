@@ -3,19 +3,26 @@
 pods, Services, ConfigMaps, Secrets and claims come and go, as kube-controller-manager's
 resourcequota controller does. ``kubectl describe quota`` and ``kubectl get quota`` show them.
 
-Kinds counted as ``count/<resource>.<group>`` without an informer of their own are listed
-at each sync and looked at again every RESYNC_SECONDS (upstream's full resync is 5 minutes).
+The API server's quota admission adds each object it admits to ``status.used`` at once;
+this controller corrects the numbers from what the namespace holds (a deletion, a pod that
+finished). So that it never writes a count older than an admission's, each sync reads the
+quota first and the objects after it, straight from the API, and writes with the quota's
+resourceVersion (a quota written meanwhile is a Conflict: synced again). Changes of the
+objects are gathered for SETTLE_SECONDS before a sync, so a busy namespace is listed a few
+times a second at most. Kinds counted as ``count/<resource>.<group>`` that are not watched
+are looked at again every RESYNC_SECONDS (upstream's full resync is 5 minutes).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable
 from typing import cast
 
-from kompy.client import KubeClient
+from kompy.client import KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
-from kompy.client.objects import Obj, namespace
+from kompy.client.objects import Obj, name, namespace
 from kompy.client.resources import Resource
 from kompy.cluster.controllers import quotausage as usage
 from kompy.cluster.controllers.base import Controller
@@ -23,6 +30,7 @@ from kompy.cluster.controllers.base import Controller
 # The kinds whose changes move usage at once (their informers are the runtime's anyway).
 WATCHED = ("pods", "services", "configmaps", "secrets", "persistentvolumeclaims")
 RESYNC_SECONDS = 30.0
+SETTLE_SECONDS = 0.3
 
 
 class ResourceQuotaController(Controller):
@@ -32,25 +40,35 @@ class ResourceQuotaController(Controller):
                  ) -> None:
         super().__init__(client, informers, recorder, workers=1)
         self.quotas = informers["resourcequotas"]
+        self._settling: set[str] = set()
+        self._lock = threading.Lock()
         self.quotas.add_handler(lambda obj, _d: self.queue.add(namespace(obj)))
         for plural in WATCHED:
             informers[plural].add_handler(self._on_object)
 
     def _on_object(self, obj: Obj, _deleted: bool) -> None:
         ns = namespace(obj)
-        if ns and self.quotas.list(ns):
-            self.queue.add(ns)
+        if not ns or not self.quotas.list(ns):
+            return
+        with self._lock:
+            if ns in self._settling:
+                return
+            self._settling.add(ns)
+        self.queue.add_after(ns, SETTLE_SECONDS)
 
     def _listing(self, res: Resource, ns: str) -> list[Obj]:
-        if res.plural in WATCHED:
-            return self.informers[res.plural].list(ns)
         return list(self.client.list(res.plural, ns).get("items") or [])
 
     def sync(self, key: Hashable) -> None:
         ns = cast(str, key)
-        quotas = self.quotas.list(ns)
+        with self._lock:
+            self._settling.discard(ns)
         unwatched = False
-        for quota in quotas:
+        for cached in self.quotas.list(ns):
+            try:
+                quota = self.client.get("resourcequotas", name(cached), ns)
+            except NotFound:
+                continue
             self._refresh(quota, ns)
             unwatched |= any((res := usage.resource_of(n)) is not None and
                              res.plural not in WATCHED for n in usage.hard(quota))

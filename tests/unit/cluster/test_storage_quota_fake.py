@@ -156,11 +156,15 @@ def test_quota_status_follows_usage(fake_cluster: Any) -> None:
         "pods": "0", "requests.memory": "0", "count/deployments.apps": "0"})
     assert status()["hard"]["requests.memory"] == "1Gi"
     fake_cluster.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "p", "namespace": "default"}, "spec": {"containers": [{
+        "name": "p", "namespace": "default"}, "spec": {"restartPolicy": "Never", "containers": [{
             "name": "c", "image": "kompy/busybox:1",
             "resources": {"requests": {"memory": "64Mi"}}}]}})
     fake_cluster.wait("pods counted", lambda: status().get("used", {}).get("pods") == "1")
     assert status()["used"]["requests.memory"] == "64Mi"
+    container = fake_cluster.wait("the container", lambda: fake_cluster.running("p", "c"))
+    fake_cluster.backend.exit(container.id, 0)
+    fake_cluster.wait("a pod that is done uncounted", lambda: status().get("used", {}).get(
+        "pods") == "0")
     fake_cluster.client.delete("pods", "p", "default", grace_period_seconds=0)
     fake_cluster.wait("pods uncounted", lambda: status().get("used", {}).get("pods") == "0")
 

@@ -15,7 +15,13 @@ import os
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
+
+# benchmarks/machine.py: run as a script, this folder is on the path.
+from machine import machine, save
+
+RESULTS = Path(__file__).parent / "results" / "admission.json"
 
 
 def pod(name: str, ns: str) -> dict[str, Any]:
@@ -53,14 +59,16 @@ def main() -> None:
                 start = time.perf_counter()
                 client.create(pod(f"p{i}", ns))
                 samples[ns].append((time.perf_counter() - start) * 1000)
-        print(f"load average: {os.getloadavg()[0]:.1f}")
+        rows = []
         for first in range(0, args.pods, 100):
-            line = [f"pods {first:>4}-{first + 99:<4}"]
+            row: dict[str, Any] = {"pods": f"{first}-{first + 99}"}
             for ns, values in samples.items():
                 part = sorted(values[first:first + 100])
-                line.append(f"{ns} median {statistics.median(part):6.2f} ms "
-                            f"p95 {part[int(len(part) * 0.95) - 1]:6.2f} ms")
-            print("   ".join(line))
+                row[ns] = {"median_ms": round(statistics.median(part), 2),
+                           "p95_ms": round(part[int(len(part) * 0.95) - 1], 2)}
+            rows.append(row)
+        save(RESULTS, {"benchmark": "admission", "machine": machine(),
+                       "load_average": round(os.getloadavg()[0], 1), "pod_creates": rows})
     finally:
         daemon.reset("bench-admission")
 

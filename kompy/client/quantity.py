@@ -121,6 +121,15 @@ def normalized(text: Any) -> str:
         return str(text)
 
 
+def or_zero(value: Any) -> Quantity:
+    """The quantity, or zero for text that is not one (validation reports that elsewhere;
+    what counts usage must not fail on it)."""
+    try:
+        return Quantity.parse(value)
+    except QuantityError:
+        return ZERO
+
+
 def total(values: list[Any]) -> Quantity:
     out = ZERO
     for value in values:
@@ -129,4 +138,4 @@ def total(values: list[Any]) -> Quantity:
 
 
 __all__ = ["BINARY", "DECIMAL", "EXPONENT", "ZERO", "Quantity", "QuantityError", "canonical",
-           "normalized", "total"]
+           "normalized", "or_zero", "total"]

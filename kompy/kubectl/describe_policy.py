@@ -32,12 +32,7 @@ def quota(client: KubeClient, obj: Obj, events: Events) -> str:
     w = Writer()
     w(0, f"Name:\t{meta.get('name')}\n")
     w(0, f"Namespace:\t{meta.get('namespace')}\n")
-    scopes = sorted(str(s) for s in spec.get("scopes") or [])
-    if scopes:
-        w(0, f"Scopes:\t{', '.join(scopes)}\n")
-        for scope in scopes:
-            if scope in _SCOPE_HELP:
-                w(0, f" * {_SCOPE_HELP[scope]}\n")
+    _scopes(w, 0, " * ", spec)
     w(0, "Resource\tUsed\tHard\n")
     w(0, "--------\t----\t----\n")
     hard, used = status.get("hard") or {}, status.get("used") or {}
@@ -45,6 +40,15 @@ def quota(client: KubeClient, obj: Obj, events: Events) -> str:
         w(0, f"{name}\t{_used_as_hard(used.get(name, '0'), hard[name])}\t"
              f"{_text(hard[name])}\n")
     return w.text()
+
+
+def _scopes(w: Writer, level: int, bullet: str, spec: Obj) -> None:
+    scopes = sorted(str(s) for s in spec.get("scopes") or [])
+    if scopes:
+        w(level, f"Scopes:\t{', '.join(scopes)}\n")
+        for scope in scopes:
+            if scope in _SCOPE_HELP:
+                w(level, f"{bullet}{_SCOPE_HELP[scope]}\n")
 
 
 def quotas_block(w: Writer, quotas: list[Obj]) -> None:
@@ -55,12 +59,7 @@ def quotas_block(w: Writer, quotas: list[Obj]) -> None:
     w(0, "Resource Quotas\n")
     for item in sorted(quotas, key=lambda q: str((q.get("metadata") or {}).get("name"))):
         w(1, f"Name:\t{(item.get('metadata') or {}).get('name')}\n")
-        scopes = sorted(str(s) for s in (item.get("spec") or {}).get("scopes") or [])
-        if scopes:
-            w(1, f"Scopes:\t{', '.join(scopes)}\n")
-            for scope in scopes:
-                if scope in _SCOPE_HELP:
-                    w(1, f"* {_SCOPE_HELP[scope]}\n")
+        _scopes(w, 1, "* ", item.get("spec") or {})
         w(1, "Resource\tUsed\tHard\n")
         w(1, "--------\t---\t---\n")
         status = item.get("status") or {}

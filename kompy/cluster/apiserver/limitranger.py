@@ -23,7 +23,7 @@ from typing import Any
 from kompy.client import resources
 from kompy.client.errors import ApiError
 from kompy.client.objects import Obj
-from kompy.client.quantity import Quantity, QuantityError
+from kompy.client.quantity import Quantity, or_zero
 from kompy.client.resources import Resource
 from kompy.cluster.apiserver.quota import forbidden
 
@@ -154,11 +154,11 @@ def _pod_totals(spec: Obj) -> tuple[Values, Values]:
         total: dict[str, Quantity] = {}
         for container in spec.get("containers") or []:
             for name, value in (((container.get("resources") or {}).get(which)) or {}).items():
-                q = _q(value)
+                q = or_zero(value)
                 total[name] = total[name] + q if name in total else q
         for container in spec.get("initContainers") or []:
             for name, value in (((container.get("resources") or {}).get(which)) or {}).items():
-                q = _q(value)
+                q = or_zero(value)
                 if name not in total or q > total[name]:
                     total[name] = q
         out.append({k: str(v) for k, v in total.items()})
@@ -176,53 +176,46 @@ def _bounds(kind: str, item: Obj, requests: Values, limits: Values) -> list[str]
     return problems
 
 
-def _q(value: Any) -> Quantity:
-    try:
-        return Quantity.parse(value)
-    except QuantityError:
-        return Quantity.parse(0)
-
-
 def _min(kind: str, name: str, bound: Any, requests: Values, limits: Values) -> list[str]:
-    enforced = _q(bound)
+    enforced = or_zero(bound)
     if name not in requests:
         return [f"minimum {name} usage per {kind} is {enforced}.  No request is specified"]
-    if _q(requests[name]) < enforced:
+    if or_zero(requests[name]) < enforced:
         return [f"minimum {name} usage per {kind} is {enforced}, but request is "
-                f"{_q(requests[name])}"]
-    if name in limits and _q(limits[name]) < enforced:
+                f"{or_zero(requests[name])}"]
+    if name in limits and or_zero(limits[name]) < enforced:
         return [f"minimum {name} usage per {kind} is {enforced}, but limit is "
-                f"{_q(limits[name])}"]
+                f"{or_zero(limits[name])}"]
     return []
 
 
 def _max(kind: str, name: str, bound: Any, requests: Values, limits: Values) -> list[str]:
-    enforced = _q(bound)
+    enforced = or_zero(bound)
     if name not in limits:
         return [f"maximum {name} usage per {kind} is {enforced}.  No limit is specified"]
-    if _q(limits[name]) > enforced:
+    if or_zero(limits[name]) > enforced:
         return [f"maximum {name} usage per {kind} is {enforced}, but limit is "
-                f"{_q(limits[name])}"]
-    if name in requests and _q(requests[name]) > enforced:
+                f"{or_zero(limits[name])}"]
+    if name in requests and or_zero(requests[name]) > enforced:
         return [f"maximum {name} usage per {kind} is {enforced}, but request is "
-                f"{_q(requests[name])}"]
+                f"{or_zero(requests[name])}"]
     return []
 
 
 def _max_request(kind: str, name: str, bound: Any, requests: Values) -> list[str]:
-    enforced = _q(bound)
+    enforced = or_zero(bound)
     if name not in requests:
         return [f"maximum {name} usage per {kind} is {enforced}.  No request is specified"]
-    if _q(requests[name]) > enforced:
+    if or_zero(requests[name]) > enforced:
         return [f"maximum {name} usage per {kind} is {enforced}, but request is "
-                f"{_q(requests[name])}"]
+                f"{or_zero(requests[name])}"]
     return []
 
 
 def _ratio(kind: str, name: str, bound: Any, requests: Values, limits: Values) -> list[str]:
-    enforced = _q(bound)
-    request = _q(requests[name]) if name in requests else None
-    limit = _q(limits[name]) if name in limits else None
+    enforced = or_zero(bound)
+    request = or_zero(requests[name]) if name in requests else None
+    limit = or_zero(limits[name]) if name in limits else None
     if request is None or request.value == 0:
         return [f"{name} max limit to request ratio per {kind} is {enforced}, but no request "
                 "is specified or request is 0"]

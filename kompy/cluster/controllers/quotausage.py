@@ -21,11 +21,10 @@ Pods in a terminal phase count for nothing. Scopes (``Terminating``, ``NotTermin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from kompy.client import resources
 from kompy.client.objects import Obj, pod_terminal
-from kompy.client.quantity import ZERO, Quantity, QuantityError
+from kompy.client.quantity import ZERO, Quantity, or_zero
 from kompy.client.resources import Resource
 
 Usage = dict[str, Quantity]
@@ -113,18 +112,11 @@ def _containers_total(containers: list[Obj], which: str, *, add: bool) -> Usage:
         for name in COMPUTE:
             if name not in values:
                 continue
-            value = _quantity(values[name])
+            value = or_zero(values[name])
             before = out.get(name)
             out[name] = value if before is None else (before + value if add else
                                                       max(before, value))
     return out
-
-
-def _quantity(value: Any) -> Quantity:
-    try:
-        return Quantity.parse(value)
-    except QuantityError:
-        return ZERO
 
 
 def _service(svc: Obj) -> Usage:
@@ -142,7 +134,7 @@ def _service(svc: Obj) -> Usage:
 def _claim(claim: Obj) -> Usage:
     spec = claim.get("spec") or {}
     requested = (((spec.get("resources") or {}).get("requests")) or {}).get("storage")
-    storage = _quantity(requested) if requested is not None else ZERO
+    storage = or_zero(requested) if requested is not None else ZERO
     out: Usage = {"requests.storage": storage}
     klass = spec.get("storageClassName")
     if klass:
@@ -155,7 +147,7 @@ def _claim(claim: Obj) -> Usage:
 
 def hard(quota: Obj) -> dict[str, Quantity]:
     values = ((quota.get("spec") or {}).get("hard")) or {}
-    return {str(k): _quantity(v) for k, v in values.items()}
+    return {str(k): or_zero(v) for k, v in values.items()}
 
 
 def scopes(quota: Obj) -> list[tuple[str, str, list[str]]]:

@@ -10,47 +10,34 @@ findMatchingVolume). https://kubernetes.io/docs/concepts/storage/persistent-volu
 
 from __future__ import annotations
 
-from typing import Any
-
 from kompy.client.objects import Obj, name, namespace, uid
-from kompy.client.quantity import ZERO, Quantity, QuantityError
+from kompy.client.quantity import Quantity, or_zero
 from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.client.wellknown import DEFAULT_CLASS_ANNOTATIONS
 
 LEGACY_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
 
-def quantity(value: Any) -> Quantity:
-    try:
-        return Quantity.parse(value)
-    except QuantityError:
-        return ZERO
-
-
-def claim_class(claim: Obj) -> str:
-    """The claim's class: ``spec.storageClassName``, else the beta annotation, else ``""``."""
-    spec = claim.get("spec") or {}
+def claim_class(obj: Obj) -> str:
+    """A claim's (or a volume's) class: ``spec.storageClassName``, else the beta
+    annotation, else ``""``."""
+    spec = obj.get("spec") or {}
     if spec.get("storageClassName") is not None:
         return str(spec["storageClassName"])
-    return str(((claim.get("metadata") or {}).get("annotations") or {}).get(
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(
         LEGACY_CLASS_ANNOTATION, ""))
 
 
-def volume_class(volume: Obj) -> str:
-    spec = volume.get("spec") or {}
-    if spec.get("storageClassName") is not None:
-        return str(spec["storageClassName"])
-    return str(((volume.get("metadata") or {}).get("annotations") or {}).get(
-        LEGACY_CLASS_ANNOTATION, ""))
+volume_class = claim_class
 
 
 def requested(claim: Obj) -> Quantity:
     spec = claim.get("spec") or {}
-    return quantity((((spec.get("resources") or {}).get("requests")) or {}).get("storage", 0))
+    return or_zero((((spec.get("resources") or {}).get("requests")) or {}).get("storage", 0))
 
 
 def capacity(volume: Obj) -> Quantity:
-    return quantity(((volume.get("spec") or {}).get("capacity") or {}).get("storage", 0))
+    return or_zero(((volume.get("spec") or {}).get("capacity") or {}).get("storage", 0))
 
 
 def is_default_class(klass: Obj) -> bool:

@@ -12,6 +12,7 @@ import base64
 
 from kompy.client.objects import Obj
 from kompy.cluster.apiserver.limitranger import limit_range_spec
+from kompy.cluster.scheduler.taints import default_tolerations
 
 
 def apply_defaults(kind: str, obj: Obj) -> None:
@@ -21,8 +22,15 @@ def apply_defaults(kind: str, obj: Obj) -> None:
         secret(obj)
         return
     if kind == "Pod":
-        pod_spec(obj.setdefault("spec", {}))
+        if obj.get("spec") is None:
+            obj["spec"] = {}
+        pod_spec(obj["spec"])
         _requests_from_limits(obj["spec"])
+        # The DefaultTolerationSeconds admission plugin: 300 s on a not-ready or unreachable
+        # node before the pod is evicted (docs/cluster.md, "Several nodes").
+        given = obj["spec"].get("tolerations") or []
+        if isinstance(given, list) and all(isinstance(t, dict) for t in given):
+            obj["spec"]["tolerations"] = default_tolerations(given)
         obj.setdefault("status", {}).setdefault("phase", "Pending")
         return
     if kind == "StorageClass":

@@ -2,9 +2,10 @@
 
 ``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
 the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
-PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob), the Service proxy and
-the Ingress controller to one KubeClient (pointed at the daemon's own API server) and one
-container backend (the Docker engine's, unless a test hands in another).
+PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob), the NetworkPolicy
+controller, the Service proxy and the Ingress controller to one KubeClient (pointed at the
+daemon's own API server) and one container backend (the Docker engine's, unless a test
+hands in another).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.kubelet import Kubelet
 from kompy.cluster.kubelet.podio import DockerPodIO
 from kompy.cluster.kubelet.resolvconf import DnsSettings
+from kompy.cluster.netpol.controller import (
+    Firewall,
+    NetworkPolicyController,
+    NoFirewall,
+    remove_rules,
+)
+from kompy.cluster.netpol.iptables import Iptables, chain_prefix
 from kompy.cluster.proxy.proxier import ServiceProxy
 from kompy.cluster.scheduler.scheduler import Scheduler
 from kompy.errors import KompyError
@@ -79,9 +87,11 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                   *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
                   config: KubeletConfig | None = None,
                   ingress_ports: PortSetting | None = None,
-                  dns_address: tuple[str, int] | None = None) -> Runtime:
+                  dns_address: tuple[str, int] | None = None,
+                  firewall: Firewall | None = None) -> Runtime:
     """``dns_address``: where the cluster DNS listens instead of the kube-dns Service's
-    address (tests on the in-memory backend)."""
+    address (tests on the in-memory backend); ``firewall``: where NetworkPolicy rules go
+    (the host's iptables unless a test hands in another)."""
     config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
@@ -96,7 +106,11 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                           max_pods=config.max_pods)
     kubelet = Kubelet(client, backend, informers, kubelet_events, Path(state_dir), hosts, stop,
                       backoff_base=backoff_base, config=config)
-    proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts)
+    policies = NetworkPolicyController(
+        client, informers, EventRecorder(client, "kompy-network-policy"), backend,
+        firewall or _firewall(backend, cluster, state_dir))
+    proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts,
+                         policy=policies)
     proxy.reserved.add((DNS_NAMESPACE, DNS_SERVICE))
 
     def namespace_gone(ns: str) -> None:
@@ -114,6 +128,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         DaemonSetController(client, informers, controller_events),
         JobController(client, informers, controller_events),
         CronJobController(client, informers, controller_events),
+        policies,
         proxy,
         IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
                           Path(state_dir), ingress_ports),
@@ -131,7 +146,16 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                    controllers, dns)
 
 
+def _firewall(backend: ContainerBackend, cluster: str, state_dir: Path) -> Firewall:
+    """The host's iptables for pods on Docker; none for the in-memory backend of tests."""
+    if isinstance(backend, DockerBackend):
+        return Iptables(chain_prefix(cluster, str(state_dir)))
+    return NoFirewall("the container backend has no packets to filter")
+
+
 def cleanup(cluster: str, state_dir: Path, volumes: bool,
             progress: Callable[[str], None] | None = None) -> None:
-    """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``)."""
+    """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``), and
+    its NetworkPolicy rules (left behind when its daemon was killed)."""
     DockerBackend(cluster, str(state_dir)).remove_all(volumes, progress)
+    remove_rules(Iptables(chain_prefix(cluster, str(state_dir))))

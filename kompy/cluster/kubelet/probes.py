@@ -220,8 +220,9 @@ def _http(spec: dict[str, Any], probe: _Probe, timeout: float) -> tuple[bool, st
     path = str(spec.get("path") or "/")
     headers = {str(h.get("name")): str(h.get("value")) for h in spec.get("httpHeaders") or []}
     headers.setdefault("User-Agent", "kube-probe/kompy")
+    scheme = str(spec.get("scheme") or "HTTP").lower()
     conn: http.client.HTTPConnection
-    if str(spec.get("scheme") or "HTTP").upper() == "HTTPS":
+    if scheme == "https":
         conn = http.client.HTTPSConnection(host, port, timeout=timeout,
                                            context=ssl._create_unverified_context())  # noqa: S323
     else:
@@ -230,7 +231,7 @@ def _http(spec: dict[str, Any], probe: _Probe, timeout: float) -> tuple[bool, st
         conn.request("GET", path, headers=headers)
         status = conn.getresponse().status
     except (OSError, http.client.HTTPException) as error:
-        return False, f'Get "http://{host}:{port}{path}": {error}'
+        return False, f'Get "{scheme}://{host}:{port}{path}": {error}'
     finally:
         conn.close()
     if 200 <= status < 400:

@@ -89,6 +89,7 @@ class NetworkPolicyController(Controller):
         self._resync_pending = threading.Lock()
         self._unavailable: str | None = None
         self._checked = False
+        self._logged = False
         self._warned: set[str] = set()
         self._pod_networks: list[str] = []
 
@@ -120,12 +121,13 @@ class NetworkPolicyController(Controller):
         if not self._checked:
             self._unavailable = self.firewall.unavailable()
             self._checked = True
-            if self._unavailable:
-                log.warning("NetworkPolicies are not enforced on forwarded pod traffic: %s; "
-                            "only connections through Services are filtered (by the Service "
-                            "proxy)", self._unavailable)
         if self._unavailable is None:
             return True
+        if model.policies and not self._logged:  # said once, when it first matters
+            self._logged = True
+            log.warning("NetworkPolicies are not enforced on forwarded pod traffic: %s; "
+                        "only connections through Services are filtered (by the Service "
+                        "proxy)", self._unavailable)
         for policy in self.policies.list():
             uid = str(meta(policy).get("uid") or "")
             if uid and uid not in self._warned:

@@ -117,24 +117,31 @@ def compile_policies(pods: Iterable[Obj], namespaces: Iterable[Obj],
     ingress: dict[str, set[Allow]] = {}
     egress: dict[str, set[Allow]] = {}
     for policy in policies:
-        model.policies += 1
         meta = policy.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             continue
+        model.policies += 1
         ns = str(meta.get("namespace") or "default")
         spec = policy.get("spec") or {}
         types = policy_types(spec)
         selector = selector_from_match(spec.get("podSelector") or {})
         targets = [r for r in refs if r.namespace == ns and matches_labels(selector, r.labels)]
-        for target in targets:
-            if "Ingress" in types:
+        if not targets:
+            continue
+        # Peers are resolved once per rule (not per target: that would be quadratic).
+        if "Ingress" in types:
+            rules = [(_peers(rule.get("from"), ns, refs, ns_labels).addresses(),
+                      _port_specs(rule.get("ports"))) for rule in spec.get("ingress") or []]
+            for target in targets:
                 allowed = ingress.setdefault(target.ip, set())
-                for rule in spec.get("ingress") or []:
-                    allowed.update(_ingress_allows(rule, ns, target, refs, ns_labels))
-            if "Egress" in types:
-                allowed = egress.setdefault(target.ip, set())
-                for rule in spec.get("egress") or []:
-                    allowed.update(_egress_allows(rule, ns, refs, ns_labels))
+                for peers, specs in rules:
+                    allowed.update(_ingress_allows(peers, specs, target))
+        if "Egress" in types:
+            out: set[Allow] = set()
+            for rule in spec.get("egress") or []:
+                out.update(_egress_allows(rule, ns, refs, ns_labels))
+            for target in targets:
+                egress.setdefault(target.ip, set()).update(out)
     model.ingress = {ip: _sorted(a) for ip, a in ingress.items()}
     model.egress = {ip: _sorted(a) for ip, a in egress.items()}
     return model
@@ -275,10 +282,9 @@ def _numeric(spec: tuple[str, int | str | None, int | None], dest: PodRef | None
     return Allow(None, protocol, int(port), end)
 
 
-def _ingress_allows(rule: Mapping[str, Any], ns: str, target: PodRef, refs: list[PodRef],
-                    ns_labels: Mapping[str, Mapping[str, str]]) -> set[Allow]:
-    peers = _peers(rule.get("from"), ns, refs, ns_labels).addresses()
-    specs = _port_specs(rule.get("ports"))
+def _ingress_allows(peers: list[str | None], specs: list[tuple[str, int | str | None, int | None]],
+                    target: PodRef) -> set[Allow]:
+    """One ingress rule's allows for one target (its named ports looked up on the target)."""
     if not specs:
         return {Allow(peer) for peer in peers}
     ports = [a for a in (_numeric(s, target) for s in specs) if a is not None]

@@ -1,12 +1,12 @@
 """A PolicyModel as iptables chains (filter table), in iptables-restore's rule syntax.
 
 One cluster owns the chain ``<prefix>`` (jumped to from DOCKER-USER, which FORWARD runs first)
-and one chain per isolated pod and direction. A packet forwarded between two pods, or from a
-pod to the world, walks:
+and one chain per distinct allow list and direction, shared by the pods that admit the same.
+A packet forwarded between two pods, or from a pod to the world, walks:
 
 1. ``ESTABLISHED,RELATED`` -> ACCEPT: replies and the rest of a flow already admitted (as
    every policy implementation does, only new connections are judged).
-2. source isolated for egress -> ``<prefix>-E<n>``: a matching allow RETURNs, else DROP.
+2. source isolated for egress -> its ``<prefix>-E<n>``: a matching allow RETURNs, else DROP.
 3. destination isolated for ingress -> ``<prefix>-I<n>``: likewise.
 4. Both passed and a policy judged the flow (one end isolated) -> ACCEPT, but only between
    the cluster's own pod networks, so a flow between two namespaces that a policy admits
@@ -31,11 +31,16 @@ def render(model: PolicyModel, prefix: str, pod_networks: list[str]) -> Chains:
     chains: Chains = {prefix: main}
     for letter, flag, table in (("E", "-s", model.egress), ("I", "-d", model.ingress)):
         peer_flag = "-d" if flag == "-s" else "-s"
-        for index, ip in enumerate(sorted(ip for ip in table if _ipv4(ip))):
-            chain = f"{prefix}-{letter}{index}"
+        # Pods that admit the same (the replicas of one app, as a rule) share one chain:
+        # the rules grow with pods + distinct allow lists, not pods x peers.
+        shared: dict[tuple[Allow, ...], str] = {}
+        for ip in sorted(ip for ip in table if _ipv4(ip)):
+            chain = shared.get(table[ip])
+            if chain is None:
+                chain = shared[table[ip]] = f"{prefix}-{letter}{len(shared)}"
+                chains[chain] = [*(_allow_rule(a, peer_flag) for a in table[ip]
+                                   if _ipv4(a.peer)), "-j DROP"]
             main.append(f"{flag} {_host(ip)} -j {chain}")
-            chains[chain] = [*(_allow_rule(a, peer_flag) for a in table[ip] if _ipv4(a.peer)),
-                             "-j DROP"]
     for ip in sorted(ip for ip in model.egress if _ipv4(ip)):
         main.extend(f"-s {_host(ip)} -d {net} -j ACCEPT" for net in pod_networks)
     for ip in sorted(ip for ip in model.ingress if _ipv4(ip)):

@@ -39,3 +39,12 @@ def test_chain_names_fit_iptables_and_differ_per_cluster_and_home() -> None:
     a, b, c = chain_prefix("dev", "/h1"), chain_prefix("dev", "/h2"), chain_prefix("x", "/h1")
     assert len({a, b, c}) == 3
     assert len(f"{a}-I9999") <= 28
+
+
+def test_pods_that_admit_the_same_share_one_chain() -> None:
+    same = (Allow("10.0.0.9/32", "TCP", 80),)
+    model = PolicyModel(ingress={"10.0.0.2": same, "10.0.0.3": same, "10.0.0.4": ()})
+    chains = render(model, P, [])
+    assert chains[P][1:] == [f"-d 10.0.0.2/32 -j {P}-I0", f"-d 10.0.0.3/32 -j {P}-I0",
+                             f"-d 10.0.0.4/32 -j {P}-I1"]
+    assert chains[f"{P}-I1"] == ["-j DROP"] and len(chains) == 3

@@ -1,19 +1,21 @@
 """Benchmark of ``kompy dev``: from saving a file to the new content being served.
 
 Runs the real ``kompy dev`` on a copy of ``samples/devloop`` (kompy/busybox:1 serving files
-with ``httpd``), twice on the same cluster in the same run: once syncing through the API's
-standard exec (the default, what any cluster gets) and once with the built-in cluster's
-shortcut, the engine's archive copy (``KOMPY_DEV_SYNC=engine``). ``--rounds`` edits each:
+with ``httpd``), three times on the same built-in cluster in the same run (SESSIONS):
 
-- sync (both sessions): a file of a ``sync`` rule changes -> the served page has it;
-- sync+restart (first session): a file of a ``sync+restart`` rule changes -> the restarted
-  container serves what its start-up script made from it;
-- rebuild (first session): the Dockerfile (a ``rebuild`` rule) changes -> the new image's
-  pod serves.
+- ``builtin``: as ``kompy dev`` runs there by default (its extras on: the published port
+  served by the cluster's proxy on 127.0.0.1, in-place restarts; syncs through the API's
+  exec): ``sync``, ``sync+restart`` and ``rebuild`` edits;
+- ``standard``: the same with ``--no-builtin-extras``, as on any other cluster: the page
+  reached through kompy's port-forward over the API, syncs through the API's exec, a
+  rebuild rolled to new pods: ``sync`` and ``rebuild`` edits;
+- ``engine``: the built-in cluster's opt-in sync shortcut (``KOMPY_DEV_SYNC=engine``, the
+  engine's archive copy): ``sync`` edits.
 
-Each time is measured from the file write to the first HTTP answer with the new content
-(requests every 20 ms); medians and 95th percentiles are reported. Writes
-benchmarks/results/dev.json. Run: ``python3 benchmarks/bench_dev.py [--rounds 20]``.
+``--rounds`` edits of each kind, each measured from the file write to the first HTTP answer
+with the new content (requests every 20 ms); medians and 95th percentiles, with the load
+average before and after each session. Writes benchmarks/results/dev.json. Run:
+``python3 benchmarks/bench_dev.py [--rounds 20]``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -79,16 +82,35 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def session(project: Path, env: dict[str, str], port: int, mode: str, rounds: int,
-            everything: bool, results: dict[str, list[float]]) -> float:
-    """One ``kompy dev`` session syncing the ``mode`` way; seconds to the first answer."""
+# The sessions of one run, on the same cluster: (name, kompy dev flags, environment,
+# which kinds of edit). "builtin" is the built-in cluster as kompy dev uses it by default
+# (extras on: the proxy serves the published port on 127.0.0.1, in-place restarts; syncs
+# through the API's exec); "standard" is the same cluster with the extras off, as any other
+# cluster is used (published port through kompy's port-forward over the API, restarts by
+# new pods, syncs through the API's exec); "engine" is the opt-in shortcut (the engine's
+# archive copy instead of exec).
+SESSIONS: tuple[tuple[str, tuple[str, ...], dict[str, str], tuple[str, ...]], ...] = (
+    ("builtin", (), {}, ("sync", "sync_restart", "rebuild")),
+    ("standard", ("--no-builtin-extras",), {}, ("sync", "rebuild")),
+    ("engine", (), {"KOMPY_DEV_SYNC": "engine"}, ("sync",)),
+)
+
+
+def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: tuple[str, ...],
+            rounds: int, name: str, results: dict[str, list[float]]) -> dict[str, Any]:
+    """One ``kompy dev`` session on a fresh published port; its first deploy's seconds and
+    the load average before and after."""
+    port = free_port()
+    compose = project / "compose.yaml"
+    compose.write_text(re.sub(r'"\d+:8000"', f'"{port}:8000"', compose.read_text()))
     www = project / "web" / "www" / "index.html"
     greeting = project / "web" / "conf" / "greeting"
     dockerfile = project / "web" / "Dockerfile"
     original = dockerfile.read_text()
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev", "--no-logs"], cwd=project,
-                            env={**env, "KOMPY_DEV_SYNC": mode}, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev", "--no-logs", *flags],
+                            cwd=project, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
@@ -101,24 +123,26 @@ def session(project: Path, env: dict[str, str], port: int, mode: str, rounds: in
         # The edits of a kind in a row: the first sync into a new pod starts its helper
         # (one exec, about 0.1-0.2 s), and a restart or a rebuild makes a new one.
         for i in range(1, rounds + 1):
-            value = f"{mode}-{i}"
-            results[f"sync_{mode}"].append(timed_change(
+            value = f"{name}-{i}"
+            results[f"sync_{name}"].append(timed_change(
                 port, "/index.html", value, lambda v=value: www.write_text(f"{v}\n")))
-        if not everything:
-            return first
-        for i in range(1, rounds + 1):
-            results["sync_restart"].append(timed_change(
-                port, "/greeting.txt", str(i), lambda i=i: greeting.write_text(f"{i}\n")))
-        for i in range(1, rounds + 1):
-            # The sample's image says build 1: round i makes build i + 1.
-            results["rebuild"].append(timed_change(
-                port, "/build.txt", str(i + 1),
-                lambda i=i: dockerfile.write_text(original.replace("echo 1 >",
-                                                                   f"echo {i + 1} >"))))
+        if "sync_restart" in kinds:
+            for i in range(1, rounds + 1):
+                results[f"sync_restart_{name}"].append(timed_change(
+                    port, "/greeting.txt", f"{name}{i}",
+                    lambda i=i: greeting.write_text(f"{name}{i}\n")))
+        if "rebuild" in kinds:
+            build = int(get(port, "/build.txt") or "1")
+            for i in range(build + 1, build + rounds + 1):
+                results[f"rebuild_{name}"].append(timed_change(
+                    port, "/build.txt", str(i),
+                    lambda i=i: dockerfile.write_text(re.sub(r"echo \d+ >", f"echo {i} >",
+                                                             original))))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
-    return first
+    return {"first_deploy_s": first,
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def main() -> int:
@@ -127,31 +151,32 @@ def main() -> int:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="kompy-devbench-"))
     home = folder / "home"
-    port = free_port()
     project = folder / "devloop"
     shutil.copytree(SAMPLE, project)
-    compose = project / "compose.yaml"
-    compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"'))
     (project / "web" / "www" / "index.html").write_text("0\n")
     (project / "web" / "conf" / "greeting").write_text("0\n")
     env = {**os.environ, "KOMPY_HOME": str(home),
            "KOMPY_CLUSTER": f"devbench{uuid.uuid4().hex[:6]}", "PYTHONUNBUFFERED": "1"}
-    results: dict[str, list[float]] = {"sync_exec": [], "sync_engine": [], "sync_restart": [],
-                                       "rebuild": []}
-    load = os.getloadavg()[0]
+    results: dict[str, list[float]] = {}
+    for name, _flags, _env, kinds in SESSIONS:
+        for kind in kinds:
+            results[f"{kind}_{name}"] = []
+    sessions: dict[str, Any] = {}
     try:
-        first = session(project, env, port, "exec", args.rounds, True, results)
-        session(project, env, port, "engine", args.rounds, False, results)
+        for name, flags, extra_env, kinds in SESSIONS:
+            sessions[name] = session(project, {**env, **extra_env}, flags, kinds,
+                                     args.rounds, name, results)
     finally:
         subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
                        capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
     result = {"machine": machine(), "rounds": args.rounds,
-              "first_deploy_s (cluster start, build, rollout)": first,
-              "load_average": [load, os.getloadavg()[0]],
-              "change_to_serving_s": results,
+              "sessions": {name: {"flags": list(flags), "env": extra_env,
+                                  **sessions[name]}
+                           for name, flags, extra_env, _ in SESSIONS},
               "medians_s": {k: statistics.median(v) for k, v in results.items()},
-              "p95_s": {k: p95(v) for k, v in results.items()}}
+              "p95_s": {k: p95(v) for k, v in results.items()},
+              "change_to_serving_s": results}
     save(RESULTS, result)
     return 0
 

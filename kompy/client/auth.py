@@ -13,7 +13,9 @@ as client-go's ``transport`` package applies them.
 - ``tls-server-name`` is the name sent in SNI and checked in the server's certificate;
   ``proxy-url`` carries every request (http, https, or socks5 with PySocks installed);
   without it the usual ``HTTPS_PROXY``/``NO_PROXY`` variables apply, except to a loopback
-  server (Go's ``ProxyFromEnvironment`` never proxies localhost either).
+  server (Go's ``ProxyFromEnvironment`` never proxies localhost either). Streams (exec,
+  attach, port-forward: WebSockets) take the same proxy (:func:`stream_proxy`) through an
+  HTTP CONNECT tunnel or SOCKS5; an https:// proxy carries requests only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from kompy.client import execcred
 from kompy.client.kubeconfig import Connection, read_token_file
@@ -143,6 +146,17 @@ def proxies_for(conn: Connection) -> dict[str, str | None] | None:
     if _loopback(urlsplit(conn.server).hostname or ""):
         return {"http": None, "https": None, "all": None}
     return None
+
+
+def stream_proxy(conn: Connection) -> str | None:
+    """The proxy a WebSocket stream (exec, attach, port-forward) goes through, chosen as
+    :func:`proxies_for` chooses for requests: ``proxy-url``, else ``HTTPS_PROXY``/
+    ``HTTP_PROXY`` unless ``NO_PROXY`` names the server, never for a loopback server."""
+    chosen = proxies_for(conn)
+    if chosen is not None:
+        return chosen.get("https")
+    found = get_environ_proxies(conn.server)   # {} when NO_PROXY names the server
+    return found.get(urlsplit(conn.server).scheme) or found.get("all") or None
 
 
 def _loopback(host: str) -> bool:

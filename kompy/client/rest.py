@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
+import urllib3
 
 from kompy.client import applied, kubeconfig, remotecommand, resources
 from kompy.client.auth import Credentials, ServerNameAdapter, proxies_for
-from kompy.client.errors import ApiError, Conflict, Gone, error_from_status
+from kompy.client.errors import ApiError, Conflict, Gone, NotFound, error_from_status
 from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,14 @@ def healthy(server: str, ca: str | None = None, timeout: float = 3.0) -> bool:
         return False
 
 
+def _without_bookkeeping(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without what changes under it without anyone changing it: its status,
+    resourceVersion and managed fields (their timestamps)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "managedFields")}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
 class KubeClient:
     def __init__(self, conn: kubeconfig.Connection, *, timeout: float = 30.0) -> None:
         self.conn = conn
@@ -74,6 +83,9 @@ class KubeClient:
         self._proxies = proxies_for(conn)
         self.session = requests.Session()
         self.session.verify = conn.verify
+        if conn.verify is False:
+            # insecure-skip-tls-verify was asked for: kubectl says nothing each request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if conn.tls_server_name:
             self.session.mount(conn.server, ServerNameAdapter(conn.tls_server_name))
         self.session.headers["Accept"] = "application/json"
@@ -228,6 +240,31 @@ class KubeClient:
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         return self.apply_result(obj)[0]
+
+    def apply_server_side(self, obj: dict[str, Any], manager: str
+                          ) -> tuple[dict[str, Any], str]:
+        """Server-side apply (``kubectl apply --server-side --force-conflicts``): the server
+        merges ``obj`` into the live object and records ``manager`` as the owner of the
+        fields it names; fields that ``manager`` named before and ``obj`` leaves out are
+        removed, fields other managers own (an HPA's replicas) are kept. Returns the object
+        and "created", "configured" or "unchanged" (the object is the same but for its status
+        and bookkeeping, which controllers may write meanwhile)."""
+        res = resources.for_object(obj)
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name"))
+        namespace = self._ns(res, meta.get("namespace"))
+        try:
+            before: dict[str, Any] | None = self.get(res.plural, name, namespace)
+        except NotFound:
+            before = None
+        result = self._json("PATCH", res.path(namespace, name),
+                            params={"fieldManager": manager, "force": "true"},
+                            data=json.dumps(obj).encode(),   # JSON is YAML
+                            content_type="application/apply-patch+yaml")
+        if before is None:
+            return result, "created"
+        same = _without_bookkeeping(before) == _without_bookkeeping(result)
+        return result, "unchanged" if same else "configured"
 
     def apply_result(self, obj: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """Create or replace, like ``kubectl apply``: returns the object and

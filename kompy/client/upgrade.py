@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from kompy.client import websocket
-from kompy.client.auth import Credentials
+from kompy.client.auth import Credentials, stream_proxy
 from kompy.client.errors import ApiError, error_from_status
 from kompy.client.kubeconfig import Connection
 from kompy.errors import ClusterError
@@ -52,10 +52,7 @@ def open_websocket(client: Client, path: str, params: Sequence[tuple[str, str]],
     (the server's Status) when it refuses, after one retry with refreshed credentials on a
     401 (an exec plugin run again), as every other request of the client."""
     conn = client.conn
-    if conn.proxy_url:
-        raise ClusterError(f"cluster {conn.cluster!r}: exec, attach and port-forward through "
-                           "a proxy-url are not supported yet",
-                           hint="reach the API server directly for these")
+    proxy = stream_proxy(conn)
     url = conn.server.rstrip("/") + path + (f"?{urlencode(list(params))}" if params else "")
     for attempt in (1, 2):
         headers: dict[str, str] = {"User-Agent": "kompy"}
@@ -65,7 +62,7 @@ def open_websocket(client: Client, path: str, params: Sequence[tuple[str, str]],
         try:
             return websocket.connect(url, headers=headers, subprotocols=subprotocols,
                                      ssl_context=context, server_hostname=conn.tls_server_name,
-                                     timeout=timeout, name=name)
+                                     timeout=timeout, name=name, proxy=proxy)
         except websocket.UpgradeRefused as refused:
             if refused.status == 401 and attempt == 1 and \
                     client.credentials.unauthorized(used):

@@ -13,11 +13,13 @@ with :meth:`WebSocket.send`, and ends the connection), with back-pressure both w
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import http.client
 import socket
 import ssl
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -153,25 +155,23 @@ def offered_subprotocols(header: str | None) -> list[str]:
 
 def connect(url: str, *, headers: dict[str, str], subprotocols: Sequence[str],
             ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
-            timeout: float = 30.0, name: str = "websocket") -> WebSocket:
+            timeout: float = 30.0, name: str = "websocket", proxy: str | None = None
+            ) -> WebSocket:
     """The client's side: open ``url`` (http(s)://host:port/path?query; the handshake goes
-    over TLS for https), offering ``subprotocols``. UpgradeRefused carries the server's
+    over TLS for https), offering ``subprotocols``, through ``proxy`` when given (an
+    http:// proxy's CONNECT tunnel, or socks5:// with PySocks). UpgradeRefused carries the server's
     status and body when it answers with anything but 101 (a Kubernetes Status, usually)."""
     parts = urlsplit(url)
     secure = parts.scheme in ("https", "wss")
     host = parts.hostname or "127.0.0.1"
     port = parts.port or (443 if secure else 80)
-    try:
-        raw = socket.create_connection((host, port), timeout=timeout)
-    except OSError as error:
-        raise WebSocketError(f"cannot connect to {host}:{port}: {error.strerror or error}"
-                             ) from error
+    raw = _open(host, port, proxy, timeout)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock: socket.socket = raw
     try:
         if secure:
             context = ssl_context or ssl.create_default_context()
-            sock = context.wrap_socket(raw, server_hostname=server_hostname or host)
+            sock = _tls(context, raw, server_hostname or host)
         ws = WSConnection(ConnectionType.CLIENT)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         sock.sendall(ws.send(Request(host=parts.netloc, target=target,
@@ -184,6 +184,58 @@ def connect(url: str, *, headers: dict[str, str], subprotocols: Sequence[str],
         sock.close()
         raise
     return WebSocket(sock, ws, accepted.subprotocol, name)
+
+
+def _tls(context: ssl.SSLContext, raw: socket.socket, name: str) -> ssl.SSLSocket:
+    try:
+        return context.wrap_socket(raw, server_hostname=name)
+    except ssl.SSLCertVerificationError as error:
+        raise WebSocketError(f"TLS failed: certificate verify failed: {error.verify_message}"
+                             ) from error
+    except (ssl.SSLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise WebSocketError(f"TLS failed: {reason}") from error
+
+
+def _open(host: str, port: int, proxy: str | None, timeout: float) -> socket.socket:
+    """A TCP connection to host:port, directly or through the proxy."""
+    where = f"{host}:{port}"
+    if proxy is None:
+        try:
+            return socket.create_connection((host, port), timeout=timeout)
+        except OSError as error:
+            raise WebSocketError(f"cannot connect to {where}: {error.strerror or error}"
+                                 ) from error
+    parts = urlsplit(proxy)
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    try:
+        if parts.scheme == "http":
+            # http.client speaks the CONNECT request and reads its answer; the tunnelled
+            # socket is then ours.
+            tunnel = http.client.HTTPConnection(parts.hostname or "", parts.port or 80,
+                                                timeout=timeout)
+            headers = {}
+            if parts.username:
+                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                headers["Proxy-Authorization"] = f"Basic {token}"
+            tunnel.set_tunnel(host, port, headers)
+            tunnel.connect()
+            sock, tunnel.sock = tunnel.sock, None
+            return sock
+        if parts.scheme in ("socks5", "socks5h"):
+            import socks  # PySocks, as for requests (auth.proxies_for checked it is there)
+
+            made: socket.socket = socks.create_connection(
+                (host, port), timeout=timeout, proxy_type=socks.SOCKS5,
+                proxy_addr=parts.hostname, proxy_port=parts.port or 1080,
+                proxy_rdns=parts.scheme == "socks5h", proxy_username=user or None,
+                proxy_password=password or None)
+            return made
+    except (OSError, http.client.HTTPException) as error:
+        raise WebSocketError(f"cannot connect to {where} through the proxy "
+                             f"{parts.hostname}:{parts.port}: {error}") from error
+    raise WebSocketError(f"a {parts.scheme}:// proxy cannot carry exec, attach or "
+                         "port-forward streams (http:// and socks5:// can)")
 
 
 def _await_answer(sock: socket.socket, ws: WSConnection) -> AcceptConnection:

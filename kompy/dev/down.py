@@ -8,15 +8,17 @@ later ``up``, as named volumes survive ``docker compose down``) unless ``--volum
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from kompy.client import Gone, KubeClient, NotFound
 from kompy.dev.target import ClusterTarget
 from kompy.errors import EXIT_OK, ClusterError, KompyError
 
+PART_OF = "app.kubernetes.io/part-of"
 # Deleted in this order: controllers before what they own, so nothing is re-created.
 DELETED = ("cronjobs", "jobs", "deployments", "statefulsets", "daemonsets", "replicasets",
            "pods", "services", "ingresses", "networkpolicies", "horizontalpodautoscalers",
@@ -51,10 +53,13 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
     namespace = namespace_of(request.project_name or _project_name(request))
     client = target.connect(say)
     try:
-        client.get("namespaces", namespace)
+        found = read_namespace(client, namespace)
     except NotFound:
         say(f"namespace {namespace}: nothing to remove")
     else:
+        if not _made_by_kompy(found):
+            delete_project(client, namespace, request.timeout, say, request.grace_period)
+            return EXIT_OK   # the namespace stays, with its network
         delete_namespace(client, namespace, request.timeout, say, request.grace_period)
     if target.builtin:   # the built-in cluster's Docker objects; another cluster's are its own
         _clean_docker(namespace, request, say)
@@ -78,9 +83,96 @@ def delete_namespace(client: KubeClient, namespace: str, timeout: float,
     # when set) to stop before the wait below gives up.
     longest = _longest_grace(client, namespace)
     deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
+    _delete_each(client, namespace, say, grace)
+    _wait_no_pods(client, namespace, deadline)
+    try:
+        client.delete("namespaces", namespace)
+        say(f"namespace {namespace} deleted")
+    except NotFound:
+        pass
+
+
+def read_namespace(client: KubeClient, namespace: str) -> dict[str, Any]:
+    """The namespace (NotFound when there is none); {} when this user may not read
+    namespaces (RBAC on a shared cluster: then it is not one kompy made)."""
+    from kompy.client import ApiError
+
+    try:
+        return client.get("namespaces", namespace)
+    except NotFound:
+        raise
+    except ApiError as error:
+        if error.status == 403:
+            return {}
+        raise
+
+
+def force_delete(client: KubeClient, namespace: str) -> None:
+    """The second Ctrl-C: every pod of the project deleted at once (grace period 0), then
+    the namespace when kompy made it, else kompy's objects in it; no waiting."""
+    from kompy.dev.up import MANAGED_BY_SELECTOR
+
+    try:
+        ours = _made_by_kompy(read_namespace(client, namespace))
+    except NotFound:
+        return
+    selector = None if ours else _project_selector(client, namespace)
+    if ours or selector:
+        for pod in client.list("pods", namespace, label_selector=selector).get("items") or []:
+            with contextlib.suppress(NotFound):
+                client.delete("pods", str(pod["metadata"]["name"]), namespace,
+                              grace_period_seconds=0)
+    if not ours:
+        _delete_each(client, namespace, lambda _line: None, 0, MANAGED_BY_SELECTOR)
+        return
+    with contextlib.suppress(NotFound):
+        client.delete("namespaces", namespace)
+
+
+def _made_by_kompy(namespace: dict[str, Any]) -> bool:
+    from kompy.dev.up import MANAGED_BY_LABEL
+
+    labels = (namespace.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL) == "kompy"
+
+
+def delete_project(client: KubeClient, namespace: str, timeout: float,
+                   say: Callable[[str], None], grace: int | None = None) -> None:
+    """In a namespace kompy did not make (it was there before ``up``): delete only the
+    objects kompy applied (labelled ``managed-by=kompy``), wait for their pods to go, and
+    leave the namespace and everything else in it."""
+    from kompy.dev.up import MANAGED_BY_SELECTOR
+
+    project = _project_selector(client, namespace)
+    longest = _longest_grace(client, namespace, project) if project else 0.0
+    deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
+    _delete_each(client, namespace, say, grace, MANAGED_BY_SELECTOR)
+    if project:
+        _wait_no_pods(client, namespace, deadline, project)
+    say(f"namespace {namespace} kept (kompy did not create it)")
+
+
+def _project_selector(client: KubeClient, namespace: str) -> str | None:
+    """The pods of kompy's workloads carry ``part-of`` (not ``managed-by``): the selector
+    of the ``part-of`` values of kompy's objects here, None when there are none."""
+    from kompy.dev.up import MANAGED_BY_SELECTOR
+
+    values: set[str] = set()
+    for plural in ("deployments", "statefulsets", "daemonsets", "jobs", "pods"):
+        with contextlib.suppress(KompyError):
+            for item in client.list(plural, namespace,
+                                    label_selector=MANAGED_BY_SELECTOR).get("items") or []:
+                labels = (item.get("metadata") or {}).get("labels") or {}
+                if labels.get(PART_OF):
+                    values.add(str(labels[PART_OF]))
+    return f"{PART_OF} in ({','.join(sorted(values))})" if values else None
+
+
+def _delete_each(client: KubeClient, namespace: str, say: Callable[[str], None],
+                 grace: int | None, selector: str | None = None) -> None:
     for plural in DELETED:
         try:
-            items = client.list(plural, namespace).get("items") or []
+            items = client.list(plural, namespace, label_selector=selector).get("items") or []
         except (NotFound, KompyError):
             continue  # a kind this cluster does not serve
         for item in items:
@@ -91,23 +183,20 @@ def delete_namespace(client: KubeClient, namespace: str, timeout: float,
                 say(f"  {plural.rstrip('s')}/{name} deleted")
             except NotFound:
                 pass
-    _wait_no_pods(client, namespace, deadline)
-    try:
-        client.delete("namespaces", namespace)
-        say(f"namespace {namespace} deleted")
-    except NotFound:
-        pass
 
 
-def _longest_grace(client: KubeClient, namespace: str) -> float:
-    pods = client.list("pods", namespace).get("items") or []
+def _longest_grace(client: KubeClient, namespace: str, selector: str | None = None
+                   ) -> float:
+    pods = client.list("pods", namespace, label_selector=selector).get("items") or []
     return float(max((int((p.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
                       for p in pods), default=0))
 
 
-def _wait_no_pods(client: KubeClient, namespace: str, deadline: float) -> None:
+def _wait_no_pods(client: KubeClient, namespace: str, deadline: float,
+                  selector: str | None = None) -> None:
+    """Until no pod (of ``selector``, when given) is left in the namespace."""
     while True:
-        listing = client.list("pods", namespace)
+        listing = client.list("pods", namespace, label_selector=selector)
         pods = listing.get("items") or []
         if not pods:
             return
@@ -118,7 +207,7 @@ def _wait_no_pods(client: KubeClient, namespace: str, deadline: float) -> None:
         version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
         try:
             for _ in client.watch("pods", namespace, resource_version=version or None,
-                                  timeout_seconds=1):
+                                  label_selector=selector, timeout_seconds=1):
                 break  # a pod changed (or went): look again
         except Gone:
             pass

@@ -29,7 +29,6 @@ its sources until Ctrl-C, as ``skaffold dev`` and ``docker compose watch`` do.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -477,7 +476,8 @@ class DevSession:
         svc = self.project.services[service]
         ctx = ConvertContext(self.project, self.options)
         selector = ",".join(f"{k}={v}" for k, v in sorted(ctx.selector(svc).items()))
-        return Target(self.namespace, selector, k8s_name(svc.container_name or svc.name))
+        return Target(self.namespace, selector, k8s_name(svc.container_name or svc.name),
+                      self.target.extras)
 
     # -- the end -------------------------------------------------------------------------------
     def _cleanup(self) -> None:
@@ -501,18 +501,12 @@ class DevSession:
             self.console.error(error.format())
 
     def _force_cleanup(self) -> None:
-        from kompy.client import NotFound
+        from kompy.dev.down import force_delete
 
         assert self.client is not None
         self.say("forcing: deleting the pods at once (grace period 0) and the namespace")
         try:
-            pods = self.client.list("pods", self.namespace).get("items") or []
-            for pod in pods:
-                with contextlib.suppress(NotFound):
-                    self.client.delete("pods", str(pod["metadata"]["name"]), self.namespace,
-                                       grace_period_seconds=0)
-            with contextlib.suppress(NotFound):
-                self.client.delete("namespaces", self.namespace)
+            force_delete(self.client, self.namespace)
         except KompyError as error:
             self.console.error(error.format())
 

@@ -47,6 +47,9 @@ class Target:
     namespace: str
     selector: str          # a label selector
     container: str
+    # The built-in cluster's extras are on: its engine shortcut (KOMPY_DEV_SYNC=engine) may
+    # be used; off (any other cluster, --no-builtin-extras), only the API's exec.
+    extras: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def sync(client: KubeClient, target: Target, pods: Sequence[str], ops: Sequence[
     """Copy and delete files in the target container of every pod (the pods in parallel)."""
     data = archive(ops)
     gone = [op.container_path for op in ops if op.deleted or not os.path.lexists(op.host_path)]
-    shortcut = engine_sync.enabled()
+    shortcut = target.extras and engine_sync.enabled()
     helpers = {} if shortcut else _helpers(client, target, pods)
 
     def one(pod: str) -> None:

@@ -11,6 +11,7 @@ Services' ``kompy.dev/host-ports`` annotation (docs/cluster.md, "Services, DNS a
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -29,7 +30,10 @@ HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
 PUBLISHED_ANNOTATION = "kompy.dev/published-ports"
 IMAGE_IDS_ANNOTATION = "kompy.dev/image-ids"
 ROLLED_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kompy"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# up and dev apply server-side under this field manager (any cluster serves it since 1.22).
+FIELD_MANAGER = "kompy"
+MANAGED_BY_SELECTOR = f"{MANAGED_BY_LABEL}=kompy"
 # Applied first: what workloads refer to must exist before their pods start.
 _APPLY_ORDER = {"Namespace": 0, "ConfigMap": 1, "Secret": 1, "PersistentVolumeClaim": 1,
                 "ServiceAccount": 1, "Service": 2}
@@ -272,23 +276,44 @@ def convert_project(project: Any, options: Any, diagnostics: list[Diagnostic]) -
 
 def apply_all(client: KubeClient, namespace: str, objects: list[dict[str, Any]],
               say: Callable[[str], None]) -> set[tuple[str, str]]:
-    """Create or update the namespace and every object; returns the (kind, name) applied."""
+    """Create the namespace when missing, then apply every object server-side (field manager
+    ``kompy``, conflicts forced: the project's files are the truth for what they say);
+    returns the (kind, name) applied."""
     from kompy.client import resources
 
-    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": namespace, "labels": {"app.kubernetes.io/managed-by": "kompy",
-                                      "app.kubernetes.io/part-of": namespace}}})
+    ensure_namespace(client, namespace)
     applied: set[tuple[str, str]] = set()
     for obj in sorted(objects, key=lambda o: _APPLY_ORDER.get(str(o.get("kind")), 3)):
         kind = str(obj.get("kind"))
         meta = obj.setdefault("metadata", {})
         if resources.lookup(kind).namespaced:
             meta["namespace"] = namespace
-        _, result = client.apply_result(obj)
+        _, result = client.apply_server_side(obj, FIELD_MANAGER)
         applied.add((kind, str(meta.get("name"))))
         if result != "unchanged":
             say(f"  {kind.lower()}/{meta.get('name')} {result}")
     return applied
+
+
+def ensure_namespace(client: KubeClient, namespace: str) -> None:
+    """Create the project's namespace, labelled as kompy's, unless it exists: a namespace
+    that was there before (one a cluster's admin made for the team) is used as it is, and
+    ``kompy down`` then removes only what kompy put in it (kompy/dev/down.py)."""
+    from kompy.client import ApiError, Conflict
+
+    try:
+        client.get("namespaces", namespace)
+        return
+    except NotFound:
+        pass
+    except ApiError as error:
+        if error.status == 403:
+            return   # may not read namespaces (RBAC): the user's own namespace, presumably
+        raise
+    with contextlib.suppress(Conflict):   # made meanwhile (another kompy): used as it is
+        client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": namespace, "labels": {MANAGED_BY_LABEL: "kompy",
+                                          "app.kubernetes.io/part-of": namespace}}})
 
 
 def prune(client: KubeClient, namespace: str, applied: set[tuple[str, str]],

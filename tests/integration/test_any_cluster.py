@@ -219,12 +219,16 @@ services:
 """
 
 
+@pytest.mark.parametrize("remote", [False, True], ids=["built-in", "context"])
 def test_ctrl_c_removes_the_session_within_5_s_even_when_sigterm_is_ignored(
-        site: dict[str, Any], tmp_path: Path) -> None:
+        site: dict[str, Any], tmp_path: Path, remote: bool) -> None:
+    """On the built-in cluster as kompy dev uses it, and through the kubeconfig's context
+    (the extras off: the same clean-up through the API only)."""
     name = f"stubborn-{uuid.uuid4().hex[:6]}"
     (tmp_path / "compose.yaml").write_text(TERM_IGNORED.format(name=name))
     client: KubeClient = site["client"]
-    session = Session(tmp_path, site["env"], "--no-logs")
+    through = ("--kubeconfig", site["kubeconfig"], "--context", "remote") if remote else ()
+    session = Session(tmp_path, site["env"], "--no-logs", *through)
     wait_for("watching", lambda: session.said("watching"), 240, session.output)
     code, took = session.interrupt()
     assert code == 0, "".join(session.output[-30:])
@@ -311,10 +315,24 @@ services:
             working_dir: /srv
             environment:
               GREETING: hello
+        - path: ./extra
+          action: sync+exec
+          target: /srv/extra
+          initial_sync: true
+          exec:
+            command: ["sh", "-c", "grep CapEff /proc/self/status > /tmp/caps.txt"]
+            privileged: true
 """
+# Docker's default capabilities (CapEff of an unprivileged root process), and with all of
+# them (privileged): bounded by what the kernel has, so only "not the default" is checked.
+DEFAULT_CAPS = "00000000a80425fb"
 
 
-def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize("extras", [True, False], ids=["extras", "no-extras"])
+def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path: Path,
+                                                  extras: bool) -> None:
+    """With the extras a privileged command runs privileged (through the engine); without
+    them, through the API's exec, which cannot grant it: unprivileged, and said so."""
     name = f"initial-{uuid.uuid4().hex[:6]}"
     (tmp_path / "compose.yaml").write_text(INITIAL.format(name=name))
     (tmp_path / "web").mkdir()
@@ -324,7 +342,8 @@ def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path
     (tmp_path / "extra").mkdir()
     (tmp_path / "extra" / "a.txt").write_text("outside the build context\n")
     client: KubeClient = site["client"]
-    session = Session(tmp_path, site["env"], "--no-logs")
+    flag = "--builtin-extras" if extras else "--no-builtin-extras"
+    session = Session(tmp_path, site["env"], "--no-logs", flag)
     try:
         wait_for("watching", lambda: session.said("watching"), 240, session.output)
         assert session.said("web: initial sync of 1 file")
@@ -332,6 +351,46 @@ def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path
         code, out = client.exec(pod, name, ["cat", "/tmp/exec.txt"])
         assert code == 0, out
         assert out.decode().strip() == "hello from /srv as app: outside the build context"
+        warned = session.said("cannot be granted through the Kubernetes exec API")
+        assert warned != extras, "".join(session.output)
+        if extras and session.said("unable to apply caps"):
+            # An engine that may not grant capabilities itself (a Docker daemon in a
+            # container: `docker exec --privileged` fails the same way) refuses; kompy
+            # passed the request on and reports the refusal in one line.
+            refusal = [line for line in session.output if "unable to apply caps" in line]
+            assert refusal[0].startswith(f"error: pod {pod}: `sh -c grep CapEff"), refusal
+            return
+        code, out = client.exec(pod, name, ["cat", "/tmp/caps.txt"])
+        assert code == 0, out
+        caps = out.decode().split()[-1]
+        assert (caps != DEFAULT_CAPS) == extras, (caps, "".join(session.output))
     finally:
         code, _ = session.interrupt()
     assert code == 0
+
+
+def test_a_namespace_kompy_did_not_make_is_kept_with_what_others_put_in_it(
+        site: dict[str, Any], registry: Any) -> None:
+    """A shared cluster's team namespace, made by its admin before ``up``: ``down`` removes
+    kompy's objects (applied server-side under the field manager kompy) and nothing else."""
+    project = devloop(site["folder"], free_port())
+    env, client = site["env"], site["client"]
+    namespace = project.name
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": namespace, "labels": {"team": "web"}}})
+    client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "theirs", "namespace": namespace}, "data": {"a": "b"}})
+    args = ("--kubeconfig", site["kubeconfig"], "--context", "remote")
+    kompy("up", *args, "--default-repo", registry.prefix, env=env, cwd=project)
+    deployment = client.get("deployments", "web", namespace)
+    managers = {(m["manager"], m["operation"]) for m in deployment["metadata"]["managedFields"]}
+    assert ("kompy", "Apply") in managers, managers
+    labels = client.get("namespaces", namespace)["metadata"]["labels"]
+    assert labels["team"] == "web" and "app.kubernetes.io/managed-by" not in labels
+    output = kompy("down", *args, env=env, cwd=project)
+    assert f"namespace {namespace} kept (kompy did not create it)" in output, output
+    assert client.get("configmaps", "theirs", namespace)["data"] == {"a": "b"}
+    assert not client.list("deployments", namespace)["items"]
+    assert not client.list("services", namespace)["items"]
+    assert not client.list("pods", namespace)["items"]
+    client.delete("namespaces", namespace)

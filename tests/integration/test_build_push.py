@@ -109,3 +109,17 @@ def test_unreachable_registry_is_one_line(project: tuple[Path, str]) -> None:
                         rf"to registry {re.escape(registry)} failed: .*connection refused.*",
                         errors[0]), errors[0]
     assert "Traceback" not in output
+
+
+def test_a_refused_push_is_one_line(project: tuple[Path, str], auth_registry: Any) -> None:
+    """The registry answers but wants a login the engine does not have: one line naming the
+    image and the registry, with the registry's reason."""
+    folder, name = project
+    registry = auth_registry.host
+    output = kompy("build", "--push", "--default-repo", registry, cwd=folder, code=2)
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert re.fullmatch(rf"error: pushing image {re.escape(registry)}/{name}:[0-9a-f]{{16}} "
+                        rf"to registry {re.escape(registry)} failed: .*(auth|unauthorized).*",
+                        errors[0], re.I), errors[0]
+    assert f"docker login {registry}" in output and "Traceback" not in output

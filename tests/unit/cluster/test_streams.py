@@ -3,6 +3,8 @@ kompy's WebSocket client, and the processes of the in-memory engine's kind (Fake
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import socket
 import threading
@@ -18,6 +20,7 @@ from kompy.client import ApiError, KubeClient, portforward, remotecommand, upgra
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.kubelet.fake_process import FakeProcess
 from kompy.cluster.store.sqlite import Store
+from kompy.errors import ClusterError
 
 TOKEN = "test-token"
 
@@ -306,3 +309,112 @@ def test_frames_in_the_same_packet_as_the_handshake_answer_are_not_lost() -> Non
     assert ws.receive(10) == b"hi"
     assert ws.receive(10) is None and ws.closed
     listener.close()
+
+
+class ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT), as a corporate proxy in front of an API
+    server does; it remembers each CONNECT's head, and refuses without ``password``."""
+
+    def __init__(self, password: str | None = None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.password = password
+        self.heads: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(sock,), daemon=True).start()
+
+    def _tunnel(self, sock: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        text = head.decode()
+        self.heads.append(text)
+        if self.password and self.password not in text:
+            sock.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                         b"Content-Length: 0\r\n\r\n")
+            sock.close()
+            return
+        host, _, port = text.split()[1].rpartition(":")
+        upstream = socket.create_connection((host, int(port)))
+        sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        for a, b in ((sock, upstream), (upstream, sock)):
+            threading.Thread(target=_relay, args=(a, b), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _relay(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+def _through(client: KubeClient, proxy_url: str) -> KubeClient:
+    proxied = KubeClient(dataclasses.replace(client.conn, proxy_url=proxy_url))
+    return proxied
+
+
+def test_streams_go_through_the_kubeconfigs_proxy_url(client: KubeClient) -> None:
+    proxy = ConnectProxy()
+    try:
+        proxied = _through(client, proxy.url)
+        assert proxied.exec("a", None, ["fail", "0"]) == (0, b"to stdout\nto stderr\n")
+        upstream, port = echo_server()
+        try:
+            conn = portforward.dial(proxied, "a", "default", port)
+            conn.send(b"through")
+            assert conn.recv() == b"THROUGH"
+            conn.close()
+        finally:
+            upstream.close()
+    finally:
+        proxy.close()
+    target = client.server.removeprefix("http://")
+    assert len(proxy.heads) == 2
+    assert all(head.startswith(f"CONNECT {target} HTTP/1.") for head in proxy.heads), \
+        proxy.heads
+
+
+def test_a_proxy_that_refuses_is_one_clear_error(client: KubeClient) -> None:
+    proxy = ConnectProxy(password="s3cret")
+    try:
+        with pytest.raises(ClusterError, match=r"through the proxy 127\.0\.0\.1:\d+: "
+                                               r"Tunnel connection failed: 407"):
+            _through(client, proxy.url).exec("a", None, ["fail", "0"])
+        # Credentials in the proxy URL are sent as Proxy-Authorization (basic).
+        user_url = proxy.url.replace("http://", "http://me:s3cret@")
+        with pytest.raises(ClusterError):   # the proxy sees only base64; this one refuses
+            _through(client, user_url).exec("a", None, ["fail", "0"])
+    finally:
+        proxy.close()
+    assert "Proxy-Authorization: Basic bWU6czNjcmV0" in proxy.heads[-1]
+
+
+def test_environment_proxies_apply_to_streams_but_never_to_loopback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kompy.client.auth import stream_proxy
+    from kompy.client.kubeconfig import Connection
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert stream_proxy(Connection("https://k8s.example:6443")) == "http://proxy.example:3128"
+    assert stream_proxy(Connection("https://127.0.0.1:6443")) is None
+    monkeypatch.setenv("NO_PROXY", "k8s.example")
+    assert stream_proxy(Connection("https://k8s.example:6443")) is None
+    assert stream_proxy(Connection("https://127.0.0.1:6443",
+                                   proxy_url="http://p:3128")) == "http://p:3128"

@@ -94,3 +94,22 @@ def test_run_states_from_the_api() -> None:
         assert client.lists == 1   # one listing serves the questions of a moment
     finally:
         runstate.use_engine()
+
+
+@pytest.mark.parametrize("extras", [True, False])
+def test_the_engine_sync_shortcut_only_with_the_extras(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Any, extras: bool) -> None:
+    """KOMPY_DEV_SYNC=engine is the built-in cluster's extra: with the extras off the files
+    go through the API's exec even when it is set."""
+    from kompy.dev import engine_sync, sync
+    from kompy.dev.plan import SyncOp
+
+    monkeypatch.setenv("KOMPY_DEV_SYNC", "engine")
+    used: list[str] = []
+    monkeypatch.setattr(engine_sync, "put", lambda *a: used.append("engine") or True)
+    monkeypatch.setattr(sync, "_helpers", lambda *a: {})
+    monkeypatch.setattr(sync, "_run", lambda *a: used.append("exec") or b"")
+    (tmp_path / "a.txt").write_text("a")
+    op = SyncOp(str(tmp_path / "a.txt"), "/srv/a.txt", False)
+    sync.sync(object(), sync.Target("ns", "app=web", "web", extras), ["pod"], [op])  # type: ignore[arg-type]
+    assert used == (["engine"] if extras else ["exec"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kompy.client import NotFound
 from kompy.dev.up import apply_all, prune, published_urls
 
 
@@ -35,9 +36,21 @@ class RecordingClient:
         self.applied.append(obj)
         return obj
 
-    def apply_result(self, obj: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    def apply_server_side(self, obj: dict[str, Any], manager: str
+                          ) -> tuple[dict[str, Any], str]:
+        assert manager == "kompy"
         self.applied.append(obj)
         return obj, "created"
+
+    def get(self, plural: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        for item in self.existing.get(plural, []):
+            if item["metadata"]["name"] == name:
+                return item
+        raise NotFound(404, "NotFound", f"{plural} {name!r} not found")
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.applied.append(obj)
+        return obj
 
     def list(self, plural: str, namespace: str | None = None, **_: Any) -> dict[str, Any]:
         return {"items": self.existing.get(plural, [])}
@@ -56,6 +69,13 @@ def test_apply_creates_the_namespace_first_then_config_then_workloads() -> None:
                                                   "Deployment"]
     assert all(o["metadata"]["namespace"] == "shop" for o in client.applied[1:])
     assert applied == {("Deployment", "web"), ("Service", "web"), ("ConfigMap", "cfg")}
+
+
+def test_a_namespace_that_exists_is_used_as_it_is() -> None:
+    client = RecordingClient({"namespaces": [{"metadata": {"name": "shop"}}]})
+    apply_all(client, "shop", [{"kind": "Service", "metadata": {"name": "web"}}],
+              lambda _: None)  # type: ignore[arg-type]
+    assert [o["kind"] for o in client.applied] == ["Service"]
 
 
 def test_prune_deletes_what_the_project_no_longer_produces_but_not_owned_objects() -> None:

@@ -85,7 +85,7 @@ class NetworkPolicyController(Controller):
             informer.add_handler(lambda _obj, _deleted: self.queue.add(KEY))
         self.model = PolicyModel()
         self._applied: Chains | None = None
-        self._syncs_since_resync = 0
+        self._resync = threading.Event()
         self._resync_pending = threading.Lock()
         self._unavailable: str | None = None
         self._checked = False
@@ -138,18 +138,18 @@ class NetworkPolicyController(Controller):
         return False
 
     def _resync_due(self) -> bool:
-        """True once per RESYNC period (the delayed key below), when the chains are applied
-        again even if unchanged."""
-        due = self._syncs_since_resync < 0
-        self._syncs_since_resync = 0 if due else self._syncs_since_resync + 1
-        return due
+        """True once per RESYNC period: then the chains are applied even if unchanged."""
+        if self._resync.is_set():
+            self._resync.clear()
+            return True
+        return False
 
     def _schedule_resync(self) -> None:
         if not self._resync_pending.acquire(blocking=False):
-            return  # one delayed resync at a time
+            return  # one timer at a time
 
         def fire() -> None:
-            self._syncs_since_resync = -1
+            self._resync.set()
             self._resync_pending.release()
             self.queue.add(KEY)
         timer = threading.Timer(RESYNC, fire)

@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from kompy.cli.options import cluster_option, echo_raw, target_client, target_options
+from kompy.cli.options import (
+    cluster_option,
+    duration_seconds,
+    echo_raw,
+    target_client,
+    target_options,
+)
 
 F = Callable[..., Any]
 
@@ -145,11 +151,35 @@ def cluster_cert(hosts: tuple[str, ...], secret: str | None, namespace: str, day
 
 @cluster_group.command("kubeconfig")
 @cluster_option
-def cluster_kubeconfig(cluster: str | None) -> None:
-    """Print the cluster's kubeconfig (starts the cluster if needed)."""
+@click.option("--user", metavar="NAME",
+              help="Mint a restricted kubeconfig for this person: a ServiceAccount NAME in "
+                   "--namespace, bound to --role there, and a token for it.")
+@click.option("-n", "--namespace", metavar="NS",
+              help="The namespace the --user may work in (required with --user).")
+@click.option("--role", type=click.Choice(["view", "edit", "admin"]), default="view",
+              show_default=True, help="The ClusterRole --user gets in --namespace.")
+@click.option("--duration", default="24h", show_default=True,
+              callback=lambda ctx, param, value: duration_seconds(ctx, param, value),
+              help="How long the --user's token is valid (at least 10m).")
+def cluster_kubeconfig(cluster: str | None, user: str | None, namespace: str | None,
+                       role: str, duration: float) -> None:
+    """Print the cluster's kubeconfig (starts the cluster if needed): the administrator's,
+    or with --user a restricted one."""
     from kompy.cli.options import announce
-    from kompy.cluster.daemon.process import kubeconfig_text
-    click.echo(kubeconfig_text(cluster, announce), nl=False)
+    if user is None:
+        if namespace is not None:
+            raise click.UsageError("--namespace goes with --user")
+        from kompy.cluster.daemon.process import kubeconfig_text
+        click.echo(kubeconfig_text(cluster, announce), nl=False)
+        return
+    if not namespace:
+        raise click.UsageError("--user needs --namespace: the namespace NAME may work in")
+    from kompy.cluster.daemon.userconfig import restricted_kubeconfig
+    text, expires = restricted_kubeconfig(cluster, user, namespace, role, int(duration),
+                                          announce)
+    click.echo(text, nl=False)
+    click.echo(f"kubeconfig of {user!r} ({role} in namespace {namespace}); its token expires "
+               f"at {expires}", err=True)
 
 
 # -- kubectl-like commands -------------------------------------------------------------------

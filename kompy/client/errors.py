@@ -35,6 +35,10 @@ class Unauthorized(ApiError):
     """401/403: the token is missing or wrong."""
 
 
+class Forbidden(Unauthorized):
+    """403: the user is known but may not do this (RBAC), or the server refuses it."""
+
+
 class Invalid(ApiError):
     """422: the object is missing required fields or has wrong values."""
 
@@ -44,7 +48,7 @@ class Gone(ApiError):
 
 
 _BY_CODE: dict[int, type[ApiError]] = {
-    404: NotFound, 409: Conflict, 401: Unauthorized, 403: Unauthorized, 422: Invalid, 410: Gone,
+    404: NotFound, 409: Conflict, 401: Unauthorized, 403: Forbidden, 422: Invalid, 410: Gone,
 }
 
 
@@ -71,7 +75,7 @@ def error_from_status(code: int, body: Any, fallback: str = "") -> ApiError:
     if code == 409 and reason == "AlreadyExists":
         cls = Conflict
     hint = None
-    if cls is Unauthorized:
+    if code == 401:
         hint = "the token in the kubeconfig was refused; for the built-in cluster run " \
                "`kompy cluster kubeconfig` to get the current one"
     return cls(code, reason or cls.__name__, message, hint=hint,

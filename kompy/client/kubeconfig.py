@@ -324,7 +324,8 @@ def _cluster_info(cluster: Mapping[str, Any], server: str) -> dict[str, Any]:
     return info
 
 
-def render(server: str, token: str, name: str, ca_pem: bytes | None = None) -> str:
+def render(server: str, token: str, name: str, ca_pem: bytes | None = None,
+           namespace: str = "default") -> str:
     """A kubeconfig (YAML text) with one cluster, user and context, all called ``name``."""
     cluster: dict[str, str] = {"server": server}
     if ca_pem:
@@ -335,7 +336,7 @@ def render(server: str, token: str, name: str, ca_pem: bytes | None = None) -> s
         "clusters": [{"name": name, "cluster": cluster}],
         "users": [{"name": name, "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name,
-                                                "namespace": "default"}}],
+                                                "namespace": namespace}}],
         "current-context": name,
         "preferences": {},
     }

@@ -61,6 +61,8 @@ def _r(kind: str, plural: str, group: str, version: str, *short: str,
                     has_status, ("all",) if all_ else ())
 
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
 RESOURCES: tuple[Resource, ...] = (
     _r("Namespace", "namespaces", "", "v1", "ns", namespaced=False),
     _r("Node", "nodes", "", "v1", "no", namespaced=False),
@@ -85,6 +87,11 @@ RESOURCES: tuple[Resource, ...] = (
        has_status=False),
     _r("HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "v2", "hpa",
        all_=True),
+    _r("Role", "roles", RBAC_GROUP, "v1", has_status=False),
+    _r("RoleBinding", "rolebindings", RBAC_GROUP, "v1", has_status=False),
+    _r("ClusterRole", "clusterroles", RBAC_GROUP, "v1", namespaced=False, has_status=False),
+    _r("ClusterRoleBinding", "clusterrolebindings", RBAC_GROUP, "v1", namespaced=False,
+       has_status=False),
 )
 
 _INDEX: dict[str, Resource] = {}

@@ -237,6 +237,26 @@ def _ingressclasses(o: Obj, wide: bool) -> Row:
     return [spec.get("controller") or "", shown, _age(o)]
 
 
+def _serviceaccounts(o: Obj, wide: bool) -> Row:
+    return [str(len(o.get("secrets") or [])), _age(o)]
+
+
+def _created_at(o: Obj, wide: bool) -> Row:
+    return [str(_meta(o).get("creationTimestamp") or "")]
+
+
+def _bindings(o: Obj, wide: bool) -> Row:
+    ref = o.get("roleRef") or {}
+    row = [f"{ref.get('kind')}/{ref.get('name')}", _age(o)]
+    if wide:
+        subjects = o.get("subjects") or []
+        for kind in ("User", "Group"):
+            row.append(", ".join(str(s.get("name")) for s in subjects if s.get("kind") == kind))
+        row.append(", ".join(f"{s.get('namespace')}/{s.get('name')}" for s in subjects
+                             if s.get("kind") == "ServiceAccount"))
+    return row
+
+
 def _generic(o: Obj, wide: bool) -> Row:
     return [_age(o)]
 
@@ -263,6 +283,12 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
     "cronjobs": (["SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"], [], _cronjobs),
     "ingresses": (["CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [], _ingresses),
     "ingressclasses": (["CONTROLLER", "PARAMETERS", "AGE"], [], _ingressclasses),
+    "serviceaccounts": (["SECRETS", "AGE"], [], _serviceaccounts),
+    "roles": (["CREATED AT"], [], _created_at),
+    "clusterroles": (["CREATED AT"], [], _created_at),
+    "rolebindings": (["ROLE", "AGE"], ["USERS", "GROUPS", "SERVICEACCOUNTS"], _bindings),
+    "clusterrolebindings": (["ROLE", "AGE"], ["USERS", "GROUPS", "SERVICEACCOUNTS"],
+                            _bindings),
 }
 
 

@@ -365,18 +365,19 @@ def _volume(v: Obj) -> Iterable[str]:
     if v.get("projected") is not None:
         lines = ["Type:\tProjected (a volume that contains injected data from multiple "
                  "sources)\n"]
+        # kubectl's printProjectedVolumeSource writes every source at the volume's level.
         for source in (v["projected"] or {}).get("sources") or []:
             if source.get("secret"):
-                lines += [f"SecretName:\t{source['secret'].get('name')}\n",
+                lines += [f"    SecretName:\t{source['secret'].get('name')}\n",
                           f"    Optional:\t{go(bool(source['secret'].get('optional')))}\n"]
             elif source.get("configMap"):
-                lines += [f"ConfigMapName:\t{source['configMap'].get('name')}\n",
+                lines += [f"    ConfigMapName:\t{source['configMap'].get('name')}\n",
                           f"    Optional:\t{go(bool(source['configMap'].get('optional')))}\n"]
             elif source.get("downwardAPI"):
-                lines.append("DownwardAPI:\ttrue\n")
+                lines.append("    DownwardAPI:\ttrue\n")
             elif source.get("serviceAccountToken"):
                 seconds = source["serviceAccountToken"].get("expirationSeconds")
-                lines.append(f"TokenExpirationSeconds:\t{seconds}\n")
+                lines.append(f"    TokenExpirationSeconds:\t{seconds}\n")
         return lines
     return ["<unknown>\n"]
 

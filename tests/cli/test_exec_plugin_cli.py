@@ -20,7 +20,9 @@ from kompy.cli import main
 from kompy.client import KubeClient, Unauthorized
 from kompy.yaml import plain
 
-TOKENS = 'tok-alice-1,alice,u-1,"devs,ops"\ntok-alice-2,alice,u-1\n'
+# In system:masters: these tests are about authentication; RBAC lets masters do everything.
+TOKENS = ('tok-alice-1,alice,u-1,"devs,ops,system:masters"\n'
+          'tok-alice-2,alice,u-1,system:masters\n')
 V1 = "client.authentication.k8s.io/v1"
 
 
@@ -136,7 +138,7 @@ def test_a_missing_plugin_shows_its_install_hint(cluster: Path, tmp_path: Path) 
 def test_the_token_file_is_read_again_when_it_changes(cluster: Path, tmp_path: Path) -> None:
     config = plugin_kubeconfig(tmp_path, answer("tok-bob"))
     run("get", "ns", "--kubeconfig", str(config), code=2)
-    (cluster / "tokens.csv").write_text(TOKENS + "tok-bob,bob,u-2\n")
+    (cluster / "tokens.csv").write_text(TOKENS + "tok-bob,bob,u-2,system:masters\n")
     # The server looks at the file at most once a second: the plugin's token is refused
     # until then (each refusal runs the plugin once more).
     client = KubeClient.from_kubeconfig(str(config))

@@ -62,7 +62,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=f"any-{uuid.uuid4().hex[:8]}",
                HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), PYTHONUNBUFFERED="1")
     tokens = folder / "tokens.csv"
-    tokens.write_text(f'{TOKEN},dev,uid-dev,"developers"\n')
+    # system:masters: RBAC lets this user (authenticated by the exec plugin) do everything.
+    tokens.write_text(f'{TOKEN},dev,uid-dev,"developers,system:masters"\n')
     kompy("cluster", "start", "--token-auth-file", str(tokens), env=env, cwd=folder)
     plugin = folder / "get-token"
     runs = folder / "plugin.runs"

@@ -45,6 +45,7 @@ ADAPTERS = {
     "jinja2": ("kompy.convert.render",),
     "watchdog": ("kompy.dev.watcher",),
     "h11": ("kompy.cluster.ingress.http1",),
+    "jwt": ("kompy.cluster.apiserver.satokens",),
 }
 
 

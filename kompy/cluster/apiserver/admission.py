@@ -30,6 +30,7 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kinds whose names become DNS labels (hostnames, Service names): 63 characters, no dots.
 _LABEL_NAMED = {"Namespace", "Service"}
+_PATH_SEGMENT_NAMED = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 NODE_PORTS = range(30000, 32768)
 
@@ -150,7 +151,12 @@ def _name(res: Resource, name: Any, problems: Problems) -> None:
         problems.append(("metadata.name", "Required value: name or generateName is required"))
         return
     text = str(name)
-    if res.kind in _LABEL_NAMED:
+    if res.kind in _PATH_SEGMENT_NAMED:
+        # RBAC's names are path segments (system:basic-user): ValidatePathSegmentName.
+        if text in (".", "..") or "/" in text or "%" in text:
+            problems.append(("metadata.name", f"Invalid value: {text!r}: may not be '.' or "
+                             "'..' and may not contain '/' or '%'"))
+    elif res.kind in _LABEL_NAMED:
         if len(text) > 63 or not _LABEL.match(text):
             problems.append(("metadata.name", f"Invalid value: {text!r}: a lowercase RFC 1123 "
                              "label must consist of lower case alphanumeric characters or "

@@ -10,10 +10,13 @@ Two sources, as kube-apiserver's token authenticators:
   ``kompy cluster start --token-auth-file FILE``) at start and again whenever the file
   changes; kube-apiserver reads it only at start.
 
+- a ServiceAccount's token, as the TokenRequest API issues it (serviceaccounts.py verifies
+  it): user ``system:serviceaccount:NS:NAME``.
+
 Every authenticated user is also in ``system:authenticated``. The scheme is matched without
 regard to case (RFC 7235: ``bearer`` is ``Bearer``). Tokens are kept as SHA-256 digests and
 the admin token is compared in constant time, so the lookup leaks nothing through timing.
-Authorization is a later concern: today every authenticated user may do everything.
+What a user may do is the authorizer's question (authz.py, rbac.py).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,9 +81,11 @@ def _digest(token: str) -> str:
 
 
 class TokenAuthenticator:
-    def __init__(self, admin_token: str, token_file: Path | None = None) -> None:
+    def __init__(self, admin_token: str, token_file: Path | None = None,
+                 service_accounts: Callable[[str], UserInfo | None] | None = None) -> None:
         self._admin = f"Bearer {admin_token}".encode()
         self._file = token_file
+        self._service_accounts = service_accounts
         self._users: dict[str, UserInfo] = {}
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
@@ -96,10 +102,12 @@ class TokenAuthenticator:
             return None
         if hmac.compare_digest(f"Bearer {token}".encode(), self._admin):
             return ADMIN
-        if self._file is None:
-            return None
-        self._maybe_reload()
-        return self._users.get(_digest(token))
+        if self._file is not None:
+            self._maybe_reload()
+            found = self._users.get(_digest(token))
+            if found is not None:
+                return found
+        return self._service_accounts(token) if self._service_accounts else None
 
     def _maybe_reload(self) -> None:
         now = time.monotonic()

@@ -7,26 +7,51 @@ allow, deny or no opinion, and can list the rules a user has in a namespace (wha
 (server.py), and the review endpoints here ask it what kubectl asks:
 
 * ``SelfSubjectAccessReview`` (authorization.k8s.io/v1): ``kubectl auth can-i VERB RESOURCE``;
+* ``SubjectAccessReview`` (authorization.k8s.io/v1): the same question about another user
+  (``spec.user``, ``spec.groups``), as webhooks and proxies ask it;
 * ``SelfSubjectRulesReview`` (authorization.k8s.io/v1): ``kubectl auth can-i --list``;
 * ``SelfSubjectReview`` (authentication.k8s.io/v1, and v1beta1 for kubectl 1.27):
   ``kubectl auth whoami``.
 https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access
 
-Today the one authorizer is ``AllowAuthenticated``: every authenticated user (the
-cluster's admin token and the users of the static token file) may do everything, as
-before. An RBAC authorizer replaces it by implementing the same two methods.
+The API server's authorizer is RBAC's (rbac.py); ``AllowAuthenticated`` (everyone may do
+everything, kompy's behaviour before RBAC) remains for the benchmark that measures RBAC's
+cost. The user a request is served for is kept in a context variable (``current_user``)
+while it is handled, for the admission steps that judge a write by its author (RBAC's
+escalation checks).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kompy.client.errors import ApiError
 from kompy.client.objects import Obj
 from kompy.cluster.apiserver.authn import UserInfo
+
+_CURRENT_USER: contextvars.ContextVar[UserInfo | None] = contextvars.ContextVar(
+    "kompy_request_user", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(user: UserInfo | None) -> Iterator[None]:
+    """Handle a request for ``user``: ``current_user()`` answers it meanwhile."""
+    token = _CURRENT_USER.set(user)
+    try:
+        yield
+    finally:
+        _CURRENT_USER.reset(token)
+
+
+def current_user() -> UserInfo | None:
+    """The user of the request being handled in this thread (None outside a request)."""
+    return _CURRENT_USER.get()
 
 
 class Decision(enum.Enum):
@@ -111,6 +136,7 @@ AUTHENTICATION = "authentication.k8s.io"
 REVIEWS = {
     (AUTHORIZATION, "v1", "selfsubjectaccessreviews"): "SelfSubjectAccessReview",
     (AUTHORIZATION, "v1", "selfsubjectrulesreviews"): "SelfSubjectRulesReview",
+    (AUTHORIZATION, "v1", "subjectaccessreviews"): "SubjectAccessReview",
     (AUTHENTICATION, "v1", "selfsubjectreviews"): "SelfSubjectReview",
     (AUTHENTICATION, "v1beta1", "selfsubjectreviews"): "SelfSubjectReview",
 }
@@ -149,7 +175,9 @@ def review(authorizer: Authorizer, user: UserInfo, route: tuple[str, str, str],
             "username": user.name, **({"uid": user.uid} if user.uid else {}),
             "groups": list(user.groups)}}
     elif kind == "SelfSubjectAccessReview":
-        obj["status"] = _access(authorizer, user, spec)
+        obj["status"] = _access(authorizer, user, spec, kind)
+    elif kind == "SubjectAccessReview":
+        obj["status"] = _access(authorizer, _subject(spec), spec, kind)
     else:
         namespace = spec.get("namespace") or ""
         rules = authorizer.rules_for(user, str(namespace))
@@ -161,10 +189,22 @@ def review(authorizer: Authorizer, user: UserInfo, route: tuple[str, str, str],
     return obj
 
 
-def _access(authorizer: Authorizer, user: UserInfo, spec: Obj) -> Obj:
+def _subject(spec: Obj) -> UserInfo:
+    """The user a SubjectAccessReview asks about."""
+    name, groups = spec.get("user"), spec.get("groups") or []
+    if not (isinstance(name, str) and name) and not groups:
+        raise ApiError(422, "Invalid", 'SubjectAccessReview.authorization.k8s.io "" is '
+                       'invalid: spec.user: Invalid value: "": at least one of user or group '
+                       "must be specified")
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise _bad("SubjectAccessReview.spec.groups must be a list of strings")
+    return UserInfo(str(name or ""), str(spec.get("uid") or ""), tuple(groups))
+
+
+def _access(authorizer: Authorizer, user: UserInfo, spec: Obj, kind: str) -> Obj:
     resource, other = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
     if bool(resource) == bool(other) or not isinstance(resource or other, dict):
-        raise ApiError(422, "Invalid", 'SelfSubjectAccessReview.authorization.k8s.io "" is '
+        raise ApiError(422, "Invalid", f'{kind}.authorization.k8s.io "" is '
                        "invalid: spec.resourceAttributes: Invalid value: \"null\": exactly "
                        "one of nonResourceAttributes or resourceAttributes must be specified")
     if resource:

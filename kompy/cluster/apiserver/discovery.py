@@ -41,6 +41,8 @@ def _subresources(res: Resource) -> list[tuple[str, tuple[str, str, str], list[s
         out.append(("status", own, SUB_VERBS))
     if res.kind in SCALED:
         out.append(("scale", ("autoscaling", "v1", "Scale"), SUB_VERBS))
+    if res.kind == "ServiceAccount":
+        out.append(("token", ("authentication.k8s.io", "v1", "TokenRequest"), ["create"]))
     if res.kind == "Pod":
         out += [("attach", ("", "v1", "PodAttachOptions"), ["create", "get"]),
                 ("exec", ("", "v1", "PodExecOptions"), ["create", "get"]),

@@ -11,7 +11,7 @@ import dataclasses
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,6 +127,10 @@ class Api:
         self._events_expired = time.monotonic()
         self._watches = 0                      # open watch streams (see watching())
         self._watches_lock = threading.Lock()
+        # Admission steps others plug in (ServiceAccount defaults for pods, RBAC's escalation
+        # checks): each sees the object about to be stored and the stored one (None on
+        # create), and may change the first or raise.
+        self.admitters: list[Callable[[Resource, Obj, Obj | None], None]] = []
         for name in SYSTEM_NAMESPACES:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
@@ -300,6 +304,8 @@ class Api:
         obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation)
         if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
             obj.pop("status", None)       # status is the controllers' to write
+        for admit in self.admitters:
+            admit(route.res, obj, None)
         if not options.applied:
             self.fields.update(route.res, None, obj, options.manager)
         with self._allocating:
@@ -349,6 +355,8 @@ class Api:
         with self._allocating:
             old = self.store.get(route.res, route.namespace, route.name)
             admission.validate_update(route.res, old, obj)
+            for admit in self.admitters:
+                admit(route.res, obj, old)
             self._allocate(route.res, obj, old)
             if not options.applied:
                 self.fields.update(route.res, old, obj, options.manager, options.subresource)

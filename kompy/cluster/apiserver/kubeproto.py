@@ -3,7 +3,8 @@
 client-go 1.33's typed clients encode built-in kinds as
 ``application/vnd.kubernetes.protobuf`` whatever the server says, with no fallback:
 ``kubectl create configmap|secret|deployment|service|job|cronjob|ingress|namespace|
-serviceaccount``, ``kubectl autoscale``, ``kubectl auth can-i|whoami``, in Kubernetes'
+serviceaccount|role|clusterrole|rolebinding|clusterrolebinding|token``, ``kubectl autoscale``,
+``kubectl auth can-i|whoami``, in Kubernetes'
 envelope: the magic bytes ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta, raw,
 contentEncoding, contentType) whose ``raw`` is the object's message
 (k8s.io/apimachinery/pkg/runtime/types_proto.go). These are the messages of k8s.io/api and
@@ -236,11 +237,40 @@ KEEP_ZERO = frozenset({
 # Fields whose message is written inline in JSON (IngressRule's ingressRuleValue).
 INLINE = frozenset({"ingressRuleValue"})
 ENTRY_TYPES = frozenset({"StringEntry", "BytesEntry", "QuantityEntry"})
-TABLE: Table = {**META, **CORE, **WORKLOADS}
+# k8s.io/api/rbac/v1 and authentication/v1's TokenRequest: ``kubectl create role|clusterrole|
+# rolebinding|clusterrolebinding|token``.
+RBAC: Table = {
+    "PolicyRule": [("verbs", 1, STRING, R), ("apiGroups", 2, STRING, R),
+                   ("resources", 3, STRING, R), ("resourceNames", 4, STRING, R),
+                   ("nonResourceURLs", 5, STRING, R)],
+    "Role": [("metadata", 1, "ObjectMeta", False), ("rules", 2, "PolicyRule", R)],
+    "ClusterRole": [("metadata", 1, "ObjectMeta", False), ("rules", 2, "PolicyRule", R),
+                    ("aggregationRule", 3, "AggregationRule", False)],
+    "AggregationRule": [("clusterRoleSelectors", 1, "LabelSelector", R)],
+    "Subject": [("kind", 1, STRING, False), ("apiGroup", 2, STRING, False),
+                ("name", 3, STRING, False), ("namespace", 4, STRING, False)],
+    "RoleRef": [("apiGroup", 1, STRING, False), ("kind", 2, STRING, False),
+                ("name", 3, STRING, False)],
+    "RoleBinding": [("metadata", 1, "ObjectMeta", False), ("subjects", 2, "Subject", R),
+                    ("roleRef", 3, "RoleRef", False)],
+    "ClusterRoleBinding": [("metadata", 1, "ObjectMeta", False),
+                           ("subjects", 2, "Subject", R), ("roleRef", 3, "RoleRef", False)],
+    "TokenRequest": [("metadata", 1, "ObjectMeta", False),
+                     ("spec", 2, "TokenRequestSpec", False)],
+    "TokenRequestSpec": [("audiences", 1, STRING, R),
+                         ("boundObjectRef", 3, "BoundObjectReference", False),
+                         ("expirationSeconds", 4, I64, False)],
+    "BoundObjectReference": [("kind", 1, STRING, False), ("apiVersion", 2, STRING, False),
+                             ("name", 3, STRING, False), ("uid", 4, STRING, False)],
+}
+TABLE: Table = {**META, **CORE, **WORKLOADS, **RBAC}
+RBAC_V1 = "rbac.authorization.k8s.io/v1"
 # Kinds whose body is decoded: kind -> the apiVersion that must come with it.
 KINDS = {"ConfigMap": "v1", "Secret": "v1", "Namespace": "v1", "ServiceAccount": "v1",
          "Service": "v1", "Deployment": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
-         "Ingress": "networking.k8s.io/v1", "HorizontalPodAutoscaler": "autoscaling/v2"}
+         "Ingress": "networking.k8s.io/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
+         "Role": RBAC_V1, "ClusterRole": RBAC_V1, "RoleBinding": RBAC_V1,
+         "ClusterRoleBinding": RBAC_V1, "TokenRequest": "authentication.k8s.io/v1"}
 
 
 class Undeclared(ValueError):

@@ -33,7 +33,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from kompy.client import resources
 from kompy.client.errors import ApiError, NotFound, status_body
-from kompy.cluster.apiserver import authz, discovery, httpio, openapi, params, streams, warning
+from kompy.client.resources import RBAC_GROUP
+from kompy.cluster.apiserver import (
+    authz,
+    discovery,
+    httpio,
+    impersonation,
+    openapi,
+    params,
+    rbacadmission,
+    streams,
+    warning,
+)
 from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
 from kompy.cluster.apiserver.handlers import (
@@ -43,6 +54,11 @@ from kompy.cluster.apiserver.handlers import (
     Route,
     bad_request,
 )
+from kompy.cluster.apiserver.rbac import RbacAuthorizer
+from kompy.cluster.apiserver.rbacpolicy import bootstrap_policy
+from kompy.cluster.apiserver.saadmission import ServiceAccountAdmission
+from kompy.cluster.apiserver.satokens import TokenIssuer
+from kompy.cluster.apiserver.serviceaccounts import ServiceAccountTokens
 from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
@@ -81,6 +97,8 @@ def parse_route(parts: list[str]) -> Route | None:
         allowed |= {"log", "exec", "attach", "portforward"}
     if res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
         allowed.add("scale")
+    if res.kind == "ServiceAccount":
+        allowed.add("token")
     if sub is not None and sub not in allowed:
         raise NotFound(404, "NotFound", f"{res.plural} have no subresource {sub!r}")
     return Route(res, namespace, name, sub)
@@ -123,12 +141,48 @@ class Router:
     every other client uses (see kompy/client/loopback.py)."""
 
     def __init__(self, api: Api, token: str, token_file: Path | None = None,
-                 authorizer: authz.Authorizer | None = None) -> None:
+                 authorizer: authz.Authorizer | None = None,
+                 issuer: TokenIssuer | None = None) -> None:
         self.api = api
         self.token = token
-        self.authn = TokenAuthenticator(token, token_file)
-        # Every resource request is authorized here; RBAC replaces this authorizer.
-        self.authorizer: authz.Authorizer = authorizer or authz.AllowAuthenticated()
+        self.service_accounts = ServiceAccountTokens(api.store,
+                                                     issuer or TokenIssuer.ephemeral())
+        self.authn = TokenAuthenticator(token, token_file, self.service_accounts.authenticate)
+        self.rbac = RbacAuthorizer(api.store)
+        # Every request is authorized here (RBAC; the benchmark swaps in AllowAuthenticated).
+        self.authorizer: authz.Authorizer = authorizer or self.rbac
+        api.admitters.append(ServiceAccountAdmission(api.store))
+        api.admitters.append(self._admit_rbac)
+        bootstrap_policy(api)
+
+    def _admit_rbac(self, res: resources.Resource, obj: Any, old: Any) -> None:
+        if res.group == RBAC_GROUP:
+            rbacadmission.check_write(self.rbac, authz.current_user(), res, obj, old)
+
+    def user_of(self, headers: Headers) -> UserInfo:
+        """The user a request acts as: its token's, or the one it impersonates (when its
+        token's user may). 401 without a valid token."""
+        user = self.authn.authenticate(headers.get("Authorization"))
+        if user is None:
+            raise ApiError(401, "Unauthorized", "Unauthorized: a valid bearer token is required")
+        if impersonation.wanted(headers):
+            return impersonation.impersonate(self.authorizer, user, headers)
+        return user
+
+    def authorize_upgrade(self, headers: Headers, route: Route) -> None:
+        """exec, attach and port-forward need ``create`` on their subresource, whichever
+        protocol (kube-apiserver asks ``create`` of WebSocket GETs too since
+        AuthorizePodWebsocketUpgradeCreatePermission, so ``get`` alone opens no shell)."""
+        user = self.user_of(headers)
+        res = route.res
+        self.authorize(authz.Attributes(user, "create", route.namespace or "", res.group,
+                                        res.version, res.plural, route.subresource or "",
+                                        route.name or ""))
+
+    def authorize(self, attributes: authz.Attributes) -> None:
+        decision, reason = self.authorizer.authorize(attributes)
+        if decision is not authz.Decision.ALLOW:
+            raise authz.forbidden(attributes, reason)
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         url = urlsplit(target)
@@ -138,8 +192,8 @@ class Router:
             if refusal is not None:
                 raise refusal
             query = parse_qs(url.query, keep_blank_values=True)
-            user = self.authn.authenticate(headers.get("Authorization"))
-            with warning.collecting() as warnings:
+            user = None if path in UNAUTHENTICATED else self.user_of(headers)
+            with warning.collecting() as warnings, authz.acting_as(user):
                 reply = self._dispatch(method, path, query, headers, body, user)
             if warnings:
                 reply.headers["Warning"] = warning.header(warnings)
@@ -170,6 +224,10 @@ class Router:
         if path in UNAUTHENTICATED:
             return Reply(200, b"ok", "text/plain")
         assert user is not None     # refuse() let only authenticated requests through
+        if not _resource_path(path):
+            # Discovery, /version and /openapi: non-resource URLs (system:discovery).
+            self.authorize(authz.Attributes(user, "get" if method in ("GET", "HEAD")
+                                            else method.lower(), path=path))
         if path == "/version":
             return json_reply(200, VERSION)
         if path.startswith("/openapi/"):
@@ -192,6 +250,8 @@ class Router:
             if method != "POST":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here: "
                                                         f"{review[2]} are create-only")
+            self.authorize(authz.Attributes(user, "create", "", review[0], review[1],
+                                            review[2], path=path))
             return json_reply(201, authz.review(self.authorizer, user, review,
                                                 _body(body, headers)))
         parts = path.strip("/").split("/")
@@ -210,6 +270,13 @@ class Router:
             raise bad_request("Upgrade request required")
         if route.subresource == "log":
             return self._pod_io(method, route, query, one, headers, body)
+        if route.subresource == "token":
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on "
+                                                        "serviceaccounts/token: it is create-only")
+            assert route.namespace and route.name
+            return json_reply(201, self.service_accounts.token_request(
+                route.namespace, route.name, _body(body, headers)))
         if route.subresource == "scale":
             scale = _body(body, headers) if method in ("PUT", "PATCH") else None
             return json_reply(200, api.scale(route, method, scale,
@@ -223,9 +290,7 @@ class Router:
         attributes = authz.request_attributes(user, method, path, route.namespace, res.group,
                                               res.version, res.plural, route.subresource,
                                               route.name, watch)
-        decision, reason = self.authorizer.authorize(attributes)
-        if decision is not authz.Decision.ALLOW:
-            raise authz.forbidden(attributes, reason)
+        self.authorize(attributes)
 
     def _crud(self, method: str, route: Route, one: dict[str, str], headers: Headers,
               body: bytes, query: dict[str, list[str]]) -> Reply:
@@ -313,6 +378,12 @@ class Router:
             return Reply(200, content_type="text/plain",
                          stream=_closing(itertools.chain((first,), chunks), chunks))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {route.subresource}")
+
+
+def _resource_path(path: str) -> bool:
+    """``/api/v1/pods...`` or ``/apis/GROUP/VERSION/...``: not discovery, not /version."""
+    parts = path.strip("/").split("/")
+    return (parts[0] == "api" and len(parts) >= 3) or (parts[0] == "apis" and len(parts) >= 4)
 
 
 def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
@@ -499,11 +570,18 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         super().__init__((host, port), Handler)
         self.hangups = httpio.HangupMonitor()
+        self.context: ssl.SSLContext | None = None
         if tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(str(tls[0]), str(tls[1]))
-            self.socket = context.wrap_socket(self.socket, server_side=True,
-                                              do_handshake_on_connect=False)
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.socket = self.context.wrap_socket(self.socket, server_side=True,
+                                                   do_handshake_on_connect=False)
+
+    def reload_certificate(self, tls: tuple[Path, Path]) -> None:
+        """Serve another certificate from the next connection on (one naming a new address
+        of the API server's Service); connections already made keep theirs."""
+        if self.context is not None:
+            self.context.load_cert_chain(str(tls[0]), str(tls[1]))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that speaks plain HTTP to the TLS port, or hangs up mid-handshake.
@@ -526,13 +604,16 @@ class ApiServer:
     """The API server over a store, serving in a background thread."""
 
     def __init__(self, store: Store, token: str, port: int = 0,
-                 tls: tuple[Path, Path] | None = None, token_file: Path | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, token_file: Path | None = None,
+                 issuer: TokenIssuer | None = None,
+                 authorizer: authz.Authorizer | None = None, ca: Path | None = None) -> None:
         self.api = Api(store)
-        self.router = Router(self.api, token, token_file)
+        self.router = Router(self.api, token, token_file, authorizer, issuer)
         self.httpd = ApiHTTPServer(self.router, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self.ca = str(tls[0]) if tls else None
+        # The CA clients trust: the serving certificate's issuer, else itself (self-signed).
+        self.ca = str(ca or tls[0]) if tls else None
         self.token = token
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.1,),
                                         name="api-server", daemon=True)

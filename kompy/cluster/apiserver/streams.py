@@ -54,6 +54,7 @@ class StreamRouter(Protocol):
     @property
     def api(self) -> Api: ...
     def refuse(self, path: str, headers: Any) -> ApiError | None: ...
+    def authorize_upgrade(self, headers: Any, route: Route) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def _prepare(router: StreamRouter, request: Upgrade,
             "exec", "attach", "portforward"):
         raise bad_request("only pods/exec, pods/attach and pods/portforward can be upgraded")
     assert route.namespace and route.name
+    router.authorize_upgrade(request.headers, route)
     kind = (request.headers.get("Upgrade") or "").strip().lower()
     if kind != "websocket" and not kind.startswith("spdy/"):
         raise bad_request(f"unsupported upgrade {kind!r}: use websocket or SPDY/3.1")

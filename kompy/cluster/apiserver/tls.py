@@ -71,3 +71,56 @@ def _make() -> tuple[bytes, bytes]:
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+# The names of the API server's Service inside the cluster (kube-apiserver's certificate
+# carries the same): in-cluster clients check one of them, or the Service's cluster IP.
+SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                 "kubernetes.default.svc.cluster.local")
+
+
+def issue_serving(state_dir: Path, ca: tuple[Path, Path], addresses: list[str]
+                  ) -> tuple[Path, Path]:
+    """A serving certificate signed by the cluster's CA (``ca``: certificate, key) for
+    127.0.0.1, localhost, the ``kubernetes`` Service's names and ``addresses`` (its cluster
+    IP): ``apiserver.crt`` (with the CA after it) and ``apiserver.key`` (0600). The CA stays
+    the one kubeconfigs trust, so a new cluster IP never invalidates them."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_pem = ca[0].read_bytes()
+    ca_cert = x509.load_pem_x509_certificate(ca_pem)
+    ca_key = serialization.load_pem_private_key(ca[1].read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    ips = {"127.0.0.1", *addresses}
+    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip))
+                                     for ip in sorted(ips)]
+    names += [x509.DNSName(n) for n in ("localhost", *SERVICE_NAMES)]
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(ca_cert.not_valid_after_utc)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False,
+                                     content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = state_dir / "apiserver.crt", state_dir / "apiserver.key"
+    write_atomic(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                             serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()), mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM) + ca_pem, mode=0o644)
+    return cert_path, key_path

@@ -33,7 +33,7 @@ from typing import Any
 
 from kompy.client import KubeClient, kubeconfig
 from kompy.client.rest import healthy
-from kompy.cluster.apiserver.tls import ensure_certificate
+from kompy.cluster.apiserver.tls import ensure_certificate, issue_serving
 from kompy.cluster.daemon.state import ClusterState, cluster_state
 from kompy.cluster.kubelet.config import load_config
 from kompy.errors import ClusterError
@@ -332,6 +332,7 @@ def kubeconfig_text(cluster: str | None = None,
 
 def serve(state: ClusterState) -> int:
     """Run the API server and the runtime until SIGTERM/SIGINT."""
+    from kompy.cluster.apiserver.satokens import TokenIssuer
     from kompy.cluster.store.sqlite import Store
 
     state.ensure_dir()
@@ -348,16 +349,29 @@ def serve(state: ClusterState) -> int:
     token = str(previous.get("token") or secrets.token_urlsafe(32))
     store = Store(state.store)
     tls = ensure_certificate(state.dir)
-    server = _bind(store, token, int(previous.get("port") or 0), tls, state.token_file).start()
+    service_ip = str(previous.get("service_ip") or "")
+    serving = issue_serving(state.dir, tls, [service_ip] if service_ip else []) if tls else None
+    server = _bind(store, token, int(previous.get("port") or 0), serving, state.token_file,
+                   TokenIssuer.for_state(state.dir), tls[0] if tls else None).start()
     _seed(server)
     kubeconfig.write(state.kubeconfig, server.url, token, state.context,
                      tls[0].read_bytes() if tls else None)
-    state.write_api({"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
-                     "ca": server.ca})
+    api_info = {"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
+                "ca": server.ca, "service_ip": service_ip}
+    state.write_api(api_info)
     from kompy.fsutil import write_atomic
     write_atomic(state.pid_file, f"{os.getpid()}\n")
     log.info("API server of cluster %r at %s", state.name, server.url)
-    runtime = _start_runtime(server, state, stop_event)
+    def on_service_ip(address: str) -> None:
+        """The ``kubernetes`` Service's cluster IP: name it in the serving certificate, and
+        remember it for the next start (pods keep reaching the API there)."""
+        if tls is None or address == api_info["service_ip"]:
+            return
+        server.httpd.reload_certificate(issue_serving(state.dir, tls, [address]))
+        api_info["service_ip"] = address
+        state.write_api(api_info)
+        log.info("API server certificate now names %s (the kubernetes Service)", address)
+    runtime = _start_runtime(server, state, stop_event, on_service_ip)
     stop_event.wait()
     log.info("stopping")
     if runtime is not None:
@@ -371,15 +385,15 @@ def serve(state: ClusterState) -> int:
 
 
 def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
-          token_file: Path | None = None) -> Any:
+          token_file: Path | None, issuer: Any, ca: Path | None) -> Any:
     """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
     from kompy.cluster.apiserver.server import ApiServer
     if port:
         try:
-            return ApiServer(store, token, port, tls, token_file)
+            return ApiServer(store, token, port, tls, token_file, issuer, ca=ca)
         except OSError:
             log.warning("port %d is taken; using a new one", port)
-    return ApiServer(store, token, 0, tls, token_file)
+    return ApiServer(store, token, 0, tls, token_file, issuer, ca=ca)
 
 
 def _seed(server: Any) -> None:
@@ -397,7 +411,8 @@ def _seed(server: Any) -> None:
         log.warning("could not create the default IngressClass: %s", error)
 
 
-def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event) -> Any:
+def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event,
+                   on_service_ip: Callable[[str], None]) -> Any:
     if os.environ.get(NO_RUNTIME_ENV):
         log.info("%s set: serving the API without the runtime", NO_RUNTIME_ENV)
         return None
@@ -406,7 +421,9 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
     client = attach(KubeClient.for_server(server.url, server.token, ca=server.ca),
                     server.router)
     runtime = start_runtime(client, state.dir, state.name, stop_event,
-                            config=load_config(state.kubelet_config))
+                            config=load_config(state.kubelet_config), api_port=server.port,
+                            api_ca=Path(server.ca).read_text() if server.ca else "",
+                            on_api_address=on_service_ip)
     server.set_pod_io(runtime.pod_io)
     return runtime
 

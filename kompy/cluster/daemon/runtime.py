@@ -2,10 +2,10 @@
 
 ``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
 the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
-PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob), the NetworkPolicy
-controller, the Service proxy and the Ingress controller to one KubeClient (pointed at the
-daemon's own API server) and one container backend (the Docker engine's, unless a test
-hands in another).
+PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob, ServiceAccounts,
+ClusterRole aggregation, the ``kubernetes`` Service), the NetworkPolicy controller, the
+Service proxy and the Ingress controller to one KubeClient (pointed at the daemon's own API
+server) and one container backend (the Docker engine's, unless a test hands in another).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from kompy.client import KubeClient
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
 from kompy.cluster.apiserver.handlers import PodIO
+from kompy.cluster.controllers.apiservice import ApiServiceController
 from kompy.cluster.controllers.base import Controller
+from kompy.cluster.controllers.clusterroles import ClusterRoleAggregation
 from kompy.cluster.controllers.cronjob import CronJobController
 from kompy.cluster.controllers.daemonset import DaemonSetController
 from kompy.cluster.controllers.deployment import DeploymentController
@@ -29,6 +31,7 @@ from kompy.cluster.controllers.job import JobController
 from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
+from kompy.cluster.controllers.serviceaccounts import DefaultAccounts
 from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.dns.clusterdns import DNS_NAMESPACE, DNS_SERVICE, ClusterDNS
 from kompy.cluster.ingress.controller import IngressController
@@ -87,11 +90,15 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                   *, backoff_base: float = 10.0, backend: ContainerBackend | None = None,
                   config: KubeletConfig | None = None,
                   ingress_ports: PortSetting | None = None,
-                  dns_address: tuple[str, int] | None = None,
+                  dns_address: tuple[str, int] | None = None, api_port: int = 0,
+                  api_ca: str = "", on_api_address: Callable[[str], None] | None = None,
                   firewall: Firewall | None = None) -> Runtime:
     """``dns_address``: where the cluster DNS listens instead of the kube-dns Service's
-    address (tests on the in-memory backend); ``firewall``: where NetworkPolicy rules go
-    (the host's iptables unless a test hands in another)."""
+    address (tests on the in-memory backend). ``api_port``: where the API server listens,
+    for its ``kubernetes`` Service (none without it); ``api_ca``: its CA certificate (PEM),
+    published to every namespace; ``on_api_address``: told the Service's cluster IP.
+    ``firewall``: where NetworkPolicy rules go (the host's iptables unless a test hands in
+    another)."""
     config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
@@ -128,11 +135,16 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         DaemonSetController(client, informers, controller_events),
         JobController(client, informers, controller_events),
         CronJobController(client, informers, controller_events),
+        DefaultAccounts(client, informers, controller_events, api_ca),
+        ClusterRoleAggregation(client, informers, controller_events),
         policies,
         proxy,
         IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
                           Path(state_dir), ingress_ports),
     ]
+    if api_port:
+        controllers.append(ApiServiceController(client, informers, controller_events,
+                                                api_port, on_api_address))
     try:
         scheduler.register_node()
     except KompyError as error:

@@ -71,6 +71,12 @@ class HostsTable:
             for listener in self._listeners:
                 listener()
 
+    def service_address(self, namespace: str, name: str) -> str:
+        """The address the Service proxy serves a Service at ("" until it does)."""
+        with self._lock:
+            ips = self._services.get((namespace, name)) or ()
+        return ips[0] if ips else ""
+
     def render(self, pod: dict[str, Any], pod_ip: str) -> str:
         spec = pod.get("spec") or {}
         namespace = str((pod.get("metadata") or {}).get("namespace") or "default")

@@ -47,10 +47,14 @@ from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.podstatus import failed_status, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
 from kompy.cluster.kubelet.probes import Prober
+from kompy.cluster.kubelet.tokens import TokenManager
 from kompy.cluster.kubelet.volumes import Lookup
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
+
+# The API server's Service, whose cluster IP containers get as KUBERNETES_SERVICE_HOST.
+API_NAMESPACE, API_SERVICE = "default", "kubernetes"
 
 NODE_NAME = "kompy"
 # A pod whose sync fails is tried again after 1 s, 2 s, 4 s... at most 5 minutes (Docker
@@ -112,12 +116,16 @@ class Kubelet:
         configmaps, secrets = informers["configmaps"], informers["secrets"]
         claims = informers["persistentvolumeclaims"]
         self.prober = Prober(backend, self.queue.add, self._probe_failed)
+        self.tokens = TokenManager(client)
+        self.hosts = hosts
+        self.services = informers["services"]
         self.worker = PodWorker(
             backend, state_dir, hosts, recorder, self.prober,
             configmaps=cached_lookup(client, configmaps, "configmaps"),
             secrets=cached_lookup(client, secrets, "secrets"),
             claims=cached_lookup(client, claims, "persistentvolumeclaims"),
-            backoff_base=backoff_base, config=config)
+            backoff_base=backoff_base, config=config, tokens=self.tokens.token,
+            api_address=self._api_address)
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         for informer in (configmaps, secrets, claims):
@@ -321,6 +329,20 @@ class Kubelet:
             self.queue.add(key)  # once more, to release the finished pod's sandbox
         if result.retry is not None:
             self.queue.add_after(key, result.retry)
+        renew = self.tokens.next_refresh(key)
+        if renew is not None:
+            self.queue.add_after(key, renew + 0.05)   # a projected token is due for renewal
+
+    def _api_address(self) -> str | None:
+        """The ``kubernetes`` Service's cluster IP, KUBERNETES_SERVICE_HOST in containers:
+        the address the Service proxy serves it at (the one in its spec may still be the
+        allocator's, before the proxy writes its own); None while the Service exists but is
+        not served yet (a container must not start with an address that leads nowhere),
+        "" without such a Service."""
+        address = self.hosts.service_address(API_NAMESPACE, API_SERVICE)
+        if address:
+            return address
+        return None if self.services.get(API_NAMESPACE, API_SERVICE) else ""
 
     def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
         if same_status(pod.get("status") or {}, status):
@@ -359,6 +381,7 @@ class Kubelet:
                    if "emptyDir" in v]
         self.worker.volumes.remove(key, volumes)
         self.worker.forget(key)
+        self.tokens.forget(key)
         if not gone:
             try:
                 self.client.delete("pods", name(pod), namespace(pod), grace_period_seconds=0)

@@ -41,10 +41,11 @@ def expand(text: str, env: Mapping[str, str]) -> str:
 
 
 def resolve_env(pod: Obj, container: dict[str, Any], configmaps: Lookup, secrets: Lookup,
-                host_ip: str = "") -> dict[str, str]:
-    """The container's environment, in Kubernetes' order: envFrom first, then env."""
+                host_ip: str = "", service_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The container's environment, in Kubernetes' order: the Services' variables
+    (``service_env``: KUBERNETES_SERVICE_HOST...), envFrom, then env."""
     ns = namespace(pod)
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(service_env or {})
     for src in container.get("envFrom") or []:
         prefix = str(src.get("prefix") or "")
         data: dict[str, bytes] = {}
@@ -171,3 +172,17 @@ def container_spec(pod: Obj, container: dict[str, Any], *, name: str, image: str
         stdin_open=bool(container.get("stdin")),
     )
 
+
+
+def api_service_env(cluster_ip: str, port: int = 443) -> dict[str, str]:
+    """The variables the kubelet gives every container for the ``kubernetes`` Service, as
+    for any Service (https://kubernetes.io/docs/concepts/services-networking/service/
+    #environment-variables): how in-cluster clients find the API server."""
+    if not cluster_ip:
+        return {}
+    url = f"tcp://{cluster_ip}:{port}"
+    prefix = f"KUBERNETES_PORT_{port}_TCP"
+    return {"KUBERNETES_SERVICE_HOST": cluster_ip, "KUBERNETES_SERVICE_PORT": str(port),
+            "KUBERNETES_SERVICE_PORT_HTTPS": str(port), "KUBERNETES_PORT": url,
+            prefix: url, f"{prefix}_PROTO": "tcp", f"{prefix}_PORT": str(port),
+            f"{prefix}_ADDR": cluster_ip}

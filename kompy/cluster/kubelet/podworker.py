@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,17 @@ from kompy.cluster.kubelet.backend import (
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable, name_mounts, write_name_files
 from kompy.cluster.kubelet.images import Hold, ImagePuller
-from kompy.cluster.kubelet.podspec import container_spec, resolve_env
+from kompy.cluster.kubelet.podspec import api_service_env, container_spec, resolve_env
 from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
 from kompy.cluster.kubelet.probes import Prober
-from kompy.cluster.kubelet.volumes import Lookup, PodConfigError, Source, VolumeMaker, pod_dir
+from kompy.cluster.kubelet.volumes import (
+    Lookup,
+    PodConfigError,
+    Source,
+    TokenSource,
+    VolumeMaker,
+    pod_dir,
+)
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
@@ -116,7 +124,8 @@ class PodWorker:
     def __init__(self, backend: ContainerBackend, state_dir: Path, hosts: HostsTable,
                  recorder: EventRecorder, prober: Prober, configmaps: Lookup, secrets: Lookup,
                  claims: Lookup, backoff_base: float = 10.0,
-                 config: KubeletConfig | None = None) -> None:
+                 config: KubeletConfig | None = None, tokens: TokenSource | None = None,
+                 api_address: Callable[[], str | None] | None = None) -> None:
         self.backend = backend
         self.config = config or KubeletConfig()
         self.state_dir = state_dir
@@ -129,7 +138,10 @@ class PodWorker:
         self.prober = prober
         self.configmaps = configmaps
         self.secrets = secrets
-        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims)
+        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims, tokens)
+        # The cluster IP of the API server's Service (KUBERNETES_SERVICE_HOST): "" for none,
+        # None while it is not served yet.
+        self.api_address: Callable[[], str | None] = api_address or (lambda: "")
         self.backoff_base = backoff_base
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
@@ -459,12 +471,16 @@ class PodWorker:
                sources: dict[str, Source], state: _PodState, role: str) -> None:
         cname = str(c.get("name"))
         image = self.images.ensure(pod, c, state.waiting, state.pull_failures)
+        api_address = self.api_address()
+        if api_address is None:
+            raise Hold(0.2)      # the kubernetes Service is about to be served: its address
         try:
             # fieldRef status.podIP may be asked before the status carrying it was written.
             pod_ip = sandbox.ip if sandbox is not None else ""
             seen = {**pod, "status": {**(pod.get("status") or {}), "podIP": pod_ip}}
             env = resolve_env(seen, c, self.configmaps, self.secrets,
-                              host_ip=self.network(namespace(pod))[1])
+                              host_ip=self.network(namespace(pod))[1],
+                              service_env=api_service_env(api_address))
             mounts = self.volumes.mounts(c, sources)
         except PodConfigError as error:
             state.waiting[cname] = ("CreateContainerConfigError", error.message)

@@ -44,6 +44,8 @@ class Source:
 
 # (namespace, name) -> object or None; backed by the runtime's informers.
 Lookup = Callable[[str, str], Obj | None]
+# (pod, ServiceAccount, audience, expirationSeconds) -> a token (tokens.py).
+TokenSource = Callable[[Obj, str, str, int], bytes]
 
 
 def pod_dir(state_dir: Path, pod_uid: str) -> Path:
@@ -101,7 +103,8 @@ def _decode(value: Any, obj: Obj, field: str) -> bytes:
 
 class VolumeMaker:
     def __init__(self, backend: ContainerBackend, state_dir: Path, configmaps: Lookup,
-                 secrets: Lookup, claims: Lookup) -> None:
+                 secrets: Lookup, claims: Lookup, tokens: TokenSource | None = None) -> None:
+        self.tokens = tokens
         self.backend = backend
         self.state_dir = state_dir
         self.configmaps = configmaps
@@ -204,6 +207,9 @@ class VolumeMaker:
                 data = (secret_data(obj) if kind == "secret" else configmap_data(obj)) \
                     if obj else {}
                 files.update(_select(data, ref, mode))
+            elif "serviceAccountToken" in source:
+                files[str(source["serviceAccountToken"].get("path") or "token")] = (
+                    self._token(pod, source["serviceAccountToken"]), mode)
             elif "downwardAPI" in source:
                 for item in source["downwardAPI"].get("items") or []:
                     path = str(item.get("fieldRef", {}).get("fieldPath", ""))
@@ -211,6 +217,14 @@ class VolumeMaker:
                     files[str(item.get("path"))] = (value.encode(),
                                                     _mode(item.get("mode"), mode))
         return files, private
+
+    def _token(self, pod: Obj, source: dict[str, Any]) -> bytes:
+        if self.tokens is None:
+            raise PodConfigError("serviceAccountToken volumes need the kubelet's token source")
+        account = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+        expiration = source.get("expirationSeconds")
+        return self.tokens(pod, account, str(source.get("audience") or ""),
+                           int(expiration) if isinstance(expiration, int) else 3600)
 
     def mounts(self, container: dict[str, Any], sources: dict[str, Source]) -> list[Mount]:
         out = []

@@ -42,6 +42,7 @@ from kompy.client import KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers, key_of
 from kompy.client.objects import Obj, meta, name, namespace, terminating
+from kompy.cluster.controllers.apiservice import is_api_service
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend, NetworkInfo
 from kompy.cluster.kubelet.hosts import HostsTable
@@ -334,7 +335,9 @@ class ServiceProxy(Controller):
                           if spec.get("type") in ("NodePort", "LoadBalancer") else [])
         for p in ports:
             proto = str(p.get("protocol") or "TCP")
-            out[(state.cluster_ip, int(p.get("port")), proto)] = (p, False)
+            # The API server's Service (default/kubernetes) serves every namespace's pods.
+            out[(state.cluster_ip, int(p.get("port")), proto)] = (
+                p, is_api_service(namespace(svc), name(svc)))
             if p.get("nodePort"):
                 for address in node_addresses:
                     out[(address, int(p["nodePort"]), proto)] = (p, True)

@@ -245,6 +245,12 @@ class Store:
     def _version_of(self, resource: str | None) -> int:
         return self._rv if resource is None else self._cache.latest(resource)
 
+    def version_of(self, resource: str) -> int:
+        """The version of the last write of ``resource`` (a plural) this process saw, 0 for
+        none: a cache of derived data (the RBAC authorizer's index) is fresh while it holds."""
+        with self._lock:
+            return self._cache.latest(resource)
+
     def _condition(self, resource: str) -> threading.Condition:
         if resource not in self._resource_changed:
             self._resource_changed[resource] = threading.Condition(self._lock)

@@ -42,7 +42,7 @@ def test_tls_server_name_is_the_name_checked(server: ApiServer) -> None:
 
 def test_token_file_is_read_again_after_a_401(server: ApiServer, tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.csv"
-    tokens.write_text("first,sa,u1\n")
+    tokens.write_text("first,sa,u1,system:masters\n")  # RBAC: may do everything
     mine = tmp_path / "token"
     mine.write_text("first\n")
     client = KubeClient(Connection(server=server.url, verify=str(server.ca),
@@ -50,7 +50,7 @@ def test_token_file_is_read_again_after_a_401(server: ApiServer, tmp_path: Path)
     assert client.list("namespaces")["items"]
     # Rotated on both sides (a projected service-account token): once the server refuses
     # the old token, the next request gets a 401, reads the file again and succeeds.
-    tokens.write_text("second,sa,u1\n")
+    tokens.write_text("second,sa,u1,system:masters\n")
     old = KubeClient(Connection(server=server.url, verify=str(server.ca), token="first"))
     deadline = time.monotonic() + 5
     while True:  # the server looks at its token file at most once a second

@@ -75,6 +75,7 @@ class FakeNode:
         self.tmp_path = tmp_path
         self.backoff_base = backoff_base
         self.config = KubeletConfig()  # a test may change it before start()
+        self.firewall: Any = None  # NetworkPolicy rules' destination; None: the default
         self.store = Store(tmp_path / "store.db")
         self.server = ApiServer(self.store, "token").start()
         self.client = attach(KubeClient.for_server(self.server.url, "token"), self.server.router)
@@ -87,7 +88,7 @@ class FakeNode:
         self.runtime = start_runtime(self.client, self.tmp_path / "state", "fake",
                                      self.stop_event, backoff_base=self.backoff_base,
                                      backend=self.backend, config=self.config,
-                                     dns_address=("127.0.0.1", 0))
+                                     dns_address=("127.0.0.1", 0), firewall=self.firewall)
         self.server.set_pod_io(self.runtime.pod_io)
         return FakeCluster(self.client, self.backend)
 

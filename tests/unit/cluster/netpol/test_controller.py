@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-
-from kompy.client import KubeClient
-from kompy.client.loopback import attach
-from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.daemon.runtime import start_runtime
-from kompy.cluster.kubelet.fake import FakeBackend
 from kompy.cluster.netpol.rules import Chains
-from kompy.cluster.store.sqlite import Store
 
-T = TypeVar("T")
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
        "spec": {"containers": [{"name": "c", "image": "kompy/busybox:1"}]}}
 DENY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -42,51 +30,23 @@ class Recording:
         self.removed.set()
 
 
-@pytest.fixture
-def recorded(tmp_path: Path) -> Iterator[tuple[KubeClient, Recording, Any]]:
-    server = ApiServer(Store(tmp_path / "store.db"), "token").start()
-    client = attach(KubeClient.for_server(server.url, "token"), server.router)
-    backend = FakeBackend(tmp_path / "engine")
-    stop = threading.Event()
-    firewall = Recording()
-    runtime = start_runtime(client, tmp_path / "state", "fake", stop, backend=backend,
-                            dns_address=("127.0.0.1", 0), firewall=firewall)
-    try:
-        yield client, firewall, (stop, runtime)
-    finally:
-        stop.set()
-        runtime.join(5)
-        server.stop()
-        backend.pool.shutdown(wait=False)
-
-
-def wait(what: str, probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def test_a_policy_becomes_chains_and_stopping_removes_them(
-        recorded: tuple[KubeClient, Recording, Any]) -> None:
-    client, firewall, stopping = recorded
+def test_a_policy_becomes_chains_and_stopping_removes_them(fake_node: Any) -> None:
+    firewall = fake_node.firewall = Recording()
+    cluster = fake_node.start()
+    client = cluster.client
     client.create(POD)
-    ip = wait("the pod's IP", lambda: client.get("pods", "p", "default")["status"].get(
+    ip = cluster.wait("the pod's IP", lambda: client.get("pods", "p", "default")["status"].get(
         "podIP"))
     client.create(DENY)
-    chains = wait("chains applied", lambda: next(
+    chains = cluster.wait("chains applied", lambda: next(
         (c for c in firewall.applied if c), None))
     assert chains["KOMPY-NP-TEST-I0"] == ["-j DROP"]
     assert f"-d {ip}/32 -j KOMPY-NP-TEST-I0" in chains["KOMPY-NP-TEST"]
     client.delete("networkpolicies", "deny", "default")
-    wait("the chains emptied", lambda: firewall.applied[-1] == {})
-    stop, runtime = stopping
-    stop.set()
-    runtime.join(5)  # as `kompy cluster stop` does
+    cluster.wait("the chains emptied", lambda: firewall.applied[-1] == {})
+    fake_node.stop_event.set()
+    fake_node.runtime.join(5)  # as `kompy cluster stop` does
+    fake_node.runtime = None
     assert firewall.removed.is_set()
 
 

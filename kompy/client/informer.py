@@ -1,19 +1,27 @@
 """Shared informers: one list+watch per resource, a local cache, and change handlers.
 
-As client-go's reflector: list, then watch from the list's resourceVersion; the client
-reconnects dropped watches itself, and a too-old version (410 Gone) means list again. Handlers
-are called with the object (and whether it was deleted) and typically enqueue a key, so
-controllers stay level-triggered. A resync re-delivers every cached object every
-``RESYNC_SECONDS`` so a missed change heals itself.
+As client-go's reflector: list, then watch from the list's resourceVersion with bookmarks
+asked for. Each watch lasts a random 5 to 10 minutes (the server ends it), then the next one
+resumes from the last version seen, a bookmark's included: bookmarks keep that version
+recent while nothing changes, so it stays inside the server's history and no list is needed.
+Only 410 Gone (the version was compacted away) means list again; any other failure (the
+server restarting, a dropped connection, an error answer) is retried from the same version
+after an exponential back-off (0.8 s doubling to 30 s, with jitter), as the reflector's
+backoff manager does. Handlers are called with the object (and whether it was deleted) and
+typically enqueue a key, so controllers stay level-triggered. A resync re-delivers every
+cached object every ``RESYNC_SECONDS`` so a missed change heals itself.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 
 from kompy.client import KubeClient
+from kompy.client.errors import Gone
 from kompy.client.objects import Obj
 from kompy.errors import KompyError
 
@@ -21,7 +29,35 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Obj, bool], None]
 RESYNC_SECONDS = 600.0
-WATCH_TIMEOUT = 300
+# client-go's minWatchTimeout: each watch asks the server to end it after a random time in
+# [MIN_WATCH_TIMEOUT, 2 x MIN_WATCH_TIMEOUT), so a fleet of informers does not reconnect at once.
+MIN_WATCH_TIMEOUT = 300
+# A watch that ends this soon without an event is treated as a failure (back off), as the
+# reflector's "very short watch" check: a server that closes at once must not be spun on.
+SHORT_WATCH_SECONDS = 1.0
+
+
+class Backoff:
+    """client-go's reflector back-off: ``initial`` doubling to ``cap`` seconds, plus up to
+    100 % jitter; it starts over once ``reset_after`` seconds pass without a failure."""
+
+    def __init__(self, initial: float = 0.8, cap: float = 30.0, reset_after: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self.initial, self.cap, self.reset_after = initial, cap, reset_after
+        self._clock, self._jitter = clock, jitter
+        self._step = 0.0
+        self._last: float | None = None
+
+    def delay(self) -> float:
+        """The seconds to wait before the next try (one failure more)."""
+        now = self._clock()
+        if self._last is None or now - self._last > self.reset_after:
+            self._step = self.initial
+        else:
+            self._step = min(self._step * 2, self.cap)
+        self._last = now
+        return self._step * (1.0 + self._jitter())
 
 
 def key_of(obj: Obj) -> tuple[str, str]:
@@ -49,6 +85,11 @@ class Informer:
         self._cache: dict[tuple[str, str], Obj] = {}
         self._lock = threading.Lock()
         self.synced = threading.Event()
+        # The version the next watch resumes from, and counts the tests and logs read.
+        self.resource_version: str | None = None
+        self.events = 0
+        self.relists = 0
+        self._backoff = Backoff()
         self._thread = threading.Thread(target=self._run, name=f"informer-{resource}",
                                         daemon=True)
 
@@ -84,30 +125,57 @@ class Informer:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        last_resync = 0.0
+        rv: str | None = None       # None: list (first, and after 410 Gone)
+        last_resync = time.monotonic()
         while not self.stop.is_set():
             try:
-                rv = self._list()
-                last_resync = _monotonic()
-                while not self.stop.is_set():
-                    for kind, obj in self.client.watch(self.resource, resource_version=rv,
-                                                       timeout_seconds=WATCH_TIMEOUT):
-                        if self.stop.is_set():
-                            return
-                        rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
-                        self._apply(kind, obj)
-                    if _monotonic() - last_resync > RESYNC_SECONDS:
-                        last_resync = _monotonic()
-                        for obj in self.list():
-                            self._notify(obj, False)
+                if rv is None:
+                    rv = self._list()
+                    last_resync = time.monotonic()
+                self.resource_version = rv
+                started, events = time.monotonic(), self.events
+                self._watch(rv)
+                rv = self.resource_version
+                if self.events == events and time.monotonic() - started < SHORT_WATCH_SECONDS:
+                    raise KompyError(f"the watch of {self.resource} ended at once")
+                if time.monotonic() - last_resync > RESYNC_SECONDS:
+                    last_resync = time.monotonic()
+                    for obj in self.list():
+                        self._notify(obj, False)
+            except Gone as error:
+                # The version is older than the server's history: only a list catches up.
+                log.info("watch of %s expired (%s); listing again", self.resource, error)
+                self.relists += 1
+                rv = None
             except KompyError as error:
-                if self.stop.is_set():
-                    return
-                log.info("watch of %s ended (%s); listing again", self.resource, error)
-                self.stop.wait(1.0)
+                rv = self.resource_version if rv is not None else None
+                self._back_off(f"watch of {self.resource} failed ({error})", rv)
             except Exception:  # noqa: BLE001 - an informer must survive anything
-                log.exception("informer %s failed; listing again", self.resource)
-                self.stop.wait(2.0)
+                log.exception("informer %s failed", self.resource)
+                rv = self.resource_version if rv is not None else None
+                self._back_off(f"informer {self.resource} failed", rv)
+
+    def _watch(self, rv: str | None) -> None:
+        """One watch from ``rv`` until the server ends it; ``resource_version`` follows every
+        event and bookmark, so the next watch resumes where this one stopped."""
+        timeout = random.randrange(MIN_WATCH_TIMEOUT, 2 * MIN_WATCH_TIMEOUT)
+        for kind, obj in self.client.watch(self.resource, resource_version=rv,
+                                           timeout_seconds=timeout, bookmarks=True):
+            if self.stop.is_set():
+                return
+            self.events += 1
+            self.resource_version = str((obj.get("metadata") or {}).get("resourceVersion")
+                                        or self.resource_version or "") or None
+            if kind != "BOOKMARK":
+                self._apply(kind, obj)
+
+    def _back_off(self, what: str, rv: str | None) -> None:
+        if self.stop.is_set():
+            return
+        delay = self._backoff.delay()
+        log.info("%s; %s in %.1f s", what,
+                 f"watching again from version {rv}" if rv else "listing again", delay)
+        self.stop.wait(delay)
 
     def _list(self) -> str | None:
         data = self.client.list(self.resource)
@@ -145,12 +213,6 @@ class Informer:
                 handler(obj, deleted)
             except Exception:  # noqa: BLE001 - one bad handler must not stop the others
                 log.exception("handler for %s failed", self.resource)
-
-
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
 
 
 class Informers:

@@ -301,12 +301,15 @@ class KubeClient:
 
     def watch(self, resource: str, namespace: str | None = None,
               resource_version: str | None = None, label_selector: str | None = None,
-              timeout_seconds: int | None = None, field_selector: str | None = None
-              ) -> Iterator[tuple[str, dict[str, Any]]]:
+              timeout_seconds: int | None = None, field_selector: str | None = None,
+              bookmarks: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
         """Events ``(ADDED|MODIFIED|DELETED, object)``; reconnects from the last version seen.
 
         Without ``resource_version`` the server first sends every existing object as ADDED.
         With ``timeout_seconds`` the iterator ends when the server closes the stream.
+        Bookmarks are always asked for (they keep the version to resume from recent); with
+        ``bookmarks`` they are handed over too, as ``(BOOKMARK, {metadata: resourceVersion})``,
+        for a caller that resumes on its own (the informer).
         """
         res = resources.lookup(resource)
         path = res.path(namespace if res.namespaced else None)
@@ -333,7 +336,7 @@ class KubeClient:
                     if kind == "ERROR":
                         raise error_from_status(int(obj.get("code") or 500), obj)
                     rv = self._meta(obj).get("resourceVersion") or rv
-                    if kind != "BOOKMARK":
+                    if kind != "BOOKMARK" or bookmarks:
                         yield kind, obj
                 response.close()
             except Gone:

@@ -91,8 +91,8 @@ PARAMS = st.sampled_from(PARAMETERS)
 QUERY = st.lists(st.tuples(PARAMS, VALUE), max_size=6)
 NAMES = st.one_of(st.sampled_from(["p", "d", "c", "missing", "", "UPPER", "a.b", "-x", "..",
                                    "%2F"]), st.text(string.ascii_letters + "-._~", max_size=8))
-SUBRESOURCES = st.sampled_from([None, None, "status", "scale", "log", "exec", "bogus",
-                                "finalize"])
+SUBRESOURCES = st.sampled_from([None, None, "status", "scale", "log", "exec", "attach",
+                                "portforward", "bogus", "finalize"])
 METHODS = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 CONTENT_TYPES = st.sampled_from([
     None, "application/json", "application/merge-patch+json", "application/json-patch+json",
@@ -218,7 +218,7 @@ SWEPT_KINDS = ("pods", "deployments", "secrets", "namespaces", "nodes")
 SWEPT_VALUES = ("abc", "-1", "1.5", "1e9", "", "99999999999999999999999", "٣", "%00",
                 "a in (", "=", "true")
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
-SHAPES = (None, "status", "scale", "log", "exec", "bogus")
+SHAPES = (None, "status", "scale", "log", "exec", "attach", "portforward", "bogus")
 
 
 def endpoints(kinds: tuple[str, ...] = SWEPT_KINDS) -> Iterator[str]:

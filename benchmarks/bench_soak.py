@@ -26,6 +26,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -48,7 +49,8 @@ IMAGE = "kompy/busybox:1"
 WATCHES = (["get", "cm", "-A", "-w"], ["get", "pods", "-n", NAMESPACE, "-w"],
            ["get", "deploy", "-A", "-w"])
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-METRICS = ("cpu_percent", "rss_mib", "threads", "open_files", "store_mib", "wal_mib")
+METRICS = ("cpu_percent", "rss_mib", "threads", "open_files", "store_mib", "wal_mib",
+           "event_objects", "log_entries")
 
 
 def deployment(replicas: int, version: int) -> dict[str, Any]:
@@ -98,7 +100,23 @@ class Daemon:
             "open_files": len(os.listdir(f"/proc/{self.pid}/fd")),
             "store_mib": round(_size(self.state_dir / "store.db") / 2**20, 2),
             "wal_mib": round(_size(self.state_dir / "store.db-wal") / 2**20, 2),
+            **_counts(self.state_dir / "store.db"),
         }
+
+
+def _counts(store: Path) -> dict[str, int]:
+    """Events (kept an hour, as kube-apiserver's --event-ttl: the store grows with them for
+    the first hour) and the event log's entries (compacted to ~5 minutes), read from the
+    store file without asking the daemon."""
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+    try:
+        events = db.execute("SELECT count(*) FROM objects WHERE resource = 'events'")
+        entries = db.execute("SELECT count(*) FROM events")
+        return {"event_objects": events.fetchone()[0], "log_entries": entries.fetchone()[0]}
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
 
 
 def _size(path: Path) -> int:
@@ -200,11 +218,12 @@ def trends(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
     quarter = max(1, len(steady) // 4)
     out: dict[str, Any] = {}
     for metric in METRICS:
-        values = [s[metric] for s in steady]
+        values = [s[metric] for s in steady if metric in s]
         if not values:
             continue
         out[metric] = {
-            "slope_per_hour": slope_per_hour([(s["t_s"], s[metric]) for s in steady]),
+            "slope_per_hour": slope_per_hour([(s["t_s"], s[metric]) for s in steady
+                                              if metric in s]),
             "first_quarter_mean": round(statistics.fmean(values[:quarter]), 2),
             "last_quarter_mean": round(statistics.fmean(values[-quarter:]), 2),
             "min": min(values), "max": max(values),

@@ -20,6 +20,10 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 # NetworkPolicies (tests/integration/cluster/test_network_policy.py) are iptables rules.
 command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables)
+# The dashboard's browser tests (tests/integration/dashboard) drive Debian's headless chromium
+# through its chromedriver (Selenium, a [test] extra).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,7 +1,10 @@
 """Posting core/v1 Events about objects, as kubelet and controllers do (`kompy get events`).
 
 A repeated event (same object, reason and message) bumps ``count`` and ``lastTimestamp`` of
-the existing Event instead of creating another, as Kubernetes' event correlator does.
+the existing Event instead of creating another, as Kubernetes' event correlator does. Like
+the correlator's cache (client-go's ``maxLruCacheEntries``), the series remembered are the
+last ``SERIES_REMEMBERED`` used, each as the Event's name and count only: a daemon that runs
+for days posting events about pods that come and go holds a bounded few hundred kB.
 Never raises: failing to record an event must not fail the work it reports on. Events are
 posted by one background thread, off the path of the work they report on.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,13 +24,17 @@ from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
+SERIES_REMEMBERED = 4096
+SeriesKey = tuple[str, str, str, str]
+
 
 class EventRecorder:
     def __init__(self, client: KubeClient, component: str, host: str = "kompy") -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        # A series (object, type, reason, message) -> its Event's name and count, oldest first.
+        self._seen: OrderedDict[SeriesKey, tuple[str, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[dict[str, Any], str, str, str]] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"events-{component}",
@@ -67,16 +75,15 @@ class EventRecorder:
             with self._lock:
                 previous = self._seen.get(key)
             if previous is not None:
-                count = int(previous.get("count") or 1) + 1
-                patched = self.client.patch("events", previous["metadata"]["name"], namespace,
-                                            {"count": count, "lastTimestamp": stamp})
-                with self._lock:
-                    self._seen[key] = patched
+                name, count = previous[0], previous[1] + 1
+                self.client.patch("events", name, namespace,
+                                  {"count": count, "lastTimestamp": stamp})
+                self._remember(key, name, count)
                 return
+            name = f"{m.get('name')}.{random_suffix(10)}"
             event = {
                 "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": f"{m.get('name')}.{random_suffix(10)}",
-                             "namespace": namespace},
+                "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
                                    "name": m.get("name"), "namespace": m.get("namespace"),
                                    "uid": m.get("uid"),
@@ -87,10 +94,7 @@ class EventRecorder:
                 "reportingComponent": self.component, "reportingInstance": self.host,
             }
             created = self.client.create(event)
-            with self._lock:
-                if len(self._seen) > 5000:
-                    self._seen.clear()
-                self._seen[key] = created
+            self._remember(key, str(meta(created).get("name") or name), 1)
         except ApiError as error:
             if error.status == 404:  # the event was deleted meanwhile: start a new series
                 with self._lock:
@@ -98,3 +102,10 @@ class EventRecorder:
             log.debug("could not record event %s on %s: %s", reason, m.get("name"), error)
         except KompyError as error:
             log.debug("could not record event %s on %s: %s", reason, m.get("name"), error)
+
+    def _remember(self, key: SeriesKey, name: str, count: int) -> None:
+        with self._lock:
+            self._seen[key] = (name, count)
+            self._seen.move_to_end(key)
+            while len(self._seen) > SERIES_REMEMBERED:
+                self._seen.popitem(last=False)

@@ -29,11 +29,12 @@ its sources until Ctrl-C, as ``skaffold dev`` and ``docker compose watch`` do.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from kompy.client import KubeClient
@@ -41,6 +42,8 @@ from kompy.dev.console import Console
 from kompy.dev.target import ClusterTarget
 from kompy.dev.tracker import PodTracker
 from kompy.errors import EXIT_OK, KompyError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class DevSession:
         self.target = request.where()
         self.images: dict[str, Any] = {}         # service -> ServiceImage of the last build
         self.builds: dict[str, Any] = {}         # service -> BuildSpec it was built with
+        self.status: Any = None                  # DevStatus, written for the dashboard
 
     def say(self, line: str, style: str = "") -> None:
         self.console.say(line, style)
@@ -98,8 +102,14 @@ class DevSession:
         self.project = self._load()
         self.namespace = namespace_of(self.project.name)
         self.options = convert_options(self.namespace, self.target)
+        from kompy.dev.status import DevStatus
+
+        self._set_status(DevStatus(self.project.name, self.namespace))
         try:
+            deploy_started = time.monotonic()
             objects = self._deploy(rebuild=None)
+            self._set_status(self.status.with_change("deploy", sorted(self.project.services),
+                                                     time.monotonic() - deploy_started, True))
             assert self.client is not None
             self._publish(objects)
             self.tracker = PodTracker(self.client, self.namespace, self.console, self.stop)
@@ -112,11 +122,17 @@ class DevSession:
                 self.logs = LogStreamer(self.client, self.namespace, self.console, self.stop)
                 self.logs.start()
             self._initial_sync()
+            self._set_status(replace(self.status, state="watching", watched=tuple(sorted(
+                n for n, s in self.project.services.items() if s.develop or s.build))))
             self._watch()
         except KeyboardInterrupt:
             self.console.lines("\n")
             self.say("stopping (Ctrl-C)")
+        except KompyError as error:   # the first build or deploy failed: the panel says why
+            self._set_status(self.status.with_change("deploy", [], 0.0, False, error.format()))
+            raise
         finally:
+            self._set_status(replace(self.status, state="stopped"))
             self.stop.set()
             if self.request.cleanup and self.client is not None:
                 self._cleanup()
@@ -203,6 +219,7 @@ class DevSession:
             if not changed:
                 continue
             started, since = time.monotonic(), time.time()
+            plan = None
             try:
                 plan = plan_changes(self.project, changed, self._config_files())
                 if plan.empty():
@@ -214,8 +231,10 @@ class DevSession:
                     touched = self._carry_out(plan)
             except KompyError as error:
                 self.console.error(error.format())
+                self._record(plan, [], started, error.format())
                 continue
             self._report(touched, since, started, watcher)
+            self._record(plan, touched, started)
             if plan.reload and watched_roots(self.project, self._env_files()) != roots:
                 return True
         return False
@@ -241,6 +260,27 @@ class DevSession:
                               f"{self.namespace})")
         if not bad and not pending:
             self.say(f"up to date in {time.monotonic() - started:.2f} s", "green")
+
+    def _record(self, plan: Any, touched: list[str], started: float, error: str = "") -> None:
+        """The batch just carried out (or failed: a build error, an invalid edit)."""
+        kind = "change"
+        if plan is not None:
+            kind = "reload" if plan.reload else "rebuild" if any(
+                p.rebuild for p in plan.services.values()) else "sync"
+        services = touched or (sorted(plan.services) if plan is not None else [])
+        self._set_status(self.status.with_change(kind, services, time.monotonic() - started,
+                                                 not error, error))
+
+    def _set_status(self, status: Any) -> None:
+        """The status file the dashboard's dev panel reads; a failure to write it is logged,
+        never a reason to stop the loop."""
+        from kompy.dev.status import write_status
+
+        self.status = status
+        try:
+            write_status(status)
+        except OSError as error:
+            log.debug("dev status not written: %s", error)
 
     # -- deploying -----------------------------------------------------------------------------
     def _load(self) -> Any:

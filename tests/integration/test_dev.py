@@ -5,6 +5,7 @@ the end."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,6 +118,11 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
         # request logs stream with the service's prefix
         _wait_for("the pod's log", lambda: any(line.startswith("web-") and " | " in line
                                                for line in output), 30, output)
+        # the status the dashboard's dev panel reads: the rebuild, how long it took
+        _wait_for("the rebuild in the status file", lambda: _status(env, "rebuild"), 60, output)
+        status = _status(env, "rebuild")
+        assert status["state"] == "watching" and "web" in status["watched"]
+        assert status["last_ok"] and status["last_seconds"] > 0
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -130,6 +137,14 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
                            "label=kompy.namespace=devloop"], capture_output=True, text=True,
                           check=True).stdout.split()
     assert left == [], "Ctrl-C removes the project"
+    assert _status(env, "")["state"] == "stopped"
+
+
+def _status(env: dict[str, str], kind: str) -> Any:
+    """kompy dev's status file (kompy/dev/status.py) once its last change is ``kind``."""
+    path = Path(env["KOMPY_HOME"]) / "dev" / "devloop.json"
+    found = json.loads(path.read_text()) if path.exists() else None
+    return found if found and (not kind or found["last_kind"] == kind) else None
 
 
 CRASHY_COMPOSE = """\

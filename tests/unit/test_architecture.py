@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2] / "kompy"
 LAYERS = {
     "__main__": 5,
     "cli": 4,
-    "check": 3, "dev": 3, "kubectl": 3,
+    "check": 3, "dev": 3, "kubectl": 3, "dashboard": 3,
     "convert": 2, "cluster": 2,
     "compose": 1, "model": 1, "client": 1,
     "errors": 0, "fsutil": 0, "yaml": 0, "engine": 0, "__init__": 0,
@@ -31,6 +31,7 @@ NEVER = {
     ("convert", "cluster"): "the converter writes manifests for any cluster",
     ("cluster", "convert"): "the cluster runs manifests from any source",
     ("kubectl", "cluster"): "kubectl-shaped commands are API clients, for real clusters too",
+    ("dashboard", "cluster"): "the dashboard is an API client, for real clusters too",
 }
 # One adapter per outside library: the top-level module of the library -> where it may be
 # imported.
@@ -42,9 +43,11 @@ ADAPTERS = {
     "google": ("kompy.cluster.apiserver.protobuf",),
     "dns": ("kompy.cluster.dns.wire",),
     "click": ("kompy.cli",),
-    "jinja2": ("kompy.convert.render",),
+    "jinja2": ("kompy.convert.render", "kompy.dashboard.render"),
     "watchdog": ("kompy.dev.watcher",),
     "h11": ("kompy.cluster.ingress.http1",),
+    "starlette": ("kompy.dashboard.app", "kompy.dashboard.security"),
+    "uvicorn": ("kompy.dashboard.server",),
     "jwt": ("kompy.cluster.apiserver.satokens",),
 }
 

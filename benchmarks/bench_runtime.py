@@ -1,13 +1,20 @@
-"""Benchmark of the built-in cluster's runtime against docker-compose (Compose v1).
+"""Benchmark of the built-in cluster's runtime against docker-compose (Compose v1) and
+against the Docker API itself.
 
 1. Time from applying a 30-replica Deployment (kompy/busybox:1 running ``httpd -f``) to all
-   pods ready, on a freshly started cluster.
-2. ``docker-compose up -d --scale web=30`` of the same image and command, in the same run.
-3. The daemon's CPU use while idle with the 30 pods running: its CPU time (utime + stime of
+   pods ready, on a freshly started cluster of one node, and of three nodes.
+2. The floor: the same 30 containers created and started straight through the Docker API
+   (the SDK's low-level client, 8 threads, on a user-defined bridge made beforehand as
+   kompy's namespace network is), in the same run.
+3. ``docker-compose up -d --scale web=30`` of the same image and command, in the same run.
+4. Scaling: 100 and 300 replicas on three nodes (110 pods each at most), beside the raw API
+   at the same counts (``--scale``), to show the time grows linearly.
+5. The daemon's CPU use while idle with the 30 pods running: its CPU time (utime + stime of
    the daemon process) over ``--idle-seconds``, as a percentage of one core.
 
-The two alternate (which goes first changes every round), and each timed run waits until
-the machine is quiet first: the numbers compare like with like on a shared, noisy machine.
+The runs of a round rotate (which goes first changes every round), and each timed run
+waits until the machine is quiet first: the numbers compare like with like on a shared,
+noisy machine.
 
 Writes benchmarks/results/runtime.json. Run: ``python3 benchmarks/bench_runtime.py``.
 """
@@ -85,27 +92,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
-def bench_kompy(idle_seconds: float | None) -> dict[str, Any]:
+def wait_nodes(client: Any, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = [n for n in client.list("nodes")["items"] if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (n.get("status") or {}).get("conditions") or [])]
+        if len(ready) >= count:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{count} nodes not ready after {timeout} s")
+
+
+def bench_kompy(idle_seconds: float | None, replicas: int = REPLICAS,
+                nodes: int = 1) -> dict[str, Any]:
     from kompy.cluster.daemon import process as daemon
+    from kompy.cluster.kubelet.node import ensure_nodes
 
     home = tempfile.mkdtemp(prefix="kompy-bench-")
     os.environ["KOMPY_HOME"] = home
+    os.environ["KOMPY_INGRESS_PORTS"] = "off"
     name = f"bench{uuid.uuid4().hex[:6]}"
     try:
         t0 = time.monotonic()
         client = daemon.ensure_cluster(name)
         started = time.monotonic() - t0
+        ensure_nodes(client, nodes)
+        wait_nodes(client, nodes)
         # Warm the namespace network and informers with one pod-less apply round trip.
         client.get("namespaces", "default")
         pid = int(Path(home, name, "daemon.pid").read_text().strip())
         busy_before = settle()
         cpu0 = cpu_seconds(pid)
         t0 = time.monotonic()
-        client.apply(deployment(REPLICAS))
-        wait_ready(client, REPLICAS)
+        client.apply(deployment(replicas))
+        wait_ready(client, replicas)
         ready = time.monotonic() - t0
         apply_cpu = cpu_seconds(pid) - cpu0
-        out: dict[str, Any] = {"daemon_start_s": round(started, 2),
+        spread: dict[str, int] = {}
+        for p in client.list("pods", "default")["items"]:
+            node = str((p.get("spec") or {}).get("nodeName"))
+            spread[node] = spread.get(node, 0) + 1
+        out: dict[str, Any] = {"nodes": nodes, "replicas": replicas, "pods_per_node": spread,
+                               "daemon_start_s": round(started, 2),
                                "apply_to_all_ready_s": round(ready, 2),
                                "daemon_cpu_s_during_apply": round(apply_cpu, 2),
                                "machine_busy_before": busy_before}
@@ -120,6 +149,40 @@ def bench_kompy(idle_seconds: float | None) -> dict[str, Any]:
     finally:
         daemon.reset(name)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def bench_raw(replicas: int = REPLICAS, threads: int = 8) -> dict[str, Any]:
+    """The floor: ``replicas`` containers created and started through the Docker API with
+    ``threads`` threads, on a user-defined bridge made beforehand (untimed), as kompy's
+    namespace network is made before the pods."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import docker
+
+    api = docker.from_env(timeout=300).api
+    tag = f"rawbench{uuid.uuid4().hex[:6]}"
+    api.create_network(tag, driver="bridge", labels={"kompy.bench": tag})
+    ids: list[str] = []
+
+    def one(i: int) -> None:
+        created = api.create_container(
+            IMAGE, ["httpd", "-f"], name=f"{tag}_{i}", labels={"kompy.bench": tag},
+            host_config=api.create_host_config(network_mode=tag))
+        ids.append(created["Id"])
+        api.start(created["Id"])
+
+    try:
+        busy_before = settle()
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(replicas)))
+        took = time.monotonic() - t0
+        return {"replicas": replicas, "threads": threads,
+                "create_and_start_all_s": round(took, 2), "machine_busy_before": busy_before}
+    finally:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda cid: api.remove_container(cid, force=True), ids))
+        api.remove_network(tag)
 
 
 def bench_compose() -> dict[str, Any]:
@@ -149,37 +212,63 @@ def bench_compose() -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def median_of(rounds: list[dict[str, Any]], run: str, key: str) -> float | None:
+    values = [r[run].get(key) for r in rounds if isinstance(r.get(run), dict)]
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    return statistics.median(numbers) if numbers else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle-seconds", type=float, default=45.0)
     parser.add_argument("--rounds", type=int, default=3,
-                        help="alternate kompy and docker-compose this many times (the machine "
-                             "is shared and noisy: compare the rounds, and the medians)")
+                        help="rotate the 30-replica runs (kompy on 1 and 3 nodes, the raw "
+                             "Docker API, docker-compose) this many times (the machine is "
+                             "shared and noisy: compare the rounds, and the medians)")
+    parser.add_argument("--scale", type=int, nargs="*", default=[100, 300],
+                        help="replica counts of the scaling runs (kompy on 3 nodes and the "
+                             "raw API, once each)")
     args = parser.parse_args()
+    runs: dict[str, Any] = {
+        "kompy": lambda idle: bench_kompy(idle, REPLICAS, 1),
+        "kompy_3_nodes": lambda idle: bench_kompy(None, REPLICAS, 3),
+        "docker_api_8_threads": lambda idle: bench_raw(REPLICAS),
+        "docker_compose": lambda idle: bench_compose()}
+    order = list(runs)
     rounds: list[dict[str, Any]] = []
     for i in range(args.rounds):
         last = i == args.rounds - 1
-        entry: dict[str, Any] = {"load_average": os.getloadavg()[0],
-                                 "first": "kompy" if i % 2 == 0 else "docker_compose"}
-        # Alternate which goes first, so neither always follows the other's clean-up.
-        if i % 2:
-            entry["docker_compose"] = bench_compose()
-        entry["kompy"] = bench_kompy(args.idle_seconds if last else None)
-        if not i % 2:
-            entry["docker_compose"] = bench_compose()
+        rotated = order[i % len(order):] + order[:i % len(order)]
+        entry: dict[str, Any] = {"load_average": round(os.getloadavg()[0], 2),
+                                 "order": rotated}
+        for run in rotated:  # rotate, so none always follows another's clean-up
+            entry[run] = runs[run](args.idle_seconds if last else None)
         rounds.append(entry)
-    kompy_times = [r["kompy"]["apply_to_all_ready_s"] for r in rounds]
-    compose_times = [r["docker_compose"].get("up_scale_s") for r in rounds]
+    floor = median_of(rounds, "docker_api_8_threads", "create_and_start_all_s")
     result: dict[str, Any] = {"replicas": REPLICAS, "image": IMAGE, "machine": machine(),
-                              "rounds": rounds,
-                              "kompy_apply_to_all_ready_s_median": statistics.median(kompy_times)}
-    if all(t is not None for t in compose_times):
-        median = statistics.median(t for t in compose_times if t is not None)
-        result["docker_compose_up_scale_s_median"] = median
-        result["kompy_vs_compose_speedup_median"] = round(
-            median / result["kompy_apply_to_all_ready_s_median"], 2)
+                              "rounds": rounds}
+    for run, key in (("kompy", "apply_to_all_ready_s"),
+                     ("kompy_3_nodes", "apply_to_all_ready_s"),
+                     ("docker_api_8_threads", "create_and_start_all_s"),
+                     ("docker_compose", "up_scale_s")):
+        value = median_of(rounds, run, key)
+        result[f"{run}_median_s"] = value
+        if floor and value and run != "docker_api_8_threads":
+            result[f"{run}_vs_docker_api_ratio"] = round(value / floor, 2)
     result["idle"] = {k: v for k, v in rounds[-1]["kompy"].items() if k.startswith("idle")}
-    save(RESULTS, result)
+    save(RESULTS, result)  # the rounds are kept even if a scaling run fails
+    scaling: list[dict[str, Any]] = []
+    result["scaling"] = scaling
+    for count in args.scale:
+        point: dict[str, Any] = {"replicas": count, "load_average": round(os.getloadavg()[0], 2)}
+        point["docker_api_8_threads"] = bench_raw(count)
+        point["kompy_3_nodes"] = bench_kompy(None, count, 3)
+        point["kompy_per_replica_s"] = round(
+            point["kompy_3_nodes"]["apply_to_all_ready_s"] / count, 3)
+        point["docker_api_per_replica_s"] = round(
+            point["docker_api_8_threads"]["create_and_start_all_s"] / count, 3)
+        scaling.append(point)
+        save(RESULTS, result)
     return 0
 
 

@@ -46,8 +46,12 @@ def cluster_group() -> None:
               help="Where the Ingress listens on 127.0.0.1: HTTP,HTTPS port numbers (0: any "
                    "free port), auto (80 and 443 when free; the default) or off. Kept for "
                    "later starts.")
+@click.option("--nodes", type=click.IntRange(1, 50), default=None, metavar="N",
+              help="Run N nodes (kompy, kompy-m02, ...), each a failure domain of its own "
+                   "(hostname and zone labels), on the one Docker engine. Nodes are kept; "
+                   "more can be added to a running cluster.")
 def cluster_start(cluster: str | None, token_auth_file: str | None,
-                  ingress_ports: str | None) -> None:
+                  ingress_ports: str | None, nodes: int | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet, proxy,
     Ingress)."""
     from pathlib import Path
@@ -70,6 +74,11 @@ def cluster_start(cluster: str | None, token_auth_file: str | None,
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
     click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")
+    if nodes:
+        from kompy.cluster.daemon.process import client_for
+        from kompy.cluster.kubelet.node import ensure_nodes
+        for made in ensure_nodes(client_for(state, api), nodes):
+            click.echo(f"node {made!r} added")
     if not os.environ.get(NO_RUNTIME_ENV):
         click.echo("ingress: " + ", ".join(ingress_status(state, int(api["pid"])).values()))
 
@@ -361,5 +370,50 @@ def port_forward_cmd(target: str, ports: tuple[str, ...], namespace: str | None,
                           list(ports), namespace, lambda line: click.echo(line)))
 
 
+@click.command("cordon")
+@click.argument("node")
+@target_options
+def cordon_cmd(node: str, namespace: str | None, kubeconfig_path: str | None,
+               context: str | None, cluster: str | None) -> None:
+    """Mark a node unschedulable: new pods go elsewhere."""
+    from kompy.kubectl.drain import cordon
+    sys.exit(cordon(target_client(kubeconfig_path, context, cluster), node, echo_raw))
+
+
+@click.command("uncordon")
+@click.argument("node")
+@target_options
+def uncordon_cmd(node: str, namespace: str | None, kubeconfig_path: str | None,
+                 context: str | None, cluster: str | None) -> None:
+    """Mark a node schedulable again."""
+    from kompy.kubectl.drain import cordon
+    sys.exit(cordon(target_client(kubeconfig_path, context, cluster), node, echo_raw,
+                    unschedulable=False))
+
+
+@click.command("drain")
+@click.argument("node")
+@click.option("--ignore-daemonsets", is_flag=True, help="Leave DaemonSet pods in place.")
+@click.option("--delete-emptydir-data", is_flag=True,
+              help="Evict pods with emptyDir volumes too (their data is lost).")
+@click.option("--force", is_flag=True, help="Evict pods that no controller manages too.")
+@click.option("--grace-period", type=int, default=None,
+              help="Seconds each pod gets to stop (its own setting by default).")
+@click.option("--timeout", type=float, default=0.0,
+              help="Give up after this many seconds (0: wait for ever).")
+@target_options
+def drain_cmd(node: str, ignore_daemonsets: bool, delete_emptydir_data: bool, force: bool,
+              grace_period: int | None, timeout: float, namespace: str | None,
+              kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Cordon a node and evict its pods through the Eviction API (PodDisruptionBudgets
+    are honoured: a refused eviction is tried again every 5 s)."""
+    from kompy.kubectl.drain import DrainOptions, drain
+    options = DrainOptions(ignore_daemonsets, delete_emptydir_data, force, timeout,
+                           grace_period)
+    sys.exit(drain(target_client(kubeconfig_path, context, cluster), node, options,
+                   echo_raw))
+
+
 COMMANDS = [cluster_group, apply_cmd, get_cmd, describe_cmd, delete_cmd, logs_cmd, exec_cmd,
-            attach_cmd, cp_cmd, scale_cmd, port_forward_cmd]
+            attach_cmd, cp_cmd, scale_cmd, port_forward_cmd, cordon_cmd, uncordon_cmd,
+            drain_cmd]

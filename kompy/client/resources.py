@@ -92,6 +92,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("ClusterRole", "clusterroles", RBAC_GROUP, "v1", namespaced=False, has_status=False),
     _r("ClusterRoleBinding", "clusterrolebindings", RBAC_GROUP, "v1", namespaced=False,
        has_status=False),
+    _r("PodDisruptionBudget", "poddisruptionbudgets", "policy", "v1", "pdb"),
+    _r("Lease", "leases", "coordination.k8s.io", "v1", has_status=False),
 )
 
 _INDEX: dict[str, Resource] = {}

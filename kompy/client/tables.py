@@ -174,11 +174,33 @@ def _namespaces(o: Obj, wide: bool) -> Row:
 
 
 def _nodes(o: Obj, wide: bool) -> Row:
+    """kubectl's node columns: Ready or NotReady, ``,SchedulingDisabled`` when cordoned;
+    the roles from ``node-role.kubernetes.io/*`` labels."""
     conditions = (o.get("status") or {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     info = (o.get("status") or {}).get("nodeInfo") or {}
-    return ["Ready" if ready else "NotReady", "control-plane", _age(o),
-            info.get("kubeletVersion", "")]
+    status = "Ready" if ready else "NotReady"
+    if (o.get("spec") or {}).get("unschedulable"):
+        status += ",SchedulingDisabled"
+    roles = sorted(k.split("/", 1)[1] for k in (_meta(o).get("labels") or {})
+                   if k.startswith("node-role.kubernetes.io/"))
+    row = [status, ",".join(roles) or "<none>", _age(o), info.get("kubeletVersion", "")]
+    if wide:
+        internal = [a.get("address", "") for a in (o.get("status") or {}).get("addresses") or []
+                    if a.get("type") == "InternalIP"]
+        row += [internal[0] if internal else "<none>", "<none>", info.get("osImage", ""),
+                info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
+    return row
+
+
+def _pdbs(o: Obj, wide: bool) -> Row:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    return [str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
+            str(status.get("disruptionsAllowed", 0)), _age(o)]
+
+
+def _leases(o: Obj, wide: bool) -> Row:
+    return [str((o.get("spec") or {}).get("holderIdentity") or ""), _age(o)]
 
 
 def _events(o: Obj, wide: bool) -> Row:
@@ -278,7 +300,12 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
     "persistentvolumeclaims": (["STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
                                 "AGE"], [], _pvcs),
     "namespaces": (["STATUS", "AGE"], [], _namespaces),
-    "nodes": (["STATUS", "ROLES", "AGE", "VERSION"], [], _nodes),
+    "nodes": (["STATUS", "ROLES", "AGE", "VERSION"], ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE",
+                                                      "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+              _nodes),
+    "poddisruptionbudgets": (["MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"],
+                             [], _pdbs),
+    "leases": (["HOLDER", "AGE"], [], _leases),
     "jobs": (["COMPLETIONS", "DURATION", "AGE"], [], _jobs),
     "cronjobs": (["SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"], [], _cronjobs),
     "ingresses": (["CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [], _ingresses),

@@ -96,7 +96,7 @@ def test_changing_commands_start_the_cluster_and_say_so(cluster: Path, tmp_path:
     assert result.stdout == "configmap/conf created\n"
     assert (cluster / "daemon.pid").exists()
     names = [line.split()[0] for line in run("get", "namespaces").output.splitlines()[1:]]
-    assert names == ["default", "kube-system"]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
     assert run("delete", "cm", "conf").stderr == ""  # running: nothing to announce
 
 

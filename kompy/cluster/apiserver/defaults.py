@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 from kompy.client.objects import Obj
+from kompy.cluster.scheduler.taints import default_tolerations
 
 
 def apply_defaults(kind: str, obj: Obj) -> None:
@@ -20,7 +21,14 @@ def apply_defaults(kind: str, obj: Obj) -> None:
         secret(obj)
         return
     if kind == "Pod":
-        pod_spec(obj.setdefault("spec", {}))
+        if obj.get("spec") is None:
+            obj["spec"] = {}
+        pod_spec(obj["spec"])
+        # The DefaultTolerationSeconds admission plugin: 300 s on a not-ready or unreachable
+        # node before the pod is evicted (docs/cluster.md, "Several nodes").
+        given = obj["spec"].get("tolerations") or []
+        if isinstance(given, list) and all(isinstance(t, dict) for t in given):
+            obj["spec"]["tolerations"] = default_tolerations(given)
         obj.setdefault("status", {}).setdefault("phase", "Pending")
         return
     if kind == "Namespace":

@@ -47,7 +47,8 @@ def _subresources(res: Resource) -> list[tuple[str, tuple[str, str, str], list[s
         out += [("attach", ("", "v1", "PodAttachOptions"), ["create", "get"]),
                 ("exec", ("", "v1", "PodExecOptions"), ["create", "get"]),
                 ("log", ("", "v1", "Pod"), ["get"]),
-                ("portforward", ("", "v1", "PodPortForwardOptions"), ["create", "get"])]
+                ("portforward", ("", "v1", "PodPortForwardOptions"), ["create", "get"]),
+                ("eviction", ("policy", "v1", "Eviction"), ["create"])]
     return out
 
 

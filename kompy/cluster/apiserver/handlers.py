@@ -43,7 +43,7 @@ SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
 INGRESS_CLASSES = resources.lookup("ingressclasses")
 EVENT_TTL = 3600
-SYSTEM_NAMESPACES = ("default", "kube-system")
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
 # random time between this and twice this, so a fleet of clients does not reconnect at once.
 MIN_REQUEST_TIMEOUT = 1800
@@ -236,7 +236,9 @@ class Api:
             raise bad_request(f"the body is a {api_version}/{kind}, but the URL is for "
                               f"{res.api_version}/{res.kind}")
         self._check_schema(res, obj, validation)
-        meta = obj.setdefault("metadata", {})
+        if obj.get("metadata") is None:  # null counts as absent, as for Go's decoder
+            obj["metadata"] = {}
+        meta = obj["metadata"]
         if res.namespaced:
             namespace = route.namespace or meta.get("namespace") or "default"
             if meta.get("namespace") and meta["namespace"] != namespace:

@@ -169,6 +169,16 @@ CORE: Table = {
                     ("mountPath", 3, STRING, False), ("subPath", 4, STRING, False),
                     ("mountPropagation", 5, STRING, False), ("subPathExpr", 6, STRING, False)],
 }
+POLICY: Table = {
+    # kubectl drain's eviction (k8s.io/api/policy/v1, k8s.io/apimachinery/pkg/apis/meta/v1).
+    "Eviction": [("metadata", 1, "ObjectMeta", False),
+                 ("deleteOptions", 2, "DeleteOptions", False)],
+    "DeleteOptions": [("gracePeriodSeconds", 1, I64, False),
+                      ("preconditions", 2, "Preconditions", False),
+                      ("orphanDependents", 3, BOOL, False),
+                      ("propagationPolicy", 4, STRING, False), ("dryRun", 5, STRING, R)],
+    "Preconditions": [("uid", 1, STRING, False), ("resourceVersion", 2, STRING, False)],
+}
 WORKLOADS: Table = {
     "Deployment": [("metadata", 1, "ObjectMeta", False), ("spec", 2, "DeploymentSpec", False)],
     "DeploymentSpec": [("replicas", 1, I32, False), ("selector", 2, "LabelSelector", False),
@@ -233,7 +243,8 @@ KEEP_ZERO = frozenset({
     "startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit",
     "minReplicas", "ttlSecondsAfterFinished", "deletionGracePeriodSeconds", "hostUsers",
     "shareProcessNamespace", "setHostnameAsFQDN", "allocateLoadBalancerNodePorts",
-    "priority", "manualSelector", "averageUtilization"})
+    "priority", "manualSelector", "averageUtilization", "gracePeriodSeconds",
+    "orphanDependents"})
 # Fields whose message is written inline in JSON (IngressRule's ingressRuleValue).
 INLINE = frozenset({"ingressRuleValue"})
 ENTRY_TYPES = frozenset({"StringEntry", "BytesEntry", "QuantityEntry"})
@@ -263,14 +274,15 @@ RBAC: Table = {
     "BoundObjectReference": [("kind", 1, STRING, False), ("apiVersion", 2, STRING, False),
                              ("name", 3, STRING, False), ("uid", 4, STRING, False)],
 }
-TABLE: Table = {**META, **CORE, **WORKLOADS, **RBAC}
+TABLE: Table = {**META, **CORE, **POLICY, **WORKLOADS, **RBAC}
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
 # Kinds whose body is decoded: kind -> the apiVersion that must come with it.
 KINDS = {"ConfigMap": "v1", "Secret": "v1", "Namespace": "v1", "ServiceAccount": "v1",
          "Service": "v1", "Deployment": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
          "Ingress": "networking.k8s.io/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
          "Role": RBAC_V1, "ClusterRole": RBAC_V1, "RoleBinding": RBAC_V1,
-         "ClusterRoleBinding": RBAC_V1, "TokenRequest": "authentication.k8s.io/v1"}
+         "ClusterRoleBinding": RBAC_V1, "TokenRequest": "authentication.k8s.io/v1",
+         "Eviction": "policy/v1"}
 
 
 class Undeclared(ValueError):

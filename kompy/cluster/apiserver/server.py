@@ -47,6 +47,7 @@ from kompy.cluster.apiserver import (
 )
 from kompy.cluster.apiserver.authn import TokenAuthenticator, UserInfo
 from kompy.cluster.apiserver.decode import decode
+from kompy.cluster.apiserver.eviction import evict
 from kompy.cluster.apiserver.handlers import (
     APPLY_PATCH,
     VERSION,
@@ -94,7 +95,7 @@ def parse_route(parts: list[str]) -> Route | None:
     sub = rest[2] if len(rest) > 2 else None
     allowed = {"status"} if res.has_status else set()
     if res.kind == "Pod":
-        allowed |= {"log", "exec", "attach", "portforward"}
+        allowed |= {"log", "exec", "attach", "portforward", "eviction"}
     if res.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
         allowed.add("scale")
     if res.kind == "ServiceAccount":
@@ -270,6 +271,11 @@ class Router:
             raise bad_request("Upgrade request required")
         if route.subresource == "log":
             return self._pod_io(method, route, query, one, headers, body)
+        if route.subresource == "eviction":
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on eviction")
+            return json_reply(201, evict(api, route, _body(body, headers),
+                                         params.write_options(one, query, headers).dry_run))
         if route.subresource == "token":
             if method != "POST":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on "

@@ -2,8 +2,9 @@
 
 ``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
 the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
-PersistentVolumeClaim binder, StatefulSet, DaemonSet, Job, CronJob, ServiceAccounts,
-ClusterRole aggregation, the ``kubernetes`` Service), the Service proxy and
+PersistentVolumeClaim binder, StatefulSet, DaemonSet, disruption, node lifecycle, Job,
+CronJob, ServiceAccounts, ClusterRole aggregation, the ``kubernetes`` Service), the
+Service proxy and
 the Ingress controller to one KubeClient (pointed at the daemon's own API server) and one
 container backend (the Docker engine's, unless a test hands in another).
 """
@@ -25,10 +26,12 @@ from kompy.cluster.controllers.clusterroles import ClusterRoleAggregation
 from kompy.cluster.controllers.cronjob import CronJobController
 from kompy.cluster.controllers.daemonset import DaemonSetController
 from kompy.cluster.controllers.deployment import DeploymentController
+from kompy.cluster.controllers.disruption import DisruptionController
 from kompy.cluster.controllers.endpoints import EndpointsController
 from kompy.cluster.controllers.gc import GarbageCollector
 from kompy.cluster.controllers.job import JobController
 from kompy.cluster.controllers.namespace import NamespaceController
+from kompy.cluster.controllers.nodelifecycle import NodeLifecycleController
 from kompy.cluster.controllers.pvc import ClaimBinder
 from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.serviceaccounts import DefaultAccounts
@@ -45,7 +48,6 @@ from kompy.cluster.kubelet.podio import DockerPodIO
 from kompy.cluster.kubelet.resolvconf import DnsSettings
 from kompy.cluster.proxy.proxier import ServiceProxy
 from kompy.cluster.scheduler.scheduler import Scheduler
-from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +102,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
     hosts = HostsTable(dns.start())
     kubelet_events = EventRecorder(client, "kubelet")
     controller_events = EventRecorder(client, "controller-manager")
-    scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"),
-                          max_pods=config.max_pods)
+    scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"))
     kubelet = Kubelet(client, backend, informers, kubelet_events, Path(state_dir), hosts, stop,
                       backoff_base=backoff_base, config=config)
     proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts)
@@ -120,6 +121,9 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         ClaimBinder(client, informers, controller_events),
         StatefulSetController(client, informers, controller_events),
         DaemonSetController(client, informers, controller_events),
+        DisruptionController(client, informers, controller_events),
+        NodeLifecycleController(client, informers, EventRecorder(client, "node-controller"),
+                                period=min(5.0, config.node_lease_duration_seconds / 4)),
         JobController(client, informers, controller_events),
         CronJobController(client, informers, controller_events),
         DefaultAccounts(client, informers, controller_events, api_ca),
@@ -131,10 +135,6 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
     if api_port:
         controllers.append(ApiServiceController(client, informers, controller_events,
                                                 api_port, on_api_address))
-    try:
-        scheduler.register_node()
-    except KompyError as error:
-        log.warning("could not register node: %s", error)
     informers.start()
     scheduler.start()
     kubelet.start(informers)

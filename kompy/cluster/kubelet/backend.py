@@ -33,6 +33,7 @@ LABEL_CONTAINER = "kompy.container"
 LABEL_ROLE = "kompy.role"  # sandbox | init | app
 LABEL_ATTEMPT = "kompy.attempt"
 LABEL_SERVICE = "kompy.service"
+LABEL_NODE = "kompy.node"  # the node a pod's containers (and the node's own container) are of
 
 
 class ImagePullError(ClusterError):

@@ -10,6 +10,7 @@
     clusterDomain: cluster.local # the cluster DNS zone and the pods' search domains
     resolvConf: /etc/resolv.conf # the node's resolvers: dnsPolicy Default, and the cluster
                                  # DNS server's upstream for names outside the zone
+    nodeLeaseDurationSeconds: 40 # a node whose Lease is older than this goes NotReady
 
 The names, defaults and rules are the kubelet's
 (https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/). kompy reads these
@@ -31,7 +32,7 @@ from kompy.yaml.reader import YamlDocument, load_yaml
 API_VERSION = "kubelet.config.k8s.io/v1beta1"
 KIND = "KubeletConfiguration"
 FIELDS = ("maxPods", "containerLogMaxSize", "containerLogMaxFiles", "clusterDomain",
-          "resolvConf")
+          "resolvConf", "nodeLeaseDurationSeconds")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class KubeletConfig:
     container_log_max_files: int = 5
     cluster_domain: str = "cluster.local"
     resolv_conf: str = "/etc/resolv.conf"  # "" : no upstream resolvers at all
+    # Each node renews its Lease every quarter of this; one not renewed for this long is
+    # unreachable for the node lifecycle controller (docs/cluster.md, "Several nodes").
+    node_lease_duration_seconds: int = 40
 
 
 def load_config(path: Path) -> KubeletConfig:
@@ -105,6 +109,10 @@ def _parse(doc: YamlDocument) -> KubeletConfig:
             if number is None or number < 0:
                 raise fail(key, f"must be a whole number, 0 or more, not {raw}")
             values["max_pods"] = number
+        elif key == "nodeLeaseDurationSeconds":
+            if number is None or number < 1:
+                raise fail(key, f"must be a whole number of seconds, 1 or more, not {raw}")
+            values["node_lease_duration_seconds"] = number
         else:
             if number is None or number < 2:  # the kubelet's own rule
                 raise fail(key, f"must be a whole number, 2 or more, not {raw}")

@@ -36,6 +36,7 @@ from kompy.client.objects import (
 from kompy.client.workqueue import WorkQueue
 from kompy.cluster.kubelet.backend import (
     LABEL_CONTAINER,
+    LABEL_NODE,
     LABEL_POD_UID,
     LABEL_ROLE,
     RESYNC_EVENT,
@@ -44,6 +45,7 @@ from kompy.cluster.kubelet.backend import (
 )
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable
+from kompy.cluster.kubelet.node import NodeAgent
 from kompy.cluster.kubelet.podstatus import failed_status, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
 from kompy.cluster.kubelet.probes import Prober
@@ -57,6 +59,8 @@ log = logging.getLogger(__name__)
 API_NAMESPACE, API_SERVICE = "default", "kubernetes"
 
 NODE_NAME = "kompy"
+# A power change of a node container is looked at this soon after Docker reports a death.
+POWER_CHECK_DELAY = 0.2
 # A pod whose sync fails is tried again after 1 s, 2 s, 4 s... at most 5 minutes (Docker
 # coming back, or a change of the pod or of what it refers to, wakes it at once).
 ERROR_BACKOFF = (1.0, 300.0)
@@ -91,7 +95,7 @@ def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Look
 
 
 # Namespaces that never get a pod network of their own in advance.
-NO_POD_NETWORK = frozenset({"kube-system"})
+NO_POD_NETWORK = frozenset({"kube-system", "kube-node-lease", "kube-public"})
 
 
 class Kubelet:
@@ -99,11 +103,18 @@ class Kubelet:
                  recorder: EventRecorder, state_dir: Path, hosts: HostsTable,
                  stop: threading.Event, *, node_name: str = NODE_NAME, workers: int = 8,
                  backoff_base: float = 10.0, config: KubeletConfig | None = None) -> None:
+        """One kubelet serves every node of the cluster (each node's pods, containers,
+        Lease and status its own: :mod:`.node`), on one work queue: the engine's best
+        throughput (eight parallel calls, below) is the same whatever the nodes."""
         self.client = client
         self.backend = backend
         self.recorder = recorder
         self.stop = stop
-        self.node_name = node_name
+        self.node_name = node_name  # the first node, registered before anything runs
+        self.config = config or KubeletConfig()
+        self.agents: dict[str, NodeAgent] = {}
+        self._up: set[str] = set()  # nodes whose machine runs: their pods are synced
+        self._wake = threading.Event()  # look at the nodes' power now
         # Eight workers: Docker's throughput of container starts peaks around eight parallel
         # calls on this class of machine (30 containers: 6.8 s sequential, 3.5 s with 8 threads;
         # 16 were slower in our measurements).
@@ -128,6 +139,7 @@ class Kubelet:
             api_address=self._api_address)
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
+        informers["nodes"].add_handler(self._on_node)
         for informer in (configmaps, secrets, claims):
             informer.add_handler(self._on_pod_input)
         hosts.on_change(self._on_hosts)
@@ -135,11 +147,14 @@ class Kubelet:
                                           args=(self._sync_key, self._sync_failed),
                                           name=f"kubelet-{i}", daemon=True)
                          for i in range(workers)]
+        self._threads.append(threading.Thread(target=self._heartbeats, name="kubelet-nodes",
+                                              daemon=True))
         self._threads.append(threading.Thread(target=self._docker_events, name="kubelet-events",
                                               daemon=True))
 
     def start(self, informers: Informers) -> None:
         self._take_inventory()
+        self.add_node(self.node_name)
         for thread in self._threads:
             thread.start()
         threading.Thread(target=self._remove_orphans, args=(informers,), name="kubelet-orphans",
@@ -159,6 +174,7 @@ class Kubelet:
     def join(self, timeout: float | None = None) -> None:
         self.queue.shutdown()
         self.prober.shutdown()
+        self._wake.set()
         for thread in self._threads[:-1]:
             thread.join(timeout)
 
@@ -188,8 +204,9 @@ class Kubelet:
 
     # -- inputs ---------------------------------------------------------------------------------
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        if (pod.get("spec") or {}).get("nodeName") != self.node_name:
-            return
+        with self._lock:
+            if (pod.get("spec") or {}).get("nodeName") not in self._up:
+                return
         key = uid(pod)
         with self._lock:
             before = self._known.get(key)
@@ -242,6 +259,9 @@ class Kubelet:
             return
         actor = event.get("Actor")
         attrs = actor.get("Attributes") if isinstance(actor, dict) else None
+        if isinstance(attrs, dict) and attrs.get(LABEL_ROLE) == "node":
+            self._wake.set()  # a machine went down
+            return
         if isinstance(attrs, dict) and attrs.get(LABEL_POD_UID):
             self.queue.add(str(attrs[LABEL_POD_UID]))
 
@@ -410,11 +430,96 @@ class Kubelet:
                     return
         with self._lock:
             known = set(self._known)
+        known |= {uid(p) for p in self.pods.list()}  # pods of nodes that are down count
         orphans = [c for c in containers
                    if c.labels.get(LABEL_POD_UID) and c.labels[LABEL_POD_UID] not in known]
         for c in orphans:
             log.info("removing container %s of a pod that no longer exists", c.name)
         self.backend.map(lambda c: self.backend.remove(c.id), orphans)
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def add_node(self, node_name: str) -> NodeAgent:
+        """Serve ``node_name``: the heartbeat thread boots its machine, registers it, and
+        syncs its pods."""
+        with self._lock:
+            agent = self.agents.get(node_name)
+            if agent is not None:
+                return agent
+            agent = self.agents[node_name] = NodeAgent(
+                self.client, self.backend, node_name, self.worker.images.pause_image,
+                self.config.max_pods, self.config.node_lease_duration_seconds)
+        self._wake.set()
+        return agent
+
+    def _on_node(self, node: Obj, deleted: bool) -> None:
+        node_name = name(node)
+        if not deleted:
+            if node_name not in self.agents:
+                self.backend.submit(self.add_node, node_name)
+            return
+        with self._lock:
+            agent = self.agents.pop(node_name, None)
+        if agent is None:
+            return
+        self._power_off(agent)
+        try:
+            self.backend.remove(agent.container_name)
+        except KompyError as error:
+            log.info("node container of %s: %s", node_name, error)
+
+    def _heartbeats(self) -> None:
+        """Every quarter of the lease duration (or at once after a node container's death):
+        each node's power is looked at, and each running node renews its Lease."""
+        interval = max(self.config.node_lease_duration_seconds / 4, 0.25)
+        while not self.stop.is_set():
+            self._wake.clear()
+            with self._lock:
+                agents = list(self.agents.values())
+            for agent in agents:
+                if not agent.booted:
+                    agent.safe(agent.boot, "start of its node container")
+                powered = agent.powered()
+                if powered and not agent.up:
+                    self._power_on(agent)
+                elif not powered and agent.up:
+                    self._power_off(agent)
+                if agent.up:
+                    agent.safe(agent.heartbeat, "heartbeat")
+            if self._wake.wait(interval):
+                self.stop.wait(POWER_CHECK_DELAY)
+
+    def _power_on(self, agent: NodeAgent) -> None:
+        log.info("node %s is up", agent.name)
+        agent.safe(agent.register, "registration")
+        agent.up = True
+        with self._lock:
+            self._up.add(agent.name)
+        for pod in self.pods.list():
+            if (pod.get("spec") or {}).get("nodeName") == agent.name:
+                self._on_pod(pod, False)
+
+    def _power_off(self, agent: NodeAgent) -> None:
+        """The machine is gone: so are its containers; its pods are no longer looked after
+        (the node lifecycle controller sees its Lease age)."""
+        log.warning("node %s is down", agent.name)
+        agent.up = False
+        with self._lock:
+            self._up.discard(agent.name)
+            gone = [k for k, p in self._known.items()
+                    if (p.get("spec") or {}).get("nodeName") == agent.name]
+            for key in gone:
+                self._known.pop(key, None)
+                self._gone.discard(key)
+        for key in gone:
+            self.prober.forget(key)
+            self.worker.forget(key)
+        try:
+            found = self.backend.list_containers({LABEL_NODE: agent.name})
+        except KompyError as error:
+            log.warning("containers of node %s: %s", agent.name, error)
+            return
+        self.backend.map(lambda c: self.backend.kill(c.id), [
+            c for c in found if c.running and c.labels.get(LABEL_ROLE) != "node"])
 
 
 def _same_desire(a: Obj, b: Obj) -> bool:

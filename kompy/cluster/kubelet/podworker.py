@@ -37,6 +37,7 @@ from kompy.client.objects import (
 from kompy.cluster.kubelet.backend import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
+    LABEL_NODE,
     LABEL_POD,
     LABEL_POD_UID,
     LABEL_ROLE,
@@ -528,7 +529,8 @@ class PodWorker:
     def _labels(self, pod: Obj, cname: str, role: str, attempt: int) -> dict[str, str]:
         return self.backend.labels(namespace(pod), f"Pod/{name(pod)}", **{
             LABEL_POD: name(pod), LABEL_POD_UID: uid(pod), LABEL_CONTAINER: cname,
-            LABEL_ROLE: role, LABEL_ATTEMPT: str(attempt)})
+            LABEL_ROLE: role, LABEL_ATTEMPT: str(attempt),
+            LABEL_NODE: str((pod.get("spec") or {}).get("nodeName") or "")})
 
     def _container_name(self, pod: Obj, cname: str, attempt: int) -> str:
         return (f"kompy_{self.backend.cluster}_{namespace(pod)}_{name(pod)}_{cname}_"

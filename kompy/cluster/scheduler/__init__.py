@@ -1,1 +1,2 @@
-"""The scheduler of a one-node cluster: registers the node and binds pending pods to it."""
+"""The scheduler (kube-scheduler): filters and scores the nodes for each pending pod, and
+binds it to the best."""

@@ -1,17 +1,19 @@
-"""The scheduler of a one-node cluster: registers the node and binds pending pods to it.
+"""The scheduler: binds each pending pod to the best node, as kube-scheduler does.
 
-The node "kompy" is this machine: its capacity is the real CPU count and memory. A pod is
-bound (``spec.nodeName``) when its requests fit beside those of the pods already bound;
-otherwise it stays Pending with condition PodScheduled=False (reason Unschedulable) and a
-FailedScheduling event saying why, as kube-scheduler reports it, and is tried again whenever
-a pod leaves the node. https://kubernetes.io/docs/concepts/scheduling-eviction/
+For each pod without ``spec.nodeName`` (and ``schedulerName`` ``default-scheduler`` or
+none), every node is filtered (:mod:`.filters`: unschedulable, taints, node selector and
+affinity, host ports, resource fit, topology spread, inter-pod affinity) and the feasible
+ones are scored (:mod:`.scores`); the pod is bound to the best, ties broken at random. When
+no node fits, the pod stays Pending with condition PodScheduled=False (reason
+Unschedulable) and a FailedScheduling event worded as kube-scheduler's ("0/3 nodes are
+available: ..."), and is tried again whenever a pod leaves or a node changes.
+https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import platform
+import random
 import threading
 from collections.abc import Hashable
 from typing import Any
@@ -19,101 +21,51 @@ from typing import Any
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
-from kompy.client.objects import Obj, name, namespace, now, pod_requests, pod_terminal, terminating
+from kompy.client.objects import Obj, labels, name, namespace, now, pod_terminal, terminating
 from kompy.client.workqueue import WorkQueue
+from kompy.cluster.scheduler.filters import Context, failure_message, fits, reasons_for
+from kompy.cluster.scheduler.scores import score
+from kompy.cluster.scheduler.snapshot import MAX_PODS, Snapshot
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
 
-# The kubelet's default maxPods: a node's status.capacity.pods and allocatable.pods.
-MAX_PODS = 110
+SCHEDULER_NAME = "default-scheduler"
+
+__all__ = ["MAX_PODS", "Scheduler", "fits"]
 
 
-def machine_capacity() -> tuple[int, int]:
-    """(CPU millis, memory bytes) of this machine."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    memory = 0
+def place(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, str]],
+          rng: random.Random | None = None) -> tuple[str | None, str]:
+    """(the chosen node, "") or (None, the FailedScheduling message)."""
     try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    memory = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        memory = 0
-    return (cpus or 1) * 1000, memory
-
-
-def node_object(node_name: str, cpu_millis: int, memory: int, address: str,
-                max_pods: int = MAX_PODS) -> Obj:
-    capacity = {"cpu": str(cpu_millis // 1000), "memory": f"{memory // 1024}Ki",
-                "pods": str(max_pods), "ephemeral-storage": "0"}
-    stamp = now()
-    return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node_name, "labels": {
-            "kubernetes.io/hostname": node_name, "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64" if platform.machine() == "x86_64" else platform.machine(),
-            "node-role.kubernetes.io/control-plane": ""}},
-        "spec": {},
-        "status": {
-            "capacity": capacity, "allocatable": dict(capacity),
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "kompy is posting ready status",
-                            "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}],
-            "addresses": [{"type": "InternalIP", "address": address},
-                          {"type": "Hostname", "address": platform.node() or node_name}],
-            "nodeInfo": {"containerRuntimeVersion": "docker", "kubeletVersion": "kompy",
-                         "operatingSystem": "linux", "architecture": platform.machine()},
-        },
-    }
-
-
-def fits(requests: tuple[int, int], used: tuple[int, int], capacity: tuple[int, int],
-         pods: int = 0, max_pods: int = MAX_PODS) -> list[str]:
-    """Why a pod does not fit ([] when it does), worded and sorted as kube-scheduler's
-    NodeResourcesFit plugin says it; ``pods`` are already on the node, which takes at most
-    ``max_pods`` (its ``status.allocatable.pods``)."""
-    reasons = []
-    if requests[0] and used[0] + requests[0] > capacity[0]:
-        reasons.append("Insufficient cpu")
-    if requests[1] and used[1] + requests[1] > capacity[1]:
-        reasons.append("Insufficient memory")
-    if pods + 1 > max_pods:
-        reasons.append("Too many pods")
-    return sorted(reasons)
+        ctx = Context(pod, snapshot, namespace_labels)
+        reasons = {info.name: reasons_for(ctx, info) for info in snapshot.nodes}
+    except ValueError as error:  # a request that is not a quantity
+        return None, f"0/{len(snapshot.nodes)} nodes are available: {error}."
+    feasible = [info for info in snapshot.nodes if not reasons[info.name]]
+    if not feasible:
+        return None, failure_message(len(snapshot.nodes), reasons)
+    totals = score(ctx, feasible)
+    best = max(totals.values())
+    top = sorted(n for n, v in totals.items() if v >= best - 1e-9)
+    return (rng or random).choice(top), ""
 
 
 class Scheduler:
-    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder,
-                 node_name: str = "kompy", max_pods: int = MAX_PODS) -> None:
+    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
+                 ) -> None:
         self.client = client
-        self.max_pods = max_pods
         self.recorder = recorder
-        self.node_name = node_name
-        self.capacity = machine_capacity()
         self.pods = informers["pods"]
+        self.nodes = informers["nodes"]
+        self.namespaces = informers["namespaces"]
         self.queue = WorkQueue()
         self.pods.add_handler(self._on_pod)
+        self.nodes.add_handler(self._on_node)
         self._thread = threading.Thread(target=self.queue.run_worker,
                                         args=(self._schedule_key, self._schedule_failed),
                                         name="scheduler", daemon=True)
-
-    def register_node(self, address: str = "127.0.0.1") -> None:
-        node = node_object(self.node_name, *self.capacity, address, self.max_pods)
-        try:
-            existing = self.client.get("nodes", self.node_name)
-            node["metadata"]["resourceVersion"] = existing["metadata"].get("resourceVersion")
-            node["metadata"]["uid"] = existing["metadata"].get("uid")
-            updated = self.client.replace(node)
-            node["metadata"]["resourceVersion"] = updated["metadata"].get("resourceVersion")
-            self.client.replace_status({**updated, "status": node["status"]})
-        except NotFound:
-            created = self.client.create(node)
-            try:
-                self.client.replace_status({**created, "status": node["status"]})
-            except ApiError as error:
-                log.debug("node status: %s", error)
 
     def start(self) -> None:
         self._thread.start()
@@ -122,17 +74,32 @@ class Scheduler:
         self.queue.shutdown()
         self._thread.join(timeout)
 
+    # -- inputs ---------------------------------------------------------------------------------
+    def _retry_pending(self) -> None:
+        for waiting in self.pods.list():
+            if self._mine(waiting):
+                self.queue.add((namespace(waiting), name(waiting)))
+
+    @staticmethod
+    def _mine(pod: Obj) -> bool:
+        spec = pod.get("spec") or {}
+        return (not spec.get("nodeName") and not terminating(pod) and not pod_terminal(pod)
+                and spec.get("schedulerName", SCHEDULER_NAME) in (SCHEDULER_NAME, None, ""))
+
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
         spec = pod.get("spec") or {}
         if deleted or terminating(pod) or pod_terminal(pod):
-            if spec.get("nodeName"):  # room freed: try the pods still waiting
-                for waiting in self.pods.list():
-                    if not (waiting.get("spec") or {}).get("nodeName"):
-                        self.queue.add((namespace(waiting), name(waiting)))
+            if spec.get("nodeName"):  # room freed, a spread changed: try the waiting pods
+                self._retry_pending()
             return
-        if not spec.get("nodeName"):
+        if self._mine(pod):
             self.queue.add((namespace(pod), name(pod)))
 
+    def _on_node(self, node: Obj, deleted: bool) -> None:
+        # A node added, uncordoned, untainted or relabelled may take what waits.
+        self._retry_pending()
+
+    # -- the work -------------------------------------------------------------------------------
     def _schedule_key(self, key: Hashable) -> None:
         self._schedule(*key)  # type: ignore[misc]
 
@@ -143,35 +110,19 @@ class Scheduler:
             log.error("scheduling %s failed", key, exc_info=error)
         return 5.0
 
-    def _used(self, exclude: str) -> tuple[int, int, int]:
-        """(CPU millis, memory bytes, pods) of the pods on the node. Terminating pods count
-        until they are gone, as for kube-scheduler; finished ones do not."""
-        cpu = mem = pods = 0
-        for pod in self.pods.list():
-            if (pod.get("spec") or {}).get("nodeName") != self.node_name or pod_terminal(pod):
-                continue
-            if (pod.get("metadata") or {}).get("uid") == exclude:
-                continue
-            c, m = pod_requests(pod)
-            cpu, mem, pods = cpu + c, mem + m, pods + 1
-        return cpu, mem, pods
-
     def _schedule(self, ns: str, pod_name: str) -> None:
         pod = self.pods.get(ns, pod_name)
-        if pod is None or terminating(pod) or (pod.get("spec") or {}).get("nodeName"):
+        if pod is None or not self._mine(pod):
+            return
+        snapshot = Snapshot.build(self.nodes.list(), self.pods.list(),
+                                  exclude_uid=(pod.get("metadata") or {}).get("uid", ""))
+        ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
+        node, message = place(pod, snapshot, ns_labels)
+        if node is None:
+            self._unschedulable(pod, message)
             return
         try:
-            requests = pod_requests(pod)
-        except ValueError as error:
-            self._unschedulable(pod, f"0/1 nodes are available: {error}.")
-            return
-        cpu, mem, pods = self._used((pod.get("metadata") or {}).get("uid", ""))
-        reasons = fits(requests, (cpu, mem), self.capacity, pods, self.max_pods)
-        if reasons:
-            self._unschedulable(pod, "0/1 nodes are available: 1 " + ", 1 ".join(reasons) + ".")
-            return
-        try:
-            bound = self.client.patch("pods", pod_name, ns, {"spec": {"nodeName": self.node_name}})
+            bound = self.client.patch("pods", pod_name, ns, {"spec": {"nodeName": node}})
         except NotFound:
             return
         except Conflict:
@@ -179,7 +130,7 @@ class Scheduler:
             return
         self.pods.upsert_local(bound)
         self.recorder.normal(bound, "Scheduled",
-                             f"Successfully assigned {ns}/{pod_name} to {self.node_name}")
+                             f"Successfully assigned {ns}/{pod_name} to {node}")
 
     def _unschedulable(self, pod: Obj, message: str) -> None:
         for cond in (pod.get("status") or {}).get("conditions") or []:

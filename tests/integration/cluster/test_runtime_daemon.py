@@ -15,7 +15,9 @@ pytestmark = pytest.mark.integration
 
 
 def _ids(cluster: str, running_only: bool = False) -> list[str]:
-    cmd = ["docker", "ps", "-q", "--no-trunc", "--filter", f"label=kompy.cluster={cluster}"]
+    """The pods' containers (the node's own container, standing for the machine, aside)."""
+    cmd = ["docker", "ps", "-q", "--no-trunc", "--filter", f"label=kompy.cluster={cluster}",
+           "--filter", "label=kompy.pod-uid"]
     if not running_only:
         cmd.insert(2, "-a")
     return sorted(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split())

@@ -77,7 +77,7 @@ def test_discovery(client: KubeClient) -> None:
 
 def test_system_namespaces_exist(client: KubeClient) -> None:
     names = [n["metadata"]["name"] for n in client.list("namespaces")["items"]]
-    assert names == ["default", "kube-system"]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
 
 
 def test_crud_with_defaults(client: KubeClient) -> None:
@@ -439,7 +439,7 @@ def test_tls_with_the_clusters_own_ca(tmp_path: Path) -> None:
     try:
         assert srv.url.startswith("https://127.0.0.1:")
         client = KubeClient.for_server(srv.url, TOKEN, ca=srv.ca)
-        assert len(client.list("namespaces")["items"]) == 2
+        assert len(client.list("namespaces")["items"]) == 4
         with pytest.raises(ClusterError):       # not trusted without the cluster's CA
             KubeClient.for_server(srv.url, TOKEN).list("namespaces")
     finally:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from kompy.cluster.kubelet.config import KubeletConfig
-from kompy.cluster.scheduler.scheduler import fits
+from kompy.cluster.scheduler.filters import fits
 
-TOO_MANY = "0/1 nodes are available: 1 Too many pods."
+TOO_MANY = ("0/1 nodes are available: 1 Too many pods. preemption: 0/1 nodes are available: "
+            "1 No preemption victims found for incoming pod.")
 
 
 def pod(name: str) -> dict[str, Any]:

@@ -1,0 +1,242 @@
+"""kube-scheduler's filter plugins, in its order, each saying why a node does not fit a pod
+in the words of its plugin (they make the FailedScheduling message).
+
+As kube-scheduler's framework does, a node's filtering stops at the first plugin that
+refuses it; a plugin may give several reasons (NodeResourcesFit: ``Insufficient cpu``,
+``Insufficient memory``). https://kubernetes.io/docs/reference/scheduling/config/#scheduling-plugins
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kompy.client.objects import Obj, labels, namespace, pod_requests
+from kompy.client.selectors import matches_labels, selector_from_match
+from kompy.cluster.scheduler import affinity, taints
+from kompy.cluster.scheduler.snapshot import NodeInfo, Snapshot
+
+UNSCHEDULABLE = "node(s) were unschedulable"
+NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+NODE_PORTS = "node(s) didn't have free ports for the requested pod ports"
+SPREAD = "node(s) didn't match pod topology spread constraints"
+SPREAD_LABEL = "node(s) didn't match pod topology spread constraints (missing required label)"
+AFFINITY = "node(s) didn't match pod affinity rules"
+ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+# Reasons that evicting lower-priority pods could cure (preemption's "No preemption victims
+# found": every pod here has the same priority, so none is ever a victim).
+RESOURCE_REASONS = frozenset({"Insufficient cpu", "Insufficient memory", "Too many pods"})
+
+
+@dataclass
+class Context:
+    """What the filters of one pod share: the snapshot and the namespaces' labels."""
+
+    pod: Obj
+    snapshot: Snapshot
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    _spread: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+Filter = Callable[[Context, NodeInfo], list[str]]
+
+
+def node_unschedulable(ctx: Context, info: NodeInfo) -> list[str]:
+    if not (info.node.get("spec") or {}).get("unschedulable"):
+        return []
+    probe = {"key": taints.UNSCHEDULABLE, "effect": taints.NO_SCHEDULE}
+    if taints.tolerated(probe, taints.pod_tolerations(ctx.pod)):
+        return []
+    return [UNSCHEDULABLE]
+
+
+def taint_toleration(ctx: Context, info: NodeInfo) -> list[str]:
+    taint = taints.untolerated(taints.node_taints(info.node), taints.pod_tolerations(ctx.pod),
+                               (taints.NO_SCHEDULE, taints.NO_EXECUTE))
+    return [] if taint is None else [f"node(s) had untolerated taint {taints.describe(taint)}"]
+
+
+def node_affinity(ctx: Context, info: NodeInfo) -> list[str]:
+    return [] if affinity.matches_node_selector(ctx.pod, info.node) else [NODE_AFFINITY]
+
+
+def _host_ports(pod: Obj) -> set[tuple[str, str, int]]:
+    out = set()
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                out.add((str(p.get("hostIP") or "0.0.0.0"), str(p.get("protocol") or "TCP"),
+                         int(p["hostPort"])))
+    return out
+
+
+def node_ports(ctx: Context, info: NodeInfo) -> list[str]:
+    wanted = _host_ports(ctx.pod)
+    if not wanted:
+        return []
+    used = set().union(*(_host_ports(p) for p in info.pods)) if info.pods else set()
+    for ip, proto, port in wanted:
+        for u_ip, u_proto, u_port in used:
+            if (port, proto) == (u_port, u_proto) and (ip == u_ip or "0.0.0.0" in (ip, u_ip)):
+                return [NODE_PORTS]
+    return []
+
+
+def fits(requests: tuple[int, int], used: tuple[int, int], capacity: tuple[int, int],
+         pods: int = 0, max_pods: int = 110) -> list[str]:
+    """Why a pod does not fit ([] when it does), worded and sorted as kube-scheduler's
+    NodeResourcesFit plugin says it; ``pods`` are already on the node, which takes at most
+    ``max_pods`` (its ``status.allocatable.pods``)."""
+    reasons = []
+    if requests[0] and used[0] + requests[0] > capacity[0]:
+        reasons.append("Insufficient cpu")
+    if requests[1] and used[1] + requests[1] > capacity[1]:
+        reasons.append("Insufficient memory")
+    if pods + 1 > max_pods:
+        reasons.append("Too many pods")
+    return sorted(reasons)
+
+
+def resource_fit(ctx: Context, info: NodeInfo) -> list[str]:
+    cpu, memory, max_pods = info.allocatable()
+    return fits(pod_requests(ctx.pod), (info.cpu, info.memory), (cpu, memory),
+                len(info.pods), max_pods)
+
+
+# -- topology spread ------------------------------------------------------------------------
+def spread_constraints(pod: Obj, when: str) -> list[dict[str, Any]]:
+    return [dict(c) for c in (pod.get("spec") or {}).get("topologySpreadConstraints") or []
+            if (c.get("whenUnsatisfiable") or "DoNotSchedule") == when]
+
+
+def constraint_selector(pod: Obj, constraint: Mapping[str, Any]) -> list[Any]:
+    """The constraint's selector, with ``matchLabelKeys`` turned into requirements on the
+    incoming pod's values of those labels."""
+    reqs = selector_from_match(constraint.get("labelSelector") or {})
+    own = labels(pod)
+    for key in constraint.get("matchLabelKeys") or []:
+        if key in own:
+            reqs += selector_from_match({"matchLabels": {key: own[key]}})
+    return reqs
+
+
+def domain_counts(ctx: Context, constraint: Mapping[str, Any], honour_affinity: bool = True
+                  ) -> dict[str, int]:
+    """Matching pods (of the pod's namespace) per domain of ``topologyKey``, over the nodes
+    that have the key and that the pod's node affinity admits (nodeAffinityPolicy Honor, the
+    default)."""
+    key = str(constraint.get("topologyKey") or "")
+    reqs = constraint_selector(ctx.pod, constraint)
+    counts: dict[str, int] = {}
+    for info in ctx.snapshot.nodes:
+        domain = info.labels.get(key)
+        if domain is None:
+            continue
+        if honour_affinity and (constraint.get("nodeAffinityPolicy") or "Honor") == "Honor" \
+                and not affinity.matches_node_selector(ctx.pod, info.node):
+            continue
+        if (constraint.get("nodeTaintsPolicy") or "Ignore") == "Honor" and taints.untolerated(
+                taints.node_taints(info.node), taints.pod_tolerations(ctx.pod),
+                (taints.NO_SCHEDULE, taints.NO_EXECUTE)):
+            continue
+        n = sum(1 for p in info.pods if namespace(p) == namespace(ctx.pod) and
+                not (p.get("metadata") or {}).get("deletionTimestamp") and
+                bool(reqs) and matches_labels(reqs, labels(p)))
+        counts[domain] = counts.get(domain, 0) + n
+    return counts
+
+
+def topology_spread(ctx: Context, info: NodeInfo) -> list[str]:
+    for i, constraint in enumerate(spread_constraints(ctx.pod, "DoNotSchedule")):
+        key = str(constraint.get("topologyKey") or "")
+        domain = info.labels.get(key)
+        if domain is None:
+            return [SPREAD_LABEL]
+        counts = ctx._spread.get(i)
+        if counts is None:
+            counts = ctx._spread[i] = domain_counts(ctx, constraint)
+        reqs = constraint_selector(ctx.pod, constraint)
+        self_match = 1 if reqs and matches_labels(reqs, labels(ctx.pod)) else 0
+        lowest = min(counts.values()) if counts else 0
+        min_domains = int(constraint.get("minDomains") or 1)
+        if len(counts) < min_domains:
+            lowest = 0
+        skew = counts.get(domain, 0) + self_match - lowest
+        if skew > int(constraint.get("maxSkew") or 1):
+            return [SPREAD]
+    return []
+
+
+# -- inter-pod affinity -----------------------------------------------------------------------
+def _same_domain(a: NodeInfo, b: NodeInfo, key: str) -> bool:
+    value = a.labels.get(key)
+    return value is not None and b.labels.get(key) == value
+
+
+def inter_pod_affinity(ctx: Context, info: NodeInfo) -> list[str]:
+    pod, snap, ns_labels = ctx.pod, ctx.snapshot, ctx.namespace_labels
+    for other_node, other in snap.all_pods():
+        for term in affinity.pod_affinity_terms(other, "podAntiAffinity", True):
+            if _same_domain(info, other_node, str(term.get("topologyKey") or "")) and \
+                    affinity.pod_term_matches(term, other, pod, ns_labels):
+                return [EXISTING_ANTI_AFFINITY]
+    required = affinity.pod_affinity_terms(pod, "podAffinity", True)
+    if required:
+        satisfied = all(any(
+            _same_domain(info, other_node, str(term.get("topologyKey") or "")) and
+            affinity.pod_term_matches(term, pod, other, ns_labels)
+            for other_node, other in snap.all_pods()) for term in required)
+        if not satisfied:
+            # The first pod of a group that wants to be with its own kind may go anywhere
+            # the key exists, when no pod anywhere matches the terms.
+            anyone = any(affinity.pod_term_matches(term, pod, other, ns_labels)
+                         for term in required for _, other in snap.all_pods())
+            self_ok = all(affinity.pod_term_matches(term, pod, pod, ns_labels)
+                          for term in required)
+            has_keys = all(str(t.get("topologyKey") or "") in info.labels for t in required)
+            if anyone or not self_ok or not has_keys:
+                return [AFFINITY]
+    for term in affinity.pod_affinity_terms(pod, "podAntiAffinity", True):
+        for other_node, other in snap.all_pods():
+            if _same_domain(info, other_node, str(term.get("topologyKey") or "")) and \
+                    affinity.pod_term_matches(term, pod, other, ns_labels):
+                return [ANTI_AFFINITY]
+    return []
+
+
+FILTERS: tuple[Filter, ...] = (node_unschedulable, taint_toleration, node_affinity,
+                               node_ports, resource_fit, topology_spread, inter_pod_affinity)
+
+
+def reasons_for(ctx: Context, info: NodeInfo) -> list[str]:
+    """Why the node cannot take the pod; [] when it can."""
+    for check in FILTERS:
+        found = check(ctx, info)
+        if found:
+            return found
+    return []
+
+
+def failure_message(total: int, reasons: Mapping[str, list[str]]) -> str:
+    """kube-scheduler's FitError: ``0/3 nodes are available: 1 Insufficient cpu, 2 node(s)
+    didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: ...``,
+    each part counted over nodes and sorted as text."""
+    counts: dict[str, int] = {}
+    for node_reasons in reasons.values():
+        for reason in node_reasons:
+            counts[reason] = counts.get(reason, 0) + 1
+    parts = sorted(f"{n} {reason}" for reason, n in counts.items())
+    message = f"0/{total} nodes are available"
+    if parts:
+        message += ": " + ", ".join(parts)
+    victims = sum(1 for r in reasons.values() if r and set(r) <= RESOURCE_REASONS)
+    helpless = total - victims
+    tail = []
+    if victims:
+        tail.append(f"{victims} No preemption victims found for incoming pod")
+    if helpless:
+        tail.append(f"{helpless} Preemption is not helpful for scheduling")
+    return (f"{message}. preemption: 0/{total} nodes are available: " +
+            ", ".join(sorted(tail)) + ".")

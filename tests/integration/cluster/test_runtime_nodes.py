@@ -1,0 +1,185 @@
+"""Three nodes on the real Docker engine, driven by stock kubectl: a pod with a
+nodeSelector lands on the labelled node; ``kubectl drain`` (the Eviction API, as kubectl
+1.33 sends it) moves a Deployment's pods while honouring its PodDisruptionBudget; a killed
+node goes NotReady and its pods are rescheduled elsewhere after their toleration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clusterkit import BUSYBOX, docker_ok, wait_for
+
+pytestmark = pytest.mark.integration
+
+KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
+LEASE_SECONDS = 4
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    if not docker_ok():
+        pytest.skip("no Docker engine")
+    home = tmp_path_factory.mktemp("kompy-nodes")
+    name = f"n{uuid.uuid4().hex[:8]}"
+    (home / name).mkdir()
+    (home / name / "kubelet.yaml").write_text(
+        f"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+        f"nodeLeaseDurationSeconds: {LEASE_SECONDS}\n")
+    env = {**os.environ, "KOMPY_HOME": str(home), "KOMPY_CLUSTER": name,
+           "KOMPY_INGRESS_PORTS": "off", "HOME": str(home),
+           "KUBECONFIG": str(home / name / "kubeconfig")}
+    started = subprocess.run([sys.executable, "-m", "kompy", "cluster", "start", "--nodes",
+                              "3"], env=env, capture_output=True, text=True, timeout=180)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "node 'kompy-m02' added" in started.stdout
+        yield {"env": env, "name": name}
+    finally:
+        subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
+                       capture_output=True, text=True, timeout=180)
+
+
+def kubectl(nodes: dict[str, Any], *args: str, timeout: float = 60,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+    binary = str(KUBECTL) if KUBECTL.exists() else "kubectl"
+    done = subprocess.run([binary, *args], env=nodes["env"], capture_output=True, text=True,
+                          timeout=timeout)
+    if check:
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done
+
+
+def json_of(nodes: dict[str, Any], *args: str) -> Any:
+    import json
+    return json.loads(kubectl(nodes, *args, "-o", "json").stdout)
+
+
+def placed(nodes: dict[str, Any], app: str) -> dict[str, list[str]]:
+    """node -> the app's pods on it that are not deleting ("" for pending ones)."""
+    out: dict[str, list[str]] = {}
+    for p in json_of(nodes, "get", "pods", "-l", f"app={app}")["items"]:
+        if not p["metadata"].get("deletionTimestamp"):
+            out.setdefault(p["spec"].get("nodeName") or "", []).append(p["metadata"]["name"])
+    return out
+
+
+def ready_nodes(nodes: dict[str, Any]) -> dict[str, str]:
+    return {n["metadata"]["name"]: next(c["status"] for c in n["status"]["conditions"]
+                                        if c["type"] == "Ready")
+            for n in json_of(nodes, "get", "nodes")["items"]
+            if (n.get("status") or {}).get("conditions")}
+
+
+def apply(nodes: dict[str, Any], manifest: str) -> None:
+    done = subprocess.run([str(KUBECTL) if KUBECTL.exists() else "kubectl", "apply", "-f",
+                           "-"], input=manifest, env=nodes["env"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+WEB = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      nodeSelector: {{disk: ssd}}
+      tolerations:
+      - {{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute,
+          tolerationSeconds: 2}}
+      containers:
+      - name: app
+        image: {BUSYBOX}
+        command: [sh, -c, "touch /tmp/ready; exec sleep 3600"]
+        readinessProbe:
+          exec: {{command: [cat, /tmp/ready]}}
+          periodSeconds: 1
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: web}}
+spec:
+  minAvailable: 1
+  selector: {{matchLabels: {{app: web}}}}
+"""
+
+
+def test_three_nodes_selector_drain_and_a_killed_node(nodes: dict[str, Any]) -> None:
+    wait_for("three Ready nodes", lambda: ready_nodes(nodes) == {
+        "kompy": "True", "kompy-m02": "True", "kompy-m03": "True"}, 90, lambda: str(
+        ready_nodes(nodes)))
+    labels = json_of(nodes, "get", "node", "kompy-m03")["metadata"]["labels"]
+    assert labels["topology.kubernetes.io/zone"] == "kompy-m03"
+    assert labels["kubernetes.io/hostname"] == "kompy-m03"
+
+    # nodeSelector: both replicas go to the one node labelled disk=ssd.
+    kubectl(nodes, "label", "node", "kompy-m02", "disk=ssd")
+    apply(nodes, WEB)
+    wait_for("both replicas on kompy-m02", lambda: list(placed(nodes, "web")) == ["kompy-m02"]
+             and len(placed(nodes, "web")["kompy-m02"]) == 2, 120,
+             lambda: str(placed(nodes, "web")))
+    wait_for("the budget allowing one disruption", lambda: json_of(
+        nodes, "get", "pdb", "web")["status"].get("disruptionsAllowed") == 1, 60)
+    containers = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=kompy.cluster={nodes['name']}",
+         "--filter", "label=kompy.node=kompy-m02", "--filter", "label=kompy.role=app"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert len(containers) == 2, "each pod's container is labelled with its node"
+
+    # Drain: the first eviction is granted; its replacement has nowhere to go (the only
+    # ssd node is cordoned), so the budget refuses the second until a node qualifies.
+    drain = subprocess.Popen(
+        [str(KUBECTL) if KUBECTL.exists() else "kubectl", "drain", "kompy-m02",
+         "--ignore-daemonsets", "--timeout=240s"], env=nodes["env"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for("a replacement pending, one replica kept by the budget", lambda: placed(
+            nodes, "web").get("") and len(placed(nodes, "web").get("kompy-m02", [])) == 1,
+            120, lambda: str(placed(nodes, "web")))
+        events = kubectl(nodes, "get", "events", "--field-selector",
+                         "reason=FailedScheduling", "-o", "jsonpath={.items[*].message}").stdout
+        assert "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) didn't " \
+               "match Pod's node affinity/selector." in events
+        kubectl(nodes, "label", "node", "kompy-m03", "disk=ssd")
+        out, _ = drain.communicate(timeout=240)
+    finally:
+        if drain.poll() is None:
+            drain.kill()
+    assert drain.returncode == 0, out
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in out
+    assert "node/kompy-m02 drained" in out
+    assert list(placed(nodes, "web")) == ["kompy-m03"]
+    node = json_of(nodes, "get", "node", "kompy-m02")
+    assert node["spec"]["unschedulable"] is True
+
+    # A killed node: NotReady and unreachable, its pods evicted after their 2 s toleration
+    # and rescheduled on the node uncordoned meanwhile.
+    kubectl(nodes, "uncordon", "kompy-m02")
+    started = time.monotonic()
+    subprocess.run(["docker", "kill", f"kompy_{nodes['name']}_node_kompy-m03"], check=True,
+                   capture_output=True)
+    wait_for("kompy-m03 NotReady", lambda: ready_nodes(nodes).get("kompy-m03") == "Unknown",
+             60)
+    listing = kubectl(nodes, "get", "nodes").stdout
+    assert any(line.split()[:2] == ["kompy-m03", "NotReady"] for line in listing.splitlines())
+    wait_for("the replicas rescheduled on kompy-m02", lambda: list(placed(
+        nodes, "web")) == ["kompy-m02"] and len(placed(nodes, "web")["kompy-m02"]) == 2, 120,
+        lambda: str(placed(nodes, "web")))
+    assert time.monotonic() - started >= LEASE_SECONDS
+    taints = json_of(nodes, "get", "node", "kompy-m03")["spec"]["taints"]
+    assert {(t["key"], t["effect"]) for t in taints} == {
+        ("node.kubernetes.io/unreachable", "NoSchedule"),
+        ("node.kubernetes.io/unreachable", "NoExecute")}

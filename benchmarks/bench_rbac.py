@@ -7,21 +7,31 @@ pods and ConfigMaps, and ``--bindings`` RoleBindings spread over other namespace
 tenth as many ClusterRoleBindings, as a shared cluster has. Requests are made over HTTP
 keep-alive by two users: the admin (system:masters, allowed before RBAC looks) and a
 ServiceAccount whose token is checked and whose RoleBinding gives it ``edit`` in the
-namespace (every request walks the bindings). Rounds alternate between the two servers, so
-the machine's load weighs on both alike. Also timed: one ``authorize()`` call alone.
+namespace (every request walks the bindings). Each request is made to both servers back to
+back (in alternating order), so the machine's load weighs on both alike, and the median of
+those paired differences is the cost. Also timed: one ``authorize()`` call alone, answered
+from the decision cache and worked out afresh.
 
-    python benchmarks/bench_rbac.py [--requests 300] [--bindings 200]
+    python benchmarks/bench_rbac.py [--requests 500] [--bindings 200]
+
+Writes benchmarks/results/rbac.json (with the machine and its load average).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# benchmarks/machine.py: run as a script, this folder is on the path.
+from machine import machine, save
+
+RESULTS = Path(__file__).resolve().parent / "results" / "rbac.json"
 
 RBAC = "rbac.authorization.k8s.io"
 NS = "bench"
@@ -81,9 +91,8 @@ def aggregate(admin: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--bindings", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     from kompy.client import KubeClient
     from kompy.cluster.apiserver import authz
@@ -103,41 +112,70 @@ def main() -> None:
         clients[(label, "admin")] = admin
         clients[(label, "serviceaccount")] = KubeClient.for_server(server.url, token)
     samples: dict[tuple[str, str, str], list[float]] = {}
-    per_round = max(1, args.requests // args.rounds)
-    for _ in range(args.rounds):
-        for (label, who), client in clients.items():
-            for what, call in (("get", lambda c=client: c.get("configmaps", "cm-1", NS)),
-                               ("list 20", lambda c=client: c.list("configmaps", NS))):
-                samples.setdefault((who, what, label), []).extend(
-                    timed(call) for _ in range(per_round))
+    differences: dict[tuple[str, str], list[float]] = {}
+    calls: dict[str, Callable[[Any], object]] = {
+        "get": lambda c: c.get("configmaps", "cm-1", NS),
+        "list 20": lambda c: c.list("configmaps", NS)}
+    # Pairs: the same request to each server back to back, so both meet the same load.
+    for i in range(args.requests):
+        for who in ("admin", "serviceaccount"):
+            for what, call in calls.items():
+                order = ("rbac on", "rbac off") if i % 2 else ("rbac off", "rbac on")
+                took = {label: timed(lambda c=clients[(label, who)], f=call: f(c))
+                        for label in order}
+                for label, ms in took.items():
+                    samples.setdefault((who, what, label), []).append(ms)
+                differences.setdefault((who, what), []).append(
+                    took["rbac on"] - took["rbac off"])
     print(f"{args.bindings} RoleBindings in {max(1, args.bindings // 20)} namespaces, "
-          f"{args.bindings // 10} ClusterRoleBindings; {per_round * args.rounds} requests "
-          "per line, HTTP keep-alive, client and server in one process")
+          f"{args.bindings // 10} ClusterRoleBindings; {args.requests} request pairs per "
+          "line, HTTP keep-alive, client and server in one process")
+    load_before = os.getloadavg()[0]
     print(f"{'user':<16}{'request':<10}{'RBAC on (median / p95)':<26}"
-          f"{'RBAC off (median / p95)':<26}{'cost of RBAC (median)'}")
+          f"{'RBAC off (median / p95)':<26}{'paired difference (median)'}")
+    summary: dict[str, Any] = {}
     for who in ("admin", "serviceaccount"):
-        for what in ("get", "list 20"):
+        for what in calls:
             on = percentiles(samples[(who, what, "rbac on")])
             off = percentiles(samples[(who, what, "rbac off")])
+            paired = statistics.median(differences[(who, what)])
             print(f"{who:<16}{what:<10}{on[0]:6.2f} / {on[1]:6.2f} ms      "
-                  f"{off[0]:6.2f} / {off[1]:6.2f} ms      {on[0] - off[0]:+6.2f} ms")
-    authorize_alone(servers["rbac on"])
+                  f"{off[0]:6.2f} / {off[1]:6.2f} ms      {paired * 1000:+7.0f} µs")
+            summary[f"{who} {what}"] = {
+                "on_p50_ms": round(on[0], 3), "on_p95_ms": round(on[1], 3),
+                "off_p50_ms": round(off[0], 3), "off_p95_ms": round(off[1], 3),
+                "paired_difference_p50_us": round(paired * 1000, 1)}
+    summary["authorize_us"] = authorize_alone(servers["rbac on"])
+    save(RESULTS, {"benchmark": "rbac", "machine": machine(), "requests": args.requests,
+                   "bindings": args.bindings,
+                   "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                   "summary": summary})
     for server in servers.values():
         server.stop()
 
 
-def authorize_alone(server: Any) -> None:
+def authorize_alone(server: Any) -> dict[str, float]:
     from kompy.cluster.apiserver.authz import Attributes
     from kompy.cluster.apiserver.serviceaccounts import user_for
     user = user_for(NS, "ci")
     attributes = Attributes(user, "get", NS, "", "v1", "configmaps", "", "cm-1")
     denied = Attributes(user, "get", "team-0", "", "v1", "secrets", "", "s")
+    rbac = server.router.rbac
+    out: dict[str, float] = {}
     for label, attrs in (("allowed", attributes), ("denied", denied)):
         count = 20000
         start = time.perf_counter()
         for _ in range(count):
-            server.router.rbac.authorize(attrs)
-        print(f"authorize() alone, {label}: {(time.perf_counter() - start) / count * 1e6:.1f} µs")
+            rbac.authorize(attrs)
+        cached = (time.perf_counter() - start) / count * 1e6
+        start = time.perf_counter()
+        for _ in range(count // 10):
+            rbac._fresh().decisions.clear()   # noqa: SLF001 - measuring the uncached path
+            rbac.authorize(attrs)
+        fresh = (time.perf_counter() - start) / (count // 10) * 1e6
+        print(f"authorize() alone, {label}: {cached:.1f} µs cached, {fresh:.1f} µs worked out")
+        out[f"{label}_cached"], out[f"{label}_fresh"] = round(cached, 1), round(fresh, 1)
+    return out
 
 
 if __name__ == "__main__":

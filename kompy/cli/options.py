@@ -132,6 +132,10 @@ def deploy_target_options(*, images: bool) -> Callable[[F], F]:
                      help="Use this kubeconfig (any cluster) instead of the built-in one."),
         click.option("--context", "context", expose_value=False, callback=_keep,
                      help="Use this kubeconfig context (any cluster)."),
+        click.option("-n", "--namespace", "namespace", expose_value=False, callback=_keep,
+                     help="The project's namespace (default: one named after the project). "
+                          "One that exists is used as it is, and down removes only kompy's "
+                          "objects from it."),
     ]
     if images:
         options += [
@@ -165,5 +169,6 @@ def cluster_target(cluster: str | None) -> ClusterTarget:
     def get(name: str) -> Any:
         return meta.get(f"kompy.target.{name}")
     return ClusterTarget(kubeconfig=get("kubeconfig"), context=get("context"), cluster=cluster,
+                         namespace=get("namespace"),
                          default_repo=get("default_repo"), push=get("push"),
                          builtin_extras=get("builtin_extras"))

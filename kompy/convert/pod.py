@@ -87,7 +87,35 @@ def build_pod(ctx: ConvertContext, unit: PodUnit, statefulset: bool) -> BuiltPod
     add_seed_containers(ctx, pod, seeds)
     _pod_level(ctx, unit, pod)
     pod.security_context = pod_security(ctx, unit.services)
+    if covers_token_path(pod):
+        pod.automount_service_account_token = False
     return built
+
+
+# Where Kubernetes mounts a pod's ServiceAccount token; /var/run is /run in today's images.
+TOKEN_PATHS = ("/var/run/secrets/kubernetes.io/serviceaccount",
+               "/run/secrets/kubernetes.io/serviceaccount")
+
+
+# Volumes Kubernetes always mounts read-only, whatever the mount says.
+READ_ONLY_VOLUMES = ("secret", "configMap", "projected", "downwardAPI")
+
+
+def covers_token_path(pod: PodSpec) -> bool:
+    """Whether a container mounts a read-only volume over where the ServiceAccount token
+    goes (Compose secrets at /run/secrets): the runtime could not make the token's mount
+    point in it and the pod would not start; and a Compose service never had an API token
+    to lose, so none is mounted (automountServiceAccountToken: false)."""
+    read_only = {str(v.get("name")) for v in pod.volumes
+                 if any(kind in v for kind in READ_ONLY_VOLUMES)}
+    for container in [*pod.init_containers, *pod.containers]:
+        for mount in container.volume_mounts:
+            if not (mount.get("readOnly") or mount.get("name") in read_only):
+                continue
+            path = str(mount.get("mountPath") or "").rstrip("/") or "/"
+            if any(token == path or token.startswith(path + "/") for token in TOKEN_PATHS):
+                return True
+    return False
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -70,6 +70,7 @@ class PodSpec:
     node_selector: dict[str, str] = field(default_factory=dict)
     affinity: Obj | None = None
     service_account_name: str | None = None
+    automount_service_account_token: bool | None = None
     image_pull_secrets: list[Obj] = field(default_factory=list)
     security_context: Obj | None = None
 

@@ -4,6 +4,10 @@ Every object in the project's namespace is deleted, then the namespace itself; t
 kubelet removes the pods' containers. Afterwards no container and no network of the namespace
 is left on the Docker engine. PersistentVolumeClaims' Docker volumes stay (the data survives a
 later ``up``, as named volumes survive ``docker compose down``) unless ``--volumes``.
+
+On another cluster a claim's data goes with the claim, so there the claims (and the
+namespace that holds them) stay unless ``--volumes``. A namespace kompy did not create (one
+that existed before ``up``) is never deleted: only the objects kompy applied in it are.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -50,17 +55,23 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
     from kompy.dev.up import namespace_of
 
     target = request.where()
-    namespace = namespace_of(request.project_name or _project_name(request))
+    namespace = namespace_of(request.project_name or _project_name(request), target)
     client = target.connect(say)
     try:
         found = read_namespace(client, namespace)
     except NotFound:
         say(f"namespace {namespace}: nothing to remove")
     else:
+        # Another cluster's claims hold the data (their volumes go with them, by the usual
+        # reclaim policy): kept unless --volumes, as docker compose down keeps volumes. The
+        # built-in cluster keeps the data in Docker volumes (_clean_docker) either way.
+        claims = target.builtin or request.volumes
         if not _made_by_kompy(found):
-            delete_project(client, namespace, request.timeout, say, request.grace_period)
+            delete_project(client, namespace, request.timeout, say, request.grace_period,
+                           claims)
             return EXIT_OK   # the namespace stays, with its network
-        delete_namespace(client, namespace, request.timeout, say, request.grace_period)
+        delete_namespace(client, namespace, request.timeout, say, request.grace_period,
+                         claims)
     if target.builtin:   # the built-in cluster's Docker objects; another cluster's are its own
         _clean_docker(namespace, request, say)
     return EXIT_OK
@@ -76,15 +87,19 @@ def _project_name(request: DownRequest) -> str:
 
 
 def delete_namespace(client: KubeClient, namespace: str, timeout: float,
-                     say: Callable[[str], None], grace: int | None = None) -> None:
+                     say: Callable[[str], None], grace: int | None = None,
+                     claims: bool = True) -> None:
     """Delete every object of the namespace, wait for its pods to go, then the namespace.
-    ``grace``: the most any pod gets to stop (each asks for its own otherwise)."""
+    ``grace``: the most any pod gets to stop (each asks for its own otherwise). Without
+    ``claims`` the volume claims stay, and so does the namespace when there are any."""
     # Each pod gets its grace period (Kubernetes' default 30 s; Compose's stop_grace_period
     # when set) to stop before the wait below gives up.
     longest = _longest_grace(client, namespace)
     deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
-    _delete_each(client, namespace, say, grace)
+    _delete_each(client, namespace, say, grace, claims=claims)
     _wait_no_pods(client, namespace, deadline)
+    if not claims and _kept_claims(client, namespace, None, say):
+        return
     try:
         client.delete("namespaces", namespace)
         say(f"namespace {namespace} deleted")
@@ -137,7 +152,8 @@ def _made_by_kompy(namespace: dict[str, Any]) -> bool:
 
 
 def delete_project(client: KubeClient, namespace: str, timeout: float,
-                   say: Callable[[str], None], grace: int | None = None) -> None:
+                   say: Callable[[str], None], grace: int | None = None,
+                   claims: bool = True) -> None:
     """In a namespace kompy did not make (it was there before ``up``): delete only the
     objects kompy applied (labelled ``managed-by=kompy``), wait for their pods to go, and
     leave the namespace and everything else in it."""
@@ -146,10 +162,27 @@ def delete_project(client: KubeClient, namespace: str, timeout: float,
     project = _project_selector(client, namespace)
     longest = _longest_grace(client, namespace, project) if project else 0.0
     deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
-    _delete_each(client, namespace, say, grace, MANAGED_BY_SELECTOR)
+    _delete_each(client, namespace, say, grace, MANAGED_BY_SELECTOR, claims=claims)
     if project:
         _wait_no_pods(client, namespace, deadline, project)
+    if not claims:
+        _kept_claims(client, namespace, MANAGED_BY_SELECTOR, say)
     say(f"namespace {namespace} kept (kompy did not create it)")
+
+
+def _kept_claims(client: KubeClient, namespace: str, selector: str | None,
+                 say: Callable[[str], None]) -> bool:
+    """Say which volume claims were kept; whether there are any."""
+    try:
+        items = client.list("persistentvolumeclaims", namespace,
+                            label_selector=selector).get("items") or []
+    except KompyError:
+        return False
+    names = sorted(str(item["metadata"]["name"]) for item in items)
+    if names:
+        say(f"namespace {namespace} kept: it holds the volume claims {', '.join(names)} "
+            "(their data; `kompy down --volumes` removes them)")
+    return bool(names)
 
 
 def _project_selector(client: KubeClient, namespace: str) -> str | None:
@@ -169,20 +202,31 @@ def _project_selector(client: KubeClient, namespace: str) -> str | None:
 
 
 def _delete_each(client: KubeClient, namespace: str, say: Callable[[str], None],
-                 grace: int | None, selector: str | None = None) -> None:
-    for plural in DELETED:
+                 grace: int | None, selector: str | None = None, *, claims: bool = True
+                 ) -> None:
+    """Delete in three steps, the kinds of each step at once (a Ctrl-C's clean-up is timed):
+    the controllers, then the pods (their grace period starts), then everything else."""
+    plurals = [p for p in DELETED if claims or p != "persistentvolumeclaims"]
+    steps = (plurals[:plurals.index("pods")], ["pods"], plurals[plurals.index("pods") + 1:])
+
+    def one(plural: str) -> list[str]:
         try:
             items = client.list(plural, namespace, label_selector=selector).get("items") or []
         except (NotFound, KompyError):
-            continue  # a kind this cluster does not serve
+            return []  # a kind this cluster does not serve
+        gone = []
         for item in items:
             name = str(item["metadata"]["name"])
-            try:
+            with contextlib.suppress(NotFound):
                 client.delete(plural, name, namespace,
                               grace_period_seconds=grace if plural == "pods" else None)
-                say(f"  {plural.rstrip('s')}/{name} deleted")
-            except NotFound:
-                pass
+                gone.append(f"  {plural.rstrip('s')}/{name} deleted")
+        return gone
+    with ThreadPoolExecutor(8, thread_name_prefix="kompy-down") as pool:
+        for step in steps:
+            for lines in pool.map(one, step):   # said in DELETED's order
+                for line in lines:
+                    say(line)
 
 
 def _longest_grace(client: KubeClient, namespace: str, selector: str | None = None

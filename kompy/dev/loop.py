@@ -100,7 +100,7 @@ class DevSession:
         from kompy.dev.up import convert_options, namespace_of
 
         self.project = self._load()
-        self.namespace = namespace_of(self.project.name)
+        self.namespace = namespace_of(self.project.name, self.target)
         self.options = convert_options(self.namespace, self.target)
         from kompy.dev.status import DevStatus
 

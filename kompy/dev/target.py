@@ -40,6 +40,7 @@ class ClusterTarget:
     default_repo: str | None = None
     push: bool | None = None            # None: push when there is a default repo
     builtin_extras: bool | None = None  # None: KOMPY_BUILTIN_EXTRAS, else on when built-in
+    namespace: str | None = None        # None: the project's name (-n/--namespace)
 
     @property
     def builtin(self) -> bool:
@@ -76,6 +77,7 @@ class ClusterTarget:
         """The command-line flags that name this cluster (for hints)."""
         out = f" --kubeconfig {self.kubeconfig}" if self.kubeconfig else ""
         out += f" --context {self.context}" if self.context else ""
+        out += f" -n {self.namespace}" if self.namespace else ""
         return out + (f" --cluster {self.cluster}" if self.builtin and self.cluster else "")
 
     def use_run_states(self, client: KubeClient, namespace: str) -> None:

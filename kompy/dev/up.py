@@ -83,7 +83,7 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
     console = Console(out, err)
     target = request.where()
     project, diagnostics = load(request)
-    namespace = namespace_of(project.name)
+    namespace = namespace_of(project.name, target)
     options = convert_options(namespace, target)
     conversion = convert_project(project, options, diagnostics)
     for diagnostic in diagnostics:
@@ -235,9 +235,12 @@ def load(request: UpRequest) -> tuple[Any, list[Diagnostic]]:
     return project, diagnostics
 
 
-def namespace_of(project_name: str) -> str:
+def namespace_of(project_name: str, target: ClusterTarget | None = None) -> str:
+    """Where a project runs: ``-n`` when given, else a namespace named after it."""
     from kompy.convert.context import k8s_name
 
+    if target is not None and target.namespace:
+        return target.namespace
     return k8s_name(project_name)
 
 

@@ -395,3 +395,76 @@ def test_a_namespace_kompy_did_not_make_is_kept_with_what_others_put_in_it(
     assert not client.list("services", namespace)["items"]
     assert not client.list("pods", namespace)["items"]
     client.delete("namespaces", namespace)
+
+
+WITH_VOLUME = """\
+name: {name}
+services:
+  db:
+    image: kompy/busybox:1
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes: ["data:/data"]
+volumes:
+  data: {{}}
+"""
+
+
+def test_down_on_another_cluster_keeps_the_volume_claims_unless_volumes(
+        site: dict[str, Any], tmp_path: Path) -> None:
+    """A claim's data goes with the claim there: kept, with its namespace, as docker compose
+    down keeps named volumes; --volumes removes them."""
+    name = f"claims-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "compose.yaml").write_text(WITH_VOLUME.format(name=name))
+    env, client = site["env"], site["client"]
+    args = ("--kubeconfig", site["kubeconfig"], "--context", "remote")
+    kompy("up", *args, env=env, cwd=tmp_path)
+    claims = [c["metadata"]["name"] for c in client.list("persistentvolumeclaims", name)["items"]]
+    assert claims, "the project has a claim"
+    output = kompy("down", *args, env=env, cwd=tmp_path)
+    assert f"namespace {name} kept: it holds the volume claims {', '.join(sorted(claims))}" \
+        in output, output
+    assert not client.list("pods", name)["items"]
+    assert not client.list("deployments", name)["items"]
+    assert [c["metadata"]["name"] for c in
+            client.list("persistentvolumeclaims", name)["items"]] == claims
+    output = kompy("down", "--volumes", *args, env=env, cwd=tmp_path)
+    assert f"namespace {name} deleted" in output, output
+    assert namespace_gone(client, name)
+
+
+def test_up_dev_and_down_as_a_user_limited_to_one_namespace(site: dict[str, Any],
+                                                             registry: Any) -> None:
+    """A shared cluster's usual grant: a user who may edit the team's namespace, made by the
+    admin, and may not read namespaces at all (RBAC). up applies there (-n: not the
+    project's name), dev syncs and forwards there, the clean-up removes kompy's objects and
+    keeps the namespace."""
+    port = free_port()
+    project = devloop(site["folder"], port)
+    env, client = site["env"], site["client"]
+    namespace = f"team-{uuid.uuid4().hex[:6]}"
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    minted = subprocess.run([sys.executable, "-m", "kompy", "cluster", "kubeconfig", "--user",
+                             "alice", "--namespace", namespace, "--role", "edit"],
+                            cwd=project, env=env, text=True, capture_output=True, timeout=120)
+    assert minted.returncode == 0, minted.stderr
+    config = site["folder"] / f"{namespace}.kubeconfig"
+    config.write_text(minted.stdout)
+    config.chmod(0o600)
+    args = ("--kubeconfig", str(config), "-n", namespace)
+    output = kompy("up", *args, "--default-repo", registry.prefix, env=env, cwd=project)
+    assert "deployment/web created" in output, output
+    session = Session(project, env, *args, "--default-repo", registry.prefix, "--no-logs")
+    try:
+        wait_for("served through the forward", lambda: get(port, "/index.html") == "v1", 120,
+                 session.output)
+        wait_for("watching", lambda: session.said("watching"), 30, session.output)
+        (project / "web" / "www" / "index.html").write_text("v2\n")
+        wait_for("the synced page", lambda: get(port, "/index.html") == "v2", 30,
+                 session.output)
+    finally:
+        code, _ = session.interrupt()
+    assert code == 0, "".join(session.output[-30:])
+    assert session.said(f"namespace {namespace} kept (kompy did not create it)")
+    assert not client.list("deployments", namespace)["items"]
+    assert not client.list("pods", namespace)["items"]
+    client.delete("namespaces", namespace)

@@ -137,16 +137,25 @@ REVIEWS = {
     (AUTHORIZATION, "v1", "selfsubjectaccessreviews"): "SelfSubjectAccessReview",
     (AUTHORIZATION, "v1", "selfsubjectrulesreviews"): "SelfSubjectRulesReview",
     (AUTHORIZATION, "v1", "subjectaccessreviews"): "SubjectAccessReview",
+    (AUTHORIZATION, "v1", "localsubjectaccessreviews"): "LocalSubjectAccessReview",
     (AUTHENTICATION, "v1", "selfsubjectreviews"): "SelfSubjectReview",
     (AUTHENTICATION, "v1beta1", "selfsubjectreviews"): "SelfSubjectReview",
 }
 
 
-def review_route(path: str) -> tuple[str, str, str] | None:
-    """``(group, version, plural)`` when ``path`` is a review endpoint."""
+# Reviews asked in a namespace (``.../namespaces/NS/localsubjectaccessreviews``).
+NAMESPACED_REVIEWS = frozenset({"localsubjectaccessreviews"})
+
+
+def review_route(path: str) -> tuple[tuple[str, str, str], str] | None:
+    """``((group, version, plural), namespace)`` when ``path`` is a review endpoint."""
     parts = path.strip("/").split("/")
-    if len(parts) == 4 and parts[0] == "apis" and tuple(parts[1:]) in REVIEWS:
-        return parts[1], parts[2], parts[3]
+    if len(parts) == 4 and parts[0] == "apis" and tuple(parts[1:]) in REVIEWS and \
+            parts[3] not in NAMESPACED_REVIEWS:
+        return (parts[1], parts[2], parts[3]), ""
+    if len(parts) == 6 and parts[0] == "apis" and parts[3] == "namespaces" and \
+            parts[5] in NAMESPACED_REVIEWS and (parts[1], parts[2], parts[5]) in REVIEWS:
+        return (parts[1], parts[2], parts[5]), parts[4]
     return None
 
 
@@ -155,8 +164,9 @@ def _bad(message: str) -> ApiError:
 
 
 def review(authorizer: Authorizer, user: UserInfo, route: tuple[str, str, str],
-           body: Any) -> Obj:
-    """The answer to a POST of a review: the object with its ``status`` filled in."""
+           body: Any, namespace: str = "") -> Obj:
+    """The answer to a POST of a review: the object with its ``status`` filled in
+    (``namespace``: a LocalSubjectAccessReview's, from its URL)."""
     group, version, plural = route
     kind = REVIEWS[route]
     if not isinstance(body, dict):
@@ -178,6 +188,8 @@ def review(authorizer: Authorizer, user: UserInfo, route: tuple[str, str, str],
         obj["status"] = _access(authorizer, user, spec, kind)
     elif kind == "SubjectAccessReview":
         obj["status"] = _access(authorizer, _subject(spec), spec, kind)
+    elif kind == "LocalSubjectAccessReview":
+        obj["status"] = _access(authorizer, _subject(spec), _local(spec, namespace), kind)
     else:
         namespace = spec.get("namespace") or ""
         rules = authorizer.rules_for(user, str(namespace))
@@ -187,6 +199,21 @@ def review(authorizer: Authorizer, user: UserInfo, route: tuple[str, str, str],
                          **({"evaluationError": rules.evaluation_error}
                             if rules.evaluation_error else {})}
     return obj
+
+
+def _local(spec: Obj, namespace: str) -> Obj:
+    """A LocalSubjectAccessReview's question, in the namespace of its URL only."""
+    invalid = 'LocalSubjectAccessReview.authorization.k8s.io "" is invalid: '
+    if spec.get("nonResourceAttributes"):
+        raise ApiError(422, "Invalid", invalid + "spec.nonResourceAttributes: Invalid value: "
+                       '"": disallowed on this kind of request')
+    attributes = dict(spec.get("resourceAttributes") or {})
+    if attributes.get("namespace") not in (None, "", namespace):
+        raise ApiError(422, "Invalid", invalid + "spec.resourceAttributes.namespace: Invalid "
+                       f'value: "{attributes.get("namespace")}": must match '
+                       "metadata.namespace")
+    attributes["namespace"] = namespace
+    return {**spec, "resourceAttributes": attributes}
 
 
 def _subject(spec: Obj) -> UserInfo:

@@ -97,7 +97,8 @@ def resource_list(group: str, version: str) -> Obj:
                 one.update(group=sub_group, version=sub_version)
             entries.append(one)
     for plural, kind in reviews:
-        entries.append({"name": plural, "singularName": kind.lower(), "namespaced": False,
+        entries.append({"name": plural, "singularName": kind.lower(),
+                        "namespaced": plural in authz.NAMESPACED_REVIEWS,
                         "kind": kind, "verbs": ["create"]})
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else version, "resources": entries}
@@ -163,7 +164,8 @@ def aggregated(core: bool, version: str) -> Obj:
             listed: list[Any] = [_resource_discovery(r)
                                  for r in resources.by_group_version(group, ver)]
             listed += [{"resource": plural, "responseKind": _gvk(group, ver, kind),
-                        "scope": "Cluster", "singularResource": kind.lower(),
+                        "scope": "Namespaced" if plural in authz.NAMESPACED_REVIEWS
+                        else "Cluster", "singularResource": kind.lower(),
                         "verbs": ["create"]} for plural, kind in _reviews(group, ver)]
             entries.append({"version": ver, "resources": listed, "freshness": "Current"})
         items.append({"metadata": {"name": group} if group else {}, "versions": entries})

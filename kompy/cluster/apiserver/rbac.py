@@ -15,7 +15,7 @@ https://kubernetes.io/docs/reference/access-authn-authz/rbac/
 
 The roles and bindings are read from the store into an index that is rebuilt only when one
 of the four kinds was written since (Store.version_of), and the rules that apply to a user
-in a namespace are cached against that index.
+in a namespace, and the decisions made, are cached against that index.
 """
 
 from __future__ import annotations
@@ -35,15 +35,6 @@ KINDS = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
 CACHE_LIMIT = 2048
 
 
-@dataclass
-class _Index:
-    roles: dict[tuple[str, str], list[Obj]] = field(default_factory=dict)
-    cluster_roles: dict[str, list[Obj]] = field(default_factory=dict)
-    # (binding kind, namespace, name, roleRef, subjects) of every binding, per namespace
-    # ("" for ClusterRoleBindings).
-    bindings: dict[str, list[Obj]] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Grant:
     """Rules a binding gives a user, and the binding (for the reason of an allow)."""
@@ -52,13 +43,26 @@ class Grant:
     why: str
 
 
+@dataclass
+class _Index:
+    roles: dict[tuple[str, str], list[Obj]] = field(default_factory=dict)
+    cluster_roles: dict[str, list[Obj]] = field(default_factory=dict)
+    # The bindings by namespace ("" for ClusterRoleBindings).
+    bindings: dict[str, list[Obj]] = field(default_factory=dict)
+    # Caches of what was worked out from this index (they go with it when it is rebuilt):
+    # the rules a user has in a namespace, and decisions, for the requests clients repeat
+    # (a controller's list and watch, a dashboard's polls).
+    grants: dict[tuple[str, tuple[str, ...], str], tuple[list[Grant], list[str]]] = field(
+        default_factory=dict)
+    decisions: dict[Attributes, tuple[Decision, str]] = field(default_factory=dict)
+
+
 class RbacAuthorizer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._version: tuple[int, ...] | None = None
         self._index = _Index()
-        self._grants: dict[tuple[str, tuple[str, ...], str], tuple[list[Grant], list[str]]] = {}
 
     # -- the Authorizer protocol -------------------------------------------------------------
 
@@ -66,6 +70,20 @@ class RbacAuthorizer:
         user = attributes.user
         if MASTERS in user.groups:
             return Decision.ALLOW, ""
+        index = self._fresh()
+        with self._lock:
+            known = index.decisions.get(attributes)
+        if known is not None:
+            return known
+        decision = self._decide(attributes)
+        with self._lock:
+            if len(index.decisions) >= CACHE_LIMIT * 4:
+                index.decisions.clear()
+            index.decisions[attributes] = decision
+        return decision
+
+    def _decide(self, attributes: Attributes) -> tuple[Decision, str]:
+        user = attributes.user
         namespace = attributes.namespace if attributes.is_resource else ""
         grants, errors = self.grants(user, namespace)
         for grant in grants:
@@ -104,7 +122,7 @@ class RbacAuthorizer:
         index = self._fresh()
         key = (user.name, user.groups, namespace)
         with self._lock:
-            cached = self._grants.get(key)
+            cached = index.grants.get(key)
         if cached is not None:
             return cached
         grants: list[Grant] = []
@@ -126,9 +144,9 @@ class RbacAuthorizer:
                                            f'{ref.get("kind")} "{ref.get("name")}" to '
                                            f"{subject}"))
         with self._lock:
-            if len(self._grants) >= CACHE_LIMIT:
-                self._grants.clear()
-            self._grants[key] = (grants, errors)
+            if len(index.grants) >= CACHE_LIMIT:
+                index.grants.clear()
+            index.grants[key] = (grants, errors)
         return grants, errors
 
     def role_rules(self, ref: Obj, namespace: str) -> list[Obj] | None:
@@ -158,7 +176,6 @@ class RbacAuthorizer:
                     index.bindings.setdefault(ns, []).append(obj)
         with self._lock:
             self._index, self._version = index, version
-            self._grants.clear()
         return index
 
 

@@ -246,15 +246,16 @@ class Router:
                 return reply
             return json_reply(200, discovery.core_versions() if path == "/api"
                               else discovery.group_list())
-        review = authz.review_route(path)
-        if review is not None:
+        found = authz.review_route(path)
+        if found is not None:
+            review, review_ns = found
             if method != "POST":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here: "
                                                         f"{review[2]} are create-only")
-            self.authorize(authz.Attributes(user, "create", "", review[0], review[1],
+            self.authorize(authz.Attributes(user, "create", review_ns, review[0], review[1],
                                             review[2], path=path))
             return json_reply(201, authz.review(self.authorizer, user, review,
-                                                _body(body, headers)))
+                                                _body(body, headers), review_ns))
         parts = path.strip("/").split("/")
         route = parse_route(parts)
         if route is None:

@@ -88,8 +88,10 @@ class ServiceAccountTokens:
         if claims.bound is not None:
             kind = PODS if claims.bound.kind == "Pod" else SECRETS
             bound = self._find(kind, claims.namespace, claims.bound.name)
-            if bound is None or _uid(bound) != claims.bound.uid or \
-                    bound["metadata"].get("deletionTimestamp") and kind is SECRETS:
+            # A pod being deleted keeps its token for its grace period, as upstream's
+            # validator allows; a Secret marked for deletion ends its tokens at once.
+            if bound is None or _uid(bound) != claims.bound.uid or (
+                    kind is SECRETS and bound["metadata"].get("deletionTimestamp")):
                 return None
         return user_for(claims.namespace, claims.name, claims.uid)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Hashable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 # The API server's Service, whose cluster IP containers get as KUBERNETES_SERVICE_HOST.
 API_NAMESPACE, API_SERVICE = "default", "kubernetes"
+API_WAIT_SECONDS = 30.0
 
 NODE_NAME = "kompy"
 # A power change of a node container is looked at this soon after Docker reports a death.
@@ -362,7 +364,13 @@ class Kubelet:
         address = self.hosts.service_address(API_NAMESPACE, API_SERVICE)
         if address:
             return address
-        return None if self.services.get(API_NAMESPACE, API_SERVICE) else ""
+        service = self.services.get(API_NAMESPACE, API_SERVICE)
+        if service is None:
+            return ""
+        # Waited for a few seconds at most: a proxy that cannot serve it must not keep every
+        # pod from starting (they start without the variables, as with no such Service).
+        created = str((service.get("metadata") or {}).get("creationTimestamp") or "")
+        return None if _younger_than(created, API_WAIT_SECONDS) else ""
 
     def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
         if same_status(pod.get("status") or {}, status):
@@ -528,3 +536,11 @@ def _same_desire(a: Obj, b: Obj) -> bool:
     return bool(a.get("spec") == b.get("spec") and
                 meta(a).get("deletionTimestamp") == meta(b).get("deletionTimestamp") and
                 restart_request(a) == restart_request(b))
+
+
+def _younger_than(timestamp: str, seconds: float) -> bool:
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return (datetime.now(UTC) - then).total_seconds() < seconds

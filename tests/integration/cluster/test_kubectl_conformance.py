@@ -117,6 +117,14 @@ class Session:
         return str(path)
 
 
+UNSERVED = """---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: gadget}
+spec: {size: 3}
+"""
+
+
 @pytest.fixture(scope="module")
 def kube_env(cluster: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
              ) -> dict[str, str]:
@@ -197,6 +205,13 @@ def test_kubectl_session(session: Session) -> None:
     assert "deployment.apps/web condition met" in out
     assert 'deployment "web" successfully rolled out' in k.run(
         "rollout", "status", "deployment/web", "--timeout=90s")
+
+    # A file holding a kind the server does not serve: kubectl validates the rest against
+    # the OpenAPI (which must download), applies it, and names the missing kind.
+    out = k.run("apply", "-f", k.file("mixed.yaml", SETTINGS.replace("settings", "mixed")
+                                      .replace("COLOR", "grey") + UNSERVED), code=1)
+    assert "configmap/mixed created" in out and "openapi" not in out.lower(), out
+    assert 'no matches for kind "Widget" in version "example.com/v1"' in out, out
 
     # -- server-side apply: ownership, a conflict, forcing ----------------------------------
     out = k.run("apply", "--server-side", "-f", k.file("ssa.yaml", SETTINGS.replace(

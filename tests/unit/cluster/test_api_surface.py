@@ -143,7 +143,8 @@ def test_discovery_lists_categories_verbs_subresources_and_reviews(server: ApiSe
     assert {"authorization.k8s.io", "authentication.k8s.io"} <= groups
     reviews = get(server, "/apis/authorization.k8s.io/v1").json()["resources"]
     assert {r["name"] for r in reviews} == {"selfsubjectaccessreviews",
-                                            "selfsubjectrulesreviews", "subjectaccessreviews"}
+                                            "selfsubjectrulesreviews", "subjectaccessreviews",
+                                            "localsubjectaccessreviews"}
 
 
 def test_aggregated_discovery_when_asked_for(server: ApiServer) -> None:

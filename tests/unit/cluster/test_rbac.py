@@ -318,3 +318,25 @@ def test_pods_get_their_account_and_its_token_volume(admin: KubeClient) -> None:
     with pytest.raises(Forbidden, match='error looking up service account team/ghost: '
                                         'serviceaccount "ghost" not found'):
         make("d", serviceAccountName="ghost")
+
+
+def test_local_subject_access_reviews_ask_in_their_namespace(server: ApiServer,
+                                                             admin: KubeClient) -> None:
+    bind(admin, "edit", {"kind": "User", "name": "ann"})
+    path = "/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews"
+
+    def review(**attributes: str) -> dict[str, Any]:
+        return dict(admin.request("POST", path, body={
+            "kind": "LocalSubjectAccessReview", "spec": {
+                "user": "ann", "resourceAttributes": attributes}}).json()["status"])
+    assert review(verb="delete", resource="pods")["allowed"] is True
+    with pytest.raises(Invalid, match="must match metadata.namespace"):
+        review(verb="delete", resource="pods", namespace="default")
+    # admin (which includes localsubjectaccessreviews) may ask in its namespace only.
+    bind(admin, "admin", ROBOT, name="robot-admin")
+    robot = as_user(server, token_for(admin))
+    assert robot.request("POST", path, body={"spec": {"user": "ann", "resourceAttributes": {
+        "verb": "get", "resource": "pods"}}}).json()["status"]["allowed"] is True
+    with pytest.raises(Forbidden, match='cannot create resource "localsubjectaccessreviews"'):
+        robot.request("POST", path.replace("/team/", "/default/"), body={"spec": {
+            "user": "ann", "resourceAttributes": {"verb": "get", "resource": "pods"}}})

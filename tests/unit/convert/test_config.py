@@ -265,3 +265,20 @@ def test_name_clash_between_config_and_env_file_is_an_error() -> None:
                   env_files=(EnvFile("/p/api.env", values={"A": "1"}),))
     with pytest.raises(ConvertError, match="would both be ConfigMap/api-env"):
         plan_config(_ctx(api, configs=configs), api)
+
+
+@pytest.mark.parametrize(("mount_path", "volume", "covers"), [
+    ("/run/secrets", {"projected": {}}, True), ("/var/run/secrets", {"secret": {}}, True),
+    ("/run", {"emptyDir": {}, "readOnly": True}, True), ("/var", {"configMap": {}}, True),
+    ("/run", {"emptyDir": {}}, False),       # writable: the mount point can be made in it
+    ("/run/secrets/db_password", {"secret": {}}, False), ("/etc/api", {"secret": {}}, False)])
+def test_a_read_only_volume_over_the_token_path_turns_the_token_off(
+        mount_path: str, volume: dict[str, Any], covers: bool) -> None:
+    from kompy.convert.pod import covers_token_path
+    from kompy.convert.specs import ContainerSpec, PodSpec
+    container = ContainerSpec(name="api", image="x")
+    container.volume_mounts.append({"name": "v", "mountPath": mount_path,
+                                    **({"readOnly": True} if volume.pop("readOnly", False)
+                                       else {})})
+    pod = PodSpec(labels={}, containers=[container], volumes=[{"name": "v", **volume}])
+    assert covers_token_path(pod) is covers

@@ -113,3 +113,13 @@ def test_the_engine_sync_shortcut_only_with_the_extras(monkeypatch: pytest.Monke
     op = SyncOp(str(tmp_path / "a.txt"), "/srv/a.txt", False)
     sync.sync(object(), sync.Target("ns", "app=web", "web", extras), ["pod"], [op])  # type: ignore[arg-type]
     assert used == (["engine"] if extras else ["exec"])
+
+
+def test_the_namespace_is_the_projects_unless_given() -> None:
+    from kompy.dev.up import namespace_of
+
+    assert namespace_of("My_Shop") == "my-shop"
+    assert namespace_of("My_Shop", ClusterTarget()) == "my-shop"
+    target = ClusterTarget(context="prod", namespace="team-a")
+    assert namespace_of("My_Shop", target) == "team-a"
+    assert target.flags() == " --context prod -n team-a"

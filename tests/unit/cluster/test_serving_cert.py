@@ -1,0 +1,55 @@
+"""The API server's serving certificate: signed by the cluster's CA (what kubeconfigs and
+pods' ca.crt trust), naming loopback, the ``kubernetes`` Service's names and its IP."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+from cryptography import x509
+
+from kompy.cluster.apiserver.tls import ensure_certificate, issue_serving
+
+
+def test_the_serving_certificate_names_the_service_and_chains_to_the_ca(tmp_path: Path) -> None:
+    ca = ensure_certificate(tmp_path)
+    assert ca is not None
+    cert_path, key_path = issue_serving(tmp_path, ca, ["10.213.0.9"])
+    assert oct(key_path.stat().st_mode & 0o777) == "0o600"
+    leaf = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
+    authority = x509.load_pem_x509_certificate(ca[0].read_bytes())
+    leaf.verify_directly_issued_by(authority)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {
+        "127.0.0.1", "10.213.0.9"}
+    assert "kubernetes.default.svc" in names.get_values_for_type(x509.DNSName)
+    assert ipaddress.ip_address("10.213.0.9") in names.get_values_for_type(x509.IPAddress)
+
+
+def test_a_client_trusting_the_ca_accepts_it_for_the_service_ip(tmp_path: Path) -> None:
+    """A TLS handshake as an in-cluster client makes it: CA file, hostname = the IP."""
+    ca = ensure_certificate(tmp_path)
+    assert ca is not None
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(*map(str, issue_serving(tmp_path, ca, ["127.0.0.1"])))
+    client_ctx = ssl.create_default_context(cafile=str(ca[0]))
+    client_ctx.verify_flags |= getattr(ssl, "VERIFY_X509_STRICT", 0)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with socket.create_connection(("127.0.0.1", port)) as raw, \
+                client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.getpeercert()["subject"] == ((("commonName", "kube-apiserver"),),)
+            tls.send(b"x")
+        thread.join(5)

@@ -194,9 +194,15 @@ def bench_raw(replicas: int = REPLICAS, threads: int = 8) -> dict[str, Any]:
         return {"replicas": replicas, "threads": threads,
                 "create_and_start_all_s": round(took, 2), "machine_busy_before": busy_before}
     finally:
+        left = [c["Id"] for c in api.containers(all=True, filters={"label": f"kompy.bench={tag}"})]
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda cid: api.remove_container(cid, force=True), ids))
-        api.remove_network(tag)
+            list(pool.map(lambda cid: api.remove_container(cid, force=True), left))
+        for _ in range(30):  # the engine releases the endpoints a moment after the removals
+            try:
+                api.remove_network(tag)
+                break
+            except docker.errors.APIError:
+                time.sleep(1)
 
 
 def bench_compose() -> dict[str, Any]:
@@ -243,6 +249,9 @@ def main() -> int:
                         help="replica counts of the scaling runs (kompy on 3 nodes and the "
                              "raw API, once each)")
     args = parser.parse_args()
+    if args.rounds == 0:  # the scaling runs only, added to the last results
+        import json
+        return scale(json.loads(RESULTS.read_text()), args.scale)
     runs: dict[str, Any] = {
         "kompy": lambda idle: bench_kompy(idle, REPLICAS, 1),
         "kompy_3_nodes": lambda idle: bench_kompy(None, REPLICAS, 3),
@@ -271,9 +280,13 @@ def main() -> int:
             result[f"{run}_vs_docker_api_ratio"] = round(value / floor, 2)
     result["idle"] = {k: v for k, v in rounds[-1]["kompy"].items() if k.startswith("idle")}
     save(RESULTS, result)  # the rounds are kept even if a scaling run fails
+    return scale(result, args.scale)
+
+
+def scale(result: dict[str, Any], counts: list[int]) -> int:
     scaling: list[dict[str, Any]] = []
     result["scaling"] = scaling
-    for count in args.scale:
+    for count in counts:
         point: dict[str, Any] = {"replicas": count, "load_average": round(os.getloadavg()[0], 2)}
         point["docker_api_8_threads"] = bench_raw(count)
         point["kompy_3_nodes"] = bench_kompy(None, count, 3)

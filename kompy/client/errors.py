@@ -75,7 +75,7 @@ def error_from_status(code: int, body: Any, fallback: str = "") -> ApiError:
     if code == 409 and reason == "AlreadyExists":
         cls = Conflict
     hint = None
-    if code == 401:
+    if code == 401:   # a 403 is a refusal of what was asked (a quota, a policy), not the token
         hint = "the token in the kubeconfig was refused; for the built-in cluster run " \
                "`kompy cluster kubeconfig` to get the current one"
     return cls(code, reason or cls.__name__, message, hint=hint,

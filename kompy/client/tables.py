@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from kompy.client.objects import Obj
+from kompy.client.wellknown import DEFAULT_CLASS_ANNOTATIONS
 
 Row = list[str]
 
@@ -158,14 +159,76 @@ def _secrets(o: Obj, wide: bool) -> Row:
     return [o.get("type", "Opaque"), str(len(o.get("data") or {})), _age(o)]
 
 
+_ACCESS_MODES = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
+                 ("ReadWriteOncePod", "RWOP"))
+
+
+def access_modes(modes: list[str] | None) -> str:
+    """kubectl's GetAccessModesAsString: the short names in a fixed order."""
+    given = set(modes or [])
+    return ",".join(short for mode, short in _ACCESS_MODES if mode in given)
+
+
+def _phase(o: Obj, default: str) -> str:
+    if _meta(o).get("deletionTimestamp"):
+        return "Terminating"
+    return str((o.get("status") or {}).get("phase") or default)
+
+
 def _pvcs(o: Obj, wide: bool) -> Row:
+    """Capacity and access modes only once the claim names its volume, as kubectl."""
     spec, st = o.get("spec") or {}, o.get("status") or {}
-    modes = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
-             "ReadWriteOncePod": "RWOP"}
-    return [st.get("phase", "Pending"), spec.get("volumeName", ""),
-            ((st.get("capacity") or {}).get("storage")) or "",
-            ",".join(modes.get(m, m) for m in st.get("accessModes") or []),
-            spec.get("storageClassName") or "", _age(o)]
+    bound = bool(spec.get("volumeName"))
+    row = [_phase(o, "Pending"), spec.get("volumeName") or "",
+           ((st.get("capacity") or {}).get("storage") or "") if bound else "",
+           access_modes(st.get("accessModes")) if bound else "",
+           spec.get("storageClassName") or "", spec.get("volumeAttributesClassName") or "<unset>",
+           _age(o)]
+    return row + [spec.get("volumeMode") or "<unset>"] if wide else row
+
+
+def _pvs(o: Obj, wide: bool) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    ref = spec.get("claimRef") or {}
+    claim = f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else ""
+    row = [str((spec.get("capacity") or {}).get("storage") or "0"),
+           access_modes(spec.get("accessModes")),
+           str(spec.get("persistentVolumeReclaimPolicy") or ""), _phase(o, ""), claim,
+           spec.get("storageClassName") or "", spec.get("volumeAttributesClassName") or "<unset>",
+           st.get("reason") or "", _age(o)]
+    return row + [spec.get("volumeMode") or "<unset>"] if wide else row
+
+
+def _storageclasses(o: Obj, wide: bool) -> Row:
+    return [str(o.get("provisioner") or ""), str(o.get("reclaimPolicy") or "Delete"),
+            str(o.get("volumeBindingMode") or "Immediate"),
+            "true" if o.get("allowVolumeExpansion") else "false", _age(o)]
+
+
+def _quotas(o: Obj, wide: bool) -> Row:
+    """kubectl's printResourceQuota: ``used/hard`` of each resource, limits.* apart."""
+    st = o.get("status") or {}
+    hard, used = st.get("hard") or {}, st.get("used") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for resource in sorted(hard):
+        column = limit if resource.startswith("limits.") else request
+        column.append(f"{resource}: {used.get(resource, '0')}/{hard[resource]}")
+    return [_age(o), ", ".join(request), ", ".join(limit)]
+
+
+def _limitranges(o: Obj, wide: bool) -> Row:
+    return [str(_meta(o).get("creationTimestamp") or "")]
+
+
+def _name_cell(plural: str, obj: Obj) -> str:
+    """The NAME cell: a default StorageClass is ``NAME (default)``, as kubectl prints it."""
+    text = str(_meta(obj).get("name", ""))
+    annotations = _meta(obj).get("annotations") or {}
+    if plural == "storageclasses" and any(annotations.get(key) == "true"
+                                          for key in DEFAULT_CLASS_ANNOTATIONS):
+        text += " (default)"
+    return text
 
 
 def _namespaces(o: Obj, wide: bool) -> Row:
@@ -298,7 +361,14 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
     "configmaps": (["DATA", "AGE"], [], _data),
     "secrets": (["TYPE", "DATA", "AGE"], [], _secrets),
     "persistentvolumeclaims": (["STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
-                                "AGE"], [], _pvcs),
+                                "VOLUMEATTRIBUTESCLASS", "AGE"], ["VOLUMEMODE"], _pvcs),
+    "persistentvolumes": (["CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
+                           "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"],
+                          ["VOLUMEMODE"], _pvs),
+    "storageclasses": (["PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE",
+                        "ALLOWVOLUMEEXPANSION", "AGE"], [], _storageclasses),
+    "resourcequotas": (["AGE", "REQUEST", "LIMIT"], [], _quotas),
+    "limitranges": (["CREATED AT"], [], _limitranges),
     "namespaces": (["STATUS", "AGE"], [], _namespaces),
     "nodes": (["STATUS", "ROLES", "AGE", "VERSION"], ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE",
                                                       "KERNEL-VERSION", "CONTAINER-RUNTIME"],
@@ -333,6 +403,6 @@ def table_rows(plural: str, objs: list[Obj], *, wide: bool = False,
     for obj in objs:
         meta = _meta(obj)
         lead = [meta.get("namespace", "")] if all_namespaces else []
-        name = [] if plural == "events" else [str(meta.get("name", ""))]
+        name = [] if plural == "events" else [_name_cell(plural, obj)]
         rows.append(lead + name + row_of(obj, wide))
     return rows

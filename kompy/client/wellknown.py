@@ -22,3 +22,8 @@ BOOKKEEPING_ANNOTATIONS = frozenset({
 # app containers in place, keeping their files: written by `kompy dev`
 # (kompy/dev/sync.py), acted on by kompy/cluster/kubelet/podworker.py.
 RESTART_ANNOTATION = "kompy.dev/restart-requested-at"
+
+# A StorageClass so annotated "true" is the default one: claims that name no class get it
+# (DefaultStorageClass admission), and `kubectl get sc` shows it as "NAME (default)".
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")

@@ -3,7 +3,9 @@
 Every object in the project's namespace is deleted, then the namespace itself; the cluster's
 kubelet removes the pods' containers. Afterwards no container and no network of the namespace
 is left on the Docker engine. PersistentVolumeClaims' Docker volumes stay (the data survives a
-later ``up``, as named volumes survive ``docker compose down``) unless ``--volumes``.
+later ``up``, as named volumes survive ``docker compose down``) unless ``--volumes``: their
+PersistentVolumes are made Retain before the claims go, then deleted (the Docker volumes
+stay); with ``--volumes`` the default class's Delete policy removes them.
 
 On another cluster a claim's data goes with the claim, so there the claims (and the
 namespace that holds them) stay unless ``--volumes``. A namespace kompy did not create (one
@@ -64,14 +66,19 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
     else:
         # Another cluster's claims hold the data (their volumes go with them, by the usual
         # reclaim policy): kept unless --volumes, as docker compose down keeps volumes. The
-        # built-in cluster keeps the data in Docker volumes (_clean_docker) either way.
+        # built-in cluster's claims go, their volumes made Retain first (keep_claim_volumes).
         claims = target.builtin or request.volumes
-        if not _made_by_kompy(found):
+        ours = _made_by_kompy(found)
+        kept = keep_claim_volumes(client, namespace, ours) if target.builtin and \
+            not request.volumes else []
+        if not ours:
             delete_project(client, namespace, request.timeout, say, request.grace_period,
                            claims)
+            forget_volumes(client, kept)
             return EXIT_OK   # the namespace stays, with its network
         delete_namespace(client, namespace, request.timeout, say, request.grace_period,
                          claims)
+        forget_volumes(client, kept)
     if target.builtin:   # the built-in cluster's Docker objects; another cluster's are its own
         _clean_docker(namespace, request, say)
     return EXIT_OK
@@ -227,6 +234,57 @@ def _delete_each(client: KubeClient, namespace: str, say: Callable[[str], None],
             for lines in pool.map(one, step):   # said in DELETED's order
                 for line in lines:
                     say(line)
+
+
+def keep_claim_volumes(client: KubeClient, namespace: str, whole: bool) -> list[str]:
+    """The PersistentVolumes of kompy's provisioner bound to the claims down deletes (all of
+    the namespace's, or kompy's only when it is not ``whole``ly kompy's), made Retain (as a
+    cluster admin does before deleting a claim whose data must stay): their Docker volumes
+    outlive the claims, and a later ``up`` provisions its claims on them again (the volume
+    is named after its claim). Returns their names."""
+    from kompy.cluster.kubelet.claims import PROVISIONER
+    from kompy.dev.up import MANAGED_BY_SELECTOR
+
+    kept = []
+    selector = None if whole else MANAGED_BY_SELECTOR
+    for claim in client.list("persistentvolumeclaims", namespace,
+                             label_selector=selector).get("items") or []:
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name:
+            continue
+        try:
+            volume = client.get("persistentvolumes", str(volume_name))
+        except NotFound:
+            continue
+        spec = volume.get("spec") or {}
+        if (spec.get("csi") or {}).get("driver") != PROVISIONER:
+            continue
+        if spec.get("persistentVolumeReclaimPolicy") == "Delete":
+            client.patch("persistentvolumes", str(volume_name), None,
+                         {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})
+        kept.append(str(volume_name))
+    return kept
+
+
+def forget_volumes(client: KubeClient, names: list[str]) -> None:
+    """Delete the PersistentVolume objects (Retain) whose claims are gone; their Docker
+    volumes stay."""
+    for volume_name in names:
+        with contextlib.suppress(NotFound):
+            ref = (client.get("persistentvolumes", volume_name).get("spec") or {}).get(
+                "claimRef") or {}
+            if _claim_exists(client, ref):
+                continue
+            client.delete("persistentvolumes", volume_name)
+
+
+def _claim_exists(client: KubeClient, ref: dict[str, Any]) -> bool:
+    try:
+        claim = client.get("persistentvolumeclaims", str(ref.get("name")),
+                           str(ref.get("namespace")))
+    except NotFound:
+        return False
+    return (claim.get("metadata") or {}).get("uid") == ref.get("uid")
 
 
 def _longest_grace(client: KubeClient, namespace: str, selector: str | None = None

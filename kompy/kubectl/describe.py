@@ -3,10 +3,12 @@ with the Events that name it.
 
 Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs
 (:mod:`kompy.kubectl.describe_kinds`), Services, ConfigMaps, Secrets (keys and sizes, never
-values), Namespaces, Nodes and PersistentVolumeClaims (:mod:`kompy.kubectl.describe_other`)
-have kubectl 1.33's own layouts; any other kind gets kubectl's generic one (every field,
-labelled as kubectl labels them). Columns are aligned by a port of Go's tabwriter
-(:mod:`kompy.kubectl.tabwriter`), so the output is kubectl's to the space.
+values), Namespaces, Nodes and PersistentVolumeClaims (:mod:`kompy.kubectl.describe_other`),
+PersistentVolumes and StorageClasses (:mod:`kompy.kubectl.describe_storage`), ResourceQuotas
+and LimitRanges (:mod:`kompy.kubectl.describe_policy`) have kubectl 1.33's own layouts;
+any other kind gets kubectl's generic one (every field, labelled as kubectl labels them).
+Columns are aligned by a port of Go's tabwriter (:mod:`kompy.kubectl.tabwriter`), so the
+output is kubectl's to the space.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from kompy.client.errors import ApiError
 from kompy.client.objects import Obj
 from kompy.kubectl import describe_kinds as kinds
 from kompy.kubectl import describe_other as other
+from kompy.kubectl import describe_policy as policy
+from kompy.kubectl import describe_storage as storage
 
 Describer = Callable[[KubeClient, Obj, "list[Obj] | None"], str]
 
@@ -26,10 +30,12 @@ DESCRIBERS: dict[str, Describer] = {
     "StatefulSet": kinds.statefulset, "DaemonSet": kinds.daemonset, "Job": kinds.job,
     "CronJob": kinds.cronjob, "Service": other.service, "ConfigMap": other.configmap,
     "Secret": other.secret, "Namespace": other.namespace, "Node": other.node,
-    "PersistentVolumeClaim": other.claim,
+    "PersistentVolumeClaim": other.claim, "PersistentVolume": storage.volume,
+    "StorageClass": storage.storage_class, "ResourceQuota": policy.quota,
+    "LimitRange": policy.limit_range,
 }
 # kubectl's describers that show no Events.
-WITHOUT_EVENTS = frozenset({"Secret", "Namespace"})
+WITHOUT_EVENTS = frozenset({"Secret", "Namespace", "ResourceQuota", "LimitRange"})
 
 
 def describe(client: KubeClient, kind: str, name: str, namespace: str | None) -> str:

@@ -8,9 +8,11 @@ import base64
 import re
 from typing import Any
 
-from kompy.client import KubeClient
+from kompy.client import KubeClient, tables
 from kompy.client.errors import ApiError
 from kompy.client.objects import Obj, cpu_millis, memory_bytes
+from kompy.errors import KompyError
+from kompy.kubectl import describe_policy as policy
 from kompy.kubectl.describe_common import (
     Writer,
     annotations_block,
@@ -139,9 +141,23 @@ def namespace(client: KubeClient, obj: Obj, events: Events) -> str:
         for c in status["conditions"]:
             w(1, f"{c.get('type')}\t{c.get('status')}\t{when(c.get('lastTransitionTime'))}\t"
                  f"{c.get('reason') or ''}\t{c.get('message') or ''}\n")
-    # (No ResourceQuota or LimitRange part: the built-in cluster serves neither, and
-    # kubectl leaves the part out when it cannot list them.)
+    # kubectl leaves a part out when it cannot list its kind (a cluster without them).
+    quotas = _listed(client, "resourcequotas", str(meta.get("name")))
+    if quotas is not None:
+        w(0, "\n")
+        policy.quotas_block(w, quotas)
+    ranges = _listed(client, "limitranges", str(meta.get("name")))
+    if ranges is not None:
+        w(0, "\n")
+        policy.limit_ranges_block(w, ranges)
     return w.text()
+
+
+def _listed(client: KubeClient, plural: str, ns: str) -> list[Obj] | None:
+    try:
+        return list(client.list(plural, ns).get("items") or [])
+    except KompyError:
+        return None
 
 
 def node(client: KubeClient, obj: Obj, events: Events) -> str:
@@ -214,8 +230,6 @@ def _node_resources(client: KubeClient, w: Writer, node_obj: Obj) -> None:
         shown = cpu_text(value) if kind == "cpu" else bytes_text(value)
         percent = int(value / total[kind] * 100) if total[kind] else 0
         return f"{shown} ({percent}%)"
-
-    from kompy.client import tables
 
     w(0, f"Non-terminated Pods:\t({len(pods)} in total)\n")
     w(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
@@ -290,8 +304,6 @@ def claim(client: KubeClient, obj: Obj, events: Events) -> str:
         "volume.beta.kubernetes.io/storage-class", spec.get("storageClassName") or "")
     w(0, f"StorageClass:\t{storage_class}\n")
     if meta.get("deletionTimestamp"):
-        from kompy.client import tables
-
         w(0, f"Status:\tTerminating (lasts {tables.age(meta['deletionTimestamp'])})\n")
     else:
         w(0, f"Status:\t{status.get('phase') or ''}\n")
@@ -302,10 +314,7 @@ def claim(client: KubeClient, obj: Obj, events: Events) -> str:
     capacity = modes = ""
     if spec.get("volumeName"):
         capacity = str((status.get("capacity") or {}).get("storage") or "")
-        given = status.get("accessModes") or []
-        modes = ",".join(short for mode, short in (
-            ("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
-            ("ReadWriteOncePod", "RWOP")) if mode in given)
+        modes = tables.access_modes(status.get("accessModes"))
     w(0, f"Capacity:\t{capacity}\n")
     w(0, f"Access Modes:\t{modes}\n")
     if spec.get("volumeMode"):

@@ -99,6 +99,7 @@ def _objects(client: Any) -> None:
         "spec": {**POD_SPEC, "nodeName": "kompy"}})
     pod["status"] = POD_STATUS
     client.replace_status(pod)
+    _policies_and_storage(client)
     for i, (reason, involved, count) in enumerate((
             ("Scheduled", pod, 1), ("BackOff", pod, 4), ("ScalingReplicaSet", dep, 1))):
         client.create({"apiVersion": "v1", "kind": "Event", "metadata": {
@@ -109,6 +110,39 @@ def _objects(client: Any) -> None:
             "type": "Warning" if reason == "BackOff" else "Normal",
             "firstTimestamp": _ago(40), "lastTimestamp": _ago(30),
             "source": {"component": "kubelet"}})
+
+
+def _policies_and_storage(client: Any) -> None:
+    quota = client.create({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {
+        "name": "compute", "namespace": NS},
+        "spec": {"hard": {"pods": "10", "requests.cpu": "2", "requests.memory": "1Gi",
+                          "limits.memory": "2Gi"}, "scopes": ["NotBestEffort"]}})
+    quota["status"] = {"hard": quota["spec"]["hard"],
+                       "used": {"pods": "1", "requests.cpu": "100m",
+                                "requests.memory": "67108864", "limits.memory": "128Mi"}}
+    client.replace_status(quota)
+    client.create({"apiVersion": "v1", "kind": "LimitRange", "metadata": {
+        "name": "limits", "namespace": NS},
+        # (One resource an item: kubectl prints an item's resources in Go's map order.)
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "2"},
+                             "maxLimitRequestRatio": {"cpu": "4"}},
+                            {"type": "Container", "min": {"memory": "16Mi"},
+                             "default": {"memory": "256Mi"}},
+                            {"type": "PersistentVolumeClaim", "max": {"storage": "5Gi"}}]}})
+    volume = client.create({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
+        "name": "static", "labels": {"tier": "gold"}},
+        "spec": {"capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce",
+                                                                 "ReadOnlyMany"],
+                 "storageClassName": "", "hostPath": {"path": "/srv/static",
+                                                      "type": "DirectoryOrCreate"},
+                 "claimRef": {"namespace": NS, "name": "web-data"}}})
+    volume["status"] = {"phase": "Bound"}
+    client.replace_status(volume)
+    client.create({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
+        "name": "made"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "kompy-local",
+                 "csi": {"driver": "kompy.dev/local", "volumeHandle": "kompy-x-shop-data"}}})
 
 
 POD_SPEC: dict[str, Any] = {
@@ -170,7 +204,9 @@ def _settle_ages(text: str) -> str:
 
 
 CASES = [("pod", "web-7d9f-abcde"), ("deployment", "web"), ("replicaset", "web-7d9f"),
-         ("configmap", "settings"), ("secret", "creds"), ("namespace", NS)]
+         ("configmap", "settings"), ("secret", "creds"), ("namespace", NS),
+         ("resourcequota", "compute"), ("limitrange", "limits"), ("persistentvolume", "static"),
+         ("persistentvolume", "made"), ("storageclass", "kompy-local")]
 
 
 @pytest.mark.skipif(not os.path.exists(KUBECTL), reason="kubectl 1.33 is not installed")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 from kompy.client.objects import Obj
+from kompy.cluster.apiserver.limitranger import limit_range_spec
 from kompy.cluster.scheduler.taints import default_tolerations
 
 
@@ -24,12 +25,17 @@ def apply_defaults(kind: str, obj: Obj) -> None:
         if obj.get("spec") is None:
             obj["spec"] = {}
         pod_spec(obj["spec"])
+        _requests_from_limits(obj["spec"])
         # The DefaultTolerationSeconds admission plugin: 300 s on a not-ready or unreachable
         # node before the pod is evicted (docs/cluster.md, "Several nodes").
         given = obj["spec"].get("tolerations") or []
         if isinstance(given, list) and all(isinstance(t, dict) for t in given):
             obj["spec"]["tolerations"] = default_tolerations(given)
         obj.setdefault("status", {}).setdefault("phase", "Pending")
+        return
+    if kind == "StorageClass":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
         return
     if kind == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
@@ -85,6 +91,21 @@ def _container(c: Obj) -> None:
     for port in c.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
+
+
+def _requests_from_limits(spec: Obj) -> None:
+    """A pod's container that states a limit and no request requests its limit
+    (SetDefaults_Pod; pod templates are left as written)."""
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        if not isinstance(container, dict) or not isinstance(container.get("resources"), dict):
+            continue
+        limits = container["resources"].get("limits")
+        if not isinstance(limits, dict) or not limits:
+            continue
+        requests = container["resources"].setdefault("requests", {})
+        if isinstance(requests, dict):
+            for name, value in limits.items():
+                requests.setdefault(name, value)
 
 
 def _deployment(spec: Obj) -> None:
@@ -153,8 +174,14 @@ def _pvc(spec: Obj) -> None:
     spec.setdefault("volumeMode", "Filesystem")
 
 
+def _pv(spec: Obj) -> None:
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+
+
 _BY_KIND = {
     "Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset,
     "DaemonSet": _daemonset, "Job": _job, "CronJob": _cronjob, "Service": _service,
-    "PersistentVolumeClaim": _pvc,
+    "PersistentVolumeClaim": _pvc, "PersistentVolume": _pv,
+    "LimitRange": limit_range_spec,
 }

@@ -11,7 +11,7 @@ import dataclasses
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,15 @@ from kompy.client.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kompy.cluster.apiserver import admission, defaults, hostpaths, typed
+from kompy.cluster.apiserver import (
+    admission,
+    defaults,
+    hostpaths,
+    plugins,
+    quota,
+    storage,
+    typed,
+)
 from kompy.cluster.apiserver.decode import duplicate_fields
 from kompy.cluster.apiserver.managedfields import FieldManager
 from kompy.cluster.apiserver.openapi import OpenAPI
@@ -135,6 +143,9 @@ class Api:
             with contextlib.suppress(Conflict):
                 self.create(Route(NAMESPACE, None, None, None),
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        storage.ensure_default_class(
+            lambda obj: self.create(Route(storage.STORAGE_CLASSES, None, None, None), obj),
+            self.store.list(storage.STORAGE_CLASSES)[0])
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -300,6 +311,32 @@ class Api:
                 o for o in others if o["metadata"].get("uid") != (old or {}).get(
                     "metadata", {}).get("uid")])
 
+    def _admit(self, res: Resource, obj: Obj, old: Obj | None) -> Sequence[quota.Charge]:
+        """The plugins that read the namespace's LimitRanges, quotas and classes; a new
+        object's generated name is chosen first, for their messages."""
+        meta = obj.setdefault("metadata", {})
+        if old is None and not meta.get("name") and meta.get("generateName"):
+            meta["name"] = self.store.generate_name(res, str(meta.get("namespace") or ""),
+                                                    str(meta["generateName"]))
+        return plugins.admit(res, obj, lambda kind, ns: self.store.list(
+            kind, ns if kind.namespaced else None)[0], old)
+
+    def _charge(self, charges: Sequence[quota.Charge], dry_run: bool) -> None:
+        """Record a stored object's usage in its quotas (the quota controller may have
+        written one meanwhile: then on top of what it wrote)."""
+        for charge in [] if dry_run else charges:
+            meta = charge.quota.get("metadata") or {}
+            wanted = charge.quota
+            for _attempt in range(5):
+                try:
+                    self.store.update(quota.QUOTAS, wanted, status=True)
+                    break
+                except Conflict:
+                    wanted = charge.again(self.store.get(quota.QUOTAS, meta.get("namespace"),
+                                                         str(meta.get("name"))))
+                except NotFound:
+                    break
+
     def create(self, route: Route, body: Any, validation: str = "Warn",
                options: WriteOptions | None = None) -> Obj:
         options = options or WriteOptions()
@@ -314,7 +351,9 @@ class Api:
             self._allocate(route.res, obj, None)
             if route.res.kind == "Ingress":
                 admission.default_ingress_class(obj, self.store.list(INGRESS_CLASSES)[0])
+            charges = self._admit(route.res, obj, None)
             created = self.store.create(route.res, obj, dry_run=options.dry_run)
+            self._charge(charges, options.dry_run)
         if route.res.kind == "Event" and not options.dry_run:
             self._expire_events()
         return created
@@ -359,10 +398,13 @@ class Api:
             admission.validate_update(route.res, old, obj)
             for admit in self.admitters:
                 admit(route.res, obj, old)
+            charges = self._admit(route.res, obj, old)
             self._allocate(route.res, obj, old)
             if not options.applied:
                 self.fields.update(route.res, old, obj, options.manager, options.subresource)
-            return self.store.update(route.res, obj, dry_run=options.dry_run)
+            updated = self.store.update(route.res, obj, dry_run=options.dry_run)
+            self._charge(charges, options.dry_run)
+            return updated
 
     def patch(self, route: Route, body: Any, content_type: str, validation: str = "Warn",
               options: WriteOptions | None = None) -> Obj:

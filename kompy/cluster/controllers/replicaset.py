@@ -14,7 +14,7 @@ import logging
 from collections.abc import Hashable
 from typing import Any, cast
 
-from kompy.client import KubeClient, NotFound
+from kompy.client import ApiError, KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers, key_of
 from kompy.client.objects import (
@@ -120,7 +120,7 @@ class ReplicaSetController(PodOwnerController):
         diff = want - len(active)
         if diff > 0:
             for _ in range(diff):
-                created = self.client.create(pod_from_template(rs))
+                created = self._create_pod(rs)
                 self.pods.upsert_local(created)
                 active.append(created)
                 self.recorder.normal(rs, "SuccessfulCreate", f"Created pod: {name(created)}")
@@ -144,6 +144,15 @@ class ReplicaSetController(PodOwnerController):
                 with contextlib.suppress(NotFound):
                     self.client.delete("pods", name(pod), ns)
         self._write_status(rs, active)
+
+    def _create_pod(self, rs: Obj) -> Obj:
+        """A pod of the template; a refusal (a quota, a LimitRange) is the FailedCreate
+        event upstream's controller posts, and a retry with back-off."""
+        try:
+            return self.client.create(pod_from_template(rs))
+        except ApiError as error:
+            self.recorder.warning(rs, "FailedCreate", f"Error creating: {error.message}")
+            raise
 
     def _write_status(self, rs: Obj, active: list[Obj]) -> None:
         ready = sum(1 for p in active if pod_ready(p))

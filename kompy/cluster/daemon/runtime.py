@@ -2,9 +2,9 @@
 
 ``start_runtime`` wires the shared informers, the cluster DNS, the scheduler, the kubelet,
 the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace,
-PersistentVolumeClaim binder, StatefulSet, DaemonSet, disruption, node lifecycle, Job,
-CronJob, ServiceAccounts, ClusterRole aggregation, the ``kubernetes`` Service), the
-Service proxy and
+PersistentVolume (binding, kompy's provisioner, expansion, reclaim), ResourceQuota,
+StatefulSet, DaemonSet, disruption, node lifecycle, Job, CronJob, ServiceAccounts,
+ClusterRole aggregation, the ``kubernetes`` Service), the Service proxy and
 the Ingress controller to one KubeClient (pointed at the daemon's own API server) and one
 container backend (the Docker engine's, unless a test hands in another).
 """
@@ -32,8 +32,10 @@ from kompy.cluster.controllers.gc import GarbageCollector
 from kompy.cluster.controllers.job import JobController
 from kompy.cluster.controllers.namespace import NamespaceController
 from kompy.cluster.controllers.nodelifecycle import NodeLifecycleController
-from kompy.cluster.controllers.pvc import ClaimBinder
+from kompy.cluster.controllers.persistentvolume import PersistentVolumeController
+from kompy.cluster.controllers.provisioner import Provisioner
 from kompy.cluster.controllers.replicaset import ReplicaSetController
+from kompy.cluster.controllers.resourcequota import ResourceQuotaController
 from kompy.cluster.controllers.serviceaccounts import DefaultAccounts
 from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.dns.clusterdns import DNS_NAMESPACE, DNS_SERVICE, ClusterDNS
@@ -118,7 +120,8 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         EndpointsController(client, informers, controller_events),
         GarbageCollector(client, informers, controller_events),
         NamespaceController(client, informers, controller_events, on_gone=namespace_gone),
-        ClaimBinder(client, informers, controller_events),
+        PersistentVolumeController(client, informers, controller_events, Provisioner(backend)),
+        ResourceQuotaController(client, informers, controller_events),
         StatefulSetController(client, informers, controller_events),
         DaemonSetController(client, informers, controller_events),
         DisruptionController(client, informers, controller_events),

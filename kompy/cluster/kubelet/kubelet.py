@@ -128,6 +128,7 @@ class Kubelet:
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
         claims = informers["persistentvolumeclaims"]
+        persistent_volumes = informers["persistentvolumes"]
         self.prober = Prober(backend, self.queue.add, self._probe_failed)
         self.tokens = TokenManager(client)
         self.hosts = hosts
@@ -138,7 +139,9 @@ class Kubelet:
             secrets=cached_lookup(client, secrets, "secrets"),
             claims=cached_lookup(client, claims, "persistentvolumeclaims"),
             backoff_base=backoff_base, config=config, tokens=self.tokens.token,
-            api_address=self._api_address)
+            api_address=self._api_address,
+            persistent_volumes=cached_lookup(client, persistent_volumes, "persistentvolumes"),
+            pods=self.pods.list)
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         informers["nodes"].add_handler(self._on_node)

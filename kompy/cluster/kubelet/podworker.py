@@ -45,6 +45,7 @@ from kompy.cluster.kubelet.backend import (
     ContainerInfo,
     ContainerSpec,
 )
+from kompy.cluster.kubelet.claims import PodLister
 from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hosts import HostsTable, name_mounts, write_name_files
 from kompy.cluster.kubelet.images import Hold, ImagePuller
@@ -126,7 +127,9 @@ class PodWorker:
                  recorder: EventRecorder, prober: Prober, configmaps: Lookup, secrets: Lookup,
                  claims: Lookup, backoff_base: float = 10.0,
                  config: KubeletConfig | None = None, tokens: TokenSource | None = None,
-                 api_address: Callable[[], str | None] | None = None) -> None:
+                 api_address: Callable[[], str | None] | None = None,
+                 persistent_volumes: Lookup | None = None,
+                 pods: PodLister | None = None) -> None:
         self.backend = backend
         self.config = config or KubeletConfig()
         self.state_dir = state_dir
@@ -139,7 +142,8 @@ class PodWorker:
         self.prober = prober
         self.configmaps = configmaps
         self.secrets = secrets
-        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims, tokens)
+        self.volumes = VolumeMaker(backend, state_dir, configmaps, secrets, claims, tokens,
+                                   persistent_volumes, pods)
         # The cluster IP of the API server's Service (KUBERNETES_SERVICE_HOST): "" for none,
         # None while it is not served yet.
         self.api_address: Callable[[], str | None] = api_address or (lambda: "")
@@ -359,7 +363,7 @@ class PodWorker:
         try:
             return self.volumes.prepare(pod, self.images.user_of)
         except PodConfigError as error:
-            self.recorder.warning(pod, "FailedMount", error.message)
+            self.recorder.warning(pod, error.reason, error.message)
             for c in _all_containers(pod):
                 state.waiting[str(c.get("name"))] = ("ContainerCreating", error.message)
             raise

@@ -8,8 +8,9 @@ secrets private to the user that reads them: who owns the files, and how ``fsGro
 them to a group, is :mod:`kompy.cluster.kubelet.ownership`).
 
 emptyDir is a Docker volume per pod (tmpfs-backed for ``medium: Memory``), removed with the
-pod; a PersistentVolumeClaim is a Docker volume named after cluster, namespace and claim, so
-its data outlives pods and re-deploys. https://kubernetes.io/docs/concepts/storage/volumes/
+pod; a PersistentVolumeClaim is its bound PersistentVolume (:mod:`.claims`), by default a
+Docker volume named after cluster, namespace and claim, so its data outlives pods and
+re-deploys. https://kubernetes.io/docs/concepts/storage/volumes/
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ from typing import Any
 
 from kompy.client.objects import Obj, name, namespace, uid
 from kompy.cluster.kubelet.backend import LABEL_POD_UID, ContainerBackend, Mount
+from kompy.cluster.kubelet.claims import ClaimError, ClaimMounts, PodLister, host_path
 from kompy.cluster.kubelet.ownership import ImageUser, Ownership, ownership
 from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
 
 
 class PodConfigError(ClusterError):
-    """The pod refers to something missing (a ConfigMap key, a claim...): it cannot start yet."""
+    """The pod refers to something missing (a ConfigMap key, a claim...): it cannot start yet.
+    ``reason`` is the event that says so."""
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 reason: str = "FailedMount") -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,6 @@ def pod_dir(state_dir: Path, pod_uid: str) -> Path:
 
 def emptydir_volume(cluster: str, pod_uid: str, vol: str) -> str:
     return f"kompy-{cluster}-{pod_uid[:13]}-{vol}"
-
-
-def claim_volume(cluster: str, ns: str, claim: str) -> str:
-    return f"kompy-{cluster}-{ns}-{claim}"
 
 
 def secret_data(secret: Obj) -> dict[str, bytes]:
@@ -103,13 +107,15 @@ def _decode(value: Any, obj: Obj, field: str) -> bytes:
 
 class VolumeMaker:
     def __init__(self, backend: ContainerBackend, state_dir: Path, configmaps: Lookup,
-                 secrets: Lookup, claims: Lookup, tokens: TokenSource | None = None) -> None:
+                 secrets: Lookup, claims: Lookup, tokens: TokenSource | None = None,
+                 persistent_volumes: Lookup | None = None,
+                 pods: PodLister | None = None) -> None:
         self.tokens = tokens
         self.backend = backend
         self.state_dir = state_dir
         self.configmaps = configmaps
         self.secrets = secrets
-        self.claims = claims
+        self.claims = ClaimMounts(backend, claims, persistent_volumes, pods)
 
     def prepare(self, pod: Obj, image_user: ImageUser = lambda ref: "") -> dict[str, Source]:
         """Create or refresh every volume of the pod; PodConfigError when one cannot be.
@@ -158,26 +164,16 @@ class VolumeMaker:
             self.backend.ensure_volume(vname, labels, tmpfs_size=tmpfs, mode=0o777)
             return Source("volume", vname)
         if "persistentVolumeClaim" in vol:
-            src = vol["persistentVolumeClaim"]
-            claim = str(src.get("claimName"))
-            if self.claims(ns, claim) is None:
-                raise PodConfigError(f'persistentvolumeclaim "{claim}" not found')
-            vname = claim_volume(self.backend.cluster, ns, claim)
-            labels = self.backend.labels(ns, f"PersistentVolumeClaim/{claim}",
-                                         **{"kompy.volume-kind": "pvc"})
-            self.backend.ensure_volume(vname, labels)
-            return Source("volume", vname, read_only=bool(src.get("readOnly")))
+            try:
+                kind, path, read_only = self.claims.source(pod, vol["persistentVolumeClaim"])
+            except ClaimError as error:
+                raise PodConfigError(error.message, reason=error.reason) from None
+            return Source(kind, path, read_only=read_only)
         if "hostPath" in vol:
-            src = vol["hostPath"]
-            path = str(src.get("path"))
-            kind = src.get("type") or ""
-            if kind == "DirectoryOrCreate":
-                os.makedirs(path, exist_ok=True)
-            elif kind == "FileOrCreate" and not os.path.exists(path):
-                Path(path).touch()
-            elif kind and not os.path.exists(path):
-                raise PodConfigError(f"hostPath {path} does not exist (type {kind})")
-            return Source("bind", path)
+            try:
+                return Source("bind", host_path(vol["hostPath"]))
+            except ClaimError as error:
+                raise PodConfigError(error.message) from None
         raise PodConfigError(f"volume {vol.get('name')!r}: this kind of volume is not "
                              "supported by kompy's built-in cluster",
                              hint="use configMap, secret, projected, downwardAPI, emptyDir, "

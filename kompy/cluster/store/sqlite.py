@@ -424,6 +424,12 @@ class Store:
                 return obj
             return self._write(res, obj, "ADDED")
 
+    def generate_name(self, res: Resource, namespace: str, prefix: str) -> str:
+        """A free name ``prefix`` + 5 random characters (a create may still race for it:
+        the create then fails with AlreadyExists, as upstream's may)."""
+        with self._lock:
+            return self._generate_name(res, namespace, prefix)
+
     def _generate_name(self, res: Resource, namespace: str, prefix: str) -> str:
         # Kubernetes appends 5 random characters from a vowel-free alphabet.
         alphabet = "".join(c for c in string.ascii_lowercase + string.digits if c not in "aeiou")

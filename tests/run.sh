@@ -18,6 +18,8 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 # The Ingress tests (tests/integration/cluster/test_ingress.py) reach made-up hosts as a user
 # does: curl --resolve shop.local:PORT:127.0.0.1.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# NetworkPolicies (tests/integration/cluster/test_network_policy.py) are iptables rules.
+command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables)
 # The dashboard's browser tests (tests/integration/dashboard) drive Debian's headless chromium
 # through its chromedriver (Selenium, a [test] extra).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)

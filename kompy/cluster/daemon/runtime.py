@@ -5,9 +5,9 @@ the controllers (ReplicaSet, Deployment, Endpoints, garbage collector, Namespace
 PersistentVolume (binding, kompy's provisioner, expansion, reclaim), ResourceQuota,
 StatefulSet, DaemonSet, disruption, node lifecycle, Job, CronJob, ServiceAccounts,
 ClusterRole aggregation, the ``kubernetes`` Service, HorizontalPodAutoscaler), the metrics
-collector (metrics.k8s.io), the Service proxy and
-the Ingress controller to one KubeClient (pointed at the daemon's own API server) and one
-container backend (the Docker engine's, unless a test hands in another).
+collector (metrics.k8s.io), the NetworkPolicy controller, the Service proxy and the Ingress
+controller to one KubeClient (pointed at the daemon's own API server) and one container
+backend (the Docker engine's, unless a test hands in another).
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ from kompy.cluster.kubelet.kubelet import Kubelet
 from kompy.cluster.kubelet.podio import DockerPodIO
 from kompy.cluster.kubelet.resolvconf import DnsSettings
 from kompy.cluster.metrics.collector import Collector, resolution_from_env
+from kompy.cluster.netpol.controller import (
+    Firewall,
+    NetworkPolicyController,
+    NoFirewall,
+    remove_rules,
+)
+from kompy.cluster.netpol.iptables import Iptables, chain_prefix
 from kompy.cluster.proxy.proxier import ServiceProxy
 from kompy.cluster.scheduler.scheduler import Scheduler
 
@@ -93,13 +100,15 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                   ingress_ports: PortSetting | None = None,
                   dns_address: tuple[str, int] | None = None, api_port: int = 0,
                   api_ca: str = "", on_api_address: Callable[[str], None] | None = None,
-                  metric_resolution: float | None = None) -> Runtime:
+                  metric_resolution: float | None = None,
+                  firewall: Firewall | None = None) -> Runtime:
     """``dns_address``: where the cluster DNS listens instead of the kube-dns Service's
     address (tests on the in-memory backend). ``api_port``: where the API server listens,
     for its ``kubernetes`` Service (none without it); ``api_ca``: its CA certificate (PEM),
     published to every namespace; ``on_api_address``: told the Service's cluster IP.
     ``metric_resolution``: seconds between the metrics collector's samples (else
-    ``KOMPY_METRIC_RESOLUTION`` or 15 s)."""
+    ``KOMPY_METRIC_RESOLUTION`` or 15 s). ``firewall``: where NetworkPolicy rules go (the
+    host's iptables unless a test hands in another)."""
     config = config or KubeletConfig()
     if backend is None:
         backend = DockerBackend(cluster, str(state_dir))
@@ -113,7 +122,11 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
     scheduler = Scheduler(client, informers, EventRecorder(client, "default-scheduler"))
     kubelet = Kubelet(client, backend, informers, kubelet_events, Path(state_dir), hosts, stop,
                       backoff_base=backoff_base, config=config)
-    proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts)
+    policies = NetworkPolicyController(
+        client, informers, EventRecorder(client, "kompy-network-policy"), backend,
+        firewall or _firewall(backend, cluster, state_dir))
+    proxy = ServiceProxy(client, backend, informers, EventRecorder(client, "kube-proxy"), hosts,
+                         policy=policies)
     proxy.reserved.add((DNS_NAMESPACE, DNS_SERVICE))
 
     def namespace_gone(ns: str) -> None:
@@ -139,6 +152,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         ClusterRoleAggregation(client, informers, controller_events),
         HorizontalPodAutoscalerController(client, informers,
                                           EventRecorder(client, "horizontal-pod-autoscaler")),
+        policies,
         proxy,
         IngressController(client, informers, EventRecorder(client, "kompy-ingress-controller"),
                           Path(state_dir), ingress_ports),
@@ -158,7 +172,16 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
                    controllers, dns, metrics)
 
 
+def _firewall(backend: ContainerBackend, cluster: str, state_dir: Path) -> Firewall:
+    """The host's iptables for pods on Docker; none for the in-memory backend of tests."""
+    if isinstance(backend, DockerBackend):
+        return Iptables(chain_prefix(cluster, str(state_dir)))
+    return NoFirewall("the container backend has no packets to filter")
+
+
 def cleanup(cluster: str, state_dir: Path, volumes: bool,
             progress: Callable[[str], None] | None = None) -> None:
-    """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``)."""
+    """Remove every Docker object of ``cluster`` (claims' volumes only with ``volumes``), and
+    its NetworkPolicy rules (left behind when its daemon was killed)."""
     DockerBackend(cluster, str(state_dir)).remove_all(volumes, progress)
+    remove_rules(Iptables(chain_prefix(cluster, str(state_dir))))

@@ -21,6 +21,12 @@ Design (see also docs/cluster.md, "Services, DNS and isolation"):
   svc`` shows it as EXTERNAL-IP), and every entry ``hostPort:port/proto`` of the annotation
   ``kompy.dev/host-ports`` at 127.0.0.1:<hostPort>. A port already taken on the host is an
   event on the Service (``kompy describe`` shows it), never a crash.
+- NetworkPolicies: a relayed connection reaches its backend from the host, where the rules
+  on forwarded packets (:mod:`kompy.cluster.netpol`) never see it, so the relay itself asks
+  the policies whether the client pod may reach each backend pod (at its target port, as
+  kube-proxy's DNAT lets the policy see it) and only relays to those. A client that is not a
+  pod is the node itself, always admitted ("the only allowed connections into the pod are
+  those from the pod's node and those allowed by the ingress list", Kubernetes docs).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import logging
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from kompy.client import KubeClient, NotFound
 from kompy.client.events import EventRecorder
@@ -140,6 +146,16 @@ def ready_members(endpoints: Obj | None) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+class PolicyView(Protocol):
+    """What the proxy asks of the NetworkPolicies (kompy.cluster.netpol's controller)."""
+
+    def permits(self, src: str, dst: str, protocol: str, port: int) -> bool: ...
+
+    def knows(self, ip: str) -> bool:
+        """Is ``ip`` a pod of this cluster?"""
+        ...
+
+
 @dataclass
 class _Service:
     network: str = ""
@@ -152,9 +168,11 @@ class ServiceProxy(Controller):
     name = "service-proxy"
 
     def __init__(self, client: KubeClient, backend: ContainerBackend, informers: Informers,
-                 recorder: EventRecorder, hosts: HostsTable) -> None:
+                 recorder: EventRecorder, hosts: HostsTable,
+                 policy: PolicyView | None = None) -> None:
         super().__init__(client, informers, recorder, workers=2)
         self.backend = backend
+        self.policy = policy
         self.hosts = hosts
         self.services = informers["services"]
         self.endpoints = informers["endpoints"]
@@ -352,11 +370,24 @@ class ServiceProxy(Controller):
             self.queue.add_after(key_of(svc), 30.0)
             return None
         state.errors.pop(lkey, None)
+        listener.permit = self._permit(lkey[2])
         state.listeners[lkey] = listener
         if allow_any:
             self.recorder.normal(svc, "Listening", f"Forwarding {lkey[0]}:{lkey[1]}/"
                                  f"{lkey[2].lower()} to {name(svc)}")
         return listener
+
+    def _permit(self, protocol: str) -> Any:
+        """The NetworkPolicies' say on relaying a peer to a backend (None without policies):
+        a peer that is no pod is the node, always admitted."""
+        policy = self.policy
+        if policy is None:
+            return None
+
+        def permit(peer: str, backend: tuple[str, int]) -> bool:
+            return not policy.knows(peer) or policy.permits(peer, backend[0], protocol,
+                                                            backend[1])
+        return permit
 
     def _namespace_filter(self, ns: str, own_ip: str) -> Any:
         self._namespace_subnet(ns)
@@ -364,6 +395,10 @@ class ServiceProxy(Controller):
         def allow(peer: str) -> bool:
             if peer in (own_ip, "127.0.0.1"):
                 return True  # the host itself
+            if self.policy is not None and self.policy.knows(peer):
+                # A pod of another namespace: the policies decide per backend (a flow
+                # between namespaces opens only where a policy admits it).
+                return True
             try:
                 address = ipaddress.ip_address(peer)
             except ValueError:

@@ -3,7 +3,8 @@
 Like kube-proxy's original userspace mode. Each accepted connection goes to the next backend
 (skipping backends that refuse), and one thread per connection pumps bytes both ways,
 blocking in ``select`` (no CPU while idle). ``allow`` filters peers by address, which is how
-a Service's cluster IP refuses clients from other namespaces.
+a Service's cluster IP refuses clients from other namespaces; ``permit`` filters the backends
+a given peer may be relayed to (the NetworkPolicies between that client and each pod).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class BaseListener:
         self.port = port
         self.allow = allow
         self.backends: list[Backend] = []
+        # May this peer reach this backend? (None: every peer every backend.)
+        self.permit: Callable[[str, Backend], bool] | None = None
         self._next = itertools.count()
         self._sock = socket.socket(socket.AF_INET, sock_type)
         try:
@@ -59,10 +62,11 @@ class BaseListener:
     def _allowed(self, peer: str) -> bool:
         return self.allow is None or self.allow(peer)
 
-    def _rotation(self) -> list[Backend]:
-        """The backends, starting at the next one in turn ([] when there are none: then no
-        turn is used up)."""
-        backends = list(self.backends)
+    def _rotation(self, peer: str) -> list[Backend]:
+        """The backends ``peer`` may reach, starting at the next one in turn ([] when there
+        are none: then no turn is used up)."""
+        permit = self.permit
+        backends = [b for b in self.backends if permit is None or permit(peer, b)]
         if not backends:
             return []
         start = next(self._next) % len(backends)
@@ -95,10 +99,10 @@ class TcpListener(BaseListener):
                 log.debug("%s:%s refused a connection from %s", self.host, self.port, peer[0])
                 conn.close()
                 continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True,
+            threading.Thread(target=self._serve, args=(conn, peer[0]), daemon=True,
                              name=f"proxy-conn-{self.port}").start()
 
-    def _connect(self) -> socket.socket | None:
+    def _connect(self, peer: str) -> socket.socket | None:
         """A connection to the next backend that accepts one; None when none does.
 
         As kube-proxy's userspace mode (its EndpointDialTimeouts), rounds over the backends
@@ -109,7 +113,7 @@ class TcpListener(BaseListener):
         """
         for timeout in DIAL_TIMEOUTS:
             started = time.monotonic()
-            targets = self._rotation()
+            targets = self._rotation(peer)
             if not targets:
                 return None  # no ready endpoint at all: refuse at once
             for target in targets:
@@ -120,8 +124,8 @@ class TcpListener(BaseListener):
             time.sleep(max(0.0, timeout - (time.monotonic() - started)))
         return None
 
-    def _serve(self, conn: socket.socket) -> None:
-        upstream = self._connect()
+    def _serve(self, conn: socket.socket, peer: str) -> None:
+        upstream = self._connect(peer)
         if upstream is None:
             conn.close()
             return
@@ -215,7 +219,7 @@ class UdpListener(BaseListener):
             return
         entry = self._clients.get(client)
         if entry is None:
-            rotation = self._rotation()
+            rotation = self._rotation(client[0])
             if not rotation:
                 return
             target = rotation[0]

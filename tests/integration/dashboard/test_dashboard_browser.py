@@ -294,7 +294,7 @@ def test_scaling_from_the_page_changes_what_get_pods_shows(
                lambda: len(pod_names(cluster, "webapp", "web")) == 3)
     # The page follows the watch: the workload's row says 3 replicas without a reload.
     eventually("3/3 on the page", lambda: "3/3" in driver.find_element(
-        By.CSS_SELECTOR, 'tr[data-workload="deployment/web"]').text, timeout=120)
+        By.CSS_SELECTOR, 'tr[data-workload="deployment/web"]').text, timeout=240)
     screenshot(driver, "workloads")
 
 
@@ -305,7 +305,7 @@ def test_a_rollout_restart_from_the_page_replaces_every_pod(
     driver = browser.driver
     before = eventually("3 ready web pods", lambda: running_pods(cluster, "webapp", "web")
                         if len(running_pods(cluster, "webapp", "web")) == 3 else None,
-                        timeout=120)
+                        timeout=240)
     browser.get(f"{server.base}/workloads?ns=webapp")
     restart = [b for b in driver.find_elements(
         By.CSS_SELECTOR, 'tr[data-workload="deployment/web"] button') if
@@ -352,14 +352,23 @@ def test_a_pods_log_streams_into_the_page(browser: Browser, server: Server,
     screenshot(driver, "logs")
 
 
-def test_the_other_views_show_their_objects(browser: Browser, server: Server) -> None:
+def test_the_other_views_show_their_objects(browser: Browser, server: Server,
+                                            cluster: dict[str, str]) -> None:
     from selenium.webdriver.common.by import By
 
+    from kompy.dev.status import DevStatus, status_file, write_status
+
+    # What a `kompy dev` session of the project writes (tests/integration/test_dev.py has
+    # the loop write it for real): a rebuild of web that failed.
+    write_status(DevStatus("webapp", "webapp", state="watching", watched=("web", "worker"))
+                 .with_change("rebuild", ["web"], 3.21, False, "error: web: build failed: "
+                              "COPY failed: no source files were specified"),
+                 status_file(Path(cluster["KOMPY_HOME"]), "webapp"))
     driver = browser.driver
     for view, expected in (("services", "webapp"), ("events", "Scaled"),
                            ("configmaps", "API_MODE"), ("secrets", "db_password"),
                            ("namespaces", "webapp"), ("graph", "service_healthy"),
-                           ("dev", "No kompy dev session of webapp")):
+                           ("dev", "rebuild of web")):
         browser.get(f"{server.base}/{view}")
         main = driver.find_element(By.ID, "main")
         eventually(f"{expected!r} on the {view} view", lambda m=main, e=expected: e in m.text)

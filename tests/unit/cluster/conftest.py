@@ -76,6 +76,7 @@ class FakeNode:
         self.backoff_base = backoff_base
         self.config = KubeletConfig()  # a test may change it before start()
         self.metric_resolution = 0.2   # seconds between metrics samples
+        self.firewall: Any = None  # NetworkPolicy rules' destination; None: the default
         self.store = Store(tmp_path / "store.db")
         self.server = ApiServer(self.store, "token").start()
         self.client = attach(KubeClient.for_server(self.server.url, "token"), self.server.router)
@@ -88,7 +89,7 @@ class FakeNode:
         self.runtime = start_runtime(self.client, self.tmp_path / "state", "fake",
                                      self.stop_event, backoff_base=self.backoff_base,
                                      backend=self.backend, config=self.config,
-                                     dns_address=("127.0.0.1", 0),
+                                     dns_address=("127.0.0.1", 0), firewall=self.firewall,
                                      metric_resolution=self.metric_resolution)
         self.server.set_pod_io(self.runtime.pod_io)
         self.server.set_metrics(self.runtime.metrics)

@@ -132,6 +132,39 @@ def test_tcp_peer_filter_refuses_other_clients() -> None:
     assert seen == ["127.0.0.1", "127.0.0.1"]
 
 
+def test_permit_relays_a_peer_only_to_the_backends_its_policies_admit() -> None:
+    with tcp_backend(b"a") as a, tcp_backend(b"b") as b, udp_backend(b"u") as u:
+        asked: list[tuple[str, tuple[str, int]]] = []
+
+        def permit(peer: str, backend: tuple[str, int]) -> bool:
+            asked.append((peer, backend))
+            return backend != a
+
+        listener = TcpListener("127.0.0.1", 0)
+        listener.backends, listener.permit = [a, b], permit
+        try:
+            replies = {tcp_ask(port_of(listener), str(i).encode())[:1] for i in range(4)}
+            listener.permit = lambda _peer, _backend: False  # nobody admitted: closed at once
+            assert tcp_ask(port_of(listener), b"x") == b""
+        finally:
+            listener.close()
+        udp = UdpListener("127.0.0.1", 0)
+        udp.backends, udp.permit = [u], lambda _peer, _backend: True
+        admitted, refused = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in "ab")
+        refused.settimeout(1.0)  # no answer is the proof: nothing was relayed
+        try:
+            assert udp_ask(admitted, port_of(udp), b"x") == b"u:x"
+            udp.permit = lambda _peer, _backend: False
+            with pytest.raises(TimeoutError):
+                udp_ask(refused, port_of(udp), b"y")
+        finally:
+            admitted.close()
+            refused.close()
+            udp.close()
+    assert replies == {b"b"}
+    assert ("127.0.0.1", a) in asked and ("127.0.0.1", b) in asked
+
+
 def test_a_taken_port_raises_and_close_frees_it() -> None:
     listener = TcpListener("127.0.0.1", 0)
     port = port_of(listener)

@@ -1,0 +1,1 @@
+"""NetworkPolicy enforcement: policies compiled per pod IP, iptables rules on the bridges."""

@@ -623,6 +623,12 @@ class Handler(BaseHTTPRequestHandler):
                 close()
 
 
+def _server_context(tls: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tls[0]), str(tls[1]))
+    return context
+
+
 class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -634,18 +640,22 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         super().__init__((host, port), Handler)
         self.hangups = httpio.HangupMonitor()
-        self.context: ssl.SSLContext | None = None
-        if tls:
-            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self.context.load_cert_chain(str(tls[0]), str(tls[1]))
-            self.socket = self.context.wrap_socket(self.socket, server_side=True,
-                                                   do_handshake_on_connect=False)
+        self.context = _server_context(tls) if tls else None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, address = self.socket.accept()
+        context = self.context  # read once: a reload replaces the whole context
+        if context is None:
+            return conn, address
+        return context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), address
 
     def reload_certificate(self, tls: tuple[Path, Path]) -> None:
         """Serve another certificate from the next connection on (one naming a new address
-        of the API server's Service); connections already made keep theirs."""
+        of the API server's Service); connections already made keep theirs. A new context is
+        swapped in whole: loading into the live one leaves a moment with the new certificate
+        and no key, and a handshake in that moment fails."""
         if self.context is not None:
-            self.context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.context = _server_context(tls)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that speaks plain HTTP to the TLS port, or hangs up mid-handshake.

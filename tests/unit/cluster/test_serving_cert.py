@@ -53,3 +53,44 @@ def test_a_client_trusting_the_ca_accepts_it_for_the_service_ip(tmp_path: Path) 
             assert tls.getpeercert()["subject"] == ((("commonName", "kube-apiserver"),),)
             tls.send(b"x")
         thread.join(5)
+
+
+def test_handshakes_never_fail_while_the_certificate_is_reloaded(tmp_path: Path) -> None:
+    """A reload (the kubernetes Service got an address) swaps a whole context: loading into
+    the live one left a moment with the new certificate and no key, and a handshake then
+    failed with 'handshake failure' (seen in CI: kompy cluster cert refused by the API), and
+    under this test's pressure the process crashed."""
+    from kompy.cluster.apiserver.server import ApiHTTPServer
+
+    ca = ensure_certificate(tmp_path)
+    assert ca is not None
+    pairs = []
+    for name, ip in (("a", "10.213.0.1"), ("b", "10.213.0.2")):
+        (tmp_path / name).mkdir()
+        pairs.append(issue_serving(tmp_path / name, ca, [ip]))
+    server = ApiHTTPServer(router=None, tls=pairs[0])  # type: ignore[arg-type]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = threading.Event()
+
+    def reload() -> None:
+        turn = 0
+        while not stop.is_set():
+            turn += 1
+            server.reload_certificate(pairs[turn % 2])
+    reloader = threading.Thread(target=reload, daemon=True)
+    reloader.start()
+    client_ctx = ssl.create_default_context(cafile=str(ca[0]))
+    failures = []
+    try:
+        for _ in range(300):
+            with socket.create_connection(server.server_address[:2], timeout=5) as raw:
+                try:
+                    client_ctx.wrap_socket(raw, server_hostname="127.0.0.1").close()
+                except ssl.SSLError as error:
+                    failures.append(str(error))
+    finally:
+        stop.set()
+        reloader.join(5)
+        server.shutdown()
+        server.server_close()
+    assert failures == []

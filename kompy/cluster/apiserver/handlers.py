@@ -135,6 +135,7 @@ class Api:
         self.closing = threading.Event()       # set when the server stops: watches end
         # Choosing a free cluster IP and storing the Service must not interleave.
         self._allocating = threading.Lock()
+        self.event_ttl: float = EVENT_TTL      # seconds (kube-apiserver's --event-ttl)
         self._events_expired = time.monotonic()
         self._watches = 0                      # open watch streams (see watching())
         self._watches_lock = threading.Lock()
@@ -362,22 +363,32 @@ class Api:
         return created
 
     def _expire_events(self) -> None:
-        """Delete Events older than EVENT_TTL, at most once a minute (kube-apiserver's
-        --event-ttl, default one hour, keeps the store from growing without end)."""
+        """At most once a minute, on an Event's creation (a busy cluster's sweep does not
+        wait for the store's maintenance pass)."""
         now = time.monotonic()
         if now - self._events_expired < 60:
             return
         self._events_expired = now
-        cutoff = (datetime.now(UTC) - timedelta(seconds=EVENT_TTL)).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
+        self.expire_events()
+
+    def expire_events(self, now: datetime | None = None) -> int:
+        """Delete the Events last seen more than ``event_ttl`` seconds before ``now``; how
+        many. kube-apiserver's --event-ttl (one hour by default) puts each Event on an etcd
+        lease, so they go whether or not anything else happens: the store's maintenance
+        timer calls this on every pass, an idle cluster included."""
+        cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=self.event_ttl)).strftime(
+            "%Y-%m-%dT%H:%M:%S")
         events, _ = self.store.list(EVENTS)
+        expired = 0
         for event in events:
             meta = event.get("metadata") or {}
             last = str(event.get("lastTimestamp") or event.get("eventTime") or
                        meta.get("creationTimestamp") or "")
-            if last and last[:19] < cutoff[:19]:
+            if last and last[:19] < cutoff:
                 with contextlib.suppress(NotFound):
                     self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
+                    expired += 1
+        return expired
 
     def update(self, route: Route, body: Any, validation: str = "Warn",
                options: WriteOptions | None = None) -> Obj:

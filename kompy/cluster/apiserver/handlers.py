@@ -53,6 +53,9 @@ SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
 INGRESS_CLASSES = resources.lookup("ingressclasses")
 EVENT_TTL = 3600
+# When an Event was last seen: the first of these it has (core/v1 Events, then events.k8s.io
+# ones, then any object).
+EVENT_STAMPS = ("$.lastTimestamp", "$.eventTime", "$.metadata.creationTimestamp")
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
 # random time between this and twice this, so a fleet of clients does not reconnect at once.
@@ -378,16 +381,11 @@ class Api:
         timer calls this on every pass, an idle cluster included."""
         cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=self.event_ttl)).strftime(
             "%Y-%m-%dT%H:%M:%S")
-        events, _ = self.store.list(EVENTS)
         expired = 0
-        for event in events:
-            meta = event.get("metadata") or {}
-            last = str(event.get("lastTimestamp") or event.get("eventTime") or
-                       meta.get("creationTimestamp") or "")
-            if last and last[:19] < cutoff:
-                with contextlib.suppress(NotFound):
-                    self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
-                    expired += 1
+        for namespace, name in self.store.keys_older_than(EVENTS, cutoff, EVENT_STAMPS):
+            with contextlib.suppress(NotFound):
+                self.store.delete(EVENTS, namespace or None, name)
+                expired += 1
         return expired
 
     def update(self, route: Route, body: Any, validation: str = "Warn",

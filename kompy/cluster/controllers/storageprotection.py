@@ -16,7 +16,6 @@ https://kubernetes.io/docs/concepts/storage/persistent-volumes/#storage-object-i
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Hashable
 from typing import cast
 
@@ -26,8 +25,6 @@ from kompy.client.informer import Informers
 from kompy.client.objects import Obj, meta, name, namespace, terminating
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.controllers.persistentvolume import claims_of
-
-log = logging.getLogger(__name__)
 
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"

@@ -8,8 +8,9 @@ own API server, but every cluster on the machine listens at 127.0.0.1: a port an
 program (another cluster's proxy) holds there would be answered by that program, not by
 this cluster's Service. So a port found held on this host is skipped, as one of this
 cluster's own Services would be. A port that becomes held later (the other cluster started
-after this one) is reported where it fails: a ``FailedToListen`` event on the Service and
-a warning on the node (kompy/cluster/proxy/proxier.py), as kube-proxy does.
+after this one) is reported where it fails: a ``FailedToListen`` warning event on the
+Service (kompy/cluster/proxy/proxier.py); kube-proxy, likewise, only reports a node port it
+cannot open.
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ IMAGE = "kompy/busybox:1"
 WATCHES = (["get", "cm", "-A", "-w"], ["get", "pods", "-n", NAMESPACE, "-w"],
            ["get", "deploy", "-A", "-w"])
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-METRICS = ("cpu_percent", "rss_mib", "rss_anon_mib", "threads", "open_files", "store_mib", "wal_mib",
-           "event_objects", "log_entries")
+METRICS = ("cpu_percent", "rss_mib", "rss_anon_mib", "threads", "open_files", "store_mib",
+           "wal_mib", "event_objects", "log_entries")
 
 
 def deployment(replicas: int, version: int) -> dict[str, Any]:

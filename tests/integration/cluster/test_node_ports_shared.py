@@ -4,16 +4,12 @@ hand out, and one given to the second by hand is an event there, not a silent mi
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from clusterkit import docker_ok, wait_for
+from clusterkit import docker_ok, own_cluster, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,24 +19,8 @@ def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A second cluster, of another KOMPY_HOME, beside the session's one."""
     if not docker_ok():
         pytest.skip("no Docker engine")
-    home = tmp_path_factory.mktemp("kompy-second")
-    name = f"s{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "KOMPY_HOME": str(home), "KOMPY_CLUSTER": name,
-           "KOMPY_INGRESS_PORTS": "off", "HOME": str(home)}
-    started = subprocess.run([sys.executable, "-m", "kompy", "cluster", "start"], env=env,
-                             capture_output=True, text=True, timeout=180)
-    saved = dict(os.environ)
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        os.environ.update(env)
-        from kompy.cluster.daemon.process import running_client
-
-        yield running_client(name)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
-                       capture_output=True, text=True, timeout=180)
+    with own_cluster(tmp_path_factory.mktemp("kompy-second"), "s") as found:
+        yield found
 
 
 def _service(name: str, namespace: str, node_port: int | None = None) -> dict[str, Any]:

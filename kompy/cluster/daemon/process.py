@@ -279,6 +279,28 @@ def ingress_status(state: ClusterState, pid: int, wait: float = 5.0) -> dict[str
     """Where the running cluster's Ingress listens (``kompy.cluster.ingress.ports``), once
     the daemon ``pid`` has said so (a daemon just started opens its listeners within a
     moment of answering)."""
+    found = _ingress_state(state, pid, wait)
+    if found is None:
+        return {"http": "unknown (the daemon has not opened its listeners)",
+                "https": "unknown"}
+    out: dict[str, Any] = {}
+    for scheme, port in _ports_of(found).items():
+        if port is not None:
+            out[scheme] = f"{scheme}://127.0.0.1:{port}"
+        else:
+            out[scheme] = f"not listening ({(found.get('errors') or {}).get(scheme, 'off')})"
+    return out
+
+
+def ingress_ports(state: ClusterState, wait: float = 5.0) -> dict[str, int | None]:
+    """The running cluster's Ingress ports on 127.0.0.1 by scheme (None: not listening)."""
+    pid = state.read_pid()
+    found = _ingress_state(state, pid, wait) if pid else None
+    return _ports_of(found or {})
+
+
+def _ingress_state(state: ClusterState, pid: int, wait: float) -> dict[str, Any] | None:
+    """``ingress.json`` once written by the daemon ``pid``; None if it does not come."""
     from kompy.cluster.ingress.ports import read_state
 
     deadline = time.monotonic() + wait
@@ -286,17 +308,12 @@ def ingress_status(state: ClusterState, pid: int, wait: float = 5.0) -> dict[str
     while found.get("pid") != pid and time.monotonic() < deadline:
         time.sleep(0.05)
         found = read_state(state.dir)
-    if found.get("pid") != pid:
-        return {"http": "unknown (the daemon has not opened its listeners)",
-                "https": "unknown"}
-    out: dict[str, Any] = {}
-    for scheme in ("http", "https"):
-        port = found.get(scheme)
-        if isinstance(port, int):
-            out[scheme] = f"{scheme}://127.0.0.1:{port}"
-        else:
-            out[scheme] = f"not listening ({(found.get('errors') or {}).get(scheme, 'off')})"
-    return out
+    return found if found.get("pid") == pid else None
+
+
+def _ports_of(found: dict[str, Any]) -> dict[str, int | None]:
+    return {scheme: port if isinstance(port := found.get(scheme), int) else None
+            for scheme in ("http", "https")}
 
 
 def reset(cluster: str | None = None, progress: Callable[[str], None] | None = None) -> None:

@@ -41,6 +41,7 @@ from kompy.cluster.controllers.replicaset import ReplicaSetController
 from kompy.cluster.controllers.resourcequota import ResourceQuotaController
 from kompy.cluster.controllers.serviceaccounts import DefaultAccounts
 from kompy.cluster.controllers.statefulset import StatefulSetController
+from kompy.cluster.controllers.storageprotection import StorageProtectionController
 from kompy.cluster.dns.clusterdns import DNS_NAMESPACE, DNS_SERVICE, ClusterDNS
 from kompy.cluster.ingress.controller import IngressController
 from kompy.cluster.ingress.ports import PortSetting
@@ -145,6 +146,7 @@ def start_runtime(client: KubeClient, state_dir: Path, cluster: str, stop: threa
         GarbageCollector(client, informers, controller_events),
         NamespaceController(client, informers, controller_events, on_gone=namespace_gone),
         PersistentVolumeController(client, informers, controller_events, Provisioner(backend)),
+        StorageProtectionController(client, informers, controller_events),
         ResourceQuotaController(client, informers, controller_events),
         StatefulSetController(client, informers, controller_events),
         DaemonSetController(client, informers, controller_events),

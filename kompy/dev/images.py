@@ -72,8 +72,11 @@ def image_ref(spec: BuildSpec, target: ImageTarget, digest: str) -> str:
 
 def prepare(specs: tuple[BuildSpec, ...], target: ImageTarget, build: Build,
             say: Callable[[str], None], push_out: TextIO | None = None,
-            terminal: bool = False) -> list[ServiceImage]:
-    """Build what is not built yet, push what the registry lacks; one entry per spec."""
+            terminal: bool = False, untag: bool = True) -> list[ServiceImage]:
+    """Build what is not built yet, push what the registry lacks; one entry per spec.
+    Without ``untag``, the caller removes the old content tags later (:func:`untag_old`):
+    the dev loop does so once the new pods run, since removing a tag can take the engine
+    seconds under load, which would delay the rollout."""
     from kompy.engine.contexthash import build_digest
     from kompy.engine.images import inspect_image, tag_image
 
@@ -99,7 +102,7 @@ def prepare(specs: tuple[BuildSpec, ...], target: ImageTarget, build: Build,
             built = True
         if spec.image != ref:
             tag_image(image_id, spec.image)  # the Compose name follows the newest build
-        if built:
+        if built and untag:
             _untag_old(ref)
         pushed = False
         if target.push:
@@ -134,6 +137,14 @@ def _push(service: str, ref: str, say: Callable[[str], None], out: TextIO | None
     _PUSHED.add(key)
     say(f"pushed {service} in {time.monotonic() - start:.1f} s")
     return True
+
+
+def untag_old(images: list[ServiceImage]) -> None:
+    """Remove the old content tags of the images built now (those ``prepare`` was asked not
+    to remove)."""
+    for image in images:
+        if image.built:
+            _untag_old(image.ref)
 
 
 def _untag_old(ref: str) -> None:

@@ -34,6 +34,7 @@ import os
 import threading
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -309,8 +310,8 @@ class DevSession:
         """Build (all services with ``build:`` when ``rebuild`` is None, else those named),
         convert, apply, prune and wait for the rollout; the objects applied. The first
         deploy also starts the cluster (after its checks, while the images build)."""
-        from kompy.dev.builder import BuildPlan, build_images, plan_builds
-        from kompy.dev.images import ImageTarget, prepare
+        from kompy.dev.builder import BuildPlan, plan_builds
+        from kompy.dev.images import untag_old
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
         from kompy.dev.target import limit_grace
         from kompy.dev.up import (
@@ -322,20 +323,21 @@ class DevSession:
             use_built,
         )
 
-        conversion = convert_project(self.project, self.options, [])
         plan = plan_builds(self.project, self.options)
         wanted = BuildPlan(tuple(s for s in plan.specs
                                  if rebuild is None or s.service in rebuild))
-        if self.client is None:
+        untag_later: list[Any] = []
+        if self.client is None:   # a project that cannot be converted fails before a build
+            conversion = convert_project(self.project, self.options, [])
             self.client, built = start_and_build(self.target, wanted, True, self.console)
             self.target.use_run_states(self.client, self.namespace)
         else:
-            def build_one(spec: Any) -> str:
-                return build_images(BuildPlan((spec,)), self.console)[spec.image]
-            built = prepare(wanted.specs, ImageTarget(self.target.default_repo,
-                                                      self.target.pushes),
-                            build_one, self.say, push_out=self.console.err,
-                            terminal=self.console.terminal) if wanted.specs else []
+            with ThreadPoolExecutor(1, thread_name_prefix="kompy-convert") as pool:
+                # The manifests are made while the images build (the engine's work): a
+                # rebuild waits for the longer of the two, not for both in turn.
+                converting = pool.submit(convert_project, self.project, self.options, [])
+                built = untag_later = self._build(wanted)
+                conversion = converting.result()
         self.images.update({image.service: image for image in built})
         if self.tracker is not None:
             for image in built:   # a new image has the files: nothing to re-sync
@@ -352,7 +354,23 @@ class DevSession:
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
                    self.say)
+        untag_old(untag_later)   # the old content tags, once the new pods run (images.py)
         return list(conversion.objects)
+
+    def _build(self, wanted: Any) -> list[Any]:
+        """Build the images of a running session (their old content tags stay until the
+        new pods run: :func:`kompy.dev.images.untag_old`)."""
+        from kompy.dev.builder import BuildPlan, build_images
+        from kompy.dev.images import ImageTarget, prepare
+
+        if not wanted.specs:
+            return []
+
+        def build_one(spec: Any) -> str:
+            return build_images(BuildPlan((spec,)), self.console)[spec.image]
+        return prepare(wanted.specs, ImageTarget(self.target.default_repo, self.target.pushes),
+                       build_one, self.say, push_out=self.console.err,
+                       terminal=self.console.terminal, untag=False)
 
     def _reload(self) -> None:
         self.say("project changed: reloading")

@@ -10,13 +10,9 @@ whose containers are on this engine.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import dataclass
 
-from kompy.engine.connection import Engine, NoSuchObject, call, connect
-
-_engine: Engine | None = None
-_lock = threading.Lock()
+from kompy.engine.connection import NoSuchObject, call, shared
 
 
 @dataclass(frozen=True)
@@ -29,11 +25,7 @@ class RunState:
 def run_state(container_id: str) -> RunState | None:
     """The container's latest run, to the fraction of a second; None when it is gone.
     ``container_id`` may carry the status' ``docker://`` prefix."""
-    global _engine
-    with _lock:
-        if _engine is None:
-            _engine = connect(timeout=10)
-        engine = _engine
+    engine = shared(timeout=10)
     cid = container_id.removeprefix("docker://")
     try:
         data = call(f"inspect container {cid[:12]}", lambda: engine.api.inspect_container(cid))

@@ -311,7 +311,7 @@ class DevSession:
         convert, apply, prune and wait for the rollout; the objects applied. The first
         deploy also starts the cluster (after its checks, while the images build)."""
         from kompy.dev.builder import BuildPlan, plan_builds
-        from kompy.dev.images import untag_old
+        from kompy.dev.images import tidy_tags
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
         from kompy.dev.target import limit_grace
         from kompy.dev.up import (
@@ -326,7 +326,7 @@ class DevSession:
         plan = plan_builds(self.project, self.options)
         wanted = BuildPlan(tuple(s for s in plan.specs
                                  if rebuild is None or s.service in rebuild))
-        untag_later: list[Any] = []
+        tidy_later: list[Any] = []
         if self.client is None:   # a project that cannot be converted fails before a build
             conversion = convert_project(self.project, self.options, [])
             self.client, built = start_and_build(self.target, wanted, True, self.console)
@@ -336,7 +336,7 @@ class DevSession:
                 # The manifests are made while the images build (the engine's work): a
                 # rebuild waits for the longer of the two, not for both in turn.
                 converting = pool.submit(convert_project, self.project, self.options, [])
-                built = untag_later = self._build(wanted)
+                built = tidy_later = self._build(wanted)
                 conversion = converting.result()
         self.images.update({image.service: image for image in built})
         if self.tracker is not None:
@@ -354,12 +354,12 @@ class DevSession:
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
                    self.say)
-        untag_old(untag_later)   # the old content tags, once the new pods run (images.py)
+        tidy_tags(tidy_later)   # the Compose names and old tags, once the new pods run
         return list(conversion.objects)
 
     def _build(self, wanted: Any) -> list[Any]:
-        """Build the images of a running session (their old content tags stay until the
-        new pods run: :func:`kompy.dev.images.untag_old`)."""
+        """Build the images of a running session (named and untagged once the new pods
+        run: :func:`kompy.dev.images.tidy_tags`)."""
         from kompy.dev.builder import BuildPlan, build_images
         from kompy.dev.images import ImageTarget, prepare
 
@@ -370,7 +370,7 @@ class DevSession:
             return build_images(BuildPlan((spec,)), self.console)[spec.image]
         return prepare(wanted.specs, ImageTarget(self.target.default_repo, self.target.pushes),
                        build_one, self.say, push_out=self.console.err,
-                       terminal=self.console.terminal, untag=False)
+                       terminal=self.console.terminal, tidy=False)
 
     def _reload(self) -> None:
         self.say("project changed: reloading")

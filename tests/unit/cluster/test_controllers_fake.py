@@ -61,3 +61,28 @@ def test_a_job_completes_when_its_pods_succeed(fake_cluster: Any) -> None:
         c.get("type") == "Complete" and c.get("status") == "True"
         for c in j.get("status", {}).get("conditions") or []) and j)
     assert job["status"]["succeeded"] == 2
+
+
+def test_a_replicaset_deleted_a_moment_ago_does_not_replace_its_pods(fake_node: Any) -> None:
+    """Its pods are deleted (``kompy down``, the garbage collector) while the controller's
+    cache still holds it (its deletion comes through another watch): it asks the API before
+    making a pod, instead of starting one that would only wait out its grace period."""
+    from kompy.cluster.controllers.replicaset import ReplicaSetController
+
+    cluster = fake_node.start()
+    assert fake_node.runtime is not None
+    controller = next(c for c in fake_node.runtime.controllers
+                      if isinstance(c, ReplicaSetController))
+    cluster.client.create({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rs"}},
+                 "template": template({"app": "rs"})}})
+    cluster.wait("a pod", lambda: cluster.client.list(
+        "pods", "default", label_selector="app=rs")["items"])
+    stale = cluster.client.get("replicasets", "rs", "default")
+    cluster.client.delete("replicasets", "rs", "default")
+    cluster.wait("its pods gone", lambda: not cluster.client.list(
+        "pods", "default", label_selector="app=rs")["items"])
+    controller.owners.upsert_local(stale)   # the cache has not heard of the deletion yet
+    controller.sync(("default", "rs"))
+    assert cluster.client.list("pods", "default", label_selector="app=rs")["items"] == []

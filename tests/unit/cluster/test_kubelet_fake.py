@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kompy.client.objects import terminating
 from kompy.cluster.kubelet.backend import LABEL_POD, ContainerInfo
 
 
@@ -143,6 +144,29 @@ def test_deletion_stops_within_the_grace_period_then_removes(fake_cluster: Any) 
     fake_cluster.wait("the pod object gone", lambda: fake_cluster.pod("bye") is None)
     assert ("stop", c.id, 7) in fake_cluster.backend.called("stop")
     assert c.id not in fake_cluster.backend.containers
+
+
+def test_a_pod_deleted_while_its_container_is_made_never_starts_it(fake_node: Any) -> None:
+    """The deletion reaches the kubelet between the container's creation and its start
+    (kompy down under load): the container is not started, only removed, so the pod does
+    not wait out a grace period its program would have ignored."""
+    cluster = fake_node.start()
+    kubelet = fake_node.runtime.kubelet
+    create = cluster.backend.create
+
+    def create_then_delete(spec: Any) -> str:
+        cid = create(spec)
+        if spec.labels.get("kompy.role") == "app":
+            doomed = cluster.client.delete("pods", "doomed", "default", grace_period_seconds=30)
+            cluster.wait("the kubelet to hear of it", lambda: terminating(
+                kubelet._known.get(doomed["metadata"]["uid"]) or {}))
+        return str(cid)
+    cluster.backend.create = create_then_delete
+    cluster.client.create(pod("doomed", grace=30))
+    cluster.wait("the pod object gone", lambda: cluster.pod("doomed") is None)
+    assert [c for c in cluster.backend.called("create") if "doomed" in c[1]]
+    assert not [c for c in cluster.backend.called("start") if "doomed" in c[1]]
+    assert not [c for c in cluster.backend.containers.values() if "doomed" in c.spec.name]
 
 
 @pytest.mark.parametrize("fake_cluster", [60.0], indirect=True)

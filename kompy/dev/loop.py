@@ -236,9 +236,28 @@ class DevSession:
                 continue
             self._report(touched, since, started, watcher)
             self._record(plan, touched, started)
+            if any(plan.services[name].restart for name in touched):
+                threading.Thread(target=self._warm, args=(touched,), name="dev-warm",
+                                 daemon=True).start()
             if plan.reload and watched_roots(self.project, self._env_files()) != roots:
                 return True
         return False
+
+    def _warm(self, services: list[str]) -> None:
+        """After an in-place restart, the sync helpers of the restarted containers are
+        started again at once (kompy/dev/sync.py), not by the next save, which would wait
+        for them."""
+        from kompy.dev import sync
+
+        assert self.client is not None
+        for service in services:
+            target = self._target(service)
+            try:
+                running = [p.name for p in sync.target_pods(self.client, target) if p.running]
+                if running:
+                    sync.warm(self.client, target, running)
+            except KompyError as error:   # the next sync starts them (and reports)
+                log.debug("sync helpers of %s: %s", service, error)
 
     def _report(self, services: list[str], since: float, started: float, watcher: Any
                 ) -> None:
@@ -453,6 +472,7 @@ class DevSession:
                 sync.restart_by_deleting(self.client, target, [p.name for p in restart],
                                          self.request.grace_period)
             elif restart:
+                sync.drop_helpers(self.client, target, [p.name for p in restart])
                 at = sync.request_restart(self.client, target, [p.name for p in restart])
                 self.tracker.mark_restart([p.container_id for p in restart if p in running], at)
             if plan.restart and running:

@@ -32,11 +32,11 @@ def run_state(container_id: str) -> RunState | None:
     except NoSuchObject:
         return None
     state = data.get("State") or {}
-    return RunState(bool(state.get("Running")), _time(state.get("StartedAt")),
-                    _time(state.get("FinishedAt")))
+    return RunState(bool(state.get("Running")), engine_time(state.get("StartedAt")),
+                    engine_time(state.get("FinishedAt")))
 
 
-def _time(text: str | None) -> float | None:
+def engine_time(text: str | None) -> float | None:
     """Docker's ``2026-01-02T03:04:05.123456789Z`` (``0001-...`` for never)."""
     if not text or text.startswith("0001-"):
         return None

@@ -27,6 +27,7 @@ import docker.utils
 import docker.utils.build
 
 from kompy.engine.connection import Engine, EngineError, NoSuchObject, call, error_reason, shared
+from kompy.engine.containers import engine_time
 from kompy.errors import UserError
 
 LOG_TAIL = 15
@@ -124,13 +125,14 @@ def tag_image(source: str, ref: str) -> None:
 
 
 def untag_content_tags(ref: str, keep: int) -> None:
-    """Remove all but the ``keep`` newest content tags (16 hex digits, contexthash.py) of
-    ``ref``'s name, never ``ref`` itself. An image a container uses keeps its tag (the
-    engine refuses), and untagging keeps the layers the build cache needs (``noprune``)."""
+    """Remove all but the ``keep`` most recently tagged content tags (16 hex digits,
+    contexthash.py) of ``ref``'s name, never ``ref`` itself. An image a container uses
+    keeps its tag (the engine refuses), and untagging keeps the layers the build cache
+    needs (``noprune``)."""
     repo, _ = split_ref(ref)
     client = shared()
     listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
-    tagged = sorted(((int(image.get("Created") or 0), tag) for image in listed
+    tagged = sorted(((_tagged_at(client, image), tag) for image in listed
                      for tag in image.get("RepoTags") or ()
                      if tag.startswith(repo + ":")
                      and _CONTENT_TAG.match(tag[len(repo) + 1:])), reverse=True)
@@ -138,6 +140,19 @@ def untag_content_tags(ref: str, keep: int) -> None:
         if tag != ref:
             with contextlib.suppress(EngineError):  # in use, or gone meanwhile
                 _untag(client, tag)
+
+
+def _tagged_at(client: Engine, image: dict[str, Any]) -> float:
+    """When the image was last tagged (Docker's ``Metadata.LastTagTime``), else built: a
+    build answered from the layer cache is an image built long ago, tagged just now, and
+    must count as new (or another session's untagging took the tag its pods were about to
+    run)."""
+    with contextlib.suppress(EngineError):
+        data = call("image", lambda: client.api.inspect_image(image["Id"]))
+        when = engine_time((data.get("Metadata") or {}).get("LastTagTime"))
+        if when is not None:
+            return when
+    return float(image.get("Created") or 0)
 
 
 def _untag(client: Engine, tag: str) -> None:

@@ -15,8 +15,9 @@ Skaffold's ``inputDigest`` tagger does. So:
 
 Pushing happens only when asked (``--push``, or ``--default-repo``): a cluster on the same
 engine (the built-in one) finds the images there. Older content tags of a name are
-untagged once five newer ones exist, so a long session does not pile up images (pods still
-running an old one keep it: untagging removes a name, not an image in use).
+untagged once five more recently tagged ones exist, so a long session does not pile up
+images (pods still running an old one keep it: untagging removes a name, not an image in
+use).
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def _push(service: str, ref: str, say: Callable[[str], None], out: TextIO | None
 
 def tidy_tags(images: list[ServiceImage]) -> None:
     """The Compose name of each image follows its newest build; the old content tags of
-    the images built now are removed (all but the :data:`KEEP_CONTENT_TAGS` newest)."""
+    the images built now are removed (all but the :data:`KEEP_CONTENT_TAGS` most recently
+    tagged)."""
     from kompy.engine.images import tag_image, untag_content_tags
 
     for image in images:

@@ -86,3 +86,29 @@ def test_a_replicaset_deleted_a_moment_ago_does_not_replace_its_pods(fake_node: 
     controller.owners.upsert_local(stale)   # the cache has not heard of the deletion yet
     controller.sync(("default", "rs"))
     assert cluster.client.list("pods", "default", label_selector="app=rs")["items"] == []
+
+
+def test_a_deployment_deleted_a_moment_ago_does_not_make_its_replicaset_again(
+        fake_node: Any) -> None:
+    """``kompy down`` deletes a Deployment and its ReplicaSet at once; the ReplicaSet's
+    deletion may reach the Deployment controller before the Deployment's does: it asks the
+    API before making a ReplicaSet."""
+    from kompy.cluster.controllers.deployment import DeploymentController
+
+    cluster = fake_node.start()
+    assert fake_node.runtime is not None
+    controller = next(c for c in fake_node.runtime.controllers
+                      if isinstance(c, DeploymentController))
+    cluster.client.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": template({"app": "web"})}})
+    cluster.wait("its ReplicaSet", lambda: cluster.client.list("replicasets", "default")[
+        "items"])
+    stale = cluster.client.get("deployments", "web", "default")
+    cluster.client.delete("deployments", "web", "default")
+    cluster.wait("its ReplicaSet gone", lambda: not cluster.client.list(
+        "replicasets", "default")["items"])
+    controller.deployments.upsert_local(stale)   # its deletion not heard of yet
+    controller.sync(("default", "web"))
+    assert cluster.client.list("replicasets", "default")["items"] == []

@@ -438,6 +438,7 @@ class Kubelet:
         with self._lock:
             self._known.pop(key, None)
             self._gone.discard(key)
+        self.queue.forget(key)        # its token renewal, a retry: nothing is left to do
 
     def _remove_orphans(self, informers: Informers) -> None:
         """After a daemon restart: containers of pods that no longer exist are removed; those

@@ -189,3 +189,24 @@ def test_a_container_that_cannot_start_backs_off_as_a_crash_does(fake_cluster: A
     failed = [e for e in fake_cluster.client.list("events", "default")["items"]
               if e["reason"] == "Failed" and e["involvedObject"]["name"] == "broken"]
     assert failed and "/missing" in failed[0]["message"]
+
+
+def test_pods_that_come_and_go_leave_no_delayed_work_behind(fake_node: Any) -> None:
+    """Each sync of a pod with a projected token added it to the kubelet's queue for the
+    renewal, ~48 minutes ahead, and every entry stayed until then, the pod long gone: the
+    daemon's memory grew for the first hour of the soak (issue #12)."""
+    cluster = fake_node.start()
+    kubelet = fake_node.runtime.kubelet
+    for round_ in range(3):
+        names = [f"p{round_}-{i}" for i in range(8)]
+        for pod_name in names:
+            cluster.client.create(pod(pod_name, grace=0, command=["httpd"]))
+        for pod_name in names:
+            cluster.wait(f"{pod_name} to be Ready", lambda n=pod_name: cluster.ready(n))
+        for pod_name in names:
+            cluster.client.delete("pods", pod_name, "default")
+        cluster.wait("the pods to go", lambda: not cluster.client.list("pods")["items"])
+    # 24 pods synced a few times each: dozens of entries before; now none waits, and the
+    # queue keeps at most 16 forgotten entries before it rebuilds its heap.
+    cluster.wait("no delayed work of gone pods", lambda: kubelet.queue.delayed <= 16,
+                 timeout=5.0)

@@ -81,8 +81,9 @@ def test_a_replicaset_deleted_a_moment_ago_does_not_replace_its_pods(fake_node: 
         "pods", "default", label_selector="app=rs")["items"])
     stale = cluster.client.get("replicasets", "rs", "default")
     cluster.client.delete("replicasets", "rs", "default")
-    cluster.wait("its pods gone", lambda: not cluster.client.list(
-        "pods", "default", label_selector="app=rs")["items"])
+    cluster.wait("its pods gone, in the controller's cache too", lambda: not (
+        cluster.client.list("pods", "default", label_selector="app=rs")["items"]
+        or controller.pods.list("default")))
     controller.owners.upsert_local(stale)   # the cache has not heard of the deletion yet
     controller.sync(("default", "rs"))
     assert cluster.client.list("pods", "default", label_selector="app=rs")["items"] == []
@@ -107,8 +108,8 @@ def test_a_deployment_deleted_a_moment_ago_does_not_make_its_replicaset_again(
         "items"])
     stale = cluster.client.get("deployments", "web", "default")
     cluster.client.delete("deployments", "web", "default")
-    cluster.wait("its ReplicaSet gone", lambda: not cluster.client.list(
-        "replicasets", "default")["items"])
+    cluster.wait("its ReplicaSet gone, in the controller's cache too", lambda: not (
+        cluster.client.list("replicasets", "default")["items"] or controller.rs.list("default")))
     controller.deployments.upsert_local(stale)   # its deletion not heard of yet
     controller.sync(("default", "web"))
     assert cluster.client.list("replicasets", "default")["items"] == []

@@ -461,9 +461,9 @@ class DockerBackend:
         for net in nets:
             left = self._remove_released_network(net)
             if left:
-                say(f"could not remove network {net.get('Name')}: {left} (the engine kept an "
-                    f"endpoint of a removed container; `docker network rm {net.get('Name')}` "
-                    "works once Docker restarts)")
+                say(f"could not remove network {net.get('Name')}: {left} (the engine still "
+                    "holds an endpoint of a removed container; try `docker network rm "
+                    f"{net.get('Name')}` later)")
         self.map(self.remove_volume, gone)
 
     def _remove_released_network(self, net: dict[str, Any], wait: float = NETWORK_RELEASE,

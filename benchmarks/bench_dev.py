@@ -60,20 +60,27 @@ def get(port: int, path: str) -> str | None:
         return None   # restarting: refused, reset, or cut off mid-answer
 
 
-def until(port: int, path: str, wanted: str, timeout: float = 300.0) -> float:
-    """Seconds until GET path answers ``wanted``."""
+def until(port: int, path: str, wanted: str, dev: subprocess.Popen[str],
+          output: list[str], timeout: float = 300.0) -> float:
+    """Seconds until GET path answers ``wanted``; stops at once, with the session's
+    output, when ``kompy dev`` has exited (rather than waiting out the timeout)."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if get(port, path) == wanted:
             return time.monotonic() - start
+        if dev.poll() is not None:
+            raise SystemExit(f"kompy dev exited with {dev.returncode} before {path} answered "
+                             f"{wanted!r}:\n{''.join(output[-20:])}")
         time.sleep(0.02)
-    raise SystemExit(f"{path} never answered {wanted!r} within {timeout} s")
+    raise SystemExit(f"{path} never answered {wanted!r} within {timeout} s:\n"
+                     f"{''.join(output[-20:])}")
 
 
-def timed_change(port: int, path: str, wanted: str, write: Any) -> float:
+def timed_change(port: int, path: str, wanted: str, write: Any,
+                 dev: subprocess.Popen[str], output: list[str]) -> float:
     start = time.monotonic()
     write()
-    until(port, path, wanted)
+    until(port, path, wanted, dev, output)
     return round(time.monotonic() - start, 3)
 
 
@@ -116,28 +123,33 @@ def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: t
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
                      daemon=True).start()
     try:
-        until(port, "/index.html", www.read_text().strip())
+        until(port, "/index.html", www.read_text().strip(), proc, lines)
         first = round(time.monotonic() - started, 2)
         while not any("watching" in line for line in lines):
+            if proc.poll() is not None:
+                raise SystemExit(f"kompy dev exited with {proc.returncode}:\n"
+                                 f"{''.join(lines[-20:])}")
             time.sleep(0.05)
         # The edits of a kind in a row: the first sync into a new pod starts its helper
         # (one exec, about 0.1-0.2 s), and a restart or a rebuild makes a new one.
         for i in range(1, rounds + 1):
             value = f"{name}-{i}"
             results[f"sync_{name}"].append(timed_change(
-                port, "/index.html", value, lambda v=value: www.write_text(f"{v}\n")))
+                port, "/index.html", value, lambda v=value: www.write_text(f"{v}\n"),
+                proc, lines))
         if "sync_restart" in kinds:
             for i in range(1, rounds + 1):
                 results[f"sync_restart_{name}"].append(timed_change(
                     port, "/greeting.txt", f"{name}{i}",
-                    lambda i=i: greeting.write_text(f"{name}{i}\n")))
+                    lambda i=i: greeting.write_text(f"{name}{i}\n"), proc, lines))
         if "rebuild" in kinds:
             build = int(get(port, "/build.txt") or "1")
             for i in range(build + 1, build + rounds + 1):
                 results[f"rebuild_{name}"].append(timed_change(
                     port, "/build.txt", str(i),
                     lambda i=i: dockerfile.write_text(re.sub(r"echo \d+ >", f"echo {i} >",
-                                                             original))))
+                                                             original)),
+                    proc, lines))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)

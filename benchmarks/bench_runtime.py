@@ -113,6 +113,7 @@ def bench_kompy(idle_seconds: float | None, replicas: int = REPLICAS,
     os.environ["KOMPY_HOME"] = home
     os.environ["KOMPY_INGRESS_PORTS"] = "off"
     name = f"bench{uuid.uuid4().hex[:6]}"
+    out: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
         client = daemon.ensure_cluster(name)
@@ -123,6 +124,7 @@ def bench_kompy(idle_seconds: float | None, replicas: int = REPLICAS,
         client.get("namespaces", "default")
         pid = int(Path(home, name, "daemon.pid").read_text().strip())
         busy_before = settle()
+        load = round(os.getloadavg()[0], 2)
         cpu0 = cpu_seconds(pid)
         t0 = time.monotonic()
         client.apply(deployment(replicas))
@@ -133,11 +135,11 @@ def bench_kompy(idle_seconds: float | None, replicas: int = REPLICAS,
         for p in client.list("pods", "default")["items"]:
             node = str((p.get("spec") or {}).get("nodeName"))
             spread[node] = spread.get(node, 0) + 1
-        out: dict[str, Any] = {"nodes": nodes, "replicas": replicas, "pods_per_node": spread,
-                               "daemon_start_s": round(started, 2),
-                               "apply_to_all_ready_s": round(ready, 2),
-                               "daemon_cpu_s_during_apply": round(apply_cpu, 2),
-                               "machine_busy_before": busy_before}
+        out.update({"nodes": nodes, "replicas": replicas, "pods_per_node": spread,
+                    "daemon_start_s": round(started, 2),
+                    "apply_to_all_ready_s": round(ready, 2),
+                    "daemon_cpu_s_during_apply": round(apply_cpu, 2),
+                    "machine_busy_before": busy_before, "load_average": load})
         if idle_seconds:
             time.sleep(5)  # let the last status writes settle before measuring idle
             c0, w0 = cpu_seconds(pid), time.monotonic()
@@ -147,7 +149,10 @@ def bench_kompy(idle_seconds: float | None, replicas: int = REPLICAS,
                        idle_window_s=round(w1 - w0, 1), idle_cpu_seconds=round(c1 - c0, 3))
         return out
     finally:
+        t0 = time.monotonic()
         _reset(daemon, name)
+        if out:
+            out["reset_s"] = round(time.monotonic() - t0, 2)  # stop the pods, remove all
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -177,6 +182,7 @@ def bench_raw(replicas: int = REPLICAS, threads: int = 8) -> dict[str, Any]:
     tag = f"rawbench{uuid.uuid4().hex[:6]}"
     api.create_network(tag, driver="bridge", labels={"kompy.bench": tag})
     ids: list[str] = []
+    out: dict[str, Any] = {}
 
     def one(i: int) -> None:
         created = api.create_container(
@@ -187,16 +193,22 @@ def bench_raw(replicas: int = REPLICAS, threads: int = 8) -> dict[str, Any]:
 
     try:
         busy_before = settle()
+        load = round(os.getloadavg()[0], 2)
         t0 = time.monotonic()
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, range(replicas)))
         took = time.monotonic() - t0
-        return {"replicas": replicas, "threads": threads,
-                "create_and_start_all_s": round(took, 2), "machine_busy_before": busy_before}
+        out.update({"replicas": replicas, "threads": threads,
+                    "create_and_start_all_s": round(took, 2),
+                    "machine_busy_before": busy_before, "load_average": load})
+        return out
     finally:
         left = [c["Id"] for c in api.containers(all=True, filters={"label": f"kompy.bench={tag}"})]
+        t0 = time.monotonic()
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda cid: api.remove_container(cid, force=True), left))
+        if out:  # the floor of kompy's reset: the same containers force-removed, 8 threads
+            out["remove_all_s"] = round(time.monotonic() - t0, 2)
         for _ in range(30):  # the engine releases the endpoints a moment after the removals
             try:
                 api.remove_network(tag)
@@ -216,6 +228,7 @@ def bench_compose() -> dict[str, Any]:
     cmd = [exe, "-p", project, "-f", str(folder / "docker-compose.yml")]
     try:
         busy_before = settle()
+        load = round(os.getloadavg()[0], 2)
         t0 = time.monotonic()
         subprocess.run([*cmd, "up", "-d", "--scale", f"web={REPLICAS}"], check=True,
                        capture_output=True)
@@ -224,7 +237,7 @@ def bench_compose() -> dict[str, Any]:
                                   f"label=com.docker.compose.project={project}"],
                                  check=True, capture_output=True, text=True).stdout.split()
         return {"up_scale_s": round(up, 2), "containers_running": len(running),
-                "machine_busy_before": busy_before,
+                "machine_busy_before": busy_before, "load_average": load,
                 "version": subprocess.run([exe, "version", "--short"], capture_output=True,
                                           text=True).stdout.strip()}
     finally:
@@ -294,6 +307,8 @@ def scale(result: dict[str, Any], counts: list[int]) -> int:
             point["kompy_3_nodes"]["apply_to_all_ready_s"] / count, 3)
         point["docker_api_per_replica_s"] = round(
             point["docker_api_8_threads"]["create_and_start_all_s"] / count, 3)
+        point["kompy_3_nodes_vs_docker_api_ratio"] = round(
+            point["kompy_per_replica_s"] / point["docker_api_per_replica_s"], 2)
         scaling.append(point)
         save(RESULTS, result)
     return 0

@@ -7,9 +7,11 @@ default 50) and ``kompose.hpa.memory`` (average memory utilisation in percent, d
 "0" turns the metric off). Any one label asks for an autoscaler with the defaults for the
 others, as in Kompose.
 
-``x-kompy.hpa: {min, max, cpu, memory}`` takes the same values, without implied metrics
-(cpu 50% when neither metric is given); its ``memory`` may also be a quantity ("512Mi"),
-which targets an average value instead of a utilisation.
+``x-kompy.hpa: {min, max, cpu, memory, behavior}`` takes the same values, without implied
+metrics (cpu 50% when neither metric is given); its ``memory`` may also be a quantity
+("512Mi"), which targets an average value instead of a utilisation; ``behavior`` is the
+autoscaler's ``spec.behavior`` as Kubernetes spells it (scaleUp / scaleDown rules,
+https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#configurable-scaling-behavior).
 
 Utilisation is measured against the containers' resource requests, so a warning names a
 utilisation metric whose resource some container does not request
@@ -62,6 +64,7 @@ def build_hpa(ctx: ConvertContext, service: Service,
         "min_replicas": low,
         "max_replicas": high,
         "metrics": metrics,
+        "behavior": hpa.behavior,
     }
     ctx.mapped(path, f"HorizontalPodAutoscaler/{name}")
     return render(ctx, "hpa.yaml.j2", context)

@@ -17,11 +17,11 @@ from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec
 from kompy.errors import KeyPath
 from kompy.model import ByteSize, Duration, Healthcheck, Service
+from kompy.model.ports import expose_ports as model_expose_ports
 
 if TYPE_CHECKING:
     from kompy.client.objects import Obj
 
-_EXPOSE = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
 # Kubernetes port names: IANA_SVC_NAME, at most 15 characters.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
 
@@ -91,18 +91,15 @@ def container_ports(ctx: ConvertContext, service: Service, base: KeyPath) -> lis
 
 
 def expose_ports(ctx: ConvertContext, service: Service) -> list[tuple[int, str]]:
-    """`expose` entries ("80", "8000-8002", "53/udp") as (port, PROTOCOL) pairs."""
+    """`expose` entries ("80", "8000-8002", "53/udp") as (port, PROTOCOL) pairs (the loader
+    has checked them; one that does not read is reported, never guessed at)."""
     out: list[tuple[int, str]] = []
     for index, text in enumerate(service.expose):
-        match = _EXPOSE.fullmatch(str(text).strip())
-        if match is None:
+        pairs = model_expose_ports(str(text))
+        if not pairs:
             ctx.dropped(("services", service.name, "expose", index),
                         f"cannot read expose entry {text!r}", hint='use "80" or "8000-8010/tcp"')
-            continue
-        start = int(match.group(1))
-        end = int(match.group(2) or start)
-        protocol = (match.group(3) or "tcp").upper()
-        out.extend((number, protocol) for number in range(start, end + 1))
+        out.extend(pairs)
     return out
 
 

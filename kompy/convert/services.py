@@ -27,6 +27,7 @@ from kompy.convert.shared import render, tool_annotations
 from kompy.convert.specs import ServicePlan, ServicePort
 from kompy.errors import KeyPath
 from kompy.model import PortMapping, Service
+from kompy.model.ports import expose_ports
 
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
 
@@ -180,15 +181,6 @@ def _loopback_ports(service: Service) -> list[int]:
     """Indexes of the ports ``service`` publishes on a loopback address only."""
     return [index for index, m in enumerate(service.ports)
             if m.published and _is_loopback(m.host_ip)]
-
-
-def expose_ports(text: str) -> list[tuple[int, str]]:
-    """An ``expose`` entry ("80", "8000-8010", "53/udp") as (port, PROTOCOL) pairs."""
-    number, _, proto = text.partition("/")
-    low, _, high = number.partition("-")
-    first = int(low)
-    last = int(high) if high else first
-    return [(port, (proto or "tcp").upper()) for port in range(first, last + 1)]
 
 
 def _published(mapping: PortMapping) -> int | None:

@@ -19,13 +19,15 @@ Example::
           # or, for a service that runs outside the cluster (a managed database):
           # service: {external_name: db.example.com}
           ingress: {hosts: [example.com/api], tls_secret: web-tls, class: nginx}
-          hpa: {min: 2, max: 10, cpu: 70, memory: 512Mi}
+          hpa: {min: 2, max: 10, cpu: 70, memory: 512Mi,
+                behavior: {scaleDown: {stabilizationWindowSeconds: 300}}}
           volume: {size: 1Gi, storage_class: fast, access_mode: ReadWriteOnce}
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kompy.errors import KeyPath
 from kompy.model import Duration
@@ -115,6 +117,7 @@ class HpaSettings:
     max_replicas: int | None = None
     cpu: int | None = None  # target average utilisation, percent
     memory: str | None = None  # target average value, a quantity
+    behavior: dict[str, Any] | None = None  # spec.behavior: scaleUp / scaleDown rules
 
 
 @dataclass(frozen=True)

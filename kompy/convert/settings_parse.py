@@ -33,6 +33,7 @@ from kompy.convert.settings_values import (
     dns_name,
     duration,
     healthcheck_test,
+    hpa_behavior,
     ingress_rules,
     percent,
     port,
@@ -357,6 +358,7 @@ _NESTED_SPECS: dict[str, dict[str, tuple[str, Callable[[Any], Any], str]]] = {
         "max": ("a count", count, "max_replicas"),
         "cpu": ("a percentage", percent, "cpu"),
         "memory": ("a quantity", quantity, "memory"),
+        "behavior": ("an autoscaling behavior", hpa_behavior, "behavior"),
     },
     "cronjob": {
         "schedule": ("a cron schedule", string, "schedule"),

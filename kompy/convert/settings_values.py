@@ -163,3 +163,72 @@ def concurrency(raw: Any) -> str:
     return choice(CONCURRENCY_POLICIES)(text)
 
 
+
+
+# spec.behavior of an autoscaling/v2 HorizontalPodAutoscaler, as Kubernetes spells it, and
+# the bounds its validation sets (k8s.io/kubernetes pkg/apis/autoscaling/validation).
+_BEHAVIOR_RULE_KEYS = ("policies", "selectPolicy", "stabilizationWindowSeconds")
+_SELECT_POLICIES = ("Max", "Min", "Disabled")
+_POLICY_TYPES = ("Pods", "Percent")
+MAX_STABILIZATION_SECONDS = 3600
+MAX_PERIOD_SECONDS = 1800
+
+
+def hpa_behavior(raw: Any) -> dict[str, Any]:
+    """``{scaleUp: RULES, scaleDown: RULES}``, each RULES ``{stabilizationWindowSeconds,
+    selectPolicy, policies: [{type, value, periodSeconds}]}``; ValueError names the first
+    key that is wrong."""
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError("a mapping of scaleUp and/or scaleDown")
+    out: dict[str, Any] = {}
+    for direction in sorted(raw, key=str):
+        if direction not in ("scaleUp", "scaleDown"):
+            raise ValueError(f"unknown key {direction!r}: use scaleUp or scaleDown")
+        out[direction] = _scaling_rules(raw[direction], str(direction))
+    return out
+
+
+def _scaling_rules(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} must be a mapping")
+    out: dict[str, Any] = {}
+    for key in sorted(raw, key=str):
+        value = raw[key]
+        if key == "stabilizationWindowSeconds":
+            out[key] = _bounded(value, f"{where}.{key}", 0, MAX_STABILIZATION_SECONDS)
+        elif key == "selectPolicy":
+            out[key] = _one_of(value, f"{where}.{key}", _SELECT_POLICIES)
+        elif key == "policies":
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"{where}.policies must be a list of at least one policy")
+            out[key] = [_policy(p, f"{where}.policies[{i}]") for i, p in enumerate(value)]
+        else:
+            raise ValueError(f"unknown key {key!r} in {where}: use "
+                             + ", ".join(_BEHAVIOR_RULE_KEYS))
+    return out
+
+
+def _policy(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict) or set(raw) != {"type", "value", "periodSeconds"}:
+        raise ValueError(f"{where} must have exactly type, value and periodSeconds")
+    return {"type": _one_of(raw["type"], f"{where}.type", _POLICY_TYPES),
+            "value": _bounded(raw["value"], f"{where}.value", 1, None),
+            "periodSeconds": _bounded(raw["periodSeconds"], f"{where}.periodSeconds", 1,
+                                      MAX_PERIOD_SECONDS)}
+
+
+def _bounded(raw: Any, where: str, low: int, high: int | None) -> int:
+    try:
+        value = integer(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a whole number") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{where} must be {bound}")
+    return value
+
+
+def _one_of(raw: Any, where: str, choices: tuple[str, ...]) -> str:
+    if raw not in choices:
+        raise ValueError(f"{where} must be one of {', '.join(choices)}")
+    return str(raw)

@@ -266,25 +266,33 @@ def keep_claim_volumes(client: KubeClient, namespace: str, whole: bool) -> list[
     return kept
 
 
-def forget_volumes(client: KubeClient, names: list[str]) -> None:
+def forget_volumes(client: KubeClient, names: list[str], wait: float = 10.0) -> None:
     """Delete the PersistentVolume objects (Retain) whose claims are gone; their Docker
-    volumes stay."""
+    volumes stay. A claim still Terminating (its pvc-protection finalizer is taken off
+    once its pods are gone, which they are by now) is waited for up to ``wait``."""
+    deadline = time.monotonic() + wait
     for volume_name in names:
         with contextlib.suppress(NotFound):
             ref = (client.get("persistentvolumes", volume_name).get("spec") or {}).get(
                 "claimRef") or {}
-            if _claim_exists(client, ref):
+            while _claim_state(client, ref) == "terminating" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _claim_state(client, ref):
                 continue
             client.delete("persistentvolumes", volume_name)
 
 
-def _claim_exists(client: KubeClient, ref: dict[str, Any]) -> bool:
+def _claim_state(client: KubeClient, ref: dict[str, Any]) -> str:
+    """"" when the claim of ``ref`` is gone, else "terminating" or "yes"."""
     try:
         claim = client.get("persistentvolumeclaims", str(ref.get("name")),
                            str(ref.get("namespace")))
     except NotFound:
-        return False
-    return (claim.get("metadata") or {}).get("uid") == ref.get("uid")
+        return ""
+    meta = claim.get("metadata") or {}
+    if meta.get("uid") != ref.get("uid"):
+        return ""
+    return "terminating" if meta.get("deletionTimestamp") else "yes"
 
 
 def _longest_grace(client: KubeClient, namespace: str, selector: str | None = None

@@ -108,15 +108,26 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(client, namespace, workloads, request.wait_timeout, console.say)
+    _print_published(client, target, namespace, conversion.objects, console)
+    from kompy.dev.ingress_urls import print_ingress_urls
+
+    print_ingress_urls(client, target, namespace, conversion.objects, console)
+    return EXIT_OK
+
+
+def _print_published(client: KubeClient, target: ClusterTarget, namespace: str,
+                     objects: list[dict[str, Any]], console: Console) -> None:
+    """Where each published Compose port answers: at 127.0.0.1 on the built-in cluster's
+    host ports; through a port-forward when there are none."""
     if not target.extras:
         # No host ports on this cluster: kompy dev forwards them; `up` cannot stay to.
-        for url in published_urls(conversion.objects, with_extras=False):
+        for url in published_urls(objects, with_extras=False):
             console.say(f"{url.service}: port {url.host_port} is published through "
                         f"port-forward: `kompy dev` forwards it, or `kompy port-forward "
                         f"svc/{url.k8s_service} {url.host_port}:{url.port} -n {namespace}"
                         f"{target.flags()}`")
-        return EXIT_OK
-    urls = published_urls(conversion.objects)
+        return
+    urls = published_urls(objects)
     taken = _listen_failures(client, namespace) if urls else {}
     for url in urls:
         if url.host_port in taken:
@@ -124,7 +135,6 @@ def run_up(request: UpRequest, out: TextIO, err: TextIO) -> int:
         reachable = _await_port(url.host_port, 10.0) if url.protocol == "tcp" else True
         note = "" if reachable else "  (not answering yet)"
         console.say(f"{url.service}: {url.text()}{note}")
-    return EXIT_OK
 
 
 def _about_develop(diagnostic: Diagnostic) -> bool:

@@ -78,6 +78,7 @@ class ImageDetails:
     repo_digests: tuple[str, ...]
     user: str  # the image's USER ("" when it runs as root by default)
     exposed_ports: tuple[str, ...]  # EXPOSE, as Docker writes them: "80/tcp"
+    stop_signal: str = ""  # STOPSIGNAL ("" when the image keeps Docker's SIGTERM)
 
 
 def inspect_image(ref: str, client: Engine | None = None) -> ImageDetails | None:
@@ -93,7 +94,8 @@ def inspect_image(ref: str, client: Engine | None = None) -> ImageDetails | None
     config = data.get("Config") or {}
     return ImageDetails(id=str(data["Id"]), repo_digests=tuple(data.get("RepoDigests") or ()),
                         user=str(config.get("User") or ""),
-                        exposed_ports=tuple(sorted(config.get("ExposedPorts") or {})))
+                        exposed_ports=tuple(sorted(config.get("ExposedPorts") or {})),
+                        stop_signal=str(config.get("StopSignal") or ""))
 
 
 def image_exists(ref: str) -> bool:

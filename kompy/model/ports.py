@@ -104,6 +104,19 @@ def parse_expose(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...]:
     return tuple(out)
 
 
+def expose_ports(text: str) -> list[tuple[int, str]]:
+    """An ``expose`` entry as :func:`parse_expose` keeps it ("80", "8000-8010", "53/udp") as
+    (port, PROTOCOL) pairs, one per port of a range; [] for an entry it would refuse."""
+    number, _, proto = text.strip().partition("/")
+    low, dash, high = number.partition("-")
+    if not low.isdigit() or (dash and not high.isdigit()) or \
+            (proto and proto.lower() not in PROTOCOLS):
+        return []
+    first = int(low)
+    last = int(high) if dash else first
+    return [(port, (proto or "tcp").upper()) for port in range(first, last + 1)]
+
+
 def _port(value: int, at: Locator, path: KeyPath, text: str | None = None) -> int:
     if not 1 <= value <= 65535:
         where = f" in {text!r}" if text is not None else ""

@@ -23,6 +23,7 @@ from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.cluster.apiserver.schemas import FieldError
 from kompy.cluster.ingress.classes import LEGACY_ANNOTATION as LEGACY_INGRESS_CLASS
 from kompy.cluster.ingress.classes import default_class
+from kompy.cluster.proxy import nodeports
 
 Problems = list[tuple[str, str]]
 
@@ -32,7 +33,6 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_NAMED = {"Namespace", "Service"}
 _PATH_SEGMENT_NAMED = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
-NODE_PORTS = range(30000, 32768)
 
 
 def validate(res: Resource, obj: Obj) -> None:
@@ -283,6 +283,12 @@ def _service(spec: Obj, problems: Problems) -> None:
         if pname in names:
             problems.append((f"spec.ports[{i}].name", f"Duplicate value: {pname!r}"))
         names.add(str(pname))
+        node_port = port.get("nodePort") if isinstance(port, dict) else None
+        if node_port and (not isinstance(node_port, int) or node_port not in nodeports.NODE_PORTS):
+            problems.append((f"spec.ports[{i}].nodePort", f"Invalid value: {node_port!r}: "
+                             "provided port is not in the valid range. The range of valid "
+                             f"ports is {nodeports.NODE_PORTS.start}-"
+                             f"{nodeports.NODE_PORTS.stop - 1}"))
 
 
 def _pvc(spec: Obj, problems: Problems) -> None:
@@ -354,14 +360,32 @@ def allocate_service(spec: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
         spec["clusterIPs"] = [spec["clusterIP"]]
     if spec.get("type") not in ("NodePort", "LoadBalancer"):
         return
-    used = {p.get("nodePort") for o in others for p in (o.get("spec") or {}).get("ports") or []}
+    used = {int(p["nodePort"]) for o in others for p in (o.get("spec") or {}).get("ports") or []
+            if p.get("nodePort")}
     old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort")
                  for p in old_spec.get("ports") or []}
     for port in spec.get("ports") or []:
         if not port.get("nodePort"):
-            port["nodePort"] = old_ports.get((port.get("port"), port.get("protocol"))) or next(
-                n for n in NODE_PORTS if n not in used)
-        used.add(port["nodePort"])
+            port["nodePort"] = old_ports.get((port.get("port"), port.get("protocol"))) or \
+                nodeports.allocate(used, str(port.get("protocol") or "TCP"))
+        used.add(int(port["nodePort"]))
+
+
+def check_node_ports(res: Resource, obj: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
+    """A node port given by hand that another Service of the cluster has is refused, as
+    kube-apiserver's allocator refuses it (one this Service had already is its own)."""
+    spec = obj.get("spec") or {}
+    if spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return
+    mine = {p.get("nodePort") for p in ((old or {}).get("spec") or {}).get("ports") or []}
+    taken = {p.get("nodePort") for o in others for p in (o.get("spec") or {}).get("ports") or []}
+    errors = [FieldError(f"spec.ports[{i}].nodePort", "FieldValueInvalid",
+                         f"Invalid value: {port['nodePort']}: provided port is already allocated")
+              for i, port in enumerate(spec.get("ports") or [])
+              if port.get("nodePort") and port["nodePort"] not in mine
+              and port["nodePort"] in taken]
+    if errors:
+        raise invalid(res, obj, errors)
 
 
 def _free_ip(others: Iterable[Obj]) -> str:

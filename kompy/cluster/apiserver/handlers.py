@@ -309,10 +309,11 @@ class Api:
 
     def _allocate(self, res: Resource, obj: Obj, old: Obj | None) -> None:
         if res.kind == "Service":
-            others, _ = self.store.list(SERVICES)
-            admission.allocate_service(obj["spec"], old, [
-                o for o in others if o["metadata"].get("uid") != (old or {}).get(
-                    "metadata", {}).get("uid")])
+            listed, _ = self.store.list(SERVICES)
+            others = [o for o in listed if o["metadata"].get("uid") != (old or {}).get(
+                "metadata", {}).get("uid")]
+            admission.check_node_ports(res, obj, old, others)
+            admission.allocate_service(obj["spec"], old, others)
 
     def _admit(self, res: Resource, obj: Obj, old: Obj | None) -> Sequence[quota.Charge]:
         """The plugins that read the namespace's LimitRanges, quotas and classes; a new

@@ -8,6 +8,8 @@
   a re-applied manifest that leaves those out keeps them. A larger storage request needs a
   bound claim of a class with ``allowVolumeExpansion`` (PersistentVolumeClaimResize); a
   smaller one is refused.
+* StorageObjectInUseProtection: every new claim gets the finalizer
+  ``kubernetes.io/pvc-protection``, every new volume ``kubernetes.io/pv-protection``.
 * ``kompy-local``, kompy's default class (provisioner ``kompy.dev/local``, Delete,
   Immediate, expandable), is made at start unless another default class exists.
 https://kubernetes.io/docs/concepts/storage/storage-classes/#default-storageclass
@@ -43,13 +45,31 @@ KOMPY_LOCAL: Obj = {
 }
 
 
+# StorageObjectInUseProtection: the finalizer each new claim / volume gets, which the
+# pvc-protection and pv-protection controllers take off once nothing uses it
+# (kompy/cluster/controllers/storageprotection.py).
+PROTECTION_FINALIZERS = {"PersistentVolumeClaim": "kubernetes.io/pvc-protection",
+                         "PersistentVolume": "kubernetes.io/pv-protection"}
+
+
 def admit(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None) -> None:
+    if old is None and res.kind in PROTECTION_FINALIZERS:
+        _protect(obj, PROTECTION_FINALIZERS[res.kind])
     if res.kind != "PersistentVolumeClaim":
         return
     if old is None:
         _default_class(obj, listing(STORAGE_CLASSES, ""))
     else:
         _update(res, old, obj, listing(STORAGE_CLASSES, ""))
+
+
+def _protect(obj: Obj, finalizer: str) -> None:
+    meta = obj.setdefault("metadata", {})
+    finalizers = meta.get("finalizers")
+    if not isinstance(finalizers, list):
+        finalizers = meta["finalizers"] = []
+    if finalizer not in finalizers:
+        finalizers.append(finalizer)
 
 
 def _default_class(claim: Obj, classes: list[Obj]) -> None:

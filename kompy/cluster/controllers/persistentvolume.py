@@ -301,9 +301,11 @@ class PersistentVolumeController(Controller):
             return
         if self.provisioner.owns(volume):
             self.provisioner.delete(volume)
+            left: Obj | None = None
             with contextlib.suppress(NotFound):
-                self.client.delete("persistentvolumes", name(volume))
-            self.volumes.remove_local(volume)
+                left = self.client.delete("persistentvolumes", name(volume))
+            if left is None:   # else Terminating: pv-protection lets it go, as it is Released
+                self.volumes.remove_local(volume)
             return
         message = "error getting deleter volume plugin for volume " \
                   f'"{name(volume)}": no deletable volume plugin matched'

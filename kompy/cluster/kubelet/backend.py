@@ -165,6 +165,7 @@ class ImageInfo:
     id: str
     repo_digests: tuple[str, ...]
     user: str = ""  # the image's USER: "" (root), "1000", "1000:1000", "app"...
+    stop_signal: str = ""  # the image's STOPSIGNAL ("" when none: SIGTERM)
 
 
 class ContainerBackend(Protocol):
@@ -194,6 +195,9 @@ class ContainerBackend(Protocol):
     def inspect(self, container_id: str) -> ContainerInfo | None:
         """The container of this id or name; None when there is none."""
     def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]: ...
+    def running_ids(self, labels: dict[str, str]) -> set[str]:
+        """The ids of the running containers with these labels: one cheap listing (no
+        inspect of each), for waiting on hundreds of containers at once."""
     def usage(self, labels: dict[str, str]) -> list[ContainerUsage]:
         """A reading of every *running* container of the cluster with these labels."""
     def logs(self, container_id: str, *, follow: bool, tail: int | None,

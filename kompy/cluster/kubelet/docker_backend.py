@@ -242,7 +242,8 @@ class DockerBackend:
     def image(self, ref: str) -> ImageInfo | None:
         found = inspect_image(ref, self._client)
         return None if found is None else ImageInfo(id=found.id, repo_digests=found.repo_digests,
-                                                    user=found.user)
+                                                    user=found.user,
+                                                    stop_signal=found.stop_signal)
 
     def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> ImageInfo:
         try:
@@ -336,6 +337,11 @@ class DockerBackend:
                            lambda: self.api.containers(all=True, filters=self._filters(labels)))
         infos = self.map(lambda item: self.inspect(item["Id"]), self._own(items))
         return [info for info in infos if info is not None]
+
+    def running_ids(self, labels: dict[str, str]) -> set[str]:
+        items = self._call("list containers",
+                           lambda: self.api.containers(filters=self._filters(labels)))
+        return {str(item["Id"]) for item in self._own(items)}
 
     def usage(self, labels: dict[str, str]) -> list[ContainerUsage]:
         """Running containers only (one listing, no inspect each); their cgroup files when

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import itertools
 import queue
+import signal as signals
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -126,6 +127,9 @@ class FakeBackend:
         # Why Docker cannot start a container ("" when it can): e.g. its executable is
         # missing from the image. The container stays "created" with that error.
         self.start_error: Callable[[ContainerSpec], str] = lambda spec: ""
+        # Whether the container's process ignores its stop signal (a shell or ``httpd`` as
+        # PID 1 does): a stop then waits its whole timeout before the SIGKILL, as Docker's.
+        self.stop_ignored: Callable[[ContainerSpec], bool] = lambda spec: False
         self._lock = threading.RLock()
         self.down = False  # see outage()
         self._events: queue.Queue[dict[str, object]] = queue.Queue()
@@ -322,8 +326,13 @@ class FakeBackend:
         with self._lock:
             c = self.containers.get(container_id)
             self.calls.append(("stop", container_id, timeout))
-            if c is not None:
+            ignored = c is not None and c.status == "running" and self.stop_ignored(c.spec)
+            if c is not None and not ignored:
                 self._stopped(c, 143)  # SIGTERM obeyed
+        if c is not None and ignored:
+            time.sleep(timeout)  # Docker waits the timeout out, then kills
+            with self._lock:
+                self._stopped(c, 137)
 
     @_engine_call
     def restart(self, container_id: str, timeout: int) -> None:
@@ -339,8 +348,9 @@ class FakeBackend:
         with self._lock:
             c = self.containers.get(container_id)
             self.calls.append(("kill", container_id, signal))
-            if c is not None:
-                self._stopped(c, 137)
+            if c is None or (signal != "SIGKILL" and self.stop_ignored(c.spec)):
+                return
+            self._stopped(c, 128 + int(signals.Signals[signal]))
 
     @_engine_call
     def remove(self, container_id: str) -> None:
@@ -363,6 +373,13 @@ class FakeBackend:
         with self._lock:
             return [c.info() for c in self.containers.values()
                     if self._matches(c.spec.labels, labels)]
+
+    @_engine_call
+    def running_ids(self, labels: dict[str, str]) -> set[str]:
+        with self._lock:
+            self.calls.append(("running_ids", dict(labels)))
+            return {c.id for c in self.containers.values()
+                    if c.status == "running" and self._matches(c.spec.labels, labels)}
 
     @_engine_call
     def usage(self, labels: dict[str, str]) -> list[ContainerUsage]:

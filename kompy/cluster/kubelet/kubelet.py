@@ -50,6 +50,7 @@ from kompy.cluster.kubelet.node import NodeAgent
 from kompy.cluster.kubelet.podstatus import failed_status, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
 from kompy.cluster.kubelet.probes import Prober
+from kompy.cluster.kubelet.shutdown import Stop, stop_all
 from kompy.cluster.kubelet.tokens import TokenManager
 from kompy.cluster.kubelet.volumes import Lookup
 from kompy.errors import KompyError
@@ -95,6 +96,9 @@ def cached_lookup(client: KubeClient, informer: Informer, resource: str) -> Look
 
     return lookup
 
+
+# The containers that stop after the pods' own at a shutdown, in this order.
+SHUTDOWN_STEPS = ("sandbox", "node")
 
 # Namespaces that never get a pod network of their own in advance.
 NO_POD_NETWORK = frozenset({"kube-system", "kube-node-lease", "kube-public"})
@@ -184,7 +188,11 @@ class Kubelet:
             thread.join(timeout)
 
     def stop_containers(self, max_grace: int = 10) -> None:
-        """Stop every running container of the node (daemon shutdown), apps before sandboxes."""
+        """Stop every running container of the nodes (daemon shutdown) as a node's graceful
+        shutdown does: the pods' containers first, each within its pod's grace period (at
+        most ``max_grace``), then the sandboxes, then the nodes' own containers. All of a
+        step at once (:mod:`.shutdown`): the stop takes the longest grace period, not the
+        sum of them."""
         try:
             running = [c for c in self.backend.list_containers({}) if c.running]
         except KompyError as error:
@@ -193,16 +201,15 @@ class Kubelet:
         with self._lock:
             pods = {uid(p): p for p in self._known.values()}
 
-        def stop(c: ContainerInfo) -> None:
+        def grace(c: ContainerInfo) -> float:
             pod = pods.get(c.labels.get(LABEL_POD_UID, ""))
-            grace = min(grace_seconds(pod), max_grace) if pod else max_grace
-            try:
-                self.backend.stop(c.id, grace)
-            except KompyError as error:
-                log.warning("could not stop %s: %s", c.name, error)
+            return min(grace_seconds(pod), max_grace) if pod else max_grace
 
-        self.backend.map(stop, [c for c in running if c.labels.get(LABEL_ROLE) != "sandbox"])
-        self.backend.map(stop, [c for c in running if c.labels.get(LABEL_ROLE) == "sandbox"])
+        for step in range(len(SHUTDOWN_STEPS) + 1):
+            left = stop_all(self.backend, [Stop(c, grace(c)) for c in running
+                                           if _shutdown_step(c) == step])
+            if left:
+                log.warning("could not stop %d containers: %s", len(left), ", ".join(left[:5]))
 
     def pod(self, ns: str, pod_name: str) -> Obj | None:
         return self.pods.get(ns, pod_name)
@@ -531,6 +538,13 @@ class Kubelet:
             return
         self.backend.map(lambda c: self.backend.kill(c.id), [
             c for c in found if c.running and c.labels.get(LABEL_ROLE) != "node"])
+
+
+def _shutdown_step(c: ContainerInfo) -> int:
+    """When ``c`` stops at a shutdown: app and init containers (0), then sandboxes, then
+    the nodes' own containers (:data:`SHUTDOWN_STEPS`)."""
+    role = c.labels.get(LABEL_ROLE, "")
+    return SHUTDOWN_STEPS.index(role) + 1 if role in SHUTDOWN_STEPS else 0
 
 
 def _same_desire(a: Obj, b: Obj) -> bool:

@@ -25,11 +25,11 @@ from typing import Protocol
 from kompy.client import KubeClient
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
-from kompy.client.objects import meta
+from kompy.client.objects import Obj, meta
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.kubelet.backend import ContainerBackend
 from kompy.cluster.netpol.iptables import IptablesError
-from kompy.cluster.netpol.model import PolicyModel, compile_policies, network
+from kompy.cluster.netpol.model import PodRef, PolicyModel, compile_policies, network, pod_ref
 from kompy.cluster.netpol.rules import Chains, render
 from kompy.errors import ClusterError, KompyError
 
@@ -70,6 +70,26 @@ class NoFirewall:
         return None
 
 
+class PodRefs:
+    """Each pod's part of the model (its address, namespace, labels, named ports), to tell
+    the pod changes that matter to the policies from the many that do not: every status
+    write of the kubelet (a pod's conditions, restarts, readiness) would otherwise recompile
+    the model over every pod, a cost that grows with the square of the pods as they start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._refs: dict[str, PodRef] = {}
+
+    def changed(self, pod: Obj, deleted: bool) -> bool:
+        key = str(meta(pod).get("uid") or f"{meta(pod).get('namespace')}/{meta(pod).get('name')}")
+        ref = None if deleted else pod_ref(pod)
+        with self._lock:
+            before = self._refs.pop(key, None) if ref is None else self._refs.get(key)
+            if ref is not None:
+                self._refs[key] = ref
+        return before != ref
+
+
 class NetworkPolicyController(Controller):
     name = "network-policy"
 
@@ -81,7 +101,9 @@ class NetworkPolicyController(Controller):
         self.pods = informers["pods"]
         self.namespaces = informers["namespaces"]
         self.policies = informers["networkpolicies"]
-        for informer in (self.pods, self.namespaces, self.policies):
+        self._pod_refs = PodRefs()
+        self.pods.add_handler(self._on_pod)
+        for informer in (self.namespaces, self.policies):
             informer.add_handler(lambda _obj, _deleted: self.queue.add(KEY))
         self.model = PolicyModel()
         self._applied: Chains | None = None
@@ -92,6 +114,10 @@ class NetworkPolicyController(Controller):
         self._logged = False
         self._warned: set[str] = set()
         self._pod_networks: list[str] = []
+
+    def _on_pod(self, pod: Obj, deleted: bool) -> None:
+        if self._pod_refs.changed(pod, deleted):
+            self.queue.add(KEY)
 
     # -- what the Service proxy asks --------------------------------------------------------------
     def permits(self, src: str, dst: str, protocol: str, port: int) -> bool:

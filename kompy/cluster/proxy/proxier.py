@@ -46,6 +46,7 @@ from kompy.cluster.controllers.apiservice import is_api_service
 from kompy.cluster.controllers.base import Controller
 from kompy.cluster.kubelet.backend import LABEL_SERVICE, ContainerBackend, NetworkInfo
 from kompy.cluster.kubelet.hosts import HostsTable
+from kompy.cluster.proxy import nodeports
 from kompy.cluster.proxy.tcpproxy import TcpListener, UdpListener
 from kompy.errors import KompyError
 
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_RANGE = ipaddress.ip_network("10.213.0.0/16")
 SERVICE_PREFIX = 29
-NODE_PORTS = range(30000, 32768)
 HOST_PORTS_ANNOTATION = "kompy.dev/host-ports"
 LOOPBACK = "127.0.0.1"
 LOAD_BALANCER = [{"ip": LOOPBACK}]
@@ -238,7 +238,7 @@ class ServiceProxy(Controller):
             used = self._used_node_ports(svc)
             for p in ports:
                 if not p.get("nodePort"):
-                    p["nodePort"] = next(n for n in NODE_PORTS if n not in used)
+                    p["nodePort"] = nodeports.allocate(used, str(p.get("protocol") or "TCP"))
                     used.add(p["nodePort"])
                     changed = True
         if not changed:
@@ -366,7 +366,8 @@ class ServiceProxy(Controller):
             if state.errors.get(lkey) != message:
                 state.errors[lkey] = message
                 self.recorder.warning(svc, "FailedToListen", message +
-                                      " (is another program using this port?)")
+                                      " (is another program using this port? It, not this "
+                                      "Service, answers there; tried again every 30 s)")
             self.queue.add_after(key_of(svc), 30.0)
             return None
         state.errors.pop(lkey, None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from kompy.client.objects import Obj, labels, namespace, pod_requests
 from kompy.client.selectors import matches_labels, selector_from_match
+from kompy.cluster.controllers.persistentvolume import claims_of
 from kompy.cluster.scheduler import affinity, taints
 from kompy.cluster.scheduler.snapshot import NodeInfo, Snapshot
 
@@ -25,9 +26,15 @@ SPREAD_LABEL = "node(s) didn't match pod topology spread constraints (missing re
 AFFINITY = "node(s) didn't match pod affinity rules"
 ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+# VolumeRestrictions: a claim of access mode ReadWriteOncePod that another pod uses.
+RWOP_CONFLICT = ("node has pod using PersistentVolumeClaim with the same name and "
+                 "ReadWriteOncePod access mode")
 # Reasons that evicting lower-priority pods could cure (preemption's "No preemption victims
 # found": every pod here has the same priority, so none is ever a victim).
 RESOURCE_REASONS = frozenset({"Insufficient cpu", "Insufficient memory", "Too many pods"})
+PREEMPTABLE = RESOURCE_REASONS | {RWOP_CONFLICT}
+
+ClaimLookup = Callable[[str, str], Obj | None]
 
 
 @dataclass
@@ -37,7 +44,17 @@ class Context:
     pod: Obj
     snapshot: Snapshot
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    claims: ClaimLookup = field(default=lambda _ns, _name: None)
     _spread: dict[int, dict[str, int]] = field(default_factory=dict)
+    _rwop: list[set[str]] = field(default_factory=list)
+
+    def rwop_claims(self) -> set[str]:
+        """The pod's claims whose access modes include ReadWriteOncePod."""
+        if not self._rwop:
+            ns = namespace(self.pod)
+            self._rwop.append({c for c in claims_of(self.pod) if "ReadWriteOncePod" in (
+                ((self.claims(ns, c) or {}).get("spec") or {}).get("accessModes") or [])})
+        return self._rwop[0]
 
 
 Filter = Callable[[Context, NodeInfo], list[str]]
@@ -103,6 +120,26 @@ def resource_fit(ctx: Context, info: NodeInfo) -> list[str]:
     cpu, memory, max_pods = info.allocatable()
     return fits(pod_requests(ctx.pod), (info.cpu, info.memory), (cpu, memory),
                 len(info.pods), max_pods)
+
+
+def read_write_once_pod(ctx: Context, info: NodeInfo) -> list[str]:
+    """VolumeRestrictions: a ReadWriteOncePod claim that a pod anywhere in the cluster uses
+    refuses every node (kube-scheduler counts the claim's users over the whole snapshot)."""
+    wanted = ctx.rwop_claims()
+    if wanted and any(namespace(other) == namespace(ctx.pod) and wanted & set(claims_of(other))
+                      for _, other in ctx.snapshot.all_pods()):
+        return [RWOP_CONFLICT]
+    return []
+
+
+def claim_being_deleted(ctx: Context) -> str:
+    """VolumeBinding's PreFilter: a claim being deleted (Terminating: its pvc-protection
+    finalizer waits for its pods) takes no new pod; "" when none is."""
+    for claim in claims_of(ctx.pod):
+        found = ctx.claims(namespace(ctx.pod), claim)
+        if found is not None and (found.get("metadata") or {}).get("deletionTimestamp"):
+            return f'persistentvolumeclaim "{claim}" is being deleted'
+    return ""
 
 
 # -- topology spread ------------------------------------------------------------------------
@@ -207,7 +244,8 @@ def inter_pod_affinity(ctx: Context, info: NodeInfo) -> list[str]:
 
 
 FILTERS: tuple[Filter, ...] = (node_unschedulable, taint_toleration, node_affinity,
-                               node_ports, resource_fit, topology_spread, inter_pod_affinity)
+                               node_ports, resource_fit, read_write_once_pod, topology_spread,
+                               inter_pod_affinity)
 
 
 def reasons_for(ctx: Context, info: NodeInfo) -> list[str]:
@@ -219,7 +257,7 @@ def reasons_for(ctx: Context, info: NodeInfo) -> list[str]:
     return []
 
 
-def failure_message(total: int, reasons: Mapping[str, list[str]]) -> str:
+def failure_message(total: int, reasons: Mapping[str, list[str]], pre_filter: str = "") -> str:
     """kube-scheduler's FitError: ``0/3 nodes are available: 1 Insufficient cpu, 2 node(s)
     didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: ...``,
     each part counted over nodes and sorted as text."""
@@ -229,9 +267,12 @@ def failure_message(total: int, reasons: Mapping[str, list[str]]) -> str:
             counts[reason] = counts.get(reason, 0) + 1
     parts = sorted(f"{n} {reason}" for reason, n in counts.items())
     message = f"0/{total} nodes are available"
-    if parts:
+    if pre_filter:  # a PreFilter refused the pod before any node was looked at
+        message += ": " + pre_filter
+    elif parts:
         message += ": " + ", ".join(parts)
-    victims = sum(1 for r in reasons.values() if r and set(r) <= RESOURCE_REASONS)
+    victims = 0 if pre_filter else sum(1 for r in reasons.values()
+                                       if r and set(r) <= PREEMPTABLE)
     helpless = total - victims
     tail = []
     if victims:

@@ -23,7 +23,14 @@ from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
 from kompy.client.objects import Obj, labels, name, namespace, now, pod_terminal, terminating
 from kompy.client.workqueue import WorkQueue
-from kompy.cluster.scheduler.filters import Context, failure_message, fits, reasons_for
+from kompy.cluster.scheduler.filters import (
+    ClaimLookup,
+    Context,
+    claim_being_deleted,
+    failure_message,
+    fits,
+    reasons_for,
+)
 from kompy.cluster.scheduler.scores import score
 from kompy.cluster.scheduler.snapshot import MAX_PODS, Snapshot
 from kompy.errors import KompyError
@@ -36,10 +43,17 @@ __all__ = ["MAX_PODS", "Scheduler", "fits"]
 
 
 def place(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, str]],
-          rng: random.Random | None = None) -> tuple[str | None, str]:
+          rng: random.Random | None = None, claims: ClaimLookup | None = None
+          ) -> tuple[str | None, str]:
     """(the chosen node, "") or (None, the FailedScheduling message)."""
     try:
         ctx = Context(pod, snapshot, namespace_labels)
+        if claims is not None:
+            ctx.claims = claims
+        refused = claim_being_deleted(ctx)
+        if refused:
+            return None, failure_message(len(snapshot.nodes),
+                                         {info.name: [] for info in snapshot.nodes}, refused)
         reasons = {info.name: reasons_for(ctx, info) for info in snapshot.nodes}
     except ValueError as error:  # a request that is not a quantity
         return None, f"0/{len(snapshot.nodes)} nodes are available: {error}."
@@ -60,9 +74,12 @@ class Scheduler:
         self.pods = informers["pods"]
         self.nodes = informers["nodes"]
         self.namespaces = informers["namespaces"]
+        self.claims = informers["persistentvolumeclaims"]
         self.queue = WorkQueue()
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
+        # A claim that goes (or changes) may let waiting pods in.
+        self.claims.add_handler(lambda _claim, _deleted: self._retry_pending())
         self._thread = threading.Thread(target=self.queue.run_worker,
                                         args=(self._schedule_key, self._schedule_failed),
                                         name="scheduler", daemon=True)
@@ -117,7 +134,7 @@ class Scheduler:
         snapshot = Snapshot.build(self.nodes.list(), self.pods.list(),
                                   exclude_uid=(pod.get("metadata") or {}).get("uid", ""))
         ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
-        node, message = place(pod, snapshot, ns_labels)
+        node, message = place(pod, snapshot, ns_labels, claims=self.claims.get)
         if node is None:
             self._unschedulable(pod, message)
             return

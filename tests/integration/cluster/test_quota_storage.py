@@ -195,3 +195,34 @@ def test_a_static_volume_binds_by_selector(client: Any, namespace: str, tmp_path
     finally:
         for name in names:
             client.delete("persistentvolumes", name)
+
+
+def test_a_claim_in_use_is_terminating_until_its_pod_goes_and_rwop_takes_one_pod(
+        client: Any, namespace: str, kubectl: Any) -> None:
+    """Storage object in-use protection and ReadWriteOncePod, through stock kubectl."""
+    client.create(_claim("data", namespace))
+    client.create(_claim("solo", namespace, accessModes=["ReadWriteOncePod"]))
+    client.create(_user("app", namespace, "data", "sleep 3600"))
+    client.create(_user("owner", namespace, "solo", "sleep 3600"))
+    running(client, "app", namespace)
+    running(client, "owner", namespace)
+    assert client.get("persistentvolumeclaims", "data", namespace)["metadata"][
+        "finalizers"] == ["kubernetes.io/pvc-protection"]
+    # kubectl waits for a deletion by default; --wait=false returns, the claim stays.
+    assert 'persistentvolumeclaim "data" deleted' in kubectl("delete", "pvc", "data",
+                                                             "--wait=false")
+    assert "Terminating" in kubectl("get", "pvc", "data").splitlines()[1].split()
+    assert sh(client, "app", namespace, "touch /data/still-here && echo ok").strip() == "ok"
+    # A second pod on the ReadWriteOncePod claim stays Pending, as kube-scheduler says.
+    client.create(_user("second", namespace, "solo", "sleep 3600"))
+    message = wait_for("the second pod unschedulable", lambda: next((
+        c.get("message") for c in client.get("pods", "second", namespace)["status"].get(
+            "conditions") or [] if c.get("type") == "PodScheduled"), None))
+    assert message == ("0/1 nodes are available: 1 node has pod using PersistentVolumeClaim "
+                       "with the same name and ReadWriteOncePod access mode. preemption: 0/1 "
+                       "nodes are available: 1 No preemption victims found for incoming pod.")
+    assert "Pending" in kubectl("get", "pod", "second")
+    client.delete("pods", "app", namespace)
+    kubectl("wait", "--for=delete", "pvc/data", "--timeout=60s")
+    client.delete("pods", "owner", namespace)
+    running(client, "second", namespace)

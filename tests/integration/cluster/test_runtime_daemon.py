@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from clusterkit import container, docker_ok, pod, running, wait_for
+from clusterkit import BUSYBOX, container, docker_ok, pod, running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +55,63 @@ def test_crashed_daemon_adopts_containers_and_stop_start_restores_pods(
     finally:
         daemon.reset(name)
     assert _ids(name) == []
+
+
+def test_a_stop_with_many_pods_ignoring_sigterm_takes_one_grace_period(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kompy cluster stop` stops the pods as a node's graceful shutdown does: every
+    container gets its stop signal at once and SIGKILL when its grace period ends. 24 pods
+    whose process (``httpd`` as PID 1) ignores SIGTERM, with an 8 s grace period, are killed
+    together 8 s after the stop began; one Docker stop call per container on eight threads
+    killed them in three waves 8 s apart."""
+    if not docker_ok():
+        pytest.skip("no Docker engine")
+    import time
+
+    from kompy.cluster.daemon import process as daemon
+
+    monkeypatch.setenv("KOMPY_HOME", str(tmp_path))
+    monkeypatch.setenv("KOMPY_INGRESS_PORTS", "off")
+    name = f"s{uuid.uuid4().hex[:8]}"
+    replicas, grace = 24, 8
+    labels = {"app": "deaf"}
+    try:
+        client = daemon.ensure_cluster(name)
+        client.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                      "metadata": {"name": "deaf", "namespace": "default"},
+                      "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                               "template": {"metadata": {"labels": labels}, "spec": {
+                                   "terminationGracePeriodSeconds": grace,
+                                   "containers": [{"name": "web", "image": BUSYBOX,
+                                                   "command": ["httpd", "-f"]}]}}}})
+        wait_for(f"{replicas} pods running",
+                 lambda: len(_ids(name, running_only=True)) == replicas, 180)
+
+        began = time.monotonic()
+        daemon.stop(name)
+        took = time.monotonic() - began
+
+        assert _ids(name, running_only=True) == []
+        ends = [line.split() for line in subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.ExitCode}} {{.State.FinishedAt}}",
+             *_ids(name)], check=True, capture_output=True, text=True).stdout.splitlines()]
+        assert {code for code, _ in ends} == {"137"}  # httpd ignores SIGTERM: SIGKILL ended it
+        finished = sorted(_docker_time(at) for _, at in ends)
+        # Killed together (the engine's teardown of each spreads them a little), after the
+        # grace period, not wave after wave.
+        assert finished[-1] - finished[0] < grace, f"killed over {finished[-1] - finished[0]} s"
+        assert grace <= took < 3 * grace, f"the stop of {replicas} pods took {took:.1f} s"
+    finally:
+        daemon.reset(name)
+    assert _ids(name) == []
+
+
+def _docker_time(text: str) -> float:
+    """Seconds since the epoch of a time as Docker writes it (nanosecond digits)."""
+    from datetime import UTC, datetime
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    at = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return at.timestamp() + float(f"0.{fraction or 0}")
 
 
 def test_a_same_named_cluster_of_another_home_is_refused_and_never_touched(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kompy.convert.autoscaling import build_hpa
 from kompy.convert.context import ConvertContext
 from kompy.convert.options import ConvertOptions
 from kompy.convert.validate import resolve_version, validate_object
+from kompy.errors import ConvertError
 from kompy.model import Project, Service
 
 
@@ -103,3 +106,47 @@ def test_replicas_outside_the_range_warn() -> None:
                           labels={"kompose.hpa.replicas.max": "3"}), workload)
     assert [d.message for d in ctx.diagnostics] == [
         "web asks for 5 replicas, but its autoscaler keeps between 1 and 3"]
+
+
+BEHAVIOR = {"scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Min",
+                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+            "scaleUp": {"policies": [{"type": "Percent", "value": "100",
+                                      "periodSeconds": 15}]}}
+
+
+def test_x_kompy_behavior_becomes_the_autoscalers_behavior() -> None:
+    (hpa,), _ = _hpa(Service("web", image="nginx", extensions={
+        "x-kompy": {"hpa": {"max": 4, "behavior": BEHAVIOR}}}))
+    assert hpa["spec"]["behavior"] == {
+        "scaleDown": BEHAVIOR["scaleDown"],
+        "scaleUp": {"policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}}
+
+
+def test_no_behavior_leaves_the_defaults_to_the_cluster() -> None:
+    (hpa,), _ = _hpa(Service("web", image="nginx", extensions={"x-kompy": {"hpa": {"max": 4}}}))
+    assert "behavior" not in hpa["spec"]
+
+
+def test_a_wrong_behavior_names_its_key_and_the_bound() -> None:
+    cases = {
+        "scaleSideways": "unknown key 'scaleSideways': use scaleUp or scaleDown",
+        "window": "scaleDown.stabilizationWindowSeconds must be between 0 and 3600",
+        "policy": "scaleUp.policies[0].type must be one of Pods, Percent",
+        "period": "scaleUp.policies[0].periodSeconds must be between 1 and 1800",
+        "select": "scaleDown.selectPolicy must be one of Max, Min, Disabled",
+    }
+    bad = {"scaleSideways": {"scaleSideways": {}},
+           "window": {"scaleDown": {"stabilizationWindowSeconds": 7200}},
+           "policy": {"scaleUp": {"policies": [{"type": "Pod", "value": 1,
+                                                "periodSeconds": 60}]}},
+           "period": {"scaleUp": {"policies": [{"type": "Pods", "value": 1,
+                                                "periodSeconds": 0}]}},
+           "select": {"scaleDown": {"selectPolicy": "Least"}}}
+    for case, message in cases.items():
+        service = Service("web", image="nginx", extensions={
+            "x-kompy": {"hpa": {"behavior": bad[case]}}})
+        with pytest.raises(ConvertError) as info:
+            _hpa(service)
+        assert info.value.key_path == ("services", "web", "x-kompy", "hpa", "behavior"), case
+        assert message in info.value.message, (case, info.value.message)
+        assert "expected an autoscaling behavior" in info.value.message

@@ -6,7 +6,7 @@ import pytest
 
 from kompy.errors import ComposeError
 from kompy.model import NullLocator, PortMapping
-from kompy.model.ports import parse_ports
+from kompy.model.ports import expose_ports, parse_ports
 
 from .helpers import rendered, service, service_errors, where
 
@@ -123,3 +123,11 @@ def test_expose_out_of_range() -> None:
         expose: [80, 70000]
     """)
     assert err.key_path == ("services", "s", "expose", 1)
+
+
+def test_expose_entries_read_as_port_and_protocol_pairs() -> None:
+    assert expose_ports("80") == [(80, "TCP")]
+    assert expose_ports("8000-8002/udp") == [(8000, "UDP"), (8001, "UDP"), (8002, "UDP")]
+    assert expose_ports(" 53/SCTP ") == [(53, "SCTP")]
+    # What the loader refuses is no pair at all (never a guess, never an exception).
+    assert expose_ports("web") == expose_ports("80/http") == expose_ports("80-") == []

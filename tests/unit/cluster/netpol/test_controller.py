@@ -61,3 +61,25 @@ def test_a_host_that_cannot_filter_says_so_on_each_policy(fake_cluster: Any) -> 
     found = fake_cluster.wait("the warning event", warned)
     assert found[0]["type"] == "Warning"
     assert "only connections through Services are filtered" in found[0]["message"]
+
+
+def test_only_pod_changes_that_matter_to_policies_recompile_the_model() -> None:
+    """A pod's status writes (conditions, readiness, restarts) leave its address, labels and
+    ports alone: recompiling the model over every pod for each of them made the cost grow
+    with the square of the pods while hundreds started."""
+    from kompy.cluster.netpol.controller import PodRefs
+
+    refs = PodRefs()
+    pod: dict[str, Any] = {**POD, "metadata": {**POD["metadata"], "uid": "u1",
+                                               "labels": {"app": "a"}}, "status": {}}
+    assert not refs.changed(pod, False)  # no address yet: not in the model
+    pod["status"] = {"phase": "Running", "podIP": "10.1.0.5"}
+    assert refs.changed(pod, False)      # now it is
+    pod["status"] = {**pod["status"], "conditions": [{"type": "Ready", "status": "True"}]}
+    assert not refs.changed(pod, False)  # readiness alone
+    pod["metadata"] = {**pod["metadata"], "labels": {"app": "b"}}
+    assert refs.changed(pod, False)      # a selector may now pick it, or not
+    assert refs.changed(pod, True)       # gone from the model
+    assert not refs.changed(pod, True)   # gone already
+    pod["status"] = {"phase": "Succeeded", "podIP": "10.1.0.5"}
+    assert not refs.changed(pod, False)  # finished pods are not in the model

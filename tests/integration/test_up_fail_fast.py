@@ -17,20 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enginekit import docker_ok, free_port
 
 pytestmark = pytest.mark.integration
 
 
-def _docker_ok() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     home = tmp_path_factory.mktemp("up-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
@@ -56,17 +50,9 @@ def _get(port: int) -> str | None:
         return None
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_up_again_after_a_change_rebuilds_and_rolls(tmp_path: Path, env: dict[str, str]
                                                     ) -> None:
-    port = _free_port()
+    port = free_port()
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "Dockerfile").write_text(
         # (a label of this run: the image's content tag is new, so the first `up` builds)

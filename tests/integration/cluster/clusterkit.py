@@ -6,18 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from enginekit import docker_ok as docker_ok  # (its tests import it from here)
+
 T = TypeVar("T")
 BUSYBOX = "kompy/busybox:1"
-
-
-def docker_ok() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception:  # noqa: BLE001 - any failure means: no engine to test against
-        return False
-    return True
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0,

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from enginekit import docker_ok as docker_ok  # (its tests import it from here)
 
 T = TypeVar("T")
 BUSYBOX = "kompy/busybox:1"
+
+
+@contextlib.contextmanager
+def own_cluster(home: Path, prefix: str, *start_args: str) -> Iterator[Any]:
+    """A cluster of its own KOMPY_HOME (``kompy cluster start START_ARGS``), its client
+    yielded while the environment names it; reset at the end."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "KOMPY_HOME": str(home), "KOMPY_CLUSTER": name,
+           "KOMPY_INGRESS_PORTS": "off", "HOME": str(home)}
+    started = subprocess.run([sys.executable, "-m", "kompy", "cluster", "start", *start_args],
+                             env=env, capture_output=True, text=True, timeout=180)
+    saved = dict(os.environ)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        os.environ.update(env)
+        from kompy.cluster.daemon.process import running_client
+
+        yield running_client(name)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
+                       capture_output=True, text=True, timeout=180)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0,

@@ -4,15 +4,11 @@ controller's Multi-Attach event, and starts once the first is gone."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from clusterkit import container, docker_ok, pod, running, wait_for
+from clusterkit import container, docker_ok, own_cluster, pod, running, wait_for
 
 from kompy.client import NotFound
 
@@ -23,24 +19,8 @@ pytestmark = pytest.mark.integration
 def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not docker_ok():
         pytest.skip("no Docker engine")
-    home = tmp_path_factory.mktemp("kompy-attach")
-    name = f"a{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "KOMPY_HOME": str(home), "KOMPY_CLUSTER": name,
-           "KOMPY_INGRESS_PORTS": "off", "HOME": str(home)}
-    started = subprocess.run([sys.executable, "-m", "kompy", "cluster", "start", "--nodes",
-                              "2"], env=env, capture_output=True, text=True, timeout=180)
-    saved = dict(os.environ)
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        os.environ.update(env)
-        from kompy.cluster.daemon.process import running_client
-
-        yield running_client(name)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
-                       capture_output=True, text=True, timeout=180)
+    with own_cluster(tmp_path_factory.mktemp("kompy-attach"), "a", "--nodes", "2") as found:
+        yield found
 
 
 def _user(name: str, node: str) -> dict[str, Any]:

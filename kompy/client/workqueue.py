@@ -2,7 +2,11 @@
 
 A key added while it waits is queued once; a key added while a worker processes it is queued
 again after ``done`` (so no change is lost and no key is processed by two workers at once).
-Workers block on a condition variable: an idle queue costs no CPU. :meth:`WorkQueue.run_worker`
+A key added after a delay while it already waits is held once, at the earlier of its two
+times, as client-go's delaying queue does (the kubelet adds each pod after the ~48 minutes to
+its token's renewal on every sync: one entry per sync, kept for 48 minutes, grew the daemon's
+memory for the first hour of issue #12's soak). Workers block on a condition variable: an
+idle queue costs no CPU. :meth:`WorkQueue.run_worker`
 is the one loop every worker thread runs (controllers, scheduler, kubelet); each passes its
 own error policy.
 """
@@ -27,7 +31,10 @@ class WorkQueue:
         self._queued: set[Hashable] = set()
         self._processing: set[Hashable] = set()
         self._dirty: set[Hashable] = set()
+        # A heap of (due, seq, key); an entry whose due time is not _waiting's for its key
+        # was replaced by an earlier one or forgotten, and is skipped when popped.
         self._delayed: list[tuple[float, int, Hashable]] = []
+        self._waiting: dict[Hashable, float] = {}
         self._seq = itertools.count()
         self._closed = False
 
@@ -45,9 +52,27 @@ class WorkQueue:
         if delay <= 0:
             self.add(key)
             return
+        due = time.monotonic() + delay
         with self._cond:
-            heapq.heappush(self._delayed, (time.monotonic() + delay, next(self._seq), key))
+            current = self._waiting.get(key)
+            if current is not None and current <= due:
+                return                       # due sooner already
+            self._waiting[key] = due
+            heapq.heappush(self._delayed, (due, next(self._seq), key))
+            self._drop_stale()
             self._cond.notify()
+
+    def forget(self, key: Hashable) -> None:
+        """Cancel the key's delayed add (its object is gone: nothing is left to do)."""
+        with self._cond:
+            if self._waiting.pop(key, None) is not None:
+                self._drop_stale()
+
+    @property
+    def delayed(self) -> int:
+        """Entries held for delayed adds, stale ones included (tests of bounds watch it)."""
+        with self._cond:
+            return len(self._delayed)
 
     def get(self) -> Hashable | None:
         """The next key, blocking; None once the queue is shut down."""
@@ -99,10 +124,20 @@ class WorkQueue:
             self._closed = True
             self._cond.notify_all()
 
+    def _drop_stale(self) -> None:
+        """Rebuild the heap once stale entries are most of it: it holds at most about twice
+        the keys waiting."""
+        if len(self._delayed) > 2 * len(self._waiting) + 16:
+            self._delayed = [e for e in self._delayed if self._waiting.get(e[2]) == e[0]]
+            heapq.heapify(self._delayed)
+
     def _promote(self) -> None:
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
-            _, _, key = heapq.heappop(self._delayed)
+            due, _, key = heapq.heappop(self._delayed)
+            if self._waiting.get(key) != due:
+                continue                     # replaced by an earlier time, or forgotten
+            del self._waiting[key]
             if key in self._processing:
                 self._dirty.add(key)
             elif key not in self._queued:

@@ -53,6 +53,9 @@ SERVICES = resources.lookup("services")
 EVENTS = resources.lookup("events")
 INGRESS_CLASSES = resources.lookup("ingressclasses")
 EVENT_TTL = 3600
+# When an Event was last seen: the first of these it has (core/v1 Events, then events.k8s.io
+# ones, then any object).
+EVENT_STAMPS = ("$.lastTimestamp", "$.eventTime", "$.metadata.creationTimestamp")
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds stays open for a
 # random time between this and twice this, so a fleet of clients does not reconnect at once.
@@ -135,6 +138,7 @@ class Api:
         self.closing = threading.Event()       # set when the server stops: watches end
         # Choosing a free cluster IP and storing the Service must not interleave.
         self._allocating = threading.Lock()
+        self.event_ttl: float = EVENT_TTL      # seconds (kube-apiserver's --event-ttl)
         self._events_expired = time.monotonic()
         self._watches = 0                      # open watch streams (see watching())
         self._watches_lock = threading.Lock()
@@ -363,22 +367,27 @@ class Api:
         return created
 
     def _expire_events(self) -> None:
-        """Delete Events older than EVENT_TTL, at most once a minute (kube-apiserver's
-        --event-ttl, default one hour, keeps the store from growing without end)."""
+        """At most once a minute, on an Event's creation (a busy cluster's sweep does not
+        wait for the store's maintenance pass)."""
         now = time.monotonic()
         if now - self._events_expired < 60:
             return
         self._events_expired = now
-        cutoff = (datetime.now(UTC) - timedelta(seconds=EVENT_TTL)).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
-        events, _ = self.store.list(EVENTS)
-        for event in events:
-            meta = event.get("metadata") or {}
-            last = str(event.get("lastTimestamp") or event.get("eventTime") or
-                       meta.get("creationTimestamp") or "")
-            if last and last[:19] < cutoff[:19]:
-                with contextlib.suppress(NotFound):
-                    self.store.delete(EVENTS, meta.get("namespace"), str(meta.get("name")))
+        self.expire_events()
+
+    def expire_events(self, now: datetime | None = None) -> int:
+        """Delete the Events last seen more than ``event_ttl`` seconds before ``now``; how
+        many. kube-apiserver's --event-ttl (one hour by default) puts each Event on an etcd
+        lease, so they go whether or not anything else happens: the store's maintenance
+        timer calls this on every pass, an idle cluster included."""
+        cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=self.event_ttl)).strftime(
+            "%Y-%m-%dT%H:%M:%S")
+        expired = 0
+        for namespace, name in self.store.keys_older_than(EVENTS, cutoff, EVENT_STAMPS):
+            with contextlib.suppress(NotFound):
+                self.store.delete(EVENTS, namespace or None, name)
+                expired += 1
+        return expired
 
     def update(self, route: Route, body: Any, validation: str = "Warn",
                options: WriteOptions | None = None) -> Obj:

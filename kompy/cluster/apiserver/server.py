@@ -691,7 +691,7 @@ class ApiServer:
         self.token = token
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.1,),
                                         name="api-server", daemon=True)
-        self.maintenance = Maintenance(store)
+        self.maintenance = Maintenance(store, chores=[self.api.expire_events])
 
     def start(self) -> ApiServer:
         self._thread.start()

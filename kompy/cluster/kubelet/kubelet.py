@@ -146,6 +146,7 @@ class Kubelet:
             api_address=self._api_address,
             persistent_volumes=cached_lookup(client, persistent_volumes, "persistentvolumes"),
             pods=self.pods.list)
+        self.worker.deleting = self._deleting
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         informers["nodes"].add_handler(self._on_node)
@@ -365,6 +366,11 @@ class Kubelet:
         if renew is not None:
             self.queue.add_after(key, renew + 0.05)   # a projected token is due for renewal
 
+    def _deleting(self, key: str) -> bool:
+        with self._lock:
+            pod = self._known.get(key)
+            return key in self._gone or (pod is not None and terminating(pod))
+
     def _api_address(self) -> str | None:
         """The ``kubernetes`` Service's cluster IP, KUBERNETES_SERVICE_HOST in containers:
         the address the Service proxy serves it at (the one in its spec may still be the
@@ -432,6 +438,7 @@ class Kubelet:
         with self._lock:
             self._known.pop(key, None)
             self._gone.discard(key)
+        self.queue.forget(key)        # its token renewal, a retry: nothing is left to do
 
     def _remove_orphans(self, informers: Informers) -> None:
         """After a daemon restart: containers of pods that no longer exist are removed; those

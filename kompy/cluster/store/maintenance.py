@@ -8,6 +8,9 @@ a Kubernetes cluster.
   informer lists again.
 * The WAL is copied into the database and truncated (``wal_checkpoint(TRUNCATE)``): SQLite's
   automatic checkpoints reuse the WAL file from its start but never shrink it.
+* Chores of the layers above run first on each pass (the API server's expiry of Events
+  older than an hour, kube-apiserver's ``--event-ttl``), so what they delete is compacted
+  and given back in the same rhythm.
 * Free pages are given back to the file system when they are most of the file (incremental
   vacuum), so the file shrinks after big objects are deleted and compacted.
 
@@ -20,6 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 
 from kompy.cluster.store.sqlite import Store
 
@@ -31,8 +35,10 @@ INTERVAL_SECONDS = 60.0
 
 class Maintenance:
     def __init__(self, store: Store, *, compaction_seconds: float = COMPACTION_SECONDS,
-                 interval: float = INTERVAL_SECONDS) -> None:
+                 interval: float = INTERVAL_SECONDS,
+                 chores: Sequence[Callable[[], object]] = ()) -> None:
         self.store = store
+        self.chores = list(chores)
         self.compaction_seconds = compaction_seconds
         self.interval = interval
         self._marks: deque[tuple[float, int]] = deque()
@@ -49,8 +55,13 @@ class Maintenance:
             self._thread.join(timeout=10)
 
     def run_once(self, now: float | None = None) -> None:
-        """Compact, checkpoint, vacuum if sparse."""
+        """Chores, then compact, checkpoint, vacuum if sparse."""
         now = time.monotonic() if now is None else now
+        for chore in self.chores:
+            try:
+                chore()
+            except Exception:  # noqa: BLE001 - one failed chore must not stop compaction
+                log.exception("store maintenance: %s failed", getattr(chore, "__name__", chore))
         self._marks.append((now, self.store.resource_version()))
         floor = 0
         while self._marks and self._marks[0][0] <= now - self.compaction_seconds:

@@ -36,7 +36,7 @@ import sqlite3
 import string
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,21 @@ class Store:
             rv = self.resource_version()
         items = [json.loads(r[0]) for r in rows]
         return ([o for o in items if keep(o)] if keep else items), rv
+
+    def keys_older_than(self, res: Resource, cutoff: str, paths: Sequence[str]
+                        ) -> builtins.list[tuple[str, str]]:
+        """(namespace, name) of the objects of ``res`` whose time stamp sorts before
+        ``cutoff`` (``YYYY-MM-DDTHH:MM:SS``, UTC): the first of the JSON ``paths`` (``$.a.b``)
+        that an object has and is not empty. SQLite reads the stamps in place: a sweep that
+        parsed every object held all of them in memory at once, every minute (the daemon's
+        RSS grew with the Events kept, issue #12's soak)."""
+        stamp = "coalesce(" + ", ".join("nullif(json_extract(body, ?), '')" for _ in paths) + ")"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT namespace, name FROM objects WHERE resource=? "  # noqa: S608 - no input
+                f"AND substr({stamp}, 1, 19) < ? ORDER BY namespace, name",
+                (res.plural, *paths, cutoff)).fetchall()
+        return [(str(ns), str(name)) for ns, name in rows]
 
     def events_since(self, res: Resource, since: int, namespace: str | None = None,
                      limit: int = 500) -> tuple[builtins.list[Change], int]:

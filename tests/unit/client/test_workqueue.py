@@ -183,3 +183,32 @@ def test_controller_backoff_doubles_up_to_a_minute_and_survives_any_error(
     caplog.clear()
     assert controller._on_error("other", KeyError("boom")) == 1.0
     assert "flaky: sync of other failed" in caplog.text and "KeyError" in caplog.text
+
+
+def test_a_key_added_after_a_delay_again_and_again_is_held_once_at_the_earliest() -> None:
+    """As client-go's delaying queue. Before: an entry per call, each kept until due (the
+    kubelet's token renewal, ~48 minutes ahead on every pod sync: the daemon's memory grew
+    for the first hour of the soak)."""
+    q = WorkQueue()
+    for i in range(1000):
+        q.add_after("pod", 3000.0 + i)
+    assert q.delayed == 1
+    q.add_after("pod", 0.05)                # sooner: it replaces the later time
+    for i in range(1000):                   # replaced entries do not pile up either
+        q.add_after(f"other{i % 10}", 3000.0)
+        q.add_after(f"other{i % 10}", 1000.0 - i / 10)
+    assert q.delayed <= 2 * 11 + 16
+    start = time.monotonic()
+    assert q.get() == "pod"
+    assert time.monotonic() - start < 5.0
+    q.done("pod")
+
+
+def test_a_forgotten_key_is_not_added_when_its_delay_ends() -> None:
+    q = WorkQueue()
+    q.add_after("gone", 0.05)
+    q.add_after("kept", 0.1)
+    q.forget("gone")
+    assert q.get() == "kept"
+    q.add("next")                           # "gone" never comes back
+    assert q.get() == "next"

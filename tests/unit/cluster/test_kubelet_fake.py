@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kompy.client.objects import terminating
 from kompy.cluster.kubelet.backend import LABEL_POD, ContainerInfo
 
 
@@ -146,6 +147,29 @@ def test_deletion_stops_within_the_grace_period_then_removes(fake_cluster: Any) 
     assert c.id not in fake_cluster.backend.containers
 
 
+def test_a_pod_deleted_while_its_container_is_made_never_starts_it(fake_node: Any) -> None:
+    """The deletion reaches the kubelet between the container's creation and its start
+    (kompy down under load): the container is not started, only removed, so the pod does
+    not wait out a grace period its program would have ignored."""
+    cluster = fake_node.start()
+    kubelet = fake_node.runtime.kubelet
+    create = cluster.backend.create
+
+    def create_then_delete(spec: Any) -> str:
+        cid = create(spec)
+        if spec.labels.get("kompy.role") == "app":
+            doomed = cluster.client.delete("pods", "doomed", "default", grace_period_seconds=30)
+            cluster.wait("the kubelet to hear of it", lambda: terminating(
+                kubelet._known.get(doomed["metadata"]["uid"]) or {}))
+        return str(cid)
+    cluster.backend.create = create_then_delete
+    cluster.client.create(pod("doomed", grace=30))
+    cluster.wait("the pod object gone", lambda: cluster.pod("doomed") is None)
+    assert [c for c in cluster.backend.called("create") if "doomed" in c[1]]
+    assert not [c for c in cluster.backend.called("start") if "doomed" in c[1]]
+    assert not [c for c in cluster.backend.containers.values() if "doomed" in c.spec.name]
+
+
 @pytest.mark.parametrize("fake_cluster", [60.0], indirect=True)
 def test_a_container_that_cannot_start_backs_off_as_a_crash_does(fake_cluster: Any) -> None:
     """Docker refuses to start it (its executable is missing): restarted at once the first
@@ -169,3 +193,23 @@ def test_a_container_that_cannot_start_backs_off_as_a_crash_does(fake_cluster: A
         e for e in fake_cluster.client.list("events", "default")["items"]
         if e["reason"] == "Failed" and e["involvedObject"]["name"] == "broken"])
     assert "/missing" in failed[0]["message"]
+
+
+def test_pods_that_come_and_go_leave_no_delayed_work_behind(fake_node: Any) -> None:
+    """Each sync of a pod with a projected token added it to the kubelet's queue for the
+    renewal, ~48 minutes ahead, and every entry stayed until then, the pod long gone: the
+    daemon's memory grew for the first hour of the soak (issue #12)."""
+    cluster = fake_node.start()
+    kubelet = fake_node.runtime.kubelet
+    for round_ in range(3):
+        names = [f"p{round_}-{i}" for i in range(8)]
+        for pod_name in names:
+            cluster.client.create(pod(pod_name, grace=0, command=["httpd"]))
+        for pod_name in names:
+            cluster.wait(f"{pod_name} to be Ready", lambda n=pod_name: cluster.ready(n))
+        for pod_name in names:
+            cluster.client.delete("pods", pod_name, "default")
+        cluster.wait("the pods to go", lambda: not cluster.client.list("pods")["items"])
+    # 24 pods synced a few times each: dozens of entries before; now none waits, and the
+    # queue keeps at most 16 forgotten entries before it rebuilds its heap.
+    cluster.wait("no delayed work of gone pods", lambda: kubelet.queue.delayed <= 16)

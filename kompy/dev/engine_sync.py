@@ -12,18 +12,15 @@ rule asks for ``privileged`` (:func:`exec_privileged`), with the built-in extras
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
-from kompy.engine.connection import call, connect
+from kompy.engine.connection import call, shared
 from kompy.errors import ClusterError
 
 # The kubelet's labels (kompy/cluster/kubelet/backend.py); dev/ does not import the cluster.
 LABEL_NAMESPACE, LABEL_POD, LABEL_CONTAINER = "kompy.namespace", "kompy.pod", "kompy.container"
 ENV = "KOMPY_DEV_SYNC"
 
-_engine: list[Any] = []
-_lock = threading.Lock()
 # (namespace, pod, container) -> container id: listing containers costs the engine a lock on
 # each of them, so a pod's container is looked up once.
 _ids: dict[tuple[str, str, str], str] = {}
@@ -37,10 +34,7 @@ def enabled() -> bool:
 
 
 def _api() -> Any:
-    with _lock:
-        if not _engine:
-            _engine.append(connect().api)
-        return _engine[0]
+    return shared().api
 
 
 def put(namespace: str, pod: str, container: str, data: bytes) -> bool:

@@ -15,8 +15,9 @@ Skaffold's ``inputDigest`` tagger does. So:
 
 Pushing happens only when asked (``--push``, or ``--default-repo``): a cluster on the same
 engine (the built-in one) finds the images there. Older content tags of a name are
-untagged once five newer ones exist, so a long session does not pile up images (pods still
-running an old one keep it: untagging removes a name, not an image in use).
+untagged once five more recently tagged ones exist, so a long session does not pile up
+images (pods still running an old one keep it: untagging removes a name, not an image in
+use).
 """
 
 from __future__ import annotations
@@ -72,8 +73,11 @@ def image_ref(spec: BuildSpec, target: ImageTarget, digest: str) -> str:
 
 def prepare(specs: tuple[BuildSpec, ...], target: ImageTarget, build: Build,
             say: Callable[[str], None], push_out: TextIO | None = None,
-            terminal: bool = False) -> list[ServiceImage]:
-    """Build what is not built yet, push what the registry lacks; one entry per spec."""
+            terminal: bool = False, tidy: bool = True) -> list[ServiceImage]:
+    """Build what is not built yet, push what the registry lacks; one entry per spec.
+    Without ``tidy``, the caller names and untags later (:func:`tidy_tags`): the dev loop
+    does so once the new pods run, since the pods need neither, and under load the engine
+    takes seconds to remove a tag, which the rollout would wait for."""
     from kompy.engine.contexthash import build_digest
     from kompy.engine.images import inspect_image, tag_image
 
@@ -97,14 +101,13 @@ def prepare(specs: tuple[BuildSpec, ...], target: ImageTarget, build: Build,
                 ref = image_ref(spec, target, image_id.split(":")[-1])
                 tag_image(image_id, ref)
             built = True
-        if spec.image != ref:
-            tag_image(image_id, spec.image)  # the Compose name follows the newest build
-        if built:
-            _untag_old(ref)
+        image = ServiceImage(spec.service, spec.image, ref, image_id, built, False)
+        if tidy:
+            tidy_tags([image])
         pushed = False
         if target.push:
             pushed = _push(spec.service, ref, say, push_out, terminal)
-        out.append(ServiceImage(spec.service, spec.image, ref, image_id, built, pushed))
+        out.append(replace(image, pushed=pushed))
     return out
 
 
@@ -136,10 +139,17 @@ def _push(service: str, ref: str, say: Callable[[str], None], out: TextIO | None
     return True
 
 
-def _untag_old(ref: str) -> None:
-    from kompy.engine.images import untag_content_tags
+def tidy_tags(images: list[ServiceImage]) -> None:
+    """The Compose name of each image follows its newest build; the old content tags of
+    the images built now are removed (all but the :data:`KEEP_CONTENT_TAGS` most recently
+    tagged)."""
+    from kompy.engine.images import tag_image, untag_content_tags
 
-    untag_content_tags(ref, keep=KEEP_CONTENT_TAGS)
+    for image in images:
+        if image.name != image.ref:
+            tag_image(image.image_id, image.name)
+        if image.built:
+            untag_content_tags(image.ref, keep=KEEP_CONTENT_TAGS)
 
 
 def pod_specs(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

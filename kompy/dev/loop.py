@@ -34,6 +34,7 @@ import os
 import threading
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -235,9 +236,28 @@ class DevSession:
                 continue
             self._report(touched, since, started, watcher)
             self._record(plan, touched, started)
+            if any(plan.services[name].restart for name in touched):
+                threading.Thread(target=self._warm, args=(touched,), name="dev-warm",
+                                 daemon=True).start()
             if plan.reload and watched_roots(self.project, self._env_files()) != roots:
                 return True
         return False
+
+    def _warm(self, services: list[str]) -> None:
+        """After an in-place restart, the sync helpers of the restarted containers are
+        started again at once (kompy/dev/sync.py), not by the next save, which would wait
+        for them."""
+        from kompy.dev import sync
+
+        assert self.client is not None
+        for service in services:
+            target = self._target(service)
+            try:
+                running = [p.name for p in sync.target_pods(self.client, target) if p.running]
+                if running:
+                    sync.warm(self.client, target, running)
+            except KompyError as error:   # the next sync starts them (and reports)
+                log.debug("sync helpers of %s: %s", service, error)
 
     def _report(self, services: list[str], since: float, started: float, watcher: Any
                 ) -> None:
@@ -309,8 +329,8 @@ class DevSession:
         """Build (all services with ``build:`` when ``rebuild`` is None, else those named),
         convert, apply, prune and wait for the rollout; the objects applied. The first
         deploy also starts the cluster (after its checks, while the images build)."""
-        from kompy.dev.builder import BuildPlan, build_images, plan_builds
-        from kompy.dev.images import ImageTarget, prepare
+        from kompy.dev.builder import BuildPlan, plan_builds
+        from kompy.dev.images import tidy_tags
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
         from kompy.dev.target import limit_grace
         from kompy.dev.up import (
@@ -322,20 +342,21 @@ class DevSession:
             use_built,
         )
 
-        conversion = convert_project(self.project, self.options, [])
         plan = plan_builds(self.project, self.options)
         wanted = BuildPlan(tuple(s for s in plan.specs
                                  if rebuild is None or s.service in rebuild))
-        if self.client is None:
+        tidy_later: list[Any] = []
+        if self.client is None:   # a project that cannot be converted fails before a build
+            conversion = convert_project(self.project, self.options, [])
             self.client, built = start_and_build(self.target, wanted, True, self.console)
             self.target.use_run_states(self.client, self.namespace)
         else:
-            def build_one(spec: Any) -> str:
-                return build_images(BuildPlan((spec,)), self.console)[spec.image]
-            built = prepare(wanted.specs, ImageTarget(self.target.default_repo,
-                                                      self.target.pushes),
-                            build_one, self.say, push_out=self.console.err,
-                            terminal=self.console.terminal) if wanted.specs else []
+            with ThreadPoolExecutor(1, thread_name_prefix="kompy-convert") as pool:
+                # The manifests are made while the images build (the engine's work): a
+                # rebuild waits for the longer of the two, not for both in turn.
+                converting = pool.submit(convert_project, self.project, self.options, [])
+                built = tidy_later = self._build(wanted)
+                conversion = converting.result()
         self.images.update({image.service: image for image in built})
         if self.tracker is not None:
             for image in built:   # a new image has the files: nothing to re-sync
@@ -352,7 +373,23 @@ class DevSession:
                      if o.get("kind") in WORKLOAD_KINDS]
         wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
                    self.say)
+        tidy_tags(tidy_later)   # the Compose names and old tags, once the new pods run
         return list(conversion.objects)
+
+    def _build(self, wanted: Any) -> list[Any]:
+        """Build the images of a running session (named and untagged once the new pods
+        run: :func:`kompy.dev.images.tidy_tags`)."""
+        from kompy.dev.builder import BuildPlan, build_images
+        from kompy.dev.images import ImageTarget, prepare
+
+        if not wanted.specs:
+            return []
+
+        def build_one(spec: Any) -> str:
+            return build_images(BuildPlan((spec,)), self.console)[spec.image]
+        return prepare(wanted.specs, ImageTarget(self.target.default_repo, self.target.pushes),
+                       build_one, self.say, push_out=self.console.err,
+                       terminal=self.console.terminal, tidy=False)
 
     def _reload(self) -> None:
         self.say("project changed: reloading")
@@ -435,6 +472,7 @@ class DevSession:
                 sync.restart_by_deleting(self.client, target, [p.name for p in restart],
                                          self.request.grace_period)
             elif restart:
+                sync.drop_helpers(self.client, target, [p.name for p in restart])
                 at = sync.request_restart(self.client, target, [p.name for p in restart])
                 self.tracker.mark_restart([p.container_id for p in restart if p in running], at)
             if plan.restart and running:

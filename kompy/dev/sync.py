@@ -183,6 +183,9 @@ class _Helper:
 _sessions: weakref.WeakKeyDictionary[KubeClient, dict[tuple[str, str, str], _Helper]] = \
     weakref.WeakKeyDictionary()
 _sessions_lock = threading.Lock()
+# One caller starts helpers at a time (a sync, or warm() in the background): a helper is
+# never started twice for the same container.
+_starting = threading.Lock()
 
 
 def _helpers(client: KubeClient, target: Target, pods: Sequence[str]) -> dict[str, _Helper]:
@@ -191,20 +194,40 @@ def _helpers(client: KubeClient, target: Target, pods: Sequence[str]) -> dict[st
     with _sessions_lock:
         known = _sessions.setdefault(client, {})
     wanted = {(target.namespace, pod, target.container): pod for pod in pods}
-    for key in [k for k in known if k[0] == target.namespace and k[2] == target.container
-                and k not in wanted]:
-        known.pop(key).process.close()
-    # A helper that died (its container restarted) is started again.
-    missing = [key for key in wanted if key not in known
-               or not known[key].alive and not known[key].unsupported]
+    with _starting:
+        for key in [k for k in known if k[0] == target.namespace
+                    and k[2] == target.container and k not in wanted]:
+            known.pop(key).process.close()
+        # A helper that died (its container restarted) is started again.
+        missing = [key for key in wanted if key not in known
+                   or not known[key].alive and not known[key].unsupported]
 
-    def start(key: tuple[str, str, str]) -> None:
-        with contextlib.suppress(ClusterError, TimeoutError):   # none: one exec per sync
-            known[key] = _Helper(client, target, key[1])
-    if missing:
-        with ThreadPoolExecutor(min(len(missing), 8), thread_name_prefix="kompy-sync") as pool:
-            list(pool.map(start, missing))
-    return {pod: known[key] for key, pod in wanted.items() if key in known}
+        def start(key: tuple[str, str, str]) -> None:
+            with contextlib.suppress(ClusterError, TimeoutError):   # none: one exec per sync
+                known[key] = _Helper(client, target, key[1])
+        if missing:
+            with ThreadPoolExecutor(min(len(missing), 8),
+                                    thread_name_prefix="kompy-sync") as pool:
+                list(pool.map(start, missing))
+        return {pod: known[key] for key, pod in wanted.items() if key in known}
+
+
+def warm(client: KubeClient, target: Target, pods: Sequence[str]) -> None:
+    """Start the helpers of these pods' containers now (a restarted container's helper
+    died with its process), so that the next sync only sends its files."""
+    _helpers(client, target, pods)
+
+
+def drop_helpers(client: KubeClient, target: Target, pods: Sequence[str]) -> None:
+    """The helpers of these pods are closed: their containers are about to restart, which
+    ends them (a later sync or :func:`warm` starts new ones)."""
+    with _sessions_lock:
+        known = _sessions.setdefault(client, {})
+    with _starting:
+        for pod in pods:
+            helper = known.pop((target.namespace, pod, target.container), None)
+            if helper is not None:
+                helper.process.close()
 
 
 def run_command(client: KubeClient, target: Target, pod: str, command: Sequence[str],

@@ -7,6 +7,7 @@ naming what was being done, and an object that is gone as :class:`NoSuchObject`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias, TypeVar
 
@@ -47,6 +48,23 @@ def connect(timeout: int = 60) -> Engine:
             hint="start the Docker engine (for example `sudo dockerd &`) or set DOCKER_HOST",
         ) from error
     return client
+
+
+_shared: dict[int, Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(timeout: int = 60) -> Engine:
+    """The process's client of the local engine for calls that take at most ``timeout``
+    seconds, made at the first call: a new client costs two round trips (the API version
+    and a ping) and a new connection, more than the inspect or tag it is made for, and
+    under load each costs tens of milliseconds that the dev loop's rebuild waits for. The
+    SDK's client keeps a pool of connections and serves concurrent threads."""
+    with _shared_lock:
+        client = _shared.get(timeout)
+        if client is None:
+            client = _shared[timeout] = connect(timeout)
+        return client
 
 
 def error_reason(error: BaseException) -> str:

@@ -10,13 +10,9 @@ whose containers are on this engine.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import dataclass
 
-from kompy.engine.connection import Engine, NoSuchObject, call, connect
-
-_engine: Engine | None = None
-_lock = threading.Lock()
+from kompy.engine.connection import NoSuchObject, call, shared
 
 
 @dataclass(frozen=True)
@@ -29,22 +25,18 @@ class RunState:
 def run_state(container_id: str) -> RunState | None:
     """The container's latest run, to the fraction of a second; None when it is gone.
     ``container_id`` may carry the status' ``docker://`` prefix."""
-    global _engine
-    with _lock:
-        if _engine is None:
-            _engine = connect(timeout=10)
-        engine = _engine
+    engine = shared(timeout=10)
     cid = container_id.removeprefix("docker://")
     try:
         data = call(f"inspect container {cid[:12]}", lambda: engine.api.inspect_container(cid))
     except NoSuchObject:
         return None
     state = data.get("State") or {}
-    return RunState(bool(state.get("Running")), _time(state.get("StartedAt")),
-                    _time(state.get("FinishedAt")))
+    return RunState(bool(state.get("Running")), engine_time(state.get("StartedAt")),
+                    engine_time(state.get("FinishedAt")))
 
 
-def _time(text: str | None) -> float | None:
+def engine_time(text: str | None) -> float | None:
     """Docker's ``2026-01-02T03:04:05.123456789Z`` (``0001-...`` for never)."""
     if not text or text.startswith("0001-"):
         return None

@@ -26,7 +26,8 @@ import docker.errors
 import docker.utils
 import docker.utils.build
 
-from kompy.engine.connection import Engine, EngineError, NoSuchObject, call, connect, error_reason
+from kompy.engine.connection import Engine, EngineError, NoSuchObject, call, error_reason, shared
+from kompy.engine.containers import engine_time
 from kompy.errors import UserError
 
 LOG_TAIL = 15
@@ -53,7 +54,7 @@ class BuildSpec:
 
 def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -> str:
     """Build ``spec`` and return the image id; ``on_line`` receives each log line."""
-    client = connect(timeout=600)  # builds may take minutes
+    client = shared(timeout=600)  # builds may take minutes
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
     image_id = ""
     try:
@@ -63,8 +64,6 @@ def build_image(spec: BuildSpec, on_line: Callable[[str], None] | None = None) -
         raise _failed(spec, error_reason(error), tail) from None
     except OSError as error:  # reading the context folder
         raise _failed(spec, f"{error.strerror}: {error.filename}", tail) from None
-    finally:
-        client.close()
     if not image_id:
         image_id = _image_id(spec)
     return image_id
@@ -83,14 +82,11 @@ class ImageDetails:
 
 def inspect_image(ref: str, client: Engine | None = None) -> ImageDetails | None:
     """The local image ``ref``, or None when the engine has no such image."""
-    engine = client or connect(timeout=600)  # the engine may be busy building
+    engine = client or shared(timeout=600)  # the engine may be busy building
     try:
         data = call(f"image {ref}", lambda: engine.api.inspect_image(ref))
     except NoSuchObject:
         return None
-    finally:
-        if client is None:
-            engine.close()
     config = data.get("Config") or {}
     return ImageDetails(id=str(data["Id"]), repo_digests=tuple(data.get("RepoDigests") or ()),
                         user=str(config.get("User") or ""),
@@ -126,31 +122,39 @@ def pull_image(ref: str, client: Engine, auth: Mapping[str, str] | None = None) 
 def tag_image(source: str, ref: str) -> None:
     """Give the local image ``source`` (an id or a reference) the name ``ref`` too."""
     repo, tag = split_ref(ref)
-    client = connect()
-    try:
-        call(f"tag {ref}", lambda: client.api.tag(source, repo, tag=tag))
-    finally:
-        client.close()
+    client = shared()
+    call(f"tag {ref}", lambda: client.api.tag(source, repo, tag=tag))
 
 
 def untag_content_tags(ref: str, keep: int) -> None:
-    """Remove all but the ``keep`` newest content tags (16 hex digits, contexthash.py) of
-    ``ref``'s name, never ``ref`` itself. An image a container uses keeps its tag (the
-    engine refuses), and untagging keeps the layers the build cache needs (``noprune``)."""
+    """Remove all but the ``keep`` most recently tagged content tags (16 hex digits,
+    contexthash.py) of ``ref``'s name, never ``ref`` itself. An image a container uses
+    keeps its tag (the engine refuses), and untagging keeps the layers the build cache
+    needs (``noprune``)."""
     repo, _ = split_ref(ref)
-    client = connect()
-    try:
-        listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
-        tagged = sorted(((int(image.get("Created") or 0), tag) for image in listed
-                         for tag in image.get("RepoTags") or ()
-                         if tag.startswith(repo + ":")
-                         and _CONTENT_TAG.match(tag[len(repo) + 1:])), reverse=True)
-        for _, tag in tagged[keep:]:
-            if tag != ref:
-                with contextlib.suppress(EngineError):  # in use, or gone meanwhile
-                    _untag(client, tag)
-    finally:
-        client.close()
+    client = shared()
+    listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
+    tagged = sorted(((_tagged_at(client, image), tag) for image in listed
+                     for tag in image.get("RepoTags") or ()
+                     if tag.startswith(repo + ":")
+                     and _CONTENT_TAG.match(tag[len(repo) + 1:])), reverse=True)
+    for _, tag in tagged[keep:]:
+        if tag != ref:
+            with contextlib.suppress(EngineError):  # in use, or gone meanwhile
+                _untag(client, tag)
+
+
+def _tagged_at(client: Engine, image: dict[str, Any]) -> float:
+    """When the image was last tagged (Docker's ``Metadata.LastTagTime``), else built: a
+    build answered from the layer cache is an image built long ago, tagged just now, and
+    must count as new (or another session's untagging took the tag its pods were about to
+    run)."""
+    with contextlib.suppress(EngineError):
+        data = call("image", lambda: client.api.inspect_image(image["Id"]))
+        when = engine_time((data.get("Metadata") or {}).get("LastTagTime"))
+        if when is not None:
+            return when
+    return float(image.get("Created") or 0)
 
 
 def _untag(client: Engine, tag: str) -> None:

@@ -12,23 +12,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from chaos import run  # noqa: E402
+from enginekit import docker_ok  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 # Seconds after the restart within which the cluster must have converged. Rounds take 0.3-5 s
 # on the 2-core development machine; the bound leaves room for a busy shared machine.
 BOUND = 60.0
-
-
-def docker_ok() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception:  # noqa: BLE001 - any failure means: no engine to test against
-        return False
-    return True
 
 
 def test_the_cluster_converges_after_kill_9_during_each_operation() -> None:

@@ -9,14 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from click.testing import CliRunner, Result
-
-from kompy.cli import main
+from clikit import run
 
 MANIFESTS = """
 apiVersion: apps/v1
@@ -41,23 +38,6 @@ kind: List
 items:
 - {apiVersion: v1, kind: ConfigMap, metadata: {name: conf}, data: {a: "1"}}
 """
-
-
-@pytest.fixture
-def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[Path]:
-    home = tmp_path / "kompy-home"
-    monkeypatch.setenv("KOMPY_HOME", str(home))
-    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    yield home / "default"
-    run("cluster", "stop")
-
-
-def run(*args: str, input: str | None = None, code: int = 0) -> Result:
-    result = CliRunner().invoke(main, list(args), input=input)
-    assert result.exit_code == code, f"kompy {' '.join(args)}: {result.output}"
-    return result
 
 
 def test_start_status_stop(cluster: Path) -> None:

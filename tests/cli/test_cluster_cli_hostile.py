@@ -7,30 +7,10 @@ import base64
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from kompy.cli import main
-
-
-@pytest.fixture
-def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[Path]:
-    home = tmp_path / "kompy-home"
-    monkeypatch.setenv("KOMPY_HOME", str(home))
-    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    yield home / "default"
-    run("cluster", "stop")
-
-
-def run(*args: str, input: str | None = None, code: int = 0) -> Result:
-    result = CliRunner().invoke(main, list(args), input=input)
-    assert result.exit_code == code, f"kompy {' '.join(args)}: {result.output}"
-    return result
+from clikit import run
 
 
 @pytest.mark.parametrize("mapping", ["99999:18080", "8080:99999", "8080:0", "a:80", "٣:80",

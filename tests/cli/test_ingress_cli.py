@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
+from clikit import run
 
 from kompy.cli import main
 from kompy.cluster.ingress.certs import read_pair
 
 
 @pytest.fixture
-def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[Path]:
-    home = tmp_path / "kompy-home"
-    monkeypatch.setenv("KOMPY_HOME", str(home))
-    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
+def cluster(cluster: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The API-only cluster (conftest.py), with kompy's own Ingress ports setting."""
     monkeypatch.delenv("KOMPY_INGRESS_PORTS", raising=False)
-    yield home / "default"
-    run("cluster", "stop")
-
-
-def run(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(main, list(args))
-    assert result.exit_code == code, f"kompy {' '.join(args)}: {result.output}"
-    return result
+    return cluster
 
 
 def test_ingress_ports_are_checked_and_kept(cluster: Path) -> None:

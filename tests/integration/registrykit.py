@@ -9,7 +9,6 @@ the engine. ``tests/run.sh`` installs the package (and apache2-utils for ``htpas
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from enginekit import free_port
 
 BINARY = "docker-registry"
 REGISTRY_USER = ("kompy", "s3cret-registry-password")  # the auth_registry fixture's user
@@ -24,12 +24,6 @@ REGISTRY_USER = ("kompy", "s3cret-registry-password")  # the auth_registry fixtu
 
 def available() -> bool:
     return shutil.which(BINARY) is not None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bcrypt_line(user: str, password: str) -> str:

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from enginekit import docker_ok
 from registrykit import Registry
 from ruamel.yaml import YAML
 
@@ -34,20 +35,13 @@ RUN echo other > /stage
 """
 
 
-def _docker_ok() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def _kompy(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kompy", "convert", *args], cwd=folder,
                           capture_output=True, text=True, timeout=600)
 
 
 def test_build_local_and_push_to_a_registry(registry: Registry, tmp_path: Path) -> None:
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     project = f"kbuild{uuid.uuid4().hex[:8]}"
     folder = tmp_path / project
@@ -90,7 +84,7 @@ def test_local_image_metadata_fills_ports_and_user(tmp_path: Path) -> None:
     """A portless service whose local image EXPOSEs ports gets a ClusterIP Service of them,
     and a numeric USER satisfies --security restricted; --no-inspect-images gives the
     engine-free answers (issue #9 classes 2 and 3)."""
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     image = f"kompy-test-inspect-{uuid.uuid4().hex[:8]}:1"
     (tmp_path / "Dockerfile").write_text("FROM kompy/busybox:1\nEXPOSE 8000 53/udp\nUSER 1000\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
 from collections.abc import Iterator
@@ -9,7 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from kompy.engine.connection import connect
-from kompy.engine.images import image_exists, inspect_image
+from kompy.engine.images import (
+    BuildSpec,
+    build_image,
+    image_exists,
+    inspect_image,
+    tag_image,
+    untag_content_tags,
+)
 from kompy.engine.registry import push_image
 from kompy.errors import UserError
 
@@ -54,4 +62,28 @@ def test_push_to_a_registry_that_does_not_answer(engine: None) -> None:
         assert "\n" not in caught.value.message
     finally:
         client.api.remove_image(ref)
+        client.close()
+
+
+def test_untagging_keeps_the_most_recently_tagged_content_tags(engine: None) -> None:
+    """A build answered from the layer cache is an old image tagged now: another session's
+    untagging keeps its tag (it counts by when images were tagged, not built)."""
+    repo = f"kompy-test-untag-{uuid.uuid4().hex[:8]}"
+    ids = [build_image(BuildSpec(service="t", image=f"{repo}:build{n}", context=".",
+                                 dockerfile_inline=f"FROM {BASE}\nLABEL n={n}\n"))
+           for n in range(3)]
+    try:
+        old, middle, new = ids   # built in this order
+        for n, image_id in enumerate(ids):
+            tag_image(image_id, f"{repo}:{n:016x}")
+        tag_image(old, f"{repo}:{9:016x}")      # the oldest build, tagged again now
+        untag_content_tags(f"{repo}:{2:016x}", keep=2)
+        assert image_exists(f"{repo}:{9:016x}")
+        assert image_exists(f"{repo}:{2:016x}")       # never the reference itself
+        assert not image_exists(f"{repo}:{1:016x}")   # the least recently tagged
+    finally:
+        client = connect(timeout=60)
+        for image_id in ids:
+            with contextlib.suppress(Exception):
+                client.api.remove_image(image_id, force=True)
         client.close()

@@ -17,20 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enginekit import docker_ok, free_port
 
 pytestmark = pytest.mark.integration
 
 
-def _docker_ok() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     home = tmp_path_factory.mktemp("up-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
@@ -56,17 +50,9 @@ def _get(port: int) -> str | None:
         return None
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_up_again_after_a_change_rebuilds_and_rolls(tmp_path: Path, env: dict[str, str]
                                                     ) -> None:
-    port = _free_port()
+    port = free_port()
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "Dockerfile").write_text(
         # (a label of this run: the image's content tag is new, so the first `up` builds)
@@ -97,7 +83,7 @@ def test_up_again_after_a_change_rebuilds_and_rolls(tmp_path: Path, env: dict[st
         third = kompy(env, tmp_path, "up")
         assert third.returncode == 0, third.stderr
         assert "deployment/web configured" in third.stdout
-        deadline = time.monotonic() + 10   # the old pod leaves the Service's endpoints
+        deadline = time.monotonic() + 60   # the old pod leaves the Service's endpoints
         while _get(port) != "two" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _get(port) == "two"
@@ -111,10 +97,12 @@ def test_an_image_that_cannot_be_pulled_fails_fast(tmp_path: Path, env: dict[str
         "name: nopull\nservices:\n  api:\n    image: kompy-test.invalid/nosuch:1\n")
     try:
         began = time.monotonic()
-        done = kompy(env, tmp_path, "up", "--wait-timeout", "120s")
+        done = kompy(env, tmp_path, "up", "--wait-timeout", "300s")
         took = time.monotonic() - began
         assert done.returncode == 2, done.stderr
-        assert took < 20, f"kompy up took {took:.1f} s to give up"
+        # Given up on the pull's failure, not at the timeout (the message below says why);
+        # a bound far from both, as a loaded machine stretches the seconds it takes.
+        assert took < 150, f"kompy up took {took:.1f} s to give up"
         assert "error: pod/api-" in done.stderr
         assert "container api is waiting to start: kompy-test.invalid/nosuch:1 can't be " \
                "pulled" in done.stderr
@@ -131,10 +119,10 @@ def test_a_crash_loop_fails_fast_with_the_last_output(tmp_path: Path, env: dict[
         "    command: [sh, -c, 'echo starting; echo fatal: no config file >&2; exit 4']\n")
     try:
         began = time.monotonic()
-        done = kompy(env, tmp_path, "up")
+        done = kompy(env, tmp_path, "up", "--wait-timeout", "300s")
         took = time.monotonic() - began
         assert done.returncode == 2, done.stderr
-        assert took < 30, f"kompy up took {took:.1f} s to give up"
+        assert took < 150, f"kompy up took {took:.1f} s to give up"   # (as above)
         assert "container job keeps crashing: exit code 4" in done.stderr
         hint = done.stderr.split("hint: ", 1)[1]
         assert "--previous" in hint and "    fatal: no config file" in hint

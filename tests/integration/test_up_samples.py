@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from enginekit import docker_ok, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -31,17 +31,10 @@ T = TypeVar("T")
 pytestmark = pytest.mark.integration
 
 
-def _docker_ok() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment for kompy: a cluster of this session's own, reset (with volumes) at the end."""
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     home = tmp_path_factory.mktemp("kompy-home")
     name = f"up-{uuid.uuid4().hex[:8]}"
@@ -82,12 +75,6 @@ def _labelled(kind: str, env: dict[str, str], namespace: str) -> list[str]:
                   "--filter", f"label=kompy.cluster={env['KOMPY_CLUSTER']}",
                   "--filter", f"label=kompy.namespace={namespace}")
     return out.split()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sample(name: str, tmp_path: Path) -> tuple[Path, int]:

@@ -99,7 +99,10 @@ class DeploymentController(Controller):
         replicas = int(spec.get("replicas", 1))
         all_rs = [rs for rs in self.rs.list(ns)
                   if (controller_ref(rs) or {}).get("uid") == uid(dep) and not terminating(rs)]
-        new, olds = self._new_and_old(dep, all_rs)
+        found = self._new_and_old(dep, all_rs)
+        if found is None:
+            return   # deleted meanwhile: its ReplicaSets are going, none is made
+        new, olds = found
         if spec.get("paused"):
             self._write_status(dep, new, olds)
             return
@@ -112,7 +115,9 @@ class DeploymentController(Controller):
         self._write_status(dep, new, olds)
 
     # -- the new ReplicaSet -------------------------------------------------------------------
-    def _new_and_old(self, dep: Obj, all_rs: list[Obj]) -> tuple[Obj, list[Obj]]:
+    def _new_and_old(self, dep: Obj, all_rs: list[Obj]) -> tuple[Obj, list[Obj]] | None:
+        """The new ReplicaSet (made when missing) and the old ones; None when the Deployment
+        turns out to be gone."""
         template = (dep.get("spec") or {}).get("template") or {}
         collisions = int((dep.get("status") or {}).get("collisionCount") or 0)
         pod_hash = template_hash(template, collisions)
@@ -121,6 +126,8 @@ class DeploymentController(Controller):
         olds = sorted((rs for rs in all_rs if rs is not new), key=revision)
         top = max((revision(rs) for rs in all_rs), default=0)
         if new is None:
+            if not self._still_there(dep):
+                return None
             new = self._create_rs(dep, template, pod_hash, top + 1, olds)
         elif revision(new) < top:  # an old template is back: a rollback
             new = self.client.patch("replicasets", name(new), namespace(new), {"metadata": {
@@ -132,6 +139,18 @@ class DeploymentController(Controller):
                 "metadata": {"annotations": {REVISION: str(revision(new))}}})
             self.deployments.upsert_local(updated)
         return new, olds
+
+    def _still_there(self, dep: Obj) -> bool:
+        """Whether the Deployment is still there, asked of the API before a ReplicaSet is
+        made: its ReplicaSet deleted a moment ago (``kompy down`` deletes both at once) may
+        reach this cache before the Deployment's own deletion does (another watch), and
+        making the ReplicaSet again would start pods that only wait out their grace
+        period."""
+        try:
+            current = self.client.get("deployments", name(dep), namespace(dep))
+        except NotFound:
+            return False
+        return uid(current) == uid(dep) and not terminating(current)
 
     def _create_rs(self, dep: Obj, template: dict[str, Any], pod_hash: str, rev: int,
                    olds: list[Obj]) -> Obj:

@@ -40,7 +40,9 @@ from kompy.errors import ClusterError
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 30.0
+# A start waits this long for the new daemon to answer (it gives up at once if the daemon
+# exits): a daemon starts in about a second, but 11-14 s at load 20 on two cores was seen.
+START_TIMEOUT = 120.0
 STOP_TIMEOUT = 90.0
 # daemon.log grows by appending, one daemon after another; past this size a start moves it
 # to daemon.log.1 (one generation kept) and begins a fresh one.
@@ -421,9 +423,7 @@ def serve(state: ClusterState) -> int:
                      tls[0].read_bytes() if tls else None)
     api_info = {"url": server.url, "port": server.port, "token": token, "pid": os.getpid(),
                 "ca": server.ca, "service_ip": service_ip}
-    state.write_api(api_info)
-    from kompy.fsutil import write_atomic
-    write_atomic(state.pid_file, f"{os.getpid()}\n")
+    publish(state, api_info)
     log.info("API server of cluster %r at %s", state.name, server.url)
     def on_service_ip(address: str) -> None:
         """The ``kubernetes`` Service's cluster IP: name it in the serving certificate, and
@@ -445,6 +445,18 @@ def serve(state: ClusterState) -> int:
         state.pid_file.unlink()
     log.info("stopped")
     return 0
+
+
+def publish(state: ClusterState, api_info: dict[str, Any]) -> None:
+    """Tell the commands where the API is: the pid file, then api.json.
+
+    In that order: a start returns once api.json names the new pid and the API answers, and
+    the next command counts the daemon as running only when the pid file agrees. The other
+    way round, a command right after a start could still read a killed daemon's pid (or
+    none) there and say that the cluster was not running."""
+    from kompy.fsutil import write_atomic
+    write_atomic(state.pid_file, f"{api_info['pid']}\n")
+    state.write_api(api_info)
 
 
 def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,

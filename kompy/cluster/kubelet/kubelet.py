@@ -146,6 +146,7 @@ class Kubelet:
             api_address=self._api_address,
             persistent_volumes=cached_lookup(client, persistent_volumes, "persistentvolumes"),
             pods=self.pods.list)
+        self.worker.deleting = self._deleting
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         informers["nodes"].add_handler(self._on_node)
@@ -364,6 +365,11 @@ class Kubelet:
         renew = self.tokens.next_refresh(key)
         if renew is not None:
             self.queue.add_after(key, renew + 0.05)   # a projected token is due for renewal
+
+    def _deleting(self, key: str) -> bool:
+        with self._lock:
+            pod = self._known.get(key)
+            return key in self._gone or (pod is not None and terminating(pod))
 
     def _api_address(self) -> str | None:
         """The ``kubernetes`` Service's cluster IP, KUBERNETES_SERVICE_HOST in containers:

@@ -147,6 +147,10 @@ class PodWorker:
         # The cluster IP of the API server's Service (KUBERNETES_SERVICE_HOST): "" for none,
         # None while it is not served yet.
         self.api_address: Callable[[], str | None] = api_address or (lambda: "")
+        # Whether the pod (by uid) is being deleted now, as the kubelet last heard: a pod
+        # deleted while its sync starts it gets no new container (upstream's pod workers
+        # stop starting containers once a pod terminates); its next sync stops it.
+        self.deleting: Callable[[str], bool] = lambda pod_uid: False
         self.backoff_base = backoff_base
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
@@ -493,6 +497,8 @@ class PodWorker:
             state.config_failures += 1
             raise Hold(restart_delay(state.config_failures, 0.0, CONFIG_RETRY)) from error
         mounts += name_mounts(pod_dir(self.state_dir, uid(pod)), pod, self.hosts, mounts)
+        if self.deleting(uid(pod)):
+            raise Hold(RESYNC)
         spec = container_spec(pod, c, name=self._container_name(pod, cname, attempt),
                               image=image, labels=self._labels(pod, cname, role, attempt),
                               sandbox_id=sandbox.id if sandbox is not None else None,
@@ -503,6 +509,8 @@ class PodWorker:
         cid = self._create(pod, spec)
         self.recorder.normal(pod, "Created", f"Created container {cname}")
         state.waiting.pop(cname, None)
+        if self.deleting(uid(pod)):
+            raise Hold(RESYNC)   # deleted while its container was made: never started
         try:
             self.backend.start(cid)
         except Exception as error:  # noqa: BLE001 - e.g. executable not found: report it

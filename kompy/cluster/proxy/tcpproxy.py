@@ -26,6 +26,10 @@ Backend = tuple[str, int]
 # Connect timeouts of successive rounds over a Service's backends (kube-proxy userspace's
 # EndpointDialTimeouts): at most ~3.75 s before a client's connection is given up.
 DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)
+# While every backend refuses, they are tried again this often within the rounds' time: a
+# refused connect costs microseconds, and the client gets the backend as soon as it
+# listens again rather than at the next round's start (up to a second later).
+REFUSED_RETRY = 0.02
 
 class BaseListener:
     """What both proxies share: the listening address and socket, the peer filter, and the
@@ -106,23 +110,28 @@ class TcpListener(BaseListener):
         """A connection to the next backend that accepts one; None when none does.
 
         As kube-proxy's userspace mode (its EndpointDialTimeouts), rounds over the backends
-        with growing timeouts: a backend that refuses passes its turn on, and when every one
-        refused, the next round starts once that round's timeout has passed. A pod restarting
-        in place, or the last pod of a rollout starting, is a short wait for the client
-        rather than a failed request.
+        with growing connect timeouts: a backend that refuses passes its turn on. When every
+        one refused, they are tried again every :data:`REFUSED_RETRY` seconds (with the
+        Service's current backends) until the rounds' time is up, so a pod restarting in
+        place, or the last pod of a rollout starting, is a short wait for the client rather
+        than a failed request, and no longer than the pod takes to listen.
         """
-        for timeout in DIAL_TIMEOUTS:
-            started = time.monotonic()
+        started = time.monotonic()
+        ends = list(itertools.accumulate(DIAL_TIMEOUTS))
+        while True:
+            elapsed = time.monotonic() - started
+            rounds = [i for i, end in enumerate(ends) if elapsed < end]
+            if not rounds:
+                return None
             targets = self._rotation(peer)
             if not targets:
                 return None  # no ready endpoint at all: refuse at once
             for target in targets:
                 try:
-                    return socket.create_connection(target, timeout=timeout)
+                    return socket.create_connection(target, timeout=DIAL_TIMEOUTS[rounds[0]])
                 except OSError as error:
                     log.debug("backend %s:%s refused: %s", *target, error)
-            time.sleep(max(0.0, timeout - (time.monotonic() - started)))
-        return None
+            time.sleep(min(REFUSED_RETRY, max(0.0, ends[-1] - (time.monotonic() - started))))
 
     def _serve(self, conn: socket.socket, peer: str) -> None:
         upstream = self._connect(peer)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from clusterkit import docker_ok, wait_for
+from enginekit import free_port
 
 from kompy.yaml import plain
 
@@ -54,12 +54,6 @@ def fast_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def kubectl(cluster: dict[str, Any], ns: str, *args: str, version: str = "") -> str:

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -29,6 +28,7 @@ from typing import Any
 
 import pytest
 from clusterkit import BUSYBOX, wait_for
+from enginekit import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -147,12 +147,6 @@ def session(request: pytest.FixtureRequest, cluster: dict[str, Any], kube_env: d
     finally:
         with contextlib.suppress(Exception):
             client.delete("namespaces", namespace)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from clusterkit import BUSYBOX, running, wait_for
+from enginekit import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -151,12 +152,6 @@ def readline(proc: subprocess.Popen[bytes], timeout: float = 30) -> bytes:
         return proc.stdout.readline()    # type: ignore[union-attr]
     finally:
         timer.cancel()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(port: int) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from clusterkit import BUSYBOX, container, events, pod, running, sh, wait_for
+from enginekit import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -182,14 +183,8 @@ def _get(url: str) -> str:
         return str(response.read().decode().strip())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_host_ports_nodeport_and_port_in_use(client: Any, namespace: str) -> None:
-    host_port = _free_port()
+    host_port = free_port()
     client.apply(deployment("pub", namespace, 2))
     client.apply(service("pub", namespace, type="NodePort",
                          meta={"annotations": {"kompy.dev/host-ports": f"{host_port}:80/tcp"}}))
@@ -231,7 +226,7 @@ UDP_ECHO = ("import socket\n"
 
 
 def test_udp_service_port_through_host_port(client: Any, namespace: str) -> None:
-    host_port = _free_port()
+    host_port = free_port()
     client.apply({"apiVersion": "apps/v1", "kind": "Deployment",
                   "metadata": {"name": "echo", "namespace": namespace},
                   "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "echo"}},

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from enginekit import docker_ok, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -47,19 +47,6 @@ data: {{API_MODE: production}}
 T = TypeVar("T")
 
 pytestmark = pytest.mark.integration
-
-
-def _docker_ok() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def eventually(what: str, probe: Callable[[], T | None], timeout: float = 90) -> T:
@@ -96,7 +83,7 @@ def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if not _docker_ok():
+    if not docker_ok():
         pytest.skip("no Docker engine")
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         pytest.skip("chromium and chromium-driver are not installed (tests/run.sh installs them)")

@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from enginekit import free_port
 from ruamel.yaml import YAML
 
 HERE = Path(__file__).resolve().parent
@@ -156,12 +157,6 @@ def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None 
         raise AssertionError(f"`{' '.join(args)}` exited {done.returncode}:\n"
                              f"{done.stdout}\n{done.stderr}")
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def free_pair() -> int:

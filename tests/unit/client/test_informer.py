@@ -177,7 +177,7 @@ def test_backoff_doubles_to_its_cap_with_jitter_and_starts_over_after_quiet() ->
 
 # -- against the real API server and store ----------------------------------------------------
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_for(what: str, probe: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
         if time.monotonic() > deadline:
@@ -209,7 +209,7 @@ def test_bookmarks_keep_an_idle_informer_inside_the_history_of_a_compacted_store
         client.list = counted_list  # type: ignore[method-assign]
         inf = Informer(client, "configmaps", stop)
         inf.start()
-        assert inf.synced.wait(10)
+        assert inf.synced.wait(30)
         for i in range(20):      # writes the informer's resource never sees
             client.create({"apiVersion": "v1", "kind": "Secret",
                            "metadata": {"name": f"s{i}", "namespace": "default"}})
@@ -218,7 +218,7 @@ def test_bookmarks_keep_an_idle_informer_inside_the_history_of_a_compacted_store
                  lambda: int(inf.resource_version or 0) >= newest)
         store.compact(newest)
         watches = inf.events
-        wait_for("two more watch rounds", lambda: inf.events >= watches + 20, timeout=15)
+        wait_for("two more watch rounds", lambda: inf.events >= watches + 20, timeout=60)
         assert len(lists) == 1, "the informer listed again"
         assert inf.relists == 0
         assert inf.get("default", "watched") is not None

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
 
 from kompy.client import KubeClient, NotFound
-from kompy.client.loopback import attach
+from kompy.client.loopback import Reply, Router, attach
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.daemon.runtime import Runtime, start_runtime
 from kompy.cluster.kubelet.backend import LABEL_CONTAINER, LABEL_POD, ContainerInfo
@@ -32,8 +33,10 @@ class FakeCluster:
         self.client = client
         self.backend = backend
 
-    def wait(self, what: str, probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-        """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
+    def wait(self, what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
+        """Poll ``probe`` until it returns something truthy; fail naming ``what``. The
+        timeout is generous: on a loaded machine a cluster in one process takes its time,
+        and a test that means "within N seconds" says so."""
         deadline = time.monotonic() + timeout
         while True:
             value = probe()
@@ -66,10 +69,29 @@ class FakeCluster:
         return found[-1] if found else None
 
 
+class Severable:
+    """The API server as one daemon process reaches it, cut off when that process "dies".
+
+    A thread of a crashed runtime may still be running in this process (a test holds some
+    inside a Docker call); a killed process's threads cannot write anything. Without the
+    cut, such a thread wrote its stale view of a pod after the new runtime had written the
+    pod Running, and the test waited in vain for a status nobody would write again."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.cut = False
+
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
+        if self.cut:
+            raise requests.ConnectionError("the daemon was killed")
+        return self.router.handle(method, target, headers, body)
+
+
 class FakeNode:
     """A cluster whose runtime (the daemon's half after the API server) can crash and start
     again over the same store, state folder and containers: ``kill -9`` of the daemon, in
-    process. :meth:`crash` stops every loop but leaves the containers as they are."""
+    process. :meth:`crash` cuts the runtime off the API and stops every loop, but leaves the
+    containers as they are."""
 
     def __init__(self, tmp_path: Path, backoff_base: float = 0.2) -> None:
         self.tmp_path = tmp_path
@@ -83,10 +105,14 @@ class FakeNode:
         self.backend = FakeBackend(tmp_path / "engine")
         self.stop_event = threading.Event()
         self.runtime: Runtime | None = None
+        self.wire = Severable(self.server.router)
 
     def start(self) -> FakeCluster:
         self.stop_event = threading.Event()
-        self.runtime = start_runtime(self.client, self.tmp_path / "state", "fake",
+        # Each start is a new daemon process: a client of its own, cut off at its crash.
+        self.wire = Severable(self.server.router)
+        client = attach(KubeClient.for_server(self.server.url, "token"), self.wire)
+        self.runtime = start_runtime(client, self.tmp_path / "state", "fake",
                                      self.stop_event, backoff_base=self.backoff_base,
                                      backend=self.backend, config=self.config,
                                      dns_address=("127.0.0.1", 0), firewall=self.firewall,
@@ -98,6 +124,7 @@ class FakeNode:
     def crash(self) -> None:
         """Every loop of the runtime ends; containers keep running, as after ``kill -9``."""
         assert self.runtime is not None
+        self.wire.cut = True
         self.stop_event.set()
         for controller in self.runtime.controllers:
             controller.join(2.0)

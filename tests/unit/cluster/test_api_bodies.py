@@ -27,9 +27,11 @@ def server(tmp_path: Path) -> Iterator[ApiServer]:
     srv.stop()
 
 
-def exchange(server: ApiServer, head: str, body: bytes = b"", timeout: float = 5.0
+def exchange(server: ApiServer, head: str, body: bytes = b"", timeout: float = 20.0
              ) -> tuple[int, dict[str, str], bytes, socket.socket]:
-    """Send raw bytes; (status, headers, body, socket) of the first answer."""
+    """Send raw bytes; (status, headers, body, socket) of the first answer. An answer that
+    waits for a body never sent comes only after the server's body timeout (60 s): within
+    this socket's timeout it came at once, however loaded the machine."""
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
     sock.sendall(head.encode() + body)
     return (*read_answer(sock), sock)
@@ -69,12 +71,10 @@ def configmap(name: str, size: int = 0) -> bytes:
 def test_a_body_without_a_token_is_refused_before_it_is_read(server: ApiServer) -> None:
     """400 MB announced, none sent: the 401 comes at once (the old server waited for the
     400 MB, and held them all in memory)."""
-    started = time.monotonic()
     status, _, body, sock = exchange(server, "POST /api/v1/namespaces/default/configmaps "
                                              "HTTP/1.1\r\nHost: x\r\nContent-Length: "
                                              f"{400 * 1024 * 1024}\r\n\r\n")
     assert status == 401 and json.loads(body)["reason"] == "Unauthorized"
-    assert time.monotonic() - started < 2
     assert closed(sock)               # the unread body cannot be taken for the next request
 
 
@@ -92,13 +92,11 @@ def test_a_body_over_3_mib_is_413(server: ApiServer) -> None:
 
 @pytest.mark.parametrize("length", ["-1", "abc", "1e3", "0x10", "99999999999999999999999"])
 def test_a_bad_content_length_is_a_400_at_once(server: ApiServer, length: str) -> None:
-    started = time.monotonic()
     status, _, body, sock = exchange(server, "POST /api/v1/namespaces/default/configmaps "
                                              f"HTTP/1.1\r\nHost: x\r\n{AUTH}"
                                              f"Content-Length: {length}\r\n\r\n")
     assert status == 400 and json.loads(body)["kind"] == "Status"
     assert "Content-Length" in json.loads(body)["message"]
-    assert time.monotonic() - started < 2
     assert closed(sock)
 
 
@@ -146,7 +144,7 @@ def test_a_client_that_stops_half_way_frees_its_thread(server: ApiServer) -> Non
     sock.sendall(f"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n{AUTH}"
                  "Content-Length: 1000\r\n\r\n{".encode())
     sock.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while server.httpd.connections and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not server.httpd.connections

@@ -291,7 +291,7 @@ def test_the_sweep_left_the_server_sound(server: ApiServer, session: requests.Se
     assert server.api.store.check() == []
     assert server.api.watching() == 0
     session.close()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while server.httpd.connections and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not server.httpd.connections

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kompy.client.objects import terminating
 from kompy.cluster.kubelet.backend import LABEL_POD, ContainerInfo
 
 
@@ -85,8 +86,9 @@ def test_a_restart_request_after_a_crash_cuts_the_back_off_short(fake_cluster: A
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     fake_cluster.client.patch("pods", "loop", "default",
                               {"metadata": {"annotations": {RESTART_ANNOTATION: stamp}}})
+    # "At once": well within the 60 s back-off it would otherwise wait out.
     third = fake_cluster.wait("the container started at once", lambda: (
-        c := fake_cluster.running("loop", "app")) and c.id != second.id and c, timeout=5)
+        c := fake_cluster.running("loop", "app")) and c.id != second.id and c, timeout=30)
     assert third.attempt == second.attempt + 1
     assert fake_cluster.wait("restartCount 2", lambda: (
         fake_cluster.status_of("loop", "app").get("restartCount") == 2))
@@ -145,6 +147,29 @@ def test_deletion_stops_within_the_grace_period_then_removes(fake_cluster: Any) 
     assert c.id not in fake_cluster.backend.containers
 
 
+def test_a_pod_deleted_while_its_container_is_made_never_starts_it(fake_node: Any) -> None:
+    """The deletion reaches the kubelet between the container's creation and its start
+    (kompy down under load): the container is not started, only removed, so the pod does
+    not wait out a grace period its program would have ignored."""
+    cluster = fake_node.start()
+    kubelet = fake_node.runtime.kubelet
+    create = cluster.backend.create
+
+    def create_then_delete(spec: Any) -> str:
+        cid = create(spec)
+        if spec.labels.get("kompy.role") == "app":
+            doomed = cluster.client.delete("pods", "doomed", "default", grace_period_seconds=30)
+            cluster.wait("the kubelet to hear of it", lambda: terminating(
+                kubelet._known.get(doomed["metadata"]["uid"]) or {}))
+        return str(cid)
+    cluster.backend.create = create_then_delete
+    cluster.client.create(pod("doomed", grace=30))
+    cluster.wait("the pod object gone", lambda: cluster.pod("doomed") is None)
+    assert [c for c in cluster.backend.called("create") if "doomed" in c[1]]
+    assert not [c for c in cluster.backend.called("start") if "doomed" in c[1]]
+    assert not [c for c in cluster.backend.containers.values() if "doomed" in c.spec.name]
+
+
 @pytest.mark.parametrize("fake_cluster", [60.0], indirect=True)
 def test_a_container_that_cannot_start_backs_off_as_a_crash_does(fake_cluster: Any) -> None:
     """Docker refuses to start it (its executable is missing): restarted at once the first
@@ -162,9 +187,12 @@ def test_a_container_that_cannot_start_backs_off_as_a_crash_does(fake_cluster: A
     # Held for the 60 s back-off: the immediate retry and nothing more.
     starts = len([c for c in fake_cluster.backend.called("start") if "broken" in c[1]])
     assert starts == 2
-    failed = [e for e in fake_cluster.client.list("events", "default")["items"]
-              if e["reason"] == "Failed" and e["involvedObject"]["name"] == "broken"]
-    assert failed and "/missing" in failed[0]["message"]
+    # Events are posted by the recorder's own thread, after the status that reports the
+    # same failure: wait for the event rather than expect it already there.
+    failed = fake_cluster.wait("the Failed event", lambda: [
+        e for e in fake_cluster.client.list("events", "default")["items"]
+        if e["reason"] == "Failed" and e["involvedObject"]["name"] == "broken"])
+    assert "/missing" in failed[0]["message"]
 
 
 def test_pods_that_come_and_go_leave_no_delayed_work_behind(fake_node: Any) -> None:
@@ -184,5 +212,4 @@ def test_pods_that_come_and_go_leave_no_delayed_work_behind(fake_node: Any) -> N
         cluster.wait("the pods to go", lambda: not cluster.client.list("pods")["items"])
     # 24 pods synced a few times each: dozens of entries before; now none waits, and the
     # queue keeps at most 16 forgotten entries before it rebuilds its heap.
-    cluster.wait("no delayed work of gone pods", lambda: kubelet.queue.delayed <= 16,
-                 timeout=5.0)
+    cluster.wait("no delayed work of gone pods", lambda: kubelet.queue.delayed <= 16)

@@ -47,7 +47,7 @@ class StreamingPodIO:
             process.emit(2, b"to stderr\n")
             return int(command[1])
         if command[:1] == ["size"]:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while not process.resizes and time.monotonic() < deadline:
                 time.sleep(0.01)
             process.emit(1, json.dumps(process.resizes).encode())

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kompy.cluster.proxy import tcpproxy
 from kompy.cluster.proxy.tcpproxy import TcpListener, UdpListener
 
 
@@ -227,4 +228,43 @@ def test_tcp_waits_for_a_backend_that_is_restarting() -> None:
         assert tcp_ask(port_of(listener), b"x") == b"back:x"
     finally:
         timer.join(5)
+        listener.close()
+
+
+def test_tcp_connects_as_soon_as_a_restarting_backend_listens(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A held connection is not left waiting for the next round to start: refused backends
+    are tried again every few milliseconds. With one round of 20 s, a wait for the round's
+    end would take 20 s; the backend listens again after 0.3 s."""
+    monkeypatch.setattr(tcpproxy, "DIAL_TIMEOUTS", (20.0,))
+    address = free_port()
+    listener = TcpListener("127.0.0.1", 0)
+    listener.backends = [address]
+    answered = threading.Event()
+
+    def come_back() -> None:
+        with socket.create_server(address) as again:
+            conn, _ = again.accept()
+            with conn:
+                conn.sendall(b"back:" + conn.recv(1024))
+    timer = threading.Timer(0.3, come_back)
+    timer.start()
+    try:
+        asking = threading.Thread(target=lambda: tcp_ask(port_of(listener), b"x") == b"back:x"
+                                  and answered.set(), daemon=True)
+        asking.start()
+        assert answered.wait(10), "the held connection waited for the round to end"
+    finally:
+        timer.join(5)
+        listener.close()
+
+
+def test_tcp_gives_up_when_no_backend_listens_within_the_rounds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tcpproxy, "DIAL_TIMEOUTS", (0.05, 0.1))
+    listener = TcpListener("127.0.0.1", 0)
+    listener.backends = [free_port()]
+    try:
+        assert tcp_ask(port_of(listener), b"x") == b""   # closed: nothing to relay to
+    finally:
         listener.close()

@@ -148,7 +148,7 @@ def test_a_hopeless_pod_fails_the_wait_after_the_grace() -> None:
     took = time.monotonic() - began
     # The grace ran across the change of words (ErrImagePull -> ImagePullBackOff), and the
     # wait did not run out its 60 s.
-    assert 0.3 <= took < 5
+    assert 0.3 <= took < 30
     assert info.value.message == ("pod/api-xyz: container api is waiting to start: nosuch:1 "
                                   "can't be pulled (no such host)")
     assert "check the image name" in (info.value.hint or "")

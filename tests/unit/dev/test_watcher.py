@@ -13,7 +13,7 @@ import pytest
 
 from kompy.dev.watcher import ChangeWatcher, is_noise
 
-WAIT = 10.0  # generous: the machine may be busy with other work
+WAIT = 30.0  # generous: the machine may be busy with other work
 
 MakeWatcher = Callable[..., ChangeWatcher]
 

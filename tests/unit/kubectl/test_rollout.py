@@ -50,7 +50,7 @@ class Lines:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def wait_for(self, needle: str, timeout: float = 10.0) -> None:
+    def wait_for(self, needle: str, timeout: float = 30.0) -> None:
         with self.changed:
             assert self.changed.wait_for(lambda: needle in self.text, timeout), \
                 f"{needle!r} never written; got {self.text!r}"

@@ -15,7 +15,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from ingresskit import EchoServer, connection, echo_json, get, request  # noqa: E402
 
 from kompy.client import Conflict  # noqa: E402
-from kompy.cluster.ingress import ports  # noqa: E402
+from kompy.cluster.ingress import classes, ports  # noqa: E402
 from kompy.cluster.ingress.certcmd import issue_secret  # noqa: E402
 from kompy.cluster.ingress.controller import IngressController  # noqa: E402
 
@@ -42,6 +41,10 @@ class Env:
         self.servers: list[EchoServer] = []
         found = cluster.wait("the Ingress listeners", lambda: _listening(state))
         self.http, self.https = found
+        # The cluster as `kompy cluster start` hands it over: the daemon makes the default
+        # IngressClass before it answers (process._seed); here the controller makes it as
+        # it starts, so an Ingress created before that would get no class at admission.
+        cluster.wait("the default IngressClass", lambda: _default_class(self.client))
 
     def echo(self, tls: bool = False, idle: float = 1.0) -> EchoServer:
         cert = key = None
@@ -120,6 +123,10 @@ class Env:
             server.close()
 
 
+def _default_class(client: Any) -> bool:
+    return any(classes.is_default(c) for c in client.list("ingressclasses")["items"])
+
+
 def _listening(state: Path) -> tuple[int, int] | None:
     found = ports.read_state(state)
     if found.get("pid") == os.getpid() and found.get("http") and found.get("https"):
@@ -178,6 +185,28 @@ def test_status_class_and_events(env: Env) -> None:
         return found if {"Sync", "ServiceNotFound"} <= found else None
     env.cluster.wait("the events", reasons)
     status, _, body = get(env.http, "b.local")
+    assert status == 503 and b'service "default/missing" not found' in body
+
+
+def test_an_ingress_made_before_the_default_class_is_served_once_it_exists(env: Env) -> None:
+    """An Ingress without a class, created while no default IngressClass exists, keeps no
+    class (admission defaults it only at creation, as kube-apiserver's DefaultIngressClass
+    plugin does); it belongs to whatever class is the default later, and is served as soon
+    as that class appears."""
+    env.client.delete("ingressclasses", classes.CLASS_NAME)
+    env.cluster.wait("no default class", lambda: not _default_class(env.client))
+    env.ingress("early", [rule("e.local", "missing")])
+    assert "ingressClassName" not in env.client.get("ingresses", "early", NS)["spec"]
+    assert get(env.http, "e.local")[0] == 404
+    env.client.create(classes.default_class_object())
+    ingress = env.cluster.wait("the status", lambda: (env.client.get(
+        "ingresses", "early", NS).get("status") or {}).get("loadBalancer", {}).get("ingress"))
+    assert ingress == [{"ip": "127.0.0.1"}]
+    env.cluster.wait("the Sync event", lambda: [
+        e for e in env.client.list("events", NS)["items"]
+        if e["involvedObject"]["name"] == "early" and e["reason"] == "Sync"])
+    status, _, body = env.cluster.wait("the route", lambda: (
+        answer := get(env.http, "e.local")) and answer[0] != 404 and answer)
     assert status == 503 and b'service "default/missing" not found' in body
 
 
@@ -515,7 +544,6 @@ def test_the_controller_is_wired_into_the_runtime(fake_node: Any) -> None:
     assert fake_node.runtime is not None
     found = [c for c in fake_node.runtime.controllers if isinstance(c, IngressController)]
     assert len(found) == 1 and found[0].listeners
-    deadline = time.monotonic() + 5
-    while _listening(fake_node.tmp_path / "state") is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _listening(fake_node.tmp_path / "state") is not None
+    cluster.wait("the Ingress listeners", lambda: _listening(fake_node.tmp_path / "state"))
+    cluster.wait("the default IngressClass the controller makes",
+                 lambda: _default_class(fake_node.client))

@@ -21,14 +21,11 @@ def test_the_daemon_runs_with_two_malloc_arenas_unless_the_user_chose(
     monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "kompy"))
     monkeypatch.setenv(daemon.NO_RUNTIME_ENV, "1")
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    state, _, _ = daemon.start("envtest")
-    try:
-        assert environ(int(state.pid_file.read_text()))["MALLOC_ARENA_MAX"] == "2"
-    finally:
-        daemon.stop("envtest")
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    state, _, _ = daemon.start("envtest")
-    try:
-        assert environ(int(state.pid_file.read_text()))["MALLOC_ARENA_MAX"] == "4"
-    finally:
-        daemon.stop("envtest")
+    for chosen, expected in ((None, "2"), ("4", "4")):
+        if chosen:
+            monkeypatch.setenv("MALLOC_ARENA_MAX", chosen)
+        try:   # stopped even when the start timed out on a busy machine
+            state, _, _ = daemon.start("envtest")
+            assert environ(int(state.pid_file.read_text()))["MALLOC_ARENA_MAX"] == expected
+        finally:
+            daemon.stop("envtest")

@@ -242,7 +242,7 @@ class Api:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _prepare(self, route: Route, obj: Any, validation: str) -> Obj:
+    def _prepare(self, route: Route, obj: Any, validation: str, creating: bool) -> Obj:
         res = route.res
         if not isinstance(obj, dict):
             raise bad_request("the request body must be a JSON object")
@@ -263,7 +263,7 @@ class Api:
                 raise bad_request("the namespace of the provided object does not match the "
                                   "namespace sent on the request")
             meta["namespace"] = namespace
-            self._namespace_exists(namespace)
+            self._namespace_accepts(res, obj, creating)
         else:
             meta.pop("namespace", None)
         if route.name and meta.get("name") and meta["name"] != route.name:
@@ -301,15 +301,20 @@ class Api:
                 warn(message)
         found.drop_unknown()
 
-    def _namespace_exists(self, namespace: str) -> None:
+    def _namespace_accepts(self, res: Resource, obj: Obj, creating: bool) -> None:
+        """kube-apiserver's NamespaceLifecycle admission: the namespace must exist, and one
+        being deleted takes no new object; its objects' updates (a finalizer taken off, a
+        pod's status) go on, or its deletion could never finish."""
+        namespace = obj["metadata"]["namespace"]
         try:
             ns = self.store.get(NAMESPACE, None, namespace)
         except NotFound as e:
             raise NotFound(404, "NotFound", f'namespaces "{namespace}" not found',
                            hint=f"create it first: kompy apply of a Namespace {namespace!r}"
                            ) from e
-        if (ns.get("metadata") or {}).get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", f"namespace {namespace} is being terminated")
+        if creating and (ns.get("metadata") or {}).get("deletionTimestamp"):
+            raise quota.forbidden(res, obj, f"unable to create new content in namespace "
+                                            f"{namespace} because it is being terminated")
 
     def _allocate(self, res: Resource, obj: Obj, old: Obj | None) -> None:
         if res.kind == "Service":
@@ -348,7 +353,8 @@ class Api:
     def create(self, route: Route, body: Any, validation: str = "Warn",
                options: WriteOptions | None = None) -> Obj:
         options = options or WriteOptions()
-        obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation)
+        obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation,
+                            creating=True)
         if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
             obj.pop("status", None)       # status is the controllers' to write
         for admit in self.admitters:
@@ -393,7 +399,7 @@ class Api:
                options: WriteOptions | None = None) -> Obj:
         assert route.name
         options = options or WriteOptions()
-        obj = self._prepare(route, body, validation)
+        obj = self._prepare(route, body, validation, creating=False)
         if route.subresource == "status":
             res, manager = route.res, options.manager
 

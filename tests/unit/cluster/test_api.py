@@ -278,6 +278,8 @@ def test_namespace_deletion_removes_its_objects(client: KubeClient) -> None:
     with pytest.raises(ApiError) as refused:
         client.create(pod("b", "busy"))
     assert refused.value.status == 403
+    assert ('pods "b" is forbidden: unable to create new content in namespace busy because it '
+            "is being terminated") in str(refused.value)
     client.delete("pods", "a", "busy", grace_period_seconds=0)
     client.delete("namespaces", "busy")
     with pytest.raises(NotFound):
@@ -285,6 +287,27 @@ def test_namespace_deletion_removes_its_objects(client: KubeClient) -> None:
     with pytest.raises(ApiError) as info:
         client.delete("namespaces", "default")
     assert info.value.status == 403
+
+
+def test_a_terminating_namespace_takes_updates_of_its_objects(client: KubeClient) -> None:
+    """NamespaceLifecycle refuses creations only: a controller taking its finalizer off an
+    object (the pvc-protection controller, say) must be able to, or the namespace stays
+    Terminating for ever."""
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "held"}})
+    client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "c", "namespace": "held",
+                                "finalizers": ["example.com/hold"]}})
+    client.delete("namespaces", "held")
+    assert client.get("namespaces", "held")["status"]["phase"] == "Terminating"
+    held = client.get("configmaps", "c", "held")
+    assert held["metadata"]["deletionTimestamp"]
+    client.patch("configmaps", "c", "held", {"metadata": {"labels": {"seen": "yes"}}})
+    client.patch("configmaps", "c", "held", {"metadata": {"finalizers": None}})
+    with pytest.raises(NotFound):
+        client.get("configmaps", "c", "held")
+    client.delete("namespaces", "held")
+    with pytest.raises(NotFound):
+        client.get("namespaces", "held")
 
 
 def test_json_patch(client: KubeClient) -> None:

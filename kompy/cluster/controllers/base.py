@@ -11,10 +11,10 @@ import logging
 import threading
 from collections.abc import Hashable
 
-from kompy.client import Conflict, KubeClient
+from kompy.client import Conflict, KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informer, Informers, key_of
-from kompy.client.objects import Obj, controller_ref, namespace
+from kompy.client.objects import Obj, controller_ref, name, namespace, terminating, uid
 from kompy.client.workqueue import WorkQueue
 from kompy.errors import KompyError
 
@@ -47,6 +47,18 @@ class Controller:
         self.queue.shutdown()
         for thread in self._threads:
             thread.join(timeout)
+
+    def still_there(self, resource: str, obj: Obj) -> bool:
+        """Whether ``obj`` still exists and is not being deleted, asked of the API rather
+        than of the cache, before something is made for it: its deletion may not have
+        reached this controller's cache yet (it comes through another watch than the
+        deletion of what it owns), and making its pods or ReplicaSets again would start
+        pods that only wait out their grace period (``kompy down`` deletes all at once)."""
+        try:
+            current = self.client.get(resource, name(obj), namespace(obj))
+        except NotFound:
+            return False
+        return uid(current) == uid(obj) and not terminating(current)
 
     def _sync_once(self, key: Hashable) -> None:
         self.sync(key)

@@ -126,7 +126,7 @@ class DeploymentController(Controller):
         olds = sorted((rs for rs in all_rs if rs is not new), key=revision)
         top = max((revision(rs) for rs in all_rs), default=0)
         if new is None:
-            if not self._still_there(dep):
+            if not self.still_there("deployments", dep):
                 return None
             new = self._create_rs(dep, template, pod_hash, top + 1, olds)
         elif revision(new) < top:  # an old template is back: a rollback
@@ -139,18 +139,6 @@ class DeploymentController(Controller):
                 "metadata": {"annotations": {REVISION: str(revision(new))}}})
             self.deployments.upsert_local(updated)
         return new, olds
-
-    def _still_there(self, dep: Obj) -> bool:
-        """Whether the Deployment is still there, asked of the API before a ReplicaSet is
-        made: its ReplicaSet deleted a moment ago (``kompy down`` deletes both at once) may
-        reach this cache before the Deployment's own deletion does (another watch), and
-        making the ReplicaSet again would start pods that only wait out their grace
-        period."""
-        try:
-            current = self.client.get("deployments", name(dep), namespace(dep))
-        except NotFound:
-            return False
-        return uid(current) == uid(dep) and not terminating(current)
 
     def _create_rs(self, dep: Obj, template: dict[str, Any], pod_hash: str, rev: int,
                    olds: list[Obj]) -> Obj:

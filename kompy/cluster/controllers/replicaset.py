@@ -118,7 +118,7 @@ class ReplicaSetController(PodOwnerController):
         active = [p for p in pods if not terminating(p) and not pod_terminal(p)]
         want = int((rs.get("spec") or {}).get("replicas", 1))
         diff = want - len(active)
-        if diff > 0 and not self._still_there(rs):
+        if diff > 0 and not self.still_there("replicasets", rs):
             return   # deleted meanwhile: its pods are going, none is made
         if diff > 0:
             for _ in range(diff):
@@ -146,17 +146,6 @@ class ReplicaSetController(PodOwnerController):
                 with contextlib.suppress(NotFound):
                     self.client.delete("pods", name(pod), ns)
         self._write_status(rs, active)
-
-    def _still_there(self, rs: Obj) -> bool:
-        """Whether the ReplicaSet is still there, asked of the API before pods are made: the
-        pods of a ReplicaSet deleted a moment ago may be deleted too (the garbage collector,
-        ``kompy down``) before this cache hears of the ReplicaSet's deletion (another watch),
-        and replacing them would start a pod that only waits out its grace period."""
-        try:
-            current = self.client.get("replicasets", name(rs), namespace(rs))
-        except NotFound:
-            return False
-        return uid(current) == uid(rs) and not terminating(current)
 
     def _create_pod(self, rs: Obj) -> Obj:
         """A pod of the template; a refusal (a quota, a LimitRange) is the FailedCreate

@@ -134,10 +134,14 @@ def untag_content_tags(ref: str, keep: int) -> None:
     repo, _ = split_ref(ref)
     client = shared()
     listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
-    tagged = sorted(((_tagged_at(client, image), tag) for image in listed
-                     for tag in image.get("RepoTags") or ()
-                     if tag.startswith(repo + ":")
-                     and _CONTENT_TAG.match(tag[len(repo) + 1:])), reverse=True)
+    tagged: list[tuple[float, str]] = []
+    for image in listed:
+        tags = [tag for tag in image.get("RepoTags") or ()
+                if tag.startswith(repo + ":") and _CONTENT_TAG.match(tag[len(repo) + 1:])]
+        if tags:   # one inspect an image, however many of its tags are content tags
+            when = _tagged_at(client, image)
+            tagged += [(when, tag) for tag in tags]
+    tagged.sort(reverse=True)
     for _, tag in tagged[keep:]:
         if tag != ref:
             with contextlib.suppress(EngineError):  # in use, or gone meanwhile

@@ -81,6 +81,13 @@ def terminating(obj: Mapping[str, Any]) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
 
 
+def load_balancer_addresses(obj: Mapping[str, Any]) -> list[str]:
+    """The ip (else hostname; "" for neither) of each ``status.loadBalancer.ingress`` entry
+    of a Service or an Ingress, in order."""
+    points = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [str(p.get("ip") or p.get("hostname") or "") for p in points]
+
+
 def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     for ref in meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kompy.client.objects import Obj
+from kompy.client.objects import Obj, load_balancer_addresses
 from kompy.client.wellknown import DEFAULT_CLASS_ANNOTATIONS
 
 Row = list[str]
@@ -135,8 +135,7 @@ def service_ports(spec: Obj) -> str:
 
 def _services(o: Obj, wide: bool) -> Row:
     spec = o.get("spec") or {}
-    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress)
+    external = ",".join(load_balancer_addresses(o))
     if not external:
         external = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
     row = [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", external,
@@ -305,8 +304,7 @@ def _ingresses(o: Obj, wide: bool) -> Row:
     spec = o.get("spec") or {}
     hosts = [r.get("host") or "*" for r in spec.get("rules") or []] or ["*"]
     shown = ",".join(hosts[:4]) + (f" + {len(hosts) - 4} more..." if len(hosts) > 4 else "")
-    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    address = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress)
+    address = ",".join(load_balancer_addresses(o))
     ports = "80, 443" if spec.get("tls") else "80"
     return [spec.get("ingressClassName") or "<none>", shown, address, ports, _age(o)]
 

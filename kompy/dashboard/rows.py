@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kompy.client.objects import Obj, name, namespace
+from kompy.client.objects import Obj, load_balancer_addresses, name, namespace
 from kompy.client.tables import age, pod_status
 from kompy.client.wellknown import REVISION
 
@@ -220,8 +220,7 @@ def service_links(svc: Obj) -> list[Link]:
             url = f"http://127.0.0.1:{host_port}"
             links[url] = Link(url, url)
     spec = svc.get("spec") or {}
-    for ingress in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
-        host = ingress.get("ip") or ingress.get("hostname")
+    for host in load_balancer_addresses(svc):
         for port in spec.get("ports") or []:
             if host and str(port.get("protocol") or "TCP") == "TCP":
                 url = f"http://{_host(str(host))}:{port.get('port')}"
@@ -243,8 +242,7 @@ def ingress_row(ing: Obj) -> ServiceRow:
         for path in ((rule.get("http") or {}).get("paths") or [{"path": "/"}]):
             url = f"{scheme}://{host}{path.get('path') or '/'}"
             links.append(Link(url, url))
-    address = ", ".join(i.get("ip") or i.get("hostname", "") for i in (
-        (ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
+    address = ", ".join(load_balancer_addresses(ing))
     detail = f"class {spec.get('ingressClassName') or '<none>'}" + (
         f", address {address}" if address else "")
     return ServiceRow("Ingress", namespace(ing), name(ing), detail, tuple(links))

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kompy.client.objects import load_balancer_addresses
 from kompy.errors import KompyError
 
 if TYPE_CHECKING:
@@ -179,10 +180,7 @@ def _await_addresses(client: KubeClient, namespace: str, names: list[str],
                 ingress = client.get("ingresses", name, namespace)
             except KompyError:
                 continue
-            points = ((ingress.get("status") or {}).get("loadBalancer") or {}).get(
-                "ingress") or []
-            address = next((str(p.get("ip") or p.get("hostname")) for p in points
-                            if p.get("ip") or p.get("hostname")), None)
+            address = next((a for a in load_balancer_addresses(ingress) if a), None)
             if address:
                 found[name] = address
         if len(found) == len(names) or time.monotonic() >= deadline:

@@ -92,6 +92,12 @@ class DevSession:
         self.images: dict[str, Any] = {}         # service -> ServiceImage of the last build
         self.builds: dict[str, Any] = {}         # service -> BuildSpec it was built with
         self.status: Any = None                  # DevStatus, written for the dashboard
+        # Whether a newer change interrupts a rollout wait (the watcher's pending batch), and
+        # whether the last one was interrupted (superseded: no "up to date" for it).
+        self.newer_change: Any = None
+        self.superseded = False
+        # service -> its newest image to name and untag once a rollout is done (tidy_tags)
+        self.untidy: dict[str, Any] = {}
 
     def say(self, line: str, style: str = "") -> None:
         self.console.say(line, style)
@@ -203,9 +209,11 @@ class DevSession:
             watcher.start()
             self.say(f"watching {len(roots) - len(watcher.missing)} paths for changes "
                      "(Ctrl-C to stop)")
+            self.newer_change = watcher.pending
             try:
                 reloaded = self._serve(watcher, roots)
             finally:
+                self.newer_change = None
                 watcher.stop()
             if not reloaded:
                 return
@@ -221,6 +229,7 @@ class DevSession:
                 continue
             started, since = time.monotonic(), time.time()
             plan = None
+            self.superseded = False
             try:
                 plan = plan_changes(self.project, changed, self._config_files())
                 if plan.empty():
@@ -234,7 +243,10 @@ class DevSession:
                 self.console.error(error.format())
                 self._record(plan, [], started, error.format())
                 continue
-            self._report(touched, since, started, watcher)
+            if self.superseded:   # a newer change came during the rollout: on to it
+                self.say("a newer change came: carrying it out (the rollout goes on)")
+            else:
+                self._report(touched, since, started, watcher)
             self._record(plan, touched, started)
             if any(plan.services[name].restart for name in touched):
                 threading.Thread(target=self._warm, args=(touched,), name="dev-warm",
@@ -371,9 +383,17 @@ class DevSession:
         prune(self.client, self.namespace, applied, self.say)
         workloads = [(o["kind"], o["metadata"]["name"]) for o in conversion.objects
                      if o.get("kind") in WORKLOAD_KINDS]
-        wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
-                   self.say)
-        tidy_tags(tidy_later)   # the Compose names and old tags, once the new pods run
+        for image in tidy_later:
+            older = self.untidy.get(image.service)
+            self.untidy[image.service] = replace(image, built=image.built or (
+                older is not None and older.built))
+        if wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
+                      self.say, interrupted=self.newer_change):
+            # The Compose names and old tags, once the new pods run.
+            tidy_tags(list(self.untidy.values()))
+            self.untidy = {}
+        else:
+            self.superseded = True   # tidied after the rollout of the newer change
         return list(conversion.objects)
 
     def _build(self, wanted: Any) -> list[Any]:

@@ -1,27 +1,26 @@
-"""When is a project "up"? Readiness of workloads, waiting for it, and saying why it is not.
+"""When is a project "up"? Waiting for its workloads' rollouts, and saying why they are not.
 
-A workload is ready as ``kubectl rollout status`` judges it: a Deployment when its controller
-has seen the newest spec (observedGeneration) and every replica is updated and ready; a
-StatefulSet when every replica is ready; a DaemonSet when every scheduled pod is ready; a Job
-when it succeeded; a bare Pod when its Ready condition holds (or it succeeded).
-https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+A workload is done as ``kubectl rollout status`` judges it (:mod:`kompy.dev.rollout`: a
+Deployment once its controller has seen the newest spec, every replica is updated, no old
+replica is left and every updated one is available), and once its containers have run a
+moment (:data:`STABLE`). The wait wakes on changes of the namespace's pods and workloads
+(:mod:`kompy.dev.changes`), fails fast on hopeless pods, and can be interrupted (a newer
+change in ``kompy dev``).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from kompy.client import Gone, KubeClient, NotFound
+from kompy.client import KubeClient
+from kompy.dev.changes import NamespaceChanges
 from kompy.dev.diagnose import PULL, Problem, current_pods, last_output, problems
+from kompy.dev.rollout import WorkloadStatus, workload_status
 from kompy.errors import ClusterError, KompyError
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
-# Bounds each wait on the watch so a status written without a pod event is still seen soon.
-WATCH_SLICE_SECONDS = 1
 EVENTS_PER_POD = 3
 # How long a pod may stay in a hopeless state before the wait fails (Skaffold fails at once;
 # a few seconds let an image that is being pushed, or a first crash, sort itself out).
@@ -31,77 +30,37 @@ FAIL_FAST_GRACE = 5.0
 STABLE = 1.0
 
 
-@dataclass(frozen=True)
-class WorkloadStatus:
-    kind: str
-    name: str
-    ready: int
-    desired: int
-    done: bool
-    failed: str | None = None
-
-    def text(self) -> str:
-        if self.kind == "Job":
-            return f"{self.name} {'completed' if self.done else 'running'}"
-        return f"{self.name} {self.ready}/{self.desired}"
-
-
-def workload_status(obj: dict[str, Any]) -> WorkloadStatus:
-    kind = str(obj.get("kind"))
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    name = str(meta.get("name"))
-    current = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
-    if kind in ("Deployment", "StatefulSet"):
-        desired = int(spec.get("replicas", 1))
-        ready = int(status.get("readyReplicas") or 0)
-        updated = int(status.get("updatedReplicas") or 0) if kind == "Deployment" else desired
-        return WorkloadStatus(kind, name, ready, desired,
-                              current and ready >= desired and updated >= desired)
-    if kind == "DaemonSet":
-        desired = int(status.get("desiredNumberScheduled") or 0)
-        ready = int(status.get("numberReady") or 0)
-        return WorkloadStatus(kind, name, ready, desired,
-                              current and "desiredNumberScheduled" in status and ready >= desired)
-    if kind == "Job":
-        succeeded = int(status.get("succeeded") or 0)
-        failed = _condition(status, "Failed")
-        return WorkloadStatus(kind, name, succeeded, int(spec.get("completions") or 1),
-                              succeeded >= int(spec.get("completions") or 1),
-                              failed.get("message") or failed.get("reason") if failed else None)
-    if kind == "Pod":
-        phase = status.get("phase")
-        ready = phase == "Succeeded" or _condition(status, "Ready") is not None
-        return WorkloadStatus(kind, name, int(ready), 1, ready,
-                              "pod failed" if phase == "Failed" else None)
-    return WorkloadStatus(kind, name, 1, 1, True)
-
-
-def _condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for condition in status.get("conditions") or ():
-        if condition.get("type") == kind and condition.get("status") == "True":
-            return dict(condition)
-    return None
-
-
 def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
                timeout: float, progress: Callable[[str], None], *,
-               grace: float = FAIL_FAST_GRACE) -> None:
-    """Wait until every ``(kind, name)`` is ready, printing progress when it changes.
+               grace: float = FAIL_FAST_GRACE,
+               interrupted: Callable[[], bool] | None = None) -> bool:
+    """Wait until every ``(kind, name)`` is rolled out (:mod:`kompy.dev.rollout`: kubectl's
+    rules) and its containers have run :data:`STABLE` seconds, printing progress when it
+    changes; True then, False when ``interrupted()`` said to stop first (a newer change in
+    ``kompy dev``, which must not wait behind this one).
 
+    Event-driven: the state is judged again on each change of the namespace's pods and of
+    the workloads' kinds (:class:`kompy.dev.changes.NamespaceChanges`), not polled.
     Fails fast, as Skaffold's status check: a current pod whose container stays in a
     hopeless state (:data:`kompy.dev.diagnose.HOPELESS`: image not pullable, crash loop,
     missing ConfigMap...) for ``grace`` seconds ends the wait with the reason and the
     container's last output, instead of waiting out ``timeout``."""
     if not workloads:  # a project of CronJobs only, say: nothing runs yet to wait for
-        return
+        return True
+    with NamespaceChanges(client, namespace) as changes:
+        return _wait(client, namespace, workloads, timeout, progress, grace, interrupted,
+                     changes)
+
+
+def _wait(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
+          timeout: float, progress: Callable[[str], None], grace: float,
+          interrupted: Callable[[], bool] | None, changes: NamespaceChanges) -> bool:
     deadline = time.monotonic() + timeout
     last = ""
     seen: dict[tuple[str, str, str], float] = {}   # problem -> when first seen
     while True:
-        pods = client.list("pods", namespace)
-        statuses = [_status(client, kind, name, namespace) for kind, name in workloads]
+        pods = _listed(client, "pods", namespace, changes)
+        statuses = _statuses(client, namespace, workloads, changes)
         line = "ready: " + ", ".join(s.text() for s in statuses)
         if line != last:
             progress(line)
@@ -111,31 +70,45 @@ def wait_ready(client: KubeClient, namespace: str, workloads: Sequence[tuple[str
             raise ClusterError(
                 f"{failed[0].kind.lower()} {failed[0].name} failed: {failed[0].failed}",
                 hint=explain(client, namespace) or None)
-        _fail_fast(client, namespace, pods.get("items") or [], seen, grace)
+        _fail_fast(client, namespace, pods, seen, grace)
         young = 0.0
         if all(s.done for s in statuses):
-            young = _youngest(pods.get("items") or [])
+            young = _youngest(pods)
             if young <= 0:
-                return
+                return True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             waiting = ", ".join(s.text() for s in statuses if not s.done)
             raise ClusterError(
                 f"timed out after {timeout:g} s waiting for {waiting}",
                 hint=explain(client, namespace) or "see `kompy get events`")
-        version = str((pods.get("metadata") or {}).get("resourceVersion") or "")
-        wake = min([remaining, WATCH_SLICE_SECONDS, *([young] if young > 0 else []),
+        wake = min([remaining, *([young] if young > 0 else []),
                     *(t + grace - time.monotonic() for t in seen.values())])
-        if young > 0 and wake == young:
-            time.sleep(young)   # only the settling time is left: nothing to watch for
-            continue
-        slice_ = max(1, math.ceil(wake))
-        try:
-            for _ in client.watch("pods", namespace, resource_version=version or None,
-                                  timeout_seconds=slice_):
-                break  # any change to a pod: look again
-        except Gone:
-            pass  # the version expired between list and watch: list again
+        if interrupted is not None and interrupted():
+            return False
+        changes.wait(wake, interrupted)
+        if interrupted is not None and interrupted():
+            return False
+
+
+def _listed(client: KubeClient, resource: str, namespace: str, changes: NamespaceChanges
+            ) -> list[dict[str, Any]]:
+    """The namespace's objects of ``resource``; their changes from now on wake the wait."""
+    listing = client.list(resource, namespace)
+    changes.follow(resource, str((listing.get("metadata") or {}).get("resourceVersion") or ""))
+    return list(listing.get("items") or [])
+
+
+def _statuses(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
+              changes: NamespaceChanges) -> list[WorkloadStatus]:
+    """Each workload's status, from one list per kind (bare pods: from the pods' list)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind in dict.fromkeys(kind for kind, _ in workloads):
+        for obj in _listed(client, "pods" if kind == "Pod" else kind, namespace, changes):
+            found[(kind, str((obj.get("metadata") or {}).get("name")))] = {**obj, "kind": kind}
+    return [workload_status(found[(kind, name)]) if (kind, name) in found
+            else WorkloadStatus(kind, name, 0, 1, False, waiting="not found")
+            for kind, name in workloads]
 
 
 def _youngest(pods: list[dict[str, Any]]) -> float:
@@ -193,13 +166,6 @@ def failure(client: KubeClient, namespace: str, problem: Problem, count: int = 1
     else:
         hint = f"see `kompy describe pod {problem.pod} -n {namespace}`"
     return ClusterError(f"pod/{problem.pod}: {problem.text}{others}", hint=hint)
-
-
-def _status(client: KubeClient, kind: str, name: str, namespace: str) -> WorkloadStatus:
-    try:
-        return workload_status(client.get(kind, name, namespace))
-    except NotFound:
-        return WorkloadStatus(kind, name, 0, 1, False)
 
 
 def explain(client: KubeClient, namespace: str) -> str:

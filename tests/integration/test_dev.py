@@ -79,8 +79,14 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=_default_sigint)
     output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")),
-                              daemon=True)
+    arrived: list[float] = []   # when each line of output came
+
+    def read() -> None:
+        for line in iter(proc.stdout.readline, ""):  # type: ignore[union-attr]
+            arrived.append(time.monotonic())
+            output.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         _wait_for("the first deploy", lambda: _get(port, "/index.html") == "v1", 240, output)
@@ -110,6 +116,29 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
         status = _status(env, "rebuild")
         assert status["state"] == "watching" and "web" in status["watched"]
         assert status["last_ok"] and status["last_seconds"] > 0
+
+        # "up to date" only once the rollout is done as kubectl judges it and the new
+        # container has run a second (readiness.STABLE): well after the new pod serves (the
+        # report could come before the new pod even ran)
+        reports = _count(output, "up to date in")
+        dockerfile.write_text(dockerfile.read_text().replace("echo 2 >", "echo 3 >"))
+        served = _served_at(port, "/build.txt", "3", 180, output)
+        _wait_for("the rollout's report", lambda: _count(output, "up to date in") > reports,
+                  60, output)
+        reported = next(arrived[i] for i, line in enumerate(output)
+                        if "up to date in" in line and _count(output[:i + 1], "up to date in")
+                        > reports)
+        assert reported - served > 0.3, "".join(output[-20:])
+
+        # a save during a rollout's wait is carried out at once, not after the wait
+        mark = len(output)
+        dockerfile.write_text(dockerfile.read_text().replace("echo 3 >", "echo 4 >"))
+        _wait_for("the rollout's wait", lambda: any(
+            line.startswith("[kompy] ready: web") for line in output[mark:]), 120, output)
+        dockerfile.write_text(dockerfile.read_text().replace("echo 4 >", "echo 5 >"))
+        _served_at(port, "/build.txt", "5", 180, output)
+        assert any("a newer change came" in line for line in output[mark:]), \
+            "".join(output[mark:])
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -125,6 +154,22 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
                           check=True).stdout.split()
     assert left == [], "Ctrl-C removes the project"
     assert _status(env, "")["state"] == "stopped"
+
+
+def _count(output: list[str], text: str) -> int:
+    return sum(text in line for line in list(output))
+
+
+def _served_at(port: int, path: str, wanted: str, timeout: float, output: list[str]
+               ) -> float:
+    """When ``path`` first answered ``wanted`` (asked every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _get(port, path) == wanted:
+            return time.monotonic()
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {path} to be {wanted!r}; "
+                         "kompy dev said:\n" + "".join(output[-60:]))
 
 
 def _status(env: dict[str, str], kind: str) -> Any:

@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 
-from kompy.client import NotFound
 from kompy.dev.readiness import explain, wait_ready, workload_status
 from kompy.errors import ClusterError
 
 
 def deployment(replicas: int, ready: int, updated: int, generation: int = 2,
-               observed: int = 2) -> dict[str, Any]:
-    return {"kind": "Deployment", "metadata": {"name": "web", "generation": generation},
+               observed: int = 2, total: int | None = None, available: int | None = None,
+               name: str = "web") -> dict[str, Any]:
+    """A Deployment's status: ``total`` pods (old and new; default: the updated ones),
+    ``available`` (default: the ready ones)."""
+    return {"kind": "Deployment", "metadata": {"name": name, "generation": generation},
             "spec": {"replicas": replicas},
             "status": {"observedGeneration": observed, "readyReplicas": ready,
-                       "updatedReplicas": updated}}
+                       "updatedReplicas": updated,
+                       "replicas": updated if total is None else total,
+                       "availableReplicas": ready if available is None else available}}
+
+
+def sts(ready: int = 1, updated: int = 1, observed: int = 1, strategy: str = "RollingUpdate",
+        rolling: dict[str, Any] | None = {"partition": 0},  # noqa: B006 - never changed
+        update: str = "r1", current: str = "r1") -> dict[str, Any]:
+    strategy_spec: dict[str, Any] = {"type": strategy}
+    if rolling is not None:
+        strategy_spec["rollingUpdate"] = rolling
+    return {"kind": "StatefulSet", "metadata": {"name": "db", "generation": 1},
+            "spec": {"replicas": 1, "updateStrategy": strategy_spec},
+            "status": {"observedGeneration": observed, "readyReplicas": ready,
+                       "updatedReplicas": updated, "updateRevision": update,
+                       "currentRevision": current}}
+
+
+def daemonset(desired: int, updated: int, available: int, observed: int = 1
+              ) -> dict[str, Any]:
+    return {"kind": "DaemonSet", "metadata": {"name": "d", "generation": 1},
+            "spec": {"updateStrategy": {"type": "RollingUpdate"}},
+            "status": {"observedGeneration": observed, "desiredNumberScheduled": desired,
+                       "numberReady": available, "updatedNumberScheduled": updated,
+                       "numberAvailable": available}}
 
 
 @pytest.mark.parametrize(
@@ -27,11 +55,24 @@ def deployment(replicas: int, ready: int, updated: int, generation: int = 2,
         (deployment(2, 2, 1), False),  # an old replica set still serves
         (deployment(2, 2, 2, generation=3), False),  # the controller has not seen the change
         (deployment(0, 0, 0), True),
-        ({"kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {"replicas": 1},
-          "status": {"readyReplicas": 1}}, True),
-        ({"kind": "DaemonSet", "metadata": {"name": "d"}, "status": {}}, False),
-        ({"kind": "DaemonSet", "metadata": {"name": "d"},
-          "status": {"desiredNumberScheduled": 1, "numberReady": 1}}, True),
+        # kubectl's rules: an old replica pending termination, or an updated one not
+        # available yet (ready, but not for minReadySeconds), is not rolled out.
+        (deployment(1, 2, 1, total=2), False),
+        (deployment(1, 1, 1, available=0), False),
+        (deployment(1, 1, 1, observed=1), False),
+        (sts(observed=0), False),                     # the controller has not seen it
+        (sts(), True),                                # partition 0 (the server's default)
+        (sts(updated=0), False),
+        (sts(ready=0), False),
+        (sts(rolling=None, update="r2", current="r1"), False),
+        (sts(rolling=None, update="r2", current="r2"), True),
+        (sts(strategy="OnDelete", ready=0), True),    # kubectl cannot tell: done
+        ({"kind": "DaemonSet", "metadata": {"name": "d", "generation": 1}, "status": {}},
+         False),
+        (daemonset(desired=1, updated=1, available=1), True),
+        (daemonset(desired=1, updated=0, available=1), False),   # an old pod still runs
+        (daemonset(desired=2, updated=2, available=1), False),
+        (daemonset(desired=1, updated=1, available=1, observed=0), False),
         ({"kind": "Job", "metadata": {"name": "j"}, "spec": {}, "status": {"succeeded": 1}},
          True),
         ({"kind": "Pod", "metadata": {"name": "p"},
@@ -43,6 +84,18 @@ def test_workload_status(obj: dict[str, Any], done: bool) -> None:
     assert workload_status(obj).done is done
 
 
+def test_a_deployment_past_its_progress_deadline_fails() -> None:
+    dep = deployment(1, 0, 1)
+    dep["status"]["conditions"] = [{"type": "Progressing", "status": "False",
+                                    "reason": "ProgressDeadlineExceeded"}]
+    assert workload_status(dep).failed == "deployment 'web' exceeded its progress deadline"
+
+
+def test_the_wait_says_what_the_rollout_waits_for() -> None:
+    assert workload_status(deployment(1, 2, 1, total=2)).text() == \
+        "web 2/1 (1 old replicas are pending termination)"
+
+
 def test_failed_job_reports_why() -> None:
     job = {"kind": "Job", "metadata": {"name": "migrate"}, "spec": {},
            "status": {"conditions": [{"type": "Failed", "status": "True",
@@ -51,28 +104,36 @@ def test_failed_job_reports_why() -> None:
 
 
 class FakeClient:
-    """Answers get/list/watch from fixed objects; counts the watches."""
+    """Answers list/watch from fixed objects (keyed by name, each with its kind); a watch of
+    a kind with a pending transition delivers it (the object becomes the next one), any
+    other watch ends without an event, as a server's watch that times out."""
 
     def __init__(self, objects: dict[str, dict[str, Any]], pods: list[dict[str, Any]],
-                 events: list[dict[str, Any]] | None = None) -> None:
+                 events: list[dict[str, Any]] | None = None,
+                 transitions: list[dict[str, Any]] | None = None) -> None:
         self.objects = objects
         self.pods = pods
         self.events = events or []
-        self.watches = 0
-
-    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-        if name not in self.objects:
-            raise NotFound(f"{kind} {name} not found")
-        return self.objects[name]
+        self.transitions = list(transitions or [])
+        self.watches: list[str] = []
+        self.lock = threading.Lock()
 
     def list(self, resource: str, namespace: str | None = None, **_: Any) -> dict[str, Any]:
-        items = {"pods": self.pods, "events": self.events}.get(resource, [])
+        items = {"pods": self.pods, "events": self.events}.get(resource)
+        if items is None:
+            items = [o for o in self.objects.values() if o.get("kind") == resource]
         return {"metadata": {"resourceVersion": "7"}, "items": items}
 
-    def watch(self, *args: Any, **kwargs: Any) -> Any:
-        self.watches += 1
-        self.objects["web"] = deployment(1, 1, 1)  # becomes ready after the first change
-        yield "MODIFIED", {}
+    def watch(self, resource: str, namespace: str | None = None, **_: Any) -> Any:
+        with self.lock:
+            self.watches.append(resource)
+            step = self.transitions.pop(0) if self.transitions and \
+                self.transitions[0]["kind"] == resource else None
+        if step is None:
+            time.sleep(0.01)   # the server ends a watch without events after a while
+            return
+        self.objects[step["metadata"]["name"]] = step
+        yield "MODIFIED", step
 
 
 PENDING_POD = {
@@ -85,22 +146,24 @@ PENDING_POD = {
 
 
 def test_wait_ready_prints_progress_until_ready() -> None:
-    client = FakeClient({"web": deployment(1, 0, 0)}, [])
+    client = FakeClient({"web": deployment(1, 0, 0)}, [], transitions=[deployment(1, 1, 1)])
     lines: list[str] = []
-    wait_ready(client, "ns", [("Deployment", "web")], 30, lines.append)  # type: ignore[arg-type]
-    assert lines == ["ready: web 0/1", "ready: web 1/1"]
-    assert client.watches == 1
+    assert wait_ready(client, "ns", [("Deployment", "web")], 30,  # type: ignore[arg-type]
+                      lines.append) is True
+    assert lines == ["ready: web 0/1 (0 out of 1 new replicas have been updated)",
+                     "ready: web 1/1"]
+    assert "Deployment" in client.watches   # woken by the Deployment's change, not a timer
 
 
 def test_timeout_names_the_pods_and_their_reasons() -> None:
     events = [{"involvedObject": {"name": "web-abc"}, "type": "Warning", "reason": "BackOff",
                "message": "Back-off restarting failed container"}]
     client = FakeClient({"web": deployment(1, 0, 0)}, [PENDING_POD], events)
-    client.watch = lambda *a, **k: iter(())  # type: ignore[method-assign]
     with pytest.raises(ClusterError) as info:
         wait_ready(client, "ns", [("Deployment", "web")], 0, lambda _: None)  # type: ignore[arg-type]
     text = info.value.format()
-    assert "timed out after 0 s waiting for web 0/1" in text
+    assert "timed out after 0 s waiting for web 0/1 (0 out of 1 new replicas have been " \
+        "updated)" in text
     assert "pod web-abc: Pending" in text
     assert ("container web waiting: CrashLoopBackOff: back-off 40s (restarted 3 times); "
             "last exit code 1") in text
@@ -126,11 +189,10 @@ class StuckClient(FakeClient):
     """Nothing ever gets ready; the pod's waiting reason moves on after each watch, as the
     kubelet's does (ErrImagePull, then ImagePullBackOff)."""
 
-    def watch(self, *args: Any, **kwargs: Any) -> Any:
-        self.watches += 1
+    def watch(self, resource: str, *args: Any, **kwargs: Any) -> Any:
         waiting = self.pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]
         waiting["reason"] = "ImagePullBackOff"
-        return iter(())
+        return super().watch(resource, *args, **kwargs)
 
     def logs(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("an image that cannot be pulled has no log")
@@ -157,9 +219,8 @@ def test_a_hopeless_pod_fails_the_wait_after_the_grace() -> None:
 
 def test_a_crash_loop_failure_carries_the_last_output() -> None:
     class Crashing(StuckClient):
-        def watch(self, *args: Any, **kwargs: Any) -> Any:
-            self.watches += 1
-            return iter(())
+        def watch(self, resource: str, *args: Any, **kwargs: Any) -> Any:
+            return FakeClient.watch(self, resource, *args, **kwargs)
 
         def logs(self, pod: str, namespace: str, container: str, *, previous: bool = False,
                  tail_lines: int | None = None, **_: Any) -> Any:
@@ -204,3 +265,44 @@ def test_an_old_replica_sets_crashing_pod_does_not_fail_a_rollout() -> None:
     current = current_pods(Sets({}, []), "ns", [old, new])  # type: ignore[arg-type]
     assert current == {"web-new-1"}
     assert [p.pod for p in problems([old, new], current)] == ["web-new-1"]
+
+
+def test_a_newer_change_interrupts_the_wait() -> None:
+    """kompy dev's next save must not wait behind a rollout: the wait ends (False) as soon
+    as ``interrupted`` says so, long before its timeout."""
+    client = FakeClient({"web": deployment(1, 0, 0)}, [])
+    asked = []
+
+    def interrupted() -> bool:
+        asked.append(1)
+        return len(asked) >= 3
+
+    began = time.monotonic()
+    assert wait_ready(client, "ns", [("Deployment", "web")], 60,  # type: ignore[arg-type]
+                      lambda _: None, interrupted=interrupted) is False
+    assert time.monotonic() - began < 10
+
+
+def test_the_settling_time_is_interrupted_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rolled out, the containers' first second (STABLE) is waited for on the same terms."""
+    from kompy.dev import readiness
+
+    monkeypatch.setattr(readiness, "_youngest", lambda pods: 30.0)
+    client = FakeClient({"web": deployment(1, 1, 1)}, [])
+    began = time.monotonic()
+    assert wait_ready(client, "ns", [("Deployment", "web")], 60,  # type: ignore[arg-type]
+                      lambda _: None, interrupted=lambda: time.monotonic() - began > 0.2) \
+        is False
+    assert time.monotonic() - began < 10
+
+
+def test_an_old_pod_still_serving_is_not_a_finished_rollout() -> None:
+    """The new pod is not ready yet; the old one is: kubectl keeps waiting ("1 old replicas
+    are pending termination"), and so does the wait, until the old one is gone."""
+    client = FakeClient({"web": deployment(1, 1, 1, total=2, available=1)}, [],
+                        transitions=[deployment(1, 1, 1)])
+    lines: list[str] = []
+    assert wait_ready(client, "ns", [("Deployment", "web")], 30,  # type: ignore[arg-type]
+                      lines.append) is True
+    assert lines == ["ready: web 1/1 (1 old replicas are pending termination)",
+                     "ready: web 1/1"]

@@ -93,6 +93,20 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
         _wait_for("watching", lambda: any("watching" in line for line in output), 30, output)
         assert _get(port, "/greeting.txt") == "hello"
 
+        # rebuild: "up to date" only once the rollout is done as kubectl judges it and the
+        # new container has run a second (readiness.STABLE): well after the new pod serves
+        # (the report could come before the new pod even ran). Before any sync: a new pod
+        # that gets synced files again is restarted in place by the tracker meanwhile.
+        reports = _count(output, "up to date in")
+        dockerfile.write_text(dockerfile.read_text().replace("echo 1 >", "echo 2 >"))
+        served = _served_at(port, "/build.txt", "2", 180, output)
+        _wait_for("the rollout's report", lambda: _count(output, "up to date in") > reports,
+                  60, output)
+        reported = next(arrived[i] for i, line in enumerate(output)
+                        if "up to date in" in line and _count(output[:i + 1], "up to date in")
+                        > reports)
+        assert reported - served > 0.3, "".join(output[-20:])
+
         # sync: the new file is served by the same pod, without a rollout
         (project / "web" / "www" / "index.html").write_text("v2\n")
         _wait_for("the synced page", lambda: _get(port, "/index.html") == "v2", 30, output)
@@ -106,8 +120,8 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
         assert _get(port, "/index.html") == "v2"  # the same container: synced files kept
 
         # rebuild: a new image, rolled out
-        dockerfile.write_text(dockerfile.read_text().replace("echo 1 >", "echo 2 >"))
-        _wait_for("the rebuilt image", lambda: _get(port, "/build.txt") == "2", 180, output)
+        dockerfile.write_text(dockerfile.read_text().replace("echo 2 >", "echo 3 >"))
+        _wait_for("the rebuilt image", lambda: _get(port, "/build.txt") == "3", 180, output)
         # request logs stream with the service's prefix
         _wait_for("the pod's log", lambda: any(line.startswith("web-") and " | " in line
                                                for line in output), 30, output)
@@ -116,19 +130,6 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
         status = _status(env, "rebuild")
         assert status["state"] == "watching" and "web" in status["watched"]
         assert status["last_ok"] and status["last_seconds"] > 0
-
-        # "up to date" only once the rollout is done as kubectl judges it and the new
-        # container has run a second (readiness.STABLE): well after the new pod serves (the
-        # report could come before the new pod even ran)
-        reports = _count(output, "up to date in")
-        dockerfile.write_text(dockerfile.read_text().replace("echo 2 >", "echo 3 >"))
-        served = _served_at(port, "/build.txt", "3", 180, output)
-        _wait_for("the rollout's report", lambda: _count(output, "up to date in") > reports,
-                  60, output)
-        reported = next(arrived[i] for i, line in enumerate(output)
-                        if "up to date in" in line and _count(output[:i + 1], "up to date in")
-                        > reports)
-        assert reported - served > 0.3, "".join(output[-20:])
 
         # a save during a rollout's wait is carried out at once, not after the wait
         mark = len(output)

@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
@@ -365,10 +365,18 @@ class DevSession:
         else:
             with ThreadPoolExecutor(1, thread_name_prefix="kompy-convert") as pool:
                 # The manifests are made while the images build (the engine's work): a
-                # rebuild waits for the longer of the two, not for both in turn.
-                converting = pool.submit(convert_project, self.project, self.options, [])
-                built = tidy_later = self._build(wanted)
-                conversion = converting.result()
+                # rebuild waits for the longer of the two, not for both in turn. Not
+                # sooner: the content hashes before the build are Python's work too, and
+                # would wait for the conversion's turns at the GIL (20-30 ms).
+                converting: list[Any] = []
+
+                def convert() -> None:
+                    if not converting:
+                        converting.append(pool.submit(convert_project, self.project,
+                                                      self.options, []))
+                built = tidy_later = self._build(wanted, convert)
+                convert()   # nothing was built (every image up to date)
+                conversion = converting[0].result()
         self.images.update({image.service: image for image in built})
         if self.tracker is not None:
             for image in built:   # a new image has the files: nothing to re-sync
@@ -396,9 +404,10 @@ class DevSession:
             self.superseded = True   # tidied after the rollout of the newer change
         return list(conversion.objects)
 
-    def _build(self, wanted: Any) -> list[Any]:
+    def _build(self, wanted: Any, building: Callable[[], None]) -> list[Any]:
         """Build the images of a running session (named and untagged once the new pods
-        run: :func:`kompy.dev.images.tidy_tags`)."""
+        run: :func:`kompy.dev.images.tidy_tags`); ``building()`` is called as a build
+        starts."""
         from kompy.dev.builder import BuildPlan, build_images
         from kompy.dev.images import ImageTarget, prepare
 
@@ -406,6 +415,7 @@ class DevSession:
             return []
 
         def build_one(spec: Any) -> str:
+            building()
             return build_images(BuildPlan((spec,)), self.console)[spec.image]
         return prepare(wanted.specs, ImageTarget(self.target.default_repo, self.target.pushes),
                        build_one, self.say, push_out=self.console.err,

@@ -141,7 +141,11 @@ def _fail_fast(client: KubeClient, namespace: str, pods: list[dict[str, Any]],
                seen: dict[tuple[str, str, str], float], grace: float) -> None:
     """Raise once a problem has lasted ``grace`` seconds (forget those that cleared)."""
     now = time.monotonic()
-    found = problems(pods, current_pods(client, namespace, pods))
+    # Which pods are current (two lists) is asked only when some pod is in trouble: the
+    # wait judges again on every change, and most of them are none.
+    found = problems(pods)
+    if found:
+        found = problems(pods, current_pods(client, namespace, pods))
     keys = {p.key() for p in found}
     for key in [k for k in seen if k not in keys]:
         del seen[key]

@@ -10,14 +10,16 @@ from typing import Any
 
 from clusterkit import container, events, pod, running, wait_for
 
-GRACE = 2
+GRACE = 5
 
 
 def test_many_deaf_pods_deleted_at_once_stop_in_one_grace_period(client: Any,
                                                                   namespace: str) -> None:
     """``exec sleep`` as PID 1 ignores SIGTERM: each container waits out its grace period.
-    Blocking stop calls on the kubelet's threads took a grace period per eight pods."""
-    count = 24
+    Blocking stop calls on the kubelet's threads took a grace period per eight pods (32
+    pods: 4 x 5 s at least); the bound leaves room for a loaded machine's API calls and
+    container removals."""
+    count = 32
     for i in range(count):
         client.create(pod(f"deaf-{i}", namespace, container("c", "exec sleep 3600"),
                           terminationGracePeriodSeconds=GRACE))
@@ -30,7 +32,7 @@ def test_many_deaf_pods_deleted_at_once_stop_in_one_grace_period(client: Any,
     wait_for("every pod gone", lambda: not client.list("pods", namespace)["items"], 60)
     took = time.monotonic() - began
 
-    assert GRACE <= took < GRACE + 4, f"{count} pods took {took:.1f} s to stop"
+    assert GRACE <= took < 3 * GRACE, f"{count} pods took {took:.1f} s to stop"
 
 
 def test_the_pre_stop_hook_runs_before_the_stop_signal_within_the_grace_period(

@@ -15,7 +15,7 @@ from kompy.client.errors import ApiError, NotFound
 from kompy.client.objects import Obj
 from kompy.client.selectors import selector_from_match
 from kompy.errors import MultiError, UserError
-from kompy.kubectl import manifests, printers
+from kompy.kubectl import deletion, manifests, printers
 
 Out = Callable[[str], None]
 
@@ -142,7 +142,9 @@ def _watch(client: KubeClient, kind: str, name: str | None, ns: str | None,
 
 def delete(client: KubeClient, kind: str | None, names: tuple[str, ...],
            files: tuple[str, ...], namespace: str | None, selector: str | None,
-           out: Out) -> int:
+           out: Out, *, wait: bool = True, timeout: float = 0) -> int:
+    """Delete, then (``wait``, kubectl's default) wait until the objects are gone, at most
+    ``timeout`` seconds (0: for ever)."""
     targets: list[tuple[str, str, str | None]] = []
     for manifest in manifests.read(files) if files else []:
         meta = manifest.obj.get("metadata") or {}
@@ -164,14 +166,20 @@ def delete(client: KubeClient, kind: str | None, names: tuple[str, ...],
     if not targets:
         raise UserError("nothing to delete", hint="kompy delete KIND NAME, or -f FILE")
     missing: list[UserError] = []
+    terminating: list[deletion.Deleted] = []
     for kind_name, name, ns in targets:
         res = resources.lookup(kind_name)
         try:
-            client.delete(res.plural, name, ns)
+            left = client.delete(res.plural, name, ns)
         except NotFound as error:
             missing.append(UserError(error.message))
             continue
         out(f'{res.qualified} "{name}" deleted\n')
+        if left is not None:  # still there: finalizers or a grace period to wait out
+            terminating.append(deletion.Deleted(res, name, ns,
+                                                str((left.get("metadata") or {}).get("uid"))))
+    if wait:
+        deletion.wait_gone(client, terminating, timeout)
     if missing:
         raise MultiError(missing) if len(missing) > 1 else missing[0]
     return 0

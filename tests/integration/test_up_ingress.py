@@ -8,15 +8,12 @@ connection to 127.0.0.1 at the printed port with the printed Host name.
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enginekit import kompy, own_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -43,24 +40,11 @@ services:
 """
 
 
-def _kompy(env: dict[str, str], *args: str, cwd: Path | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kompy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode:
-        pytest.skip("no Docker engine")
-    home = tmp_path_factory.mktemp("kompy-home")
-    name = f"upi-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=name, HOME=str(home),
-               KOMPY_CACHE_DIR=str(home / "cache"), KOMPY_INGRESS_PORTS="0,0")
-    yield env
-    reset = _kompy(env, "cluster", "reset", "--yes")
-    assert reset.returncode == 0, reset.stdout + reset.stderr
+    with own_cluster(tmp_path_factory.mktemp("kompy-home"), "upi",
+                     KOMPY_INGRESS_PORTS="0,0") as env:   # the Ingress on free ports
+        yield env
 
 
 def _get(port: int, host: str, path: str) -> tuple[int, str]:
@@ -76,7 +60,7 @@ def _get(port: int, host: str, path: str) -> tuple[int, str]:
 def test_up_prints_each_ingress_route_and_how_to_reach_it(env: dict[str, str],
                                                            tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(COMPOSE)
-    up = _kompy(env, "up", "-p", "ingressup", cwd=tmp_path)
+    up = kompy(env, "up", "-p", "ingressup", cwd=tmp_path)
     assert up.returncode == 0, up.stdout + up.stderr
     lines = re.findall(r"^shop: http://shop\.test:(\d+)(/\S*)  \(Ingress shop: curl --resolve "
                        r"shop\.test:(\d+):127\.0\.0\.1 http://shop\.test:\d+(\S*)\)$",
@@ -93,5 +77,6 @@ def test_up_prints_each_ingress_route_and_how_to_reach_it(env: dict[str, str],
     assert "legacy: http" not in up.stdout
     assert re.search(r'ingress/legacy has no address yet: ingress class "nginx" does not exist',
                      up.stderr), up.stderr
-    down = _kompy(env, "down", "-p", "ingressup", cwd=tmp_path)
+    down = kompy(env, "down", "-p", "ingressup", cwd=tmp_path)
     assert down.returncode == 0, down.stdout + down.stderr
+

@@ -1,4 +1,5 @@
-"""``kompy up`` prints where a project's Ingresses answer, on a real Docker engine.
+"""``kompy up`` and ``kompy dev`` print where a project's Ingresses answer, on a real Docker
+engine.
 
 A cluster of this module's own (temp KOMPY_HOME, unique name, the Ingress on free ports),
 reset at the end. The printed ``curl --resolve`` command is followed as curl would: a
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from enginekit import kompy, own_cluster
+from enginekit import Session, kompy, own_cluster, wait_said
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +81,40 @@ def test_up_prints_each_ingress_route_and_how_to_reach_it(env: dict[str, str],
     down = kompy(env, "down", "-p", "ingressup", cwd=tmp_path)
     assert down.returncode == 0, down.stdout + down.stderr
 
+
+def _ingress_lines(output: list[str], host: str) -> list[str]:
+    return [line for line in output if line.startswith(f"[kompy] shop: http://{host}:")]
+
+
+def test_dev_prints_the_urls_and_again_when_the_rules_change(env: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    session = Session(tmp_path, {**env, "PYTHONUNBUFFERED": "1"}, "-p", "ingressdev",
+                      "--no-logs")
+    output = session.output
+    try:
+        wait_said("URLs after the first deploy",
+                  lambda: len(_ingress_lines(output, "shop.test")) == 2, 240, output)
+        first = _ingress_lines(output, "shop.test")
+        assert [re.sub(r"(?<=test):\d+", ":PORT", line) for line in first] == [
+            f"[kompy] shop: http://shop.test:PORT{path}  (Ingress shop: curl --resolve "
+            f"shop.test:PORT:127.0.0.1 http://shop.test:PORT{path})\n" for path in ("/", "/api")]
+        wait_said("the /etc/hosts line", lambda: any(
+            "add this line to /etc/hosts: 127.0.0.1 shop.test\n" in line for line in output),
+            10, output)
+        wait_said("the unserved Ingress's warning", lambda: any(
+            'ingress/legacy has no address yet: ingress class "nginx" does not exist' in line
+            for line in output), 30, output)
+        # A new host for the service: the Ingress's rules change, its URLs are said again.
+        compose.write_text(COMPOSE.replace("[shop.test, shop.test/api]",
+                                           "[shop.test, shop.test/api, admin.test]"))
+        wait_said("URLs after the change", lambda: _ingress_lines(output, "admin.test"),
+                  180, output)
+        assert len(_ingress_lines(output, "shop.test")) == 4, "".join(output)
+        assert any("/etc/hosts: 127.0.0.1 shop.test admin.test" in line for line in output)
+        # The unchanged Ingress of the class no controller serves is not warned of again.
+        assert sum("ingress/legacy has no address yet" in line for line in output) == 1
+    finally:
+        code, _ = session.interrupt()
+    assert code == 0, "".join(output)

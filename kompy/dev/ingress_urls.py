@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kompy.client.objects import load_balancer_addresses
+from kompy.client.objects import ingress_paths, load_balancer_addresses
 from kompy.errors import KompyError
 
 if TYPE_CHECKING:
@@ -61,15 +61,8 @@ def ingress_routes(objects: list[dict[str, Any]]) -> list[IngressRoute]:
         meta = obj.get("metadata") or {}
         name = str(meta.get("name"))
         service = str((meta.get("labels") or {}).get("app.kubernetes.io/name") or name)
-        spec = obj.get("spec") or {}
-        tls_hosts = {str(h) for entry in spec.get("tls") or [] for h in entry.get("hosts") or []}
-        for rule in spec.get("rules") or []:
-            host = str(rule.get("host") or "")
-            for path in ((rule.get("http") or {}).get("paths") or [{"path": "/"}]):
-                routes.append(IngressRoute(name, service, host, str(path.get("path") or "/"),
-                                           bool(host) and host in tls_hosts))
-        if not spec.get("rules") and spec.get("defaultBackend"):
-            routes.append(IngressRoute(name, service, "", "/", False))
+        routes += [IngressRoute(name, service, host, path, tls)
+                   for host, path, tls in ingress_paths(obj)]
     return routes
 
 

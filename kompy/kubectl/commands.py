@@ -185,27 +185,42 @@ def delete(client: KubeClient, kind: str | None, names: tuple[str, ...],
     return 0
 
 
-def resolve_pod(client: KubeClient, target: str, namespace: str | None) -> Obj:
-    """A pod by name, or the first (running, newest) pod of ``deploy/NAME``, ``svc/NAME``..."""
+def target_pods(client: KubeClient, target: str, namespace: str | None) -> list[Obj]:
+    """``POD`` or ``pod/NAME``: that pod; ``TYPE/NAME`` (deploy/web, svc/web, job/x...): the
+    pods its selector selects that are not being deleted (UserError for none)."""
     if "/" not in target:
-        return client.get("pods", target, namespace)
+        return [client.get("pods", target, namespace)]
     kind, name = target.split("/", 1)
     res = resources.lookup(kind)
     if res.kind == "Pod":
-        return client.get("pods", name, namespace)
+        return [client.get("pods", name, namespace)]
     owner = client.get(res.plural, name, namespace)
-    spec = owner.get("spec") or {}
-    if res.kind == "Service":
-        selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
-    else:
-        reqs = selector_from_match(spec.get("selector"))
-        selector = ",".join(f"{r.key}={r.values[0]}" for r in reqs if r.op == "=")
+    selector = _selector(owner, res.kind)
     if not selector:
         raise UserError(f"{target} selects no pods")
-    pods = client.list("pods", owner["metadata"].get("namespace"), selector)["items"]
-    pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    ns = owner["metadata"].get("namespace") or namespace
+    pods = [p for p in client.list("pods", ns, selector)["items"]
+            if not (p.get("metadata") or {}).get("deletionTimestamp")]
     if not pods:
-        raise UserError(f"no pods found for {target}")
+        raise UserError(f"no pods found for {target}",
+                        hint=f"kompy get pods -l {selector} -n {ns or client.namespace}")
+    return pods
+
+
+def _selector(owner: Obj, kind: str) -> str:
+    spec = owner.get("spec") or {}
+    if kind == "Service":
+        return ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
+    if kind == "Job" and not spec.get("selector"):
+        return f"job-name={owner['metadata']['name']}"
+    reqs = selector_from_match(spec.get("selector"))
+    return ",".join(f"{r.key}={r.values[0]}" for r in reqs if r.op == "=")
+
+
+def resolve_pod(client: KubeClient, target: str, namespace: str | None) -> Obj:
+    """A pod by name, or the first (ready, running, oldest) pod of ``deploy/NAME``,
+    ``svc/NAME``..."""
+    pods = target_pods(client, target, namespace)
     pods.sort(key=lambda p: (not _ready(p), (p.get("status") or {}).get("phase") != "Running",
                              p["metadata"].get("creationTimestamp", "")))
     first: Obj = pods[0]

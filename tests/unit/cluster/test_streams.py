@@ -20,7 +20,6 @@ from netkit import echo_server
 from kompy.client import ApiError, KubeClient, portforward, remotecommand, upgrade, websocket
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.kubelet.fake_process import FakeProcess
-from kompy.cluster.store.sqlite import Store
 from kompy.errors import ClusterError
 
 TOKEN = "test-token"
@@ -78,13 +77,6 @@ class StreamingPodIO:
 
     def pod_address(self, namespace: str, pod: str) -> str:
         return self.address
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    srv = ApiServer(Store(tmp_path / "store.db"), TOKEN).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

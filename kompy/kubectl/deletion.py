@@ -43,12 +43,12 @@ class Deleted:
 
 def wait_gone(client: KubeClient, deleted: Sequence[Deleted], timeout: float,
               clock: Callable[[], float] = time.monotonic) -> None:
-    """Return once every object in ``deleted`` is gone; ``timeout`` (seconds, 0 for ever)
-    bounds the whole wait. Raises DeleteTimeout naming the first object still there."""
-    deadline = clock() + (timeout if timeout > 0 else FOR_EVER)
+    """Return once every object in ``deleted`` is gone, waiting for each in turn up to
+    ``timeout`` seconds (0: for ever), as kubectl gives each object its own ``--timeout``.
+    Raises DeleteTimeout naming the first object still there."""
     for item in deleted:
         try:
-            _wait_one(client, item, deadline, clock)
+            _wait_one(client, item, clock() + (timeout if timeout > 0 else FOR_EVER), clock)
         except ApiError as error:
             if error.status in (403, 405):
                 return

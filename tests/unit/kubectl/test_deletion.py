@@ -87,3 +87,18 @@ def test_a_forbidden_wait_is_no_failure() -> None:
     script = Script([Forbidden(403, "Forbidden", "no get")], [])
     wait_gone(script, [HELD, HELD], 0)  # type: ignore[arg-type]
     assert len(script.asked) == 1
+
+
+def test_each_object_has_the_whole_timeout_as_in_kubectl() -> None:
+    """kubectl's IsDeleted starts each object's clock when it gets to it: a slow first
+    object does not eat the second's time."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0
+        return now[0]
+    script = Script([cm("uid-1"), cm("uid-1")],
+                    [[("MODIFIED", cm("uid-1", "6")), ("DELETED", cm("uid-1"))],
+                     [("DELETED", cm("uid-1"))]])
+    wait_gone(script, [HELD, HELD], 2.5, clock)  # type: ignore[arg-type]
+    assert [a[0] for a in script.asked] == ["get", "watch", "get", "watch"]

@@ -10,8 +10,8 @@ the CPU time of the scheduler's thread (the decisions plus its API calls, which 
 loopback serves in the same thread), of its API calls alone, and of the pods informer's
 thread (where the new cache is kept up to date from the watch).
 
-The baseline is ``git archive`` of ``--baseline`` (default: main's merge base), unpacked in
-a temporary folder and put first on the child's path.
+The baseline is ``--baseline`` (default: main's merge base), and "this" ``--this`` (default:
+the working tree), each unpacked from git in a temporary folder (see paired.py).
 
 Writes benchmarks/results/scheduler.json. Run:
 ``nice python3 benchmarks/bench_scheduler.py --rounds 5``.
@@ -20,13 +20,10 @@ Writes benchmarks/results/scheduler.json. Run:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -122,37 +119,11 @@ def child(pods: int, nodes: int) -> dict[str, Any]:
             scheduler.join(2.0)
         finally:
             server.stop()
-    return {"kompy": str(Path(kompy.__file__).parent), "wall_s": round(wall, 3),
+    return {"kompy": str(Path(kompy.__file__).resolve().parent), "wall_s": round(wall, 3),
             "scheduler_cpu_s": round(sched_cpu, 4),
             "api_calls_cpu_s": round(timed.cpu, 4),
             "decisions_cpu_s": round(sched_cpu - timed.cpu, 4),
             "pods_informer_cpu_s": round(informer_cpu, 4), "spread": spread}
-
-
-def baseline_tree(ref: str, into: Path) -> Path:
-    """The baseline commit's ``kompy`` package unpacked under ``into``."""
-    data = subprocess.run(["git", "-C", str(REPO), "archive", ref, "kompy"],
-                          check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
-def run_child(path: Path, pods: int, nodes: int) -> dict[str, Any]:
-    # -I would drop the venv's packages too: put the tree first on the path instead.
-    code = (f"import sys; sys.path.insert(0, {str(path)!r}); "
-            f"sys.path.insert(0, {str(REPO / 'benchmarks')!r}); "
-            f"import json, bench_scheduler as b; "
-            f"print(json.dumps(b.child({pods}, {nodes})))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    assert Path(result["kompy"]).resolve() == (path / "kompy").resolve(), result["kompy"]
-    return result
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -164,33 +135,34 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", default="")
+    parser.add_argument("--this", default="", help="a commit (default: the working tree)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pods", type=int, default=300)
     parser.add_argument("--nodes", type=int, default=3)
     args = parser.parse_args()
-    ref = args.baseline or subprocess.run(
-        ["git", "-C", str(REPO), "merge-base", "HEAD", "main"], check=True,
-        capture_output=True, text=True).stdout.strip()
     sys.path.insert(0, str(REPO / "benchmarks"))
     from machine import machine, save
+    from paired import git, load, run_in, tree
+    ref = args.baseline or git("merge-base", "HEAD", "main")
     with tempfile.TemporaryDirectory() as tmp:
-        base = baseline_tree(ref, Path(tmp))
+        trees = {"baseline": tree(ref, Path(tmp) / "baseline"),
+                 "this": tree(args.this, Path(tmp) / "this") if args.this else REPO}
         runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
         for i in range(args.rounds):
-            order = [("baseline", base), ("this", REPO)]
-            for label, path in order if i % 2 == 0 else reversed(order):
+            for label in ("baseline", "this") if i % 2 == 0 else ("this", "baseline"):
                 before = load()
-                result = run_child(path, args.pods, args.nodes)
+                result = run_in(trees[label], "bench_scheduler", "child", args.pods,
+                                args.nodes)
+                assert Path(result["kompy"]) == (trees[label] / "kompy").resolve(), result
                 result.update(label=label, round=i, load_before=before, load_after=load())
                 runs[label].append(result)
                 print(json.dumps(result), file=sys.stderr)
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                          check=True, capture_output=True, text=True).stdout.strip()
     base_s, this_s = summary(runs["baseline"]), summary(runs["this"])
     save(RESULTS, {
         "what": f"scheduler CPU to place {args.pods} pods on {args.nodes} nodes "
                 "(in-process API server, no kubelet); medians over rounds",
-        "machine": machine(), "baseline": ref[:12], "this": head,
+        "machine": machine(), "baseline": ref[:12],
+        "this": args.this or f"working tree at {git('rev-parse', '--short', 'HEAD')}",
         "median": {"baseline": base_s, "this": this_s},
         "ratio_scheduler_cpu": round(this_s["scheduler_cpu_s"] / base_s["scheduler_cpu_s"], 3),
         "ratio_decisions_cpu": round(this_s["decisions_cpu_s"] / base_s["decisions_cpu_s"], 3),

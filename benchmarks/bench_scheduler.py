@@ -97,8 +97,9 @@ def child(pods: int, nodes: int) -> dict[str, Any]:
             stop = threading.Event()
             informers = Informers(client, stop)
             timed = TimedClient(client)
-            scheduler = Scheduler(timed, informers,  # type: ignore[arg-type]
-                                  EventRecorder(timed, "default-scheduler"))  # type: ignore
+            as_client: Any = timed     # stands in for the KubeClient it wraps
+            scheduler = Scheduler(as_client, informers,
+                                  EventRecorder(as_client, "default-scheduler"))
             started = time.monotonic()
             informers.start()
             scheduler.start()
@@ -112,7 +113,7 @@ def child(pods: int, nodes: int) -> dict[str, Any]:
                 time.sleep(0.2)
             wall = time.monotonic() - started
             sched_cpu, informer_cpu = thread_cpu("scheduler"), thread_cpu("informer-pods")
-            spread = {}
+            spread: dict[str, int] = {}
             for p in client.list("pods", "default")["items"]:
                 spread[p["spec"]["nodeName"]] = spread.get(p["spec"]["nodeName"], 0) + 1
             stop.set()

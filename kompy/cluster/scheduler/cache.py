@@ -98,7 +98,7 @@ class Cache:
             info = self._nodes.get(node_name)
             if info is None:
                 return
-            info.node = None
+            info.node = {}
             self._touch(node_name)
             self._drop_if_empty(node_name)
 
@@ -150,7 +150,7 @@ class Cache:
                 if info.generation <= snapshot.generation:
                     continue
                 changed = True
-                if info.node is None:
+                if not info.node:
                     current.pop(node_name, None)
                 else:
                     current[node_name] = info.clone()
@@ -173,7 +173,7 @@ class Cache:
     def _info(self, node_name: str) -> NodeInfo:
         info = self._nodes.get(node_name)
         if info is None:
-            info = self._nodes[node_name] = NodeInfo(None)
+            info = self._nodes[node_name] = NodeInfo({})
         return info
 
     def _touch(self, node_name: str) -> None:
@@ -190,5 +190,5 @@ class Cache:
 
     def _drop_if_empty(self, node_name: str) -> None:
         info = self._nodes[node_name]
-        if info.node is None and not info.pods:
+        if not info.node and not info.pods:
             del self._nodes[node_name]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kompy.client.objects import (
     Obj,
@@ -35,6 +35,7 @@ MAX_PODS = 110
 DEFAULT_CPU, DEFAULT_MEMORY = 100, 200 * 1024 * 1024
 
 HostPort = tuple[str, str, int]     # (hostIP, protocol, hostPort)
+K = TypeVar("K")
 
 
 def pod_key(pod: Obj) -> str:
@@ -84,7 +85,7 @@ class PodInfo:
 
 @dataclass
 class NodeInfo:
-    node: Obj | None       # None: the node is gone (or not seen yet) but pods still name it
+    node: Obj              # {}: the node is gone (or not seen yet) but pods still name it
     pods: dict[str, Obj] = field(default_factory=dict)
     cpu: int = 0           # millis requested by the pods on the node
     memory: int = 0        # bytes requested
@@ -100,15 +101,15 @@ class NodeInfo:
 
     @property
     def name(self) -> str:
-        return name(self.node or {})
+        return name(self.node)
 
     @property
     def labels(self) -> dict[str, str]:
-        return labels(self.node or {})
+        return labels(self.node)
 
     def allocatable(self) -> tuple[int, int, int]:
         """(CPU millis, memory bytes, pods) the node offers to pods."""
-        status = (self.node or {}).get("status") or {}
+        status = self.node.get("status") or {}
         alloc: Mapping[str, Any] = status.get("allocatable") or status.get("capacity") or {}
         try:
             cpu = cpu_millis(alloc["cpu"]) if "cpu" in alloc else 0
@@ -142,12 +143,9 @@ class NodeInfo:
         nz_cpu, nz_mem = scoring_requests(info.requests)
         self.nonzero_cpu += sign * nz_cpu
         self.nonzero_memory += sign * nz_mem
-        for counter, keys in ((self.host_ports, info.host_ports), (self.claims, info.claims),
-                              (self.owners, (info.owner,))):
-            for k in keys:
-                counter[k] += sign
-                if counter[k] <= 0:
-                    del counter[k]
+        _count(self.host_ports, info.host_ports, sign)
+        _count(self.claims, info.claims, sign)
+        _count(self.owners, (info.owner,), sign)
 
     def clone(self) -> NodeInfo:
         """A copy the cache's later changes do not reach (the pods themselves are shared:
@@ -156,6 +154,13 @@ class NodeInfo:
                         self.nonzero_memory, Counter(self.host_ports), Counter(self.claims),
                         Counter(self.owners), dict(self.anti_affinity_pods), self.generation,
                         dict(self._infos))
+
+
+def _count(counter: Counter[K], keys: Iterable[K], sign: int) -> None:
+    for k in keys:
+        counter[k] += sign
+        if counter[k] <= 0:
+            del counter[k]
 
 
 @dataclass

@@ -8,6 +8,7 @@ import gc
 import json
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ CMS = resources.lookup("configmaps")
 MIB = 1024 * 1024
 
 
-def many_keys(name: str, keys: int = 500, value: int = 80) -> dict[str, object]:
+def many_keys(name: str, keys: int = 500, value: int = 80) -> dict[str, Any]:
     """About 50 KiB of JSON in many small keys: parsed, far bigger than its JSON."""
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": "default"},

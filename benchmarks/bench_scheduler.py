@@ -19,7 +19,6 @@ Writes benchmarks/results/scheduler.json. Run:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -134,27 +133,22 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--baseline", default="")
-    parser.add_argument("--this", default="", help="a commit (default: the working tree)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pods", type=int, default=300)
-    parser.add_argument("--nodes", type=int, default=3)
-    args = parser.parse_args()
     sys.path.insert(0, str(REPO / "benchmarks"))
     from machine import machine, save
-    from paired import git, load, run_in, tree
-    ref = args.baseline or git("merge-base", "HEAD", "main")
+    from paired import load, parser, run_in, trees
+    options = parser(rounds=3)
+    options.add_argument("--pods", type=int, default=300)
+    options.add_argument("--nodes", type=int, default=3)
+    args = options.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"baseline": tree(ref, Path(tmp) / "baseline"),
-                 "this": tree(args.this, Path(tmp) / "this") if args.this else REPO}
+        paths, compared = trees(args, Path(tmp))
         runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
         for i in range(args.rounds):
             for label in ("baseline", "this") if i % 2 == 0 else ("this", "baseline"):
                 before = load()
-                result = run_in(trees[label], "bench_scheduler", "child", args.pods,
+                result = run_in(paths[label], "bench_scheduler", "child", args.pods,
                                 args.nodes)
-                assert Path(result["kompy"]) == (trees[label] / "kompy").resolve(), result
+                assert Path(result["kompy"]) == (paths[label] / "kompy").resolve(), result
                 result.update(label=label, round=i, load_before=before, load_after=load())
                 runs[label].append(result)
                 print(json.dumps(result), file=sys.stderr)
@@ -162,8 +156,7 @@ def main() -> None:
     save(RESULTS, {
         "what": f"scheduler CPU to place {args.pods} pods on {args.nodes} nodes "
                 "(in-process API server, no kubelet); medians over rounds",
-        "machine": machine(), "baseline": ref[:12],
-        "this": args.this or f"working tree at {git('rev-parse', '--short', 'HEAD')}",
+        "machine": machine(), **compared,
         "median": {"baseline": base_s, "this": this_s},
         "ratio_scheduler_cpu": round(this_s["scheduler_cpu_s"] / base_s["scheduler_cpu_s"], 3),
         "ratio_decisions_cpu": round(this_s["decisions_cpu_s"] / base_s["decisions_cpu_s"], 3),

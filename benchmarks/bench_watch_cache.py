@@ -15,7 +15,6 @@ Writes benchmarks/results/watch_cache.json. Run:
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import statistics
@@ -80,29 +79,24 @@ def child(shape: str, objects: int, updates: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--baseline", default="")
-    parser.add_argument("--this", default="", help="a commit (default: the working tree)")
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--objects", type=int, default=2000)
-    parser.add_argument("--updates", type=int, default=3)
-    args = parser.parse_args()
     sys.path.insert(0, str(REPO / "benchmarks"))
     from machine import machine, save
-    from paired import git, load, run_in, tree
-    ref = args.baseline or git("merge-base", "HEAD", "main")
+    from paired import load, parser, run_in, trees
+    options = parser(rounds=1)
+    options.add_argument("--objects", type=int, default=2000)
+    options.add_argument("--updates", type=int, default=3)
+    args = options.parse_args()
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"baseline": tree(ref, Path(tmp) / "baseline"),
-                 "this": tree(args.this, Path(tmp) / "this") if args.this else REPO}
+        paths, compared = trees(args, Path(tmp))
         for i in range(args.rounds):
             for shape in ("keys", "blob"):
                 for label in ("baseline", "this") if i % 2 == 0 else ("this", "baseline"):
                     before = load()
-                    result = run_in(trees[label], "bench_watch_cache", "child", shape,
+                    result = run_in(paths[label], "bench_watch_cache", "child", shape,
                                     args.objects, args.updates,
                                     env={"MALLOC_ARENA_MAX": "2"})
-                    assert Path(result["kompy"]) == (trees[label] / "kompy").resolve()
+                    assert Path(result["kompy"]) == (paths[label] / "kompy").resolve()
                     result.update(label=label, round=i, load_before=before,
                                   load_after=load())
                     runs.append(result)
@@ -116,8 +110,7 @@ def main() -> None:
     save(RESULTS, {
         "what": f"{args.objects} ConfigMaps of ~50 KiB written then updated {args.updates} "
                 "times into a fresh store (watch cache bound 32 MiB); process RSS; medians",
-        "machine": machine(), "baseline": ref[:12],
-        "this": args.this or f"working tree at {git('rev-parse', '--short', 'HEAD')}",
+        "machine": machine(), **compared,
         "median": median, "runs": runs})
 
 

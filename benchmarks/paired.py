@@ -8,6 +8,7 @@ path and returns what it printed as JSON.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -48,6 +49,24 @@ def run_in(path: Path, module: str, function: str, *args: Any,
         raise SystemExit(f"{module}.{function} in {path} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def parser(rounds: int) -> argparse.ArgumentParser:
+    """A benchmark's options: what to compare, and how many rounds."""
+    out = argparse.ArgumentParser()
+    out.add_argument("--baseline", default="", help="a commit (default: main's merge base)")
+    out.add_argument("--this", default="", help="a commit (default: the working tree)")
+    out.add_argument("--rounds", type=int, default=rounds)
+    return out
+
+
+def trees(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """The two trees to run in, and what they are (for the results file)."""
+    ref = args.baseline or git("merge-base", "HEAD", "main")
+    paths = {"baseline": tree(ref, tmp / "baseline"),
+             "this": tree(args.this, tmp / "this") if args.this else REPO}
+    return paths, {"baseline": ref[:12], "this": args.this or
+                   f"working tree at {git('rev-parse', '--short', 'HEAD')}"}
 
 
 def load() -> list[float]:

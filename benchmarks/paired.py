@@ -65,8 +65,9 @@ def trees(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Path], dict[st
     ref = args.baseline or git("merge-base", "HEAD", "main")
     paths = {"baseline": tree(ref, tmp / "baseline"),
              "this": tree(args.this, tmp / "this") if args.this else REPO}
-    return paths, {"baseline": ref[:12], "this": args.this or
-                   f"working tree at {git('rev-parse', '--short', 'HEAD')}"}
+    this = (git("rev-parse", "--short", args.this) if args.this else
+            f"working tree at {git('rev-parse', '--short', 'HEAD')}")
+    return paths, {"baseline": ref[:12], "this": this}
 
 
 def load() -> list[float]:

@@ -47,6 +47,7 @@ class Cache:
         self._lock = threading.Lock()
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[str, _PodState] = {}
+        self._assumed: set[str] = set()     # keys of the assumed pods, for expiry
         self._generation = 0
 
     # -- informer events ------------------------------------------------------------------------
@@ -76,6 +77,7 @@ class Cache:
                                 node)
                 self._node_without(state.node, key)
             self._pods[key] = _PodState(node)
+            self._assumed.discard(key)
             self._info(node).add(pod, key)
             self._touch(node)
 
@@ -83,6 +85,7 @@ class Cache:
         key = pod_key(pod)
         with self._lock:
             state = self._pods.pop(key, None)
+            self._assumed.discard(key)
             if state is not None:
                 self._node_without(state.node, key)
 
@@ -112,6 +115,7 @@ class Cache:
             if key in self._pods:
                 raise ValueError(f"pod {key} is already in the scheduler's cache")
             self._pods[key] = _PodState(node, assumed=True)
+            self._assumed.add(key)
             self._info(node).add(assumed, key)
             self._touch(node)
         return assumed
@@ -131,6 +135,7 @@ class Cache:
             state = self._pods.get(key)
             if state is not None and state.assumed:
                 del self._pods[key]
+                self._assumed.discard(key)
                 self._node_without(state.node, key)
 
     def is_assumed(self, pod: Obj) -> bool:
@@ -163,10 +168,12 @@ class Cache:
 
     def _expire(self) -> None:
         now = self.clock()
-        for key, state in list(self._pods.items()):
-            if state.assumed and state.deadline is not None and now >= state.deadline:
+        for key in list(self._assumed):
+            state = self._pods[key]
+            if state.deadline is not None and now >= state.deadline:
                 log.warning("assumed pod %s expired: its binding was never confirmed", key)
                 del self._pods[key]
+                self._assumed.discard(key)
                 self._node_without(state.node, key)
 
     # -- helpers (under the lock) ---------------------------------------------------------------

@@ -7,9 +7,14 @@ comparing against them.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# The kits the unit and integration tests share (netkit.py, ingresskit.py); pytest's
+# --import-mode=importlib does not put test folders on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPO = Path(__file__).resolve().parent.parent
 # ../shared/corpus beside the checkout (CI); a worktree elsewhere names it in KOMPY_TEST_CORPUS.

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from kompy.cli.options import (
+    PflagBoolCommand,
     cluster_option,
     duration_seconds,
     echo_raw,
@@ -240,20 +241,26 @@ def describe_cmd(kind: str, name: str | None, namespace: str | None,
     echo_raw(describe(target_client(kubeconfig_path, context, cluster), kind, name, namespace))
 
 
-@click.command("delete")
+@click.command("delete", cls=PflagBoolCommand)
 @click.argument("kind", required=False)
 @click.argument("names", nargs=-1)
 @click.option("-f", "--filename", "files", multiple=True, help="Delete what these manifests "
                                                                "define.")
 @click.option("-l", "--selector", help="Delete every object of KIND matching this selector.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait until the objects are gone (finalizers done, pods stopped); "
+                   "--wait=false returns at once.")
+@click.option("--timeout", default="0s", callback=duration_seconds, show_default=True,
+              help="Give up waiting after this long (like 60s); 0 waits for ever.")
 @target_options
 def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
-               selector: str | None, namespace: str | None, kubeconfig_path: str | None,
-               context: str | None, cluster: str | None) -> None:
-    """Delete objects by kind and name, by selector, or from manifests."""
+               selector: str | None, wait: bool, timeout: float, namespace: str | None,
+               kubeconfig_path: str | None, context: str | None, cluster: str | None) -> None:
+    """Delete objects by kind and name, by selector, or from manifests, and wait until they
+    are gone."""
     from kompy.kubectl.commands import delete
     sys.exit(delete(target_client(kubeconfig_path, context, cluster, start=True), kind, names,
-                    files, namespace, selector, echo_raw))
+                    files, namespace, selector, echo_raw, wait=wait, timeout=timeout))
 
 
 @click.command("logs")

@@ -39,6 +39,30 @@ cluster_option = click.option("--cluster", envvar="KOMPY_CLUSTER",
                               help='Built-in cluster name (default: "default").')
 
 
+class PflagBoolCommand(click.Command):
+    """Reads ``--watch=false`` / ``-w=false`` / ``--wait=true`` as kubectl (pflag) does for
+    each ``--x/--no-x`` flag of the command: a boolean flag takes a value only after ``=``,
+    so ``-w deploy/web`` still names the object."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        flags: dict[str, click.Option] = {
+            name: param for param in self.params
+            if isinstance(param, click.Option) and param.is_flag and param.secondary_opts
+            for name in param.opts}
+        fixed = []
+        for arg in args:
+            flag, eq, value = arg.partition("=")
+            option = flags.get(flag) if eq else None
+            if option is not None:
+                on = max(option.opts, key=len)
+                try:
+                    arg = on if click.BOOL.convert(value, None, ctx) else option.secondary_opts[0]
+                except click.BadParameter as e:
+                    raise click.BadParameter(str(e), param_hint=f"'{on}'") from None
+            fixed.append(arg)
+        return super().parse_args(ctx, fixed)
+
+
 def duration_seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """A Compose-style duration option ("120s", "2m", "1m30s", or bare seconds) in seconds."""
     from kompy.errors import KompyError

@@ -7,7 +7,13 @@ import sys
 
 import click
 
-from kompy.cli.options import duration_seconds, echo_raw, target_client, target_options
+from kompy.cli.options import (
+    PflagBoolCommand,
+    duration_seconds,
+    echo_raw,
+    target_client,
+    target_options,
+)
 
 
 @click.group("rollout")
@@ -16,24 +22,7 @@ def rollout_group() -> None:
     DaemonSets): TYPE/NAME or TYPE NAME, e.g. deploy/web."""
 
 
-class _BoolFlagCommand(click.Command):
-    """Reads ``--watch=false`` / ``-w=false`` as kubectl (pflag) does: a boolean flag takes a
-    value only after ``=``, so ``-w deploy/web`` still names the object."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        fixed = []
-        for arg in args:
-            flag, eq, value = arg.partition("=")
-            if eq and flag in ("-w", "--watch"):
-                try:
-                    arg = "--watch" if click.BOOL.convert(value, None, ctx) else "--no-watch"
-                except click.BadParameter as e:
-                    raise click.BadParameter(str(e), param_hint="'--watch'") from None
-            fixed.append(arg)
-        return super().parse_args(ctx, fixed)
-
-
-@rollout_group.command("status", cls=_BoolFlagCommand)
+@rollout_group.command("status", cls=PflagBoolCommand)
 @click.argument("kind")
 @click.argument("name", required=False)
 @click.option("-w", "--watch/--no-watch", default=True,

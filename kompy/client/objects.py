@@ -88,6 +88,21 @@ def load_balancer_addresses(obj: Mapping[str, Any]) -> list[str]:
     return [str(p.get("ip") or p.get("hostname") or "") for p in points]
 
 
+def ingress_paths(ingress: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """(host, path, tls) of each host/path pair of an Ingress's rules, in order: host "" for
+    a rule without one (any host), path "/" where none is given, tls when the host is in
+    one of ``spec.tls``'s entries; an Ingress with only a ``defaultBackend`` answers
+    ("", "/", False). kompy up/dev's URLs and the dashboard's links walk it alike."""
+    spec = ingress.get("spec") or {}
+    tls_hosts = {str(h) for entry in spec.get("tls") or [] for h in entry.get("hosts") or []}
+    found = [(host, str(path.get("path") or "/"), bool(host) and host in tls_hosts)
+             for rule in spec.get("rules") or [] for host in [str(rule.get("host") or "")]
+             for path in (rule.get("http") or {}).get("paths") or [{"path": "/"}]]
+    if not spec.get("rules") and spec.get("defaultBackend"):
+        found.append(("", "/", False))
+    return found
+
+
 def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     for ref in meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):

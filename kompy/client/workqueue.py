@@ -68,6 +68,11 @@ class WorkQueue:
             if self._waiting.pop(key, None) is not None:
                 self._drop_stale()
 
+    def waits(self, key: Hashable) -> bool:
+        """Whether the key waits for a delayed add."""
+        with self._cond:
+            return key in self._waiting
+
     @property
     def delayed(self) -> int:
         """Entries held for delayed adds, stale ones included (tests of bounds watch it)."""

@@ -44,7 +44,8 @@ def _delete_pod(client: KubeClient, ns: str, ref: str, form: Form, out: Callable
     kind, _, name = ref.partition("/")
     if kind != "pod" or not name:
         raise UserError(f"only pods are deleted from the dashboard, not {ref!r}")
-    return delete(client, "pod", (name,), (), ns, None, out)
+    # The page answers at once; the pod's row shows it Terminating until it is gone.
+    return delete(client, "pod", (name,), (), ns, None, out, wait=False)
 
 
 def _trigger(client: KubeClient, ns: str, ref: str, form: Form, out: Callable[[str], None]

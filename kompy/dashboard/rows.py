@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kompy.client.objects import Obj, load_balancer_addresses, name, namespace
+from kompy.client.objects import Obj, ingress_paths, load_balancer_addresses, name, namespace
 from kompy.client.tables import age, pod_status
 from kompy.client.wellknown import REVISION
 
@@ -234,14 +234,9 @@ def _host(host: str) -> str:
 
 def ingress_row(ing: Obj) -> ServiceRow:
     spec = ing.get("spec") or {}
-    tls_hosts = {h for t in spec.get("tls") or [] for h in t.get("hosts") or []}
-    links = []
-    for rule in spec.get("rules") or []:
-        host = rule.get("host") or "127.0.0.1"
-        scheme = "https" if host in tls_hosts else "http"
-        for path in ((rule.get("http") or {}).get("paths") or [{"path": "/"}]):
-            url = f"{scheme}://{host}{path.get('path') or '/'}"
-            links.append(Link(url, url))
+    urls = [f"{'https' if tls else 'http'}://{host or '127.0.0.1'}{path}"
+            for host, path, tls in ingress_paths(ing)]
+    links = [Link(url, url) for url in urls]
     address = ", ".join(load_balancer_addresses(ing))
     detail = f"class {spec.get('ingressClassName') or '<none>'}" + (
         f", address {address}" if address else "")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kompy.client.objects import load_balancer_addresses
+from kompy.client.objects import ingress_paths, load_balancer_addresses
 from kompy.errors import KompyError
 
 if TYPE_CHECKING:
@@ -61,15 +61,8 @@ def ingress_routes(objects: list[dict[str, Any]]) -> list[IngressRoute]:
         meta = obj.get("metadata") or {}
         name = str(meta.get("name"))
         service = str((meta.get("labels") or {}).get("app.kubernetes.io/name") or name)
-        spec = obj.get("spec") or {}
-        tls_hosts = {str(h) for entry in spec.get("tls") or [] for h in entry.get("hosts") or []}
-        for rule in spec.get("rules") or []:
-            host = str(rule.get("host") or "")
-            for path in ((rule.get("http") or {}).get("paths") or [{"path": "/"}]):
-                routes.append(IngressRoute(name, service, host, str(path.get("path") or "/"),
-                                           bool(host) and host in tls_hosts))
-        if not spec.get("rules") and spec.get("defaultBackend"):
-            routes.append(IngressRoute(name, service, "", "/", False))
+        routes += [IngressRoute(name, service, host, path, tls)
+                   for host, path, tls in ingress_paths(obj)]
     return routes
 
 
@@ -137,11 +130,20 @@ def print_ingress_urls(client: KubeClient, target: ClusterTarget, namespace: str
     names = list(dict.fromkeys(route.ingress for route in routes))
     addresses = _await_addresses(client, namespace, names,
                                  SERVED_TIMEOUT if target.builtin else 0.0)
-    for name in names:
-        if name not in addresses:
+    announce(client, target, namespace, {
+        name: ([r for r in routes if r.ingress == name], addresses.get(name, ""))
+        for name in names}, console)
+
+
+def announce(client: KubeClient, target: ClusterTarget, namespace: str,
+             ingresses: dict[str, tuple[list[IngressRoute], str]], console: Console) -> None:
+    """For Ingresses by name -> (routes, status address or "" for none): a warning for each
+    without an address, then the URL lines of the others (kompy up's and kompy dev's)."""
+    for name, (_, address) in ingresses.items():
+        if not address:
             console.warn(f"ingress/{name} has no address yet: "
                          f"{_why_unserved(client, namespace, name, target)}")
-    served = [route for route in routes if route.ingress in addresses]
+    served = {name: entry for name, entry in ingresses.items() if entry[1]}
     if not served:
         return
     if target.builtin:
@@ -150,14 +152,12 @@ def print_ingress_urls(client: KubeClient, target: ClusterTarget, namespace: str
             console.warn("the built-in cluster's Ingress does not listen (`kompy cluster "
                          "start --ingress-ports auto` after `kompy cluster stop` turns it on)")
             return
-        for line in url_lines(served, entry):
+        for line in url_lines([r for routes, _ in served.values() for r in routes], entry):
             console.say(line)
         return
-    for name in names:   # another cluster: each Ingress at its own address
-        if name in addresses:
-            for line in url_lines([r for r in served if r.ingress == name],
-                                  IngressEntry(addresses[name], dict(STANDARD_PORTS))):
-                console.say(line)
+    for routes, address in served.values():   # another cluster: each at its own address
+        for line in url_lines(routes, IngressEntry(address, dict(STANDARD_PORTS))):
+            console.say(line)
 
 
 def _builtin_entry(target: ClusterTarget) -> IngressEntry:

@@ -113,6 +113,7 @@ class DevSession:
                                                      time.monotonic() - deploy_started, True))
             assert self.client is not None
             self._publish(objects)
+            self._announce_ingresses()
             self.tracker = PodTracker(self.client, self.namespace, self.console, self.stop)
             self.tracker.extras = self.target.extras
             self.tracker.start()
@@ -192,6 +193,16 @@ class DevSession:
                                   self.stop):
             self.say(f"{url.service}: {url.text()} (port-forward to service "
                      f"{url.k8s_service}:{url.port})")
+
+    def _announce_ingresses(self) -> None:
+        """The Ingress URLs now and after each change to them, from a thread of their own."""
+        from kompy.convert.context import LABEL_PART_OF, label_value
+        from kompy.dev.ingress_watch import IngressAnnouncer
+
+        assert self.client is not None
+        IngressAnnouncer(self.client, self.target, self.namespace,
+                         f"{LABEL_PART_OF}={label_value(self.project.name)}", self.console,
+                         self.stop).start()
 
     def _watch(self) -> None:
         from kompy.dev.plan import watched_roots

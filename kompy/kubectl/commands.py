@@ -15,7 +15,7 @@ from kompy.client.errors import ApiError, NotFound
 from kompy.client.objects import Obj
 from kompy.client.selectors import selector_from_match
 from kompy.errors import MultiError, UserError
-from kompy.kubectl import manifests, printers
+from kompy.kubectl import deletion, manifests, printers
 
 Out = Callable[[str], None]
 
@@ -142,7 +142,9 @@ def _watch(client: KubeClient, kind: str, name: str | None, ns: str | None,
 
 def delete(client: KubeClient, kind: str | None, names: tuple[str, ...],
            files: tuple[str, ...], namespace: str | None, selector: str | None,
-           out: Out) -> int:
+           out: Out, *, wait: bool = True, timeout: float = 0) -> int:
+    """Delete, then (``wait``, kubectl's default) wait until the objects are gone, at most
+    ``timeout`` seconds (0: for ever)."""
     targets: list[tuple[str, str, str | None]] = []
     for manifest in manifests.read(files) if files else []:
         meta = manifest.obj.get("metadata") or {}
@@ -164,40 +166,61 @@ def delete(client: KubeClient, kind: str | None, names: tuple[str, ...],
     if not targets:
         raise UserError("nothing to delete", hint="kompy delete KIND NAME, or -f FILE")
     missing: list[UserError] = []
+    terminating: list[deletion.Deleted] = []
     for kind_name, name, ns in targets:
         res = resources.lookup(kind_name)
         try:
-            client.delete(res.plural, name, ns)
+            left = client.delete(res.plural, name, ns)
         except NotFound as error:
             missing.append(UserError(error.message))
             continue
         out(f'{res.qualified} "{name}" deleted\n')
+        if left is not None:  # still there: finalizers or a grace period to wait out
+            terminating.append(deletion.Deleted(res, name, ns,
+                                                str((left.get("metadata") or {}).get("uid"))))
+    if wait:
+        deletion.wait_gone(client, terminating, timeout)
     if missing:
         raise MultiError(missing) if len(missing) > 1 else missing[0]
     return 0
 
 
-def resolve_pod(client: KubeClient, target: str, namespace: str | None) -> Obj:
-    """A pod by name, or the first (running, newest) pod of ``deploy/NAME``, ``svc/NAME``..."""
+def target_pods(client: KubeClient, target: str, namespace: str | None) -> list[Obj]:
+    """``POD`` or ``pod/NAME``: that pod; ``TYPE/NAME`` (deploy/web, svc/web, job/x...): the
+    pods its selector selects that are not being deleted (UserError for none)."""
     if "/" not in target:
-        return client.get("pods", target, namespace)
+        return [client.get("pods", target, namespace)]
     kind, name = target.split("/", 1)
     res = resources.lookup(kind)
     if res.kind == "Pod":
-        return client.get("pods", name, namespace)
+        return [client.get("pods", name, namespace)]
     owner = client.get(res.plural, name, namespace)
-    spec = owner.get("spec") or {}
-    if res.kind == "Service":
-        selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
-    else:
-        reqs = selector_from_match(spec.get("selector"))
-        selector = ",".join(f"{r.key}={r.values[0]}" for r in reqs if r.op == "=")
+    selector = _selector(owner, res.kind)
     if not selector:
         raise UserError(f"{target} selects no pods")
-    pods = client.list("pods", owner["metadata"].get("namespace"), selector)["items"]
-    pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    ns = owner["metadata"].get("namespace") or namespace
+    pods = [p for p in client.list("pods", ns, selector)["items"]
+            if not (p.get("metadata") or {}).get("deletionTimestamp")]
     if not pods:
-        raise UserError(f"no pods found for {target}")
+        raise UserError(f"no pods found for {target}",
+                        hint=f"kompy get pods -l {selector} -n {ns or client.namespace}")
+    return pods
+
+
+def _selector(owner: Obj, kind: str) -> str:
+    spec = owner.get("spec") or {}
+    if kind == "Service":
+        return ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
+    if kind == "Job" and not spec.get("selector"):
+        return f"job-name={owner['metadata']['name']}"
+    reqs = selector_from_match(spec.get("selector"))
+    return ",".join(f"{r.key}={r.values[0]}" for r in reqs if r.op == "=")
+
+
+def resolve_pod(client: KubeClient, target: str, namespace: str | None) -> Obj:
+    """A pod by name, or the first (ready, running, oldest) pod of ``deploy/NAME``,
+    ``svc/NAME``..."""
+    pods = target_pods(client, target, namespace)
     pods.sort(key=lambda p: (not _ready(p), (p.get("status") or {}).get("phase") != "Running",
                              p["metadata"].get("creationTimestamp", "")))
     first: Obj = pods[0]

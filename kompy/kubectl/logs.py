@@ -22,10 +22,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kompy.client import KubeClient, resources
+from kompy.client import KubeClient
 from kompy.client.objects import Obj
-from kompy.client.selectors import selector_from_match
 from kompy.errors import UserError
+from kompy.kubectl.commands import target_pods
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 SELECTOR_TAIL = 10
@@ -127,37 +127,12 @@ def check(target: str | None, options: LogOptions) -> tuple[int | None, float | 
 def pick_pod(client: KubeClient, target: str, namespace: str, note: Callable[[str], None]
              ) -> Obj:
     """POD, pod/NAME, or the best pod of TYPE/NAME for its logs (kubectl's ByLogging)."""
-    if "/" not in target:
-        return client.get("pods", target, namespace)
-    kind, name = target.split("/", 1)
-    res = resources.lookup(kind)
-    if res.kind == "Pod":
-        return client.get("pods", name, namespace)
-    owner = client.get(res.plural, name, namespace)
-    selector = _selector(owner, res.kind)
-    if not selector:
-        raise UserError(f"{target} selects no pods")
-    pods = [p for p in client.list("pods", owner["metadata"].get("namespace") or namespace,
-                                   selector)["items"]
-            if not (p.get("metadata") or {}).get("deletionTimestamp")]
-    if not pods:
-        raise UserError(f"no pods found for {target}",
-                        hint=f"kompy get pods -l {selector} -n {namespace}")
+    pods = target_pods(client, target, namespace)
     pods.sort(key=by_logging)
     best: Obj = pods[0]
     if len(pods) > 1:
         note(f"Found {len(pods)} pods, using pod/{best['metadata']['name']}")
     return best
-
-
-def _selector(owner: Obj, kind: str) -> str:
-    spec = owner.get("spec") or {}
-    if kind == "Service":
-        return ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
-    if kind == "Job" and not spec.get("selector"):
-        return f"job-name={owner['metadata']['name']}"
-    reqs = selector_from_match(spec.get("selector"))
-    return ",".join(f"{r.key}={r.values[0]}" for r in reqs if r.op == "=")
 
 
 def by_logging(pod: Obj) -> tuple[object, ...]:

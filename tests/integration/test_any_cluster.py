@@ -11,22 +11,21 @@ the exec block's options."""
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
 import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from enginekit import Session, cluster_env, wait_said
 from registrykit import free_port
 
 from kompy.client import KubeClient
@@ -57,10 +56,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     except Exception:  # noqa: BLE001 - any failure means: no engine to test against
         pytest.skip("no Docker engine")
     folder = tmp_path_factory.mktemp("any-cluster")
-    home = folder / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=f"any-{uuid.uuid4().hex[:8]}",
-               HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), PYTHONUNBUFFERED="1")
+    env = cluster_env(folder / "home", "any", PYTHONUNBUFFERED="1")
     tokens = folder / "tokens.csv"
     # system:masters: RBAC lets this user (authenticated by the exec plugin) do everything.
     tokens.write_text(f'{TOKEN},dev,uid-dev,"developers,system:masters"\n')
@@ -95,51 +91,6 @@ def get(port: int, path: str) -> str | None:
         return None
 
 
-def wait_for(what: str, probe: Callable[[], object], timeout: float, output: list[str]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; kompy said:\n"
-                         + "".join(output[-60:]))
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Session:
-    """``kompy dev ARGS`` in a subprocess, its output gathered."""
-
-    def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev", *args], cwd=cwd,
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, preexec_fn=_default_sigint)
-        self.output: list[str] = []
-        assert self.proc.stdout is not None
-        self.reader = threading.Thread(
-            target=lambda: self.output.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
-            daemon=True)
-        self.reader.start()
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.output)
-
-    def interrupt(self, timeout: float = 120) -> tuple[int, float]:
-        """SIGINT; (exit code, seconds until the process ended)."""
-        began = time.monotonic()
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        took = time.monotonic() - began
-        self.reader.join(5)
-        return code, took
-
-
 def devloop(folder: Path, port: int) -> Path:
     project = folder / f"devloop-{uuid.uuid4().hex[:6]}"
     shutil.copytree(SAMPLE, project)
@@ -164,8 +115,8 @@ def test_dev_on_any_cluster_through_an_exec_plugin(site: dict[str, Any], registr
                       "remote", "--default-repo", registry.prefix)
     seen = session.output
     try:
-        wait_for("the first deploy", lambda: get(port, "/index.html") == "v1", 240, seen)
-        wait_for("watching", lambda: session.said("watching"), 30, seen)
+        wait_said("the first deploy", lambda: get(port, "/index.html") == "v1", 240, seen)
+        wait_said("watching", lambda: session.said("watching"), 30, seen)
         assert session.said(f"web: http://127.0.0.1:{port} (port-forward to service web:8000)")
         # No host port: the built-in cluster's proxy was not asked to serve one.
         service = client.get("services", "web", namespace)
@@ -185,23 +136,23 @@ def test_dev_on_any_cluster_through_an_exec_plugin(site: dict[str, Any], registr
         finally:
             engine.close()
         client.delete("pods", pod["metadata"]["name"], namespace)
-        wait_for("a pod that pulled the image", lambda: any(
+        wait_said("a pod that pulled the image", lambda: any(
             e.get("reason") == "Pulled" and "Successfully pulled" in str(e.get("message"))
             and image in str(e.get("message"))
             for e in client.list("events", namespace)["items"]), 60, seen)
-        wait_for("served again", lambda: get(port, "/index.html") == "v1", 60, seen)
+        wait_said("served again", lambda: get(port, "/index.html") == "v1", 60, seen)
 
         # sync: through the API's exec, served through the port-forward
         (project / "web" / "www" / "index.html").write_text("v2\n")
-        wait_for("the synced page", lambda: get(port, "/index.html") == "v2", 30, seen)
+        wait_said("the synced page", lambda: get(port, "/index.html") == "v2", 30, seen)
         # sync+restart without in-place restarts: a rebuild (the image has the file)
         (project / "web" / "conf" / "greeting").write_text("bonjour\n")
-        wait_for("the new greeting", lambda: get(port, "/greeting.txt") == "bonjour", 120, seen)
+        wait_said("the new greeting", lambda: get(port, "/greeting.txt") == "bonjour", 120, seen)
         assert session.said("no in-place restarts on this cluster: rebuilding")
         # rebuild: a new tag, pushed, rolled, served through the same forward
         dockerfile = project / "web" / "Dockerfile"
         dockerfile.write_text(dockerfile.read_text().replace("echo 1 >", "echo 2 >"))
-        wait_for("the rebuilt image", lambda: get(port, "/build.txt") == "2", 180, seen)
+        wait_said("the rebuilt image", lambda: get(port, "/build.txt") == "2", 180, seen)
         assert len(registry.tags(repo)) >= 3
         assert site["runs"].read_text().count("run") >= 1   # the plugin gave the token
     finally:
@@ -232,7 +183,7 @@ def test_ctrl_c_removes_the_session_in_its_grace_even_when_sigterm_is_ignored(
     client: KubeClient = site["client"]
     through = ("--kubeconfig", site["kubeconfig"], "--context", "remote") if remote else ()
     session = Session(tmp_path, site["env"], "--no-logs", *through)
-    wait_for("watching", lambda: session.said("watching"), 240, session.output)
+    wait_said("watching", lambda: session.said("watching"), 240, session.output)
     code, took = session.interrupt()
     assert code == 0, "".join(session.output[-30:])
     assert took < 30.0, f"the clean-up took {took:.1f} s:\n" + "".join(session.output[-20:])
@@ -250,10 +201,10 @@ def test_a_second_ctrl_c_forces_the_clean_up(site: dict[str, Any], tmp_path: Pat
     client: KubeClient = site["client"]
     # A long grace period: without the second Ctrl-C the clean-up would wait it out.
     session = Session(tmp_path, site["env"], "--no-logs", "--grace-period", "60s")
-    wait_for("watching", lambda: session.said("watching"), 240, session.output)
+    wait_said("watching", lambda: session.said("watching"), 240, session.output)
     began = time.monotonic()
     session.proc.send_signal(signal.SIGINT)
-    wait_for("the clean-up", lambda: session.said("removing the project"), 30, session.output)
+    wait_said("the clean-up", lambda: session.said("removing the project"), 30, session.output)
     session.proc.send_signal(signal.SIGINT)
     code = session.proc.wait(timeout=60)
     took = time.monotonic() - began
@@ -261,8 +212,8 @@ def test_a_second_ctrl_c_forces_the_clean_up(site: dict[str, Any], tmp_path: Pat
     assert code == 0, "".join(session.output[-30:])
     assert took < 30.0, f"forcing took {took:.1f} s"   # not the 60 s grace period
     assert session.said("forcing: deleting the pods at once")
-    wait_for("the pods gone", lambda: not client.list("pods", name)["items"], 10,
-             session.output)
+    wait_said("the pods gone", lambda: not client.list("pods", name)["items"], 10,
+              session.output)
 
 
 def test_an_unchanged_service_is_not_rebuilt_pushed_or_rolled(site: dict[str, Any],
@@ -348,7 +299,7 @@ def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path
     flag = "--builtin-extras" if extras else "--no-builtin-extras"
     session = Session(tmp_path, site["env"], "--no-logs", flag)
     try:
-        wait_for("watching", lambda: session.said("watching"), 240, session.output)
+        wait_said("watching", lambda: session.said("watching"), 240, session.output)
         assert session.said("web: initial sync of 1 file")
         pod = client.list("pods", name)["items"][0]["metadata"]["name"]
         code, out = client.exec(pod, name, ["cat", "/tmp/exec.txt"])
@@ -457,12 +408,12 @@ def test_up_dev_and_down_as_a_user_limited_to_one_namespace(site: dict[str, Any]
     assert "deployment/web created" in output, output
     session = Session(project, env, *args, "--default-repo", registry.prefix, "--no-logs")
     try:
-        wait_for("served through the forward", lambda: get(port, "/index.html") == "v1", 120,
-                 session.output)
-        wait_for("watching", lambda: session.said("watching"), 30, session.output)
+        wait_said("served through the forward", lambda: get(port, "/index.html") == "v1", 120,
+                  session.output)
+        wait_said("watching", lambda: session.said("watching"), 30, session.output)
         (project / "web" / "www" / "index.html").write_text("v2\n")
-        wait_for("the synced page", lambda: get(port, "/index.html") == "v2", 30,
-                 session.output)
+        wait_said("the synced page", lambda: get(port, "/index.html") == "v2", 30,
+                  session.output)
     finally:
         code, _ = session.interrupt()
     assert code == 0, "".join(session.output[-30:])

@@ -15,13 +15,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from enginekit import docker_ok, free_port
+from enginekit import Session, default_sigint, free_port, own_cluster, wait_said
 
 pytestmark = pytest.mark.integration
 
@@ -36,34 +35,10 @@ def _get(port: int, path: str) -> str | None:
         return None  # not served yet, or a connection cut while a pod restarts
 
 
-def _wait_for(what: str, probe: object, timeout: float, output: list[str]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; kompy dev said:\n"
-                         + "".join(output[-60:]))
-
-
-def _default_sigint() -> None:
-    """Ctrl-C must reach kompy even when the tests run as a background job of a
-    non-interactive shell, which starts its children with SIGINT ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    if not docker_ok():
-        pytest.skip("no Docker engine")
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=f"dev-{uuid.uuid4().hex[:8]}",
-               HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), PYTHONUNBUFFERED="1",
-               KOMPY_INGRESS_PORTS="off")  # no Ingress here: no 80/443, no extra ports
-    yield env
-    subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
-                   capture_output=True, timeout=180)
+    with own_cluster(tmp_path / "home", "dev", PYTHONUNBUFFERED="1") as env:
+        yield env
 
 
 def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str, str]
@@ -75,49 +50,38 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
     compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"'))
     dockerfile = project / "web" / "Dockerfile"
 
-    proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev"], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_default_sigint)
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")),
-                              daemon=True)
-    reader.start()
+    session = Session(project, env)
+    output = session.output
     try:
-        _wait_for("the first deploy", lambda: _get(port, "/index.html") == "v1", 240, output)
-        _wait_for("watching", lambda: any("watching" in line for line in output), 30, output)
+        wait_said("the first deploy", lambda: _get(port, "/index.html") == "v1", 240, output)
+        wait_said("watching", lambda: any("watching" in line for line in output), 30, output)
         assert _get(port, "/greeting.txt") == "hello"
 
         # sync: the new file is served by the same pod, without a rollout
         (project / "web" / "www" / "index.html").write_text("v2\n")
-        _wait_for("the synced page", lambda: _get(port, "/index.html") == "v2", 30, output)
-        _wait_for("the sync's report", lambda: any("web: synced 1 file into 1 pod" in line
+        wait_said("the synced page", lambda: _get(port, "/index.html") == "v2", 30, output)
+        wait_said("the sync's report", lambda: any("web: synced 1 file into 1 pod" in line
                                                    for line in output), 10, output)
 
         # sync+restart: only a restart copies the greeting into /www
         (project / "web" / "conf" / "greeting").write_text("bonjour\n")
-        _wait_for("the restarted container", lambda: _get(port, "/greeting.txt") == "bonjour",
+        wait_said("the restarted container", lambda: _get(port, "/greeting.txt") == "bonjour",
                   60, output)
         assert _get(port, "/index.html") == "v2"  # the same container: synced files kept
 
         # rebuild: a new image, rolled out
         dockerfile.write_text(dockerfile.read_text().replace("echo 1 >", "echo 2 >"))
-        _wait_for("the rebuilt image", lambda: _get(port, "/build.txt") == "2", 180, output)
+        wait_said("the rebuilt image", lambda: _get(port, "/build.txt") == "2", 180, output)
         # request logs stream with the service's prefix
-        _wait_for("the pod's log", lambda: any(line.startswith("web-") and " | " in line
+        wait_said("the pod's log", lambda: any(line.startswith("web-") and " | " in line
                                                for line in output), 30, output)
         # the status the dashboard's dev panel reads: the rebuild, how long it took
-        _wait_for("the rebuild in the status file", lambda: _status(env, "rebuild"), 60, output)
+        wait_said("the rebuild in the status file", lambda: _status(env, "rebuild"), 60, output)
         status = _status(env, "rebuild")
         assert status["state"] == "watching" and "web" in status["watched"]
         assert status["last_ok"] and status["last_seconds"] > 0
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    reader.join(5)
+        code, _ = session.interrupt()
     assert code == 0, "".join(output[-40:])
     left = subprocess.run(["docker", "ps", "-aq", "--filter",
                            f"label=kompy.cluster={env['KOMPY_CLUSTER']}", "--filter",
@@ -178,7 +142,7 @@ class Terminal:
         self.proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev"], cwd=cwd,
                                      env={**env, "COLUMNS": "120", "TERM": "xterm"},
                                      stdin=slave, stdout=slave, stderr=slave,
-                                     preexec_fn=_default_sigint, close_fds=True)
+                                     preexec_fn=default_sigint, close_fds=True)
         os.close(slave)
         self.data = b""
         self._lock = threading.Lock()
@@ -231,17 +195,17 @@ def test_a_crash_is_shown_in_red_and_a_fix_keeps_the_earlier_edits(
     term = Terminal(project, env)
     seen = term.lines
     try:
-        _wait_for("the first deploy", lambda: _get(port, "/version.txt") == "1", 240, seen())
-        _wait_for("watching", lambda: "watching" in term.text(), 30, seen())
+        wait_said("the first deploy", lambda: _get(port, "/version.txt") == "1", 240, seen())
+        wait_said("watching", lambda: "watching" in term.text(), 30, seen())
 
         (project / "web" / "www" / "index.html").write_text("edited page\n")
-        _wait_for("the synced page", lambda: _get(port, "/index.html") == "edited page", 30,
+        wait_said("the synced page", lambda: _get(port, "/index.html") == "edited page", 30,
                   seen())
 
         start = term.mark()
         began = time.monotonic()
         script.write_text("echo starting version 2\necho 'boom: missing setting' >&2\nexit 3\n")
-        _wait_for("the crash on screen", lambda: "boom: missing setting" in term.text(start)
+        wait_said("the crash on screen", lambda: "boom: missing setting" in term.text(start)
                   and "crashed with exit code 3" in term.text(start), 30, seen())
         # How soon is printed below and measured in docs/dev.md; asserting a wall-clock
         # bound here would test the machine's load.
@@ -249,20 +213,20 @@ def test_a_crash_is_shown_in_red_and_a_fix_keeps_the_earlier_edits(
         crash = term.text(start)
         assert f"{RED}boom: missing setting" in crash, crash  # the dying words, in red
         assert "up to date" not in crash.split("crashed with exit code 3")[0], crash
-        _wait_for("the verdict", lambda: "web crashed after the change" in term.text(start),
+        wait_said("the verdict", lambda: "web crashed after the change" in term.text(start),
                   30, seen())
         # The kubelet replaced the container from the image; kompy synced the edits into it
         # again (and restarted it: so it crashes again, as the sources say).
-        _wait_for("the re-sync", lambda: "synced 2 changed files again" in term.text(start),
+        wait_said("the re-sync", lambda: "synced 2 changed files again" in term.text(start),
                   30, seen())
 
         fixed = term.mark()
         began = time.monotonic()
         script.write_text("echo starting version 3\necho 3 > /www/version.txt\n" + SERVE)
-        _wait_for("the fix served", lambda: _get(port, "/version.txt") == "3", 60, seen())
+        wait_said("the fix served", lambda: _get(port, "/version.txt") == "3", 60, seen())
         recovery = time.monotonic() - began
         assert _get(port, "/index.html") == "edited page"   # the earlier edit was kept
-        _wait_for("up to date", lambda: "up to date in" in term.text(fixed), 30, seen())
+        wait_said("up to date", lambda: "up to date in" in term.text(fixed), 30, seen())
         print(f"crash on screen after {latency:.2f} s; fix served after {recovery:.2f} s")
     finally:
         code = term.stop()

@@ -5,7 +5,6 @@ reason and the container's last output, instead of running out the 120 s timeout
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -17,23 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from enginekit import docker_ok, free_port
+from enginekit import free_port, own_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if not docker_ok():
-        pytest.skip("no Docker engine")
-    home = tmp_path_factory.mktemp("up-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=f"up-{uuid.uuid4().hex[:8]}",
-               HOME=str(home), KOMPY_CACHE_DIR=str(home / "cache"), NO_COLOR="1",
-               KOMPY_INGRESS_PORTS="off")  # no Ingress here: no 80/443, no extra ports
-    yield env
-    subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
-                   capture_output=True, timeout=180)
+    with own_cluster(tmp_path_factory.mktemp("up-home"), "up", NO_COLOR="1") as env:
+        yield env
 
 
 def kompy(env: dict[str, str], cwd: Path, *args: str, timeout: float = 240

@@ -1,4 +1,5 @@
-"""``kompy up`` prints where a project's Ingresses answer, on a real Docker engine.
+"""``kompy up`` and ``kompy dev`` print where a project's Ingresses answer, on a real Docker
+engine.
 
 A cluster of this module's own (temp KOMPY_HOME, unique name, the Ingress on free ports),
 reset at the end. The printed ``curl --resolve`` command is followed as curl would: a
@@ -8,15 +9,12 @@ connection to 127.0.0.1 at the printed port with the printed Host name.
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enginekit import Session, kompy, own_cluster, wait_said
 
 pytestmark = pytest.mark.integration
 
@@ -43,24 +41,11 @@ services:
 """
 
 
-def _kompy(env: dict[str, str], *args: str, cwd: Path | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kompy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode:
-        pytest.skip("no Docker engine")
-    home = tmp_path_factory.mktemp("kompy-home")
-    name = f"upi-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=name, HOME=str(home),
-               KOMPY_CACHE_DIR=str(home / "cache"), KOMPY_INGRESS_PORTS="0,0")
-    yield env
-    reset = _kompy(env, "cluster", "reset", "--yes")
-    assert reset.returncode == 0, reset.stdout + reset.stderr
+    with own_cluster(tmp_path_factory.mktemp("kompy-home"), "upi",
+                     KOMPY_INGRESS_PORTS="0,0") as env:   # the Ingress on free ports
+        yield env
 
 
 def _get(port: int, host: str, path: str) -> tuple[int, str]:
@@ -76,7 +61,7 @@ def _get(port: int, host: str, path: str) -> tuple[int, str]:
 def test_up_prints_each_ingress_route_and_how_to_reach_it(env: dict[str, str],
                                                            tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(COMPOSE)
-    up = _kompy(env, "up", "-p", "ingressup", cwd=tmp_path)
+    up = kompy(env, "up", "-p", "ingressup", cwd=tmp_path)
     assert up.returncode == 0, up.stdout + up.stderr
     lines = re.findall(r"^shop: http://shop\.test:(\d+)(/\S*)  \(Ingress shop: curl --resolve "
                        r"shop\.test:(\d+):127\.0\.0\.1 http://shop\.test:\d+(\S*)\)$",
@@ -93,5 +78,43 @@ def test_up_prints_each_ingress_route_and_how_to_reach_it(env: dict[str, str],
     assert "legacy: http" not in up.stdout
     assert re.search(r'ingress/legacy has no address yet: ingress class "nginx" does not exist',
                      up.stderr), up.stderr
-    down = _kompy(env, "down", "-p", "ingressup", cwd=tmp_path)
+    down = kompy(env, "down", "-p", "ingressup", cwd=tmp_path)
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+def _ingress_lines(output: list[str], host: str) -> list[str]:
+    return [line for line in output if line.startswith(f"[kompy] shop: http://{host}:")]
+
+
+def test_dev_prints_the_urls_and_again_when_the_rules_change(env: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    session = Session(tmp_path, {**env, "PYTHONUNBUFFERED": "1"}, "-p", "ingressdev",
+                      "--no-logs")
+    output = session.output
+    try:
+        wait_said("URLs after the first deploy",
+                  lambda: len(_ingress_lines(output, "shop.test")) == 2, 240, output)
+        first = _ingress_lines(output, "shop.test")
+        assert [re.sub(r"(?<=test):\d+", ":PORT", line) for line in first] == [
+            f"[kompy] shop: http://shop.test:PORT{path}  (Ingress shop: curl --resolve "
+            f"shop.test:PORT:127.0.0.1 http://shop.test:PORT{path})\n" for path in ("/", "/api")]
+        wait_said("the /etc/hosts line", lambda: any(
+            "add this line to /etc/hosts: 127.0.0.1 shop.test\n" in line for line in output),
+            10, output)
+        wait_said("the unserved Ingress's warning", lambda: any(
+            'ingress/legacy has no address yet: ingress class "nginx" does not exist' in line
+            for line in output), 30, output)
+        # A new host for the service: the Ingress's rules change, its URLs are said again.
+        compose.write_text(COMPOSE.replace("[shop.test, shop.test/api]",
+                                           "[shop.test, shop.test/api, admin.test]"))
+        wait_said("URLs after the change", lambda: _ingress_lines(output, "admin.test"),
+                  180, output)
+        assert len(_ingress_lines(output, "shop.test")) == 4, "".join(output)
+        assert any("/etc/hosts: 127.0.0.1 shop.test admin.test" in line for line in output)
+        # The unchanged Ingress of the class no controller serves is not warned of again.
+        assert sum("ingress/legacy has no address yet" in line for line in output) == 1
+    finally:
+        code, _ = session.interrupt()
+    assert code == 0, "".join(output)

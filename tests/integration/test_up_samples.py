@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
-import shutil
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from enginekit import docker_ok, free_port
+from enginekit import eventually, kompy, own_cluster, sample
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -34,30 +29,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment for kompy: a cluster of this session's own, reset (with volumes) at the end."""
-    if not docker_ok():
-        pytest.skip("no Docker engine")
-    home = tmp_path_factory.mktemp("kompy-home")
-    name = f"up-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=name, HOME=str(home),
-               KOMPY_CACHE_DIR=str(home / "cache"),
-               KOMPY_INGRESS_PORTS="off")  # no Ingress here: no 80/443, no extra ports
-    yield env
-    reset = subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"],
-                           env=env, capture_output=True, text=True, timeout=180)
-    assert reset.returncode == 0, reset.stdout + reset.stderr  # the daemon must be gone too
-    # Whatever reset left behind, found by this session's cluster label and nothing else.
-    for listing, removal in ((["ps", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"],
-                             ["network", "rm"]), (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
-        ids = _docker(*listing, "--filter", f"label=kompy.cluster={name}", check=False).split()
-        if ids:
-            _docker(*removal, *ids, check=False)
-
-
-def kompy(env: dict[str, str], *args: str, cwd: Path | None = None,
-          timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kompy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    with own_cluster(tmp_path_factory.mktemp("kompy-home"), "up") as env:
+        yield env
 
 
 def _docker(*args: str, check: bool = True) -> str:
@@ -75,33 +48,6 @@ def _labelled(kind: str, env: dict[str, str], namespace: str) -> list[str]:
                   "--filter", f"label=kompy.cluster={env['KOMPY_CLUSTER']}",
                   "--filter", f"label=kompy.namespace={namespace}")
     return out.split()
-
-
-def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
-    """A copy of ``samples/<name>`` whose one published port is a free one."""
-    folder = tmp_path / name
-    shutil.copytree(REPO / "samples" / name, folder)
-    compose = folder / "compose.yaml"
-    port = free_port()
-    text, count = re.subn(r'"\d+(-\d+)?:8000"', f'"{port}:8000"', compose.read_text())
-    assert count == 1, "the sample should publish one port"
-    compose.write_text(text)
-    return folder, port
-
-
-def eventually(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
-    """Wait for ``probe()`` to return a value; fail describing ``what`` and the last result."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except (OSError, urllib.error.URLError, ValueError) as error:
-            value, last = None, error
-        if value is not None:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def http(port: int, path: str, body: bytes | None = None) -> Any:

@@ -10,18 +10,11 @@ client handles (kubectl then cannot authenticate).
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kompy.fsutil import write_atomic
-
-if TYPE_CHECKING:  # imported where used: without cryptography the server serves plain HTTP
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -45,63 +38,17 @@ def ensure_certificate(state_dir: Path) -> tuple[Path, Path] | None:
 
 
 def _make() -> tuple[bytes, bytes]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kompy-{os.getpid()}")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = _certificate(name, key, name, key, [
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")],
-        now + datetime.timedelta(days=VALID_DAYS), ca=True)
-    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
-
-
-def _certificate(subject: x509.Name, key: EllipticCurvePrivateKey, issuer: x509.Name,
-                 issuer_key: EllipticCurvePrivateKey, names: list[x509.GeneralName],
-                 not_after: datetime.datetime, *, ca: bool) -> x509.Certificate:
-    """A certificate of the API server's for ``names`` (its subject alternative names),
-    signed by ``issuer_key``: the self-signed CA that also serves (``ca``), or a serving
-    certificate that CA issued. Both carry key identifiers: strict verifiers (Python 3.13's
-    default context) require them."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5))
-        .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
-    )
-    if issuer_key is not key:
-        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            issuer_key.public_key()), critical=False)
-    return (
-        builder
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False,
-                                     decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(issuer_key, hashes.SHA256())
-    )
+    from kompy.cluster import certificates
 
-
-def _pem_key(key: EllipticCurvePrivateKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    key = certificates.new_key()
+    cert = certificates.build(
+        certificates.name(f"kompy-{os.getpid()}"), key, certificates.days_from_now(VALID_DAYS),
+        hosts=["127.0.0.1", "localhost"], ca=True,
+        usages=["digital_signature", "key_cert_sign"],
+        extended=[ExtendedKeyUsageOID.SERVER_AUTH])
+    return certificates.pem(cert), certificates.pem_key(key)
 
 
 # The names of the API server's Service inside the cluster (kube-apiserver's certificate
@@ -119,21 +66,21 @@ def issue_serving(state_dir: Path, ca: tuple[Path, Path], addresses: list[str]
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from kompy.cluster import certificates
 
     ca_pem = ca[0].read_bytes()
     ca_cert = x509.load_pem_x509_certificate(ca_pem)
     ca_key = serialization.load_pem_private_key(ca[1].read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    ips = {"127.0.0.1", *addresses}
-    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip))
-                                     for ip in sorted(ips)]
-    names += [x509.DNSName(n) for n in ("localhost", *SERVICE_NAMES)]
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
-    cert = _certificate(subject, key, ca_cert.subject, ca_key, names,
-                        ca_cert.not_valid_after_utc, ca=False)
+    key = certificates.new_key()
+    cert = certificates.build(
+        certificates.name("kube-apiserver"), key, ca_cert.not_valid_after_utc,
+        issuer=(ca_cert, ca_key),
+        hosts=[*sorted({"127.0.0.1", *addresses}), "localhost", *SERVICE_NAMES],
+        usages=["digital_signature"], extended=[ExtendedKeyUsageOID.SERVER_AUTH])
     cert_path, key_path = state_dir / "apiserver.crt", state_dir / "apiserver.key"
-    write_atomic(key_path, _pem_key(key), mode=0o600)
-    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM) + ca_pem, mode=0o644)
+    write_atomic(key_path, certificates.pem_key(key), mode=0o600)
+    write_atomic(cert_path, certificates.pem(cert) + ca_pem, mode=0o644)
     return cert_path, key_path

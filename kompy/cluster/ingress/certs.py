@@ -9,18 +9,18 @@
 - :func:`self_signed` is the default certificate, served to hosts without one of their own
   (ingress-nginx's "Kubernetes Ingress Controller Fake Certificate").
 
-All of it with ``cryptography`` (EC P-256 keys, SHA-256 signatures).
+All of it with ``cryptography``; the certificates made by kompy/cluster/certificates.py.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kompy.cluster import certificates
 from kompy.errors import UserError
 from kompy.fsutil import write_atomic
 
@@ -89,66 +89,21 @@ def _names(cert: Any) -> tuple[str, ...]:
         str(ip) for ip in san.get_values_for_type(x509.IPAddress))
 
 
-def _key() -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec
+def _leaf(hosts: list[str], key: Any, issuer: tuple[Any, Any] | None, days: int) -> Any:
+    """A server (and client) certificate for ``hosts``, named after the first (ingress-nginx's
+    and mkcert's shape: no KeyUsage extension, both extended usages)."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem_key(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return bytes(key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-
-
-def _alt_names(hosts: list[str]) -> Any:
-    from cryptography import x509
-
-    names: list[Any] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
-
-
-def _leaf(hosts: list[str], key: Any, issuer: Any, issuer_key: Any, days: int) -> Any:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0][:64])])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject if issuer is not None else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(_alt_names(hosts), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),
-            critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
+    return certificates.build(
+        certificates.name(hosts[0][:64]), key, certificates.days_from_now(days),
+        issuer=issuer, hosts=hosts,
+        extended=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
 
 
 def self_signed(hosts: list[str], days: int = 365) -> tuple[bytes, bytes]:
     """(certificate, key) PEM of a self-signed certificate for ``hosts``."""
-    from cryptography.hazmat.primitives import serialization
-
-    key = _key()
-    cert = _leaf(hosts, key, None, key, days)
-    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+    key = certificates.new_key()
+    return certificates.pem(_leaf(hosts, key, None, days)), certificates.pem_key(key)
 
 
 class LocalCA:
@@ -173,48 +128,22 @@ class LocalCA:
                 key = serialization.load_pem_private_key(self.key_file.read_bytes(), None)
             else:
                 cert, key = self._make()
-                write_atomic(self.key_file, _pem_key(key), mode=0o600)
-                write_atomic(self.cert_file, cert.public_bytes(serialization.Encoding.PEM),
-                             mode=0o644)
+                write_atomic(self.key_file, certificates.pem_key(key), mode=0o600)
+                write_atomic(self.cert_file, certificates.pem(cert), mode=0o644)
             self._loaded = (cert, key)
             return self._loaded
 
     def _make(self) -> tuple[Any, Any]:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.x509.oid import NameOID
-
-        key = _key()
-        name = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kompy"),
-            x509.NameAttribute(NameOID.COMMON_NAME,
-                               f"kompy local CA ({self.cert_file.parent.name})")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                         crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256())
-        )
+        key = certificates.new_key()
+        cert = certificates.build(
+            certificates.name(f"kompy local CA ({self.cert_file.parent.name})", "kompy"), key,
+            certificates.days_from_now(CA_DAYS), ca=True, path_length=0,
+            usages=["digital_signature", "key_cert_sign", "crl_sign"])
         return cert, key
 
     def issue(self, hosts: list[str], days: int = LEAF_DAYS) -> tuple[bytes, bytes, bytes]:
         """(certificate, key, CA certificate) PEM for ``hosts``, signed by this CA."""
-        from cryptography.hazmat.primitives import serialization
-
         ca_cert, ca_key = self.ensure()
-        key = _key()
-        cert = _leaf(hosts, key, ca_cert, ca_key, days)
-        return (cert.public_bytes(serialization.Encoding.PEM), _pem_key(key),
-                ca_cert.public_bytes(serialization.Encoding.PEM))
+        key = certificates.new_key()
+        cert = _leaf(hosts, key, (ca_cert, ca_key), days)
+        return certificates.pem(cert), certificates.pem_key(key), certificates.pem(ca_cert)

@@ -7,7 +7,13 @@
   Docker volume named after its claim, as it always was.
 
 A claim not yet bound keeps the pod waiting (ContainerCreating), as the scheduler and the
-kubelet keep it upstream. A ReadWriteOnce volume is attached to one node at a time: a pod on
+kubelet keep it upstream. So does a claim being deleted (its pvc-protection finalizer holds
+it while pods use it) for a pod that did not mount it yet: pods already using it go on using
+it, a new one does not start, as upstream's volume manager says ("error processing PVC
+ns/name: PVC is being deleted", ``pkg/kubelet/volumemanager/populator``).
+https://kubernetes.io/docs/concepts/storage/persistent-volumes/#storage-object-in-use-protection
+
+A ReadWriteOnce volume is attached to one node at a time: a pod on
 another node than the pods already using it (the earliest of them holds the volume) is
 refused with the attach-detach controller's event, ``FailedAttachVolume: Multi-Attach error
 for volume "pvc-..." Volume is already used by pod(s) web-1``.
@@ -17,6 +23,7 @@ https://kubernetes.io/docs/concepts/storage/persistent-volumes/#access-modes
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +61,8 @@ class ClaimMounts:
         self.claims = claims
         self.volumes = volumes
         self.pods = pods
+        self._mounted: set[tuple[str, str]] = set()  # (pod uid, claim name) mounted once
+        self._lock = threading.Lock()  # pods are synced on several threads
 
     def source(self, pod: Obj, src: dict[str, Any]) -> Mounted:
         ns = namespace(pod)
@@ -62,6 +71,28 @@ class ClaimMounts:
         claim = self.claims(ns, claim_name)
         if claim is None:
             raise ClaimError(f'persistentvolumeclaim "{claim_name}" not found')
+        if terminating(claim) and not self._using(pod, claim_name):
+            raise ClaimError(f"error processing PVC {ns}/{claim_name}: PVC is being deleted")
+        mounted = self._mount(pod, claim_name, claim, read_only)
+        with self._lock:
+            self._mounted.add((uid(pod), claim_name))
+        return mounted
+
+    def forget(self, pod_uid: str) -> None:
+        with self._lock:
+            self._mounted = {held for held in self._mounted if held[0] != pod_uid}
+
+    def _using(self, pod: Obj, claim_name: str) -> bool:
+        """Whether the pod uses the claim already: mounted by this kubelet, or (after a
+        daemon restart) the pod has containers, which were made with it."""
+        with self._lock:
+            if (uid(pod), claim_name) in self._mounted:
+                return True
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return any(cs.get("containerID") for cs in statuses)
+
+    def _mount(self, pod: Obj, claim_name: str, claim: Obj, read_only: bool) -> Mounted:
+        ns = namespace(pod)
         volume_name = (claim.get("spec") or {}).get("volumeName")
         if not volume_name:
             if (claim.get("status") or {}).get("phase") == "Bound":

@@ -9,6 +9,8 @@ Deletion follows Kubernetes' graceful protocol: the API server marks a bound pod
 ``deletionTimestamp``; the kubelet stops its containers within the grace period
 (``deletionGracePeriodSeconds``, else ``terminationGracePeriodSeconds``, default 30 s),
 removes them, and then deletes the pod with ``gracePeriodSeconds=0``, which removes the object.
+The stop (preStop hooks, stop signal, SIGKILL) is the stopper's (:mod:`.shutdown`): it holds
+no worker, so pods deleted together stop together.
 https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
 """
 
@@ -45,12 +47,14 @@ from kompy.cluster.kubelet.backend import (
     ContainerInfo,
 )
 from kompy.cluster.kubelet.config import KubeletConfig
+from kompy.cluster.kubelet.hooks import hook_runner, pre_stop_handler
 from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.node import NodeAgent
-from kompy.cluster.kubelet.podstatus import failed_status, same_status
+from kompy.cluster.kubelet.podstatus import failed_status, merge_foreign, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
 from kompy.cluster.kubelet.probes import Prober
-from kompy.cluster.kubelet.shutdown import Stop, stop_all
+from kompy.cluster.kubelet.shutdown import Batch, Stop, Stopper, stop_all
+from kompy.cluster.kubelet.statuses import REPAIR_DELAY, StatusManager
 from kompy.cluster.kubelet.tokens import TokenManager
 from kompy.cluster.kubelet.volumes import Lookup
 from kompy.errors import KompyError
@@ -62,6 +66,9 @@ API_NAMESPACE, API_SERVICE = "default", "kubernetes"
 API_WAIT_SECONDS = 30.0
 
 NODE_NAME = "kompy"
+# The least time a pod's container gets between its stop signal and SIGKILL, whatever the
+# grace period (upstream's minimumGracePeriodInSeconds: a force deletion's 0 included).
+MIN_GRACE = 2
 # A power change of a node container is looked at this soon after Docker reports a death.
 POWER_CHECK_DELAY = 0.2
 # A pod whose sync fails is tried again after 1 s, 2 s, 4 s... at most 5 minutes (Docker
@@ -128,6 +135,9 @@ class Kubelet:
         self._known: dict[str, Obj] = {}
         self._gone: set[str] = set()
         self._failures: dict[str, int] = {}  # pod uid -> failed syncs in a row
+        self.stopper = Stopper(backend)
+        self.statuses = StatusManager()
+        self._stopping: dict[str, Batch] = {}  # pod uid -> its containers being stopped
         self._lock = threading.Lock()
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
@@ -159,6 +169,8 @@ class Kubelet:
                          for i in range(workers)]
         self._threads.append(threading.Thread(target=self._heartbeats, name="kubelet-nodes",
                                               daemon=True))
+        self._threads.append(threading.Thread(target=self.stopper.run, args=(stop,),
+                                              name="kubelet-stopper", daemon=True))
         self._threads.append(threading.Thread(target=self._docker_events, name="kubelet-events",
                                               daemon=True))
 
@@ -185,6 +197,7 @@ class Kubelet:
         self.queue.shutdown()
         self.prober.shutdown()
         self._wake.set()
+        self.stopper.wake()
         for thread in self._threads[:-1]:
             thread.join(timeout)
 
@@ -227,7 +240,11 @@ class Kubelet:
             if deleted:
                 self._gone.add(key)
         if not deleted and before is not None and _same_desire(before, pod):
-            return  # only the status changed (most often: our own write); nothing to do
+            # Only the status changed: most often by our own write; by another writer's,
+            # the kubelet's status is written back (upstream's status manager's reconcile).
+            if self.statuses.needs_repair(pod):
+                self.queue.add_after(key, REPAIR_DELAY)
+            return
         self.queue.add(key)
 
     def _on_pod_input(self, obj: Obj, deleted: bool) -> None:
@@ -333,7 +350,8 @@ class Kubelet:
             else:
                 self.recorder.warning(pod, "FailedSync", f"error syncing pod: {message}")
                 try:
-                    self._write_status(pod, failed_status(pod, "CreateContainerError", message))
+                    self._write_status(pod, failed_status(self.statuses.view(pod),
+                                                          "CreateContainerError", message))
                 except KompyError as write_error:
                     log.warning("status of pod %s: %s", where, write_error)
         return delay
@@ -352,13 +370,14 @@ class Kubelet:
         if gone or terminating(pod):
             self._terminate(pod, gone)
             return
-        result = self.worker.sync(pod)
+        mine = self.statuses.view(pod)  # the kubelet's status, not another writer's
+        result = self.worker.sync(mine)
         self._write_status(pod, result.status)
         with self._lock:
             self._failures.pop(key, None)
         terminal = ("Succeeded", "Failed")
         if result.status.get("phase") in terminal and \
-                (pod.get("status") or {}).get("phase") not in terminal:
+                (mine.get("status") or {}).get("phase") not in terminal:
             self.queue.add(key)  # once more, to release the finished pod's sandbox
         if result.retry is not None:
             self.queue.add_after(key, result.retry)
@@ -389,11 +408,15 @@ class Kubelet:
         return None if _younger_than(created, API_WAIT_SECONDS) else ""
 
     def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
-        if same_status(pod.get("status") or {}, status):
-            return
+        """Write the kubelet's ``status`` of ``pod`` (as the API has it) unless the API holds
+        it already; other writers' conditions and fields stay (:mod:`.statuses`)."""
         for _ in range(3):
+            merged = merge_foreign(pod.get("status") or {}, status)
+            if same_status(pod.get("status") or {}, merged):
+                self.statuses.record(pod)
+                return
             try:
-                updated = self.client.replace_status({**pod, "status": status})
+                updated = self.client.replace_status({**pod, "status": merged})
             except Conflict:
                 try:
                     pod = self.client.get("pods", name(pod), namespace(pod))
@@ -404,6 +427,7 @@ class Kubelet:
                 continue
             except NotFound:
                 return
+            self.statuses.record(updated)
             with self._lock:
                 if uid(updated) in self._known and uid(updated) not in self._gone:
                     self._known[uid(updated)] = updated
@@ -411,21 +435,26 @@ class Kubelet:
             return
 
     def _terminate(self, pod: Obj, gone: bool) -> None:
+        """Stop the pod's containers, then remove them and the pod. The stop does not hold
+        a worker: its containers are handed to the stopper (:mod:`.shutdown`), which calls
+        back when they are gone, so many pods deleted at once stop together, each within
+        its own grace period, as upstream's pod workers stop them."""
         key = uid(pod)
         grace = grace_seconds(pod)
+        with self._lock:
+            stopping = self._stopping.get(key)
+        if stopping is not None and not stopping.done.is_set():
+            self.stopper.shorten(stopping, max(grace, MIN_GRACE))
+            return
         found = self.worker.containers(key)
         apps = [c for c in found if c.running and c.labels.get(LABEL_ROLE) != "sandbox"]
-        for c in apps:
-            self.recorder.normal(pod, "Killing",
-                                 f"Stopping container {c.labels.get(LABEL_CONTAINER)}")
-        self.prober.forget(key)
-        self.backend.map(lambda c: self.backend.stop(c.id, grace), apps)
+        if apps and stopping is None:
+            self._stop_pod(pod, apps, grace)
+            return
         self.backend.map(lambda c: self.backend.remove(c.id), found)
         volumes = [str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
                    if "emptyDir" in v]
         self.worker.volumes.remove(key, volumes)
-        self.worker.forget(key)
-        self.tokens.forget(key)
         if not gone:
             try:
                 self.client.delete("pods", name(pod), namespace(pod), grace_period_seconds=0)
@@ -435,9 +464,41 @@ class Kubelet:
                 log.warning("could not remove pod %s: %s", name(pod), error)
                 self.queue.add_after(key, 5.0)
                 return
+        self._forget_pod(key)
+
+    def _stop_pod(self, pod: Obj, apps: list[ContainerInfo], grace: int) -> None:
+        """Hand the pod's running containers to the stopper: each runs its preStop hook,
+        then gets its stop signal, and SIGKILL when the grace period ends (at least 2 s
+        after the signal: upstream's minimumGracePeriodInSeconds)."""
+        key = uid(pod)
+        spec = pod.get("spec") or {}
+        specs = {str(c.get("name")): c
+                 for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]}
+        stops = []
+        for c in apps:
+            cname = c.labels.get(LABEL_CONTAINER, "")
+            self.recorder.normal(pod, "Killing", f"Stopping container {cname}")
+            container = specs.get(cname) or {}
+            handler = pre_stop_handler(container) if grace > 0 else None
+            hook = (hook_runner(self.backend, self.recorder, pod, c, container, handler, grace)
+                    if handler is not None else None)
+            stops.append(Stop(c, grace, hook, MIN_GRACE))
+        self.prober.forget(key)
+        with self._lock:
+            self._stopping[key] = self.stopper.begin(stops, lambda _left: self.queue.add(key))
+
+    def _forget_pod(self, key: str) -> None:
+        """Nothing of the pod is left on its node: let go of everything held for it."""
+        self.prober.forget(key)
+        self.worker.forget(key)
+        self.worker.volumes.forget(key)
+        self.tokens.forget(key)
         with self._lock:
             self._known.pop(key, None)
             self._gone.discard(key)
+            self._failures.pop(key, None)
+            self._stopping.pop(key, None)
+        self.statuses.forget(key)
         self.queue.forget(key)        # its token renewal, a retry: nothing is left to do
 
     def _remove_orphans(self, informers: Informers) -> None:
@@ -532,12 +593,8 @@ class Kubelet:
             self._up.discard(agent.name)
             gone = [k for k, p in self._known.items()
                     if (p.get("spec") or {}).get("nodeName") == agent.name]
-            for key in gone:
-                self._known.pop(key, None)
-                self._gone.discard(key)
         for key in gone:
-            self.prober.forget(key)
-            self.worker.forget(key)
+            self._forget_pod(key)
         try:
             found = self.backend.list_containers({LABEL_NODE: agent.name})
         except KompyError as error:
@@ -555,10 +612,12 @@ def _shutdown_step(c: ContainerInfo) -> int:
 
 
 def _same_desire(a: Obj, b: Obj) -> bool:
-    """Same spec, deletion state and restart request: a change of status alone needs no
-    sync."""
+    """Same spec, deletion state (a second deletion may shorten the grace period) and
+    restart request: a change of status alone needs no sync."""
     return bool(a.get("spec") == b.get("spec") and
                 meta(a).get("deletionTimestamp") == meta(b).get("deletionTimestamp") and
+                meta(a).get("deletionGracePeriodSeconds") ==
+                meta(b).get("deletionGracePeriodSeconds") and
                 restart_request(a) == restart_request(b))
 
 

@@ -203,3 +203,29 @@ def same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return out
 
     return bool(strip(a) == strip(b))
+
+
+# The pod conditions the kubelet owns (upstream's kubetypes.PodConditionByKubelet, and
+# DisruptionTarget, which it shares): any other one (PodScheduled, a readiness gate's) is
+# another writer's, kept as the API has it.
+KUBELET_CONDITIONS = frozenset({"PodReadyToStartContainers", "Initialized", "Ready",
+                                "ContainersReady"})
+# Fields of a pod's status that are not the kubelet's (the scheduler's).
+FOREIGN_FIELDS = ("nominatedNodeName",)
+
+
+def merge_foreign(api: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+    """The kubelet's status with what other writers own kept from the API's (upstream's
+    mergePodStatus): their conditions and fields."""
+    merged = {**mine, **{f: api[f] for f in FOREIGN_FIELDS if f in api}}
+    theirs = [c for c in api.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
+    types = {c.get("type") for c in theirs}
+    merged["conditions"] = [*(c for c in mine.get("conditions") or []
+                              if c.get("type") not in types), *theirs]
+    return merged
+
+
+def same_kubelet_status(api: dict[str, Any], mine: dict[str, Any]) -> bool:
+    """Whether the API holds the kubelet's status, other writers' parts aside (upstream's
+    isPodStatusByKubeletEqual)."""
+    return same_status(merge_foreign(api, api), merge_foreign(api, mine))

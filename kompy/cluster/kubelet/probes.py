@@ -66,8 +66,7 @@ class Prober:
     def ensure(self, pod_uid: str, container: dict[str, Any], container_id: str, pod_ip: str,
                started_at: float) -> None:
         """Probe this running container (idempotent; a new container id starts over)."""
-        ports = {str(p.get("name")): int(p.get("containerPort"))
-                 for p in container.get("ports") or [] if p.get("name")}
+        ports = named_ports(container)
         name = str(container.get("name"))
         for kind in ("startup", "liveness", "readiness"):
             spec = container.get(f"{kind}Probe")
@@ -194,7 +193,7 @@ class Prober:
             text = output.decode(errors="replace").strip()
             return code == 0, f"exec {command} exited with {code}: {text[:200]}"
         if "httpGet" in spec:
-            return _http(spec["httpGet"], probe, timeout)
+            return http_get(spec["httpGet"], probe.pod_ip, probe.ports, timeout)
         if "tcpSocket" in spec:
             port = _port(spec["tcpSocket"].get("port"), probe.ports)
             host = spec["tcpSocket"].get("host") or probe.pod_ip
@@ -206,6 +205,12 @@ class Prober:
         return True, ""
 
 
+def named_ports(container: dict[str, Any]) -> dict[str, int]:
+    """The container's named ports, which a probe or hook may give as its port."""
+    return {str(p.get("name")): int(p.get("containerPort"))
+            for p in container.get("ports") or [] if p.get("name")}
+
+
 def _port(value: Any, ports: dict[str, int]) -> int:
     if isinstance(value, int) or str(value).isdigit():
         return int(value)
@@ -214,9 +219,11 @@ def _port(value: Any, ports: dict[str, int]) -> int:
     return ports[str(value)]
 
 
-def _http(spec: dict[str, Any], probe: _Probe, timeout: float) -> tuple[bool, str]:
-    port = _port(spec.get("port"), probe.ports)
-    host = spec.get("host") or probe.pod_ip
+def http_get(spec: dict[str, Any], pod_ip: str, ports: dict[str, int],
+             timeout: float) -> tuple[bool, str]:
+    """An ``httpGet`` probe or hook: success is a status from 200 to 399."""
+    port = _port(spec.get("port"), ports)
+    host = spec.get("host") or pod_ip
     path = str(spec.get("path") or "/")
     headers = {str(h.get("name")): str(h.get("value")) for h in spec.get("httpHeaders") or []}
     headers.setdefault("User-Agent", "kube-probe/kompy")

@@ -250,6 +250,11 @@ class VolumeMaker:
         for vol in volume_names:
             self.backend.remove_volume(emptydir_volume(self.backend.cluster, pod_uid, vol))
         shutil.rmtree(pod_dir(self.state_dir, pod_uid), ignore_errors=True)
+        self.forget(pod_uid)
+
+    def forget(self, pod_uid: str) -> None:
+        """What is held in memory for the pod (the claims it mounted)."""
+        self.claims.forget(pod_uid)
 
 
 def _has_files(vol: dict[str, Any]) -> bool:

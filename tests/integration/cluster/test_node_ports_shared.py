@@ -4,12 +4,12 @@ hand out, and one given to the second by hand is an event there, not a silent mi
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from clusterkit import docker_ok, own_cluster, wait_for
+from netkit import accepts
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +32,6 @@ def _service(name: str, namespace: str, node_port: int | None = None) -> dict[st
             "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [port]}}
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _node_port(client: Any, name: str, namespace: str) -> int:
     return int(client.get("services", name, namespace)["spec"]["ports"][0]["nodePort"])
 
@@ -48,7 +40,7 @@ def test_a_second_cluster_neither_takes_nor_silently_shares_a_node_port(
         client: Any, namespace: str, second: Any) -> None:
     client.apply(_service("web", namespace))
     held = _node_port(client, "web", namespace)
-    wait_for("the first cluster listening on its node port", lambda: _accepts(held), 60)
+    wait_for("the first cluster listening on its node port", lambda: accepts(held), 60)
 
     second.apply(_service("web", "default"))
     assert _node_port(second, "web", "default") != held

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +26,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from enginekit import docker_ok, free_port
+from enginekit import eventually as _eventually
+from enginekit import kompy, own_cluster, sample
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -46,60 +46,20 @@ data: {{API_MODE: production}}
 """
 T = TypeVar("T")
 
-pytestmark = pytest.mark.integration
-
 
 def eventually(what: str, probe: Callable[[], T | None], timeout: float = 90) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            found = probe()
-        except Exception as error:  # noqa: BLE001 - kept for the failure message
-            last, found = error, None
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    """enginekit's, retrying whatever the browser raises meanwhile (a stale element)."""
+    return _eventually(what, probe, timeout, retry_on=(Exception,))
 
-
-def kompy(env: dict[str, str], *args: str, cwd: Path | None = None, input: str | None = None,
-          timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kompy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, input=input)
-
-
-def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
-    """A copy of ``samples/<name>`` whose one published port is a free one."""
-    folder = tmp_path / name
-    shutil.copytree(REPO / "samples" / name, folder)
-    compose = folder / "compose.yaml"
-    port = free_port()
-    text, count = re.subn(r'"\d+(-\d+)?:8000"', f'"{port}:8000"', compose.read_text())
-    assert count == 1
-    compose.write_text(text)
-    return folder, port
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if not docker_ok():
-        pytest.skip("no Docker engine")
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         pytest.skip("chromium and chromium-driver are not installed (tests/run.sh installs them)")
-    home = tmp_path_factory.mktemp("kompy-home")
-    name = f"dash-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "KOMPY_"))}
-    env.update(KOMPY_HOME=str(home), KOMPY_CLUSTER=name, HOME=str(home),
-               KOMPY_CACHE_DIR=str(home / "cache"), KOMPY_INGRESS_PORTS="off")
-    yield env
-    kompy(env, "cluster", "reset", "--yes", timeout=180)
-    for listing, removal in ((["ps", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"],
-                             ["network", "rm"]), (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
-        ids = subprocess.run(["docker", *listing, "--filter", f"label=kompy.cluster={name}"],
-                             capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", *removal, *ids], capture_output=True)
+    with own_cluster(tmp_path_factory.mktemp("kompy-home"), "dash") as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

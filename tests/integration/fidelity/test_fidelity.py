@@ -66,7 +66,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -76,7 +75,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from enginekit import free_port
+from enginekit import eventually, free_port
 from ruamel.yaml import YAML
 
 HERE = Path(__file__).resolve().parent
@@ -182,24 +181,6 @@ def ask(request: Request, port: int) -> Answer:
         status, body, headers = error.code, error.read(), error.headers
     picked = tuple((h, str(headers.get(h, ""))) for h in request.headers)
     return Answer(status, body, picked)
-
-
-def eventually(what: str, probe: Callable[[], T | None], timeout: float,
-               diagnose: Callable[[], str] = lambda: "") -> T:
-    """Wait for ``probe()`` to return a value; fail saying what it waited for, the last
-    result, and what ``diagnose()`` shows (pod status, events, logs)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except (OSError, urllib.error.URLError, ValueError) as error:
-            value, last = None, error
-        if value is not None:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; "
-                         f"last: {last!r}\n{diagnose()}")
 
 
 def answers_when_ready(case: Case, ports: dict[str, int], runtime: str,

@@ -28,6 +28,15 @@ from kompy.cluster.store.sqlite import Store
 T = TypeVar("T")
 
 
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ApiServer]:
+    """An API server alone, on a store in the test's folder, that knows the test module's
+    ``TOKEN``."""
+    srv = ApiServer(Store(tmp_path / "store.db"), request.module.TOKEN).start()
+    yield srv
+    srv.stop()
+
+
 class FakeCluster:
     def __init__(self, client: KubeClient, backend: FakeBackend) -> None:
         self.client = client

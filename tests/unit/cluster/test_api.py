@@ -24,6 +24,7 @@ TOKEN = "test-token"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ApiServer]:
+    """A short watch history (conftest's has the default): resourceVersions expire soon."""
     srv = ApiServer(Store(tmp_path / "store.db", history=50), TOKEN).start()
     yield srv
     srv.stop()

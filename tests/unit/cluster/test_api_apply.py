@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,18 +11,10 @@ import requests
 from kompy.cluster.apiserver import fieldpaths, typed
 from kompy.cluster.apiserver.schemas import SchemaRegistry
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.store.sqlite import Store
 
 TOKEN = "test-token"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 APPLY = "application/apply-patch+yaml"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    srv = ApiServer(Store(tmp_path / "store.db", history=50), TOKEN).start()
-    yield srv
-    srv.stop()
 
 
 def call(server: ApiServer, method: str, path: str, body: Any = None,

@@ -7,24 +7,15 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from kompy.cluster.apiserver.httpio import MAX_BODY_BYTES
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.store.sqlite import Store
 
 TOKEN = "test-token"
 AUTH = f"Authorization: Bearer {TOKEN}\r\n"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    srv = ApiServer(Store(tmp_path / "store.db"), TOKEN).start()
-    yield srv
-    srv.stop()
 
 
 def exchange(server: ApiServer, head: str, body: bytes = b"", timeout: float = 20.0

@@ -6,29 +6,18 @@ test_kubectl_conformance.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from kompy.cluster.apiserver import authz, kubeproto, protobuf
 from kompy.cluster.apiserver.authn import UserInfo
 from kompy.cluster.apiserver.openapi_proto import MESSAGES, PACKAGE
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.store.sqlite import Store
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    srv = ApiServer(Store(tmp_path / "store.db", history=50), TOKEN).start()
-    yield srv
-    srv.stop()
 
 
 def get(server: ApiServer, path: str, **headers: str) -> requests.Response:

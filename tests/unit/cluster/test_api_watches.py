@@ -26,13 +26,6 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    srv = ApiServer(Store(tmp_path / "store.db"), TOKEN).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[ApiServer]:
     """With the cluster's TLS, as kubectl talks to it."""
     from kompy.cluster.apiserver.tls import ensure_certificate

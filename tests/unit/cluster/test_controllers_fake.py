@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kompy.cluster.kubelet.backend import LABEL_NAMESPACE
 
 
@@ -63,53 +65,40 @@ def test_a_job_completes_when_its_pods_succeed(fake_cluster: Any) -> None:
     assert job["status"]["succeeded"] == 2
 
 
-def test_a_replicaset_deleted_a_moment_ago_does_not_replace_its_pods(fake_node: Any) -> None:
-    """Its pods are deleted (``kompy down``, the garbage collector) while the controller's
-    cache still holds it (its deletion comes through another watch): it asks the API before
-    making a pod, instead of starting one that would only wait out its grace period."""
+@pytest.mark.parametrize(("kind", "children", "caches"), [
+    # Its pods are deleted (``kompy down``, the garbage collector) while the controller's
+    # cache still holds the ReplicaSet (its deletion comes through another watch).
+    ("ReplicaSet", "pods", ("owners", "pods")),
+    # ``kompy down`` deletes a Deployment and its ReplicaSet at once; the ReplicaSet's
+    # deletion may reach the Deployment controller before the Deployment's does.
+    ("Deployment", "replicasets", ("deployments", "rs")),
+])
+def test_an_owner_deleted_a_moment_ago_does_not_make_its_children_again(
+        fake_node: Any, kind: str, children: str, caches: tuple[str, str]) -> None:
+    """The controller asks the API before making a child, instead of starting one that
+    would only wait out its grace period."""
+    from kompy.cluster.controllers.deployment import DeploymentController
     from kompy.cluster.controllers.replicaset import ReplicaSetController
 
+    kinds = {"ReplicaSet": ReplicaSetController, "Deployment": DeploymentController}
+    plural = f"{kind.lower()}s"
     cluster = fake_node.start()
     assert fake_node.runtime is not None
     controller = next(c for c in fake_node.runtime.controllers
-                      if isinstance(c, ReplicaSetController))
+                      if isinstance(c, kinds[kind]))
+    owners, cached_children = (getattr(controller, name) for name in caches)
+
+    def made() -> list[Any]:
+        return list(cluster.client.list(children, "default")["items"])
     cluster.client.create({
-        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rs"}},
-                 "template": template({"app": "rs"})}})
-    cluster.wait("a pod", lambda: cluster.client.list(
-        "pods", "default", label_selector="app=rs")["items"])
-    stale = cluster.client.get("replicasets", "rs", "default")
-    cluster.client.delete("replicasets", "rs", "default")
-    cluster.wait("its pods gone, in the controller's cache too", lambda: not (
-        cluster.client.list("pods", "default", label_selector="app=rs")["items"]
-        or controller.pods.list("default")))
-    controller.owners.upsert_local(stale)   # the cache has not heard of the deletion yet
-    controller.sync(("default", "rs"))
-    assert cluster.client.list("pods", "default", label_selector="app=rs")["items"] == []
-
-
-def test_a_deployment_deleted_a_moment_ago_does_not_make_its_replicaset_again(
-        fake_node: Any) -> None:
-    """``kompy down`` deletes a Deployment and its ReplicaSet at once; the ReplicaSet's
-    deletion may reach the Deployment controller before the Deployment's does: it asks the
-    API before making a ReplicaSet."""
-    from kompy.cluster.controllers.deployment import DeploymentController
-
-    cluster = fake_node.start()
-    assert fake_node.runtime is not None
-    controller = next(c for c in fake_node.runtime.controllers
-                      if isinstance(c, DeploymentController))
-    cluster.client.create({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
                  "template": template({"app": "web"})}})
-    cluster.wait("its ReplicaSet", lambda: cluster.client.list("replicasets", "default")[
-        "items"])
-    stale = cluster.client.get("deployments", "web", "default")
-    cluster.client.delete("deployments", "web", "default")
-    cluster.wait("its ReplicaSet gone, in the controller's cache too", lambda: not (
-        cluster.client.list("replicasets", "default")["items"] or controller.rs.list("default")))
-    controller.deployments.upsert_local(stale)   # its deletion not heard of yet
+    cluster.wait(f"its {children}", made)
+    stale = cluster.client.get(plural, "web", "default")
+    cluster.client.delete(plural, "web", "default")
+    cluster.wait(f"its {children} gone, in the controller's cache too", lambda: not (
+        made() or cached_children.list("default")))
+    owners.upsert_local(stale)   # the cache has not heard of the deletion yet
     controller.sync(("default", "web"))
-    assert cluster.client.list("replicasets", "default")["items"] == []
+    assert made() == []

@@ -143,7 +143,7 @@ def test_deletion_stops_within_the_grace_period_then_removes(fake_cluster: Any) 
     c = fake_cluster.wait("the container", lambda: fake_cluster.running("bye", "app"))
     fake_cluster.client.delete("pods", "bye", "default")
     fake_cluster.wait("the pod object gone", lambda: fake_cluster.pod("bye") is None)
-    assert ("stop", c.id, 7) in fake_cluster.backend.called("stop")
+    assert ("kill", c.id, "SIGTERM") in fake_cluster.backend.called("kill")
     assert c.id not in fake_cluster.backend.containers
 
 

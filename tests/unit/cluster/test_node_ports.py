@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netkit import accepts
 
 from kompy.client import KubeClient
 from kompy.client.errors import Invalid
@@ -91,27 +92,19 @@ def _events(client: KubeClient, name: str, reason: str) -> list[dict[str, Any]]:
     return [e for e in items if e["involvedObject"]["name"] == name and e["reason"] == reason]
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def test_a_second_cluster_does_not_take_a_port_the_first_one_holds(
         two_clusters: tuple[FakeCluster, FakeCluster, range]) -> None:
     a, b, block = two_clusters
     a.client.apply(_service("web"))
     assert _node_port(a.client, "web") == block[-1]  # the upper band's one port
     a.wait("cluster a listening on its node port",
-           lambda: _events(a.client, "web", "Listening") and _accepts(block[-1]))
+           lambda: _events(a.client, "web", "Listening") and accepts(block[-1]))
     # Cluster b knows nothing of a's Service; its allocator sees the port held.
     b.client.apply(_service("web"))
     port = _node_port(b.client, "web")
     assert port != block[-1] and port in block
     b.wait("cluster b listening on its own node port",
-           lambda: _events(b.client, "web", "Listening") and _accepts(port))
+           lambda: _events(b.client, "web", "Listening") and accepts(port))
     # (The fake engine's cluster IPs are no host addresses: only 127.0.0.1 counts here.)
     assert not [e for e in _events(b.client, "web", "FailedToListen")
                 if "127.0.0.1:" in e["message"]]
@@ -122,7 +115,7 @@ def test_a_node_port_held_by_another_cluster_is_an_event_naming_it(
     a, b, block = two_clusters
     a.client.apply(_service("web"))
     held = _node_port(a.client, "web")
-    a.wait("cluster a listening", lambda: _accepts(held))
+    a.wait("cluster a listening", lambda: accepts(held))
     # Given by hand, as kube-apiserver accepts it: the node cannot serve it.
     b.client.apply(_service("api", held))
     found = b.wait("a FailedToListen event in cluster b", lambda: [

@@ -176,3 +176,26 @@ def test_kompy_drain_evicts_through_the_budget_and_cordon_is_idempotent(three: A
         "budget.\n")
     assert cordon(three.client, "kompy-m02", said.append, unschedulable=False) == 0
     assert said[-1] == "node/kompy-m02 uncordoned\n"
+
+
+def test_a_stopped_node_s_pods_leave_nothing_behind_in_the_kubelet(three: Any,
+                                                                    fake_node: Any) -> None:
+    """Its pods' token renewals and retries (the work queue's delayed adds) and their
+    ServiceAccount tokens are forgotten with them, as when a pod is deleted."""
+    kubelet = fake_node.runtime.kubelet
+    three.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "pinned", "namespace": "default"}, "spec": {
+        "nodeName": "kompy-m03", "containers": [{"name": "app", "image": "kompy/busybox:1"}]}})
+    made = three.wait("pinned running", lambda: (
+        p := three.client.get("pods", "pinned", "default")).get("status", {}).get(
+        "phase") == "Running" and p)
+    key = made["metadata"]["uid"]
+    assert any(v.get("projected") for v in made["spec"]["volumes"])  # a bound token
+    three.wait("its token renewal due", lambda: kubelet.queue.waits(key))
+    assert kubelet.tokens.next_refresh(key) is not None
+
+    machine = next(c for c in three.backend.running(**{LABEL_ROLE: "node"})
+                   if c.labels[LABEL_NODE] == "kompy-m03")
+    three.backend.kill(machine.id)
+    three.wait("kompy-m03's pods forgotten", lambda: not kubelet.queue.waits(key) and
+               kubelet.tokens.next_refresh(key) is None, timeout=10)

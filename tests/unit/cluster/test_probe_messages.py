@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from kompy.cluster.kubelet.probes import _http, _Probe
+from kompy.cluster.kubelet.probes import http_get
 
 
 def _closed_port() -> int:
@@ -19,7 +19,6 @@ def _closed_port() -> int:
 def test_a_refused_probe_names_its_own_scheme(scheme: str) -> None:
     port = _closed_port()
     spec = {"port": port, "path": "/healthz", "scheme": scheme}
-    probe = _Probe("uid", "web", "cid", "readiness", spec, "127.0.0.1", {})
-    ok, message = _http(spec, probe, timeout=2.0)
+    ok, message = http_get(spec, "127.0.0.1", {}, timeout=2.0)
     assert not ok
     assert message.startswith(f'Get "{scheme.lower()}://127.0.0.1:{port}/healthz": ')

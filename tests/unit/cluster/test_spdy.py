@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 
 import pytest
+from netkit import echo_server
 
 from kompy.client.wire import RawWire
 from kompy.cluster.apiserver import spdy, spdystreams
@@ -61,19 +61,8 @@ class Client:
 
 @pytest.fixture
 def echo_port() -> Iterator[int]:
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn:
-                while data := conn.recv(65536):
-                    conn.sendall(data.upper())
-    threading.Thread(target=serve, daemon=True).start()
-    yield server.getsockname()[1]
+    server, port = echo_server()
+    yield port
     server.close()
 
 

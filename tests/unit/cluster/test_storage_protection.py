@@ -97,3 +97,40 @@ def test_a_read_write_once_pod_claim_takes_one_pod(fake_cluster: Any) -> None:
     client.delete("pods", "first", "default")
     fake_cluster.wait("the second pod running once the first is gone",
                       lambda: _running(fake_cluster, "second"), timeout=30)
+
+
+def test_the_kubelet_starts_no_new_pod_on_a_claim_being_deleted(fake_cluster: Any) -> None:
+    """A pod bound to the node when its claim starts deleting (the scheduler saw it before,
+    or it named its node itself) does not start: upstream's volume manager refuses a claim
+    being deleted ("PVC is being deleted"). A pod already using it goes on, restarts
+    included, until it is gone."""
+    client = fake_cluster.client
+    client.create(claim("data"))
+    client.create(pod_with("app", "data"))
+    fake_cluster.wait("the pod running", lambda: _running(fake_cluster, "app"))
+    client.delete("persistentvolumeclaims", "data", "default")
+    fake_cluster.wait("the claim terminating", lambda: (
+        get(fake_cluster, "persistentvolumeclaims", "data") or {}).get(
+        "metadata", {}).get("deletionTimestamp"))
+    client.create(pod_with("late", "data", node="kompy"))
+
+    message = "error processing PVC default/data: PVC is being deleted"
+    fake_cluster.wait("the late pod refused", lambda: ("FailedMount", message) in events(
+        fake_cluster, "late"))
+    late = get(fake_cluster, "pods", "late") or {}
+    assert late["status"]["phase"] == "Pending"
+    assert late["status"]["containerStatuses"][0]["state"]["waiting"] == {
+        "reason": "ContainerCreating", "message": message}
+    assert not fake_cluster.backend.list_containers({"kompy.pod": "late"})
+
+    first = fake_cluster.running("app", "c")
+    assert first is not None
+    fake_cluster.backend.exit(first.id, 1)
+    fake_cluster.wait("the running pod restarted on its claim", lambda: (
+        c := fake_cluster.running("app", "c")) and c.id != first.id)
+    assert not [e for e in events(fake_cluster, "app") if e[0] == "FailedMount"]
+
+    client.delete("pods", "late", "default")
+    client.delete("pods", "app", "default")
+    fake_cluster.wait("the claim gone", lambda: get(
+        fake_cluster, "persistentvolumeclaims", "data") is None, timeout=30)

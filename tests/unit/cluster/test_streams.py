@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import requests
+from netkit import echo_server
 
 from kompy.client import ApiError, KubeClient, portforward, remotecommand, upgrade, websocket
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.kubelet.fake_process import FakeProcess
-from kompy.cluster.store.sqlite import Store
 from kompy.errors import ClusterError
 
 TOKEN = "test-token"
@@ -77,13 +77,6 @@ class StreamingPodIO:
 
     def pod_address(self, namespace: str, pod: str) -> str:
         return self.address
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    srv = ApiServer(Store(tmp_path / "store.db"), TOKEN).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture
@@ -203,25 +196,6 @@ def test_missing_pods_tokens_and_plain_requests(client: KubeClient, server: ApiS
     answer = requests.post(f"{server.url}/api/v1/namespaces/default/pods/a/exec?command=true",
                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
     assert answer.status_code == 400 and "Upgrade request required" in answer.text
-
-
-def echo_server() -> tuple[socket.socket, int]:
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=echo, args=(conn,), daemon=True).start()
-
-    def echo(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data.upper())
-    threading.Thread(target=serve, daemon=True).start()
-    return server, server.getsockname()[1]
 
 
 def test_port_forward_over_websocket_channels(client: KubeClient) -> None:

@@ -64,6 +64,12 @@ def test_ingress_links_follow_rules_and_tls() -> None:
                {"host": "secure.local", "http": {"paths": [{"path": "/"}]}}]}}
     assert [link.url for link in rows.ingress_row(ing).links] == [
         "http://shop.local/api", "https://secure.local/"]
+    # A rule without a host, and an Ingress with only a default backend: any host, here.
+    ing["spec"]["rules"].append({"http": {"paths": [{"path": "/any"}]}})
+    assert rows.ingress_row(ing).links[-1].url == "http://127.0.0.1/any"
+    fallback = {"metadata": {"name": "all", "namespace": "shop"},
+                "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}}
+    assert [link.url for link in rows.ingress_row(fallback).links] == ["http://127.0.0.1/"]
 
 
 def test_events_are_newest_first_and_warnings_flagged() -> None:

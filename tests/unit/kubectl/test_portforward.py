@@ -8,28 +8,10 @@ import socket
 import threading
 
 import pytest
+from netkit import echo_server
 
 from kompy.errors import UserError
 from kompy.kubectl import portforward
-
-
-def echo_server() -> tuple[socket.socket, int]:
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=echo, args=(conn,), daemon=True).start()
-
-    def echo(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(1024):
-                conn.sendall(data.upper())
-    threading.Thread(target=serve, daemon=True).start()
-    return server, server.getsockname()[1]
 
 
 class SocketConnection:

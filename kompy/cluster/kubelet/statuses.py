@@ -1,0 +1,66 @@
+"""The kubelet's own view of its pods' statuses, authoritative over the API's.
+
+Upstream's status manager (``pkg/kubelet/status/status_manager.go``) keeps the status the
+kubelet last set for each pod; its pod workers build the next status from that, not from
+the API object, and its ``syncBatch`` writes the kubelet's version back whenever the API's
+differs (``needsReconcile``: another writer, say ``kubectl patch pod --subresource=status``
+or a controller, changed a field the kubelet owns). Here the pod informer's events say when
+the API's status changed: one that is not the kubelet's own write and differs from the
+kubelet's view wakes the pod after :data:`REPAIR_DELAY`, and its sync writes the kubelet's
+status back: at most one repair a second for a pod, however often another writer writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kompy.client.objects import Obj, meta, uid
+from kompy.cluster.kubelet.podstatus import merge_foreign, same_kubelet_status
+
+# How soon a status overwritten by another writer is written back.
+REPAIR_DELAY = 1.0
+
+
+def _version(obj: Obj) -> int:
+    try:
+        return int(meta(obj).get("resourceVersion") or 0)
+    except ValueError:  # not kompy's API server's counter: compare nothing
+        return 0
+
+
+class StatusManager:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # pod uid -> (resourceVersion of the kubelet's last write, the status it holds)
+        self._statuses: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def record(self, pod: Obj) -> None:
+        """``pod`` holds the kubelet's status (its write's answer, or a status it found
+        already right)."""
+        with self._lock:
+            self._statuses[uid(pod)] = (_version(pod), dict(pod.get("status") or {}))
+
+    def view(self, pod: Obj) -> Obj:
+        """``pod`` with the kubelet's status in place of the API's, other writers' own
+        conditions and fields kept: what the next status is built from."""
+        with self._lock:
+            held = self._statuses.get(uid(pod))
+        if held is None:
+            return pod
+        return {**pod, "status": merge_foreign(pod.get("status") or {}, held[1])}
+
+    def needs_repair(self, pod: Obj) -> bool:
+        """Another writer changed a field the kubelet owns: the API's status is newer than the
+        kubelet's last write and differs from it."""
+        with self._lock:
+            held = self._statuses.get(uid(pod))
+        if held is None:
+            return False
+        version, status = held
+        return (_version(pod) > version
+                and not same_kubelet_status(pod.get("status") or {}, status))
+
+    def forget(self, pod_uid: str) -> None:
+        with self._lock:
+            self._statuses.pop(pod_uid, None)

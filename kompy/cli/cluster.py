@@ -251,7 +251,8 @@ def describe_cmd(kind: str, name: str | None, namespace: str | None,
               help="Wait until the objects are gone (finalizers done, pods stopped); "
                    "--wait=false returns at once.")
 @click.option("--timeout", default="0s", callback=duration_seconds, show_default=True,
-              help="Give up waiting after this long (like 60s); 0 waits for ever.")
+              help="Give up waiting for an object after this long (like 60s); 0 waits "
+                   "for ever.")
 @target_options
 def delete_cmd(kind: str | None, names: tuple[str, ...], files: tuple[str, ...],
                selector: str | None, wait: bool, timeout: float, namespace: str | None,

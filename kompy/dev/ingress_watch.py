@@ -80,9 +80,11 @@ class IngressAnnouncer:
     def _follow(self, version: str) -> None:
         while not self.stop.is_set():
             self._announce_due()
+            seconds = self._watch_seconds()
+            ends = self.clock() + seconds
             for kind, ingress in self.client.watch(
                     "ingresses", self.namespace, version or None, label_selector=self.selector,
-                    timeout_seconds=self._watch_seconds()):
+                    timeout_seconds=seconds):
                 if self.stop.is_set():
                     return
                 meta = ingress.get("metadata") or {}
@@ -93,8 +95,8 @@ class IngressAnnouncer:
                 else:
                     self.current[str(meta.get("name"))] = signature(ingress)
                 self._mark_changed()
-                if self._announce_due():
-                    break   # pending ones changed: a new request with a fitting timeout
+                if self._announce_due() or self._due_before(ends):
+                    break   # a new request, whose timeout ends when the next one is due
 
     def _mark_changed(self) -> None:
         now = self.clock()
@@ -114,6 +116,11 @@ class IngressAnnouncer:
             return IDLE_WATCH_SECONDS
         due = min(self.pending.values()) + self.grace - self.clock()
         return max(1, min(IDLE_WATCH_SECONDS, math.ceil(due)))
+
+    def _due_before(self, moment: float) -> bool:
+        """Whether a pending Ingress's grace ends before ``moment`` (a watch request's end):
+        one that appeared without an address during a long request."""
+        return bool(self.pending) and min(self.pending.values()) + self.grace < moment
 
     def _announce_due(self) -> bool:
         """Announce the pending Ingresses once all of them are ready (so those of one change

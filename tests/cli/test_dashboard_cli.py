@@ -86,10 +86,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 @pytest.fixture
-def dash(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dash]:
-    monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "kompy-home"))
-    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
-    monkeypatch.delenv("KUBECONFIG", raising=False)
+def dash(cluster: Path, tmp_path: Path) -> Iterator[Dash]:
+    """A dashboard on the CLI tests' API-only cluster (conftest.py), logged in."""
     applied = CliRunner().invoke(main, ["apply", "-f", "-"], input=OBJECTS)
     assert applied.exit_code == 0, applied.output
     from kompy.cluster.daemon.process import connect_client
@@ -120,7 +118,6 @@ def dash(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     finally:
         process.terminate()
         process.wait(timeout=30)
-        CliRunner().invoke(main, ["cluster", "stop"])
 
 
 def test_run_a_cronjob_now(dash: Dash) -> None:

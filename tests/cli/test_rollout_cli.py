@@ -4,14 +4,11 @@ as the Deployment controller would)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-
-from kompy.cli import main
+from clikit import run
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -28,22 +25,12 @@ spec:
 
 
 @pytest.fixture
-def cluster(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[Any]:
-    """The client of a fresh API-only daemon, with a Deployment ``web`` applied."""
-    monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "kompy-home"))
-    monkeypatch.setenv("KOMPY_CLUSTER_NO_RUNTIME", "1")
-    monkeypatch.delenv("KUBECONFIG", raising=False)
+def cluster(cluster: Path) -> Any:
+    """The client of the CLI tests' API-only daemon (conftest.py), with a Deployment ``web``
+    applied."""
     run("apply", "-f", "-", input=DEPLOYMENT)
     from kompy.cluster.daemon.process import connect_client
-    yield connect_client()
-    run("cluster", "stop")
-
-
-def run(*args: str, input: str | None = None, code: int = 0) -> Result:
-    result = CliRunner().invoke(main, list(args), input=input)
-    assert result.exit_code == code, f"kompy {' '.join(args)}: {result.output}"
-    return result
+    return connect_client()
 
 
 def add_revision(client: Any, revision: int, image: str) -> None:

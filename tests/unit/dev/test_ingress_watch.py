@@ -73,6 +73,11 @@ def test_an_ingress_without_an_address_is_announced_after_the_grace() -> None:
     assert announcer.said == [["a"]]
     assert announcer._watch_seconds() == 60
     assert not announcer.see()                 # warned once, not at every event
+    # A new one without an address during a long watch request: that request ends early.
+    ends = clock.now + announcer._watch_seconds()
+    assert not announcer._due_before(ends)
+    announcer.see(ingress("b", ["b.test"]))
+    assert announcer._due_before(ends) and announcer._watch_seconds() == 10
 
 
 def test_an_ingress_without_routes_or_gone_is_not_announced() -> None:

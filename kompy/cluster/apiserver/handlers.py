@@ -44,6 +44,7 @@ from kompy.cluster.apiserver.openapi import OpenAPI
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kompy.cluster.apiserver.schemas import SchemaRegistry
 from kompy.cluster.apiserver.warning import warn
+from kompy.cluster.apiserver.watchevents import WatchEvent
 from kompy.cluster.kubelet.backend import ProcessStreams
 from kompy.cluster.store.sqlite import Store, not_found
 from kompy.cluster.store.watchcache import Change
@@ -174,8 +175,9 @@ class Api:
 
     def watch(self, route: Route, resource_version: str | None, label_selector: str | None,
               field_selector: str | None, timeout: int | None, bookmarks: bool,
-              cancelled: threading.Event | None = None) -> Iterator[Obj]:
-        """Watch events as dicts ``{"type", "object"}``; a too-old version yields an ERROR.
+              cancelled: threading.Event | None = None) -> Iterator[WatchEvent]:
+        """Watch events (``{"type", "object"}`` once encoded); a too-old version yields an
+        ERROR.
 
         The stream ends after ``timeout`` seconds (see watch_timeout), when the server stops,
         or when ``cancelled`` is set (the transport saw the client go away; call
@@ -192,7 +194,7 @@ class Api:
         return self._counted(self._watch(route, start, keep, watch_timeout(timeout), bookmarks,
                                          cancelled or threading.Event()))
 
-    def _counted(self, events: Iterator[Obj]) -> Iterator[Obj]:
+    def _counted(self, events: Iterator[WatchEvent]) -> Iterator[WatchEvent]:
         with self._watches_lock:
             self._watches += 1
         try:
@@ -202,12 +204,12 @@ class Api:
                 self._watches -= 1
 
     def _watch(self, route: Route, start: int | None, keep: Any, timeout: float,
-               bookmarks: bool, cancelled: threading.Event) -> Iterator[Obj]:
+               bookmarks: bool, cancelled: threading.Event) -> Iterator[WatchEvent]:
         res = route.res
         if start is None:
             items, rv = self.store.list(res, route.namespace, keep)
             for item in items:
-                yield {"type": "ADDED", "object": item}
+                yield WatchEvent("ADDED", item)
         else:
             rv = start
         now = time.monotonic()
@@ -217,12 +219,12 @@ class Api:
             try:
                 events, top = self.store.events_since(res, rv, route.namespace)
             except Gone as e:
-                yield {"type": "ERROR", "object": status_body(410, "Expired", e.message)}
+                yield WatchEvent("ERROR", status_body(410, "Expired", e.message))
                 return
             for change in events:
                 kind = _filtered_type(change, keep)
                 if kind:
-                    yield {"type": kind, "object": change.obj}
+                    yield WatchEvent(kind, text=change.body)
                 rv = change.rv
             rv = max(rv, top)
             now = time.monotonic()
@@ -230,9 +232,9 @@ class Api:
                 return
             if now >= next_bookmark:
                 next_bookmark = now + BOOKMARK_SECONDS
-                yield {"type": "BOOKMARK", "object": {
+                yield WatchEvent("BOOKMARK", {
                     "kind": res.kind, "apiVersion": res.api_version,
-                    "metadata": {"resourceVersion": str(rv)}}}
+                    "metadata": {"resourceVersion": str(rv)}})
             if not events:
                 # Every write of this resource notifies, as do the server stopping and the
                 # client leaving (cancelled): the wait ends at the next thing to do.
@@ -658,9 +660,10 @@ def _filtered_type(change: Change, keep: Any) -> str | None:
     if keep is None:
         return change.type
     now_matches = keep(change.obj)
-    if change.type != "MODIFIED" or change.prev is None:
+    prev = change.prev
+    if change.type != "MODIFIED" or prev is None:
         return change.type if now_matches else None
-    before = keep(change.prev)
+    before = keep(prev)
     if now_matches:
         return "MODIFIED" if before else "ADDED"
     return "DELETED" if before else None

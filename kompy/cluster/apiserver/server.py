@@ -413,16 +413,16 @@ class Router:
                                 params.int_param(one, "timeoutSeconds"),
                                 one.get("allowWatchBookmarks") == "true", cancelled)
         source = events
+        lines: Iterator[bytes] = (e.encode() + b"\n" for e in events)
         if table:
-            events = (table_event(route.res.plural, e) for e in events)
+            lines = (json.dumps(table_event(route.res.plural, e.as_dict()),
+                                separators=(",", ":")).encode() + b"\n" for e in events)
 
         def cancel() -> None:
             cancelled.set()
             self.api.store.wake(route.res.plural)
         # Answered at once, without waiting for a first event: a watch may wait long for one.
-        return Reply(200, stream=_closing(
-            (json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events), source),
-            cancel=cancel)
+        return Reply(200, stream=_closing(lines, source), cancel=cancel)
 
     def _pod_io(self, method: str, route: Route, query: dict[str, list[str]],
                 one: dict[str, str], headers: Headers, body: bytes) -> Reply:

@@ -16,7 +16,7 @@ from kompy.client.objects import Obj, labels, namespace, pod_requests
 from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.cluster.controllers.persistentvolume import claims_of
 from kompy.cluster.scheduler import affinity, taints
-from kompy.cluster.scheduler.snapshot import NodeInfo, Snapshot
+from kompy.cluster.scheduler.snapshot import NodeInfo, Snapshot, host_ports
 
 UNSCHEDULABLE = "node(s) were unschedulable"
 NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
@@ -79,23 +79,12 @@ def node_affinity(ctx: Context, info: NodeInfo) -> list[str]:
     return [] if affinity.matches_node_selector(ctx.pod, info.node) else [NODE_AFFINITY]
 
 
-def _host_ports(pod: Obj) -> set[tuple[str, str, int]]:
-    out = set()
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        for p in c.get("ports") or []:
-            if p.get("hostPort"):
-                out.add((str(p.get("hostIP") or "0.0.0.0"), str(p.get("protocol") or "TCP"),
-                         int(p["hostPort"])))
-    return out
-
-
 def node_ports(ctx: Context, info: NodeInfo) -> list[str]:
-    wanted = _host_ports(ctx.pod)
+    wanted = host_ports(ctx.pod)
     if not wanted:
         return []
-    used = set().union(*(_host_ports(p) for p in info.pods)) if info.pods else set()
     for ip, proto, port in wanted:
-        for u_ip, u_proto, u_port in used:
+        for u_ip, u_proto, u_port in info.host_ports:
             if (port, proto) == (u_port, u_proto) and (ip == u_ip or "0.0.0.0" in (ip, u_ip)):
                 return [NODE_PORTS]
     return []
@@ -125,9 +114,8 @@ def resource_fit(ctx: Context, info: NodeInfo) -> list[str]:
 def read_write_once_pod(ctx: Context, info: NodeInfo) -> list[str]:
     """VolumeRestrictions: a ReadWriteOncePod claim that a pod anywhere in the cluster uses
     refuses every node (kube-scheduler counts the claim's users over the whole snapshot)."""
-    wanted = ctx.rwop_claims()
-    if wanted and any(namespace(other) == namespace(ctx.pod) and wanted & set(claims_of(other))
-                      for _, other in ctx.snapshot.all_pods()):
+    ns = namespace(ctx.pod)
+    if any(ctx.snapshot.claim_users(ns, claim) for claim in ctx.rwop_claims()):
         return [RWOP_CONFLICT]
     return []
 
@@ -178,7 +166,7 @@ def domain_counts(ctx: Context, constraint: Mapping[str, Any], honour_affinity: 
                 taints.node_taints(info.node), taints.pod_tolerations(ctx.pod),
                 (taints.NO_SCHEDULE, taints.NO_EXECUTE)):
             continue
-        n = sum(1 for p in info.pods if namespace(p) == namespace(ctx.pod) and
+        n = sum(1 for p in info.pods.values() if namespace(p) == namespace(ctx.pod) and
                 not (p.get("metadata") or {}).get("deletionTimestamp") and
                 bool(reqs) and matches_labels(reqs, labels(p)))
         counts[domain] = counts.get(domain, 0) + n
@@ -214,7 +202,7 @@ def _same_domain(a: NodeInfo, b: NodeInfo, key: str) -> bool:
 
 def inter_pod_affinity(ctx: Context, info: NodeInfo) -> list[str]:
     pod, snap, ns_labels = ctx.pod, ctx.snapshot, ctx.namespace_labels
-    for other_node, other in snap.all_pods():
+    for other_node, other in snap.anti_affinity_pods():
         for term in affinity.pod_affinity_terms(other, "podAntiAffinity", True):
             if _same_domain(info, other_node, str(term.get("topologyKey") or "")) and \
                     affinity.pod_term_matches(term, other, pod, ns_labels):

@@ -23,6 +23,7 @@ from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
 from kompy.client.objects import Obj, labels, name, namespace, now, pod_terminal, terminating
 from kompy.client.workqueue import WorkQueue
+from kompy.cluster.scheduler.cache import Cache
 from kompy.cluster.scheduler.filters import (
     ClaimLookup,
     Context,
@@ -76,6 +77,10 @@ class Scheduler:
         self.namespaces = informers["namespaces"]
         self.claims = informers["persistentvolumeclaims"]
         self.queue = WorkQueue()
+        # The nodes and their pods, kept from the informers' events; each cycle brings
+        # self.snapshot up to date from it (only what changed is copied).
+        self.cache = Cache()
+        self.snapshot = Snapshot([])
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
         # A claim that goes (or changes) may let waiting pods in.
@@ -104,6 +109,7 @@ class Scheduler:
                 and spec.get("schedulerName", SCHEDULER_NAME) in (SCHEDULER_NAME, None, ""))
 
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
+        self.cache.on_pod(pod, deleted)
         spec = pod.get("spec") or {}
         if deleted or terminating(pod) or pod_terminal(pod):
             if spec.get("nodeName"):  # room freed, a spread changed: try the waiting pods
@@ -113,6 +119,7 @@ class Scheduler:
             self.queue.add((namespace(pod), name(pod)))
 
     def _on_node(self, node: Obj, deleted: bool) -> None:
+        self.cache.on_node(node, deleted)
         # A node added, uncordoned, untainted or relabelled may take what waits.
         self._retry_pending()
 
@@ -131,20 +138,28 @@ class Scheduler:
         pod = self.pods.get(ns, pod_name)
         if pod is None or not self._mine(pod):
             return
-        snapshot = Snapshot.build(self.nodes.list(), self.pods.list(),
-                                  exclude_uid=(pod.get("metadata") or {}).get("uid", ""))
+        self.cache.update(self.snapshot)
         ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
-        node, message = place(pod, snapshot, ns_labels, claims=self.claims.get)
+        node, message = place(pod, self.snapshot, ns_labels, claims=self.claims.get)
         if node is None:
             self._unschedulable(pod, message)
             return
+        # Counted on the node from now on, so the next decision sees it before the watch
+        # brings it back bound (kube-scheduler's assume, then bind).
+        assumed = self.cache.assume(pod, node)
         try:
             bound = self.client.patch("pods", pod_name, ns, {"spec": {"nodeName": node}})
         except NotFound:
+            self.cache.forget(assumed)
             return
         except Conflict:
+            self.cache.forget(assumed)
             self.queue.add_after((ns, pod_name), 0.5)
             return
+        except BaseException:
+            self.cache.forget(assumed)
+            raise
+        self.cache.finish_binding(assumed)
         self.pods.upsert_local(bound)
         self.recorder.normal(bound, "Scheduled",
                              f"Successfully assigned {ns}/{pod_name} to {node}")

@@ -17,12 +17,9 @@ from collections.abc import Callable
 from kompy.client.objects import Obj, controller_ref, namespace, pod_requests
 from kompy.cluster.scheduler import affinity, taints
 from kompy.cluster.scheduler.filters import Context, domain_counts, spread_constraints
-from kompy.cluster.scheduler.snapshot import NodeInfo
+from kompy.cluster.scheduler.snapshot import NodeInfo, scoring_requests
 
 MAX = 100
-# Requests counted for scoring a container that states none (kube-scheduler's non-zero
-# defaults): 0.1 CPU and 200 MiB, so empty pods still spread.
-DEFAULT_CPU, DEFAULT_MEMORY = 100, 200 * 1024 * 1024
 HOSTNAME, ZONE = "kubernetes.io/hostname", "topology.kubernetes.io/zone"
 
 Score = Callable[[Context, list[NodeInfo]], dict[str, float]]
@@ -30,10 +27,9 @@ Score = Callable[[Context, list[NodeInfo]], dict[str, float]]
 
 def _scoring_requests(pod: Obj) -> tuple[int, int]:
     try:
-        cpu, mem = pod_requests(pod)
+        return scoring_requests(pod_requests(pod))
     except ValueError:
-        cpu, mem = 0, 0
-    return cpu or DEFAULT_CPU, mem or DEFAULT_MEMORY
+        return scoring_requests((0, 0))
 
 
 def _normalize(raw: dict[str, float], reverse: bool = False) -> dict[str, float]:
@@ -49,8 +45,8 @@ def least_allocated(ctx: Context, nodes: list[NodeInfo]) -> dict[str, float]:
     out = {}
     for info in nodes:
         alloc_cpu, alloc_mem, _ = info.allocatable()
-        used_cpu = sum(_scoring_requests(p)[0] for p in info.pods) + cpu
-        used_mem = sum(_scoring_requests(p)[1] for p in info.pods) + mem
+        used_cpu = info.nonzero_cpu + cpu
+        used_mem = info.nonzero_memory + mem
         parts = [max(a - u, 0) * MAX / a for a, u in ((alloc_cpu, used_cpu),
                                                        (alloc_mem, used_mem)) if a > 0]
         out[info.name] = sum(parts) / len(parts) if parts else 0.0
@@ -94,13 +90,12 @@ def _default_constraints(pod: Obj) -> list[dict[str, object]]:
 
 def _owner_counts(ctx: Context, key: str, owner_uid: object) -> dict[str, int]:
     counts: dict[str, int] = {}
+    owner = (namespace(ctx.pod), owner_uid)
     for info in ctx.snapshot.nodes:
         domain = info.labels.get(key)
         if domain is None:
             continue
-        counts[domain] = counts.get(domain, 0) + sum(
-            1 for p in info.pods if namespace(p) == namespace(ctx.pod) and
-            (controller_ref(p) or {}).get("uid") == owner_uid)
+        counts[domain] = counts.get(domain, 0) + info.owners.get(owner, 0)
     return counts
 
 

@@ -239,8 +239,8 @@ class Store:
                 args.append(namespace)
             rows = self._db.execute(query + " ORDER BY rv LIMIT ?", (*args, limit)).fetchall()
             top = int(rows[-1][0]) if len(rows) == limit else self._rv
-        return [Change(int(r[0]), str(r[1]), json.loads(r[2]),
-                       json.loads(r[3]) if r[3] else None, str(r[4])) for r in rows], top
+        return [Change(int(r[0]), str(r[1]), str(r[2]), str(r[3]) if r[3] else None,
+                       str(r[4])) for r in rows], top
 
     def wait_for_change(self, after: int, timeout: float, resource: str | None = None,
                         stop: threading.Event | None = None) -> bool:
@@ -322,10 +322,8 @@ class Store:
         if floor > self._compacted:
             self._compacted = floor
             self._cache.trim(floor)
-        # The cache holds its own parsed copy: callers go on using (and changing) ``obj``.
-        self._cache.add(res.plural, Change(rv, event, json.loads(body),
-                                           json.loads(prev_body) if prev_body else None,
-                                           namespace), size)
+        # The cache holds the JSON text (callers go on using, and changing, ``obj``).
+        self._cache.add(res.plural, Change(rv, event, body, prev_body, namespace))
         self._changed.notify_all()
         if res.plural in self._resource_changed:
             self._resource_changed[res.plural].notify_all()

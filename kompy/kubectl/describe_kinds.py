@@ -8,6 +8,7 @@ from __future__ import annotations
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError
 from kompy.client.objects import Obj
+from kompy.client.qos import qos_class
 from kompy.kubectl.describe_common import (
     Writer,
     annotations_block,
@@ -84,20 +85,6 @@ def pod(client: KubeClient, obj: Obj, events: Events) -> str:
     tolerations_block(w, spec.get("tolerations") or [])
     events_block(w, events)
     return w.text()
-
-
-def qos_class(spec: Obj) -> str:
-    """Kubernetes' QoS class from the containers' requests and limits."""
-    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
-    resources = [c.get("resources") or {} for c in containers]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    for r in resources:
-        limits, requests = r.get("limits") or {}, r.get("requests") or {}
-        for name in ("cpu", "memory"):
-            if name not in limits or requests.get(name, limits[name]) != limits[name]:
-                return "Burstable"
-    return "Guaranteed"
 
 
 def _meta_head(w: Writer, obj: Obj, *, created: bool = False) -> None:

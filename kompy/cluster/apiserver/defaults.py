@@ -11,8 +11,23 @@ from __future__ import annotations
 import base64
 
 from kompy.client.objects import Obj
+from kompy.client.qos import qos_class
 from kompy.cluster.apiserver.limitranger import limit_range_spec
 from kompy.cluster.scheduler.taints import default_tolerations
+
+
+def initial_status(kind: str, obj: Obj) -> None:
+    """A created object's status, in place, as kube-apiserver's PrepareForCreate sets it:
+    what the client sent is dropped (status is written by controllers and kubelets through
+    the status subresource), a Pod starts Pending with its QoS class, a Namespace Active.
+    A Node keeps what it was sent: the kubelet registers its node with its status."""
+    if kind == "Node":
+        return
+    obj.pop("status", None)
+    if kind == "Pod":
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+    elif kind == "Namespace":
+        obj["status"] = {"phase": "Active"}
 
 
 def apply_defaults(kind: str, obj: Obj) -> None:

@@ -357,8 +357,8 @@ class Api:
         options = options or WriteOptions()
         obj = self._prepare(Route(route.res, route.namespace, None, None), body, validation,
                             creating=True)
-        if route.res.has_status and route.res.kind not in ("Pod", "Namespace"):
-            obj.pop("status", None)       # status is the controllers' to write
+        if route.res.has_status:
+            defaults.initial_status(route.res.kind, obj)
         for admit in self.admitters:
             admit(route.res, obj, None)
         if not options.applied:

@@ -164,8 +164,12 @@ class NodeAgent:
         try:
             node = self.client.get("nodes", self.name)
         except NotFound:
-            node = self.client.create({"apiVersion": "v1", "kind": "Node", "metadata": {
-                "name": self.name, "labels": node_labels(self.name)}, "spec": {}})
+            # Registered with its status in the one request, as the kubelet's initialNode
+            # is: the node is never seen without its capacity and Ready condition.
+            self.client.create({"apiVersion": "v1", "kind": "Node", "metadata": {
+                "name": self.name, "labels": node_labels(self.name)}, "spec": {},
+                "status": status})
+            return
         wanted = {**node_labels(self.name), **labels(node)}
         if wanted != labels(node):
             node = self.client.patch("nodes", self.name, None,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kompy.client.objects import Obj, docker_time, now
+from kompy.client.qos import qos_class
 from kompy.cluster.kubelet.backend import ContainerInfo
 
 
@@ -140,7 +141,7 @@ def pod_status(pod: Obj, init: list[Observed], app: list[Observed], *, pod_ip: s
         "hostIP": host_ip, "hostIPs": [{"ip": host_ip}] if host_ip else [],
         "startTime": old.get("startTime") or now(),
         "containerStatuses": [container_status(o) for o in app],
-        "qosClass": old.get("qosClass") or _qos(pod),
+        "qosClass": old.get("qosClass") or qos_class(pod.get("spec") or {}),
     }
     if init:
         status["initContainerStatuses"] = [container_status(o) for o in init]
@@ -160,7 +161,7 @@ def failed_status(pod: Obj, reason: str, message: str) -> dict[str, Any]:
     spec = pod.get("spec") or {}
     status: dict[str, Any] = {**old, "phase": old.get("phase") or "Pending",
                               "startTime": old.get("startTime") or now(),
-                              "qosClass": old.get("qosClass") or _qos(pod)}
+                              "qosClass": old.get("qosClass") or qos_class(pod.get("spec") or {})}
     if not old.get("conditions"):
         status["conditions"] = conditions([], initialized=False, containers_ready=False,
                                           ready=False)
@@ -180,18 +181,6 @@ def failed_status(pod: Obj, reason: str, message: str) -> dict[str, Any]:
             out.append(cs)
         status[field] = out
     return status
-
-
-def _qos(pod: Obj) -> str:
-    containers = (pod.get("spec") or {}).get("containers") or []
-    resources = [c.get("resources") or {} for c in containers]
-    if not any(r.get("limits") or r.get("requests") for r in resources):
-        return "BestEffort"
-    guaranteed = all(
-        set(r.get("limits") or {}) >= {"cpu", "memory"}
-        and all((r.get("requests") or {}).get(k, v) == v for k, v in r["limits"].items())
-        for r in resources)
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:

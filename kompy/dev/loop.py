@@ -94,7 +94,7 @@ class DevSession:
         self.status: Any = None                  # DevStatus, written for the dashboard
         # Whether a newer change interrupts a rollout wait (the watcher's pending batch), and
         # whether the last one was interrupted (superseded: no "up to date" for it).
-        self.newer_change: Any = None
+        self.newer_change: Callable[[], bool] | None = None
         self.superseded = False
         # service -> its newest image to name and untag once a rollout is done (tidy_tags)
         self.untidy: dict[str, Any] = {}
@@ -142,6 +142,7 @@ class DevSession:
         finally:
             self._set_status(replace(self.status, state="stopped"))
             self.stop.set()
+            self._tidy()
             if self.request.cleanup and self.client is not None:
                 self._cleanup()
         return EXIT_OK
@@ -353,7 +354,6 @@ class DevSession:
         convert, apply, prune and wait for the rollout; the objects applied. The first
         deploy also starts the cluster (after its checks, while the images build)."""
         from kompy.dev.builder import BuildPlan, plan_builds
-        from kompy.dev.images import tidy_tags
         from kompy.dev.readiness import WORKLOAD_KINDS, wait_ready
         from kompy.dev.target import limit_grace
         from kompy.dev.up import (
@@ -408,12 +408,21 @@ class DevSession:
                 older is not None and older.built))
         if wait_ready(self.client, self.namespace, workloads, self.request.wait_timeout,
                       self.say, interrupted=self.newer_change):
-            # The Compose names and old tags, once the new pods run.
-            tidy_tags(list(self.untidy.values()))
-            self.untidy = {}
+            self._tidy()   # the Compose names and old tags, once the new pods run
         else:
             self.superseded = True   # tidied after the rollout of the newer change
         return list(conversion.objects)
+
+    def _tidy(self) -> None:
+        """Name and untag the images of rollouts whose wait a newer change cut short (the
+        session ends before another rollout finished)."""
+        from kompy.dev.images import tidy_tags
+
+        try:
+            tidy_tags(list(self.untidy.values()))
+        except KompyError as error:
+            log.debug("images not tidied: %s", error)
+        self.untidy = {}
 
     def _build(self, wanted: Any, building: Callable[[], None]) -> list[Any]:
         """Build the images of a running session (named and untagged once the new pods

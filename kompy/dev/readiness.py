@@ -60,7 +60,7 @@ def _wait(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str
     seen: dict[tuple[str, str, str], float] = {}   # problem -> when first seen
     while True:
         pods = _listed(client, "pods", namespace, changes)
-        statuses = _statuses(client, namespace, workloads, changes)
+        statuses = _statuses(client, namespace, workloads, changes, pods)
         line = "ready: " + ", ".join(s.text() for s in statuses)
         if line != last:
             progress(line)
@@ -100,11 +100,12 @@ def _listed(client: KubeClient, resource: str, namespace: str, changes: Namespac
 
 
 def _statuses(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
-              changes: NamespaceChanges) -> list[WorkloadStatus]:
-    """Each workload's status, from one list per kind (bare pods: from the pods' list)."""
+              changes: NamespaceChanges, pods: list[dict[str, Any]]) -> list[WorkloadStatus]:
+    """Each workload's status, from one list per kind (bare pods: from ``pods``)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for kind in dict.fromkeys(kind for kind, _ in workloads):
-        for obj in _listed(client, "pods" if kind == "Pod" else kind, namespace, changes):
+        objects = pods if kind == "Pod" else _listed(client, kind, namespace, changes)
+        for obj in objects:
             found[(kind, str((obj.get("metadata") or {}).get("name")))] = {**obj, "kind": kind}
     return [workload_status(found[(kind, name)]) if (kind, name) in found
             else WorkloadStatus(kind, name, 0, 1, False, waiting="not found")

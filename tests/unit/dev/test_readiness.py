@@ -306,3 +306,12 @@ def test_an_old_pod_still_serving_is_not_a_finished_rollout() -> None:
                       lines.append) is True
     assert lines == ["ready: web 1/1 (1 old replicas are pending termination)",
                      "ready: web 1/1"]
+
+
+def test_a_bare_pod_is_judged_from_the_pods_list() -> None:
+    pod = {"metadata": {"name": "p"}, "status": {
+        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    lines: list[str] = []
+    assert wait_ready(FakeClient({}, [pod]), "ns", [("Pod", "p")], 30,  # type: ignore[arg-type]
+                      lines.append) is True
+    assert lines == ["ready: p 1/1"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kompy.convert.context import ConvertContext, k8s_name
 from kompy.convert.gpus import gpu_limits
+from kompy.convert.hooks import lifecycle
 from kompy.convert.images import image_of, local_image, pull_policy, report_build
 from kompy.convert.settings import ProbeSettings
 from kompy.convert.specs import ContainerSpec
@@ -319,6 +320,7 @@ def build_container(ctx: ConvertContext, service: Service) -> ContainerSpec:
         liveness_probe=liveness,
         readiness_probe=readiness,
         startup_probe=startup,
+        lifecycle=lifecycle(ctx, service, base),
         stdin=service.stdin_open,
         tty=service.tty,
         service=service.name,

@@ -179,8 +179,9 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-# volumes, gpus, services, external.py
-_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links", "external_links"})
+# volumes, gpus, services, external.py, hooks
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links", "external_links",
+                               "post_start", "pre_stop"})
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:

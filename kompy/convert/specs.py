@@ -43,6 +43,7 @@ class ContainerSpec:
     readiness_probe: Obj | None = None
     startup_probe: Obj | None = None
     security_context: Obj | None = None
+    lifecycle: Obj | None = None  # {postStart: {exec: ...}, preStop: {exec: ...}}
     volume_mounts: list[Obj] = field(default_factory=list)
     stdin: bool = False
     tty: bool = False

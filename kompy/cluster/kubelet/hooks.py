@@ -1,11 +1,17 @@
-"""A container's preStop hook: ``exec``, ``httpGet`` or ``sleep``, as the kubelet's handler
-runner (``pkg/kubelet/lifecycle/handlers.go``) runs it.
+"""A container's preStop and postStart hooks: ``exec``, ``httpGet`` or ``sleep``, as the
+kubelet's handler runner (``pkg/kubelet/lifecycle/handlers.go``) runs them.
 https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/
 
 The hook runs before the container's stop signal and its time counts against the pod's
 grace period (:mod:`.shutdown` stops waiting for it when the grace period ends). A failed
 hook is a ``FailedPreStopHook`` Warning event that, as upstream's, says only "PreStopHook
 failed": the hook's output may hold secrets; the daemon's log says why.
+
+The postStart hook runs right after the container starts (kuberuntime_container.go
+startContainer); the pod worker waits for it before it starts the pod's next container and
+before the container is probed. A failed one is a ``FailedPostStartHook`` Warning event (it
+says "PostStartHook failed", for the same reason) and the container is killed, with no
+preStop hook, to be restarted per the pod's restartPolicy.
 """
 
 from __future__ import annotations
@@ -24,9 +30,23 @@ from kompy.errors import KompyError
 log = logging.getLogger(__name__)
 
 
+# Upstream gives postStart no time limit; a hook that never ends would hold the pod's worker
+# for good, so it is cut here (and counts as failed) after this long.
+POST_START_TIMEOUT = 300.0
+
+
 def pre_stop_handler(spec: dict[str, Any] | None) -> dict[str, Any] | None:
     """The container's preStop handler, when its spec has one."""
-    handler = ((spec or {}).get("lifecycle") or {}).get("preStop")
+    return _handler(spec, "preStop")
+
+
+def post_start_handler(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The container's postStart handler, when its spec has one."""
+    return _handler(spec, "postStart")
+
+
+def _handler(spec: dict[str, Any] | None, event: str) -> dict[str, Any] | None:
+    handler = ((spec or {}).get("lifecycle") or {}).get(event)
     return handler if isinstance(handler, dict) and handler else None
 
 
@@ -69,3 +89,25 @@ def hook_runner(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
             recorder.warning(pod, "FailedPreStopHook", "PreStopHook failed")
 
     return run
+
+
+def run_post_start(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
+                   spec: dict[str, Any], container_id: str, pod_ip: str) -> bool:
+    """Run the container's postStart hook, if any; False when it failed (the container is
+    killed then: the caller lets the restart policy take it from there)."""
+    handler = post_start_handler(spec)
+    if handler is None:
+        return True
+    error = run_handler(backend, handler, container_id, pod_ip, named_ports(spec),
+                        POST_START_TIMEOUT)
+    if not error:
+        return True
+    log.warning("postStart hook of container %s of pod %s/%s: %s", spec.get("name"),
+                namespace(pod), name(pod), error)
+    recorder.warning(pod, "FailedPostStartHook", "PostStartHook failed")
+    try:
+        backend.kill(container_id)
+    except KompyError as kill_error:  # already gone: nothing left to kill
+        log.info("killing container %s after its postStart hook: %s", container_id,
+                 kill_error.message)
+    return False

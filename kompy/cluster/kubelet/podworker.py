@@ -47,6 +47,7 @@ from kompy.cluster.kubelet.backend import (
 )
 from kompy.cluster.kubelet.claims import PodLister
 from kompy.cluster.kubelet.config import KubeletConfig
+from kompy.cluster.kubelet.hooks import post_start_handler, run_post_start
 from kompy.cluster.kubelet.hosts import HostsTable, name_mounts, write_name_files
 from kompy.cluster.kubelet.images import Hold, ImagePuller
 from kompy.cluster.kubelet.podspec import api_service_env, container_spec, resolve_env
@@ -519,6 +520,16 @@ class PodWorker:
             # container death will come to wake the pod up).
             raise Hold(RESYNC) from error
         self.recorder.normal(pod, "Started", f"Started container {cname}")
+        if post_start_handler(c) is not None and not run_post_start(
+                self.backend, self.recorder, pod, c, cid, self._pod_ip(sandbox, cid)):
+            raise Hold(RESYNC)   # killed: the restart policy and its back-off take it over
+
+    def _pod_ip(self, sandbox: ContainerInfo | None, container_id: str) -> str:
+        """The pod's IP: its sandbox's, or a solo container's own (known once it runs)."""
+        if sandbox is not None:
+            return sandbox.ip
+        info = self.backend.inspect(container_id)
+        return info.ip if info is not None else ""
 
     def _restart_in_place(self, pod: Obj, found: list[ContainerInfo]) -> None:
         """``kompy dev``'s restart (Compose watch's ``sync+restart`` and ``restart``): app

@@ -415,7 +415,8 @@ class PodWorker:
                 if cur is None:
                     self._start(pod, c, 0, sandbox, sources, state, "app")
                 elif cur.status == "created" and not cur.error:
-                    self.backend.start(cur.id)
+                    self.backend.start(cur.id)   # made before a daemon restart
+                    self._post_start(pod, c, cur.id, sandbox)
                 elif cur.running:
                     pass  # probed (see _probe_running)
                 elif should_restart(policy, cur.exit_code if not cur.error else 1):
@@ -520,6 +521,11 @@ class PodWorker:
             # container death will come to wake the pod up).
             raise Hold(RESYNC) from error
         self.recorder.normal(pod, "Started", f"Started container {cname}")
+        self._post_start(pod, c, cid, sandbox)
+
+    def _post_start(self, pod: Obj, c: dict[str, Any], cid: str,
+                    sandbox: ContainerInfo | None) -> None:
+        """The container's postStart hook, waited for as upstream's startContainer does."""
         if post_start_handler(c) is not None and not run_post_start(
                 self.backend, self.recorder, pod, c, cid, self._pod_ip(sandbox, cid)):
             raise Hold(RESYNC)   # killed: the restart policy and its back-off take it over

@@ -83,6 +83,10 @@ def _step(ctx: ConvertContext, path: KeyPath,
         ctx.dropped(path, "a hook must be a mapping with a command")
         return None
     command = _words(hook.get("command"))
+    if command is None:
+        ctx.dropped((*path, "command"), f"cannot split {hook.get('command')!r} into words",
+                    hint="check the quotes, or write the command as a list")
+        return None
     if not command:
         ctx.dropped((*path, "command"), "a hook needs a non-empty command")
         return None
@@ -96,15 +100,16 @@ def _step(ctx: ConvertContext, path: KeyPath,
     return command, hook.get("working_dir") or None, _environment(ctx, path, hook)
 
 
-def _words(raw: Any) -> list[str]:
-    """A hook's command: a list as is, a string split with shell-word rules (as compose-go)."""
+def _words(raw: Any) -> list[str] | None:
+    """A hook's command: a list as is, a string split with shell-word rules (as compose-go);
+    None when the string's quotes do not balance."""
     if isinstance(raw, list):
         return [str(word) for word in raw]
     if isinstance(raw, str):
         try:
             return shlex.split(raw, posix=True)
         except ValueError:
-            return []
+            return None
     return []
 
 

@@ -68,3 +68,9 @@ def test_a_hook_with_an_empty_command_is_dropped_with_a_warning() -> None:
     assert "lifecycle" not in c
     assert any("non-empty command" in w for w in warnings)
     assert not any("no Kubernetes equivalent" in w for w in warnings)
+
+
+def test_a_command_whose_quotes_do_not_balance_is_dropped_with_a_warning() -> None:
+    c, warnings = _convert(pre_stop=[{"command": "echo 'unterminated"}])
+    assert "lifecycle" not in c
+    assert any("cannot split" in w for w in warnings)

@@ -135,7 +135,8 @@ def _environment(ctx: ConvertContext, path: KeyPath, hook: dict[str, Any]) -> di
                         "written into the hook's command line; left out",
                         hint="give the service this variable (it goes into a Secret)")
         else:
-            out[key] = "" if value is None else str(value)
+            # YAML booleans as Compose writes them into the environment
+            out[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
 
 

@@ -30,11 +30,14 @@ def load(root: Path, text: str | bytes, diagnostics: list[Diagnostic] | None = N
 def error_of(root: Path, text: str | bytes, **options: Any) -> KompyError:
     # This thread's CPU time, not wall time nor the process's: other processes on a shared
     # 2-core machine, and threads that earlier tests left in this process (API servers,
-    # informers), must not fail it. The loader runs in the calling thread.
+    # informers), must not fail it. The loader runs in the calling thread. The alias bomb
+    # costs about 0.75 s quiet and twice that with both cores busy (a shared core's cache
+    # and clock): the bound says "no hang" (expanding it would take minutes), as
+    # tests/unit/yaml/test_reader.py's does, not how fast.
     start = time.thread_time()
     with pytest.raises(KompyError) as caught:
         load(root, text, **options)
-    assert time.thread_time() - start < 1.0, "hostile input must fail within a second"
+    assert time.thread_time() - start < 5.0, "hostile input must fail fast, not hang"
     assert isinstance(caught.value, (ComposeError, MultiError))
     return caught.value
 

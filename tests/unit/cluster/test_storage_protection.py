@@ -117,10 +117,13 @@ def test_the_kubelet_starts_no_new_pod_on_a_claim_being_deleted(fake_cluster: An
     message = "error processing PVC default/data: PVC is being deleted"
     fake_cluster.wait("the late pod refused", lambda: ("FailedMount", message) in events(
         fake_cluster, "late"))
-    late = get(fake_cluster, "pods", "late") or {}
+    # The kubelet records the event before it writes the status that says the same.
+    waiting = {"reason": "ContainerCreating", "message": message}
+    late = fake_cluster.wait("the late pod's status saying why", lambda: (
+        pod if (pod := get(fake_cluster, "pods", "late")) and [
+            s.get("state", {}).get("waiting")
+            for s in pod["status"].get("containerStatuses") or []] == [waiting] else None))
     assert late["status"]["phase"] == "Pending"
-    assert late["status"]["containerStatuses"][0]["state"]["waiting"] == {
-        "reason": "ContainerCreating", "message": message}
     assert not fake_cluster.backend.list_containers({"kompy.pod": "late"})
 
     first = fake_cluster.running("app", "c")

@@ -152,7 +152,17 @@ def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: t
                     proc, lines))
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            # Once seen (7 December): say what the session was doing, rather than a bare
+            # timeout, and do not leave it running.
+            proc.kill()
+            log = Path(env["KOMPY_HOME"]) / env["KOMPY_CLUSTER"] / "daemon.log"
+            tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+            raise SystemExit(f"kompy dev {' '.join(flags)} was still running 120 s after its "
+                             f"Ctrl-C:\n{''.join(lines[-40:])}\nthe daemon's log:\n"
+                             + "\n".join(tail)) from None
     return {"first_deploy_s": first,
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 

@@ -135,7 +135,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from machine import machine, save
-    from paired import load, parser, run_in, trees
+    from paired import load, order, parser, run_in, trees
     options = parser(rounds=3)
     options.add_argument("--pods", type=int, default=300)
     options.add_argument("--nodes", type=int, default=3)
@@ -144,7 +144,7 @@ def main() -> None:
         paths, compared = trees(args, Path(tmp))
         runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
         for i in range(args.rounds):
-            for label in ("baseline", "this") if i % 2 == 0 else ("this", "baseline"):
+            for label in order(i):
                 before = load()
                 result = run_in(paths[label], "bench_scheduler", "child", args.pods,
                                 args.nodes)

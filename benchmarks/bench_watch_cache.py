@@ -81,7 +81,7 @@ def child(shape: str, objects: int, updates: int) -> dict[str, Any]:
 def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from machine import machine, save
-    from paired import load, parser, run_in, trees
+    from paired import load, order, parser, run_in, trees
     options = parser(rounds=1)
     options.add_argument("--objects", type=int, default=2000)
     options.add_argument("--updates", type=int, default=3)
@@ -91,7 +91,7 @@ def main() -> None:
         paths, compared = trees(args, Path(tmp))
         for i in range(args.rounds):
             for shape in ("keys", "blob"):
-                for label in ("baseline", "this") if i % 2 == 0 else ("this", "baseline"):
+                for label in order(i):
                     before = load()
                     result = run_in(paths[label], "bench_watch_cache", "child", shape,
                                     args.objects, args.updates,

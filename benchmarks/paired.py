@@ -70,5 +70,11 @@ def trees(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Path], dict[st
     return paths, {"baseline": ref[:12], "this": this}
 
 
+def order(round_index: int) -> tuple[str, str]:
+    """Which tree runs first in this round: they take turns, so that neither always runs
+    on the machine the other has just warmed (or loaded)."""
+    return ("baseline", "this") if round_index % 2 == 0 else ("this", "baseline")
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]

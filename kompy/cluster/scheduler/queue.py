@@ -19,10 +19,14 @@ Events while a pod is being scheduled (in flight) are kept and weighed when it c
 unschedulable: the decision was made on a snapshot taken before them, so a node freed during
 the attempt must not be missed (upstream's inFlightEvents).
 
-As upstream's SchedulerPopFromBackoffQ (on by default since 1.33), an idle scheduler takes
-the pod whose back-off ends first from backoffQ rather than wait: the back-off only keeps
-failing pods from holding up pods that can be tried now. Pods backing off after an error are
-not taken early.
+The back-off is waited out even when the scheduler is idle: kube-scheduler 1.33's
+SchedulerPopFromBackoffQ (an idle scheduler takes backing-off pods early) is here only an
+option (``pop_from_backoff``), off by default, as in kube-scheduler up to 1.32. Why: in Go
+an idle scheduler's cycles are free, here they are not: the scheduler shares one process
+and its GIL with the API server, the controllers and the kubelet, and with it on, 100 pods
+too big for any node were tried again on every pod deletion (``bench_scheduler.py --case
+churn``: 4.5 times the scheduler's CPU of waiting out the back-off). Pods backing off
+after an error are never taken early.
 
 Thread-safe: the informers' threads add pods and report events, the scheduler's thread pops.
 Time comes from ``clock`` so that tests drive it.
@@ -120,7 +124,7 @@ class SchedulingQueue:
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  initial_backoff: float = INITIAL_BACKOFF, max_backoff: float = MAX_BACKOFF,
                  max_unschedulable: float = MAX_UNSCHEDULABLE,
-                 pop_from_backoff: bool = True) -> None:
+                 pop_from_backoff: bool = False) -> None:
         self.clock = clock
         self.initial_backoff, self.max_backoff = initial_backoff, max_backoff
         self.max_unschedulable = max_unschedulable

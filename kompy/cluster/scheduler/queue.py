@@ -105,6 +105,7 @@ class QueuedPod:
 class _InFlight:
     qp: QueuedPod
     first_event: int                   # index into the queue's in-flight event log
+    gone: bool = False                 # deleted (or bound elsewhere) meanwhile
 
 
 @dataclass
@@ -151,8 +152,7 @@ class SchedulingQueue:
     def add(self, pod: Obj) -> None:
         """A pending pod came (or was seen for the first time)."""
         with self._cond:
-            key = pod_key(pod)
-            if key in self._in_flight or self._where(key):
+            if self._known(pod_key(pod)):
                 self._update_locked(pod)
                 return
             self._to_active(QueuedPod(pod, self.clock()))
@@ -161,8 +161,7 @@ class SchedulingQueue:
         """A pending pod changed: kept where it is, unless it waited as unschedulable and
         changed in a way that may let it in (not its status: the scheduler writes that)."""
         with self._cond:
-            key = pod_key(pod)
-            if key in self._in_flight or self._where(key):
+            if self._known(pod_key(pod)):
                 self._update_locked(pod)
             else:
                 self._to_active(QueuedPod(pod, self.clock()))
@@ -174,6 +173,9 @@ class SchedulingQueue:
             for pods in (self._active, self._backoff, self._error_backoff,
                          self._unschedulable):
                 pods.pop(key, None)
+            flight = self._in_flight.get(key)
+            if flight is not None:
+                flight.gone = True      # not to be queued again when its attempt ends
 
     # -- the scheduling cycle ----------------------------------------------------------------
     def pop(self, timeout: float | None = None) -> QueuedPod | None:
@@ -212,8 +214,9 @@ class SchedulingQueue:
         the unschedulable pool, unless an event during the attempt may have let it in;
         returns the queue it went to."""
         with self._cond:
+            gone = self._in_flight[qp.key].gone if qp.key in self._in_flight else False
             events = self._land(qp.key)
-            if self._where(qp.key) or self._closed:
+            if gone or self._where(qp.key) or self._closed:
                 return ""
             if error:
                 qp.consecutive_errors += 1
@@ -305,10 +308,16 @@ class SchedulingQueue:
             return UNSCHEDULABLE
         return ""
 
+    def _known(self, key: Key) -> bool:
+        """In a queue, or being tried (and not deleted since: a pod made again under the
+        name of one being tried is a new pod)."""
+        flight = self._in_flight.get(key)
+        return (flight is not None and not flight.gone) or bool(self._where(key))
+
     def _update_locked(self, pod: Obj) -> None:
         key = pod_key(pod)
         flight = self._in_flight.get(key)
-        if flight is not None:
+        if flight is not None and not flight.gone:
             # Weighed when the attempt fails: the change may be what lets it in.
             if scheduling_properties(flight.qp.pod) != scheduling_properties(pod):
                 self._events.append(_Recorded(ClusterEvent(UNSCHEDULED_POD, UPDATE),

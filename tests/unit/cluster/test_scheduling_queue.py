@@ -224,6 +224,19 @@ def test_a_deleted_pod_leaves_every_queue(clock: Clock) -> None:
         assert q.where(pod(name)) != ""
         q.delete(pod(name))
         assert q.where(pod(name)) == ""
+    q.add(pod("d"))
+    d = q.pop(timeout=0)
+    assert d is not None
+    q.delete(pod("d"))                        # while it is being tried
+    assert q.add_unschedulable(d, ["NodeResourcesFit"]) == ""
+    q.add(pod("e"))
+    e = q.pop(timeout=0)
+    assert e is not None
+    q.delete(pod("e"))
+    q.add(pod("e", cpu="1"))                  # made again while the old one is tried
+    assert q.add_unschedulable(e, ["NodeResourcesFit"]) == ""
+    assert q.where(pod("e")) == ACTIVE
+    q.delete(pod("e"))
     clock.now += 400
     assert q.pop(timeout=0) is None
     assert q.summary() == "activeQ:0; backoffQ:0; unschedulablePods:0"

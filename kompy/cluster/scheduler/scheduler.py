@@ -143,13 +143,14 @@ class Scheduler:
     # -- inputs: each informer event updates the cache first, then tells the queue -------------
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
         with self._events_lock:     # old and new must be read and written as one
-            # A pod the scheduler assumed is new to everyone else when its binding shows.
             old, assumed = self.cache.known(pod)
             self.cache.on_pod(pod, deleted)
             new = None if deleted or not _counts_on_node(pod) else pod
-            before = None if assumed or not _counts_on_node(old) else old
+            before = old if _counts_on_node(old) else None
+            if new is not None and assumed:
+                before = None   # the pod assumed is new to others when its binding shows
             for event in hints.assigned_pod_events(before, new):
-                self.queue.move(event, before or old, new)
+                self.queue.move(event, before, new)
         if not deleted and _mine(pod):
             self.queue.update(pod)
         else:

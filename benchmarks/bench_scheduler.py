@@ -234,7 +234,8 @@ def child(pods: int, nodes: int) -> dict[str, Any]:
             "scheduler_cpu_s": round(sched_cpu, 4),
             "api_calls_cpu_s": round(timed.cpu, 4),
             "decisions_cpu_s": round(sched_cpu - timed.cpu, 4),
-            "pods_informer_cpu_s": round(informer_cpu, 4), "spread": spread}
+            "pods_informer_cpu_s": round(informer_cpu, 4), "spread": spread,
+            "api_calls": timed.calls}
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

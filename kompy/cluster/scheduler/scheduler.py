@@ -179,7 +179,19 @@ class Scheduler:
                             None if deleted else claim)
 
     # -- the work -------------------------------------------------------------------------------
+    def _wait_synced(self) -> bool:
+        """Wait until every informer the decisions read has listed (kube-scheduler waits
+        for its caches to sync before its first cycle): a pod tried before the nodes are
+        known would be refused, written Unschedulable and backed off for nothing."""
+        for informer in (self.pods, self.nodes, self.namespaces, self.claims):
+            while not informer.synced.wait(0.5):
+                if self.queue.closed:
+                    return False
+        return True
+
     def _run(self) -> None:
+        if not self._wait_synced():
+            return
         while True:
             qp = self.queue.pop(timeout=IDLE_TICK)
             self.failures.tick()

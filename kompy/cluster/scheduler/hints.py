@@ -222,10 +222,12 @@ REGISTERED: dict[str, tuple[list[ClusterEvent], Hint]] = {
 }
 
 
+_INTERESTING = frozenset(e for events, _ in REGISTERED.values() for e in events)
+
+
 def interesting(event: ClusterEvent) -> bool:
     """Whether any plugin cares about the event (else nothing need be looked at)."""
-    return event.resource == UNSCHEDULED_POD or any(
-        event in events for events, _ in REGISTERED.values())
+    return event.resource == UNSCHEDULED_POD or event in _INTERESTING
 
 
 def worth_requeuing(pod: Obj, plugins: Iterable[str], event: ClusterEvent,

@@ -38,8 +38,12 @@ _SUFFIX_WRONG = "unable to parse quantity's suffix"
 
 
 class QuantityError(KompyError, ValueError):
-    """Text that is not a Kubernetes quantity (a ValueError too: a bad value), with upstream's
-    message and the text."""
+    """Text that is not a Kubernetes quantity (a ValueError too: a bad value): upstream's
+    message (``reason``, what kube-apiserver answers) and the text."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(f"{reason}: {text!r}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,14 @@ class Quantity:
     @staticmethod
     def parse(text: Any) -> Quantity:
         if isinstance(text, bool) or (isinstance(text, float) and not math.isfinite(text)):
-            raise QuantityError(f"{_FORMAT_WRONG}: {str(text)!r}")
+            raise QuantityError(_FORMAT_WRONG, str(text))
         if isinstance(text, int | float):
             return Quantity(Fraction(str(text)))
         text = str(text).strip()
         match = _SYNTAX.match(text)
         if match is None:
             why = _SUFFIX_WRONG if _UNKNOWN_SUFFIX.match(text) else _FORMAT_WRONG
-            raise QuantityError(f"{why}: {text!r}")
+            raise QuantityError(why, text)
         number, suffix = Fraction(match.group(1)), match.group(2)
         if suffix in _BINARY_SUFFIXES:
             return Quantity(number * 2 ** _BINARY_SUFFIXES[suffix], BINARY)

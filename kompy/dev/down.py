@@ -51,7 +51,11 @@ class DownRequest:
         return self.target or ClusterTarget(cluster=self.cluster)
 
 
-def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
+def run_down(request: DownRequest, out: TextIO, err: TextIO,
+             client: KubeClient | None = None) -> int:
+    """``client``: the one a ``kompy dev`` session already has. Its clean-up must not go
+    through :meth:`ClusterTarget.connect`, which starts the built-in cluster when its
+    health check misses, and waits up to two minutes for a slow daemon to answer."""
     def say(line: str) -> None:
         out.write(line + "\n")
         out.flush()
@@ -60,7 +64,7 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
 
     target = request.where()
     namespace = namespace_of(request.project_name or _project_name(request), target)
-    client = target.connect(say)
+    client = client or target.connect(say)
     try:
         found = read_namespace(client, namespace)
     except NotFound:

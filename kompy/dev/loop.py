@@ -621,7 +621,8 @@ class DevSession:
                                  project_name=self.project.name if self.project else
                                  r.project_name, env_files=r.env_files, cluster=r.cluster,
                                  environ=r.environ, target=self.target,
-                                 grace_period=r.grace_period), self.out, self.err)
+                                 grace_period=r.grace_period), self.out, self.err,
+                     self.client)
         except KeyboardInterrupt:
             self.console.lines("\n")
             self._force_cleanup()

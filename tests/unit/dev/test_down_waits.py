@@ -59,3 +59,35 @@ def test_progress_says_at_most_once_per_period() -> None:
     for _ in range(3):
         progress.tick("x")
     assert said == ["x"]
+
+
+def test_a_sessions_clean_up_uses_its_client(tmp_path: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # kompy dev's Ctrl-C must not go through ClusterTarget.connect: for the built-in
+    # cluster that starts the daemon when a health check misses, and waits up to 120 s
+    # for a slow one to answer.
+    import io
+
+    from kompy.client import KubeClient
+    from kompy.cluster.apiserver.server import ApiServer
+    from kompy.cluster.store.sqlite import Store
+    from kompy.dev.target import ClusterTarget
+
+    def connect(*_: Any) -> None:
+        raise AssertionError("the clean-up connected anew")
+
+    monkeypatch.setattr(ClusterTarget, "connect", connect)
+    server = ApiServer(Store(tmp_path / "s.db"), "t").start()
+    try:
+        client = KubeClient.for_server(server.url, "t")
+        client.create({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "shop"}})
+        client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "settings", "namespace": "shop",
+                                    "labels": {"app.kubernetes.io/managed-by": "kompy"}}})
+        out = io.StringIO()
+        request = down.DownRequest(project_name="shop", target=ClusterTarget(context="c"))
+        assert down.run_down(request, out, io.StringIO(), client) == 0
+        assert "configmap/settings deleted" in out.getvalue()
+    finally:
+        server.stop()

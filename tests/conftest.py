@@ -118,8 +118,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not left:
         return
-    session.config.stash[LEAKS] = (left, leakkit.remove(left))
-    if os.environ.get("KOMPY_TEST_LEAKS") != "report" and session.exitstatus == 0:
+    failed = leakkit.remove(left)
+    session.config.stash[LEAKS] = (left, failed)
+    # Docker 20.10 sometimes keeps a removed container's endpoint on a network for good (an
+    # engine bug, kompy cluster reset says so): such a network alone does not fail the run.
+    stuck = {problem.split(": ", 1)[0] for problem in failed if "active endpoints" in problem}
+    if os.environ.get("KOMPY_TEST_LEAKS") != "report" and session.exitstatus == 0 and \
+            set(left) - stuck:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -130,7 +135,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         return
     left, failed = found
     terminalreporter.section(f"{len(left)} Docker objects this session left behind "
-                             "(removed now; the session fails)", sep="!", red=True, bold=True)
+                             "(removed now)", sep="!", red=True, bold=True)
     for item in left:
         terminalreporter.line(f"  {item}", red=True)
     for problem in failed:

@@ -66,7 +66,9 @@ def daemonset(desired: int, updated: int, available: int, observed: int = 1
         (sts(ready=0), False),
         (sts(rolling=None, update="r2", current="r1"), False),
         (sts(rolling=None, update="r2", current="r2"), True),
-        (sts(strategy="OnDelete", ready=0), True),    # kubectl cannot tell: done
+        # kubectl refuses OnDelete; the wait waits for the pods there are to be ready
+        (sts(strategy="OnDelete", ready=0), False),
+        (sts(strategy="OnDelete", ready=1, updated=0), True),
         ({"kind": "DaemonSet", "metadata": {"name": "d", "generation": 1}, "status": {}},
          False),
         (daemonset(desired=1, updated=1, available=1), True),

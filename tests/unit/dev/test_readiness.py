@@ -157,6 +157,22 @@ def test_wait_ready_prints_progress_until_ready() -> None:
     assert "Deployment" in client.watches   # woken by the Deployment's change, not a timer
 
 
+def test_an_on_delete_set_ends_the_wait_and_says_its_old_pods_stay() -> None:
+    """kubectl refuses OnDelete; the wait neither hangs on pods nobody replaces nor calls
+    them updated: once the pods are ready it ends, and its line says which are old."""
+    old = sts(strategy="OnDelete", ready=0, updated=0, update="r2", current="r1")
+    client = FakeClient({"db": old}, [], transitions=[
+        sts(strategy="OnDelete", ready=1, updated=0, update="r2", current="r1")])
+    lines: list[str] = []
+    assert wait_ready(client, "ns", [("StatefulSet", "db")], 30,  # type: ignore[arg-type]
+                      lines.append) is True
+    assert lines == [
+        "ready: db 0/1 (waiting for 1 pods to be ready; OnDelete: 0 of 1 pods run the new "
+        "spec, the others keep the old one until they are deleted)",
+        "ready: db 1/1 (OnDelete: 0 of 1 pods run the new spec, the others keep the old one "
+        "until they are deleted)"]
+
+
 def test_timeout_names_the_pods_and_their_reasons() -> None:
     events = [{"involvedObject": {"name": "web-abc"}, "type": "Warning", "reason": "BackOff",
                "message": "Back-off restarting failed container"}]

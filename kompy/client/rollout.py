@@ -86,6 +86,15 @@ class Counts:
     current: int = 0
     target: int = 0
 
+    @property
+    def old(self) -> int:
+        """Pods of an older revision still there (a Deployment's pending termination)."""
+        return self.total - self.updated
+
+    @property
+    def unready(self) -> int:
+        return self.desired - self.ready
+
 
 @dataclass(frozen=True)
 class Verdict:

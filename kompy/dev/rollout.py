@@ -64,9 +64,7 @@ def from_verdict(verdict: Verdict) -> WorkloadStatus:
                                       "deadline")
     if verdict.done:
         return status
-    return replace(status, waiting=_WAITING[verdict.rule].format(
-        v=verdict, c=counts, old=counts.total - counts.updated,
-        unready=counts.desired - counts.ready))
+    return replace(status, waiting=_WAITING[verdict.rule].format(v=verdict, c=counts))
 
 
 def _on_delete(verdict: Verdict, status: WorkloadStatus) -> WorkloadStatus:
@@ -79,7 +77,7 @@ def _on_delete(verdict: Verdict, status: WorkloadStatus) -> WorkloadStatus:
     if not verdict.observed:
         waiting = _WAITING[Rule.SPEC_NOT_OBSERVED]
     elif counts.ready < counts.desired:
-        waiting = _WAITING[Rule.PODS_NOT_READY].format(unready=counts.desired - counts.ready)
+        waiting = _WAITING[Rule.PODS_NOT_READY].format(c=counts)
     else:
         return replace(status, done=True, note=note)
     return replace(status, done=False, waiting=waiting, note=note)
@@ -89,11 +87,11 @@ def _on_delete(verdict: Verdict, status: WorkloadStatus) -> WorkloadStatus:
 _WAITING: dict[Rule, str] = {
     Rule.SPEC_NOT_OBSERVED: "waiting for the spec update to be observed",
     Rule.REPLICAS_NOT_UPDATED: "{c.updated} out of {c.desired} new replicas have been updated",
-    Rule.OLD_REPLICAS_PENDING: "{old} old replicas are pending termination",
+    Rule.OLD_REPLICAS_PENDING: "{c.old} old replicas are pending termination",
     Rule.UPDATED_NOT_AVAILABLE: "{c.available} of {c.updated} updated replicas are available",
     Rule.PODS_NOT_UPDATED: "{c.updated} out of {c.desired} new pods have been updated",
     Rule.PODS_NOT_AVAILABLE: "{c.available} of {c.desired} updated pods are available",
-    Rule.PODS_NOT_READY: "waiting for {unready} pods to be ready",
+    Rule.PODS_NOT_READY: "waiting for {c.unready} pods to be ready",
     Rule.PARTITION_NOT_UPDATED: "{c.updated} out of {c.target} new pods have been updated",
     Rule.REVISION_NOT_UPDATED: "rolling update to revision {v.update_revision}: {c.updated} "
                                "pods updated",

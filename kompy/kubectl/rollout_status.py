@@ -37,10 +37,7 @@ def message(verdict: Verdict) -> tuple[str, bool]:
                              "the new spec only when they are deleted")
     if verdict.rule is Rule.PROGRESS_DEADLINE_EXCEEDED:
         raise RolloutFailed(f'deployment "{verdict.name}" exceeded its progress deadline')
-    counts = verdict.counts
-    line = _LINES[verdict.rule].format(
-        v=verdict, c=counts, noun=_NOUNS[verdict.kind], old=counts.total - counts.updated,
-        unready=counts.desired - counts.ready)
+    line = _LINES[verdict.rule].format(v=verdict, c=verdict.counts, noun=_NOUNS[verdict.kind])
     return line + "\n", verdict.done
 
 
@@ -51,7 +48,7 @@ _LINES: dict[Rule, str] = {
     Rule.REPLICAS_NOT_UPDATED: 'Waiting for deployment "{v.name}" rollout to finish: '
                                "{c.updated} out of {c.desired} new replicas have been "
                                "updated...",
-    Rule.OLD_REPLICAS_PENDING: 'Waiting for deployment "{v.name}" rollout to finish: {old} '
+    Rule.OLD_REPLICAS_PENDING: 'Waiting for deployment "{v.name}" rollout to finish: {c.old} '
                                "old replicas are pending termination...",
     Rule.UPDATED_NOT_AVAILABLE: 'Waiting for deployment "{v.name}" rollout to finish: '
                                 "{c.available} of {c.updated} updated replicas are "
@@ -61,7 +58,7 @@ _LINES: dict[Rule, str] = {
     Rule.PODS_NOT_AVAILABLE: 'Waiting for daemon set "{v.name}" rollout to finish: '
                              "{c.available} of {c.desired} updated pods are available...",
     Rule.ROLLED_OUT: '{noun} "{v.name}" successfully rolled out',
-    Rule.PODS_NOT_READY: "Waiting for {unready} pods to be ready...",
+    Rule.PODS_NOT_READY: "Waiting for {c.unready} pods to be ready...",
     Rule.PARTITION_NOT_UPDATED: "Waiting for partitioned roll out to finish: {c.updated} out "
                                 "of {c.target} new pods have been updated...",
     Rule.PARTITION_ROLLED_OUT: "partitioned roll out complete: {c.updated} new pods have been "

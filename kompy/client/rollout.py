@@ -127,10 +127,7 @@ def judge(kind: str, obj: Obj) -> Verdict:
 def _deployment(obj: Obj) -> Verdict:
     spec, status = _dict(obj, "spec"), _dict(obj, "status")
     replicas = _int(spec.get("replicas"), 1)
-    counts = Counts(desired=replicas, total=_int(status.get("replicas")),
-                    updated=_int(status.get("updatedReplicas")),
-                    ready=_int(status.get("readyReplicas")),
-                    available=_int(status.get("availableReplicas")), target=replicas)
+    counts = _counts(status, _REPLICAS, desired=replicas, target=replicas)
     observed = _generation(obj) <= _int(status.get("observedGeneration"))
 
     def verdict(rule: Rule) -> Verdict:
@@ -161,11 +158,7 @@ def _statefulset(obj: Obj) -> Verdict:
         kind, rolling = ROLLING_UPDATE, rolling if isinstance(rolling, Mapping) else {}
     partition = _int(rolling.get("partition")) if isinstance(rolling, Mapping) else None
     target = replicas - partition if partition is not None else replicas
-    counts = Counts(desired=replicas, total=_int(status.get("replicas")),
-                    updated=_int(status.get("updatedReplicas")),
-                    ready=_int(status.get("readyReplicas")),
-                    available=_int(status.get("availableReplicas")),
-                    current=_int(status.get("currentReplicas")), target=target)
+    counts = _counts(status, _REPLICAS, desired=replicas, target=target)
     seen = _int(status.get("observedGeneration"))
     observed = seen != 0 and _generation(obj) <= seen
 
@@ -193,10 +186,7 @@ def _daemonset(obj: Obj) -> Verdict:
     spec, status = _dict(obj, "spec"), _dict(obj, "status")
     kind = str(_dict(spec, "updateStrategy").get("type") or ROLLING_UPDATE)
     desired = _int(status.get("desiredNumberScheduled"))
-    counts = Counts(desired=desired, total=_int(status.get("currentNumberScheduled")),
-                    updated=_int(status.get("updatedNumberScheduled")),
-                    ready=_int(status.get("numberReady")),
-                    available=_int(status.get("numberAvailable")), target=desired)
+    counts = _counts(status, _DAEMON_PODS, desired=desired, target=desired)
     observed = _generation(obj) <= _int(status.get("observedGeneration"))
 
     def verdict(rule: Rule) -> Verdict:
@@ -211,6 +201,19 @@ def _daemonset(obj: Obj) -> Verdict:
     if counts.available < desired:
         return verdict(Rule.PODS_NOT_AVAILABLE)
     return verdict(Rule.ROLLED_OUT)
+
+
+# Which status field holds each count: a Deployment's and a StatefulSet's replicas, a
+# DaemonSet's pods (currentNumberScheduled: nodes running one of its pods, of any revision).
+_REPLICAS = {"total": "replicas", "updated": "updatedReplicas", "ready": "readyReplicas",
+             "available": "availableReplicas", "current": "currentReplicas"}
+_DAEMON_PODS = {"total": "currentNumberScheduled", "updated": "updatedNumberScheduled",
+                "ready": "numberReady", "available": "numberAvailable"}
+
+
+def _counts(status: Obj, fields: Mapping[str, str], *, desired: int, target: int) -> Counts:
+    return Counts(desired=desired, target=target,
+                  **{count: _int(status.get(field)) for count, field in fields.items()})
 
 
 _RULES: dict[str, Callable[[Obj], Verdict]] = {

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from clusterkit import container, events, pod, running, wait_for
 
-from kompy.client.objects import cpu_millis, pod_requests, pod_terminal
+from kompy.client.objects import pod_requests, pod_terminal
+from kompy.client.quantity import milli_value
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def free_cpu(client: Any, node_name: str) -> int:
     node = client.get("nodes", node_name)
     used = sum(pod_requests(p)[0] for p in client.list("pods")["items"]
                if (p.get("spec") or {}).get("nodeName") == node_name and not pod_terminal(p))
-    return cpu_millis(node["status"]["allocatable"]["cpu"]) - used
+    return milli_value(node["status"]["allocatable"]["cpu"]) - used
 
 
 def test_a_pending_pod_is_bound_promptly_once_a_pod_frees_room(client: Any,

@@ -92,9 +92,12 @@ def hook_runner(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
 
 
 def run_post_start(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
-                   spec: dict[str, Any], container_id: str, pod_ip: str) -> bool:
+                   spec: dict[str, Any], container_id: str, pod_ip: str,
+                   cancelled: Callable[[], bool] = lambda: False) -> bool:
     """Run the container's postStart hook, if any; False when it failed (the container is
-    killed then: the caller lets the restart policy take it from there)."""
+    killed then: the caller lets the restart policy take it from there). A hook that fails
+    once ``cancelled()`` (the pod is being deleted: its container is being stopped) is
+    only logged: the pod's termination takes the container over."""
     handler = post_start_handler(spec)
     if handler is None:
         return True
@@ -102,6 +105,10 @@ def run_post_start(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
                         POST_START_TIMEOUT)
     if not error:
         return True
+    if cancelled():
+        log.info("postStart hook of container %s of pod %s/%s ended with the pod's deletion: "
+                 "%s", spec.get("name"), namespace(pod), name(pod), error)
+        return False
     log.warning("postStart hook of container %s of pod %s/%s: %s", spec.get("name"),
                 namespace(pod), name(pod), error)
     recorder.warning(pod, "FailedPostStartHook", "PostStartHook failed")

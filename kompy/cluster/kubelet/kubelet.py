@@ -159,6 +159,7 @@ class Kubelet:
             persistent_volumes=cached_lookup(client, persistent_volumes, "persistentvolumes"),
             pods=self.pods.list)
         self.worker.deleting = self._deleting
+        self.worker.hook_done = self.queue.add
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         informers["nodes"].add_handler(self._on_node)

@@ -37,6 +37,7 @@ from kompy.client.objects import (
     uid,
 )
 from kompy.client.workqueue import WorkQueue
+from kompy.cluster.kubelet import statuses
 from kompy.cluster.kubelet.backend import (
     LABEL_CONTAINER,
     LABEL_NODE,
@@ -174,6 +175,8 @@ class Kubelet:
                                               daemon=True))
         self._threads.append(threading.Thread(target=self.stopper.run, args=(stop,),
                                               name="kubelet-stopper", daemon=True))
+        self._threads.append(threading.Thread(target=self._sweep_statuses_loop,
+                                              name="kubelet-statuses", daemon=True))
         self._threads.append(threading.Thread(target=self._docker_events, name="kubelet-events",
                                               daemon=True))
 
@@ -255,6 +258,25 @@ class Kubelet:
                 self.queue.add_after(key, REPAIR_DELAY)
             return
         self.queue.add(key)
+
+    def _sweep_statuses_loop(self) -> None:
+        """Every :data:`~.statuses.SWEEP_SECONDS`, each pod whose status another writer
+        changed is synced, which writes the kubelet's back: upstream's syncBatch, for the
+        changes whose watch event did not wake the pod (:mod:`.statuses`)."""
+        while not self.stop.wait(statuses.SWEEP_SECONDS):
+            self.sweep_statuses()
+
+    def sweep_statuses(self) -> list[str]:
+        """One sweep: the pods found overwritten are queued (and returned)."""
+        with self._lock:
+            pods = [p for k, p in self._known.items()
+                    if k not in self._gone and not terminating(p)]
+        found = self.statuses.stale(pods)
+        for key in found:
+            log.info("pod %s: its status was changed by another writer; writing the "
+                     "kubelet's back", self._describe(key))
+            self.queue.add(key)
+        return found
 
     def _on_pod_input(self, obj: Obj, deleted: bool) -> None:
         """A ConfigMap, Secret or claim changed: re-sync the pods of its namespace (their

@@ -69,8 +69,12 @@ def bench_kompy(hooked: int, hook_seconds: int, src: str | None) -> dict[str, An
     home = tempfile.mkdtemp(prefix="kompy-bench-")
     saved = dict(os.environ)
     os.environ.update(KOMPY_HOME=home, KOMPY_INGRESS_PORTS="off")
+    cwd = os.getcwd()
     if src:  # the daemon (a child process) runs the baseline's code
         os.environ["PYTHONPATH"] = src
+        # `python -m` puts the working directory first on the path, before PYTHONPATH: in
+        # this repository's root the daemon would import this tree's code.
+        os.chdir(home)
     name = f"bench{uuid.uuid4().hex[:6]}"
     try:
         client = daemon.ensure_cluster(name)
@@ -95,6 +99,7 @@ def bench_kompy(hooked: int, hook_seconds: int, src: str | None) -> dict[str, An
                 "load_average_after": round(os.getloadavg()[0], 2)}
     finally:
         _reset(daemon, name)
+        os.chdir(cwd)
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(home, ignore_errors=True)

@@ -337,7 +337,11 @@ class Kubelet:
             self.recorder.warning(pod, "Unhealthy", f"{probe.capitalize()} probe failed: "
                                   f"{message}")
             return
-        self.backend.submit(self._kill_for_probe, pod_uid, container, container_id, probe)
+        # A thread of its own, not the engine's pool: the stopper's signals go through that
+        # pool (map), which a task of the pool itself must not wait on.
+        threading.Thread(target=self._kill_for_probe,
+                         args=(pod_uid, container, container_id, probe),
+                         name=f"probekill-{container}"[:40], daemon=True).start()
 
     def _kill_for_probe(self, pod_uid: str, cname: str, container_id: str, probe: str) -> None:
         """Kill a container whose liveness or startup probe failed (:mod:`.probekill`): a
@@ -349,7 +353,12 @@ class Kubelet:
             deleting = pod_uid in self._stopping or pod_uid in self._gone
         if pod is None or deleting or terminating(pod):
             return  # the pod's termination stops the container
-        info = self.backend.inspect(container_id)
+        try:
+            info = self.backend.inspect(container_id)
+        except KompyError as error:  # the engine is gone: its return resyncs every pod
+            log.warning("could not kill container %s for its %s probe: %s", cname, probe,
+                        error.message)
+            return
         if info is None or not info.running:
             return
         spec = _container_specs(pod).get(cname) or {}

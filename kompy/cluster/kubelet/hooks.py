@@ -8,8 +8,8 @@ hook is a ``FailedPreStopHook`` Warning event that, as upstream's, says only "Pr
 failed": the hook's output may hold secrets; the daemon's log says why.
 
 The postStart hook runs right after the container starts (kuberuntime_container.go
-startContainer); the pod worker waits for it before it starts the pod's next container and
-before the container is probed. A failed one is a ``FailedPostStartHook`` Warning event (it
+startContainer), on a thread of its own (:meth:`.podworker.PodWorker._post_start`); the pod's
+next container starts, and the container is probed, once it ends. A failed one is a ``FailedPostStartHook`` Warning event (it
 says "PostStartHook failed", for the same reason) and the container is killed, with no
 preStop hook, to be restarted per the pod's restartPolicy.
 """

@@ -370,8 +370,10 @@ class Kubelet:
                 self._probe_kills.pop(container_id, None)
             self.queue.add(pod_uid)
 
+        batch = self.stopper.begin([stop], done)  # engine calls: not under the lock
         with self._lock:
-            self._probe_kills[container_id] = self.stopper.begin([stop], done)
+            if not batch.done.is_set():  # (set before ``done`` runs)
+                self._probe_kills[container_id] = batch
 
     def _stop_of(self, pod: Obj, info: ContainerInfo, spec: dict[str, Any], grace: int,
                  hook: bool = True) -> Stop:
@@ -458,9 +460,11 @@ class Kubelet:
             self.queue.add_after(key, renew + 0.05)   # a projected token is due for renewal
 
     def _deleting(self, key: str) -> bool:
+        """The pod is being deleted, or is gone from this kubelet already (deleted, or its
+        node went down): nothing more is started for it."""
         with self._lock:
             pod = self._known.get(key)
-            return key in self._gone or (pod is not None and terminating(pod))
+            return key in self._gone or pod is None or terminating(pod)
 
     def _api_address(self) -> str | None:
         """The ``kubernetes`` Service's cluster IP, KUBERNETES_SERVICE_HOST in containers:

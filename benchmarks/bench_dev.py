@@ -157,14 +157,29 @@ def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: t
         except subprocess.TimeoutExpired:
             # Once seen (7 December): say what the session was doing, rather than a bare
             # timeout, and do not leave it running.
+            stacks = _stacks(proc.pid, Path(env["KOMPY_HOME"]) / env["KOMPY_CLUSTER"])
             proc.kill()
             log = Path(env["KOMPY_HOME"]) / env["KOMPY_CLUSTER"] / "daemon.log"
             tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
             raise SystemExit(f"kompy dev {' '.join(flags)} was still running 120 s after its "
                              f"Ctrl-C:\n{''.join(lines[-40:])}\nthe daemon's log:\n"
-                             + "\n".join(tail)) from None
+                             + "\n".join(tail) + stacks) from None
     return {"first_deploy_s": first,
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def _stacks(dev_pid: int, cluster_dir: Path) -> str:
+    """Every thread's stack of the hung session and of the cluster's daemon, when py-spy
+    (``pip install py-spy``) is at hand: where each waits, which the output cannot say."""
+    if shutil.which("py-spy") is None:
+        return "\n(install py-spy for the stacks of kompy dev and the daemon)"
+    pids = [("kompy dev", str(dev_pid))]
+    pidfile = cluster_dir / "daemon.pid"
+    if pidfile.exists():
+        pids.append(("the daemon", pidfile.read_text().split()[0]))
+    return "".join(f"\n{name}'s threads:\n" + subprocess.run(
+        ["py-spy", "dump", "--pid", pid], capture_output=True, text=True).stdout
+        for name, pid in pids)
 
 
 def main() -> int:

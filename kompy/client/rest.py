@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 LAST_APPLIED = applied.LAST_APPLIED
 # A watch keeps retrying a server that stopped answering for this long before giving up.
 WATCH_RETRY_SECONDS = 30.0
+# How long a bounded watch waits for its next byte beyond the ``timeoutSeconds`` the server
+# was given (the server ends the stream by then): a stalled server or a half-open connection
+# ends it, as a server-side timeout does, instead of holding its caller (``kompy down``'s
+# waits, the dev loop's rollout wait) for the hour an unbounded watch allows between bytes.
+WATCH_GRACE_SECONDS = 15.0
+UNBOUNDED_WATCH_IDLE_SECONDS = 3600.0
 
 
 # The Warning response header (RFC 7234: warn-code, agent, quoted text, optional date), as
@@ -325,7 +331,7 @@ class KubeClient:
                 params["timeoutSeconds"] = str(timeout_seconds)
             try:
                 response = self.request("GET", path, params=params, stream=True,
-                                        timeout=(timeout_seconds or 0) + 3600)
+                                        timeout=_watch_idle(timeout_seconds))
                 failing_since = None
                 # chunk_size None: hand over each chunk as it arrives, not when 512 bytes filled.
                 for line in response.iter_lines(chunk_size=None):  # type: ignore[call-overload]
@@ -342,6 +348,10 @@ class KubeClient:
             except Gone:
                 raise
             except (ClusterError, requests.RequestException) as e:
+                if timeout_seconds is not None and _read_timed_out(e):
+                    log.debug("watch %s: silent %.0f s past its timeout; ended", path,
+                              WATCH_GRACE_SECONDS)
+                    return   # the caller looks again, as after the server's own end
                 # 429 and 503 are a server shedding load or shutting down (a restart):
                 # retried like a dropped connection, as client-go's reflector does.
                 transient = not isinstance(e, ApiError) or e.status in (429, 503)
@@ -393,3 +403,23 @@ class KubeClient:
         (:mod:`kompy.client.remotecommand` has the interactive form)."""
         return remotecommand.run(self, name, namespace or self.namespace, command,
                                  container=container, stdin=stdin)
+
+
+def _watch_idle(timeout_seconds: int | None) -> float:
+    """Seconds a watch may go without a byte (the server's promised end, plus a grace)."""
+    if timeout_seconds is None:
+        return UNBOUNDED_WATCH_IDLE_SECONDS
+    return timeout_seconds + WATCH_GRACE_SECONDS
+
+
+def _read_timed_out(error: BaseException | None) -> bool:
+    """A read that waited out its timeout: before the answer's head (``requests.Timeout``,
+    which :meth:`KubeClient._send` words as a ClusterError) or mid-stream (requests wraps
+    urllib3's ReadTimeoutError in a ConnectionError)."""
+    if error is None:
+        return False
+    if isinstance(error, requests.Timeout):
+        return True
+    cause = error.args[0] if isinstance(error, requests.ConnectionError) and error.args else None
+    return isinstance(cause, urllib3.exceptions.ReadTimeoutError) or \
+        _read_timed_out(error.__cause__)

@@ -23,9 +23,11 @@ from typing import Any, TextIO
 
 from kompy.client import Gone, KubeClient, NotFound
 from kompy.dev.target import ClusterTarget
+from kompy.dev.up import count
 from kompy.errors import EXIT_OK, ClusterError, KompyError
 
 PART_OF = "app.kubernetes.io/part-of"
+PROGRESS_SECONDS = 5.0   # how often a wait says what it still waits for
 # Deleted in this order: controllers before what they own, so nothing is re-created.
 DELETED = ("cronjobs", "jobs", "deployments", "statefulsets", "daemonsets", "replicasets",
            "pods", "services", "ingresses", "networkpolicies", "horizontalpodautoscalers",
@@ -49,7 +51,11 @@ class DownRequest:
         return self.target or ClusterTarget(cluster=self.cluster)
 
 
-def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
+def run_down(request: DownRequest, out: TextIO, err: TextIO,
+             client: KubeClient | None = None) -> int:
+    """``client``: the one a ``kompy dev`` session already has. Its clean-up must not go
+    through :meth:`ClusterTarget.connect`, which starts the built-in cluster when its
+    health check misses, and waits up to two minutes for a slow daemon to answer."""
     def say(line: str) -> None:
         out.write(line + "\n")
         out.flush()
@@ -58,7 +64,7 @@ def run_down(request: DownRequest, out: TextIO, err: TextIO) -> int:
 
     target = request.where()
     namespace = namespace_of(request.project_name or _project_name(request), target)
-    client = target.connect(say)
+    client = client or target.connect(say)
     try:
         found = read_namespace(client, namespace)
     except NotFound:
@@ -104,7 +110,7 @@ def delete_namespace(client: KubeClient, namespace: str, timeout: float,
     longest = _longest_grace(client, namespace)
     deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
     _delete_each(client, namespace, say, grace, claims=claims)
-    _wait_no_pods(client, namespace, deadline)
+    _wait_no_pods(client, namespace, deadline, say=say)
     if not claims and _kept_claims(client, namespace, None, say):
         return
     try:
@@ -171,7 +177,7 @@ def delete_project(client: KubeClient, namespace: str, timeout: float,
     deadline = time.monotonic() + timeout + (longest if grace is None else min(longest, grace))
     _delete_each(client, namespace, say, grace, MANAGED_BY_SELECTOR, claims=claims)
     if project:
-        _wait_no_pods(client, namespace, deadline, project)
+        _wait_no_pods(client, namespace, deadline, project, say)
     if not claims:
         _kept_claims(client, namespace, MANAGED_BY_SELECTOR, say)
     say(f"namespace {namespace} kept (kompy did not create it)")
@@ -302,18 +308,39 @@ def _longest_grace(client: KubeClient, namespace: str, selector: str | None = No
                       for p in pods), default=0))
 
 
+class Progress:
+    """A line now and then while a wait goes on: a wait that says nothing looks hung, and
+    one that names what it waits for says where to look."""
+
+    def __init__(self, say: Callable[[str], None], every: float | None = None) -> None:
+        self.say = say
+        self.every = PROGRESS_SECONDS if every is None else every
+        self.due = time.monotonic() + self.every
+
+    def tick(self, line: str) -> None:
+        now = time.monotonic()
+        if now >= self.due:
+            self.say(line)
+            self.due = now + self.every
+
+
 def _wait_no_pods(client: KubeClient, namespace: str, deadline: float,
-                  selector: str | None = None) -> None:
+                  selector: str | None = None,
+                  say: Callable[[str], None] = lambda _: None) -> None:
     """Until no pod (of ``selector``, when given) is left in the namespace."""
+    progress = Progress(say)
     while True:
         listing = client.list("pods", namespace, label_selector=selector)
         pods = listing.get("items") or []
         if not pods:
             return
-        if time.monotonic() >= deadline:
-            names = ", ".join(str(p["metadata"]["name"]) for p in pods)
+        names = ", ".join(str(p["metadata"]["name"]) for p in pods)
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise ClusterError(f"timed out waiting for pods to stop: {names}",
                                hint="see `kompy get pods` and the daemon log")
+        progress.tick(f"waiting for {count(len(pods), 'pod')} to stop "
+                      f"(at most {left:.0f} s more): {names}")
         version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
         try:
             for _ in client.watch("pods", namespace, resource_version=version or None,
@@ -338,11 +365,14 @@ def _clean_docker(namespace: str, request: DownRequest,
     backend = DockerBackend(state.name, str(state.dir))
     labels = {LABEL_NAMESPACE: namespace}
     deadline = time.monotonic() + request.timeout
-    while backend.list_containers(labels):
+    progress = Progress(say)
+    while containers := backend.list_containers(labels):
+        names = ", ".join(c.name for c in containers)
         if time.monotonic() >= deadline:
-            left = ", ".join(c.name for c in backend.list_containers(labels))
-            raise ClusterError(f"containers still running after down: {left}",
+            raise ClusterError(f"containers still running after down: {names}",
                                hint="see the cluster's daemon.log")
+        progress.tick(f"waiting for the kubelet to remove "
+                      f"{count(len(containers), 'container')}: {names}")
         time.sleep(0.2)  # the kubelet removes them right after their pods are deleted
     for network in backend.list_networks(labels):
         backend.remove_network(network.name)

@@ -42,6 +42,7 @@ from kompy.client import KubeClient
 from kompy.dev.console import Console
 from kompy.dev.target import ClusterTarget
 from kompy.dev.tracker import PodTracker
+from kompy.dev.up import count
 from kompy.errors import EXIT_OK, KompyError
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class DevSession:
         started, since = time.monotonic(), time.time()
         touched = []
         for name, plan in sorted(plans.items()):
-            self.say(f"{name}: initial sync of {_count(len(plan.syncs), 'file')}")
+            self.say(f"{name}: initial sync of {count(len(plan.syncs), 'file')}")
             try:
                 if self._update_pods(name, plan):
                     touched.append(name)
@@ -359,7 +360,6 @@ class DevSession:
         from kompy.dev.up import (
             apply_all,
             convert_project,
-            count,
             prune,
             start_and_build,
             use_built,
@@ -513,8 +513,8 @@ class DevSession:
             running, behind, crashed = self._sync_into(service, target, running, plan,
                                                        before)
             if plan.syncs and running:
-                self.say(f"{service}: synced {_count(len(plan.syncs), 'file')} into "
-                         f"{_count(len(running), 'pod')} ({time.monotonic() - started:.2f} s)")
+                self.say(f"{service}: synced {count(len(plan.syncs), 'file')} into "
+                         f"{count(len(running), 'pod')} ({time.monotonic() - started:.2f} s)")
             self.tracker.mark_synced(service, [p.container_id for p in running])
             stopped = [p for p in pods if not p.running] + crashed
             restart = pods if plan.restart else [*stopped, *(behind if record.restart else [])]
@@ -528,9 +528,9 @@ class DevSession:
             if plan.restart and running:
                 how = "in place" if self.target.extras else "(new pods: their files are " \
                     "synced again once they run)"
-                self.say(f"{service}: restarting {_count(len(running), 'pod')} {how}")
+                self.say(f"{service}: restarting {count(len(running), 'pod')} {how}")
             if stopped:
-                self.say(f"{service}: {_count(len(stopped), 'pod')} waiting to restart after "
+                self.say(f"{service}: {count(len(stopped), 'pod')} waiting to restart after "
                          "a crash: starting now, with the change")
         return True
 
@@ -621,7 +621,8 @@ class DevSession:
                                  project_name=self.project.name if self.project else
                                  r.project_name, env_files=r.env_files, cluster=r.cluster,
                                  environ=r.environ, target=self.target,
-                                 grace_period=r.grace_period), self.out, self.err)
+                                 grace_period=r.grace_period), self.out, self.err,
+                     self.client)
         except KeyboardInterrupt:
             self.console.lines("\n")
             self._force_cleanup()
@@ -645,7 +646,3 @@ def _still_running(container_id: str) -> bool:
     from kompy.dev.runstate import still_running
 
     return still_running(container_id)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"

@@ -78,3 +78,68 @@ def test_watch_survives_a_server_restart(tmp_path: Path) -> None:
         assert seen == [("ADDED", "one"), ("ADDED", "two"), ("ADDED", "three")]
     finally:
         restarted.stop()
+
+
+class _StallingServer:
+    """Accepts connections and, per ``head``, sends a watch answer's head (then nothing) or
+    nothing at all; keeps every connection open, as a stalled server or a half-open
+    connection does."""
+
+    def __init__(self, head: bool) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.head = head
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            if self.head:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize("head", [True, False], ids=["stalls-mid-stream", "never-answers"])
+def test_bounded_watch_ends_when_the_server_stalls(monkeypatch: pytest.MonkeyPatch,
+                                                   head: bool) -> None:
+    # A server that does not end a watch by its timeoutSeconds must not hold the caller
+    # (kompy down's pod wait) for the hour an unbounded watch allows between bytes.
+    from kompy.client import rest
+
+    monkeypatch.setattr(rest, "WATCH_GRACE_SECONDS", 0.5)
+    server = _StallingServer(head)
+    try:
+        client = KubeClient.for_server(server.url, "t")
+        seen: list[Any] = []
+        # In a thread, so that a watch that never ends fails this test instead of hanging it.
+        watching = threading.Thread(target=lambda: seen.extend(
+            client.watch("pods", "default", timeout_seconds=1)), daemon=True)
+        watching.start()
+        watching.join(10)
+        assert not watching.is_alive(), "the watch outlived its timeout by 9 s"
+        assert seen == []
+    finally:
+        server.close()
+
+
+def test_unbounded_watch_idle_allowance_is_long() -> None:
+    from kompy.client import rest
+
+    assert rest._watch_idle(None) == rest.UNBOUNDED_WATCH_IDLE_SECONDS
+    assert rest._watch_idle(5) == 5 + rest.WATCH_GRACE_SECONDS

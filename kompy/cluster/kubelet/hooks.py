@@ -8,10 +8,11 @@ hook is a ``FailedPreStopHook`` Warning event that, as upstream's, says only "Pr
 failed": the hook's output may hold secrets; the daemon's log says why.
 
 The postStart hook runs right after the container starts (kuberuntime_container.go
-startContainer), on a thread of its own (:meth:`.podworker.PodWorker._post_start`); the pod's
-next container starts, and the container is probed, once it ends. A failed one is a ``FailedPostStartHook`` Warning event (it
-says "PostStartHook failed", for the same reason) and the container is killed, with no
-preStop hook, to be restarted per the pod's restartPolicy.
+startContainer), on a thread of its own (:meth:`.podworker.PodWorker._post_start`); the
+pod's next container starts, and the container is probed, once it ends. A failed one is a
+``FailedPostStartHook`` Warning event (it says "PostStartHook failed", for the same reason)
+and the container is killed, with no preStop hook, to be restarted per the pod's
+restartPolicy.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def test_deleting_a_pod_during_a_probe_kill_runs_its_hook_once(fake_cluster: Any
     handler = fake_cluster.backend.exec_handler
 
     def slow_drain(info: Any, command: list[str]) -> tuple[int, bytes]:
-        found = handler(info, command)
+        found: tuple[int, bytes] = handler(info, command)
         if command == ["drain"]:
             release.wait(30)
         return found

@@ -224,7 +224,7 @@ def test_a_daemon_stop_runs_the_pre_stop_hooks_within_the_grace_period(fake_node
         order.append((signal, container_id))
         kill(container_id, signal)
 
-    cluster.backend.kill = logged_kill  # type: ignore[method-assign]
+    cluster.backend.kill = logged_kill
     spec = deployment(3, 2)
     spec["spec"]["template"]["spec"]["containers"][0]["lifecycle"] = {
         "preStop": {"exec": {"command": ["drain"]}}}

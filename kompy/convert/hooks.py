@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kompy.convert.config import looks_secret
 
@@ -30,38 +30,32 @@ if TYPE_CHECKING:
     from kompy.client.objects import Obj
     from kompy.convert.context import ConvertContext
     from kompy.errors import KeyPath
-    from kompy.model import Service
+    from kompy.model import Hook, Service
 
 # Compose key -> Kubernetes lifecycle field.
 HOOK_KEYS = {"post_start": "postStart", "pre_stop": "preStop"}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+Step = tuple[tuple[str, ...], str | None, dict[str, str]]   # command, working_dir, env
 
 
 def lifecycle(ctx: ConvertContext, service: Service, base: KeyPath) -> Obj | None:
     """The container's ``lifecycle`` from the service's hooks, or None without hooks."""
     out: Obj = {}
     for key, field in HOOK_KEYS.items():
-        hooks = service.other.get(key)
-        if not hooks:
-            continue
-        command = _handler_command(ctx, (*base, key), hooks)
-        if command:
-            out[field] = {"exec": {"command": command}}
-            ctx.mapped((*base, key), f"lifecycle.{field}.exec")
+        hooks: tuple[Hook, ...] = getattr(service, key)
+        if hooks:
+            path = (*base, key)
+            out[field] = {"exec": {"command": _handler_command(ctx, path, hooks)}}
+            ctx.mapped(path, f"lifecycle.{field}.exec")
     return out or None
 
 
-def _handler_command(ctx: ConvertContext, path: KeyPath, hooks: list[Any]) -> list[str] | None:
+def _handler_command(ctx: ConvertContext, path: KeyPath, hooks: tuple[Hook, ...]
+                     ) -> list[str]:
     """One exec command that runs every hook of the list in order."""
-    steps: list[tuple[list[str], str | None, dict[str, str]]] = []
-    for index, hook in enumerate(hooks):
-        step = _step(ctx, (*path, index), hook)
-        if step is not None:
-            steps.append(step)
-    if not steps:
-        return None
+    steps = [_step(ctx, (*path, index), hook) for index, hook in enumerate(hooks)]
     if len(steps) == 1 and steps[0][1] is None and not steps[0][2]:
-        return steps[0][0]
+        return list(steps[0][0])
     reasons = []
     if len(steps) > 1:
         reasons.append(f"{len(steps)} hooks (Kubernetes runs one handler per event)")
@@ -76,56 +70,24 @@ def _handler_command(ctx: ConvertContext, path: KeyPath, hooks: list[Any]) -> li
     return ["sh", "-c", script]
 
 
-def _step(ctx: ConvertContext, path: KeyPath,
-          hook: Any) -> tuple[list[str], str | None, dict[str, str]] | None:
-    """(command, working_dir, environment) of one hook; None (with a warning) when unusable."""
-    if not isinstance(hook, dict):
-        ctx.dropped(path, "a hook must be a mapping with a command")
-        return None
-    command = _words(hook.get("command"))
-    if command is None:
-        ctx.dropped((*path, "command"), f"cannot split {hook.get('command')!r} into words",
-                    hint="check the quotes, or write the command as a list")
-        return None
-    if not command:
-        ctx.dropped((*path, "command"), "a hook needs a non-empty command")
-        return None
-    if hook.get("user"):
+def _step(ctx: ConvertContext, path: KeyPath, hook: Hook) -> Step:
+    """(command, working_dir, environment) of one hook; what Kubernetes cannot express is
+    warned about and left out."""
+    if hook.user:
         ctx.dropped((*path, "user"), "a Kubernetes exec hook runs as the container's user",
                     hint="set the service's user, or switch user inside the command")
-    if hook.get("privileged") not in (None, False, "false"):
+    if hook.privileged:
         ctx.dropped((*path, "privileged"),
                     "a Kubernetes exec hook runs with the container's privileges",
                     hint="set the service's privileged (securityContext) if the hook needs it")
-    return command, hook.get("working_dir") or None, _environment(ctx, path, hook)
+    return hook.command, hook.working_dir, _environment(ctx, path, hook)
 
 
-def _words(raw: Any) -> list[str] | None:
-    """A hook's command: a list as is, a string split with shell-word rules (as compose-go);
-    None when the string's quotes do not balance."""
-    if isinstance(raw, list):
-        return [str(word) for word in raw]
-    if isinstance(raw, str):
-        try:
-            return shlex.split(raw, posix=True)
-        except ValueError:
-            return None
-    return []
-
-
-def _environment(ctx: ConvertContext, path: KeyPath, hook: dict[str, Any]) -> dict[str, str]:
-    """The hook's environment (list of K=V or mapping); secret-looking or unset values are
-    dropped, with a warning: a command line is not a Secret."""
-    raw = hook.get("environment") or {}
-    pairs: dict[str, Any] = {}
-    if isinstance(raw, dict):
-        pairs = dict(raw)
-    else:
-        for item in raw:
-            key, sep, value = str(item).partition("=")
-            pairs[key] = value if sep else None
+def _environment(ctx: ConvertContext, path: KeyPath, hook: Hook) -> dict[str, str]:
+    """The hook's environment; secret-looking or unset values are dropped, with a warning:
+    a command line is not a Secret."""
     out: dict[str, str] = {}
-    for key, value in pairs.items():
+    for key, value in hook.environment.items():
         where = (*path, "environment", key)
         if value is None or not _ENV_NAME.fullmatch(key):
             ctx.dropped(where, f"hook environment variable {key} has no value or a name a "
@@ -135,12 +97,11 @@ def _environment(ctx: ConvertContext, path: KeyPath, hook: dict[str, Any]) -> di
                         "written into the hook's command line; left out",
                         hint="give the service this variable (it goes into a Secret)")
         else:
-            # YAML booleans as Compose writes them into the environment
-            out[key] = str(value).lower() if isinstance(value, bool) else str(value)
+            out[key] = value
     return out
 
 
-def _shell_step(command: list[str], working_dir: str | None, env: dict[str, str]) -> str:
+def _shell_step(command: tuple[str, ...], working_dir: str | None, env: dict[str, str]) -> str:
     """One hook as a shell command line, every word quoted (nothing expands)."""
     assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
     line = " ".join(part for part in (assignments, shlex.join(command)) if part)

@@ -179,9 +179,8 @@ _NO_MEANING = {
 
 
 # Untyped service keys that a builder maps (and reports) itself.
-# volumes, gpus, services, external.py, hooks
-_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links", "external_links",
-                               "post_start", "pre_stop"})
+# volumes, gpus, services, external.py
+_MAPPED_ELSEWHERE = frozenset({"volumes_from", "gpus", "links", "external_links"})
 
 
 def _report_project_keys(ctx: ConvertContext) -> None:

@@ -1,20 +1,25 @@
-"""Is a workload's rollout done? ``kubectl rollout status``'s rules, for every cluster.
+"""Is a workload up? ``kubectl rollout status``'s verdict, in ``kompy dev``'s short form.
 
-Deployments, StatefulSets and DaemonSets are judged exactly as kubectl's status viewers
-judge them (kubectl ``pkg/polymorphichelpers/rollout_status.go``): nothing is done before
-the controller has observed the newest spec (``observedGeneration``), a Deployment is done
-only once every replica is updated, no old replica is left (not even one pending
-termination) and every updated replica is available. Jobs (complete) and bare Pods (ready,
-or succeeded), which kubectl does not roll out, are judged as ``kubectl wait`` would.
-https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+Deployments, StatefulSets and DaemonSets are judged by kubectl's rules
+(:mod:`kompy.client.rollout`, shared with ``kompy rollout status``); this module words the
+verdict for the wait's progress line (``web 1/2 (1 old replicas are pending termination)``).
+Jobs (complete) and bare Pods (ready, or succeeded), which kubectl does not roll out, are
+judged as ``kubectl wait`` would.
+
+A StatefulSet or DaemonSet whose ``updateStrategy`` is ``OnDelete`` is one kubectl refuses
+to follow: its controller replaces no pod, so waiting for the new spec would last until
+someone deletes the old pods. The wait instead waits for the pods it has to be ready, and
+the line says how many run the new spec and that the others keep the old one until they
+are deleted: never "up to date" for pods that are not, never a wait for ever.
+https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#update-strategies
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-ROLLING = "RollingUpdate"
+from kompy.client.rollout import KINDS, Rule, Verdict, judge
 
 
 @dataclass(frozen=True)
@@ -26,101 +31,71 @@ class WorkloadStatus:
     done: bool
     failed: str | None = None
     waiting: str = ""   # what the rollout waits for, in kubectl's words ("" when done)
+    note: str = ""      # what the line must say even when done (an OnDelete set's old pods)
 
     def text(self) -> str:
         if self.kind == "Job":
             return f"{self.name} {'completed' if self.done else 'running'}"
         counts = f"{self.name} {self.ready}/{self.desired}"
-        return f"{counts} ({self.waiting})" if self.waiting and not self.done else counts
+        said = [self.waiting] if self.waiting and not self.done else []
+        said += [self.note] if self.note else []
+        return f"{counts} ({'; '.join(said)})" if said else counts
 
 
 def workload_status(obj: dict[str, Any]) -> WorkloadStatus:
     kind = str(obj.get("kind"))
-    judge = _JUDGES.get(kind)
-    if judge is None:
+    if kind in KINDS:
+        return from_verdict(judge(kind, obj))
+    judge_other = _JUDGES.get(kind)
+    if judge_other is None:
         return WorkloadStatus(kind, _name(obj), 1, 1, True)
-    return judge(obj, obj.get("spec") or {}, obj.get("status") or {})
+    return judge_other(obj, obj.get("spec") or {}, obj.get("status") or {})
 
 
-def _deployment(obj: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
-                ) -> WorkloadStatus:
-    name, replicas = _name(obj), spec.get("replicas")
-    desired = 1 if replicas is None else int(replicas)
-    ready = _int(status, "readyReplicas")
-
-    def waiting(why: str) -> WorkloadStatus:
-        return WorkloadStatus("Deployment", name, ready, desired, False, waiting=why)
-
-    if _generation(obj) > _int(status, "observedGeneration"):
-        return waiting("waiting for the spec update to be observed")
-    progressing = _condition(status, "Progressing", any_status=True)
-    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return WorkloadStatus("Deployment", name, ready, desired, False,
-                              failed=f"deployment {name!r} exceeded its progress deadline")
-    updated, total = _int(status, "updatedReplicas"), _int(status, "replicas")
-    available = _int(status, "availableReplicas")
-    if replicas is not None and updated < int(replicas):
-        return waiting(f"{updated} out of {replicas} new replicas have been updated")
-    if total > updated:
-        return waiting(f"{total - updated} old replicas are pending termination")
-    if available < updated:
-        return waiting(f"{available} of {updated} updated replicas are available")
-    return WorkloadStatus("Deployment", name, ready, desired, True)
+def from_verdict(verdict: Verdict) -> WorkloadStatus:
+    """kubectl's verdict in the wait's words."""
+    counts = verdict.counts
+    status = WorkloadStatus(verdict.kind, verdict.name, counts.ready, counts.desired,
+                            verdict.done)
+    if verdict.rule is Rule.NOT_ROLLING_UPDATE:
+        return _on_delete(verdict, status)
+    if verdict.rule is Rule.PROGRESS_DEADLINE_EXCEEDED:
+        return replace(status, failed=f"deployment {verdict.name!r} exceeded its progress "
+                                      "deadline")
+    if verdict.done:
+        return status
+    return replace(status, waiting=_WAITING[verdict.rule].format(v=verdict, c=counts))
 
 
-def _statefulset(obj: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
-                 ) -> WorkloadStatus:
-    name, replicas = _name(obj), spec.get("replicas")
-    desired = 1 if replicas is None else int(replicas)
-    ready = _int(status, "readyReplicas")
-    strategy = spec.get("updateStrategy") or {}
-
-    def waiting(why: str) -> WorkloadStatus:
-        return WorkloadStatus("StatefulSet", name, ready, desired, False, waiting=why)
-
-    if (strategy.get("type") or ROLLING) != ROLLING:
-        # kubectl: "rollout status is only available for RollingUpdate strategy type"
-        # (reported as done): an OnDelete set is updated only as its pods are deleted.
-        return WorkloadStatus("StatefulSet", name, ready, desired, True)
-    observed = _int(status, "observedGeneration")
-    if observed == 0 or _generation(obj) > observed:
-        return waiting("waiting for the spec update to be observed")
-    if replicas is not None and ready < int(replicas):
-        return waiting(f"waiting for {int(replicas) - ready} pods to be ready")
-    rolling = strategy.get("rollingUpdate")
-    if isinstance(rolling, dict):
-        partition = rolling.get("partition")
-        updated = _int(status, "updatedReplicas")
-        if replicas is not None and partition is not None and \
-                updated < int(replicas) - int(partition):
-            return waiting(f"{updated} out of {int(replicas) - int(partition)} new pods have "
-                           "been updated")
-        return WorkloadStatus("StatefulSet", name, ready, desired, True)
-    if status.get("updateRevision") != status.get("currentRevision"):
-        return waiting(f"rolling update to revision {status.get('updateRevision')}: "
-                       f"{_int(status, 'updatedReplicas')} pods updated")
-    return WorkloadStatus("StatefulSet", name, ready, desired, True)
+def _on_delete(verdict: Verdict, status: WorkloadStatus) -> WorkloadStatus:
+    """An OnDelete set: up once the controller has seen its spec and its pods are ready."""
+    counts = verdict.counts
+    note = ""
+    if counts.updated < counts.desired:
+        note = (f"{verdict.strategy}: {counts.updated} of {counts.desired} pods run the new "
+                "spec, the others keep the old one until they are deleted")
+    if not verdict.observed:
+        waiting = _WAITING[Rule.SPEC_NOT_OBSERVED]
+    elif counts.ready < counts.desired:
+        waiting = _WAITING[Rule.PODS_NOT_READY].format(c=counts)
+    else:
+        return replace(status, done=True, note=note)
+    return replace(status, done=False, waiting=waiting, note=note)
 
 
-def _daemonset(obj: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
-               ) -> WorkloadStatus:
-    name = _name(obj)
-    desired = _int(status, "desiredNumberScheduled")
-    ready = _int(status, "numberReady")
-
-    def waiting(why: str) -> WorkloadStatus:
-        return WorkloadStatus("DaemonSet", name, ready, desired, False, waiting=why)
-
-    if ((spec.get("updateStrategy") or {}).get("type") or ROLLING) != ROLLING:
-        return WorkloadStatus("DaemonSet", name, ready, desired, True)   # as kubectl: OnDelete
-    if _generation(obj) > _int(status, "observedGeneration"):
-        return waiting("waiting for the spec update to be observed")
-    updated, available = _int(status, "updatedNumberScheduled"), _int(status, "numberAvailable")
-    if updated < desired:
-        return waiting(f"{updated} out of {desired} new pods have been updated")
-    if available < desired:
-        return waiting(f"{available} of {desired} updated pods are available")
-    return WorkloadStatus("DaemonSet", name, ready, desired, True)
+# What the rollout waits for ({v}: the verdict, {c}: its counts), after kubectl's words.
+_WAITING: dict[Rule, str] = {
+    Rule.SPEC_NOT_OBSERVED: "waiting for the spec update to be observed",
+    Rule.REPLICAS_NOT_UPDATED: "{c.updated} out of {c.desired} new replicas have been updated",
+    Rule.OLD_REPLICAS_PENDING: "{c.old} old replicas are pending termination",
+    Rule.UPDATED_NOT_AVAILABLE: "{c.available} of {c.updated} updated replicas are available",
+    Rule.PODS_NOT_UPDATED: "{c.updated} out of {c.desired} new pods have been updated",
+    Rule.PODS_NOT_AVAILABLE: "{c.available} of {c.desired} updated pods are available",
+    Rule.PODS_NOT_READY: "waiting for {c.unready} pods to be ready",
+    Rule.PARTITION_NOT_UPDATED: "{c.updated} out of {c.target} new pods have been updated",
+    Rule.REVISION_NOT_UPDATED: "rolling update to revision {v.update_revision}: {c.updated} "
+                               "pods updated",
+}
 
 
 def _job(obj: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]) -> WorkloadStatus:
@@ -138,25 +113,19 @@ def _pod(obj: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]) -> W
                           "pod failed" if phase == "Failed" else None)
 
 
-_JUDGES = {"Deployment": _deployment, "StatefulSet": _statefulset, "DaemonSet": _daemonset,
-           "Job": _job, "Pod": _pod}
+_JUDGES = {"Job": _job, "Pod": _pod}
 
 
 def _name(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name"))
 
 
-def _generation(obj: dict[str, Any]) -> int:
-    return int((obj.get("metadata") or {}).get("generation") or 0)
-
-
 def _int(status: dict[str, Any], key: str) -> int:
     return int(status.get(key) or 0)
 
 
-def _condition(status: dict[str, Any], kind: str, any_status: bool = False
-               ) -> dict[str, Any] | None:
+def _condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for condition in status.get("conditions") or ():
-        if condition.get("type") == kind and (any_status or condition.get("status") == "True"):
+        if condition.get("type") == kind and condition.get("status") == "True":
             return dict(condition)
     return None

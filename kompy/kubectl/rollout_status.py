@@ -1,11 +1,9 @@
 """``kompy rollout status``: kubectl's status viewers, driven by a watch of the one object.
 
 Each viewer turns a Deployment, StatefulSet or DaemonSet into kubectl's message and whether
-the rollout is done, with the same rules and wording as kubectl's
-``pkg/polymorphichelpers/rollout_status.go``: nothing counts before the controller has
-observed the current generation (``status.observedGeneration`` vs ``metadata.generation``),
-and a Deployment whose Progressing condition has the reason ``ProgressDeadlineExceeded``
-has failed.
+the rollout is done: the rules are :mod:`kompy.client.rollout` (kubectl's
+``pkg/polymorphichelpers/rollout_status.go``, shared with ``kompy dev``'s wait), the wording
+here is kubectl's, line for line.
 https://kubernetes.io/docs/reference/kubectl/generated/kubectl_rollout/kubectl_rollout_status/
 """
 
@@ -14,10 +12,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
-from kompy.client import Gone, KubeClient, resources
+from kompy.client import Gone, KubeClient, resources, rollout
 from kompy.client.objects import Obj
+from kompy.client.rollout import ROLLING_UPDATE, Rule, Verdict, judge
 from kompy.errors import KompyError, UserError
 
 Out = Callable[[str], None]
@@ -29,97 +27,60 @@ class RolloutFailed(KompyError):
     exit_code = 1
 
 
-def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+def message(verdict: Verdict) -> tuple[str, bool]:
+    """kubectl's line for ``verdict`` and whether the rollout is done; raises as kubectl
+    fails: :class:`RolloutFailed` past the progress deadline, a user error for a strategy
+    kubectl cannot follow."""
+    if verdict.rule is Rule.NOT_ROLLING_UPDATE:
+        raise UserError(f"rollout status is only available for {ROLLING_UPDATE} strategy type",
+                        hint=f"the pods of an {verdict.strategy} {verdict.kind.lower()} take "
+                             "the new spec only when they are deleted")
+    if verdict.rule is Rule.PROGRESS_DEADLINE_EXCEEDED:
+        raise RolloutFailed(f'deployment "{verdict.name}" exceeded its progress deadline')
+    line = _LINES[verdict.rule].format(v=verdict, c=verdict.counts, noun=_NOUNS[verdict.kind])
+    return line + "\n", verdict.done
 
 
-def _generation_seen(obj: Obj) -> bool:
-    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
-    observed = _int(status.get("observedGeneration"))
-    return observed > 0 and _int(meta.get("generation"), 1) <= observed
+_NOUNS = {"Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemon set"}
+# kubectl's words for each rule ({v}: the verdict, {c}: its counts).
+_LINES: dict[Rule, str] = {
+    Rule.SPEC_NOT_OBSERVED: "Waiting for {noun} spec update to be observed...",
+    Rule.REPLICAS_NOT_UPDATED: 'Waiting for deployment "{v.name}" rollout to finish: '
+                               "{c.updated} out of {c.desired} new replicas have been "
+                               "updated...",
+    Rule.OLD_REPLICAS_PENDING: 'Waiting for deployment "{v.name}" rollout to finish: {c.old} '
+                               "old replicas are pending termination...",
+    Rule.UPDATED_NOT_AVAILABLE: 'Waiting for deployment "{v.name}" rollout to finish: '
+                                "{c.available} of {c.updated} updated replicas are "
+                                "available...",
+    Rule.PODS_NOT_UPDATED: 'Waiting for daemon set "{v.name}" rollout to finish: {c.updated} '
+                           "out of {c.desired} new pods have been updated...",
+    Rule.PODS_NOT_AVAILABLE: 'Waiting for daemon set "{v.name}" rollout to finish: '
+                             "{c.available} of {c.desired} updated pods are available...",
+    Rule.ROLLED_OUT: '{noun} "{v.name}" successfully rolled out',
+    Rule.PODS_NOT_READY: "Waiting for {c.unready} pods to be ready...",
+    Rule.PARTITION_NOT_UPDATED: "Waiting for partitioned roll out to finish: {c.updated} out "
+                                "of {c.target} new pods have been updated...",
+    Rule.PARTITION_ROLLED_OUT: "partitioned roll out complete: {c.updated} new pods have been "
+                               "updated...",
+    Rule.REVISION_NOT_UPDATED: "waiting for statefulset rolling update to complete "
+                               "{c.updated} pods at revision {v.update_revision}...",
+    Rule.REVISION_ROLLED_OUT: "statefulset rolling update complete {c.current} pods at "
+                              "revision {v.current_revision}...",
+}
 
 
-def deployment_status(dep: Obj) -> tuple[str, bool]:
-    """(message, done); raises RolloutFailed once the progress deadline is exceeded."""
-    name = (dep.get("metadata") or {}).get("name")
-    spec, status = dep.get("spec") or {}, dep.get("status") or {}
-    if not _generation_seen(dep):
-        return "Waiting for deployment spec update to be observed...\n", False
-    progressing: Obj = next((c for c in status.get("conditions") or []
-                        if c.get("type") == "Progressing"), {})
-    if progressing.get("reason") == "ProgressDeadlineExceeded":
-        raise RolloutFailed(f'deployment "{name}" exceeded its progress deadline')
-    replicas = _int(spec.get("replicas"), 1)
-    updated = _int(status.get("updatedReplicas"))
-    total = _int(status.get("replicas"))
-    available = _int(status.get("availableReplicas"))
-    if updated < replicas:
-        return (f'Waiting for deployment "{name}" rollout to finish: {updated} out of '
-                f"{replicas} new replicas have been updated...\n", False)
-    if total > updated:
-        return (f'Waiting for deployment "{name}" rollout to finish: {total - updated} old '
-                "replicas are pending termination...\n", False)
-    if available < updated:
-        return (f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} '
-                "updated replicas are available...\n", False)
-    return f'deployment "{name}" successfully rolled out\n', True
+def viewer(kind: str) -> Callable[[Obj], tuple[str, bool]]:
+    """kubectl's status viewer for ``kind``: an object to (message, done)."""
+    return lambda obj: message(judge(kind, obj))
 
 
-def statefulset_status(sts: Obj) -> tuple[str, bool]:
-    spec, status = sts.get("spec") or {}, sts.get("status") or {}
-    strategy = spec.get("updateStrategy") or {"type": "RollingUpdate"}
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        raise UserError("rollout status is only available for RollingUpdate strategy type")
-    if not _generation_seen(sts):
-        return "Waiting for statefulset spec update to be observed...\n", False
-    replicas = _int(spec.get("replicas"), 1)
-    ready = _int(status.get("readyReplicas"))
-    updated = _int(status.get("updatedReplicas"))
-    if ready < replicas:
-        return f"Waiting for {replicas - ready} pods to be ready...\n", False
-    rolling = strategy.get("rollingUpdate")
-    if rolling is not None:
-        partition = rolling.get("partition")
-        if partition is not None and updated < replicas - _int(partition):
-            return ("Waiting for partitioned roll out to finish: "
-                    f"{updated} out of {replicas - _int(partition)} new pods have been "
-                    "updated...\n", False)
-        return f"partitioned roll out complete: {updated} new pods have been updated...\n", True
-    update_rev, current_rev = status.get("updateRevision"), status.get("currentRevision")
-    if update_rev != current_rev:
-        return (f"waiting for statefulset rolling update to complete {updated} pods at "
-                f"revision {update_rev}...\n", False)
-    return (f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods "
-            f"at revision {current_rev}...\n", True)
-
-
-def daemonset_status(ds: Obj) -> tuple[str, bool]:
-    name = (ds.get("metadata") or {}).get("name")
-    spec, status = ds.get("spec") or {}, ds.get("status") or {}
-    if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
-        raise UserError("rollout status is only available for RollingUpdate strategy type")
-    if not _generation_seen(ds):
-        return "Waiting for daemon set spec update to be observed...\n", False
-    desired = _int(status.get("desiredNumberScheduled"))
-    updated = _int(status.get("updatedNumberScheduled"))
-    available = _int(status.get("numberAvailable"))
-    if updated < desired:
-        return (f'Waiting for daemon set "{name}" rollout to finish: {updated} out of '
-                f"{desired} new pods have been updated...\n", False)
-    if available < desired:
-        return (f'Waiting for daemon set "{name}" rollout to finish: {available} of '
-                f"{desired} updated pods are available...\n", False)
-    return f'daemon set "{name}" successfully rolled out\n', True
-
+deployment_status = viewer("Deployment")
+statefulset_status = viewer("StatefulSet")
+daemonset_status = viewer("DaemonSet")
 
 VIEWERS: dict[str, Callable[[Obj], tuple[str, bool]]] = {
-    "Deployment": deployment_status,
-    "StatefulSet": statefulset_status,
-    "DaemonSet": daemonset_status,
-}
+    kind: viewer(kind) for kind in rollout.KINDS}
 
 
 def status(client: KubeClient, res: resources.Resource, name: str, namespace: str | None, *,

@@ -1,5 +1,5 @@
 """How a service's process is run and watched: command/entrypoint, restart, healthcheck,
-develop."""
+post_start/pre_stop hooks, develop."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from typing import Any
 from kompy.errors import ComposeError, KeyPath
 from kompy.model.base import Locator, Problems, fail, parse_items
 from kompy.model.scalars import (
+    EnvMapping,
     check_keys,
+    env_mapping,
     expect_bool,
     expect_int,
     expect_list,
     expect_mapping,
     expect_str,
+    flag,
     kind,
     opt_str,
     resolve_path,
@@ -36,6 +39,7 @@ HEALTH_TESTS = frozenset({"CMD", "CMD-SHELL", "NONE"})
 WATCH_ACTIONS = frozenset({"sync", "rebuild", "sync+restart", "sync+exec", "restart"})
 _HEALTH_KEYS = frozenset({"test", "interval", "timeout", "start_period", "start_interval",
                           "retries", "disable"})
+_HOOK_KEYS = frozenset({"command", "user", "privileged", "working_dir", "environment"})
 
 
 def parse_command(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...] | None:
@@ -179,6 +183,72 @@ def _health_test(raw: object, at: Locator, path: KeyPath) -> tuple[str, ...] | N
                                    f"not {items[0]!r}",
                    hint=f'write ["CMD", {", ".join(repr(i) for i in items)}]')
     return items
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """One ``post_start`` / ``pre_stop`` entry: a command Docker Compose runs in the container
+    with ``docker exec``, whose options are the other keys (compose-spec "post_start";
+    compose-go ``ServiceHook``). The command is read as ``command:`` is (:func:`parse_command`),
+    and a hook without one is a load error, as a bad ``command:`` is."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None  # in the container, as written
+    environment: EnvMapping = field(default_factory=dict)   # "KEY" alone: None
+    extensions: dict[str, Any] = field(default_factory=dict)  # x-* keys, as written
+
+    @classmethod
+    def parse(cls, raw: object, at: Locator, path: KeyPath) -> Hook:
+        body = expect_mapping(raw, at, path)
+        check_keys(body, _HOOK_KEYS, at, path)
+        problems = Problems()
+        command = problems.guard(_hook_command, body, at, path)
+        user = problems.guard(opt_str, body.get("user"), at, (*path, "user"))
+        privileged = problems.guard(flag, body.get("privileged"), at, (*path, "privileged"))
+        working_dir = problems.guard(opt_str, body.get("working_dir"), at,
+                                     (*path, "working_dir"))
+        environment = problems.guard(env_mapping, body.get("environment"), at,
+                                     (*path, "environment"))
+        problems.raise_if_any()
+        return cls(command=command or (), user=user, privileged=bool(privileged),
+                   working_dir=working_dir or None, environment=environment or {},
+                   extensions={k: v for k, v in sorted(body.items()) if k.startswith("x-")})
+
+    def to_compose(self) -> dict[str, Any]:
+        """The long form (compose-go ``ServiceHook``: the command as a list, empty keys
+        left out)."""
+        out: dict[str, Any] = {"command": list(self.command)}
+        if self.user:
+            out["user"] = self.user
+        if self.privileged:
+            out["privileged"] = True
+        if self.working_dir:
+            out["working_dir"] = self.working_dir
+        if self.environment:
+            out["environment"] = dict(self.environment)
+        out.update(self.extensions)
+        return dict(sorted(out.items()))
+
+
+def _hook_command(body: dict[str, Any], at: Locator, path: KeyPath) -> tuple[str, ...]:
+    if "command" not in body:
+        raise fail(at, path, "a hook needs a command",
+                   hint="write `command: ...` (a string or a list)")
+    command = parse_command(body["command"], at, (*path, "command"))
+    if not command:
+        raise fail(at, (*path, "command"), "a hook's command is empty",
+                   hint="give it a command to run, or remove the hook")
+    return command
+
+
+def parse_hooks(raw: object, at: Locator, path: KeyPath) -> tuple[Hook, ...]:
+    """``post_start`` / ``pre_stop``: a list of hooks, run in order; every bad hook of the
+    list reported at once."""
+    if raw is None:
+        return ()
+    return parse_items(Hook.parse, expect_list(raw, at, path), at, path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ Each field that is a Compose key says how the key is read and written back, with
 key) and the renderer of the long form. Adding a key is one field here, plus its value type
 in the module of its kind: ports, volumes (and tmpfs), build, deploy (and cpus), refs
 (depends_on, secrets, configs, networks, env_file), lifecycle (command, healthcheck,
-restart, develop), runtime (extra_hosts, ulimits, devices, logging, pull_policy), values
-(durations, byte sizes) and scalars (strings, lists, mappings).
+restart, post_start/pre_stop hooks, develop), runtime (extra_hosts, ulimits, devices,
+logging, pull_policy), values (durations, byte sizes) and scalars (strings, lists, mappings).
 
 Field names follow the Compose Specification's long syntax, so a reader of the spec finds
 each key where they expect it. Mappings are plain dicts (kept sorted by key) and sequences
@@ -42,7 +42,15 @@ from kompy.model.keys import (
     long_form_by_name,
     optional,
 )
-from kompy.model.lifecycle import Develop, Healthcheck, WatchRule, parse_command, parse_restart
+from kompy.model.lifecycle import (
+    Develop,
+    Healthcheck,
+    Hook,
+    WatchRule,
+    parse_command,
+    parse_hooks,
+    parse_restart,
+)
 from kompy.model.ports import PortMapping, parse_expose, parse_ports
 from kompy.model.refs import (
     Dependency,
@@ -79,7 +87,7 @@ from kompy.model.volumes import ServiceVolume, parse_tmpfs, parse_volumes
 
 __all__ = [
     "Build", "ByteSize", "Deploy", "Dependency", "Develop", "Duration", "EnvFile", "EnvMapping",
-    "Healthcheck", "PortMapping", "ResourceSpec", "Resources", "RestartPolicy", "Service",
+    "Healthcheck", "Hook", "PortMapping", "ResourceSpec", "Resources", "RestartPolicy", "Service",
     "ServiceFileRef", "ServiceNetwork", "ServiceVolume", "UpdateConfig", "WatchRule",
 ]
 
@@ -114,6 +122,9 @@ class Service:
     tmpfs: tuple[str, ...] = key(parse_tmpfs, as_list, default=())
     depends_on: dict[str, Dependency] = key(parse_depends_on, long_form_by_name, factory=dict)
     healthcheck: Healthcheck | None = key(optional(Healthcheck.parse), long_form)
+    # run in order with `docker exec` after the container starts / before it stops
+    post_start: tuple[Hook, ...] = key(parse_hooks, each_long_form, default=())
+    pre_stop: tuple[Hook, ...] = key(parse_hooks, each_long_form, default=())
     # no | always | on-failure[:N] | unless-stopped
     restart: str | None = key(parse_restart)
     deploy: Deploy | None = key(optional(Deploy.parse), long_form)

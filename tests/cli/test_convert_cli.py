@@ -96,6 +96,19 @@ def test_invalid_compose_exits_2_and_writes_nothing(project: Path) -> None:
     assert not (project / "k8s").exists()
 
 
+def test_a_hook_whose_quotes_do_not_balance_is_a_load_error(project: Path) -> None:
+    """As a bad `command:`: exit 2, file:line:column, the key and a hint; nothing written."""
+    (project / "compose.yaml").write_text(
+        "services:\n  web:\n    image: x\n    pre_stop:\n      - command: echo 'bye\n")
+    result = kompy("-o", "k8s")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: compose.yaml:5:9: services.web.pre_stop[0].command: cannot split \"echo 'bye\" "
+        "into words: No closing quotation",
+        "  hint: check the quotes, or write the command as a list"]
+    assert not (project / "k8s").exists()
+
+
 def test_bad_label_exits_2_naming_file_and_line(project: Path) -> None:
     text = (project / "compose.yaml").read_text()
     (project / "compose.yaml").write_text(

@@ -102,3 +102,38 @@ def test_restart_pause_resume(cluster: Any) -> None:
     assert run("rollout", "resume", "deploy/web").output == "deployment.apps/web resumed\n"
     assert run("rollout", "resume", "deploy/web").output == \
         "deployment.apps/web already resumed\n"
+
+
+STATEFULSET = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "kompy/busybox:1"}]
+"""
+
+
+def test_statefulset_status_as_the_server_defaulted_it(cluster: Any) -> None:
+    """No replicas, no updateStrategy: the server's defaults (1; RollingUpdate, partition 0)
+    decide kubectl's line; OnDelete is refused in kubectl's words."""
+    run("apply", "-f", "-", input=STATEFULSET)
+    sts = cluster.get("statefulsets", "db", "default")
+    cluster.replace_status({**sts, "status": {
+        "observedGeneration": sts["metadata"]["generation"], "replicas": 1,
+        "readyReplicas": 0, "updatedReplicas": 1}})
+    assert run("rollout", "status", "sts/db", "--watch=false").output == \
+        "Waiting for 1 pods to be ready...\n"
+    sts = cluster.get("statefulsets", "db", "default")
+    cluster.replace_status({**sts, "status": {**sts["status"], "readyReplicas": 1}})
+    assert run("rollout", "status", "sts/db").output == \
+        "partitioned roll out complete: 1 new pods have been updated...\n"
+    cluster.patch("statefulsets", "db", "default",
+                  {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}})
+    refused = run("rollout", "status", "sts/db", code=2).output
+    assert refused.splitlines()[0] == \
+        "error: rollout status is only available for RollingUpdate strategy type"

@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from kompy.model import Service
+from kompy.model.base import NullLocator
 
 from .helpers import container, find, messages, run
 
 
 def _convert(**hooks: Any) -> tuple[dict[str, Any], list[str]]:
-    conversion = run(Service(name="a", image="x", other=hooks))
+    """Convert service a with these hooks, as written in a Compose file (typed by the model)."""
+    service = Service.parse("a", {"image": "x", **hooks}, NullLocator(), ("services", "a"), "/")
+    conversion = run(service)
     return container(find(conversion, "Deployment", "a")), messages(conversion)
 
 
@@ -63,14 +66,11 @@ def test_a_variable_with_no_value_is_left_out_with_a_warning() -> None:
     assert any("UNSET has no value" in w for w in warnings)
 
 
-def test_a_hook_with_an_empty_command_is_dropped_with_a_warning() -> None:
-    c, warnings = _convert(post_start=[{"command": []}])
-    assert "lifecycle" not in c
-    assert any("non-empty command" in w for w in warnings)
-    assert not any("no Kubernetes equivalent" in w for w in warnings)
+def test_a_yaml_boolean_in_the_environment_is_written_as_compose_writes_it() -> None:
+    c, _ = _convert(pre_stop=[{"command": "true", "environment": {"DEBUG": True}}])
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "-c", "(DEBUG=true true)"]
 
 
-def test_a_command_whose_quotes_do_not_balance_is_dropped_with_a_warning() -> None:
-    c, warnings = _convert(pre_stop=[{"command": "echo 'unterminated"}])
-    assert "lifecycle" not in c
-    assert any("cannot split" in w for w in warnings)
+def test_no_hook_key_is_reported_as_having_no_kubernetes_equivalent() -> None:
+    _, warnings = _convert(post_start=[{"command": "true"}], pre_stop=[{"command": "true"}])
+    assert warnings == []

@@ -66,7 +66,9 @@ def daemonset(desired: int, updated: int, available: int, observed: int = 1
         (sts(ready=0), False),
         (sts(rolling=None, update="r2", current="r1"), False),
         (sts(rolling=None, update="r2", current="r2"), True),
-        (sts(strategy="OnDelete", ready=0), True),    # kubectl cannot tell: done
+        # kubectl refuses OnDelete; the wait waits for the pods there are to be ready
+        (sts(strategy="OnDelete", ready=0), False),
+        (sts(strategy="OnDelete", ready=1, updated=0), True),
         ({"kind": "DaemonSet", "metadata": {"name": "d", "generation": 1}, "status": {}},
          False),
         (daemonset(desired=1, updated=1, available=1), True),
@@ -153,6 +155,22 @@ def test_wait_ready_prints_progress_until_ready() -> None:
     assert lines == ["ready: web 0/1 (0 out of 1 new replicas have been updated)",
                      "ready: web 1/1"]
     assert "Deployment" in client.watches   # woken by the Deployment's change, not a timer
+
+
+def test_an_on_delete_set_ends_the_wait_and_says_its_old_pods_stay() -> None:
+    """kubectl refuses OnDelete; the wait neither hangs on pods nobody replaces nor calls
+    them updated: once the pods are ready it ends, and its line says which are old."""
+    old = sts(strategy="OnDelete", ready=0, updated=0, update="r2", current="r1")
+    client = FakeClient({"db": old}, [], transitions=[
+        sts(strategy="OnDelete", ready=1, updated=0, update="r2", current="r1")])
+    lines: list[str] = []
+    assert wait_ready(client, "ns", [("StatefulSet", "db")], 30,  # type: ignore[arg-type]
+                      lines.append) is True
+    assert lines == [
+        "ready: db 0/1 (waiting for 1 pods to be ready; OnDelete: 0 of 1 pods run the new "
+        "spec, the others keep the old one until they are deleted)",
+        "ready: db 1/1 (OnDelete: 0 of 1 pods run the new spec, the others keep the old one "
+        "until they are deleted)"]
 
 
 def test_timeout_names_the_pods_and_their_reasons() -> None:

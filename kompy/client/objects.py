@@ -1,13 +1,13 @@
-"""Small pure helpers over Kubernetes objects (plain dicts): metadata, owners, quantities."""
+"""Small pure helpers over Kubernetes objects (plain dicts): metadata, owners, a pod's requests."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from kompy.client.quantity import int_value, milli_value
 from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.client.wellknown import RESTART_ANNOTATION
 
@@ -137,37 +137,6 @@ def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
-_CPU = re.compile(r"^([0-9.]+)([num]?)$")
-# CPU suffixes as fractions of a core: nanocores (metrics-server), micro, milli.
-_CPU_SCALE = {"": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-_MEM = re.compile(r"^([0-9.]+(?:[eE][0-9]+)?)([KMGTPE]i?|[kmM]?)$")
-_MEM_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-              "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
-              "Ei": 2**60, "m": 0}
-
-
-def cpu_millis(value: Any) -> int:
-    """``"500m"`` -> 500, ``"2"`` -> 2000, ``0.5`` -> 500, ``"250000000n"`` -> 250
-    (Kubernetes resource quantities)."""
-    text = str(value).strip()
-    m = _CPU.match(text)
-    if not m:
-        raise ValueError(f"invalid CPU quantity {text!r}")
-    return int(round(float(m.group(1)) * _CPU_SCALE[m.group(2)] * 1000))
-
-
-def memory_bytes(value: Any) -> int:
-    """``"128Mi"`` -> 134217728, ``"1G"`` -> 10**9, ``"1000"`` -> 1000."""
-    text = str(value).strip()
-    m = _MEM.match(text)
-    if not m:
-        raise ValueError(f"invalid memory quantity {text!r}")
-    number = float(m.group(1))
-    if m.group(2) == "m":  # milli-bytes exist in the grammar; round them up to bytes
-        return int(-(-number // 1000))
-    return int(number * _MEM_UNITS[m.group(2)])
-
-
 def pod_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
     """(CPU millis, memory bytes) the pod requests: the sum over its app containers, or the
     largest init container if bigger (init containers run one at a time)."""
@@ -178,8 +147,8 @@ def pod_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
         for c in containers:
             res = c.get("resources") or {}
             req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
-            c_cpu = cpu_millis(req["cpu"]) if "cpu" in req else 0
-            c_mem = memory_bytes(req["memory"]) if "memory" in req else 0
+            c_cpu = milli_value(req["cpu"]) if "cpu" in req else 0
+            c_mem = int_value(req["memory"]) if "memory" in req else 0
             cpu, mem = pick(cpu, c_cpu), pick(mem, c_mem)
         return cpu, mem
 

@@ -26,10 +26,24 @@ _DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "
 _DECIMAL_NAMES = {exp: suffix for suffix, exp in _DECIMAL_SUFFIXES.items()}
 _SYNTAX = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
                      r"(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|[numkMGTPE]?)$")
+# A number followed by suffix letters upstream's scanner takes, but no suffix it knows
+# (``1K``, ``1mi``): ErrSuffix rather than ErrFormatWrong.
+_UNKNOWN_SUFFIX = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eEinumkKMGTP]+[-+]?[0-9]*$")
 
 
-class QuantityError(KompyError):
-    """Text that is not a Kubernetes quantity."""
+# Upstream's ErrFormatWrong and ErrSuffix, what kube-apiserver answers a malformed quantity.
+_FORMAT_WRONG = ("quantities must match the regular expression "
+                 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+_SUFFIX_WRONG = "unable to parse quantity's suffix"
+
+
+class QuantityError(KompyError, ValueError):
+    """Text that is not a Kubernetes quantity (a ValueError too: a bad value): upstream's
+    message (``reason``, what kube-apiserver answers) and the text."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(f"{reason}: {text!r}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -39,15 +53,15 @@ class Quantity:
 
     @staticmethod
     def parse(text: Any) -> Quantity:
-        if isinstance(text, bool):
-            raise QuantityError(f"quantities must match the regular expression "
-                                f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}")
+        if isinstance(text, bool) or (isinstance(text, float) and not math.isfinite(text)):
+            raise QuantityError(_FORMAT_WRONG, str(text))
         if isinstance(text, int | float):
             return Quantity(Fraction(str(text)))
-        match = _SYNTAX.match(str(text).strip())
+        text = str(text).strip()
+        match = _SYNTAX.match(text)
         if match is None:
-            raise QuantityError("quantities must match the regular expression "
-                                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+            why = _SUFFIX_WRONG if _UNKNOWN_SUFFIX.match(text) else _FORMAT_WRONG
+            raise QuantityError(why, text)
         number, suffix = Fraction(match.group(1)), match.group(2)
         if suffix in _BINARY_SUFFIXES:
             return Quantity(number * 2 ** _BINARY_SUFFIXES[suffix], BINARY)
@@ -80,8 +94,32 @@ class Quantity:
 
     @property
     def milli(self) -> int:
-        """The value in thousandths, rounded up (Quantity.MilliValue)."""
-        return math.ceil(self.value * 1000)
+        """The value in thousandths, rounded up away from zero (Quantity.MilliValue)."""
+        return _away_from_zero(self.value * 1000)
+
+    @property
+    def whole(self) -> int:
+        """The value rounded up away from zero (Quantity.Value): bytes of ``1.5Ki``, cores of
+        ``1500m`` (2)."""
+        return _away_from_zero(self.value)
+
+
+def _away_from_zero(value: Fraction) -> int:
+    """Upstream's ScaledValue rounding: ceil for positive values, floor for negative ones."""
+    return math.ceil(value) if value >= 0 else math.floor(value)
+
+
+def milli_value(raw: Any) -> int:
+    """``raw`` (text or number) in thousandths, rounded up: millicores for CPU
+    (``"100m"`` -> 100, ``0.5`` -> 500, ``"1e3"`` -> 1000000); QuantityError if malformed."""
+    return Quantity.parse(raw).milli
+
+
+def int_value(raw: Any) -> int:
+    """``raw`` (text or number) as a whole number, rounded up: bytes for memory and storage
+    (``"1Ki"`` -> 1024, ``"1.5Gi"`` -> 1610612736, ``"1m"`` -> 1); QuantityError if
+    malformed."""
+    return Quantity.parse(raw).whole
 
 
 ZERO = Quantity(Fraction(0))
@@ -138,4 +176,4 @@ def total(values: list[Any]) -> Quantity:
 
 
 __all__ = ["BINARY", "DECIMAL", "EXPONENT", "ZERO", "Quantity", "QuantityError", "canonical",
-           "normalized", "or_zero", "total"]
+           "int_value", "milli_value", "normalized", "or_zero", "total"]

@@ -16,14 +16,19 @@ Row = list[str]
 
 
 def age(timestamp: str | None, now: datetime | None = None) -> str:
-    """kubectl's human duration: 45s, 3m20s, 25m, 5h10m, 20h, 3d4h, 42d."""
+    """kubectl's human duration: 45s, 3m20s, 25m, 5h10m, 20h, 3d4h, 42d; ``<invalid>`` for a
+    time more than a second ahead (a terminating pod's deletionTimestamp, the moment it is
+    to be gone: describe's "Terminating (lasts <invalid>)"), as duration.HumanDuration."""
     if not timestamp:
         return "<unknown>"
     try:
         then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return "<unknown>"
-    seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))
+    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
+    if seconds < -1:
+        return "<invalid>"
+    seconds = max(0, seconds)
     minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
     if seconds < 120:
         return f"{seconds}s"

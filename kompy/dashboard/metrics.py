@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kompy.client import KubeClient
-from kompy.client.objects import cpu_millis, memory_bytes
+from kompy.client.quantity import QuantityError, int_value, milli_value
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,9 @@ def usage_of(listing: dict[str, Any]) -> Usage:
         for container in item.get("containers") or []:
             use = container.get("usage") or {}
             try:
-                cpu += cpu_millis(use.get("cpu", "0"))
-                mem += memory_bytes(use.get("memory", "0"))
-            except ValueError:
+                cpu += milli_value(use.get("cpu", "0"))
+                mem += int_value(use.get("memory", "0"))
+            except QuantityError:
                 continue
         out[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = (cpu, mem)
     return out

@@ -129,8 +129,10 @@ def tag_image(source: str, ref: str) -> None:
 def untag_content_tags(ref: str, keep: int) -> None:
     """Remove all but the ``keep`` most recently tagged content tags (16 hex digits,
     contexthash.py) of ``ref``'s name, never ``ref`` itself. An image a container uses
-    keeps its tag (the engine refuses), and untagging keeps the layers the build cache
-    needs (``noprune``)."""
+    keeps its tag (the engine refuses). An image that loses its last name goes with the
+    build steps only it used (``docker rmi``'s default): kept, they were dangling images
+    for good, one per step after the changed one (a ``RUN`` before the ``CMD``) and per
+    rebuild of a session; steps the kept images share stay, and with them the cache."""
     repo, _ = split_ref(ref)
     client = shared()
     listed = call(f"list images {repo}", lambda: client.api.images(name=repo))
@@ -162,7 +164,7 @@ def _tagged_at(client: Engine, image: dict[str, Any]) -> float:
 
 
 def _untag(client: Engine, tag: str) -> None:
-    call(f"untag {tag}", lambda: client.api.remove_image(tag, noprune=True))
+    call(f"untag {tag}", lambda: client.api.remove_image(tag))
 
 
 def ignore_matcher(patterns: Iterable[str] = (), *, context: str | None = None

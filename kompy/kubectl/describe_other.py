@@ -10,7 +10,8 @@ from typing import Any
 
 from kompy.client import KubeClient, tables
 from kompy.client.errors import ApiError
-from kompy.client.objects import Obj, cpu_millis, memory_bytes
+from kompy.client.objects import Obj
+from kompy.client.quantity import int_value, milli_value
 from kompy.errors import KompyError
 from kompy.kubectl import describe_policy as policy
 from kompy.kubectl.describe_common import (
@@ -222,9 +223,9 @@ def _node_resources(client: KubeClient, w: Writer, node_obj: Obj) -> None:
     except ApiError:
         w(0, "Pods:\tnot authorized\n")
         return
-    total = {"cpu": 1.0 * cpu_millis(allocatable.get("cpu", 0)),
-             "memory": 1.0 * memory_bytes(allocatable.get("memory", 0)),
-             "ephemeral-storage": 1.0 * memory_bytes(allocatable.get("ephemeral-storage", 0))}
+    total = {"cpu": 1.0 * milli_value(allocatable.get("cpu", 0)),
+             "memory": 1.0 * int_value(allocatable.get("memory", 0)),
+             "ephemeral-storage": 1.0 * int_value(allocatable.get("ephemeral-storage", 0))}
 
     def share(kind: str, value: int) -> str:
         shown = cpu_text(value) if kind == "cpu" else bytes_text(value)
@@ -263,9 +264,9 @@ def pod_totals(pod: Obj, which: str) -> dict[str, int]:
         part = {"cpu": 0, "memory": 0, "ephemeral-storage": 0}
         for c in group:
             values = (c.get("resources") or {}).get(which) or {}
-            found = {"cpu": cpu_millis(values["cpu"]) if "cpu" in values else 0,
-                     "memory": memory_bytes(values["memory"]) if "memory" in values else 0,
-                     "ephemeral-storage": memory_bytes(values["ephemeral-storage"])
+            found = {"cpu": milli_value(values["cpu"]) if "cpu" in values else 0,
+                     "memory": int_value(values["memory"]) if "memory" in values else 0,
+                     "ephemeral-storage": int_value(values["ephemeral-storage"])
                      if "ephemeral-storage" in values else 0}
             for kind in part:
                 part[kind] = part[kind] + found[kind] if combine == "sum" else \

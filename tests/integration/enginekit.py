@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import leakkit
 import pytest
 
 T = TypeVar("T")
@@ -64,20 +65,46 @@ def own_cluster(home: Path, prefix: str, **extra: str) -> Iterator[dict[str, str
     if not docker_ok():
         pytest.skip("no Docker engine")
     env = cluster_env(home, prefix, **{"KOMPY_INGRESS_PORTS": "off", **extra})
-    yield env
+    mark = leakkit.made_mark()
+    try:
+        yield env
+    finally:
+        _reset_and_tidy(env, leakkit.made_since(mark))
+
+
+def _reset_and_tidy(env: dict[str, str], repos: list[str]) -> None:
+    """The end of :func:`own_cluster`: ``kompy cluster reset``, which must succeed and leave
+    no container or volume of the cluster (a user's reset would leave them too); what is
+    left of the cluster's label is removed anyway, then the images the samples it ran were
+    built under (their pods are gone now). A network may stay: Docker 20.10 sometimes keeps
+    a removed container's endpoint for good (reset says so), an engine bug."""
     reset = kompy(env, "cluster", "reset", "--yes", timeout=180)
+    label = f"label=kompy.cluster={env['KOMPY_CLUSTER']}"
+
+    def listed(listing: list[str]) -> list[str]:
+        return subprocess.run(["docker", *listing, "--filter", label], capture_output=True,
+                              text=True, timeout=120).stdout.split()
+
+    # (a container whose removal was under way when reset ended goes a moment later)
+    deadline = time.monotonic() + 10
+    while (listed(["ps", "-aq"]) or listed(["volume", "ls", "-q"])) and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = {"containers": listed(["ps", "-a", "--format", "{{.Names}}"]),
+            "volumes": listed(["volume", "ls", "-q"])}
     for listing, removal in ((["ps", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"],
                              ["network", "rm"]), (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
-        ids = subprocess.run(["docker", *listing, "--filter",
-                              f"label=kompy.cluster={env['KOMPY_CLUSTER']}"],
-                             capture_output=True, text=True, timeout=120).stdout.split()
+        ids = listed(listing)
         if ids:
             subprocess.run(["docker", *removal, *ids], capture_output=True, timeout=120)
+    leakkit.remove_repositories(repos)
     assert reset.returncode == 0, reset.stdout + reset.stderr   # the daemon must be gone too
+    assert not any(left.values()), f"`kompy cluster reset` left {left}:\n{reset.stdout}"
 
 
 def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
-    """A copy of ``samples/<name>`` whose one published port is a free one."""
+    """A copy of ``samples/<name>`` whose one published port is a free one, its built images
+    named as the session's own (leakkit.own_images: :func:`own_cluster` removes them)."""
     folder = tmp_path / name
     shutil.copytree(REPO / "samples" / name, folder)
     compose = folder / "compose.yaml"
@@ -85,6 +112,7 @@ def sample(name: str, tmp_path: Path) -> tuple[Path, int]:
     text, count = re.subn(r'"\d+(-\d+)?:8000"', f'"{port}:8000"', compose.read_text())
     assert count == 1, "the sample should publish one port"
     compose.write_text(text)
+    leakkit.own_images(compose)
     return folder, port
 
 

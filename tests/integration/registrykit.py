@@ -11,10 +11,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+import leakkit
 import requests
 from enginekit import free_port
 
@@ -44,8 +44,9 @@ class Registry:
         self.host = f"127.0.0.1:{self.port}"
         self.users = users or {}
         self.process: subprocess.Popen[bytes] | None = None
-        # Every repository the tests push goes under this prefix: unique per session.
-        self.prefix = f"{self.host}/kompy-test-{uuid.uuid4().hex[:8]}"
+        # Every repository the tests push goes under this prefix: the session's own
+        # (leakkit), so what the engine keeps of them (pushed, pulled) is known as ours.
+        self.prefix = f"{self.host}/{leakkit.image_name('registry')}"
 
     def start(self) -> Registry:
         storage = self.folder / "storage"
@@ -93,6 +94,14 @@ http:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """The registry's process ends, and the engine's images under its prefix (tagged
+        for a push, built by ``kompy dev --default-repo``, pulled by a node) go."""
+        try:
+            leakkit.remove_images(leakkit.images_named(self.prefix + "/"))
+        finally:
+            self._stop_process()
+
+    def _stop_process(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import leakkit
 import pytest
 from enginekit import Session, cluster_env, wait_said
 from registrykit import free_port
@@ -60,27 +61,29 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tokens = folder / "tokens.csv"
     # system:masters: RBAC lets this user (authenticated by the exec plugin) do everything.
     tokens.write_text(f'{TOKEN},dev,uid-dev,"developers,system:masters"\n')
-    kompy("cluster", "start", "--token-auth-file", str(tokens), env=env, cwd=folder)
-    plugin = folder / "get-token"
-    runs = folder / "plugin.runs"
-    plugin.write_text(f"#!/bin/sh\necho run >> {runs}\n"
-                      f"printf '%s' '{{\"apiVersion\":\"{V1}\",\"kind\":\"ExecCredential\","
-                      f"\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n")
-    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
-    config = plain.load(kompy("cluster", "kubeconfig", env=env, cwd=folder))
-    config["users"] = [{"name": "dev", "user": {"exec": {
-        "apiVersion": V1, "command": str(plugin), "interactiveMode": "Never"}}}]
-    config["contexts"] = [{"name": "remote", "context": {
-        "cluster": config["clusters"][0]["name"], "user": "dev"}}]
-    config["current-context"] = "remote"
-    kubeconfig = folder / "kubeconfig"
-    kubeconfig.write_text(plain.dump(config))
+    mark = leakkit.made_mark()
     try:
+        kompy("cluster", "start", "--token-auth-file", str(tokens), env=env, cwd=folder)
+        plugin = folder / "get-token"
+        runs = folder / "plugin.runs"
+        plugin.write_text(f"#!/bin/sh\necho run >> {runs}\n"
+                          f"printf '%s' '{{\"apiVersion\":\"{V1}\",\"kind\":\"ExecCredential\","
+                          f"\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n")
+        plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+        config = plain.load(kompy("cluster", "kubeconfig", env=env, cwd=folder))
+        config["users"] = [{"name": "dev", "user": {"exec": {
+            "apiVersion": V1, "command": str(plugin), "interactiveMode": "Never"}}}]
+        config["contexts"] = [{"name": "remote", "context": {
+            "cluster": config["clusters"][0]["name"], "user": "dev"}}]
+        config["current-context"] = "remote"
+        kubeconfig = folder / "kubeconfig"
+        kubeconfig.write_text(plain.dump(config))
         yield {"env": env, "kubeconfig": str(kubeconfig), "runs": runs, "folder": folder,
                "client": KubeClient.from_kubeconfig(str(kubeconfig), "remote")}
     finally:
         subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
                        capture_output=True, timeout=180)
+        leakkit.remove_repositories(leakkit.made_since(mark))   # the projects' builds
 
 
 def get(port: int, path: str) -> str | None:
@@ -97,7 +100,14 @@ def devloop(folder: Path, port: int) -> Path:
     compose = project / "compose.yaml"
     compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"')
                        .replace("name: devloop", f"name: {project.name}"))
+    leakkit.own_images(compose)   # the site fixture removes them
     return project
+
+
+def web_repo(project: Path) -> str:
+    """The repository the project's web image is built under (leakkit.own_images named it)."""
+    return str(plain.load((project / "compose.yaml").read_text())["services"]["web"]["image"]
+               ).rsplit(":", 1)[0]
 
 
 def namespace_gone(client: KubeClient, namespace: str) -> bool:
@@ -127,7 +137,7 @@ def test_dev_on_any_cluster_through_an_exec_plugin(site: dict[str, Any], registr
         pod = client.list("pods", namespace)["items"][0]
         image = pod["spec"]["containers"][0]["image"]
         repo, tag = image.rsplit(":", 1)
-        assert repo == f"{registry.prefix}/devloop-web" and tag in registry.tags(repo)
+        assert repo == f"{registry.prefix}/{web_repo(project)}" and tag in registry.tags(repo)
 
         # The image really comes from the registry: without its local name, a new pod pulls.
         engine = connect()
@@ -289,6 +299,7 @@ def test_initial_sync_and_the_exec_blocks_options(site: dict[str, Any], tmp_path
     them, through the API's exec, which cannot grant it: unprivileged, and said so."""
     name = f"initial-{uuid.uuid4().hex[:6]}"
     (tmp_path / "compose.yaml").write_text(INITIAL.format(name=name))
+    leakkit.own_images(tmp_path / "compose.yaml")
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "Dockerfile").write_text(
         'FROM kompy/busybox:1\nRUN mkdir -p /srv/extra && chmod 777 /srv/extra\n'

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import leakkit
 import pytest
 from enginekit import Session, default_sigint, free_port, own_cluster, wait_said
 
@@ -48,6 +49,7 @@ def test_dev_syncs_restarts_rebuilds_and_cleans_up(tmp_path: Path, env: dict[str
     shutil.copytree(SAMPLE, project)
     compose = project / "compose.yaml"
     compose.write_text(compose.read_text().replace('"8090:8000"', f'"{port}:8000"'))
+    leakkit.own_images(compose)   # not devloop-web: a user's own sample session uses it
     dockerfile = project / "web" / "Dockerfile"
 
     session = Session(project, env)
@@ -164,6 +166,7 @@ def _crashy(folder: Path, port: int) -> Path:
     (folder / "web" / "www").mkdir(parents=True)
     (folder / "web" / "app").mkdir()
     (folder / "compose.yaml").write_text(CRASHY_COMPOSE.replace("PORT", str(port)))
+    leakkit.own_images(folder / "compose.yaml")
     (folder / "web" / "Dockerfile").write_text(
         "FROM kompy/busybox:1\nCOPY www /www\nCOPY app /app\nCMD [\"sh\", \"/app/start.sh\"]\n")
     (folder / "web" / "www" / "index.html").write_text("page 1\n")

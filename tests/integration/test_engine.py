@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 
+import leakkit
 import pytest
 
 from kompy.engine.connection import connect
@@ -68,7 +69,7 @@ def test_push_to_a_registry_that_does_not_answer(engine: None) -> None:
 def test_untagging_keeps_the_most_recently_tagged_content_tags(engine: None) -> None:
     """A build answered from the layer cache is an old image tagged now: another session's
     untagging keeps its tag (it counts by when images were tagged, not built)."""
-    repo = f"kompy-test-untag-{uuid.uuid4().hex[:8]}"
+    repo = leakkit.image_name("untag")
     ids = [build_image(BuildSpec(service="t", image=f"{repo}:build{n}", context=".",
                                  dockerfile_inline=f"FROM {BASE}\nLABEL n={n}\n"))
            for n in range(3)]
@@ -84,6 +85,37 @@ def test_untagging_keeps_the_most_recently_tagged_content_tags(engine: None) -> 
     finally:
         client = connect(timeout=60)
         for image_id in ids:
+            with contextlib.suppress(Exception):
+                client.api.remove_image(image_id, force=True)
+        client.close()
+
+
+def test_an_untagged_build_goes_with_the_steps_only_it_used(engine: None) -> None:
+    """A rebuild after a change of the Dockerfile's RUN line: the older build's RUN step
+    (the parent of its CMD step) goes with its last tag instead of staying dangling, and the
+    steps both builds share stay (the layer cache)."""
+    repo = leakkit.image_name("prune")
+    client = connect(timeout=60)
+    ids: list[str] = []
+    try:
+        for n in range(2):
+            ids.append(build_image(BuildSpec(
+                service="t", image=f"{repo}:build{n}", context=".",
+                dockerfile_inline=f"FROM {BASE}\nENV SHARED=1\nRUN echo {n} > /n\n"
+                                  'CMD ["cat", "/n"]\n')))
+            tag_image(ids[-1], f"{repo}:{n:016x}")
+            client.api.remove_image(f"{repo}:build{n}")   # the content tag is its name
+        old_build, new_build = ids
+        old_run_step = client.api.inspect_image(old_build)["Parent"]
+        shared_step = client.api.inspect_image(old_run_step)["Parent"]
+        ids[:0] = [shared_step, old_run_step]   # (removed at the end if still there)
+        assert old_run_step and shared_step
+        untag_content_tags(f"{repo}:{1:016x}", keep=1)
+        assert not image_exists(old_build)
+        assert not image_exists(old_run_step), "the old build's RUN step was left dangling"
+        assert image_exists(shared_step) and image_exists(new_build)
+    finally:
+        for image_id in reversed(ids):
             with contextlib.suppress(Exception):
                 client.api.remove_image(image_id, force=True)
         client.close()

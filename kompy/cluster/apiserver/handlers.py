@@ -289,6 +289,9 @@ class Api:
             raise bad_request(f"invalid fieldValidation {validation!r}: must be one of "
                               f"{', '.join(FIELD_VALIDATION)}")
         found = self.schemas.check(res, obj)
+        if found.undecodable:
+            raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a '
+                              f"{res.kind}: {found.undecodable[0]}")
         if found.errors:
             raise admission.invalid(res, obj, found.errors)
         problems = [f'duplicate field "{path}"' for path in duplicate_fields()]

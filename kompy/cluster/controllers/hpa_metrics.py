@@ -14,7 +14,8 @@ from typing import Any
 
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError
-from kompy.client.objects import Obj, cpu_millis, memory_bytes, meta, parse_time
+from kompy.client.objects import Obj, meta, parse_time
+from kompy.client.quantity import milli_value
 from kompy.cluster.controllers.hpa_replicas import (
     MetricError,
     PodMetric,
@@ -28,13 +29,6 @@ from kompy.errors import KompyError
 METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/namespaces/{}/pods"
 CUSTOM_API = {"Pods": "custom.metrics.k8s.io", "Object": "custom.metrics.k8s.io",
               "External": "external.metrics.k8s.io"}
-
-
-def milli(resource: str, quantity: Any) -> int:
-    """A quantity in milli-units (``MilliValue()``): millicores, or millibytes."""
-    if resource == "cpu":
-        return cpu_millis(quantity)
-    return memory_bytes(quantity) * 1000
 
 
 def quantity(resource: str, value: int) -> str:
@@ -70,7 +64,7 @@ def pod_metrics(client: KubeClient, namespace: str, selector: str, resource: str
         if not containers:
             continue
         try:
-            value = sum(milli(resource, (c.get("usage") or {})[resource]) for c in containers)
+            value = sum(milli_value((c.get("usage") or {})[resource]) for c in containers)
         except (KeyError, ValueError):
             continue   # metrics-server skips a pod missing the resource too
         found[str(meta(item).get("name"))] = PodMetric(
@@ -92,7 +86,7 @@ def pod_state(pod: Obj, resource: str, container: str | None) -> PodState:
         if given is None:
             missing = missing or str(c.get("name"))
             continue
-        request += milli(resource, given)
+        request += milli_value(given)
     return PodState(
         name=str(meta(pod).get("name")), phase=str(status.get("phase") or "Pending"),
         deleting=bool(meta(pod).get("deletionTimestamp")),
@@ -140,7 +134,7 @@ def compute(client: KubeClient, namespace: str, selector: str, pods: list[Obj],
             proposal = utilization_replicas(current, int(target.get("averageUtilization") or 0),
                                             states, metrics, resource, now)
         else:
-            proposal = average_value_replicas(current, milli(resource, target.get(
+            proposal = average_value_replicas(current, milli_value(target.get(
                 "averageValue", "0")), states, metrics, resource, now)
     except (MetricError, ValueError) as error:
         return Outcome(None, "", {"type": ""}, f"failed to get {what}: {error}", failed_reason)

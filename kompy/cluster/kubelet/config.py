@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kompy.client.objects import memory_bytes
+from kompy.client.quantity import QuantityError, int_value
 from kompy.errors import ClusterError, KompyError, SourceLocation
 from kompy.yaml.reader import YamlDocument, load_yaml
 
@@ -97,8 +97,8 @@ def _parse(doc: YamlDocument) -> KubeletConfig:
             continue
         if key == "containerLogMaxSize":
             try:
-                size = memory_bytes(raw)
-            except ValueError:
+                size = int_value(raw)
+            except QuantityError:
                 size = 0
             if size <= 0:
                 raise fail(key, f"must be a positive quantity such as 10Mi, not {raw}")

@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kompy.client.objects import Obj, cpu_millis, memory_bytes, namespace
+from kompy.client.objects import Obj, namespace
+from kompy.client.quantity import int_value, milli_value
 from kompy.cluster.kubelet.backend import ContainerSpec, Mount
 from kompy.cluster.kubelet.volumes import (
     Lookup,
@@ -109,8 +110,8 @@ def _resource_field(pod: Obj, ref: dict[str, Any]) -> str:
     if value is None:
         return "0"
     if res == "cpu":
-        return str(max(1, -(-cpu_millis(value) // 1000)))
-    return str(memory_bytes(value))
+        return str(max(1, -(-milli_value(value) // 1000)))
+    return str(int_value(value))
 
 
 def security(pod: Obj, container: dict[str, Any]) -> dict[str, Any]:
@@ -147,8 +148,8 @@ def _cap(name: Any) -> str:
 def limits(container: dict[str, Any]) -> tuple[int | None, int | None]:
     """(nano CPUs, memory bytes) from ``resources.limits``."""
     lim = (container.get("resources") or {}).get("limits") or {}
-    cpu = cpu_millis(lim["cpu"]) * 1_000_000 if "cpu" in lim else None
-    mem = memory_bytes(lim["memory"]) if "memory" in lim else None
+    cpu = milli_value(lim["cpu"]) * 1_000_000 if "cpu" in lim else None
+    mem = int_value(lim["memory"]) if "memory" in lim else None
     return cpu, mem
 
 

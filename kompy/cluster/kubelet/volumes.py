@@ -328,9 +328,9 @@ def _write_tree(where: Path, files: dict[str, tuple[bytes, int]], *, dir_mode: i
 def _tmpfs_size(limit: Any) -> str:
     if not limit:
         return ""
-    from kompy.client.objects import memory_bytes
+    from kompy.client.quantity import int_value
 
-    return str(memory_bytes(limit))
+    return str(int_value(limit))
 
 
 def field_ref(pod: Obj, path: str, host_ip: str) -> str:

@@ -17,14 +17,13 @@ from typing import Any, TypeVar
 from kompy.client.objects import (
     Obj,
     controller_ref,
-    cpu_millis,
     labels,
-    memory_bytes,
     name,
     namespace,
     pod_requests,
     pod_terminal,
 )
+from kompy.client.quantity import int_value, milli_value
 from kompy.cluster.controllers.persistentvolume import claims_of
 from kompy.cluster.scheduler import affinity
 
@@ -112,8 +111,8 @@ class NodeInfo:
         status = self.node.get("status") or {}
         alloc: Mapping[str, Any] = status.get("allocatable") or status.get("capacity") or {}
         try:
-            cpu = cpu_millis(alloc["cpu"]) if "cpu" in alloc else 0
-            mem = memory_bytes(alloc["memory"]) if "memory" in alloc else 0
+            cpu = milli_value(alloc["cpu"]) if "cpu" in alloc else 0
+            mem = int_value(alloc["memory"]) if "memory" in alloc else 0
             pods = int(alloc.get("pods", MAX_PODS))
         except (TypeError, ValueError):
             cpu, mem, pods = 0, 0, MAX_PODS

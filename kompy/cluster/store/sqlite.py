@@ -44,6 +44,7 @@ from typing import Any
 from kompy.client.errors import ApiError, Conflict, Gone, Invalid, NotFound
 from kompy.client.objects import Obj, copy_json
 from kompy.client.resources import Resource
+from kompy.cluster.store import deletion
 from kompy.cluster.store.watchcache import Change, WatchCache
 
 Filter = Callable[[Obj], bool]
@@ -521,9 +522,11 @@ class Store:
                grace_period: int | None = None, *, dry_run: bool = False) -> Obj | None:
         """Delete an object; returns it while it is still terminating, None once it is gone.
 
-        Objects with finalizers, and pods that are bound to the node, are only marked with
-        ``deletionTimestamp`` (graceful deletion): the kubelet stops the pod's containers and
-        then deletes again with grace period 0; whoever owns a finalizer removes it.
+        Objects with finalizers, and pods that a node runs, are only marked with
+        ``deletionTimestamp`` (graceful deletion, kompy/cluster/store/deletion.py): the
+        kubelet stops the pod's containers and then deletes again with grace period 0;
+        whoever owns a finalizer removes it. A second DELETE of a pod may only shorten its
+        grace period, which moves ``deletionTimestamp`` earlier.
         https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
         """
         with self._lock:
@@ -531,27 +534,25 @@ class Store:
             if old is None:
                 raise not_found(res, name)
             meta = old["metadata"]
-            graceful = (res.kind == "Pod" and bool((old.get("spec") or {}).get("nodeName"))
-                        and grace_period != 0)
-            if res.kind == "Namespace":
+            if res.kind == "Pod":
+                marks = self._pod_deletion(old, grace_period)
+                if marks is None:   # a deletion pending already, not shortened: no change
+                    return old
+                keep = bool(meta.get("finalizers")) or marks.grace > 0
+            else:
+                marks = deletion.Deletion(str(meta.get("deletionTimestamp") or now()), 0)
                 # A namespace that still holds objects is Terminating until it is empty
                 # (the namespace controller deletes it again then).
-                graceful = self._holds_objects(name)
-            if not meta.get("finalizers") and not graceful:
+                keep = bool(meta.get("finalizers")) or (
+                    res.kind == "Namespace" and self._holds_objects(name))
+            if not keep:
                 if not dry_run:
                     self._write(res, old, "DELETED", remove=True)
                 return None
             new: Obj = copy_json(old)
             nmeta = new["metadata"]
-            nmeta.setdefault("deletionTimestamp", now())
-            if res.kind == "Pod":
-                default = (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                wanted = default if grace_period is None else grace_period
-                current = nmeta.get("deletionGracePeriodSeconds")
-                nmeta["deletionGracePeriodSeconds"] = (
-                    wanted if current is None else min(int(current), int(wanted)))
-            else:
-                nmeta.setdefault("deletionGracePeriodSeconds", 0)
+            nmeta["deletionTimestamp"] = marks.timestamp
+            nmeta["deletionGracePeriodSeconds"] = marks.grace
             if res.kind == "Namespace":
                 new.setdefault("status", {})["phase"] = "Terminating"
             if new == old or dry_run:
@@ -560,6 +561,19 @@ class Store:
                 self._write(res, new, "DELETED", remove=True)
                 return None
             return self._write(res, new, "MODIFIED", prev=old)
+
+    @staticmethod
+    def _pod_deletion(pod: Obj, grace_period: int | None) -> deletion.Deletion | None:
+        """The pod's deletion marks after this DELETE (deletion.py); None when a deletion
+        is pending already and this one does not shorten it."""
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            moved = deletion.shortened(meta, grace_period)
+            if moved is None and meta.get("deletionGracePeriodSeconds"):
+                return None
+            # Marked without a grace period (only its finalizers hold it): it goes now.
+            return moved or deletion.Deletion(str(meta["deletionTimestamp"]), 0)
+        return deletion.first_pod_deletion(pod, grace_period, datetime.now(UTC))
 
     def check(self) -> builtins.list[str]:
         """Integrity problems (empty when sound): SQLite's own check plus kompy's invariants."""

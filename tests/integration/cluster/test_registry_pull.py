@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import leakkit
 import pytest
 from clusterkit import BUSYBOX, pod, running, sh, wait_for
 from registrykit import REGISTRY_USER, free_port
@@ -27,25 +28,30 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     """Two small images whose /marker says "v1" and "v2" (ids by name)."""
     made: dict[str, str] = {}
     refs: list[str] = []
-    for version in ("v1", "v2"):
-        folder = tmp_path_factory.mktemp(version)
-        (folder / "marker").write_text(f"{version} {uuid.uuid4().hex}\n")
-        ref = f"kompy-test-pull-{uuid.uuid4().hex[:8]}:{version}"
-        made[version] = build_image(BuildSpec(
-            service=version, image=ref, context=str(folder),
-            dockerfile_inline=f"FROM {BUSYBOX}\nCOPY marker /marker\n"))
-        made[f"{version}-marker"] = (folder / "marker").read_text().strip()
-        refs.append(ref)
-    yield made
-    remove(*refs)
+    try:
+        for version in ("v1", "v2"):
+            folder = tmp_path_factory.mktemp(version)
+            (folder / "marker").write_text(f"{version} {uuid.uuid4().hex}\n")
+            ref = f"{leakkit.image_name('pull')}:{version}"
+            refs.append(ref)
+            made[version] = build_image(BuildSpec(
+                service=version, image=ref, context=str(folder),
+                dockerfile_inline=f"FROM {BUSYBOX}\nCOPY marker /marker\n"))
+            made[f"{version}-marker"] = (folder / "marker").read_text().strip()
+        yield made
+    finally:
+        # Once the pods of the module's (deleted) namespaces no longer run them: removing
+        # an image a container still uses fails, which used to be ignored (a leak).
+        leakkit.remove_images(refs)
 
 
-def remove(*refs: str) -> None:
+def remove(ref: str) -> None:
+    """Untag ``ref`` now if nothing runs it (a pod still may: the registry fixture removes
+    whatever is left under its prefix at the end)."""
     client = connect()
     try:
-        for ref in refs:
-            with contextlib.suppress(Exception):  # already gone
-                client.api.remove_image(ref)
+        with contextlib.suppress(Exception):  # gone, or in use
+            client.api.remove_image(ref)
     finally:
         client.close()
 

@@ -101,6 +101,38 @@ def test_integral_floats_are_integers(client: KubeClient) -> None:
     assert created["spec"]["replicas"] == 3 and isinstance(created["spec"]["replicas"], int)
 
 
+FORMAT_WRONG = ("quantities must match the regular expression "
+                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+
+
+@pytest.mark.parametrize(("limits", "why"), [
+    ({"cpu": "lots"}, FORMAT_WRONG), ({"memory": "1 Gi"}, FORMAT_WRONG),
+    ({"memory": "1K"}, "unable to parse quantity's suffix"),
+])
+def test_a_malformed_quantity_is_kube_apiservers_decoding_error(
+        server: ApiServer, limits: dict[str, str], why: str) -> None:
+    """Never stored (a kubelet parsing it later failed the pod's every sync): a 400, as
+    kube-apiserver's decoder answers before any check, in its words (kubectl shows them)."""
+    broken = deployment()
+    broken["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": limits}
+    answer = post(server, DEPLOYS, broken)
+    assert answer.status_code == 400
+    assert answer.json()["reason"] == "BadRequest"
+    assert answer.json()["message"] == (
+        f'Deployment in version "v1" cannot be handled as a Deployment: {why}')
+
+
+def test_quantities_in_every_form_upstream_reads_are_stored(client: KubeClient) -> None:
+    good = deployment()
+    good["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "limits": {"cpu": "1e3", "memory": "1.5Gi"}, "requests": {"cpu": 0.5, "memory": 1024}}
+    assert client.create(good)["metadata"]["uid"]
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+             "spec": {"hard": {"pods": "ten"}}}
+    with pytest.raises(ApiError, match="cannot be handled as a ResourceQuota"):
+        client.create(quota)
+
+
 def test_every_field_type_problem_is_reported_at_once(server: ApiServer) -> None:
     broken = deployment()
     container = broken["spec"]["template"]["spec"]["containers"][0]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kompy.client import NotFound
-from kompy.client.objects import cpu_millis, memory_bytes
+from kompy.client.quantity import int_value, milli_value
 from kompy.cluster.kubelet.backend import LABEL_POD
 
 PODS = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"
@@ -38,12 +38,12 @@ def test_pod_metrics_carry_the_cpu_rate_and_working_set(fake_node: Any) -> None:
 
     def near_250m() -> dict[str, Any] | None:
         usage = _usage(cluster, "web")
-        if usage and abs(cpu_millis(usage["cpu"]) - 250) <= 25:
+        if usage and abs(milli_value(usage["cpu"]) - 250) <= 25:
             return usage
         return None
     usage = cluster.wait("250m of CPU in PodMetrics", near_250m)
     assert usage["cpu"].endswith("n")   # nanocores, as metrics-server writes them
-    assert memory_bytes(usage["memory"]) == 64 * 2**20 and usage["memory"] == "65536Ki"
+    assert int_value(usage["memory"]) == 64 * 2**20 and usage["memory"] == "65536Ki"
     one = _get(cluster, f"{PODS}/web")
     assert one["kind"] == "PodMetrics" and one["metadata"]["labels"] == {"app": "web"}
     assert one["window"].endswith("s") and one["timestamp"].endswith("Z")

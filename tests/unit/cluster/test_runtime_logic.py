@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kompy.client.objects import cpu_millis, memory_bytes, pod_requests, selector_matches
+from kompy.client.objects import pod_requests, selector_matches
 from kompy.client.workqueue import WorkQueue
 from kompy.cluster.controllers.endpoints import subsets
 from kompy.cluster.controllers.replicaset import deletion_rank
@@ -21,14 +21,6 @@ from kompy.cluster.kubelet.podworker import restart_delay, should_restart
 from kompy.cluster.kubelet.volumes import PodConfigError
 from kompy.cluster.proxy.proxier import backends_for, free_subnet, parse_host_ports
 from kompy.cluster.scheduler.scheduler import fits
-
-
-def test_quantities() -> None:
-    assert cpu_millis("500m") == 500 and cpu_millis("2") == 2000 and cpu_millis(0.5) == 500
-    assert memory_bytes("128Mi") == 128 * 2**20 and memory_bytes("1G") == 10**9
-    assert memory_bytes("1000") == 1000
-    with pytest.raises(ValueError):
-        cpu_millis("lots")
 
 
 def test_pod_requests_counts_largest_init_container() -> None:

@@ -97,3 +97,22 @@ def test_a_liveness_kill_runs_the_pre_stop_hook_within_the_probes_grace(
     status = wait_for("the restart after the probe's grace period", restarted, 60)
     assert status["lastState"]["terminated"]["exitCode"] == 137  # SIGKILLed: sleep ignored TERM
     assert "drained" in sh(client, "sick", namespace, "cat /data/log")
+
+
+def test_a_pod_deleted_while_its_post_start_hook_runs_is_gone_at_once(
+        client: Any, namespace: str) -> None:
+    """Upstream's pod worker stops a pod being deleted without waiting for its postStart
+    hook; kompy's waited for the hook (up to its 300 s cut) before the pod could stop."""
+    slow = container("app", "exec sleep 3600", lifecycle={"postStart": {"exec": {"command": [
+        "sh", "-c", "touch /tmp/hooking; sleep 600"]}}})
+    client.create(pod("slow", namespace, slow, terminationGracePeriodSeconds=1))
+    wait_for("the hook running", lambda: sh(client, "slow", namespace, "ls /tmp/hooking"), 120)
+    client.delete("pods", "slow", namespace)
+
+    def gone() -> bool:
+        return not [p for p in client.list("pods", namespace)["items"]
+                    if p["metadata"]["name"] == "slow"]
+
+    wait_for("the pod gone while its hook still ran", gone, 45)
+    assert not [e for e in events(client, namespace, "slow")
+                if e.get("reason") == "FailedPostStartHook"]

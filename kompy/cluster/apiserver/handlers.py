@@ -340,20 +340,12 @@ class Api:
             kind, ns if kind.namespaced else None)[0], old)
 
     def _charge(self, charges: Sequence[quota.Charge], dry_run: bool) -> None:
-        """Record a stored object's usage in its quotas (the quota controller may have
-        written one meanwhile: then on top of what it wrote)."""
+        """Record a stored object's usage in its quotas. The caller holds the store
+        (``atomically``) from the quotas' reading on: nothing has written them since, so the
+        quotas' resourceVersions are current, and a recount by the quota controller either
+        saw neither the object nor its charge or conflicts and counts again."""
         for charge in [] if dry_run else charges:
-            meta = charge.quota.get("metadata") or {}
-            wanted = charge.quota
-            for _attempt in range(5):
-                try:
-                    self.store.update(quota.QUOTAS, wanted, status=True)
-                    break
-                except Conflict:
-                    wanted = charge.again(self.store.get(quota.QUOTAS, meta.get("namespace"),
-                                                         str(meta.get("name"))))
-                except NotFound:
-                    break
+            self.store.update(quota.QUOTAS, charge.quota, status=True)
 
     def create(self, route: Route, body: Any, validation: str = "Warn",
                options: WriteOptions | None = None) -> Obj:
@@ -370,9 +362,10 @@ class Api:
             self._allocate(route.res, obj, None)
             if route.res.kind == "Ingress":
                 admission.default_ingress_class(obj, self.store.list(INGRESS_CLASSES)[0])
-            charges = self._admit(route.res, obj, None)
-            created = self.store.create(route.res, obj, dry_run=options.dry_run)
-            self._charge(charges, options.dry_run)
+            with self.store.atomically():     # the quotas' check, the write and the charge
+                charges = self._admit(route.res, obj, None)
+                created = self.store.create(route.res, obj, dry_run=options.dry_run)
+                self._charge(charges, options.dry_run)
         if route.res.kind == "Event" and not options.dry_run:
             self._expire_events()
         return created
@@ -422,12 +415,14 @@ class Api:
             admission.validate_update(route.res, old, obj)
             for admit in self.admitters:
                 admit(route.res, obj, old)
-            charges = self._admit(route.res, obj, old)
-            self._allocate(route.res, obj, old)
-            if not options.applied:
-                self.fields.update(route.res, old, obj, options.manager, options.subresource)
-            updated = self.store.update(route.res, obj, dry_run=options.dry_run)
-            self._charge(charges, options.dry_run)
+            with self.store.atomically():     # the quotas' check, the write and the charge
+                charges = self._admit(route.res, obj, old)
+                self._allocate(route.res, obj, old)
+                if not options.applied:
+                    self.fields.update(route.res, old, obj, options.manager,
+                                       options.subresource)
+                updated = self.store.update(route.res, obj, dry_run=options.dry_run)
+                self._charge(charges, options.dry_run)
             return updated
 
     def patch(self, route: Route, body: Any, content_type: str, validation: str = "Warn",

@@ -6,10 +6,15 @@ namespace over one of its quotas is refused with 403 Forbidden, in kube-apiserve
     pods "web" is forbidden: failed quota: compute: must specify limits.cpu for: web
 
 As upstream, the check reads a quota's ``status.used`` (kept by the ResourceQuota controller,
-:mod:`kompy.cluster.controllers.quotausage` counts for both) and, once the object is stored,
-writes the quota's new usage back, under the lock that stores objects: two creates cannot
-both take the last unit, and a create costs the same however many objects the namespace
-holds. A quota whose status lacks a resource yet (just made) is counted from the store.
+:mod:`kompy.cluster.controllers.quotausage` counts for both) and charges the object to it,
+so a create costs the same however many objects the namespace holds. The API server holds
+the store (``Store.atomically``) from the quotas' reading through the object's write to the
+charge: two creates cannot both take the last unit, and the controller's recount (which
+reads the quota, then the objects, and writes with the quota's resourceVersion) either
+precedes the whole step or conflicts and counts again, so no object is counted twice and
+no recount undoes a charge. (Upstream charges first, with a resourceVersion precondition,
+and stores after; one lock around both is the same guarantee without the window between.)
+A quota whose status lacks a resource yet (just made) is counted from the store.
 https://kubernetes.io/docs/concepts/policy/resource-quotas/
 """
 
@@ -39,19 +44,10 @@ def forbidden(res: Resource, obj: Obj, message: str) -> ApiError:
 
 @dataclass(frozen=True)
 class Charge:
-    """What a stored object adds to one quota: the quota with its new status to write, and
-    the amounts (to add again to a quota written meanwhile)."""
+    """A quota with the new usage to write once the object is stored: read, checked, stored
+    and charged while the API server holds the store (one step for every other writer)."""
 
     quota: Obj
-    requested: dict[str, Quantity]
-
-    def again(self, fresh: Obj) -> Obj:
-        """``fresh`` (the quota as it is now) with the amounts added to its usage."""
-        used = _status_used(fresh) or {}
-        status = dict(fresh.get("status") or {})
-        status["used"] = {k: str(used.get(k, ZERO) + self.requested.get(k, ZERO))
-                          for k in usage.hard(fresh)}
-        return {**fresh, "status": status}
 
 
 def check(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None
@@ -111,7 +107,7 @@ def _fits(res: Resource, obj: Obj, quota: Obj, delta: dict[str, Quantity], listi
                                   f"limited: {usage.pretty({k: limits[k] for k in exceeded})}")
     status = {"hard": {k: str(v) for k, v in limits.items()},
               "used": {k: str(current.get(k, ZERO) + requested.get(k, ZERO)) for k in limits}}
-    return Charge({**quota, "status": status}, requested)
+    return Charge({**quota, "status": status})
 
 
 def _status_used(quota: Obj) -> dict[str, Quantity] | None:

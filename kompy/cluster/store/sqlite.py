@@ -37,6 +37,7 @@ import string
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,12 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def atomically(self) -> AbstractContextManager[bool]:
+        """Held around several reads and writes (``with store.atomically():``), they are one
+        step for every other reader and writer: quota admission reads a quota, stores the
+        object and charges the quota with no recount between (the lock is re-entrant)."""
+        return self._lock
 
     # -- reading ----------------------------------------------------------------------------
 

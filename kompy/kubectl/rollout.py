@@ -241,6 +241,7 @@ def resume(client: KubeClient, kind: str, name: str | None, namespace: str | Non
 
 
 def rollout_status(client: KubeClient, kind: str, name: str | None, namespace: str | None, *,
-                   watch: bool, timeout: float, out: Out) -> int:
+                   watch: bool, timeout: float, out: Out, revision: int = 0) -> int:
     res, name = resolve(kind, name, "status")
-    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out)
+    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out,
+                  revision=revision)

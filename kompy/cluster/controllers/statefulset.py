@@ -104,7 +104,7 @@ class StatefulSetController(PodOwnerController):
         for i in extra:
             pod = pods[i]
             if not terminating(pod):
-                self._delete(pod)
+                self._delete(pods, i)
             if not parallel:
                 break
         if not extra:
@@ -160,13 +160,18 @@ class StatefulSetController(PodOwnerController):
         with contextlib.suppress(Conflict):
             self.client.create(body)
 
-    def _delete(self, pod: Obj) -> None:
+    def _delete(self, pods: dict[int, Obj], i: int) -> None:
+        """Delete pod ``i``; ``pods`` then holds it terminating (or not at all), so this
+        sync's status already counts it out of its revision, as upstream's does."""
+        pod = pods[i]
         with contextlib.suppress(NotFound):
             left = self.client.delete("pods", name(pod), namespace(pod))
             if left is not None:
                 self.pods.upsert_local(left)
-            else:
-                self.pods.remove_local(pod)
+                pods[i] = left
+                return
+        self.pods.remove_local(pod)
+        pods.pop(i)
 
     def _roll(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str) -> None:
         strategy = (sts.get("spec") or {}).get("updateStrategy") or {}
@@ -177,7 +182,7 @@ class StatefulSetController(PodOwnerController):
             return  # one at a time, each waiting for the previous to be ready again
         for i in sorted((i for i in pods if partition <= i < replicas), reverse=True):
             if labels(pods[i]).get(REVISION_LABEL) != revision:
-                self._delete(pods[i])
+                self._delete(pods, i)
                 return
 
     def _write_status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revs: Revisions

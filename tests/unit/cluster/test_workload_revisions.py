@@ -70,9 +70,13 @@ def settled_anew(cluster: Any, old: set[str]) -> str | None:
     return now if now not in old and settled(cluster, now, 1) else None
 
 
+# Defaulted to a rollingUpdate with partition 0, or (type given alone) none: then a pod is
+# re-made at the current revision only below status.currentReplicas.
+@pytest.mark.parametrize("strategy", [{}, {"updateStrategy": {"type": "RollingUpdate"}}],
+                         ids=["partition-0", "no-rollingUpdate"])
 def test_a_statefulset_keeps_its_current_revision_until_the_update_completes(
-        fake_cluster: Any) -> None:
-    fake_cluster.client.create(sts("kompy/busybox:1"))
+        fake_cluster: Any, strategy: dict[str, Any]) -> None:
+    fake_cluster.client.create(sts("kompy/busybox:1", **strategy))
     first = fake_cluster.wait("the first rollout", lambda: (
         status(fake_cluster).get("readyReplicas") == 3 and status(fake_cluster)))
     rev1 = first["updateRevision"]
@@ -95,6 +99,8 @@ def test_a_statefulset_keeps_its_current_revision_until_the_update_completes(
     hold(fake_cluster, False)
     done = fake_cluster.wait("the update to complete", lambda: settled(fake_cluster, rev2))
     assert done["updatedReplicas"] == 3
+    pods = [fake_cluster.pod(f"web-{i}") or {} for i in range(3)]
+    assert [p["spec"]["containers"][0]["image"] for p in pods] == [HELD] * 3
 
 
 def test_a_partitioned_statefulset_stays_at_its_current_revision(fake_cluster: Any) -> None:

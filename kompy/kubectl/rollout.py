@@ -7,8 +7,8 @@ A Deployment's history is its ReplicaSets: each carries the
 DeploymentRollbacker does; the Deployment controller then finds that ReplicaSet again by its
 pod-template-hash and rolls to it under the next revision number.
 https://kubernetes.io/docs/reference/kubectl/generated/kubectl_rollout/
-(kubectl keeps StatefulSet and DaemonSet history in ControllerRevisions, which kompy's API
-does not serve: history and undo are for Deployments here.)
+(kubectl keeps StatefulSet and DaemonSet history in ControllerRevisions; the built-in cluster
+keeps them for stock kubectl, but history and undo here are still for Deployments only.)
 """
 
 from __future__ import annotations

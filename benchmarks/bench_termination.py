@@ -38,6 +38,7 @@ from machine import machine, save
 
 IMAGE = "kompy/busybox:1"
 RESULTS = Path(__file__).resolve().parent / "results" / "termination.json"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def deaf_pod(name: str, grace: int) -> dict[str, Any]:
@@ -63,10 +64,14 @@ def bench_kompy(pods: int, grace: int, src: str | None) -> dict[str, Any]:
     from kompy.cluster.daemon import process as daemon
 
     home = tempfile.mkdtemp(prefix="kompy-bench-")
-    saved = dict(os.environ)
+    saved, cwd = dict(os.environ), os.getcwd()
     os.environ.update(KOMPY_HOME=home, KOMPY_INGRESS_PORTS="off")
-    if src:  # the daemon (a child process) runs the baseline's code
-        os.environ["PYTHONPATH"] = src
+    # The daemon (a child process, `python -m`) runs the baseline's code or this tree's:
+    # named by PYTHONPATH, and started away from any checkout, because `-m` puts the working
+    # directory ahead of PYTHONPATH (run from the repository's root, both daemons would
+    # have run this tree's code).
+    os.environ["PYTHONPATH"] = src or str(REPO)
+    os.chdir(home)
     name = f"bench{uuid.uuid4().hex[:6]}"
     try:
         client = daemon.ensure_cluster(name)
@@ -84,6 +89,7 @@ def bench_kompy(pods: int, grace: int, src: str | None) -> dict[str, Any]:
                 "load_average": load}
     finally:
         _reset(daemon, name)
+        os.chdir(cwd)
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(home, ignore_errors=True)

@@ -8,11 +8,11 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import leakkit
 import pytest
 
 from kompy.engine.connection import connect
@@ -37,7 +37,7 @@ def kompy(*args: str, cwd: Path, code: int = 0) -> str:
 def project(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     if inspect_image(BASE) is None:
         pytest.skip(f"{BASE} is not built (samples/base-images/build.sh)")
-    name = f"kompy-test-build-{uuid.uuid4().hex[:8]}"
+    name = leakkit.image_name("build")
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "Dockerfile").write_text(f"FROM {BASE}\nCOPY . /www\n")
     (tmp_path / "web" / "index.html").write_text("one\n")

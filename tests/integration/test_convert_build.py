@@ -17,6 +17,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import leakkit
 import pytest
 from enginekit import docker_ok
 from registrykit import Registry
@@ -86,7 +87,7 @@ def test_local_image_metadata_fills_ports_and_user(tmp_path: Path) -> None:
     engine-free answers (issue #9 classes 2 and 3)."""
     if not docker_ok():
         pytest.skip("no Docker engine")
-    image = f"kompy-test-inspect-{uuid.uuid4().hex[:8]}:1"
+    image = f"{leakkit.image_name('inspect')}:1"
     (tmp_path / "Dockerfile").write_text("FROM kompy/busybox:1\nEXPOSE 8000 53/udp\nUSER 1000\n")
     (tmp_path / "compose.yaml").write_text(f"services:\n  svc:\n    image: {image}\n")
     built = subprocess.run(["docker", "build", "-q", "-t", image, str(tmp_path)],

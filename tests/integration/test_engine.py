@@ -52,7 +52,7 @@ def test_push_to_a_registry_that_does_not_answer(engine: None) -> None:
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    ref = f"127.0.0.1:{port}/kompy-test-{uuid.uuid4().hex[:8]}:1"
+    ref = f"127.0.0.1:{port}/{leakkit.image_name('push')}:1"
     client = connect()
     client.api.tag(BASE, ref.rsplit(":", 1)[0], tag="1")
     try:

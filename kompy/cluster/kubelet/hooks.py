@@ -8,10 +8,11 @@ hook is a ``FailedPreStopHook`` Warning event that, as upstream's, says only "Pr
 failed": the hook's output may hold secrets; the daemon's log says why.
 
 The postStart hook runs right after the container starts (kuberuntime_container.go
-startContainer); the pod worker waits for it before it starts the pod's next container and
-before the container is probed. A failed one is a ``FailedPostStartHook`` Warning event (it
-says "PostStartHook failed", for the same reason) and the container is killed, with no
-preStop hook, to be restarted per the pod's restartPolicy.
+startContainer), on a thread of its own (:meth:`.podworker.PodWorker._post_start`); the
+pod's next container starts, and the container is probed, once it ends. A failed one is a
+``FailedPostStartHook`` Warning event (it says "PostStartHook failed", for the same reason)
+and the container is killed, with no preStop hook, to be restarted per the pod's
+restartPolicy.
 """
 
 from __future__ import annotations
@@ -92,9 +93,12 @@ def hook_runner(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
 
 
 def run_post_start(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
-                   spec: dict[str, Any], container_id: str, pod_ip: str) -> bool:
+                   spec: dict[str, Any], container_id: str, pod_ip: str,
+                   cancelled: Callable[[], bool] = lambda: False) -> bool:
     """Run the container's postStart hook, if any; False when it failed (the container is
-    killed then: the caller lets the restart policy take it from there)."""
+    killed then: the caller lets the restart policy take it from there). A hook that fails
+    once ``cancelled()`` (the pod is being deleted: its container is being stopped) is
+    only logged: the pod's termination takes the container over."""
     handler = post_start_handler(spec)
     if handler is None:
         return True
@@ -102,6 +106,10 @@ def run_post_start(backend: ContainerBackend, recorder: EventRecorder, pod: Obj,
                         POST_START_TIMEOUT)
     if not error:
         return True
+    if cancelled():
+        log.info("postStart hook of container %s of pod %s/%s ended with the pod's deletion: "
+                 "%s", spec.get("name"), namespace(pod), name(pod), error)
+        return False
     log.warning("postStart hook of container %s of pod %s/%s: %s", spec.get("name"),
                 namespace(pod), name(pod), error)
     recorder.warning(pod, "FailedPostStartHook", "PostStartHook failed")

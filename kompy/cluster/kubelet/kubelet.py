@@ -37,6 +37,7 @@ from kompy.client.objects import (
     uid,
 )
 from kompy.client.workqueue import WorkQueue
+from kompy.cluster.kubelet import statuses
 from kompy.cluster.kubelet.backend import (
     LABEL_CONTAINER,
     LABEL_NODE,
@@ -52,6 +53,7 @@ from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.node import NodeAgent
 from kompy.cluster.kubelet.podstatus import failed_status, merge_foreign, same_status
 from kompy.cluster.kubelet.podworker import PodWorker
+from kompy.cluster.kubelet.probekill import kill_grace, kill_message
 from kompy.cluster.kubelet.probes import Prober
 from kompy.cluster.kubelet.shutdown import Batch, Stop, Stopper, stop_all
 from kompy.cluster.kubelet.statuses import REPAIR_DELAY, StatusManager
@@ -138,6 +140,7 @@ class Kubelet:
         self.stopper = Stopper(backend)
         self.statuses = StatusManager()
         self._stopping: dict[str, Batch] = {}  # pod uid -> its containers being stopped
+        self._probe_kills: dict[str, Batch] = {}  # container id -> its kill for a probe
         self._lock = threading.Lock()
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
@@ -157,6 +160,7 @@ class Kubelet:
             persistent_volumes=cached_lookup(client, persistent_volumes, "persistentvolumes"),
             pods=self.pods.list)
         self.worker.deleting = self._deleting
+        self.worker.hook_done = self.queue.add
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         informers["nodes"].add_handler(self._on_node)
@@ -171,6 +175,8 @@ class Kubelet:
                                               daemon=True))
         self._threads.append(threading.Thread(target=self.stopper.run, args=(stop,),
                                               name="kubelet-stopper", daemon=True))
+        self._threads.append(threading.Thread(target=self._sweep_statuses_loop,
+                                              name="kubelet-statuses", daemon=True))
         self._threads.append(threading.Thread(target=self._docker_events, name="kubelet-events",
                                               daemon=True))
 
@@ -204,9 +210,9 @@ class Kubelet:
     def stop_containers(self, max_grace: int = 10) -> None:
         """Stop every running container of the nodes (daemon shutdown) as a node's graceful
         shutdown does: the pods' containers first, each within its pod's grace period (at
-        most ``max_grace``), then the sandboxes, then the nodes' own containers. All of a
-        step at once (:mod:`.shutdown`): the stop takes the longest grace period, not the
-        sum of them."""
+        most ``max_grace``), its preStop hook first and within it, then the sandboxes, then
+        the nodes' own containers. All of a step at once (:mod:`.shutdown`): the stop takes
+        the longest grace period, not the sum of them."""
         try:
             running = [c for c in self.backend.list_containers({}) if c.running]
         except KompyError as error:
@@ -215,12 +221,18 @@ class Kubelet:
         with self._lock:
             pods = {uid(p): p for p in self._known.values()}
 
-        def grace(c: ContainerInfo) -> float:
+        def stop(c: ContainerInfo) -> Stop:
             pod = pods.get(c.labels.get(LABEL_POD_UID, ""))
-            return min(grace_seconds(pod), max_grace) if pod else max_grace
+            if pod is None:
+                return Stop(c, max_grace)
+            grace = min(grace_seconds(pod), max_grace)
+            if _shutdown_step(c) != 0:
+                return Stop(c, grace)  # a sandbox
+            spec = _container_specs(pod).get(c.labels.get(LABEL_CONTAINER, "")) or {}
+            return self._stop_of(pod, c, spec, grace)
 
         for step in range(len(SHUTDOWN_STEPS) + 1):
-            left = stop_all(self.backend, [Stop(c, grace(c)) for c in running
+            left = stop_all(self.backend, [stop(c) for c in running
                                            if _shutdown_step(c) == step])
             if left:
                 log.warning("could not stop %d containers: %s", len(left), ", ".join(left[:5]))
@@ -246,6 +258,25 @@ class Kubelet:
                 self.queue.add_after(key, REPAIR_DELAY)
             return
         self.queue.add(key)
+
+    def _sweep_statuses_loop(self) -> None:
+        """Every :data:`~.statuses.SWEEP_SECONDS`, each pod whose status another writer
+        changed is synced, which writes the kubelet's back: upstream's syncBatch, for the
+        changes whose watch event did not wake the pod (:mod:`.statuses`)."""
+        while not self.stop.wait(statuses.SWEEP_SECONDS):
+            self.sweep_statuses()
+
+    def sweep_statuses(self) -> list[str]:
+        """One sweep: the pods found overwritten are queued (and returned)."""
+        with self._lock:
+            pods = [p for k, p in self._known.items()
+                    if k not in self._gone and not terminating(p)]
+        found = self.statuses.stale(pods)
+        for key in found:
+            log.info("pod %s: its status was changed by another writer; writing the "
+                     "kubelet's back", self._describe(key))
+            self.queue.add(key)
+        return found
 
     def _on_pod_input(self, obj: Obj, deleted: bool) -> None:
         """A ConfigMap, Secret or claim changed: re-sync the pods of its namespace (their
@@ -306,10 +337,53 @@ class Kubelet:
             self.recorder.warning(pod, "Unhealthy", f"{probe.capitalize()} probe failed: "
                                   f"{message}")
             return
-        self.recorder.normal(pod, "Killing", f"Container {container} failed {probe} probe, "
-                             "will be restarted")
-        grace = grace_seconds(pod)
-        self.backend.submit(self.backend.stop, container_id, grace)
+        # A thread of its own, not the engine's pool: the stopper's signals go through that
+        # pool (map), which a task of the pool itself must not wait on.
+        threading.Thread(target=self._kill_for_probe,
+                         args=(pod_uid, container, container_id, probe),
+                         name=f"probekill-{container}"[:40], daemon=True).start()
+
+    def _kill_for_probe(self, pod_uid: str, cname: str, container_id: str, probe: str) -> None:
+        """Kill a container whose liveness or startup probe failed (:mod:`.probekill`): a
+        ``Killing`` event, then its preStop hook, its stop signal and SIGKILL within its
+        grace period, all on the stopper; its death wakes the pod, whose sync restarts it
+        per the restart policy."""
+        with self._lock:
+            pod = self._known.get(pod_uid)
+            deleting = pod_uid in self._stopping or pod_uid in self._gone
+        if pod is None or deleting or terminating(pod):
+            return  # the pod's termination stops the container
+        try:
+            info = self.backend.inspect(container_id)
+        except KompyError as error:  # the engine is gone: its return resyncs every pod
+            log.warning("could not kill container %s for its %s probe: %s", cname, probe,
+                        error.message)
+            return
+        if info is None or not info.running:
+            return
+        spec = _container_specs(pod).get(cname) or {}
+        self.recorder.normal(pod, "Killing", kill_message(pod, cname, probe))
+        stop = self._stop_of(pod, info, spec, kill_grace(pod, spec, probe))
+
+        def done(_left: list[str]) -> None:
+            with self._lock:
+                self._probe_kills.pop(container_id, None)
+            self.queue.add(pod_uid)
+
+        batch = self.stopper.begin([stop], done)  # engine calls: not under the lock
+        with self._lock:
+            if not batch.done.is_set():  # (set before ``done`` runs)
+                self._probe_kills[container_id] = batch
+
+    def _stop_of(self, pod: Obj, info: ContainerInfo, spec: dict[str, Any], grace: int,
+                 hook: bool = True) -> Stop:
+        """How a pod's container stops (upstream's killContainer): its preStop hook first
+        (none with no grace period, or when ``hook`` is False), then its stop signal, then
+        SIGKILL at the end of ``grace`` but at least 2 s after the signal."""
+        handler = pre_stop_handler(spec) if grace > 0 and hook else None
+        runner = (hook_runner(self.backend, self.recorder, pod, info, spec, handler, grace)
+                  if handler is not None else None)
+        return Stop(info, grace, runner, MIN_GRACE)
 
     def _on_namespace(self, ns: Obj, deleted: bool) -> None:
         """A namespace's pod network is set up with the namespace, as a node's CNI network is
@@ -386,9 +460,11 @@ class Kubelet:
             self.queue.add_after(key, renew + 0.05)   # a projected token is due for renewal
 
     def _deleting(self, key: str) -> bool:
+        """The pod is being deleted, or is gone from this kubelet already (deleted, or its
+        node went down): nothing more is started for it."""
         with self._lock:
             pod = self._known.get(key)
-            return key in self._gone or (pod is not None and terminating(pod))
+            return key in self._gone or pod is None or terminating(pod)
 
     def _api_address(self) -> str | None:
         """The ``kubernetes`` Service's cluster IP, KUBERNETES_SERVICE_HOST in containers:
@@ -471,18 +547,17 @@ class Kubelet:
         then gets its stop signal, and SIGKILL when the grace period ends (at least 2 s
         after the signal: upstream's minimumGracePeriodInSeconds)."""
         key = uid(pod)
-        spec = pod.get("spec") or {}
-        specs = {str(c.get("name")): c
-                 for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]}
+        specs = _container_specs(pod)
+        with self._lock:
+            # A container a probe is killing ran its preStop hook already (upstream runs it
+            # once: the kill cancels the sync that ran it); the deletion only shortens.
+            hooked = set(self._probe_kills)
         stops = []
         for c in apps:
             cname = c.labels.get(LABEL_CONTAINER, "")
             self.recorder.normal(pod, "Killing", f"Stopping container {cname}")
-            container = specs.get(cname) or {}
-            handler = pre_stop_handler(container) if grace > 0 else None
-            hook = (hook_runner(self.backend, self.recorder, pod, c, container, handler, grace)
-                    if handler is not None else None)
-            stops.append(Stop(c, grace, hook, MIN_GRACE))
+            stops.append(self._stop_of(pod, c, specs.get(cname) or {}, grace,
+                                       hook=c.id not in hooked))
         self.prober.forget(key)
         with self._lock:
             self._stopping[key] = self.stopper.begin(stops, lambda _left: self.queue.add(key))
@@ -602,6 +677,13 @@ class Kubelet:
             return
         self.backend.map(lambda c: self.backend.kill(c.id), [
             c for c in found if c.running and c.labels.get(LABEL_ROLE) != "node"])
+
+
+def _container_specs(pod: Obj) -> dict[str, dict[str, Any]]:
+    """The pod's init and app containers' specs by name."""
+    spec = pod.get("spec") or {}
+    return {str(c.get("name")): c
+            for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]}
 
 
 def _shutdown_step(c: ContainerInfo) -> int:

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,11 @@ def should_restart(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
+class HookRunning(Hold):
+    """A container's postStart hook runs (on a thread of its own): the pod's next container
+    starts, and the container is probed, once it ends; its end wakes the pod."""
+
+
 @dataclass
 class SyncResult:
     status: dict[str, Any]
@@ -152,6 +157,10 @@ class PodWorker:
         # deleted while its sync starts it gets no new container (upstream's pod workers
         # stop starting containers once a pod terminates); its next sync stops it.
         self.deleting: Callable[[str], bool] = lambda pod_uid: False
+        # Told the pod's uid when a container's postStart hook ended (the kubelet syncs it).
+        self.hook_done: Callable[[str], None] = lambda pod_uid: None
+        self._hooks_lock = threading.Lock()
+        self._post_starts: set[str] = set()  # ids of containers whose postStart hook runs
         self.backoff_base = backoff_base
         self._networks: dict[str, tuple[str, str]] = {}  # namespace -> (network, gateway)
         self._state: dict[str, _PodState] = {}
@@ -411,6 +420,9 @@ class PodWorker:
         for c in (pod.get("spec") or {}).get("containers") or []:
             cname = str(c.get("name"))
             cur, _ = _latest(found, cname)
+            if cur is not None and self.post_start_running(cur.id):
+                held = held or HookRunning()
+                break  # as upstream's startContainer: the next container waits for the hook
             try:
                 if cur is None:
                     self._start(pod, c, 0, sandbox, sources, state, "app")
@@ -421,6 +433,9 @@ class PodWorker:
                     pass  # probed (see _probe_running)
                 elif should_restart(policy, cur.exit_code if not cur.error else 1):
                     self._restart(pod, c, cur, sandbox, sources, state, "app")
+            except HookRunning as hold:
+                held = held or hold
+                break
             except Hold as hold:
                 held = hold if held is None or (hold.retry or 1e9) < (held.retry or 1e9) \
                     else held
@@ -431,7 +446,7 @@ class PodWorker:
         """Register the probes of every running app container (idempotent per container)."""
         for c in (pod.get("spec") or {}).get("containers") or []:
             cur, _ = _latest(found, str(c.get("name")))
-            if cur is not None and cur.running and pod_ip:
+            if cur is not None and cur.running and pod_ip and not self.post_start_running(cur.id):
                 started = parse_time(cur.started_at) or time.time()
                 self.prober.ensure(uid(pod), c, cur.id, pod_ip, started)
 
@@ -525,10 +540,38 @@ class PodWorker:
 
     def _post_start(self, pod: Obj, c: dict[str, Any], cid: str,
                     sandbox: ContainerInfo | None) -> None:
-        """The container's postStart hook, waited for as upstream's startContainer does."""
-        if post_start_handler(c) is not None and not run_post_start(
-                self.backend, self.recorder, pod, c, cid, self._pod_ip(sandbox, cid)):
-            raise Hold(RESYNC)   # killed: the restart policy and its back-off take it over
+        """Start the container's postStart hook, if it has one, on a thread of its own.
+        Upstream's startContainer waits for it in the pod's own worker; here a worker serves
+        every pod, so the pod's sync ends (:class:`HookRunning`) and the hook's end wakes it:
+        its next container starts and it is probed only then, other pods' syncs do not
+        queue behind the hook, and a deletion stops the pod without waiting for it."""
+        if post_start_handler(c) is None:
+            return
+        with self._hooks_lock:
+            self._post_starts.add(cid)
+        threading.Thread(target=self._run_post_start, args=(pod, c, cid, sandbox),
+                         name=f"poststart-{name(pod)}"[:40], daemon=True).start()
+        raise HookRunning()
+
+    def _run_post_start(self, pod: Obj, c: dict[str, Any], cid: str,
+                        sandbox: ContainerInfo | None) -> None:
+        """A failed hook kills the container (the restart policy takes it over), unless the
+        pod is being deleted meanwhile: its termination stops the container then."""
+        try:
+            run_post_start(self.backend, self.recorder, pod, c, cid,
+                           self._pod_ip(sandbox, cid),
+                           cancelled=lambda: self.deleting(uid(pod)))
+        except Exception:  # noqa: BLE001 - the pod must be woken whatever happened
+            log.exception("postStart hook of container %s of pod %s/%s", c.get("name"),
+                          namespace(pod), name(pod))
+        finally:
+            with self._hooks_lock:
+                self._post_starts.discard(cid)
+            self.hook_done(uid(pod))
+
+    def post_start_running(self, container_id: str) -> bool:
+        with self._hooks_lock:
+            return container_id in self._post_starts
 
     def _pod_ip(self, sandbox: ContainerInfo | None, container_id: str) -> str:
         """The pod's IP: its sandbox's, or a solo container's own (known once it runs)."""
@@ -580,6 +623,10 @@ class PodWorker:
                     cur is None or not exited(cur)):
                 waiting = None
             started = ready = False
+            if cur is not None and cur.running and self.post_start_running(cur.id):
+                # Upstream's status is not updated while the pod's sync waits for the
+                # hook: the container reads as being created, not running or ready.
+                cur = replace(cur, status="created")
             if cur is not None and cur.running:
                 started = self.prober.started(uid(pod), cname, cur.id)
                 ready = role == "app" and self.prober.ready(uid(pod), cname, cur.id)

@@ -8,11 +8,18 @@ or a controller, changed a field the kubelet owns). Here the pod informer's even
 the API's status changed: one that is not the kubelet's own write and differs from the
 kubelet's view wakes the pod after :data:`REPAIR_DELAY`, and its sync writes the kubelet's
 status back: at most one repair a second for a pod, however often another writer writes.
+
+A watch event can be missed (a watch that broke and relisted, an event handled while the
+kubelet's own write was in flight), so, as upstream's ``syncBatch`` runs every 10 s, every
+pod is also looked at every :data:`SWEEP_SECONDS` (:meth:`StatusManager.stale`). The sweep
+is cheap when nothing differs: a pod whose resourceVersion is the kubelet's own last write
+costs one integer comparison; only a pod another writer touched is compared field by field.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from kompy.client.objects import Obj, meta, uid
@@ -20,6 +27,8 @@ from kompy.cluster.kubelet.podstatus import merge_foreign, same_kubelet_status
 
 # How soon a status overwritten by another writer is written back.
 REPAIR_DELAY = 1.0
+# How often every pod's status is compared with the kubelet's (upstream's syncBatch period).
+SWEEP_SECONDS = 10.0
 
 
 def _version(obj: Obj) -> int:
@@ -27,6 +36,15 @@ def _version(obj: Obj) -> int:
         return int(meta(obj).get("resourceVersion") or 0)
     except ValueError:  # not kompy's API server's counter: compare nothing
         return 0
+
+
+def _overwritten(pod: Obj, held: tuple[int, dict[str, Any]] | None) -> bool:
+    """The API's ``pod`` is newer than the kubelet's last write (``held``) and its status
+    differs from it in a field the kubelet owns (the version is compared first: cheap)."""
+    if held is None:
+        return False
+    version, status = held
+    return _version(pod) > version and not same_kubelet_status(pod.get("status") or {}, status)
 
 
 class StatusManager:
@@ -55,11 +73,14 @@ class StatusManager:
         kubelet's last write and differs from it."""
         with self._lock:
             held = self._statuses.get(uid(pod))
-        if held is None:
-            return False
-        version, status = held
-        return (_version(pod) > version
-                and not same_kubelet_status(pod.get("status") or {}, status))
+        return _overwritten(pod, held)
+
+    def stale(self, pods: Iterable[Obj]) -> list[str]:
+        """The uids of ``pods`` (as the API has them) whose status another writer changed
+        from the kubelet's (see :meth:`needs_repair`): the periodic sweep's finding."""
+        with self._lock:
+            held = dict(self._statuses)
+        return [uid(pod) for pod in pods if _overwritten(pod, held.get(uid(pod)))]
 
     def forget(self, pod_uid: str) -> None:
         with self._lock:

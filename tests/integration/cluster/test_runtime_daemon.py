@@ -106,6 +106,35 @@ def test_a_stop_with_many_pods_ignoring_sigterm_takes_one_grace_period(
     assert _ids(name) == []
 
 
+def test_a_stop_runs_the_pods_pre_stop_hooks(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kompy cluster stop` runs each pod container's preStop hook before its stop signal,
+    as a node's graceful shutdown does, within the pod's grace period."""
+    if not docker_ok():
+        pytest.skip("no Docker engine")
+    from kompy.cluster.daemon import process as daemon
+
+    monkeypatch.setenv("KOMPY_HOME", str(tmp_path))
+    monkeypatch.setenv("KOMPY_INGRESS_PORTS", "off")
+    name = f"p{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        client = daemon.ensure_cluster(name)
+        client.create(pod("hooked", "default", container(
+            "c", "trap 'echo term >> /out/log; exit 0' TERM; while true; do sleep 0.1; done",
+            lifecycle={"preStop": {"exec": {"command": [
+                "sh", "-c", "echo hook >> /out/log"]}}},
+            volumeMounts=[{"name": "out", "mountPath": "/out"}]),
+            terminationGracePeriodSeconds=5,
+            volumes=[{"name": "out", "hostPath": {"path": str(out)}}]))
+        running(client, "hooked", "default")
+        daemon.stop(name)
+        assert (out / "log").read_text().split() == ["hook", "term"]
+    finally:
+        daemon.reset(name)
+
+
 def _docker_time(text: str) -> float:
     """Seconds since the epoch of a time as Docker writes it (nanosecond digits)."""
     from datetime import UTC, datetime

@@ -69,3 +69,50 @@ services:
     name = pods[0]["metadata"]["name"]
     assert sh(client, name, namespace, "cat /tmp/hooked /tmp/seen") == (
         "hello from compose\nsaw-hook\n")
+
+
+def test_a_liveness_kill_runs_the_pre_stop_hook_within_the_probes_grace(
+        client: Any, namespace: str) -> None:
+    """As upstream's killContainer: the preStop hook runs before the stop signal, and the
+    probe's own terminationGracePeriodSeconds (2 s) overrides the pod's (120 s), so `sleep`
+    (PID 1 ignores SIGTERM) is SIGKILLed seconds after the Killing event, not minutes."""
+    sick = container(
+        "app", "touch /tmp/alive; exec sleep 3600",
+        livenessProbe={"exec": {"command": ["sh", "-c", "rm /tmp/alive"]}, "periodSeconds": 1,
+                       "failureThreshold": 1, "terminationGracePeriodSeconds": 2},
+        lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "echo drained >> /data/log"]}}},
+        volumeMounts=[{"name": "data", "mountPath": "/data"}])
+    client.create(pod("sick", namespace, sick, terminationGracePeriodSeconds=120,
+                      volumes=[{"name": "data", "emptyDir": {}}]))
+    killing = wait_for("the Killing event", lambda: [
+        e for e in events(client, namespace, "sick") if e.get("reason") == "Killing"], 120)
+    assert killing[0]["type"] == "Normal"
+    assert killing[0]["message"] == "Container app failed liveness probe, will be restarted"
+
+    def restarted() -> dict[str, Any] | None:
+        statuses = (client.get("pods", "sick", namespace).get("status") or {}).get(
+            "containerStatuses") or [{}]
+        return statuses[0] if statuses[0].get("restartCount", 0) >= 1 else None
+
+    status = wait_for("the restart after the probe's grace period", restarted, 60)
+    assert status["lastState"]["terminated"]["exitCode"] == 137  # SIGKILLed: sleep ignored TERM
+    assert "drained" in sh(client, "sick", namespace, "cat /data/log")
+
+
+def test_a_pod_deleted_while_its_post_start_hook_runs_is_gone_at_once(
+        client: Any, namespace: str) -> None:
+    """Upstream's pod worker stops a pod being deleted without waiting for its postStart
+    hook; kompy's waited for the hook (up to its 300 s cut) before the pod could stop."""
+    slow = container("app", "exec sleep 3600", lifecycle={"postStart": {"exec": {"command": [
+        "sh", "-c", "touch /tmp/hooking; sleep 600"]}}})
+    client.create(pod("slow", namespace, slow, terminationGracePeriodSeconds=1))
+    wait_for("the hook running", lambda: sh(client, "slow", namespace, "ls /tmp/hooking"), 120)
+    client.delete("pods", "slow", namespace)
+
+    def gone() -> bool:
+        return not [p for p in client.list("pods", namespace)["items"]
+                    if p["metadata"]["name"] == "slow"]
+
+    wait_for("the pod gone while its hook still ran", gone, 45)
+    assert not [e for e in events(client, namespace, "slow")
+                if e.get("reason") == "FailedPostStartHook"]

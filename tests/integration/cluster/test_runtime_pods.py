@@ -7,6 +7,7 @@ import json
 import subprocess
 from typing import Any
 
+import leakkit
 import pytest
 from clusterkit import container, events, phase, pod, running, sh, wait_for
 
@@ -121,9 +122,7 @@ def test_an_image_that_runs_as_a_user_reads_its_secret_file(
         client: Any, namespace: str) -> None:
     """On Kubernetes the file is root's and 0644, so the image's USER reads it; here it is
     0600 and that user's."""
-    import uuid
-
-    image = f"kompy-test-user:{uuid.uuid4().hex[:8]}"
+    image = f"{leakkit.image_name('user')}:1"
     subprocess.run(["docker", "build", "-q", "-t", image, "-"], check=True, capture_output=True,
                    input=b"FROM kompy/busybox:1\nUSER 1000:1000\n")
     try:

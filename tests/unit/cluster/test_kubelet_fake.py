@@ -132,8 +132,8 @@ def test_a_failed_liveness_probe_restarts_the_container(fake_cluster: Any) -> No
         "exec": {"command": ["true"]}, "periodSeconds": 1, "failureThreshold": 1}))
     first = fake_cluster.wait("the container", lambda: fake_cluster.running("sick", "app"))
     sick.add(first.id)
-    fake_cluster.wait("a stop for the failed probe", lambda: any(
-        call[1] == first.id for call in fake_cluster.backend.called("stop")))
+    fake_cluster.wait("a stop signal for the failed probe", lambda: (
+        "kill", first.id, "SIGTERM") in fake_cluster.backend.called("kill"))
     fake_cluster.wait("a new container", lambda: (
         c := fake_cluster.running("sick", "app")) and c.id != first.id)
 

@@ -81,3 +81,51 @@ def test_with_restart_policy_never_a_failed_hook_fails_the_pod(fake_cluster: Any
         "status", {}).get("phase") == "Failed")
     state = fake_cluster.pod("once")["status"]["containerStatuses"][0]
     assert state["restartCount"] == 0 and state["state"]["terminated"]["exitCode"] == 137
+
+
+def blocking_hooks(cluster: Any) -> tuple[threading.Event, list[str]]:
+    """Every ``warm-up`` hook runs until the returned event is set; the ids of the
+    containers whose hook began are listed."""
+    release = threading.Event()
+    began: list[str] = []
+
+    def exec_handler(info: Any, command: list[str]) -> tuple[int, bytes]:
+        if command == ["warm-up"]:
+            began.append(info.id)
+            release.wait(60)
+        return 0, b""
+
+    cluster.backend.exec_handler = exec_handler
+    return release, began
+
+
+def test_a_pod_deleted_while_its_hook_runs_does_not_wait_for_it(fake_cluster: Any) -> None:
+    release, began = blocking_hooks(fake_cluster)
+    try:
+        fake_cluster.client.create(pod("slow", {"name": "app", **hook("postStart", "warm-up")}))
+        fake_cluster.wait("the hook running", lambda: began)
+        fake_cluster.client.delete("pods", "slow", "default")
+        fake_cluster.wait("the pod gone while its hook still runs",
+                          lambda: fake_cluster.pod("slow") is None, timeout=20)
+    finally:
+        release.set()
+    assert not events(fake_cluster, "FailedPostStartHook")  # the deletion is no hook failure
+
+
+def test_other_pods_do_not_queue_behind_long_hooks(fake_cluster: Any) -> None:
+    """Ten pods whose postStart hook runs on (more than the kubelet's eight sync workers):
+    an eleventh pod, without a hook, still starts and gets Ready."""
+    release, began = blocking_hooks(fake_cluster)
+    try:
+        for i in range(10):
+            fake_cluster.client.create(pod(f"slow-{i}", {"name": "app",
+                                                         **hook("postStart", "warm-up")}))
+        fake_cluster.wait("ten hooks running", lambda: len(began) == 10)
+        fake_cluster.client.create(pod("quick", {"name": "app"}))
+        fake_cluster.wait("the eleventh pod Ready", lambda: fake_cluster.ready("quick"),
+                          timeout=20)
+        assert not any(fake_cluster.ready(f"slow-{i}") for i in range(10))
+    finally:
+        release.set()
+    fake_cluster.wait("the hooked pods Ready once their hooks ended",
+                      lambda: all(fake_cluster.ready(f"slow-{i}") for i in range(10)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,49 @@ def test_a_stop_without_progress_gives_up_after_its_limit(tmp_path: Path,
         child.kill()
         child.wait()
     assert time.monotonic() - began < 10
+
+
+def test_a_daemon_stop_runs_the_pre_stop_hooks_within_the_grace_period(fake_node: Any) -> None:
+    """As a node's graceful shutdown: each pod container's preStop hook runs before its stop
+    signal; a hook that never ends is cut when the pod's grace period (2 s) ends, so the
+    stop stays bounded."""
+    hooked: list[str] = []
+    never = threading.Event()
+    order: list[tuple[str, str]] = []
+
+    def exec_handler(info: Any, command: list[str]) -> tuple[int, bytes]:
+        if command == ["drain"]:
+            hooked.append(info.id)
+            order.append(("hook", info.id))
+            never.wait(60)  # a hook that hangs
+        return 0, b""
+
+    fake_node.backend.exec_handler = exec_handler
+    fake_node.backend.stop_ignored = lambda spec: spec.labels.get(LABEL_ROLE) == "app"
+    cluster = fake_node.start()
+    kill = cluster.backend.kill
+
+    def logged_kill(container_id: str, signal: str = "SIGKILL") -> None:
+        order.append((signal, container_id))
+        kill(container_id, signal)
+
+    cluster.backend.kill = logged_kill
+    spec = deployment(3, 2)
+    spec["spec"]["template"]["spec"]["containers"][0]["lifecycle"] = {
+        "preStop": {"exec": {"command": ["drain"]}}}
+    cluster.client.apply(spec)
+    apps = cluster.wait("3 pods running", lambda: (
+        found := cluster.backend.running(**{LABEL_ROLE: "app"})) and len(found) == 3 and found)
+
+    fake_node.stop_event.set()
+    began = time.monotonic()
+    fake_node.runtime.join(5)
+    took = time.monotonic() - began
+    fake_node.runtime = None
+    never.set()
+
+    assert sorted(hooked) == sorted(c.id for c in apps)
+    for c in apps:
+        assert order.index(("hook", c.id)) < order.index(("SIGTERM", c.id))
+    assert cluster.backend.running() == []
+    assert took < 2 + 8, f"the stop took {took:.1f} s"

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from kompy.cluster.kubelet.podstatus import merge_foreign, same_kubelet_status
+from kompy.cluster.kubelet.statuses import StatusManager
 
 IMAGE = "kompy/busybox:1"
 
@@ -101,3 +102,43 @@ def test_the_comparison_ignores_other_writers_conditions_and_fields() -> None:
     merged = merge_foreign(theirs, {**mine, "phase": "Succeeded"})
     assert merged["phase"] == "Succeeded" and merged["nominatedNodeName"] == "n2"
     assert {"type": "DisruptionTarget", "status": "True"} in merged["conditions"]
+
+
+def test_an_overwrite_whose_watch_event_was_missed_is_found_by_the_sweep(
+        fake_node: Any, monkeypatch: Any) -> None:
+    """As upstream's syncBatch: every pod's status is compared with the kubelet's
+    periodically, so an overwrite that no watch event woke the pod for (a watch that broke
+    and relisted) is written back too. Here the event is handled as if the status did
+    not differ; the sweep (every 0.5 s in this test, 10 s by default) repairs it."""
+    from kompy.cluster.kubelet import statuses
+
+    monkeypatch.setattr(statuses, "SWEEP_SECONDS", 0.5, raising=False)
+    cluster = fake_node.start()
+    kubelet = fake_node.runtime.kubelet
+    cluster.client.create(pod("missed"))
+    cluster.wait("missed ready", lambda: cluster.ready("missed"))
+    real = kubelet.statuses.needs_repair
+    kubelet.statuses.needs_repair = lambda obj: False  # the watch event is lost
+    try:
+        written = cluster.client.patch("pods", "missed", "default",
+                                       {"status": {"phase": "Failed"}}, subresource="status")
+        version = written["metadata"]["resourceVersion"]
+        cluster.wait("the kubelet's informer to have the overwrite", lambda: any(
+            p["metadata"]["resourceVersion"] == version for p in kubelet._known.values()))
+    finally:
+        kubelet.statuses.needs_repair = real
+    cluster.wait("the sweep writing the kubelet's phase back",
+                 lambda: status(cluster, "missed").get("phase") == "Running", timeout=15)
+
+
+def test_the_sweep_finds_only_pods_another_writer_changed() -> None:
+    manager = StatusManager()
+    mine = {"metadata": {"uid": "a", "resourceVersion": "5"},
+            "status": {"phase": "Running"}}
+    manager.record(mine)
+    other = {"metadata": {"uid": "b", "resourceVersion": "6"}, "status": {"phase": "Running"}}
+    manager.record(other)
+    overwritten = {**other, "metadata": {"uid": "b", "resourceVersion": "7"},
+                   "status": {"phase": "Failed"}}
+    unknown = {"metadata": {"uid": "c", "resourceVersion": "9"}, "status": {}}
+    assert manager.stale([mine, overwritten, unknown]) == ["b"]

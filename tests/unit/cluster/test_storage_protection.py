@@ -92,7 +92,9 @@ def test_a_read_write_once_pod_claim_takes_one_pod(fake_cluster: Any) -> None:
     client.create(pod_with("second", "solo"))
     assert fake_cluster.wait("the second pod unschedulable", lambda: _scheduling_message(
         fake_cluster, "second")) == RWOP_MESSAGE
-    assert ("FailedScheduling", RWOP_MESSAGE) in events(fake_cluster, "second")
+    # The scheduler posts its Event in the background, after the status: waited for too.
+    fake_cluster.wait("the FailedScheduling event", lambda: (
+        "FailedScheduling", RWOP_MESSAGE) in events(fake_cluster, "second"))
     assert (get(fake_cluster, "pods", "second") or {})["status"]["phase"] == "Pending"
     client.delete("pods", "first", "default")
     fake_cluster.wait("the second pod running once the first is gone",

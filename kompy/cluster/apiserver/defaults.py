@@ -154,9 +154,9 @@ def _statefulset(spec: Obj) -> None:
         if strategy.get("rollingUpdate") is None:
             strategy["rollingUpdate"] = {}
     rolling = strategy.get("rollingUpdate")
-    if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict):
-        if rolling.get("partition") is None:
-            rolling["partition"] = 0
+    if (strategy["type"] == "RollingUpdate" and isinstance(rolling, dict)
+            and rolling.get("partition") is None):
+        rolling["partition"] = 0
     retention = _mapping(spec, "persistentVolumeClaimRetentionPolicy")
     for when in ("whenDeleted", "whenScaled"):
         if not retention.get(when):

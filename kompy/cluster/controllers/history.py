@@ -3,10 +3,10 @@
 As pkg/controller/history and the two controllers do upstream: each distinct pod template a
 set has had is one ControllerRevision ``<set>-<hash>``, controlled by the set, carrying the
 set's pod-template labels and annotations, a ``revision`` number and, in ``data``, the
-strategic-merge patch ``{"spec": {"template": {..., "$patch": "replace"}}}`` that puts the
-template back. ``kubectl rollout history`` lists them and ``kubectl rollout undo`` applies
-one's ``data`` to the set; the controller then finds that revision again by its data and
-gives it the next number (a rollback is a new revision, as for Deployments).
+strategic-merge patch that puts the template back (``client.revisions``). ``kubectl rollout
+history`` lists them and ``kubectl rollout undo`` applies one's ``data`` to the set; the
+controller then finds that revision again by its data and gives it the next number (a
+rollback is a new revision, as for Deployments).
 Revisions beyond ``revisionHistoryLimit`` that no pod uses are deleted, oldest first.
 https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/controller-revision-v1/
 """
@@ -14,49 +14,18 @@ https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/controlle
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 from typing import Any
 
 from kompy.client import Conflict, KubeClient, NotFound
 from kompy.client.informer import Informer
-from kompy.client.objects import Obj, controller_ref, meta, name, namespace, owner_ref, uid
+from kompy.client.objects import Obj, meta, name, namespace, owner_ref
+from kompy.client.revisions import HASH_KEY, controlled_by, number, revision_data
 from kompy.cluster.controllers.rollout import template_hash
-
-HASH_KEY = "controller.kubernetes.io/hash"
-
-
-def revision_data(template: Obj) -> dict[str, Any]:
-    """The patch that restores ``template``, shaped as kubectl's getStatefulSetPatch /
-    getDaemonSetPatch shape it (Go's encoding gives the template's metadata a null
-    creationTimestamp; keys sorted), so kubectl can tell an undo that changes nothing."""
-    body = copy.deepcopy(template)
-    body["metadata"] = {"creationTimestamp": None, **(body.get("metadata") or {})}
-    body["$patch"] = "replace"
-    sorted_text = json.dumps({"spec": {"template": body}}, sort_keys=True)
-    data: dict[str, Any] = json.loads(sorted_text)
-    return data
-
-
-def template_of(revision: Obj) -> Obj:
-    """The pod template a revision holds."""
-    template = dict(((revision.get("data") or {}).get("spec") or {}).get("template") or {})
-    template.pop("$patch", None)
-    tmeta = dict(template.get("metadata") or {})
-    tmeta.pop("creationTimestamp", None)
-    template["metadata"] = tmeta
-    return template
-
-
-def number(revision: Obj) -> int:
-    return int(revision.get("revision") or 0)
 
 
 def owned_revisions(revisions: Informer, owner: Obj) -> list[Obj]:
-    """The owner's revisions, oldest first."""
-    mine = [r for r in revisions.list(namespace(owner))
-            if (controller_ref(r) or {}).get("uid") == uid(owner)]
-    return sorted(mine, key=lambda r: (number(r), name(r)))
+    """The owner's revisions in the cache, oldest first."""
+    return controlled_by(revisions.list(namespace(owner)), owner)
 
 
 class History:

@@ -24,6 +24,8 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 from kompy.client import Conflict, KubeClient, NotFound
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
 from kompy.client.objects import (
     Obj,
     labels,
@@ -33,10 +35,9 @@ from kompy.client.objects import (
     pod_ready,
     terminating,
 )
-from kompy.client.events import EventRecorder
-from kompy.client.informer import Informers
+from kompy.client.revisions import template_of
 from kompy.cluster.controllers.base import PodOwnerController
-from kompy.cluster.controllers.history import History, owned_revisions, template_of
+from kompy.cluster.controllers.history import History, owned_revisions
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 
 REVISION_LABEL = "controller-revision-hash"

@@ -66,8 +66,8 @@ def history_numbers(output: str) -> list[int]:
 
 
 @pytest.mark.parametrize("session", (27, 33), indirect=True, ids=["1.27", "1.33"])
-def test_statefulset_and_daemonset_rollouts(session: Session, cluster: dict[str, Any]
-                                            ) -> None:
+def test_statefulset_and_daemonset_rollouts(session: Session,  # noqa: F811 (the fixture)
+                                            cluster: dict[str, Any]) -> None:
     k, client = session, cluster["client"]
     k.run("apply", "-f", k.file("set.yaml", SET))
     first = k.run("rollout", "status", "statefulset/db", "--timeout=120s")

@@ -6,7 +6,9 @@ affinity, host ports, resource fit, topology spread, inter-pod affinity) and the
 ones are scored (:mod:`.scores`); the pod is bound to the best, ties broken at random. When
 no node fits, the pod stays Pending with condition PodScheduled=False (reason
 Unschedulable) and a FailedScheduling event worded as kube-scheduler's ("0/3 nodes are
-available: ..."), and is tried again whenever a pod leaves or a node changes.
+available: ..."), and is tried again whenever a pod leaves or a node changes. A pod with
+claims is bound only once they are (:mod:`.volumebinding`): its binding cycle waits on a
+thread of its own while the scheduler goes on with other pods.
 https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/
 """
 
@@ -21,7 +23,16 @@ from typing import Any
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
-from kompy.client.objects import Obj, labels, name, namespace, now, pod_terminal, terminating
+from kompy.client.objects import (
+    Obj,
+    labels,
+    name,
+    namespace,
+    now,
+    pod_terminal,
+    terminating,
+    uid,
+)
 from kompy.client.workqueue import WorkQueue
 from kompy.cluster.scheduler.cache import Cache
 from kompy.cluster.scheduler.filters import (
@@ -34,6 +45,7 @@ from kompy.cluster.scheduler.filters import (
 )
 from kompy.cluster.scheduler.scores import score
 from kompy.cluster.scheduler.snapshot import MAX_PODS, Snapshot
+from kompy.cluster.scheduler.volumebinding import VolumeBinder, VolumeBindingError
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
@@ -85,6 +97,10 @@ class Scheduler:
         self.nodes.add_handler(self._on_node)
         # A claim that goes (or changes) may let waiting pods in.
         self.claims.add_handler(lambda _claim, _deleted: self._retry_pending())
+        self.volumes = VolumeBinder(client, informers)
+        # Pods in their binding cycle (waiting for their claims): not scheduled again meanwhile.
+        self._binding: set[tuple[str, str]] = set()
+        self._binding_lock = threading.Lock()
         self._thread = threading.Thread(target=self.queue.run_worker,
                                         args=(self._schedule_key, self._schedule_failed),
                                         name="scheduler", daemon=True)
@@ -94,6 +110,7 @@ class Scheduler:
 
     def join(self, timeout: float | None = None) -> None:
         self.queue.shutdown()
+        self.volumes.stop()
         self._thread.join(timeout)
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -138,7 +155,16 @@ class Scheduler:
         pod = self.pods.get(ns, pod_name)
         if pod is None or not self._mine(pod):
             return
+        with self._binding_lock:
+            if (ns, pod_name) in self._binding:
+                return   # its binding cycle goes on
         self.cache.update(self.snapshot)
+        refused = self.volumes.pre_filter(pod)
+        if refused:
+            total = len(self.snapshot.nodes)
+            self._unschedulable(pod, failure_message(
+                total, {info.name: [] for info in self.snapshot.nodes}, refused))
+            return
         ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
         node, message = place(pod, self.snapshot, ns_labels, claims=self.claims.get)
         if node is None:
@@ -147,6 +173,50 @@ class Scheduler:
         # Counted on the node from now on, so the next decision sees it before the watch
         # brings it back bound (kube-scheduler's assume, then bind).
         assumed = self.cache.assume(pod, node)
+        if self.volumes.unbound(pod):
+            with self._binding_lock:
+                self._binding.add((ns, pod_name))
+            threading.Thread(target=self._binding_cycle, args=(pod, node, assumed),
+                             name=f"bind {ns}/{pod_name}", daemon=True).start()
+            return
+        self._bind(pod, node, assumed)
+
+    def _binding_cycle(self, pod: Obj, node: str, assumed: Obj) -> None:
+        """PreBind (the claims selected for the node, then bound), then Bind; a failure
+        unreserves the pod and sends it back to the queue, as kube-scheduler does."""
+        key = (namespace(pod), name(pod))
+        retry = True
+        try:
+            if self.volumes.pre_bind(pod, node, lambda: self._still_pending(pod)):
+                self._bind(pod, node, assumed)   # re-queues the pod itself when it must
+                retry = False
+            else:
+                self.cache.forget(assumed)   # gone, or bound by someone else: nothing to do
+        except VolumeBindingError as error:
+            self.cache.forget(assumed)
+            self._binding_failed(self.pods.get(*key) or pod, str(error))
+        except Exception:  # the scheduler must survive any one pod  # noqa: BLE001
+            log.exception("binding cycle of %s/%s", *key)
+            self.cache.forget(assumed)
+        finally:
+            with self._binding_lock:
+                self._binding.discard(key)
+        if retry:
+            self.queue.add_after(key, 1.0)   # back to the queue, after a backoff
+
+    def _still_pending(self, pod: Obj) -> bool:
+        current = self.pods.get(namespace(pod), name(pod))
+        return current is not None and uid(current) == uid(pod) and self._mine(current)
+
+    def _binding_failed(self, pod: Obj, message: str) -> None:
+        """kube-scheduler's handleBindingCycleError: FailedScheduling with the plugin's error,
+        PodScheduled False with reason SchedulerError."""
+        log.info("binding cycle of %s/%s: %s", namespace(pod), name(pod), message)
+        self.recorder.warning(pod, "FailedScheduling", message)
+        self._set_unscheduled(pod, "SchedulerError", message)
+
+    def _bind(self, pod: Obj, node: str, assumed: Obj) -> None:
+        ns, pod_name = namespace(pod), name(pod)
         try:
             bound = self.client.patch("pods", pod_name, ns, {"spec": {"nodeName": node}})
         except NotFound:
@@ -169,10 +239,13 @@ class Scheduler:
             if cond.get("type") == "PodScheduled" and cond.get("message") == message:
                 return  # already said (and writing it again would wake us up again)
         self.recorder.warning(pod, "FailedScheduling", message)
+        self._set_unscheduled(pod, "Unschedulable", message)
+
+    def _set_unscheduled(self, pod: Obj, reason: str, message: str) -> None:
         status: dict[str, Any] = dict(pod.get("status") or {})
         status["phase"] = "Pending"
         status["conditions"] = [{"type": "PodScheduled", "status": "False",
-                                 "reason": "Unschedulable", "message": message,
+                                 "reason": reason, "message": message,
                                  "lastProbeTime": None, "lastTransitionTime": now()}]
         try:
             self.client.replace_status({**pod, "status": status})

@@ -17,6 +17,7 @@ from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.cluster.controllers.persistentvolume import claims_of
 from kompy.cluster.scheduler import affinity, taints
 from kompy.cluster.scheduler.snapshot import NodeInfo, Snapshot, host_ports
+from kompy.cluster.scheduler.volumebinding import BIND_CONFLICT, selected_elsewhere
 
 UNSCHEDULABLE = "node(s) were unschedulable"
 NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
@@ -118,6 +119,11 @@ def read_write_once_pod(ctx: Context, info: NodeInfo) -> list[str]:
     if any(ctx.snapshot.claim_users(ns, claim) for claim in ctx.rwop_claims()):
         return [RWOP_CONFLICT]
     return []
+
+
+def volume_binding(ctx: Context, info: NodeInfo) -> list[str]:
+    """VolumeBinding's Filter (:mod:`.volumebinding`): a claim selected for another node."""
+    return [BIND_CONFLICT] if selected_elsewhere(ctx.pod, info.name, ctx.claims) else []
 
 
 def claim_being_deleted(ctx: Context) -> str:
@@ -232,8 +238,8 @@ def inter_pod_affinity(ctx: Context, info: NodeInfo) -> list[str]:
 
 
 FILTERS: tuple[Filter, ...] = (node_unschedulable, taint_toleration, node_affinity,
-                               node_ports, resource_fit, read_write_once_pod, topology_spread,
-                               inter_pod_affinity)
+                               node_ports, resource_fit, read_write_once_pod, volume_binding,
+                               topology_spread, inter_pod_affinity)
 
 
 def reasons_for(ctx: Context, info: NodeInfo) -> list[str]:

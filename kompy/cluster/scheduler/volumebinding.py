@@ -5,6 +5,8 @@ bound, so the kubelet never meets an unbound claim.
   class that binds at once (``Immediate``), refuses the pod before any node is looked at
   (UnschedulableAndUnresolvable: ``pod has unbound immediate PersistentVolumeClaims``); the
   claim's binding brings the pod back.
+* Filter (:func:`selected_elsewhere`): a delayed claim already selected for a node (an
+  earlier pod's PreBind) takes no other node, as upstream's findProvisionablePVCs.
 * PreBind (:meth:`VolumeBinder.pre_bind`): a claim of a ``WaitForFirstConsumer`` class gets
   the chosen node in its ``volume.kubernetes.io/selected-node`` annotation (what the
   PersistentVolume controller provisions or binds on), then the binding cycle waits until
@@ -28,6 +30,7 @@ from kompy.cluster.controllers.persistentvolume import BIND_COMPLETED, SELECTED_
 from kompy.cluster.controllers.volumebinding import claim_class
 
 UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
+BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind"
 BIND_TIMEOUT = 600.0   # kube-scheduler's default --bind-timeout-seconds
 POLL = 1.0             # upstream's binder checks the claims every second too
 PLUGIN = "VolumeBinding"
@@ -135,6 +138,16 @@ class VolumeBinder:
         return ""
 
 
+def selected_elsewhere(pod: Obj, node: str, claims: Callable[[str, str], Obj | None]) -> bool:
+    """An unbound claim of the pod is selected for another node than ``node``."""
+    for claim_name in claims_of(pod):
+        claim = claims(namespace(pod), claim_name) or {}
+        selected = ((claim.get("metadata") or {}).get("annotations") or {}).get(SELECTED_NODE)
+        if claim and selected and selected != node and not fully_bound(claim):
+            return True
+    return False
+
+
 def fully_bound(claim: Obj) -> bool:
     """Bound to a volume, the binding completed (upstream's isPVCFullyBound); or a claim
     kompy bound before PersistentVolumes existed (phase Bound, no volume)."""
@@ -146,5 +159,5 @@ def fully_bound(claim: Obj) -> bool:
     return (claim.get("status") or {}).get("phase") == "Bound"
 
 
-__all__ = ["BIND_TIMEOUT", "UNBOUND_IMMEDIATE", "VolumeBinder", "VolumeBindingError",
-           "fully_bound"]
+__all__ = ["BIND_CONFLICT", "BIND_TIMEOUT", "UNBOUND_IMMEDIATE", "VolumeBinder",
+           "VolumeBindingError", "fully_bound", "selected_elsewhere"]

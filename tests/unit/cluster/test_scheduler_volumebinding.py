@@ -4,7 +4,11 @@ its claims are bound, so the kubelet never reports an unbound claim."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
+
+from kompy.cluster.scheduler.scheduler import place
+from kompy.cluster.scheduler.snapshot import Snapshot
 
 from .test_storage_quota_fake import claim, events, get, pod_with, storage_class, volume
 
@@ -133,3 +137,30 @@ def test_a_claim_not_bound_in_time_fails_the_binding_cycle(fake_cluster: Any) ->
     client.create(volume("disk", "1Gi", storageClassName="late"))
     fake_cluster.wait("the pod running", lambda: _running(fake_cluster, "app"))
     _no_failed_mount(fake_cluster, "app")
+
+
+def test_a_claim_selected_for_a_node_takes_no_other_node() -> None:
+    """VolumeBinding's Filter: an unbound delayed claim already selected for a node (an
+    earlier pod's PreBind) keeps a second pod of it off the other nodes; bound, it does not."""
+    names = ("kompy", "kompy-m02", "kompy-m03")
+    nodes = [{"metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}}, "spec": {},
+              "status": {"allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}
+             for n in names]
+    user = pod_with("second", "data")
+    user["metadata"]["uid"] = "uid-second"
+    selected = claim("data", storageClassName="late")
+    selected["metadata"]["annotations"] = {SELECTED_NODE: "kompy-m02"}
+    snap = Snapshot.build(nodes, [])
+    chosen = {place(user, snap, {"default": {}}, random.Random(seed),
+                    claims=lambda _ns, _name: selected)[0] for seed in range(8)}
+    assert chosen == {"kompy-m02"}
+
+    selected["metadata"]["annotations"][SELECTED_NODE] = "elsewhere"
+    assert place(user, snap, {"default": {}}, claims=lambda _ns, _name: selected) == (
+        None, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes "
+        "to bind. preemption: 0/3 nodes are available: 3 Preemption is not helpful for "
+        "scheduling.")
+
+    selected["spec"]["volumeName"] = "disk"
+    selected["status"] = {"phase": "Bound"}
+    assert place(user, snap, {"default": {}}, claims=lambda _ns, _name: selected)[0] in names

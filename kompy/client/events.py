@@ -36,7 +36,7 @@ class EventRecorder:
         # A series (object, type, reason, message) -> its Event's name and count, oldest first.
         self._seen: OrderedDict[SeriesKey, tuple[str, int]] = OrderedDict()
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[dict[str, Any], str, str, str]] = queue.Queue()
+        self._queue: queue.Queue[tuple[dict[str, Any], str, str, str, int]] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"events-{component}",
                                         daemon=True)
         self._thread.start()
@@ -44,11 +44,15 @@ class EventRecorder:
     def normal(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
         self.record(obj, "Normal", reason, message)
 
-    def warning(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
-        self.record(obj, "Warning", reason, message)
+    def warning(self, obj: Mapping[str, Any], reason: str, message: str, times: int = 1
+                ) -> None:
+        self.record(obj, "Warning", reason, message, times)
 
-    def record(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-        self._queue.put((dict(obj), type_, reason, message))
+    def record(self, obj: Mapping[str, Any], type_: str, reason: str, message: str,
+               times: int = 1) -> None:
+        """Post the event; ``times`` > 1 says it happened that often since last recorded
+        (a caller that aggregates repeats itself, as the scheduler does)."""
+        self._queue.put((dict(obj), type_, reason, message, times))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every recorded event was posted (tests)."""
@@ -66,7 +70,8 @@ class EventRecorder:
             finally:
                 self._queue.task_done()
 
-    def _post(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    def _post(self, obj: Mapping[str, Any], type_: str, reason: str, message: str,
+              times: int = 1) -> None:
         m = meta(obj)
         namespace = str(m.get("namespace") or "default")
         key = (str(m.get("uid") or m.get("name")), type_, reason, message)
@@ -75,7 +80,7 @@ class EventRecorder:
             with self._lock:
                 previous = self._seen.get(key)
             if previous is not None:
-                name, count = previous[0], previous[1] + 1
+                name, count = previous[0], previous[1] + times
                 self.client.patch("events", name, namespace,
                                   {"count": count, "lastTimestamp": stamp})
                 self._remember(key, name, count)
@@ -88,13 +93,13 @@ class EventRecorder:
                                    "name": m.get("name"), "namespace": m.get("namespace"),
                                    "uid": m.get("uid"),
                                    "resourceVersion": m.get("resourceVersion")},
-                "reason": reason, "message": message, "type": type_, "count": 1,
+                "reason": reason, "message": message, "type": type_, "count": times,
                 "firstTimestamp": stamp, "lastTimestamp": stamp,
                 "source": {"component": self.component, "host": self.host},
                 "reportingComponent": self.component, "reportingInstance": self.host,
             }
             created = self.client.create(event)
-            self._remember(key, str(meta(created).get("name") or name), 1)
+            self._remember(key, str(meta(created).get("name") or name), times)
         except ApiError as error:
             if error.status == 404:  # the event was deleted meanwhile: start a new series
                 with self._lock:

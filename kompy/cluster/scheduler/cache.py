@@ -138,6 +138,22 @@ class Cache:
                 self._assumed.discard(key)
                 self._node_without(state.node, key)
 
+    def known(self, pod: Obj) -> tuple[Obj | None, bool]:
+        """The version of ``pod`` the cache counts on a node (None if none), and whether
+        it is only assumed there."""
+        with self._lock:
+            state = self._pods.get(pod_key(pod))
+            if state is None:
+                return None, False
+            info = self._nodes.get(state.node)
+            return (info.pods.get(pod_key(pod)) if info else None), state.assumed
+
+    def node(self, node_name: str) -> Obj | None:
+        """The node as the cache has it (None if it has none)."""
+        with self._lock:
+            info = self._nodes.get(node_name)
+            return info.node if info is not None and info.node else None
+
     def is_assumed(self, pod: Obj) -> bool:
         with self._lock:
             state = self._pods.get(pod_key(pod))

@@ -237,18 +237,32 @@ def inter_pod_affinity(ctx: Context, info: NodeInfo) -> list[str]:
     return []
 
 
-FILTERS: tuple[Filter, ...] = (node_unschedulable, taint_toleration, node_affinity,
-                               node_ports, resource_fit, read_write_once_pod, volume_binding,
-                               topology_spread, inter_pod_affinity)
+# Each filter with the name of kube-scheduler's plugin it plays: the scheduling queue keeps
+# the plugins that refused a pod, and only cluster events those plugins care about move it
+# back to be tried again (see :mod:`.hints`).
+FILTERS: tuple[tuple[str, Filter], ...] = (
+    ("NodeUnschedulable", node_unschedulable), ("TaintToleration", taint_toleration),
+    ("NodeAffinity", node_affinity), ("NodePorts", node_ports),
+    ("NodeResourcesFit", resource_fit), ("VolumeRestrictions", read_write_once_pod),
+    ("VolumeBinding", volume_binding), ("PodTopologySpread", topology_spread),
+    ("InterPodAffinity", inter_pod_affinity))
+# VolumeBinding's PreFilter (a claim missing, unbound Immediate or being deleted), which
+# refuses the pod on every node.
+VOLUME_BINDING = "VolumeBinding"
+
+
+def refusal(ctx: Context, info: NodeInfo) -> tuple[str, list[str]]:
+    """The plugin that refuses the node and its reasons; ("", []) when the node fits."""
+    for plugin, check in FILTERS:
+        found = check(ctx, info)
+        if found:
+            return plugin, found
+    return "", []
 
 
 def reasons_for(ctx: Context, info: NodeInfo) -> list[str]:
     """Why the node cannot take the pod; [] when it can."""
-    for check in FILTERS:
-        found = check(ctx, info)
-        if found:
-            return found
-    return []
+    return refusal(ctx, info)[1]
 
 
 def failure_message(total: int, reasons: Mapping[str, list[str]], pre_filter: str = "") -> str:

@@ -6,9 +6,16 @@ affinity, host ports, resource fit, topology spread, inter-pod affinity) and the
 ones are scored (:mod:`.scores`); the pod is bound to the best, ties broken at random. When
 no node fits, the pod stays Pending with condition PodScheduled=False (reason
 Unschedulable) and a FailedScheduling event worded as kube-scheduler's ("0/3 nodes are
-available: ..."), and is tried again whenever a pod leaves or a node changes. A pod with
-claims is bound only once they are (:mod:`.volumebinding`): its binding cycle waits on a
-thread of its own while the scheduler goes on with other pods.
+available: ..."), aggregated as its recorder does (:mod:`.failures`).
+
+Pending pods wait in the scheduling queue (:mod:`.queue`): a pod no node could take is
+tried again only after a cluster event that one of the plugins that refused it says may
+let it in (:mod:`.hints`: a node added, relabelled, untainted or grown; a bound pod gone;
+a claim changed), after its back-off, and at the latest after 5 minutes.
+
+A pod with claims is bound only once they are (:mod:`.volumebinding`, kube-scheduler's
+VolumeBinding): its binding cycle waits for them on a thread of its own while the scheduler
+goes on with other pods.
 https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/
 """
 
@@ -17,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
@@ -33,16 +40,19 @@ from kompy.client.objects import (
     terminating,
     uid,
 )
-from kompy.client.workqueue import WorkQueue
+from kompy.cluster.scheduler import hints
 from kompy.cluster.scheduler.cache import Cache
+from kompy.cluster.scheduler.failures import FailureEvents
 from kompy.cluster.scheduler.filters import (
+    VOLUME_BINDING,
     ClaimLookup,
     Context,
     claim_being_deleted,
     failure_message,
     fits,
-    reasons_for,
+    refusal,
 )
+from kompy.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kompy.cluster.scheduler.scores import score
 from kompy.cluster.scheduler.snapshot import MAX_PODS, Snapshot
 from kompy.cluster.scheduler.volumebinding import VolumeBinder, VolumeBindingError
@@ -51,194 +61,258 @@ from kompy.errors import KompyError
 log = logging.getLogger(__name__)
 
 SCHEDULER_NAME = "default-scheduler"
+# How long the scheduler's thread waits for work before it ends idle event series.
+IDLE_TICK = 60.0
 
 __all__ = ["MAX_PODS", "Scheduler", "fits"]
 
 
-def place(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, str]],
-          rng: random.Random | None = None, claims: ClaimLookup | None = None
-          ) -> tuple[str | None, str]:
-    """(the chosen node, "") or (None, the FailedScheduling message)."""
+@dataclass(frozen=True)
+class Decision:
+    """The node chosen, or why none was: the FailedScheduling message and the plugins that
+    refused the pod (which decide the events that may let it in)."""
+
+    node: str | None
+    message: str = ""
+    plugins: frozenset[str] = frozenset()
+
+
+def decide(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, str]],
+           rng: random.Random | None = None, claims: ClaimLookup | None = None) -> Decision:
+    nodes = snapshot.nodes
     try:
         ctx = Context(pod, snapshot, namespace_labels)
         if claims is not None:
             ctx.claims = claims
         refused = claim_being_deleted(ctx)
         if refused:
-            return None, failure_message(len(snapshot.nodes),
-                                         {info.name: [] for info in snapshot.nodes}, refused)
-        reasons = {info.name: reasons_for(ctx, info) for info in snapshot.nodes}
+            return Decision(None, failure_message(len(nodes), {i.name: [] for i in nodes},
+                                                  refused), frozenset({VOLUME_BINDING}))
+        refusals = {info.name: refusal(ctx, info) for info in nodes}
     except ValueError as error:  # a request that is not a quantity
-        return None, f"0/{len(snapshot.nodes)} nodes are available: {error}."
-    feasible = [info for info in snapshot.nodes if not reasons[info.name]]
+        return Decision(None, f"0/{len(nodes)} nodes are available: {error}.",
+                        frozenset({"NodeResourcesFit"}))
+    feasible = [info for info in nodes if not refusals[info.name][1]]
     if not feasible:
-        return None, failure_message(len(snapshot.nodes), reasons)
+        plugins = frozenset(plugin for plugin, _ in refusals.values()) or frozenset(
+            {hints.NO_NODES})
+        return Decision(None, failure_message(len(nodes), {
+            n: reasons for n, (_, reasons) in refusals.items()}), plugins)
     totals = score(ctx, feasible)
     best = max(totals.values())
     top = sorted(n for n, v in totals.items() if v >= best - 1e-9)
-    return (rng or random).choice(top), ""
+    return Decision((rng or random).choice(top))
+
+
+def place(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, str]],
+          rng: random.Random | None = None, claims: ClaimLookup | None = None
+          ) -> tuple[str | None, str]:
+    """(the chosen node, "") or (None, the FailedScheduling message)."""
+    decision = decide(pod, snapshot, namespace_labels, rng, claims)
+    return decision.node, decision.message
+
+
+def _mine(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    return (not spec.get("nodeName") and not terminating(pod) and not pod_terminal(pod)
+            and spec.get("schedulerName", SCHEDULER_NAME) in (SCHEDULER_NAME, None, ""))
+
+
+def _counts_on_node(pod: Obj | None) -> bool:
+    """A bound pod that holds room on its node (not finished, not gone)."""
+    return pod is not None and bool((pod.get("spec") or {}).get("nodeName")) and \
+        not pod_terminal(pod)
 
 
 class Scheduler:
-    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
-                 ) -> None:
+    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder,
+                 queue: SchedulingQueue | None = None) -> None:
         self.client = client
         self.recorder = recorder
+        self.failures = FailureEvents(recorder)
         self.pods = informers["pods"]
         self.nodes = informers["nodes"]
         self.namespaces = informers["namespaces"]
         self.claims = informers["persistentvolumeclaims"]
-        self.queue = WorkQueue()
+        self.queue = queue or SchedulingQueue()
         # The nodes and their pods, kept from the informers' events; each cycle brings
         # self.snapshot up to date from it (only what changed is copied).
         self.cache = Cache()
         self.snapshot = Snapshot([])
+        # The last version of each claim seen, for the hints' before and after.
+        self._claims_seen: dict[tuple[str, str], Obj] = {}
+        self._events_lock = threading.Lock()
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
-        # A claim that goes (or changes) may let waiting pods in.
-        self.claims.add_handler(lambda _claim, _deleted: self._retry_pending())
+        self.claims.add_handler(self._on_claim)
         self.volumes = VolumeBinder(client, informers)
-        # Pods in their binding cycle (waiting for their claims): not scheduled again meanwhile.
-        self._binding: set[tuple[str, str]] = set()
-        self._binding_lock = threading.Lock()
-        self._thread = threading.Thread(target=self.queue.run_worker,
-                                        args=(self._schedule_key, self._schedule_failed),
-                                        name="scheduler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
-        self.queue.shutdown()
+        self.queue.close()
         self.volumes.stop()
         self._thread.join(timeout)
 
-    # -- inputs ---------------------------------------------------------------------------------
-    def _retry_pending(self) -> None:
-        for waiting in self.pods.list():
-            if self._mine(waiting):
-                self.queue.add((namespace(waiting), name(waiting)))
-
-    @staticmethod
-    def _mine(pod: Obj) -> bool:
-        spec = pod.get("spec") or {}
-        return (not spec.get("nodeName") and not terminating(pod) and not pod_terminal(pod)
-                and spec.get("schedulerName", SCHEDULER_NAME) in (SCHEDULER_NAME, None, ""))
-
+    # -- inputs: each informer event updates the cache first, then tells the queue -------------
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        self.cache.on_pod(pod, deleted)
-        spec = pod.get("spec") or {}
-        if deleted or terminating(pod) or pod_terminal(pod):
-            if spec.get("nodeName"):  # room freed, a spread changed: try the waiting pods
-                self._retry_pending()
-            return
-        if self._mine(pod):
-            self.queue.add((namespace(pod), name(pod)))
+        with self._events_lock:     # old and new must be read and written as one
+            old, assumed = self.cache.known(pod)
+            self.cache.on_pod(pod, deleted)
+            new = None if deleted or not _counts_on_node(pod) else pod
+            before = old if _counts_on_node(old) else None
+            if new is not None and assumed:
+                before = None   # the pod assumed is new to others when its binding shows
+            for event in hints.assigned_pod_events(before, new):
+                self.queue.move(event, before, new)
+        if not deleted and _mine(pod):
+            self.queue.update(pod)
+        else:
+            self.queue.delete(pod)
+            self.failures.finished(pod)
 
     def _on_node(self, node: Obj, deleted: bool) -> None:
-        self.cache.on_node(node, deleted)
-        # A node added, uncordoned, untainted or relabelled may take what waits.
-        self._retry_pending()
+        with self._events_lock:
+            old = self.cache.node(name(node))
+            self.cache.on_node(node, deleted)
+            for event in hints.node_events(old, None if deleted else node):
+                self.queue.move(event, old, None if deleted else node)
+
+    def _on_claim(self, claim: Obj, deleted: bool) -> None:
+        key = (namespace(claim), name(claim))
+        with self._events_lock:
+            old = self._claims_seen.pop(key, None)
+            if not deleted:
+                self._claims_seen[key] = claim
+            action = hints.DELETE if deleted else hints.ADD if old is None else hints.UPDATE
+            if action == hints.UPDATE and old is not None and \
+                    old.get("metadata", {}).get("resourceVersion") == \
+                    claim.get("metadata", {}).get("resourceVersion"):
+                return                                  # a resync: nothing changed
+            self.queue.move(hints.ClusterEvent(hints.CLAIM, action), old,
+                            None if deleted else claim)
 
     # -- the work -------------------------------------------------------------------------------
-    def _schedule_key(self, key: Hashable) -> None:
-        self._schedule(*key)  # type: ignore[misc]
+    def _wait_synced(self) -> bool:
+        """Wait until every informer the decisions read has listed (kube-scheduler waits
+        for its caches to sync before its first cycle): a pod tried before the nodes are
+        known would be refused, written Unschedulable and backed off for nothing."""
+        for informer in (self.pods, self.nodes, self.namespaces, self.claims,
+                         self.volumes.classes):
+            while not informer.synced.wait(0.5):
+                if self.queue.closed:
+                    return False
+        return True
 
-    def _schedule_failed(self, key: Hashable, error: Exception) -> float:
-        if isinstance(error, KompyError):
-            log.warning("scheduling %s: %s", key, error)
-        else:  # the scheduler must survive any one pod
-            log.error("scheduling %s failed", key, exc_info=error)
-        return 5.0
-
-    def _schedule(self, ns: str, pod_name: str) -> None:
-        pod = self.pods.get(ns, pod_name)
-        if pod is None or not self._mine(pod):
+    def _run(self) -> None:
+        if not self._wait_synced():
             return
-        with self._binding_lock:
-            if (ns, pod_name) in self._binding:
-                return   # its binding cycle goes on
+        while True:
+            qp = self.queue.pop(timeout=IDLE_TICK)
+            self.failures.tick()
+            if qp is None:
+                if self.queue.closed:
+                    return
+                continue
+            try:
+                self._attempt(qp)
+            except Exception as error:  # noqa: BLE001 - the scheduler must survive any one pod
+                if isinstance(error, KompyError):
+                    log.warning("scheduling %s/%s: %s", *qp.key, error)
+                else:
+                    log.error("scheduling %s/%s failed", *qp.key, exc_info=error)
+                self.queue.add_unschedulable(qp, error=True)
+
+    def _attempt(self, qp: QueuedPod) -> None:
+        """One scheduling cycle for the popped pod; it ends with the pod landed in the queue
+        (bound, gone, or back as unschedulable)."""
+        ns, pod_name = qp.key
+        pod = self.pods.get(ns, pod_name)
+        if pod is None or not _mine(pod):
+            self.queue.done(qp.key)
+            return
+        qp.pod = pod
         self.cache.update(self.snapshot)
         refused = self.volumes.pre_filter(pod)
-        if refused:
-            total = len(self.snapshot.nodes)
-            self._unschedulable(pod, failure_message(
-                total, {info.name: [] for info in self.snapshot.nodes}, refused))
+        if refused:   # VolumeBinding's PreFilter: no node is looked at
+            self._unschedulable(pod, failure_message(len(self.snapshot.nodes), {
+                info.name: [] for info in self.snapshot.nodes}, refused))
+            self.queue.add_unschedulable(qp, {VOLUME_BINDING})
             return
         ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
-        node, message = place(pod, self.snapshot, ns_labels, claims=self.claims.get)
-        if node is None:
-            self._unschedulable(pod, message)
+        decision = decide(pod, self.snapshot, ns_labels, claims=self.claims.get)
+        if decision.node is None:
+            self._unschedulable(pod, decision.message)
+            self.queue.add_unschedulable(qp, decision.plugins)
             return
         # Counted on the node from now on, so the next decision sees it before the watch
         # brings it back bound (kube-scheduler's assume, then bind).
-        assumed = self.cache.assume(pod, node)
-        if self.volumes.unbound(pod):
-            with self._binding_lock:
-                self._binding.add((ns, pod_name))
-            threading.Thread(target=self._binding_cycle, args=(pod, node, assumed),
+        assumed = self.cache.assume(pod, decision.node)
+        if self.volumes.unbound(pod):   # the pod stays in flight while its claims bind
+            threading.Thread(target=self._binding_cycle, args=(qp, pod, decision.node, assumed),
                              name=f"bind {ns}/{pod_name}", daemon=True).start()
             return
-        self._bind(pod, node, assumed)
+        self._bind(qp, pod, decision.node, assumed)
 
-    def _binding_cycle(self, pod: Obj, node: str, assumed: Obj) -> None:
+    def _binding_cycle(self, qp: QueuedPod, pod: Obj, node: str, assumed: Obj) -> None:
         """PreBind (the claims selected for the node, then bound), then Bind; a failure
         unreserves the pod and sends it back to the queue, as kube-scheduler does."""
-        key = (namespace(pod), name(pod))
-        retry = True
         try:
             if self.volumes.pre_bind(pod, node, lambda: self._still_pending(pod)):
-                self._bind(pod, node, assumed)   # re-queues the pod itself when it must
-                retry = False
-            else:
-                self.cache.forget(assumed)   # gone, or bound by someone else: nothing to do
+                self._bind(qp, pod, node, assumed)
+                return
+            self.cache.forget(assumed)   # gone, or bound by someone else: nothing to do
+            self.queue.done(qp.key)
         except VolumeBindingError as error:
             self.cache.forget(assumed)
-            self._binding_failed(self.pods.get(*key) or pod, str(error))
-        except Exception:  # the scheduler must survive any one pod  # noqa: BLE001
-            log.exception("binding cycle of %s/%s", *key)
+            self._binding_failed(self.pods.get(*qp.key) or pod, str(error))
+            self.queue.add_unschedulable(qp, error=True)
+        except Exception:  # noqa: BLE001 - the scheduler must survive any one pod
+            log.exception("binding cycle of %s/%s", *qp.key)
             self.cache.forget(assumed)
-        finally:
-            with self._binding_lock:
-                self._binding.discard(key)
-        if retry:
-            self.queue.add_after(key, 1.0)   # back to the queue, after a backoff
+            self.queue.add_unschedulable(qp, error=True)
 
     def _still_pending(self, pod: Obj) -> bool:
         current = self.pods.get(namespace(pod), name(pod))
-        return current is not None and uid(current) == uid(pod) and self._mine(current)
+        return current is not None and uid(current) == uid(pod) and _mine(current)
 
     def _binding_failed(self, pod: Obj, message: str) -> None:
         """kube-scheduler's handleBindingCycleError: FailedScheduling with the plugin's error,
         PodScheduled False with reason SchedulerError."""
         log.info("binding cycle of %s/%s: %s", namespace(pod), name(pod), message)
-        self.recorder.warning(pod, "FailedScheduling", message)
+        self.failures.failed(pod, message)
         self._set_unscheduled(pod, "SchedulerError", message)
 
-    def _bind(self, pod: Obj, node: str, assumed: Obj) -> None:
-        ns, pod_name = namespace(pod), name(pod)
+    def _bind(self, qp: QueuedPod, pod: Obj, node: str, assumed: Obj) -> None:
+        ns, pod_name = qp.key
         try:
             bound = self.client.patch("pods", pod_name, ns, {"spec": {"nodeName": node}})
         except NotFound:
             self.cache.forget(assumed)
+            self.queue.done(qp.key)
             return
-        except Conflict:
+        except Conflict:            # changed meanwhile: try again after a back-off
             self.cache.forget(assumed)
-            self.queue.add_after((ns, pod_name), 0.5)
+            self.queue.add_unschedulable(qp, error=True)
             return
         except BaseException:
             self.cache.forget(assumed)
             raise
         self.cache.finish_binding(assumed)
         self.pods.upsert_local(bound)
+        self.queue.done(qp.key)
+        self.failures.finished(pod)
         self.recorder.normal(bound, "Scheduled",
                              f"Successfully assigned {ns}/{pod_name} to {node}")
 
     def _unschedulable(self, pod: Obj, message: str) -> None:
+        self.failures.failed(pod, message)
         for cond in (pod.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "PodScheduled" and cond.get("message") == message:
-                return  # already said (and writing it again would wake us up again)
-        self.recorder.warning(pod, "FailedScheduling", message)
+            if cond.get("type") == "PodScheduled" and cond.get("message") == message \
+                    and cond.get("status") == "False":
+                return  # already said: as upstream, an unchanged condition is not written
         self._set_unscheduled(pod, "Unschedulable", message)
 
     def _set_unscheduled(self, pod: Obj, reason: str, message: str) -> None:

@@ -16,8 +16,9 @@ is those strings' memory (``sys.getsizeof``) plus the change's own. Parsed objec
 on demand and not kept: a parsed object takes several times its JSON's memory (a dict per
 object, a string object per key and value; the two parsed objects of a change to a
 ConfigMap of 500 small keys held 2.2-2.5 times the JSON counted), so a bound on JSON bytes
-over parsed objects did not bound memory. A watch sends the stored text as it is (no parse, no re-encoding);
-only a filtered watch (label or field selector) or a Table watch parses an event.
+over parsed objects did not bound memory. A watch sends the stored text as it is (no parse,
+no re-encoding); only a filtered watch (label or field selector) or a Table watch parses an
+event.
 """
 
 from __future__ import annotations

@@ -43,6 +43,16 @@ def test_a_repeated_event_bumps_the_count_of_one_event() -> None:
     assert [(n, p["count"]) for n, p in client.patched] == [(name, 2), (name, 3)]
 
 
+def test_occurrences_counted_by_the_caller_add_to_the_count() -> None:
+    client = RecordingClient()
+    recorder = EventRecorder(client, "default-scheduler")  # type: ignore[arg-type]
+    recorder.warning(pod("web"), "FailedScheduling", "0/1 nodes are available", times=2)
+    recorder.warning(pod("web"), "FailedScheduling", "0/1 nodes are available", times=5)
+    recorder.flush()
+    assert client.created[0]["count"] == 2
+    assert [p["count"] for _, p in client.patched] == [7]
+
+
 def test_the_series_remembered_are_bounded_and_small(monkeypatch: Any) -> None:
     monkeypatch.setattr(events, "SERIES_REMEMBERED", 100)
     client = RecordingClient()

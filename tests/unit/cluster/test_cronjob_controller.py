@@ -82,7 +82,8 @@ class Recorder(EventRecorder):
     def __init__(self) -> None:  # no poster thread: events are kept in a list
         self.events: list[tuple[str, str, str]] = []
 
-    def record(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    def record(self, obj: Mapping[str, Any], type_: str, reason: str, message: str,
+               times: int = 1) -> None:
         assert obj.get("kind") == "CronJob" and obj.get("apiVersion") == "batch/v1"
         self.events.append((type_, reason, message))
 

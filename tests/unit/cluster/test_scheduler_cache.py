@@ -259,6 +259,9 @@ class _Recorder:
     def normal(self, *_args: Any) -> None:
         pass
 
+    def warning(self, *_args: Any) -> None:
+        pass
+
 
 @pytest.mark.parametrize("error", [None, Conflict(409, "Conflict", "modified"),
                                    NotFound(404, "NotFound", "gone"), RuntimeError("wire cut")])
@@ -269,11 +272,14 @@ def test_scheduler_assumes_on_bind_and_forgets_a_failed_bind(error: Exception | 
                  "storageclasses": _Informer()}
     scheduler = Scheduler(_Client(error), informers, _Recorder())  # type: ignore[arg-type]
     scheduler.cache.on_node(node("kompy"), False)
+    scheduler.queue.add(pending)
+    popped = scheduler.queue.pop(timeout=0)
+    assert popped is not None
     if isinstance(error, RuntimeError):
         with pytest.raises(RuntimeError):
-            scheduler._schedule("default", "a")
+            scheduler._attempt(popped)
     else:
-        scheduler._schedule("default", "a")
+        scheduler._attempt(popped)
     scheduler.cache.update(scheduler.snapshot)
     counted = by_name(scheduler.snapshot)["kompy"].cpu
     assert (counted, scheduler.cache.is_assumed(pending)) == (

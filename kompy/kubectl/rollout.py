@@ -7,8 +7,8 @@ A Deployment's history is its ReplicaSets: each carries the
 DeploymentRollbacker does; the Deployment controller then finds that ReplicaSet again by its
 pod-template-hash and rolls to it under the next revision number.
 https://kubernetes.io/docs/reference/kubectl/generated/kubectl_rollout/
-(kubectl keeps StatefulSet and DaemonSet history in ControllerRevisions, which kompy's API
-does not serve: history and undo are for Deployments here.)
+(kubectl keeps StatefulSet and DaemonSet history in ControllerRevisions; the built-in cluster
+keeps them for stock kubectl, but history and undo here are still for Deployments only.)
 """
 
 from __future__ import annotations
@@ -241,6 +241,7 @@ def resume(client: KubeClient, kind: str, name: str | None, namespace: str | Non
 
 
 def rollout_status(client: KubeClient, kind: str, name: str | None, namespace: str | None, *,
-                   watch: bool, timeout: float, out: Out) -> int:
+                   watch: bool, timeout: float, out: Out, revision: int = 0) -> int:
     res, name = resolve(kind, name, "status")
-    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out)
+    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out,
+                  revision=revision)

@@ -355,3 +355,25 @@ def test_status_without_watch_prints_once(client: KubeClient) -> None:
     assert rollout_cmd.rollout_status(client, "deploy", "web", None, watch=False, timeout=0,
                                       out=out) == 0
     assert out.parts == ["Waiting for deployment spec update to be observed...\n"]
+
+
+def test_status_pinned_to_a_revision(client: KubeClient) -> None:
+    """``--revision N``: a Deployment must be at revision N (its revision annotation), as
+    kubectl's viewer checks before any rule; a StatefulSet ignores it, as kubectl's."""
+    make_deployment(client)
+    with pytest.raises(RolloutFailed,
+                       match=re.escape("desired revision (2) is different from the running "
+                                       "revision (0)")):
+        rollout_cmd.rollout_status(client, "deploy/web", None, None, watch=False, timeout=0,
+                                   out=Lines(), revision=2)
+    client.patch("deployments", "web", "default",
+                 {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}}})
+    out = Lines()
+    assert rollout_cmd.rollout_status(client, "deploy/web", None, None, watch=False, timeout=0,
+                                      out=out, revision=2) == 0
+    assert out.parts == ["Waiting for deployment spec update to be observed...\n"]
+    client.create({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                   "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "web"}},
+                            "template": template("kompy/busybox:1")}})
+    assert rollout_cmd.rollout_status(client, "sts/db", None, None, watch=False, timeout=0,
+                                      out=Lines(), revision=7) == 0

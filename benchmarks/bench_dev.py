@@ -76,6 +76,13 @@ def until(port: int, path: str, wanted: str, dev: subprocess.Popen[str],
                      f"{''.join(output[-20:])}")
 
 
+def default_sigint() -> None:
+    """The session's SIGINT is Ctrl-C even when this benchmark runs as a background job of
+    a non-interactive shell, which starts its children with SIGINT ignored (a preexec_fn):
+    otherwise every session would outlive its Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def timed_change(port: int, path: str, wanted: str, write: Any,
                  dev: subprocess.Popen[str], output: list[str]) -> float:
     start = time.monotonic()
@@ -118,7 +125,8 @@ def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: t
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev", "--no-logs", *flags],
                             cwd=project, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_sigint)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
                      daemon=True).start()

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/ is on the path when run as a script.
-from bench_dev import SAMPLE, free_port, until
+from bench_dev import SAMPLE, default_sigint, free_port, until
 from machine import machine, save
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +75,8 @@ def session(code: Path, rounds: int) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev", "--no-logs"], cwd=project,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True,
+                            preexec_fn=default_sigint)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
                      daemon=True).start()

@@ -29,14 +29,17 @@ def rollout_group() -> None:
               help="Wait until the rollout is done (--watch=false: print the state once).")
 @click.option("--timeout", default="0", callback=duration_seconds, show_default=True,
               help="Give up after this long (like 5m); 0 waits for ever.")
+@click.option("--revision", type=click.IntRange(min=0), default=0,
+              help="Pin to a specific revision for showing its status (Deployments: exit 1 "
+                   "when the running revision differs); 0 means the latest.")
 @target_options
-def status_cmd(kind: str, name: str | None, watch: bool, timeout: float,
+def status_cmd(kind: str, name: str | None, watch: bool, timeout: float, revision: int,
                namespace: str | None, kubeconfig_path: str | None, context: str | None,
                cluster: str | None) -> None:
     """Wait for a rollout to finish, printing its progress (exit 1 if it fails)."""
     from kompy.kubectl.rollout import rollout_status
     sys.exit(rollout_status(target_client(kubeconfig_path, context, cluster), kind, name, namespace,
-                            watch=watch, timeout=timeout, out=echo_raw))
+                            watch=watch, timeout=timeout, revision=revision, out=echo_raw))
 
 
 @rollout_group.command("history")

@@ -81,6 +81,7 @@ RESOURCES: tuple[Resource, ...] = (
     _r("ReplicaSet", "replicasets", "apps", "v1", "rs", all_=True),
     _r("StatefulSet", "statefulsets", "apps", "v1", "sts", all_=True),
     _r("DaemonSet", "daemonsets", "apps", "v1", "ds", all_=True),
+    _r("ControllerRevision", "controllerrevisions", "apps", "v1", has_status=False),
     _r("Job", "jobs", "batch", "v1", all_=True),
     _r("CronJob", "cronjobs", "batch", "v1", "cj", all_=True),
     _r("Ingress", "ingresses", "networking.k8s.io", "v1", "ing"),

@@ -206,8 +206,10 @@ class PodTracker:
                     if record.restart and self.extras else None
             except KompyError as error:
                 run = _run_state(cid)
-                if run is None or not run.running:
-                    return   # it died meanwhile: the next container gets the files
+                if self.stop.is_set() or run is None or not run.running:
+                    # It died meanwhile (the next container gets the files), or the session
+                    # is ending and removing it: nothing the user must act on.
+                    return
                 self.console.warn(f"{service}: syncing the changed files again into the new "
                                   f"container of {pod} failed: {error.message}")
                 self.mark_synced(service, [cid])   # do not retry a broken sync for ever

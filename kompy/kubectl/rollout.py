@@ -7,8 +7,9 @@ A Deployment's history is its ReplicaSets: each carries the
 DeploymentRollbacker does; the Deployment controller then finds that ReplicaSet again by its
 pod-template-hash and rolls to it under the next revision number.
 https://kubernetes.io/docs/reference/kubectl/generated/kubectl_rollout/
-(kubectl keeps StatefulSet and DaemonSet history in ControllerRevisions, which kompy's API
-does not serve: history and undo are for Deployments here.)
+A StatefulSet's or DaemonSet's history is its ControllerRevisions (``revision`` and the
+template in ``data``), as kubectl's StatefulSetHistoryViewer and DaemonSetHistoryViewer read
+them; ``undo`` puts such a revision's template back the same way.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kompy.client import Conflict, KubeClient, resources
 from kompy.client.objects import Obj
+from kompy.client.revisions import controlled_by, number, template_of
 from kompy.client.wellknown import BOOKKEEPING_ANNOTATIONS, HASH_LABEL, REVISION
 from kompy.errors import ClusterError, UserError
 from kompy.kubectl.rollout_status import status
@@ -74,34 +77,56 @@ def owned_replicasets(client: KubeClient, dep: Obj) -> list[Obj]:
     return sorted((rs for rs in owned if _revision(rs) >= 0), key=_revision)
 
 
+@dataclass(frozen=True)
+class Revision:
+    """One entry of a rollout's history: its number, pod template and annotations."""
+
+    number: int
+    template: Obj
+    annotations: dict[str, Any]
+
+    @property
+    def change_cause(self) -> str:
+        return str(self.annotations.get(CHANGE_CAUSE) or "")
+
+
+def revisions(client: KubeClient, res: resources.Resource, obj: Obj) -> list[Revision]:
+    """The object's history, oldest first: a Deployment's ReplicaSets, else its
+    ControllerRevisions."""
+    if res.kind == "Deployment":
+        return [Revision(_revision(rs), (rs.get("spec") or {}).get("template") or {},
+                         _annotations(rs)) for rs in owned_replicasets(client, obj)]
+    listed = client.list("controllerrevisions", (obj.get("metadata") or {}).get("namespace"))
+    return [Revision(number(cr), template_of(cr), _annotations(cr))
+            for cr in controlled_by(listed["items"], obj)]
+
+
+def _annotations(obj: Obj) -> dict[str, Any]:
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
 # -- history ---------------------------------------------------------------------------------
 
 def history(client: KubeClient, kind: str, name: str | None, namespace: str | None,
             revision: int, out: Out) -> int:
-    res, name = resolve(kind, name, "history", ("Deployment",))
-    dep = client.get(res.plural, name, namespace)
-    sets = owned_replicasets(client, dep)
+    res, name = resolve(kind, name, "history")
+    found = revisions(client, res, client.get(res.plural, name, namespace))
     if revision:
-        rs = next((r for r in sets if _revision(r) == revision), None)
-        if rs is None:
+        one = next((r for r in found if r.number == revision), None)
+        if one is None:
             raise UserError(f"unable to find the specified revision {revision}",
                             hint=f"kompy rollout history {_ref(res, name)} lists them")
-        template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
-        cause = _change_cause(rs)
-        if cause:
+        template = copy.deepcopy(one.template)
+        if one.change_cause:
             template.setdefault("metadata", {}).setdefault("annotations", {})[
-                CHANGE_CAUSE] = cause
+                CHANGE_CAUSE] = one.change_cause
         out(f"{_ref(res, name)} with revision #{revision}\n{pod_template_text(template)}")
         return 0
     rows = [("REVISION", "CHANGE-CAUSE")]
-    rows += [(str(_revision(rs)), _change_cause(rs) or "<none>") for rs in sets]
+    rows += [(str(r.number), r.change_cause or "<none>") for r in found]
     width = max(len(r[0]) for r in rows)
     out(f"{_ref(res, name)}\n" + "".join(f"{a.ljust(width)}  {b}\n" for a, b in rows) + "\n")
     return 0
-
-
-def _change_cause(rs: Obj) -> str:
-    return str(((rs.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE) or "")
 
 
 def _pairs(mapping: dict[str, Any] | None, sep: str = "=") -> list[str]:
@@ -147,52 +172,55 @@ def _without_hash(template: Obj) -> Obj:
     return clean
 
 
-def _rollback_target(dep: Obj, sets: list[Obj], to_revision: int) -> Obj:
-    """The ReplicaSet of ``to_revision``; 0 means the one before the newest (kubectl)."""
-    name = (dep.get("metadata") or {}).get("name")
+def _rollback_target(res: resources.Resource, name: str, found: list[Revision],
+                     to_revision: int) -> Revision:
+    """The revision ``to_revision``; 0 means the one before the newest (kubectl)."""
     if to_revision:
-        found = next((rs for rs in sets if _revision(rs) == to_revision), None)
-        if found is None:
+        one = next((r for r in found if r.number == to_revision), None)
+        if one is None:
             raise UserError(f"unable to find specified revision {to_revision} in history",
-                            hint=f"kompy rollout history deployment/{name} lists them")
-        return found
-    if len(sets) < 2:
-        raise UserError(f'no rollout history found for deployment "{name}"')
-    return sets[-2]
+                            hint=f"kompy rollout history {res.kind.lower()}/{name} lists them")
+        return one
+    if len(found) < 2:
+        if res.kind == "Deployment":
+            raise UserError(f'no rollout history found for deployment "{name}"')
+        raise UserError("no last revision to roll back to")
+    return found[-2]
 
 
 def undo(client: KubeClient, kind: str, name: str | None, namespace: str | None,
          to_revision: int, out: Out) -> int:
-    """Put a revision's pod template back into the Deployment (a PUT with its
-    resourceVersion, so a concurrent change is noticed and the undo retried on it)."""
-    res, name = resolve(kind, name, "undo", ("Deployment",))
+    """Put a revision's pod template back into the object (a PUT with its resourceVersion,
+    so a concurrent change is noticed and the undo retried on it)."""
+    res, name = resolve(kind, name, "undo")
     if to_revision < 0:
         raise UserError("--to-revision must be 0 (the previous revision) or more")
     for _attempt in range(5):
-        dep = client.get(res.plural, name, namespace)
-        if (dep.get("spec") or {}).get("paused"):
+        obj = client.get(res.plural, name, namespace)
+        if res.kind == "Deployment" and (obj.get("spec") or {}).get("paused"):
             raise UserError("you cannot rollback a paused deployment; resume it first with "
                             f"'kompy rollout resume deployment/{name}' and try again")
-        rs = _rollback_target(dep, owned_replicasets(client, dep), to_revision)
-        template = _without_hash((rs.get("spec") or {}).get("template") or {})
-        if template == _without_hash((dep.get("spec") or {}).get("template") or {}):
+        target = _rollback_target(res, name, revisions(client, res, obj), to_revision)
+        template = _without_hash(target.template)
+        if template == _without_hash((obj.get("spec") or {}).get("template") or {}):
             out(f"{_ref(res, name)} skipped rollback (current template already matches "
-                f"revision {_revision(rs)})\n")
+                f"revision {target.number})\n")
             return 0
-        meta = dep.setdefault("metadata", {})
-        own = meta.get("annotations") or {}
-        annotations = {k: v for k, v in own.items() if k in BOOKKEEPING_ANNOTATIONS}
-        annotations.update({k: v for k, v in ((rs.get("metadata") or {}).get("annotations")
-                                              or {}).items() if k not in BOOKKEEPING_ANNOTATIONS})
-        meta["annotations"] = annotations
-        dep.setdefault("spec", {})["template"] = template
+        if res.kind == "Deployment":  # kubectl's DeploymentRollbacker carries annotations
+            meta = obj.setdefault("metadata", {})
+            own = meta.get("annotations") or {}
+            annotations = {k: v for k, v in own.items() if k in BOOKKEEPING_ANNOTATIONS}
+            annotations.update({k: v for k, v in target.annotations.items()
+                                if k not in BOOKKEEPING_ANNOTATIONS})
+            meta["annotations"] = annotations
+        obj.setdefault("spec", {})["template"] = template
         try:
-            client.replace(dep)
+            client.replace(obj)
         except Conflict:
             continue
         out(f"{_ref(res, name)} rolled back\n")
         return 0
-    raise ClusterError(f"deployment {name!r} keeps changing; run the undo again")
+    raise ClusterError(f"{res.kind.lower()} {name!r} keeps changing; run the undo again")
 
 
 # -- restart, pause, resume ------------------------------------------------------------------
@@ -241,6 +269,7 @@ def resume(client: KubeClient, kind: str, name: str | None, namespace: str | Non
 
 
 def rollout_status(client: KubeClient, kind: str, name: str | None, namespace: str | None, *,
-                   watch: bool, timeout: float, out: Out) -> int:
+                   watch: bool, timeout: float, out: Out, revision: int = 0) -> int:
     res, name = resolve(kind, name, "status")
-    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out)
+    return status(client, res, name, namespace, watch=watch, timeout=timeout, out=out,
+                  revision=revision)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from kompy.client import Gone, KubeClient, resources, rollout
 from kompy.client.objects import Obj
 from kompy.client.rollout import ROLLING_UPDATE, Rule, Verdict, judge
+from kompy.client.wellknown import REVISION
 from kompy.errors import KompyError, UserError
 
 Out = Callable[[str], None]
@@ -83,9 +84,28 @@ VIEWERS: dict[str, Callable[[Obj], tuple[str, bool]]] = {
     kind: viewer(kind) for kind in rollout.KINDS}
 
 
+def pinned(viewer: Callable[[Obj], tuple[str, bool]], revision: int
+           ) -> Callable[[Obj], tuple[str, bool]]:
+    """``--revision N`` on a Deployment, as kubectl's DeploymentStatusViewer: before any
+    rule, the Deployment's ``deployment.kubernetes.io/revision`` must be N (kubectl's
+    StatefulSet and DaemonSet viewers ignore the flag)."""
+    def check(obj: Obj) -> tuple[str, bool]:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        text = str(annotations.get(REVISION) or "0")
+        if not text.isdigit():
+            name = (obj.get("metadata") or {}).get("name")
+            raise RolloutFailed(f'cannot get the revision of deployment "{name}": '
+                                f'strconv.ParseInt: parsing "{text}": invalid syntax')
+        if int(text) != revision:
+            raise RolloutFailed(f"desired revision ({revision}) is different from the running "
+                                f"revision ({int(text)})")
+        return viewer(obj)
+    return check
+
+
 def status(client: KubeClient, res: resources.Resource, name: str, namespace: str | None, *,
            watch: bool, timeout: float, out: Out,
-           clock: Callable[[], float] = time.monotonic) -> int:
+           clock: Callable[[], float] = time.monotonic, revision: int = 0) -> int:
     """Print the rollout's state; with ``watch``, each new state until it is done.
 
     Driven by a watch of this one object (field selector ``metadata.name``), started from the
@@ -96,6 +116,8 @@ def status(client: KubeClient, res: resources.Resource, name: str, namespace: st
     if viewer is None:
         raise UserError(f"no status viewer has been implemented for {res.kind}",
                         hint="rollout status works on deployments, statefulsets and daemonsets")
+    if revision > 0 and res.kind == "Deployment":
+        viewer = pinned(viewer, revision)
     deadline = clock() + timeout if timeout > 0 else math.inf
     obj = client.get(res.plural, name, namespace)
     ns = (obj.get("metadata") or {}).get("namespace") or namespace or client.namespace

@@ -72,8 +72,8 @@ def test_history_undo_and_errors(cluster: Any) -> None:
         'error: deployments.apps "nope" not found')
     assert run("rollout", "status", "pod/web", code=2).output.startswith(
         "error: rollout status does not work on pods")
-    assert run("rollout", "history", "sts/db", code=2).output.startswith(
-        "error: rollout history does not work on statefulsets")
+    assert run("rollout", "pause", "sts/db", code=2).output.startswith(
+        "error: rollout pause does not work on statefulsets")
 
 
 def test_status_once_and_timeout(cluster: Any) -> None:

@@ -140,19 +140,56 @@ def _replicaset(spec: Obj) -> None:
 
 
 def _statefulset(spec: Obj) -> None:
-    spec.setdefault("replicas", 1)
-    spec.setdefault("podManagementPolicy", "OrderedReady")
-    spec.setdefault("revisionHistoryLimit", 10)
-    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-    if strategy.get("type") == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {"partition": 0})
+    """SetDefaults_StatefulSet (pkg/apis/apps/v1/defaults.go). A rollingUpdate is made
+    (and its partition defaulted) only when the type was empty or a rollingUpdate was
+    given: ``type: RollingUpdate`` alone keeps no rollingUpdate, and kubectl's status then
+    waits on currentRevision. maxUnavailable is behind the MaxUnavailableStatefulSet gate
+    (off in 1.27-1.33); the claim retention policy is defaulted (StatefulSetAutoDeletePVC,
+    on since 1.27). minReadySeconds has no default (0 is omitted)."""
+    if not spec.get("podManagementPolicy"):
+        spec["podManagementPolicy"] = "OrderedReady"
+    strategy = _mapping(spec, "updateStrategy")
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        if strategy.get("rollingUpdate") is None:
+            strategy["rollingUpdate"] = {}
+    rolling = strategy.get("rollingUpdate")
+    if (strategy["type"] == "RollingUpdate" and isinstance(rolling, dict)
+            and rolling.get("partition") is None):
+        rolling["partition"] = 0
+    retention = _mapping(spec, "persistentVolumeClaimRetentionPolicy")
+    for when in ("whenDeleted", "whenScaled"):
+        if not retention.get(when):
+            retention[when] = "Retain"
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
 
 
 def _daemonset(spec: Obj) -> None:
-    spec.setdefault("revisionHistoryLimit", 10)
-    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-    if strategy.get("type") == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+    """SetDefaults_DaemonSet: RollingUpdate, each missing rollingUpdate field filled in
+    (maxUnavailable 1, maxSurge 0), and a history of 10."""
+    strategy = _mapping(spec, "updateStrategy")
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+    if strategy["type"] == "RollingUpdate":
+        rolling = _mapping(strategy, "rollingUpdate")
+        if rolling.get("maxUnavailable") is None:
+            rolling["maxUnavailable"] = 1
+        if rolling.get("maxSurge") is None:
+            rolling["maxSurge"] = 0
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+
+
+def _mapping(parent: Obj, key: str) -> Obj:
+    """``parent[key]`` as a mapping, made when missing or null (a Go struct or a nil
+    pointer the defaulting fills); a wrong type is left for validation to report."""
+    value = parent.get(key)
+    if value is None:
+        value = parent[key] = {}
+    return value if isinstance(value, dict) else {}
 
 
 def _job(spec: Obj) -> None:

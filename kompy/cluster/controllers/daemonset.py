@@ -6,6 +6,8 @@ the not-ready, unreachable and unschedulable taints, as upstream adds those tole
 a cordoned or failing node keeps its daemon). Pods are bound to their node directly; a pod
 on a node that no longer qualifies, or of an older template, is deleted (RollingUpdate,
 one node at a time being what deleting and re-creating each amounts to here).
+Each template is kept as a ControllerRevision ``<set>-<hash>`` (``history``), the pods'
+``controller-revision-hash`` label being the hash, for ``kubectl rollout history|undo``.
 https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
 """
 
@@ -29,6 +31,7 @@ from kompy.client.objects import (
     terminating,
 )
 from kompy.cluster.controllers.base import PodOwnerController
+from kompy.cluster.controllers.history import History, owned_revisions
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 from kompy.cluster.controllers.rollout import template_hash
 from kompy.cluster.scheduler import affinity, taints
@@ -72,6 +75,8 @@ class DaemonSetController(PodOwnerController):
         super().__init__(client, informers, recorder)
         self.nodes = informers["nodes"]
         self.nodes.add_handler(self._on_node)
+        self.revisions = informers["controllerrevisions"]
+        self.history = History(client, self.revisions, "DaemonSet")
 
     def _on_node(self, node: Obj, deleted: bool) -> None:
         for ds in self.owners.list():
@@ -84,6 +89,7 @@ class DaemonSetController(PodOwnerController):
             return
         template = (ds.get("spec") or {}).get("template") or {}
         pod_hash = template_hash(template)
+        update = self.history.update_revision(ds, owned_revisions(self.revisions, ds))
         probe = {"metadata": template.get("metadata") or {}, "spec": template.get("spec") or {}}
         eligible = {name(n) for n in self.nodes.list() if runs_on(probe, n)}
         pods = [p for p in owned_pods(self.pods, ds) if not terminating(p)]
@@ -101,7 +107,10 @@ class DaemonSetController(PodOwnerController):
         for node in sorted(eligible - set(current) - leaving):
             current[node] = self._create(ds, pod_hash, node)
         ready = sum(1 for p in current.values() if pod_ready(p))
-        self._write_status(ds, len(eligible), len(current), ready)
+        updated = sum(1 for p in current.values() if labels(p).get(HASH_LABEL) == pod_hash)
+        self._write_status(ds, len(eligible), len(current), ready, updated)
+        in_use = {f"{ds_name}-{labels(p).get(HASH_LABEL)}" for p in owned_pods(self.pods, ds)}
+        self.history.truncate(ds, owned_revisions(self.revisions, ds), in_use | {name(update)})
 
     def _create(self, ds: Obj, pod_hash: str, node: str) -> Obj:
         pod = pod_from_template(ds, "DaemonSet", "apps/v1", f"{name(ds)}-{random_suffix()}",
@@ -113,11 +122,12 @@ class DaemonSetController(PodOwnerController):
         self.recorder.normal(ds, "SuccessfulCreate", f"Created pod: {name(created)}")
         return created
 
-    def _write_status(self, ds: Obj, desired: int, scheduled: int, ready: int) -> None:
+    def _write_status(self, ds: Obj, desired: int, scheduled: int, ready: int, updated: int
+                      ) -> None:
         status = dict(ds.get("status") or {})
         wanted = {"currentNumberScheduled": scheduled, "desiredNumberScheduled": desired,
                   "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready,
-                  "updatedNumberScheduled": scheduled,
+                  "updatedNumberScheduled": updated,
                   "numberUnavailable": max(desired - ready, 0), "observedGeneration":
                   meta(ds).get("generation", 1)}
         if all(status.get(k) == v for k, v in wanted.items()):

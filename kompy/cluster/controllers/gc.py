@@ -26,7 +26,7 @@ OWNERS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Service": "
           "Pod": "pods", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets",
           "Job": "jobs", "CronJob": "cronjobs"}
 # Kinds whose objects are collected when their owners are gone (a CronJob's Jobs too).
-COLLECTED = ("replicasets", "pods", "jobs")
+COLLECTED = ("replicasets", "pods", "jobs", "controllerrevisions")
 
 
 class GarbageCollector(Controller):

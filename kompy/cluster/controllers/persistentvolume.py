@@ -8,9 +8,12 @@ kube-controller-manager's persistentvolume-binder and expander with an external 
 * Else a claim of a class whose provisioner is kompy's own (``kompy.dev/local``, the
   default class ``kompy-local``) gets a new volume ``pvc-<claim uid>``, a Docker volume on
   the engine (:mod:`.provisioner`); a class with ``volumeBindingMode: WaitForFirstConsumer``
-  waits for a pod that uses the claim to be scheduled, and records its node in the claim's
-  ``volume.kubernetes.io/selected-node`` annotation first. Other provisioners are someone
-  else's: the claim waits, with upstream's ExternalProvisioning event.
+  waits for the scheduler to write the node it chose for a pod that uses the claim in the
+  claim's ``volume.kubernetes.io/selected-node`` annotation (its VolumeBinding PreBind,
+  which then waits for the claim to be bound before it binds the pod); a pod that named its
+  node itself, skipping the scheduler, has its node written there by this controller. Other
+  provisioners are someone else's: the claim waits, with upstream's ExternalProvisioning
+  event.
 * A claim that asks for more than its volume holds, in a class with
   ``allowVolumeExpansion``, has its volume's capacity and its own status raised (Docker's
   volumes have no size to change; the numbers are what a user sees).
@@ -79,7 +82,8 @@ class PersistentVolumeController(Controller):
             self._requeue_pending()   # a new volume may be what a waiting claim needs
 
     def _on_pod(self, pod: Obj, deleted: bool) -> None:
-        """A scheduled pod is the first consumer a WaitForFirstConsumer claim waits for."""
+        """A pod that names its node itself (the scheduler never saw it) is the first consumer
+        a WaitForFirstConsumer claim waits for; the scheduler's pods come annotated."""
         if deleted or not (pod.get("spec") or {}).get("nodeName"):
             return
         for claim_name in claims_of(pod):

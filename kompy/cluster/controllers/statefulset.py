@@ -7,6 +7,13 @@ scaling down removes the highest ordinal first, one at a time; ``Parallel`` does
 once. RollingUpdate replaces pods whose template changed, highest ordinal first, one at a
 time (``partition`` honoured). The pod's hostname is its name and its subdomain the
 governing Service. https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/
+
+Revisions, as pkg/controller/statefulset's updateStatefulSet and completeRollingUpdate: each
+template is a ControllerRevision (``history``); ``status.updateRevision`` is the current
+template's, and ``status.currentRevision`` stays the revision the set rolls away from until
+every replica is updated and ready (only then does it become the update revision).
+``currentReplicas``/``updatedReplicas`` count the pods of each. A pod re-created below the
+partition gets the current revision's template, so a partitioned set keeps its old pods old.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import copy
 from collections.abc import Hashable
 from typing import Any, cast
 
-from kompy.client import Conflict, NotFound
+from kompy.client import Conflict, KubeClient, NotFound
+from kompy.client.events import EventRecorder
+from kompy.client.informer import Informers
 from kompy.client.objects import (
     Obj,
     labels,
@@ -26,9 +35,10 @@ from kompy.client.objects import (
     pod_ready,
     terminating,
 )
+from kompy.client.revisions import template_of
 from kompy.cluster.controllers.base import PodOwnerController
+from kompy.cluster.controllers.history import History, owned_revisions
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
-from kompy.cluster.controllers.rollout import template_hash
 
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -39,10 +49,37 @@ def ordinal(set_name: str, pod: Obj) -> int:
     return int(suffix) if suffix.isdigit() else -1
 
 
+class Revisions:
+    """The two revisions one sync works with: the one rolled from and the one rolled to."""
+
+    def __init__(self, current: Obj, update: Obj) -> None:
+        self.current = current
+        self.update = update
+
+    def for_ordinal(self, sts: Obj, i: int) -> Obj:
+        """newVersionedStatefulSetPod: an ordinal below the partition (or, without a
+        rollingUpdate, below the current replicas) is made at the current revision."""
+        spec = sts.get("spec") or {}
+        strategy = spec.get("updateStrategy") or {}
+        rolling = strategy.get("rollingUpdate")
+        if rolling is not None:
+            below = i < int(rolling.get("partition") or 0)
+        else:
+            below = (strategy.get("type", "RollingUpdate") == "RollingUpdate" and
+                     i < int((sts.get("status") or {}).get("currentReplicas") or 0))
+        return self.current if below else self.update
+
+
 class StatefulSetController(PodOwnerController):
     name = "statefulset"
     owner_resource = "statefulsets"
     owner_kind = "StatefulSet"
+
+    def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
+                 ) -> None:
+        super().__init__(client, informers, recorder)
+        self.revisions = informers["controllerrevisions"]
+        self.history = History(client, self.revisions, "StatefulSet")
 
     def sync(self, key: Hashable) -> None:
         ns, set_name = cast(tuple[str, str], key)
@@ -51,14 +88,14 @@ class StatefulSetController(PodOwnerController):
             return
         spec = sts.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
-        revision = f"{set_name}-{template_hash(spec.get('template') or {})}"
+        revs = self._revisions(sts)
         pods = {ordinal(set_name, p): p for p in owned_pods(self.pods, sts)}
         parallel = spec.get("podManagementPolicy") == "Parallel"
         # Scale up in order (OrderedReady waits for each pod to be ready).
         for i in range(replicas):
             pod = pods.get(i)
             if pod is None:
-                pods[i] = self._create(sts, i, revision)
+                pods[i] = self._create(sts, i, revs.for_ordinal(sts, i))
                 if not parallel:
                     break
             elif not parallel and (terminating(pod) or not pod_ready(pod)):
@@ -68,18 +105,30 @@ class StatefulSetController(PodOwnerController):
         for i in extra:
             pod = pods[i]
             if not terminating(pod):
-                self._delete(pod)
+                self._delete(pods, i)
             if not parallel:
                 break
         if not extra:
-            self._roll(sts, pods, replicas, revision, parallel)
-        self._write_status(sts, pods, replicas, revision)
+            self._roll(sts, pods, replicas, name(revs.update))
+        self._write_status(sts, pods, replicas, revs)
+        in_use = {labels(p).get(REVISION_LABEL, "") for p in pods.values()}
+        self.history.truncate(sts, owned_revisions(self.revisions, sts),
+                              in_use | {name(revs.current), name(revs.update)})
 
-    def _create(self, sts: Obj, i: int, revision: str) -> Obj:
+    def _revisions(self, sts: Obj) -> Revisions:
+        update = self.history.update_revision(sts, owned_revisions(self.revisions, sts))
+        wanted = (sts.get("status") or {}).get("currentRevision")
+        current = next((r for r in owned_revisions(self.revisions, sts) if name(r) == wanted),
+                       update)
+        return Revisions(current, update)
+
+    def _create(self, sts: Obj, i: int, revision: Obj) -> Obj:
         set_name = name(sts)
         spec = sts.get("spec") or {}
-        pod = pod_from_template(sts, "StatefulSet", "apps/v1", f"{set_name}-{i}",
-                                {REVISION_LABEL: revision, POD_NAME_LABEL: f"{set_name}-{i}"})
+        versioned = {**sts, "spec": {**spec, "template": template_of(revision)}}
+        pod = pod_from_template(versioned, "StatefulSet", "apps/v1", f"{set_name}-{i}",
+                                {REVISION_LABEL: name(revision),
+                                 POD_NAME_LABEL: f"{set_name}-{i}"})
         pod_spec = pod["spec"]
         pod_spec["hostname"] = f"{set_name}-{i}"
         if spec.get("serviceName"):
@@ -112,16 +161,20 @@ class StatefulSetController(PodOwnerController):
         with contextlib.suppress(Conflict):
             self.client.create(body)
 
-    def _delete(self, pod: Obj) -> None:
+    def _delete(self, pods: dict[int, Obj], i: int) -> None:
+        """Delete pod ``i``; ``pods`` then holds it terminating (or not at all), so this
+        sync's status already counts it out of its revision, as upstream's does."""
+        pod = pods[i]
         with contextlib.suppress(NotFound):
             left = self.client.delete("pods", name(pod), namespace(pod))
             if left is not None:
                 self.pods.upsert_local(left)
-            else:
-                self.pods.remove_local(pod)
+                pods[i] = left
+                return
+        self.pods.remove_local(pod)
+        pods.pop(i)
 
-    def _roll(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str,
-              parallel: bool) -> None:
+    def _roll(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str) -> None:
         strategy = (sts.get("spec") or {}).get("updateStrategy") or {}
         if strategy.get("type") == "OnDelete":
             return
@@ -130,19 +183,29 @@ class StatefulSetController(PodOwnerController):
             return  # one at a time, each waiting for the previous to be ready again
         for i in sorted((i for i in pods if partition <= i < replicas), reverse=True):
             if labels(pods[i]).get(REVISION_LABEL) != revision:
-                self._delete(pods[i])
+                self._delete(pods, i)
                 return
 
-    def _write_status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str
+    def _write_status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revs: Revisions
                       ) -> None:
         live = [p for i, p in pods.items() if i >= 0 and not terminating(p)]
         ready = sum(1 for p in live if pod_ready(p))
-        updated = sum(1 for p in live if labels(p).get(REVISION_LABEL) == revision)
+        current, update = name(revs.current), name(revs.update)
+        at = [labels(p).get(REVISION_LABEL) for p in live]
         status = dict(sts.get("status") or {})
         wanted = {"observedGeneration": meta(sts).get("generation", 1), "replicas": len(live),
                   "readyReplicas": ready, "availableReplicas": ready,
-                  "currentReplicas": updated, "updatedReplicas": updated,
-                  "currentRevision": revision, "updateRevision": revision}
+                  "currentReplicas": at.count(current), "updatedReplicas": at.count(update),
+                  "currentRevision": current, "updateRevision": update,
+                  "collisionCount": int(status.get("collisionCount") or 0)}
+        strategy = (sts.get("spec") or {}).get("updateStrategy") or {}
+        # completeRollingUpdate: the update revision becomes current only once every
+        # replica runs it and is ready.
+        if (strategy.get("type", "RollingUpdate") == "RollingUpdate" and
+                wanted["updatedReplicas"] == replicas and ready == replicas and
+                len(live) == replicas):
+            wanted["currentReplicas"] = wanted["updatedReplicas"]
+            wanted["currentRevision"] = update
         if all(status.get(k) == v for k, v in wanted.items()):
             return
         status.update(wanted)

@@ -17,6 +17,7 @@ from kompy.client.selectors import matches_labels, selector_from_match
 from kompy.cluster.controllers.persistentvolume import claims_of
 from kompy.cluster.scheduler import affinity, taints
 from kompy.cluster.scheduler.snapshot import NodeInfo, Snapshot, host_ports
+from kompy.cluster.scheduler.volumebinding import BIND_CONFLICT, selected_elsewhere
 
 UNSCHEDULABLE = "node(s) were unschedulable"
 NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
@@ -118,6 +119,11 @@ def read_write_once_pod(ctx: Context, info: NodeInfo) -> list[str]:
     if any(ctx.snapshot.claim_users(ns, claim) for claim in ctx.rwop_claims()):
         return [RWOP_CONFLICT]
     return []
+
+
+def volume_binding(ctx: Context, info: NodeInfo) -> list[str]:
+    """VolumeBinding's Filter (:mod:`.volumebinding`): a claim selected for another node."""
+    return [BIND_CONFLICT] if selected_elsewhere(ctx.pod, info.name, ctx.claims) else []
 
 
 def claim_being_deleted(ctx: Context) -> str:
@@ -238,8 +244,10 @@ FILTERS: tuple[tuple[str, Filter], ...] = (
     ("NodeUnschedulable", node_unschedulable), ("TaintToleration", taint_toleration),
     ("NodeAffinity", node_affinity), ("NodePorts", node_ports),
     ("NodeResourcesFit", resource_fit), ("VolumeRestrictions", read_write_once_pod),
-    ("PodTopologySpread", topology_spread), ("InterPodAffinity", inter_pod_affinity))
-# VolumeBinding's PreFilter (a claim being deleted), which refuses the pod on every node.
+    ("VolumeBinding", volume_binding), ("PodTopologySpread", topology_spread),
+    ("InterPodAffinity", inter_pod_affinity))
+# VolumeBinding's PreFilter (a claim missing, unbound Immediate or being deleted), which
+# refuses the pod on every node.
 VOLUME_BINDING = "VolumeBinding"
 
 

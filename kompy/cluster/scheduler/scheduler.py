@@ -12,6 +12,10 @@ Pending pods wait in the scheduling queue (:mod:`.queue`): a pod no node could t
 tried again only after a cluster event that one of the plugins that refused it says may
 let it in (:mod:`.hints`: a node added, relabelled, untainted or grown; a bound pod gone;
 a claim changed), after its back-off, and at the latest after 5 minutes.
+
+A pod with claims is bound only once they are (:mod:`.volumebinding`, kube-scheduler's
+VolumeBinding): its binding cycle waits for them on a thread of its own while the scheduler
+goes on with other pods.
 https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/
 """
 
@@ -26,7 +30,16 @@ from typing import Any
 from kompy.client import ApiError, Conflict, KubeClient, NotFound
 from kompy.client.events import EventRecorder
 from kompy.client.informer import Informers
-from kompy.client.objects import Obj, labels, name, namespace, now, pod_terminal, terminating
+from kompy.client.objects import (
+    Obj,
+    labels,
+    name,
+    namespace,
+    now,
+    pod_terminal,
+    terminating,
+    uid,
+)
 from kompy.cluster.scheduler import hints
 from kompy.cluster.scheduler.cache import Cache
 from kompy.cluster.scheduler.failures import FailureEvents
@@ -42,6 +55,7 @@ from kompy.cluster.scheduler.filters import (
 from kompy.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kompy.cluster.scheduler.scores import score
 from kompy.cluster.scheduler.snapshot import MAX_PODS, Snapshot
+from kompy.cluster.scheduler.volumebinding import VolumeBinder, VolumeBindingError
 from kompy.errors import KompyError
 
 log = logging.getLogger(__name__)
@@ -131,6 +145,7 @@ class Scheduler:
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
         self.claims.add_handler(self._on_claim)
+        self.volumes = VolumeBinder(client, informers)
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
     def start(self) -> None:
@@ -138,6 +153,7 @@ class Scheduler:
 
     def join(self, timeout: float | None = None) -> None:
         self.queue.close()
+        self.volumes.stop()
         self._thread.join(timeout)
 
     # -- inputs: each informer event updates the cache first, then tells the queue -------------
@@ -183,7 +199,8 @@ class Scheduler:
         """Wait until every informer the decisions read has listed (kube-scheduler waits
         for its caches to sync before its first cycle): a pod tried before the nodes are
         known would be refused, written Unschedulable and backed off for nothing."""
-        for informer in (self.pods, self.nodes, self.namespaces, self.claims):
+        for informer in (self.pods, self.nodes, self.namespaces, self.claims,
+                         self.volumes.classes):
             while not informer.synced.wait(0.5):
                 if self.queue.closed:
                     return False
@@ -218,19 +235,58 @@ class Scheduler:
             return
         qp.pod = pod
         self.cache.update(self.snapshot)
+        refused = self.volumes.pre_filter(pod)
+        if refused:   # VolumeBinding's PreFilter: no node is looked at
+            self._unschedulable(pod, failure_message(len(self.snapshot.nodes), {
+                info.name: [] for info in self.snapshot.nodes}, refused))
+            self.queue.add_unschedulable(qp, {VOLUME_BINDING})
+            return
         ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
         decision = decide(pod, self.snapshot, ns_labels, claims=self.claims.get)
         if decision.node is None:
             self._unschedulable(pod, decision.message)
             self.queue.add_unschedulable(qp, decision.plugins)
             return
-        self._bind(qp, pod, decision.node)
-
-    def _bind(self, qp: QueuedPod, pod: Obj, node: str) -> None:
-        ns, pod_name = qp.key
         # Counted on the node from now on, so the next decision sees it before the watch
         # brings it back bound (kube-scheduler's assume, then bind).
-        assumed = self.cache.assume(pod, node)
+        assumed = self.cache.assume(pod, decision.node)
+        if self.volumes.unbound(pod):   # the pod stays in flight while its claims bind
+            threading.Thread(target=self._binding_cycle, args=(qp, pod, decision.node, assumed),
+                             name=f"bind {ns}/{pod_name}", daemon=True).start()
+            return
+        self._bind(qp, pod, decision.node, assumed)
+
+    def _binding_cycle(self, qp: QueuedPod, pod: Obj, node: str, assumed: Obj) -> None:
+        """PreBind (the claims selected for the node, then bound), then Bind; a failure
+        unreserves the pod and sends it back to the queue, as kube-scheduler does."""
+        try:
+            if self.volumes.pre_bind(pod, node, lambda: self._still_pending(pod)):
+                self._bind(qp, pod, node, assumed)
+                return
+            self.cache.forget(assumed)   # gone, or bound by someone else: nothing to do
+            self.queue.done(qp.key)
+        except VolumeBindingError as error:
+            self.cache.forget(assumed)
+            self._binding_failed(self.pods.get(*qp.key) or pod, str(error))
+            self.queue.add_unschedulable(qp, error=True)
+        except Exception:  # noqa: BLE001 - the scheduler must survive any one pod
+            log.exception("binding cycle of %s/%s", *qp.key)
+            self.cache.forget(assumed)
+            self.queue.add_unschedulable(qp, error=True)
+
+    def _still_pending(self, pod: Obj) -> bool:
+        current = self.pods.get(namespace(pod), name(pod))
+        return current is not None and uid(current) == uid(pod) and _mine(current)
+
+    def _binding_failed(self, pod: Obj, message: str) -> None:
+        """kube-scheduler's handleBindingCycleError: FailedScheduling with the plugin's error,
+        PodScheduled False with reason SchedulerError."""
+        log.info("binding cycle of %s/%s: %s", namespace(pod), name(pod), message)
+        self.failures.failed(pod, message)
+        self._set_unscheduled(pod, "SchedulerError", message)
+
+    def _bind(self, qp: QueuedPod, pod: Obj, node: str, assumed: Obj) -> None:
+        ns, pod_name = qp.key
         try:
             bound = self.client.patch("pods", pod_name, ns, {"spec": {"nodeName": node}})
         except NotFound:
@@ -257,10 +313,13 @@ class Scheduler:
             if cond.get("type") == "PodScheduled" and cond.get("message") == message \
                     and cond.get("status") == "False":
                 return  # already said: as upstream, an unchanged condition is not written
+        self._set_unscheduled(pod, "Unschedulable", message)
+
+    def _set_unscheduled(self, pod: Obj, reason: str, message: str) -> None:
         status: dict[str, Any] = dict(pod.get("status") or {})
         status["phase"] = "Pending"
         status["conditions"] = [{"type": "PodScheduled", "status": "False",
-                                 "reason": "Unschedulable", "message": message,
+                                 "reason": reason, "message": message,
                                  "lastProbeTime": None, "lastTransitionTime": now()}]
         try:
             self.client.replace_status({**pod, "status": status})

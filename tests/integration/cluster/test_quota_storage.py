@@ -169,6 +169,39 @@ def test_a_claim_is_provisioned_outlives_its_pod_and_is_reclaimed_by_policy(
         client.delete("storageclasses", keep)
 
 
+def test_a_delayed_claim_is_provisioned_on_the_pods_node_before_the_pod_starts(
+        client: Any, namespace: str, kubectl: Any) -> None:
+    """WaitForFirstConsumer: the scheduler selects the node on the claim, the claim is
+    provisioned and bound, and only then is the pod bound; ``kubectl describe pod`` shows
+    no FailedMount on the way (the default class, Immediate, likewise)."""
+    late = f"late-{uuid.uuid4().hex[:6]}"
+    client.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                   "metadata": {"name": late}, "provisioner": "kompy.dev/local",
+                   "volumeBindingMode": "WaitForFirstConsumer"})
+    try:
+        client.create(_claim("late", namespace, storageClassName=late))
+        client.create(_claim("now", namespace))
+        client.create(_user("user", namespace, "late", "sleep 3600"))
+        client.create(_user("other", namespace, "now", "sleep 3600"))
+        running(client, "user", namespace)
+        running(client, "other", namespace)
+        node = client.get("pods", "user", namespace)["spec"]["nodeName"]
+        claim = client.get("persistentvolumeclaims", "late", namespace)
+        assert claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == node
+        assert claim["status"]["phase"] == "Bound"
+        for pod_name in ("user", "other"):
+            described = kubectl("describe", "pod", pod_name)
+            assert "Successfully assigned" in described
+            assert "FailedMount" not in described and "is not bound" not in described
+        client.delete("pods", "user", namespace)
+        client.delete("pods", "other", namespace)
+        wait_for("the pods gone", lambda: _gone(client, "pods", "user", namespace) and _gone(
+            client, "pods", "other", namespace))
+        client.delete("persistentvolumeclaims", "late", namespace)
+    finally:
+        client.delete("storageclasses", late)
+
+
 def test_a_static_volume_binds_by_selector(client: Any, namespace: str, tmp_path: Path
                                            ) -> None:
     folder = tmp_path / "static"

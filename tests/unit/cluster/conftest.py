@@ -38,9 +38,10 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ApiServer
 
 
 class FakeCluster:
-    def __init__(self, client: KubeClient, backend: FakeBackend) -> None:
+    def __init__(self, client: KubeClient, backend: FakeBackend, runtime: Any = None) -> None:
         self.client = client
         self.backend = backend
+        self.runtime = runtime   # the scheduler, kubelet, ... (tests that tune one)
 
     def wait(self, what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
         """Poll ``probe`` until it returns something truthy; fail naming ``what``. The
@@ -175,7 +176,7 @@ def fake_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Fak
                             dns_address=("127.0.0.1", 0))
     server.set_pod_io(runtime.pod_io)
     try:
-        yield FakeCluster(client, backend)
+        yield FakeCluster(client, backend, runtime)
     finally:
         stop.set()
         runtime.join(5)

@@ -268,7 +268,8 @@ class _Recorder:
 def test_scheduler_assumes_on_bind_and_forgets_a_failed_bind(error: Exception | None) -> None:
     pending = pod("a", cpu="500m")
     informers = {"pods": _Informer([pending]), "nodes": _Informer([node("kompy")]),
-                 "namespaces": _Informer(), "persistentvolumeclaims": _Informer()}
+                 "namespaces": _Informer(), "persistentvolumeclaims": _Informer(),
+                 "storageclasses": _Informer()}
     scheduler = Scheduler(_Client(error), informers, _Recorder())  # type: ignore[arg-type]
     scheduler.cache.on_node(node("kompy"), False)
     scheduler.queue.add(pending)

@@ -81,3 +81,43 @@ def test_log_timestamps_to_the_nanosecond() -> None:
     assert logs._nanoseconds("2026-01-02T03:04:05.000000001Z") == base + 1
     assert logs._nanoseconds("2026-01-02T03:04:05.5Z") == base + 500_000_000
     assert logs._nanoseconds("not a time") is None
+
+
+class _Console:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warn(self, line: str) -> None:
+        self.warnings.append(line)
+
+    def say(self, line: str, style: str = "") -> None:
+        pass
+
+
+@pytest.mark.parametrize("ending", [False, True], ids=["watching", "session-ending"])
+def test_a_failed_resync_is_reported_unless_the_session_is_ending(
+        monkeypatch: pytest.MonkeyPatch, ending: bool) -> None:
+    # At Ctrl-C the clean-up deletes the pods a re-sync may be copying into: its failure is
+    # the clean-up's doing, not something to warn the user about.
+    import threading
+
+    from kompy.dev import sync
+    from kompy.dev.runstate import RunState
+    from kompy.errors import ClusterError
+
+    def failing_sync(*_: object) -> None:
+        raise ClusterError('container "web" in pod "web-1" is not running')
+
+    monkeypatch.setattr(sync, "sync", failing_sync)
+    monkeypatch.setattr(tracker, "_run_state", lambda cid: RunState(True, 0.0, None))
+    console, stop = _Console(), threading.Event()
+    pods = tracker.PodTracker(None, "ns", console, stop)  # type: ignore[arg-type]
+    pods.records["web"] = tracker.SyncRecord()
+    pods.records["web"].add(ServicePlan("web", syncs=[op("a.py")]))
+    pods.targets["web"] = Target("ns", "app=web", "web")
+    pods._pods["web-1"] = {"metadata": {"name": "web-1"}, "status": {"containerStatuses": [
+        {"name": "web", "containerID": "docker://c1", "state": {"running": {}}}]}}
+    if ending:
+        stop.set()
+    pods._resync("web", "web-1", "docker://c1")
+    assert bool(console.warnings) is not ending

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kompy.client import KubeClient, NotFound
+from kompy.client.revisions import revision_data
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.store.sqlite import Store
 from kompy.errors import UserError
@@ -191,7 +192,7 @@ def test_targets_kinds_and_missing_objects(client: KubeClient) -> None:
     assert rollout_cmd.resolve("ds", "agent", "status")[0].kind == "DaemonSet"
     with pytest.raises(UserError, match="rollout status does not work on pods"):
         rollout_cmd.resolve("pod/x", None, "status")
-    with pytest.raises(UserError, match="rollout undo does not work on statefulsets"):
+    with pytest.raises(NotFound):
         rollout_cmd.undo(client, "sts/db", None, None, 0, Lines())
     with pytest.raises(UserError, match="no need to specify a resource type"):
         rollout_cmd.resolve("deploy/web", "web", "status")
@@ -355,3 +356,81 @@ def test_status_without_watch_prints_once(client: KubeClient) -> None:
     assert rollout_cmd.rollout_status(client, "deploy", "web", None, watch=False, timeout=0,
                                       out=out) == 0
     assert out.parts == ["Waiting for deployment spec update to be observed...\n"]
+
+
+def test_status_pinned_to_a_revision(client: KubeClient) -> None:
+    """``--revision N``: a Deployment must be at revision N (its revision annotation), as
+    kubectl's viewer checks before any rule; a StatefulSet ignores it, as kubectl's."""
+    make_deployment(client)
+    with pytest.raises(RolloutFailed,
+                       match=re.escape("desired revision (2) is different from the running "
+                                       "revision (0)")):
+        rollout_cmd.rollout_status(client, "deploy/web", None, None, watch=False, timeout=0,
+                                   out=Lines(), revision=2)
+    client.patch("deployments", "web", "default",
+                 {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}}})
+    out = Lines()
+    assert rollout_cmd.rollout_status(client, "deploy/web", None, None, watch=False, timeout=0,
+                                      out=out, revision=2) == 0
+    assert out.parts == ["Waiting for deployment spec update to be observed...\n"]
+    client.create({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                   "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "web"}},
+                            "template": template("kompy/busybox:1")}})
+    assert rollout_cmd.rollout_status(client, "sts/db", None, None, watch=False, timeout=0,
+                                      out=Lines(), revision=7) == 0
+
+
+# -- StatefulSet and DaemonSet history: ControllerRevisions -----------------------------------
+
+def make_set_history(client: KubeClient) -> Obj:
+    """A StatefulSet at template v2 with revisions 1 (v1) and 2 (v2), as its controller
+    writes them."""
+    sts = client.create({
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "web"}},
+                 "template": template("kompy/busybox:2", V="2")}})
+    owner = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db",
+             "uid": sts["metadata"]["uid"], "controller": True}
+    for number, tmpl in ((1, client.get("statefulsets", "db", "default")["spec"]["template"]),
+                         (2, None)):
+        if tmpl is not None:
+            tmpl = {**tmpl, "spec": {**tmpl["spec"], "containers": [
+                {**tmpl["spec"]["containers"][0], "image": "kompy/busybox:1", "env": []}]}}
+        body = tmpl or sts["spec"]["template"]
+        client.create({"apiVersion": "apps/v1", "kind": "ControllerRevision",
+                       "metadata": {"name": f"db-r{number}", "ownerReferences": [owner],
+                                    "annotations": {"kubernetes.io/change-cause":
+                                                    f"cause {number}"}},
+                       "data": revision_data(body), "revision": number})
+    return sts
+
+
+def test_statefulset_history_and_undo(client: KubeClient) -> None:
+    make_set_history(client)
+    out = Lines()
+    rollout_cmd.history(client, "sts/db", None, None, 0, out)
+    assert out.text == ("statefulset.apps/db\nREVISION  CHANGE-CAUSE\n1         cause 1\n"
+                        "2         cause 2\n\n")
+    out = Lines()
+    rollout_cmd.history(client, "sts/db", None, None, 1, out)
+    assert out.text.startswith("statefulset.apps/db with revision #1\nPod Template:")
+    assert "kompy/busybox:1" in out.text
+    out = Lines()
+    rollout_cmd.undo(client, "sts/db", None, None, 2, out)
+    assert out.text == ("statefulset.apps/db skipped rollback (current template already "
+                        "matches revision 2)\n")
+    out = Lines()
+    assert rollout_cmd.undo(client, "sts/db", None, None, 0, out) == 0
+    assert out.text == "statefulset.apps/db rolled back\n"
+    container = client.get("statefulsets", "db", "default")["spec"]["template"]["spec"][
+        "containers"][0]
+    assert container["image"] == "kompy/busybox:1" and not container.get("env")
+
+
+def test_undo_without_a_last_revision(client: KubeClient) -> None:
+    client.create({
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+                 "template": template("kompy/busybox:1")}})
+    with pytest.raises(UserError, match="no last revision to roll back to"):
+        rollout_cmd.undo(client, "ds/agent", None, None, 0, Lines())

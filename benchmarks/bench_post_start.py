@@ -28,6 +28,7 @@ from typing import Any
 
 from bench_runtime import _reset, settle
 from machine import machine, save
+from waiting import wait_for
 
 IMAGE = "kompy/busybox:1"
 RESULTS = Path(__file__).resolve().parent / "results" / "post_start.json"
@@ -55,14 +56,6 @@ def started(client: Any) -> int:
                and e["involvedObject"]["name"].startswith("hooked-"))
 
 
-def wait_until(what: str, probe: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def bench_kompy(hooked: int, hook_seconds: int, src: str | None) -> dict[str, Any]:
     from kompy.cluster.daemon import process as daemon
 
@@ -81,18 +74,18 @@ def bench_kompy(hooked: int, hook_seconds: int, src: str | None) -> dict[str, An
         # A fresh cluster holds every pod's start until the kubernetes Service is served:
         # a first pod waits that out, so the hooked pods start in the order created.
         client.create(a_pod("warm", None))
-        wait_until("the first pod ready", lambda: ready(client, "warm"), 120)
+        wait_for("the first pod ready", lambda: ready(client, "warm"), 120)
         busy_before = settle()
         load = round(os.getloadavg()[0], 2)
         for i in range(hooked):
             client.create(a_pod(f"hooked-{i}", hook_seconds))
         # Their hooks run (each pod's container Started; the old kubelet starts at most
         # eight: the workers the hooks hold), then the unrelated pod is created.
-        wait_until("the hooked containers started", lambda: started(client) >= min(hooked, 8),
+        wait_for("the hooked containers started", lambda: started(client) >= min(hooked, 8),
                    120)
         t0 = time.monotonic()
         client.create(a_pod("plain", None))
-        wait_until("the plain pod ready", lambda: ready(client, "plain"), 10 * hook_seconds + 120)
+        wait_for("the plain pod ready", lambda: ready(client, "plain"), 10 * hook_seconds + 120)
         return {"plain_ready_s": round(time.monotonic() - t0, 2),
                 "hooked_started_at_end": started(client),
                 "machine_busy_before": busy_before, "load_average": load,

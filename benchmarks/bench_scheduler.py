@@ -27,7 +27,6 @@ pods informer seeing it bound). Writes benchmarks/results/scheduler_churn.json:
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -247,7 +246,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from machine import machine, save
-    from paired import load, order, parser, run_in, trees
+    from paired import parser, rounds
     options = parser(rounds=3)
     options.add_argument("--case", choices=("place", "churn"), default="place")
     options.add_argument("--pods", type=int, default=300)
@@ -259,18 +258,7 @@ def main() -> None:
     if args.case == "churn":
         main_churn(args)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        paths, compared = trees(args, Path(tmp))
-        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
-        for i in range(args.rounds):
-            for label in order(i):
-                before = load()
-                result = run_in(paths[label], "bench_scheduler", "child", args.pods,
-                                args.nodes)
-                assert Path(result["kompy"]) == (paths[label] / "kompy").resolve(), result
-                result.update(label=label, round=i, load_before=before, load_after=load())
-                runs[label].append(result)
-                print(json.dumps(result), file=sys.stderr)
+    runs, compared = rounds(args, "bench_scheduler", "child", args.pods, args.nodes)
     base_s, this_s = summary(runs["baseline"]), summary(runs["this"])
     save(RESULTS, {
         "what": f"scheduler CPU to place {args.pods} pods on {args.nodes} nodes "
@@ -284,21 +272,11 @@ def main() -> None:
 
 def main_churn(args: Any) -> None:
     from machine import machine, save
-    from paired import load, order, run_in, trees
+    from paired import rounds
     keys = ("churn_wall_s", "scheduler_cpu_s", "api_calls_cpu_s", "decisions_cpu_s",
             "latency_median_ms", "latency_p95_ms", "latency_max_ms")
-    with tempfile.TemporaryDirectory() as tmp:
-        paths, compared = trees(args, Path(tmp))
-        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
-        for i in range(args.rounds):
-            for label in order(i):
-                before = load()
-                result = run_in(paths[label], "bench_scheduler", "churn", args.waiting,
-                                args.churn, args.keep, args.nodes)
-                assert Path(result["kompy"]) == (paths[label] / "kompy").resolve(), result
-                result.update(label=label, round=i, load_before=before, load_after=load())
-                runs[label].append(result)
-                print(json.dumps(result), file=sys.stderr)
+    runs, compared = rounds(args, "bench_scheduler", "churn", args.waiting, args.churn,
+                            args.keep, args.nodes)
     med = {label: {k: round(statistics.median(r[k] for r in rs), 4) for k in keys}
            for label, rs in runs.items()}
     save(REPO / "benchmarks" / "results" / "scheduler_churn.json", {

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from machine import machine, save
+from waiting import wait_for
 
 from kompy.client import KubeClient
 from kompy.client.loopback import attach
@@ -32,14 +33,6 @@ from kompy.cluster.kubelet.fake import FakeBackend
 from kompy.cluster.store.sqlite import Store
 
 RESULTS = Path(__file__).resolve().parent / "results" / "status_sweep.json"
-
-
-def wait_for(what: str, probe: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def cpu_per_sweep(kubelet: Any, sweeps: int) -> list[float]:

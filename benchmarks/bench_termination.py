@@ -35,6 +35,7 @@ from typing import Any
 
 from bench_runtime import _reset, settle
 from machine import machine, save
+from waiting import wait_for
 
 IMAGE = "kompy/busybox:1"
 RESULTS = Path(__file__).resolve().parent / "results" / "termination.json"
@@ -45,14 +46,6 @@ def deaf_pod(name: str, grace: int) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"terminationGracePeriodSeconds": grace, "containers": [
                 {"name": "c", "image": IMAGE, "command": ["sh", "-c", "exec sleep 3600"]}]}}
-
-
-def wait_for(what: str, probe: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def running_count(client: Any) -> int:

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,23 @@ def order(round_index: int) -> tuple[str, str]:
 
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def rounds(args: argparse.Namespace, module: str, function: str, *fargs: Any
+           ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """``module.function(*fargs)`` in the baseline's tree and this one, ``args.rounds``
+    times each, taking turns (:func:`order`); each result with its tree, round and the load
+    before and after. Returns the results by tree and what the trees are."""
+    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, compared = trees(args, Path(tmp))
+        for i in range(args.rounds):
+            for label in order(i):
+                before = load()
+                result = run_in(paths[label], module, function, *fargs)
+                # The child ran the tree it was meant to, not an installed kompy.
+                assert Path(result["kompy"]) == (paths[label] / "kompy").resolve(), result
+                result.update(label=label, round=i, load_before=before, load_after=load())
+                runs[label].append(result)
+                print(json.dumps(result), file=sys.stderr)
+    return runs, compared

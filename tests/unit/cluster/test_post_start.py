@@ -46,8 +46,10 @@ def test_the_next_container_starts_only_after_the_hook_ends(fake_cluster: Any) -
     assert not any(s.get("ready") or "running" in (s.get("state") or {}) for s in statuses)
     release.set()
     fake_cluster.wait("the second container", lambda: fake_cluster.running("ordered", "second"))
-    fake_cluster.wait("the pod Ready", lambda: all(
-        s.get("ready") for s in fake_cluster.pod("ordered")["status"]["containerStatuses"]))
+    # The statuses may not be written yet when the wait first looks: not an error.
+    fake_cluster.wait("the pod Ready", lambda: (statuses := (
+        fake_cluster.pod("ordered") or {}).get("status", {}).get("containerStatuses")) and all(
+        s.get("ready") for s in statuses))
 
 
 def test_a_failed_hook_is_an_event_and_the_container_is_killed_and_restarted(

@@ -73,6 +73,8 @@ NODE_NAME = "kompy"
 MIN_GRACE = 2
 # A power change of a node container is looked at this soon after Docker reports a death.
 POWER_CHECK_DELAY = 0.2
+# A status write is tried this many times on Conflicts (re-reading the pod in between).
+STATUS_WRITE_TRIES = 3
 # A pod whose sync fails is tried again after 1 s, 2 s, 4 s... at most 5 minutes (Docker
 # coming back, or a change of the pod or of what it refers to, wakes it at once).
 ERROR_BACKOFF = (1.0, 300.0)
@@ -267,7 +269,8 @@ class Kubelet:
             self.sweep_statuses()
 
     def sweep_statuses(self) -> list[str]:
-        """One sweep: the pods found overwritten are queued (and returned)."""
+        """One sweep: the pods found overwritten, or whose status write gave up, are
+        queued (and returned)."""
         with self._lock:
             pods = [p for k, p in self._known.items()
                     if k not in self._gone and not terminating(p)]
@@ -275,8 +278,12 @@ class Kubelet:
         for key in found:
             log.info("pod %s: its status was changed by another writer; writing the "
                      "kubelet's back", self._describe(key))
+        retried = [key for key in self.statuses.unwritten(pods) if key not in found]
+        for key in retried:
+            log.info("pod %s: writing its status again", self._describe(key))
+        for key in [*found, *retried]:
             self.queue.add(key)
-        return found
+        return [*found, *retried]
 
     def _on_pod_input(self, obj: Obj, deleted: bool) -> None:
         """A ConfigMap, Secret or claim changed: re-sync the pods of its namespace (their
@@ -485,8 +492,9 @@ class Kubelet:
 
     def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
         """Write the kubelet's ``status`` of ``pod`` (as the API has it) unless the API holds
-        it already; other writers' conditions and fields stay (:mod:`.statuses`)."""
-        for _ in range(3):
+        it already; other writers' conditions and fields stay (:mod:`.statuses`). After three
+        Conflicts in a row it gives up, and the status sweep tries again."""
+        for _ in range(STATUS_WRITE_TRIES):
             merged = merge_foreign(pod.get("status") or {}, status)
             if same_status(pod.get("status") or {}, merged):
                 self.statuses.record(pod)
@@ -509,6 +517,10 @@ class Kubelet:
                     self._known[uid(updated)] = updated
             self.pods.upsert_local(updated)
             return
+        log.warning("pod %s: its status write met %d Conflicts in a row; trying again within "
+                    "%.0f s", self._describe(uid(pod)), STATUS_WRITE_TRIES,
+                    statuses.SWEEP_SECONDS)
+        self.statuses.gave_up(uid(pod))
 
     def _terminate(self, pod: Obj, gone: bool) -> None:
         """Stop the pod's containers, then remove them and the pod. The stop does not hold

@@ -14,6 +14,12 @@ kubelet's own write was in flight), so, as upstream's ``syncBatch`` runs every 1
 pod is also looked at every :data:`SWEEP_SECONDS` (:meth:`StatusManager.stale`). The sweep
 is cheap when nothing differs: a pod whose resourceVersion is the kubelet's own last write
 costs one integer comparison; only a pod another writer touched is compared field by field.
+
+A write that gave up (Conflicts three times in a row: another writer kept changing the pod)
+leaves the pod *unwritten* (:meth:`StatusManager.gave_up`) until a write of its status
+succeeds: the sweep syncs it again, as upstream's syncBatch retries every pod whose
+``apiStatusVersions`` entry is older than its status (``needsUpdate``): a failed update is
+never recorded there, so it is tried at the next batch.
 """
 
 from __future__ import annotations
@@ -52,12 +58,27 @@ class StatusManager:
         self._lock = threading.Lock()
         # pod uid -> (resourceVersion of the kubelet's last write, the status it holds)
         self._statuses: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._unwritten: set[str] = set()  # uids whose last status write gave up
 
     def record(self, pod: Obj) -> None:
         """``pod`` holds the kubelet's status (its write's answer, or a status it found
         already right)."""
         with self._lock:
             self._statuses[uid(pod)] = (_version(pod), dict(pod.get("status") or {}))
+            self._unwritten.discard(uid(pod))
+
+    def gave_up(self, pod_uid: str) -> None:
+        """A write of the pod's status gave up: the sweep tries again (:meth:`unwritten`)."""
+        with self._lock:
+            self._unwritten.add(pod_uid)
+
+    def unwritten(self, pods: Iterable[Obj]) -> list[str]:
+        """The uids of ``pods`` whose kubelet status no write has landed since one gave up."""
+        with self._lock:
+            if not self._unwritten:
+                return []
+            unwritten = set(self._unwritten)
+        return [uid(pod) for pod in pods if uid(pod) in unwritten]
 
     def view(self, pod: Obj) -> Obj:
         """``pod`` with the kubelet's status in place of the API's, other writers' own
@@ -85,3 +106,4 @@ class StatusManager:
     def forget(self, pod_uid: str) -> None:
         with self._lock:
             self._statuses.pop(pod_uid, None)
+            self._unwritten.discard(pod_uid)

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from kompy.client import Conflict
 from kompy.cluster.kubelet.podstatus import merge_foreign, same_kubelet_status
 from kompy.cluster.kubelet.statuses import StatusManager
 
@@ -142,3 +143,40 @@ def test_the_sweep_finds_only_pods_another_writer_changed() -> None:
                    "status": {"phase": "Failed"}}
     unknown = {"metadata": {"uid": "c", "resourceVersion": "9"}, "status": {}}
     assert manager.stale([mine, overwritten, unknown]) == ["b"]
+
+
+def test_a_status_write_that_gave_up_on_conflicts_is_written_by_the_next_sweep(
+        fake_cluster: Any) -> None:
+    """Three Conflicts in a row make a status write give up; the pod stays in the status
+    manager's care until a write lands (upstream's needsUpdate): the sweep writes it."""
+    kubelet = fake_cluster.runtime.kubelet
+    replace_status = kubelet.client.replace_status
+    conflicts = threading.Semaphore(3)
+    met: list[str] = []
+
+    def conflicting(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj["metadata"]["name"] == "contended" and conflicts.acquire(blocking=False):
+            met.append(obj["status"].get("phase"))
+            raise Conflict(409, "Conflict", "the object has been modified")
+        written: dict[str, Any] = replace_status(obj)
+        return written
+
+    kubelet.client.replace_status = conflicting
+    fake_cluster.client.create(pod("contended"))
+    fake_cluster.wait("three Conflicts", lambda: len(met) == 3)
+    fake_cluster.wait("the container", lambda: fake_cluster.running("contended", "app"))
+    kubelet.sweep_statuses()  # (the 10 s loop's; called here so the test need not wait)
+    fake_cluster.wait("the kubelet's status written", lambda: status(
+        fake_cluster, "contended").get("phase") == "Running", timeout=15)
+
+
+def test_the_status_manager_keeps_an_unwritten_pod_until_a_write_lands() -> None:
+    manager = StatusManager()
+    web = {**pod("web"), "metadata": {"name": "web", "uid": "u1", "resourceVersion": "5"}}
+    manager.gave_up("u1")
+    assert manager.unwritten([web]) == ["u1"]
+    manager.record(web)
+    assert manager.unwritten([web]) == []
+    manager.gave_up("u1")
+    manager.forget("u1")
+    assert manager.unwritten([web]) == []

@@ -299,12 +299,6 @@ class DockerBackend:
     def start(self, container_id: str) -> None:
         self._call(f"start container {container_id[:12]}", lambda: self.api.start(container_id))
 
-    def restart(self, container_id: str, timeout: int) -> None:
-        """Stop and start the same container: its writable layer (files synced into it) stays,
-        unlike a restart by the kubelet, which starts a new container from the image."""
-        self._call(f"restart container {container_id[:12]}",
-                   lambda: self.api.restart(container_id, timeout=timeout))
-
     def stop(self, container_id: str, timeout: int) -> None:
         with contextlib.suppress(NoSuchObject):
             self._call(f"stop container {container_id[:12]}",

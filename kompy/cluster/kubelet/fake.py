@@ -335,15 +335,6 @@ class FakeBackend:
                 self._stopped(c, 137)
 
     @_engine_call
-    def restart(self, container_id: str, timeout: int) -> None:
-        with self._lock:
-            c = self._get(container_id)
-            self.calls.append(("restart", container_id, timeout))
-            self._stopped(c, 143)
-            c.status = "created"
-        self.start(container_id)
-
-    @_engine_call
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         with self._lock:
             c = self.containers.get(container_id)

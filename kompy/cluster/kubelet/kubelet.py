@@ -52,10 +52,10 @@ from kompy.cluster.kubelet.hooks import hook_runner, pre_stop_handler
 from kompy.cluster.kubelet.hosts import HostsTable
 from kompy.cluster.kubelet.node import NodeAgent
 from kompy.cluster.kubelet.podstatus import failed_status, merge_foreign, same_status
-from kompy.cluster.kubelet.podworker import PodWorker
+from kompy.cluster.kubelet.podworker import RESTART_GRACE, PodWorker, restart_message
 from kompy.cluster.kubelet.probekill import kill_grace, kill_message
 from kompy.cluster.kubelet.probes import Prober
-from kompy.cluster.kubelet.shutdown import Batch, Stop, Stopper, stop_all
+from kompy.cluster.kubelet.shutdown import Batch, Done, Stop, Stopper
 from kompy.cluster.kubelet.statuses import REPAIR_DELAY, StatusManager
 from kompy.cluster.kubelet.tokens import TokenManager
 from kompy.cluster.kubelet.volumes import Lookup
@@ -142,7 +142,6 @@ class Kubelet:
         self.stopper = Stopper(backend)
         self.statuses = StatusManager()
         self._stopping: dict[str, Batch] = {}  # pod uid -> its containers being stopped
-        self._probe_kills: dict[str, Batch] = {}  # container id -> its kill for a probe
         self._lock = threading.Lock()
         self.pods = informers["pods"]
         configmaps, secrets = informers["configmaps"], informers["secrets"]
@@ -163,6 +162,8 @@ class Kubelet:
             pods=self.pods.list)
         self.worker.deleting = self._deleting
         self.worker.hook_done = self.queue.add
+        self.worker.stopping = self.stopper.stopping
+        self.worker.kill_in_place = self._kill_for_restart
         self.pods.add_handler(self._on_pod)
         informers["namespaces"].add_handler(self._on_namespace)
         informers["nodes"].add_handler(self._on_node)
@@ -233,9 +234,12 @@ class Kubelet:
             spec = _container_specs(pod).get(c.labels.get(LABEL_CONTAINER, "")) or {}
             return self._stop_of(pod, c, spec, grace)
 
+        # On the kubelet's own stopper: a container whose kill is under way (a probe's) is
+        # joined, its preStop hook not run a second time (the stopper's thread has ended:
+        # finish() polls itself).
         for step in range(len(SHUTDOWN_STEPS) + 1):
-            left = stop_all(self.backend, [stop(c) for c in running
-                                           if _shutdown_step(c) == step])
+            left = self.stopper.finish([stop(c) for c in running
+                                        if _shutdown_step(c) == step])
             if left:
                 log.warning("could not stop %d containers: %s", len(left), ", ".join(left[:5]))
 
@@ -331,6 +335,7 @@ class Kubelet:
             self._wake.set()  # a machine went down
             return
         if isinstance(attrs, dict) and attrs.get(LABEL_POD_UID):
+            self.stopper.gone(str(event.get("id") or ""))  # before the pod's sync
             self.queue.add(str(attrs[LABEL_POD_UID]))
 
     def _probe_failed(self, pod_uid: str, container: str, container_id: str, kind: str,
@@ -369,25 +374,36 @@ class Kubelet:
         if info is None or not info.running:
             return
         spec = _container_specs(pod).get(cname) or {}
-        self.recorder.normal(pod, "Killing", kill_message(pod, cname, probe))
-        stop = self._stop_of(pod, info, spec, kill_grace(pod, spec, probe))
+        self._kill(pod, info, spec, kill_grace(pod, spec, probe),
+                   kill_message(pod, cname, probe), lambda _left: self.queue.add(pod_uid))
 
-        def done(_left: list[str]) -> None:
-            with self._lock:
-                self._probe_kills.pop(container_id, None)
-            self.queue.add(pod_uid)
+    def _kill_for_restart(self, pod: Obj, info: ContainerInfo) -> None:
+        """``kompy dev``'s restart in place (:meth:`.PodWorker._restart_in_place`): the
+        container is killed as for a probe, within the pod's grace period (at most
+        :data:`~.podworker.RESTART_GRACE`); its end wakes the pod, whose sync starts the same
+        container again. Called on a sync worker: nothing here waits for the stop."""
+        cname = info.labels.get(LABEL_CONTAINER, "")
+        spec = _container_specs(pod).get(cname) or {}
+        key = uid(pod)
+        self._kill(pod, info, spec, min(grace_seconds(pod), RESTART_GRACE),
+                   restart_message(cname), lambda _left: self.queue.add(key))
 
-        batch = self.stopper.begin([stop], done)  # engine calls: not under the lock
-        with self._lock:
-            if not batch.done.is_set():  # (set before ``done`` runs)
-                self._probe_kills[container_id] = batch
+    def _kill(self, pod: Obj, info: ContainerInfo, spec: dict[str, Any], grace: int,
+              message: str, done: Done) -> None:
+        """Kill one running container as upstream's killContainer: a ``Killing`` event, its
+        preStop hook, its stop signal, SIGKILL at the end of ``grace``, all on the stopper;
+        ``done`` once it is gone. A container being killed already is joined (no second
+        event or hook: :mod:`.shutdown`)."""
+        if not self.stopper.stopping(info.id):
+            self.recorder.normal(pod, "Killing", message)
+        self.stopper.begin([self._stop_of(pod, info, spec, grace)], done)
 
-    def _stop_of(self, pod: Obj, info: ContainerInfo, spec: dict[str, Any], grace: int,
-                 hook: bool = True) -> Stop:
+    def _stop_of(self, pod: Obj, info: ContainerInfo, spec: dict[str, Any], grace: int
+                 ) -> Stop:
         """How a pod's container stops (upstream's killContainer): its preStop hook first
-        (none with no grace period, or when ``hook`` is False), then its stop signal, then
-        SIGKILL at the end of ``grace`` but at least 2 s after the signal."""
-        handler = pre_stop_handler(spec) if grace > 0 and hook else None
+        (none with no grace period), then its stop signal, then SIGKILL at the end of
+        ``grace`` but at least 2 s after the signal."""
+        handler = pre_stop_handler(spec) if grace > 0 else None
         runner = (hook_runner(self.backend, self.recorder, pod, info, spec, handler, grace)
                   if handler is not None else None)
         return Stop(info, grace, runner, MIN_GRACE)
@@ -560,16 +576,15 @@ class Kubelet:
         after the signal: upstream's minimumGracePeriodInSeconds)."""
         key = uid(pod)
         specs = _container_specs(pod)
-        with self._lock:
-            # A container a probe is killing ran its preStop hook already (upstream runs it
-            # once: the kill cancels the sync that ran it); the deletion only shortens.
-            hooked = set(self._probe_kills)
         stops = []
         for c in apps:
             cname = c.labels.get(LABEL_CONTAINER, "")
-            self.recorder.normal(pod, "Killing", f"Stopping container {cname}")
-            stops.append(self._stop_of(pod, c, specs.get(cname) or {}, grace,
-                                       hook=c.id not in hooked))
+            # A container being killed already (a probe's kill, a restart in place) is
+            # joined: no second event or preStop hook (upstream's termination waits for
+            # that kill and finds the container gone); the deletion only shortens it.
+            if not self.stopper.stopping(c.id):
+                self.recorder.normal(pod, "Killing", f"Stopping container {cname}")
+            stops.append(self._stop_of(pod, c, specs.get(cname) or {}, grace))
         self.prober.forget(key)
         with self._lock:
             self._stopping[key] = self.stopper.begin(stops, lambda _left: self.queue.add(key))

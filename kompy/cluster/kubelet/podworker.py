@@ -27,7 +27,6 @@ from kompy.client.events import EventRecorder
 from kompy.client.objects import (
     Obj,
     docker_time,
-    grace_seconds,
     name,
     namespace,
     parse_time,
@@ -83,6 +82,23 @@ def restart_requested(c: ContainerInfo, requested_at: float) -> bool:
     started = parse_time(c.started_at)
     return (c.labels.get(LABEL_ROLE) == "app" and c.running and started is not None
             and started < requested_at)
+
+
+def stopped_for_restart(c: ContainerInfo, requested_at: float | None) -> bool:
+    """Whether an app container that was running at a restart request has exited since:
+    stopped for the restart in place (or it died on its own meanwhile: either way it starts
+    again as it is, keeping its files). Read from the container's times alone, so a daemon
+    restarted between the stop and the start still starts it in place."""
+    if requested_at is None or c.labels.get(LABEL_ROLE) != "app" or not exited(c) or c.error:
+        return False
+    started, finished = parse_time(c.started_at), parse_time(c.finished_at)
+    return started is not None and finished is not None and started < requested_at <= finished
+
+
+def restart_message(container: str) -> str:
+    """The ``Killing`` event of a restart in place, worded as upstream's computePodActions
+    words its kills ("Container X definition changed, will be restarted")."""
+    return f"Container {container} restart requested by kompy dev, will be restarted"
 
 
 def restart_delay(restart_count: int, ran_for: float, base: float) -> float:
@@ -159,6 +175,12 @@ class PodWorker:
         self.deleting: Callable[[str], bool] = lambda pod_uid: False
         # Told the pod's uid when a container's postStart hook ended (the kubelet syncs it).
         self.hook_done: Callable[[str], None] = lambda pod_uid: None
+        # Whether a container's kill is under way (the kubelet's stopper), and how a running
+        # container is killed for a restart in place (off the sync worker; its end wakes
+        # the pod): see _restart_in_place.
+        self.stopping: Callable[[str], bool] = lambda container_id: False
+        self.kill_in_place: Callable[[Obj, ContainerInfo], None] = (
+            lambda pod, c: self.backend.kill(c.id))
         self._hooks_lock = threading.Lock()
         self._post_starts: set[str] = set()  # ids of containers whose postStart hook runs
         self.backoff_base = backoff_base
@@ -416,6 +438,7 @@ class PodWorker:
     def _run_app(self, pod: Obj, found: list[ContainerInfo], sandbox: ContainerInfo | None,
                  sources: dict[str, Source], state: _PodState) -> None:
         policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        requested = parse_time(restart_request(pod))
         held: Hold | None = None
         for c in (pod.get("spec") or {}).get("containers") or []:
             cname = str(c.get("name"))
@@ -431,6 +454,8 @@ class PodWorker:
                     self._post_start(pod, c, cur.id, sandbox)
                 elif cur.running:
                     pass  # probed (see _probe_running)
+                elif stopped_for_restart(cur, requested):
+                    self._start_in_place(pod, c, cur, sandbox)
                 elif should_restart(policy, cur.exit_code if not cur.error else 1):
                     self._restart(pod, c, cur, sandbox, sources, state, "app")
             except HookRunning as hold:
@@ -486,8 +511,11 @@ class PodWorker:
                       ) -> float | None:
         policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
         waits = []
+        requested = parse_time(restart_request(pod))
         for c in (pod.get("spec") or {}).get("containers") or []:
             cur, _ = _latest(found, str(c.get("name")))
+            if cur is not None and stopped_for_restart(cur, requested):
+                continue  # started in place once its stop ends (which wakes the pod)
             if cur is not None and exited(cur) and should_restart(
                     policy, cur.exit_code if not cur.error else 1):
                 waits.append(self._restart_wait(pod, cur) + 0.05)
@@ -587,15 +615,35 @@ class PodWorker:
         would start a fresh container from the image. Comparing with the container's start
         time makes a request act once, across daemon restarts too. Not a failure: the
         restart count does not change. A container that crashed before the request and
-        waits out its back-off starts at once instead (:meth:`_restart_wait`)."""
+        waits out its back-off starts at once instead (:meth:`_restart_wait`).
+
+        The stop is a kill as upstream's killContainer (``Killing`` event, preStop hook,
+        stop signal, SIGKILL at the end of the grace period) on the kubelet's stopper, not a
+        Docker restart on this worker: a process deaf to SIGTERM holds no sync worker for
+        its grace period. Meanwhile the container reads as running, then as terminated; its
+        stop's end wakes the pod, whose sync starts it again (:meth:`_start_in_place`)."""
         requested = parse_time(restart_request(pod))
         if requested is None:
             return
         for c in found:
-            if restart_requested(c, requested):
-                self.backend.restart(c.id, min(grace_seconds(pod), RESTART_GRACE))
-                self.recorder.normal(pod, "Restarted", "Restarted container "
-                                     f"{c.labels.get(LABEL_CONTAINER)} in place (kompy dev)")
+            if restart_requested(c, requested) and not self.stopping(c.id):
+                self.kill_in_place(pod, c)
+
+    def _start_in_place(self, pod: Obj, c: dict[str, Any], cur: ContainerInfo,
+                        sandbox: ContainerInfo | None) -> None:
+        """Start a container stopped for a restart in place again, once its stop is over (the
+        stopper must see it gone first, or it would kill the started one at the end of its
+        grace period). It is probed afresh, as a new container is, and its postStart hook
+        runs, as after any start."""
+        if self.stopping(cur.id):
+            raise Hold()  # the stop's end wakes the pod
+        if self.deleting(uid(pod)):
+            raise Hold(RESYNC)  # its termination takes it from here
+        cname = str(c.get("name"))
+        self.prober.forget(uid(pod), cname)
+        self.backend.start(cur.id)
+        self.recorder.normal(pod, "Started", f"Started container {cname}")
+        self._post_start(pod, c, cur.id, sandbox)
 
     # -- naming and observing -----------------------------------------------------------------
     def _labels(self, pod: Obj, cname: str, role: str, attempt: int) -> dict[str, str]:
@@ -611,6 +659,7 @@ class PodWorker:
     def _observe(self, pod: Obj, containers: list[dict[str, Any]], found: list[ContainerInfo],
                  state: _PodState, role: str) -> list[Observed]:
         policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        requested = parse_time(restart_request(pod))
         out = []
         for c in containers:
             cname = str(c.get("name"))
@@ -631,7 +680,8 @@ class PodWorker:
                 started = self.prober.started(uid(pod), cname, cur.id)
                 ready = role == "app" and self.prober.ready(uid(pod), cname, cur.id)
             will = cur is not None and exited(cur) and (
-                should_restart(policy, cur.exit_code if not cur.error else 1))
+                should_restart(policy, cur.exit_code if not cur.error else 1)
+                or stopped_for_restart(cur, requested))
             out.append(Observed(cname, str(c.get("image") or ""), cur, prev, waiting, ready,
                                 started, will))
         return out

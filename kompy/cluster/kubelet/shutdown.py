@@ -16,7 +16,15 @@ thread of its own, the hook's time counting against the grace period, as upstrea
 listing of the running containers is taken a few times a second, and each container still
 running when its grace period ends gets SIGKILL. A pod's deletion hands its containers over
 and is called back when they are gone (:meth:`Stopper.begin`); a shutdown waits for them
-(:func:`stop_all`).
+(:meth:`Stopper.finish`).
+
+A kill is one per container instance, as upstream's: a container handed over while its stop
+is under way (a probe's kill, then the pod's deletion or the node's shutdown) joins that stop
+rather than starting a second one. Its preStop hook runs once and its stop signal is sent
+once; the later kill only brings SIGKILL forward when its own grace period, counted from
+then, ends sooner (the shorter of the remaining grace periods, as upstream's pod worker
+passes a shorter grace period to a kill in progress), and is called back when the container
+is gone.
 """
 
 from __future__ import annotations
@@ -89,39 +97,53 @@ class Stopper:
         self.backend = backend
         self.clock = clock
         self._batches: list[Batch] = []
+        self._active: dict[str, _Entry] = {}  # container id -> its stop under way
         self._cond = threading.Condition()
 
     def begin(self, stops: Sequence[Stop], on_done: Done | None = None) -> Batch:
         """Start stopping ``stops`` and return at once: those without a hook get their stop
-        signal now, each hook starts on a thread of its own. :meth:`poll` finishes the job."""
+        signal now, each hook starts on a thread of its own. A container whose stop is
+        under way already is joined (see the module). :meth:`poll` finishes the job."""
         now = self.clock()
-        batch = Batch({s.container.id: _Entry(s, now) for s in stops}, on_done)
-        signals = _stop_signals(self.backend, {s.container.image for s in stops})
-        plain = [e for e in batch.entries.values() if e.stop.pre_stop is None]
-        for entry in plain:
-            entry.signalled = now
+        fresh: list[_Entry] = []
+        with self._cond:
+            entries: dict[str, _Entry] = {}
+            for stop in stops:
+                entry = self._active.get(stop.container.id)
+                if entry is None:
+                    entry = self._active[stop.container.id] = _Entry(stop, now)
+                    fresh.append(entry)
+                    if stop.pre_stop is None:
+                        entry.signalled = now
+                else:
+                    _shorten(entry, now + stop.grace)
+                entries[stop.container.id] = entry
+            batch = Batch(entries, on_done)
+            self._batches.append(batch)
+            self._cond.notify_all()
+        signals = _stop_signals(self.backend, {e.stop.container.image for e in fresh})
         self.backend.map(lambda e: _signal(self.backend, e.stop.container,
-                                           signals[e.stop.container.image]), plain)
-        for entry in batch.entries.values():
+                                           signals[e.stop.container.image]),
+                         [e for e in fresh if e.stop.pre_stop is None])
+        for entry in fresh:
             if entry.stop.pre_stop is not None:
                 threading.Thread(target=self._hook_then_signal,
                                  args=(entry, signals[entry.stop.container.image]),
                                  name=f"prestop-{entry.name}"[:40], daemon=True).start()
-        with self._cond:
-            self._batches.append(batch)
-            self._cond.notify_all()
         return batch
+
+    def stopping(self, container_id: str) -> bool:
+        """Whether the container's stop is under way (handed over, not seen gone yet)."""
+        with self._cond:
+            return container_id in self._active
 
     def shorten(self, batch: Batch, grace: float) -> None:
         """A later deletion with a shorter grace period, counted from now, wins (upstream's
         pod worker only ever shortens a terminating pod's grace period)."""
-        now = self.clock()
+        end = self.clock() + grace
         with self._cond:
             for entry in batch.entries.values():
-                end = entry.began + entry.stop.grace
-                if now + grace < end:
-                    entry.stop = Stop(entry.stop.container, now + grace - entry.began,
-                                      entry.stop.pre_stop, entry.stop.floor)
+                _shorten(entry, end)
 
     def poll(self) -> bool:
         """One look at the running containers: the exited ones are done with, those whose
@@ -142,7 +164,8 @@ class Stopper:
         with self._cond:
             for batch in batches:
                 for cid in [cid for cid in batch.entries if cid not in running]:
-                    del batch.entries[cid]
+                    if self._active.get(cid) is batch.entries.pop(cid):
+                        del self._active[cid]
                 for entry in batch.entries.values():
                     if entry.signalled is None and now >= entry.began + entry.stop.grace:
                         entry.signalled = now  # the hook overran: upstream stops waiting
@@ -163,9 +186,12 @@ class Stopper:
             for batch in batches:
                 stuck = [e for e in batch.entries.values()
                          if e.killed and (e.kill_at() or now) + KILL_WAIT_SECONDS <= now]
-                if len(stuck) == len(batch.entries):
+                if len(stuck) == len(batch.entries) and batch in self._batches:
                     batch.left = sorted(e.name for e in stuck)
-                    self._batches.remove(batch)
+                    self._batches.remove(batch)  # (once: a shutdown may poll beside run())
+                    for cid, entry in batch.entries.items():
+                        if self._active.get(cid) is entry:
+                            del self._active[cid]
                     finished.append(batch)
             pending = bool(self._batches)
         for batch in finished:
@@ -173,6 +199,20 @@ class Stopper:
             if batch.on_done is not None:
                 batch.on_done(batch.left)
         return pending
+
+    def finish(self, stops: Sequence[Stop],
+               sleep: Callable[[float], None] = time.sleep) -> list[str]:
+        """Stop ``stops`` (joining the stops under way) and wait until they are gone; the
+        names of those still running when even SIGKILL was given up on come back. Polls
+        itself: the stopper's thread may have ended already (a shutdown)."""
+        if not stops:
+            return []
+        batch = self.begin(stops)
+        while not batch.done.is_set():
+            self.poll()
+            if not batch.done.is_set():
+                sleep(POLL_SECONDS)
+        return batch.left
 
     def run(self, stop: threading.Event) -> None:
         """The kubelet's stopper thread: poll while anything is being stopped, else sleep
@@ -192,6 +232,15 @@ class Stopper:
         with self._cond:
             self._cond.notify_all()
 
+    def gone(self, container_id: str) -> None:
+        """The engine reported the container's death: done with it now, not at the next
+        poll (a restart in place's start waits for that; its batch may be complete)."""
+        with self._cond:
+            if self._active.pop(container_id, None) is None:
+                return
+            batches = [b for b in self._batches if b.entries.pop(container_id, None)]
+        self._finish(batches, self.clock())
+
     def _hook_then_signal(self, entry: _Entry, signal: str) -> None:
         hook = entry.stop.pre_stop
         assert hook is not None
@@ -202,6 +251,8 @@ class Stopper:
         with self._cond:
             if entry.signalled is not None:
                 return  # the grace period ran out first: poll() signalled it
+            if self._active.get(entry.stop.container.id) is not entry:
+                return  # it exited meanwhile (and may be started again: a restart in place)
             entry.signalled = self.clock()
         _signal(self.backend, entry.stop.container, signal)
 
@@ -209,15 +260,17 @@ class Stopper:
 def stop_all(backend: ContainerBackend, stops: Sequence[Stop], *,
              clock: Clock = time.monotonic,
              sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """Stop every container of ``stops`` at once and wait (see the module); the names of
-    those still running when even SIGKILL was given up on (a stuck engine) come back."""
-    if not stops:
-        return []
-    stopper = Stopper(backend, clock)
-    batch = stopper.begin(stops)
-    while stopper.poll():
-        sleep(POLL_SECONDS)
-    return batch.left
+    """Stop every container of ``stops`` at once and wait (see the module), on a stopper of
+    their own; the names of those still running when even SIGKILL was given up on (a stuck
+    engine) come back."""
+    return Stopper(backend, clock).finish(stops, sleep)
+
+
+def _shorten(entry: _Entry, end: float) -> None:
+    """Bring the entry's grace period forward to end at ``end`` when that is sooner."""
+    if end < entry.began + entry.stop.grace:
+        stop = entry.stop
+        entry.stop = Stop(stop.container, end - entry.began, stop.pre_stop, stop.floor)
 
 
 def _stop_signals(backend: ContainerBackend, images: set[str]) -> dict[str, str]:

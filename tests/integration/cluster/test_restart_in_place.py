@@ -39,5 +39,35 @@ def test_a_restart_request_restarts_the_same_container_once(client: Any, namespa
     assert sh(client, "p", namespace, "cat /tmp/marker").strip() == "synced"
     status = running(client, "p", namespace)["status"]["containerStatuses"][0]
     assert status["restartCount"] == 0  # asked for, not a failure
-    wait_for("a Restarted event", lambda: any(
-        e.get("reason") == "Restarted" for e in events(client, namespace, "p")), 10)
+    wait_for("the Killing event", lambda: any(
+        e.get("reason") == "Killing" and e["message"] ==
+        "Container c restart requested by kompy dev, will be restarted"
+        for e in events(client, namespace, "p")), 10)
+
+
+def test_a_deaf_restart_in_place_holds_no_sync_worker(client: Any, namespace: str) -> None:
+    """``exec sleep`` as PID 1 ignores SIGTERM: each restart waits out its grace period on
+    the kubelet's stopper, so a pod created meanwhile starts at once, although every one
+    of the kubelet's eight sync workers would have held such a restart."""
+    names = [f"deaf-{i}" for i in range(8)]
+    for name in names:
+        client.create(pod(name, namespace, container("c", "exec sleep 3600"),
+                          terminationGracePeriodSeconds=10))
+    first: dict[str, tuple[str, str]] = {}
+    for name in names:
+        running(client, name, namespace, timeout=180)
+        first[name] = _started(client, name, namespace)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for name in names:
+        client.patch("pods", name, namespace, {"metadata": {"annotations": {
+            RESTART_ANNOTATION: now}}})
+    client.create(pod("plain", namespace, container("c", "exec sleep 3600")))
+    running(client, "plain", namespace, timeout=60)
+    again = [n for n in names if _started(client, n, namespace)[1] != first[n][1]]
+    assert again == [], "the new pod waited for the restarts' grace periods"
+    for name in names:
+        def again_started(n: str = name) -> bool:
+            return _started(client, n, namespace)[1] != first[n][1]
+
+        wait_for(f"{name} started again", again_started, 60)
+        assert _started(client, name, namespace)[0] == first[name][0]  # in place

@@ -129,3 +129,33 @@ def test_kill_grace_follows_set_termination_grace_period() -> None:
     assert kill_grace(deleting, spec, "liveness") == 0
     assert kill_message(live, "app", "startup") == (
         "Container app failed startup probe, will be restarted")
+
+
+def test_a_cluster_stop_during_a_probe_kill_runs_its_hook_once(fake_cluster: Any) -> None:
+    """`kompy cluster stop` while a probe's kill runs the container's preStop hook: the
+    stop joins that kill (upstream runs a preStop hook once per kill of a container)."""
+    log: list[tuple[str, Any]] = []
+    release = threading.Event()
+    sick = sick_engine(fake_cluster, log)
+    handler = fake_cluster.backend.exec_handler
+
+    def slow_drain(info: Any, command: list[str]) -> tuple[int, bytes]:
+        found: tuple[int, bytes] = handler(info, command)
+        if command == ["drain"]:
+            release.wait(30)
+        return found
+
+    fake_cluster.backend.exec_handler = slow_drain
+    fake_cluster.client.create(pod("stopped", grace=3, livenessProbe=FAILING, lifecycle={
+        "preStop": {"exec": {"command": ["drain"]}}}))
+    first = fake_cluster.wait("the container", lambda: fake_cluster.running("stopped", "app"))
+    sick.add(first.id)
+    fake_cluster.wait("the hook running", lambda: ("exec", ["drain"]) in log)
+    try:
+        fake_cluster.runtime.stop.set()   # as `kompy cluster stop`: the daemon's shutdown
+        fake_cluster.runtime.join(5)
+        assert fake_cluster.running("stopped", "app") is None
+        assert log.count(("exec", ["drain"])) == 1
+    finally:
+        release.set()
+

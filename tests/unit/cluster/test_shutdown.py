@@ -14,7 +14,13 @@ import pytest
 
 from kompy.cluster.kubelet.backend import LABEL_ROLE, ContainerSpec, ImageInfo
 from kompy.cluster.kubelet.fake import FakeBackend
-from kompy.cluster.kubelet.shutdown import KILL_WAIT_SECONDS, POLL_SECONDS, Stop, stop_all
+from kompy.cluster.kubelet.shutdown import (
+    KILL_WAIT_SECONDS,
+    POLL_SECONDS,
+    Stop,
+    Stopper,
+    stop_all,
+)
 
 IMAGE = "kompy/busybox:1"
 
@@ -244,3 +250,40 @@ def test_a_daemon_stop_runs_the_pre_stop_hooks_within_the_grace_period(fake_node
         assert order.index(("hook", c.id)) < order.index(("SIGTERM", c.id))
     assert cluster.backend.running() == []
     assert took < 2 + 8, f"the stop took {took:.1f} s"
+
+
+def test_a_second_kill_of_a_container_joins_the_first_with_the_sooner_end(
+        tmp_path: Path) -> None:
+    """One kill per container instance, as upstream's: a second one (a deletion, a node's
+    shutdown, during a probe's kill) runs no second preStop hook and sends no second stop
+    signal; SIGKILL comes when the shorter of the remaining grace periods ends, and both are
+    called back once the container is gone."""
+    backend = FakeBackend(tmp_path)
+    backend.stop_ignored = lambda spec: True
+    info = backend.inspect(started(backend, "deaf"))
+    assert info is not None
+    time_ = VirtualTime()
+    stopper = Stopper(backend, time_.clock)
+    hooks: list[str] = []
+    ended: list[str] = []
+    first = stopper.begin([Stop(info, 30.0, lambda: hooks.append("first"), 2.0)],
+                          lambda left: ended.append("first"))
+    deadline = time.monotonic() + 10
+    while not backend.called("kill") and time.monotonic() < deadline:
+        time.sleep(0.01)  # the hook runs on a thread of its own, then the signal
+    time_.sleep(1.0)
+    second = stopper.begin([Stop(info, 5.0, lambda: hooks.append("second"), 2.0)],
+                           lambda left: ended.append("second"))
+    assert stopper.stopping(info.id)
+    assert hooks == ["first"]
+    assert backend.called("kill") == [("kill", info.id, "SIGTERM")]
+    time_.sleep(4.9)
+    stopper.poll()
+    assert ("kill", info.id, "SIGKILL") not in backend.called("kill")
+    time_.sleep(0.1)  # 5 s after the second kill began: not the first's 30 s
+    stopper.poll()
+    assert backend.called("kill")[-1] == ("kill", info.id, "SIGKILL")
+    stopper.poll()
+    assert first.done.is_set() and second.done.is_set()
+    assert sorted(ended) == ["first", "second"] and hooks == ["first"]
+    assert not stopper.stopping(info.id)

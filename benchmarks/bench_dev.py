@@ -20,8 +20,8 @@ any tool's rebuild.
 ``--rounds`` edits of each kind, each measured from the file write to the first HTTP answer
 with the new content (requests every 20 ms); medians and 95th percentiles, with the load
 average before and after each session. Every rebuild writes a number never built before
-(``fresh_values``): none is served from the engine's layer cache. Writes benchmarks/results/dev.json. Run:
-``python3 benchmarks/bench_dev.py [--rounds 20]``.
+(``fresh_values``): none is served from the engine's layer cache. Writes
+benchmarks/results/dev.json. Run: ``python3 benchmarks/bench_dev.py [--rounds 20]``.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ class StatefulSetController(PodOwnerController):
         pods = {ordinal(set_name, p): p for p in owned_pods(self.pods, sts)}
         parallel = spec.get("podManagementPolicy") == "Parallel"
         min_ready, now = min_ready_seconds(sts), time.time()
-        # Scale up in order (OrderedReady waits for each pod to be ready).
+        # Scale up in order (OrderedReady waits for each pod to be available).
         for i in range(replicas):
             pod = pods.get(i)
             if pod is None:

@@ -160,3 +160,12 @@ def test_an_unknown_daemonset_strategy_is_a_422(fake_cluster: Any) -> None:
         'DaemonSet.apps "web" is invalid: spec.updateStrategy: Unsupported value: '
         'apps.DaemonSetUpdateStrategy{Type:"Rolling", RollingUpdate:'
         '(*apps.RollingUpdateDaemonSet)(nil)}: supported values: "RollingUpdate", "OnDelete"')
+
+
+def test_an_ordered_statefulset_makes_the_next_pod_once_the_previous_is_available(
+        fake_cluster: Any) -> None:
+    fake_cluster.client.create(workload("StatefulSet", replicas=2, minReadySeconds=MIN_READY))
+    fake_cluster.wait("web-0 Ready", lambda: fake_cluster.ready("web-0"))
+    since = ready_since(fake_cluster)
+    fake_cluster.wait("web-1 made", lambda: fake_cluster.pod("web-1"), timeout=MIN_READY + 20)
+    assert time.time() >= since + MIN_READY   # isRunningAndAvailable, not only Ready

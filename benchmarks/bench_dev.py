@@ -12,17 +12,23 @@ with ``httpd``), three times on the same built-in cluster in the same run (SESSI
 - ``engine``: the built-in cluster's opt-in sync shortcut (``KOMPY_DEV_SYNC=engine``, the
   engine's archive copy): ``sync`` edits.
 
+Then, with that cluster gone, its peers make the same ``rebuild`` edits on the same engine
+(dev_peers.py): ``compose``, ``docker-compose up -d --build`` after each edit, and
+``floor``, the build and a new container by bare Docker API calls: the engine's share of
+any tool's rebuild.
+
 ``--rounds`` edits of each kind, each measured from the file write to the first HTTP answer
 with the new content (requests every 20 ms); medians and 95th percentiles, with the load
-average before and after each session. Writes benchmarks/results/dev.json. Run:
-``python3 benchmarks/bench_dev.py [--rounds 20]``.
+average before and after each session. Every rebuild writes a number never built before
+(``fresh_values``): none is served from the engine's layer cache. Writes
+benchmarks/results/dev.json. Run: ``python3 benchmarks/bench_dev.py [--rounds 20]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
+import random
 import re
 import shutil
 import signal
@@ -33,14 +39,14 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 # benchmarks/machine.py: run as a script, this folder is on the path.
+from dev_peers import compose_rebuilds, floor_rebuilds
 from machine import machine, save
+from waiting import fetch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dev.json"
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "devloop"
@@ -53,11 +59,7 @@ def free_port() -> int:
 
 
 def get(port: int, path: str) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
-            return str(answer.read().decode().strip())
-    except (urllib.error.URLError, OSError, http.client.HTTPException):
-        return None   # restarting: refused, reset, or cut off mid-answer
+    return fetch(f"http://127.0.0.1:{port}{path}")
 
 
 def until(port: int, path: str, wanted: str, dev: subprocess.Popen[str],
@@ -91,6 +93,15 @@ def timed_change(port: int, path: str, wanted: str, write: Any,
     return round(time.monotonic() - start, 3)
 
 
+def fresh_values(count: int) -> range:
+    """``count`` build numbers never used before: a ``RUN echo N`` built in an earlier run
+    is in the engine's layer cache (kompy keeps its last content tags, and kompy before
+    9a92671 every build step), and a cached rebuild skips the step's container, about half
+    of a real rebuild's time."""
+    first = random.randrange(10_000, 90_000) * 100
+    return range(first, first + count)
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -108,6 +119,31 @@ SESSIONS: tuple[tuple[str, tuple[str, ...], dict[str, str], tuple[str, ...]], ..
     ("standard", ("--no-builtin-extras",), {}, ("sync", "rebuild")),
     ("engine", (), {"KOMPY_DEV_SYNC": "engine"}, ("sync",)),
 )
+
+
+PEERS = ("compose", "floor")
+
+
+def peers(project: Path, rounds: int, results: dict[str, list[float]]) -> dict[str, Any]:
+    """The same rebuild edits without kompy, after its sessions (their cluster gone), on
+    the same engine: ``docker-compose up -d --build``, and the engine's floor (dev_peers)."""
+    out: dict[str, Any] = {}
+    for name in PEERS:
+        load_before = os.getloadavg()[0]
+        if name == "compose":
+            if shutil.which("docker-compose") is None:
+                out[name] = {"skipped": "docker-compose is not installed"}
+                continue
+            results["rebuild_compose"] = compose_rebuilds(project, free_port(),
+                                                          list(fresh_values(rounds)))
+            version = subprocess.run(["docker-compose", "version", "--short"],
+                                     capture_output=True, text=True).stdout.strip()
+            out[name] = {"tool": f"docker-compose {version}: up -d --build after each edit"}
+        else:
+            results["rebuild_floor"] = floor_rebuilds(project, list(fresh_values(rounds)))
+            out[name] = {"tool": "bare Docker API calls: build, create, start, inspect"}
+        out[name]["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return out
 
 
 def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: tuple[str, ...],
@@ -151,8 +187,7 @@ def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: t
                     port, "/greeting.txt", f"{name}{i}",
                     lambda i=i: greeting.write_text(f"{name}{i}\n"), proc, lines))
         if "rebuild" in kinds:
-            build = int(get(port, "/build.txt") or "1")
-            for i in range(build + 1, build + rounds + 1):
+            for i in fresh_values(rounds):
                 results[f"rebuild_{name}"].append(timed_change(
                     port, "/build.txt", str(i),
                     lambda i=i: dockerfile.write_text(re.sub(r"echo \d+ >", f"echo {i} >",
@@ -211,14 +246,18 @@ def main() -> int:
         for name, flags, extra_env, kinds in SESSIONS:
             sessions[name] = session(project, {**env, **extra_env}, flags, kinds,
                                      args.rounds, name, results)
+        subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
+                       capture_output=True)
+        sessions.update(peers(project, args.rounds, results))
     finally:
         subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
                        capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
     result = {"machine": machine(), "rounds": args.rounds,
-              "sessions": {name: {"flags": list(flags), "env": extra_env,
-                                  **sessions[name]}
-                           for name, flags, extra_env, _ in SESSIONS},
+              "sessions": {**{name: {"flags": list(flags), "env": extra_env,
+                                     **sessions[name]}
+                              for name, flags, extra_env, _ in SESSIONS},
+                           **{name: sessions[name] for name in PEERS}},
               "medians_s": {k: statistics.median(v) for k, v in results.items()},
               "p95_s": {k: p95(v) for k, v in results.items()},
               "change_to_serving_s": results}

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/ is on the path when run as a script.
-from bench_dev import SAMPLE, default_sigint, free_port, until
+from bench_dev import SAMPLE, default_sigint, free_port, fresh_values, until
 from machine import machine, save
 
 HERE = Path(__file__).resolve().parent
@@ -88,9 +87,7 @@ def session(code: Path, rounds: int) -> dict[str, Any]:
                 raise SystemExit(f"kompy dev exited with {proc.returncode}:\n"
                                  f"{''.join(lines[-20:])}")
             time.sleep(0.05)
-        # A fresh number each run: an earlier run's content tag would skip the build.
-        first = random.randrange(10_000, 90_000) * 100
-        for value in range(first, first + rounds):
+        for value in fresh_values(rounds):   # never served from the layer cache
             written = time.time()
             dockerfile.write_text(re.sub(r"echo \d+ >", f"echo {value} >", original))
             until(port, "/build.txt", str(value), proc, lines)

@@ -35,7 +35,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "kompy.cluster.controllers.deployment": ("DeploymentController.sync",),
     "kompy.cluster.controllers.replicaset": ("ReplicaSetController._create_pod",),
     "kompy.cluster.controllers.endpoints": ("EndpointsController.sync",),
-    "kompy.cluster.scheduler.scheduler": ("Scheduler._schedule",),
+    "kompy.cluster.scheduler.scheduler": ("Scheduler._attempt",),
     "kompy.cluster.proxy.proxier": ("ServiceProxy.sync",),
     "kompy.cluster.kubelet.kubelet": ("Kubelet._sync", "Kubelet._write_status"),
     "kompy.cluster.kubelet.podworker": ("PodWorker._prepare_volumes", "PodWorker._write_hosts"),

@@ -30,7 +30,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             return self.reply(200, {"ok": True})
         if self.path == "/config":
-            motd = open("/motd").read() if os.path.exists("/motd") else None
+            motd = None
+            if os.path.exists("/motd"):
+                with open("/motd") as handle:
+                    motd = handle.read()
             return self.reply(200, {"settings": settings(), "mode": os.environ.get("API_MODE"),
                                     "motd": motd})
         if self.path == "/secrets":

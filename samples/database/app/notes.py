@@ -1,7 +1,6 @@
 """Notes API: POST /notes stores the body, GET /notes lists every note, from the database."""
 
 import json
-import os
 import signal
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

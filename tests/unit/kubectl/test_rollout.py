@@ -152,6 +152,23 @@ def test_history_of_one_revision_shows_its_pod_template(client: KubeClient) -> N
     assert missing.value.message == "unable to find the specified revision"
 
 
+def test_a_replicaset_without_a_revision_is_revision_0(client: KubeClient) -> None:
+    """kubectl's deploymentutil.Revision: no annotation is 0; one that is no number is
+    skipped."""
+    dep = make_deployment(client)
+    for number in (1, 2):
+        rs = make_rs(client, dep, number, template("kompy/busybox:1"))
+        annotations = rs["metadata"]["annotations"]
+        if number == 1:
+            del annotations["deployment.kubernetes.io/revision"]
+        else:
+            annotations["deployment.kubernetes.io/revision"] = "two"
+        client.replace(rs)
+    out = Lines()
+    rollout_cmd.history(client, "deploy/web", None, None, 0, out)
+    assert out.text == "deployment.apps/web \nREVISION  CHANGE-CAUSE\n0         <none>\n\n"
+
+
 def test_history_ignores_replicasets_of_other_owners(client: KubeClient) -> None:
     dep = two_revisions(client)
     other = {**dep, "metadata": {**dep["metadata"], "uid": "someone-else"}}

@@ -20,6 +20,7 @@ from kompy.client.errors import Invalid
 from kompy.client.objects import Obj
 from kompy.client.resources import Resource
 from kompy.client.selectors import matches_labels, selector_from_match
+from kompy.cluster.apiserver import appsvalidation
 from kompy.cluster.apiserver.schemas import FieldError
 from kompy.cluster.ingress.classes import LEGACY_ANNOTATION as LEGACY_INGRESS_CLASS
 from kompy.cluster.ingress.classes import default_class
@@ -229,10 +230,13 @@ def _replicas(spec: Obj, problems: Problems) -> None:
 def _deployment(spec: Obj, problems: Problems) -> None:
     _workload(spec, problems)
     _replicas(spec, problems)
+    appsvalidation.min_ready_seconds(spec, problems)
 
 
 def _daemonset(spec: Obj, problems: Problems) -> None:
     _workload(spec, problems)
+    appsvalidation.min_ready_seconds(spec, problems)
+    appsvalidation.daemonset_strategy(spec, problems)
 
 
 def _job(spec: Obj, problems: Problems) -> None:

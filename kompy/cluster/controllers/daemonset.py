@@ -4,8 +4,10 @@ A node qualifies when the pod template's nodeSelector and required node affinity
 and it has no NoSchedule or NoExecute taint the pods tolerate not (DaemonSet pods tolerate
 the not-ready, unreachable and unschedulable taints, as upstream adds those tolerations:
 a cordoned or failing node keeps its daemon). Pods are bound to their node directly; a pod
-on a node that no longer qualifies, or of an older template, is deleted (RollingUpdate,
-one node at a time being what deleting and re-creating each amounts to here).
+on a node that no longer qualifies is deleted. A RollingUpdate replaces the pods of older
+templates within ``maxUnavailable`` (or makes new pods beside them within ``maxSurge``), as
+upstream's rollingUpdate (``daemonroll``); OnDelete leaves them until they are deleted. A
+pod counts as available once Ready for ``minReadySeconds`` (``availability``).
 Each template is kept as a ControllerRevision ``<set>-<hash>`` (``history``), the pods'
 ``controller-revision-hash`` label being the hash, for ``kubectl rollout history|undo``.
 https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
@@ -13,7 +15,7 @@ https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections.abc import Hashable
 from typing import Any, cast
 
@@ -25,18 +27,28 @@ from kompy.client.objects import (
     labels,
     meta,
     name,
-    pod_ready,
+    namespace,
     pod_terminal,
     random_suffix,
     terminating,
 )
+from kompy.cluster.controllers.availability import min_ready_seconds, recheck_in
 from kompy.cluster.controllers.base import PodOwnerController
+from kompy.cluster.controllers.daemonroll import (
+    HASH_LABEL,
+    Counts,
+    Plan,
+    budgets,
+    manage_node,
+    rolling,
+    rolling_plan,
+    status_counts,
+)
 from kompy.cluster.controllers.history import History, owned_revisions
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 from kompy.cluster.controllers.rollout import template_hash
 from kompy.cluster.scheduler import affinity, taints
 
-HASH_LABEL = "controller-revision-hash"
 # The tolerations the DaemonSet controller adds to its pods (pkg/controller/daemon/util).
 DAEMON_TOLERATIONS = [
     {"key": taints.NOT_READY, "operator": "Exists", "effect": taints.NO_EXECUTE},
@@ -91,26 +103,59 @@ class DaemonSetController(PodOwnerController):
         pod_hash = template_hash(template)
         update = self.history.update_revision(ds, owned_revisions(self.revisions, ds))
         probe = {"metadata": template.get("metadata") or {}, "spec": template.get("spec") or {}}
-        eligible = {name(n) for n in self.nodes.list() if runs_on(probe, n)}
-        pods = [p for p in owned_pods(self.pods, ds) if not terminating(p)]
-        current: dict[str, Obj] = {}
-        for pod in pods:
-            node = (pod.get("spec") or {}).get("nodeName")
-            stale = labels(pod).get(HASH_LABEL) != pod_hash or pod_terminal(pod)
-            if stale or node not in eligible or node in current:
-                with contextlib.suppress(NotFound):
-                    self.client.delete("pods", name(pod), ns)
-                continue
-            current[str(node)] = pod
-        leaving = {(p.get("spec") or {}).get("nodeName")
-                   for p in owned_pods(self.pods, ds) if terminating(p)}
-        for node in sorted(eligible - set(current) - leaving):
-            current[node] = self._create(ds, pod_hash, node)
-        ready = sum(1 for p in current.values() if pod_ready(p))
-        updated = sum(1 for p in current.values() if labels(p).get(HASH_LABEL) == pod_hash)
-        self._write_status(ds, len(eligible), len(current), ready, updated)
+        all_nodes = self.nodes.list()
+        known = sorted(name(n) for n in all_nodes)
+        eligible = {name(n) for n in all_nodes if runs_on(probe, n)}
+        min_ready = min_ready_seconds(ds)
+        surge, unavailable = budgets(ds, len(eligible))
+        now = time.time()
+        # manage, then (once it has nothing to do) rollingUpdate, as syncDaemonSet does once
+        # the expectations of the manage step are met.
+        nodes = self._pods_by_node(ds, eligible)
+        plan = Plan()
+        for node, pods in nodes.items():
+            step = manage_node(pods, node in eligible, pod_hash, surge > 0, min_ready, now)
+            plan.delete += step.delete
+            plan.create += [node for _ in step.create]
+        if not plan and rolling(ds) is not None:
+            plan = rolling_plan(nodes, eligible, pod_hash, surge, unavailable, min_ready, now)
+        self._carry_out(ds, plan, pod_hash)
+        nodes = self._pods_by_node(ds, eligible)
+        self._write_status(ds, status_counts(nodes, known, eligible, pod_hash, min_ready,
+                                             time.time()))
+        wait = recheck_in(owned_pods(self.pods, ds), min_ready)
+        if wait is not None:
+            self.queue.add_after(key, wait)
         in_use = {f"{ds_name}-{labels(p).get(HASH_LABEL)}" for p in owned_pods(self.pods, ds)}
         self.history.truncate(ds, owned_revisions(self.revisions, ds), in_use | {name(update)})
+
+    def _pods_by_node(self, ds: Obj, eligible: set[str]) -> dict[str, list[Obj]]:
+        """Every node that should run a pod, and every node a pod of the set is bound to
+        (a pod that ended and is being deleted is left out, as getNodesToDaemonPods
+        does), mapped to those pods."""
+        nodes: dict[str, list[Obj]] = {n: [] for n in eligible}
+        for pod in owned_pods(self.pods, ds):
+            if terminating(pod) and pod_terminal(pod):
+                continue
+            nodes.setdefault(str((pod.get("spec") or {}).get("nodeName") or ""), []).append(pod)
+        return nodes
+
+    def _carry_out(self, ds: Obj, plan: Plan, pod_hash: str) -> None:
+        ns = namespace(ds)
+        for pod_name in plan.delete:
+            try:
+                left = self.client.delete("pods", pod_name, ns)
+            except NotFound:
+                left = None
+            if left is not None:
+                self.pods.upsert_local(left)
+            elif (gone := self.pods.get(ns, pod_name)) is not None:
+                self.pods.remove_local(gone)
+            self.recorder.normal(ds, "SuccessfulDelete", f"Deleted pod: {pod_name}")
+        if plan.create and not self.still_there("daemonsets", ds):
+            return   # deleted meanwhile: its pods are going, none is made
+        for node in plan.create:
+            self._create(ds, pod_hash, node)
 
     def _create(self, ds: Obj, pod_hash: str, node: str) -> Obj:
         pod = pod_from_template(ds, "DaemonSet", "apps/v1", f"{name(ds)}-{random_suffix()}",
@@ -122,14 +167,15 @@ class DaemonSetController(PodOwnerController):
         self.recorder.normal(ds, "SuccessfulCreate", f"Created pod: {name(created)}")
         return created
 
-    def _write_status(self, ds: Obj, desired: int, scheduled: int, ready: int, updated: int
-                      ) -> None:
+    def _write_status(self, ds: Obj, counts: Counts) -> None:
         status = dict(ds.get("status") or {})
-        wanted = {"currentNumberScheduled": scheduled, "desiredNumberScheduled": desired,
-                  "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready,
-                  "updatedNumberScheduled": updated,
-                  "numberUnavailable": max(desired - ready, 0), "observedGeneration":
-                  meta(ds).get("generation", 1)}
+        wanted = {"currentNumberScheduled": counts.scheduled,
+                  "desiredNumberScheduled": counts.desired,
+                  "numberMisscheduled": counts.misscheduled, "numberReady": counts.ready,
+                  "numberAvailable": counts.available,
+                  "updatedNumberScheduled": counts.updated,
+                  "numberUnavailable": counts.desired - counts.available,
+                  "observedGeneration": meta(ds).get("generation", 1)}
         if all(status.get(k) == v for k, v in wanted.items()):
             return
         status.update(wanted)

@@ -133,6 +133,13 @@ class DeploymentController(Controller):
             new = self.client.patch("replicasets", name(new), namespace(new), {"metadata": {
                 "annotations": {**copied_annotations(dep), REVISION: str(top + 1)}}})
             self.rs.upsert_local(new)
+        wanted_min_ready = int((dep.get("spec") or {}).get("minReadySeconds") or 0)
+        if int((new.get("spec") or {}).get("minReadySeconds") or 0) != wanted_min_ready:
+            # getNewReplicaSet: the new ReplicaSet follows the Deployment's minReadySeconds
+            # (its availableReplicas, which paces the rollout, depends on it).
+            new = self.client.patch("replicasets", name(new), namespace(new), {
+                "spec": {"minReadySeconds": wanted_min_ready}})
+            self.rs.upsert_local(new)
         dep_rev = (meta(dep).get("annotations") or {}).get(REVISION)
         if dep_rev != str(revision(new)):
             updated = self.client.patch("deployments", name(dep), namespace(dep), {

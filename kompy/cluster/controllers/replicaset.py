@@ -3,6 +3,7 @@
 Pods carry an ownerReference to their ReplicaSet (controller: true); pods matching the
 selector without a controller are adopted. Scaling down removes the least useful pods first
 (unscheduled, then pending, then not ready, then the youngest), as Kubernetes ranks them.
+``availableReplicas`` counts the pods Ready for ``minReadySeconds`` (``availability``).
 https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import Hashable
 from typing import Any, cast
 
@@ -32,6 +34,7 @@ from kompy.client.objects import (
     terminating,
     uid,
 )
+from kompy.cluster.controllers.availability import min_ready_seconds, pod_available, recheck_in
 from kompy.cluster.controllers.base import PodOwnerController
 
 log = logging.getLogger(__name__)
@@ -158,10 +161,18 @@ class ReplicaSetController(PodOwnerController):
 
     def _write_status(self, rs: Obj, active: list[Obj]) -> None:
         ready = sum(1 for p in active if pod_ready(p))
+        min_ready = min_ready_seconds(rs)
+        now = time.time()
+        available = sum(1 for p in active if pod_available(p, min_ready, now))
+        # The count changes when a pod's minReadySeconds pass, with no event: come back
+        # then (upstream's AddAfter on the ReplicaSet's key).
+        wait = recheck_in(active, min_ready, now)
+        if wait is not None:
+            self.queue.add_after(key_of(rs), wait)
         status = dict(rs.get("status") or {})
         wanted = {
             "replicas": len(active), "fullyLabeledReplicas": len(active),
-            "readyReplicas": ready, "availableReplicas": ready,
+            "readyReplicas": ready, "availableReplicas": available,
             "observedGeneration": meta(rs).get("generation", 1),
         }
         if all(status.get(k) == v for k, v in wanted.items()):

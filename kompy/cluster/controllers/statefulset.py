@@ -2,7 +2,8 @@
 
 Pod ``<set>-<ordinal>`` gets a claim ``<template>-<set>-<ordinal>`` per volumeClaimTemplate,
 created once and kept when the pod goes (the data follows the ordinal). With the default
-``OrderedReady`` policy, ordinal N is created only when 0..N-1 are running and ready, and
+``OrderedReady`` policy, ordinal N is created only when 0..N-1 are running and available
+(Ready for ``minReadySeconds``; ``availableReplicas`` counts those), and
 scaling down removes the highest ordinal first, one at a time; ``Parallel`` does all at
 once. RollingUpdate replaces pods whose template changed, highest ordinal first, one at a
 time (``partition`` honoured). The pod's hostname is its name and its subdomain the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Hashable
 from typing import Any, cast
 
@@ -36,6 +38,7 @@ from kompy.client.objects import (
     terminating,
 )
 from kompy.client.revisions import template_of
+from kompy.cluster.controllers.availability import min_ready_seconds, pod_available, recheck_in
 from kompy.cluster.controllers.base import PodOwnerController
 from kompy.cluster.controllers.history import History, owned_revisions
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
@@ -91,15 +94,16 @@ class StatefulSetController(PodOwnerController):
         revs = self._revisions(sts)
         pods = {ordinal(set_name, p): p for p in owned_pods(self.pods, sts)}
         parallel = spec.get("podManagementPolicy") == "Parallel"
-        # Scale up in order (OrderedReady waits for each pod to be ready).
+        min_ready, now = min_ready_seconds(sts), time.time()
+        # Scale up in order (OrderedReady waits for each pod to be available).
         for i in range(replicas):
             pod = pods.get(i)
             if pod is None:
                 pods[i] = self._create(sts, i, revs.for_ordinal(sts, i))
                 if not parallel:
                     break
-            elif not parallel and (terminating(pod) or not pod_ready(pod)):
-                break
+            elif not parallel and (terminating(pod) or not pod_available(pod, min_ready, now)):
+                break   # each predecessor Running and available first (isRunningAndAvailable)
         # Scale down from the highest ordinal.
         extra = sorted((i for i in pods if i >= replicas or i < 0), reverse=True)
         for i in extra:
@@ -109,8 +113,11 @@ class StatefulSetController(PodOwnerController):
             if not parallel:
                 break
         if not extra:
-            self._roll(sts, pods, replicas, name(revs.update))
-        self._write_status(sts, pods, replicas, revs)
+            self._roll(sts, pods, replicas, name(revs.update), min_ready)
+        self._write_status(sts, pods, replicas, revs, min_ready)
+        wait = recheck_in([p for p in pods.values() if not terminating(p)], min_ready)
+        if wait is not None:
+            self.queue.add_after(key, wait)
         in_use = {labels(p).get(REVISION_LABEL, "") for p in pods.values()}
         self.history.truncate(sts, owned_revisions(self.revisions, sts),
                               in_use | {name(revs.current), name(revs.update)})
@@ -174,27 +181,31 @@ class StatefulSetController(PodOwnerController):
         self.pods.remove_local(pod)
         pods.pop(i)
 
-    def _roll(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str) -> None:
+    def _roll(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str,
+              min_ready: int) -> None:
         strategy = (sts.get("spec") or {}).get("updateStrategy") or {}
         if strategy.get("type") == "OnDelete":
             return
         partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
-        if any(terminating(p) or not pod_ready(p) for p in pods.values()):
-            return  # one at a time, each waiting for the previous to be ready again
+        now = time.time()
+        if any(terminating(p) or not pod_available(p, min_ready, now) for p in pods.values()):
+            return  # one at a time, each waiting for the previous to be available again
         for i in sorted((i for i in pods if partition <= i < replicas), reverse=True):
             if labels(pods[i]).get(REVISION_LABEL) != revision:
                 self._delete(pods, i)
                 return
 
-    def _write_status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revs: Revisions
-                      ) -> None:
+    def _write_status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revs: Revisions,
+                      min_ready: int) -> None:
         live = [p for i, p in pods.items() if i >= 0 and not terminating(p)]
         ready = sum(1 for p in live if pod_ready(p))
+        now = time.time()
+        available = sum(1 for p in live if pod_available(p, min_ready, now))
         current, update = name(revs.current), name(revs.update)
         at = [labels(p).get(REVISION_LABEL) for p in live]
         status = dict(sts.get("status") or {})
         wanted = {"observedGeneration": meta(sts).get("generation", 1), "replicas": len(live),
-                  "readyReplicas": ready, "availableReplicas": ready,
+                  "readyReplicas": ready, "availableReplicas": available,
                   "currentReplicas": at.count(current), "updatedReplicas": at.count(update),
                   "currentRevision": current, "updateRevision": update,
                   "collisionCount": int(status.get("collisionCount") or 0)}

@@ -117,6 +117,126 @@ spec:
 """
 
 
+MIN_READY = 4
+AGENT = f"""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent}}
+spec:
+  minReadySeconds: {MIN_READY}
+  selector: {{matchLabels: {{app: agent}}}}
+  updateStrategy: {{type: RollingUpdate, rollingUpdate: {{maxUnavailable: 1}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {BUSYBOX}
+        env: [{{name: ROUND, value: "1"}}]
+        command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+"""
+
+
+def _ready_for(pod: dict[str, Any], now: float) -> float | None:
+    """Seconds the pod has been Ready (None: not Ready, or being deleted)."""
+    from kompy.client.objects import parse_time
+    if pod["metadata"].get("deletionTimestamp"):
+        return None
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond["type"] == "Ready" and cond["status"] == "True":
+            since = parse_time(cond.get("lastTransitionTime"))
+            return None if since is None else now - since
+    return None
+
+
+def _serving(pods: list[dict[str, Any]], now: float, new_env: str) -> set[str]:
+    """Nodes with an available daemon pod: an old pod that is Ready (it was available long
+    ago), or a new one Ready for longer than minReadySeconds."""
+    out = set()
+    for pod in pods:
+        ready_for = _ready_for(pod, now)
+        env = pod["spec"]["containers"][0]["env"][0]["value"]
+        # A second of slack either way: the stamps have second precision.
+        if ready_for is not None and (env != new_env or ready_for > MIN_READY - 1):
+            out.add(pod["spec"]["nodeName"])
+    return out
+
+
+def _roll(nodes: dict[str, Any], round_: str, least_serving: int) -> tuple[list[str], bool]:
+    """Change the template; watch the pods until all three nodes run the new one, checking
+    at every look that at least ``least_serving`` nodes have an available pod. Returns what
+    stock kubectl's ``rollout status`` (1.27 and 1.33, watching meanwhile) printed, and
+    whether a node was seen with two pods not being deleted (a surge)."""
+    kubectl(nodes, "set", "env", "ds/agent", f"ROUND={round_}")
+    watchers = [subprocess.Popen([str(binary), "rollout", "status", "ds/agent",
+                                  "--timeout=180s"], env=nodes["env"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for binary in (KUBECTL.with_name("kubectl.1.27"), KUBECTL)]
+    try:
+        deadline = time.monotonic() + 150
+        doubled = False
+        while time.monotonic() < deadline:
+            pods = json_of(nodes, "get", "pods", "-l", "app=agent")["items"]
+            now = time.time()
+            serving = _serving(pods, now, round_)
+            assert len(serving) >= least_serving, (serving, pods)
+            live = [p["spec"]["nodeName"] for p in pods
+                    if not p["metadata"].get("deletionTimestamp")]
+            doubled = doubled or len(live) > len(set(live))
+            fresh = [p for p in pods if not p["metadata"].get("deletionTimestamp")
+                     and p["spec"]["containers"][0]["env"][0]["value"] == round_
+                     and (_ready_for(p, now) or 0) > MIN_READY + 1]
+            if len(fresh) == 3 and len(pods) == 3:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"round {round_} did not finish: {pods}")
+        outputs = [w.communicate(timeout=60)[0] for w in watchers]
+    finally:
+        for watcher in watchers:
+            if watcher.poll() is None:
+                watcher.kill()
+    for watcher, out in zip(watchers, outputs, strict=True):
+        assert watcher.returncode == 0, out
+    return outputs, doubled
+
+
+def test_a_daemonset_rolls_one_node_at_a_time_with_min_ready_seconds(
+        nodes: dict[str, Any]) -> None:
+    """maxUnavailable 1 on three nodes: one old pod at a time goes, the next only once the
+    new pod has been Ready for minReadySeconds; then maxSurge 1: a new pod beside the old
+    one, every node served throughout. Stock kubectl's rollout status follows along."""
+    wait_for("three Ready nodes", lambda: ready_nodes(nodes) == {
+        "kompy": "True", "kompy-m02": "True", "kompy-m03": "True"}, 90, lambda: str(
+        ready_nodes(nodes)))
+    apply(nodes, AGENT)
+    status = wait_for("three Ready daemon pods", lambda: (
+        s := json_of(nodes, "get", "ds", "agent")["status"]).get("numberReady") == 3 and s,
+        120)
+    assert status["numberAvailable"] < 3, f"Ready is not yet available: {status}"
+    assert status["numberUnavailable"] > 0, status
+    wait_for("three available", lambda: json_of(nodes, "get", "ds", "agent")[
+        "status"].get("numberAvailable") == 3, 60)
+
+    outputs, doubled = _roll(nodes, "2", least_serving=2)
+    assert not doubled, "without maxSurge a node never runs two pods"
+    for out in outputs:
+        assert 'Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have ' \
+               "been updated...\n" in out, out
+        assert "2 out of 3 new pods have been updated..." in out, out
+        assert 'Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are ' \
+               "available...\n" in out, out   # the last pod's minReadySeconds
+        assert out.endswith('daemon set "agent" successfully rolled out\n'), out
+
+    kubectl(nodes, "patch", "ds/agent", "-p", '{"spec":{"updateStrategy":{"rollingUpdate":'
+            '{"maxUnavailable":0,"maxSurge":1}}}}')
+    outputs, doubled = _roll(nodes, "3", least_serving=3)
+    assert doubled, "with maxSurge the new pod starts beside the old one"
+    assert all(out.endswith('daemon set "agent" successfully rolled out\n') for out in outputs)
+    kubectl(nodes, "delete", "ds/agent", "--wait=true", timeout=120)
+
+
 def test_three_nodes_selector_drain_and_a_killed_node(nodes: dict[str, Any]) -> None:
     wait_for("three Ready nodes", lambda: ready_nodes(nodes) == {
         "kompy": "True", "kompy-m02": "True", "kompy-m03": "True"}, 90, lambda: str(

@@ -233,6 +233,11 @@ def _deployment(spec: Obj, problems: Problems) -> None:
     appsvalidation.min_ready_seconds(spec, problems)
 
 
+def _deployment_strategy(spec: Obj, problems: Problems) -> None:
+    _deployment(spec, problems)
+    appsvalidation.deployment_strategy(spec, problems)
+
+
 def _daemonset(spec: Obj, problems: Problems) -> None:
     _workload(spec, problems)
     appsvalidation.min_ready_seconds(spec, problems)
@@ -302,7 +307,7 @@ def _pvc(spec: Obj, problems: Problems) -> None:
 
 
 _CHECKS = {
-    "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _deployment,
+    "Pod": _pod, "Deployment": _deployment_strategy, "ReplicaSet": _deployment,
     "StatefulSet": _deployment, "DaemonSet": _daemonset, "Job": _job, "CronJob": _cronjob,
     "Service": _service, "PersistentVolumeClaim": _pvc,
 }

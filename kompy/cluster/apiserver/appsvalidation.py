@@ -2,7 +2,9 @@
 
 A DaemonSet's RollingUpdate takes either ``maxUnavailable`` or ``maxSurge`` above zero,
 never both and never neither (ValidateRollingUpdateDaemonSet); each is a non-negative int
-or a percentage of at most 100%. ``minReadySeconds`` is never negative. Validation runs on
+or a percentage of at most 100%. A Deployment's RollingUpdate may not have both at 0
+(ValidateRollingUpdateDeployment), nor Recreate a rollingUpdate. ``minReadySeconds`` is
+never negative. Validation runs on
 the defaulted object, so ``maxSurge: 1`` alone meets the defaulted ``maxUnavailable: 1``
 and is refused, as upstream refuses it.
 
@@ -110,3 +112,27 @@ def daemonset_strategy(spec: dict[str, Any], problems: Problems) -> None:
     elif not has_unavailable and not has_surge:
         problems.append((f"{at}.maxUnavailable", "Required value: cannot be 0 when maxSurge "
                          "is 0"))
+
+
+def deployment_strategy(spec: dict[str, Any], problems: Problems) -> None:
+    """ValidateDeploymentStrategy on the defaulted spec: no rollingUpdate beside Recreate;
+    for RollingUpdate, each of maxUnavailable and maxSurge a non-negative int or a
+    percentage, not both 0, and maxUnavailable at most 100%."""
+    strategy = spec.get("strategy")
+    if not isinstance(strategy, dict):
+        return
+    rolling = strategy.get("rollingUpdate")
+    if strategy.get("type") == "Recreate" and rolling is not None:
+        problems.append(("spec.strategy.rollingUpdate", "Forbidden: may not be specified when "
+                         "strategy `type` is 'Recreate'"))
+        return
+    if strategy.get("type") != "RollingUpdate" or not isinstance(rolling, dict):
+        return
+    at = "spec.strategy.rollingUpdate"
+    unavailable, surge = rolling.get("maxUnavailable", 0), rolling.get("maxSurge", 0)
+    int_or_percent(unavailable, f"{at}.maxUnavailable", problems)
+    int_or_percent(surge, f"{at}.maxSurge", problems)
+    if _int_or_percent_value(unavailable) == 0 and _int_or_percent_value(surge) == 0:
+        problems.append((f"{at}.maxUnavailable", f"Invalid value: {go_intstr(unavailable)}: "
+                         "may not be 0 when `maxSurge` is 0"))
+    _over_100(unavailable, f"{at}.maxUnavailable", problems)

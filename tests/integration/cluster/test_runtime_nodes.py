@@ -210,6 +210,14 @@ def test_a_daemonset_rolls_one_node_at_a_time_with_min_ready_seconds(
     wait_for("three Ready nodes", lambda: ready_nodes(nodes) == {
         "kompy": "True", "kompy-m02": "True", "kompy-m03": "True"}, 90, lambda: str(
         ready_nodes(nodes)))
+    # maxSurge beside the defaulted maxUnavailable 1: kube-apiserver's 422, as kubectl shows it.
+    refused = subprocess.run([str(KUBECTL), "apply", "-f", "-"], env=nodes["env"],
+                             input=AGENT.replace("maxUnavailable: 1", "maxSurge: 1"),
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1, refused.stdout
+    assert 'The DaemonSet "agent" is invalid: spec.updateStrategy.rollingUpdate.maxSurge: ' \
+           'Invalid value: intstr.IntOrString{Type:0, IntVal:1, StrVal:""}: may not be set ' \
+           "when maxUnavailable is non-zero" in refused.stderr, refused.stderr
     apply(nodes, AGENT)
     status = wait_for("three Ready daemon pods", lambda: (
         s := json_of(nodes, "get", "ds", "agent")["status"]).get("numberReady") == 3 and s,

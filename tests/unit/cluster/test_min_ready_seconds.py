@@ -169,3 +169,23 @@ def test_an_ordered_statefulset_makes_the_next_pod_once_the_previous_is_availabl
     since = ready_since(fake_cluster)
     fake_cluster.wait("web-1 made", lambda: fake_cluster.pod("web-1"), timeout=MIN_READY + 20)
     assert time.time() >= since + MIN_READY   # isRunningAndAvailable, not only Ready
+
+
+@pytest.mark.parametrize(("strategy", "message"), [
+    ({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}},
+     'spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, '
+     'IntVal:0, StrVal:""}: may not be 0 when `maxSurge` is 0'),
+    ({"rollingUpdate": {"maxSurge": "0%", "maxUnavailable": "0%"}},
+     'spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, '
+     'IntVal:0, StrVal:"0%"}: may not be 0 when `maxSurge` is 0'),
+    ({"type": "Recreate", "rollingUpdate": {"maxSurge": 1}},
+     "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is "
+     "'Recreate'"),
+])
+def test_bad_deployment_strategies_are_422s(fake_cluster: Any, strategy: dict[str, Any],
+                                            message: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        fake_cluster.client.create(workload("Deployment", strategy=strategy))
+    assert caught.value.message == f'Deployment.apps "web" is invalid: {message}'
+    fake_cluster.client.create(workload("Deployment", strategy={"rollingUpdate": {
+        "maxSurge": 0, "maxUnavailable": 1}}))

@@ -236,6 +236,7 @@ def _deployment(spec: Obj, problems: Problems) -> None:
 def _deployment_strategy(spec: Obj, problems: Problems) -> None:
     _deployment(spec, problems)
     appsvalidation.deployment_strategy(spec, problems)
+    appsvalidation.progress_deadline(spec, problems)
 
 
 def _daemonset(spec: Obj, problems: Problems) -> None:

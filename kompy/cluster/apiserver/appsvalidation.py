@@ -114,6 +114,15 @@ def daemonset_strategy(spec: dict[str, Any], problems: Problems) -> None:
                          "is 0"))
 
 
+def progress_deadline(spec: dict[str, Any], problems: Problems) -> None:
+    """ValidateDeploymentSpec: progressDeadlineSeconds must exceed minReadySeconds (a
+    rollout could never report progress otherwise)."""
+    deadline, min_ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds") or 0
+    if isinstance(deadline, int) and isinstance(min_ready, int) and deadline <= min_ready:
+        problems.append(("spec.progressDeadlineSeconds", f"Invalid value: {deadline}: must be "
+                         "greater than minReadySeconds"))
+
+
 def deployment_strategy(spec: dict[str, Any], problems: Problems) -> None:
     """ValidateDeploymentStrategy on the defaulted spec: no rollingUpdate beside Recreate;
     for RollingUpdate, each of maxUnavailable and maxSurge a non-negative int or a

@@ -189,3 +189,11 @@ def test_bad_deployment_strategies_are_422s(fake_cluster: Any, strategy: dict[st
     assert caught.value.message == f'Deployment.apps "web" is invalid: {message}'
     fake_cluster.client.create(workload("Deployment", strategy={"rollingUpdate": {
         "maxSurge": 0, "maxUnavailable": 1}}))
+
+
+def test_a_progress_deadline_within_min_ready_seconds_is_a_422(fake_cluster: Any) -> None:
+    with pytest.raises(Invalid) as caught:
+        fake_cluster.client.create(workload("Deployment", minReadySeconds=600))
+    assert caught.value.message == (   # progressDeadlineSeconds defaults to 600
+        'Deployment.apps "web" is invalid: spec.progressDeadlineSeconds: Invalid value: 600: '
+        "must be greater than minReadySeconds")

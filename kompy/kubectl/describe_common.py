@@ -12,6 +12,7 @@ from typing import Any
 
 from kompy.client import tables
 from kompy.client.objects import Obj
+from kompy.client.quantity import normalized
 from kompy.kubectl.tabwriter import tabwrite
 
 SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
@@ -33,6 +34,11 @@ class Writer:
 
     def text(self) -> str:
         return tabwrite("".join(self._parts).replace("\n\f", "\f"))
+
+    def raw(self) -> str:
+        """What the PrefixWriter writes to a plain buffer (kubectl's rollout history
+        ``--revision``): the tabs as they are."""
+        return "".join(self._parts).replace("\f", "")
 
 
 def go(value: Any) -> str:
@@ -204,7 +210,9 @@ def _ports(w: Writer, c: Obj) -> None:
 
 
 def _port(number: Any, port: Obj) -> str:
-    return f"{number}/{port.get('protocol') or 'TCP'}"
+    # The protocol as written: a stored pod's is defaulted, a ControllerRevision's template
+    # may have none (kubectl then prints ``80/``).
+    return f"{number}/{port.get('protocol') or ''}"
 
 
 def state_block(w: Writer, title: str, state: Obj) -> None:
@@ -237,8 +245,8 @@ def _resources(w: Writer, resources: Obj) -> None:
         values = resources.get(key) or {}
         if values:
             w(2, f"{title}:\n")
-            for name in sorted(values):
-                w(3, f"{name}:\t{values[name]}\n")
+            for name in sorted(values):   # as Quantity.String() prints it, once decoded
+                w(3, f"{name}:\t{normalized(values[name])}\n")
 
 
 def probe_text(probe: Obj) -> str:
@@ -389,7 +397,9 @@ def pod_template_block(w: Writer, template: Obj | None) -> None:
         w(1, "<unset>")
         return
     meta, spec = template.get("metadata") or {}, template.get("spec") or {}
-    labels_block(w, "Labels", meta.get("labels"), indent="  ")
+    # The indent is part of the title, as kubectl's printLabelsMultiline(w, "  Labels", ...)
+    # has it: continuation lines start at the tab (it shows in rollout history's raw text).
+    labels_block(w, "  Labels", meta.get("labels"))
     if meta.get("annotations"):
         annotations_block(w, "  Annotations", meta.get("annotations"))
     if spec.get("serviceAccountName"):
@@ -400,18 +410,18 @@ def pod_template_block(w: Writer, template: Obj | None) -> None:
     volumes_block(w, spec.get("volumes") or [], "  ")
     if spec.get("priorityClassName"):
         w(1, f"Priority Class Name:\t{spec['priorityClassName']}\n")
-    labels_block(w, "Node-Selectors", spec.get("nodeSelector"), indent="  ")
-    tolerations_block(w, spec.get("tolerations") or [], indent="  ")
+    labels_block(w, "  Node-Selectors", spec.get("nodeSelector"))
+    tolerations_block(w, spec.get("tolerations") or [], "  Tolerations")
 
 
-def tolerations_block(w: Writer, tolerations: list[Obj], indent: str = "") -> None:
-    w(0, f"{indent}Tolerations:\t")
+def tolerations_block(w: Writer, tolerations: list[Obj], title: str = "Tolerations") -> None:
+    w(0, f"{title}:\t")
     if not tolerations:
         w(0, "<none>\n")
         return
     for i, t in enumerate(sorted(tolerations, key=lambda t: str(t.get("key") or ""))):
         if i:
-            w(0, f"{indent}\t")
+            w(0, "\t")
         text = str(t.get("key") or "")
         if t.get("value"):
             text += f"={t['value']}"

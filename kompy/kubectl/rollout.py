@@ -25,7 +25,9 @@ from kompy.client.objects import Obj
 from kompy.client.revisions import controlled_by, number, template_of
 from kompy.client.wellknown import BOOKKEEPING_ANNOTATIONS, HASH_LABEL, REVISION
 from kompy.errors import ClusterError, UserError
+from kompy.kubectl.describe_common import Writer, pod_template_block
 from kompy.kubectl.rollout_status import status
+from kompy.kubectl.tabwriter import tabwrite
 
 Out = Callable[[str], None]
 
@@ -61,10 +63,14 @@ def _ref(res: resources.Resource, name: str) -> str:
 
 
 def _revision(rs: Obj) -> int:
+    """kubectl's deploymentutil.Revision: the annotation's number, 0 without one, -1 (the
+    ReplicaSet is skipped) when it is not a number."""
     value = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION)
+    if value is None:
+        return 0
     try:
         return int(str(value))
-    except (TypeError, ValueError):
+    except ValueError:
         return -1
 
 
@@ -107,59 +113,49 @@ def _annotations(obj: Obj) -> dict[str, Any]:
 
 # -- history ---------------------------------------------------------------------------------
 
+NO_HISTORY = "No rollout history found."
+
+
 def history(client: KubeClient, kind: str, name: str | None, namespace: str | None,
             revision: int, out: Out) -> int:
+    """kubectl rollout history (cmd/rollout/rollout_history.go): the object's name, then its
+    history viewer's text (polymorphichelpers/history.go), printed as kubectl's NamePrinter
+    prints them: ``deployment.apps/web `` with the trailing space of an empty operation."""
     res, name = resolve(kind, name, "history")
     found = revisions(client, res, client.get(res.plural, name, namespace))
-    if revision:
-        one = next((r for r in found if r.number == revision), None)
-        if one is None:
-            raise UserError(f"unable to find the specified revision {revision}",
-                            hint=f"kompy rollout history {_ref(res, name)} lists them")
-        template = copy.deepcopy(one.template)
-        if one.change_cause:
-            template.setdefault("metadata", {}).setdefault("annotations", {})[
-                CHANGE_CAUSE] = one.change_cause
-        out(f"{_ref(res, name)} with revision #{revision}\n{pod_template_text(template)}")
-        return 0
-    rows = [("REVISION", "CHANGE-CAUSE")]
-    rows += [(str(r.number), r.change_cause or "<none>") for r in found]
-    width = max(len(r[0]) for r in rows)
-    out(f"{_ref(res, name)}\n" + "".join(f"{a.ljust(width)}  {b}\n" for a, b in rows) + "\n")
+    text = view_history(res, name, found, revision)
+    with_revision = f"with revision #{revision}" if revision > 0 else ""
+    out(f"{_ref(res, name)} {with_revision}\n{text}\n")
     return 0
 
 
-def _pairs(mapping: dict[str, Any] | None, sep: str = "=") -> list[str]:
-    return [f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items())] or ["<none>"]
+def view_history(res: resources.Resource, name: str, found: list[Revision],
+                 revision: int) -> str:
+    """A history viewer's ViewHistory: "No rollout history found." (with or without a
+    revision asked for), the pod template of ``revision``, or the table of revisions."""
+    by_number = {r.number: r for r in found}      # a later duplicate wins, as Go's map
+    if not by_number:
+        return NO_HISTORY
+    if revision > 0:
+        one = by_number.get(revision)
+        if one is None:
+            raise UserError("unable to find the specified revision",
+                            hint=f"kompy rollout history {_ref(res, name)} lists them")
+        template = copy.deepcopy(one.template)
+        if res.kind == "Deployment" and one.change_cause:   # the Deployment viewer only
+            template.setdefault("metadata", {}).setdefault("annotations", {})[
+                CHANGE_CAUSE] = one.change_cause
+        return pod_template_text(template)
+    rows = "".join(f"{n}\t{by_number[n].change_cause or '<none>'}\n" for n in sorted(by_number))
+    return tabwrite("REVISION\tCHANGE-CAUSE\n" + rows)
 
 
 def pod_template_text(template: Obj) -> str:
-    """A pod template as kubectl's DescribePodTemplate shows it (the main fields)."""
-    meta, spec = template.get("metadata") or {}, template.get("spec") or {}
-    lines = ["Pod Template:",
-             "  Labels:       " + "\n                ".join(_pairs(meta.get("labels"))),
-             "  Annotations:  " + "\n                ".join(
-                 _pairs(meta.get("annotations"), ": ")),
-             "  Containers:"]
-    for c in spec.get("containers") or []:
-        ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
-                          for p in c.get("ports") or []) or "<none>"
-        lines += [f"   {c.get('name')}:", f"    Image:        {c.get('image')}",
-                  f"    Port:         {ports}"]
-        if c.get("command"):
-            lines.append("    Command:      " + " ".join(map(str, c["command"])))
-        if c.get("args"):
-            lines.append("    Args:         " + " ".join(map(str, c["args"])))
-        env = [f"{e.get('name')}:  {e.get('value', '(from a source)')}"
-               for e in c.get("env") or []]
-        mounts = [f"{m.get('mountPath')} from {m.get('name')}" +
-                  (" (ro)" if m.get("readOnly") else "") for m in c.get("volumeMounts") or []]
-        for title, items in (("Environment:", env), ("Mounts:", mounts)):
-            lines += [f"    {title}", *(f"      {i}" for i in items)] if items else [
-                f"    {title.ljust(14)}<none>"]
-    volumes = [str(v.get("name")) for v in spec.get("volumes") or []]
-    lines.append("  Volumes:      " + (", ".join(volumes) or "<none>"))
-    return "\n".join(lines) + "\n\n"
+    """kubectl's printTemplate: DescribePodTemplate written to a plain buffer, its tabs
+    left as they are (no tabwriter)."""
+    w = Writer()
+    pod_template_block(w, template)
+    return w.raw()
 
 
 # -- undo ------------------------------------------------------------------------------------

@@ -54,9 +54,9 @@ def test_history_undo_and_errors(cluster: Any) -> None:
     add_revision(cluster, 1, "kompy/busybox:1")
     add_revision(cluster, 2, "kompy/python:3")
     assert run("rollout", "history", "deploy/web").output.splitlines()[:4] == [
-        "deployment.apps/web", "REVISION  CHANGE-CAUSE", "1         <none>",
+        "deployment.apps/web ", "REVISION  CHANGE-CAUSE", "1         <none>",
         "2         <none>"]
-    assert "Image:        kompy/busybox:1" in run(
+    assert "Image:\tkompy/busybox:1" in run(
         "rollout", "history", "deployment", "web", "--revision", "1").output
     # Revision 1's template carries the label r=1: undo brings it back (minus the hash).
     assert run("rollout", "undo", "deploy", "web", "-n", "default").output == \

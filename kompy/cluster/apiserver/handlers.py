@@ -38,7 +38,7 @@ from kompy.cluster.apiserver import (
     typed,
 )
 from kompy.cluster.apiserver.decode import duplicate_fields
-from kompy.cluster.apiserver.managedfields import FieldManager
+from kompy.cluster.apiserver.managedfields import FieldManager, keep_times_of_a_noop
 from kompy.cluster.apiserver.metricsapi import MetricsSource
 from kompy.cluster.apiserver.openapi import OpenAPI
 from kompy.cluster.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
@@ -284,7 +284,8 @@ class Api:
     def _check_schema(self, res: Resource, obj: Obj, validation: str) -> None:
         """Field types against the kind's OpenAPI schema (422 with every problem), and
         unknown fields as ``validation`` (fieldValidation) asks: refused, or dropped with
-        or without a warning, as kube-apiserver's decoder drops them."""
+        or without a warning, as kube-apiserver's decoder drops them. Quantities are left
+        as kube-apiserver's decoding leaves them (canonical: ``0.5`` is ``500m``)."""
         if validation not in FIELD_VALIDATION:
             raise bad_request(f"invalid fieldValidation {validation!r}: must be one of "
                               f"{', '.join(FIELD_VALIDATION)}")
@@ -294,6 +295,7 @@ class Api:
                               f"{res.kind}: {found.undecodable[0]}")
         if found.errors:
             raise admission.invalid(res, obj, found.errors)
+        found.canonicalize()
         problems = [f'duplicate field "{path}"' for path in duplicate_fields()]
         problems += [f'unknown field "{path}"' for path in found.unknown_paths()]
         if not problems:
@@ -408,6 +410,7 @@ class Api:
                     new["metadata"]["managedFields"] = copy_json(applied)
                 else:
                     self.fields.update(res, old, new, manager, "status")
+                keep_times_of_a_noop(old, new)
             return self.store.update(route.res, obj, status=True, dry_run=options.dry_run,
                                      before_write=record)
         with self._allocating:
@@ -421,7 +424,8 @@ class Api:
                 if not options.applied:
                     self.fields.update(route.res, old, obj, options.manager,
                                        options.subresource)
-                updated = self.store.update(route.res, obj, dry_run=options.dry_run)
+                updated = self.store.update(route.res, obj, dry_run=options.dry_run,
+                                            before_write=keep_times_of_a_noop)
                 self._charge(charges, options.dry_run)
             return updated
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from kompy.client.errors import ApiError, Conflict
 from kompy.client.objects import Obj, copy_json
@@ -123,6 +124,32 @@ def _view(obj: Obj | None, res: Resource, subresource: str) -> Obj:
         else:
             out.pop("metadata")
     return out
+
+
+def keep_times_of_a_noop(old: Obj, new: Obj) -> None:
+    """kube-apiserver's IgnoreManagedFieldsTimestampsTransformer (fieldmanager/equality.go):
+    when a write changes nothing but the times of managed fields entries, ``new`` keeps the
+    old entries, so that it writes nothing and bumps no resourceVersion (a second apply of
+    the same configuration is a no-op). Entries are matched by manager, operation and
+    subresource (upstream pairs them by position, which the time order can shuffle)."""
+    before = (old.get("metadata") or {}).get("managedFields") or []
+    after = (new.get("metadata") or {}).get("managedFields") or []
+    if not after or len(before) != len(after) or before == after:
+        return
+    if _timeless(before) != _timeless(after):
+        return
+    rest_old = {**old, "metadata": {k: v for k, v in old["metadata"].items()
+                                    if k != "managedFields"}}
+    rest_new = {**new, "metadata": {k: v for k, v in new["metadata"].items()
+                                    if k != "managedFields"}}
+    if rest_old == rest_new:
+        new["metadata"]["managedFields"] = copy_json(before)
+
+
+def _timeless(entries: list[Obj]) -> dict[tuple[Any, Any, Any], Obj]:
+    return {(e.get("manager"), e.get("operation"), e.get("subresource")):
+            {k: v for k, v in e.items() if k != "time"} for e in entries
+            if isinstance(e, dict)}
 
 
 def conflict_error(conflicts: dict[Key, FieldSet], entries: dict[Key, Entry]) -> ApiError:

@@ -21,6 +21,8 @@ against it in one pass that finds every problem at once:
   refuses, warns about or drops, as ``fieldValidation`` asks;
 * quantities (``resources.limits.cpu``, a quota's ``hard``...) resource.ParseQuantity
   refuses: kube-apiserver's decoder answers those before any check (``undecodable``).
+  The good ones are found too (``quantities``), so that the caller can store each as
+  kube-apiserver's decoding and encoding leave it (``0.5`` -> ``500m``: ``canonicalize``).
 
 Measured against fastjsonschema's generated code for the same schemas (benchmarks/
 bench_api.py, docs/cluster.md): building the graph of the 7 pod-bearing kinds takes about
@@ -95,6 +97,8 @@ class Findings:
     undecodable: list[str] = field(default_factory=list)
     # Unknown fields: (path for messages, the mapping holding it, its key).
     unknown: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+    # Good quantities: (the mapping or list holding one, its key or index, its served text).
+    quantities: list[tuple[Any, Any, str]] = field(default_factory=list)
 
     def unknown_paths(self) -> list[str]:
         return [path for path, _, _ in self.unknown]
@@ -103,6 +107,12 @@ class Findings:
         """Remove the unknown fields from the object, as kube-apiserver's decoder does."""
         for _, holder, key in self.unknown:
             holder.pop(key, None)
+
+    def canonicalize(self) -> None:
+        """Write each quantity as kube-apiserver serves it once decoded (Quantity's
+        MarshalJSON: ``0.5`` -> ``500m``, ``1.5Gi`` -> ``1536Mi``), in the object."""
+        for holder, key, text in self.quantities:
+            holder[key] = text
 
 
 def format_path(path: Path_) -> str:
@@ -134,7 +144,8 @@ class _Walk:
             where, "FieldValueInvalid", f"Invalid value: {_quote(shown)}: {where} in body "
                                         f"{detail}"))
 
-    def check(self, value: Any, node: Node, path: Path_) -> None:
+    def check(self, value: Any, node: Node, path: Path_, holder: Any = None) -> None:
+        """``value``, at ``path`` in ``holder`` (a mapping or list; None at the root)."""
         kind = _TYPE_NAMES.get(type(value))
         if kind is None:
             return
@@ -148,8 +159,8 @@ class _Walk:
             allowed = [t for alt in node.one_of for t in sorted(alt.types or ()) if t != "null"]
             if kind not in allowed and not (kind == "integer" and "number" in allowed):
                 self.invalid(path, kind, f"must be of type {','.join(allowed)}: {_quote(kind)}")
-            elif node.quantity:
-                self._quantity(value)
+            elif node.quantity and holder is not None:
+                self._quantity(value, holder, path[1])
             return
         if kind == "object":
             self._object(value, node, path)
@@ -157,7 +168,7 @@ class _Walk:
             if node.items is not None:
                 for index, item in enumerate(value):
                     if item is not None:
-                        self.check(item, node.items, (path, index))
+                        self.check(item, node.items, (path, index), value)
         elif kind == "integer":
             if node.bounds is not None:
                 low, high = node.bounds
@@ -178,12 +189,15 @@ class _Walk:
                 # Never the value itself: it may be a secret.
                 self.invalid(path, "<bytes>", "must be base64-encoded")
 
-    def _quantity(self, value: Any) -> None:
+    def _quantity(self, value: Any, holder: Any, key: Any) -> None:
         """Quantity.UnmarshalJSON: text (or a JSON number) resource.ParseQuantity reads."""
         try:
-            Quantity.parse(value)
+            text = str(Quantity.parse(value))
         except QuantityError as error:
             self.found.undecodable.append(error.reason)
+            return
+        if text != value:
+            self.found.quantities.append((holder, key, text))
 
     def _object(self, value: dict[str, Any], node: Node, path: Path_) -> None:
         properties = node.properties
@@ -194,9 +208,9 @@ class _Walk:
                 if extra is None:
                     self.found.unknown.append((format_path((path, key)), value, key))
                 elif isinstance(extra, Node) and item is not None:
-                    self.check(item, extra, (path, key))
+                    self.check(item, extra, (path, key), value)
             elif item is not None:
-                self.check(item, sub, (path, key))
+                self.check(item, sub, (path, key), value)
 
 
 class SchemaRegistry:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Protocol
 
 from kompy.client.objects import Obj, labels, meta, now
+from kompy.client.quantity import BINARY, DECIMAL, canonical
 
 GROUP = "metrics.k8s.io"
 VERSION = "v1beta1"
@@ -31,11 +33,14 @@ class Usage(Protocol):
 
 
 def cpu_quantity(nanocores: int) -> str:
-    return f"{nanocores}n"
+    """As metrics-server writes it: resource.NewScaledQuantity(nanocores, -9), canonical
+    (``1500u``, ``2m``, ``123456789n``)."""
+    return canonical(Fraction(nanocores, 10 ** 9), DECIMAL)
 
 
 def memory_quantity(size: int) -> str:
-    return f"{size // 1024}Ki" if size % 1024 == 0 else str(size)
+    """resource.NewQuantity(bytes, BinarySI), canonical (``64Mi``, ``1536Ki``)."""
+    return canonical(Fraction(size), BINARY)
 
 
 def rfc3339(at: float) -> str:

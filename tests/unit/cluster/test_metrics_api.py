@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kompy.client import NotFound
-from kompy.client.quantity import int_value, milli_value
+from kompy.client.quantity import Quantity, canonical, int_value, milli_value
 from kompy.cluster.kubelet.backend import LABEL_POD
 
 PODS = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"
@@ -42,8 +42,9 @@ def test_pod_metrics_carry_the_cpu_rate_and_working_set(fake_node: Any) -> None:
             return usage
         return None
     usage = cluster.wait("250m of CPU in PodMetrics", near_250m)
-    assert usage["cpu"].endswith("n")   # nanocores, as metrics-server writes them
-    assert int_value(usage["memory"]) == 64 * 2**20 and usage["memory"] == "65536Ki"
+    # Nanocores, canonical as metrics-server's quantities are (250000000n is 250m).
+    assert usage["cpu"] == canonical(Quantity.parse(usage["cpu"]).value)
+    assert int_value(usage["memory"]) == 64 * 2**20 and usage["memory"] == "64Mi"
     one = _get(cluster, f"{PODS}/web")
     assert one["kind"] == "PodMetrics" and one["metadata"]["labels"] == {"app": "web"}
     assert one["window"].endswith("s") and one["timestamp"].endswith("Z")

@@ -114,10 +114,26 @@ def test_history_lists_revisions_with_change_cause(client: KubeClient) -> None:
     two_revisions(client)
     out = Lines()
     assert rollout_cmd.history(client, "deploy/web", None, None, 0, out) == 0
-    assert out.text == ("deployment.apps/web\n"
+    # kubectl's NamePrinter: the name, a space, then the (here empty) "with revision".
+    assert out.text == ("deployment.apps/web \n"
                         "REVISION  CHANGE-CAUSE\n"
                         "1         <none>\n"
                         "2         set image v2\n\n")
+
+
+@pytest.mark.parametrize("revision", [0, 4])
+def test_no_history_is_kubectls_sentence_even_for_a_revision(client: KubeClient,
+                                                             revision: int) -> None:
+    """kubectl's history viewers say so before they look for a revision: exit 0."""
+    make_deployment(client)
+    client.create({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                   "spec": {"selector": {"matchLabels": {"app": "web"}}, "serviceName": "db",
+                            "template": template("kompy/busybox:1")}})
+    for ref in ("deployment.apps/web", "statefulset.apps/db"):
+        out = Lines()
+        assert rollout_cmd.history(client, ref, None, None, revision, out) == 0
+        asked = f"with revision #{revision}" if revision else ""
+        assert out.text == f"{ref} {asked}\nNo rollout history found.\n"
 
 
 def test_history_of_one_revision_shows_its_pod_template(client: KubeClient) -> None:
@@ -125,13 +141,32 @@ def test_history_of_one_revision_shows_its_pod_template(client: KubeClient) -> N
     out = Lines()
     rollout_cmd.history(client, "deployment", "web", "default", 2, out)
     text = out.text
-    assert text.startswith("deployment.apps/web with revision #2\nPod Template:\n")
-    assert "pod-template-hash=h2" in text
-    assert "kubernetes.io/change-cause: set image v2" in text
-    assert re.search(r"Image: +kompy/python:3", text)
-    assert "MODE:  new" in text
-    with pytest.raises(UserError, match="unable to find the specified revision 7"):
+    # kubectl's printTemplate: DescribePodTemplate with its tabs left as written.
+    assert text.startswith("deployment.apps/web with revision #2\nPod Template:\n"
+                           "  Labels:\tapp=web\n\tpod-template-hash=h2\n"
+                           "  Annotations:\tkubernetes.io/change-cause: set image v2\n")
+    assert "    Image:\tkompy/python:3\n" in text and "      MODE:\tnew\n" in text
+    assert text.endswith("  Tolerations:\t<none>\n\n")
+    with pytest.raises(UserError) as missing:
         rollout_cmd.history(client, "deploy/web", None, None, 7, out)
+    assert missing.value.message == "unable to find the specified revision"
+
+
+def test_a_replicaset_without_a_revision_is_revision_0(client: KubeClient) -> None:
+    """kubectl's deploymentutil.Revision: no annotation is 0; one that is no number is
+    skipped."""
+    dep = make_deployment(client)
+    for number in (1, 2):
+        rs = make_rs(client, dep, number, template("kompy/busybox:1"))
+        annotations = rs["metadata"]["annotations"]
+        if number == 1:
+            del annotations["deployment.kubernetes.io/revision"]
+        else:
+            annotations["deployment.kubernetes.io/revision"] = "two"
+        client.replace(rs)
+    out = Lines()
+    rollout_cmd.history(client, "deploy/web", None, None, 0, out)
+    assert out.text == "deployment.apps/web \nREVISION  CHANGE-CAUSE\n0         <none>\n\n"
 
 
 def test_history_ignores_replicasets_of_other_owners(client: KubeClient) -> None:
@@ -409,7 +444,7 @@ def test_statefulset_history_and_undo(client: KubeClient) -> None:
     make_set_history(client)
     out = Lines()
     rollout_cmd.history(client, "sts/db", None, None, 0, out)
-    assert out.text == ("statefulset.apps/db\nREVISION  CHANGE-CAUSE\n1         cause 1\n"
+    assert out.text == ("statefulset.apps/db \nREVISION  CHANGE-CAUSE\n1         cause 1\n"
                         "2         cause 2\n\n")
     out = Lines()
     rollout_cmd.history(client, "sts/db", None, None, 1, out)

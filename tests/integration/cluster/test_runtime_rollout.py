@@ -67,7 +67,8 @@ def test_status_history_undo_restart(cluster: dict[str, Any], client: Any,
     # The controller copies the Deployment's change-cause onto the new ReplicaSet.
     rows = [line.split(None, 1) for line in history[2:] if line]
     assert rows[-1] == ["2", "version 2"], history
-    assert "VERSION:  v1" in kompy(cluster, ns, "history", "deploy/web", "--revision", "1")
+    # kubectl writes the template through a PrefixWriter with no tabwriter: raw tabs.
+    assert "VERSION:\tv1" in kompy(cluster, ns, "history", "deploy/web", "--revision", "1")
 
     assert kompy(cluster, ns, "undo", "deploy/web") == "deployment.apps/web rolled back\n"
     kompy(cluster, ns, "status", "deploy/web", "--timeout", "2m")

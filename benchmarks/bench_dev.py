@@ -246,6 +246,8 @@ def main() -> int:
         for name, flags, extra_env, kinds in SESSIONS:
             sessions[name] = session(project, {**env, **extra_env}, flags, kinds,
                                      args.rounds, name, results)
+        # The peers run with the cluster gone, so its daemon does not share the engine and
+        # the cores with them (the reset below is then a no-op).
         subprocess.run([sys.executable, "-m", "kompy", "cluster", "reset", "--yes"], env=env,
                        capture_output=True)
         sessions.update(peers(project, args.rounds, results))

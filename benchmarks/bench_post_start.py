@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from bench_runtime import _reset, settle
+from bench_runtime import cluster_of, settle
 from machine import machine, save
 from waiting import wait_for
 
@@ -57,20 +54,7 @@ def started(client: Any) -> int:
 
 
 def bench_kompy(hooked: int, hook_seconds: int, src: str | None) -> dict[str, Any]:
-    from kompy.cluster.daemon import process as daemon
-
-    home = tempfile.mkdtemp(prefix="kompy-bench-")
-    saved = dict(os.environ)
-    os.environ.update(KOMPY_HOME=home, KOMPY_INGRESS_PORTS="off")
-    cwd = os.getcwd()
-    if src:  # the daemon (a child process) runs the baseline's code
-        os.environ["PYTHONPATH"] = src
-        # `python -m` puts the working directory first on the path, before PYTHONPATH: in
-        # this repository's root the daemon would import this tree's code.
-        os.chdir(home)
-    name = f"bench{uuid.uuid4().hex[:6]}"
-    try:
-        client = daemon.ensure_cluster(name)
+    with cluster_of(src) as client:
         # A fresh cluster holds every pod's start until the kubernetes Service is served:
         # a first pod waits that out, so the hooked pods start in the order created.
         client.create(a_pod("warm", None))
@@ -90,12 +74,6 @@ def bench_kompy(hooked: int, hook_seconds: int, src: str | None) -> dict[str, An
                 "hooked_started_at_end": started(client),
                 "machine_busy_before": busy_before, "load_average": load,
                 "load_average_after": round(os.getloadavg()[0], 2)}
-    finally:
-        _reset(daemon, name)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def main() -> None:

@@ -21,25 +21,22 @@ old code's ``kompy`` package, e.g. from ``git archive``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import docker
-from bench_runtime import _reset, settle
+from bench_runtime import cluster_of, settle
 from machine import machine, save
 from waiting import wait_for
 
 IMAGE = "kompy/busybox:1"
 RESULTS = Path(__file__).resolve().parent / "results" / "restart_in_place.json"
-REPO = Path(__file__).resolve().parents[1]
 ANNOTATION = "kompy.dev/restart-requested-at"
 DEAF = 8
 
@@ -106,30 +103,11 @@ def deaf(client: Any) -> float:
 
 
 def bench(src: str | None, rounds: int) -> dict[str, Any]:
-    from kompy.cluster.daemon import process as daemon
-
-    home = tempfile.mkdtemp(prefix="kompy-bench-")
-    saved, cwd = dict(os.environ), os.getcwd()
-    os.environ.update(KOMPY_HOME=home, KOMPY_INGRESS_PORTS="off")
-    # The daemon runs the baseline's code or this tree's, named by PYTHONPATH and started
-    # away from any checkout (`python -m` puts the working directory first).
-    os.environ["PYTHONPATH"] = src or str(REPO)
-    os.chdir(home)
-    name = f"bench{uuid.uuid4().hex[:6]}"
-    engine = docker.from_env()
-    try:
-        client = daemon.ensure_cluster(name)
+    with contextlib.closing(docker.from_env()) as engine, cluster_of(src) as client:
         load = round(os.getloadavg()[0], 2)
         restarts = obedient(client, engine, rounds)
         return {"obedient_restart_s": restarts, "deaf_then_new_pod_running_s": deaf(client),
                 "load_average": load, "load_average_after": round(os.getloadavg()[0], 2)}
-    finally:
-        engine.close()
-        _reset(daemon, name)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ Writes benchmarks/results/runtime.json. Run: ``python3 benchmarks/bench_runtime.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,32 @@ def _reset(daemon: Any, name: str) -> None:
             print(f"reset of {name}: {error.message}; again", file=sys.stderr)
             if attempt == 2:
                 raise
+
+
+@contextlib.contextmanager
+def cluster_of(src: str | None) -> Iterator[Any]:
+    """A client of a built-in cluster whose daemon runs the code at ``src`` (a baseline
+    checkout) or this tree's, kept in a temporary home; the cluster is removed after and
+    the environment and working directory restored. The daemon (a child process, ``python
+    -m``) is named its code by PYTHONPATH and started away from any checkout, because
+    ``-m`` puts the working directory ahead of PYTHONPATH (run from the repository's root,
+    a baseline's daemon would run this tree's code)."""
+    from kompy.cluster.daemon import process as daemon
+
+    home = tempfile.mkdtemp(prefix="kompy-bench-")
+    saved, cwd = dict(os.environ), os.getcwd()
+    os.environ.update(KOMPY_HOME=home, KOMPY_INGRESS_PORTS="off",
+                      PYTHONPATH=src or str(Path(__file__).resolve().parents[1]))
+    os.chdir(home)
+    name = f"bench{uuid.uuid4().hex[:6]}"
+    try:
+        yield daemon.ensure_cluster(name)
+    finally:
+        _reset(daemon, name)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def bench_raw(replicas: int = REPLICAS, threads: int = 8) -> dict[str, Any]:

@@ -33,13 +33,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench_runtime import _reset, settle
+from bench_runtime import cluster_of, settle
 from machine import machine, save
 from waiting import wait_for
 
 IMAGE = "kompy/busybox:1"
 RESULTS = Path(__file__).resolve().parent / "results" / "termination.json"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def deaf_pod(name: str, grace: int) -> dict[str, Any]:
@@ -54,20 +53,7 @@ def running_count(client: Any) -> int:
 
 
 def bench_kompy(pods: int, grace: int, src: str | None) -> dict[str, Any]:
-    from kompy.cluster.daemon import process as daemon
-
-    home = tempfile.mkdtemp(prefix="kompy-bench-")
-    saved, cwd = dict(os.environ), os.getcwd()
-    os.environ.update(KOMPY_HOME=home, KOMPY_INGRESS_PORTS="off")
-    # The daemon (a child process, `python -m`) runs the baseline's code or this tree's:
-    # named by PYTHONPATH, and started away from any checkout, because `-m` puts the working
-    # directory ahead of PYTHONPATH (run from the repository's root, both daemons would
-    # have run this tree's code).
-    os.environ["PYTHONPATH"] = src or str(REPO)
-    os.chdir(home)
-    name = f"bench{uuid.uuid4().hex[:6]}"
-    try:
-        client = daemon.ensure_cluster(name)
+    with cluster_of(src) as client:
         for i in range(pods):
             client.create(deaf_pod(f"deaf-{i}", grace))
         wait_for(f"{pods} pods running", lambda: running_count(client) == pods, 600)
@@ -80,12 +66,6 @@ def bench_kompy(pods: int, grace: int, src: str | None) -> dict[str, Any]:
         took = time.monotonic() - t0
         return {"delete_all_s": round(took, 2), "machine_busy_before": busy_before,
                 "load_average": load}
-    finally:
-        _reset(daemon, name)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def bench_compose(pods: int, grace: int) -> dict[str, Any]:

@@ -95,11 +95,9 @@ def test_a_startup_probe_failure_with_restart_never_says_so(fake_cluster: Any) -
         "status", {}).get("phase") == "Failed")
 
 
-@pytest.mark.parametrize("fake_cluster", [0.2], indirect=True)
-def test_deleting_a_pod_during_a_probe_kill_runs_its_hook_once(fake_cluster: Any) -> None:
-    log: list[tuple[str, Any]] = []
-    release = threading.Event()
-    sick = sick_engine(fake_cluster, log)
+def hold_drain(fake_cluster: Any, release: threading.Event) -> None:
+    """The preStop hook ``drain`` runs until ``release`` is set (30 s at most): a kill is
+    under way meanwhile."""
     handler = fake_cluster.backend.exec_handler
 
     def slow_drain(info: Any, command: list[str]) -> tuple[int, bytes]:
@@ -109,6 +107,14 @@ def test_deleting_a_pod_during_a_probe_kill_runs_its_hook_once(fake_cluster: Any
         return found
 
     fake_cluster.backend.exec_handler = slow_drain
+
+
+@pytest.mark.parametrize("fake_cluster", [0.2], indirect=True)
+def test_deleting_a_pod_during_a_probe_kill_runs_its_hook_once(fake_cluster: Any) -> None:
+    log: list[tuple[str, Any]] = []
+    release = threading.Event()
+    sick = sick_engine(fake_cluster, log)
+    hold_drain(fake_cluster, release)
     fake_cluster.client.create(pod("both", livenessProbe=FAILING, lifecycle={
         "preStop": {"exec": {"command": ["drain"]}}}))
     first = fake_cluster.wait("the container", lambda: fake_cluster.running("both", "app"))
@@ -137,15 +143,7 @@ def test_a_cluster_stop_during_a_probe_kill_runs_its_hook_once(fake_cluster: Any
     log: list[tuple[str, Any]] = []
     release = threading.Event()
     sick = sick_engine(fake_cluster, log)
-    handler = fake_cluster.backend.exec_handler
-
-    def slow_drain(info: Any, command: list[str]) -> tuple[int, bytes]:
-        found: tuple[int, bytes] = handler(info, command)
-        if command == ["drain"]:
-            release.wait(30)
-        return found
-
-    fake_cluster.backend.exec_handler = slow_drain
+    hold_drain(fake_cluster, release)
     fake_cluster.client.create(pod("stopped", grace=3, livenessProbe=FAILING, lifecycle={
         "preStop": {"exec": {"command": ["drain"]}}}))
     first = fake_cluster.wait("the container", lambda: fake_cluster.running("stopped", "app"))

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/machine.py: run as a script, this folder is on the path.
-from dev_peers import compose_rebuilds, floor_rebuilds
+from dev_peers import compose_rebuilds, edited_dockerfile, floor_rebuilds
 from machine import machine, save
 from waiting import fetch
 
@@ -190,8 +190,7 @@ def session(project: Path, env: dict[str, str], flags: tuple[str, ...], kinds: t
             for i in fresh_values(rounds):
                 results[f"rebuild_{name}"].append(timed_change(
                     port, "/build.txt", str(i),
-                    lambda i=i: dockerfile.write_text(re.sub(r"echo \d+ >", f"echo {i} >",
-                                                             original)),
+                    lambda i=i: dockerfile.write_text(edited_dockerfile(original, i)),
                     proc, lines))
     finally:
         proc.send_signal(signal.SIGINT)

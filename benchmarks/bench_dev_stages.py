@@ -47,6 +47,7 @@ from typing import Any
 
 # benchmarks/ is on the path when run as a script.
 from bench_dev import SAMPLE, default_sigint, free_port, fresh_values, until
+from dev_peers import edited_dockerfile
 from machine import machine, save
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +90,7 @@ def session(code: Path, rounds: int) -> dict[str, Any]:
             time.sleep(0.05)
         for value in fresh_values(rounds):   # never served from the layer cache
             written = time.time()
-            dockerfile.write_text(re.sub(r"echo \d+ >", f"echo {value} >", original))
+            dockerfile.write_text(edited_dockerfile(original, value))
             until(port, "/build.txt", str(value), proc, lines)
             marks.append((written, time.time()))
     finally:

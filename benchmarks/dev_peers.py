@@ -57,7 +57,7 @@ def compose_rebuilds(project: Path, port: int, values: list[int]) -> list[float]
         images.append(client.images.get(f"{name}-web:dev").id)
         for value in values:
             start = time.monotonic()
-            dockerfile.write_text(_edited(original, value))
+            dockerfile.write_text(edited_dockerfile(original, value))
             subprocess.run([*base, "up", "-d", "--build"], cwd=project, check=True,
                            capture_output=True)
             until_served(f"http://127.0.0.1:{port}/build.txt", str(value))
@@ -86,7 +86,7 @@ def floor_rebuilds(project: Path, values: list[int]) -> list[float]:
     try:
         for value in values:
             start = time.monotonic()
-            dockerfile.write_text(_edited(original, value))
+            dockerfile.write_text(edited_dockerfile(original, value))
             images.append(_build(client, project / "web", f"{name}:dev"))
             container = client.api.create_container(
                 images[-1], host_config=client.api.create_host_config(network_mode=name))["Id"]
@@ -126,5 +126,6 @@ def _remove_images(client: docker.DockerClient, images: list[str]) -> None:
             client.api.remove_image(image, force=True)
 
 
-def _edited(dockerfile: str, value: int) -> str:
+def edited_dockerfile(dockerfile: str, value: int) -> str:
+    """The sample's Dockerfile with ``value`` in its ``RUN echo N`` step: a rebuild edit."""
     return re.sub(r"echo \d+ >", f"echo {value} >", dockerfile)

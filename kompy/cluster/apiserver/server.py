@@ -638,9 +638,11 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self.router = router
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
-        super().__init__((host, port), Handler)
-        self.hangups = httpio.HangupMonitor()
         self.context = _server_context(tls) if tls else None
+        # Before the bind: a bind that fails (the port is taken) calls server_close, which
+        # closes the monitor, and raises the OSError the caller reports.
+        self.hangups = httpio.HangupMonitor()
+        super().__init__((host, port), Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, address = self.socket.accept()

@@ -62,6 +62,7 @@ from kompy.cluster.apiserver.rbacpolicy import bootstrap_policy
 from kompy.cluster.apiserver.saadmission import ServiceAccountAdmission
 from kompy.cluster.apiserver.satokens import TokenIssuer
 from kompy.cluster.apiserver.serviceaccounts import ServiceAccountTokens
+from kompy.cluster.apiserver.storedforms import canonicalize_stored
 from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
@@ -684,6 +685,8 @@ class ApiServer:
                  issuer: TokenIssuer | None = None,
                  authorizer: authz.Authorizer | None = None, ca: Path | None = None) -> None:
         self.api = Api(store)
+        # Before anything is served: no client ever sees an object in an earlier form.
+        canonicalize_stored(store, self.api.schemas)
         self.router = Router(self.api, token, token_file, authorizer, issuer)
         self.httpd = ApiHTTPServer(self.router, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])

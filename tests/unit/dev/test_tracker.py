@@ -125,15 +125,17 @@ def test_a_failed_resync_is_reported_unless_the_session_is_ending(
     assert bool(console.warnings) is not ending
 
 
-# kompy dev's restart request (the annotation), a moment ago
-AT = float(int(time.time()) - 2) + 0.5
-REQUESTED = time.strftime("%Y-%m-%dT%H:%M:%S.500000Z", time.gmtime(AT))
+def _stamp(when: float, fraction: bool = False) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + (
+        f".{int(when % 1 * 1e6):06d}Z" if fraction else "Z")
 
 
 def _streamer(monkeypatch: pytest.MonkeyPatch, states: list[object],
-              status: dict[str, object]) -> tuple[logs.LogStreamer, list[object]]:
-    """A log streamer that knows one pod with ``status`` and a restart request, and whose
-    Docker answers are ``states``, one per look (the last one repeated)."""
+              status: dict[str, object], requested: float
+              ) -> tuple[logs.LogStreamer, list[object]]:
+    """A log streamer that knows one pod with ``status`` and a restart request made at
+    ``requested``, and whose Docker answers are ``states``, one per look (the last one
+    repeated)."""
     import threading
 
     from kompy.client.wellknown import RESTART_ANNOTATION
@@ -147,17 +149,18 @@ def _streamer(monkeypatch: pytest.MonkeyPatch, states: list[object],
     monkeypatch.setattr(logs, "_run_state", run_state)
     streamer = logs.LogStreamer(None, "ns", None, threading.Event())  # type: ignore[arg-type]
     streamer._pods["web-1"] = {
-        "metadata": {"name": "web-1", "annotations": {RESTART_ANNOTATION: REQUESTED}},
+        "metadata": {"name": "web-1", "annotations": {
+            RESTART_ANNOTATION: _stamp(requested, fraction=True)}},
         "status": {"containerStatuses": [{"name": "web", **status}]}}
     return streamer, seen
 
 
-# What the pod status says while a container is stopped for an in-place restart, and a
-# moment after the restarted run crashed: the stop's own record, under the same id.
-STOPPED = {"containerID": "docker://c1", "state": {"terminated": {
-    "containerID": "docker://c1", "exitCode": 0,
-    "startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(AT - 5)),
-    "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(AT + 1))}}}
+def _stopped(requested: float) -> dict[str, object]:
+    """What the pod status says while a container is stopped for an in-place restart, and
+    a moment after the restarted run crashed: the stop's own record, under the same id."""
+    return {"containerID": "docker://c1", "state": {"terminated": {
+        "containerID": "docker://c1", "exitCode": 0, "startedAt": _stamp(requested - 5),
+        "finishedAt": _stamp(requested + 1)}}}
 
 
 def test_a_stop_for_an_in_place_restart_is_not_an_exit(monkeypatch: pytest.MonkeyPatch
@@ -165,11 +168,12 @@ def test_a_stop_for_an_in_place_restart_is_not_an_exit(monkeypatch: pytest.Monke
     # Docker: stopped for the request (started before it, ended after), then running
     # again. The status says terminated with code 0 all along: the follower must follow
     # the restarted run, not report "exited with exit code 0".
-    from kompy.dev.runstate import RunState
+    from kompy.engine.containers import RunState
 
-    stopped = RunState(False, AT - 5, AT + 0.3, 0)
-    streamer, seen = _streamer(monkeypatch, [stopped, stopped, RunState(True, AT + 0.4, None)],
-                               STOPPED)
+    at = time.time() - 1   # the request, a moment ago (a stop is given RESTART_WAIT s)
+    stopped = RunState(False, at - 5, at + 0.3, 0)
+    streamer, seen = _streamer(monkeypatch, [stopped, stopped, RunState(True, at + 0.4, None)],
+                               _stopped(at), at)
     follower = logs._Follower("web-1", "web", "")
     assert streamer._outcome(follower, "docker://c1") is None
     assert len(seen) == 3   # it waited for the run after the stop
@@ -179,17 +183,20 @@ def test_a_crash_after_an_in_place_restart_has_docker_s_exit_code(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The restarted run (started after the request) died with 3; the status still holds
     # the stop's record (code 0).
-    from kompy.dev.runstate import RunState
+    from kompy.engine.containers import RunState
 
-    streamer, _ = _streamer(monkeypatch, [RunState(False, AT + 0.4, AT + 0.6, 3)], STOPPED)
+    at = time.time() - 1
+    streamer, _ = _streamer(monkeypatch, [RunState(False, at + 0.4, at + 0.6, 3)],
+                            _stopped(at), at)
     assert streamer._outcome(logs._Follower("web-1", "web", ""), "docker://c1") == 3
 
 
 def test_an_exit_without_a_restart_request_counts_once_the_kubelet_says_so(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from kompy.dev.runstate import RunState
+    from kompy.engine.containers import RunState
 
-    streamer, _ = _streamer(monkeypatch, [RunState(False, AT - 5, AT - 1, 1)], {
+    at = time.time() - 1
+    streamer, _ = _streamer(monkeypatch, [RunState(False, at - 5, at - 1, 1)], {
         "containerID": "docker://c2", "state": {"running": {}},
-        "lastState": {"terminated": {"containerID": "docker://c1", "exitCode": 1}}})
+        "lastState": {"terminated": {"containerID": "docker://c1", "exitCode": 1}}}, at)
     assert streamer._outcome(logs._Follower("web-1", "web", ""), "docker://c1") == 1

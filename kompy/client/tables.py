@@ -209,6 +209,12 @@ def _storageclasses(o: Obj, wide: bool) -> Row:
             "true" if o.get("allowVolumeExpansion") else "false", _age(o)]
 
 
+def _priorityclasses(o: Obj, wide: bool) -> Row:
+    """kube-apiserver's printPriorityClass, PREEMPTIONPOLICY included as recent servers print it."""
+    return [str(o.get("value", 0)), "true" if o.get("globalDefault") else "false", _age(o),
+            str(o.get("preemptionPolicy") or "")]
+
+
 def _quotas(o: Obj, wide: bool) -> Row:
     """kubectl's printResourceQuota: ``used/hard`` of each resource, limits.* apart."""
     st = o.get("status") or {}
@@ -406,6 +412,8 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
                           ["VOLUMEMODE"], _pvs),
     "storageclasses": (["PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE",
                         "ALLOWVOLUMEEXPANSION", "AGE"], [], _storageclasses),
+    "priorityclasses": (["VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"], [],
+                        _priorityclasses),
     "resourcequotas": (["AGE", "REQUEST", "LIMIT"], [], _quotas),
     "limitranges": (["CREATED AT"], [], _limitranges),
     "namespaces": (["STATUS", "AGE"], [], _namespaces),

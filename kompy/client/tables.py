@@ -85,9 +85,20 @@ def _pods(o: Obj, wide: bool) -> Row:
     ready, reason, restarts = pod_status(o)
     row = [ready, reason, str(restarts), _age(o)]
     if wide:
-        row += [(o.get("status") or {}).get("podIP") or "<none>",
-                (o.get("spec") or {}).get("nodeName") or "<none>"]
+        status, spec = o.get("status") or {}, o.get("spec") or {}
+        row += [status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
+                status.get("nominatedNodeName") or "<none>", _readiness_gates(o)]
     return row
+
+
+def _readiness_gates(o: Obj) -> str:
+    """kubectl's READINESS GATES: ``true/all`` of the pod's readiness gates' conditions."""
+    gates = [g.get("conditionType") for g in (o.get("spec") or {}).get("readinessGates") or []]
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in (o.get("status") or {}).get("conditions") or []
+            if c.get("status") == "True"}
+    return f"{sum(1 for g in gates if g in true)}/{len(gates)}"
 
 
 def _images(template: Obj) -> list[str]:
@@ -392,7 +403,8 @@ def _generic(o: Obj, wide: bool) -> Row:
 
 
 TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
-    "pods": (["READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"], _pods),
+    "pods": (["READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE", "NOMINATED NODE",
+                                                      "READINESS GATES"], _pods),
     "deployments": (["READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
                     ["CONTAINERS", "IMAGES", "SELECTOR"], _deployments),
     "replicasets": (["DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],

@@ -15,6 +15,7 @@ from kompy.client.errors import ApiError
 from kompy.client.tables import table_rows
 from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.store.sqlite import Store
+from kompy.kubectl.describe import describe
 
 TOKEN = "test-token"
 
@@ -161,3 +162,15 @@ def test_get_priorityclass_columns_are_upstreams(client: KubeClient) -> None:
     assert rows[0] == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
     assert rows[1][:3] == ["system-cluster-critical", "2000000000", "false"]
     assert rows[1][4] == "PreemptLowerPriority"
+
+
+def test_kompy_describe_lays_a_class_out_as_kubectl(client: KubeClient) -> None:
+    client.create(klass("batch", -10, description="may be preempted"))
+    assert describe(client, "pc", "batch", None) == (
+        "Name:              batch\n"
+        "Value:             -10\n"
+        "GlobalDefault:     false\n"
+        "PreemptionPolicy:  PreemptLowerPriority\n"
+        "Description:       may be preempted\n"
+        "Annotations:       <none>\n"
+        "Events:            <none>\n")

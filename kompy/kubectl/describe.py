@@ -5,8 +5,9 @@ Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs
 (:mod:`kompy.kubectl.describe_kinds`), Services, ConfigMaps, Secrets (keys and sizes, never
 values), Namespaces, Nodes and PersistentVolumeClaims (:mod:`kompy.kubectl.describe_other`),
 PersistentVolumes and StorageClasses (:mod:`kompy.kubectl.describe_storage`), ResourceQuotas,
-LimitRanges and PriorityClasses (:mod:`kompy.kubectl.describe_policy`) have kubectl 1.33's own layouts;
-any other kind gets kubectl's generic one (every field, labelled as kubectl labels them).
+LimitRanges and PriorityClasses (:mod:`kompy.kubectl.describe_policy`) have kubectl 1.33's
+own layouts; any other kind gets kubectl's generic one (every field, labelled as kubectl
+labels them).
 Columns are aligned by a port of Go's tabwriter (:mod:`kompy.kubectl.tabwriter`), so the
 output is kubectl's to the space.
 """

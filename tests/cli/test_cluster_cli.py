@@ -233,6 +233,21 @@ def test_a_taken_api_port_is_a_user_error_and_api_port_moves_the_cluster(cluster
     assert f"127.0.0.1:{moved} (pid" in run("cluster", "start").output  # kept
 
 
+def test_a_damaged_store_is_a_user_error_naming_the_file(cluster: Path) -> None:
+    run("cluster", "start")
+    run("cluster", "stop")
+    for leftover in cluster.glob("store.db-*"):
+        leftover.unlink()
+    (cluster / "store.db").write_bytes(b"not a database " * 100)
+    result = run("cluster", "start", code=2)
+    store = cluster / "store.db"
+    assert result.stderr == (
+        f"error: the store of cluster 'default', {store}, cannot be opened: file is not a "
+        "database\n  hint: if the disk is fine, the file is damaged: `kompy cluster reset "
+        "--cluster default -y` starts the cluster empty (move store.db away first to keep "
+        "it)\n")
+
+
 def test_concurrent_commands_share_one_daemon(cluster: Path) -> None:
     env = {**os.environ}
     procs = [subprocess.Popen([sys.executable, "-m", "kompy", "cluster", "kubeconfig"],

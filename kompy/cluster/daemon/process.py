@@ -141,9 +141,9 @@ def start(cluster: str | None = None, announce: Callable[[str], None] | None = N
         return state, api, False
     _check_docker(state)
     load_config(state.kubelet_config)  # a wrong setting is the user's error, said here
+    state.ensure_dir()  # and a state folder that cannot be made
     if announce is not None:
         announce(f"starting the built-in cluster {state.name!r}...")
-    state.ensure_dir()
     # Several commands may start the cluster at once (`kompy up` in two terminals): one
     # spawns the daemon, the others wait for it and use it.
     with open(state.dir / "start.lock", "w") as lock:
@@ -421,7 +421,6 @@ def serve(state: ClusterState, api_port: int | None = None) -> int:
     """Run the API server and the runtime until SIGTERM/SIGINT; the API on ``api_port``
     (0: any free one), else on the previous start's port."""
     from kompy.cluster.apiserver.satokens import TokenIssuer
-    from kompy.cluster.store.sqlite import Store
 
     state.ensure_dir()
     lock = open(state.lock_file, "w")  # noqa: SIM115 - held for the process's lifetime
@@ -435,7 +434,7 @@ def serve(state: ClusterState, api_port: int | None = None) -> int:
         signal.signal(sig, lambda *_: stop_event.set())
     previous = state.read_api() or {}
     token = str(previous.get("token") or secrets.token_urlsafe(32))
-    store = Store(state.store)
+    store = _open_store(state)
     tls = ensure_certificate(state.dir)
     service_ip = str(previous.get("service_ip") or "")
     serving = issue_serving(state.dir, tls, [service_ip] if service_ip else []) if tls else None
@@ -473,6 +472,22 @@ def serve(state: ClusterState, api_port: int | None = None) -> int:
         state.pid_file.unlink()
     log.info("stopped")
     return 0
+
+
+def _open_store(state: ClusterState) -> Any:
+    """The cluster's store; a file SQLite cannot open (damaged, not a database, on a
+    read-only disk) is said as the user's to mend, with the way out, not as a traceback."""
+    import sqlite3
+
+    from kompy.cluster.store.sqlite import Store
+    try:
+        return Store(state.store)
+    except sqlite3.DatabaseError as error:
+        raise ClusterError(
+            f"the store of cluster {state.name!r}, {state.store}, cannot be opened: {error}",
+            hint=f"if the disk is fine, the file is damaged: `kompy cluster reset --cluster "
+                 f"{state.name} -y` starts the cluster empty (move {state.store.name} away "
+                 "first to keep it)") from None
 
 
 def publish(state: ClusterState, api_info: dict[str, Any]) -> None:

@@ -99,6 +99,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("ClusterRoleBinding", "clusterrolebindings", RBAC_GROUP, "v1", namespaced=False,
        has_status=False),
     _r("PodDisruptionBudget", "poddisruptionbudgets", "policy", "v1", "pdb"),
+    _r("PriorityClass", "priorityclasses", "scheduling.k8s.io", "v1", "pc", namespaced=False,
+       has_status=False),
     _r("Lease", "leases", "coordination.k8s.io", "v1", has_status=False),
 )
 

@@ -85,9 +85,20 @@ def _pods(o: Obj, wide: bool) -> Row:
     ready, reason, restarts = pod_status(o)
     row = [ready, reason, str(restarts), _age(o)]
     if wide:
-        row += [(o.get("status") or {}).get("podIP") or "<none>",
-                (o.get("spec") or {}).get("nodeName") or "<none>"]
+        status, spec = o.get("status") or {}, o.get("spec") or {}
+        row += [status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
+                status.get("nominatedNodeName") or "<none>", _readiness_gates(o)]
     return row
+
+
+def _readiness_gates(o: Obj) -> str:
+    """kubectl's READINESS GATES: ``true/all`` of the pod's readiness gates' conditions."""
+    gates = [g.get("conditionType") for g in (o.get("spec") or {}).get("readinessGates") or []]
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in (o.get("status") or {}).get("conditions") or []
+            if c.get("status") == "True"}
+    return f"{sum(1 for g in gates if g in true)}/{len(gates)}"
 
 
 def _images(template: Obj) -> list[str]:
@@ -207,6 +218,12 @@ def _storageclasses(o: Obj, wide: bool) -> Row:
     return [str(o.get("provisioner") or ""), str(o.get("reclaimPolicy") or "Delete"),
             str(o.get("volumeBindingMode") or "Immediate"),
             "true" if o.get("allowVolumeExpansion") else "false", _age(o)]
+
+
+def _priorityclasses(o: Obj, wide: bool) -> Row:
+    """kube-apiserver's printPriorityClass, PREEMPTIONPOLICY included as recent servers print it."""
+    return [str(o.get("value", 0)), "true" if o.get("globalDefault") else "false", _age(o),
+            str(o.get("preemptionPolicy") or "")]
 
 
 def _quotas(o: Obj, wide: bool) -> Row:
@@ -386,7 +403,8 @@ def _generic(o: Obj, wide: bool) -> Row:
 
 
 TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
-    "pods": (["READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"], _pods),
+    "pods": (["READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE", "NOMINATED NODE",
+                                                      "READINESS GATES"], _pods),
     "deployments": (["READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
                     ["CONTAINERS", "IMAGES", "SELECTOR"], _deployments),
     "replicasets": (["DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
@@ -406,6 +424,8 @@ TABLES: dict[str, tuple[list[str], list[str], Callable[[Obj, bool], Row]]] = {
                           ["VOLUMEMODE"], _pvs),
     "storageclasses": (["PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE",
                         "ALLOWVOLUMEEXPANSION", "AGE"], [], _storageclasses),
+    "priorityclasses": (["VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"], [],
+                        _priorityclasses),
     "resourcequotas": (["AGE", "REQUEST", "LIMIT"], [], _quotas),
     "limitranges": (["CREATED AT"], [], _limitranges),
     "namespaces": (["STATUS", "AGE"], [], _namespaces),

@@ -4,9 +4,10 @@ with the Events that name it.
 Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs
 (:mod:`kompy.kubectl.describe_kinds`), Services, ConfigMaps, Secrets (keys and sizes, never
 values), Namespaces, Nodes and PersistentVolumeClaims (:mod:`kompy.kubectl.describe_other`),
-PersistentVolumes and StorageClasses (:mod:`kompy.kubectl.describe_storage`), ResourceQuotas
-and LimitRanges (:mod:`kompy.kubectl.describe_policy`) have kubectl 1.33's own layouts;
-any other kind gets kubectl's generic one (every field, labelled as kubectl labels them).
+PersistentVolumes and StorageClasses (:mod:`kompy.kubectl.describe_storage`), ResourceQuotas,
+LimitRanges and PriorityClasses (:mod:`kompy.kubectl.describe_policy`) have kubectl 1.33's
+own layouts; any other kind gets kubectl's generic one (every field, labelled as kubectl
+labels them).
 Columns are aligned by a port of Go's tabwriter (:mod:`kompy.kubectl.tabwriter`), so the
 output is kubectl's to the space.
 """
@@ -32,7 +33,7 @@ DESCRIBERS: dict[str, Describer] = {
     "Secret": other.secret, "Namespace": other.namespace, "Node": other.node,
     "PersistentVolumeClaim": other.claim, "PersistentVolume": storage.volume,
     "StorageClass": storage.storage_class, "ResourceQuota": policy.quota,
-    "LimitRange": policy.limit_range,
+    "LimitRange": policy.limit_range, "PriorityClass": policy.priority_class,
 }
 # kubectl's describers that show no Events.
 WITHOUT_EVENTS = frozenset({"Secret", "Namespace", "ResourceQuota", "LimitRange"})

@@ -1,6 +1,6 @@
-"""The ``kompy describe`` layouts of a namespace's policies: ResourceQuota and LimitRange, as
-kubectl 1.33's describeQuota and describeLimitRange lay them out (rows sorted by resource,
-where kubectl walks a Go map)."""
+"""The ``kompy describe`` layouts of policies: ResourceQuota and LimitRange, as kubectl
+1.33's describeQuota and describeLimitRange lay them out (rows sorted by resource, where
+kubectl walks a Go map), and PriorityClass (describePriorityClass)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fractions import Fraction
 from kompy.client import KubeClient
 from kompy.client.objects import Obj
 from kompy.client.quantity import Quantity, QuantityError
-from kompy.kubectl.describe_common import Writer
+from kompy.kubectl.describe_common import Writer, events_block
+from kompy.kubectl.describe_storage import format_labels
 
 Events = list[Obj] | None
 
@@ -24,6 +25,19 @@ _SCOPE_HELP = {
     "NotBestEffort": "Matches all pods that have at least one resource requirement set. These "
                      "pods have a burstable or guaranteed quality of service.",
 }
+
+
+def priority_class(client: KubeClient, obj: Obj, events: Events) -> str:
+    meta = obj.get("metadata") or {}
+    w = Writer()
+    w(0, f"Name:\t{meta.get('name')}\n")
+    w(0, f"Value:\t{obj.get('value', 0)}\n")
+    w(0, f"GlobalDefault:\t{'true' if obj.get('globalDefault') else 'false'}\n")
+    w(0, f"PreemptionPolicy:\t{obj.get('preemptionPolicy') or ''}\n")
+    w(0, f"Description:\t{obj.get('description') or ''}\n")
+    w(0, f"Annotations:\t{format_labels(meta.get('annotations') or {})}\n")
+    events_block(w, events)
+    return w.text()
 
 
 def quota(client: KubeClient, obj: Obj, events: Events) -> str:
@@ -128,4 +142,4 @@ def limit_range(client: KubeClient, obj: Obj, events: Events) -> str:
     return w.text()
 
 
-__all__ = ["limit_range", "limit_ranges_block", "quota", "quotas_block"]
+__all__ = ["limit_range", "limit_ranges_block", "priority_class", "quota", "quotas_block"]

@@ -68,9 +68,9 @@ def storage_class(client: KubeClient, obj: Obj, events: Events) -> str:
     w(0, f"Name:\t{meta.get('name')}\n")
     default = any(annotations.get(k) == "true" for k in DEFAULT_CLASS_ANNOTATIONS)
     w(0, f"IsDefaultClass:\t{'Yes' if default else 'No'}\n")
-    w(0, f"Annotations:\t{_format_labels(annotations)}\n")
+    w(0, f"Annotations:\t{format_labels(annotations)}\n")
     w(0, f"Provisioner:\t{obj.get('provisioner') or ''}\n")
-    w(0, f"Parameters:\t{_format_labels(obj.get('parameters') or {})}\n")
+    w(0, f"Parameters:\t{format_labels(obj.get('parameters') or {})}\n")
     expansion = obj.get("allowVolumeExpansion")
     w(0, "AllowVolumeExpansion:\t" + ("<unset>" if expansion is None else
                                       "True" if expansion else "False") + "\n")
@@ -89,9 +89,9 @@ def storage_class(client: KubeClient, obj: Obj, events: Events) -> str:
     return w.text()
 
 
-def _format_labels(values: dict[str, str]) -> str:
+def format_labels(values: dict[str, str]) -> str:
     """labels.FormatLabels: ``a=1,b=2`` by key, or ``<none>``."""
     return ",".join(f"{k}={v}" for k, v in sorted(values.items())) or "<none>"
 
 
-__all__ = ["storage_class", "volume"]
+__all__ = ["format_labels", "storage_class", "volume"]

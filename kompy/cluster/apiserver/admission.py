@@ -330,6 +330,11 @@ def validate_update(res: Resource, old: Obj, new: Obj) -> None:
     if res.kind == "Pod":
         if old_spec.get("nodeName") and not new_spec.get("nodeName"):
             new_spec["nodeName"] = old_spec["nodeName"]
+        # The Priority admission plugin's update rule: what it set at creation is kept by an
+        # update that leaves it out (apiserver/priority.py).
+        for key in ("priority", "preemptionPolicy"):
+            if new_spec.get(key) is None and old_spec.get(key) is not None:
+                new_spec[key] = old_spec[key]
         if _pod_shape(old_spec, bound=True) != _pod_shape(new_spec, bound=bool(
                 old_spec.get("nodeName"))):
             raise Invalid(422, "Invalid", f'Pod "{name}" is invalid: spec: Forbidden: pod '

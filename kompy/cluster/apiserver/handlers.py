@@ -33,6 +33,7 @@ from kompy.cluster.apiserver import (
     defaults,
     hostpaths,
     plugins,
+    priority,
     quota,
     storage,
     typed,
@@ -154,6 +155,8 @@ class Api:
         storage.ensure_default_class(
             lambda obj: self.create(Route(storage.STORAGE_CLASSES, None, None, None), obj),
             self.store.list(storage.STORAGE_CLASSES)[0])
+        priority.ensure_system_classes(
+            lambda obj: self.create(Route(priority.PRIORITY_CLASSES, None, None, None), obj))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -511,6 +514,8 @@ class Api:
         if res.kind == "Namespace" and route.name in SYSTEM_NAMESPACES:
             raise ApiError(403, "Forbidden", f'namespace "{route.name}" is a system '
                                              "namespace and may not be deleted")
+        if res.kind == "PriorityClass":
+            priority.refuse_delete(route.name)
         if propagation not in (None, "", "Background", "Foreground", "Orphan"):
             raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
                                            f'propagationPolicy: Unsupported value: '

@@ -1,5 +1,6 @@
 """The admission plugins that read other objects of the namespace, in kube-apiserver's
-order: DefaultStorageClass and the claim resize rules (storage), LimitRanger (defaults, then
+order: Priority (pods' priority from their PriorityClass, the classes' own rules),
+DefaultStorageClass and the claim resize rules (storage), LimitRanger (defaults, then
 bounds), ResourceQuota last, on what the others made of the object.
 
 Run by the handlers under the lock that also stores the object, after the name of a
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from kompy.client.objects import Obj
 from kompy.client.resources import Resource
-from kompy.cluster.apiserver import limitranger, quota, storage
+from kompy.cluster.apiserver import limitranger, priority, quota, storage
 from kompy.cluster.apiserver.quota import Listing
 
 
@@ -17,6 +18,7 @@ def admit(res: Resource, obj: Obj, listing: Listing, old: Obj | None = None
           ) -> list[quota.Charge]:
     """Change ``obj`` as the mutating plugins do, or raise the first plugin's refusal;
     returns the quotas' usage to record once the object is stored."""
+    priority.admit(res, obj, listing, old)
     storage.admit(res, obj, listing, old)
     limitranger.admit(res, obj, listing, old)
     return quota.check(res, obj, listing, old)

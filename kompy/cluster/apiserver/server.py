@@ -366,11 +366,12 @@ class Router:
             listing = api.list(route, one.get("labelSelector"), one.get("fieldSelector"))
             if table:
                 return json_reply(200, as_table(route.res.plural, listing["items"],
-                                                listing["metadata"]))
+                                                listing["metadata"], one.get("includeObject")))
             return json_reply(200, listing)
         if method == "GET":
             obj = api.get(route)
-            return json_reply(200, as_table(route.res.plural, [obj], {}) if table else obj)
+            return json_reply(200, as_table(route.res.plural, [obj], {},
+                                            one.get("includeObject")) if table else obj)
         validation = one.get("fieldValidation") or "Warn"
         options = params.write_options(one, query, headers)
         if method == "POST" and route.name is None:
@@ -415,7 +416,8 @@ class Router:
         source = events
         lines: Iterator[bytes] = (e.encode() + b"\n" for e in events)
         if table:
-            lines = (json.dumps(table_event(route.res.plural, e.as_dict()),
+            lines = (json.dumps(table_event(route.res.plural, e.as_dict(),
+                                            one.get("includeObject")),
                                 separators=(",", ":")).encode() + b"\n" for e in events)
 
         def cancel() -> None:

@@ -8,7 +8,7 @@ refuses it; a plugin may give several reasons (NodeResourcesFit: ``Insufficient 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,6 @@ EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rul
 # VolumeRestrictions: a claim of access mode ReadWriteOncePod that another pod uses.
 RWOP_CONFLICT = ("node has pod using PersistentVolumeClaim with the same name and "
                  "ReadWriteOncePod access mode")
-# Reasons that evicting lower-priority pods could cure (preemption's "No preemption victims
-# found": every pod here has the same priority, so none is ever a victim).
-RESOURCE_REASONS = frozenset({"Insufficient cpu", "Insufficient memory", "Too many pods"})
-PREEMPTABLE = RESOURCE_REASONS | {RWOP_CONFLICT}
-
 ClaimLookup = Callable[[str, str], Obj | None]
 
 
@@ -265,27 +260,30 @@ def reasons_for(ctx: Context, info: NodeInfo) -> list[str]:
     return refusal(ctx, info)[1]
 
 
-def failure_message(total: int, reasons: Mapping[str, list[str]], pre_filter: str = "") -> str:
+def fit_error(total: int, reasons: Mapping[str, Sequence[str]], pre_filter: str = "",
+              absent: str = "") -> str:
     """kube-scheduler's FitError: ``0/3 nodes are available: 1 Insufficient cpu, 2 node(s)
-    didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: ...``,
-    each part counted over nodes and sorted as text."""
+    didn't match Pod's node affinity/selector.``, each reason counted over nodes and sorted
+    as text; nodes missing from ``reasons`` count as ``absent``; a PreFilter's refusal
+    (``pre_filter``) is said instead of the nodes'."""
     counts: dict[str, int] = {}
     for node_reasons in reasons.values():
         for reason in node_reasons:
             counts[reason] = counts.get(reason, 0) + 1
+    if absent and total > len(reasons):
+        counts[absent] = counts.get(absent, 0) + total - len(reasons)
     parts = sorted(f"{n} {reason}" for reason, n in counts.items())
     message = f"0/{total} nodes are available"
     if pre_filter:  # a PreFilter refused the pod before any node was looked at
         message += ": " + pre_filter
     elif parts:
         message += ": " + ", ".join(parts)
-    victims = 0 if pre_filter else sum(1 for r in reasons.values()
-                                       if r and set(r) <= PREEMPTABLE)
-    helpless = total - victims
-    tail = []
-    if victims:
-        tail.append(f"{victims} No preemption victims found for incoming pod")
-    if helpless:
-        tail.append(f"{helpless} Preemption is not helpful for scheduling")
-    return (f"{message}. preemption: 0/{total} nodes are available: " +
-            ", ".join(sorted(tail)) + ".")
+    return message + "."
+
+
+def failure_message(total: int, reasons: Mapping[str, Sequence[str]], pre_filter: str = "",
+                    post_filter: str = "") -> str:
+    """The FailedScheduling message: the FitError, then what preemption (the PostFilter,
+    :mod:`.preemption`) said, ``preemption: ...``, unless it found a node."""
+    message = fit_error(total, reasons, pre_filter)
+    return f"{message} {post_filter}" if post_filter else message

@@ -4,9 +4,12 @@ For each pod without ``spec.nodeName`` (and ``schedulerName`` ``default-schedule
 none), every node is filtered (:mod:`.filters`: unschedulable, taints, node selector and
 affinity, host ports, resource fit, topology spread, inter-pod affinity) and the feasible
 ones are scored (:mod:`.scores`); the pod is bound to the best, ties broken at random. When
-no node fits, the pod stays Pending with condition PodScheduled=False (reason
-Unschedulable) and a FailedScheduling event worded as kube-scheduler's ("0/3 nodes are
-available: ..."), aggregated as its recorder does (:mod:`.failures`).
+no node fits, preemption looks for lower-priority pods to evict (:mod:`.preemption`: the
+chosen node is written as the pod's ``status.nominatedNodeName`` and kept for it, see
+:mod:`.nominator`, while the victims terminate), and the pod stays Pending with condition
+PodScheduled=False (reason Unschedulable) and a FailedScheduling event worded as
+kube-scheduler's ("0/3 nodes are available: ... preemption: ..."), aggregated as its
+recorder does (:mod:`.failures`).
 
 Pending pods wait in the scheduling queue (:mod:`.queue`): a pod no node could take is
 tried again only after a cluster event that one of the plugins that refused it says may
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +44,7 @@ from kompy.client.objects import (
     terminating,
     uid,
 )
-from kompy.cluster.scheduler import hints
+from kompy.cluster.scheduler import hints, nominator, preemption
 from kompy.cluster.scheduler.cache import Cache
 from kompy.cluster.scheduler.failures import FailureEvents
 from kompy.cluster.scheduler.filters import (
@@ -50,8 +54,8 @@ from kompy.cluster.scheduler.filters import (
     claim_being_deleted,
     failure_message,
     fits,
-    refusal,
 )
+from kompy.cluster.scheduler.nominator import Nominator, pod_priority
 from kompy.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kompy.cluster.scheduler.scores import score
 from kompy.cluster.scheduler.snapshot import MAX_PODS, Snapshot
@@ -75,10 +79,15 @@ class Decision:
     node: str | None
     message: str = ""
     plugins: frozenset[str] = frozenset()
+    preemption: preemption.Outcome | None = None   # what preemption made of a refused pod
 
 
 def decide(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, str]],
-           rng: random.Random | None = None, claims: ClaimLookup | None = None) -> Decision:
+           rng: random.Random | None = None, claims: ClaimLookup | None = None, *,
+           nominated: Mapping[str, Sequence[Obj]] | None = None,
+           budgets: Sequence[Obj] = ()) -> Decision:
+    """The node for ``pod``, or why none and what preemption found; ``nominated``: the
+    pending pods nominated to each node, ``budgets``: the PodDisruptionBudgets."""
     nodes = snapshot.nodes
     try:
         ctx = Context(pod, snapshot, namespace_labels)
@@ -86,9 +95,11 @@ def decide(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, s
             ctx.claims = claims
         refused = claim_being_deleted(ctx)
         if refused:
+            outcome = preemption.post_filter(ctx, {}, budgets, nominated)
             return Decision(None, failure_message(len(nodes), {i.name: [] for i in nodes},
-                                                  refused), frozenset({VOLUME_BINDING}))
-        refusals = {info.name: refusal(ctx, info) for info in nodes}
+                                                  refused, outcome.message),
+                            frozenset({VOLUME_BINDING}), outcome)
+        refusals = nominator.refusals(ctx, nominated or {})
     except ValueError as error:  # a request that is not a quantity
         return Decision(None, f"0/{len(nodes)} nodes are available: {error}.",
                         frozenset({"NodeResourcesFit"}))
@@ -96,8 +107,15 @@ def decide(pod: Obj, snapshot: Snapshot, namespace_labels: dict[str, dict[str, s
     if not feasible:
         plugins = frozenset(plugin for plugin, _ in refusals.values()) or frozenset(
             {hints.NO_NODES})
+        outcome = preemption.post_filter(ctx, refusals, budgets, nominated)
         return Decision(None, failure_message(len(nodes), {
-            n: reasons for n, (_, reasons) in refusals.items()}), plugins)
+            n: reasons for n, (_, reasons) in refusals.items()}, post_filter=outcome.message),
+            plugins, outcome)
+    # A pod nominated by preemption goes where its victims made room, when it still fits
+    # there (kube-scheduler's evaluateNominatedNode).
+    promised = nominator.nominated_node(pod)
+    if any(info.name == promised for info in feasible):
+        return Decision(promised)
     totals = score(ctx, feasible)
     best = max(totals.values())
     top = sorted(n for n, v in totals.items() if v >= best - 1e-9)
@@ -134,6 +152,8 @@ class Scheduler:
         self.nodes = informers["nodes"]
         self.namespaces = informers["namespaces"]
         self.claims = informers["persistentvolumeclaims"]
+        self.budgets = informers["poddisruptionbudgets"]
+        self.nominator = Nominator()
         self.queue = queue or SchedulingQueue()
         # The nodes and their pods, kept from the informers' events; each cycle brings
         # self.snapshot up to date from it (only what changed is copied).
@@ -167,6 +187,7 @@ class Scheduler:
                 before = None   # the pod assumed is new to others when its binding shows
             for event in hints.assigned_pod_events(before, new):
                 self.queue.move(event, before, new)
+        self.nominator.update(pod, pending=not deleted and _mine(pod))
         if not deleted and _mine(pod):
             self.queue.update(pod)
         else:
@@ -200,7 +221,7 @@ class Scheduler:
         for its caches to sync before its first cycle): a pod tried before the nodes are
         known would be refused, written Unschedulable and backed off for nothing."""
         for informer in (self.pods, self.nodes, self.namespaces, self.claims,
-                         self.volumes.classes):
+                         self.volumes.classes, self.budgets):
             while not informer.synced.wait(0.5):
                 if self.queue.closed:
                     return False
@@ -237,14 +258,21 @@ class Scheduler:
         self.cache.update(self.snapshot)
         refused = self.volumes.pre_filter(pod)
         if refused:   # VolumeBinding's PreFilter: no node is looked at
+            tail = preemption.post_filter(Context(pod, self.snapshot), {})
             self._unschedulable(pod, failure_message(len(self.snapshot.nodes), {
-                info.name: [] for info in self.snapshot.nodes}, refused))
+                info.name: [] for info in self.snapshot.nodes}, refused, tail.message),
+                tail.nominate)
             self.queue.add_unschedulable(qp, {VOLUME_BINDING})
             return
         ns_labels = {name(n): labels(n) for n in self.namespaces.list()}
-        decision = decide(pod, self.snapshot, ns_labels, claims=self.claims.get)
+        decision = decide(pod, self.snapshot, ns_labels, claims=self.claims.get,
+                          nominated=self.nominator.by_node(), budgets=self.budgets.list())
         if decision.node is None:
-            self._unschedulable(pod, decision.message)
+            outcome = decision.preemption
+            if outcome is not None and outcome.candidate is not None:
+                self._preempt(pod, outcome.candidate)
+            self._unschedulable(pod, decision.message,
+                                outcome.nominate if outcome is not None else None)
             self.queue.add_unschedulable(qp, decision.plugins)
             return
         # Counted on the node from now on, so the next decision sees it before the watch
@@ -307,16 +335,67 @@ class Scheduler:
         self.recorder.normal(bound, "Scheduled",
                              f"Successfully assigned {ns}/{pod_name} to {node}")
 
-    def _unschedulable(self, pod: Obj, message: str) -> None:
-        self.failures.failed(pod, message)
-        for cond in (pod.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "PodScheduled" and cond.get("message") == message \
-                    and cond.get("status") == "False":
-                return  # already said: as upstream, an unchanged condition is not written
-        self._set_unscheduled(pod, "Unschedulable", message)
+    def _preempt(self, preemptor: Obj, candidate: preemption.Candidate) -> None:
+        """prepareCandidate: each victim marked DisruptionTarget, deleted gracefully and
+        told why in a ``Preempted`` event; the pods of lower priority nominated to the node
+        lose their nomination (they may no longer fit there)."""
+        node = candidate.node
+        self.nominator.nominate(preemptor, node)
+        for victim in candidate.victims:
+            if (victim.get("metadata") or {}).get("deletionTimestamp"):
+                continue     # already on its way out: nothing to ask again
+            try:
+                self._mark_disrupted(victim)
+                self.client.delete("pods", name(victim), namespace(victim))
+            except NotFound:
+                continue
+            log.info("preempted %s/%s on %s for %s/%s", namespace(victim), name(victim),
+                     node, namespace(preemptor), name(preemptor))
+            self.recorder.normal(victim, "Preempted",
+                                 f"Preempted by pod {uid(preemptor)} on node {node}")
+        priority = pod_priority(preemptor)
+        for other in self.nominator.by_node().get(node, []):
+            if pod_priority(other) < priority:
+                self.nominator.nominate(other, "")
+                try:
+                    self.client.patch("pods", name(other), namespace(other),
+                                      {"status": {"nominatedNodeName": None}},
+                                      subresource="status")
+                except ApiError as error:
+                    log.debug("clearing the nomination of %s: %s", name(other), error)
 
-    def _set_unscheduled(self, pod: Obj, reason: str, message: str) -> None:
+    def _mark_disrupted(self, victim: Obj) -> None:
+        """The DisruptionTarget condition, as kube-scheduler's PreemptPod writes it."""
+        current = self.pods.get(namespace(victim), name(victim)) or victim
+        conditions = [c for c in (current.get("status") or {}).get("conditions") or []
+                      if c.get("type") != "DisruptionTarget"]
+        conditions.append({"type": "DisruptionTarget", "status": "True",
+                           "reason": preemption.REASON, "lastProbeTime": None,
+                           "lastTransitionTime": now(),
+                           "message": f"{SCHEDULER_NAME}: preempting to accommodate a "
+                                      "higher priority pod"})
+        self.client.patch("pods", name(victim), namespace(victim),
+                          {"status": {"conditions": conditions}}, subresource="status")
+
+    def _unschedulable(self, pod: Obj, message: str, nominate: str | None = None) -> None:
+        """FailedScheduling and the PodScheduled condition; ``nominate``: the nominated node
+        to write ("" clears it, None leaves it)."""
+        self.failures.failed(pod, message)
+        status = pod.get("status") or {}
+        same_node = nominate is None or (status.get("nominatedNodeName") or "") == nominate
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("message") == message \
+                    and cond.get("status") == "False" and same_node:
+                return  # already said: as upstream, an unchanged condition is not written
+        self._set_unscheduled(pod, "Unschedulable", message, nominate)
+
+    def _set_unscheduled(self, pod: Obj, reason: str, message: str,
+                         nominate: str | None = None) -> None:
         status: dict[str, Any] = dict(pod.get("status") or {})
+        if nominate is not None:
+            status.pop("nominatedNodeName", None)
+            if nominate:
+                status["nominatedNodeName"] = nominate
         status["phase"] = "Pending"
         status["conditions"] = [{"type": "PodScheduled", "status": "False",
                                  "reason": reason, "message": message,

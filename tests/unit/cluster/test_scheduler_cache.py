@@ -269,7 +269,7 @@ def test_scheduler_assumes_on_bind_and_forgets_a_failed_bind(error: Exception | 
     pending = pod("a", cpu="500m")
     informers = {"pods": _Informer([pending]), "nodes": _Informer([node("kompy")]),
                  "namespaces": _Informer(), "persistentvolumeclaims": _Informer(),
-                 "storageclasses": _Informer()}
+                 "storageclasses": _Informer(), "poddisruptionbudgets": _Informer()}
     scheduler = Scheduler(_Client(error), informers, _Recorder())  # type: ignore[arg-type]
     scheduler.cache.on_node(node("kompy"), False)
     scheduler.queue.add(pending)

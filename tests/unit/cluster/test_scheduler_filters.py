@@ -47,16 +47,20 @@ def test_node_selector_picks_the_labelled_node() -> None:
 
 
 def test_no_node_fits_says_why_per_node_as_kube_scheduler() -> None:
-    nodes = [node("kompy", unschedulable=True), node("kompy-m02", cpu="1"),
+    nodes = [node("kompy", unschedulable=True), node("kompy-m02", cpu="2"),
              node("kompy-m03", taints=[{"key": "dedicated", "value": "db",
                                         "effect": "NoSchedule"}])]
-    chosen, message = where(pod(cpu="1500m"), nodes)
+    busy = [pod("busy", on="kompy-m02", cpu="1")]    # of the same priority: no victim
+    chosen, message = where(pod(cpu="1500m"), nodes, busy)
     assert chosen is None
     assert message == (
         "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint "
         "{dedicated: db}, 1 node(s) were unschedulable. preemption: 0/3 nodes are available: "
         "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for "
         "scheduling.")
+    # A request beyond the node's whole allocatable: no eviction can help there either.
+    assert where(pod(cpu="2500m"), nodes, busy)[1].endswith(
+        "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
 
 
 def test_a_toleration_admits_the_tainted_node() -> None:

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kompy.client import KubeClient
-from kompy.client.objects import parse_time
+from kompy.client.objects import parse_time, restart_request
 from kompy.dev.console import Console
 from kompy.errors import KompyError
 
 SERVICE_LABEL = "app.kubernetes.io/name"
 HOLD = 0.15          # seconds a line is held back, so a crash's last words come out red
 OUTCOME_WAIT = 3.0   # seconds to wait for the pod status to tell why a stream ended
+RESTART_WAIT = 30.0  # seconds a container stopped for an in-place restart may take to run again
 
 
 @dataclass
@@ -208,9 +209,15 @@ class LogStreamer:
         """After a stream ended: the exit code when the container crashed (it exited and the
         kubelet replaced it, or holds it back), None when it runs again (an in-place
         restart: follow it again), the pod goes, or nothing is known within OUTCOME_WAIT
-        seconds. Docker says at once whether the container runs again; the pod status
-        says whether an exit was the end of the container (a restart in place stops it
-        too)."""
+        seconds.
+
+        Docker says at once whether the container runs again, and when its latest run
+        started and ended. A run that started before the pod's restart request and ended
+        after it was stopped for the in-place restart: it runs again once its stop is over,
+        whatever the pod status says meanwhile (the stop's own exit, as terminated, under
+        the same container id). Any other exit counts once the pod status says the
+        kubelet is done with the container; its code is Docker's, as the status may still
+        hold that stop's record."""
         deadline = time.monotonic() + OUTCOME_WAIT
         while not self.stop.is_set():
             state = _run_state(cid)
@@ -219,11 +226,19 @@ class LogStreamer:
                 pod = self._pods.get(f.pod) or {}
                 if status is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
                     return None
-                code = _exit_code(status, cid)
-                if code is not None:
-                    return code
-                if state is None or state.running:
+                if state is not None and state.running:
                     return None
+                if state is not None and stopped_for_restart(state, pod):
+                    deadline = max(deadline, time.monotonic() + OUTCOME_WAIT)
+                    if _restart_overdue(state):
+                        return None   # follow again: a stream of a stopped run ends at once
+                else:
+                    code = _exit_code(status, cid)
+                    if code is not None:
+                        return state.exit_code if state is not None and \
+                            state.exit_code is not None else code
+                    if state is None:
+                        return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -291,6 +306,21 @@ def _run_state(cid: str) -> Any:
         return run_state(cid)
     except KompyError:
         return None
+
+
+def _restart_overdue(state: Any) -> bool:
+    """Whether a container stopped for an in-place restart has waited RESTART_WAIT seconds
+    to run again (the kubelet may be down): the follower then looks afresh."""
+    return state.finished is not None and time.time() - state.finished > RESTART_WAIT
+
+
+def stopped_for_restart(state: Any, pod: dict[str, Any]) -> bool:
+    """Whether the container's latest run (Docker's times) was stopped for the pod's
+    in-place restart request: it started before the request and ended after it (the
+    kubelet's own rule, kompy/cluster/kubelet/podworker.py ``stopped_for_restart``)."""
+    requested = parse_time(restart_request(pod))
+    return (requested is not None and state.started is not None
+            and state.finished is not None and state.started < requested <= state.finished)
 
 
 def _exit_code(status: dict[str, Any], cid: str) -> int | None:

@@ -75,13 +75,18 @@ def _from_pods(pods: list[dict[str, Any]], cid: str) -> RunState | None:
                     return RunState(True, _end_of(state["running"].get("startedAt")), None)
                 ended = state.get("terminated") or {}
                 if ended:
-                    return RunState(False, _end_of(ended.get("startedAt")),
-                                    _end_of(ended.get("finishedAt")))
+                    return _ended(ended)
             last = (container.get("lastState") or {}).get("terminated") or {}
             if last.get("containerID") == cid:
-                return RunState(False, _end_of(last.get("startedAt")),
-                                _end_of(last.get("finishedAt")))
+                return _ended(last)
     return None
+
+
+def _ended(terminated: dict[str, Any]) -> RunState:
+    code = terminated.get("exitCode")
+    return RunState(False, _end_of(terminated.get("startedAt")),
+                    _end_of(terminated.get("finishedAt")),
+                    int(code) if code is not None else None)
 
 
 def _end_of(stamp: str | None) -> float | None:

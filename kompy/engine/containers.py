@@ -20,6 +20,7 @@ class RunState:
     running: bool
     started: float | None      # POSIX time of the latest start (None: never started)
     finished: float | None     # ... of the latest finish (None: not finished)
+    exit_code: int | None = None   # the latest run's, once it finished (None: unknown)
 
 
 def run_state(container_id: str) -> RunState | None:
@@ -32,8 +33,12 @@ def run_state(container_id: str) -> RunState | None:
     except NoSuchObject:
         return None
     state = data.get("State") or {}
-    return RunState(bool(state.get("Running")), engine_time(state.get("StartedAt")),
-                    engine_time(state.get("FinishedAt")))
+    running = bool(state.get("Running"))
+    finished = engine_time(state.get("FinishedAt"))
+    code = state.get("ExitCode")
+    return RunState(running, engine_time(state.get("StartedAt")), finished,
+                    int(code) if not running and finished is not None and code is not None
+                    else None)
 
 
 def engine_time(text: str | None) -> float | None:

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,10 +137,12 @@ def eventually(what: str, probe: Callable[[], T | None], timeout: float = 60,
                          f"last: {last!r}\n{diagnose()}")
 
 
-def wait_said(what: str, probe: Callable[[], object], timeout: float, output: list[str]
-              ) -> None:
+def wait_said(what: str, probe: Callable[[], object], timeout: float,
+              output: Sequence[str]) -> None:
     """:func:`eventually` for a condition on a running kompy process (``kompy dev``): on
-    failure it shows the last lines the process printed (``output``)."""
+    failure it shows the last lines the process printed (``output``, read at the failure:
+    a list the process's reader goes on filling, or a live view such as test_dev's
+    Terminal output)."""
     eventually(what, probe, timeout, lambda: "kompy said:\n" + "".join(output[-60:]))
 
 

@@ -15,9 +15,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import leakkit
 import pytest
@@ -182,7 +182,7 @@ class Terminal:
         import pty
 
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "kompy", "dev"], cwd=cwd,
+        self.proc = subprocess.Popen([sys.executable, "-c", _DUMPABLE_KOMPY, "dev"], cwd=cwd,
                                      env={**env, "COLUMNS": "120", "TERM": "xterm"},
                                      stdin=slave, stdout=slave, stderr=slave,
                                      preexec_fn=default_sigint, close_fds=True)
@@ -211,7 +211,29 @@ class Terminal:
             return len(self.data)
 
     def lines(self) -> list[str]:
-        return [self.text()]
+        """What kompy printed so far, a line each (line ends kept)."""
+        return self.text().splitlines(keepends=True)
+
+    @property
+    def output(self) -> Sequence[str]:
+        """A live view of :meth:`lines` for wait_said: read when a wait fails, so the
+        failure shows what kompy printed while it waited (and, for a failed wait, where
+        each of its threads was: :meth:`lines_and_stacks`), not what it printed before."""
+        return _Live(self.lines_and_stacks)
+
+    def lines_and_stacks(self) -> list[str]:
+        """:meth:`lines`, and when kompy still runs, its threads' stacks (faulthandler's
+        dump on SIGUSR1), so a failed wait shows where kompy was stuck."""
+        if self.proc.poll() is not None:
+            return self.lines()
+        start = self.mark()
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "File " not in self.text(start):
+            time.sleep(0.05)
+        time.sleep(0.2)   # the rest of the dump (a diagnostic: no test waits on this)
+        before = self.text()[:start].splitlines(keepends=True)
+        return [*before, "\nkompy's threads:\n" + self.text(start)]  # the dump as one line
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGINT)
@@ -221,6 +243,30 @@ class Terminal:
             if self.proc.poll() is None:
                 self.proc.kill()
             os.close(self.master)
+
+
+# ``python -m kompy`` that dumps its threads' stacks on SIGUSR1 (Terminal.lines_and_stacks).
+_DUMPABLE_KOMPY = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1); "
+                   "sys.argv[0] = 'kompy'; from kompy.cli import main; main()")
+
+
+class _Live(Sequence[str]):
+    """A sequence read afresh from ``source`` on every access."""
+
+    def __init__(self, source: Callable[[], list[str]]) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        return self.source()[index]
 
 
 RED = "\x1b[31m"
@@ -236,20 +282,24 @@ def test_a_crash_is_shown_in_red_and_a_fix_keeps_the_earlier_edits(
     project = _crashy(tmp_path / "crashy", port)
     script = project / "web" / "app" / "start.sh"
     term = Terminal(project, env)
-    seen = term.lines
+    seen = term.output
     try:
-        wait_said("the first deploy", lambda: _get(port, "/version.txt") == "1", 240, seen())
-        wait_said("watching", lambda: "watching" in term.text(), 30, seen())
+        wait_said("the first deploy", lambda: _get(port, "/version.txt") == "1", 240, seen)
+        wait_said("watching", lambda: "watching" in term.text(), 30, seen)
 
+        page = term.mark()
         (project / "web" / "www" / "index.html").write_text("edited page\n")
         wait_said("the synced page", lambda: _get(port, "/index.html") == "edited page", 30,
-                  seen())
+                  seen)
+        # Its report comes a moment after the page is served: it must not be taken for the
+        # next change's.
+        wait_said("the page's report", lambda: "up to date in" in term.text(page), 30, seen)
 
         start = term.mark()
         began = time.monotonic()
         script.write_text("echo starting version 2\necho 'boom: missing setting' >&2\nexit 3\n")
         wait_said("the crash on screen", lambda: "boom: missing setting" in term.text(start)
-                  and "crashed with exit code 3" in term.text(start), 30, seen())
+                  and "crashed with exit code 3" in term.text(start), 30, seen)
         # How soon is printed below and measured in docs/dev.md; asserting a wall-clock
         # bound here would test the machine's load.
         latency = time.monotonic() - began
@@ -257,19 +307,19 @@ def test_a_crash_is_shown_in_red_and_a_fix_keeps_the_earlier_edits(
         assert f"{RED}boom: missing setting" in crash, crash  # the dying words, in red
         assert "up to date" not in crash.split("crashed with exit code 3")[0], crash
         wait_said("the verdict", lambda: "web crashed after the change" in term.text(start),
-                  30, seen())
+                  30, seen)
         # The kubelet replaced the container from the image; kompy synced the edits into it
         # again (and restarted it: so it crashes again, as the sources say).
         wait_said("the re-sync", lambda: "synced 2 changed files again" in term.text(start),
-                  30, seen())
+                  30, seen)
 
         fixed = term.mark()
         began = time.monotonic()
         script.write_text("echo starting version 3\necho 3 > /www/version.txt\n" + SERVE)
-        wait_said("the fix served", lambda: _get(port, "/version.txt") == "3", 60, seen())
+        wait_said("the fix served", lambda: _get(port, "/version.txt") == "3", 60, seen)
         recovery = time.monotonic() - began
         assert _get(port, "/index.html") == "edited page"   # the earlier edit was kept
-        wait_said("up to date", lambda: "up to date in" in term.text(fixed), 30, seen())
+        wait_said("up to date", lambda: "up to date in" in term.text(fixed), 30, seen)
         print(f"crash on screen after {latency:.2f} s; fix served after {recovery:.2f} s")
     finally:
         code = term.stop()

@@ -4,6 +4,8 @@ when they tie), and the log streamer's view of a stream's end."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from kompy.dev import logs, tracker
@@ -121,3 +123,80 @@ def test_a_failed_resync_is_reported_unless_the_session_is_ending(
         stop.set()
     pods._resync("web", "web-1", "docker://c1")
     assert bool(console.warnings) is not ending
+
+
+def _stamp(when: float, fraction: bool = False) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + (
+        f".{int(when % 1 * 1e6):06d}Z" if fraction else "Z")
+
+
+def _streamer(monkeypatch: pytest.MonkeyPatch, states: list[object],
+              status: dict[str, object], requested: float
+              ) -> tuple[logs.LogStreamer, list[object]]:
+    """A log streamer that knows one pod with ``status`` and a restart request made at
+    ``requested``, and whose Docker answers are ``states``, one per look (the last one
+    repeated)."""
+    import threading
+
+    from kompy.client.wellknown import RESTART_ANNOTATION
+
+    seen: list[object] = []
+
+    def run_state(cid: str) -> object:
+        seen.append(states[0])
+        return states.pop(0) if len(states) > 1 else states[0]
+
+    monkeypatch.setattr(logs, "_run_state", run_state)
+    streamer = logs.LogStreamer(None, "ns", None, threading.Event())  # type: ignore[arg-type]
+    streamer._pods["web-1"] = {
+        "metadata": {"name": "web-1", "annotations": {
+            RESTART_ANNOTATION: _stamp(requested, fraction=True)}},
+        "status": {"containerStatuses": [{"name": "web", **status}]}}
+    return streamer, seen
+
+
+def _stopped(requested: float) -> dict[str, object]:
+    """What the pod status says while a container is stopped for an in-place restart, and
+    a moment after the restarted run crashed: the stop's own record, under the same id."""
+    return {"containerID": "docker://c1", "state": {"terminated": {
+        "containerID": "docker://c1", "exitCode": 0, "startedAt": _stamp(requested - 5),
+        "finishedAt": _stamp(requested + 1)}}}
+
+
+def test_a_stop_for_an_in_place_restart_is_not_an_exit(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    # Docker: stopped for the request (started before it, ended after), then running
+    # again. The status says terminated with code 0 all along: the follower must follow
+    # the restarted run, not report "exited with exit code 0".
+    from kompy.engine.containers import RunState
+
+    at = time.time() - 1   # the request, a moment ago (a stop is given RESTART_WAIT s)
+    stopped = RunState(False, at - 5, at + 0.3, 0)
+    streamer, seen = _streamer(monkeypatch, [stopped, stopped, RunState(True, at + 0.4, None)],
+                               _stopped(at), at)
+    follower = logs._Follower("web-1", "web", "")
+    assert streamer._outcome(follower, "docker://c1") is None
+    assert len(seen) == 3   # it waited for the run after the stop
+
+
+def test_a_crash_after_an_in_place_restart_has_docker_s_exit_code(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The restarted run (started after the request) died with 3; the status still holds
+    # the stop's record (code 0).
+    from kompy.engine.containers import RunState
+
+    at = time.time() - 1
+    streamer, _ = _streamer(monkeypatch, [RunState(False, at + 0.4, at + 0.6, 3)],
+                            _stopped(at), at)
+    assert streamer._outcome(logs._Follower("web-1", "web", ""), "docker://c1") == 3
+
+
+def test_an_exit_without_a_restart_request_counts_once_the_kubelet_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kompy.engine.containers import RunState
+
+    at = time.time() - 1
+    streamer, _ = _streamer(monkeypatch, [RunState(False, at - 5, at - 1, 1)], {
+        "containerID": "docker://c2", "state": {"running": {}},
+        "lastState": {"terminated": {"containerID": "docker://c1", "exitCode": 1}}}, at)
+    assert streamer._outcome(logs._Follower("web-1", "web", ""), "docker://c1") == 1

@@ -9,15 +9,13 @@ is refused with kube-apiserver's message."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import BUSYBOX, wait_for
+from clusterkit import BUSYBOX, kubectl_runner, wait_for
 
 from kompy.client.objects import pod_requests, pod_terminal
 from kompy.client.quantity import milli_value
@@ -64,15 +62,7 @@ def test_a_high_priority_pod_preempts_through_stock_kubectl(
     binary = SDK / f"kubectl.{VERSION}"
     if not binary.exists():
         pytest.skip(f"kubectl {VERSION} is not installed")
-    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(cluster["dir"] /
-                                                                   "kubeconfig")}
-
-    def kubectl(*args: str, code: int = 0, stdin: str | None = None) -> str:
-        done = subprocess.run([str(binary), "-n", namespace, *args], input=stdin,
-                              capture_output=True, text=True, env=env, timeout=90)
-        output = done.stdout + done.stderr
-        assert done.returncode == code, f"kubectl {' '.join(args)}: {output}"
-        return output
+    kubectl = kubectl_runner(binary, cluster, namespace, tmp_path)
 
     out = kubectl("get", "priorityclass")
     assert re.search(r"^NAME\s+VALUE\s+GLOBAL-DEFAULT\s+AGE\s+PREEMPTIONPOLICY$", out, re.M)

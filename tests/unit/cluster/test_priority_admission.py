@@ -4,8 +4,6 @@ pkg/apis/scheduling/validation)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,18 +15,14 @@ from kompy.client.tables import table_rows
 from kompy.cluster.apiserver import kubeproto
 from kompy.cluster.apiserver.protobuf import message_classes
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.store.sqlite import Store
 from kompy.kubectl.describe import describe
 
 TOKEN = "test-token"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[KubeClient]:
-    (tmp_path / "state").mkdir()
-    srv = ApiServer(Store(tmp_path / "state" / "store.db"), TOKEN).start()
-    yield KubeClient.for_server(srv.url, TOKEN)
-    srv.stop()
+def client(server: ApiServer) -> KubeClient:
+    return KubeClient.for_server(server.url, TOKEN)
 
 
 def klass(name: str, value: int, **fields: Any) -> dict[str, Any]:

@@ -327,13 +327,14 @@ def _exit_code(status: dict[str, Any], cid: str) -> int | None:
     """The exit code of container ``cid`` once the kubelet replaced it or holds it back (a
     crash), or it ended for good; None while it may just be restarting in place."""
     state = status.get("state") or {}
-    for terminated in ((status.get("lastState") or {}).get("terminated"),
-                       state.get("terminated")):
-        if terminated and terminated.get("containerID") == cid:
-            replaced = status.get("containerID") != cid or "waiting" in state \
-                or "terminated" in state
-            if replaced:
-                return int(terminated.get("exitCode") or 0)
+    ended = state.get("terminated")
+    if ended and ended.get("containerID") == cid:
+        return int(ended.get("exitCode") or 0)
+    # lastState of the container that runs again is the run a restart in place ended.
+    last = (status.get("lastState") or {}).get("terminated")
+    if last and last.get("containerID") == cid and (
+            status.get("containerID") != cid or "waiting" in state):
+        return int(last.get("exitCode") or 0)
     return None
 
 

@@ -289,11 +289,15 @@ def _container(pod: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _crash(status: dict[str, Any], since: float) -> tuple[int, str] | None:
     """(exit code, container id) of a run of this container that failed after ``since`` and
-    that the kubelet replaced (or holds back: CrashLoopBackOff); an in-place restart keeps the same
-    container and never shows here."""
+    that the kubelet replaced (or holds back: CrashLoopBackOff). The run a restart in place
+    ended is ``lastState`` too (counted as upstream counts restarts), but of the container
+    that runs again, or that ended since (its own exit is then ``state``): asked for, not a
+    crash."""
     last = (status.get("lastState") or {}).get("terminated") or {}
     code = int(last.get("exitCode") or 0)
     cid = str(last.get("containerID") or "")
+    if cid == status.get("containerID") and "waiting" not in (status.get("state") or {}):
+        return None
     if code and _after(last.get("finishedAt"), since, lambda: _precise(cid, "finished")):
         return code, cid
     return None

@@ -11,7 +11,7 @@ template's hash. https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,10 +64,18 @@ def by_age(pods: Iterable[Obj]) -> list[Obj]:
     return sorted(pods, key=lambda p: (str(meta(p).get("creationTimestamp") or ""), name(p)))
 
 
+def _any_ended(pod: Obj) -> bool:
+    return True
+
+
 def manage_node(pods: list[Obj], should_run: bool, pod_hash: str, surge: bool,
-                min_ready: int, now: float) -> Plan:
+                min_ready: int, now: float,
+                ended: Callable[[Obj], bool] = _any_ended) -> Plan:
     """podsShouldBeOnNode for one node, given every pod of the set on it (terminating
-    ones included: without surge a node gets its new pod only once the old one is gone)."""
+    ones included: without surge a node gets its new pod only once the old one is gone).
+    A pod that ended (Failed or Succeeded) goes if ``ended(pod)`` says so: the controller
+    holds a failed one within its node's back-off. Held, it is neither running nor gone:
+    without surge the node gets no new pod meanwhile, with surge it gets one beside it."""
     plan = Plan()
     if not should_run:
         plan.delete += [name(p) for p in pods if not terminating(p)]
@@ -80,7 +88,8 @@ def manage_node(pods: list[Obj], should_run: bool, pod_hash: str, surge: bool,
         if terminating(pod):
             continue
         if pod_terminal(pod):
-            plan.delete.append(name(pod))
+            if ended(pod):
+                plan.delete.append(name(pod))
         else:
             running.append(pod)
     running = by_age(running)

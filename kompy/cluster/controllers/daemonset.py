@@ -8,6 +8,9 @@ on a node that no longer qualifies is deleted. A RollingUpdate replaces the pods
 templates within ``maxUnavailable`` (or makes new pods beside them within ``maxSurge``), as
 upstream's rollingUpdate (``daemonroll``); OnDelete leaves them until they are deleted. A
 pod counts as available once Ready for ``minReadySeconds`` (``availability``).
+A pod that ended is deleted (and a new one made), a failed one within a back-off per
+DaemonSet, generation and node: 1 s doubling to 15 minutes (kube-controller-manager's
+``failedPodsBackoff``), each deletion said by a ``FailedDaemonPod`` Warning event.
 Each template is kept as a ControllerRevision ``<set>-<hash>`` (``history``), the pods'
 ``controller-revision-hash`` label being the hash, for ``kubectl rollout history|undo``.
 https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
@@ -16,7 +19,7 @@ https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, cast
 
 from kompy.client import KubeClient, NotFound
@@ -31,6 +34,7 @@ from kompy.client.objects import (
     pod_terminal,
     random_suffix,
     terminating,
+    uid,
 )
 from kompy.client.revisions import HASH_KEY
 from kompy.cluster.controllers.availability import min_ready_seconds, recheck_in
@@ -46,6 +50,7 @@ from kompy.cluster.controllers.daemonroll import (
     status_counts,
 )
 from kompy.cluster.controllers.history import History, owned_revisions
+from kompy.cluster.controllers.keyedbackoff import KeyedBackoff
 from kompy.cluster.controllers.pods import owned_pods, pod_from_template
 from kompy.cluster.controllers.rollout import template_hash
 from kompy.cluster.scheduler import affinity, taints
@@ -78,6 +83,12 @@ def runs_on(template_pod: Obj, node: Obj) -> bool:
                               (taints.NO_SCHEDULE, taints.NO_EXECUTE)) is None
 
 
+# kube-controller-manager's failedPodsBackoff (1 s doubling to 15 min), and how often its
+# forgotten keys are dropped (BackoffGCInterval).
+FAILED_POD_BACKOFF = (1.0, 900.0)
+BACKOFF_GC_SECONDS = 60.0
+
+
 class DaemonSetController(PodOwnerController):
     name = "daemonset"
     owner_resource = "daemonsets"
@@ -86,6 +97,10 @@ class DaemonSetController(PodOwnerController):
     def __init__(self, client: KubeClient, informers: Informers, recorder: EventRecorder
                  ) -> None:
         super().__init__(client, informers, recorder)
+        # Upstream's comment: "a critical place where DS is often fighting with kubelet
+        # that rejects pods": a node whose pods keep failing gets a new one ever later.
+        self.failed_pods = KeyedBackoff(*FAILED_POD_BACKOFF)
+        self._gc_at = time.monotonic() + BACKOFF_GC_SECONDS
         self.nodes = informers["nodes"]
         self.nodes.add_handler(self._on_node)
         self.revisions = informers["controllerrevisions"]
@@ -117,8 +132,13 @@ class DaemonSetController(PodOwnerController):
         # the expectations of the manage step are met.
         nodes = self._pods_by_node(ds, eligible)
         plan = Plan()
+        held: list[float] = []   # seconds until a failed pod's back-off ends
+        if time.monotonic() >= self._gc_at:
+            self.failed_pods.gc(time.monotonic())
+            self._gc_at = time.monotonic() + BACKOFF_GC_SECONDS
         for node, pods in nodes.items():
-            step = manage_node(pods, node in eligible, pod_hash, surge > 0, min_ready, now)
+            step = manage_node(pods, node in eligible, pod_hash, surge > 0, min_ready, now,
+                               self._ended(ds, node, held))
             plan.delete += step.delete
             plan.create += [node for _ in step.create]
         if not plan and rolling(ds) is not None:
@@ -130,8 +150,39 @@ class DaemonSetController(PodOwnerController):
         wait = recheck_in(owned_pods(self.pods, ds), min_ready)
         if wait is not None:
             self.queue.add_after(key, wait)
+        if held:
+            # Upstream requeues after the whole current back-off; here the sync comes when
+            # it ends, the earliest moment the failed pod may go.
+            self.queue.add_after(key, min(held))
         in_use = {f"{ds_name}-{labels(p).get(HASH_LABEL)}" for p in owned_pods(self.pods, ds)}
         self.history.truncate(ds, owned_revisions(self.revisions, ds), in_use | {name(update)})
+
+    def _ended(self, ds: Obj, node: str, held: list[float]) -> Callable[[Obj], bool]:
+        """Whether a pod of ``ds`` on ``node`` that ended goes now (podsShouldBeOnNode): a
+        succeeded one does; a failed one does unless the node's back-off holds it (then the
+        time left goes to ``held``). Each one that goes is said in an event on ``ds``."""
+        def goes(pod: Obj) -> bool:
+            where = f"{namespace(pod)}/{name(pod)} on node {node}"
+            if (pod.get("status") or {}).get("phase") != "Failed":
+                self.recorder.normal(ds, "SucceededDaemonPod",
+                                     f"Found succeeded daemon pod {where}, will try to "
+                                     "delete it")
+                return True
+            # Per DaemonSet, template generation (the one last observed) and node, as
+            # failedPodsBackoffKey: a new template starts over.
+            generation = (ds.get("status") or {}).get("observedGeneration", 0)
+            key = f"{uid(ds)}/{generation}/{node}"
+            now = time.monotonic()
+            left = self.failed_pods.remaining(key, now)
+            if left > 0:
+                held.append(left)
+                return False
+            self.failed_pods.next(key, now)
+            self.recorder.warning(ds, "FailedDaemonPod",
+                                  f"Found failed daemon pod {where}, will try to kill it")
+            return True
+
+        return goes
 
     def _pods_by_node(self, ds: Obj, eligible: set[str]) -> dict[str, list[Obj]]:
         """Every node that should run a pod, and every node a pod of the set is bound to

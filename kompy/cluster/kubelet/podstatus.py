@@ -12,6 +12,7 @@ from typing import Any
 from kompy.client.objects import Obj, docker_time, now
 from kompy.client.qos import qos_class
 from kompy.cluster.kubelet.backend import ContainerInfo
+from kompy.cluster.kubelet.inplace import InPlace
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Observed:
     ready: bool
     started: bool
     will_restart: bool  # an exited container that the restart policy will run again
+    in_place: InPlace = InPlace()  # runs that restarts in place ended (:mod:`.inplace`)
 
 
 def exited(info: ContainerInfo) -> bool:
@@ -50,32 +52,40 @@ def terminated(info: ContainerInfo) -> dict[str, Any]:
     return out
 
 
+def previous_run(obs: Observed) -> dict[str, Any]:
+    """``lastState``: the run before the current one. That is the run a restart in place
+    ended when it was the current container's (the same container runs again), else the
+    previous container's last run."""
+    cur, prev, ended = obs.current, obs.previous, obs.in_place.last
+    if cur is not None and ended and ended.get("containerID") == f"docker://{cur.id}":
+        return {"terminated": ended}
+    return {"terminated": terminated(prev)} if prev is not None else {}
+
+
 def container_status(obs: Observed) -> dict[str, Any]:
-    cur, prev = obs.current, obs.previous
+    """One container's status. ``restartCount`` counts every run after the first, as
+    upstream counts new container instances: the kubelet's new containers (the attempt
+    number) and the runs restarts in place ended."""
+    cur = obs.current
     state: dict[str, Any]
-    last: dict[str, Any] = {}
+    last = previous_run(obs)
     if obs.waiting is not None:
         reason, message = obs.waiting
         state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
         if cur is not None and exited(cur):
             last = {"terminated": terminated(cur)}
-        elif prev is not None:
-            last = {"terminated": terminated(prev)}
     elif cur is None or (cur.status == "created" and not cur.error):
         state = {"waiting": {"reason": "ContainerCreating"}}
+        last = {}
     elif cur.running:
         state = {"running": {"startedAt": docker_time(cur.started_at) or now()}}
-        if prev is not None:
-            last = {"terminated": terminated(prev)}
     else:
         state = {"terminated": terminated(cur)}
-        if prev is not None:
-            last = {"terminated": terminated(prev)}
     out: dict[str, Any] = {
         "name": obs.name, "image": obs.image, "imageID": "",
         "ready": bool(obs.ready and cur is not None and cur.running),
         "started": bool(obs.started and cur is not None and cur.running),
-        "restartCount": cur.attempt if cur is not None else 0,
+        "restartCount": (cur.attempt if cur is not None else 0) + obs.in_place.count,
         "state": state, "lastState": last,
     }
     if cur is not None:

@@ -49,8 +49,9 @@ from kompy.cluster.kubelet.config import KubeletConfig
 from kompy.cluster.kubelet.hooks import post_start_handler, run_post_start
 from kompy.cluster.kubelet.hosts import HostsTable, name_mounts, write_name_files
 from kompy.cluster.kubelet.images import Hold, ImagePuller
+from kompy.cluster.kubelet.inplace import InPlaceLedger
 from kompy.cluster.kubelet.podspec import api_service_env, container_spec, resolve_env
-from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status
+from kompy.cluster.kubelet.podstatus import Observed, exited, pod_status, terminated
 from kompy.cluster.kubelet.probes import Prober
 from kompy.cluster.kubelet.volumes import (
     Lookup,
@@ -189,6 +190,7 @@ class PodWorker:
         self._ids: dict[str, set[str]] = {}  # pod uid -> ids of all its containers
         self._inventoried = False  # see adopt()
         self.images = ImagePuller(backend, recorder, secrets)
+        self.in_place = InPlaceLedger(lambda pod_uid: pod_dir(state_dir, pod_uid))
 
     # -- entry points ---------------------------------------------------------------------------
     def network(self, ns: str) -> tuple[str, str]:
@@ -211,6 +213,7 @@ class PodWorker:
     def forget(self, pod_uid: str) -> None:
         self._state.pop(pod_uid, None)
         self._ids.pop(pod_uid, None)
+        self.in_place.forget(pod_uid)
 
     def adopt(self, containers: list[ContainerInfo]) -> None:
         """The node's inventory, taken at start before any pod is synced: every container
@@ -613,9 +616,10 @@ class PodWorker:
         containers that started before the time in the pod's RESTART_ANNOTATION are stopped
         and started again as they are, keeping the files synced into them; a kubelet restart
         would start a fresh container from the image. Comparing with the container's start
-        time makes a request act once, across daemon restarts too. Not a failure: the
-        restart count does not change. A container that crashed before the request and
-        waits out its back-off starts at once instead (:meth:`_restart_wait`).
+        time makes a request act once, across daemon restarts too. The run it ends counts
+        as upstream counts a container killed and started again: ``restartCount`` + 1, and
+        that run in ``lastState`` (:mod:`.inplace`). A container that crashed before the
+        request and waits out its back-off starts at once instead (:meth:`_restart_wait`).
 
         The stop is a kill as upstream's killContainer (``Killing`` event, preStop hook,
         stop signal, SIGKILL at the end of the grace period) on the kubelet's stopper, not a
@@ -641,6 +645,9 @@ class PodWorker:
             raise Hold(RESYNC)  # its termination takes it from here
         cname = str(c.get("name"))
         self.prober.forget(uid(pod), cname)
+        # Counted before the start: a start that fails is tried again as the same run.
+        self.in_place.count(uid(pod), cname, f"{cur.id}@{cur.started_at}@{cur.finished_at}",
+                            terminated(cur))
         self.backend.start(cur.id)
         self.recorder.normal(pod, "Started", f"Started container {cname}")
         self._post_start(pod, c, cur.id, sandbox)
@@ -683,7 +690,7 @@ class PodWorker:
                 should_restart(policy, cur.exit_code if not cur.error else 1)
                 or stopped_for_restart(cur, requested))
             out.append(Observed(cname, str(c.get("image") or ""), cur, prev, waiting, ready,
-                                started, will))
+                                started, will, self.in_place.of(uid(pod), cname)))
         return out
 
 

@@ -37,8 +37,15 @@ def test_a_restart_request_restarts_the_same_container_once(client: Any, namespa
              lambda: _started(client, "p", namespace)[1] != started, 30)
     assert _started(client, "p", namespace)[0] == cid  # the same container, not a new one
     assert sh(client, "p", namespace, "cat /tmp/marker").strip() == "synced"
-    status = running(client, "p", namespace)["status"]["containerStatuses"][0]
-    assert status["restartCount"] == 0  # asked for, not a failure
+    # Counted as upstream's kubelet counts a container killed and started again: one
+    # restart, and the run it ended (trap: exit 0 on SIGTERM) as lastState.
+    status = wait_for("the restart counted", lambda: (
+        st := running(client, "p", namespace)["status"]["containerStatuses"][0]).get(
+        "restartCount") == 1 and st, 30)
+    ended = status["lastState"]["terminated"]
+    assert (ended["exitCode"], ended["reason"], ended["containerID"]) == (
+        0, "Completed", f"docker://{cid}")
+    assert ended["startedAt"] == started[:19] + "Z" and ended["finishedAt"] >= started[:19]
     wait_for("the Killing event", lambda: any(
         e.get("reason") == "Killing" and e["message"] ==
         "Container c restart requested by kompy dev, will be restarted"

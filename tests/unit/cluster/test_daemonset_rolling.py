@@ -178,6 +178,18 @@ def test_manage_node(rule: str, pods: list[dict[str, Any]], should_run: bool, su
     assert (plan.delete, plan.create) == (deleted, created), rule
 
 
+@pytest.mark.parametrize(("rule", "surge", "deleted", "created"), [
+    ("without surge, a node whose failed pod is held waits for it", False, [], []),
+    ("with surge, a node whose failed pod is held gets a new pod beside it", True, [],
+     [""]),
+])
+def test_a_failed_pod_held_by_its_back_off(rule: str, surge: bool, deleted: list[str],
+                                           created: list[str]) -> None:
+    failed = pod("a", "n1", phase="Failed", ready_for=None)
+    plan = manage_node([failed], True, NEW, surge, 0, NOW, ended=lambda p: False)
+    assert (plan.delete, plan.create) == (deleted, created), rule
+
+
 def test_status_counts_the_oldest_pod_of_each_node() -> None:
     nodes = nodes_of(
         pod("a", "n1", born=1), pod("a2", "n1", NEW, ready_for=30, born=2),   # surging

@@ -71,9 +71,15 @@ def test_a_deaf_restart_in_place_holds_no_sync_worker(fake_cluster: Any) -> None
         "Container app restart requested by kompy dev, will be restarted"]
     fake_cluster.wait("a second Started event", lambda: sum(
         e.get("count") or 1 for e in events(fake_cluster, "deaf-0", "Started")) >= 2)
-    fake_cluster.wait("the pod Running again with no restart counted", lambda: (
+    status = fake_cluster.wait("the pod Running again, the restart counted", lambda: (
         st := fake_cluster.status_of("deaf-0", "app")) and "running" in st["state"] and
-        st.get("restartCount") == 0)
+        st.get("restartCount") == 1 and st)
+    # As upstream's kubelet shows a container killed and started again: the killed run.
+    ended = status["lastState"]["terminated"]
+    assert (ended["exitCode"], ended["reason"], ended["containerID"]) == (
+        137, "Error", f"docker://{first['deaf-0'].id}")   # deaf to SIGTERM: SIGKILLed
+    assert ended["startedAt"] == first["deaf-0"].started_at[:19] + "Z"
+    assert ended["finishedAt"] >= ended["startedAt"]
     assert not fake_cluster.backend.called("stop")  # no engine call waits out the grace
     fake_cluster.backend.stop_ignored = lambda spec: False  # the teardown's stop is quick
 
@@ -100,3 +106,41 @@ def test_the_restart_runs_the_pre_stop_hook_and_keeps_the_pod_running(
     fake_cluster.wait("Running", lambda: phase(fake_cluster, "hooked") == "Running" and (
         "running" in fake_cluster.status_of("hooked", "app").get("state", {})))
     assert phase(fake_cluster, "hooked") == "Running"
+
+
+def test_restarts_in_place_count_with_crashes_and_across_a_daemon_restart(
+        fake_node: Any) -> None:
+    """Upstream counts every new run of a container: two restarts in place and a crash make
+    restartCount 3, whatever the order, and a daemon restarted meanwhile counts the same
+    (the count is the pod's, kept in its state folder). lastState is always the run
+    before the current one."""
+    cluster = fake_node.start()
+    cluster.client.create(pod("counted", grace=2))
+    first = cluster.wait("running", lambda: cluster.running("counted", "app"))
+
+    def restarted_in_place(n: int) -> dict[str, Any]:
+        request_restart(cluster, "counted")
+        return cluster.wait(f"restart {n} counted", lambda: (
+            st := cluster.status_of("counted", "app")) and "running" in st["state"]
+            and st.get("restartCount") == n and st)
+
+    status = restarted_in_place(1)
+    assert status["lastState"]["terminated"]["exitCode"] == 143   # SIGTERM obeyed
+    assert status["containerID"] == f"docker://{first.id}"
+    fake_node.crash()
+    cluster = fake_node.start()
+    cluster.wait("Running after the daemon restart, the count kept", lambda: (
+        st := cluster.status_of("counted", "app")) and "running" in st["state"]
+        and st.get("restartCount") == 1)
+    restarted_in_place(2)
+
+    crashed = cluster.running("counted", "app")
+    assert crashed is not None and crashed.id == first.id
+    fake_node.backend.exit(crashed.id, 3)
+    status = cluster.wait("the crash counted on top", lambda: (
+        st := cluster.status_of("counted", "app")) and "running" in st["state"]
+        and st.get("restartCount") == 3 and st)
+    ended = status["lastState"]["terminated"]
+    assert (ended["exitCode"], ended["reason"], ended["containerID"]) == (
+        3, "Error", f"docker://{first.id}")
+    assert status["containerID"] != f"docker://{first.id}"   # the kubelet's new container

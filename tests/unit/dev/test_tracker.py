@@ -49,6 +49,19 @@ def test_a_crash_counts_only_after_the_change(monkeypatch: pytest.MonkeyPatch) -
     assert tracker._crash(terminated(3, "2026-01-02T03:04:05Z"), since) is None
 
 
+def test_the_run_a_restart_in_place_ended_is_no_crash() -> None:
+    """The kubelet counts a restart in place as upstream counts restarts: the killed run
+    (SIGTERM's 143) is lastState of the same container, running again or ended since."""
+    since = 1767323045.5
+    killed = terminated(143, "2026-01-02T03:04:07Z")
+    assert tracker._crash({**killed, "containerID": "docker://old"}, since) is None
+    assert tracker._crash({**killed, "containerID": "docker://old", "state": {
+        "terminated": {"exitCode": 1, "containerID": "docker://old"}}}, since) is None
+    # Restarted in place, then crashed and held back: lastState is that crash.
+    assert tracker._crash({**killed, "containerID": "docker://old", "state": {
+        "waiting": {"reason": "CrashLoopBackOff"}}}, since) == (143, "docker://old")
+
+
 def test_selectors_pick_the_services_pods() -> None:
     target = Target("ns", "app.kubernetes.io/name=web,app.kubernetes.io/part-of=shop", "web")
     labels = {"app.kubernetes.io/name": "web", "app.kubernetes.io/part-of": "shop"}
@@ -68,6 +81,13 @@ def test_selectors_pick_the_services_pods() -> None:
                                                               "exitCode": 0}}}, 0),
     # still running (an in-place restart keeps the container): not an end
     ({"containerID": "docker://old", "state": {"running": {}}}, None),
+    # running again after a restart in place, which lastState shows: not an end either
+    ({"containerID": "docker://old", "state": {"running": {}},
+      "lastState": {"terminated": {"containerID": "docker://old", "exitCode": 143}}}, None),
+    # restarted in place, then ended on its own: its own exit, not the restart's
+    ({"containerID": "docker://old", "state": {"terminated": {"containerID": "docker://old",
+                                                              "exitCode": 3}},
+      "lastState": {"terminated": {"containerID": "docker://old", "exitCode": 143}}}, 3),
     # an earlier container's end says nothing about this one
     ({"containerID": "docker://new", "state": {"running": {}},
       "lastState": {"terminated": {"containerID": "docker://older", "exitCode": 2}}}, None),

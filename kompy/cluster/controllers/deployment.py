@@ -121,7 +121,7 @@ class DeploymentController(Controller):
         template = (dep.get("spec") or {}).get("template") or {}
         collisions = int((dep.get("status") or {}).get("collisionCount") or 0)
         pod_hash = template_hash(template, collisions)
-        new = _find_new(all_rs, template, pod_hash)
+        new = _find_new(all_rs, template)
         olds = sorted((rs for rs in all_rs if rs is not new), key=revision)
         top = max((revision(rs) for rs in all_rs), default=0)
         if new is None:
@@ -179,13 +179,21 @@ class DeploymentController(Controller):
             created = self.client.create(rs)
         except Conflict:
             existing = self.client.get("replicasets", f"{name(dep)}-{pod_hash}", namespace(dep))
-            if (controller_ref(existing) or {}).get("uid") != uid(dep):
-                # A foreign object has our name: bump collisionCount and hash again.
-                status = {**(dep.get("status") or {}), "collisionCount":
-                          int((dep.get("status") or {}).get("collisionCount") or 0) + 1}
-                self.client.replace_status({**dep, "status": status})
+            if (controller_ref(existing) or {}).get("uid") != uid(dep) or \
+                    _without_hash((existing.get("spec") or {}).get("template") or {}) != \
+                    _without_hash(template):
+                # A hash collision (getNewReplicaSet): the name is taken by a ReplicaSet
+                # that is not ours, or is ours but of another template. Adopting it would
+                # run the wrong pods; bump collisionCount, which the next hash includes, and
+                # retry (the Conflict requeues this Deployment).
+                count = int((dep.get("status") or {}).get("collisionCount") or 0) + 1
+                log.info("deployment %s/%s: hash collision on %s; collisionCount %d",
+                         namespace(dep), name(dep), name(existing), count)
+                bumped = self.client.replace_status(
+                    {**dep, "status": {**(dep.get("status") or {}), "collisionCount": count}})
+                self.deployments.upsert_local(bumped)
                 raise
-            created = existing
+            created = existing   # ours, made by an earlier sync the cache had not seen
         self.rs.upsert_local(created)
         self.recorder.normal(dep, "ScalingReplicaSet",
                              f"Scaled up replica set {name(created)} to {initial}")
@@ -296,19 +304,19 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return bool(strip(a) == strip(b))
 
 
-def _find_new(all_rs: list[Obj], template: dict[str, Any], pod_hash: str) -> Obj | None:
+def _find_new(all_rs: list[Obj], template: dict[str, Any]) -> Obj | None:
     """The ReplicaSet of the Deployment's template: FindNewReplicaSet's, the oldest whose
-    template equals it but for the hash label (EqualIgnoreHash); else the one with the
-    template's hash. By the template first, as upstream: the hash is of the template's
-    text, which a change of the stored form moves without changing the template (quantities
-    stored canonically from c3e3eb6 on: ``0.5`` is ``500m``; apiserver/storedforms.py)."""
+    template equals it but for the hash label (EqualIgnoreHash). By the template only, as
+    upstream: the hash is of the template's text, which a change of the stored form moves
+    without changing the template (quantities stored canonically from c3e3eb6 on: ``0.5`` is
+    ``500m``; apiserver/storedforms.py), and a ReplicaSet carrying the hash but another
+    template is a collision (``_create_rs``), not the new ReplicaSet."""
     wanted = _without_hash(template)
     for rs in sorted(all_rs, key=lambda rs: (str(meta(rs).get("creationTimestamp") or ""),
                                              name(rs))):
         if _without_hash((rs.get("spec") or {}).get("template") or {}) == wanted:
             return rs
-    return next((rs for rs in all_rs
-                 if (meta(rs).get("labels") or {}).get(HASH_LABEL) == pod_hash), None)
+    return None
 
 
 def _without_hash(template: dict[str, Any]) -> dict[str, Any]:

@@ -102,3 +102,50 @@ def test_an_owner_deleted_a_moment_ago_does_not_make_its_children_again(
     owners.upsert_local(stale)   # the cache has not heard of the deletion yet
     controller.sync(("default", "web"))
     assert made() == []
+
+
+def test_a_replicaset_of_another_template_under_the_new_name_is_a_hash_collision(
+        fake_cluster: Any) -> None:
+    """getNewReplicaSet: a ReplicaSet named as the new one, owned by the Deployment but of
+    another template, is not adopted; collisionCount goes up and the next hash names it."""
+    from kompy.client.wellknown import HASH_LABEL
+    from kompy.cluster.controllers.rollout import template_hash
+
+    client = fake_cluster.client
+    client.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": template({"app": "web"})}})
+    fake_cluster.wait("1 available replica", lambda: client.get(
+        "deployments", "web", "default").get("status", {}).get("availableReplicas") == 1)
+    dep = client.get("deployments", "web", "default")
+
+    def annotated(value: str) -> dict[str, Any]:
+        stored = dict(dep["spec"]["template"])
+        return {**stored, "metadata": {**stored["metadata"], "annotations": {"v": value}}}
+    wanted, squatter = annotated("2"), annotated("3")
+    taken = template_hash(wanted, 0)
+    client.create({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": f"web-{taken}", "labels": {"app": "web", HASH_LABEL: taken},
+                     "ownerReferences": [{
+                         "apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                         "uid": dep["metadata"]["uid"], "controller": True}]},
+        "spec": {"replicas": 0,
+                 "selector": {"matchLabels": {"app": "web", HASH_LABEL: taken}},
+                 "template": {**squatter, "metadata": {
+                     **squatter["metadata"], "labels": {"app": "web", HASH_LABEL: taken}}}}})
+    client.patch("deployments", "web", "default",
+                 {"spec": {"template": {"metadata": {"annotations": {"v": "2"}}}}})
+    fresh = template_hash(wanted, 1)
+    fake_cluster.wait("the Deployment rolled out to a ReplicaSet of the next hash", lambda: (
+        (d := client.get("deployments", "web", "default")).get("status", {}).get(
+            "updatedReplicas") == 1 and d["status"].get("availableReplicas") == 1
+        and [rs["metadata"]["name"] for rs in client.list("replicasets", "default")["items"]
+             if rs["spec"]["replicas"]] == [f"web-{fresh}"]))
+    assert client.get("deployments", "web", "default")["status"]["collisionCount"] == 1
+    kept = client.get("replicasets", f"web-{taken}", "default")
+    assert kept["spec"]["template"]["metadata"]["annotations"] == {"v": "3"}
+    assert kept["spec"]["replicas"] == 0
+    new = client.get("replicasets", f"web-{fresh}", "default")
+    assert new["spec"]["template"]["metadata"]["annotations"] == {"v": "2"}

@@ -428,7 +428,7 @@ class Api:
                     self.fields.update(route.res, old, obj, options.manager,
                                        options.subresource)
                 updated = self.store.update(route.res, obj, dry_run=options.dry_run,
-                                            before_write=keep_times_of_a_noop)
+                                            before_write=_before_update(route.res))
                 self._charge(charges, options.dry_run)
             return updated
 
@@ -688,4 +688,29 @@ def _filter(label_selector: str | None, field_selector: str | None) -> Any:
     return keep
 
 
+def _before_update(res: Resource) -> Callable[[Obj, Obj], None]:
+    """What a write through the main endpoint does to the object as stored, under the
+    store's lock."""
+    def before_write(old: Obj, new: Obj) -> None:
+        keep_times_of_a_noop(old, new)
+        if res.kind == "Pod":
+            _binding(old, new)
+    return before_write
+
+
+def _binding(old: Obj, new: Obj) -> None:
+    """A pod's binding clears ``status.nominatedNodeName`` in the same write, as
+    kube-apiserver's pods/binding does (setPodNodeAndMetadata; feature
+    ClearingNominatedNodeNameAfterBinding, on by default from 1.35): the nomination was
+    preemption's promise to a pending pod, and once it is bound, a stale one would read as a
+    reservation of a node it may not even be on (``kubectl get pods -o wide``, other
+    schedulers). kompy's scheduler binds by setting ``spec.nodeName`` on an unbound pod."""
+    if (old.get("spec") or {}).get("nodeName") or not (new.get("spec") or {}).get("nodeName"):
+        return
+    status = new.get("status")
+    if isinstance(status, dict):
+        status.pop("nominatedNodeName", None)
+
+
 __all__ = ["Api", "PodIO", "Route", "not_found"]
+

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kompy.client import NotFound
+from kompy.client import KubeClient, NotFound
+from kompy.client.loopback import attach
 from kompy.client.quantity import milli_value
+from kompy.cluster.apiserver.server import ApiServer
 
 LOW = "batch-low"
 HIGH = "urgent-high"
 POLITE = "polite-high"
+TOKEN = "preemption-token"
 
 
 def klass(name: str, value: int, **fields: Any) -> dict[str, Any]:
@@ -84,7 +87,9 @@ def test_a_high_priority_pod_preempts_a_low_priority_replica(fake_cluster: Any) 
 
     c.wait("urgent bound and running", lambda: (client.get("pods", "urgent", "default")
                                                 ["status"].get("phase") == "Running"))
-    assert client.get("pods", "urgent", "default")["spec"]["nodeName"] == node_name
+    bound = client.get("pods", "urgent", "default")
+    assert bound["spec"]["nodeName"] == node_name
+    assert "nominatedNodeName" not in bound["status"]   # cleared by the binding
 
     # The victim went with the DisruptionTarget condition (seen on its last state).
     def gone() -> bool:
@@ -136,3 +141,25 @@ def test_the_victim_is_marked_before_it_is_deleted(fake_cluster: Any) -> None:
     client.patch("pods", "low", "default", {"metadata": {"finalizers": None}})
     c.wait("urgent running", lambda: client.get("pods", "urgent", "default")["status"].get(
         "phase") == "Running")
+
+
+def test_the_binding_clears_the_nomination(server: ApiServer) -> None:
+    """kube-apiserver's pods/binding clears status.nominatedNodeName in the write that sets
+    the node (ClearingNominatedNodeNameAfterBinding); kompy's scheduler binds by setting
+    spec.nodeName, and that write does the same. A later status write may set it again."""
+    client = attach(KubeClient.for_server(server.url, TOKEN), server.router)
+    client.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+    client.create({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "p", "namespace": "default"},
+                   "spec": {"containers": [{"name": "c", "image": "kompy/busybox:1"}]}})
+    client.patch("pods", "p", "default", {"status": {"nominatedNodeName": "n1"}},
+                 subresource="status")
+    client.patch("pods", "p", "default", {"metadata": {"labels": {"a": "b"}}})
+    assert client.get("pods", "p", "default")["status"]["nominatedNodeName"] == "n1"
+    client.patch("pods", "p", "default", {"spec": {"nodeName": "n1"}})
+    pod = client.get("pods", "p", "default")
+    assert pod["spec"]["nodeName"] == "n1" and "nominatedNodeName" not in pod["status"]
+    client.patch("pods", "p", "default", {"status": {"nominatedNodeName": "n1"}},
+                 subresource="status")
+    client.patch("pods", "p", "default", {"metadata": {"labels": {"a": "c"}}})
+    assert client.get("pods", "p", "default")["status"]["nominatedNodeName"] == "n1"

@@ -112,7 +112,7 @@ class DevSession:
         self.options = convert_options(self.namespace, self.target)
         from kompy.dev.status import DevStatus
 
-        self._set_status(DevStatus(self.project.name, self.namespace))
+        self._set_status(DevStatus(self.project.name, self.namespace), first=True)
         try:
             deploy_started = time.monotonic()
             objects = self._deploy(rebuild=None)
@@ -316,15 +316,19 @@ class DevSession:
         self._set_status(self.status.with_change(kind, services, time.monotonic() - started,
                                                  not error, error))
 
-    def _set_status(self, status: Any) -> None:
-        """The status file the dashboard's dev panel reads; a failure to write it is logged,
-        never a reason to stop the loop."""
-        from kompy.dev.status import write_status
+    def _set_status(self, status: Any, first: bool = False) -> None:
+        """The status file the dashboard's dev panel reads. A folder that cannot be written
+        at the ``first`` write, before anything is deployed, is the user's error (KOMPY_HOME
+        is wrong), as for ``kompy cluster start``; a later failure is logged, never a reason
+        to stop the loop."""
+        from kompy.dev.status import unwritable, write_status
 
         self.status = status
         try:
             write_status(status)
         except OSError as error:
+            if first:
+                raise unwritable(status, error) from None
             log.debug("dev status not written: %s", error)
 
     # -- deploying -----------------------------------------------------------------------------

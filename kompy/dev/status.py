@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from kompy.errors import UserError
 from kompy.fsutil import write_atomic
 
 MAX_ERRORS = 5
@@ -59,6 +60,21 @@ class DevStatus:
 def write_status(status: DevStatus, path: Path | None = None) -> None:
     write_atomic(path or status_path(status.project),
                  json.dumps(asdict(status), indent=1) + "\n", mode=0o600)
+
+
+def unwritable(status: DevStatus, error: OSError) -> UserError:
+    """The user's error of a status folder that cannot be written (a KOMPY_HOME that is a
+    file or not theirs, a ``dev`` file in it), said before the session deploys anything."""
+    from kompy.cluster.daemon.state import home_origin
+
+    folder = status_path(status.project).parent
+    reason = "a file is in the way" if isinstance(error, FileExistsError) else \
+        error.strerror or str(error)
+    return UserError(
+        f"cannot write the status of this dev session to {folder}: {reason} "
+        f"({error.filename or folder})",
+        hint=f"the folder comes from {home_origin()}: point KOMPY_HOME at a folder you can "
+             "write (the dashboard's dev panel reads the session there)")
 
 
 def read_status(path: Path) -> DevStatus | None:

@@ -81,3 +81,42 @@ def test_counts_are_plural_only_when_they_should_be() -> None:
     from kompy.dev.up import count
 
     assert [count(n, "object") for n in (0, 1, 2)] == ["0 objects", "1 object", "2 objects"]
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: x, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: x, user: u}}]
+current-context: x
+"""
+
+
+@pytest.mark.parametrize(("in_the_way", "reason"), [
+    ("", "Not a directory"),          # KOMPY_HOME itself a file
+    ("dev", "a file is in the way"),  # its dev folder a file
+])
+def test_dev_with_a_status_folder_that_cannot_be_written_is_a_user_error(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, in_the_way: str,
+    reason: str,
+) -> None:
+    """``kompy dev`` writes its session's status under $KOMPY_HOME/dev (the dashboard reads
+    it). It went on silently without it (on another cluster than the built-in one, whose
+    own folder check said nothing); it stops before deploying, saying which folder and
+    where it comes from."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: kompy/busybox:1\n")
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
+    home = tmp_path / "state"
+    if in_the_way:
+        home.mkdir()
+    (home / in_the_way).write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KOMPY_HOME", str(home))
+    result = CliRunner().invoke(main, ["dev", "--kubeconfig", str(tmp_path / "kubeconfig")])
+    assert result.exit_code == 2, result.output
+    folder = home / "dev"
+    assert result.stderr == (
+        f"error: cannot write the status of this dev session to {folder}: {reason} "
+        f"({folder})\n  hint: the folder comes from KOMPY_HOME={home}: point KOMPY_HOME at a "
+        "folder you can write (the dashboard's dev panel reads the session there)\n")
+    assert "Traceback" not in result.output

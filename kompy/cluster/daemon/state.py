@@ -32,6 +32,12 @@ def kompy_home() -> Path:
     return base / "kompy"
 
 
+def home_origin() -> str:
+    """Where kompy_home() comes from, for an error about a folder under it."""
+    home = os.environ.get("KOMPY_HOME")
+    return f"KOMPY_HOME={home}" if home else f"the default {kompy_home()}"
+
+
 @dataclass(frozen=True)
 class ClusterState:
     name: str
@@ -100,13 +106,11 @@ class ClusterState:
         """The user's error of a state folder that cannot be made, read or written (a
         KOMPY_HOME that is a file, under a read-only or missing mount, or not theirs)."""
         where = error.filename or self.dir
-        home = os.environ.get("KOMPY_HOME")
-        chosen = f"KOMPY_HOME={home}" if home else f"the default {kompy_home()}"
         return UserError(
             f"cannot use the state folder of cluster {self.name!r}, {self.dir}: "
             f"{error.strerror or error} ({where})",
-            hint=f"the folder comes from {chosen}: point KOMPY_HOME at a folder you can "
-                 "write")
+            hint=f"the folder comes from {home_origin()}: point KOMPY_HOME at a folder you "
+                 "can write")
 
     def read_api(self) -> dict[str, Any] | None:
         """api.json: ``{"port", "token", "pid", "url"}``, or None before the first start."""

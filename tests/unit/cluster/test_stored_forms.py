@@ -1,6 +1,6 @@
 """Objects stored by a kompy before c3e3eb6 (quantities as they were written: ``0.5``,
 ``1.5Gi``) are rewritten canonically once, as the API server starts, so that they are served
-as kube-apiserver would serve them and no Deployment or DaemonSet rolls for it."""
+as kube-apiserver would serve them and no Deployment, DaemonSet or StatefulSet rolls for it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from kompy.cluster.apiserver.server import ApiServer
 from kompy.cluster.apiserver.storedforms import canonicalize_stored
 from kompy.cluster.controllers.daemonset import DaemonSetController
 from kompy.cluster.controllers.deployment import DeploymentController
+from kompy.cluster.controllers.statefulset import StatefulSetController
 from kompy.cluster.store.sqlite import Store
 
 OLD = {"requests": {"cpu": "0.5", "memory": "1.5Gi"}, "limits": {"cpu": "1000m"}}
@@ -57,11 +58,19 @@ def test_an_upgraded_store_is_canonical_and_nothing_rolls(
                        "metadata": {"name": "agent", "namespace": "default"},
                        "spec": {"selector": {"matchLabels": {"app": "agent"}},
                                 "template": template("agent")}})
-        cluster.wait("both available", lambda: all(
+        client.create({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                       "metadata": {"name": "db", "namespace": "default"},
+                       "spec": {"replicas": 1, "serviceName": "db",
+                                "selector": {"matchLabels": {"app": "db"}},
+                                "template": template("db")}})
+        cluster.wait("all three available", lambda: all(
             (client.get(kind, name, "default").get("status") or {}).get(field) == 1
             for kind, name, field in (("deployments", "web", "availableReplicas"),
-                                      ("daemonsets", "agent", "numberAvailable"))))
+                                      ("daemonsets", "agent", "numberAvailable"),
+                                      ("statefulsets", "db", "availableReplicas"))))
         assert resources_of(client.get("deployments", "web", "default")) == OLD
+        assert resources_of(client.get("statefulsets", "db", "default")) == OLD
+        db_revision = client.get("statefulsets", "db", "default")["status"]["updateRevision"]
         before = {kind: {p["metadata"]["name"]: p for p in client.list(kind, "default")["items"]}
                   for kind in ("replicasets", "pods", "controllerrevisions")}
         # The daemon stops (its runtime ends; the containers stay, as after kill -9).
@@ -71,7 +80,7 @@ def test_an_upgraded_store_is_canonical_and_nothing_rolls(
 
     # This kompy's daemon starts over the same store.
     synced: list[Hashable] = []
-    for controller in (DeploymentController, DaemonSetController):
+    for controller in (DeploymentController, DaemonSetController, StatefulSetController):
         monkeypatch.setattr(controller, "sync", _counted(controller.sync, synced))
     client = _daemon_api(fake_node, path)
     dep = client.get("deployments", "web", "default")
@@ -79,20 +88,27 @@ def test_an_upgraded_store_is_canonical_and_nothing_rolls(
     assert dep["metadata"]["generation"] == 1     # the same spec: not a new generation
     [rs] = client.list("replicasets", "default")["items"]
     assert resources_of(rs) == CANONICAL
-    [revision] = client.list("controllerrevisions", "default")["items"]
-    assert revision["data"]["spec"]["template"]["spec"]["containers"][0]["resources"] == \
-        CANONICAL
+    assert resources_of(client.get("statefulsets", "db", "default")) == CANONICAL
+    revisions = client.list("controllerrevisions", "default")["items"]
+    assert len(revisions) == 2     # the DaemonSet's and the StatefulSet's
+    for revision in revisions:
+        assert revision["data"]["spec"]["template"]["spec"]["containers"][0][
+            "resources"] == CANONICAL
     migrated = _versions(client)
 
     cluster = fake_node.start()
-    cluster.wait("both controllers' first syncs", lambda: {
-        ("default", "web"), ("default", "agent")} <= set(synced))
+    cluster.wait("the controllers' first syncs", lambda: {
+        ("default", "web"), ("default", "agent"), ("default", "db")} <= set(synced))
     after = {kind: {p["metadata"]["name"]: p for p in client.list(kind, "default")["items"]}
              for kind in ("replicasets", "pods", "controllerrevisions")}
     for kind in ("replicasets", "pods", "controllerrevisions"):   # no rollout: no new ones
         assert {name: o["metadata"]["uid"] for name, o in after[kind].items()} == \
             {name: o["metadata"]["uid"] for name, o in before[kind].items()}, kind
     assert int(next(iter(after["replicasets"].values()))["spec"]["replicas"]) == 1
+    db = client.get("statefulsets", "db", "default")["status"]
+    assert db["currentRevision"] == db["updateRevision"] == db_revision
+    assert after["pods"]["db-0"]["metadata"]["labels"]["controller-revision-hash"] == \
+        db_revision
     # The controllers wrote nothing over what the migration wrote.
     assert {key: rv for key, rv in _versions(client).items() if key[0] != "pods"} == \
         {key: rv for key, rv in migrated.items() if key[0] != "pods"}
@@ -116,8 +132,8 @@ def _counted(sync: Callable[[Any, Hashable], None], synced: list[Hashable]
 
 def _versions(client: KubeClient) -> dict[tuple[str, str], str]:
     return {(kind, o["metadata"]["name"]): o["metadata"]["resourceVersion"]
-            for kind in ("deployments", "replicasets", "daemonsets", "controllerrevisions",
-                         "pods")
+            for kind in ("deployments", "replicasets", "daemonsets", "statefulsets",
+                         "controllerrevisions", "pods")
             for o in client.list(kind, "default")["items"]}
 
 

@@ -85,6 +85,15 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def _field(pattern: str, out: str) -> str:
+    """The first group of ``pattern`` in wrk's report; an error naming it when wrk's output
+    lacks it (another wrk version)."""
+    found = re.search(pattern, out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{out}")
+    return found.group(1)
+
+
 def wrk(url: str, connections: int, seconds: float, host_header: bool) -> dict[str, Any]:
     """Requests per second and latency percentiles (ms) of one wrk run."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
@@ -92,9 +101,9 @@ def wrk(url: str, connections: int, seconds: float, host_header: bool) -> dict[s
     if host_header:
         command[1:1] = ["-H", f"Host: {HOST}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    found = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    found: dict[str, Any] = {"rps": float(_field(r"Requests/sec:\s+([\d.]+)", out))}
     for pct in ("50", "99"):
-        found[f"p{pct}_ms"] = round(_ms(re.search(rf"\s{pct}%\s+(\S+)", out).group(1)), 3)  # type: ignore[union-attr]
+        found[f"p{pct}_ms"] = round(_ms(_field(rf"\s{pct}%\s+(\S+)", out)), 3)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     found["errors"] = errors.group(0) if errors else ""
     return found
@@ -180,7 +189,7 @@ def main() -> int:
         shutil.rmtree(home, ignore_errors=True)
 
     def median(target: str, load: str, key: str) -> float:
-        return round(statistics.median(r[target][load][key] for r in rounds), 3)
+        return round(float(statistics.median(r[target][load][key] for r in rounds)), 3)
 
     many = f"c{args.connections}"
     summary = {t: {"c1_p50_ms": median(t, "c1", "p50_ms"), "c1_p99_ms": median(t, "c1", "p99_ms"),

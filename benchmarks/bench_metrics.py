@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from machine import machine, save
@@ -59,11 +60,11 @@ def main() -> None:
         visible = all(cgroups.read(cid) is not None for cid in ids)
         for _ in range(args.rounds):
             for cid in ids:
-                samples["cgroup files"].append(timed_ms(lambda c=cid: cgroups.read(c)))
+                samples["cgroup files"].append(timed_ms(partial(cgroups.read, cid)))
                 samples["stats stream=false"].append(timed_ms(
-                    lambda c=cid: engine.api.stats(c, stream=False)))
+                    partial(engine.api.stats, cid, stream=False)))
                 samples["stats one-shot"].append(timed_ms(
-                    lambda c=cid: engine.api.stats(c, stream=False, one_shot=True)))
+                    partial(engine.api.stats, cid, stream=False, one_shot=True)))
             samples["collector round"].append(timed_ms(lambda: backend.usage(
                 {"kompy.bench": "metrics"})))
         result = {"machine": machine(), "load_average": list(os.getloadavg()),

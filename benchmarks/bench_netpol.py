@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kompy.cluster.netpol.iptables import Iptables  # noqa: E402
-from kompy.cluster.netpol.model import compile_policies  # noqa: E402
-from kompy.cluster.netpol.rules import render  # noqa: E402
+from kompy.cluster.netpol.model import PolicyModel, compile_policies  # noqa: E402
+from kompy.cluster.netpol.rules import Chains, render  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "netpol.json"
 PREFIX = "KOMPY-NP-BENCH000"
@@ -43,7 +44,7 @@ APPS = 10
 
 def cluster(pods: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                 list[dict[str, Any]]]:
-    objs = []
+    objs: list[dict[str, Any]] = []
     for i in range(pods):
         app = f"app{i % APPS}"
         objs.append({"metadata": {"name": f"p{i}", "namespace": "bench", "labels": {
@@ -59,9 +60,9 @@ def cluster(pods: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
         policies.append({"metadata": {"name": f"net{net}", "namespace": "bench"}, "spec": {
             "podSelector": {"matchLabels": label},
             "ingress": [{"from": [{"podSelector": {"matchLabels": label}}]}]}})
-    for app in range(APPS):
-        policies.append({"metadata": {"name": f"pub{app}", "namespace": "bench"}, "spec": {
-            "podSelector": {"matchLabels": {"app": f"app{app}"}},
+    for number in range(APPS):
+        policies.append({"metadata": {"name": f"pub{number}", "namespace": "bench"}, "spec": {
+            "podSelector": {"matchLabels": {"app": f"app{number}"}},
             "ingress": [{"ports": [{"port": "http"}]}]}})
     return objs, [{"metadata": {"name": "bench"}}], policies
 
@@ -75,6 +76,16 @@ def median_ms(rounds: int, work: Callable[[], object]) -> float:
     return round(statistics.median(times), 2)
 
 
+def apply_and_remove(firewall: Iptables, chains: Chains) -> None:
+    firewall.apply(chains)
+    firewall.remove()
+
+
+def ask_1000(model: PolicyModel, source: str, target: str) -> None:
+    for _ in range(1000):
+        model.permits(source, target, "TCP", 8080)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -85,23 +96,22 @@ def main() -> None:
         sys.exit(f"cannot measure: {reason}")
     out: dict[str, Any] = {"machine": machine(), "load_average": os.getloadavg(), "sizes": {}}
     try:
-        out["floor_apply_and_remove_ms"] = median_ms(args.rounds, lambda: (
-            firewall.apply({PREFIX: []}), firewall.remove()))
+        out["floor_apply_and_remove_ms"] = median_ms(
+            args.rounds, partial(apply_and_remove, firewall, {PREFIX: []}))
         for pods in (30, 100, 300):
             objs, spaces, policies = cluster(pods)
             model = compile_policies(objs, spaces, policies)
             chains = render(model, PREFIX, ["10.254.0.0/16"])
             ip_a, ip_b = objs[0]["status"]["podIP"], objs[-1]["status"]["podIP"]
-            permits_us = median_ms(args.rounds, lambda a=ip_a, b=ip_b, m=model: [
-                m.permits(a, b, "TCP", 8080) for _ in range(1000)])
+            permits_us = median_ms(args.rounds, partial(ask_1000, model, ip_a, ip_b))
             out["sizes"][pods] = {
                 "rules": sum(len(r) for r in chains.values()),
-                "compile_ms": median_ms(args.rounds, lambda o=objs, s=spaces, p=policies:
-                                        compile_policies(o, s, p)),
-                "render_ms": median_ms(args.rounds, lambda m=model: render(
-                    m, PREFIX, ["10.254.0.0/16"])),
-                "apply_and_remove_ms": median_ms(args.rounds, lambda c=chains: (
-                    firewall.apply(c), firewall.remove())),
+                "compile_ms": median_ms(args.rounds, partial(compile_policies, objs, spaces,
+                                                             policies)),
+                "render_ms": median_ms(args.rounds, partial(render, model, PREFIX,
+                                                            ["10.254.0.0/16"])),
+                "apply_and_remove_ms": median_ms(args.rounds, partial(apply_and_remove,
+                                                                      firewall, chains)),
                 "permits_us": permits_us,  # 1000 questions took this many ms = µs each
             }
     finally:

@@ -25,6 +25,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def main() -> None:
         for who in ("admin", "serviceaccount"):
             for what, call in calls.items():
                 order = ("rbac on", "rbac off") if i % 2 else ("rbac off", "rbac on")
-                took = {label: timed(lambda c=clients[(label, who)], f=call: f(c))
+                took = {label: timed(partial(call, clients[(label, who)]))
                         for label in order}
                 for label, ms in took.items():
                     samples.setdefault((who, what, label), []).append(ms)

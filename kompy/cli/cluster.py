@@ -51,8 +51,12 @@ def cluster_group() -> None:
               help="Run N nodes (kompy, kompy-m02, ...), each a failure domain of its own "
                    "(hostname and zone labels), on the one Docker engine. Nodes are kept; "
                    "more can be added to a running cluster.")
+@click.option("--api-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Serve the API on 127.0.0.1:PORT (0: any free port). The port is kept "
+                   "for later starts, so kubeconfigs handed out stay valid; give this only "
+                   "to move the cluster (the old kubeconfigs then no longer reach it).")
 def cluster_start(cluster: str | None, token_auth_file: str | None,
-                  ingress_ports: str | None, nodes: int | None) -> None:
+                  ingress_ports: str | None, nodes: int | None, api_port: int | None) -> None:
     """Start the cluster's daemon (API server, scheduler, controllers, kubelet, proxy,
     Ingress)."""
     from pathlib import Path
@@ -71,7 +75,10 @@ def cluster_start(cluster: str | None, token_auth_file: str | None,
                        f"effect at its next start (`kompy cluster stop` first)", err=True)
         state.ensure_dir()
         write_state(state.dir, ports=setting.text)
-    state, api, started = start(cluster, click.echo)
+    state, api, started = start(cluster, click.echo, api_port)
+    if not started and api_port is not None and api_port not in (0, api.get("port")):
+        click.echo(f"note: the cluster is running on port {api.get('port')}; --api-port "
+                   f"takes effect when it starts (`kompy cluster stop` first)", err=True)
     verb = "started" if started else "already running"
     click.echo(f"cluster {state.name!r} {verb} at {api['url']} (pid {api['pid']})")
     click.echo(f"kubeconfig: {state.kubeconfig} (context {state.context})")

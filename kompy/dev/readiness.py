@@ -59,8 +59,12 @@ def _wait(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str
     last = ""
     seen: dict[tuple[str, str, str], float] = {}   # problem -> when first seen
     while True:
+        objects = _workloads(client, namespace, workloads, changes)
+        # The pods are listed after the workloads: a workload's status must never be newer
+        # than the pods it is checked against, or a stale list (a container not running yet)
+        # would let a program that died at once pass for stable.
         pods = _listed(client, "pods", namespace, changes)
-        statuses = _statuses(client, namespace, workloads, changes, pods)
+        statuses = _statuses(workloads, objects, pods)
         line = "ready: " + ", ".join(s.text() for s in statuses)
         if line != last:
             progress(line)
@@ -78,7 +82,8 @@ def _wait(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str
                 return True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            waiting = ", ".join(s.text() for s in statuses if not s.done)
+            waiting = ", ".join(s.text() for s in statuses if not s.done) or \
+                f"the containers to run {STABLE:g} s without dying"
             raise ClusterError(
                 f"timed out after {timeout:g} s waiting for {waiting}",
                 hint=explain(client, namespace) or "see `kompy get events`")
@@ -99,14 +104,22 @@ def _listed(client: KubeClient, resource: str, namespace: str, changes: Namespac
     return list(listing.get("items") or [])
 
 
-def _statuses(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
-              changes: NamespaceChanges, pods: list[dict[str, Any]]) -> list[WorkloadStatus]:
-    """Each workload's status, from one list per kind (bare pods: from ``pods``)."""
+def _workloads(client: KubeClient, namespace: str, workloads: Sequence[tuple[str, str]],
+               changes: NamespaceChanges) -> dict[tuple[str, str], dict[str, Any]]:
+    """The workloads' objects, from one list per kind (bare pods come from the pods list)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind in dict.fromkeys(kind for kind, _ in workloads):
-        objects = pods if kind == "Pod" else _listed(client, kind, namespace, changes)
-        for obj in objects:
+    for kind in dict.fromkeys(kind for kind, _ in workloads if kind != "Pod"):
+        for obj in _listed(client, kind, namespace, changes):
             found[(kind, str((obj.get("metadata") or {}).get("name")))] = {**obj, "kind": kind}
+    return found
+
+
+def _statuses(workloads: Sequence[tuple[str, str]], objects: dict[tuple[str, str],
+              dict[str, Any]], pods: list[dict[str, Any]]) -> list[WorkloadStatus]:
+    """Each workload's status (bare pods: from ``pods``)."""
+    found = dict(objects)
+    for pod in pods:
+        found[("Pod", str((pod.get("metadata") or {}).get("name")))] = {**pod, "kind": "Pod"}
     return [workload_status(found[(kind, name)]) if (kind, name) in found
             else WorkloadStatus(kind, name, 0, 1, False, waiting="not found")
             for kind, name in workloads]
@@ -116,7 +129,9 @@ def _youngest(pods: list[dict[str, Any]]) -> float:
     """Seconds until every running container of the running pods has run for
     :data:`STABLE` seconds (0 when they all have): ready is not enough for a program that
     dies just after it starts, which is ready for a moment (as ``minReadySeconds`` and
-    ``docker compose up --wait`` see it)."""
+    ``docker compose up --wait`` see it). A container of a running pod that restarts
+    whenever it ends (``restartPolicy: Always``) and does not run now makes it
+    :data:`STABLE` more: it died, whatever its workload's status still says."""
     from kompy.dev.runstate import run_state
 
     wait = 0.0
@@ -125,9 +140,12 @@ def _youngest(pods: list[dict[str, Any]]) -> float:
         if (pod.get("metadata") or {}).get("deletionTimestamp") or \
                 status.get("phase") != "Running":
             continue
+        always = (pod.get("spec") or {}).get("restartPolicy", "Always") == "Always"
         for container in status.get("containerStatuses") or ():
             cid = str(container.get("containerID") or "")
             if "running" not in (container.get("state") or {}) or not cid:
+                if always:   # it died and restarts (or waits to): not stable, whatever
+                    wait = max(wait, STABLE)   # a workload's older status says
                 continue
             try:
                 state = run_state(cid)

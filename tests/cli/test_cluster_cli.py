@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -203,6 +204,48 @@ def test_a_killed_daemon_is_restarted_with_its_objects(cluster: Path) -> None:
     assert "starting the built-in cluster" in run("cluster", "start").output
     assert "keep" in run("get", "cm").output
     assert int((cluster / "daemon.pid").read_text()) != pid
+
+
+def test_a_taken_api_port_is_a_user_error_and_api_port_moves_the_cluster(cluster: Path
+                                                                         ) -> None:
+    """The port is kept so that kubeconfigs handed out stay valid: another program holding
+    it stops the start with the port and a way out (exit 2, no traceback), instead of the
+    daemon's AttributeError of a failed bind; --api-port 0 then moves the cluster."""
+    run("cluster", "start")
+    port = json.loads((cluster / "api.json").read_text())["port"]
+    run("cluster", "stop")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = run("cluster", "start", code=2)
+        assert result.stdout == "starting the built-in cluster 'default'...\n"
+        assert result.stderr == (
+            f"error: the API port of cluster 'default', 127.0.0.1:{port}, is in use by "
+            f"another program\n  hint: free it (`ss -ltnp 'sport = :{port}'` names the "
+            "program), or move the cluster: `kompy cluster start --cluster default "
+            "--api-port 0` picks a free port (kubeconfigs handed out before then name the "
+            "old one; `kompy cluster kubeconfig` prints the new)\n")
+        assert "started at" in run("cluster", "start", "--api-port", "0").output
+    moved = json.loads((cluster / "api.json").read_text())["port"]
+    assert moved != port
+    assert f"server: https://127.0.0.1:{moved}\n" in run("cluster", "kubeconfig").output
+    run("cluster", "stop")
+    assert f"127.0.0.1:{moved} (pid" in run("cluster", "start").output  # kept
+
+
+def test_a_damaged_store_is_a_user_error_naming_the_file(cluster: Path) -> None:
+    run("cluster", "start")
+    run("cluster", "stop")
+    for leftover in cluster.glob("store.db-*"):
+        leftover.unlink()
+    (cluster / "store.db").write_bytes(b"not a database " * 100)
+    result = run("cluster", "start", code=2)
+    store = cluster / "store.db"
+    assert result.stderr == (
+        f"error: the store of cluster 'default', {store}, cannot be opened: file is not a "
+        "database\n  hint: if the disk is fine, the file is damaged: `kompy cluster reset "
+        "--cluster default -y` starts the cluster empty (move store.db away first to keep "
+        "it)\n")
 
 
 def test_concurrent_commands_share_one_daemon(cluster: Path) -> None:

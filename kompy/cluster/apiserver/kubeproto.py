@@ -3,7 +3,8 @@
 client-go 1.33's typed clients encode built-in kinds as
 ``application/vnd.kubernetes.protobuf`` whatever the server says, with no fallback:
 ``kubectl create configmap|secret|deployment|service|job|cronjob|ingress|namespace|
-serviceaccount|role|clusterrole|rolebinding|clusterrolebinding|token``, ``kubectl autoscale``,
+serviceaccount|role|clusterrole|rolebinding|clusterrolebinding|token|priorityclass``,
+``kubectl autoscale``,
 ``kubectl auth can-i|whoami``, in Kubernetes'
 envelope: the magic bytes ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta, raw,
 contentEncoding, contentType) whose ``raw`` is the object's message
@@ -244,7 +245,8 @@ KEEP_ZERO = frozenset({
     "minReplicas", "ttlSecondsAfterFinished", "deletionGracePeriodSeconds", "hostUsers",
     "shareProcessNamespace", "setHostnameAsFQDN", "allocateLoadBalancerNodePorts",
     "priority", "manualSelector", "averageUtilization", "gracePeriodSeconds",
-    "orphanDependents"})
+    "orphanDependents",
+    "value"})   # PriorityClass.value: not omitempty in JSON, 0 is a class's value
 # Fields whose message is written inline in JSON (IngressRule's ingressRuleValue).
 INLINE = frozenset({"ingressRuleValue"})
 ENTRY_TYPES = frozenset({"StringEntry", "BytesEntry", "QuantityEntry"})
@@ -274,7 +276,13 @@ RBAC: Table = {
     "BoundObjectReference": [("kind", 1, STRING, False), ("apiVersion", 2, STRING, False),
                              ("name", 3, STRING, False), ("uid", 4, STRING, False)],
 }
-TABLE: Table = {**META, **CORE, **POLICY, **WORKLOADS, **RBAC}
+# k8s.io/api/scheduling/v1: ``kubectl create priorityclass``.
+SCHEDULING: Table = {
+    "PriorityClass": [("metadata", 1, "ObjectMeta", False), ("value", 2, I32, False),
+                      ("globalDefault", 3, BOOL, False), ("description", 4, STRING, False),
+                      ("preemptionPolicy", 5, STRING, False)],
+}
+TABLE: Table = {**META, **CORE, **POLICY, **WORKLOADS, **RBAC, **SCHEDULING}
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
 # Kinds whose body is decoded: kind -> the apiVersion that must come with it.
 KINDS = {"ConfigMap": "v1", "Secret": "v1", "Namespace": "v1", "ServiceAccount": "v1",
@@ -282,7 +290,7 @@ KINDS = {"ConfigMap": "v1", "Secret": "v1", "Namespace": "v1", "ServiceAccount":
          "Ingress": "networking.k8s.io/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
          "Role": RBAC_V1, "ClusterRole": RBAC_V1, "RoleBinding": RBAC_V1,
          "ClusterRoleBinding": RBAC_V1, "TokenRequest": "authentication.k8s.io/v1",
-         "Eviction": "policy/v1"}
+         "Eviction": "policy/v1", "PriorityClass": "scheduling.k8s.io/v1"}
 
 
 class Undeclared(ValueError):

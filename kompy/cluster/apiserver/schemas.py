@@ -246,6 +246,15 @@ class SchemaRegistry:
             walk.check(obj, root, ())
         return walk.found
 
+    def check_definition(self, name: str, value: Any) -> Findings:
+        """As :meth:`check`, for a value of the definition ``name`` (``io.k8s.api.core.v1.
+        PodTemplateSpec``) wherever it is held."""
+        walk = _Walk()
+        with self._lock:
+            node = self._compile({"$ref": name})
+        walk.check(value, node, ())
+        return walk.found
+
     def _root(self, res: Resource) -> Node | None:
         key = (res.group, res.version, res.kind)
         node = self._roots.get(key)

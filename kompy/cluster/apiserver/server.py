@@ -62,6 +62,7 @@ from kompy.cluster.apiserver.rbacpolicy import bootstrap_policy
 from kompy.cluster.apiserver.saadmission import ServiceAccountAdmission
 from kompy.cluster.apiserver.satokens import TokenIssuer
 from kompy.cluster.apiserver.serviceaccounts import ServiceAccountTokens
+from kompy.cluster.apiserver.storedforms import canonicalize_stored
 from kompy.cluster.apiserver.views import as_table, table_event
 from kompy.cluster.store.maintenance import Maintenance
 from kompy.cluster.store.sqlite import Store
@@ -640,9 +641,11 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self.router = router
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
-        super().__init__((host, port), Handler)
-        self.hangups = httpio.HangupMonitor()
         self.context = _server_context(tls) if tls else None
+        # Before the bind: a bind that fails (the port is taken) calls server_close, which
+        # closes the monitor, and raises the OSError the caller reports.
+        self.hangups = httpio.HangupMonitor()
+        super().__init__((host, port), Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, address = self.socket.accept()
@@ -684,6 +687,8 @@ class ApiServer:
                  issuer: TokenIssuer | None = None,
                  authorizer: authz.Authorizer | None = None, ca: Path | None = None) -> None:
         self.api = Api(store)
+        # Before anything is served: no client ever sees an object in an earlier form.
+        canonicalize_stored(store, self.api.schemas)
         self.router = Router(self.api, token, token_file, authorizer, issuer)
         self.httpd = ApiHTTPServer(self.router, "127.0.0.1", port, tls)
         self.port = int(self.httpd.server_address[1])

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
+from kompy.errors import ClusterError
 from kompy.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
@@ -63,17 +65,11 @@ def issue_serving(state_dir: Path, ca: tuple[Path, Path], addresses: list[str]
     127.0.0.1, localhost, the ``kubernetes`` Service's names and ``addresses`` (its cluster
     IP): ``apiserver.crt`` (with the CA after it) and ``apiserver.key`` (0600). The CA stays
     the one kubeconfigs trust, so a new cluster IP never invalidates them."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     from kompy.cluster import certificates
 
-    ca_pem = ca[0].read_bytes()
-    ca_cert = x509.load_pem_x509_certificate(ca_pem)
-    ca_key = serialization.load_pem_private_key(ca[1].read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_pem, ca_cert, ca_key = _load_ca(state_dir, ca)
     key = certificates.new_key()
     cert = certificates.build(
         certificates.name("kube-apiserver"), key, ca_cert.not_valid_after_utc,
@@ -84,3 +80,27 @@ def issue_serving(state_dir: Path, ca: tuple[Path, Path], addresses: list[str]
     write_atomic(key_path, certificates.pem_key(key), mode=0o600)
     write_atomic(cert_path, certificates.pem(cert) + ca_pem, mode=0o644)
     return cert_path, key_path
+
+
+def _load_ca(state_dir: Path, ca: tuple[Path, Path]) -> tuple[bytes, Any, Any]:
+    """The CA's PEM, certificate and key; a file edited or cut short is the user's error,
+    with what it costs to start over (kubeconfigs handed out trust this CA)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        ca_pem = ca[0].read_bytes()
+        ca_cert = x509.load_pem_x509_certificate(ca_pem)
+        ca_key = serialization.load_pem_private_key(ca[1].read_bytes(), password=None)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the key is not the EC P-256 key kompy made")
+    except (OSError, ValueError, TypeError) as error:
+        reason = str(error).split(". See https://", 1)[0]  # cryptography's FAQ link
+        raise ClusterError(
+            f"the cluster's CA ({ca[0].name}, {ca[1].name} in {state_dir}) cannot be read: "
+            f"{reason}",
+            hint="put back the files kompy made; or remove both, and the next start makes a "
+                 "new CA (kubeconfigs handed out before then trust the old one: hand out "
+                 "`kompy cluster kubeconfig` again)") from None
+    return ca_pem, ca_cert, ca_key

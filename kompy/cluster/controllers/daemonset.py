@@ -36,6 +36,7 @@ from kompy.client.objects import (
     terminating,
     uid,
 )
+from kompy.client.revisions import HASH_KEY
 from kompy.cluster.controllers.availability import min_ready_seconds, recheck_in
 from kompy.cluster.controllers.base import PodOwnerController
 from kompy.cluster.controllers.daemonroll import (
@@ -115,8 +116,11 @@ class DaemonSetController(PodOwnerController):
         if ds is None or terminating(ds):
             return
         template = (ds.get("spec") or {}).get("template") or {}
-        pod_hash = template_hash(template)
         update = self.history.update_revision(ds, owned_revisions(self.revisions, ds))
+        # The revision's hash, as upstream (cur.Labels[DefaultDaemonSetUniqueLabelKey]): the
+        # revision is found by its data, so a template whose stored text changed (canonical
+        # quantities, apiserver/storedforms.py) keeps the hash its pods carry.
+        pod_hash = labels(update).get(HASH_KEY) or template_hash(template)
         probe = {"metadata": template.get("metadata") or {}, "spec": template.get("spec") or {}}
         all_nodes = self.nodes.list()
         known = sorted(name(n) for n in all_nodes)

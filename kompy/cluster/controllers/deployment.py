@@ -121,8 +121,7 @@ class DeploymentController(Controller):
         template = (dep.get("spec") or {}).get("template") or {}
         collisions = int((dep.get("status") or {}).get("collisionCount") or 0)
         pod_hash = template_hash(template, collisions)
-        new = next((rs for rs in all_rs
-                    if (meta(rs).get("labels") or {}).get(HASH_LABEL) == pod_hash), None)
+        new = _find_new(all_rs, template, pod_hash)
         olds = sorted((rs for rs in all_rs if rs is not new), key=revision)
         top = max((revision(rs) for rs in all_rs), default=0)
         if new is None:
@@ -295,3 +294,28 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
                                     for c in s.get("conditions") or []]}
 
     return bool(strip(a) == strip(b))
+
+
+def _find_new(all_rs: list[Obj], template: dict[str, Any], pod_hash: str) -> Obj | None:
+    """The ReplicaSet of the Deployment's template: FindNewReplicaSet's, the oldest whose
+    template equals it but for the hash label (EqualIgnoreHash); else the one with the
+    template's hash. By the template first, as upstream: the hash is of the template's
+    text, which a change of the stored form moves without changing the template (quantities
+    stored canonically from c3e3eb6 on: ``0.5`` is ``500m``; apiserver/storedforms.py)."""
+    wanted = _without_hash(template)
+    for rs in sorted(all_rs, key=lambda rs: (str(meta(rs).get("creationTimestamp") or ""),
+                                             name(rs))):
+        if _without_hash((rs.get("spec") or {}).get("template") or {}) == wanted:
+            return rs
+    return next((rs for rs in all_rs
+                 if (meta(rs).get("labels") or {}).get(HASH_LABEL) == pod_hash), None)
+
+
+def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
+    tmeta = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (tmeta.get("labels") or {}).items() if k != HASH_LABEL}
+    if labels:
+        tmeta["labels"] = labels
+    else:
+        tmeta.pop("labels", None)
+    return {**template, "metadata": tmeta}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -36,7 +37,7 @@ from kompy.client.rest import healthy
 from kompy.cluster.apiserver.tls import ensure_certificate, issue_serving
 from kompy.cluster.daemon.state import ClusterState, cluster_state
 from kompy.cluster.kubelet.config import load_config
-from kompy.errors import ClusterError
+from kompy.errors import EXIT_USER, ClusterError, KompyError
 
 log = logging.getLogger(__name__)
 
@@ -128,19 +129,21 @@ def preflight(cluster: str | None = None) -> bool:
     return False
 
 
-def start(cluster: str | None = None, announce: Callable[[str], None] | None = None
-          ) -> tuple[ClusterState, dict[str, Any], bool]:
+def start(cluster: str | None = None, announce: Callable[[str], None] | None = None,
+          api_port: int | None = None) -> tuple[ClusterState, dict[str, Any], bool]:
     """Start the daemon unless it runs; (state, api.json, whether it was started now).
-    ``announce`` is told, before the wait, that the daemon is being started."""
+    ``announce`` is told, before the wait, that the daemon is being started. ``api_port``:
+    where a daemon started now serves the API (0: any free port); None keeps the port of
+    the previous start."""
     state = cluster_state(cluster)
     api = running(state)
     if api:
         return state, api, False
     _check_docker(state)
     load_config(state.kubelet_config)  # a wrong setting is the user's error, said here
+    state.ensure_dir()  # and a state folder that cannot be made
     if announce is not None:
         announce(f"starting the built-in cluster {state.name!r}...")
-    state.ensure_dir()
     # Several commands may start the cluster at once (`kompy up` in two terminals): one
     # spawns the daemon, the others wait for it and use it.
     with open(state.dir / "start.lock", "w") as lock:
@@ -148,10 +151,11 @@ def start(cluster: str | None = None, announce: Callable[[str], None] | None = N
         api = running(state)
         if api:
             return state, api, False
-        return _spawn(state)
+        return _spawn(state, api_port)
 
 
-def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
+def _spawn(state: ClusterState, api_port: int | None = None
+           ) -> tuple[ClusterState, dict[str, Any], bool]:
     old_pid = state.read_pid()
     if _alive(old_pid):
         # Running but slow to answer (a busy machine, or still starting): wait for it.
@@ -166,17 +170,20 @@ def _spawn(state: ClusterState) -> tuple[ClusterState, dict[str, Any], bool]:
                                "not answer", hint=f"see {state.log_file}; "
                                                   "`kompy cluster stop` ends it")
     rotate_log(state.log_file, LOG_LIMIT)
+    port_args = [] if api_port is None else ["--port", str(api_port)]
     with open(state.log_file, "ab") as log_out:
+        offset = log_out.tell()  # where this daemon's lines begin
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kompy.cluster.daemon", "--cluster", state.name],
+            [sys.executable, "-m", "kompy.cluster.daemon", "--cluster", state.name,
+             *port_args],
             stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
             env=daemon_environment(state))
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ClusterError(f"the cluster daemon exited at start: {_last_line(state)}",
-                               hint=f"full log: {state.log_file}")
+        code = proc.poll()
+        if code is not None:
+            raise _start_failure(state, offset, code)
         api = state.read_api()
         if api and api.get("pid") == proc.pid and healthy(str(api["url"]), api.get("ca"), 0.5):
             return state, api, True
@@ -211,13 +218,28 @@ def rotate_log(path: Path, limit: int = LOG_LIMIT) -> bool:
     return True
 
 
-def _last_line(state: ClusterState) -> str:
+def _start_failure(state: ClusterState, offset: int, code: int) -> ClusterError:
+    """Why a daemon exited at start, from its own lines of the log (those after ``offset``;
+    an older daemon's error above them is not this one's). A user error the daemon found (a
+    port taken: exit 2) is said as the daemon said it, ``error: ...`` and its hint lines;
+    anything else by the log's last error line, pointing at the log."""
     try:
-        lines = state.log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(state.log_file, "rb") as log_in:
+            log_in.seek(offset)
+            lines = log_in.read().decode("utf-8", errors="replace").splitlines()
     except FileNotFoundError:
-        return "no log"
+        lines = []
+    said = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    if code == EXIT_USER and said:
+        first = said[-1]
+        hints = [line.strip().removeprefix("hint: ") for line in lines[first + 1:]
+                 if line.startswith("  hint: ")]
+        return ClusterError(lines[first].removeprefix("error: "),
+                            hint="; ".join(hints) or f"see {state.log_file}")
     errors = [line for line in lines if line.startswith(("error", "ERROR", "CRITICAL"))]
-    return (errors or lines or ["no log"])[-1]
+    last = (errors or lines or ["no log"])[-1]
+    return ClusterError(f"the cluster daemon exited at start: {last}",
+                        hint=f"full log: {state.log_file}")
 
 
 def stop(cluster: str | None = None, timeout: float = STOP_TIMEOUT) -> bool:
@@ -395,10 +417,10 @@ def kubeconfig_text(cluster: str | None = None,
 
 # -- the daemon process ----------------------------------------------------------------------
 
-def serve(state: ClusterState) -> int:
-    """Run the API server and the runtime until SIGTERM/SIGINT."""
+def serve(state: ClusterState, api_port: int | None = None) -> int:
+    """Run the API server and the runtime until SIGTERM/SIGINT; the API on ``api_port``
+    (0: any free one), else on the previous start's port."""
     from kompy.cluster.apiserver.satokens import TokenIssuer
-    from kompy.cluster.store.sqlite import Store
 
     state.ensure_dir()
     lock = open(state.lock_file, "w")  # noqa: SIM115 - held for the process's lifetime
@@ -412,12 +434,17 @@ def serve(state: ClusterState) -> int:
         signal.signal(sig, lambda *_: stop_event.set())
     previous = state.read_api() or {}
     token = str(previous.get("token") or secrets.token_urlsafe(32))
-    store = Store(state.store)
+    store = _open_store(state)
     tls = ensure_certificate(state.dir)
     service_ip = str(previous.get("service_ip") or "")
     serving = issue_serving(state.dir, tls, [service_ip] if service_ip else []) if tls else None
-    server = _bind(store, token, int(previous.get("port") or 0), serving, state.token_file,
-                   TokenIssuer.for_state(state.dir), tls[0] if tls else None).start()
+    port = int(previous.get("port") or 0) if api_port is None else api_port
+    try:
+        server = _bind(state.name, store, token, port, serving, state.token_file,
+                       TokenIssuer.for_state(state.dir), tls[0] if tls else None).start()
+    except BaseException:
+        store.close()
+        raise
     _seed(server)
     kubeconfig.write(state.kubeconfig, server.url, token, state.context,
                      tls[0].read_bytes() if tls else None)
@@ -447,6 +474,22 @@ def serve(state: ClusterState) -> int:
     return 0
 
 
+def _open_store(state: ClusterState) -> Any:
+    """The cluster's store; a file SQLite cannot open (damaged, not a database, on a
+    read-only disk) is said as the user's to mend, with the way out, not as a traceback."""
+    import sqlite3
+
+    from kompy.cluster.store.sqlite import Store
+    try:
+        return Store(state.store)
+    except sqlite3.DatabaseError as error:
+        raise ClusterError(
+            f"the store of cluster {state.name!r}, {state.store}, cannot be opened: {error}",
+            hint=f"if the disk is fine, the file is damaged: `kompy cluster reset --cluster "
+                 f"{state.name} -y` starts the cluster empty (move {state.store.name} away "
+                 "first to keep it)") from None
+
+
 def publish(state: ClusterState, api_info: dict[str, Any]) -> None:
     """Tell the commands where the API is: the pid file, then api.json.
 
@@ -459,16 +502,26 @@ def publish(state: ClusterState, api_info: dict[str, Any]) -> None:
     state.write_api(api_info)
 
 
-def _bind(store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
+def _bind(cluster: str, store: Any, token: str, port: int, tls: tuple[Path, Path] | None,
           token_file: Path | None, issuer: Any, ca: Path | None) -> Any:
-    """Reuse the previous port so handed-out kubeconfigs keep working; else a random one."""
+    """The API server on 127.0.0.1:``port`` (0: a free one). A port that cannot be had is
+    the user's error, not a reason to move: kubeconfigs handed out name this port (kept
+    across restarts so that they stay valid), and a new one would leave them pointing at
+    whatever holds it. kube-apiserver, and kind's published port, fail the same way."""
     from kompy.cluster.apiserver.server import ApiServer
-    if port:
-        try:
-            return ApiServer(store, token, port, tls, token_file, issuer, ca=ca)
-        except OSError:
-            log.warning("port %d is taken; using a new one", port)
-    return ApiServer(store, token, 0, tls, token_file, issuer, ca=ca)
+    try:
+        return ApiServer(store, token, port, tls, token_file, issuer, ca=ca)
+    except OSError as error:
+        if not port:
+            raise
+        taken = error.errno == errno.EADDRINUSE
+        why = "is in use by another program" if taken else f"cannot be used: {error.strerror}"
+        raise ClusterError(
+            f"the API port of cluster {cluster!r}, 127.0.0.1:{port}, {why}",
+            hint=(f"free it (`ss -ltnp 'sport = :{port}'` names the program), or move the "
+                  f"cluster: `kompy cluster start --cluster {cluster} --api-port 0` picks a "
+                  "free port (kubeconfigs handed out before then name the old one; "
+                  "`kompy cluster kubeconfig` prints the new)")) from error
 
 
 def _seed(server: Any) -> None:
@@ -507,11 +560,18 @@ def _start_runtime(server: Any, state: ClusterState, stop_event: threading.Event
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kompy.cluster.daemon")
     parser.add_argument("--cluster", default=None)
+    parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return serve(cluster_state(args.cluster))
+        return serve(cluster_state(args.cluster), args.port)
+    except KompyError as error:
+        # The user's to fix: said as the CLI says errors, which the starting command finds
+        # in the log and repeats (_start_failure).
+        sys.stderr.write(f"error: {error.format()}\n")
+        sys.stderr.flush()
+        return error.exit_code
     except Exception:
         log.exception("the cluster daemon failed")
         return 1

@@ -90,8 +90,23 @@ class ClusterState:
         return f"kompy-{self.name}"
 
     def ensure_dir(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o700)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.dir, 0o700)
+        except OSError as error:
+            raise self.unusable(error) from None
+
+    def unusable(self, error: OSError) -> UserError:
+        """The user's error of a state folder that cannot be made, read or written (a
+        KOMPY_HOME that is a file, under a read-only or missing mount, or not theirs)."""
+        where = error.filename or self.dir
+        home = os.environ.get("KOMPY_HOME")
+        chosen = f"KOMPY_HOME={home}" if home else f"the default {kompy_home()}"
+        return UserError(
+            f"cannot use the state folder of cluster {self.name!r}, {self.dir}: "
+            f"{error.strerror or error} ({where})",
+            hint=f"the folder comes from {chosen}: point KOMPY_HOME at a folder you can "
+                 "write")
 
     def read_api(self) -> dict[str, Any] | None:
         """api.json: ``{"port", "token", "pid", "url"}``, or None before the first start."""
@@ -99,6 +114,8 @@ class ClusterState:
             data = json.loads(self.api_file.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
+        except OSError as error:
+            raise self.unusable(error) from None
         return data if isinstance(data, dict) else None
 
     def write_api(self, data: dict[str, Any]) -> None:
@@ -109,6 +126,8 @@ class ClusterState:
             return int(self.pid_file.read_text(encoding="utf-8").strip())
         except (FileNotFoundError, ValueError):
             return None
+        except OSError as error:
+            raise self.unusable(error) from None
 
 
 def cluster_state(cluster: str | None = None) -> ClusterState:

@@ -104,17 +104,25 @@ def terminating_by_preemption(pod: Obj) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [])
 
 
-def resolvable(ctx: Context, info: NodeInfo, plugin: str, reasons: Sequence[str]) -> bool:
-    """Whether evicting pods could make the node take the pod (its refusal is Unschedulable,
-    not UnschedulableAndUnresolvable)."""
+def resolvable(requests: tuple[int, int], info: NodeInfo, plugin: str,
+               reasons: Sequence[str]) -> bool:
+    """Whether evicting pods could make the node take a pod of these ``requests`` (its
+    refusal is Unschedulable, not UnschedulableAndUnresolvable)."""
     if not reasons or plugin in _UNRESOLVABLE_PLUGINS or \
             any(r in _UNRESOLVABLE_REASONS for r in reasons):
         return False
     if plugin == "NodeResourcesFit":
-        cpu, memory = pod_requests(ctx.pod)
+        cpu, memory = requests
         allocatable = info.allocatable()
         return not (cpu > allocatable[0] or memory > allocatable[1])
     return True
+
+
+def _requests(pod: Obj) -> tuple[int, int]:
+    try:
+        return pod_requests(pod)
+    except ValueError:  # a request that is not a quantity: the filters said so already
+        return 0, 0
 
 
 def ineligible(pod: Obj, snapshot: Snapshot, refused: Refusals) -> str:
@@ -126,7 +134,7 @@ def ineligible(pod: Obj, snapshot: Snapshot, refused: Refusals) -> str:
         return ""
     info = next((n for n in snapshot.nodes if n.name == nominated), None)
     if info is None or nominated not in refused or not resolvable(
-            Context(pod, snapshot), info, *refused[nominated]):
+            _requests(pod), info, *refused[nominated]):
         return ""   # the nominated node cannot help any more: preempt elsewhere
     priority = pod_priority(pod)
     if any(pod_priority(p) < priority and terminating_by_preemption(p)
@@ -232,9 +240,10 @@ def post_filter(ctx: Context, refused: Refusals, budgets: Sequence[Obj] = (),
     tried: dict[str, list[str]] = {}
     fine: list[Candidate] = []
     violating: list[Candidate] = []
+    requests = _requests(ctx.pod)
     for info in snapshot.nodes:
         plugin, reasons = refused.get(info.name, ("", []))
-        if not resolvable(ctx, info, plugin, reasons):
+        if not resolvable(requests, info, plugin, reasons):
             continue
         found, why_not = select_victims(ctx, info, budgets, nominated.get(info.name, ()))
         if found is None:

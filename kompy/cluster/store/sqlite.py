@@ -418,6 +418,58 @@ class Store:
                     "events": int(self._db.execute("SELECT count(*) FROM events"
                                                    ).fetchone()[0])}
 
+    def migrate(self, name: str, fix: Callable[[str, Obj], bool]) -> int | None:
+        """Rewrite the stored objects once, for a change of what the store holds (``name``
+        says which): ``fix(plural, obj)`` changes an object in place and says whether it
+        did. None when this store had it already; else how many objects it rewrote.
+
+        Each rewritten object gets a new version and a MODIFIED event, as any write (a
+        watcher resuming from before sees the new form; caches stay true), and keeps its
+        generation: its meaning did not change. All of it, and the record that it is done,
+        is one transaction: a daemon killed half-way leaves the store as it was (WAL rolls
+        the transaction back), and the next start does it again from the start. Called before
+        the API serves, so no controller sees half of it (a Deployment migrated without its
+        ReplicaSets would roll)."""
+        key = f"migrated:{name}"
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("SELECT 1 FROM meta WHERE key=?", (key,)).fetchone():
+                    self._db.execute("ROLLBACK")
+                    return None
+                rows = self._db.execute(
+                    "SELECT resource, namespace, name, body FROM objects ORDER BY rv"
+                ).fetchall()
+                rv, size = self._rv, 0
+                written: builtins.list[tuple[str, Change]] = []
+                for resource, namespace, obj_name, body in rows:
+                    obj = json.loads(body)
+                    if not fix(str(resource), obj):
+                        continue
+                    rv += 1
+                    obj["metadata"]["resourceVersion"] = str(rv)
+                    new_body = json.dumps(obj, separators=(",", ":"))
+                    self._db.execute(
+                        "UPDATE objects SET rv=?, body=? WHERE resource=? AND namespace=? "
+                        "AND name=?", (rv, new_body, resource, namespace, obj_name))
+                    self._db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
+                                     (rv, resource, namespace, "MODIFIED", new_body, body))
+                    size += _row_bytes(new_body, body)
+                    written.append((str(resource),
+                                    Change(rv, "MODIFIED", new_body, body, str(namespace))))
+                self._db.execute("UPDATE meta SET value=? WHERE key='rv'", (rv,))
+                self._db.execute("INSERT INTO meta VALUES (?, ?)", (key, rv))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._rv = rv
+            self._log_size += size
+            for resource, change in written:
+                self._cache.add(resource, change)
+            self._changed.notify_all()
+        return len(written)
+
     def create(self, res: Resource, obj: Obj, *, dry_run: bool = False) -> Obj:
         """Store a new object; ``dry_run``: everything but the write (the object as it
         would be, without a resourceVersion), as kube-apiserver's ``dryRun=All``."""

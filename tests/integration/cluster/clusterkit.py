@@ -41,6 +41,23 @@ def own_cluster(home: Path, prefix: str, *start_args: str) -> Iterator[Any]:
                        capture_output=True, text=True, timeout=180)
 
 
+def kubectl_runner(binary: Path, cluster: dict[str, Any], namespace: str, home: Path
+                   ) -> Callable[..., str]:
+    """Stock kubectl ``binary`` on the cluster, in ``namespace``, with its caches in
+    ``home``: ``run(*args, code=0, stdin=None)`` checks the exit code and returns what it
+    printed (the failure says what ran and what it printed)."""
+    env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(cluster["dir"] / "kubeconfig")}
+
+    def run(*args: str, code: int = 0, stdin: str | None = None) -> str:
+        done = subprocess.run([str(binary), "-n", namespace, *args], input=stdin,
+                              capture_output=True, text=True, env=env, timeout=90)
+        output = done.stdout + done.stderr
+        assert done.returncode == code, f"kubectl {' '.join(args)} exited " \
+                                        f"{done.returncode}:\n{output}"
+        return output
+    return run
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0,
              describe: Callable[[], str] | None = None) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` (and a

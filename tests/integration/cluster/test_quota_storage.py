@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import BUSYBOX, container, pod, running, sh, wait_for
+from clusterkit import BUSYBOX, container, kubectl_runner, pod, running, sh, wait_for
 
 from kompy.client import NotFound
 
@@ -23,19 +23,8 @@ SDK = Path("/usr/lib/google-cloud-sdk/bin")
 @pytest.fixture
 def kubectl(cluster: dict[str, Any], namespace: str, tmp_path: Path) -> Any:
     binary = SDK / "kubectl.1.30"
-    if not binary.exists():
-        binary = Path("kubectl")
-    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(cluster["dir"] /
-                                                                   "kubeconfig")}
-
-    def run(*args: str, code: int = 0, stdin: str | None = None) -> str:
-        done = subprocess.run([str(binary), "-n", namespace, *args], input=stdin,
-                              capture_output=True, text=True, env=env, timeout=90)
-        output = done.stdout + done.stderr
-        assert done.returncode == code, f"kubectl {' '.join(args)} exited " \
-                                        f"{done.returncode}:\n{output}"
-        return output
-    return run
+    return kubectl_runner(binary if binary.exists() else Path("kubectl"), cluster, namespace,
+                          tmp_path)
 
 
 def pod_yaml(name: str, resources: str = "") -> str:

@@ -100,6 +100,23 @@ def test_each_watch_asks_for_bookmarks_and_resumes_from_the_last_one_without_lis
     assert inf.get("default", "") is None, "a bookmark is not an object"
 
 
+def test_a_local_write_does_not_bring_back_an_object_the_watch_saw_deleted() -> None:
+    """A controller creates an object; before it caches the answer (upsert_local), the
+    object is deleted and the watch says so. Caching it then made it live in the cache for
+    good: the Ingress controller kept serving with a default IngressClass deleted a moment
+    after it made it (test_proxy's flaky 503, seen at load 5)."""
+    stop = threading.Event()
+    client = ScriptedClient([([], 10)], [[("ADDED", cm("made", 11)),
+                                           ("DELETED", cm("made", 12))]], stop)
+    inf = run(client, stop)
+    inf.upsert_local(cm("made", 11))          # the create's answer, cached late
+    assert inf.get("default", "made") is None
+    inf.upsert_local(cm("newer", 13))         # written after all the watch delivered: kept
+    assert inf.get("default", "newer") == cm("newer", 13)
+    inf.upsert_local(cm("newer", 14))
+    assert inf.get("default", "newer") == cm("newer", 14)
+
+
 def test_410_gone_and_only_410_lists_again() -> None:
     stop = threading.Event()
     client = ScriptedClient(

@@ -4,25 +4,13 @@ only metadata: ``kubectl get events --sort-by=.lastTimestamp``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
 
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.store.sqlite import Store
 
 TOKEN = "test-token"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ApiServer]:
-    (tmp_path / "state").mkdir()
-    srv = ApiServer(Store(tmp_path / "state" / "store.db"), TOKEN).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.mark.parametrize(("include", "kind"), [

@@ -9,6 +9,7 @@ import pytest
 
 from kompy.cluster.daemon import process as daemon
 from kompy.cluster.daemon.state import ClusterState, cluster_state
+from kompy.errors import UserError
 
 
 def test_the_pid_file_agrees_before_api_json_names_the_new_daemon(
@@ -31,3 +32,21 @@ def test_the_pid_file_agrees_before_api_json_names_the_new_daemon(
     daemon.publish(state, {"pid": 222, "url": "https://127.0.0.1:2"})
     assert seen == [(222, 222)]
     assert state.read_api() == {"pid": 222, "url": "https://127.0.0.1:2"}
+
+
+def test_a_state_folder_that_cannot_be_used_is_the_users_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KOMPY_HOME that is a file (or under one) was an internal error with a traceback's
+    NotADirectoryError; it is the user's to fix, said with where the folder comes from."""
+    home = tmp_path / "home"
+    home.write_text("")
+    monkeypatch.setenv("KOMPY_HOME", str(home))
+    state = cluster_state("x")
+    for step in (state.read_api, state.read_pid, state.ensure_dir):
+        with pytest.raises(UserError) as raised:
+            step()
+        assert raised.value.exit_code == 2
+        assert raised.value.message.startswith(
+            f"cannot use the state folder of cluster 'x', {home / 'x'}: Not a directory")
+        assert raised.value.hint == (f"the folder comes from KOMPY_HOME={home}: point "
+                                     "KOMPY_HOME at a folder you can write")

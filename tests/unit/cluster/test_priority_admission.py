@@ -4,28 +4,25 @@ pkg/apis/scheduling/validation)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from kompy.client import KubeClient
 from kompy.client.errors import ApiError
 from kompy.client.tables import table_rows
+from kompy.cluster.apiserver import kubeproto
+from kompy.cluster.apiserver.protobuf import message_classes
 from kompy.cluster.apiserver.server import ApiServer
-from kompy.cluster.store.sqlite import Store
 from kompy.kubectl.describe import describe
 
 TOKEN = "test-token"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[KubeClient]:
-    (tmp_path / "state").mkdir()
-    srv = ApiServer(Store(tmp_path / "state" / "store.db"), TOKEN).start()
-    yield KubeClient.for_server(srv.url, TOKEN)
-    srv.stop()
+def client(server: ApiServer) -> KubeClient:
+    return KubeClient.for_server(server.url, TOKEN)
 
 
 def klass(name: str, value: int, **fields: Any) -> dict[str, Any]:
@@ -174,3 +171,25 @@ def test_kompy_describe_lays_a_class_out_as_kubectl(client: KubeClient) -> None:
         "Description:       may be preempted\n"
         "Annotations:       <none>\n"
         "Events:            <none>\n")
+
+
+def test_kubectl_create_priorityclass_protobuf_body(client: KubeClient) -> None:
+    """kubectl 1.33's create priorityclass sends protobuf; gogo writes value 0 and
+    globalDefault false, which JSON keeps and drops respectively."""
+    classes = message_classes("test.pc", {**kubeproto.TABLE, **kubeproto.ENVELOPE},
+                              syntax="proto2")
+    made = classes["PriorityClass"]()
+    made.metadata.name = "zero"
+    made.value, made.globalDefault, made.description = 0, False, "nothing special"
+    envelope = classes["Unknown"]()
+    envelope.typeMeta.apiVersion, envelope.typeMeta.kind = "scheduling.k8s.io/v1", \
+        "PriorityClass"
+    envelope.raw = made.SerializeToString()
+    answer = requests.post(f"{client.server}/apis/scheduling.k8s.io/v1/priorityclasses",
+                           data=kubeproto.MAGIC + envelope.SerializeToString(),
+                           headers={"Authorization": f"Bearer {TOKEN}",
+                                    "Content-Type": kubeproto.MEDIA_TYPE}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["value"], body.get("globalDefault"), body["preemptionPolicy"]) == (
+        0, None, "PreemptLowerPriority")

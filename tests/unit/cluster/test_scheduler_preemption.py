@@ -85,12 +85,17 @@ def test_a_node_that_evictions_cannot_free_enough_says_its_reason() -> None:
         "preemption: 0/1 nodes are available: 1 Insufficient cpu.")
 
 
+def exhausted_budget(selected: dict[str, str]) -> dict[str, Any]:
+    """A PodDisruptionBudget that allows no more disruptions of the pods it selects."""
+    return {"metadata": {"name": "db", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": selected}},
+            "status": {"disruptionsAllowed": 0}}
+
+
 def test_a_pod_budget_spares_the_pods_it_protects() -> None:
     pods = [pod("guarded", on="a", start="2026-12-07T11:00:00Z", labels={"app": "db"}),
             pod("free", on="a", start="2026-12-07T10:00:00Z", labels={"app": "web"})]
-    budget = {"metadata": {"name": "db", "namespace": "default"},
-              "spec": {"selector": {"matchLabels": {"app": "db"}}},
-              "status": {"disruptionsAllowed": 0}}
+    budget = exhausted_budget({"app": "db"})
     decision = run(pod("vip", priority=100), [node("a")], pods, [budget])
     # Without the budget the newer pod would go; with it, the older unguarded one does.
     assert victims(decision) == ["free"]
@@ -100,9 +105,7 @@ def test_a_pod_budget_spares_the_pods_it_protects() -> None:
 
 def test_a_violation_is_counted_when_no_other_pod_can_go() -> None:
     pods = [pod("guarded", "2", on="a", labels={"app": "db"})]
-    budget = {"metadata": {"name": "db", "namespace": "default"},
-              "spec": {"selector": {"matchLabels": {"app": "db"}}},
-              "status": {"disruptionsAllowed": 0}}
+    budget = exhausted_budget({"app": "db"})
     decision = run(pod("vip", priority=100), [node("a")], pods, [budget])
     assert victims(decision) == ["guarded"]
     assert decision.preemption.candidate.pdb_violations == 1

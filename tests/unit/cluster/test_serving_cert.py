@@ -9,9 +9,11 @@ import ssl
 import threading
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 from kompy.cluster.apiserver.tls import ensure_certificate, issue_serving
+from kompy.errors import ClusterError
 
 
 def test_the_serving_certificate_names_the_service_and_chains_to_the_ca(tmp_path: Path) -> None:
@@ -94,3 +96,21 @@ def test_handshakes_never_fail_while_the_certificate_is_reloaded(tmp_path: Path)
         server.shutdown()
         server.server_close()
     assert failures == []
+
+
+def test_a_damaged_ca_is_the_users_error_with_the_way_out(tmp_path: Path) -> None:
+    """It was the daemon's traceback (cryptography's ValueError), repeated by the start as
+    'exited at start: ValueError: Unable to load PEM file. See https://...'."""
+    ca = ensure_certificate(tmp_path)
+    assert ca is not None
+    ca[0].write_text("garbage\n")
+    with pytest.raises(ClusterError) as raised:
+        issue_serving(tmp_path, ca, [])
+    assert raised.value.message == (f"the cluster's CA (tls.crt, tls.key in {tmp_path}) "
+                                    "cannot be read: Unable to load PEM file")
+    assert raised.value.exit_code == 2
+    ca[0].unlink()
+    ca[1].unlink()
+    made = ensure_certificate(tmp_path)      # the way out the hint gives: a new CA
+    assert made is not None
+    issue_serving(tmp_path, made, [])

@@ -333,3 +333,32 @@ def test_a_bare_pod_is_judged_from_the_pods_list() -> None:
     assert wait_ready(FakeClient({}, [pod]), "ns", [("Pod", "p")], 30,  # type: ignore[arg-type]
                       lines.append) is True
     assert lines == ["ready: p 1/1"]
+
+
+class _RacingClient(FakeClient):
+    """The race CI met: the Deployment turns available because its pod's container was
+    seen running for a moment, and by then the container has died. Listing the Deployment
+    moves the world on (pods listed before it are older than its status)."""
+
+    def list(self, resource: str, namespace: str | None = None, **kw: Any) -> dict[str, Any]:
+        answer = super().list(resource, namespace, **kw)
+        if resource == "Deployment":
+            self.objects["web"] = deployment(1, 1, 1)
+            self.pods[:] = [{
+                "metadata": {"name": "web-abc"}, "spec": {"restartPolicy": "Always"},
+                "status": {"phase": "Running", "containerStatuses": [
+                    {"name": "web", "ready": False, "restartCount": 0,
+                     "containerID": "docker://c1",
+                     "state": {"terminated": {"exitCode": 4, "containerID": "docker://c1"}}}]}}]
+        return answer
+
+
+def test_a_program_that_died_at_once_is_not_up_whatever_an_older_status_says() -> None:
+    client = _RacingClient({"web": deployment(1, 0, 0)}, [
+        {"metadata": {"name": "web-abc"}, "spec": {"restartPolicy": "Always"},
+         "status": {"phase": "Pending", "containerStatuses": [
+             {"name": "web", "state": {"waiting": {"reason": "ContainerCreating"}}}]}}])
+    lines: list[str] = []
+    with pytest.raises(ClusterError, match="the containers to run 1 s without dying"):
+        wait_ready(client, "ns", [("Deployment", "web")], 1.5,  # type: ignore[arg-type]
+                   lines.append)

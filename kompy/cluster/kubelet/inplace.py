@@ -65,8 +65,9 @@ class InPlaceLedger:
                                   "last": ended}
             path = self.folder(pod_uid) / FILE
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, json.dumps(entries, sort_keys=True))
+                # Not fsynced (as the pod's volume files): a sync worker must not wait on a
+                # busy disk, and every sync's status reads this ledger.
+                write_atomic(path, json.dumps(entries, sort_keys=True), durable=False)
             except OSError as error:  # counted in memory still; said once per failure
                 log.warning("could not record the restart in place of %s/%s: %s", pod_uid,
                             container, error)

@@ -177,7 +177,24 @@ class LogStreamer:
 
     def _rest(self, f: _Follower, cid: str, last: int) -> int:
         """What the crashed container wrote after the followed stream ended (a run that
-        started and died between two looks: an in-place restart into a broken program)."""
+        started and died between two looks: an in-place restart into a broken program).
+        Read by its container id from the engine when it can say: the log API gives the
+        pod's current or previous container, and which one the crashed one is, a pod status
+        lagging behind the kubelet's replacement may not tell yet (the fresh container's
+        first lines would come out red, as the crash's)."""
+        since = (last + 1000) / 1e9 if last else None
+        try:
+            output = _run_output(cid, since)
+        except KompyError:
+            output = None
+        if output is not None:
+            lines = output.split(b"\n")
+            if not lines[-1]:
+                lines.pop()   # the end of the last line
+            newest = self._hold(f, lines, last)
+            with self._cond:
+                f.ending = True
+            return newest
         with self._cond:
             status = self._status(f.pod, f.container) or {}
         return self._stream(f, last, follow=False,
@@ -306,6 +323,12 @@ def _run_state(cid: str) -> Any:
         return run_state(cid)
     except KompyError:
         return None
+
+
+def _run_output(cid: str, since: float | None) -> bytes | None:
+    from kompy.dev.runstate import run_output
+
+    return run_output(cid, since)
 
 
 def _restart_overdue(state: Any) -> bool:

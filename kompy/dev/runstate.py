@@ -52,6 +52,19 @@ def run_state(container_id: str) -> RunState | None:
     return _from_pods(_pods(api), container_id)
 
 
+def run_output(container_id: str, since: float | None) -> bytes | None:
+    """The container's own output since ``since`` when the engine can say (the built-in
+    cluster with its extras: by container id, whatever the pod status says yet); None
+    otherwise, or when the container is gone. A KompyError when the engine fails."""
+    with _lock:
+        api = dict(_api)
+    if api or not container_id:
+        return None
+    from kompy.engine.containers import run_output as engine_run_output
+
+    return engine_run_output(container_id, since)
+
+
 def _pods(api: dict[str, Any]) -> list[dict[str, Any]]:
     now = time.monotonic()
     if now - float(api["at"]) < CACHE_SECONDS:

@@ -52,3 +52,19 @@ def engine_time(text: str | None) -> float | None:
         return None
     micro = int(fraction[:6].ljust(6, "0")) if fraction[:6].isdigit() else 0
     return when.timestamp() + micro / 1e6
+
+
+def run_output(container_id: str, since: float | None) -> bytes | None:
+    """What the container wrote since ``since`` (a POSIX time, inclusive), each line
+    prefixed with Docker's RFC 3339 time, as the kubelet's log API gives it; None when the
+    container is gone."""
+    engine = shared(timeout=10)
+    cid = container_id.removeprefix("docker://")
+    try:
+        data = call(f"logs of container {cid[:12]}", lambda: engine.api.logs(
+            cid, stream=False, follow=False, timestamps=True,
+            since=since if since and since > 0 else None))
+    except NoSuchObject:
+        return None
+    return data if isinstance(data, bytes) else None
+

@@ -220,3 +220,40 @@ def test_an_exit_without_a_restart_request_counts_once_the_kubelet_says_so(
         "containerID": "docker://c2", "state": {"running": {}},
         "lastState": {"terminated": {"containerID": "docker://c1", "exitCode": 1}}}, at)
     assert streamer._outcome(logs._Follower("web-1", "web", ""), "docker://c1") == 1
+
+
+class _LogsClient:
+    """The log API as a lagging status meets it: the pod's current container is already the
+    kubelet's fresh replacement."""
+
+    def logs(self, *_: object, **__: object) -> list[bytes]:
+        return [b"2026-01-02T03:04:09.000000000Z starting version 1\n"]
+
+
+def test_a_crashed_run_s_last_words_are_its_own_not_its_replacement_s(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    streamer = logs.LogStreamer(_LogsClient(), "ns", None, threading.Event())  # type: ignore[arg-type]
+    streamer._pods["web-1"] = {"metadata": {"name": "web-1"}, "status": {"containerStatuses": [
+        {"name": "web", "containerID": "docker://c1", "state": {"terminated": {
+            "containerID": "docker://c1", "exitCode": 3}}}]}}
+    asked: list[tuple[str, float | None]] = []
+
+    def engine_output(cid: str, since: float | None) -> bytes:
+        asked.append((cid, since))
+        return (b"2026-01-02T03:04:07.000000000Z starting version 2\n"
+                b"2026-01-02T03:04:07.100000000Z boom\n")
+
+    monkeypatch.setattr(logs, "_run_output", engine_output)
+    follower = logs._Follower("web-1", "web", "")
+    shown = logs._nanoseconds("2026-01-02T03:04:06Z") or 0
+    newest = streamer._rest(follower, "docker://c1", shown)
+    assert [line for _, line in follower.held] == ["starting version 2", "boom"]
+    assert newest == logs._nanoseconds("2026-01-02T03:04:07.1Z")
+    assert asked == [("docker://c1", (shown + 1000) / 1e9)]
+    # Where the engine cannot say (another cluster), the log API's answer is taken.
+    monkeypatch.setattr(logs, "_run_output", lambda cid, since: None)
+    follower = logs._Follower("web-1", "web", "")
+    streamer._rest(follower, "docker://c1", shown)
+    assert [line for _, line in follower.held] == ["starting version 1"]

@@ -117,6 +117,11 @@ class ClusterError(UserError):
     """The built-in cluster or a Kubernetes API refused or failed a request."""
 
 
+class ClusterUnreachable(ClusterError):
+    """No cluster answered at all (connection refused, no answer in time): nothing was
+    done there, and nothing more can be (a clean-up, say) until it answers."""
+
+
 class InternalError(KompyError):
     """A bug in kompy or its templates (for example a rendered object fails its schema)."""
 

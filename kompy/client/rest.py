@@ -24,7 +24,7 @@ import urllib3
 from kompy.client import applied, kubeconfig, remotecommand, resources
 from kompy.client.auth import Credentials, ServerNameAdapter, proxies_for
 from kompy.client.errors import ApiError, Conflict, Gone, NotFound, error_from_status
-from kompy.errors import ClusterError
+from kompy.errors import ClusterError, ClusterUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,8 @@ class KubeClient:
                                hint="check the cluster's proxy-url in the kubeconfig, or "
                                     "HTTPS_PROXY") from e
         except requests.ConnectionError as e:
-            raise ClusterError(f"no cluster answers at {self.server} (connection refused)",
+            raise ClusterUnreachable(f"no cluster answers at {self.server} (connection "
+                                     "refused)",
                                hint="for kompy's built-in cluster: `kompy cluster start`; "
                                     "else check the kubeconfig's server address") from e
         except requests.Timeout as e:

@@ -43,7 +43,7 @@ from kompy.dev.console import Console
 from kompy.dev.target import ClusterTarget
 from kompy.dev.tracker import PodTracker
 from kompy.dev.up import count
-from kompy.errors import EXIT_OK, KompyError
+from kompy.errors import EXIT_OK, ClusterUnreachable, KompyError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class DevSession:
         from kompy.dev.status import DevStatus
 
         self._set_status(DevStatus(self.project.name, self.namespace), first=True)
+        unreachable = False
         try:
             deploy_started = time.monotonic()
             objects = self._deploy(rebuild=None)
@@ -139,12 +140,15 @@ class DevSession:
             self.say("stopping (Ctrl-C)")
         except KompyError as error:   # the first build or deploy failed: the panel says why
             self._set_status(self.status.with_change("deploy", [], 0.0, False, error.format()))
+            unreachable = isinstance(error, ClusterUnreachable)
             raise
         finally:
             self._set_status(replace(self.status, state="stopped"))
             self.stop.set()
+            # A cluster that never answered holds nothing of the session's, and a clean-up
+            # would only fail the same way (its error printed a second time).
             cleanup = self._cleanup if self.request.cleanup and self.client is not None \
-                else None
+                and not unreachable else None
             tidy_beside(self._tidy, cleanup)
         return EXIT_OK
 

@@ -120,3 +120,18 @@ def test_dev_with_a_status_folder_that_cannot_be_written_is_a_user_error(
         f"({folder})\n  hint: the folder comes from KOMPY_HOME={home}: point KOMPY_HOME at a "
         "folder you can write (the dashboard's dev panel reads the session there)\n")
     assert "Traceback" not in result.output
+
+
+def test_dev_against_a_cluster_that_does_not_answer_says_so_once(
+        tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing reached the cluster, so there is nothing to clean up: no "removing the
+    project" and no second copy of the error from a clean-up that fails the same way."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: kompy/busybox:1\n")
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KOMPY_HOME", str(tmp_path / "state"))
+    result = CliRunner().invoke(main, ["dev", "--kubeconfig", str(tmp_path / "kubeconfig")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("error: no cluster answers at https://127.0.0.1:1") == 1, \
+        result.output
+    assert "removing the project" not in result.output

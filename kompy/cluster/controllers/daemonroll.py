@@ -70,18 +70,23 @@ def _any_ended(pod: Obj) -> bool:
 
 def manage_node(pods: list[Obj], should_run: bool, pod_hash: str, surge: bool,
                 min_ready: int, now: float,
-                ended: Callable[[Obj], bool] = _any_ended) -> Plan:
+                ended: Callable[[Obj], bool] = _any_ended,
+                should_continue: bool | None = None) -> Plan:
     """podsShouldBeOnNode for one node, given every pod of the set on it (terminating
     ones included: without surge a node gets its new pod only once the old one is gone).
+    ``should_run``: a new pod belongs there; ``should_continue`` (default: the same): a pod
+    there may stay (upstream's shouldContinueRunning: a node tainted NoSchedule after its
+    daemon started keeps it, as only an untolerated NoExecute taint evicts).
     A pod that ended (Failed or Succeeded) goes if ``ended(pod)`` says so: the controller
     holds a failed one within its node's back-off. Held, it is neither running nor gone:
     without surge the node gets no new pod meanwhile, with surge it gets one beside it."""
     plan = Plan()
-    if not should_run:
+    if not (should_run if should_continue is None else should_continue):
         plan.delete += [name(p) for p in pods if not terminating(p)]
         return plan
     if not pods:
-        plan.create.append("")
+        if should_run:
+            plan.create.append("")
         return plan
     running = []
     for pod in pods:
@@ -97,7 +102,8 @@ def manage_node(pods: list[Obj], should_run: bool, pod_hash: str, surge: bool,
         plan.delete += [name(p) for p in running[1:]]
         return plan
     if not running:
-        plan.create.append("")  # surging: a node always has one pod not being deleted
+        if should_run:
+            plan.create.append("")  # surging: a node always has one pod not being deleted
         return plan
     oldest_new = next((p for p in running if is_new(p, pod_hash)), None)
     oldest_old = next((p for p in running if not is_new(p, pod_hash)), None)

@@ -3,11 +3,14 @@
 A node qualifies when the pod template's nodeSelector and required node affinity match it
 and it has no NoSchedule or NoExecute taint the pods tolerate not (DaemonSet pods tolerate
 the not-ready, unreachable and unschedulable taints, as upstream adds those tolerations:
-a cordoned or failing node keeps its daemon). Pods are bound to their node directly; a pod
-on a node that no longer qualifies is deleted. A RollingUpdate replaces the pods of older
-templates within ``maxUnavailable`` (or makes new pods beside them within ``maxSurge``), as
-upstream's rollingUpdate (``daemonroll``); OnDelete leaves them until they are deleted. A
-pod counts as available once Ready for ``minReadySeconds`` (``availability``).
+a cordoned or failing node keeps its daemon). Pods are bound to their node directly. A
+node tainted NoSchedule after its daemon started keeps it but gets no new one
+(NodeShouldRunDaemonPod's shouldRun and shouldContinueRunning: ``runs_on``, ``stays_on``);
+a pod on a node that no longer matches, or has an untolerated NoExecute taint, is deleted.
+A RollingUpdate replaces the pods of older templates within ``maxUnavailable`` (or makes
+new pods beside them within ``maxSurge``), as upstream's rollingUpdate (``daemonroll``);
+OnDelete leaves them until they are deleted. A pod counts as available once Ready for
+``minReadySeconds`` (``availability``).
 A pod that ended is deleted (and a new one made), a failed one within a back-off per
 DaemonSet, generation and node: 1 s doubling to 15 minutes (kube-controller-manager's
 ``failedPodsBackoff``), each deletion said by a ``FailedDaemonPod`` Warning event.
@@ -75,12 +78,22 @@ def with_daemon_tolerations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def runs_on(template_pod: Obj, node: Obj) -> bool:
-    """Whether a daemon pod belongs on ``node``."""
+    """Whether a new daemon pod belongs on ``node`` (NodeShouldRunDaemonPod's shouldRun)."""
+    return _fits(template_pod, node, (taints.NO_SCHEDULE, taints.NO_EXECUTE))
+
+
+def stays_on(template_pod: Obj, node: Obj) -> bool:
+    """Whether a daemon pod already on ``node`` may stay (shouldContinueRunning): only an
+    untolerated NoExecute taint evicts it, not a NoSchedule one that came after it (such as
+    ``node.kubernetes.io/unreachable:NoSchedule`` on a failing node)."""
+    return _fits(template_pod, node, (taints.NO_EXECUTE,))
+
+
+def _fits(template_pod: Obj, node: Obj, effects: tuple[str, ...]) -> bool:
     if not affinity.matches_node_selector(template_pod, node):
         return False
     tolerations = with_daemon_tolerations(template_pod.get("spec") or {})
-    return taints.untolerated(taints.node_taints(node), tolerations,
-                              (taints.NO_SCHEDULE, taints.NO_EXECUTE)) is None
+    return taints.untolerated(taints.node_taints(node), tolerations, effects) is None
 
 
 # kube-controller-manager's failedPodsBackoff (1 s doubling to 15 min), and how often its
@@ -125,6 +138,7 @@ class DaemonSetController(PodOwnerController):
         all_nodes = self.nodes.list()
         known = sorted(name(n) for n in all_nodes)
         eligible = {name(n) for n in all_nodes if runs_on(probe, n)}
+        staying = {name(n) for n in all_nodes if stays_on(probe, n)}
         min_ready = min_ready_seconds(ds)
         surge, unavailable = budgets(ds, len(eligible))
         now = time.time()
@@ -138,7 +152,7 @@ class DaemonSetController(PodOwnerController):
             self._gc_at = time.monotonic() + BACKOFF_GC_SECONDS
         for node, pods in nodes.items():
             step = manage_node(pods, node in eligible, pod_hash, surge > 0, min_ready, now,
-                               self._ended(ds, node, held))
+                               self._ended(ds, node, held), should_continue=node in staying)
             plan.delete += step.delete
             plan.create += [node for _ in step.create]
         if not plan and rolling(ds) is not None:

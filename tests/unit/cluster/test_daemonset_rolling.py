@@ -201,3 +201,38 @@ def test_status_counts_the_oldest_pod_of_each_node() -> None:
     counts = status_counts(nodes, ["n1", "n2", "n3", "n4", "n5"], FOUR, NEW, 10, NOW)
     assert (counts.desired, counts.scheduled, counts.ready, counts.available,
             counts.updated, counts.misscheduled) == (4, 3, 2, 1, 2, 1)
+
+
+@pytest.mark.parametrize(("rule", "pods", "should_run", "should_continue", "surge",
+                          "deleted", "created"), [
+    ("a node tainted NoSchedule after its daemon started keeps it",
+     [pod("a", "n1")], False, True, False, [], []),
+    ("... with surge too, and gets no second pod", [pod("a", "n1")], False, True, True, [], []),
+    ("... but gets no new pod when it has none", [], False, True, False, [], []),
+    ("... nor beside a failed one, surging", [pod("f", "n1", phase="Failed")], False, True,
+     True, ["f"], []),
+    ("an untolerated NoExecute taint evicts it", [pod("a", "n1")], False, False, False,
+     ["a"], []),
+])
+def test_should_run_and_should_continue_running(
+        rule: str, pods: list[dict[str, Any]], should_run: bool, should_continue: bool,
+        surge: bool, deleted: list[str], created: list[str]) -> None:
+    plan = manage_node(pods, should_run, NEW, surge, 0, NOW, should_continue=should_continue)
+    assert (plan.delete, plan.create) == (deleted, created), rule
+
+
+@pytest.mark.parametrize(("taint", "runs", "stays"), [
+    ({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}, False, True),
+    ({"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}, True, True),
+    ({"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}, False, True),
+    ({"key": "dedicated", "value": "gpu", "effect": "NoExecute"}, False, False),
+    ({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}, True, True),
+])
+def test_node_should_run_daemon_pod(taint: dict[str, str], runs: bool, stays: bool) -> None:
+    """NodeShouldRunDaemonPod: (shouldRun, shouldContinueRunning) with the tolerations the
+    controller adds to its pods."""
+    from kompy.cluster.controllers.daemonset import runs_on, stays_on
+
+    node = {"metadata": {"name": "n1"}, "spec": {"taints": [taint]}}
+    template = {"metadata": {}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    assert (runs_on(template, node), stays_on(template, node)) == (runs, stays)

@@ -140,6 +140,30 @@ def test_cordon_keeps_new_pods_away_and_daemonsets_run_everywhere(three: Any) ->
         three, "agent") and "kompy-m03" not in where(three, "web"))
 
 
+def test_a_daemon_pod_stays_on_a_node_tainted_no_schedule_after_it_started(three: Any
+                                                                           ) -> None:
+    """NodeShouldRunDaemonPod: a NoSchedule taint its pods do not tolerate keeps new daemon
+    pods off a node, but the one there stays (shouldContinueRunning, counted misscheduled);
+    only an untolerated NoExecute taint removes it."""
+    ds = deployment("agent", 0)
+    ds["kind"] = "DaemonSet"
+    del ds["spec"]["replicas"]
+    three.client.create(ds)
+    three.wait("a daemon pod on each node", lambda: where(three, "agent") == {
+        "kompy": 1, "kompy-m02": 1, "kompy-m03": 1})
+    taint = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+    three.client.patch("nodes", "kompy-m02", None, {"spec": {"taints": [taint]}})
+    status = three.wait("the controller's view of the taint", lambda: (
+        st := (three.client.get("daemonsets", "agent", "default").get("status") or {})
+    ).get("desiredNumberScheduled") == 2 and st.get("numberMisscheduled") == 1 and st)
+    assert status["currentNumberScheduled"] == 2
+    assert where(three, "agent") == {"kompy": 1, "kompy-m02": 1, "kompy-m03": 1}
+    three.client.patch("nodes", "kompy-m02", None, {"spec": {"taints": [
+        {**taint, "effect": "NoExecute"}]}})
+    three.wait("the daemon pod gone from the NoExecute node", lambda: where(
+        three, "agent") == {"kompy": 1, "kompy-m03": 1})
+
+
 def test_kompy_drain_evicts_through_the_budget_and_cordon_is_idempotent(three: Any) -> None:
     import time
 

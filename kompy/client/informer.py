@@ -181,10 +181,15 @@ class Informer:
             if self.stop.is_set():
                 return
             self.events += 1
-            self.resource_version = str((obj.get("metadata") or {}).get("resourceVersion")
-                                        or self.resource_version or "") or None
+            version = str((obj.get("metadata") or {}).get("resourceVersion")
+                          or self.resource_version or "") or None
             if kind != "BOOKMARK":
                 self._apply(kind, obj)
+            # Only once the event is in the cache: upsert_local takes an object missing from
+            # the cache at or below this version for one the watch saw deleted, and a
+            # controller caching its own create between the two would lose it (and, reading
+            # the cache, make a second pod).
+            self.resource_version = version
 
     def _back_off(self, what: str, rv: str | None) -> None:
         if self.stop.is_set():

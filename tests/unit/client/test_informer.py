@@ -242,3 +242,27 @@ def test_bookmarks_keep_an_idle_informer_inside_the_history_of_a_compacted_store
     finally:
         stop.set()
         server.stop()
+
+
+def test_a_local_write_while_the_watch_caches_the_same_object_is_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller caches its own create (upsert_local) while the watch is delivering that
+    very object: the informer's version must not pass the object before it is cached, or
+    the controller's write is refused as an object the watch saw deleted, and its next read
+    of the cache misses what it just made."""
+    stop = threading.Event()
+    client = ScriptedClient([([], 10)], [[("ADDED", cm("made", 11))]], stop)
+    inf = Informer(client, "configmaps", stop)  # type: ignore[arg-type]
+    inf._backoff = RecordingBackoff()
+    seen: list[Any] = []
+    apply = inf._apply
+
+    def controller_writes_first(kind: str, obj: dict[str, Any]) -> None:
+        inf.upsert_local(cm("made", 11))          # the create's answer, cached meanwhile
+        seen.append(inf.get("default", "made"))   # ... and read back at once
+        apply(kind, obj)
+
+    monkeypatch.setattr(inf, "_apply", controller_writes_first)
+    inf.start()
+    inf.join(10)
+    assert seen == [cm("made", 11)]

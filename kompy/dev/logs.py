@@ -155,7 +155,7 @@ class LogStreamer:
         """Stream the current run's log from after ``last`` (ns); the newest line's time.
         (Lines at or before ``last`` were shown by the previous stream; within a stream,
         Docker's stdout and stderr copiers may stamp lines slightly out of order.)"""
-        since = (last + 1000) / 1e9 if last else None   # sinceTime is inclusive
+        since = _since(last)
         pending = b""
         newest = last
         try:
@@ -182,7 +182,7 @@ class LogStreamer:
         pod's current or previous container, and which one the crashed one is, a pod status
         lagging behind the kubelet's replacement may not tell yet (the fresh container's
         first lines would come out red, as the crash's)."""
-        since = (last + 1000) / 1e9 if last else None
+        since = _since(last)
         try:
             output = _run_output(cid, since)
         except KompyError:
@@ -323,6 +323,12 @@ def _run_state(cid: str) -> Any:
         return run_state(cid)
     except KompyError:
         return None
+
+
+def _since(last: int) -> float | None:
+    """The time to read a log from, just after the line shown last (``last``, in ns; 0:
+    from the start): a microsecond on, as sinceTime (and Docker's ``since``) is inclusive."""
+    return (last + 1000) / 1e9 if last else None
 
 
 def _run_output(cid: str, since: float | None) -> bytes | None:
